@@ -1,0 +1,1 @@
+//! Client for the kpledger RPC and proof verification.

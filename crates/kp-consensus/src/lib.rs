@@ -1,0 +1,1 @@
+//! Sans-IO Tendermint consensus core.

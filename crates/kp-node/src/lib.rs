@@ -1,0 +1,1 @@
+//! A kpledger node and the kpledger binary.

@@ -1,0 +1,1 @@
+//! HTTP JSON API of a kpledger node.

@@ -1,0 +1,1 @@
+//! sled-backed block, state and consensus stores.

@@ -1,0 +1,66 @@
+//! Blocks: a header that commits to everything, and the transactions.
+
+use crate::crypto::PublicKey;
+use crate::hash::{Domain, Hash};
+use crate::merkle;
+use crate::time::Timestamp;
+use crate::tx::SignedTransaction;
+use serde::{Deserialize, Serialize};
+
+/// Largest encoded block accepted from a peer.
+pub const BLOCK_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// A block header. Its hash is the block's identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockHeader {
+    /// The chain.
+    pub chain_id: String,
+    /// Height, starting at 1 (genesis is height 0 and has no block).
+    pub height: u64,
+    /// Block time: the only clock the ledger knows. Strictly increasing.
+    pub time: Timestamp,
+    /// Node key of the validator that proposed it.
+    pub proposer: PublicKey,
+    /// Hash of the block at `height - 1` ([`Hash::ZERO`] at height 1).
+    pub prev_hash: Hash,
+    /// Merkle root of the transactions' hashes ([`merkle::root`]).
+    pub txs_root: Hash,
+    /// State root after executing every block up to `height - 1` (the state
+    /// in which this block executes). A block's own result is committed by the
+    /// next header, so proposing never waits for execution.
+    pub state_root: Hash,
+}
+
+impl BlockHeader {
+    /// The block's identity.
+    pub fn hash(&self) -> Hash {
+        Hash::of_value(Domain::BlockHeader, self)
+    }
+}
+
+/// A block: header and transactions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// The header.
+    pub header: BlockHeader,
+    /// The transactions, in execution order.
+    pub txs: Vec<SignedTransaction>,
+}
+
+impl Block {
+    /// The block's identity (its header's hash).
+    pub fn hash(&self) -> Hash {
+        self.header.hash()
+    }
+
+    /// The Merkle root of this block's transaction hashes.
+    pub fn compute_txs_root(&self) -> Hash {
+        let leaves: Vec<Hash> = self.txs.iter().map(SignedTransaction::hash).collect();
+        merkle::root(&leaves)
+    }
+
+    /// Decodes untrusted bytes (at most [`BLOCK_BYTES_MAX`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::EncodingError> {
+        crate::decode(bytes, BLOCK_BYTES_MAX)
+    }
+}

@@ -1,0 +1,137 @@
+//! The one canonical encoding of kpledger.
+//!
+//! bincode 2 through serde, with the configuration [`config`]: big-endian,
+//! fixed-width integers (so an object's size does not depend on its values and
+//! hand-written decoders in other languages stay simple), and a hard limit of
+//! [`DECODE_BYTES_MAX`] bytes on what a decoder may claim or allocate.
+//! Decoding additionally takes a caller's limit on the input length and refuses
+//! trailing bytes, so one value has exactly one encoding that decodes.
+
+use serde::{de::DeserializeOwned, Serialize};
+use thiserror::Error;
+
+/// Upper bound on anything the decoder will read or allocate, whatever the caller asks.
+pub const DECODE_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Largest encoded transaction accepted anywhere (RPC, mempool, block).
+pub const TX_BYTES_MAX: usize = 64 * 1024;
+
+/// The bincode configuration of every signed, hashed, stored or sent object.
+pub fn config() -> bincode::config::Configuration<
+    bincode::config::BigEndian,
+    bincode::config::Fixint,
+    bincode::config::Limit<DECODE_BYTES_MAX>,
+> {
+    bincode::config::standard()
+        .with_big_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<DECODE_BYTES_MAX>()
+}
+
+/// Why bytes could not be encoded or decoded.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum EncodingError {
+    /// The input is longer than the caller allows.
+    #[error("input of {len} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Length of the input.
+        len: usize,
+        /// The caller's limit.
+        limit: usize,
+    },
+    /// Bytes were left after the value.
+    #[error("{trailing} trailing bytes after the encoded value")]
+    TrailingBytes {
+        /// How many bytes were left over.
+        trailing: usize,
+    },
+    /// The bytes are not a valid encoding of the expected type.
+    #[error("malformed encoding: {reason}")]
+    Malformed {
+        /// What the decoder reported.
+        reason: String,
+    },
+    /// The value could not be encoded (a bug: every type here is encodable).
+    #[error("cannot encode value: {reason}")]
+    Encode {
+        /// What the encoder reported.
+        reason: String,
+    },
+}
+
+/// Encodes a value canonically.
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    match bincode::serde::encode_to_vec(value, config()) {
+        Ok(bytes) => bytes,
+        // Every type of this crate is plain data: encoding cannot fail short of
+        // running out of memory, which aborts anyway.
+        Err(e) => unreachable_encode(e),
+    }
+}
+
+#[cold]
+fn unreachable_encode(e: bincode::error::EncodeError) -> Vec<u8> {
+    // Kept as an assertion: a failure here is a programming error.
+    #[allow(clippy::panic)]
+    {
+        panic!("canonical encoding failed: {e}")
+    }
+}
+
+/// Decodes untrusted bytes: at most `limit` bytes, no trailing bytes.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, EncodingError> {
+    let limit = limit.min(DECODE_BYTES_MAX);
+    if bytes.len() > limit {
+        return Err(EncodingError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    let (value, read) = bincode::serde::decode_from_slice::<T, _>(bytes, config()).map_err(
+        |e| EncodingError::Malformed {
+            reason: e.to_string(),
+        },
+    )?;
+    if read != bytes.len() {
+        return Err(EncodingError::TrailingBytes {
+            trailing: bytes.len() - read,
+        });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let mut bytes = encode(&7u32);
+        bytes.push(0);
+        assert_eq!(
+            decode::<u32>(&bytes, 16),
+            Err(EncodingError::TrailingBytes { trailing: 1 })
+        );
+    }
+
+    #[test]
+    fn oversized_input_is_refused_before_decoding() {
+        let bytes = encode(&vec![1u8; 100]);
+        assert!(matches!(
+            decode::<Vec<u8>>(&bytes, 50),
+            Err(EncodingError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn huge_length_prefix_does_not_allocate() {
+        // A vector claiming u64::MAX elements in 8 bytes.
+        let bytes = u64::MAX.to_be_bytes();
+        assert!(decode::<Vec<u64>>(&bytes, 64).is_err());
+    }
+
+    #[test]
+    fn integers_are_big_endian_fixed_width() {
+        assert_eq!(encode(&1u32), vec![0, 0, 0, 1]);
+    }
+}

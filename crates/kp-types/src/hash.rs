@@ -1,0 +1,147 @@
+//! blake3 hashes with one domain per object kind.
+//!
+//! Every hash is `blake3::derive_key(context, bytes)` where the context names the
+//! kind of object, so a transaction, a block header and a vote can never hash to
+//! the same value even if their encodings coincide.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The kind of object being hashed; each has its own blake3 derivation context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Domain {
+    /// A transaction (its identity, which is also what its signer signs).
+    Transaction,
+    /// A block header (the block's identity).
+    BlockHeader,
+    /// A leaf of the transactions Merkle tree.
+    MerkleLeaf,
+    /// An inner node of a Merkle tree.
+    MerkleNode,
+    /// A consensus vote (what a validator signs).
+    Vote,
+    /// A consensus proposal (what a proposer signs).
+    Proposal,
+    /// An entry of the ledger state (key and value).
+    StateEntry,
+    /// A bucket of state entries.
+    StateBucket,
+    /// The set of validators of a height.
+    ValidatorSet,
+    /// Anything else a caller names (administrative decision texts, test data).
+    Document,
+}
+
+impl Domain {
+    /// The blake3 key-derivation context of this domain.
+    pub const fn context(self) -> &'static str {
+        match self {
+            Domain::Transaction => "kpledger v1 transaction",
+            Domain::BlockHeader => "kpledger v1 block header",
+            Domain::MerkleLeaf => "kpledger v1 merkle leaf",
+            Domain::MerkleNode => "kpledger v1 merkle node",
+            Domain::Vote => "kpledger v1 consensus vote",
+            Domain::Proposal => "kpledger v1 consensus proposal",
+            Domain::StateEntry => "kpledger v1 state entry",
+            Domain::StateBucket => "kpledger v1 state bucket",
+            Domain::ValidatorSet => "kpledger v1 validator set",
+            Domain::Document => "kpledger v1 document",
+        }
+    }
+}
+
+/// A 32-byte blake3 hash.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// The all-zero hash, used for "no previous block" and empty trees.
+    pub const ZERO: Hash = Hash([0; 32]);
+
+    /// Hashes `bytes` in `domain`.
+    pub fn of(domain: Domain, bytes: &[u8]) -> Hash {
+        Hash(blake3::derive_key(domain.context(), bytes))
+    }
+
+    /// Hashes the concatenation of `parts` in `domain` without copying them.
+    pub fn of_parts(domain: Domain, parts: &[&[u8]]) -> Hash {
+        let mut hasher = blake3::Hasher::new_derive_key(domain.context());
+        for part in parts {
+            hasher.update(part);
+        }
+        Hash(*hasher.finalize().as_bytes())
+    }
+
+    /// The canonical encoding of `value`, hashed in `domain`.
+    pub fn of_value<T: Serialize + ?Sized>(domain: Domain, value: &T) -> Hash {
+        Hash::of(domain, &crate::encoding::encode(value))
+    }
+
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(text: &str) -> Option<Hash> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(text, &mut out).ok()?;
+        Some(Hash(out))
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", &self.to_hex()[..12])
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::serde_bytes::serialize(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::serde_bytes::deserialize(d).map(Hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_separate() {
+        assert_ne!(
+            Hash::of(Domain::Transaction, b"x"),
+            Hash::of(Domain::Vote, b"x")
+        );
+    }
+
+    #[test]
+    fn parts_equal_concatenation() {
+        assert_eq!(
+            Hash::of_parts(Domain::Document, &[b"ab", b"c"]),
+            Hash::of(Domain::Document, b"abc")
+        );
+    }
+
+    #[test]
+    fn hex_and_binary_forms() {
+        let h = Hash::of(Domain::Document, b"x");
+        let json = serde_json::to_string(&h).unwrap();
+        assert_eq!(json, format!("\"{}\"", h.to_hex()));
+        assert_eq!(serde_json::from_str::<Hash>(&json).unwrap(), h);
+        let bin = crate::encode(&h);
+        assert_eq!(bin.len(), 32);
+        assert_eq!(crate::decode::<Hash>(&bin, 32).unwrap(), h);
+    }
+}

@@ -1,0 +1,190 @@
+//! Participants, trading entities, observers and their KP Authorities.
+
+use crate::crypto::PublicKey;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use thiserror::Error;
+
+/// Why a code could not be parsed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("invalid {kind} {text:?}: expected {expected}")]
+pub struct ParseCodeError {
+    kind: &'static str,
+    text: String,
+    expected: &'static str,
+}
+
+impl ParseCodeError {
+    pub(crate) fn custom(kind: &'static str, text: &str, expected: &'static str) -> Self {
+        ParseCodeError {
+            kind,
+            text: text.chars().take(40).collect(),
+            expected,
+        }
+    }
+}
+
+macro_rules! code_type {
+    ($name:ident, $doc:literal, $kind:literal, $expected:literal, $valid:expr) => {
+        #[doc = $doc]
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses and validates a code.
+            pub fn new(text: &str) -> Result<Self, ParseCodeError> {
+                #[allow(clippy::redundant_closure_call)]
+                if ($valid)(text) {
+                    Ok($name(text.to_string()))
+                } else {
+                    Err(ParseCodeError {
+                        kind: $kind,
+                        text: text.chars().take(32).collect(),
+                        expected: $expected,
+                    })
+                }
+            }
+            /// The code as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ParseCodeError;
+            fn try_from(text: String) -> Result<Self, ParseCodeError> {
+                $name::new(&text)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(code: $name) -> String {
+                code.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = ParseCodeError;
+            fn from_str(text: &str) -> Result<Self, ParseCodeError> {
+                $name::new(text)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+fn upper_letters(text: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+code_type!(
+    ParticipantCode,
+    "A Participant's, trading entity's or observer's code: `BW`, `EU`, `TW`, `WDC`.",
+    "participant code",
+    "2 to 5 upper-case letters",
+    |t: &str| upper_letters(t, 2, 5)
+);
+
+code_type!(
+    Territory,
+    "An ISO 3166-1 alpha-2 territory code: `BW`, `BE`.",
+    "territory code",
+    "2 upper-case letters (ISO 3166-1 alpha-2)",
+    |t: &str| upper_letters(t, 2, 2)
+);
+
+code_type!(
+    AuthorityId,
+    "A KP Authority's identifier, unique on the ledger: `BW-MMGE`.",
+    "authority id",
+    "3 to 32 characters of A-Z, 0-9 and '-'",
+    |t: &str| (3..=32).contains(&t.len())
+        && t
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+);
+
+/// What a member of the scheme is, and so what it may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParticipantKind {
+    /// A government Participant: trades, validates, signs every resolution.
+    Government,
+    /// A trading entity (Chinese Taipei): trades, neither validates nor signs.
+    TradingEntity,
+    /// An observer: replicates and verifies, neither trades nor signs.
+    Observer,
+}
+
+impl ParticipantKind {
+    /// Whether members of this kind may issue and receive certificates.
+    pub fn trades(self) -> bool {
+        matches!(
+            self,
+            ParticipantKind::Government | ParticipantKind::TradingEntity
+        )
+    }
+}
+
+/// A member of the scheme as the ledger lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    /// Its code (`BW`, `EU`, `TW`, `WDC`).
+    pub code: ParticipantCode,
+    /// Government, trading entity or observer.
+    pub kind: ParticipantKind,
+    /// Its name.
+    pub name: String,
+    /// The territories whose alpha-2 codes prefix its certificate numbers
+    /// (a country: itself; the EU: its member states). Empty for observers.
+    pub territories: Vec<Territory>,
+    /// The key of its node: signs consensus messages, resolutions and its own
+    /// registry acts, and is its libp2p identity.
+    pub node_key: PublicKey,
+}
+
+/// A KP Authority: an office that issues and receives certificates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authority {
+    /// Ledger-wide identifier.
+    pub id: AuthorityId,
+    /// The Participant it belongs to.
+    pub participant: ParticipantCode,
+    /// The office's name.
+    pub name: String,
+    /// The key it signs certificates, confirmations, voids and reports with.
+    pub key: PublicKey,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_validate() {
+        assert!(ParticipantCode::new("BW").is_ok());
+        assert!(ParticipantCode::new("ADPA").is_ok());
+        assert!(ParticipantCode::new("bw").is_err());
+        assert!(ParticipantCode::new("B").is_err());
+        assert!(Territory::new("BEL").is_err());
+        assert!(AuthorityId::new("BW-MMGE").is_ok());
+        assert!(AuthorityId::new("bw mmge").is_err());
+        assert!(serde_json::from_str::<ParticipantCode>("\"x1\"").is_err());
+        let bin = crate::encode(&ParticipantCode::new("EU").unwrap());
+        assert!(crate::decode::<Territory>(&bin, 64).is_ok());
+        let bad = crate::encode(&"e1".to_string());
+        assert!(crate::decode::<Territory>(&bad, 64).is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! The signed transaction envelope.
+//!
+//! A transaction names its chain, its signer, a client-chosen `nonce` and an
+//! expiry time. Its identity is the domain-separated hash of its canonical
+//! encoding without the signature; that is also what the signer signs. The
+//! ledger refuses a transaction whose hash it has already executed, and keeps
+//! executed hashes until their expiry passes, so a replay is refused while the
+//! memory of past transactions stays bounded by the longest allowed lifetime.
+
+use crate::certificate::{
+    Certificate, CertificateApproval, ImportConfirmation, ProductionReport, SeizureReport,
+    VoidCertificate,
+};
+use crate::consensus::Evidence;
+use crate::crypto::{CryptoError, PublicKey, Signature, SigningKey};
+use crate::hash::{Domain, Hash};
+use crate::participant::{Authority, AuthorityId, ParticipantCode};
+use crate::resolution::{ResolutionId, ResolutionProposal};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A transaction's identity.
+pub type TxHash = Hash;
+
+/// What a transaction does. Who may sign each kind is a ledger rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Payload {
+    /// Issue a certificate (signed by the issuing authority).
+    IssueCertificate(Certificate),
+    /// Confirm receipt (signed by an authority of the importing Participant).
+    ConfirmImport(ImportConfirmation),
+    /// Void before confirmation (signed by an authority of the exporter).
+    VoidCertificate(VoidCertificate),
+    /// Approve a certificate as the monitoring body a sanction names (node key).
+    ApproveCertificate(CertificateApproval),
+    /// Report a seizure (signed by any Participant's authority).
+    ReportSeizure(SeizureReport),
+    /// Report half-yearly production (signed by the Participant's authority).
+    ReportProduction(ProductionReport),
+    /// Register a KP Authority (signed by its Participant's node key).
+    RegisterAuthority(Authority),
+    /// Revoke a KP Authority (signed by its Participant's node key).
+    RevokeAuthority {
+        /// The Participant revoking its own authority.
+        participant: ParticipantCode,
+        /// The authority.
+        authority: AuthorityId,
+    },
+    /// Replace a member's node key (signed by the current node key).
+    RotateNodeKey {
+        /// Whose key.
+        participant: ParticipantCode,
+        /// The new key.
+        new_key: PublicKey,
+    },
+    /// Propose a resolution (signed by a government Participant's node key).
+    ProposeResolution(ResolutionProposal),
+    /// Sign a pending resolution (government node key).
+    SignResolution {
+        /// Which.
+        resolution: ResolutionId,
+    },
+    /// Object to a pending resolution, rejecting it (government node key).
+    ObjectResolution {
+        /// Which.
+        resolution: ResolutionId,
+        /// Why.
+        reason: String,
+    },
+    /// Put consensus equivocation evidence on the ledger (any validator).
+    SubmitEvidence(Evidence),
+}
+
+impl Payload {
+    /// A short name of the kind of transaction (for listings and metrics).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::IssueCertificate(_) => "issue-certificate",
+            Payload::ConfirmImport(_) => "confirm-import",
+            Payload::VoidCertificate(_) => "void-certificate",
+            Payload::ApproveCertificate(_) => "approve-certificate",
+            Payload::ReportSeizure(_) => "report-seizure",
+            Payload::ReportProduction(_) => "report-production",
+            Payload::RegisterAuthority(_) => "register-authority",
+            Payload::RevokeAuthority { .. } => "revoke-authority",
+            Payload::RotateNodeKey { .. } => "rotate-node-key",
+            Payload::ProposeResolution(_) => "propose-resolution",
+            Payload::SignResolution { .. } => "sign-resolution",
+            Payload::ObjectResolution { .. } => "object-resolution",
+            Payload::SubmitEvidence(_) => "submit-evidence",
+        }
+    }
+}
+
+/// The signed part of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The chain it is meant for; a transaction for another chain is refused.
+    pub chain_id: String,
+    /// The key that signs it.
+    pub signer: PublicKey,
+    /// Chosen by the client so that two otherwise equal acts differ.
+    pub nonce: u64,
+    /// Block time after which it can no longer be included.
+    pub expires_at: Timestamp,
+    /// What it does.
+    pub payload: Payload,
+}
+
+impl Transaction {
+    /// The transaction's identity, and the message its signer signs.
+    pub fn hash(&self) -> TxHash {
+        Hash::of_value(Domain::Transaction, self)
+    }
+
+    /// Signs it.
+    pub fn sign(self, key: &SigningKey) -> SignedTransaction {
+        let signature = key.sign(&self.hash());
+        SignedTransaction {
+            tx: self,
+            signature,
+        }
+    }
+}
+
+/// A transaction with its signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    /// The signed content.
+    pub tx: Transaction,
+    /// Signature by `tx.signer` over `tx.hash()`.
+    pub signature: Signature,
+}
+
+impl SignedTransaction {
+    /// The transaction's identity (excludes the signature).
+    pub fn hash(&self) -> TxHash {
+        self.tx.hash()
+    }
+
+    /// Checks the signature against the claimed signer.
+    pub fn verify_signature(&self) -> Result<(), CryptoError> {
+        self.tx.signer.verify(&self.hash(), &self.signature)
+    }
+
+    /// Decodes untrusted bytes (at most [`crate::encoding::TX_BYTES_MAX`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::EncodingError> {
+        crate::decode(bytes, crate::encoding::TX_BYTES_MAX)
+    }
+}
