@@ -1,0 +1,351 @@
+//! The block store: decided blocks, their commit certificates, receipts and
+//! indexes, kept in the host key range of the state store.
+//!
+//! Writing is a pure function, [`BlockStore::block_writes`], that turns one
+//! decided block into [`WriteSet`] entries. The node hands them to the ledger
+//! as `host_writes`, and the ledger commits them together with the block's
+//! state changes in one atomic [`StateStore::commit`]. So a block is never
+//! stored without its state changes, nor the reverse, and the "last stored
+//! block height" always equals the ledger's applied height after a crash.
+//!
+//! Reading goes through any [`StateStore`] (the node's [`crate::SledStore`],
+//! or the simulator's `MemStore`). Every value read is decoded with a size
+//! limit and checked against its key ("pair assertions": what was checked
+//! before writing is checked again after reading); a mismatch is
+//! [`StorageError::Corrupt`], never a panic.
+
+use crate::error::{key_hex, Inconsistency, StorageError};
+use crate::keys::{
+    block_hash_key, decode_value, encode_value, height_key, height_of_key, last_block_key,
+    table_prefix, tx_key, tx_prefix, unwrap_raw, wrap_raw, TABLE_BLOCK, TABLE_COMMIT,
+    TABLE_RECEIPTS,
+};
+use kp_ledger::{StateStore, WriteSet};
+use kp_types::block::BLOCK_BYTES_MAX;
+use kp_types::encoding::DECODE_BYTES_MAX;
+use kp_types::{Block, CommitCertificate, Hash, TxHash};
+
+/// Largest encoded commit certificate stored. A certificate carries one
+/// signature (about 100 bytes) per validator; the whole KP (about 60
+/// governments) needs about 6 KiB, so this leaves room for any membership.
+pub const COMMIT_CERTIFICATE_BYTES_MAX: usize = 1024 * 1024;
+
+/// Largest receipts value stored (the decoder's own ceiling).
+pub const RECEIPTS_BYTES_MAX: usize = DECODE_BYTES_MAX;
+
+/// Most blocks [`BlockStore::blocks_from`] returns in one call.
+pub const BLOCK_RANGE_MAX: usize = 256;
+
+/// Most occurrences of one transaction hash [`BlockStore::tx_locations`] returns.
+pub const TX_LOCATIONS_MAX: usize = 64;
+
+/// The block store's writers and readers. It holds no state: readers take the
+/// store to read from, so the same code serves a node and the simulator.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlockStore;
+
+impl BlockStore {
+    /// The entries that store `block` with its `certificate` and the
+    /// ledger's encoded `receipts_bytes`: the block by height, the height by
+    /// block hash, the certificate by height, one index entry per
+    /// transaction, the receipts by height, and the new last stored height.
+    ///
+    /// # Panics
+    ///
+    /// If [`BlockStore::try_block_writes`] refuses the inputs: the certificate
+    /// does not certify this block, the block claims height 0, or a part is
+    /// larger than its reader accepts. Consensus hands the node a block with
+    /// its own certificate, already checked against [`BLOCK_BYTES_MAX`], so
+    /// any of these is a bug in the caller; storing it would leave a store that
+    /// fails its own consistency check.
+    pub fn block_writes(
+        block: &Block,
+        certificate: &CommitCertificate,
+        receipts_bytes: &[u8],
+    ) -> WriteSet {
+        match BlockStore::try_block_writes(block, certificate, receipts_bytes) {
+            Ok(writes) => writes,
+            // A broken invariant of the caller: see "Panics" above.
+            #[allow(clippy::panic)]
+            Err(error) => panic!("refusing to store block: {error}"),
+        }
+    }
+
+    /// [`BlockStore::block_writes`] for callers that would rather handle a
+    /// refusal than crash.
+    pub fn try_block_writes(
+        block: &Block,
+        certificate: &CommitCertificate,
+        receipts_bytes: &[u8],
+    ) -> Result<WriteSet, StorageError> {
+        let height = block.header.height;
+        let block_hash = block.hash();
+        if height == 0 {
+            return Err(Inconsistency::BlockAtGenesis.into());
+        }
+        if certificate.height != height || certificate.block_hash != block_hash {
+            return Err(Inconsistency::CertificateMismatch {
+                height,
+                certified_height: certificate.height,
+                certified_hash: certificate.block_hash,
+                block_hash,
+            }
+            .into());
+        }
+        let block_bytes = kp_types::encode(block);
+        check_len("block", block_bytes.len(), BLOCK_BYTES_MAX)?;
+        let certificate_bytes = kp_types::encode(certificate);
+        check_len(
+            "commit certificate",
+            certificate_bytes.len(),
+            COMMIT_CERTIFICATE_BYTES_MAX,
+        )?;
+        check_len("receipts", receipts_bytes.len(), RECEIPTS_BYTES_MAX)?;
+
+        let mut writes = WriteSet::default();
+        writes.put(height_key(TABLE_BLOCK, height), wrap_raw(&block_bytes));
+        writes.put(block_hash_key(&block_hash), encode_value(&height));
+        writes.put(
+            height_key(TABLE_COMMIT, height),
+            wrap_raw(&certificate_bytes),
+        );
+        for (index, tx) in block.txs.iter().enumerate() {
+            let position = u32::try_from(index).map_err(|_| StorageError::TooLarge {
+                what: "transactions in a block",
+                len: block.txs.len(),
+                limit: u32::MAX as usize,
+            })?;
+            writes.put(
+                tx_key(&tx.hash(), height, position),
+                encode_value(&(height, position)),
+            );
+        }
+        writes.put(height_key(TABLE_RECEIPTS, height), wrap_raw(receipts_bytes));
+        writes.put(last_block_key(), encode_value(&height));
+        Ok(writes)
+    }
+
+    /// The block at `height`.
+    pub fn block<S: StateStore + ?Sized>(
+        store: &S,
+        height: u64,
+    ) -> Result<Option<Block>, StorageError> {
+        let key = height_key(TABLE_BLOCK, height);
+        let Some(value) = store.get(&key)? else {
+            return Ok(None);
+        };
+        let block: Block = decode_value(&key, &value, BLOCK_BYTES_MAX)?;
+        if block.header.height != height {
+            return Err(corrupt(
+                &key,
+                format!(
+                    "block of height {} stored at height {height}",
+                    block.header.height
+                ),
+            ));
+        }
+        Ok(Some(block))
+    }
+
+    /// The height of the block whose hash is `hash`.
+    pub fn height_of<S: StateStore + ?Sized>(
+        store: &S,
+        hash: &Hash,
+    ) -> Result<Option<u64>, StorageError> {
+        let key = block_hash_key(hash);
+        match store.get(&key)? {
+            Some(value) => Ok(Some(decode_value(&key, &value, 8)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The block whose hash is `hash`.
+    pub fn block_by_hash<S: StateStore + ?Sized>(
+        store: &S,
+        hash: &Hash,
+    ) -> Result<Option<Block>, StorageError> {
+        let Some(height) = BlockStore::height_of(store, hash)? else {
+            return Ok(None);
+        };
+        let Some(block) = BlockStore::block(store, height)? else {
+            return Err(corrupt(
+                &block_hash_key(hash),
+                format!("hash index points at height {height}, which holds no block"),
+            ));
+        };
+        if block.hash() != *hash {
+            return Err(corrupt(
+                &block_hash_key(hash),
+                format!(
+                    "hash index points at height {height}, whose block is {}",
+                    block.hash()
+                ),
+            ));
+        }
+        Ok(Some(block))
+    }
+
+    /// The commit certificate of the block at `height`.
+    pub fn commit_certificate<S: StateStore + ?Sized>(
+        store: &S,
+        height: u64,
+    ) -> Result<Option<CommitCertificate>, StorageError> {
+        let key = height_key(TABLE_COMMIT, height);
+        let Some(value) = store.get(&key)? else {
+            return Ok(None);
+        };
+        let certificate: CommitCertificate =
+            decode_value(&key, &value, COMMIT_CERTIFICATE_BYTES_MAX)?;
+        if certificate.height != height {
+            return Err(corrupt(
+                &key,
+                format!(
+                    "certificate of height {} stored at height {height}",
+                    certificate.height
+                ),
+            ));
+        }
+        Ok(Some(certificate))
+    }
+
+    /// Where the transaction `tx_hash` first appears: `(height, position)`,
+    /// position counting from 0 in the block's transaction list.
+    pub fn tx_location<S: StateStore + ?Sized>(
+        store: &S,
+        tx_hash: &TxHash,
+    ) -> Result<Option<(u64, u32)>, StorageError> {
+        Ok(BlockStore::tx_locations(store, tx_hash, 1)?
+            .into_iter()
+            .next())
+    }
+
+    /// Every place the transaction `tx_hash` appears, in chain order, at most
+    /// `limit` (and at most [`TX_LOCATIONS_MAX`]) of them. A hash appears more
+    /// than once only when a replay was ordered and rejected by the ledger;
+    /// the receipts tell which occurrence took effect.
+    pub fn tx_locations<S: StateStore + ?Sized>(
+        store: &S,
+        tx_hash: &TxHash,
+        limit: usize,
+    ) -> Result<Vec<(u64, u32)>, StorageError> {
+        let prefix = tx_prefix(tx_hash);
+        let entries = store.scan_prefix(&prefix, None, limit.min(TX_LOCATIONS_MAX))?;
+        let mut out = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let in_key = location_in_key(&prefix, &key);
+            let in_value: (u64, u32) = decode_value(&key, &value, 12)?;
+            if in_key != Some(in_value) {
+                return Err(corrupt(
+                    &key,
+                    format!("index value {in_value:?} disagrees with its key"),
+                ));
+            }
+            out.push(in_value);
+        }
+        Ok(out)
+    }
+
+    /// The ledger's encoded receipts of the block at `height`, as given to
+    /// [`BlockStore::block_writes`].
+    pub fn receipts<S: StateStore + ?Sized>(
+        store: &S,
+        height: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let key = height_key(TABLE_RECEIPTS, height);
+        let Some(value) = store.get(&key)? else {
+            return Ok(None);
+        };
+        if value.len() > RECEIPTS_BYTES_MAX + 1 {
+            return Err(corrupt(
+                &key,
+                format!("receipts of {} bytes are over the limit", value.len()),
+            ));
+        }
+        Ok(Some(unwrap_raw(&key, &value)?.to_vec()))
+    }
+
+    /// Height of the last stored block; 0 when none is stored (height 0 is
+    /// genesis, which has no block).
+    pub fn last_block_height<S: StateStore + ?Sized>(store: &S) -> Result<u64, StorageError> {
+        let key = last_block_key();
+        match store.get(&key)? {
+            Some(value) => {
+                let height: u64 = decode_value(&key, &value, 8)?;
+                if height == 0 {
+                    return Err(corrupt(
+                        &key,
+                        "last stored block recorded as height 0".into(),
+                    ));
+                }
+                Ok(height)
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Up to `limit` (at most [`BLOCK_RANGE_MAX`]) consecutive blocks with
+    /// their commit certificates, from `from_height` upwards, stopping at the
+    /// first height that is not stored (for block sync).
+    pub fn blocks_from<S: StateStore + ?Sized>(
+        store: &S,
+        from_height: u64,
+        limit: usize,
+    ) -> Result<Vec<(Block, CommitCertificate)>, StorageError> {
+        let mut out = Vec::new();
+        let mut height = from_height;
+        while out.len() < limit.min(BLOCK_RANGE_MAX) {
+            let Some(block) = BlockStore::block(store, height)? else {
+                break;
+            };
+            let Some(certificate) = BlockStore::commit_certificate(store, height)? else {
+                return Err(Inconsistency::MissingCommitCertificate { height }.into());
+            };
+            out.push((block, certificate));
+            let Some(next) = height.checked_add(1) else {
+                break;
+            };
+            height = next;
+        }
+        Ok(out)
+    }
+
+    /// The lowest stored block height above `height`, if any: a block beyond
+    /// the recorded last one means the store was written outside of
+    /// [`BlockStore::block_writes`].
+    pub(crate) fn first_block_above<S: StateStore + ?Sized>(
+        store: &S,
+        height: u64,
+    ) -> Result<Option<u64>, StorageError> {
+        let after = height_key(TABLE_BLOCK, height);
+        let page = store.scan_prefix(&table_prefix(TABLE_BLOCK), Some(&after), 1)?;
+        match page.first() {
+            Some((key, _)) => match height_of_key(TABLE_BLOCK, key) {
+                Some(found) => Ok(Some(found)),
+                None => Err(corrupt(key, "malformed block key".into())),
+            },
+            None => Ok(None),
+        }
+    }
+}
+
+/// The `(height, position)` at the end of a transaction index key.
+fn location_in_key(prefix: &[u8], key: &[u8]) -> Option<(u64, u32)> {
+    let rest = key.strip_prefix(prefix)?;
+    let (height, position) = rest.split_first_chunk::<8>()?;
+    let position: [u8; 4] = position.try_into().ok()?;
+    Some((u64::from_be_bytes(*height), u32::from_be_bytes(position)))
+}
+
+fn check_len(what: &'static str, len: usize, limit: usize) -> Result<(), StorageError> {
+    if len > limit {
+        return Err(StorageError::TooLarge { what, len, limit });
+    }
+    Ok(())
+}
+
+fn corrupt(key: &[u8], detail: String) -> StorageError {
+    StorageError::Corrupt {
+        key_hex: key_hex(key),
+        detail,
+    }
+}
