@@ -1,0 +1,250 @@
+//! State layout: every ledger key is `[table, version, ...]` with `table`
+//! below 0x80 (the host owns 0x80 and up) and `version` the layout version of
+//! that table, so that a table can change its encoding by bumping its version
+//! and migrating, without touching the others.
+//!
+//! | table | key after `[table, 1]` | value |
+//! |---|---|---|
+//! | 0x01 meta | name | per name (height, last hash, time, chair, params, genesis hash, seizure counter) |
+//! | 0x02 participant | code | `ParticipantRecord` (authorities empty) |
+//! | 0x03 node key | key (32) | code |
+//! | 0x04 authority | id | `AuthorityRecord` |
+//! | 0x05 authority by participant | code, 0x00, id | empty |
+//! | 0x06 authority key | key (32) | id |
+//! | 0x07 certificate | number | `CertificateRecord` |
+//! | 0x08 open certificate by expiry | expiry date (4, BE), number | empty |
+//! | 0x09 resolution | id (32) | `ResolutionRecord` |
+//! | 0x0A pending resolution by deadline | deadline (8, BE), id | empty |
+//! | 0x0B seizure | sequence (8, BE) | `SeizureRecord` |
+//! | 0x0C executed transaction | hash (32) | expiry (8, BE) |
+//! | 0x0D executed transaction by expiry | expiry (8, BE), hash | empty |
+//! | 0x0E evidence | id (32) | `EvidenceRecord` |
+//! | 0x0F production | code, 0x00, period | `ProductionReport` |
+//! | 0x10 participant quarter statistics | code, 0x00, year (4), quarter (1) | `QuarterStats` |
+//! | 0x11 global quarter statistics | year (4), quarter (1) | `GlobalQuarterStats` |
+//! | 0x12 territory | alpha-2 code | owning member's code |
+//! | 0x7D root meta (not committed) | `root` | root (32) |
+//! | 0x7E bucket index (not committed) | bucket (2), key | entry hash (32) |
+//! | 0x7F bucket digest (not committed) | bucket (2) | digest (32) |
+//!
+//! Tables 0x7D..0x7F hold the state-root machinery itself: they are derived
+//! from the committed tables and excluded from the root.
+
+use kp_types::{CertificateNumber, Date, Hash, ParticipantCode, Period, PublicKey, Timestamp};
+
+/// Layout version of every table so far.
+pub const V1: u8 = 1;
+
+/// Ledger tables.
+pub mod table {
+    /// Chain metadata.
+    pub const META: u8 = 0x01;
+    /// Members.
+    pub const PARTICIPANT: u8 = 0x02;
+    /// Node key to member.
+    pub const NODE_KEY: u8 = 0x03;
+    /// Authorities.
+    pub const AUTHORITY: u8 = 0x04;
+    /// Authorities of a member.
+    pub const AUTHORITY_BY_PARTICIPANT: u8 = 0x05;
+    /// Authority key to authority.
+    pub const AUTHORITY_KEY: u8 = 0x06;
+    /// Certificates.
+    pub const CERTIFICATE: u8 = 0x07;
+    /// Open certificates by expiry date.
+    pub const CERTIFICATE_EXPIRY: u8 = 0x08;
+    /// Resolutions.
+    pub const RESOLUTION: u8 = 0x09;
+    /// Pending resolutions by deadline.
+    pub const RESOLUTION_DEADLINE: u8 = 0x0A;
+    /// Seizures.
+    pub const SEIZURE: u8 = 0x0B;
+    /// Executed transaction hashes.
+    pub const EXECUTED: u8 = 0x0C;
+    /// Executed transaction hashes by expiry.
+    pub const EXECUTED_EXPIRY: u8 = 0x0D;
+    /// Evidence.
+    pub const EVIDENCE: u8 = 0x0E;
+    /// Production reports.
+    pub const PRODUCTION: u8 = 0x0F;
+    /// Per-member quarter statistics.
+    pub const STATS: u8 = 0x10;
+    /// Global quarter statistics.
+    pub const GLOBAL_STATS: u8 = 0x11;
+    /// Territory to owner.
+    pub const TERRITORY: u8 = 0x12;
+    /// First table of the (uncommitted) state-root machinery.
+    pub const ROOT_MACHINERY_MIN: u8 = 0x7D;
+    /// Stored root, for the check on open.
+    pub const ROOT_META: u8 = 0x7D;
+    /// Bucket index.
+    pub const BUCKET_INDEX: u8 = 0x7E;
+    /// Bucket digests.
+    pub const BUCKET_DIGEST: u8 = 0x7F;
+}
+
+fn key(table: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let len = 2 + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut k = Vec::with_capacity(len);
+    k.push(table);
+    k.push(V1);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// Prefix of a whole table.
+pub fn prefix(table: u8) -> Vec<u8> {
+    vec![table, V1]
+}
+
+/// A metadata entry.
+pub fn meta(name: &str) -> Vec<u8> {
+    key(table::META, &[name.as_bytes()])
+}
+
+/// A member.
+pub fn participant(code: &ParticipantCode) -> Vec<u8> {
+    key(table::PARTICIPANT, &[code.as_str().as_bytes()])
+}
+
+/// A node key.
+pub fn node_key(k: &PublicKey) -> Vec<u8> {
+    key(table::NODE_KEY, &[&k.0])
+}
+
+/// An authority.
+pub fn authority(id: &str) -> Vec<u8> {
+    key(table::AUTHORITY, &[id.as_bytes()])
+}
+
+/// The authorities of a member (prefix).
+pub fn authority_by_participant_prefix(code: &ParticipantCode) -> Vec<u8> {
+    key(
+        table::AUTHORITY_BY_PARTICIPANT,
+        &[code.as_str().as_bytes(), &[0]],
+    )
+}
+
+/// One authority of a member.
+pub fn authority_by_participant(code: &ParticipantCode, id: &str) -> Vec<u8> {
+    key(
+        table::AUTHORITY_BY_PARTICIPANT,
+        &[code.as_str().as_bytes(), &[0], id.as_bytes()],
+    )
+}
+
+/// An authority key.
+pub fn authority_key(k: &PublicKey) -> Vec<u8> {
+    key(table::AUTHORITY_KEY, &[&k.0])
+}
+
+/// A certificate.
+pub fn certificate(number: &CertificateNumber) -> Vec<u8> {
+    key(table::CERTIFICATE, &[number.as_str().as_bytes()])
+}
+
+/// An open certificate in the expiry index.
+pub fn certificate_expiry(expires_on: Date, number: &CertificateNumber) -> Vec<u8> {
+    key(
+        table::CERTIFICATE_EXPIRY,
+        &[&expires_on.0.to_be_bytes(), number.as_str().as_bytes()],
+    )
+}
+
+/// A resolution.
+pub fn resolution(id: &Hash) -> Vec<u8> {
+    key(table::RESOLUTION, &[&id.0])
+}
+
+/// A pending resolution in the deadline index.
+pub fn resolution_deadline(deadline: Timestamp, id: &Hash) -> Vec<u8> {
+    key(
+        table::RESOLUTION_DEADLINE,
+        &[&deadline.0.to_be_bytes(), &id.0],
+    )
+}
+
+/// A seizure.
+pub fn seizure(sequence: u64) -> Vec<u8> {
+    key(table::SEIZURE, &[&sequence.to_be_bytes()])
+}
+
+/// An executed transaction.
+pub fn executed(hash: &Hash) -> Vec<u8> {
+    key(table::EXECUTED, &[&hash.0])
+}
+
+/// An executed transaction in the expiry index.
+pub fn executed_expiry(expires_at: Timestamp, hash: &Hash) -> Vec<u8> {
+    key(
+        table::EXECUTED_EXPIRY,
+        &[&expires_at.0.to_be_bytes(), &hash.0],
+    )
+}
+
+/// Evidence.
+pub fn evidence(id: &Hash) -> Vec<u8> {
+    key(table::EVIDENCE, &[&id.0])
+}
+
+/// A production report.
+pub fn production(code: &ParticipantCode, period: Period) -> Vec<u8> {
+    key(
+        table::PRODUCTION,
+        &[
+            code.as_str().as_bytes(),
+            &[0],
+            period.to_string().as_bytes(),
+        ],
+    )
+}
+
+/// A member's statistics for a quarter.
+pub fn stats(code: &ParticipantCode, year: u32, quarter: u8) -> Vec<u8> {
+    key(
+        table::STATS,
+        &[
+            code.as_str().as_bytes(),
+            &[0],
+            &year.to_be_bytes(),
+            &[quarter],
+        ],
+    )
+}
+
+/// Global statistics for a quarter.
+pub fn global_stats(year: u32, quarter: u8) -> Vec<u8> {
+    key(table::GLOBAL_STATS, &[&year.to_be_bytes(), &[quarter]])
+}
+
+/// A territory.
+pub fn territory(t: &kp_types::Territory) -> Vec<u8> {
+    key(table::TERRITORY, &[t.as_str().as_bytes()])
+}
+
+/// Whether a key is committed to by the state root.
+pub fn is_committed(key: &[u8]) -> bool {
+    matches!(key.first(), Some(&t) if t < table::ROOT_MACHINERY_MIN)
+}
+
+/// The stored root (not committed).
+pub fn root_meta() -> Vec<u8> {
+    key(table::ROOT_META, &[b"root"])
+}
+
+/// A bucket's index prefix (not committed).
+pub fn bucket_index_prefix(bucket: u16) -> Vec<u8> {
+    key(table::BUCKET_INDEX, &[&bucket.to_be_bytes()])
+}
+
+/// A committed key in its bucket's index (not committed).
+pub fn bucket_index(bucket: u16, committed: &[u8]) -> Vec<u8> {
+    key(table::BUCKET_INDEX, &[&bucket.to_be_bytes(), committed])
+}
+
+/// A bucket's digest (not committed).
+pub fn bucket_digest(bucket: u16) -> Vec<u8> {
+    key(table::BUCKET_DIGEST, &[&bucket.to_be_bytes()])
+}

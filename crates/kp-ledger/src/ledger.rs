@@ -1,0 +1,677 @@
+//! The ledger: genesis, block validation and execution, admission checks,
+//! the state root and queries, over any [`StateStore`].
+
+use crate::error::{BlockError, LedgerError};
+use crate::exec::Ctx;
+use crate::genesis::Genesis;
+use crate::keys;
+use crate::overlay::{decode_stored, Changes, Overlay};
+use crate::params::Params;
+use crate::records::{
+    Anomaly, AuthorityRecord, BlockReceipt, CertificateRecord, LedgerEvent, MembershipStatus,
+    ParticipantRecord, ResolutionOutcome, ResolutionRecord, SeizureRecord, TradeStatistics,
+    TxReceipt,
+};
+use crate::rejection::Rejection;
+use crate::root::{bucket_digest, bucket_of, entry_hash, Bucket, RootTree};
+use crate::state::meta;
+use crate::store::{StateStore, StoreError, WriteSet, HOST_KEY_PREFIX_MIN};
+use kp_types::{
+    encoding::TX_BYTES_MAX, merkle, verify_batch, Block, BlockHeader, CertificateNumber, Hash,
+    ParticipantCode, ParticipantKind, Period, PublicKey, ResolutionId, SignedTransaction,
+    Timestamp, TxHash,
+};
+use std::collections::BTreeSet;
+
+/// Most resolutions a listing returns.
+pub const RESOLUTIONS_LIST_MAX: usize = 10_000;
+/// Most seizures a listing returns.
+pub const SEIZURES_LIST_MAX: usize = 10_000;
+
+/// How `apply_block` verifies the transactions' signatures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SignatureVerification {
+    /// One batch per block; on failure, one by one to find the culprit.
+    #[default]
+    Batch,
+    /// One by one (for comparison in benchmarks).
+    Individual,
+}
+
+/// The KPCS state machine over a store.
+#[derive(Debug)]
+pub struct Ledger<S: StateStore> {
+    store: S,
+    genesis_hash: Hash,
+    chain_id: String,
+    params: Params,
+    height: u64,
+    last_block_hash: Hash,
+    last_block_time: Timestamp,
+    tree: RootTree,
+    validators: Vec<(ParticipantCode, PublicKey)>,
+    verification: SignatureVerification,
+}
+
+fn required<T>(value: Option<T>, what: &'static str) -> Result<T, LedgerError> {
+    value.ok_or(LedgerError::Missing { what })
+}
+
+/// Adds the bucket-index and bucket-digest entries that the committed
+/// entries of `changes` imply, and returns the new digests of the buckets
+/// they touched.
+fn finalize_root<S: StateStore>(
+    store: &S,
+    changes: Changes,
+) -> Result<(Changes, Vec<(Bucket, Hash)>), StoreError> {
+    let mut dirty = BTreeSet::new();
+    let mut index = Vec::new();
+    for (k, v) in &changes {
+        if !keys::is_committed(k) {
+            continue;
+        }
+        let b = bucket_of(k);
+        dirty.insert(b);
+        let entry = v.as_ref().map(|v| entry_hash(k, v).0.to_vec());
+        index.push((keys::bucket_index(b, k), entry));
+    }
+    let mut ov = Overlay::with_changes(store, changes);
+    for (k, v) in index {
+        match v {
+            Some(v) => ov.put(k, v),
+            None => ov.delete(k),
+        }
+    }
+    ov.commit_tx();
+    let mut leaves = Vec::with_capacity(dirty.len());
+    for b in dirty {
+        let entries = ov.scan(&keys::bucket_index_prefix(b), usize::MAX)?;
+        let digest = bucket_digest(entries.iter().map(|(_, v)| v.as_slice()));
+        if digest == Hash::ZERO {
+            ov.delete(keys::bucket_digest(b));
+        } else {
+            ov.put(keys::bucket_digest(b), digest.0.to_vec());
+        }
+        leaves.push((b, digest));
+    }
+    Ok((ov.into_changes(), leaves))
+}
+
+impl<S: StateStore> Ledger<S> {
+    /// Empty store: writes the genesis state (one commit). Otherwise checks
+    /// that the store holds this genesis's chain and resumes where it was.
+    pub fn open(genesis: &Genesis, store: S) -> Result<Self, LedgerError> {
+        genesis.validate()?;
+        let genesis_hash = genesis.hash();
+        match store.get(&keys::meta(meta::GENESIS))? {
+            None => Self::write_genesis(genesis, genesis_hash, &store)?,
+            Some(bytes) => {
+                let stored: Hash = decode_stored(&keys::meta(meta::GENESIS), &bytes)?;
+                if stored != genesis_hash {
+                    return Err(LedgerError::WrongGenesis {
+                        expected: genesis_hash,
+                        stored,
+                    });
+                }
+            }
+        }
+        Self::load(store, genesis_hash)
+    }
+
+    fn write_genesis(genesis: &Genesis, genesis_hash: Hash, store: &S) -> Result<(), LedgerError> {
+        let mut ov = Overlay::new(store);
+        ov.meta_put(meta::GENESIS, &genesis_hash);
+        ov.meta_put(meta::CHAIN_ID, &genesis.chain_id);
+        ov.meta_put(meta::PARAMS, &genesis.params);
+        ov.meta_put(meta::HEIGHT, &0u64);
+        ov.meta_put(meta::LAST_HASH, &Hash::ZERO);
+        ov.meta_put(meta::LAST_TIME, &genesis.genesis_time);
+        ov.meta_put(meta::CHAIR, &genesis.chair);
+        ov.meta_put(meta::VICE_CHAIR, &genesis.vice_chair);
+        ov.meta_put(meta::CHAIR_YEAR, &genesis.genesis_time.date().year());
+        ov.meta_put(meta::SEIZURE_SEQUENCE, &0u64);
+        for p in &genesis.participants {
+            ov.put_value(keys::node_key(&p.node_key), &p.code);
+            for t in &p.territories {
+                ov.put_value(keys::territory(t), &p.code);
+            }
+            ov.put_participant(&ParticipantRecord {
+                participant: p.clone(),
+                status: MembershipStatus::Active,
+                sanction: None,
+                authorities: Vec::new(),
+            });
+        }
+        for a in &genesis.authorities {
+            ov.put_authority(&AuthorityRecord {
+                authority: a.clone(),
+                registered_height: 0,
+                revoked_height: None,
+            });
+        }
+        let (mut changes, leaves) = finalize_root(store, ov.into_changes())?;
+        let tree = RootTree::from_leaves(leaves.into_iter());
+        changes.insert(keys::root_meta(), Some(tree.root().0.to_vec()));
+        store.commit(&WriteSet { entries: changes })?;
+        Ok(())
+    }
+
+    fn load(store: S, genesis_hash: Hash) -> Result<Self, LedgerError> {
+        let ov = Overlay::new(&store);
+        let chain_id: String = required(ov.meta_get(meta::CHAIN_ID)?, "chain id")?;
+        let params: Params = required(ov.meta_get(meta::PARAMS)?, "params")?;
+        let height: u64 = required(ov.meta_get(meta::HEIGHT)?, "height")?;
+        let last_block_hash: Hash = required(ov.meta_get(meta::LAST_HASH)?, "last block hash")?;
+        let last_block_time: Timestamp =
+            required(ov.meta_get(meta::LAST_TIME)?, "last block time")?;
+        let validators = ov.active_governments()?;
+        let prefix = keys::prefix(keys::table::BUCKET_DIGEST);
+        let mut leaves = Vec::new();
+        for (k, v) in ov.scan(&prefix, crate::root::BUCKETS)? {
+            let (Some(b), Ok(h)) = (
+                k.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]])),
+                <[u8; 32]>::try_from(v.as_slice()),
+            ) else {
+                return Err(StoreError::Corrupt {
+                    key_hex: format!("{k:02x?}"),
+                    detail: "bucket digest".into(),
+                }
+                .into());
+            };
+            leaves.push((b, Hash(h)));
+        }
+        let tree = RootTree::from_leaves(leaves.into_iter());
+        let stored: Hash = match store.get(&keys::root_meta())? {
+            Some(v) => {
+                Hash(
+                    <[u8; 32]>::try_from(v.as_slice()).map_err(|_| StoreError::Corrupt {
+                        key_hex: "7d01726f6f74".into(),
+                        detail: "root".into(),
+                    })?,
+                )
+            }
+            None => return Err(LedgerError::Missing { what: "state root" }),
+        };
+        // Pair check: the root rebuilt from the stored digests must be the
+        // root that was committed with them.
+        if stored != tree.root() {
+            return Err(LedgerError::RootMismatch {
+                computed: tree.root(),
+                stored,
+            });
+        }
+        drop(ov);
+        Ok(Ledger {
+            store,
+            genesis_hash,
+            chain_id,
+            params,
+            height,
+            last_block_hash,
+            last_block_time,
+            tree,
+            validators,
+            verification: SignatureVerification::Batch,
+        })
+    }
+
+    /// Chooses how `apply_block` verifies signatures (batch by default).
+    pub fn set_signature_verification(&mut self, mode: SignatureVerification) {
+        self.verification = mode;
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The genesis hash this ledger was opened with.
+    pub fn genesis_hash(&self) -> Hash {
+        self.genesis_hash
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// Last applied height (0: genesis only).
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// Hash of the last applied block ([`Hash::ZERO`] at genesis).
+    pub fn last_block_hash(&self) -> Hash {
+        self.last_block_hash
+    }
+
+    /// Time of the last applied block (genesis time at genesis).
+    pub fn last_block_time(&self) -> Timestamp {
+        self.last_block_time
+    }
+
+    /// State root after the last applied block.
+    pub fn state_root(&self) -> Hash {
+        self.tree.root()
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Validator node keys for height `height() + 1`, ordered by member code.
+    pub fn validators(&self) -> Vec<PublicKey> {
+        self.validators.iter().map(|(_, k)| *k).collect()
+    }
+
+    /// Validators for `height() + 1` with their member codes, by code.
+    pub fn validator_codes(&self) -> Vec<(ParticipantCode, PublicKey)> {
+        self.validators.clone()
+    }
+
+    /// Node keys allowed to connect: governments and trading entities not
+    /// expelled, observers not removed. Ordered by member code.
+    pub fn network_members(&self) -> Vec<PublicKey> {
+        self.participants()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(ParticipantRecord::is_active)
+            .map(|r| r.participant.node_key)
+            .collect()
+    }
+
+    /// Checks a transaction for admission: signature, then every rule against
+    /// the current state as if executed in the next block at time `now`.
+    pub fn check_tx(&self, tx: &SignedTransaction, now: Timestamp) -> Result<(), Rejection> {
+        if tx.verify_signature().is_err() {
+            return Err(Rejection::BadSignature);
+        }
+        let mut ctx = Ctx::new(
+            &self.store,
+            &self.params,
+            &self.chain_id,
+            self.height + 1,
+            now,
+        );
+        match ctx.execute(tx, tx.hash()) {
+            Ok(result) => result,
+            Err(e) => Err(Rejection::StateUnavailable {
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// Structural validity of a block for the next height (the consensus
+    /// paper's `valid(v)`). Does not check ledger rules: a transaction that
+    /// breaks one is a receipt, not an invalid block.
+    pub fn validate_block(&self, block: &Block) -> Result<(), BlockError> {
+        self.validate_block_hashes(block).map(|_| ())
+    }
+
+    fn validate_block_hashes(&self, block: &Block) -> Result<Vec<TxHash>, BlockError> {
+        let h = &block.header;
+        if h.chain_id != self.chain_id {
+            return Err(BlockError::WrongChain {
+                expected: self.chain_id.clone(),
+                found: h.chain_id.chars().take(80).collect(),
+            });
+        }
+        if h.height != self.height + 1 {
+            return Err(BlockError::WrongHeight {
+                expected: self.height + 1,
+                found: h.height,
+            });
+        }
+        if h.prev_hash != self.last_block_hash {
+            return Err(BlockError::WrongPrevHash {
+                expected: self.last_block_hash,
+                found: h.prev_hash,
+            });
+        }
+        if h.state_root != self.state_root() {
+            return Err(BlockError::WrongStateRoot {
+                expected: self.state_root(),
+                found: h.state_root,
+            });
+        }
+        if h.time <= self.last_block_time {
+            return Err(BlockError::TimeNotAfter {
+                previous: self.last_block_time,
+                found: h.time,
+            });
+        }
+        if block.txs.len() > self.params.block_txs_max as usize {
+            return Err(BlockError::TooManyTxs {
+                count: block.txs.len(),
+                max: self.params.block_txs_max,
+            });
+        }
+        if !self.validators.iter().any(|(_, k)| *k == h.proposer) {
+            return Err(BlockError::ProposerNotValidator {
+                proposer: h.proposer,
+            });
+        }
+        let bytes_max = self.params.block_bytes_max as usize;
+        let mut bytes = 0usize;
+        let mut hashes = Vec::with_capacity(block.txs.len());
+        for stx in &block.txs {
+            let tx_bytes = kp_types::encode(&stx.tx);
+            // The envelope adds the 64-byte signature to the signed part.
+            let size = tx_bytes.len() + 64;
+            if size > TX_BYTES_MAX {
+                return Err(BlockError::TooManyBytes {
+                    bytes: size,
+                    max: TX_BYTES_MAX,
+                });
+            }
+            bytes = bytes.saturating_add(size);
+            hashes.push(Hash::of(kp_types::Domain::Transaction, &tx_bytes));
+        }
+        if bytes > bytes_max {
+            return Err(BlockError::TooManyBytes {
+                bytes,
+                max: bytes_max,
+            });
+        }
+        let computed = merkle::root(&hashes);
+        if computed != h.txs_root {
+            return Err(BlockError::TxsRootMismatch {
+                computed,
+                found: h.txs_root,
+            });
+        }
+        self.verify_signatures(block, &hashes)?;
+        Ok(hashes)
+    }
+
+    fn verify_signatures(&self, block: &Block, hashes: &[TxHash]) -> Result<(), BlockError> {
+        if self.verification == SignatureVerification::Batch {
+            let items: Vec<_> = block
+                .txs
+                .iter()
+                .zip(hashes)
+                .map(|(stx, h)| (stx.tx.signer, *h, stx.signature))
+                .collect();
+            if verify_batch(&items).is_ok() {
+                return Ok(());
+            }
+        }
+        // One by one: either the chosen mode, or to name the failing one.
+        for (index, (stx, h)) in block.txs.iter().zip(hashes).enumerate() {
+            if stx.tx.signer.verify(h, &stx.signature).is_err() {
+                return Err(BlockError::BadTxSignature { index, tx_hash: *h });
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds an unsigned block for `height() + 1` at `time` from candidate
+    /// transactions, in their order, skipping those that fail `check_tx` in
+    /// the state left by the ones before, or that do not fit the limits.
+    pub fn build_block(
+        &self,
+        proposer: PublicKey,
+        time: Timestamp,
+        candidates: &[SignedTransaction],
+    ) -> Block {
+        let mut ctx = Ctx::new(
+            &self.store,
+            &self.params,
+            &self.chain_id,
+            self.height + 1,
+            time,
+        );
+        let mut txs = Vec::new();
+        let mut hashes = Vec::new();
+        if ctx.begin_block().is_ok() {
+            let bytes_max = self.params.block_bytes_max as usize;
+            let mut bytes = 0usize;
+            for stx in candidates {
+                if txs.len() >= self.params.block_txs_max as usize {
+                    break;
+                }
+                let size = kp_types::encode(&stx.tx).len() + 64;
+                if size > TX_BYTES_MAX || bytes + size > bytes_max {
+                    continue;
+                }
+                if stx.verify_signature().is_err() {
+                    continue;
+                }
+                let hash = stx.hash();
+                match ctx.execute(stx, hash) {
+                    Ok(Ok(())) => {
+                        bytes += size;
+                        txs.push(stx.clone());
+                        hashes.push(hash);
+                    }
+                    Ok(Err(_)) => {}
+                    // The store failed: propose what was gathered so far.
+                    Err(_) => break,
+                }
+            }
+        }
+        Block {
+            header: BlockHeader {
+                chain_id: self.chain_id.clone(),
+                height: self.height + 1,
+                time,
+                proposer,
+                prev_hash: self.last_block_hash,
+                txs_root: merkle::root(&hashes),
+                state_root: self.state_root(),
+            },
+            txs,
+        }
+    }
+
+    /// Executes a decided block and commits its state changes together with
+    /// `host_writes` (keys at or above 0x80) in one store commit. Fails only on
+    /// a storage failure or a structurally invalid block; then nothing is
+    /// written and the ledger is unchanged.
+    pub fn apply_block(
+        &mut self,
+        block: &Block,
+        host_writes: WriteSet,
+    ) -> Result<BlockReceipt, LedgerError> {
+        if let Some(k) = host_writes
+            .entries
+            .keys()
+            .find(|k| k.first().is_none_or(|b| *b < HOST_KEY_PREFIX_MIN))
+        {
+            return Err(LedgerError::HostKeyInLedgerRange {
+                key_hex: k.iter().map(|b| format!("{b:02x}")).collect(),
+            });
+        }
+        let hashes = self.validate_block_hashes(block)?;
+        let block_hash = block.hash();
+        let time = block.header.time;
+        let mut ctx = Ctx::new(
+            &self.store,
+            &self.params,
+            &self.chain_id,
+            self.height + 1,
+            time,
+        );
+        ctx.begin_block()?;
+        let mut receipts = Vec::with_capacity(block.txs.len());
+        for (stx, hash) in block.txs.iter().zip(hashes) {
+            let result = ctx.execute(stx, hash)?;
+            receipts.push(TxReceipt {
+                tx_hash: hash,
+                result,
+            });
+        }
+        ctx.ov.meta_put(meta::HEIGHT, &(self.height + 1));
+        ctx.ov.meta_put(meta::LAST_HASH, &block_hash);
+        ctx.ov.meta_put(meta::LAST_TIME, &time);
+        ctx.ov.commit_tx();
+        let validators = ctx.ov.active_governments()?;
+        let mut events = std::mem::take(&mut ctx.events);
+        if validators != self.validators {
+            events.push(LedgerEvent::ValidatorSetChanged {
+                validators: validators.clone(),
+            });
+        }
+        let (mut changes, leaves) = finalize_root(&self.store, ctx.ov.into_changes())?;
+        let previous: Vec<(Bucket, Hash)> = leaves
+            .iter()
+            .map(|(b, _)| (*b, self.tree.leaf(*b)))
+            .collect();
+        self.tree.update(&leaves);
+        let state_root = self.tree.root();
+        changes.insert(keys::root_meta(), Some(state_root.0.to_vec()));
+        let mut writes = WriteSet { entries: changes };
+        writes.extend(host_writes);
+        if let Err(e) = self.store.commit(&writes) {
+            self.tree.update(&previous);
+            return Err(e.into());
+        }
+        self.height += 1;
+        self.last_block_hash = block_hash;
+        self.last_block_time = time;
+        self.validators = validators;
+        Ok(BlockReceipt {
+            height: self.height,
+            block_hash,
+            state_root,
+            receipts,
+            events,
+        })
+    }
+
+    // ------------------------------------------------------------------ queries
+
+    fn view(&self) -> Overlay<'_, S> {
+        Overlay::new(&self.store)
+    }
+
+    /// A member, with its authorities.
+    pub fn participant(
+        &self,
+        code: &ParticipantCode,
+    ) -> Result<Option<ParticipantRecord>, LedgerError> {
+        let ov = self.view();
+        let Some(mut r) = ov.participant(code)? else {
+            return Ok(None);
+        };
+        r.authorities = ov.authorities_of(code)?;
+        Ok(Some(r))
+    }
+
+    /// Every member, by code, with their authorities.
+    pub fn participants(&self) -> Result<Vec<ParticipantRecord>, LedgerError> {
+        let ov = self.view();
+        let mut out = ov.participants()?;
+        for r in &mut out {
+            r.authorities = ov.authorities_of(&r.participant.code)?;
+        }
+        Ok(out)
+    }
+
+    /// A certificate with its status, history, receipt and flags.
+    pub fn certificate(
+        &self,
+        number: &CertificateNumber,
+    ) -> Result<Option<CertificateRecord>, LedgerError> {
+        Ok(self.view().certificate(number)?)
+    }
+
+    /// A resolution; for a pending one, `missing` is recomputed against the
+    /// current membership.
+    pub fn resolution(&self, id: &ResolutionId) -> Result<Option<ResolutionRecord>, LedgerError> {
+        let ov = self.view();
+        let Some(mut r) = ov.resolution(id)? else {
+            return Ok(None);
+        };
+        if r.outcome == ResolutionOutcome::Pending {
+            r.missing = ov
+                .active_governments()?
+                .into_iter()
+                .map(|(c, _)| c)
+                .filter(|c| !r.signed_by.contains(c))
+                .collect();
+        }
+        Ok(Some(r))
+    }
+
+    /// Resolutions (at most [`RESOLUTIONS_LIST_MAX`]), by id.
+    pub fn resolutions(&self) -> Result<Vec<ResolutionRecord>, LedgerError> {
+        let ov = self.view();
+        let rows = ov.scan_values::<ResolutionRecord>(
+            &keys::prefix(keys::table::RESOLUTION),
+            RESOLUTIONS_LIST_MAX,
+        )?;
+        Ok(rows.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// The latest `limit` seizures, newest first.
+    pub fn seizures(&self, limit: usize) -> Result<Vec<SeizureRecord>, LedgerError> {
+        let ov = self.view();
+        let last: u64 = ov.meta_get(meta::SEIZURE_SEQUENCE)?.unwrap_or(0);
+        let limit = limit.min(SEIZURES_LIST_MAX) as u64;
+        let mut out = Vec::new();
+        let mut seq = last;
+        while seq > 0 && (out.len() as u64) < limit {
+            if let Some(r) = ov.get_value::<SeizureRecord>(&keys::seizure(seq))? {
+                out.push(r);
+            }
+            seq -= 1;
+        }
+        Ok(out)
+    }
+
+    /// A member's trade statistics for a quarter, half-year or year.
+    pub fn statistics(
+        &self,
+        participant: &ParticipantCode,
+        period: Period,
+    ) -> Result<TradeStatistics, LedgerError> {
+        Ok(crate::stats::statistics(&self.view(), participant, period)?)
+    }
+
+    /// Anomalies of a period, each with the figures behind it.
+    pub fn anomalies(&self, period: Period) -> Result<Vec<Anomaly>, LedgerError> {
+        Ok(crate::stats::anomalies(&self.view(), &self.params, period)?)
+    }
+
+    /// The Chair.
+    pub fn chair(&self) -> ParticipantCode {
+        self.view()
+            .meta_get::<ParticipantCode>(meta::CHAIR)
+            .ok()
+            .flatten()
+            .or_else(|| self.validators.first().map(|(c, _)| c.clone()))
+            .unwrap_or_else(fallback_code)
+    }
+
+    /// The Vice Chair, if one is elected.
+    pub fn vice_chair(&self) -> Option<ParticipantCode> {
+        self.view()
+            .meta_get::<Option<ParticipantCode>>(meta::VICE_CHAIR)
+            .ok()
+            .flatten()
+            .flatten()
+    }
+
+    /// Kind of the member whose node key this is, if any.
+    pub fn member_kind(&self, key: &PublicKey) -> Option<ParticipantKind> {
+        let ov = self.view();
+        let code = ov.participant_by_node_key(key).ok().flatten()?;
+        ov.participant(&code)
+            .ok()
+            .flatten()
+            .map(|r| r.participant.kind)
+    }
+}
+
+fn fallback_code() -> ParticipantCode {
+    // Genesis always stores a Chair; this is only reached on a corrupt store.
+    ParticipantCode::new("XX").unwrap_or_else(|_| unreachable_code())
+}
+
+#[cold]
+#[allow(clippy::panic)]
+fn unreachable_code() -> ParticipantCode {
+    panic!("\"XX\" is a valid participant code")
+}

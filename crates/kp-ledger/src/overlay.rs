@@ -1,0 +1,184 @@
+//! A two-layer write buffer over the store: the block layer holds the effects
+//! of the transactions executed so far in the block, the transaction layer
+//! those of the transaction being executed. A transaction that breaks a rule
+//! is dropped by discarding its layer, so it changes nothing; an executed one
+//! is folded into the block layer. The block layer is committed in one
+//! `StateStore::commit` at the end of the block.
+
+use crate::store::{StateStore, StoreError};
+use serde::{de::DeserializeOwned, Serialize};
+use std::collections::BTreeMap;
+
+/// Largest stored value the ledger decodes.
+const STORED_VALUE_BYTES_MAX: usize = kp_types::encoding::DECODE_BYTES_MAX;
+
+/// Page size when scanning the store under an overlay.
+const SCAN_PAGE: usize = 512;
+
+/// Pending puts (`Some`) and deletes (`None`).
+pub(crate) type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// The store seen through the block's and the transaction's pending writes.
+pub(crate) struct Overlay<'a, S: StateStore> {
+    store: &'a S,
+    block: Changes,
+    tx: Changes,
+}
+
+impl<'a, S: StateStore> Overlay<'a, S> {
+    /// An overlay with no pending writes.
+    pub(crate) fn new(store: &'a S) -> Self {
+        Overlay {
+            store,
+            block: BTreeMap::new(),
+            tx: BTreeMap::new(),
+        }
+    }
+
+    /// An overlay whose block layer already holds `changes`.
+    pub(crate) fn with_changes(store: &'a S, changes: Changes) -> Self {
+        Overlay {
+            store,
+            block: changes,
+            tx: BTreeMap::new(),
+        }
+    }
+
+    /// Raw read: transaction layer, then block layer, then store.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.tx.get(key) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.block.get(key) {
+            return Ok(v.clone());
+        }
+        self.store.get(key)
+    }
+
+    /// Whether a key holds a value.
+    pub(crate) fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Typed read.
+    pub(crate) fn get_value<T: DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(bytes) => decode_stored(key, &bytes).map(Some),
+        }
+    }
+
+    /// Raw write into the transaction layer.
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.tx.insert(key, Some(value));
+    }
+
+    /// Typed write into the transaction layer.
+    pub(crate) fn put_value<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.put(key, kp_types::encode(value));
+    }
+
+    /// Delete in the transaction layer.
+    pub(crate) fn delete(&mut self, key: Vec<u8>) {
+        self.tx.insert(key, None);
+    }
+
+    /// Folds the transaction layer into the block layer.
+    pub(crate) fn commit_tx(&mut self) {
+        let tx = std::mem::take(&mut self.tx);
+        self.block.extend(tx);
+    }
+
+    /// Drops the transaction layer.
+    pub(crate) fn discard_tx(&mut self) {
+        self.tx.clear();
+    }
+
+    /// The block layer (after `commit_tx`), to be committed.
+    pub(crate) fn into_changes(mut self) -> Changes {
+        self.commit_tx();
+        self.block
+    }
+
+    /// The first `limit` live entries under `prefix`, in key order, as the
+    /// overlay sees them (pending writes merged over the store).
+    pub(crate) fn scan(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for layer in [&self.block, &self.tx] {
+            for (k, v) in layer.range(prefix.to_vec()..) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        let pending: Vec<Vec<u8>> = merged.keys().cloned().collect();
+        let mut cursor: Option<Vec<u8>> = None;
+        loop {
+            let page = self
+                .store
+                .scan_prefix(prefix, cursor.as_deref(), SCAN_PAGE)?;
+            let exhausted = page.len() < SCAN_PAGE;
+            let last = page.last().map(|(k, _)| k.clone());
+            for (k, v) in page {
+                if pending.binary_search(&k).is_err() {
+                    merged.insert(k, Some(v));
+                }
+            }
+            match last {
+                Some(last) if !exhausted => {
+                    // Every entry up to `last` is now known; stop once enough
+                    // of them are live.
+                    let live = merged
+                        .range(..=last.clone())
+                        .filter(|(_, v)| v.is_some())
+                        .count();
+                    if live >= limit {
+                        break;
+                    }
+                    cursor = Some(last);
+                }
+                _ => break,
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .take(limit)
+            .collect())
+    }
+
+    /// Typed scan.
+    pub(crate) fn scan_values<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+        self.scan(prefix, limit)?
+            .into_iter()
+            .map(|(k, v)| decode_stored(&k, &v).map(|t| (k, t)))
+            .collect()
+    }
+}
+
+/// Decodes a stored value, reporting corruption with its key.
+pub(crate) fn decode_stored<T: DeserializeOwned>(
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    kp_types::decode(bytes, STORED_VALUE_BYTES_MAX).map_err(|e| StoreError::Corrupt {
+        key_hex: hex_of(key),
+        detail: e.to_string(),
+    })
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

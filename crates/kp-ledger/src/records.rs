@@ -1,0 +1,567 @@
+//! What the ledger keeps and reports: records of members, certificates,
+//! resolutions and seizures, receipts and events, statistics and anomalies.
+//!
+//! Every type here is plain data with a canonical binary form (it is stored in
+//! state and so reaches the state root) and a JSON form (the RPC serves it).
+//! Maps are `BTreeMap` so that their encoding does not depend on insertion order.
+
+use crate::rejection::Rejection;
+use kp_types::{
+    Authority, AuthorityId, Carats, Certificate, CertificateNumber, Date, Hash, HsCode,
+    Participant, ParticipantCode, Period, PublicKey, ResolutionProposal, SanctionScope,
+    SeizureReport, Timestamp, TxHash, UsdCents,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Whether a member is in good standing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MembershipStatus {
+    /// A member in good standing (it may still be under a sanction).
+    Active,
+    /// Expelled by resolution at `height`; readmission restores it.
+    Expelled {
+        /// Height of the expelling block.
+        height: u64,
+    },
+    /// An observer removed by resolution at `height`.
+    Removed {
+        /// Height of the removing block.
+        height: u64,
+    },
+}
+
+/// A sanction in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SanctionRecord {
+    /// What it forbids or requires.
+    pub scope: SanctionScope,
+    /// The resolution that imposed or last amended it.
+    pub resolution: Hash,
+    /// Height at which it took its current scope.
+    pub since_height: u64,
+}
+
+/// A member as the ledger lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantRecord {
+    /// The member (with its current node key).
+    pub participant: Participant,
+    /// Active, expelled or removed.
+    pub status: MembershipStatus,
+    /// The sanction in force, if any.
+    pub sanction: Option<SanctionRecord>,
+    /// Its authorities (active and revoked), by id. Filled in by queries; the
+    /// stored record keeps this empty and authorities live under their own keys.
+    #[serde(default)]
+    pub authorities: Vec<AuthorityRecord>,
+}
+
+impl ParticipantRecord {
+    /// Whether it is neither expelled nor removed.
+    pub fn is_active(&self) -> bool {
+        self.status == MembershipStatus::Active
+    }
+}
+
+/// A KP Authority as the ledger lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorityRecord {
+    /// The authority.
+    pub authority: Authority,
+    /// Height at which it was registered (0 at genesis).
+    pub registered_height: u64,
+    /// Height at which it was revoked, if it was.
+    pub revoked_height: Option<u64>,
+}
+
+/// Where a certificate stands in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificateStatus {
+    /// Issued under a partial-export sanction with a monitor: waits for the
+    /// monitor's approval; cannot be confirmed and does not count until then.
+    AwaitingApproval,
+    /// Issued and in transit.
+    Issued,
+    /// Receipt confirmed by the importing authority.
+    Confirmed,
+    /// Cancelled by the exporting side before confirmation.
+    Voided,
+    /// Expiry passed without confirmation (by block time).
+    Expired,
+    /// Named by a seizure report.
+    Seized,
+}
+
+/// One step of a certificate's history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificateEventKind {
+    /// Issued (possibly awaiting approval).
+    Issued,
+    /// Approved by the monitoring body.
+    Approved,
+    /// Receipt confirmed.
+    Confirmed,
+    /// Voided.
+    Voided,
+    /// Expired at the start of a block.
+    Expired,
+    /// Named by a seizure report.
+    Seized,
+}
+
+/// An entry of a certificate's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateHistoryEntry {
+    /// What happened.
+    pub event: CertificateEventKind,
+    /// The transaction that did it (`None` for expiry, which no transaction does).
+    pub tx: Option<TxHash>,
+    /// Height of the block.
+    pub height: u64,
+}
+
+/// What the importing authority received, where it differs from the certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discrepancy {
+    /// Carats on the certificate.
+    pub certified_carats: Carats,
+    /// Carats received.
+    pub received_carats: Carats,
+    /// Parcels on the certificate.
+    pub certified_parcels: u32,
+    /// Parcels received.
+    pub received_parcels: u32,
+}
+
+/// The receipt recorded by the importing authority.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Confirming authority.
+    pub authority: AuthorityId,
+    /// Carats received.
+    pub carats: Carats,
+    /// Parcels received.
+    pub parcels: u32,
+    /// Date of receipt.
+    pub received_on: Date,
+}
+
+/// A monitoring body's approval requirement and its state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// The monitoring body that must approve.
+    pub monitor: ParticipantCode,
+    /// Height of the approval, once given.
+    pub approved_height: Option<u64>,
+}
+
+/// A certificate as the ledger keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRecord {
+    /// The certificate as issued.
+    pub certificate: Certificate,
+    /// Where it stands.
+    pub status: CertificateStatus,
+    /// History, oldest first.
+    pub history: Vec<CertificateHistoryEntry>,
+    /// The receipt, once confirmed.
+    pub receipt: Option<Receipt>,
+    /// The difference between certificate and receipt, if any.
+    pub discrepancy: Option<Discrepancy>,
+    /// Flagged for extra checks by importers (a side under enhanced vigilance).
+    pub enhanced_vigilance: bool,
+    /// The monitor's approval, where a partial-export sanction requires one.
+    pub approval: Option<Approval>,
+    /// Why it was voided, if it was.
+    pub void_reason: Option<String>,
+    /// Whether it was counted in the export statistics (approved or not
+    /// needing approval); keeps counters consistent when it is later voided.
+    pub counted: bool,
+}
+
+/// How a resolution ended, or that it has not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResolutionOutcome {
+    /// Collecting signatures.
+    Pending,
+    /// Every required signature arrived at `height` and the act took effect.
+    Adopted {
+        /// Height of the adopting block.
+        height: u64,
+    },
+    /// Every required signature arrived but the act no longer applied to the
+    /// state (e.g. the member was expelled meanwhile by another resolution).
+    Failed {
+        /// Height of the block.
+        height: u64,
+        /// Why the act did not apply.
+        reason: Box<Rejection>,
+    },
+    /// A government Participant objected.
+    Rejected {
+        /// Height of the objection.
+        height: u64,
+        /// The objector.
+        by: ParticipantCode,
+        /// Its reason.
+        reason: String,
+    },
+    /// The deadline passed first.
+    Lapsed {
+        /// Height of the block that noticed.
+        height: u64,
+    },
+}
+
+/// A resolution as the ledger keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolutionRecord {
+    /// Its id (hash of the proposing transaction).
+    pub id: Hash,
+    /// The proposal.
+    pub proposal: ResolutionProposal,
+    /// The proposer.
+    pub proposer: ParticipantCode,
+    /// Height of the proposal.
+    pub proposed_height: u64,
+    /// The effective deadline.
+    pub deadline: Timestamp,
+    /// Government Participants that signed (the proposer included).
+    pub signed_by: Vec<ParticipantCode>,
+    /// Required signers that have not signed, as of the last change (queries
+    /// recompute it against the current membership).
+    pub missing: Vec<ParticipantCode>,
+    /// Outcome.
+    pub outcome: ResolutionOutcome,
+}
+
+/// A seizure on the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeizureRecord {
+    /// Sequence number, from 1.
+    pub sequence: u64,
+    /// The report.
+    pub report: SeizureReport,
+    /// The reporting Participant.
+    pub reporter: ParticipantCode,
+    /// The reporting transaction.
+    pub tx: TxHash,
+    /// Height of the block.
+    pub height: u64,
+    /// Whether the named certificate exists on the ledger (a forged one may not).
+    pub certificate_known: bool,
+}
+
+/// Equivocation evidence on the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    /// `Evidence::id()`.
+    pub id: Hash,
+    /// The equivocating validator.
+    pub offender: PublicKey,
+    /// Its member code, if the key is a current node key.
+    pub offender_code: Option<ParticipantCode>,
+    /// Height of the equivocation.
+    pub evidence_height: u64,
+    /// Height at which it was recorded.
+    pub recorded_height: u64,
+}
+
+/// Count, carats and value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Certificates.
+    pub count: u64,
+    /// Carats (hundredths).
+    pub carats: Carats,
+    /// Value (cents).
+    pub value_usd: UsdCents,
+}
+
+impl Totals {
+    /// Adds a certificate (or line) to the totals.
+    pub fn add(&mut self, count: u64, carats: Carats, value: UsdCents) {
+        self.count = self.count.saturating_add(count);
+        self.carats = self.carats.saturating_add(carats);
+        self.value_usd = self.value_usd.saturating_add(value);
+    }
+
+    /// Removes a certificate (or line) from the totals.
+    pub fn subtract(&mut self, count: u64, carats: Carats, value: UsdCents) {
+        self.count = self.count.saturating_sub(count);
+        self.carats = Carats(self.carats.0.saturating_sub(carats.0));
+        self.value_usd = UsdCents(self.value_usd.0.saturating_sub(value.0));
+    }
+
+    /// Adds other totals.
+    pub fn merge(&mut self, other: &Totals) {
+        self.add(other.count, other.carats, other.value_usd);
+    }
+}
+
+/// One Participant's trade statistics for a period (Annex III), derived from
+/// certificates and confirmations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeStatistics {
+    /// Exports certified (approved where approval is needed; voided ones
+    /// removed), by the quarter of the issue date.
+    pub exports: Totals,
+    /// Imports confirmed, by the quarter of the receipt date (received carats;
+    /// value as certified).
+    pub imports: Totals,
+    /// Exports by HS code.
+    pub exports_by_hs: BTreeMap<HsCode, Totals>,
+    /// Imports by HS code.
+    pub imports_by_hs: BTreeMap<HsCode, Totals>,
+    /// Exports by importing Participant.
+    pub exports_by_partner: BTreeMap<ParticipantCode, Totals>,
+    /// Imports by exporting Participant.
+    pub imports_by_partner: BTreeMap<ParticipantCode, Totals>,
+    /// Confirmations that differed from their certificate.
+    pub discrepancies: u64,
+    /// Its certificates that expired without confirmation (by issue quarter).
+    pub expired_unconfirmed: Totals,
+    /// Some of those certificates' numbers (at most 16 per quarter).
+    pub expired_numbers: Vec<CertificateNumber>,
+    /// Production reported for the half-years in (or containing) the period.
+    pub production: Totals,
+}
+
+/// A pattern in the statistics worth a human look, with the figures behind it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Anomaly {
+    /// What `exporter` certified to `importer` differs from what `importer`
+    /// confirmed from `exporter`.
+    MirrorMismatch {
+        /// Period.
+        period: Period,
+        /// Exporting side.
+        exporter: ParticipantCode,
+        /// Importing side.
+        importer: ParticipantCode,
+        /// Carats certified as exported.
+        exported_carats: Carats,
+        /// Carats confirmed as imported.
+        imported_carats: Carats,
+        /// Difference in percent of the larger.
+        difference_pct: u64,
+    },
+    /// A value per carat far from the period's norm for the HS code.
+    ValuePerCaratOutlier {
+        /// Period.
+        period: Period,
+        /// Exporter.
+        participant: ParticipantCode,
+        /// HS code.
+        hs_code: HsCode,
+        /// Its value per carat, cents per carat.
+        value_per_carat_cents: u64,
+        /// The period's norm over all exporters, cents per carat.
+        norm_cents: u64,
+        /// Deviation in percent of the norm.
+        deviation_pct: u64,
+    },
+    /// Certificates that expired without confirmation.
+    ExpiredUnconfirmed {
+        /// Period.
+        period: Period,
+        /// Exporter.
+        participant: ParticipantCode,
+        /// How many, and their carats and value.
+        totals: Totals,
+        /// Some of their numbers.
+        numbers: Vec<CertificateNumber>,
+    },
+    /// Exports that production plus imports cannot explain.
+    ExportsExceedSupply {
+        /// Period.
+        period: Period,
+        /// Exporter.
+        participant: ParticipantCode,
+        /// Exported carats.
+        exported_carats: Carats,
+        /// Produced carats (reports of the half-years covering the period).
+        produced_carats: Carats,
+        /// Imported carats.
+        imported_carats: Carats,
+    },
+    /// A sharp rise or fall of exported carats against the previous period.
+    SharpChange {
+        /// Period.
+        period: Period,
+        /// Exporter.
+        participant: ParticipantCode,
+        /// Carats exported in the previous period.
+        previous_carats: Carats,
+        /// Carats exported in this period.
+        current_carats: Carats,
+        /// Change in percent of the previous figure (signed).
+        change_pct: i64,
+    },
+}
+
+/// The result of one transaction of a block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxReceipt {
+    /// The transaction.
+    pub tx_hash: TxHash,
+    /// Executed, or refused with the reason (then it changed nothing).
+    pub result: Result<(), Rejection>,
+}
+
+/// Something that happened in a block, for subscribers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LedgerEvent {
+    /// A certificate was issued or changed status.
+    CertificateStatusChanged {
+        /// The number.
+        number: CertificateNumber,
+        /// Previous status (`None` when issued).
+        from: Option<CertificateStatus>,
+        /// New status.
+        to: CertificateStatus,
+        /// The transaction, if one did it.
+        tx: Option<TxHash>,
+    },
+    /// A monitor approved a certificate.
+    CertificateApproved {
+        /// The number.
+        number: CertificateNumber,
+        /// The monitor.
+        monitor: ParticipantCode,
+    },
+    /// A confirmation recorded a discrepancy.
+    DiscrepancyRecorded {
+        /// The number.
+        number: CertificateNumber,
+        /// The figures.
+        discrepancy: Discrepancy,
+    },
+    /// A seizure was reported: every node shows it as an alert.
+    SeizureReported {
+        /// Sequence number.
+        sequence: u64,
+        /// Reporter.
+        reporter: ParticipantCode,
+        /// Territory.
+        territory: kp_types::Territory,
+        /// The certificate presented, if any.
+        certificate: Option<CertificateNumber>,
+        /// Why.
+        reason: kp_types::SeizureReason,
+        /// Carats seized.
+        carats: Carats,
+    },
+    /// A resolution was proposed.
+    ResolutionProposed {
+        /// Its id.
+        id: Hash,
+        /// Kind of act.
+        kind: String,
+        /// Proposer.
+        proposer: ParticipantCode,
+    },
+    /// A resolution took effect.
+    ResolutionAdopted {
+        /// Its id.
+        id: Hash,
+        /// Kind of act.
+        kind: String,
+    },
+    /// A resolution got every signature but its act no longer applied.
+    ResolutionFailed {
+        /// Its id.
+        id: Hash,
+        /// Why.
+        reason: Rejection,
+    },
+    /// A resolution was rejected by an objection.
+    ResolutionRejected {
+        /// Its id.
+        id: Hash,
+        /// The objector.
+        by: ParticipantCode,
+    },
+    /// A resolution lapsed at its deadline.
+    ResolutionLapsed {
+        /// Its id.
+        id: Hash,
+    },
+    /// The validator set for the next height differs from this height's.
+    ValidatorSetChanged {
+        /// The new set, in order.
+        validators: Vec<(ParticipantCode, PublicKey)>,
+    },
+    /// A member's status or sanction changed.
+    ParticipantChanged {
+        /// Who.
+        participant: ParticipantCode,
+        /// The kind of act.
+        change: String,
+    },
+    /// The Chair changed on 1 January.
+    ChairRotated {
+        /// The new Chair.
+        chair: ParticipantCode,
+        /// The year it serves.
+        year: u32,
+    },
+    /// A Vice Chair was elected.
+    ViceChairElected {
+        /// Who.
+        vice_chair: ParticipantCode,
+    },
+    /// An authority was registered.
+    AuthorityRegistered {
+        /// The id.
+        authority: AuthorityId,
+    },
+    /// An authority was revoked.
+    AuthorityRevoked {
+        /// The id.
+        authority: AuthorityId,
+    },
+    /// A member's node key was replaced.
+    NodeKeyRotated {
+        /// Who.
+        participant: ParticipantCode,
+        /// The new key.
+        key: PublicKey,
+    },
+    /// Production was reported.
+    ProductionReported {
+        /// Who.
+        participant: ParticipantCode,
+        /// The half-year.
+        period: Period,
+    },
+    /// Equivocation evidence was recorded.
+    EvidenceRecorded {
+        /// Its id.
+        id: Hash,
+        /// The offender.
+        offender: PublicKey,
+    },
+}
+
+/// What applying a block did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockReceipt {
+    /// Height of the block.
+    pub height: u64,
+    /// Its hash.
+    pub block_hash: Hash,
+    /// State root after the block.
+    pub state_root: Hash,
+    /// One per transaction, in block order.
+    pub receipts: Vec<TxReceipt>,
+    /// Events, in the order they happened.
+    pub events: Vec<LedgerEvent>,
+}

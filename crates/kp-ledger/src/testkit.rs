@@ -1,0 +1,325 @@
+//! Reusable fixtures for tests, the simulator and benchmarks: a small genesis
+//! (governments BW, EU, AE, IN, CF, CG; trading entity TW; observer WDC; one
+//! authority each), deterministic keys from seeds, builders of valid
+//! certificates and transactions, and a [`Harness`] that drives a ledger over
+//! a [`MemStore`] block by block.
+//!
+//! Always compiled (it is small and has no extra dependencies) so that other
+//! crates can use it without feature plumbing; nothing in the ledger uses it.
+
+use crate::genesis::Genesis;
+use crate::ledger::Ledger;
+use crate::params::Params;
+use crate::records::BlockReceipt;
+use crate::rejection::Rejection;
+use crate::store::{MemStore, WriteSet};
+use crate::LedgerError;
+use kp_types::{
+    merkle, Authority, AuthorityId, Block, BlockHeader, Carats, Certificate, CertificateLine,
+    CertificateNumber, Date, Domain, Hash, HsCode, Origin, Participant, ParticipantCode,
+    ParticipantKind, Party, Payload, PublicKey, SignedTransaction, SigningKey, Territory,
+    Timestamp, Transaction, UsdCents,
+};
+
+/// Chain id of the fixtures.
+pub const CHAIN_ID: &str = "kp-test";
+
+/// The government Participants of the fixture genesis, by code.
+pub const GOVERNMENTS: [&str; 6] = ["AE", "BW", "CF", "CG", "EU", "IN"];
+
+/// A participant code from text (panics on a bad literal: fixtures only).
+#[allow(clippy::unwrap_used, clippy::panic)]
+pub fn code(text: &str) -> ParticipantCode {
+    ParticipantCode::new(text).unwrap_or_else(|e| panic!("fixture code {text}: {e}"))
+}
+
+/// A territory from text.
+#[allow(clippy::unwrap_used, clippy::panic)]
+pub fn territory(text: &str) -> Territory {
+    Territory::new(text).unwrap_or_else(|e| panic!("fixture territory {text}: {e}"))
+}
+
+/// A certificate number from text.
+#[allow(clippy::unwrap_used, clippy::panic)]
+pub fn number(text: &str) -> CertificateNumber {
+    CertificateNumber::new(text).unwrap_or_else(|e| panic!("fixture number {text}: {e}"))
+}
+
+/// The id of a member's fixture authority: `<CODE>-KPA`.
+#[allow(clippy::unwrap_used, clippy::panic)]
+pub fn authority_id(member: &str) -> AuthorityId {
+    AuthorityId::new(&format!("{member}-KPA")).unwrap_or_else(|e| panic!("fixture id: {e}"))
+}
+
+/// A date from year, month, day.
+#[allow(clippy::panic)]
+pub fn date(y: u32, m: u32, d: u32) -> Date {
+    Date::from_ymd(y, m, d).unwrap_or_else(|| panic!("fixture date {y}-{m}-{d}"))
+}
+
+/// Midnight UTC of a date.
+pub fn at(y: u32, m: u32, d: u32) -> Timestamp {
+    Timestamp::at_start_of(date(y, m, d))
+}
+
+fn seed(label: &str, member: &str) -> [u8; 32] {
+    Hash::of_parts(
+        Domain::Document,
+        &[b"kpledger testkit ", label.as_bytes(), member.as_bytes()],
+    )
+    .0
+}
+
+/// A member's deterministic node key.
+pub fn node_key(member: &str) -> SigningKey {
+    SigningKey::from_seed(seed("node ", member))
+}
+
+/// A member's deterministic fixture authority key.
+pub fn authority_key(member: &str) -> SigningKey {
+    SigningKey::from_seed(seed("authority ", member))
+}
+
+/// A deterministic key for anything else (a second authority, a rotated key).
+pub fn extra_key(label: &str) -> SigningKey {
+    SigningKey::from_seed(seed("extra ", label))
+}
+
+/// A member of the fixture genesis, or a new one for admissions.
+pub fn member(code_text: &str, kind: ParticipantKind, territories: &[&str]) -> Participant {
+    Participant {
+        code: code(code_text),
+        kind,
+        name: format!("{code_text} (fixture)"),
+        territories: territories.iter().map(|t| territory(t)).collect(),
+        node_key: node_key(code_text).public(),
+    }
+}
+
+/// A member's fixture authority.
+pub fn authority(member: &str) -> Authority {
+    Authority {
+        id: authority_id(member),
+        participant: code(member),
+        name: format!("{member} KP Authority"),
+        key: authority_key(member).public(),
+    }
+}
+
+/// The fixture genesis at `genesis_time`: governments BW, EU (territories
+/// BE, DE, NL), AE, IN, CF, CG; trading entity TW; observer WDC; one authority
+/// per trading member. Chair BW, no Vice Chair, default parameters.
+pub fn genesis_at(genesis_time: Timestamp) -> Genesis {
+    use ParticipantKind::*;
+    let participants = vec![
+        member("BW", Government, &["BW"]),
+        member("EU", Government, &["BE", "DE", "NL"]),
+        member("AE", Government, &["AE"]),
+        member("IN", Government, &["IN"]),
+        member("CF", Government, &["CF"]),
+        member("CG", Government, &["CG"]),
+        member("TW", TradingEntity, &["TW"]),
+        member("WDC", Observer, &[]),
+    ];
+    let authorities = ["BW", "EU", "AE", "IN", "CF", "CG", "TW"]
+        .iter()
+        .map(|m| authority(m))
+        .collect();
+    Genesis {
+        chain_id: CHAIN_ID.to_string(),
+        genesis_time,
+        chair: code("BW"),
+        vice_chair: None,
+        params: Params::default(),
+        participants,
+        authorities,
+    }
+}
+
+/// The fixture genesis at 2026-01-01T00:00:00Z.
+pub fn genesis() -> Genesis {
+    genesis_at(at(2026, 1, 1))
+}
+
+/// A valid certificate from `from` to `to` issued on `issued_on`, valid 30
+/// days, one gem line of 100.00 ct worth 10,000.00 USD in 2 parcels, origin
+/// the exporter's own first territory. The number must start with one of
+/// the exporter's territories.
+pub fn certificate(number_text: &str, from: &str, to: &str, issued_on: Date) -> Certificate {
+    let origin_territory = territory(&number_text[..2]);
+    let destination = match to {
+        "EU" => territory("BE"),
+        other => territory(other),
+    };
+    Certificate {
+        number: number(number_text),
+        exporting: code(from),
+        issuing_authority: authority_id(from),
+        importing: code(to),
+        destination,
+        exporter: Party {
+            name: format!("{from} Exporter Ltd"),
+            address: format!("1 Mine Road, {from}"),
+        },
+        importer: Party {
+            name: format!("{to} Importer BV"),
+            address: format!("2 Bourse Street, {to}"),
+        },
+        origin: Origin::Countries(vec![origin_territory]),
+        origin_zones: Vec::new(),
+        lines: vec![CertificateLine {
+            hs_code: HsCode::new(HsCode::GEM),
+            carats: Carats(10_000),         // 100.00 ct
+            value_usd: UsdCents(1_000_000), // 10,000.00 USD
+            parcels: 2,
+        }],
+        issued_on,
+        expires_on: issued_on.plus_days(30),
+    }
+}
+
+/// Signs a transaction for the fixture chain.
+pub fn sign(
+    key: &SigningKey,
+    nonce: u64,
+    expires_at: Timestamp,
+    payload: Payload,
+) -> SignedTransaction {
+    Transaction {
+        chain_id: CHAIN_ID.to_string(),
+        signer: key.public(),
+        nonce,
+        expires_at,
+        payload,
+    }
+    .sign(key)
+}
+
+/// A block for the ledger's next height containing exactly `txs`, proposed by
+/// the first validator (no filtering: rule-breaking transactions stay in the
+/// block and get rejection receipts).
+pub fn block_with(
+    ledger: &Ledger<MemStore>,
+    time: Timestamp,
+    txs: Vec<SignedTransaction>,
+) -> Block {
+    let hashes: Vec<Hash> = txs.iter().map(SignedTransaction::hash).collect();
+    let proposer = ledger
+        .validators()
+        .first()
+        .copied()
+        .unwrap_or(PublicKey([0; 32]));
+    Block {
+        header: BlockHeader {
+            chain_id: ledger.chain_id().to_string(),
+            height: ledger.height() + 1,
+            time,
+            proposer,
+            prev_hash: ledger.last_block_hash(),
+            txs_root: merkle::root(&hashes),
+            state_root: ledger.state_root(),
+        },
+        txs,
+    }
+}
+
+/// Drives a ledger over a [`MemStore`]: signs with fixture keys, fresh nonces,
+/// one block per call, time advancing one minute per block unless moved.
+#[derive(Debug)]
+pub struct Harness {
+    /// The ledger.
+    pub ledger: Ledger<MemStore>,
+    /// Time of the next block.
+    pub time: Timestamp,
+    nonce: u64,
+}
+
+/// One minute in milliseconds.
+pub const MINUTE_MS: u64 = 60_000;
+
+impl Harness {
+    /// A ledger opened on the fixture genesis at `genesis_time`.
+    #[allow(clippy::panic)]
+    pub fn new_at(genesis_time: Timestamp) -> Harness {
+        Self::with_genesis(genesis_at(genesis_time))
+    }
+
+    /// A ledger opened on the given genesis.
+    #[allow(clippy::panic)]
+    pub fn with_genesis(genesis: Genesis) -> Harness {
+        let time = genesis.genesis_time.plus_ms(MINUTE_MS);
+        let ledger = Ledger::open(&genesis, MemStore::new())
+            .unwrap_or_else(|e| panic!("fixture genesis: {e}"));
+        Harness {
+            ledger,
+            time,
+            nonce: 0,
+        }
+    }
+
+    /// A ledger opened on the fixture genesis at 2026-01-01.
+    pub fn new() -> Harness {
+        Self::with_genesis(genesis())
+    }
+
+    /// Moves the next block's time to `time` (must be after the last block).
+    pub fn set_time(&mut self, time: Timestamp) {
+        self.time = time;
+    }
+
+    /// The next block's date.
+    pub fn today(&self) -> Date {
+        self.time.date()
+    }
+
+    /// A transaction signed by `key` with a fresh nonce, expiring in 10 minutes.
+    pub fn tx(&mut self, key: &SigningKey, payload: Payload) -> SignedTransaction {
+        self.nonce += 1;
+        sign(key, self.nonce, self.time.plus_ms(10 * MINUTE_MS), payload)
+    }
+
+    /// A transaction signed by member `m`'s fixture authority.
+    pub fn by_authority(&mut self, m: &str, payload: Payload) -> SignedTransaction {
+        self.tx(&authority_key(m), payload)
+    }
+
+    /// A transaction signed by member `m`'s node key.
+    pub fn by_node(&mut self, m: &str, payload: Payload) -> SignedTransaction {
+        self.tx(&node_key(m), payload)
+    }
+
+    /// Applies one block with exactly `txs`, then advances time one minute.
+    pub fn apply(&mut self, txs: Vec<SignedTransaction>) -> Result<BlockReceipt, LedgerError> {
+        let block = block_with(&self.ledger, self.time, txs);
+        let receipt = self.ledger.apply_block(&block, WriteSet::default())?;
+        self.time = self.time.plus_ms(MINUTE_MS);
+        Ok(receipt)
+    }
+
+    /// Applies one transaction in its own block and returns its verdict.
+    #[allow(clippy::panic)]
+    pub fn run(&mut self, tx: SignedTransaction) -> Result<(), Rejection> {
+        let receipt = self
+            .apply(vec![tx])
+            .unwrap_or_else(|e| panic!("fixture block failed: {e}"));
+        receipt
+            .receipts
+            .into_iter()
+            .next()
+            .map(|r| r.result)
+            .unwrap_or(Err(Rejection::BadSignature))
+    }
+
+    /// Issues a certificate signed by its exporter's fixture authority.
+    pub fn issue(&mut self, c: Certificate) -> Result<(), Rejection> {
+        let from = c.exporting.to_string();
+        let tx = self.by_authority(&from, Payload::IssueCertificate(c));
+        self.run(tx)
+    }
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Harness::new()
+    }
+}
