@@ -1,0 +1,304 @@
+//! Crash tests with real processes: a child process (this test binary,
+//! re-run on one test with an environment variable naming its job) commits
+//! in a loop and prints each number after `commit` returns; the parent kills
+//! it with SIGKILL at random moments, reopens the store and checks that
+//!
+//! * every batch is all-or-nothing: all keys of the last visible batch carry
+//!   its number, none carries a later one;
+//! * nothing acknowledged is lost, and the visible counter never goes
+//!   backwards across kills;
+//! * the consensus safety state saved and acknowledged survives;
+//! * a node killed mid-block resumes at a consistent height
+//!   ([`check_consistency`] passes and the ledger and block store agree).
+//!
+//! The seed of the kill schedule is printed; set `KP_CRASH_SEED` to replay it.
+
+mod common;
+
+use common::*;
+use kp_ledger::{StateStore, WriteSet};
+use kp_storage::{check_consistency, check_consistency_with, BlockStore, CheckDepth, SledStore};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Names the child's job: `<mode>:<store directory>`.
+const WRITER_ENV: &str = "KP_STORAGE_CRASH_WRITER";
+/// The test that, when `WRITER_ENV` is set, becomes the writer.
+const WRITER_TEST: &str = "crash_writer_child";
+/// Keys per batch besides the counter.
+const BATCH_KEYS: u8 = 32;
+/// Bytes of padding per value, so that a batch spans several sled log writes.
+const VALUE_PADDING_BYTES: usize = 512;
+/// A child that is never killed stops by itself after this many commits.
+const CHILD_COMMITS_MAX: u64 = 100_000;
+/// Kills per test.
+const KILLS: usize = 20;
+/// How long the parent waits for one acknowledgement before declaring the
+/// child stuck (a liveness guard, not a timing assertion).
+const ACK_WAIT: Duration = Duration::from_secs(120);
+
+const COUNTER_KEY: &[u8] = b"\x11counter";
+
+fn batch_key(index: u8) -> Vec<u8> {
+    vec![0x10, index]
+}
+
+fn batch_value(number: u64) -> Vec<u8> {
+    let mut value = number.to_be_bytes().to_vec();
+    value.resize(8 + VALUE_PADDING_BYTES, (number % 251) as u8);
+    value
+}
+
+fn number_of(value: &[u8]) -> u64 {
+    u64::from_be_bytes(value[..8].try_into().unwrap())
+}
+
+/// Kills and reaps the child however the test ends, so a failing assertion
+/// never leaves a writer running.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The child's entry point. Without `WRITER_ENV` (a normal test run) it does
+/// nothing.
+#[test]
+fn crash_writer_child() {
+    let Ok(job) = std::env::var(WRITER_ENV) else {
+        return;
+    };
+    let (mode, dir) = job.split_once(':').expect("job is <mode>:<dir>");
+    let store = SledStore::open(dir).expect("child opens the store");
+    match mode {
+        "batches" => write_batches(&store),
+        "blocks" => write_blocks(&store),
+        other => panic!("unknown writer mode {other}"),
+    }
+}
+
+/// Commits batch after batch: `BATCH_KEYS` keys and the counter, all with
+/// the batch's number; then saves the number as the safety state; then
+/// acknowledges it on stdout.
+fn write_batches(store: &SledStore) {
+    let safety = store.safety_store().unwrap();
+    let start = store.get(COUNTER_KEY).unwrap().map_or(0, |v| number_of(&v));
+    for number in start + 1..=start + CHILD_COMMITS_MAX {
+        let mut writes = WriteSet::default();
+        for index in 0..BATCH_KEYS {
+            writes.put(batch_key(index), batch_value(number));
+        }
+        writes.put(COUNTER_KEY.to_vec(), batch_value(number));
+        store.commit(&writes).unwrap();
+        safety.save(&number.to_be_bytes()).unwrap();
+        println!("committed {number}");
+    }
+}
+
+/// Plays a node: resumes where the store says, then stores block after block
+/// with the ledger's applied height and state in the same commit.
+fn write_blocks(store: &SledStore) {
+    let ledger_height = ledger_height(store);
+    let resume = check_consistency_with(store, ledger_height, CheckDepth::Recent(2)).unwrap();
+    let mut prev = resume.block_hash;
+    for height in resume.height + 1..=resume.height + CHILD_COMMITS_MAX {
+        let block = chain_block(height, prev);
+        prev = block.hash();
+        let mut writes = BlockStore::block_writes(&block, &certificate(&block), &receipts(height));
+        writes.put(LEDGER_HEIGHT_KEY.to_vec(), height.to_be_bytes().to_vec());
+        for index in 0..BATCH_KEYS {
+            writes.put(vec![0x03, index], batch_value(height));
+        }
+        store.commit(&writes).unwrap();
+        println!("committed {height}");
+    }
+}
+
+fn ledger_height(store: &SledStore) -> u64 {
+    store
+        .get(LEDGER_HEIGHT_KEY)
+        .unwrap()
+        .map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap()))
+}
+
+fn seeded_rng() -> ChaCha8Rng {
+    let seed = std::env::var("KP_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
+    // Shown on failure with the test's output; replay with KP_CRASH_SEED.
+    println!("seed={seed}");
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// Runs a writer of `mode` on `dir`, lets it acknowledge `acks_before_kill`
+/// commits, waits up to `extra_delay` more so the kill can land mid-commit,
+/// kills it with SIGKILL, and returns every number it acknowledged.
+fn run_and_kill(
+    mode: &str,
+    dir: &Path,
+    acks_before_kill: usize,
+    extra_delay: Duration,
+) -> Vec<u64> {
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", WRITER_TEST, "--nocapture", "--test-threads", "1"])
+        .env(WRITER_ENV, format!("{mode}:{}", dir.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut guard = KillOnDrop(child);
+    let stdout = guard.0.stdout.take().unwrap();
+    // Bounded: when the parent lags, the reader and then the child block on
+    // the pipe instead of memory growing.
+    let (sender, receiver) = mpsc::sync_channel::<u64>(1024);
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            // libtest prints "test crash_writer_child ... " without a line
+            // end before the test runs, so the first acknowledgement shares
+            // its line.
+            if let Some((_, number)) = line.rsplit_once("committed ") {
+                if sender.send(number.trim().parse().unwrap()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut acked = Vec::new();
+    while acked.len() < acks_before_kill {
+        match receiver.recv_timeout(ACK_WAIT) {
+            Ok(number) => acked.push(number),
+            Err(error) => panic!("writer stopped acknowledging after {acked:?}: {error}"),
+        }
+    }
+    std::thread::sleep(extra_delay);
+    // SIGKILL on unix: no destructor, no flush, no goodbye.
+    guard.0.kill().unwrap();
+    let status = guard.0.wait().unwrap();
+    assert!(!status.success(), "the writer was killed, not finished");
+    // Everything the child printed before dying is in the pipe.
+    acked.extend(receiver.iter());
+    reader.join().unwrap();
+    acked
+}
+
+#[test]
+fn kill_minus_nine_keeps_batches_whole_and_acknowledged() {
+    let mut rng = seeded_rng();
+    let dir = tempfile::tempdir().unwrap();
+    let path: PathBuf = dir.path().join("db");
+    let mut acked_max = 0u64;
+    let mut counter_before = 0u64;
+    for kill in 0..KILLS {
+        let acks = rng.gen_range(0..40);
+        let delay = Duration::from_micros(rng.gen_range(0..3_000));
+        let acked = run_and_kill("batches", &path, acks, delay);
+        acked_max = acked.iter().copied().max().unwrap_or(0).max(acked_max);
+
+        let store = SledStore::open(&path).unwrap();
+        let counter = store.get(COUNTER_KEY).unwrap().map_or(0, |v| number_of(&v));
+        for index in 0..BATCH_KEYS {
+            let value = store.get(&batch_key(index)).unwrap();
+            let number = value.map_or(0, |v| number_of(&v));
+            // All keys of the visible batch, none of a later or earlier one.
+            assert_eq!(
+                number, counter,
+                "kill {kill}: key {index} torn from the counter"
+            );
+        }
+        assert!(
+            counter >= acked_max,
+            "kill {kill}: acknowledged batch {acked_max} lost (visible {counter})"
+        );
+        assert!(
+            counter >= counter_before,
+            "kill {kill}: counter went backwards"
+        );
+        let safety = store.safety_store().unwrap().load().unwrap();
+        let saved = safety.map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap()));
+        // Saved after the commit and before the acknowledgement.
+        assert!(
+            saved >= acked_max,
+            "kill {kill}: safety state {saved} < acked {acked_max}"
+        );
+        assert!(
+            saved <= counter,
+            "kill {kill}: safety state ahead of its commit"
+        );
+        assert!(
+            counter - saved <= 1,
+            "kill {kill}: safety state {saved} lags {counter}"
+        );
+        counter_before = counter;
+        println!(
+            "kill {kill}: acked {} up to {acked_max}, visible {counter}",
+            acked.len()
+        );
+    }
+    assert!(counter_before > 0, "no batch was ever committed");
+}
+
+#[test]
+fn kill_minus_nine_mid_block_resumes_at_a_consistent_height() {
+    let mut rng = seeded_rng();
+    let dir = tempfile::tempdir().unwrap();
+    let path: PathBuf = dir.path().join("db");
+    let mut acked_max = 0u64;
+    let mut height_before = 0u64;
+    for kill in 0..KILLS {
+        let acks = rng.gen_range(0..25);
+        let delay = Duration::from_micros(rng.gen_range(0..3_000));
+        let acked = run_and_kill("blocks", &path, acks, delay);
+        acked_max = acked.iter().copied().max().unwrap_or(0).max(acked_max);
+
+        let store = SledStore::open(&path).unwrap();
+        let ledger = ledger_height(&store);
+        let resume = check_consistency(&store, ledger)
+            .unwrap_or_else(|e| panic!("kill {kill}: inconsistent after crash: {e}"));
+        assert_eq!(resume.height, ledger);
+        assert!(
+            resume.height >= acked_max,
+            "kill {kill}: acknowledged block lost"
+        );
+        assert!(
+            resume.height >= height_before,
+            "kill {kill}: height went backwards"
+        );
+        for index in 0..BATCH_KEYS {
+            let state = store
+                .get(&[0x03, index])
+                .unwrap()
+                .map_or(0, |v| number_of(&v));
+            assert_eq!(state, ledger, "kill {kill}: state of another height");
+        }
+        if resume.height > 0 {
+            let block = BlockStore::block(&store, resume.height).unwrap().unwrap();
+            assert_eq!(block.hash(), resume.block_hash);
+            let set = validator_set();
+            BlockStore::commit_certificate(&store, resume.height)
+                .unwrap()
+                .unwrap()
+                .verify(CHAIN, &set)
+                .unwrap();
+        }
+        height_before = resume.height;
+        println!(
+            "kill {kill}: acked up to {acked_max}, resumed at {}",
+            resume.height
+        );
+    }
+    assert!(height_before > 0, "no block was ever stored");
+}
