@@ -657,6 +657,15 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         Self::require_owner(&auth, &rec.certificate.importing)?;
         match (&rec.status, &rec.approval) {
             (CertificateStatus::Issued, _) => {}
+            // Same verdict whether or not the start-of-block housekeeping has
+            // already marked it expired (admission checks skip housekeeping).
+            (CertificateStatus::Expired, _) => {
+                return reject(Rejection::CertificateExpired {
+                    number: k.number.clone(),
+                    expires_on: rec.certificate.expires_on,
+                    block_date: self.date(),
+                })
+            }
             (CertificateStatus::AwaitingApproval, Some(a)) => {
                 return reject(Rejection::AwaitingApproval {
                     number: k.number.clone(),
@@ -1132,6 +1141,14 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         let Some(rec) = self.ov.resolution(id)? else {
             return reject(Rejection::UnknownResolution { resolution: *id });
         };
+        // A lapse is reported the same way before and after the housekeeping
+        // of a block has recorded it.
+        if let ResolutionOutcome::Lapsed { .. } = rec.outcome {
+            return reject(Rejection::ResolutionLapsed {
+                resolution: *id,
+                deadline: rec.deadline,
+            });
+        }
         if rec.outcome != ResolutionOutcome::Pending {
             return reject(Rejection::ResolutionClosed {
                 resolution: *id,

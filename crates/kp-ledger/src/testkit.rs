@@ -10,15 +10,15 @@
 use crate::genesis::Genesis;
 use crate::ledger::Ledger;
 use crate::params::Params;
-use crate::records::BlockReceipt;
+use crate::records::{BlockReceipt, ResolutionOutcome};
 use crate::rejection::Rejection;
 use crate::store::{MemStore, WriteSet};
 use crate::LedgerError;
 use kp_types::{
     merkle, Authority, AuthorityId, Block, BlockHeader, Carats, Certificate, CertificateLine,
     CertificateNumber, Date, Domain, Hash, HsCode, Origin, Participant, ParticipantCode,
-    ParticipantKind, Party, Payload, PublicKey, SignedTransaction, SigningKey, Territory,
-    Timestamp, Transaction, UsdCents,
+    ParticipantKind, Party, Payload, PublicKey, ResolutionAction, ResolutionId, ResolutionProposal,
+    SignedTransaction, SigningKey, Territory, Timestamp, Transaction, UsdCents,
 };
 
 /// Chain id of the fixtures.
@@ -315,6 +315,82 @@ impl Harness {
         let from = c.exporting.to_string();
         let tx = self.by_authority(&from, Payload::IssueCertificate(c));
         self.run(tx)
+    }
+}
+
+impl Harness {
+    /// Proposes a resolution signed by `by`'s node key; returns its id (the
+    /// transaction hash) and the verdict.
+    pub fn propose(
+        &mut self,
+        by: &str,
+        action: ResolutionAction,
+        deadline: Option<Timestamp>,
+    ) -> (ResolutionId, Result<(), Rejection>) {
+        let tx = self.by_node(
+            by,
+            Payload::ProposeResolution(ResolutionProposal {
+                title: format!("{} ({by})", action.kind()),
+                action,
+                deadline,
+            }),
+        );
+        let id = tx.hash();
+        (id, self.run(tx))
+    }
+
+    /// Signs a resolution with `by`'s node key.
+    pub fn sign_resolution(&mut self, by: &str, id: ResolutionId) -> Result<(), Rejection> {
+        let tx = self.by_node(by, Payload::SignResolution { resolution: id });
+        self.run(tx)
+    }
+
+    /// Objects to a resolution with `by`'s node key.
+    pub fn object(&mut self, by: &str, id: ResolutionId) -> Result<(), Rejection> {
+        let tx = self.by_node(
+            by,
+            Payload::ObjectResolution {
+                resolution: id,
+                reason: "objection (fixture)".into(),
+            },
+        );
+        self.run(tx)
+    }
+
+    /// Has every current validator (government in good standing, fixture node
+    /// keys) adopt `action`: the first proposes, the others sign in one block.
+    /// Panics unless it is adopted.
+    #[allow(clippy::panic)]
+    pub fn adopt(&mut self, action: ResolutionAction) -> ResolutionId {
+        let codes: Vec<String> = self
+            .ledger
+            .validator_codes()
+            .into_iter()
+            .map(|(c, _)| c.to_string())
+            .collect();
+        let Some((first, rest)) = codes.split_first() else {
+            panic!("no validator to propose");
+        };
+        let (id, verdict) = self.propose(first, action, None);
+        if let Err(r) = verdict {
+            panic!("proposal refused: {r:?}");
+        }
+        let txs: Vec<_> = rest
+            .iter()
+            .map(|c| self.by_node(c, Payload::SignResolution { resolution: id }))
+            .collect();
+        let receipt = self
+            .apply(txs)
+            .unwrap_or_else(|e| panic!("fixture block failed: {e}"));
+        for r in &receipt.receipts {
+            if let Err(e) = &r.result {
+                panic!("signature refused: {e:?}");
+            }
+        }
+        match self.ledger.resolution(&id) {
+            Ok(Some(r)) if matches!(r.outcome, ResolutionOutcome::Adopted { .. }) => id,
+            other => panic!("resolution not adopted: {other:?}"),
+        }
     }
 }
 
