@@ -1,0 +1,417 @@
+//! Genesis, opening and resuming, block validity, atomic commits with host
+//! writes, replay memory, block building, the state root, statistics and
+//! anomalies.
+
+use kp_ledger::testkit::*;
+use kp_ledger::{
+    keys, Anomaly, BlockError, Genesis, GenesisError, Ledger, LedgerError, MemStore, StateStore,
+    WriteSet,
+};
+use kp_types::{
+    Carats, HsCode, ImportConfirmation, Payload, Period, ProductionReport, Timestamp, UsdCents,
+};
+
+#[test]
+fn genesis_toml_round_trips_and_validates() {
+    let g = genesis();
+    let text = g.to_toml();
+    assert!(text.contains("chain_id = \"kp-test\""), "{text}");
+    let back = Genesis::from_toml(&text).unwrap();
+    assert_eq!(back, g);
+    assert_eq!(back.hash(), g.hash());
+
+    let mut bad = g.clone();
+    bad.participants.push(bad.participants[0].clone());
+    assert!(matches!(
+        bad.validate(),
+        Err(GenesisError::DuplicateParticipant { .. })
+    ));
+    let mut bad = g.clone();
+    bad.chair = code("TW");
+    assert!(matches!(bad.validate(), Err(GenesisError::Chair { .. })));
+    let mut bad = g.clone();
+    bad.authorities[0].participant = code("WDC");
+    assert!(matches!(
+        bad.validate(),
+        Err(GenesisError::AuthorityOwner { .. })
+    ));
+    let mut bad = g.clone();
+    bad.params.block_txs_max = 0;
+    assert!(matches!(bad.validate(), Err(GenesisError::Params { .. })));
+    assert!(matches!(
+        Genesis::from_toml("chain_id = 3"),
+        Err(GenesisError::Parse { .. })
+    ));
+}
+
+#[test]
+fn genesis_toml_written_by_hand_parses() {
+    let g = genesis();
+    let bw = g.participants[0].node_key.to_hex();
+    let eu = g.participants[1].node_key.to_hex();
+    let text = format!(
+        r#"
+chain_id = "kp-hand"
+genesis_time = "2026-01-01T00:00:00Z"
+chair = "BW"
+
+[params]
+certificate_validity_days_max = 90
+
+[[participants]]
+code = "BW"
+kind = "government"
+name = "Botswana"
+territories = ["BW"]
+node_key = "{bw}"
+
+[[participants]]
+code = "EU"
+kind = "government"
+name = "European Union"
+territories = ["BE", "DE"]
+node_key = "{eu}"
+"#
+    );
+    let parsed = Genesis::from_toml(&text).unwrap();
+    assert_eq!(parsed.params.certificate_validity_days_max, 90);
+    assert_eq!(
+        parsed.params.block_txs_max,
+        kp_ledger::Params::default().block_txs_max
+    );
+    assert_eq!(parsed.participants.len(), 2);
+}
+
+#[test]
+fn reopening_resumes_and_refuses_another_chain() {
+    let g = genesis();
+    let store = MemStore::new();
+    let mut h = Harness::with_genesis(g.clone());
+    // Use the harness's store for the reopen test.
+    let c = certificate("BW0000001", "BW", "EU", h.today());
+    assert_eq!(h.issue(c), Ok(()));
+    let snapshot = h.ledger.store().snapshot();
+    let reopened = Ledger::open(&g, snapshot.clone()).unwrap();
+    assert_eq!(reopened.height(), h.ledger.height());
+    assert_eq!(reopened.state_root(), h.ledger.state_root());
+    assert_eq!(reopened.last_block_hash(), h.ledger.last_block_hash());
+    assert_eq!(reopened.last_block_time(), h.ledger.last_block_time());
+    assert_eq!(reopened.validators(), h.ledger.validators());
+
+    let mut other = g.clone();
+    other.chain_id = "kp-other".into();
+    assert!(matches!(
+        Ledger::open(&other, snapshot),
+        Err(LedgerError::WrongGenesis { .. })
+    ));
+    // A fresh store gets the genesis state, with a non-zero root.
+    let fresh = Ledger::open(&g, store).unwrap();
+    assert_eq!(fresh.height(), 0);
+    assert_eq!(fresh.last_block_hash(), kp_types::Hash::ZERO);
+    assert_eq!(fresh.last_block_time(), g.genesis_time);
+    assert_ne!(fresh.state_root(), kp_types::Hash::ZERO);
+}
+
+#[test]
+fn tampered_root_machinery_is_detected_on_open() {
+    let g = genesis();
+    let h = Harness::with_genesis(g.clone());
+    let store = h.ledger.store().snapshot();
+    let digests = store
+        .scan_prefix(&keys::prefix(keys::table::BUCKET_DIGEST), None, 1)
+        .unwrap();
+    let mut ws = WriteSet::default();
+    ws.put(digests[0].0.clone(), vec![9; 32]);
+    store.commit(&ws).unwrap();
+    assert!(matches!(
+        Ledger::open(&g, store),
+        Err(LedgerError::RootMismatch { .. })
+    ));
+}
+
+#[test]
+fn block_validity_errors() {
+    let mut h = Harness::new();
+    let c = certificate("BW0000001", "BW", "EU", h.today());
+    let tx = h.by_authority("BW", Payload::IssueCertificate(c));
+    let good = block_with(&h.ledger, h.time, vec![tx.clone()]);
+    assert_eq!(h.ledger.validate_block(&good), Ok(()));
+    let check = |f: &dyn Fn(&mut kp_types::Block), expected: &str| {
+        let mut b = good.clone();
+        f(&mut b);
+        let err = h.ledger.validate_block(&b).unwrap_err();
+        assert!(format!("{err:?}").starts_with(expected), "{err:?}");
+    };
+    check(&|b| b.header.chain_id = "x".into(), "WrongChain");
+    check(&|b| b.header.height = 2, "WrongHeight");
+    check(
+        &|b| b.header.prev_hash = kp_types::Hash([1; 32]),
+        "WrongPrevHash",
+    );
+    check(
+        &|b| b.header.state_root = kp_types::Hash([1; 32]),
+        "WrongStateRoot",
+    );
+    check(&|b| b.header.time = Timestamp(0), "TimeNotAfter");
+    check(
+        &|b| b.header.txs_root = kp_types::Hash([1; 32]),
+        "TxsRootMismatch",
+    );
+    check(
+        &|b| b.header.proposer = node_key("TW").public(),
+        "ProposerNotValidator",
+    );
+    check(&|b| b.txs[0].signature.0[5] ^= 1, "BadTxSignature");
+    // A bad signature with a matching root: the culprit is named.
+    let mut bad = tx.clone();
+    bad.signature.0[5] ^= 1;
+    let b = block_with(&h.ledger, h.time, vec![tx.clone(), bad]);
+    assert_eq!(
+        h.ledger.validate_block(&b),
+        Err(BlockError::BadTxSignature {
+            index: 1,
+            tx_hash: tx.hash()
+        })
+    );
+    // Nothing is written for an invalid block.
+    let root = h.ledger.state_root();
+    assert!(h.ledger.apply_block(&b, WriteSet::default()).is_err());
+    assert_eq!(h.ledger.state_root(), root);
+    assert_eq!(h.ledger.height(), 0);
+}
+
+#[test]
+fn block_limits_are_enforced() {
+    let mut g = genesis();
+    g.params.block_txs_max = 1;
+    let mut h = Harness::with_genesis(g);
+    let a = h.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW1", "BW", "EU", h.today())),
+    );
+    let b = h.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW2", "BW", "EU", h.today())),
+    );
+    let block = block_with(&h.ledger, h.time, vec![a.clone(), b.clone()]);
+    assert!(matches!(
+        h.ledger.validate_block(&block),
+        Err(BlockError::TooManyTxs { count: 2, max: 1 })
+    ));
+    // The builder stops at the limit.
+    let built = h
+        .ledger
+        .build_block(h.ledger.validators()[0], h.time, &[a, b]);
+    assert_eq!(built.txs.len(), 1);
+    assert_eq!(h.ledger.validate_block(&built), Ok(()));
+}
+
+#[test]
+fn host_writes_commit_atomically_with_the_block() {
+    let mut h = Harness::new();
+    let block = block_with(&h.ledger, h.time, vec![]);
+    let mut host = WriteSet::default();
+    host.put(vec![0x90, 1, 2], b"block bytes".to_vec());
+    h.ledger.apply_block(&block, host).unwrap();
+    assert_eq!(
+        h.ledger.store().get(&[0x90, 1, 2]).unwrap(),
+        Some(b"block bytes".to_vec())
+    );
+    let block = block_with(&h.ledger, h.time.plus_ms(1), vec![]);
+    let mut host = WriteSet::default();
+    host.put(vec![0x10, 1], vec![]);
+    assert!(matches!(
+        h.ledger.apply_block(&block, host),
+        Err(LedgerError::HostKeyInLedgerRange { .. })
+    ));
+    assert_eq!(h.ledger.height(), 1);
+}
+
+#[test]
+fn executed_hashes_are_pruned_after_expiry() {
+    let mut h = Harness::new();
+    let tx = h.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW1", "BW", "EU", h.today())),
+    );
+    let hash = tx.hash();
+    assert_eq!(h.run(tx.clone()), Ok(()));
+    let key = keys::executed(&hash);
+    assert!(h.ledger.store().get(&key).unwrap().is_some());
+    // Still remembered (and refused) while it could be included.
+    assert_eq!(
+        h.ledger.check_tx(&tx, h.time).unwrap_err().code(),
+        "already-executed"
+    );
+    h.set_time(tx.tx.expires_at.plus_ms(1));
+    h.apply(vec![]).unwrap();
+    assert!(h.ledger.store().get(&key).unwrap().is_none());
+    // Now it is refused for its expiry instead.
+    assert_eq!(
+        h.ledger.check_tx(&tx, h.time).unwrap_err().code(),
+        "tx-expired"
+    );
+}
+
+#[test]
+fn build_block_skips_what_would_be_rejected() {
+    let mut h = Harness::new();
+    let ok = h.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW1", "BW", "EU", h.today())),
+    );
+    let dup_number = h.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW1", "BW", "IN", h.today())),
+    );
+    let mut forged = h.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW2", "BW", "EU", h.today())),
+    );
+    forged.signature.0[0] ^= 1;
+    let block = h.ledger.build_block(
+        h.ledger.validators()[0],
+        h.time,
+        &[ok.clone(), dup_number, forged, ok.clone()],
+    );
+    assert_eq!(block.txs, vec![ok]);
+    let receipt = h.ledger.apply_block(&block, WriteSet::default()).unwrap();
+    assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
+}
+
+#[test]
+fn replicas_agree_and_the_root_moves_with_state() {
+    let mut a = Harness::new();
+    let mut b = Harness::new();
+    assert_eq!(a.ledger.state_root(), b.ledger.state_root());
+    let tx = a.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW1", "BW", "EU", a.today())),
+    );
+    let ra = a.apply(vec![tx.clone()]).unwrap();
+    let rb = b.apply(vec![tx]).unwrap();
+    assert_eq!(ra, rb);
+    assert_eq!(a.ledger.state_root(), b.ledger.state_root());
+    assert_eq!(ra.state_root, a.ledger.state_root());
+    // The next header commits to it.
+    let next = block_with(&a.ledger, a.time, vec![]);
+    assert_eq!(next.header.state_root, ra.state_root);
+}
+
+fn confirm(h: &mut Harness, n: &str, carats: u64) {
+    let k = ImportConfirmation {
+        number: number(n),
+        authority: authority_id(if n.starts_with("BW") { "EU" } else { "BW" }),
+        carats: Carats(carats),
+        parcels: 2,
+        received_on: h.today(),
+    };
+    let signer = if n.starts_with("BW") { "EU" } else { "BW" };
+    let tx = h.by_authority(signer, Payload::ConfirmImport(k));
+    assert_eq!(h.run(tx), Ok(()));
+}
+
+#[test]
+fn statistics_by_period_hs_code_and_partner() {
+    let mut h = Harness::new_at(at(2026, 1, 1));
+    h.set_time(at(2026, 2, 1));
+    assert_eq!(h.issue(certificate("BW1", "BW", "EU", h.today())), Ok(()));
+    confirm(&mut h, "BW1", 10_000);
+    h.set_time(at(2026, 5, 1));
+    let mut c = certificate("BW2", "BW", "IN", h.today());
+    c.lines[0].hs_code = HsCode::new(HsCode::INDUSTRIAL);
+    assert_eq!(h.issue(c), Ok(()));
+    let q1 = h
+        .ledger
+        .statistics(&code("BW"), Period::Quarter(2026, 1))
+        .unwrap();
+    assert_eq!(q1.exports.count, 1);
+    assert_eq!(q1.exports.carats, Carats(10_000));
+    assert_eq!(q1.exports_by_partner[&code("EU")].count, 1);
+    let h1 = h
+        .ledger
+        .statistics(&code("BW"), Period::Half(2026, 1))
+        .unwrap();
+    assert_eq!(h1.exports.count, 2);
+    assert_eq!(h1.exports_by_hs[&HsCode::new(HsCode::GEM)].count, 1);
+    assert_eq!(h1.exports_by_hs[&HsCode::new(HsCode::INDUSTRIAL)].count, 1);
+    let year = h
+        .ledger
+        .statistics(&code("BW"), Period::Year(2026))
+        .unwrap();
+    assert_eq!(year.exports.value_usd, UsdCents(2_000_000));
+    let eu = h
+        .ledger
+        .statistics(&code("EU"), Period::Year(2026))
+        .unwrap();
+    assert_eq!(eu.imports.count, 1);
+    assert_eq!(eu.imports_by_partner[&code("BW")].carats, Carats(10_000));
+    // Voiding takes a certificate out of the figures.
+    let tx = h.by_authority(
+        "BW",
+        Payload::VoidCertificate(kp_types::VoidCertificate {
+            number: number("BW2"),
+            authority: authority_id("BW"),
+            reason: "cancelled".into(),
+        }),
+    );
+    assert_eq!(h.run(tx), Ok(()));
+    let year = h
+        .ledger
+        .statistics(&code("BW"), Period::Year(2026))
+        .unwrap();
+    assert_eq!(year.exports.count, 1);
+    assert!(!year.exports_by_partner.contains_key(&code("IN")));
+}
+
+#[test]
+fn anomalies_carry_their_figures() {
+    let mut h = Harness::new_at(at(2026, 1, 1));
+    // Q1: BW exports 100 ct to EU, EU confirms only 50 ct (mirror mismatch);
+    // AE exports at ten times the norm (value per carat); BW has no
+    // production or imports (exports beyond supply).
+    h.set_time(at(2026, 2, 1));
+    assert_eq!(h.issue(certificate("BW1", "BW", "EU", h.today())), Ok(()));
+    confirm(&mut h, "BW1", 5_000);
+    for i in 0..3 {
+        let n = format!("IN{i}");
+        assert_eq!(h.issue(certificate(&n, "IN", "EU", h.today())), Ok(()));
+    }
+    let mut pricey = certificate("AE1", "AE", "IN", h.today());
+    pricey.lines[0].value_usd = UsdCents(10_000_000);
+    assert_eq!(h.issue(pricey), Ok(()));
+    let tx = h.by_authority(
+        "IN",
+        Payload::ReportProduction(ProductionReport {
+            authority: authority_id("IN"),
+            period: Period::Half(2026, 1),
+            carats: Carats(1_000_000),
+            value_usd: UsdCents(1),
+        }),
+    );
+    assert_eq!(h.run(tx), Ok(()));
+    // Q2: IN's certificates expired unconfirmed; BW exports three times more.
+    h.set_time(at(2026, 4, 10));
+    for i in 2..5 {
+        let n = format!("BW{i}");
+        assert_eq!(h.issue(certificate(&n, "BW", "AE", h.today())), Ok(()));
+    }
+    let q1 = h.ledger.anomalies(Period::Quarter(2026, 1)).unwrap();
+    assert!(q1.iter().any(|a| matches!(a, Anomaly::MirrorMismatch {
+        exporter, importer, exported_carats: Carats(10_000), imported_carats: Carats(5_000), difference_pct: 50, ..
+    } if *exporter == code("BW") && *importer == code("EU"))), "{q1:#?}");
+    assert!(q1.iter().any(|a| matches!(a, Anomaly::ValuePerCaratOutlier { participant, .. } if *participant == code("AE"))), "{q1:#?}");
+    assert!(
+        q1.iter().any(
+            |a| matches!(a, Anomaly::ExpiredUnconfirmed { participant, totals, .. }
+        if *participant == code("IN") && totals.count == 3)
+        ),
+        "{q1:#?}"
+    );
+    assert!(q1.iter().any(|a| matches!(a, Anomaly::ExportsExceedSupply { participant, .. } if *participant == code("BW"))), "{q1:#?}");
+    assert!(!q1.iter().any(|a| matches!(a, Anomaly::ExportsExceedSupply { participant, .. } if *participant == code("IN"))), "IN's production explains its exports");
+    let q2 = h.ledger.anomalies(Period::Quarter(2026, 2)).unwrap();
+    assert!(q2.iter().any(|a| matches!(a, Anomaly::SharpChange {
+        participant, previous_carats: Carats(10_000), current_carats: Carats(30_000), change_pct: 200, ..
+    } if *participant == code("BW"))), "{q2:#?}");
+}
