@@ -71,9 +71,13 @@ pub mod error;
 pub mod keys;
 pub mod safety;
 pub mod sled_store;
+pub mod staging;
 
-pub use blocks::BlockStore;
+pub use blocks::{
+    BlockStore, BLOCK_RANGE_MAX, COMMIT_CERTIFICATE_BYTES_MAX, RECEIPTS_BYTES_MAX, TX_LOCATIONS_MAX,
+};
 pub use consistency::{check_consistency, check_consistency_with, CheckDepth, ConsistentHeight};
 pub use error::{Inconsistency, StorageError};
-pub use safety::SafetyStore;
+pub use safety::{SafetyStore, SAFETY_STATE_BYTES_MAX};
 pub use sled_store::SledStore;
+pub use staging::StagingStore;

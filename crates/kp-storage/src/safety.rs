@@ -78,6 +78,23 @@ impl SafetyStore {
         }
         Ok(Some(unwrap_raw(SAFETY_KEY, &value)?.to_vec()))
     }
+
+    /// [`SafetyStore::load`] decoded with [`kp_types::decode`] within
+    /// `limit` bytes; bytes that do not decode are [`StorageError::Corrupt`].
+    pub fn load_decoded<T: serde::de::DeserializeOwned>(
+        &self,
+        limit: usize,
+    ) -> Result<Option<T>, StorageError> {
+        let Some(bytes) = self.load()? else {
+            return Ok(None);
+        };
+        kp_types::decode(&bytes, limit)
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt {
+                key_hex: crate::error::key_hex(SAFETY_KEY),
+                detail: format!("consensus safety state: {e}"),
+            })
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +125,21 @@ mod tests {
         // The safety tree is not part of the state keyspace.
         use kp_ledger::StateStore;
         assert_eq!(store.get(SAFETY_KEY).unwrap(), None);
+    }
+
+    #[test]
+    fn typed_load_decodes_or_reports_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path().join("db")).unwrap();
+        let safety = store.safety_store().unwrap();
+        assert_eq!(safety.load_decoded::<(u64, u32)>(64).unwrap(), None);
+        safety.save(&kp_types::encode(&(7u64, 2u32))).unwrap();
+        assert_eq!(safety.load_decoded::<(u64, u32)>(64).unwrap(), Some((7, 2)));
+        safety.save(b"xyz").unwrap();
+        assert!(matches!(
+            safety.load_decoded::<(u64, u32)>(64),
+            Err(StorageError::Corrupt { .. })
+        ));
     }
 
     #[test]
