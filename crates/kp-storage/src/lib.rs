@@ -16,6 +16,10 @@
 //!   indexes, the new last stored height and the ledger's state changes
 //!   (including the ledger's own applied height) land in one atomic commit.
 //!   Readers take any `StateStore`.
+//! * [`StagingStore`] wraps the store so that the receipts, which
+//!   `apply_block` returns only after its commit, still land in that same
+//!   commit: the ledger's commit is captured, and
+//!   [`StagingStore::commit_staged`] writes it with the receipts.
 //! * [`SafetyStore`] keeps the consensus safety state (opaque bytes encoded
 //!   by the node) in a separate sled tree and flushes on every save, before
 //!   the vote that depends on it is sent.
@@ -23,6 +27,60 @@
 //!   equal the ledger's applied height, and every block up to it must be
 //!   present with its certificate, receipts and indexes. It returns where to
 //!   resume.
+//!
+//! # A node's use, step by step
+//!
+//! ```
+//! use kp_ledger::{StateStore, WriteSet};
+//! use kp_storage::{check_consistency, BlockStore, SledStore, StagingStore};
+//! # use kp_types::{consensus::CommitSignature, *};
+//! # fn decided_block() -> (Block, CommitCertificate) {
+//! #     let key = SigningKey::from_seed([1; 32]);
+//! #     let mut block = Block {
+//! #         header: BlockHeader {
+//! #             chain_id: "kp-doc".into(), height: 1, time: Timestamp(1),
+//! #             proposer: key.public(), prev_hash: Hash::ZERO,
+//! #             txs_root: Hash::ZERO, state_root: Hash::ZERO,
+//! #         },
+//! #         txs: vec![],
+//! #     };
+//! #     block.header.txs_root = block.compute_txs_root();
+//! #     let mut certificate = CommitCertificate {
+//! #         chain_id: "kp-doc".into(), height: 1, round: 0,
+//! #         block_hash: block.hash(), signatures: vec![],
+//! #     };
+//! #     let vote = certificate.precommit_for(key.public()).sign(&key);
+//! #     certificate.signatures.push(CommitSignature { validator: key.public(), signature: vote.signature });
+//! #     (block, certificate)
+//! # }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! // Open once per process; clones share the database.
+//! let store = SledStore::open(dir.path().join("db"))?;
+//! let staging = StagingStore::new(store.clone());
+//! // (The ledger is opened on `staging.clone()` and reports its height.)
+//! let ledger_height = 0;
+//! // Resume where the last atomic commit left the store.
+//! let resume = check_consistency(&store, ledger_height)?;
+//! assert_eq!(resume.height, 0);
+//!
+//! // Before a vote leaves the node, its safety state is on disk.
+//! store.safety_store()?.save(b"encoded safety state")?;
+//!
+//! // A block is decided: capture the ledger's commit, then complete it.
+//! let (block, certificate) = decided_block();
+//! staging.stage()?;
+//! let host_writes = BlockStore::block_writes(&block, &certificate, &[]);
+//! // `ledger.apply_block(&block, host_writes)` commits into `staging`:
+//! staging.commit(&host_writes)?;
+//! let receipts = b"the ledger's encoded receipts";
+//! staging.commit_staged(BlockStore::receipts_writes(1, receipts)?)?;
+//!
+//! assert_eq!(BlockStore::last_block_height(&store)?, 1);
+//! assert_eq!(BlockStore::receipts(&store, 1)?.as_deref(), Some(&receipts[..]));
+//! assert_eq!(BlockStore::block(&store, 1)?, Some(block));
+//! # Ok(()) }
+//! ```
 //!
 //! # Key layout
 //!
