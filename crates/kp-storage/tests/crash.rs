@@ -12,9 +12,11 @@
 //!   ([`check_consistency`] passes and the ledger and block store agree).
 //!
 //! The seed of the kill schedule is printed; set `KP_CRASH_SEED` to replay it.
+//! The same kill loop drives the real ledger in `tests/ledger.rs`.
 
 mod common;
 
+use common::process::{acknowledge, kill_schedule_seed, run_and_kill, writer_job};
 use common::*;
 use kp_ledger::{StateStore, WriteSet};
 use kp_storage::{
@@ -22,14 +24,9 @@ use kp_storage::{
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// Names the child's job: `<mode>:<store directory>`.
-const WRITER_ENV: &str = "KP_STORAGE_CRASH_WRITER";
 /// The test that, when `WRITER_ENV` is set, becomes the writer.
 const WRITER_TEST: &str = "crash_writer_child";
 /// Keys per batch besides the counter.
@@ -40,9 +37,6 @@ const VALUE_PADDING_BYTES: usize = 512;
 const CHILD_COMMITS_MAX: u64 = 100_000;
 /// Kills per test.
 const KILLS: usize = 20;
-/// How long the parent waits for one acknowledgement before declaring the
-/// child stuck (a liveness guard, not a timing assertion).
-const ACK_WAIT: Duration = Duration::from_secs(120);
 
 const COUNTER_KEY: &[u8] = b"\x11counter";
 
@@ -60,27 +54,15 @@ fn number_of(value: &[u8]) -> u64 {
     u64::from_be_bytes(value[..8].try_into().unwrap())
 }
 
-/// Kills and reaps the child however the test ends, so a failing assertion
-/// never leaves a writer running.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The child's entry point. Without `WRITER_ENV` (a normal test run) it does
 /// nothing.
 #[test]
 fn crash_writer_child() {
-    let Ok(job) = std::env::var(WRITER_ENV) else {
+    let Some((mode, dir)) = writer_job() else {
         return;
     };
-    let (mode, dir) = job.split_once(':').expect("job is <mode>:<dir>");
     let store = SledStore::open(dir).expect("child opens the store");
-    match mode {
+    match mode.as_str() {
         "batches" => write_batches(&store),
         "blocks" => write_blocks(&store),
         other => panic!("unknown writer mode {other}"),
@@ -101,7 +83,7 @@ fn write_batches(store: &SledStore) {
         writes.put(COUNTER_KEY.to_vec(), batch_value(number));
         store.commit(&writes).unwrap();
         safety.save(&number.to_be_bytes()).unwrap();
-        println!("committed {number}");
+        acknowledge(number);
     }
 }
 
@@ -128,7 +110,7 @@ fn write_blocks(store: &SledStore) {
         staging.commit(&writes).unwrap();
         let late = BlockStore::receipts_writes(height, &receipts(height)).unwrap();
         staging.commit_staged(late).unwrap();
-        println!("committed {height}");
+        acknowledge(height);
     }
 }
 
@@ -140,69 +122,7 @@ fn ledger_height(store: &SledStore) -> u64 {
 }
 
 fn seeded_rng() -> ChaCha8Rng {
-    let seed = std::env::var("KP_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-        });
-    // Shown on failure with the test's output; replay with KP_CRASH_SEED.
-    println!("seed={seed}");
-    ChaCha8Rng::seed_from_u64(seed)
-}
-
-/// Runs a writer of `mode` on `dir`, lets it acknowledge `acks_before_kill`
-/// commits, waits up to `extra_delay` more so the kill can land mid-commit,
-/// kills it with SIGKILL, and returns every number it acknowledged.
-fn run_and_kill(
-    mode: &str,
-    dir: &Path,
-    acks_before_kill: usize,
-    extra_delay: Duration,
-) -> Vec<u64> {
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", WRITER_TEST, "--nocapture", "--test-threads", "1"])
-        .env(WRITER_ENV, format!("{mode}:{}", dir.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut guard = KillOnDrop(child);
-    let stdout = guard.0.stdout.take().unwrap();
-    // Bounded: when the parent lags, the reader and then the child block on
-    // the pipe instead of memory growing.
-    let (sender, receiver) = mpsc::sync_channel::<u64>(1024);
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            // libtest prints "test crash_writer_child ... " without a line
-            // end before the test runs, so the first acknowledgement shares
-            // its line.
-            if let Some((_, number)) = line.rsplit_once("committed ") {
-                if sender.send(number.trim().parse().unwrap()).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    let mut acked = Vec::new();
-    while acked.len() < acks_before_kill {
-        match receiver.recv_timeout(ACK_WAIT) {
-            Ok(number) => acked.push(number),
-            Err(error) => panic!("writer stopped acknowledging after {acked:?}: {error}"),
-        }
-    }
-    std::thread::sleep(extra_delay);
-    // SIGKILL on unix: no destructor, no flush, no goodbye.
-    guard.0.kill().unwrap();
-    let status = guard.0.wait().unwrap();
-    assert!(!status.success(), "the writer was killed, not finished");
-    // Everything the child printed before dying is in the pipe.
-    acked.extend(receiver.iter());
-    reader.join().unwrap();
-    acked
+    ChaCha8Rng::seed_from_u64(kill_schedule_seed())
 }
 
 #[test]
@@ -215,7 +135,7 @@ fn kill_minus_nine_keeps_batches_whole_and_acknowledged() {
     for kill in 0..KILLS {
         let acks = rng.gen_range(0..40);
         let delay = Duration::from_micros(rng.gen_range(0..3_000));
-        let acked = run_and_kill("batches", &path, acks, delay);
+        let acked = run_and_kill(WRITER_TEST, "batches", &path, acks, delay);
         acked_max = acked.iter().copied().max().unwrap_or(0).max(acked_max);
 
         let store = SledStore::open(&path).unwrap();
@@ -271,7 +191,7 @@ fn kill_minus_nine_mid_block_resumes_at_a_consistent_height() {
     for kill in 0..KILLS {
         let acks = rng.gen_range(0..25);
         let delay = Duration::from_micros(rng.gen_range(0..3_000));
-        let acked = run_and_kill("blocks", &path, acks, delay);
+        let acked = run_and_kill(WRITER_TEST, "blocks", &path, acks, delay);
         acked_max = acked.iter().copied().max().unwrap_or(0).max(acked_max);
 
         let store = SledStore::open(&path).unwrap();

@@ -2,6 +2,8 @@
 //! chain by hash, and commit certificates signed by a quorum of test keys.
 #![allow(dead_code)]
 
+pub mod process;
+
 use kp_types::consensus::CommitSignature;
 use kp_types::{
     Block, BlockHeader, CommitCertificate, Domain, Hash, Payload, PublicKey, SignedTransaction,
