@@ -215,3 +215,41 @@ pub(crate) fn key_hex(key: &[u8]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_convert_both_ways_keeping_their_kind() {
+        let backend = StorageError::Backend {
+            operation: "commit",
+            detail: "disk full".into(),
+        };
+        let as_store: StoreError = backend.clone().into();
+        assert_eq!(StorageError::from(as_store), backend);
+        let corrupt = StoreError::Corrupt {
+            key_hex: "80".into(),
+            detail: "bad".into(),
+        };
+        assert_eq!(
+            StoreError::from(StorageError::from(corrupt.clone())),
+            corrupt
+        );
+        // Richer variants keep their message inside the trait's Backend.
+        let schema: StoreError = StorageError::UnknownSchemaVersion {
+            found: 9,
+            supported: 1,
+        }
+        .into();
+        assert!(
+            matches!(&schema, StoreError::Backend { detail, .. } if detail.contains("version 9"))
+        );
+    }
+
+    #[test]
+    fn key_hex_is_lowercase_pairs() {
+        assert_eq!(key_hex(&[0x80, 0x0a, 0xff]), "800aff");
+        assert_eq!(key_hex(&[]), "");
+    }
+}

@@ -101,9 +101,15 @@ impl SledStore {
         SafetyStore::open(self)
     }
 
+    /// Bytes the database occupies on disk (for metrics).
+    pub fn size_on_disk(&self) -> Result<u64, StorageError> {
+        self.db.size_on_disk().map_err(backend("size on disk"))
+    }
+
     /// The underlying sled database (for [`SafetyStore`] and for tests that
     /// need to reach below the trait, e.g. to plant a foreign schema marker).
-    pub fn db(&self) -> &sled::Db {
+    /// Crate-private so that no sled type leaks into the public API.
+    pub(crate) fn db(&self) -> &sled::Db {
         &self.db
     }
 
@@ -266,6 +272,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn size_on_disk_grows_with_data() {
+        let (_dir, store) = temp();
+        let before = store.size_on_disk().unwrap();
+        let mut ws = WriteSet::default();
+        for i in 0u32..200 {
+            ws.put(i.to_be_bytes().to_vec(), vec![7; 1024]);
+        }
+        store.commit(&ws).unwrap();
+        assert!(store.size_on_disk().unwrap() > before);
     }
 
     #[test]
