@@ -54,8 +54,14 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(CERTS as u64));
     for (name, mode) in [
-        ("1000 certificates, batch verification", SignatureVerification::Batch),
-        ("1000 certificates, single verification", SignatureVerification::Individual),
+        (
+            "1000 certificates, batch verification",
+            SignatureVerification::Batch,
+        ),
+        (
+            "1000 certificates, single verification",
+            SignatureVerification::Individual,
+        ),
     ] {
         group.bench_function(name, |b| {
             b.iter_batched(

@@ -79,7 +79,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn governance() -> impl Strategy<Value = Governance> {
     prop_oneof![
-        3 => (0..8usize, 0..5usize).prop_map(|(who, scope)| Governance::Sanction { who, scope }),
+        3 => (0..8usize, 0..6usize).prop_map(|(who, scope)| Governance::Sanction { who, scope }),
         2 => (0..8usize).prop_map(|who| Governance::Lift { who }),
         1 => (0..8usize).prop_map(|who| Governance::Expel { who }),
         1 => (0..8usize).prop_map(|who| Governance::Readmit { who }),
@@ -101,7 +101,11 @@ fn scope(i: usize) -> SanctionScope {
         2 => SanctionScope::ImportBan,
         3 => SanctionScope::PartialExports {
             green_zones: vec!["Green".into()],
-            monitor: if i % 2 == 0 { None } else { Some(code("WDC")) },
+            monitor: Some(code("WDC")),
+        },
+        4 => SanctionScope::PartialExports {
+            green_zones: vec!["Green".into()],
+            monitor: None,
         },
         _ => SanctionScope::EnhancedVigilance,
     }

@@ -930,13 +930,15 @@ fn lifecycle_transitions() {
         )
     });
     use CertificateStatus::*;
-    let rows: Vec<(
-        &str,
+    /// Name, setup, act (`None`: let it expire), status before, status after.
+    type Transition = (
+        &'static str,
         fn(&mut Harness),
         Option<Act>,
         CertificateStatus,
         CertificateStatus,
-    )> = vec![
+    );
+    let rows: Vec<Transition> = vec![
         (
             "issued -> confirmed",
             issued,
