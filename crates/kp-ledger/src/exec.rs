@@ -1512,7 +1512,11 @@ impl<'a, S: StateStore> Ctx<'a, S> {
 
     fn prune_executed(&mut self) -> Result<(), StoreError> {
         let prefix = keys::prefix(keys::table::EXECUTED_EXPIRY);
-        for (k, _) in self.ov.scan(&prefix, self.housekeeping_limit())? {
+        let bound = keys::executed_expiry(self.time, &Hash::ZERO);
+        for (k, _) in self
+            .ov
+            .scan_while(&prefix, self.housekeeping_limit(), |k| k < bound.as_slice())?
+        {
             let rest = &k[prefix.len()..];
             let (Some(expiry), Some(hash)) = (be_u64(rest), rest.get(8..).and_then(hash_at)) else {
                 return Err(corrupt(&k, "executed-expiry key"));
@@ -1529,7 +1533,11 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     fn expire_certificates(&mut self) -> Result<(), StoreError> {
         let prefix = keys::prefix(keys::table::CERTIFICATE_EXPIRY);
         let block_date = self.date();
-        for (k, _) in self.ov.scan(&prefix, self.housekeeping_limit())? {
+        let bound = [prefix.as_slice(), &block_date.0.to_be_bytes()].concat();
+        for (k, _) in self
+            .ov
+            .scan_while(&prefix, self.housekeeping_limit(), |k| k < bound.as_slice())?
+        {
             let rest = &k[prefix.len()..];
             let Some(day) = be_u32(rest) else {
                 return Err(corrupt(&k, "certificate-expiry key"));
@@ -1563,7 +1571,16 @@ impl<'a, S: StateStore> Ctx<'a, S> {
 
     fn lapse_resolutions(&mut self) -> Result<(), StoreError> {
         let prefix = keys::prefix(keys::table::RESOLUTION_DEADLINE);
-        for (k, _) in self.ov.scan(&prefix, self.housekeeping_limit())? {
+        // Deadlines up to and including the block time are due.
+        let bound = [
+            prefix.as_slice(),
+            &self.time.0.saturating_add(1).to_be_bytes(),
+        ]
+        .concat();
+        for (k, _) in self
+            .ov
+            .scan_while(&prefix, self.housekeeping_limit(), |k| k < bound.as_slice())?
+        {
             let rest = &k[prefix.len()..];
             let (Some(deadline), Some(id)) = (be_u64(rest), rest.get(8..).and_then(hash_at)) else {
                 return Err(corrupt(&k, "resolution-deadline key"));

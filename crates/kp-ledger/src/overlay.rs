@@ -155,6 +155,57 @@ impl<'a, S: StateStore> Overlay<'a, S> {
             .collect())
     }
 
+    /// Like [`Overlay::scan`], but only the leading entries whose key
+    /// satisfies `keep`, which must hold for a prefix of the key order (a
+    /// time-ordered index read "up to now"). Reads the store in small pages
+    /// and stops at the first key that fails, so the cost follows what is
+    /// due, not the size of the index.
+    pub(crate) fn scan_while(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        const PAGE: usize = 64;
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for layer in [&self.block, &self.tx] {
+            for (k, v) in layer.range(prefix.to_vec()..) {
+                if !k.starts_with(prefix) || !keep(k) {
+                    break;
+                }
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        let pending: Vec<Vec<u8>> = merged.keys().cloned().collect();
+        let mut cursor: Option<Vec<u8>> = None;
+        loop {
+            let page = self.store.scan_prefix(prefix, cursor.as_deref(), PAGE)?;
+            let exhausted = page.len() < PAGE;
+            let mut stopped = false;
+            let mut last = None;
+            for (k, v) in page {
+                if !keep(&k) {
+                    stopped = true;
+                    break;
+                }
+                last = Some(k.clone());
+                if pending.binary_search(&k).is_err() {
+                    merged.insert(k, Some(v));
+                }
+            }
+            let live = merged.values().filter(|v| v.is_some()).count();
+            match last {
+                Some(last) if !exhausted && !stopped && live < limit => cursor = Some(last),
+                _ => break,
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .take(limit)
+            .collect())
+    }
+
     /// Typed scan.
     pub(crate) fn scan_values<T: DeserializeOwned>(
         &self,
@@ -181,4 +232,53 @@ pub(crate) fn decode_stored<T: DeserializeOwned>(
 
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MemStore, WriteSet};
+
+    fn store_with(keys: &[u8]) -> MemStore {
+        let store = MemStore::new();
+        let mut ws = WriteSet::default();
+        for k in keys {
+            ws.put(vec![1, *k], vec![*k]);
+        }
+        store.commit(&ws).unwrap();
+        store
+    }
+
+    #[test]
+    fn scans_merge_pending_writes_over_the_store() {
+        // 0..200 in the store crosses several pages of both scans.
+        let all: Vec<u8> = (0..200).collect();
+        let store = store_with(&all);
+        let mut ov = Overlay::new(&store);
+        ov.delete(vec![1, 0]);
+        ov.put(vec![1, 250], vec![7]);
+        ov.commit_tx();
+        ov.delete(vec![1, 1]);
+        ov.put(vec![1, 3], vec![9]);
+        let got = ov.scan(&[1], 3).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (vec![1, 2], vec![2]),
+                (vec![1, 3], vec![9]),
+                (vec![1, 4], vec![4])
+            ]
+        );
+        assert_eq!(ov.scan(&[1], usize::MAX).unwrap().len(), 199);
+        let due = ov
+            .scan_while(&[1], usize::MAX, |k| k < &[1, 150][..])
+            .unwrap();
+        assert_eq!(due.len(), 148);
+        assert_eq!(due[0].0, vec![1, 2]);
+        assert_eq!(due.last().unwrap().0, vec![1, 149]);
+        let limited = ov.scan_while(&[1], 5, |_| true).unwrap();
+        assert_eq!(limited.len(), 5);
+        ov.discard_tx();
+        assert_eq!(ov.scan(&[1], 1).unwrap(), vec![(vec![1, 1], vec![1])]);
+    }
 }
