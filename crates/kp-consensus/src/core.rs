@@ -185,6 +185,9 @@ pub struct Consensus {
     future: BTreeMap<u64, BTreeMap<PublicKey, Vec<ConsensusMessage>>>,
     evidence_seen: BTreeSet<Hash>,
     evidence_order: VecDeque<Hash>,
+    /// Laggards answered since the last rebroadcast, with the round answered
+    /// (at most one entry per validator).
+    answered: BTreeMap<PublicKey, u32>,
 }
 
 /// The proposer of `round` at `height`: validators rotate, one step per height
@@ -223,6 +226,7 @@ impl Consensus {
             future: BTreeMap::new(),
             evidence_seen: BTreeSet::new(),
             evidence_order: VecDeque::new(),
+            answered: BTreeMap::new(),
         }
     }
 
@@ -385,6 +389,7 @@ impl Consensus {
         self.validity.clear();
         self.decided = false;
         self.commit_requested = false;
+        self.answered.clear();
         self.started = true;
         // L53: locked and valid values reset with the new height (a fresh
         // safety state), unless we resume one persisted for this very height.
@@ -635,10 +640,10 @@ impl Consensus {
             return Err(MessageError::NotAValidator { signer, height });
         }
         if height > current {
+            self.verify_signature(message)?;
             if height - current > self.config.limits.future_heights_max {
                 return Err(MessageError::HeightTooFar { height, current });
             }
-            self.verify_signature(message)?;
             return Ok(Admitted::Buffered);
         }
         let (round, now) = (message.round(), self.safety.round);
@@ -712,9 +717,22 @@ impl Consensus {
     ) -> Result<(), MessageError> {
         if self.started && message.height() == self.safety.height && self.is_known(&message) {
             // Cheap exit before signature checks: gossip delivers duplicates.
+            // A known vote is authentic, and a re-sent one from an earlier
+            // round is how a stuck laggard asks for help.
+            self.answer_laggard(&message, out);
             return Err(MessageError::Duplicate);
         }
-        match self.admit(&message)? {
+        let admitted = match self.admit(&message) {
+            Ok(admitted) => admitted,
+            Err(e @ MessageError::HeightTooFar { .. }) => {
+                // A validator (signature checked) is far ahead: we missed
+                // decisions and must fetch them rather than buffer.
+                self.request_commit(out);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        match admitted {
             Admitted::Buffered => self.buffer(message, out),
             Admitted::Current => {
                 self.answer_laggard(&message, out);
@@ -763,19 +781,27 @@ impl Consensus {
         }
     }
 
-    /// A validator still voting in an earlier round of our height gets our
-    /// votes of the current round directly, so that it can skip ahead (L55)
-    /// without waiting for our next rebroadcast.
-    fn answer_laggard(&self, message: &ConsensusMessage, out: &mut Vec<Action>) {
-        if let ConsensusMessage::Vote(v) = message {
-            if v.vote.round < self.safety.round && v.vote.validator != self.me {
-                for own in &self.safety.votes {
-                    out.push(Action::SendTo(
-                        v.vote.validator,
-                        ConsensusMessage::Vote(own.clone()),
-                    ));
-                }
+    /// A validator still voting in an earlier round of our height gets, once
+    /// per rebroadcast interval, every vote we hold for its round and our own
+    /// votes of the current round: what it needs either to finish its round
+    /// or to skip ahead (L55). This is the state-based part of Tendermint's
+    /// gossip, which the paper assumes.
+    fn answer_laggard(&mut self, message: &ConsensusMessage, out: &mut Vec<Action>) {
+        let ConsensusMessage::Vote(v) = message else {
+            return;
+        };
+        let (peer, round) = (v.vote.validator, v.vote.round);
+        if round >= self.safety.round || peer == self.me || self.answered.get(&peer) == Some(&round) {
+            return;
+        }
+        self.answered.insert(peer, round);
+        for vote in self.votes.votes_in(round) {
+            if vote.vote.validator != peer {
+                out.push(Action::SendTo(peer, ConsensusMessage::Vote(vote)));
             }
+        }
+        for own in &self.safety.votes {
+            out.push(Action::SendTo(peer, ConsensusMessage::Vote(own.clone())));
         }
     }
 
@@ -862,6 +888,7 @@ impl Consensus {
             TimeoutKind::Rebroadcast => {
                 self.rebroadcast_own(out);
                 self.commit_requested = false;
+                self.answered.clear();
                 self.schedule_rebroadcast(timeout.height, out);
             }
             _ => {}
