@@ -1102,12 +1102,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     /// standing must have signed; the block that brings the last signature
     /// adopts it.
     fn after_signature(&mut self, mut rec: ResolutionRecord) -> Exec<()> {
-        let required = self.ov.active_governments()?;
-        rec.missing = required
-            .into_iter()
-            .map(|(code, _)| code)
-            .filter(|code| !rec.signed_by.contains(code))
-            .collect();
+        rec.missing = self.missing_signers(&rec)?;
         let index = keys::resolution_deadline(rec.deadline, &rec.id);
         if rec.missing.is_empty() {
             self.ov.delete(index);
@@ -1135,6 +1130,17 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         }
         self.ov.put_resolution(&rec);
         Ok(())
+    }
+
+    /// Required signers (governments in good standing now) that have not signed.
+    fn missing_signers(&self, rec: &ResolutionRecord) -> Result<Vec<ParticipantCode>, StoreError> {
+        Ok(self
+            .ov
+            .active_governments()?
+            .into_iter()
+            .map(|(code, _)| code)
+            .filter(|code| !rec.signed_by.contains(code))
+            .collect())
     }
 
     fn pending_resolution(&self, id: &Hash) -> Exec<ResolutionRecord> {
@@ -1169,6 +1175,12 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         let mut rec = self.pending_resolution(id)?;
         let code = gov.participant.code;
         if rec.signed_by.contains(&code) {
+            // An expulsion can remove the last missing signer after everyone
+            // else signed; a repeated signature then completes it, so such a
+            // resolution does not wait for its deadline.
+            if self.missing_signers(&rec)?.is_empty() {
+                return self.after_signature(rec);
+            }
             return reject(Rejection::AlreadySigned {
                 resolution: *id,
                 participant: code,

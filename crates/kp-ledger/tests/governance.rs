@@ -392,3 +392,30 @@ fn a_failed_adoption_is_recorded_not_applied() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn expelling_the_last_missing_signer_lets_a_repeated_signature_complete() {
+    let mut h = Harness::new();
+    let (id, _) = h.propose("BW", decision(), None);
+    for signer in ["EU", "AE", "IN", "CF"] {
+        assert_eq!(h.sign_resolution(signer, id), Ok(()));
+    }
+    // While CG is a member, a repeated signature is refused.
+    assert_eq!(
+        h.sign_resolution("EU", id).unwrap_err().code(),
+        "already-signed"
+    );
+    h.adopt(ResolutionAction::Expel {
+        participant: code("CG"),
+    });
+    assert_eq!(outcome(&h, id), ResolutionOutcome::Pending);
+    assert!(h
+        .ledger
+        .resolution(&id)
+        .unwrap()
+        .unwrap()
+        .missing
+        .is_empty());
+    assert_eq!(h.sign_resolution("EU", id), Ok(()));
+    assert!(matches!(outcome(&h, id), ResolutionOutcome::Adopted { .. }));
+}
