@@ -1,1 +1,72 @@
 //! libp2p networking for kpledger nodes.
+//!
+//! # Design
+//!
+//! One task, the [event loop](start), owns the libp2p `Swarm`. Everything else
+//! talks to it through a cloneable [`NetClient`] that sends commands over a
+//! bounded channel, and receives [`NetEvent`]s over another bounded
+//! channel. This is the pattern of rust-libp2p's `examples/file-sharing`.
+//!
+//! * Transport: TCP, noise (XX, ed25519 node keys), yamux.
+//! * Gossipsub, one topic per [`Topic`] namespaced by chain id
+//!   (`kpledger/<chain_id>/tx`, `/consensus`, `/blocks`). Messages are signed by
+//!   their author (`ValidationMode::Strict`); the message id is the blake3 hash
+//!   of topic and data, so the same payload is delivered once.
+//! * Request-response `/kpledger/sync/1` for block sync, with our own codec
+//!   ([`codec`]): length-prefixed frames, hard size bound on every read.
+//! * Identify and ping, for liveness and diagnostics.
+//!
+//! # Permissioning
+//!
+//! The network is closed: only peers whose node key is in the allowed set may
+//! hold a connection. The set comes from the ledger (government, trading-entity
+//! and observer nodes) and follows membership changes through
+//! [`NetClient::set_allowed`]. Enforcement happens in three places:
+//!
+//! 1. An allow-list behaviour denies the connection during establishment,
+//!    before any protocol handler runs, so an outsider never gets a gossipsub
+//!    or sync stream.
+//! 2. On `ConnectionEstablished` the event loop checks again and disconnects
+//!    (defence in depth against a race with `set_allowed`).
+//! 3. A gossip message whose *author* is not allowed is rejected (neither
+//!    delivered nor forwarded), even when an allowed but misbehaving peer
+//!    relays it.
+//!
+//! `set_allowed` closes every connection to a peer that is no longer allowed.
+//!
+//! # Bounds
+//!
+//! Command and event channels are bounded (`NonZeroUsize` in the config). The
+//! event loop never waits on the node: when the event channel is full, an
+//! event is dropped and counted (a dropped block request makes the requester
+//! see a failure and retry elsewhere). Gossip messages are bounded by
+//! `message_bytes_max`, sync responses by `response_bytes_max`, sync requests
+//! by their fixed 12-byte size; connections by `connections_max`; pending
+//! requests in each direction by `pending_requests_max`.
+//!
+//! # Deviations / known limits
+//!
+//! * Payloads are opaque bytes: the network checks only author membership and
+//!   size, then accepts the message for forwarding. Content validation (a
+//!   signature inside a transaction, a vote from a validator) is the node's.
+//! * Peer discovery is static: the node dials its bootstrap addresses and
+//!   redials them with exponential backoff; there is no DHT.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
+
+mod client;
+pub mod codec;
+mod config;
+mod error;
+mod event_loop;
+mod keys;
+
+pub use client::{NetClient, NetEvent, NetStats, ResponseHandle};
+pub use config::{NetworkConfig, Topic};
+pub use error::NetworkError;
+pub use event_loop::start;
+pub use keys::{keypair_of, peer_id_of};
+pub use libp2p::{Multiaddr, PeerId};
+
+/// Result of this crate's fallible operations.
+pub type Result<T> = std::result::Result<T, NetworkError>;

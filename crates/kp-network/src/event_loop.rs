@@ -1,0 +1,741 @@
+//! The task that owns the Swarm.
+//!
+//! It `select!`s over three sources: swarm events, client commands and a
+//! redial tick. No handler awaits anything: answers to clients go through
+//! `oneshot` senders and events to the node through `try_send`, so a slow node
+//! can never stall the swarm (and with it ping, identify and gossip
+//! forwarding for every other peer).
+
+use crate::client::{allowed_map, Command, NetClient, NetEvent, NetStats, ResponseHandle};
+use crate::codec::{self, SyncCodec, SyncRequest};
+use crate::config::{NetworkConfig, Topic, GOSSIP_ENVELOPE_BYTES};
+use crate::error::NetworkError;
+use crate::keys::keypair_of;
+use futures::StreamExt;
+use kp_types::PublicKey;
+use libp2p::allow_block_list::{self, AllowedPeers};
+use libp2p::connection_limits::{self, ConnectionLimits};
+use libp2p::core::ConnectedPoint;
+use libp2p::gossipsub::{
+    self, IdentityTransform, MessageAcceptance, MessageAuthenticity, MessageId, PublishError,
+    TopicHash, ValidationMode, WhitelistSubscriptionFilter,
+};
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{
+    self, InboundRequestId, OutboundRequestId, ProtocolSupport, ResponseChannel,
+};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{DialError, ListenError, NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info, trace, warn};
+
+/// Two connections per peer: enough for a simultaneous dial from both sides,
+/// too few to waste file descriptors.
+const CONNECTIONS_PER_PEER_MAX: u32 = 2;
+/// How long gossipsub remembers message ids to suppress duplicates.
+const DUPLICATE_CACHE: Duration = Duration::from_secs(120);
+/// How long `start` waits for the listener to come up.
+const LISTEN_WAIT: Duration = Duration::from_secs(10);
+/// Identify protocol version string.
+const IDENTIFY_PROTOCOL: &str = "/kpledger/1.0.0";
+
+// Mesh sizes for a small permissioned network (4 to a few dozen nodes). The
+// libp2p defaults (6/5/12, 2 outbound) assume a large open network: with 4
+// nodes a node has only 3 peers and the defaults would keep the mesh below
+// `mesh_n_low` forever. Gossipsub requires outbound_min <= low <= n <= high
+// and 2 * outbound_min <= n.
+const MESH_N: usize = 4;
+const MESH_N_LOW: usize = 2;
+const MESH_N_HIGH: usize = 8;
+const MESH_OUTBOUND_MIN: usize = 1;
+const _: () = assert!(MESH_OUTBOUND_MIN <= MESH_N_LOW && MESH_N_LOW <= MESH_N);
+const _: () = assert!(MESH_N <= MESH_N_HIGH && 2 * MESH_OUTBOUND_MIN <= MESH_N);
+
+/// All sub-protocols. The allow list comes first so that a denied connection
+/// is refused before any other behaviour creates a handler for it.
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    allowed: allow_block_list::Behaviour<AllowedPeers>,
+    limits: connection_limits::Behaviour,
+    gossipsub: gossipsub::Behaviour<IdentityTransform, WhitelistSubscriptionFilter>,
+    sync: request_response::Behaviour<SyncCodec>,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+}
+
+/// A bootstrap address and its redial schedule.
+struct Redial {
+    address: Multiaddr,
+    /// From the address's `/p2p/` suffix, or learnt on the first connection.
+    peer: Option<PeerId>,
+    next_at: Instant,
+    delay: Duration,
+}
+
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetEvent>,
+    /// Peers that may connect, with their node keys.
+    allowed: BTreeMap<PeerId, PublicKey>,
+    /// Allowed peers with at least one established connection.
+    connected: BTreeMap<PeerId, PublicKey>,
+    topics: [(Topic, TopicHash); 3],
+    listen_addrs: Vec<Multiaddr>,
+    pending_outbound: BTreeMap<OutboundRequestId, (PublicKey, oneshot::Sender<PendingReply>)>,
+    pending_inbound: BTreeMap<InboundRequestId, ResponseChannel<Vec<u8>>>,
+    pending_requests_max: usize,
+    message_bytes_max: usize,
+    redial: Vec<Redial>,
+    redial_delay_min: Duration,
+    redial_delay_max: Duration,
+    stats: NetStats,
+}
+
+type PendingReply = Result<Vec<u8>, NetworkError>;
+
+/// Starts the network on the current tokio runtime: listens, subscribes to
+/// the chain's topics, dials the bootstrap peers, and returns the client and
+/// the event stream. Returns once the listener is up, so
+/// [`NetClient::listen_addrs`] already knows the actual port.
+pub async fn start(
+    config: NetworkConfig,
+) -> Result<(NetClient, mpsc::Receiver<NetEvent>), NetworkError> {
+    config.validate()?;
+    let allowed = allowed_map(&config.allowed)?;
+    let keypair = keypair_of(&config.key)?;
+    let peer_id = keypair.public().to_peer_id();
+    let behaviour = build_behaviour(&config, &keypair, &allowed)?;
+    let idle = config.idle_connection_timeout;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|source| NetworkError::Noise { source })?
+        .with_behaviour(move |_| behaviour)
+        .map_err(|never| match never {})?
+        .with_swarm_config(|swarm_config| swarm_config.with_idle_connection_timeout(idle))
+        .build();
+    let topics = Topic::ALL.map(|topic| (topic, topic.gossip_topic(&config.chain_id).hash()));
+    for topic in Topic::ALL {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&topic.gossip_topic(&config.chain_id))
+            .map_err(|source| NetworkError::Subscribe { topic, source })?;
+    }
+    swarm
+        .listen_on(config.listen.clone())
+        .map_err(|source| NetworkError::Listen {
+            address: config.listen.clone(),
+            source,
+        })?;
+
+    let (command_sender, commands) = mpsc::channel(config.command_queue.get());
+    let (events, event_receiver) = mpsc::channel(config.event_queue.get());
+    let now = Instant::now();
+    let redial = config
+        .bootstrap
+        .iter()
+        .map(|address| Redial {
+            address: address.clone(),
+            peer: peer_of_address(address),
+            next_at: now,
+            delay: config.redial_delay_min,
+        })
+        .collect();
+    let mut event_loop = EventLoop {
+        swarm,
+        commands,
+        events,
+        allowed,
+        connected: BTreeMap::new(),
+        topics,
+        listen_addrs: Vec::new(),
+        pending_outbound: BTreeMap::new(),
+        pending_inbound: BTreeMap::new(),
+        pending_requests_max: config.pending_requests_max,
+        message_bytes_max: config.message_bytes_max,
+        redial,
+        redial_delay_min: config.redial_delay_min,
+        redial_delay_max: config.redial_delay_max,
+        stats: NetStats::default(),
+    };
+    event_loop.wait_listening().await?;
+    info!(%peer_id, addresses = ?event_loop.listen_addrs, "network listening");
+    tokio::spawn(event_loop.run());
+    let client = NetClient {
+        commands: command_sender,
+        peer_id,
+        message_bytes_max: config.message_bytes_max,
+        response_bytes_max: config.response_bytes_max,
+        request_timeout: config.request_timeout,
+    };
+    Ok((client, event_receiver))
+}
+
+fn build_behaviour(
+    config: &NetworkConfig,
+    keypair: &identity::Keypair,
+    allowed: &BTreeMap<PeerId, PublicKey>,
+) -> Result<Behaviour, NetworkError> {
+    let mut allow_list = allow_block_list::Behaviour::<AllowedPeers>::default();
+    for peer in allowed.keys() {
+        allow_list.allow_peer(*peer);
+    }
+    let limits = ConnectionLimits::default()
+        .with_max_established(Some(config.connections_max))
+        .with_max_established_per_peer(Some(CONNECTIONS_PER_PEER_MAX))
+        .with_max_pending_incoming(Some(config.connections_max))
+        .with_max_pending_outgoing(Some(config.connections_max));
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .validation_mode(ValidationMode::Strict)
+        // We report every message's verdict ourselves (author membership), so
+        // a message from an outsider is neither delivered nor forwarded.
+        .validate_messages()
+        .max_transmit_size(
+            config
+                .message_bytes_max
+                .saturating_add(GOSSIP_ENVELOPE_BYTES),
+        )
+        .message_id_fn(message_id)
+        .heartbeat_interval(config.heartbeat)
+        .mesh_n(MESH_N)
+        .mesh_n_low(MESH_N_LOW)
+        .mesh_n_high(MESH_N_HIGH)
+        .mesh_outbound_min(MESH_OUTBOUND_MIN)
+        .gossip_lazy(MESH_N)
+        // Latency matters more than bandwidth for votes: the publisher sends
+        // to every subscribed peer, not only its mesh.
+        .flood_publish(true)
+        .duplicate_cache_time(DUPLICATE_CACHE)
+        .build()
+        .map_err(|source| NetworkError::GossipConfig { source })?;
+    let whitelist = Topic::ALL
+        .iter()
+        .map(|topic| topic.gossip_topic(&config.chain_id).hash())
+        .collect();
+    let gossipsub = gossipsub::Behaviour::new_with_subscription_filter(
+        MessageAuthenticity::Signed(keypair.clone()),
+        gossip_config,
+        WhitelistSubscriptionFilter(whitelist),
+    )
+    .map_err(|reason| NetworkError::GossipBehaviour { reason })?;
+    let sync = request_response::Behaviour::with_codec(
+        SyncCodec {
+            response_bytes_max: config.response_bytes_max,
+        },
+        [(codec::PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(config.request_timeout)
+            .with_max_concurrent_streams(config.pending_requests_max),
+    );
+    let identify = identify::Behaviour::new(identify::Config::new(
+        IDENTIFY_PROTOCOL.to_string(),
+        keypair.public(),
+    ));
+    Ok(Behaviour {
+        allowed: allow_list,
+        limits: connection_limits::Behaviour::new(limits),
+        gossipsub,
+        sync,
+        identify,
+        ping: ping::Behaviour::new(ping::Config::new()),
+    })
+}
+
+/// Content-addressed message id: the same payload on the same topic is one
+/// message, whoever publishes it and however often.
+fn message_id(message: &gossipsub::Message) -> MessageId {
+    let mut hasher = blake3::Hasher::new_derive_key("kpledger network gossip message id v1");
+    let topic = message.topic.as_str().as_bytes();
+    hasher.update(&(topic.len() as u64).to_be_bytes());
+    hasher.update(topic);
+    hasher.update(&message.data);
+    MessageId::from(hasher.finalize().as_bytes().to_vec())
+}
+
+/// The peer id in a trailing `/p2p/<id>`, if any.
+fn peer_of_address(address: &Multiaddr) -> Option<PeerId> {
+    match address.iter().last() {
+        Some(Protocol::P2p(peer)) => Some(peer),
+        _ => None,
+    }
+}
+
+/// The address without any `/p2p/<id>` component, for comparing addresses.
+fn without_peer(address: &Multiaddr) -> Multiaddr {
+    address
+        .iter()
+        .filter(|part| !matches!(part, Protocol::P2p(_)))
+        .collect()
+}
+
+impl EventLoop {
+    async fn wait_listening(&mut self) -> Result<(), NetworkError> {
+        let wait = async {
+            while self.listen_addrs.is_empty() {
+                let event = self.swarm.select_next_some().await;
+                self.on_swarm_event(event);
+            }
+        };
+        tokio::time::timeout(LISTEN_WAIT, wait)
+            .await
+            .map_err(|_| NetworkError::ListenTimeout {
+                waited: LISTEN_WAIT,
+            })
+    }
+
+    async fn run(mut self) {
+        let mut redial_tick = tokio::time::interval(self.redial_delay_min);
+        redial_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown) | None => break,
+                    Some(command) => self.on_command(command),
+                },
+                _ = redial_tick.tick() => self.redial(),
+            }
+        }
+        info!(peer_id = %self.swarm.local_peer_id(), "network event loop stopped");
+    }
+
+    /// Hands an event to the node without waiting. A full queue means the node
+    /// is behind; dropping is safe because every consumer of these events
+    /// tolerates loss (consensus rebroadcasts, sync retries).
+    fn emit(&mut self, event: NetEvent) {
+        match self.events.try_send(event) {
+            Ok(()) => {}
+            Err(TrySendError::Full(event)) => {
+                self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
+                warn!(
+                    event = event_kind(&event),
+                    dropped = self.stats.events_dropped,
+                    "event queue full; event dropped"
+                );
+            }
+            Err(TrySendError::Closed(_)) => trace!("event receiver gone; event dropped"),
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                debug!(%address, "listening");
+                self.listen_addrs.push(address);
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.listen_addrs.retain(|known| *known != address);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => self.on_connection_established(peer_id, &endpoint),
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                if let Some(key) = self.connected.remove(&peer_id) {
+                    debug!(%peer_id, "peer disconnected");
+                    self.emit(NetEvent::PeerDisconnected(key));
+                }
+            }
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                peer_id,
+                ..
+            } => {
+                if matches!(error, ListenError::Denied { .. }) {
+                    self.count_denied();
+                }
+                debug!(%send_back_addr, ?peer_id, %error, "incoming connection refused or failed");
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                if matches!(error, DialError::Denied { .. }) {
+                    self.count_denied();
+                }
+                debug!(?peer_id, %error, "dial failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => trace!(?event, "identify"),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => trace!(?event, "ping"),
+            _ => {}
+        }
+    }
+
+    fn count_denied(&mut self) {
+        self.stats.connections_denied = self.stats.connections_denied.saturating_add(1);
+    }
+
+    fn on_connection_established(&mut self, peer_id: PeerId, endpoint: &ConnectedPoint) {
+        // The allow list already refuses outsiders during the handshake; this
+        // catches a peer removed by `set_allowed` while its handshake ran.
+        let Some(key) = self.allowed.get(&peer_id).copied() else {
+            warn!(%peer_id, "connection from a peer outside the allowed set; disconnecting");
+            self.count_denied();
+            let _ = self.swarm.disconnect_peer_id(peer_id);
+            return;
+        };
+        if let ConnectedPoint::Dialer { address, .. } = endpoint {
+            let dialed = without_peer(address);
+            for entry in &mut self.redial {
+                if entry.peer.is_none() && without_peer(&entry.address) == dialed {
+                    entry.peer = Some(peer_id);
+                }
+            }
+        }
+        if self.connected.insert(peer_id, key).is_none() {
+            debug!(%peer_id, "peer connected");
+            self.emit(NetEvent::PeerConnected(key));
+        }
+    }
+
+    fn on_gossip(&mut self, event: gossipsub::Event) {
+        let gossipsub::Event::Message {
+            propagation_source,
+            message_id,
+            message,
+        } = event
+        else {
+            trace!(?event, "gossipsub");
+            return;
+        };
+        let verdict = self.judge(&propagation_source, &message);
+        let acceptance = match verdict {
+            Ok(_) => MessageAcceptance::Accept,
+            Err(reason) => {
+                self.stats.gossip_rejected = self.stats.gossip_rejected.saturating_add(1);
+                warn!(%propagation_source, source = ?message.source, reason, "gossip rejected");
+                MessageAcceptance::Reject
+            }
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&message_id, &propagation_source, acceptance);
+        if let Ok((topic, from)) = verdict {
+            self.emit(NetEvent::Gossip {
+                topic,
+                from,
+                bytes: message.data,
+            });
+        }
+    }
+
+    /// Decides whether a gossip message is delivered and forwarded.
+    fn judge(
+        &self,
+        propagation_source: &PeerId,
+        message: &gossipsub::Message,
+    ) -> Result<(Topic, PublicKey), &'static str> {
+        if !self.allowed.contains_key(propagation_source) {
+            return Err("relayed by a peer outside the allowed set");
+        }
+        let author = message.source.ok_or("unsigned message")?;
+        let from = *self
+            .allowed
+            .get(&author)
+            .ok_or("authored by a peer outside the allowed set")?;
+        if message.data.len() > self.message_bytes_max {
+            return Err("payload exceeds message_bytes_max");
+        }
+        let topic = self
+            .topics
+            .iter()
+            .find(|(_, hash)| *hash == message.topic)
+            .map(|(topic, _)| *topic)
+            .ok_or("unknown topic")?;
+        Ok((topic, from))
+    }
+
+    fn on_sync(&mut self, event: request_response::Event<SyncRequest, Vec<u8>>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request_id,
+                    request,
+                    channel,
+                } => self.on_block_request(peer, request_id, request, channel),
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some((_, reply)) = self.pending_outbound.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                if let Some((peer, reply)) = self.pending_outbound.remove(&request_id) {
+                    debug!(%peer, %error, "block request failed");
+                    let _ = reply.send(Err(NetworkError::Request {
+                        peer,
+                        source: error,
+                    }));
+                }
+            }
+            request_response::Event::InboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                debug!(%peer, %error, "inbound block request failed");
+                self.pending_inbound.remove(&request_id);
+            }
+            request_response::Event::ResponseSent { request_id, .. } => {
+                self.pending_inbound.remove(&request_id);
+            }
+        }
+    }
+
+    fn on_block_request(
+        &mut self,
+        peer: PeerId,
+        request_id: InboundRequestId,
+        request: SyncRequest,
+        channel: ResponseChannel<Vec<u8>>,
+    ) {
+        // Dropping `channel` refuses the request; the requester sees a failure.
+        let Some(from) = self.connected.get(&peer).copied() else {
+            warn!(%peer, "block request from a peer outside the allowed set");
+            return;
+        };
+        if self.pending_inbound.len() >= self.pending_requests_max {
+            warn!(%peer, pending = self.pending_inbound.len(), "too many block requests pending");
+            return;
+        }
+        let event = NetEvent::BlockRequest {
+            from,
+            from_height: request.from_height,
+            max: request.max,
+            handle: ResponseHandle(request_id),
+        };
+        match self.events.try_send(event) {
+            Ok(()) => {
+                self.pending_inbound.insert(request_id, channel);
+            }
+            Err(_) => {
+                self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
+                warn!(%peer, dropped = self.stats.events_dropped, "event queue full; block request refused");
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Publish {
+                topic,
+                bytes,
+                reply,
+            } => {
+                let _ = reply.send(self.publish(topic, bytes));
+            }
+            Command::SetAllowed { allowed, reply } => {
+                self.set_allowed(allowed);
+                let _ = reply.send(());
+            }
+            Command::RequestBlocks {
+                peer,
+                key,
+                from_height,
+                max,
+                reply,
+            } => {
+                if self.pending_outbound.len() >= self.pending_requests_max {
+                    let _ = reply.send(Err(NetworkError::Busy {
+                        pending: self.pending_outbound.len(),
+                    }));
+                    return;
+                }
+                let request = SyncRequest { from_height, max };
+                let request_id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                self.pending_outbound.insert(request_id, (key, reply));
+            }
+            Command::RespondBlocks {
+                handle,
+                bytes,
+                reply,
+            } => {
+                let result = match self.pending_inbound.remove(&handle.0) {
+                    Some(channel) => self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, bytes)
+                        .map_err(|_| NetworkError::RequestGone),
+                    None => Err(NetworkError::RequestGone),
+                };
+                let _ = reply.send(result);
+            }
+            Command::ConnectedPeers { reply } => {
+                let mut keys: Vec<PublicKey> = self.connected.values().copied().collect();
+                keys.sort();
+                let _ = reply.send(keys);
+            }
+            Command::MeshPeers { topic, reply } => {
+                let hash = self.topic_hash(topic);
+                let mut keys: Vec<PublicKey> = self
+                    .swarm
+                    .behaviour()
+                    .gossipsub
+                    .mesh_peers(&hash)
+                    .filter_map(|peer| self.allowed.get(peer).copied())
+                    .collect();
+                keys.sort();
+                let _ = reply.send(keys);
+            }
+            Command::ListenAddrs { reply } => {
+                let _ = reply.send(self.listen_addrs.clone());
+            }
+            Command::Stats { reply } => {
+                let _ = reply.send(self.stats);
+            }
+            Command::Dial { address, reply } => {
+                let result = self
+                    .swarm
+                    .dial(dial_opts(&address, None))
+                    .map_err(|source| NetworkError::Dial { source });
+                let _ = reply.send(result);
+            }
+            // Handled by `run`, which owns the loop.
+            Command::Shutdown => {}
+        }
+    }
+
+    fn topic_hash(&self, topic: Topic) -> TopicHash {
+        let index = Topic::ALL.iter().position(|known| *known == topic);
+        // `topics` is built from `Topic::ALL` in the same order.
+        let (stored, hash) = &self.topics[index.unwrap_or(0)];
+        assert_eq!(*stored, topic, "topic table out of order");
+        hash.clone()
+    }
+
+    fn publish(&mut self, topic: Topic, bytes: Vec<u8>) -> Result<(), NetworkError> {
+        let hash = self.topic_hash(topic);
+        match self.swarm.behaviour_mut().gossipsub.publish(hash, bytes) {
+            Ok(_) => Ok(()),
+            // Already sent (or received) within the duplicate window.
+            Err(PublishError::Duplicate) => Ok(()),
+            Err(PublishError::NoPeersSubscribedToTopic) => Err(NetworkError::NoPeers { topic }),
+            Err(source) => Err(NetworkError::Publish { topic, source }),
+        }
+    }
+
+    fn set_allowed(&mut self, allowed: BTreeMap<PeerId, PublicKey>) {
+        let removed: Vec<PeerId> = self
+            .allowed
+            .keys()
+            .filter(|peer| !allowed.contains_key(peer))
+            .copied()
+            .collect();
+        let behaviour = self.swarm.behaviour_mut();
+        for peer in &removed {
+            behaviour.allowed.disallow_peer(*peer);
+        }
+        for peer in allowed.keys() {
+            behaviour.allowed.allow_peer(*peer);
+        }
+        // Every connected peer outside the new set goes, including any that
+        // slipped in before it was removed from the old one.
+        let outsiders: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|peer| !allowed.contains_key(peer))
+            .copied()
+            .collect();
+        for peer in outsiders {
+            info!(%peer, "peer no longer allowed; disconnecting");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        info!(
+            allowed = allowed.len(),
+            removed = removed.len(),
+            "allowed peers updated"
+        );
+        self.allowed = allowed;
+    }
+
+    /// Dials every bootstrap peer that is not connected and whose backoff has
+    /// elapsed; the delay doubles after each attempt up to the cap and resets
+    /// once the peer is connected.
+    fn redial(&mut self) {
+        let now = Instant::now();
+        for entry in &mut self.redial {
+            if entry
+                .peer
+                .is_some_and(|peer| self.swarm.is_connected(&peer))
+            {
+                entry.delay = self.redial_delay_min;
+                entry.next_at = now;
+                continue;
+            }
+            if now < entry.next_at {
+                continue;
+            }
+            if let Some(peer) = entry.peer {
+                if !self.allowed.contains_key(&peer) {
+                    continue;
+                }
+            }
+            trace!(address = %entry.address, "dialing bootstrap peer");
+            if let Err(error) = self.swarm.dial(dial_opts(&entry.address, entry.peer)) {
+                debug!(address = %entry.address, %error, "bootstrap dial refused");
+            }
+            entry.next_at = now + entry.delay;
+            entry.delay = entry.delay.saturating_mul(2).min(self.redial_delay_max);
+        }
+    }
+}
+
+/// Dial options that avoid a second connection to a peer we already have or
+/// are dialing, when its id is known.
+fn dial_opts(address: &Multiaddr, peer: Option<PeerId>) -> DialOpts {
+    match peer.or_else(|| peer_of_address(address)) {
+        Some(peer) => DialOpts::peer_id(peer)
+            .addresses(vec![address.clone()])
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build(),
+        None => DialOpts::unknown_peer_id().address(address.clone()).build(),
+    }
+}
+
+fn event_kind(event: &NetEvent) -> &'static str {
+    match event {
+        NetEvent::Gossip { .. } => "gossip",
+        NetEvent::BlockRequest { .. } => "block request",
+        NetEvent::PeerConnected(_) => "peer connected",
+        NetEvent::PeerDisconnected(_) => "peer disconnected",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p2p_suffix_is_found_and_stripped() {
+        let peer = PeerId::random();
+        let address: Multiaddr = format!("/ip4/127.0.0.1/tcp/4000/p2p/{peer}")
+            .parse()
+            .unwrap();
+        assert_eq!(peer_of_address(&address), Some(peer));
+        let bare: Multiaddr = "/ip4/127.0.0.1/tcp/4000".parse().unwrap();
+        assert_eq!(without_peer(&address), bare);
+        assert_eq!(peer_of_address(&bare), None);
+    }
+}

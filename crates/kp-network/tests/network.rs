@@ -1,0 +1,594 @@
+//! In-process swarms on 127.0.0.1 with OS-assigned ports.
+//!
+//! No test asserts on timing: every wait is "until this observable state is
+//! reached", wrapped in a generous timeout so that a broken build fails
+//! instead of hanging. Absence (an outsider's message never delivered) is
+//! checked against a later positive event on the same path, after a counter
+//! shows that the refused thing really reached the node.
+
+use kp_network::{start, Multiaddr, NetClient, NetEvent, NetworkConfig, NetworkError, Topic};
+use kp_types::{PublicKey, SigningKey};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{sleep, timeout};
+
+const WAIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(50);
+
+fn key(index: u8) -> SigningKey {
+    SigningKey::from_seed([index; 32])
+}
+
+fn public(index: u8) -> PublicKey {
+    key(index).public()
+}
+
+fn config(index: u8, allowed: &[u8]) -> NetworkConfig {
+    let listen = "/ip4/127.0.0.1/tcp/0".parse().expect("address");
+    let mut config = NetworkConfig::new("test-chain", key(index), listen);
+    config.allowed = allowed.iter().map(|i| public(*i)).collect();
+    config.heartbeat = Duration::from_millis(100);
+    config.redial_delay_min = Duration::from_millis(100);
+    config.redial_delay_max = Duration::from_millis(800);
+    config.request_timeout = Duration::from_secs(10);
+    config
+}
+
+struct Node {
+    client: NetClient,
+    events: mpsc::Receiver<NetEvent>,
+    key: PublicKey,
+    address: Multiaddr,
+}
+
+async fn spawn(config: NetworkConfig) -> Node {
+    // `RUST_LOG=kp_network=debug` shows the network's side of a failure.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let key = config.key.public();
+    let (client, events) = start(config).await.expect("network starts");
+    let addresses = client.listen_addrs().await.expect("listen addresses");
+    let address = addresses.first().cloned().expect("one listen address");
+    Node {
+        client,
+        events,
+        key,
+        address,
+    }
+}
+
+/// Polls `check` until it returns true; panics after `WAIT`.
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let poll = async {
+        while !check().await {
+            sleep(POLL).await;
+        }
+    };
+    timeout(WAIT, poll)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+}
+
+/// Receives events until `pick` returns `Some`, passing every skipped event to
+/// `skipped`; panics after `WAIT`.
+async fn next_matching<T>(
+    events: &mut mpsc::Receiver<NetEvent>,
+    mut pick: impl FnMut(&NetEvent) -> Option<T>,
+    mut skipped: impl FnMut(&NetEvent),
+) -> T {
+    let receive = async {
+        loop {
+            let event = events.recv().await.expect("event stream open");
+            match pick(&event) {
+                Some(found) => return found,
+                None => skipped(&event),
+            }
+        }
+    };
+    timeout(WAIT, receive)
+        .await
+        .expect("timed out waiting for an event")
+}
+
+async fn gossip_from(
+    events: &mut mpsc::Receiver<NetEvent>,
+    topic: Topic,
+    bytes: &[u8],
+) -> PublicKey {
+    next_matching(
+        events,
+        |event| match event {
+            NetEvent::Gossip {
+                topic: t,
+                from,
+                bytes: b,
+            } if *t == topic && b == bytes => Some(*from),
+            _ => None,
+        },
+        |_| {},
+    )
+    .await
+}
+
+/// Receives gossip on `topic` until every `(bytes, author)` in `wanted` has
+/// arrived, in any order; panics on a wanted payload from the wrong author.
+async fn receive_all(
+    events: &mut mpsc::Receiver<NetEvent>,
+    topic: Topic,
+    mut wanted: Vec<(Vec<u8>, PublicKey)>,
+) {
+    while !wanted.is_empty() {
+        let (bytes, from) = next_matching(
+            events,
+            |event| match event {
+                NetEvent::Gossip {
+                    topic: t,
+                    from,
+                    bytes,
+                } if *t == topic => Some((bytes.clone(), *from)),
+                _ => None,
+            },
+            |_| {},
+        )
+        .await;
+        if let Some(position) = wanted.iter().position(|(b, _)| *b == bytes) {
+            assert_eq!(wanted[position].1, from, "author of {bytes:?}");
+            wanted.swap_remove(position);
+        }
+    }
+}
+
+async fn connected(client: &NetClient) -> Vec<PublicKey> {
+    client.connected_peers().await.expect("loop running")
+}
+
+async fn mesh_has(client: &NetClient, topic: Topic, keys: Vec<PublicKey>) -> bool {
+    let mesh = client.mesh_peers(topic).await.expect("loop running");
+    keys.iter().all(|key| mesh.contains(key))
+}
+
+/// Publishes until the network accepts the message (peers subscribed).
+async fn publish(client: &NetClient, topic: Topic, bytes: &[u8]) {
+    let attempt = async {
+        loop {
+            match client.publish(topic, bytes.to_vec()).await {
+                Ok(()) => return,
+                Err(NetworkError::NoPeers { .. }) => sleep(POLL).await,
+                Err(error) => panic!("publish failed: {error}"),
+            }
+        }
+    };
+    timeout(WAIT, attempt).await.expect("timed out publishing");
+}
+
+#[tokio::test]
+async fn four_nodes_in_a_line_all_receive_every_message() {
+    // 0 - 1 - 2 - 3: messages from an end must be forwarded twice, so this
+    // only passes when the mesh parameters suit a 4-node network.
+    let everyone = [0u8, 1, 2, 3];
+    let mut nodes = Vec::new();
+    for index in everyone {
+        let mut config = config(index, &everyone);
+        if let Some(previous) = nodes.last() {
+            let previous: &Node = previous;
+            config.bootstrap = vec![previous.address.clone()];
+        }
+        nodes.push(spawn(config).await);
+    }
+    for index in 0..nodes.len() {
+        let neighbours: Vec<PublicKey> = [index.checked_sub(1), Some(index + 1)]
+            .into_iter()
+            .flatten()
+            .filter(|i| *i < nodes.len())
+            .map(|i| nodes[i].key)
+            .collect();
+        let client = nodes[index].client.clone();
+        wait_until("each node's mesh holds its neighbours", || {
+            mesh_has(&client, Topic::Consensus, neighbours.clone())
+        })
+        .await;
+    }
+
+    let from_first = b"vote from node 0".to_vec();
+    let from_last = b"vote from node 3".to_vec();
+    publish(&nodes[0].client, Topic::Consensus, &from_first).await;
+    publish(&nodes[3].client, Topic::Consensus, &from_last).await;
+
+    for (index, node) in nodes.iter_mut().enumerate() {
+        let mut wanted = Vec::new();
+        if index != 0 {
+            wanted.push((from_first.clone(), public(0)));
+        }
+        if index != 3 {
+            wanted.push((from_last.clone(), public(3)));
+        }
+        tracing::info!(index, "waiting for the other ends' messages");
+        receive_all(&mut node.events, Topic::Consensus, wanted).await;
+    }
+    for node in &nodes {
+        node.client.shutdown().await.expect("shutdown");
+    }
+}
+
+#[tokio::test]
+async fn topics_stay_apart() {
+    let both = [0u8, 1];
+    let a = spawn(config(0, &both)).await;
+    let mut b_config = config(1, &both);
+    b_config.bootstrap = vec![a.address.clone()];
+    let mut b = spawn(b_config).await;
+    wait_until("b's mesh holds a", || {
+        mesh_has(&b.client, Topic::Blocks, vec![a.key])
+    })
+    .await;
+
+    publish(&a.client, Topic::Transactions, b"a transaction").await;
+    publish(&a.client, Topic::Blocks, b"a block").await;
+    let mut seen = Vec::new();
+    let topic = next_matching(
+        &mut b.events,
+        |event| match event {
+            NetEvent::Gossip { topic, bytes, .. } if bytes == b"a block" => Some(*topic),
+            _ => None,
+        },
+        |event| {
+            if let NetEvent::Gossip { topic, bytes, .. } = event {
+                seen.push((*topic, bytes.clone()));
+            }
+        },
+    )
+    .await;
+    assert_eq!(topic, Topic::Blocks);
+    for (topic, bytes) in seen {
+        assert_eq!(
+            (topic, bytes.as_slice()),
+            (Topic::Transactions, &b"a transaction"[..])
+        );
+    }
+}
+
+#[tokio::test]
+async fn outsider_is_refused_and_its_gossip_never_delivered() {
+    // a allows {a, b}. b is misconfigured and also allows x, so x's messages
+    // reach a through b: a must reject them by author.
+    let (a_id, b_id, x_id) = (10u8, 11u8, 12u8);
+    let mut a = spawn(config(a_id, &[a_id, b_id])).await;
+    let mut b_config = config(b_id, &[a_id, b_id, x_id]);
+    b_config.bootstrap = vec![a.address.clone()];
+    let mut b = spawn(b_config).await;
+    let mut x_config = config(x_id, &[a_id, b_id, x_id]);
+    x_config.bootstrap = vec![b.address.clone()];
+    let x = spawn(x_config).await;
+
+    // x dials a directly: refused during the handshake.
+    x.client.dial(a.address.clone()).await.expect("dial starts");
+    wait_until("a refuses x", || async {
+        a.client.stats().await.expect("stats").connections_denied >= 1
+    })
+    .await;
+    assert!(!connected(&a.client).await.contains(&x.key));
+    assert_eq!(connected(&a.client).await, vec![b.key]);
+
+    // x's gossip travels x -> b -> a.
+    wait_until("b's mesh holds a", || {
+        mesh_has(&b.client, Topic::Transactions, vec![a.key])
+    })
+    .await;
+    wait_until("x is connected to b", || async {
+        connected(&x.client).await.contains(&b.key)
+    })
+    .await;
+    let intruder = b"transaction from an outsider".to_vec();
+    publish(&x.client, Topic::Transactions, &intruder).await;
+    assert_eq!(
+        gossip_from(&mut b.events, Topic::Transactions, &intruder).await,
+        x.key
+    );
+    wait_until("a rejects x's message", || async {
+        a.client.stats().await.expect("stats").gossip_rejected >= 1
+    })
+    .await;
+
+    // A later message on the same path arrives; x's never did.
+    let honest = b"transaction from b".to_vec();
+    publish(&b.client, Topic::Transactions, &honest).await;
+    let mut delivered = Vec::new();
+    let author = next_matching(
+        &mut a.events,
+        |event| match event {
+            NetEvent::Gossip { from, bytes, .. } if *bytes == honest => Some(*from),
+            _ => None,
+        },
+        |event| {
+            if let NetEvent::Gossip { from, bytes, .. } = event {
+                delivered.push((*from, bytes.clone()));
+            }
+        },
+    )
+    .await;
+    assert_eq!(author, b.key);
+    assert!(delivered
+        .iter()
+        .all(|(from, bytes)| *from != x.key && *bytes != intruder));
+    assert!(!connected(&a.client).await.contains(&x.key));
+}
+
+#[tokio::test]
+async fn set_allowed_removing_a_peer_disconnects_it() {
+    let all = [20u8, 21, 22];
+    let mut a = spawn(config(20, &all)).await;
+    let mut b_config = config(21, &all);
+    b_config.bootstrap = vec![a.address.clone()];
+    let b = spawn(b_config).await;
+    let mut c_config = config(22, &all);
+    c_config.bootstrap = vec![a.address.clone()];
+    let c = spawn(c_config).await;
+    wait_until("a is connected to b and c", || async {
+        connected(&a.client).await.len() == 2
+    })
+    .await;
+
+    a.client
+        .set_allowed(vec![public(20), public(21)])
+        .await
+        .expect("set_allowed");
+    let gone = next_matching(
+        &mut a.events,
+        |event| match event {
+            NetEvent::PeerDisconnected(key) => Some(*key),
+            _ => None,
+        },
+        |_| {},
+    )
+    .await;
+    assert_eq!(gone, c.key);
+    assert_eq!(connected(&a.client).await, vec![b.key]);
+
+    // c keeps redialing its bootstrap peer; a keeps refusing.
+    let denied_before = a.client.stats().await.expect("stats").connections_denied;
+    wait_until("a refuses c's redial", || async {
+        a.client.stats().await.expect("stats").connections_denied > denied_before
+    })
+    .await;
+    assert_eq!(connected(&a.client).await, vec![b.key]);
+
+    // Allowed again: c's next redial gets in.
+    a.client
+        .set_allowed(vec![public(20), public(21), public(22)])
+        .await
+        .expect("set_allowed");
+    wait_until("c reconnects", || async {
+        connected(&a.client).await.contains(&c.key)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn set_allowed_with_an_invalid_key_changes_nothing() {
+    let a = spawn(config(30, &[30, 31])).await;
+    // y = 2 does not decode to a curve point.
+    let mut bad = [0u8; 32];
+    bad[0] = 2;
+    let result = a.client.set_allowed(vec![public(31), PublicKey(bad)]).await;
+    assert!(matches!(result, Err(NetworkError::InvalidNodeKey { .. })));
+}
+
+/// Two connected nodes with the given response limits.
+async fn sync_pair(a_response_max: usize, b_response_max: usize) -> (Node, Node) {
+    let both = [40u8, 41];
+    let mut a_config = config(40, &both);
+    a_config.response_bytes_max = a_response_max;
+    let a = spawn(a_config).await;
+    let mut b_config = config(41, &both);
+    b_config.response_bytes_max = b_response_max;
+    b_config.bootstrap = vec![a.address.clone()];
+    let b = spawn(b_config).await;
+    wait_until("b is connected to a", || async {
+        connected(&b.client).await.contains(&a.key)
+    })
+    .await;
+    (a, b)
+}
+
+/// Answers the next block request on `node` with `bytes`; returns what was
+/// asked and how the answer went.
+async fn answer_next_request(
+    node: &mut Node,
+    bytes: Vec<u8>,
+) -> ((PublicKey, u64, u32), Result<(), NetworkError>) {
+    let receive = async {
+        loop {
+            match node.events.recv().await.expect("event stream open") {
+                NetEvent::BlockRequest {
+                    from,
+                    from_height,
+                    max,
+                    handle,
+                } => return ((from, from_height, max), handle),
+                _ => continue,
+            }
+        }
+    };
+    let (asked, handle) = timeout(WAIT, receive)
+        .await
+        .expect("timed out waiting for a request");
+    (asked, node.client.respond_blocks(handle, bytes).await)
+}
+
+#[tokio::test]
+async fn block_sync_round_trip() {
+    let (mut a, b) = sync_pair(1 << 20, 1 << 20).await;
+    let requester = b.client.clone();
+    let a_key = a.key;
+    let request = tokio::spawn(async move { requester.request_blocks(a_key, 5, 10).await });
+    let blocks = vec![0xAB; 200_000];
+    let (asked, answered) = answer_next_request(&mut a, blocks.clone()).await;
+    assert_eq!(asked, (b.key, 5, 10));
+    answered.expect("response sent");
+    let response = request.await.expect("task").expect("response");
+    assert_eq!(response, blocks);
+}
+
+#[tokio::test]
+async fn oversized_response_is_refused_by_the_requester() {
+    // a may send up to 1 MiB, b accepts only 1 KiB.
+    let (mut a, b) = sync_pair(1 << 20, 1024).await;
+    let requester = b.client.clone();
+    let a_key = a.key;
+    let request = tokio::spawn(async move { requester.request_blocks(a_key, 0, 1).await });
+    let (_, answered) = answer_next_request(&mut a, vec![1u8; 4096]).await;
+    answered.expect("a sends within its own limit");
+    let result = request.await.expect("task");
+    assert!(
+        matches!(result, Err(NetworkError::Request { peer, .. }) if peer == a.key),
+        "{result:?}"
+    );
+
+    // The responder refuses to send over its own limit, without touching the
+    // network; the requester then fails instead of hanging.
+    let requester = b.client.clone();
+    let request = tokio::spawn(async move { requester.request_blocks(a_key, 0, 1).await });
+    let (_, answered) = answer_next_request(&mut a, vec![1u8; (1 << 20) + 1]).await;
+    assert!(
+        matches!(answered, Err(NetworkError::MessageTooLarge { .. })),
+        "{answered:?}"
+    );
+    assert!(request.await.expect("task").is_err());
+}
+
+#[tokio::test]
+async fn unanswered_request_fails_instead_of_hanging() {
+    let (mut a, mut b) = sync_pair(1 << 20, 1 << 20).await;
+    // Short timeout on the requester; a receives the request and sits on it.
+    drop(b);
+    let mut b_config = config(41, &[40, 41]);
+    b_config.bootstrap = vec![a.address.clone()];
+    b_config.request_timeout = Duration::from_millis(500);
+    b = spawn(b_config).await;
+    wait_until("b is connected to a", || async {
+        connected(&b.client).await.contains(&a.key)
+    })
+    .await;
+    let result = b.client.request_blocks(a.key, 1, 1).await;
+    assert!(
+        matches!(result, Err(NetworkError::Request { .. })),
+        "{result:?}"
+    );
+    // The request did reach a; answering it now is too late.
+    let receive = async {
+        loop {
+            if let NetEvent::BlockRequest { handle, .. } = a.events.recv().await.expect("open") {
+                return handle;
+            }
+        }
+    };
+    let handle = timeout(WAIT, receive).await.expect("request arrived");
+    let late = a.client.respond_blocks(handle, b"late".to_vec()).await;
+    assert!(late.is_ok() || matches!(late, Err(NetworkError::RequestGone)));
+}
+
+#[tokio::test]
+async fn oversized_gossip_is_refused() {
+    // a is misconfigured with a larger limit than b and c.
+    let all = [50u8, 51, 52];
+    let mut a_config = config(50, &all);
+    a_config.message_bytes_max = 64 * 1024;
+    let a = spawn(a_config).await;
+    let mut b_config = config(51, &all);
+    b_config.message_bytes_max = 4 * 1024;
+    b_config.bootstrap = vec![a.address.clone()];
+    let mut b = spawn(b_config).await;
+    let mut c_config = config(52, &all);
+    c_config.message_bytes_max = 4 * 1024;
+    c_config.bootstrap = vec![a.address.clone(), b.address.clone()];
+    let c = spawn(c_config).await;
+    wait_until("b's mesh holds a and c", || {
+        mesh_has(&b.client, Topic::Blocks, vec![a.key, c.key])
+    })
+    .await;
+
+    // Over the publisher's own limit: refused locally.
+    let result = b.client.publish(Topic::Blocks, vec![0; 4 * 1024 + 1]).await;
+    assert!(
+        matches!(result, Err(NetworkError::MessageTooLarge { .. })),
+        "{result:?}"
+    );
+
+    // Within a's limit but over b's and c's: their transports refuse the frame
+    // before decoding it.
+    let big = vec![7u8; 20 * 1024];
+    publish(&a.client, Topic::Blocks, &big).await;
+    // A later message reaches b by another path; the big one never did.
+    let small = b"small block from c".to_vec();
+    publish(&c.client, Topic::Blocks, &small).await;
+    let mut delivered_big = false;
+    let author = next_matching(
+        &mut b.events,
+        |event| match event {
+            NetEvent::Gossip { from, bytes, .. } if *bytes == small => Some(*from),
+            _ => None,
+        },
+        |event| {
+            if let NetEvent::Gossip { bytes, .. } = event {
+                delivered_big |= *bytes == big;
+            }
+        },
+    )
+    .await;
+    assert_eq!(author, c.key);
+    assert!(!delivered_big);
+    // Refusing a frame does not cost the connection.
+    assert!(connected(&b.client).await.contains(&a.key));
+}
+
+#[tokio::test]
+async fn bootstrap_peer_is_redialed_after_a_restart() {
+    let both = [60u8, 61];
+    let a = spawn(config(60, &both)).await;
+    let a_address = a.address.clone();
+    let mut b_config = config(61, &both);
+    b_config.bootstrap = vec![a_address.clone()];
+    let mut b = spawn(b_config).await;
+    wait_until("b is connected to a", || async {
+        connected(&b.client).await.contains(&a.key)
+    })
+    .await;
+
+    a.client.shutdown().await.expect("shutdown");
+    let gone = next_matching(
+        &mut b.events,
+        |event| match event {
+            NetEvent::PeerDisconnected(key) => Some(*key),
+            _ => None,
+        },
+        |_| {},
+    )
+    .await;
+    assert_eq!(gone, a.key);
+    assert!(matches!(
+        a.client.connected_peers().await,
+        Err(NetworkError::Stopped)
+    ));
+
+    // Same key, same address (the port a had been given).
+    let mut a_again_config = config(60, &both);
+    a_again_config.listen = a_address;
+    let a_again = spawn(a_again_config).await;
+    let back = next_matching(
+        &mut b.events,
+        |event| match event {
+            NetEvent::PeerConnected(key) => Some(*key),
+            _ => None,
+        },
+        |_| {},
+    )
+    .await;
+    assert_eq!(back, a_again.key);
+}
