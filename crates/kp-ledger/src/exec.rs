@@ -621,6 +621,27 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         })
     }
 
+    /// An open certificate past its expiry date (whether or not this block's
+    /// housekeeping has marked it yet) takes no more acts: the same verdict
+    /// at admission and in the block.
+    fn refuse_if_expired(&self, rec: &CertificateRecord) -> Exec<()> {
+        let block_date = self.date();
+        let open_or_expired = matches!(
+            rec.status,
+            CertificateStatus::Issued
+                | CertificateStatus::AwaitingApproval
+                | CertificateStatus::Expired
+        );
+        if open_or_expired && block_date > rec.certificate.expires_on {
+            return reject(Rejection::CertificateExpired {
+                number: rec.certificate.number.clone(),
+                expires_on: rec.certificate.expires_on,
+                block_date,
+            });
+        }
+        Ok(())
+    }
+
     fn transition(
         &mut self,
         rec: &mut CertificateRecord,
@@ -659,13 +680,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             (CertificateStatus::Issued, _) => {}
             // Same verdict whether or not the start-of-block housekeeping has
             // already marked it expired (admission checks skip housekeeping).
-            (CertificateStatus::Expired, _) => {
-                return reject(Rejection::CertificateExpired {
-                    number: k.number.clone(),
-                    expires_on: rec.certificate.expires_on,
-                    block_date: self.date(),
-                })
-            }
+            (CertificateStatus::Expired, _) => self.refuse_if_expired(&rec)?,
             (CertificateStatus::AwaitingApproval, Some(a)) => {
                 return reject(Rejection::AwaitingApproval {
                     number: k.number.clone(),
@@ -734,6 +749,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         let (auth, _) = self.authority_signer(&v.authority, signer)?;
         Self::require_owner(&auth, &rec.certificate.exporting)?;
         text("reason", &v.reason, REASON_BYTES_MAX)?;
+        self.refuse_if_expired(&rec)?;
         if !matches!(
             rec.status,
             CertificateStatus::Issued | CertificateStatus::AwaitingApproval
@@ -765,6 +781,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             });
         }
         let mut rec = self.certificate_record(&a.number)?;
+        self.refuse_if_expired(&rec)?;
         if rec.status != CertificateStatus::AwaitingApproval {
             return Self::wrong_status(&rec);
         }

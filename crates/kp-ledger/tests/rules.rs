@@ -1097,3 +1097,54 @@ fn rejected_transaction_in_block_changes_nothing_but_is_remembered() {
         "already-executed"
     );
 }
+
+/// Acts on a certificate past its expiry get the same verdict at admission
+/// (no housekeeping) and in the block (housekeeping marked it expired).
+#[test]
+fn expiry_verdicts_agree_between_admission_and_block() {
+    type Case = (
+        &'static str,
+        fn(&mut Harness),
+        fn(&mut Harness) -> SignedTransaction,
+    );
+    let acts: Vec<Case> = vec![
+        ("confirm", issued, |h| {
+            let k = confirm(h);
+            h.by_authority("EU", Payload::ConfirmImport(k))
+        }),
+        ("void", issued, |h| {
+            h.by_authority(
+                "BW",
+                Payload::VoidCertificate(VoidCertificate {
+                    number: number("BW0000001"),
+                    authority: authority_id("BW"),
+                    reason: "late".into(),
+                }),
+            )
+        }),
+        ("approve", awaiting, |h| {
+            h.by_node(
+                "WDC",
+                Payload::ApproveCertificate(CertificateApproval {
+                    number: number("BW0000001"),
+                    monitor: code("WDC"),
+                }),
+            )
+        }),
+    ];
+    for (name, setup, act) in acts {
+        let mut h = Harness::new();
+        setup(&mut h);
+        let t = h.time.plus_ms(31 * 86_400_000);
+        h.set_time(t);
+        let tx = act(&mut h);
+        let admitted = h.ledger.check_tx(&tx, h.time);
+        let executed = h.run(tx);
+        assert_eq!(admitted, executed, "{name}");
+        assert_eq!(
+            executed.unwrap_err().code(),
+            "certificate-expired",
+            "{name}"
+        );
+    }
+}
