@@ -45,7 +45,8 @@ pub enum NetEvent {
 /// refusal rather than wait for an absence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NetStats {
-    /// Connections refused or closed because the peer is not allowed.
+    /// Connections refused by the allow list or the connection limits, or
+    /// closed because the peer is not allowed.
     pub connections_denied: u64,
     /// Gossip messages rejected (outsider author or relay, oversized, unknown topic).
     pub gossip_rejected: u64,

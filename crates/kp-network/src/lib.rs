@@ -16,6 +16,37 @@
 //!   ([`codec`]): length-prefixed frames, hard size bound on every read.
 //! * Identify and ping, for liveness and diagnostics.
 //!
+//! # Example
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), kp_network::NetworkError> {
+//! use kp_network::{start, Multiaddr, NetEvent, NetworkConfig, Topic};
+//! use kp_types::SigningKey;
+//!
+//! let key = SigningKey::from_seed([1; 32]);
+//! let listen: Multiaddr = "/ip4/0.0.0.0/tcp/26656".parse().expect("address");
+//! let mut config = NetworkConfig::new("kp-main", key.clone(), listen);
+//! config.allowed = vec![key.public()]; // the ledger's node keys
+//! let (net, mut events) = start(config).await?;
+//! // Fails with `NoPeers` until some member subscribes; callers retry.
+//! let _ = net.publish(Topic::Transactions, b"signed tx bytes".to_vec()).await;
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         NetEvent::Gossip { topic, from, bytes } => {
+//!             // Decode `bytes` with kp-types and a size limit, verify, act.
+//!             let _ = (topic, from, bytes);
+//!         }
+//!         NetEvent::BlockRequest { from_height, max, handle, .. } => {
+//!             // Encode up to `max` blocks from `from_height`.
+//!             let _ = (from_height, max);
+//!             net.respond_blocks(handle, Vec::new()).await?;
+//!         }
+//!         NetEvent::PeerConnected(_) | NetEvent::PeerDisconnected(_) => {}
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # Permissioning
 //!
 //! The network is closed: only peers whose node key is in the allowed set may

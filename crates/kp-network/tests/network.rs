@@ -31,7 +31,7 @@ fn config(index: u8, allowed: &[u8]) -> NetworkConfig {
     config.heartbeat = Duration::from_millis(100);
     config.redial_delay_min = Duration::from_millis(100);
     config.redial_delay_max = Duration::from_millis(800);
-    config.request_timeout = Duration::from_secs(10);
+    config.request_timeout = Duration::from_secs(3);
     config
 }
 
@@ -481,7 +481,10 @@ async fn unanswered_request_fails_instead_of_hanging() {
         matches!(result, Err(NetworkError::Request { .. })),
         "{result:?}"
     );
-    // The request did reach a; answering it now is too late.
+
+    // The request did reach a. Answering it late either fails or goes to a
+    // stream nobody reads; either way it must not be taken for the answer to
+    // the next request.
     let receive = async {
         loop {
             if let NetEvent::BlockRequest { handle, .. } = a.events.recv().await.expect("open") {
@@ -491,7 +494,21 @@ async fn unanswered_request_fails_instead_of_hanging() {
     };
     let handle = timeout(WAIT, receive).await.expect("request arrived");
     let late = a.client.respond_blocks(handle, b"late".to_vec()).await;
-    assert!(late.is_ok() || matches!(late, Err(NetworkError::RequestGone)));
+    assert!(
+        late.is_ok() || matches!(late, Err(NetworkError::RequestGone)),
+        "{late:?}"
+    );
+
+    let requester = b.client.clone();
+    let a_key = a.key;
+    let request = tokio::spawn(async move { requester.request_blocks(a_key, 2, 1).await });
+    let (asked, answered) = answer_next_request(&mut a, b"on time".to_vec()).await;
+    assert_eq!(asked, (b.key, 2, 1));
+    answered.expect("answer sent");
+    assert_eq!(
+        request.await.expect("task").expect("response"),
+        b"on time".to_vec()
+    );
 }
 
 #[tokio::test]
@@ -591,4 +608,68 @@ async fn bootstrap_peer_is_redialed_after_a_restart() {
     )
     .await;
     assert_eq!(back, a_again.key);
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused() {
+    let all = [70u8, 71, 72];
+    let mut a_config = config(70, &all);
+    a_config.connections_max = 1;
+    let a = spawn(a_config).await;
+    let mut b_config = config(71, &all);
+    b_config.bootstrap = vec![a.address.clone()];
+    let b = spawn(b_config).await;
+    wait_until("a is connected to b", || async {
+        connected(&a.client).await == vec![b.key]
+    })
+    .await;
+
+    let c = spawn(config(72, &all)).await;
+    c.client.dial(a.address.clone()).await.expect("dial starts");
+    wait_until("a refuses c", || async {
+        a.client.stats().await.expect("stats").connections_denied >= 1
+    })
+    .await;
+    assert_eq!(connected(&a.client).await, vec![b.key]);
+}
+
+#[tokio::test]
+async fn a_slow_node_loses_events_but_the_loop_keeps_running() {
+    let both = [80u8, 81];
+    let mut a_config = config(80, &both);
+    a_config.event_queue = std::num::NonZeroUsize::MIN;
+    let mut a = spawn(a_config).await;
+    let mut b_config = config(81, &both);
+    b_config.bootstrap = vec![a.address.clone()];
+    let b = spawn(b_config).await;
+    wait_until("b's mesh holds a", || {
+        mesh_has(&b.client, Topic::Transactions, vec![a.key])
+    })
+    .await;
+
+    // a does not read its events; the queue (capacity 1) overflows.
+    let mut sent = 0u32;
+    wait_until("a drops an event", || {
+        sent += 1;
+        let bytes = format!("transaction {sent}").into_bytes();
+        let (a, b) = (a.client.clone(), b.client.clone());
+        async move {
+            publish(&b, Topic::Transactions, &bytes).await;
+            a.stats()
+                .await
+                .expect("a answers while its queue is full")
+                .events_dropped
+                >= 1
+        }
+    })
+    .await;
+
+    // Once a catches up, new messages arrive again.
+    while a.events.try_recv().is_ok() {}
+    let after = b"transaction after catching up".to_vec();
+    publish(&b.client, Topic::Transactions, &after).await;
+    assert_eq!(
+        gossip_from(&mut a.events, Topic::Transactions, &after).await,
+        b.key
+    );
 }
