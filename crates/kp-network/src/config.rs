@@ -62,7 +62,8 @@ pub struct NetworkConfig {
     pub event_queue: NonZeroUsize,
     /// Most established connections in total.
     pub connections_max: u32,
-    /// Most sync requests pending in each direction.
+    /// Most sync requests pending in each direction; one peer may hold a
+    /// quarter of the inbound slots (at least one).
     pub pending_requests_max: usize,
     /// How long a sync request may take before it fails.
     pub request_timeout: Duration,

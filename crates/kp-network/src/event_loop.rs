@@ -88,7 +88,8 @@ struct EventLoop {
     topics: [(Topic, TopicHash); 3],
     listen_addrs: Vec<Multiaddr>,
     pending_outbound: BTreeMap<OutboundRequestId, (PublicKey, oneshot::Sender<PendingReply>)>,
-    pending_inbound: BTreeMap<InboundRequestId, ResponseChannel<Vec<u8>>>,
+    /// Requests handed to the node and not yet answered, with their asker.
+    pending_inbound: BTreeMap<InboundRequestId, (PeerId, ResponseChannel<Vec<u8>>)>,
     pending_requests_max: usize,
     message_bytes_max: usize,
     redial: Vec<Redial>,
@@ -519,6 +520,17 @@ impl EventLoop {
             warn!(%peer, pending = self.pending_inbound.len(), "too many block requests pending");
             return;
         }
+        // One member must not take every slot: the others may be the ones
+        // that are behind.
+        let from_peer = self
+            .pending_inbound
+            .values()
+            .filter(|(asker, _)| *asker == peer)
+            .count();
+        if from_peer >= pending_per_peer_max(self.pending_requests_max) {
+            warn!(%peer, pending = from_peer, "too many block requests pending from one peer");
+            return;
+        }
         let event = NetEvent::BlockRequest {
             from,
             from_height: request.from_height,
@@ -527,7 +539,7 @@ impl EventLoop {
         };
         match self.events.try_send(event) {
             Ok(()) => {
-                self.pending_inbound.insert(request_id, channel);
+                self.pending_inbound.insert(request_id, (peer, channel));
             }
             Err(_) => {
                 self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
@@ -572,7 +584,7 @@ impl EventLoop {
                 reply,
             } => {
                 let result = match self.pending_inbound.remove(&handle.0) {
-                    Some(channel) => self
+                    Some((_, channel)) => self
                         .swarm
                         .behaviour_mut()
                         .sync
@@ -714,6 +726,11 @@ fn dial_opts(address: &Multiaddr, peer: Option<PeerId>) -> DialOpts {
     }
 }
 
+/// Share of the inbound request slots one peer may hold: a quarter, at least one.
+fn pending_per_peer_max(pending_requests_max: usize) -> usize {
+    (pending_requests_max / 4).max(1)
+}
+
 fn event_kind(event: &NetEvent) -> &'static str {
     match event {
         NetEvent::Gossip { .. } => "gossip",
@@ -726,6 +743,13 @@ fn event_kind(event: &NetEvent) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_peer_gets_a_quarter_of_the_request_slots() {
+        assert_eq!(pending_per_peer_max(64), 16);
+        assert_eq!(pending_per_peer_max(3), 1);
+        assert_eq!(pending_per_peer_max(1), 1);
+    }
 
     #[test]
     fn p2p_suffix_is_found_and_stripped() {

@@ -73,7 +73,8 @@
 //! see a failure and retry elsewhere). Gossip messages are bounded by
 //! `message_bytes_max`, sync responses by `response_bytes_max`, sync requests
 //! by their fixed 12-byte size; connections by `connections_max`; pending
-//! requests in each direction by `pending_requests_max`.
+//! requests in each direction by `pending_requests_max`, of which one peer may
+//! hold a quarter of the inbound ones.
 //!
 //! # Deviations / known limits
 //!

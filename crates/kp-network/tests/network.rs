@@ -382,9 +382,18 @@ async fn set_allowed_with_an_invalid_key_changes_nothing() {
 
 /// Two connected nodes with the given response limits.
 async fn sync_pair(a_response_max: usize, b_response_max: usize) -> (Node, Node) {
+    sync_pair_with(a_response_max, b_response_max, 64).await
+}
+
+async fn sync_pair_with(
+    a_response_max: usize,
+    b_response_max: usize,
+    a_pending_max: usize,
+) -> (Node, Node) {
     let both = [40u8, 41];
     let mut a_config = config(40, &both);
     a_config.response_bytes_max = a_response_max;
+    a_config.pending_requests_max = a_pending_max;
     let a = spawn(a_config).await;
     let mut b_config = config(41, &both);
     b_config.response_bytes_max = b_response_max;
@@ -461,6 +470,45 @@ async fn oversized_response_is_refused_by_the_requester() {
         "{answered:?}"
     );
     assert!(request.await.expect("task").is_err());
+}
+
+#[tokio::test]
+async fn one_peer_cannot_hold_every_request_slot() {
+    // 4 slots on a: one peer may hold one of them.
+    let (mut a, b) = sync_pair_with(1 << 20, 1 << 20, 4).await;
+    let a_key = a.key;
+    let requester = b.client.clone();
+    let first = tokio::spawn(async move { requester.request_blocks(a_key, 1, 1).await });
+    let receive = async {
+        loop {
+            if let NetEvent::BlockRequest {
+                from_height,
+                handle,
+                ..
+            } = a.events.recv().await.expect("open")
+            {
+                return (from_height, handle);
+            }
+        }
+    };
+    let (height, handle) = timeout(WAIT, receive).await.expect("first request arrives");
+    assert_eq!(height, 1);
+
+    // While the first is pending, a second from the same peer is refused.
+    let second = b.client.request_blocks(a_key, 2, 1).await;
+    assert!(
+        matches!(second, Err(NetworkError::Request { .. })),
+        "{second:?}"
+    );
+
+    a.client
+        .respond_blocks(handle, b"first".to_vec())
+        .await
+        .expect("answer");
+    assert_eq!(
+        first.await.expect("task").expect("response"),
+        b"first".to_vec()
+    );
 }
 
 #[tokio::test]
