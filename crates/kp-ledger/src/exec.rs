@@ -466,10 +466,9 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         Ok(())
     }
 
-    fn issue(&mut self, signer: &PublicKey, hash: TxHash, c: &Certificate) -> Exec<()> {
-        self.check_certificate_shape(c)?;
-        let (auth, _) = self.authority_signer(&c.issuing_authority, signer)?;
-        Self::require_owner(&auth, &c.exporting)?;
+    /// Both sides may trade with each other, the number is new and belongs
+    /// to the exporter, the destination to the importer, origins are known.
+    fn check_parties(&self, c: &Certificate) -> Exec<(ParticipantRecord, ParticipantRecord)> {
         let exporter = self.trading_member(&c.exporting)?;
         let importer = self.trading_member(&c.importing)?;
         if c.exporting == c.importing {
@@ -507,6 +506,14 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                 }
             }
         }
+        Ok((exporter, importer))
+    }
+
+    fn issue(&mut self, signer: &PublicKey, hash: TxHash, c: &Certificate) -> Exec<()> {
+        self.check_certificate_shape(c)?;
+        let (auth, _) = self.authority_signer(&c.issuing_authority, signer)?;
+        Self::require_owner(&auth, &c.exporting)?;
+        let (exporter, importer) = self.check_parties(c)?;
         let (vigilance, approval) = Self::sanction_checks(c, &exporter, &importer)?;
         let status = if approval.is_some() {
             CertificateStatus::AwaitingApproval
@@ -1278,45 +1285,99 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         })
     }
 
+    /// An existing member of the kind `is_kind` accepts, in good standing.
+    fn active_of_kind(
+        &self,
+        code: &ParticipantCode,
+        is_kind: fn(ParticipantKind) -> bool,
+        expected: &str,
+    ) -> Exec<ParticipantRecord> {
+        let r = self.existing(code)?;
+        if !is_kind(r.participant.kind) {
+            return Self::wrong_kind(&r, expected);
+        }
+        if !r.is_active() {
+            return reject(Rejection::ParticipantExpelled {
+                participant: code.clone(),
+            });
+        }
+        Ok(r)
+    }
+
+    fn check_admission(&self, p: &Participant, observer: bool) -> Exec<()> {
+        let expected = if observer {
+            "observer"
+        } else {
+            "government or trading entity"
+        };
+        if (p.kind == ParticipantKind::Observer) != observer {
+            return reject(Rejection::WrongKind {
+                participant: p.code.clone(),
+                found: p.kind,
+                expected: expected.into(),
+            });
+        }
+        self.check_new_member(p)?;
+        if observer {
+            return count("territories", p.territories.len(), 0);
+        }
+        if p.territories.is_empty() {
+            return reject(Rejection::NoTerritories {
+                participant: p.code.clone(),
+            });
+        }
+        for t in &p.territories {
+            if let Some(owner) = self.ov.territory_owner(t)? {
+                return reject(Rejection::TerritoryTaken {
+                    territory: t.clone(),
+                    owner,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Impose needs no sanction in force; amend and lift need one.
+    fn check_sanction_change(
+        &self,
+        participant: &ParticipantCode,
+        scope: Option<&SanctionScope>,
+        imposing: bool,
+    ) -> Exec<()> {
+        let r = self.existing(participant)?;
+        if imposing && !r.participant.kind.trades() {
+            return Self::wrong_kind(&r, "government or trading entity");
+        }
+        match (imposing, r.sanction.is_some()) {
+            (true, true) => {
+                return reject(Rejection::SanctionInForce {
+                    participant: participant.clone(),
+                })
+            }
+            (false, false) => {
+                return reject(Rejection::NoSanction {
+                    participant: participant.clone(),
+                })
+            }
+            _ => {}
+        }
+        match scope {
+            Some(scope) => self.check_scope(scope),
+            None => Ok(()),
+        }
+    }
+
     /// Whether the act applies to the current state (at proposal, and again
     /// at adoption since the state may have changed meanwhile).
     fn check_action(&self, action: &ResolutionAction) -> Exec<()> {
         use ResolutionAction as A;
+        let trades: fn(ParticipantKind) -> bool = ParticipantKind::trades;
         match action {
-            A::Admit { participant: p } => {
-                if p.kind == ParticipantKind::Observer {
-                    return reject(Rejection::WrongKind {
-                        participant: p.code.clone(),
-                        found: p.kind,
-                        expected: "government or trading entity".into(),
-                    });
-                }
-                self.check_new_member(p)?;
-                if p.territories.is_empty() {
-                    return reject(Rejection::NoTerritories {
-                        participant: p.code.clone(),
-                    });
-                }
-                for t in &p.territories {
-                    if let Some(owner) = self.ov.territory_owner(t)? {
-                        return reject(Rejection::TerritoryTaken {
-                            territory: t.clone(),
-                            owner,
-                        });
-                    }
-                }
-            }
-            A::Expel { participant } => {
-                let r = self.existing(participant)?;
-                if !r.participant.kind.trades() {
-                    return Self::wrong_kind(&r, "government or trading entity");
-                }
-                if !r.is_active() {
-                    return reject(Rejection::ParticipantExpelled {
-                        participant: participant.clone(),
-                    });
-                }
-            }
+            A::Admit { participant } => self.check_admission(participant, false),
+            A::AddObserver { observer } => self.check_admission(observer, true),
+            A::Expel { participant } => self
+                .active_of_kind(participant, trades, "government or trading entity")
+                .map(|_| ()),
             A::Readmit { participant } => {
                 let r = self.existing(participant)?;
                 if !matches!(r.status, MembershipStatus::Expelled { .. }) {
@@ -1324,74 +1385,27 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                         participant: participant.clone(),
                     });
                 }
+                Ok(())
             }
             A::ImposeSanction { participant, scope } => {
-                let r = self.existing(participant)?;
-                if !r.participant.kind.trades() {
-                    return Self::wrong_kind(&r, "government or trading entity");
-                }
-                if r.sanction.is_some() {
-                    return reject(Rejection::SanctionInForce {
-                        participant: participant.clone(),
-                    });
-                }
-                self.check_scope(scope)?;
+                self.check_sanction_change(participant, Some(scope), true)
             }
             A::AmendSanction { participant, scope } => {
-                let r = self.existing(participant)?;
-                if r.sanction.is_none() {
-                    return reject(Rejection::NoSanction {
-                        participant: participant.clone(),
-                    });
-                }
-                self.check_scope(scope)?;
+                self.check_sanction_change(participant, Some(scope), false)
             }
-            A::LiftSanction { participant } => {
-                let r = self.existing(participant)?;
-                if r.sanction.is_none() {
-                    return reject(Rejection::NoSanction {
-                        participant: participant.clone(),
-                    });
-                }
-            }
-            A::AddObserver { observer } => {
-                if observer.kind != ParticipantKind::Observer {
-                    return reject(Rejection::WrongKind {
-                        participant: observer.code.clone(),
-                        found: observer.kind,
-                        expected: "observer".into(),
-                    });
-                }
-                self.check_new_member(observer)?;
-                count("territories", observer.territories.len(), 0)?;
-            }
-            A::RemoveObserver { observer } => {
-                let r = self.existing(observer)?;
-                if r.participant.kind != ParticipantKind::Observer {
-                    return Self::wrong_kind(&r, "observer");
-                }
-                if !r.is_active() {
-                    return reject(Rejection::ParticipantExpelled {
-                        participant: observer.clone(),
-                    });
-                }
-            }
-            A::ElectViceChair { participant } => {
-                let r = self.existing(participant)?;
-                if r.participant.kind != ParticipantKind::Government {
-                    return Self::wrong_kind(&r, "government");
-                }
-                if !r.is_active() {
-                    return reject(Rejection::ParticipantExpelled {
-                        participant: participant.clone(),
-                    });
-                }
-            }
-            A::AdministrativeDecision { title, .. } => {
-                text("title", title, REASON_BYTES_MAX)?;
-            }
+            A::LiftSanction { participant } => self.check_sanction_change(participant, None, false),
+            A::RemoveObserver { observer } => self
+                .active_of_kind(observer, |k| k == ParticipantKind::Observer, "observer")
+                .map(|_| ()),
+            A::ElectViceChair { participant } => self
+                .active_of_kind(
+                    participant,
+                    |k| k == ParticipantKind::Government,
+                    "government",
+                )
+                .map(|_| ()),
+            A::AdministrativeDecision { title, .. } => text("title", title, REASON_BYTES_MAX),
         }
-        Ok(())
     }
 
     fn changed(&mut self, participant: &ParticipantCode, change: &str) {

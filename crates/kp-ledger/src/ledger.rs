@@ -309,8 +309,8 @@ impl<S: StateStore> Ledger<S> {
         self.validate_block_hashes(block).map(|_| ())
     }
 
-    fn validate_block_hashes(&self, block: &Block) -> Result<Vec<TxHash>, BlockError> {
-        let h = &block.header;
+    /// Header fields against the ledger's position, count limit, proposer.
+    fn check_header(&self, h: &BlockHeader, tx_count: usize) -> Result<(), BlockError> {
         if h.chain_id != self.chain_id {
             return Err(BlockError::WrongChain {
                 expected: self.chain_id.clone(),
@@ -341,9 +341,9 @@ impl<S: StateStore> Ledger<S> {
                 found: h.time,
             });
         }
-        if block.txs.len() > self.params.block_txs_max as usize {
+        if tx_count > self.params.block_txs_max as usize {
             return Err(BlockError::TooManyTxs {
-                count: block.txs.len(),
+                count: tx_count,
                 max: self.params.block_txs_max,
             });
         }
@@ -352,6 +352,12 @@ impl<S: StateStore> Ledger<S> {
                 proposer: h.proposer,
             });
         }
+        Ok(())
+    }
+
+    fn validate_block_hashes(&self, block: &Block) -> Result<Vec<TxHash>, BlockError> {
+        let h = &block.header;
+        self.check_header(h, block.txs.len())?;
         let bytes_max = self.params.block_bytes_max as usize;
         let mut bytes = 0usize;
         let mut hashes = Vec::with_capacity(block.txs.len());
