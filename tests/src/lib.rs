@@ -1,1 +1,317 @@
-//! Helpers shared by the end-to-end tests: start, stop and query real `kpledger` processes.
+//! Helpers shared by the end-to-end tests: build a local network with the real
+//! `kpledger testnet`, start and stop real `kpledger node` processes, query
+//! their HTTP API.
+//!
+//! Every process a test starts is owned by a [`Cluster`] whose `Drop` kills it,
+//! so nothing is left running when a test fails. Ports are chosen free at run
+//! time, never fixed.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `kpledger` binary under test: `$KPLEDGER_BIN`, or the one cargo built
+/// next to this test executable (`target/<profile>/kpledger`).
+pub fn kpledger_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("KPLEDGER_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/kpledger
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps");
+    let bin = profile_dir.join("kpledger");
+    assert!(
+        bin.exists(),
+        "{} not found: build it with `cargo build -p kp-node` (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A base port such that `base .. base + count` are all free right now.
+pub fn free_port_range(count: u16) -> u16 {
+    for attempt in 0..200u32 {
+        // Spread attempts over the unprivileged range, away from ephemeral ports.
+        let seed = std::process::id().wrapping_mul(7919).wrapping_add(attempt * 104_729);
+        let base = 20_000 + (seed % 20_000) as u16;
+        let all_free = (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no range of {count} free ports found");
+}
+
+/// Runs `kpledger` with `args` to completion; panics with its output on failure.
+pub fn run_ok(args: &[&str]) -> String {
+    let out = Command::new(kpledger_bin())
+        .args(args)
+        .output()
+        .expect("run kpledger");
+    assert!(
+        out.status.success(),
+        "kpledger {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One node of a cluster.
+pub struct NodeHandle {
+    /// `DIR/nodeI`.
+    pub dir: PathBuf,
+    /// HTTP address `127.0.0.1:P`.
+    pub rpc: String,
+    /// The running process, if started.
+    pub child: Option<Child>,
+}
+
+/// A local network from `kpledger testnet`, whose processes die with it.
+pub struct Cluster {
+    /// Keeps the files until the cluster is dropped.
+    pub dir: tempfile::TempDir,
+    /// Validators first, then observers.
+    pub nodes: Vec<NodeHandle>,
+    /// How many of `nodes` are validators.
+    pub validators: usize,
+}
+
+impl Cluster {
+    /// Generates (but does not start) `validators + observers` nodes.
+    pub fn generate(validators: usize, observers: usize) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let count = validators + observers;
+        let base = free_port_range(2 * count as u16);
+        let out = dir.path().join("net");
+        run_ok(&[
+            "testnet",
+            "--validators",
+            &validators.to_string(),
+            "--observers",
+            &observers.to_string(),
+            "--out",
+            out.to_str().expect("utf-8 path"),
+            "--base-port",
+            &base.to_string(),
+        ]);
+        let nodes = (0..count)
+            .map(|i| NodeHandle {
+                dir: out.join(format!("node{i}")),
+                rpc: format!("127.0.0.1:{}", base + 2 * i as u16 + 1),
+                child: None,
+            })
+            .collect();
+        Cluster {
+            dir,
+            nodes,
+            validators,
+        }
+    }
+
+    /// Starts node `i` (its log goes to `nodeI/node.log`).
+    pub fn start(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        assert!(node.child.is_none(), "node {i} already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node.dir.join("node.log"))
+            .expect("open node log");
+        let child = Command::new(kpledger_bin())
+            .args(["node", "--config"])
+            .arg(node.dir.join("node.toml"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log"))
+            .stderr(log)
+            .spawn()
+            .expect("start kpledger node");
+        node.child = Some(child);
+    }
+
+    /// Starts every node.
+    pub fn start_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.start(i);
+        }
+    }
+
+    /// Kills node `i` with SIGKILL and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM to node `i` and waits for it to exit; returns whether it
+    /// exited cleanly within `timeout`.
+    pub fn terminate(&mut self, i: usize, timeout: Duration) -> bool {
+        let Some(mut child) = self.nodes[i].child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
+    /// `GET /v1/status` of node `i`, or `None` if it does not answer.
+    pub fn status(&self, i: usize) -> Option<serde_json::Value> {
+        get_json(&self.nodes[i].rpc, "/v1/status")
+    }
+
+    /// The height node `i` reports, or 0 if it does not answer.
+    pub fn height(&self, i: usize) -> u64 {
+        self.status(i)
+            .and_then(|s| s["height"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// Waits until every node in `which` reports at least `height`.
+    pub fn wait_for_height(&self, which: &[usize], height: u64, timeout: Duration) {
+        let ok = wait_until(timeout, || which.iter().all(|&i| self.height(i) >= height));
+        if !ok {
+            let seen: Vec<_> = which.iter().map(|&i| (i, self.height(i))).collect();
+            panic!(
+                "nodes did not reach height {height} within {timeout:?}: {seen:?}\n{}",
+                self.logs_tail(40)
+            );
+        }
+    }
+
+    /// The last `lines` lines of every node's log (for failure messages).
+    pub fn logs_tail(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let text = std::fs::read_to_string(node.dir.join("node.log")).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            let start = all.len().saturating_sub(lines);
+            out.push_str(&format!("--- node{i} ---\n{}\n", all[start..].join("\n")));
+        }
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("http client")
+}
+
+/// `GET http://addr/path` as JSON, or `None` on any failure.
+pub fn get_json(addr: &str, path: &str) -> Option<serde_json::Value> {
+    if TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_millis(300)).is_err() {
+        return None;
+    }
+    let resp = client().get(format!("http://{addr}{path}")).send().ok()?;
+    resp.json().ok()
+}
+
+/// `POST http://addr/path` with a JSON body; returns status and JSON answer.
+pub fn post_json(
+    addr: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Option<(u16, serde_json::Value)> {
+    let resp = client()
+        .post(format!("http://{addr}{path}"))
+        .json(body)
+        .send()
+        .ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.json().unwrap_or(serde_json::Value::Null)))
+}
+
+/// Reads a key file written by `kpledger` (64 hex digits).
+pub fn read_key(path: &Path) -> kp_types::SigningKey {
+    let text = std::fs::read_to_string(path).expect("read key file");
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut seed).expect("key file holds 64 hex digits");
+    kp_types::SigningKey::from_seed(seed)
+}
+
+/// The chain id of a generated network.
+pub const TESTNET_CHAIN_ID: &str = "kp-testnet";
+
+/// A signed certificate issue from Botswana (node 0 of a testnet, authority
+/// `BW-KPA`) to the EU, numbered `BW<suffix>`, issued today.
+pub fn bw_certificate_tx(cluster: &Cluster, suffix: &str) -> kp_types::SignedTransaction {
+    use kp_types::tx::{Payload, Transaction};
+    let key = read_key(&cluster.nodes[0].dir.join("authority.key"));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64;
+    let today = kp_types::Timestamp(now_ms).date();
+    let mut cert = kp_ledger::testkit::certificate(&format!("BW{suffix}"), "BW", "EU", today);
+    cert.issuing_authority = kp_types::AuthorityId::new("BW-KPA").expect("valid id");
+    Transaction {
+        chain_id: TESTNET_CHAIN_ID.to_string(),
+        signer: key.public(),
+        nonce: now_ms,
+        expires_at: kp_types::Timestamp(now_ms + 10 * 60 * 1000),
+        payload: Payload::IssueCertificate(cert),
+    }
+    .sign(&key)
+}
+
+/// `POST /v1/txs` of the canonical bytes of `tx` to node `i`.
+pub fn submit(cluster: &Cluster, i: usize, tx: &kp_types::SignedTransaction, wait: bool) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({ "tx_hex": hex::encode(kp_types::encode(tx)), "wait": wait });
+    post_json(&cluster.nodes[i].rpc, "/v1/txs", &body).expect("node answers POST /v1/txs")
+}
+
+/// Block hash at `height` as node `i` reports it.
+pub fn block_hash(cluster: &Cluster, i: usize, height: u64) -> Option<String> {
+    get_json(&cluster.nodes[i].rpc, &format!("/v1/blocks/{height}"))
+        .and_then(|b| b["hash"].as_str().map(str::to_string))
+}
+
+/// Asserts every node in `which` has the same block hashes at heights `1..=up_to`.
+pub fn assert_same_chain(cluster: &Cluster, which: &[usize], up_to: u64) {
+    for h in 1..=up_to {
+        let hashes: Vec<Option<String>> = which.iter().map(|&i| block_hash(cluster, i, h)).collect();
+        assert!(
+            hashes[0].is_some() && hashes.iter().all(|x| *x == hashes[0]),
+            "nodes {which:?} disagree or miss block {h}: {hashes:?}"
+        );
+    }
+}

@@ -1,1 +1,10 @@
-//! A kpledger node and the kpledger binary.
+//! A kpledger node: the wiring of ledger, consensus, storage, network and RPC
+//! into one process, plus the command-line tools of the `kpledger` binary.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod keys;
+pub mod mempool;
+pub mod table;
+pub mod testnet;
+pub mod run;

@@ -1,1 +1,133 @@
-fn main() {}
+//! The `kpledger` binary.
+
+use clap::{Parser, Subcommand};
+use kp_node::{keys, testnet};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "kpledger", version, about = "Kimberley Process certificate ledger")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Key files.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Write genesis, keys and configs of a local network on 127.0.0.1.
+    Testnet {
+        /// Government validators (the first N of the Participants table: BW, EU, AE, IN, ...).
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Observers (WDC, CSC, ADPA).
+        #[arg(long, default_value_t = 1)]
+        observers: usize,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// First port; node I uses base+2I (peers) and base+2I+1 (HTTP).
+        #[arg(long, default_value_t = 26600)]
+        base_port: u16,
+        /// Chain id.
+        #[arg(long, default_value = "kp-testnet")]
+        chain_id: String,
+    },
+    /// Run a node.
+    Node {
+        /// The node's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new key (mode 0600) and print its public key and peer id.
+    Generate {
+        /// Where to write it; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the public key and peer id of a key file.
+    Show {
+        /// The key file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_key(key: &kp_types::SigningKey) -> Result<(), String> {
+    let public = key.public();
+    let peer = kp_network::peer_id_of(&public).map_err(|e| e.to_string())?;
+    println!("public_key = \"{}\"", public.to_hex());
+    println!("peer_id = \"{peer}\"");
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Keys {
+            command: KeysCommand::Generate { out },
+        } => {
+            let key = keys::generate();
+            keys::write(&out, &key).map_err(|e| e.to_string())?;
+            print_key(&key)
+        }
+        Command::Keys {
+            command: KeysCommand::Show { file },
+        } => {
+            let key = keys::read(&file).map_err(|e| e.to_string())?;
+            print_key(&key)
+        }
+        Command::Testnet {
+            validators,
+            observers,
+            out,
+            base_port,
+            chain_id,
+        } => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| e.to_string())?;
+            let spec = testnet::TestnetSpec {
+                validators,
+                observers,
+                out: out.clone(),
+                base_port,
+                chain_id,
+                genesis_time: kp_types::Timestamp(now.as_millis() as u64),
+            };
+            let nodes = testnet::generate(&spec).map_err(|e| e.to_string())?;
+            println!("wrote {}", out.join("genesis.toml").display());
+            for node in nodes {
+                println!(
+                    "{:<5} {:<15} config {}  rpc http://{}{}",
+                    node.code,
+                    format!("{:?}", node.kind).to_lowercase(),
+                    node.config.display(),
+                    node.rpc,
+                    node.authority_key
+                        .map(|k| format!("  authority key {}", k.display()))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Command::Node { config } => kp_node::run::run_node(&config).map_err(|e| e.to_string()),
+    }
+}

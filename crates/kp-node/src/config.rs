@@ -1,0 +1,213 @@
+//! Node configuration (`node.toml`). Relative paths are resolved against the
+//! directory of the configuration file, so a node directory can be moved whole.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a node configuration.
+    #[error("config {path} is invalid: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser reported.
+        source: toml::de::Error,
+    },
+    /// A value is out of range.
+    #[error("config {path}: {field} {problem}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// A node's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Identity and files.
+    pub node: NodeSection,
+    /// Peer-to-peer network.
+    pub network: NetworkSection,
+    /// HTTP API.
+    pub rpc: RpcSection,
+    /// Consensus timeouts.
+    #[serde(default)]
+    pub consensus: ConsensusSection,
+    /// Transaction pool.
+    #[serde(default)]
+    pub mempool: MempoolSection,
+}
+
+/// Identity and files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// The genesis file shared by every node of the network.
+    pub genesis: PathBuf,
+    /// The node key (mode 0600).
+    pub key_file: PathBuf,
+    /// Where the node keeps its database.
+    pub data_dir: PathBuf,
+}
+
+/// Peer-to-peer network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// libp2p listen address, e.g. `/ip4/0.0.0.0/tcp/26600`.
+    pub listen: String,
+    /// Addresses of other nodes to dial, e.g. `/ip4/10.0.0.2/tcp/26600`.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Largest gossip or sync message accepted, in bytes.
+    #[serde(default = "default_message_bytes_max")]
+    pub message_bytes_max: usize,
+}
+
+/// HTTP API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcSection {
+    /// Listen address, e.g. `127.0.0.1:8600`.
+    pub listen: String,
+}
+
+/// Consensus timeouts, in milliseconds. Each grows by `delta_ms` per round.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusSection {
+    /// Waiting for a proposal.
+    pub timeout_propose_ms: u64,
+    /// Waiting for prevotes after a quorum of any prevotes.
+    pub timeout_prevote_ms: u64,
+    /// Waiting for precommits after a quorum of any precommits.
+    pub timeout_precommit_ms: u64,
+    /// Added to each timeout per round.
+    pub timeout_delta_ms: u64,
+    /// Pause after a commit before the next height starts, so that a block
+    /// collects transactions.
+    pub block_interval_ms: u64,
+}
+
+impl Default for ConsensusSection {
+    fn default() -> Self {
+        ConsensusSection {
+            timeout_propose_ms: 1500,
+            timeout_prevote_ms: 500,
+            timeout_precommit_ms: 500,
+            timeout_delta_ms: 500,
+            block_interval_ms: 200,
+        }
+    }
+}
+
+/// Transaction pool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolSection {
+    /// Most transactions held.
+    pub size_max: usize,
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        MempoolSection { size_max: 20_000 }
+    }
+}
+
+fn default_message_bytes_max() -> usize {
+    kp_types::block::BLOCK_BYTES_MAX + 64 * 1024
+}
+
+impl NodeConfig {
+    /// Reads `path` and resolves relative paths against its directory.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config: NodeConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut config.node.genesis,
+            &mut config.node.key_file,
+            &mut config.node.data_dir,
+        ] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |field, problem: &str| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            field,
+            problem: problem.to_string(),
+        };
+        if self.mempool.size_max == 0 || self.mempool.size_max > 1_000_000 {
+            return Err(invalid("mempool.size_max", "must be between 1 and 1000000"));
+        }
+        if self.network.message_bytes_max < 1024 {
+            return Err(invalid("network.message_bytes_max", "must be at least 1024"));
+        }
+        if self.rpc.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid("rpc.listen", "must be an address like 127.0.0.1:8600"));
+        }
+        if self.consensus.timeout_propose_ms == 0 {
+            return Err(invalid("consensus.timeout_propose_ms", "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node-config/node.toml");
+        let config = NodeConfig::load(&path).unwrap();
+        assert!(config.node.genesis.is_absolute() || config.node.genesis.starts_with(".."));
+        assert_eq!(config.mempool.size_max, 20_000);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            "[node]\ngenesis='g'\nkey_file='k'\ndata_dir='d'\ncolour='blue'\n[network]\nlisten='/ip4/127.0.0.1/tcp/1'\n[rpc]\nlisten='127.0.0.1:1'\n",
+        )
+        .unwrap();
+        assert!(matches!(NodeConfig::load(&path), Err(ConfigError::Parse { .. })));
+    }
+}

@@ -1,0 +1,187 @@
+//! The transaction pool: bounded, deduplicated, in arrival order.
+//!
+//! A transaction enters only after the ledger's `check_tx` accepts it against
+//! the current state; after each block, transactions the block included are
+//! dropped and the rest are checked again (a certificate number taken by the
+//! block, a sanction just adopted). Arrival order is kept so that a block
+//! executes an authority's issue before its later void of the same certificate.
+
+use kp_types::{SignedTransaction, TxHash};
+use std::collections::{BTreeMap, BTreeSet};
+use thiserror::Error;
+
+/// Why the pool refused a transaction.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum MempoolError {
+    /// The pool holds its maximum.
+    #[error("the transaction pool is full ({size_max} transactions); retry later")]
+    Full {
+        /// Capacity.
+        size_max: usize,
+    },
+    /// Already pending.
+    #[error("transaction {hash} is already pending")]
+    Duplicate {
+        /// Its hash.
+        hash: TxHash,
+    },
+}
+
+#[derive(Debug)]
+struct Entry {
+    seq: u64,
+    tx: SignedTransaction,
+    bytes: usize,
+}
+
+/// Pending transactions.
+#[derive(Debug)]
+pub struct Mempool {
+    size_max: usize,
+    next_seq: u64,
+    by_hash: BTreeMap<TxHash, Entry>,
+    order: BTreeMap<u64, TxHash>,
+}
+
+impl Mempool {
+    /// An empty pool holding at most `size_max` transactions.
+    pub fn new(size_max: usize) -> Mempool {
+        assert!(size_max > 0, "mempool capacity must be positive");
+        Mempool {
+            size_max,
+            next_seq: 0,
+            by_hash: BTreeMap::new(),
+            order: BTreeMap::new(),
+        }
+    }
+
+    /// Pending transactions.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Whether none are pending.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// Whether `hash` is pending.
+    pub fn contains(&self, hash: &TxHash) -> bool {
+        self.by_hash.contains_key(hash)
+    }
+
+    /// Adds a transaction the ledger has already accepted.
+    pub fn insert(&mut self, hash: TxHash, tx: SignedTransaction) -> Result<(), MempoolError> {
+        if self.by_hash.contains_key(&hash) {
+            return Err(MempoolError::Duplicate { hash });
+        }
+        if self.by_hash.len() >= self.size_max {
+            return Err(MempoolError::Full {
+                size_max: self.size_max,
+            });
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let bytes = kp_types::encode(&tx).len();
+        self.order.insert(seq, hash);
+        self.by_hash.insert(hash, Entry { seq, tx, bytes });
+        debug_assert_eq!(self.order.len(), self.by_hash.len());
+        Ok(())
+    }
+
+    /// The oldest transactions that fit `count_max` and `bytes_max`, left in the pool.
+    pub fn candidates(&self, count_max: usize, bytes_max: usize) -> Vec<SignedTransaction> {
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for hash in self.order.values() {
+            if out.len() >= count_max {
+                break;
+            }
+            let Some(entry) = self.by_hash.get(hash) else {
+                continue;
+            };
+            if bytes + entry.bytes > bytes_max {
+                break;
+            }
+            bytes += entry.bytes;
+            out.push(entry.tx.clone());
+        }
+        out
+    }
+
+    /// Removes the transactions a decided block included.
+    pub fn remove_included(&mut self, hashes: &BTreeSet<TxHash>) {
+        for hash in hashes {
+            if let Some(entry) = self.by_hash.remove(hash) {
+                self.order.remove(&entry.seq);
+            }
+        }
+        debug_assert_eq!(self.order.len(), self.by_hash.len());
+    }
+
+    /// Keeps only transactions for which `still_valid` holds; returns how many left.
+    pub fn retain(&mut self, mut still_valid: impl FnMut(&SignedTransaction) -> bool) -> usize {
+        let before = self.by_hash.len();
+        let order = &mut self.order;
+        self.by_hash.retain(|_, entry| {
+            let keep = still_valid(&entry.tx);
+            if !keep {
+                order.remove(&entry.seq);
+            }
+            keep
+        });
+        before - self.by_hash.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kp_types::tx::{Payload, Transaction};
+    use kp_types::{ResolutionAction, ResolutionProposal, SigningKey, Timestamp};
+
+    fn tx(nonce: u64) -> SignedTransaction {
+        let key = SigningKey::from_seed([3; 32]);
+        Transaction {
+            chain_id: "t".into(),
+            signer: key.public(),
+            nonce,
+            expires_at: Timestamp(1),
+            payload: Payload::ProposeResolution(ResolutionProposal {
+                title: "x".into(),
+                action: ResolutionAction::AdministrativeDecision {
+                    title: "x".into(),
+                    text_hash: kp_types::Hash::ZERO,
+                },
+                deadline: None,
+            }),
+        }
+        .sign(&key)
+    }
+
+    #[test]
+    fn bounded_deduplicated_ordered() {
+        let mut pool = Mempool::new(3);
+        for n in 0..3 {
+            let t = tx(n);
+            pool.insert(t.hash(), t).unwrap();
+        }
+        let t = tx(0);
+        assert!(matches!(
+            pool.insert(t.hash(), t),
+            Err(MempoolError::Duplicate { .. })
+        ));
+        let t = tx(9);
+        assert!(matches!(
+            pool.insert(t.hash(), t),
+            Err(MempoolError::Full { .. })
+        ));
+        let c = pool.candidates(2, usize::MAX);
+        assert_eq!(c.iter().map(|t| t.tx.nonce).collect::<Vec<_>>(), vec![0, 1]);
+        pool.remove_included(&[tx(0).hash()].into_iter().collect());
+        assert_eq!(pool.len(), 2);
+        assert_eq!(pool.retain(|t| t.tx.nonce != 2), 1);
+        assert_eq!(pool.candidates(10, usize::MAX)[0].tx.nonce, 1);
+        assert!(pool.candidates(10, 10).is_empty());
+    }
+}

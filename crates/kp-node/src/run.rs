@@ -1,0 +1,930 @@
+//! The running node: one task owns the ledger, the consensus core and the
+//! mempool and reacts to network events, RPC requests and timers. Everything
+//! that touches consensus state happens on that task, in order, so the core's
+//! actions are executed exactly as it emitted them: a `PersistSafety` is
+//! flushed to disk before any later broadcast of the same batch leaves.
+//!
+//! Block flow: the proposer builds a block from the mempool; validators check
+//! it (`Ledger::validate_block`) when the core asks; a decided block is applied
+//! and stored with its commit certificate in one atomic write; the proposer
+//! then gossips the decided block with its certificate on the blocks topic so
+//! that observers follow. A node that is behind (restart, late observer,
+//! healed partition) asks a peer for the blocks it misses and checks each
+//! certificate against the validator set of its height before applying it.
+
+use crate::config::NodeConfig;
+use crate::keys;
+use crate::mempool::{Mempool, MempoolError};
+use kp_consensus::{Action, Consensus, ConsensusConfig, ConsensusMessage, Input, SafetyState};
+use kp_ledger::{Genesis, Ledger, StateStore, TxReceipt, WriteSet};
+use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
+use kp_rpc::{ApiError, Backend, Status, Submitted};
+use kp_storage::{BlockStore, SafetyStore, SledStore};
+use kp_types::tx::{Payload, Transaction};
+use kp_types::{
+    Block, CommitCertificate, Evidence, PublicKey, SignedTransaction, SigningKey, Timestamp,
+    TxHash,
+};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// Most blocks asked for in one sync request.
+const SYNC_BATCH_MAX: u32 = 64;
+/// Pending RPC requests the node task holds before refusing more.
+const REQUEST_QUEUE: usize = 1024;
+/// Transactions a client may wait on at once.
+const WAITERS_MAX: usize = 10_000;
+/// How far ahead of the local clock a proposed block's time may be.
+const CLOCK_DRIFT_MAX_MS: u64 = 10_000;
+/// How long without a new block before asking peers for blocks.
+const STALL_MS: u64 = 2_000;
+/// Lifetime the node gives the evidence transactions it signs.
+const EVIDENCE_TX_LIFETIME_MS: u64 = 60 * 60 * 1000;
+/// Largest encoded decided-block gossip message or sync answer.
+const SYNC_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// Why the node stopped.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The genesis file is unusable.
+    #[error("genesis {path}: {detail}")]
+    Genesis {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The node key is unusable.
+    #[error(transparent)]
+    Key(#[from] keys::KeyFileError),
+    /// The store failed or is inconsistent.
+    #[error("storage: {0}")]
+    Storage(#[from] kp_storage::StorageError),
+    /// The ledger failed (a storage failure underneath: fatal).
+    #[error("ledger: {0}")]
+    Ledger(#[from] kp_ledger::LedgerError),
+    /// A store commit failed (fatal).
+    #[error("store: {0}")]
+    Store(#[from] kp_ledger::StoreError),
+    /// The persisted consensus safety state does not decode.
+    #[error("the consensus safety state on disk is corrupt: {source}")]
+    CorruptSafetyState {
+        /// The decoder's complaint.
+        source: kp_types::EncodingError,
+    },
+    /// The network could not start.
+    #[error("network: {0}")]
+    Network(#[from] kp_network::NetworkError),
+    /// An address in the configuration is malformed.
+    #[error("address {address:?}: {detail}")]
+    Address {
+        /// The address.
+        address: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The OS refused something (runtime, socket).
+    #[error("{action}: {source}")]
+    Io {
+        /// What was attempted.
+        action: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Runs a node until SIGINT or SIGTERM.
+pub fn run_node(config_path: &Path) -> Result<(), NodeError> {
+    init_tracing();
+    let config = NodeConfig::load(config_path)?;
+    let genesis_text =
+        std::fs::read_to_string(&config.node.genesis).map_err(|e| NodeError::Genesis {
+            path: config.node.genesis.clone(),
+            detail: e.to_string(),
+        })?;
+    let genesis = Genesis::from_toml(&genesis_text).map_err(|e| NodeError::Genesis {
+        path: config.node.genesis.clone(),
+        detail: e.to_string(),
+    })?;
+    let key = keys::read(&config.node.key_file)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| NodeError::Io {
+            action: "start the async runtime",
+            source,
+        })?;
+    runtime.block_on(async move { Node::start(config, genesis, key).await?.run().await })
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// What the RPC asks of the node task.
+enum Request {
+    Submit {
+        tx: Box<SignedTransaction>,
+        wait: bool,
+        reply: oneshot::Sender<Result<Submitted, ApiError>>,
+    },
+}
+
+/// What the RPC reads without asking the node task.
+struct Shared {
+    status: RwLock<Status>,
+    store: SledStore,
+    requests: mpsc::Sender<Request>,
+}
+
+struct NodeBackend(Arc<Shared>);
+
+impl Backend for NodeBackend {
+    fn status(&self) -> Status {
+        self.0
+            .status
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    fn submit(
+        &self,
+        tx: SignedTransaction,
+        wait: bool,
+    ) -> futures::future::BoxFuture<'static, Result<Submitted, ApiError>> {
+        let requests = self.0.requests.clone();
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            requests
+                .try_send(Request::Submit {
+                    tx: Box::new(tx),
+                    wait,
+                    reply,
+                })
+                .map_err(|_| ApiError::unavailable("the node is busy; retry shortly"))?;
+            let waited = if wait {
+                tokio::time::timeout(Duration::from_secs(60), answer).await
+            } else {
+                Ok(answer.await)
+            };
+            match waited {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(ApiError::unavailable("the node is shutting down")),
+                Err(_) => Err(ApiError::new(
+                    504,
+                    "not-decided-yet",
+                    "the transaction was accepted but not decided within 60 s; look it up later",
+                )),
+            }
+        })
+    }
+
+    fn transaction(&self, hash: TxHash) -> Result<serde_json::Value, ApiError> {
+        let store = &self.0.store;
+        let Some((height, position)) =
+            BlockStore::tx_location(store, &hash).map_err(internal)?
+        else {
+            return Err(ApiError::not_found(format!(
+                "transaction {hash} is not in a decided block (yet)"
+            )));
+        };
+        let receipt = stored_receipts(store, height)?
+            .and_then(|r| r.into_iter().nth(position as usize));
+        let tx = BlockStore::block(store, height)
+            .map_err(internal)?
+            .and_then(|b| b.txs.into_iter().nth(position as usize));
+        Ok(serde_json::json!({
+            "hash": hash,
+            "height": height,
+            "position": position,
+            "receipt": receipt,
+            "tx": tx,
+        }))
+    }
+
+    fn block(&self, height: u64) -> Result<serde_json::Value, ApiError> {
+        let store = &self.0.store;
+        let block = BlockStore::block(store, height)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
+        let certificate = BlockStore::commit_certificate(store, height).map_err(internal)?;
+        Ok(serde_json::json!({
+            "hash": block.hash(),
+            "block": block,
+            "commit_certificate": certificate,
+        }))
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(500, "internal", format!("storage failure: {e}"))
+}
+
+fn stored_receipts(store: &SledStore, height: u64) -> Result<Option<Vec<TxReceipt>>, ApiError> {
+    let Some(bytes) = BlockStore::receipts(store, height).map_err(internal)? else {
+        return Ok(None);
+    };
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    kp_types::decode(&bytes, kp_storage::RECEIPTS_BYTES_MAX)
+        .map(Some)
+        .map_err(internal)
+}
+
+/// Timers the node task keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    Consensus(kp_consensus::Timeout),
+    StartHeight(u64),
+    Sync,
+}
+
+struct Node {
+    chain_id: String,
+    code: String,
+    key: SigningKey,
+    config: NodeConfig,
+    ledger: Ledger<SledStore>,
+    safety: SafetyStore,
+    consensus: Consensus,
+    mempool: Mempool,
+    net: NetClient,
+    net_events: mpsc::Receiver<NetEvent>,
+    requests: mpsc::Receiver<Request>,
+    shared: Arc<Shared>,
+    timers: BTreeMap<(Instant, u64), Timer>,
+    timer_seq: u64,
+    waiters: BTreeMap<TxHash, Vec<oneshot::Sender<Result<Submitted, ApiError>>>>,
+    allowed: Vec<PublicKey>,
+    peers: BTreeSet<PublicKey>,
+    last_progress: Instant,
+    sync_in_flight: bool,
+    sync_replies: mpsc::Sender<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
+    sync_results: mpsc::Receiver<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
+    sync_peer_index: usize,
+    rpc_shutdown: Option<oneshot::Sender<()>>,
+}
+
+fn now_ms() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Timestamp(ms)
+}
+
+fn parse_multiaddr(text: &str) -> Result<kp_network::Multiaddr, NodeError> {
+    text.parse::<kp_network::Multiaddr>()
+        .map_err(|e| NodeError::Address {
+            address: text.to_string(),
+            detail: e.to_string(),
+        })
+}
+
+impl Node {
+    async fn start(
+        config: NodeConfig,
+        genesis: Genesis,
+        key: SigningKey,
+    ) -> Result<Node, NodeError> {
+        std::fs::create_dir_all(&config.node.data_dir).map_err(|source| NodeError::Io {
+            action: "create the data directory",
+            source,
+        })?;
+        let store = SledStore::open(&config.node.data_dir)?;
+        let ledger = Ledger::open(&genesis, store.clone())?;
+        let consistent = kp_storage::check_consistency_with(
+            &store,
+            ledger.height(),
+            kp_storage::CheckDepth::Recent(16),
+        )?;
+        let safety = SafetyStore::open(&store)?;
+        let restored: Option<SafetyState> = match safety.load()? {
+            Some(bytes) => Some(
+                kp_types::decode(&bytes, kp_consensus::safety::SAFETY_BYTES_MAX)
+                    .map_err(|e| NodeError::CorruptSafetyState { source: e })?,
+            ),
+            None => None,
+        };
+        let me = key.public();
+        let code = ledger
+            .participants()?
+            .into_iter()
+            .find(|p| p.participant.node_key == me)
+            .map(|p| p.participant.code.to_string())
+            .unwrap_or_else(|| "unlisted".to_string());
+        tracing::info!(
+            chain_id = ledger.chain_id(),
+            node = %code,
+            height = consistent.height,
+            block_hash = %consistent.block_hash,
+            "store opened"
+        );
+
+        let mut consensus_config = ConsensusConfig::new(ledger.chain_id(), key.clone());
+        consensus_config.timeout_propose_ms = config.consensus.timeout_propose_ms;
+        consensus_config.timeout_prevote_ms = config.consensus.timeout_prevote_ms;
+        consensus_config.timeout_precommit_ms = config.consensus.timeout_precommit_ms;
+        consensus_config.timeout_delta_ms = config.consensus.timeout_delta_ms;
+        let consensus = Consensus::new(consensus_config, restored);
+
+        let allowed = ledger.network_members();
+        let mut net_config = NetworkConfig::new(
+            ledger.chain_id(),
+            key.clone(),
+            parse_multiaddr(&config.network.listen)?,
+        );
+        net_config.bootstrap = config
+            .network
+            .peers
+            .iter()
+            .map(|p| parse_multiaddr(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        net_config.allowed = allowed.clone();
+        net_config.message_bytes_max = config.network.message_bytes_max;
+        net_config.response_bytes_max = config.network.message_bytes_max;
+        let (net, net_events) = kp_network::start(net_config).await?;
+
+        let (request_tx, requests) = mpsc::channel(REQUEST_QUEUE);
+        let shared = Arc::new(Shared {
+            status: RwLock::new(Status::default()),
+            store: store.clone(),
+            requests: request_tx,
+        });
+        let listener = tokio::net::TcpListener::bind(&config.rpc.listen)
+            .await
+            .map_err(|source| NodeError::Io {
+                action: "bind the RPC address",
+                source,
+            })?;
+        let (rpc_shutdown, rpc_stop) = oneshot::channel::<()>();
+        let backend: Arc<dyn Backend> = Arc::new(NodeBackend(shared.clone()));
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = rpc_stop.await;
+            };
+            if let Err(e) = kp_rpc::serve(listener, backend, stop).await {
+                tracing::error!(error = %e, "RPC server stopped");
+            }
+        });
+        tracing::info!(rpc = %config.rpc.listen, p2p = %config.network.listen, "listening");
+
+        let (sync_replies, sync_results) = mpsc::channel(4);
+        let mempool = Mempool::new(config.mempool.size_max);
+        Ok(Node {
+            chain_id: ledger.chain_id().to_string(),
+            code,
+            key,
+            config,
+            ledger,
+            safety,
+            consensus,
+            mempool,
+            net,
+            net_events,
+            requests,
+            shared,
+            timers: BTreeMap::new(),
+            timer_seq: 0,
+            waiters: BTreeMap::new(),
+            allowed,
+            peers: BTreeSet::new(),
+            last_progress: Instant::now(),
+            sync_in_flight: false,
+            sync_replies,
+            sync_results,
+            sync_peer_index: 0,
+            rpc_shutdown: Some(rpc_shutdown),
+        })
+    }
+
+    async fn publish(&self, topic: Topic, bytes: Vec<u8>) {
+        if let Err(e) = self.net.publish(topic, bytes).await {
+            // Gossip with no peers yet, or a full queue: consensus re-sends.
+            tracing::debug!(?topic, error = %e, "publish failed");
+        }
+    }
+
+    fn is_validator(&self) -> bool {
+        self.ledger.validators().contains(&self.key.public())
+    }
+
+    fn role(&self) -> &'static str {
+        if self.is_validator() {
+            "validator"
+        } else {
+            match self.ledger.member_kind(&self.key.public()) {
+                Some(kp_types::ParticipantKind::Observer) => "observer",
+                Some(_) => "member",
+                None => "unlisted",
+            }
+        }
+    }
+
+    fn refresh_status(&self) {
+        let status = Status {
+            chain_id: self.chain_id.clone(),
+            node: self.code.clone(),
+            role: self.role().to_string(),
+            height: self.ledger.height(),
+            block_hash: self.ledger.last_block_hash(),
+            state_root: self.ledger.state_root(),
+            block_time: self.ledger.last_block_time().to_string(),
+            peers: self.peers.len(),
+            validators: self.ledger.validators().len(),
+            mempool: self.mempool.len(),
+            round: self.consensus.round(),
+        };
+        if let Ok(mut slot) = self.shared.status.write() {
+            *slot = status;
+        }
+    }
+
+    fn schedule(&mut self, after: Duration, timer: Timer) {
+        self.timer_seq += 1;
+        self.timers
+            .insert((Instant::now() + after, self.timer_seq), timer);
+    }
+
+    async fn run(mut self) -> Result<(), NodeError> {
+        self.refresh_status();
+        let next = self.ledger.height() + 1;
+        self.start_height(next).await?;
+        self.schedule(Duration::from_millis(500), Timer::Sync);
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(
+                |source| NodeError::Io {
+                    action: "install the SIGTERM handler",
+                    source,
+                },
+            )?;
+        loop {
+            let deadline = self
+                .timers
+                .first_key_value()
+                .map(|((at, _), _)| *at)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = sigterm.recv() => break,
+                event = self.net_events.recv() => match event {
+                    Some(event) => self.on_net(event).await?,
+                    None => {
+                        tracing::error!("network task stopped");
+                        break;
+                    }
+                },
+                Some(request) = self.requests.recv() => self.on_request(request).await?,
+                Some((peer, answer)) = self.sync_results.recv() => {
+                    self.sync_in_flight = false;
+                    self.on_sync_answer(peer, answer).await?;
+                }
+                _ = tokio::time::sleep_until(deadline) => self.fire_timers().await?,
+            }
+        }
+        tracing::info!(height = self.ledger.height(), "stopping");
+        if let Some(stop) = self.rpc_shutdown.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.net.shutdown().await;
+        Ok(())
+    }
+
+    async fn fire_timers(&mut self) -> Result<(), NodeError> {
+        let now = Instant::now();
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let timer = entry.remove();
+            match timer {
+                Timer::Consensus(timeout) => {
+                    self.drive(Input::TimeoutElapsed(timeout)).await?;
+                }
+                Timer::StartHeight(height) => {
+                    if height == self.ledger.height() + 1 {
+                        self.start_height(height).await?;
+                    }
+                }
+                Timer::Sync => {
+                    if self.last_progress.elapsed() > Duration::from_millis(STALL_MS) {
+                        self.request_sync();
+                    }
+                    self.schedule(Duration::from_millis(1000), Timer::Sync);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_height(&mut self, height: u64) -> Result<(), NodeError> {
+        if !self.is_validator() {
+            return Ok(());
+        }
+        let validators = self.ledger.validators();
+        self.drive(Input::StartHeight { height, validators }).await
+    }
+
+    /// Feeds one input to the core and carries out every resulting action in
+    /// order, including the inputs those actions produce.
+    async fn drive(&mut self, input: Input) -> Result<(), NodeError> {
+        let mut inputs = VecDeque::from([input]);
+        // Each input yields a bounded number of actions, and only proposal
+        // building and block validation feed back; bound the loop regardless.
+        let mut budget = 256usize;
+        while let Some(input) = inputs.pop_front() {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                tracing::warn!("consensus input loop budget exhausted");
+                break;
+            }
+            for action in self.consensus.handle(input) {
+                if let Some(next) = self.act(action).await? {
+                    inputs.push_back(next);
+                }
+            }
+        }
+        self.refresh_status();
+        Ok(())
+    }
+
+    async fn act(&mut self, action: Action) -> Result<Option<Input>, NodeError> {
+        match action {
+            Action::PersistSafety(state) => {
+                // Durable before anything after it in this batch is sent.
+                self.safety.save(&kp_types::encode(&*state))?;
+            }
+            Action::Broadcast(message) | Action::SendTo(_, message) => {
+                self.publish(Topic::Consensus, message.encode()).await;
+            }
+            Action::ScheduleTimeout {
+                timeout,
+                duration_ms,
+            } => self.schedule(
+                Duration::from_millis(duration_ms),
+                Timer::Consensus(timeout),
+            ),
+            Action::RequestProposal { height, round } => {
+                let params = self.ledger.params();
+                let candidates = self.mempool.candidates(
+                    params.block_txs_max as usize,
+                    params.block_bytes_max as usize,
+                );
+                let time = Timestamp(
+                    now_ms()
+                        .0
+                        .max(self.ledger.last_block_time().0.saturating_add(1)),
+                );
+                let block = self
+                    .ledger
+                    .build_block(self.key.public(), time, &candidates);
+                return Ok(Some(Input::ProposalPayload {
+                    height,
+                    round,
+                    block,
+                }));
+            }
+            Action::ValidateBlock { height, block } => {
+                let valid = match self.ledger.validate_block(&block) {
+                    Ok(()) => block.header.time.0 <= now_ms().0 + CLOCK_DRIFT_MAX_MS,
+                    Err(e) => {
+                        tracing::warn!(height, error = %e, "invalid proposed block");
+                        false
+                    }
+                };
+                return Ok(Some(Input::BlockValidity {
+                    height,
+                    block_hash: block.hash(),
+                    valid,
+                }));
+            }
+            Action::Decide { block, certificate } => {
+                self.commit(&block, &certificate).await?;
+                let next = self.ledger.height() + 1;
+                self.schedule(
+                    Duration::from_millis(self.config.consensus.block_interval_ms),
+                    Timer::StartHeight(next),
+                );
+            }
+            Action::Evidence(evidence) => self.submit_evidence(evidence).await,
+            Action::RequestCommit { .. } => self.request_sync(),
+        }
+        Ok(None)
+    }
+
+    /// Applies a decided block and stores it with its certificate atomically.
+    async fn commit(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+    ) -> Result<(), NodeError> {
+        let height = block.header.height;
+        if height != self.ledger.height() + 1 {
+            return Ok(());
+        }
+        let writes = BlockStore::try_block_writes(block, certificate, &[])?;
+        let receipt = self.ledger.apply_block(block, writes)?;
+        // Receipts are a function of the block and the state before it; they
+        // are stored right after, for lookups.
+        let mut receipts = WriteSet::default();
+        receipts.put(
+            kp_storage::keys::height_key(kp_storage::keys::TABLE_RECEIPTS, height),
+            kp_storage::keys::wrap_raw(&kp_types::encode(&receipt.receipts)),
+        );
+        self.ledger.store().commit(&receipts)?;
+        self.last_progress = Instant::now();
+        tracing::info!(
+            height,
+            txs = block.txs.len(),
+            block_hash = %receipt.block_hash,
+            state_root = %receipt.state_root,
+            "committed"
+        );
+
+        let included: BTreeSet<TxHash> = receipt.receipts.iter().map(|r| r.tx_hash).collect();
+        self.mempool.remove_included(&included);
+        let now = now_ms();
+        let ledger = &self.ledger;
+        self.mempool.retain(|tx| ledger.check_tx(tx, now).is_ok());
+        for (position, r) in receipt.receipts.iter().enumerate() {
+            if let Some(waiters) = self.waiters.remove(&r.tx_hash) {
+                let decided = serde_json::json!({
+                    "height": height,
+                    "position": position,
+                    "receipt": r,
+                });
+                for w in waiters {
+                    let _ = w.send(Ok(Submitted {
+                        hash: r.tx_hash,
+                        decided: Some(decided.clone()),
+                    }));
+                }
+            }
+        }
+        let members = self.ledger.network_members();
+        if members != self.allowed {
+            self.allowed = members.clone();
+            if let Err(e) = self.net.set_allowed(members).await {
+                tracing::error!(error = %e, "cannot update the allowed peers");
+            }
+        }
+        if block.header.proposer == self.key.public() {
+            let bytes = kp_types::encode(&(block, certificate));
+            self.publish(Topic::Blocks, bytes).await;
+        }
+        self.refresh_status();
+        Ok(())
+    }
+
+    async fn submit_evidence(&mut self, evidence: Evidence) {
+        let tx = Transaction {
+            chain_id: self.chain_id.clone(),
+            signer: self.key.public(),
+            nonce: evidence.height(),
+            expires_at: now_ms().plus_ms(EVIDENCE_TX_LIFETIME_MS),
+            payload: Payload::SubmitEvidence(evidence),
+        }
+        .sign(&self.key);
+        tracing::warn!("equivocation detected; submitting evidence");
+        let _ = self.accept_tx(tx, true).await;
+    }
+
+    /// Checks a transaction against the ledger and pools it; gossips it if new.
+    async fn accept_tx(&mut self, tx: SignedTransaction, gossip: bool) -> Result<TxHash, ApiError> {
+        let hash = tx.hash();
+        if self.mempool.contains(&hash) {
+            return Ok(hash);
+        }
+        if let Ok(Some(_)) = BlockStore::tx_location(self.ledger.store(), &hash) {
+            return Err(ApiError::new(
+                409,
+                "already-decided",
+                format!("transaction {hash} is already in a decided block"),
+            ));
+        }
+        self.ledger.check_tx(&tx, now_ms()).map_err(|r| {
+            ApiError::new(
+                422,
+                r.code(),
+                format!("the ledger refuses this transaction: {r}"),
+            )
+        })?;
+        let bytes = gossip.then(|| kp_types::encode(&tx));
+        self.mempool.insert(hash, tx).map_err(|e| match e {
+            MempoolError::Full { .. } => ApiError::unavailable(e.to_string()),
+            MempoolError::Duplicate { .. } => ApiError::new(409, "duplicate", e.to_string()),
+        })?;
+        if let Some(bytes) = bytes {
+            self.publish(Topic::Transactions, bytes).await;
+        }
+        Ok(hash)
+    }
+
+    async fn on_request(&mut self, request: Request) -> Result<(), NodeError> {
+        match request {
+            Request::Submit { tx, wait, reply } => match self.accept_tx(*tx, true).await {
+                Ok(hash) if wait => {
+                    let waiting: usize = self.waiters.values().map(Vec::len).sum();
+                    if waiting >= WAITERS_MAX {
+                        let _ = reply.send(Ok(Submitted { hash, decided: None }));
+                    } else {
+                        self.waiters.entry(hash).or_default().push(reply);
+                    }
+                }
+                Ok(hash) => {
+                    let _ = reply.send(Ok(Submitted { hash, decided: None }));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+        }
+        self.refresh_status();
+        Ok(())
+    }
+
+    async fn on_net(&mut self, event: NetEvent) -> Result<(), NodeError> {
+        match event {
+            NetEvent::PeerConnected(peer) => {
+                self.peers.insert(peer);
+                self.refresh_status();
+            }
+            NetEvent::PeerDisconnected(peer) => {
+                self.peers.remove(&peer);
+                self.refresh_status();
+            }
+            NetEvent::Gossip { topic, from, bytes } => match topic {
+                Topic::Transactions => {
+                    if let Ok(tx) = SignedTransaction::decode(&bytes) {
+                        let _ = self.accept_tx(tx, false).await;
+                    }
+                }
+                Topic::Consensus => {
+                    if !self.is_validator() {
+                        return Ok(());
+                    }
+                    match ConsensusMessage::decode(&bytes) {
+                        Ok(message) => {
+                            if message.height() > self.ledger.height() + 1 {
+                                self.request_sync_from(from);
+                            }
+                            self.drive(Input::Message { from, message }).await?;
+                        }
+                        Err(e) => tracing::debug!(%from, error = %e, "undecodable consensus message"),
+                    }
+                }
+                Topic::Blocks => {
+                    match kp_types::decode::<(Block, CommitCertificate)>(&bytes, SYNC_BYTES_MAX) {
+                        Ok((block, certificate)) => {
+                            let height = block.header.height;
+                            if height > self.ledger.height() + 1 {
+                                self.request_sync_from(from);
+                            } else if height == self.ledger.height() + 1 {
+                                self.apply_synced(block, certificate).await?;
+                            }
+                        }
+                        Err(e) => tracing::debug!(%from, error = %e, "undecodable block"),
+                    }
+                }
+            },
+            NetEvent::BlockRequest {
+                from_height,
+                max,
+                handle,
+                ..
+            } => {
+                let blocks = BlockStore::blocks_from(
+                    self.ledger.store(),
+                    from_height,
+                    max.min(SYNC_BATCH_MAX) as usize,
+                )?;
+                let mut bytes = kp_types::encode(&blocks);
+                let mut blocks = blocks;
+                while bytes.len() > self.config.network.message_bytes_max && !blocks.is_empty() {
+                    blocks.truncate(blocks.len() / 2);
+                    bytes = kp_types::encode(&blocks);
+                }
+                if let Err(e) = self.net.respond_blocks(handle, bytes).await {
+                    tracing::debug!(error = %e, "block sync answer not sent");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn request_sync(&mut self) {
+        let peers: Vec<PublicKey> = self.peers.iter().copied().collect();
+        if peers.is_empty() {
+            return;
+        }
+        self.sync_peer_index = (self.sync_peer_index + 1) % peers.len();
+        self.request_sync_from(peers[self.sync_peer_index]);
+    }
+
+    fn request_sync_from(&mut self, peer: PublicKey) {
+        if self.sync_in_flight {
+            return;
+        }
+        self.sync_in_flight = true;
+        let net = self.net.clone();
+        let from = self.ledger.height() + 1;
+        let replies = self.sync_replies.clone();
+        tokio::spawn(async move {
+            let answer = net.request_blocks(peer, from, SYNC_BATCH_MAX).await;
+            let _ = replies.send((peer, answer)).await;
+        });
+    }
+
+    async fn on_sync_answer(
+        &mut self,
+        peer: PublicKey,
+        answer: Result<Vec<u8>, kp_network::NetworkError>,
+    ) -> Result<(), NodeError> {
+        let bytes = match answer {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "block sync request failed");
+                return Ok(());
+            }
+        };
+        let blocks: Vec<(Block, CommitCertificate)> = match kp_types::decode(&bytes, SYNC_BYTES_MAX)
+        {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "peer sent an undecodable sync answer");
+                return Ok(());
+            }
+        };
+        let count = blocks.len();
+        for (block, certificate) in blocks {
+            if block.header.height != self.ledger.height() + 1 {
+                break;
+            }
+            if !self.apply_synced(block, certificate).await? {
+                break;
+            }
+        }
+        if count > 0 {
+            tracing::info!(%peer, blocks = count, height = self.ledger.height(), "synced");
+            // More may be waiting.
+            if count as u32 == SYNC_BATCH_MAX {
+                self.request_sync_from(peer);
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies a decided block from a peer against the validator set of its
+    /// height and applies it. Returns whether it was applied.
+    async fn apply_synced(
+        &mut self,
+        block: Block,
+        certificate: CommitCertificate,
+    ) -> Result<bool, NodeError> {
+        let height = block.header.height;
+        let validators = self.ledger.validators();
+        if certificate.height != height || certificate.block_hash != block.hash() {
+            tracing::warn!(height, "sync: certificate does not match block");
+            return Ok(false);
+        }
+        if let Err(e) = certificate.verify(&self.chain_id, &validators) {
+            tracing::warn!(height, error = %e, "sync: commit certificate refused");
+            return Ok(false);
+        }
+        if let Err(e) = self.ledger.validate_block(&block) {
+            tracing::warn!(height, error = %e, "sync: block refused");
+            return Ok(false);
+        }
+        if self.is_validator() && self.consensus.height() == height {
+            // Let the core see the decision so that it moves on consistently.
+            self.drive(Input::CommitFromSync {
+                block: block.clone(),
+                certificate: certificate.clone(),
+            })
+            .await?;
+            if self.ledger.height() >= height {
+                return Ok(true);
+            }
+        }
+        self.commit(&block, &certificate).await?;
+        let next = self.ledger.height() + 1;
+        self.schedule(Duration::from_millis(0), Timer::StartHeight(next));
+        Ok(true)
+    }
+}

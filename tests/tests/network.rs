@@ -1,0 +1,185 @@
+//! Real `kpledger node` processes on loopback: a 4-validator + 1-observer
+//! network from `kpledger testnet`, crashes with SIGKILL, late observers,
+//! strangers, and transactions decided exactly once.
+
+use kp_e2e::*;
+use std::time::Duration;
+
+const PROGRESS: Duration = Duration::from_secs(60);
+
+#[test]
+fn four_validators_and_an_observer_agree() {
+    let mut cluster = Cluster::generate(4, 1);
+    cluster.start_all();
+    let all: Vec<usize> = (0..5).collect();
+    cluster.wait_for_height(&all, 4, PROGRESS);
+    assert_same_chain(&cluster, &all, 4);
+    // The state root after height h is what block h+1 commits to; equal block
+    // hashes therefore mean equal state roots. Check the status as well.
+    let status = cluster.status(4).expect("observer answers");
+    assert_eq!(status["role"], "observer");
+    assert_eq!(cluster.status(0).unwrap()["role"], "validator");
+    assert_eq!(status["chain_id"], TESTNET_CHAIN_ID);
+    assert_eq!(status["node"], "WDC");
+    let ok = wait_until(PROGRESS, || {
+        let s: Vec<_> = all.iter().filter_map(|&i| cluster.status(i)).collect();
+        s.len() == 5
+            && s.iter().all(|x| x["height"] == s[0]["height"])
+            && s.iter().all(|x| x["state_root"] == s[0]["state_root"])
+    });
+    assert!(ok, "state roots never agreed at one height");
+    assert!(cluster.terminate(0, Duration::from_secs(10)), "SIGTERM stops a node cleanly");
+}
+
+#[test]
+fn a_killed_validator_restarts_and_catches_up() {
+    let mut cluster = Cluster::generate(4, 0);
+    cluster.start_all();
+    cluster.wait_for_height(&[0, 1, 2, 3], 2, PROGRESS);
+    cluster.kill(3);
+    let h = cluster.height(0);
+    // Three of four validators are a quorum: the chain goes on.
+    cluster.wait_for_height(&[0, 1, 2], h + 3, PROGRESS);
+    cluster.start(3);
+    let target = cluster.height(0);
+    cluster.wait_for_height(&[3], target, PROGRESS);
+    assert_same_chain(&cluster, &[0, 1, 2, 3], target);
+}
+
+#[test]
+fn a_node_killed_repeatedly_while_committing_restarts_consistent() {
+    let mut cluster = Cluster::generate(4, 0);
+    cluster.start_all();
+    cluster.wait_for_height(&[0, 1, 2, 3], 2, PROGRESS);
+    for round in 0..5u64 {
+        // Kill at varying moments within block production.
+        std::thread::sleep(Duration::from_millis(200 + 370 * round));
+        let before = cluster.height(1);
+        cluster.kill(1);
+        cluster.start(1);
+        let answered = wait_until(PROGRESS, || cluster.status(1).is_some());
+        assert!(answered, "node 1 did not come back after kill {round}\n{}", cluster.logs_tail(30));
+        // What it had committed is still there.
+        assert!(cluster.height(1) >= before.saturating_sub(0), "height went back after kill");
+    }
+    let target = cluster.height(0);
+    cluster.wait_for_height(&[1], target, PROGRESS);
+    assert_same_chain(&cluster, &[0, 1, 2, 3], target);
+}
+
+#[test]
+fn a_late_observer_syncs_and_verifies_the_chain() {
+    let mut cluster = Cluster::generate(4, 1);
+    for i in 0..4 {
+        cluster.start(i);
+    }
+    cluster.wait_for_height(&[0, 1, 2, 3], 6, PROGRESS);
+    cluster.start(4);
+    let target = cluster.height(0);
+    cluster.wait_for_height(&[4], target, PROGRESS);
+    assert_same_chain(&cluster, &[0, 4], target);
+    let log = std::fs::read_to_string(cluster.nodes[4].dir.join("node.log")).unwrap_or_default();
+    assert!(!log.contains("commit certificate refused"), "observer refused an honest certificate");
+}
+
+#[test]
+fn a_peer_not_on_the_ledger_cannot_stay_connected() {
+    let mut cluster = Cluster::generate(4, 0);
+    cluster.start_all();
+    cluster.wait_for_height(&[0, 1, 2, 3], 1, PROGRESS);
+    // A stranger: a fresh key, the network's genesis and peers, its own ports.
+    let dir = cluster.dir.path().join("stranger");
+    std::fs::create_dir_all(&dir).unwrap();
+    run_ok(&["keys", "generate", "--out", dir.join("node.key").to_str().unwrap()]);
+    let base = free_port_range(2);
+    let node0 = std::fs::read_to_string(cluster.nodes[0].dir.join("node.toml")).unwrap();
+    let mut config: toml::Value = toml::from_str(&node0).unwrap();
+    config["node"]["genesis"] = toml::Value::String(
+        cluster.nodes[0].dir.join("../genesis.toml").to_string_lossy().into(),
+    );
+    config["network"]["listen"] = toml::Value::String(format!("/ip4/127.0.0.1/tcp/{base}"));
+    let mut peers = config["network"]["peers"].as_array().cloned().unwrap_or_default();
+    peers.push(toml::Value::String(
+        toml::from_str::<toml::Value>(&node0).unwrap()["network"]["listen"]
+            .as_str()
+            .unwrap()
+            .into(),
+    ));
+    config["network"]["peers"] = toml::Value::Array(peers);
+    config["rpc"]["listen"] = toml::Value::String(format!("127.0.0.1:{}", base + 1));
+    std::fs::write(dir.join("node.toml"), toml::to_string(&config).unwrap()).unwrap();
+    cluster.nodes.push(NodeHandle {
+        dir: dir.clone(),
+        rpc: format!("127.0.0.1:{}", base + 1),
+        child: None,
+    });
+    cluster.start(4);
+    assert!(wait_until(PROGRESS, || cluster.status(4).is_some()), "stranger did not start");
+    // Give it time to dial everyone, then watch: it never holds a connection
+    // for long, never learns a block, and the members never count it.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut connected_samples = 0;
+    for _ in 0..20 {
+        let s = cluster.status(4).unwrap();
+        if s["peers"].as_u64().unwrap_or(0) > 0 {
+            connected_samples += 1;
+        }
+        for i in 0..4 {
+            let peers = cluster.status(i).unwrap()["peers"].as_u64().unwrap();
+            assert!(peers <= 3, "member {i} counts {peers} peers: the stranger got in");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(connected_samples <= 2, "stranger stayed connected in {connected_samples}/20 samples");
+    assert_eq!(cluster.height(4), 0, "stranger received blocks");
+    assert!(cluster.height(0) > 1, "the network kept going");
+}
+
+#[test]
+fn a_transaction_submitted_to_every_node_is_decided_exactly_once() {
+    let mut cluster = Cluster::generate(4, 1);
+    cluster.start_all();
+    cluster.wait_for_height(&[0, 1, 2, 3, 4], 1, PROGRESS);
+    let tx = bw_certificate_tx(&cluster, "0000001");
+    let hash = tx.hash().to_hex();
+    for i in 0..5 {
+        let (status, body) = submit(&cluster, i, &tx, false);
+        assert!(
+            status == 202 || status == 409,
+            "node {i} answered {status}: {body}"
+        );
+    }
+    let decided = wait_until(PROGRESS, || {
+        (0..5).all(|i| get_json(&cluster.nodes[i].rpc, &format!("/v1/txs/{hash}")).is_some_and(|t| t["height"].is_u64()))
+    });
+    assert!(decided, "not decided everywhere\n{}", cluster.logs_tail(30));
+    let where_: Vec<_> = (0..5)
+        .map(|i| {
+            let t = get_json(&cluster.nodes[i].rpc, &format!("/v1/txs/{hash}")).unwrap();
+            (t["height"].as_u64().unwrap(), t["position"].as_u64().unwrap())
+        })
+        .collect();
+    assert!(where_.iter().all(|w| *w == where_[0]), "nodes disagree on where: {where_:?}");
+    let t = get_json(&cluster.nodes[0].rpc, &format!("/v1/txs/{hash}")).unwrap();
+    let accepted = t["receipt"]["result"]
+        .as_object()
+        .is_some_and(|r| r.contains_key("Ok"));
+    assert!(accepted, "the certificate was refused: {}", t["receipt"]);
+    // Exactly once in the whole chain, even after more blocks.
+    let top = cluster.height(0) + 2;
+    cluster.wait_for_height(&[0], top, PROGRESS);
+    let mut count = 0;
+    for h in 1..=top {
+        let block = get_json(&cluster.nodes[0].rpc, &format!("/v1/blocks/{h}")).unwrap();
+        for t in block["block"]["txs"].as_array().unwrap() {
+            let decoded: kp_types::SignedTransaction = serde_json::from_value(t.clone()).unwrap();
+            if decoded.hash().to_hex() == hash {
+                count += 1;
+            }
+        }
+    }
+    assert_eq!(count, 1, "transaction appears {count} times");
+    // Submitting it again is refused as a replay.
+    let (status, body) = submit(&cluster, 2, &tx, false);
+    assert_eq!(status, 409, "replay answered {status}: {body}");
+}
