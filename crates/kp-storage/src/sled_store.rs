@@ -5,8 +5,9 @@
 //! or above `0x80`) share this one tree, so that one `sled::Batch` can carry a
 //! decided block, its commit certificate, receipts, indexes and the ledger's
 //! state changes together: sled applies a batch atomically, including across a
-//! crash, and [`StateStore::commit`] flushes (fsyncs) before it returns, so a
-//! commit that returned survives a power cut.
+//! crash, and [`StateStore::commit`] flushes and fsyncs before it returns, so
+//! a commit that returned survives a power cut (see `DiskSync` for why sled's
+//! own flush is not enough on Linux).
 //!
 //! The consensus safety state lives in a separate tree of the same database
 //! ([`crate::SafetyStore`]), written outside of block commits.
@@ -15,8 +16,10 @@ use crate::error::{backend, key_hex, StorageError};
 use crate::keys::{SCHEMA_KEY, SCHEMA_VERSION};
 use crate::safety::SafetyStore;
 use kp_ledger::{StateStore, StoreError, WriteSet};
+use std::fs::File;
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Page cache sled may use by default: a modest machine per Participant must
 /// be enough (sled's own default is 1 GiB).
@@ -29,7 +32,101 @@ pub const CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct SledStore {
     db: sled::Db,
+    disk: Arc<DiskSync>,
 }
+
+/// Completes sled's flush into a real fsync.
+///
+/// On Linux, sled 0.34's `flush` ends the log write with
+/// `sync_file_range(WAIT_BEFORE | WRITE | WAIT_AFTER)`, which pushes the
+/// pages to the device but neither flushes the device's volatile cache nor
+/// the file's metadata (its length, when the log grows); its background
+/// thread only calls `fsync` every 500 ms. Values too large for a log
+/// segment (over about 128 KiB: a block of some 1,000 transactions) go to
+/// files under `blobs/`, which sled writes without any sync. A process kill
+/// loses none of this (the page cache survives), a power cut could. So after
+/// sled's flush we fsync the log file ourselves (fsync acts on the file, not
+/// on the descriptor), every blob file not yet synced, and the blob directory.
+#[derive(Debug)]
+struct DiskSync {
+    log: File,
+    blobs_dir: PathBuf,
+    /// Highest blob id (sled names blobs by log sequence number) already
+    /// synced, so that each commit syncs only the blobs it created.
+    blobs_synced_max: Mutex<Option<u64>>,
+}
+
+impl DiskSync {
+    fn open(path: &Path) -> Result<DiskSync, StorageError> {
+        let open_error = |e: std::io::Error| StorageError::Open {
+            path: path.display().to_string(),
+            detail: format!("cannot open sled's files for fsync: {e}"),
+        };
+        // sled 0.34 keeps its log in `<path>/db` and large values in
+        // `<path>/blobs/<lsn>` (`Config::db_path`, `Config::blob_path`).
+        let log = File::open(path.join(SLED_LOG_FILE)).map_err(open_error)?;
+        // Make the creation of sled's files themselves durable.
+        File::open(path)
+            .and_then(|dir| dir.sync_all())
+            .map_err(open_error)?;
+        Ok(DiskSync {
+            log,
+            blobs_dir: path.join(SLED_BLOBS_DIR),
+            blobs_synced_max: Mutex::new(None),
+        })
+    }
+
+    fn sync(&self) -> Result<(), StorageError> {
+        let io = |e: std::io::Error| StorageError::Backend {
+            operation: "fsync",
+            detail: e.to_string(),
+        };
+        self.log.sync_all().map_err(io)?;
+        let mut synced_max = self
+            .blobs_synced_max
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let entries = match std::fs::read_dir(&self.blobs_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(e)),
+        };
+        let mut newest = *synced_max;
+        // Bounded by the number of live blobs (sled deletes dead ones).
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if synced_max.is_some_and(|max| id <= max) {
+                continue;
+            }
+            match File::open(entry.path()).and_then(|f| f.sync_all()) {
+                Ok(()) => {}
+                // sled garbage-collected it in the meantime.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(e)),
+            }
+            newest = Some(newest.map_or(id, |n| n.max(id)));
+        }
+        if newest != *synced_max {
+            File::open(&self.blobs_dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(io)?;
+            *synced_max = newest;
+        }
+        Ok(())
+    }
+}
+
+/// sled 0.34's log file inside the store directory.
+const SLED_LOG_FILE: &str = "db";
+/// sled 0.34's directory of large values inside the store directory.
+const SLED_BLOBS_DIR: &str = "blobs";
 
 impl SledStore {
     /// Opens (creating if needed) the store in directory `path`, with the
@@ -57,7 +154,8 @@ impl SledStore {
                 path: path.display().to_string(),
                 detail: e.to_string(),
             })?;
-        let store = SledStore { db };
+        let disk = Arc::new(DiskSync::open(path)?);
+        let store = SledStore { db, disk };
         store.check_schema(path)?;
         Ok(store)
     }
@@ -113,9 +211,11 @@ impl SledStore {
         &self.db
     }
 
-    /// Makes everything written so far durable.
+    /// Makes everything written so far durable: sled's flush, then a real
+    /// fsync of what it wrote ([`DiskSync`]).
     pub(crate) fn flush(&self, operation: &'static str) -> Result<(), StorageError> {
-        self.db.flush().map(|_| ()).map_err(backend(operation))
+        self.db.flush().map_err(backend(operation))?;
+        self.disk.sync()
     }
 }
 
@@ -284,6 +384,25 @@ mod tests {
         }
         store.commit(&ws).unwrap();
         assert!(store.size_on_disk().unwrap() > before);
+    }
+
+    #[test]
+    fn large_values_go_to_blobs_and_are_synced() {
+        let (dir, store) = temp();
+        // Over sled's inline limit (segment size / 4), so it becomes a blob.
+        let mut ws = WriteSet::default();
+        ws.put(b"big".to_vec(), vec![5; 300 * 1024]);
+        store.commit(&ws).unwrap();
+        let blobs = std::fs::read_dir(dir.path().join("db").join(SLED_BLOBS_DIR))
+            .unwrap()
+            .count();
+        assert!(blobs >= 1, "expected sled to write a blob file");
+        // The watermark moved: the blob was synced.
+        assert!(store.disk.blobs_synced_max.lock().unwrap().is_some());
+        assert_eq!(
+            store.get(b"big").unwrap().map(|v| v.len()),
+            Some(300 * 1024)
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::process::{acknowledge, kill_schedule_seed, run_and_kill, writer_job};
+use common::process::{acknowledge, exclusive_round, kill_schedule_seed, run_and_kill, writer_job};
 use common::*;
 use kp_ledger::{StateStore, WriteSet};
 use kp_storage::{
@@ -133,6 +133,8 @@ fn kill_minus_nine_keeps_batches_whole_and_acknowledged() {
     let mut acked_max = 0u64;
     let mut counter_before = 0u64;
     for kill in 0..KILLS {
+        // Dropped last, after this round's store.
+        let _round = exclusive_round();
         let acks = rng.gen_range(0..40);
         let delay = Duration::from_micros(rng.gen_range(0..3_000));
         let acked = run_and_kill(WRITER_TEST, "batches", &path, acks, delay);
@@ -189,6 +191,8 @@ fn kill_minus_nine_mid_block_resumes_at_a_consistent_height() {
     let mut acked_max = 0u64;
     let mut height_before = 0u64;
     for kill in 0..KILLS {
+        // Dropped last, after this round's store.
+        let _round = exclusive_round();
         let acks = rng.gen_range(0..25);
         let delay = Duration::from_micros(rng.gen_range(0..3_000));
         let acked = run_and_kill(WRITER_TEST, "blocks", &path, acks, delay);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::process::{acknowledge, kill_schedule_seed, run_and_kill, writer_job};
+use common::process::{acknowledge, exclusive_round, kill_schedule_seed, run_and_kill, writer_job};
 use kp_ledger::testkit::{self, authority_key, MINUTE_MS};
 use kp_ledger::{Ledger, TxReceipt};
 use kp_storage::{
@@ -155,6 +155,8 @@ fn ledger_killed_mid_block_resumes_with_its_blocks_and_receipts() {
     let mut acked_max = 0u64;
     let mut height_before = 0u64;
     for kill in 0..KILLS {
+        // Dropped last, after this round's store.
+        let _round = exclusive_round();
         let acks = rng.gen_range(0..15);
         let delay = Duration::from_micros(rng.gen_range(0..5_000));
         let acked = run_and_kill(WRITER_TEST, "ledger", &path, acks, delay);

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Names the child's job: `<mode>:<store directory>`.
@@ -26,6 +26,19 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+static ROUNDS: Mutex<()> = Mutex::new(());
+
+/// Serializes kill rounds of tests running in parallel in one parent.
+///
+/// A child is forked from the parent, and until it execs it shares every
+/// descriptor the parent has open, including sled's locked log file of a
+/// store another test is verifying; that test's next child then finds the
+/// lock still held. Holding this guard from spawning a child to dropping the
+/// verification store keeps those windows apart.
+pub fn exclusive_round() -> MutexGuard<'static, ()> {
+    ROUNDS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The job of this process if it is a writer child: `(mode, directory)`.
