@@ -36,7 +36,9 @@ pub fn kpledger_bin() -> PathBuf {
 pub fn free_port_range(count: u16) -> u16 {
     for attempt in 0..200u32 {
         // Spread attempts over the unprivileged range, away from ephemeral ports.
-        let seed = std::process::id().wrapping_mul(7919).wrapping_add(attempt * 104_729);
+        let seed = std::process::id()
+            .wrapping_mul(7919)
+            .wrapping_add(attempt * 104_729);
         let base = 20_000 + (seed % 20_000) as u16;
         let all_free = (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if all_free {
@@ -294,7 +296,12 @@ pub fn bw_certificate_tx(cluster: &Cluster, suffix: &str) -> kp_types::SignedTra
 }
 
 /// `POST /v1/txs` of the canonical bytes of `tx` to node `i`.
-pub fn submit(cluster: &Cluster, i: usize, tx: &kp_types::SignedTransaction, wait: bool) -> (u16, serde_json::Value) {
+pub fn submit(
+    cluster: &Cluster,
+    i: usize,
+    tx: &kp_types::SignedTransaction,
+    wait: bool,
+) -> (u16, serde_json::Value) {
     let body = serde_json::json!({ "tx_hex": hex::encode(kp_types::encode(tx)), "wait": wait });
     post_json(&cluster.nodes[i].rpc, "/v1/txs", &body).expect("node answers POST /v1/txs")
 }
@@ -308,7 +315,8 @@ pub fn block_hash(cluster: &Cluster, i: usize, height: u64) -> Option<String> {
 /// Asserts every node in `which` has the same block hashes at heights `1..=up_to`.
 pub fn assert_same_chain(cluster: &Cluster, which: &[usize], up_to: u64) {
     for h in 1..=up_to {
-        let hashes: Vec<Option<String>> = which.iter().map(|&i| block_hash(cluster, i, h)).collect();
+        let hashes: Vec<Option<String>> =
+            which.iter().map(|&i| block_hash(cluster, i, h)).collect();
         assert!(
             hashes[0].is_some() && hashes.iter().all(|x| *x == hashes[0]),
             "nodes {which:?} disagree or miss block {h}: {hashes:?}"

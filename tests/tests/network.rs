@@ -28,7 +28,10 @@ fn four_validators_and_an_observer_agree() {
             && s.iter().all(|x| x["state_root"] == s[0]["state_root"])
     });
     assert!(ok, "state roots never agreed at one height");
-    assert!(cluster.terminate(0, Duration::from_secs(10)), "SIGTERM stops a node cleanly");
+    assert!(
+        cluster.terminate(0, Duration::from_secs(10)),
+        "SIGTERM stops a node cleanly"
+    );
 }
 
 #[test]
@@ -58,9 +61,16 @@ fn a_node_killed_repeatedly_while_committing_restarts_consistent() {
         cluster.kill(1);
         cluster.start(1);
         let answered = wait_until(PROGRESS, || cluster.status(1).is_some());
-        assert!(answered, "node 1 did not come back after kill {round}\n{}", cluster.logs_tail(30));
+        assert!(
+            answered,
+            "node 1 did not come back after kill {round}\n{}",
+            cluster.logs_tail(30)
+        );
         // What it had committed is still there.
-        assert!(cluster.height(1) >= before.saturating_sub(0), "height went back after kill");
+        assert!(
+            cluster.height(1) >= before.saturating_sub(0),
+            "height went back after kill"
+        );
     }
     let target = cluster.height(0);
     cluster.wait_for_height(&[1], target, PROGRESS);
@@ -79,7 +89,10 @@ fn a_late_observer_syncs_and_verifies_the_chain() {
     cluster.wait_for_height(&[4], target, PROGRESS);
     assert_same_chain(&cluster, &[0, 4], target);
     let log = std::fs::read_to_string(cluster.nodes[4].dir.join("node.log")).unwrap_or_default();
-    assert!(!log.contains("commit certificate refused"), "observer refused an honest certificate");
+    assert!(
+        !log.contains("commit certificate refused"),
+        "observer refused an honest certificate"
+    );
 }
 
 #[test]
@@ -90,15 +103,27 @@ fn a_peer_not_on_the_ledger_cannot_stay_connected() {
     // A stranger: a fresh key, the network's genesis and peers, its own ports.
     let dir = cluster.dir.path().join("stranger");
     std::fs::create_dir_all(&dir).unwrap();
-    run_ok(&["keys", "generate", "--out", dir.join("node.key").to_str().unwrap()]);
+    run_ok(&[
+        "keys",
+        "generate",
+        "--out",
+        dir.join("node.key").to_str().unwrap(),
+    ]);
     let base = free_port_range(2);
     let node0 = std::fs::read_to_string(cluster.nodes[0].dir.join("node.toml")).unwrap();
     let mut config: toml::Value = toml::from_str(&node0).unwrap();
     config["node"]["genesis"] = toml::Value::String(
-        cluster.nodes[0].dir.join("../genesis.toml").to_string_lossy().into(),
+        cluster.nodes[0]
+            .dir
+            .join("../genesis.toml")
+            .to_string_lossy()
+            .into(),
     );
     config["network"]["listen"] = toml::Value::String(format!("/ip4/127.0.0.1/tcp/{base}"));
-    let mut peers = config["network"]["peers"].as_array().cloned().unwrap_or_default();
+    let mut peers = config["network"]["peers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     peers.push(toml::Value::String(
         toml::from_str::<toml::Value>(&node0).unwrap()["network"]["listen"]
             .as_str()
@@ -114,7 +139,10 @@ fn a_peer_not_on_the_ledger_cannot_stay_connected() {
         child: None,
     });
     cluster.start(4);
-    assert!(wait_until(PROGRESS, || cluster.status(4).is_some()), "stranger did not start");
+    assert!(
+        wait_until(PROGRESS, || cluster.status(4).is_some()),
+        "stranger did not start"
+    );
     // Give it time to dial everyone, then watch: it never holds a connection
     // for long, never learns a block, and the members never count it.
     std::thread::sleep(Duration::from_secs(3));
@@ -126,11 +154,17 @@ fn a_peer_not_on_the_ledger_cannot_stay_connected() {
         }
         for i in 0..4 {
             let peers = cluster.status(i).unwrap()["peers"].as_u64().unwrap();
-            assert!(peers <= 3, "member {i} counts {peers} peers: the stranger got in");
+            assert!(
+                peers <= 3,
+                "member {i} counts {peers} peers: the stranger got in"
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(connected_samples <= 2, "stranger stayed connected in {connected_samples}/20 samples");
+    assert!(
+        connected_samples <= 2,
+        "stranger stayed connected in {connected_samples}/20 samples"
+    );
     assert_eq!(cluster.height(4), 0, "stranger received blocks");
     assert!(cluster.height(0) > 1, "the network kept going");
 }
@@ -150,16 +184,25 @@ fn a_transaction_submitted_to_every_node_is_decided_exactly_once() {
         );
     }
     let decided = wait_until(PROGRESS, || {
-        (0..5).all(|i| get_json(&cluster.nodes[i].rpc, &format!("/v1/txs/{hash}")).is_some_and(|t| t["height"].is_u64()))
+        (0..5).all(|i| {
+            get_json(&cluster.nodes[i].rpc, &format!("/v1/txs/{hash}"))
+                .is_some_and(|t| t["height"].is_u64())
+        })
     });
     assert!(decided, "not decided everywhere\n{}", cluster.logs_tail(30));
     let where_: Vec<_> = (0..5)
         .map(|i| {
             let t = get_json(&cluster.nodes[i].rpc, &format!("/v1/txs/{hash}")).unwrap();
-            (t["height"].as_u64().unwrap(), t["position"].as_u64().unwrap())
+            (
+                t["height"].as_u64().unwrap(),
+                t["position"].as_u64().unwrap(),
+            )
         })
         .collect();
-    assert!(where_.iter().all(|w| *w == where_[0]), "nodes disagree on where: {where_:?}");
+    assert!(
+        where_.iter().all(|w| *w == where_[0]),
+        "nodes disagree on where: {where_:?}"
+    );
     let t = get_json(&cluster.nodes[0].rpc, &format!("/v1/txs/{hash}")).unwrap();
     let accepted = t["receipt"]["result"]
         .as_object()

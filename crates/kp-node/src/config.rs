@@ -142,10 +142,11 @@ impl NodeConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut config: NodeConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let mut config: NodeConfig =
+            toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
             &mut config.node.genesis,
@@ -170,10 +171,16 @@ impl NodeConfig {
             return Err(invalid("mempool.size_max", "must be between 1 and 1000000"));
         }
         if self.network.message_bytes_max < 1024 {
-            return Err(invalid("network.message_bytes_max", "must be at least 1024"));
+            return Err(invalid(
+                "network.message_bytes_max",
+                "must be at least 1024",
+            ));
         }
         if self.rpc.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(invalid("rpc.listen", "must be an address like 127.0.0.1:8600"));
+            return Err(invalid(
+                "rpc.listen",
+                "must be an address like 127.0.0.1:8600",
+            ));
         }
         if self.consensus.timeout_propose_ms == 0 {
             return Err(invalid("consensus.timeout_propose_ms", "must be positive"));
@@ -208,6 +215,9 @@ mod tests {
             "[node]\ngenesis='g'\nkey_file='k'\ndata_dir='d'\ncolour='blue'\n[network]\nlisten='/ip4/127.0.0.1/tcp/1'\n[rpc]\nlisten='127.0.0.1:1'\n",
         )
         .unwrap();
-        assert!(matches!(NodeConfig::load(&path), Err(ConfigError::Parse { .. })));
+        assert!(matches!(
+            NodeConfig::load(&path),
+            Err(ConfigError::Parse { .. })
+        ));
     }
 }

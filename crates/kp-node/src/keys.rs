@@ -121,7 +121,10 @@ mod tests {
             0o600
         );
         assert_eq!(read(&path).unwrap().public(), key.public());
-        assert!(matches!(write(&path, &key), Err(KeyFileError::Exists { .. })));
+        assert!(matches!(
+            write(&path, &key),
+            Err(KeyFileError::Exists { .. })
+        ));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(read(&path), Err(KeyFileError::Permissions { .. })));
     }

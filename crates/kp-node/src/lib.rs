@@ -2,9 +2,10 @@
 //! into one process, plus the command-line tools of the `kpledger` binary.
 #![deny(missing_docs)]
 
+pub mod backend;
 pub mod config;
 pub mod keys;
 pub mod mempool;
+pub mod run;
 pub mod table;
 pub mod testnet;
-pub mod run;

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "kpledger", version, about = "Kimberley Process certificate ledger")]
+#[command(
+    name = "kpledger",
+    version,
+    about = "Kimberley Process certificate ledger"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

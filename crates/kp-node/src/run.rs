@@ -12,18 +12,18 @@
 //! healed partition) asks a peer for the blocks it misses and checks each
 //! certificate against the validator set of its height before applying it.
 
+use crate::backend::{NodeBackend, NodeEvent, Request, Shared};
 use crate::config::NodeConfig;
 use crate::keys;
 use crate::mempool::{Mempool, MempoolError};
 use kp_consensus::{Action, Consensus, ConsensusConfig, ConsensusMessage, Input, SafetyState};
-use kp_ledger::{Genesis, Ledger, StateStore, TxReceipt, WriteSet};
+use kp_ledger::{Genesis, Ledger, StateStore, WriteSet};
 use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
 use kp_rpc::{ApiError, Backend, Status, Submitted};
 use kp_storage::{BlockStore, SafetyStore, SledStore};
 use kp_types::tx::{Payload, Transaction};
 use kp_types::{
-    Block, CommitCertificate, Evidence, PublicKey, SignedTransaction, SigningKey, Timestamp,
-    TxHash,
+    Block, CommitCertificate, Evidence, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -133,118 +133,6 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_target(false)
         .try_init();
-}
-
-/// What the RPC asks of the node task.
-enum Request {
-    Submit {
-        tx: Box<SignedTransaction>,
-        wait: bool,
-        reply: oneshot::Sender<Result<Submitted, ApiError>>,
-    },
-}
-
-/// What the RPC reads without asking the node task.
-struct Shared {
-    status: RwLock<Status>,
-    store: SledStore,
-    requests: mpsc::Sender<Request>,
-}
-
-struct NodeBackend(Arc<Shared>);
-
-impl Backend for NodeBackend {
-    fn status(&self) -> Status {
-        self.0
-            .status
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_default()
-    }
-
-    fn submit(
-        &self,
-        tx: SignedTransaction,
-        wait: bool,
-    ) -> futures::future::BoxFuture<'static, Result<Submitted, ApiError>> {
-        let requests = self.0.requests.clone();
-        Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            requests
-                .try_send(Request::Submit {
-                    tx: Box::new(tx),
-                    wait,
-                    reply,
-                })
-                .map_err(|_| ApiError::unavailable("the node is busy; retry shortly"))?;
-            let waited = if wait {
-                tokio::time::timeout(Duration::from_secs(60), answer).await
-            } else {
-                Ok(answer.await)
-            };
-            match waited {
-                Ok(Ok(result)) => result,
-                Ok(Err(_)) => Err(ApiError::unavailable("the node is shutting down")),
-                Err(_) => Err(ApiError::new(
-                    504,
-                    "not-decided-yet",
-                    "the transaction was accepted but not decided within 60 s; look it up later",
-                )),
-            }
-        })
-    }
-
-    fn transaction(&self, hash: TxHash) -> Result<serde_json::Value, ApiError> {
-        let store = &self.0.store;
-        let Some((height, position)) =
-            BlockStore::tx_location(store, &hash).map_err(internal)?
-        else {
-            return Err(ApiError::not_found(format!(
-                "transaction {hash} is not in a decided block (yet)"
-            )));
-        };
-        let receipt = stored_receipts(store, height)?
-            .and_then(|r| r.into_iter().nth(position as usize));
-        let tx = BlockStore::block(store, height)
-            .map_err(internal)?
-            .and_then(|b| b.txs.into_iter().nth(position as usize));
-        Ok(serde_json::json!({
-            "hash": hash,
-            "height": height,
-            "position": position,
-            "receipt": receipt,
-            "tx": tx,
-        }))
-    }
-
-    fn block(&self, height: u64) -> Result<serde_json::Value, ApiError> {
-        let store = &self.0.store;
-        let block = BlockStore::block(store, height)
-            .map_err(internal)?
-            .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
-        let certificate = BlockStore::commit_certificate(store, height).map_err(internal)?;
-        Ok(serde_json::json!({
-            "hash": block.hash(),
-            "block": block,
-            "commit_certificate": certificate,
-        }))
-    }
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(500, "internal", format!("storage failure: {e}"))
-}
-
-fn stored_receipts(store: &SledStore, height: u64) -> Result<Option<Vec<TxReceipt>>, ApiError> {
-    let Some(bytes) = BlockStore::receipts(store, height).map_err(internal)? else {
-        return Ok(None);
-    };
-    if bytes.is_empty() {
-        return Ok(None);
-    }
-    kp_types::decode(&bytes, kp_storage::RECEIPTS_BYTES_MAX)
-        .map(Some)
-        .map_err(internal)
 }
 
 /// Timers the node task keeps.
@@ -362,10 +250,14 @@ impl Node {
         let (net, net_events) = kp_network::start(net_config).await?;
 
         let (request_tx, requests) = mpsc::channel(REQUEST_QUEUE);
+        let (events, _) = tokio::sync::broadcast::channel(crate::backend::EVENT_QUEUE);
         let shared = Arc::new(Shared {
             status: RwLock::new(Status::default()),
             store: store.clone(),
+            ledger: Ledger::open(&genesis, store.clone())?,
             requests: request_tx,
+            events,
+            metrics: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind(&config.rpc.listen)
             .await
@@ -467,13 +359,11 @@ impl Node {
         let next = self.ledger.height() + 1;
         self.start_height(next).await?;
         self.schedule(Duration::from_millis(500), Timer::Sync);
-        let mut sigterm =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(
-                |source| NodeError::Io {
-                    action: "install the SIGTERM handler",
-                    source,
-                },
-            )?;
+        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|source| NodeError::Io {
+                action: "install the SIGTERM handler",
+                source,
+            })?;
         loop {
             let deadline = self
                 .timers
@@ -638,6 +528,7 @@ impl Node {
         if height != self.ledger.height() + 1 {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let writes = BlockStore::try_block_writes(block, certificate, &[])?;
         let receipt = self.ledger.apply_block(block, writes)?;
         // Receipts are a function of the block and the state before it; they
@@ -648,6 +539,9 @@ impl Node {
             kp_storage::keys::wrap_raw(&kp_types::encode(&receipt.receipts)),
         );
         self.ledger.store().commit(&receipts)?;
+        self.shared
+            .metrics
+            .record_block(&receipt.receipts, started.elapsed());
         self.last_progress = Instant::now();
         tracing::info!(
             height,
@@ -663,6 +557,7 @@ impl Node {
         let ledger = &self.ledger;
         self.mempool.retain(|tx| ledger.check_tx(tx, now).is_ok());
         for (position, r) in receipt.receipts.iter().enumerate() {
+            // Waiters are answered before the receipt moves into the event.
             if let Some(waiters) = self.waiters.remove(&r.tx_hash) {
                 let decided = serde_json::json!({
                     "height": height,
@@ -684,6 +579,10 @@ impl Node {
                 tracing::error!(error = %e, "cannot update the allowed peers");
             }
         }
+        // Nobody listening is fine; a lagging subscriber is told it lagged.
+        let _ = self.shared.events.send(NodeEvent {
+            receipt: Arc::new(receipt),
+        });
         if block.header.proposer == self.key.public() {
             let bytes = kp_types::encode(&(block, certificate));
             self.publish(Topic::Blocks, bytes).await;
@@ -742,13 +641,19 @@ impl Node {
                 Ok(hash) if wait => {
                     let waiting: usize = self.waiters.values().map(Vec::len).sum();
                     if waiting >= WAITERS_MAX {
-                        let _ = reply.send(Ok(Submitted { hash, decided: None }));
+                        let _ = reply.send(Ok(Submitted {
+                            hash,
+                            decided: None,
+                        }));
                     } else {
                         self.waiters.entry(hash).or_default().push(reply);
                     }
                 }
                 Ok(hash) => {
-                    let _ = reply.send(Ok(Submitted { hash, decided: None }));
+                    let _ = reply.send(Ok(Submitted {
+                        hash,
+                        decided: None,
+                    }));
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e));
@@ -786,7 +691,9 @@ impl Node {
                             }
                             self.drive(Input::Message { from, message }).await?;
                         }
-                        Err(e) => tracing::debug!(%from, error = %e, "undecodable consensus message"),
+                        Err(e) => {
+                            tracing::debug!(%from, error = %e, "undecodable consensus message")
+                        }
                     }
                 }
                 Topic::Blocks => {

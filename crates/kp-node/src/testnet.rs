@@ -190,7 +190,9 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
                     .collect(),
                 message_bytes_max: kp_types::block::BLOCK_BYTES_MAX + 64 * 1024,
             },
-            rpc: RpcSection { listen: rpc.clone() },
+            rpc: RpcSection {
+                listen: rpc.clone(),
+            },
             consensus: ConsensusSection::default(),
             mempool: MempoolSection::default(),
         };
@@ -216,7 +218,10 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
         chain_id: spec.chain_id.clone(),
         genesis_time: spec.genesis_time,
         chair: governments[0].code.clone(),
-        vice_chair: governments.get(1).filter(|_| spec.validators > 1).map(|r| r.code.clone()),
+        vice_chair: governments
+            .get(1)
+            .filter(|_| spec.validators > 1)
+            .map(|r| r.code.clone()),
         params: Params::default(),
         participants,
         authorities,
