@@ -7,6 +7,7 @@ use crate::genesis::Genesis;
 use crate::keys;
 use crate::overlay::{decode_stored, Changes, Overlay};
 use crate::params::Params;
+use crate::records::EvidenceRecord;
 use crate::records::{
     Anomaly, AuthorityRecord, BlockReceipt, CertificateRecord, LedgerEvent, MembershipStatus,
     ParticipantRecord, ResolutionOutcome, ResolutionRecord, SeizureRecord, TradeStatistics,
@@ -21,6 +22,7 @@ use kp_types::{
     ParticipantCode, ParticipantKind, Period, PublicKey, ResolutionId, SignedTransaction,
     Timestamp, TxHash,
 };
+use kp_types::{AuthorityId, ProductionReport};
 use std::collections::BTreeSet;
 
 /// Most resolutions a listing returns.
@@ -639,6 +641,33 @@ impl<S: StateStore> Ledger<S> {
     /// Anomalies of a period, each with the figures behind it.
     pub fn anomalies(&self, period: Period) -> Result<Vec<Anomaly>, LedgerError> {
         Ok(crate::stats::anomalies(&self.view(), &self.params, period)?)
+    }
+
+    /// An authority by id.
+    pub fn authority(&self, id: &AuthorityId) -> Result<Option<AuthorityRecord>, LedgerError> {
+        Ok(self.view().authority(id)?)
+    }
+
+    /// Equivocation evidence by `Evidence::id()`.
+    pub fn evidence(&self, id: &Hash) -> Result<Option<EvidenceRecord>, LedgerError> {
+        Ok(self.view().get_value(&keys::evidence(id))?)
+    }
+
+    /// A member's production report for a half-year.
+    pub fn production(
+        &self,
+        participant: &ParticipantCode,
+        period: Period,
+    ) -> Result<Option<ProductionReport>, LedgerError> {
+        Ok(self
+            .view()
+            .get_value(&keys::production(participant, period))?)
+    }
+
+    /// Hash of the validator set for `height() + 1` (codes and keys, in
+    /// order), for light clients and logs.
+    pub fn validator_set_hash(&self) -> Hash {
+        Hash::of_value(kp_types::Domain::ValidatorSet, &self.validators)
     }
 
     /// The Chair.

@@ -448,3 +448,65 @@ fn incremental_root_equals_full_recomputation() {
     let full = RootTree::from_leaves(leaves);
     assert_eq!(full.root(), h.ledger.state_root());
 }
+
+#[test]
+fn small_queries() {
+    let mut h = Harness::new_at(at(2026, 7, 1));
+    let tx = h.by_authority(
+        "BW",
+        Payload::ReportProduction(ProductionReport {
+            authority: authority_id("BW"),
+            period: Period::Half(2026, 1),
+            carats: Carats(12_345),
+            value_usd: UsdCents(99),
+        }),
+    );
+    assert_eq!(h.run(tx), Ok(()));
+    let p = h
+        .ledger
+        .production(&code("BW"), Period::Half(2026, 1))
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.carats, Carats(12_345));
+    let s = h
+        .ledger
+        .statistics(&code("BW"), Period::Year(2026))
+        .unwrap();
+    assert_eq!(s.production.carats, Carats(12_345));
+    assert!(h
+        .ledger
+        .production(&code("BW"), Period::Half(2026, 2))
+        .unwrap()
+        .is_none());
+    let a = h.ledger.authority(&authority_id("EU")).unwrap().unwrap();
+    assert_eq!(a.authority.participant, code("EU"));
+    let before = h.ledger.validator_set_hash();
+    h.adopt(kp_types::ResolutionAction::Expel {
+        participant: code("CG"),
+    });
+    assert_ne!(h.ledger.validator_set_hash(), before);
+    // Seizures, newest first.
+    for carats in [100, 200] {
+        let tx = h.by_authority(
+            "EU",
+            Payload::ReportSeizure(kp_types::SeizureReport {
+                authority: authority_id("EU"),
+                territory: territory("DE"),
+                location: "Frankfurt".into(),
+                carats: Carats(carats),
+                value_usd: None,
+                reason: kp_types::SeizureReason::NoCertificate,
+                certificate: None,
+                seized_on: h.today(),
+            }),
+        );
+        assert_eq!(h.run(tx), Ok(()));
+    }
+    let seizures = h.ledger.seizures(10).unwrap();
+    assert_eq!(seizures.len(), 2);
+    assert_eq!(seizures[0].report.carats, Carats(200));
+    assert_eq!(seizures[0].sequence, 2);
+    assert_eq!(h.ledger.seizures(1).unwrap().len(), 1);
+    assert!(!h.ledger.resolutions().unwrap().is_empty());
+    assert_eq!(h.ledger.participants().unwrap().len(), 8);
+}
