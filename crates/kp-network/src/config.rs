@@ -75,6 +75,15 @@ pub struct NetworkConfig {
     pub redial_delay_max: Duration,
     /// How long a connection with no active protocol stays open.
     pub idle_connection_timeout: Duration,
+    /// Gossip this node's address record and dial members learnt from theirs
+    /// (see the `discovery` module docs). Off: only bootstrap peers are dialed.
+    pub discovery: bool,
+    /// How often the address record is re-announced (it is also announced
+    /// whenever a new peer connects).
+    pub announce_interval: Duration,
+    /// Addresses to announce instead of the listen addresses, e.g. a public
+    /// address when listening on a private one. At most 4 are announced.
+    pub external_addrs: Vec<Multiaddr>,
 }
 
 /// Smallest gossip payload limit we accept: a vote must fit.
@@ -107,6 +116,9 @@ impl NetworkConfig {
             redial_delay_min: Duration::from_millis(500),
             redial_delay_max: Duration::from_secs(30),
             idle_connection_timeout: Duration::from_secs(60),
+            discovery: true,
+            announce_interval: Duration::from_secs(30),
+            external_addrs: Vec::new(),
         }
     }
 
@@ -130,6 +142,9 @@ impl NetworkConfig {
         }
         if self.request_timeout.is_zero() || self.heartbeat.is_zero() {
             return invalid("request_timeout/heartbeat", "must be positive");
+        }
+        if self.announce_interval.is_zero() {
+            return invalid("announce_interval", "must be positive");
         }
         if self.redial_delay_min.is_zero() || self.redial_delay_max < self.redial_delay_min {
             return invalid("redial_delay_min/max", "need 0 < min <= max");

@@ -52,6 +52,13 @@ pub enum NetworkError {
         #[source]
         source: gossipsub::SubscriptionError,
     },
+    /// Could not subscribe to the internal address-record topic.
+    #[error("subscribe to the peers topic: {source}")]
+    SubscribePeers {
+        /// libp2p's reason.
+        #[source]
+        source: gossipsub::SubscriptionError,
+    },
     /// Could not listen on the configured address.
     #[error("listen on {address}: {source}")]
     Listen {

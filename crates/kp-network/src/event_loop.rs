@@ -9,6 +9,7 @@
 use crate::client::{allowed_map, Command, NetClient, NetEvent, NetStats, ResponseHandle};
 use crate::codec::{self, SyncCodec, SyncRequest};
 use crate::config::{NetworkConfig, Topic, GOSSIP_ENVELOPE_BYTES};
+use crate::discovery::{AddressRecord, Discovery};
 use crate::error::NetworkError;
 use crate::keys::keypair_of;
 use futures::StreamExt;
@@ -68,13 +69,26 @@ struct Behaviour {
     ping: ping::Behaviour,
 }
 
-/// A bootstrap address and its redial schedule.
+/// A peer to keep connected to, and its redial schedule.
 struct Redial {
-    address: Multiaddr,
-    /// From the address's `/p2p/` suffix, or learnt on the first connection.
+    /// One bootstrap address, or the addresses of a member's latest record.
+    addresses: Vec<Multiaddr>,
+    /// From the address's `/p2p/` suffix, learnt on the first connection, or
+    /// the author of the address record.
     peer: Option<PeerId>,
+    /// From an address record (dropped when the peer leaves the allowed set)
+    /// rather than from the configuration.
+    learned: bool,
     next_at: Instant,
     delay: Duration,
+}
+
+/// Where a gossip message goes once accepted.
+enum Channel {
+    /// To the node, on one of its topics.
+    Node(Topic),
+    /// To discovery: the author's address record.
+    Peers(AddressRecord),
 }
 
 struct EventLoop {
@@ -86,6 +100,8 @@ struct EventLoop {
     /// Allowed peers with at least one established connection.
     connected: BTreeMap<PeerId, PublicKey>,
     topics: [(Topic, TopicHash); 3],
+    peers_topic: TopicHash,
+    discovery: Option<Discovery>,
     listen_addrs: Vec<Multiaddr>,
     pending_outbound: BTreeMap<OutboundRequestId, (PublicKey, oneshot::Sender<PendingReply>)>,
     /// Requests handed to the node and not yet answered, with their asker.
@@ -133,6 +149,14 @@ pub async fn start(
             .subscribe(&topic.gossip_topic(&config.chain_id))
             .map_err(|source| NetworkError::Subscribe { topic, source })?;
     }
+    let peers_topic = peers_topic(&config.chain_id);
+    // Subscribed even with discovery off, so that this node still forwards
+    // the records of others.
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&peers_topic)
+        .map_err(|source| NetworkError::SubscribePeers { source })?;
     swarm
         .listen_on(config.listen.clone())
         .map_err(|source| NetworkError::Listen {
@@ -147,12 +171,16 @@ pub async fn start(
         .bootstrap
         .iter()
         .map(|address| Redial {
-            address: address.clone(),
+            addresses: vec![address.clone()],
             peer: peer_of_address(address),
+            learned: false,
             next_at: now,
             delay: config.redial_delay_min,
         })
         .collect();
+    let discovery = config
+        .discovery
+        .then(|| Discovery::new(config.announce_interval, config.external_addrs.clone(), now));
     let mut event_loop = EventLoop {
         swarm,
         commands,
@@ -160,6 +188,8 @@ pub async fn start(
         allowed,
         connected: BTreeMap::new(),
         topics,
+        peers_topic: peers_topic.hash(),
+        discovery,
         listen_addrs: Vec::new(),
         pending_outbound: BTreeMap::new(),
         pending_inbound: BTreeMap::new(),
@@ -223,6 +253,7 @@ fn build_behaviour(
     let whitelist = Topic::ALL
         .iter()
         .map(|topic| topic.gossip_topic(&config.chain_id).hash())
+        .chain([peers_topic(&config.chain_id).hash()])
         .collect();
     let gossipsub = gossipsub::Behaviour::new_with_subscription_filter(
         MessageAuthenticity::Signed(keypair.clone()),
@@ -262,6 +293,11 @@ fn message_id(message: &gossipsub::Message) -> MessageId {
     hasher.update(topic);
     hasher.update(&message.data);
     MessageId::from(hasher.finalize().as_bytes().to_vec())
+}
+
+/// The internal topic of address records.
+fn peers_topic(chain_id: &str) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!("kpledger/{chain_id}/peers"))
 }
 
 /// The peer id in a trailing `/p2p/<id>`, if any.
@@ -305,7 +341,10 @@ impl EventLoop {
                     Some(Command::Shutdown) | None => break,
                     Some(command) => self.on_command(command),
                 },
-                _ = redial_tick.tick() => self.redial(),
+                _ = redial_tick.tick() => {
+                    self.redial();
+                    self.announce();
+                }
             }
         }
         info!(peer_id = %self.swarm.local_peer_id(), "network event loop stopped");
@@ -392,13 +431,22 @@ impl EventLoop {
         if let ConnectedPoint::Dialer { address, .. } = endpoint {
             let dialed = without_peer(address);
             for entry in &mut self.redial {
-                if entry.peer.is_none() && without_peer(&entry.address) == dialed {
+                if entry.peer.is_none()
+                    && entry
+                        .addresses
+                        .iter()
+                        .any(|known| without_peer(known) == dialed)
+                {
                     entry.peer = Some(peer_id);
                 }
             }
         }
         if self.connected.insert(peer_id, key).is_none() {
             debug!(%peer_id, "peer connected");
+            if let Some(discovery) = &mut self.discovery {
+                // A newcomer learns of us, and we of it, in one gossip round.
+                discovery.due = true;
+            }
             self.emit(NetEvent::PeerConnected(key));
         }
     }
@@ -426,12 +474,18 @@ impl EventLoop {
             .behaviour_mut()
             .gossipsub
             .report_message_validation_result(&message_id, &propagation_source, acceptance);
-        if let Ok((topic, from)) = verdict {
-            self.emit(NetEvent::Gossip {
+        match verdict {
+            Ok((Channel::Node(topic), from)) => self.emit(NetEvent::Gossip {
                 topic,
                 from,
                 bytes: message.data,
-            });
+            }),
+            Ok((Channel::Peers(record), _)) => {
+                if let Some(author) = message.source {
+                    self.learn(author, record);
+                }
+            }
+            Err(_) => {}
         }
     }
 
@@ -440,7 +494,7 @@ impl EventLoop {
         &self,
         propagation_source: &PeerId,
         message: &gossipsub::Message,
-    ) -> Result<(Topic, PublicKey), &'static str> {
+    ) -> Result<(Channel, PublicKey), &'static str> {
         if !self.allowed.contains_key(propagation_source) {
             return Err("relayed by a peer outside the allowed set");
         }
@@ -452,13 +506,17 @@ impl EventLoop {
         if message.data.len() > self.message_bytes_max {
             return Err("payload exceeds message_bytes_max");
         }
+        if message.topic == self.peers_topic {
+            let record = AddressRecord::decode(&message.data).ok_or("malformed address record")?;
+            return Ok((Channel::Peers(record), from));
+        }
         let topic = self
             .topics
             .iter()
             .find(|(_, hash)| *hash == message.topic)
             .map(|(topic, _)| *topic)
             .ok_or("unknown topic")?;
-        Ok((topic, from))
+        Ok((Channel::Node(topic), from))
     }
 
     fn on_sync(&mut self, event: request_response::Event<SyncRequest, Vec<u8>>) {
@@ -620,7 +678,7 @@ impl EventLoop {
             Command::Dial { address, reply } => {
                 let result = self
                     .swarm
-                    .dial(dial_opts(&address, None))
+                    .dial(dial_opts(std::slice::from_ref(&address), None))
                     .map_err(|source| NetworkError::Dial { source });
                 let _ = reply.send(result);
             }
@@ -674,12 +732,77 @@ impl EventLoop {
             info!(%peer, "peer no longer allowed; disconnecting");
             let _ = self.swarm.disconnect_peer_id(peer);
         }
+        // Learned addresses of former members are forgotten; configured
+        // bootstrap addresses stay (the allow list refuses them while the
+        // peer is out, and they work again if it comes back).
+        self.redial.retain(|entry| {
+            !entry.learned || entry.peer.is_some_and(|peer| allowed.contains_key(&peer))
+        });
+        if let Some(discovery) = &mut self.discovery {
+            discovery.forget(|peer| !allowed.contains_key(peer));
+        }
         info!(
             allowed = allowed.len(),
             removed = removed.len(),
             "allowed peers updated"
         );
         self.allowed = allowed;
+    }
+
+    /// Records a member's addresses (if newer than what we had) so that the
+    /// redial tick connects to it.
+    fn learn(&mut self, author: PeerId, record: AddressRecord) {
+        let Some(discovery) = &mut self.discovery else {
+            return;
+        };
+        if author == *self.swarm.local_peer_id() || !discovery.is_newer(author, record.sequence) {
+            return;
+        }
+        debug!(peer = %author, addresses = ?record.addresses, "learned member addresses");
+        if record.addresses.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        match self
+            .redial
+            .iter_mut()
+            .find(|entry| entry.learned && entry.peer == Some(author))
+        {
+            Some(entry) => entry.addresses = record.addresses,
+            None => self.redial.push(Redial {
+                addresses: record.addresses,
+                peer: Some(author),
+                learned: true,
+                next_at: now,
+                delay: self.redial_delay_min,
+            }),
+        }
+    }
+
+    /// Publishes this node's address record when one is due.
+    fn announce(&mut self) {
+        let Some(discovery) = &mut self.discovery else {
+            return;
+        };
+        let now = Instant::now();
+        if self.connected.is_empty() || !discovery.wants_to_announce(now) {
+            return;
+        }
+        let record = discovery.record(&self.listen_addrs);
+        let result = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(self.peers_topic.clone(), record.encode());
+        match result {
+            Ok(_) | Err(PublishError::Duplicate) => discovery.announced(now),
+            // Peers have not told us their subscriptions yet: next tick.
+            Err(PublishError::NoPeersSubscribedToTopic) => {}
+            Err(error) => {
+                warn!(%error, "address record not published");
+                discovery.announced(now);
+            }
+        }
     }
 
     /// Dials every bootstrap peer that is not connected and whose backoff has
@@ -704,9 +827,9 @@ impl EventLoop {
                     continue;
                 }
             }
-            trace!(address = %entry.address, "dialing bootstrap peer");
-            if let Err(error) = self.swarm.dial(dial_opts(&entry.address, entry.peer)) {
-                debug!(address = %entry.address, %error, "bootstrap dial refused");
+            trace!(addresses = ?entry.addresses, peer = ?entry.peer, "redialing");
+            if let Err(error) = self.swarm.dial(dial_opts(&entry.addresses, entry.peer)) {
+                debug!(addresses = ?entry.addresses, %error, "dial refused");
             }
             entry.next_at = now + entry.delay;
             entry.delay = entry.delay.saturating_mul(2).min(self.redial_delay_max);
@@ -716,13 +839,18 @@ impl EventLoop {
 
 /// Dial options that avoid a second connection to a peer we already have or
 /// are dialing, when its id is known.
-fn dial_opts(address: &Multiaddr, peer: Option<PeerId>) -> DialOpts {
-    match peer.or_else(|| peer_of_address(address)) {
+fn dial_opts(addresses: &[Multiaddr], peer: Option<PeerId>) -> DialOpts {
+    let peer = peer.or_else(|| addresses.iter().find_map(peer_of_address));
+    match peer {
         Some(peer) => DialOpts::peer_id(peer)
-            .addresses(vec![address.clone()])
+            .addresses(addresses.to_vec())
             .condition(PeerCondition::DisconnectedAndNotDialing)
             .build(),
-        None => DialOpts::unknown_peer_id().address(address.clone()).build(),
+        // With no address either, the dial fails with `NoAddresses` (logged);
+        // entries are built with at least one address, so this does not occur.
+        None => DialOpts::unknown_peer_id()
+            .address(addresses.first().cloned().unwrap_or_else(Multiaddr::empty))
+            .build(),
     }
 }
 

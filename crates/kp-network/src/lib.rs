@@ -81,14 +81,18 @@
 //! * Payloads are opaque bytes: the network checks only author membership and
 //!   size, then accepts the message for forwarding. Content validation (a
 //!   signature inside a transaction, a vote from a validator) is the node's.
-//! * Peer discovery is static: the node dials its bootstrap addresses and
-//!   redials them with exponential backoff; there is no DHT.
+//! * Peer discovery is minimal: the node dials its bootstrap addresses, and
+//!   members gossip signed address records on an internal topic
+//!   (`kpledger/<chain_id>/peers`) so that everyone ends up connected to
+//!   everyone reachable. Both kinds of peer are redialed with exponential
+//!   backoff while disconnected. There is no DHT.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
 mod client;
 pub mod codec;
 mod config;
+mod discovery;
 mod error;
 mod event_loop;
 mod keys;

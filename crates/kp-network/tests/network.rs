@@ -171,11 +171,13 @@ async fn publish(client: &NetClient, topic: Topic, bytes: &[u8]) {
 #[tokio::test]
 async fn four_nodes_in_a_line_all_receive_every_message() {
     // 0 - 1 - 2 - 3: messages from an end must be forwarded twice, so this
-    // only passes when the mesh parameters suit a 4-node network.
+    // only passes when the mesh parameters suit a 4-node network. Discovery
+    // is off so that the line stays a line.
     let everyone = [0u8, 1, 2, 3];
     let mut nodes = Vec::new();
     for index in everyone {
         let mut config = config(index, &everyone);
+        config.discovery = false;
         if let Some(previous) = nodes.last() {
             let previous: &Node = previous;
             config.bootstrap = vec![previous.address.clone()];
@@ -258,13 +260,19 @@ async fn topics_stay_apart() {
 async fn outsider_is_refused_and_its_gossip_never_delivered() {
     // a allows {a, b}. b is misconfigured and also allows x, so x's messages
     // reach a through b: a must reject them by author.
+    // Discovery is off so that the only gossip x sends is the transaction
+    // (a would also reject x's address record).
     let (a_id, b_id, x_id) = (10u8, 11u8, 12u8);
-    let mut a = spawn(config(a_id, &[a_id, b_id])).await;
+    let mut a_config = config(a_id, &[a_id, b_id]);
+    a_config.discovery = false;
+    let mut a = spawn(a_config).await;
     let mut b_config = config(b_id, &[a_id, b_id, x_id]);
     b_config.bootstrap = vec![a.address.clone()];
+    b_config.discovery = false;
     let mut b = spawn(b_config).await;
     let mut x_config = config(x_id, &[a_id, b_id, x_id]);
     x_config.bootstrap = vec![b.address.clone()];
+    x_config.discovery = false;
     let x = spawn(x_config).await;
 
     // x dials a directly: refused during the handshake.
@@ -720,4 +728,65 @@ async fn a_slow_node_loses_events_but_the_loop_keeps_running() {
         gossip_from(&mut a.events, Topic::Transactions, &after).await,
         b.key
     );
+}
+
+#[tokio::test]
+async fn members_find_each_other_beyond_their_bootstrap_list() {
+    // Each node knows only the previous one; address records do the rest.
+    let everyone = [90u8, 91, 92, 93];
+    let mut nodes: Vec<Node> = Vec::new();
+    for index in everyone {
+        let mut config = config(index, &everyone);
+        config.announce_interval = Duration::from_secs(1);
+        if let Some(previous) = nodes.last() {
+            config.bootstrap = vec![previous.address.clone()];
+        }
+        nodes.push(spawn(config).await);
+    }
+    for node in &nodes {
+        let others: Vec<PublicKey> = nodes
+            .iter()
+            .map(|other| other.key)
+            .filter(|key| *key != node.key)
+            .collect();
+        let client = node.client.clone();
+        wait_until("every node is connected to every other", || {
+            let (client, others) = (client.clone(), others.clone());
+            async move {
+                let peers = connected(&client).await;
+                others.iter().all(|key| peers.contains(key))
+            }
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn an_outsider_record_does_not_make_members_dial_it() {
+    // b allows x (misconfigured) and relays x's address record to a; a must
+    // neither connect to x nor count it as a peer.
+    let (a_id, b_id, x_id) = (95u8, 96u8, 97u8);
+    let mut a_config = config(a_id, &[a_id, b_id]);
+    a_config.announce_interval = Duration::from_secs(1);
+    let a = spawn(a_config).await;
+    let mut b_config = config(b_id, &[a_id, b_id, x_id]);
+    b_config.bootstrap = vec![a.address.clone()];
+    b_config.announce_interval = Duration::from_secs(1);
+    let b = spawn(b_config).await;
+    let mut x_config = config(x_id, &[a_id, b_id, x_id]);
+    x_config.bootstrap = vec![b.address.clone()];
+    x_config.announce_interval = Duration::from_secs(1);
+    let x = spawn(x_config).await;
+
+    wait_until("a rejects x's address record", || async {
+        a.client.stats().await.expect("stats").gossip_rejected >= 1
+    })
+    .await;
+    // x learned a's address from a's record and dialed it: refused.
+    wait_until("a refuses x", || async {
+        a.client.stats().await.expect("stats").connections_denied >= 1
+    })
+    .await;
+    assert_eq!(connected(&a.client).await, vec![b.key]);
+    assert!(!connected(&x.client).await.contains(&a.key));
 }
