@@ -7,7 +7,7 @@ use kp_ledger::testkit::*;
 use kp_ledger::{Ledger, MembershipStatus, ParticipantRecord, WriteSet};
 use kp_types::{
     Block, Carats, Certificate, CertificateApproval, CertificateLine, Date, HsCode,
-    ImportConfirmation, Origin, Party, Payload, ResolutionAction, ResolutionProposal,
+    ImportConfirmation, Origin, Party, Payload, Period, ResolutionAction, ResolutionProposal,
     SanctionScope, SeizureReason, SeizureReport, SignedTransaction, Timestamp, Transaction,
     UsdCents, VoidCertificate,
 };
@@ -323,11 +323,74 @@ proptest! {
                 }
             }
         }
+        // The statistics counters equal a recount from the certificates.
+        check_counters(&d)?;
         // A replica reopened from its committed store agrees too.
         let reopened = Ledger::open(&g, d.replica.store().snapshot()).unwrap();
         prop_assert_eq!(reopened.state_root(), d.h.ledger.state_root());
         prop_assert_eq!(reopened.height(), d.h.ledger.height());
     }
+}
+
+type Figures = (u64, u64);
+
+/// Recounts exports (counted certificates, by issue quarter), imports
+/// (confirmed, by receipt quarter, received carats) and expiries from the
+/// certificate records and compares with the ledger's statistics.
+fn check_counters(d: &Driver) -> Result<(), TestCaseError> {
+    use kp_ledger::CertificateStatus;
+    let mut exports: BTreeMap<(String, Period), Figures> = BTreeMap::new();
+    let mut imports: BTreeMap<(String, Period), Figures> = BTreeMap::new();
+    let mut expired: BTreeMap<(String, Period), u64> = BTreeMap::new();
+    let mut quarters = std::collections::BTreeSet::new();
+    for (n, _, _) in &d.numbers {
+        let Some(rec) = d.h.ledger.certificate(&number(n)).unwrap() else {
+            continue;
+        };
+        let c = &rec.certificate;
+        let q = Period::quarter_of(c.issued_on);
+        quarters.insert(q);
+        if rec.counted {
+            let e = exports.entry((c.exporting.to_string(), q)).or_default();
+            e.0 += 1;
+            e.1 += c.total_carats().0;
+        }
+        if let Some(r) = &rec.receipt {
+            let rq = Period::quarter_of(r.received_on);
+            quarters.insert(rq);
+            let e = imports.entry((c.importing.to_string(), rq)).or_default();
+            e.0 += 1;
+            e.1 += r.carats.0;
+        }
+        if rec.status == CertificateStatus::Expired {
+            *expired.entry((c.exporting.to_string(), q)).or_default() += 1;
+        }
+    }
+    for m in MEMBERS {
+        for q in &quarters {
+            let s = d.h.ledger.statistics(&code(m), *q).unwrap();
+            let key = (m.to_string(), *q);
+            prop_assert_eq!(
+                (s.exports.count, s.exports.carats.0),
+                exports.get(&key).copied().unwrap_or_default(),
+                "exports {:?}",
+                key
+            );
+            prop_assert_eq!(
+                (s.imports.count, s.imports.carats.0),
+                imports.get(&key).copied().unwrap_or_default(),
+                "imports {:?}",
+                key
+            );
+            prop_assert_eq!(
+                s.expired_unconfirmed.count,
+                expired.get(&key).copied().unwrap_or_default(),
+                "expired {:?}",
+                key
+            );
+        }
+    }
+    Ok(())
 }
 
 fn text() -> impl Strategy<Value = String> {
