@@ -9,7 +9,8 @@
 //!
 //! * [`SledStore`] implements `StateStore` over sled's default tree. `commit`
 //!   applies a whole [`kp_ledger::WriteSet`] as one `sled::Batch` (atomic,
-//!   crash included) and flushes before returning (durable).
+//!   crash included), then flushes and fsyncs before returning (durable; see
+//!   [`sled_store`] for why sled's own flush is not enough).
 //! * [`BlockStore`] turns a decided block, its commit certificate and the
 //!   ledger's receipts into write-set entries in the host key range. The node
 //!   passes them to `Ledger::apply_block` as `host_writes`, so the block, its
