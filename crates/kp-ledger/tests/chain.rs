@@ -510,3 +510,47 @@ fn small_queries() {
     assert!(!h.ledger.resolutions().unwrap().is_empty());
     assert_eq!(h.ledger.participants().unwrap().len(), 8);
 }
+
+/// Receipts, events and records serve as JSON (RPC) and store as bincode.
+#[test]
+fn receipts_and_records_round_trip_as_json_and_binary() {
+    let mut h = Harness::new();
+    let c = certificate("BW1", "BW", "EU", h.today());
+    let ok = h.by_authority("BW", Payload::IssueCertificate(c.clone()));
+    let dup = h.by_authority("BW", Payload::IssueCertificate(c));
+    let block = block_with(&h.ledger, h.time, vec![ok, dup]);
+    let receipt = h.ledger.apply_block(&block, WriteSet::default()).unwrap();
+    assert!(receipt.receipts[1].result.is_err());
+    assert!(!receipt.events.is_empty());
+    let json = serde_json::to_string(&receipt).unwrap();
+    assert_eq!(
+        serde_json::from_str::<kp_ledger::BlockReceipt>(&json).unwrap(),
+        receipt
+    );
+    let bin = kp_types::encode(&receipt);
+    assert_eq!(
+        kp_types::decode::<kp_ledger::BlockReceipt>(&bin, 1 << 20).unwrap(),
+        receipt
+    );
+    let rec = h.ledger.certificate(&number("BW1")).unwrap().unwrap();
+    let json = serde_json::to_string(&rec).unwrap();
+    assert_eq!(
+        serde_json::from_str::<kp_ledger::CertificateRecord>(&json).unwrap(),
+        rec
+    );
+    let p = h.ledger.participant(&code("BW")).unwrap().unwrap();
+    let json = serde_json::to_string(&p).unwrap();
+    assert_eq!(
+        serde_json::from_str::<kp_ledger::ParticipantRecord>(&json).unwrap(),
+        p
+    );
+    let stats = h
+        .ledger
+        .statistics(&code("BW"), Period::Year(2026))
+        .unwrap();
+    let json = serde_json::to_string(&stats).unwrap();
+    assert_eq!(
+        serde_json::from_str::<kp_ledger::TradeStatistics>(&json).unwrap(),
+        stats
+    );
+}

@@ -835,7 +835,15 @@ fn every_rejection_reason_has_a_failing_row() {
             executed
         };
         match verdict {
-            Err(r) => assert_eq!(r.code(), row.code, "row {}: {r:?}", row.name),
+            Err(r) => {
+                assert_eq!(r.code(), row.code, "row {}: {r:?}", row.name);
+                // The JSON form names the code; JSON and binary round-trip.
+                let json = serde_json::to_string(&r).unwrap();
+                assert!(json.contains(&format!("\"{}\"", row.code)), "{json}");
+                assert_eq!(serde_json::from_str::<Rejection>(&json).unwrap(), r);
+                let bin = kp_types::encode(&r);
+                assert_eq!(kp_types::decode::<Rejection>(&bin, 1 << 16).unwrap(), r);
+            }
             Ok(()) => panic!("row {} ({}) was accepted", row.name, row.code),
         }
         covered.insert(row.code);
