@@ -20,6 +20,44 @@
 //!   host's own entries (blocks, indexes) are written in one atomic commit.
 //! * The state root (`root`) commits to every ledger entry and costs work
 //!   proportional to what the block changed.
+//!
+//! A block's life, with the fixtures of [`testkit`]:
+//!
+//! ```
+//! use kp_ledger::testkit::{authority_key, certificate, genesis, sign, MINUTE_MS};
+//! use kp_ledger::{CertificateStatus, Ledger, MemStore, WriteSet};
+//! use kp_types::Payload;
+//!
+//! let genesis = genesis();
+//! let mut ledger = Ledger::open(&genesis, MemStore::new()).unwrap();
+//! let time = genesis.genesis_time.plus_ms(MINUTE_MS);
+//! let cert = certificate("BW0012345", "BW", "EU", time.date());
+//! let tx = sign(&authority_key("BW"), 1, time.plus_ms(MINUTE_MS), Payload::IssueCertificate(cert));
+//! assert_eq!(ledger.check_tx(&tx, time), Ok(()));
+//!
+//! let proposer = ledger.validators()[0];
+//! let block = ledger.build_block(proposer, time, &[tx]);
+//! ledger.validate_block(&block).unwrap();
+//! let receipt = ledger.apply_block(&block, WriteSet::default()).unwrap();
+//! assert!(receipt.receipts[0].result.is_ok());
+//! assert_eq!(receipt.state_root, ledger.state_root());
+//!
+//! let number = "BW0012345".parse().unwrap();
+//! let record = ledger.certificate(&number).unwrap().unwrap();
+//! assert_eq!(record.status, CertificateStatus::Issued);
+//! ```
+//!
+//! Choices where DOMAIN.md leaves room (see `docs/ledger.md`):
+//! * Every government Participant in good standing signs a resolution,
+//!   including the subject of an expulsion or sanction (the literal rule).
+//! * A resolution is adopted only by a signature; if an expulsion leaves no
+//!   signer missing, a repeated signature completes it.
+//! * Exports count by the quarter of the issue date once the certificate
+//!   counts (issued, or approved where a monitor must approve) and leave the
+//!   figures when voided; imports count by the quarter of receipt.
+//! * A seizure report moves only an open certificate to `seized`; a number
+//!   the ledger never saw (a forged certificate) is recorded as unknown.
+//! * Sharp changes are flagged only against a previous period with exports.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 // `StateStore::scan_prefix` returns key-value pairs; naming that type would
