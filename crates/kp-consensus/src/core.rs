@@ -434,7 +434,7 @@ impl Consensus {
     /// and step, count our own persisted votes and re-send what we signed.
     fn resume(&mut self, out: &mut Vec<Action>) {
         self.flags = RoundFlags::default();
-        for vote in self.safety.votes.clone() {
+        for vote in self.safety.votes.iter().chain(&self.safety.valid_pol).cloned().collect::<Vec<_>>() {
             let _ = self.votes.insert(vote);
         }
         if let Some(valid) = &self.safety.valid {
@@ -452,10 +452,7 @@ impl Consensus {
                         .entry(round)
                         .or_default()
                         .push(signed.clone());
-                    out.push(Action::Broadcast(ConsensusMessage::Proposal {
-                        signed,
-                        block,
-                    }));
+                    out.push(Action::Broadcast(self.proposal_message(signed, block)));
                 }
                 None if self.proposer_of(round) == Some(self.me) => self.propose_or_request(out),
                 None => {}
@@ -512,10 +509,7 @@ impl Consensus {
         if let Some((signed, block)) = self.safety.proposal.clone() {
             // Already proposed in this round (before a restart): never sign
             // a second proposal, re-send the first.
-            out.push(Action::Broadcast(ConsensusMessage::Proposal {
-                signed,
-                block,
-            }));
+            out.push(Action::Broadcast(self.proposal_message(signed, block)));
             return;
         }
         let hash = block.hash();
@@ -535,7 +529,18 @@ impl Consensus {
             .entry(self.safety.round)
             .or_default()
             .push(signed.clone());
-        self.send_signed(out, ConsensusMessage::Proposal { signed, block });
+        let message = self.proposal_message(signed, block);
+        self.send_signed(out, message);
+    }
+
+    /// The wire form of our proposal: with the proof of lock when it
+    /// re-proposes the valid value.
+    fn proposal_message(&self, signed: SignedProposal, block: Block) -> ConsensusMessage {
+        let pol = match (&self.safety.valid, signed.proposal.pol_round) {
+            (Some(valid), Some(vr)) if valid.round == vr => self.safety.valid_pol.clone(),
+            _ => Vec::new(),
+        };
+        ConsensusMessage::Proposal { signed, block, pol }
     }
 
     fn on_payload(&mut self, height: u64, round: u32, block: Block, out: &mut Vec<Action>) {
@@ -601,10 +606,9 @@ impl Consensus {
 
     fn rebroadcast_own(&self, out: &mut Vec<Action>) {
         if let Some((signed, block)) = &self.safety.proposal {
-            out.push(Action::Broadcast(ConsensusMessage::Proposal {
-                signed: signed.clone(),
-                block: block.clone(),
-            }));
+            out.push(Action::Broadcast(
+                self.proposal_message(signed.clone(), block.clone()),
+            ));
         }
         for vote in &self.safety.votes {
             out.push(Action::Broadcast(ConsensusMessage::Vote(vote.clone())));
@@ -656,7 +660,10 @@ impl Consensus {
                 current: now,
             });
         }
-        if let ConsensusMessage::Proposal { signed, block } = message {
+        if let ConsensusMessage::Proposal { signed, block, pol } = message {
+            if pol.len() > self.validators.len() {
+                return Err(MessageError::BufferFull);
+            }
             let p = &signed.proposal;
             if self.proposer_of(p.round) != Some(signer) {
                 return Err(MessageError::WrongProposer {
@@ -738,7 +745,8 @@ impl Consensus {
                 self.answer_laggard(&message, out);
                 match message {
                     ConsensusMessage::Vote(vote) => self.on_vote(vote, out),
-                    ConsensusMessage::Proposal { signed, block } => {
+                    ConsensusMessage::Proposal { signed, block, pol } => {
+                        self.on_pol(&signed, pol, out);
                         self.on_proposal(signed, block, out)
                     }
                 }
@@ -759,17 +767,20 @@ impl Consensus {
             .or_default()
             .entry(message.signer())
             .or_default();
-        if slot.contains(&message) {
-            return Err(MessageError::Duplicate);
-        }
-        if slot.len() >= cap {
-            return Err(MessageError::BufferFull);
-        }
-        slot.push(message);
+        let outcome = if slot.contains(&message) {
+            Err(MessageError::Duplicate)
+        } else if slot.len() >= cap {
+            Err(MessageError::BufferFull)
+        } else {
+            slot.push(message);
+            Ok(())
+        };
         // A validator is already at a later height: we may have missed the
-        // decision of ours.
+        // decision of ours. Asked again (at most once per rebroadcast
+        // interval) even for a re-sent message, since that validator may be
+        // the only one able to answer.
         self.request_commit(out);
-        Ok(())
+        outcome
     }
 
     fn request_commit(&mut self, out: &mut Vec<Action>) {
@@ -802,6 +813,27 @@ impl Consensus {
         }
         for own in &self.safety.votes {
             out.push(Action::SendTo(peer, ConsensusMessage::Vote(own.clone())));
+        }
+    }
+
+    /// Counts the proof-of-lock prevotes carried by a proposal, each checked
+    /// like any received vote.
+    fn on_pol(&mut self, signed: &SignedProposal, pol: Vec<SignedVote>, out: &mut Vec<Action>) {
+        let Some(vr) = signed.proposal.pol_round else {
+            return;
+        };
+        for vote in pol {
+            let v = &vote.vote;
+            let fits = v.kind == VoteKind::Prevote
+                && v.round == vr
+                && v.block == Some(signed.proposal.block_hash)
+                && v.height == self.safety.height;
+            if !fits || self.votes.contains(&vote) {
+                continue;
+            }
+            if self.check(&ConsensusMessage::Vote(vote.clone())).is_ok() {
+                self.on_vote(vote, out);
+            }
         }
     }
 
@@ -1009,6 +1041,7 @@ impl Consensus {
             self.safety.step = Step::Precommit; // L41
         }
         self.safety.valid = Some(RoundValue { round, block }); // L42–L43
+        self.safety.valid_pol = self.votes.votes_for(round, VoteKind::Prevote, hash);
         self.dirty = true;
         true
     }

@@ -20,6 +20,11 @@ pub enum ConsensusMessage {
         signed: SignedProposal,
         /// The proposed block; its hash must equal `signed.proposal.block_hash`.
         block: Block,
+        /// When the proposal names a proof-of-lock round `vr`, the proposer's
+        /// prevotes of round `vr` for the block, so that a validator that
+        /// missed them can still apply L28 (Tendermint's gossip sends them
+        /// separately; here they travel with the proposal). Empty otherwise.
+        pol: Vec<SignedVote>,
     },
     /// The paper's `⟨PREVOTE, h, r, id(v)⟩` or `⟨PRECOMMIT, h, r, id(v)⟩`.
     Vote(SignedVote),

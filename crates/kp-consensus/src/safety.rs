@@ -48,6 +48,9 @@ pub struct SafetyState {
     pub locked: Option<RoundValue>,
     /// `validValue_p`, `validRound_p`.
     pub valid: Option<RoundValue>,
+    /// The quorum of prevotes that made `valid` valid (its proof of lock),
+    /// sent along when the value is proposed again.
+    pub valid_pol: Vec<SignedVote>,
     /// The proposal this node signed in `round`, with its block.
     pub proposal: Option<(SignedProposal, Block)>,
     /// The votes this node signed in `round` (at most one per kind).
@@ -67,6 +70,7 @@ impl SafetyState {
             step: Step::Propose,
             locked: None,
             valid: None,
+            valid_pol: Vec::new(),
             proposal: None,
             votes: Vec::new(),
         }

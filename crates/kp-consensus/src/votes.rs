@@ -140,6 +140,17 @@ impl VoteKeeper {
         })
     }
 
+    /// The counted votes of `kind` in `round` for `block`.
+    pub fn votes_for(&self, round: u32, kind: VoteKind, block: Hash) -> Vec<SignedVote> {
+        self.rounds.get(&round).map_or_else(Vec::new, |r| {
+            r.of(kind)
+                .values()
+                .filter(|v| v.vote.block == Some(block))
+                .cloned()
+                .collect()
+        })
+    }
+
     /// Every counted vote of `round` (for rebroadcast or inspection).
     pub fn votes_in(&self, round: u32) -> Vec<SignedVote> {
         self.rounds.get(&round).map_or_else(Vec::new, |r| {

@@ -119,6 +119,7 @@ fn proposal(key: &SigningKey, round: u32, pol_round: Option<u32>, block: &Block)
             }
             .sign(key),
             block: block.clone(),
+            pol: vec![],
         },
     }
 }
