@@ -24,6 +24,7 @@ use kp_types::{
 };
 use kp_types::{AuthorityId, ProductionReport};
 use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 /// Most resolutions a listing returns.
 pub const RESOLUTIONS_LIST_MAX: usize = 10_000;
@@ -53,6 +54,11 @@ pub struct Ledger<S: StateStore> {
     tree: RootTree,
     validators: Vec<(ParticipantCode, PublicKey)>,
     verification: SignatureVerification,
+    /// Digest of the last block whose signatures verified (block hash and
+    /// every signature), so that `apply_block` after `validate_block` of the
+    /// same block does not verify them twice. Only a cache of a pure
+    /// function's result: it never changes a verdict.
+    verified: Mutex<Option<Hash>>,
 }
 
 fn required<T>(value: Option<T>, what: &'static str) -> Result<T, LedgerError> {
@@ -214,6 +220,7 @@ impl<S: StateStore> Ledger<S> {
             tree,
             validators,
             verification: SignatureVerification::Batch,
+            verified: Mutex::new(None),
         })
     }
 
@@ -393,7 +400,36 @@ impl<S: StateStore> Ledger<S> {
         Ok(hashes)
     }
 
+    /// Everything signature verification depends on once the transactions
+    /// root matched: the header (which commits to the transaction hashes,
+    /// signers included) and the signatures.
+    fn signatures_digest(block: &Block) -> Hash {
+        let header = block.hash();
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(block.txs.len() + 2);
+        parts.push(b"kpledger verified signatures");
+        parts.push(&header.0);
+        for stx in &block.txs {
+            parts.push(&stx.signature.0);
+        }
+        Hash::of_parts(kp_types::Domain::Document, &parts)
+    }
+
     fn verify_signatures(&self, block: &Block, hashes: &[TxHash]) -> Result<(), BlockError> {
+        let digest = Self::signatures_digest(block);
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if *verified == Some(digest) {
+            return Ok(());
+        }
+        self.verify_signatures_uncached(block, hashes)?;
+        *verified = Some(digest);
+        Ok(())
+    }
+
+    fn verify_signatures_uncached(
+        &self,
+        block: &Block,
+        hashes: &[TxHash],
+    ) -> Result<(), BlockError> {
         if self.verification == SignatureVerification::Batch {
             let items: Vec<_> = block
                 .txs

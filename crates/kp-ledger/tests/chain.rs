@@ -554,3 +554,28 @@ fn receipts_and_records_round_trip_as_json_and_binary() {
         stats
     );
 }
+
+/// `apply_block` after `validate_block` reuses the signature verdict only
+/// for the very same signatures.
+#[test]
+fn verified_signatures_are_reused_only_for_the_same_block() {
+    let mut h = Harness::new();
+    let c = certificate("BW1", "BW", "EU", h.today());
+    let tx = h.by_authority("BW", Payload::IssueCertificate(c));
+    let good = block_with(&h.ledger, h.time, vec![tx]);
+    assert_eq!(h.ledger.validate_block(&good), Ok(()));
+    // Same header, a forged signature: verified again, and refused.
+    let mut forged = good.clone();
+    forged.txs[0].signature.0[7] ^= 1;
+    assert_eq!(forged.hash(), good.hash());
+    assert!(matches!(
+        h.ledger.apply_block(&forged, WriteSet::default()),
+        Err(LedgerError::InvalidBlock(BlockError::BadTxSignature {
+            index: 0,
+            ..
+        }))
+    ));
+    assert_eq!(h.ledger.height(), 0);
+    let receipt = h.ledger.apply_block(&good, WriteSet::default()).unwrap();
+    assert_eq!(receipt.receipts[0].result, Ok(()));
+}
