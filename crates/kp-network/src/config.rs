@@ -95,6 +95,9 @@ pub const MESSAGE_BYTES_LIMIT: usize = 64 * 1024 * 1024;
 /// number, signature, key, topic); added to `message_bytes_max` to obtain the
 /// transport limit.
 pub const GOSSIP_ENVELOPE_BYTES: usize = 1024;
+/// Smallest gossipsub frame limit: room for control messages (gossipsub caps
+/// their total at 16 KiB per frame) whatever `message_bytes_max` is.
+pub const GOSSIP_FRAME_BYTES_MIN: usize = 64 * 1024;
 
 impl NetworkConfig {
     /// A config with sensible defaults for a small permissioned network.

@@ -8,7 +8,7 @@
 
 use crate::client::{allowed_map, Command, NetClient, NetEvent, NetStats, ResponseHandle};
 use crate::codec::{self, SyncCodec, SyncRequest};
-use crate::config::{NetworkConfig, Topic, GOSSIP_ENVELOPE_BYTES};
+use crate::config::{NetworkConfig, Topic, GOSSIP_ENVELOPE_BYTES, GOSSIP_FRAME_BYTES_MIN};
 use crate::discovery::{AddressRecord, Discovery};
 use crate::error::NetworkError;
 use crate::keys::keypair_of;
@@ -232,11 +232,7 @@ fn build_behaviour(
         // We report every message's verdict ourselves (author membership), so
         // a message from an outsider is neither delivered nor forwarded.
         .validate_messages()
-        .max_transmit_size(
-            config
-                .message_bytes_max
-                .saturating_add(GOSSIP_ENVELOPE_BYTES),
-        )
+        .max_transmit_size(gossip_frame_bytes_max(config.message_bytes_max))
         .message_id_fn(message_id)
         .heartbeat_interval(config.heartbeat)
         .mesh_n(MESH_N)
@@ -282,6 +278,18 @@ fn build_behaviour(
         identify,
         ping: ping::Behaviour::new(ping::Config::new()),
     })
+}
+
+/// The largest gossipsub frame accepted: one payload plus its envelope, but
+/// never below [`GOSSIP_FRAME_BYTES_MIN`]. Payloads themselves are held to
+/// `message_bytes_max` when judged, so the floor only admits larger control
+/// frames (IHAVE/IWANT lists), never larger payloads. It matters because a
+/// frame over the limit makes gossipsub drop the whole inbound stream from
+/// that peer, not just the frame.
+fn gossip_frame_bytes_max(message_bytes_max: usize) -> usize {
+    message_bytes_max
+        .saturating_add(GOSSIP_ENVELOPE_BYTES)
+        .max(GOSSIP_FRAME_BYTES_MIN)
 }
 
 /// Content-addressed message id: the same payload on the same topic is one
@@ -871,6 +879,13 @@ fn event_kind(event: &NetEvent) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gossip_frames_have_room_for_control_messages() {
+        assert_eq!(gossip_frame_bytes_max(1024), GOSSIP_FRAME_BYTES_MIN);
+        let big = 4 * 1024 * 1024;
+        assert_eq!(gossip_frame_bytes_max(big), big + GOSSIP_ENVELOPE_BYTES);
+    }
 
     #[test]
     fn one_peer_gets_a_quarter_of_the_request_slots() {

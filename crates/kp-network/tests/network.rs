@@ -572,7 +572,7 @@ async fn oversized_gossip_is_refused() {
     // a is misconfigured with a larger limit than b and c.
     let all = [50u8, 51, 52];
     let mut a_config = config(50, &all);
-    a_config.message_bytes_max = 64 * 1024;
+    a_config.message_bytes_max = 128 * 1024;
     let a = spawn(a_config).await;
     let mut b_config = config(51, &all);
     b_config.message_bytes_max = 4 * 1024;
@@ -594,10 +594,17 @@ async fn oversized_gossip_is_refused() {
         "{result:?}"
     );
 
-    // Within a's limit but over b's and c's: their transports refuse the frame
-    // before decoding it.
+    // Within a's limit but over b's and c's: judged and rejected (neither
+    // delivered nor forwarded).
     let big = vec![7u8; 20 * 1024];
     publish(&a.client, Topic::Blocks, &big).await;
+    wait_until("b rejects the big message", || async {
+        b.client.stats().await.expect("stats").gossip_rejected >= 1
+    })
+    .await;
+    // Over even the frame limit: b's transport refuses the frame undecoded.
+    let huge = vec![8u8; 60 * 1024 + 10 * 1024];
+    publish(&a.client, Topic::Blocks, &huge).await;
     // A later message reaches b by another path; the big one never did.
     let small = b"small block from c".to_vec();
     publish(&c.client, Topic::Blocks, &small).await;
@@ -610,7 +617,7 @@ async fn oversized_gossip_is_refused() {
         },
         |event| {
             if let NetEvent::Gossip { bytes, .. } = event {
-                delivered_big |= *bytes == big;
+                delivered_big |= *bytes == big || *bytes == huge;
             }
         },
     )
