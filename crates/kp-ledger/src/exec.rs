@@ -23,7 +23,7 @@ use crate::records::{
     Totals, TradeStatistics,
 };
 use crate::rejection::Rejection;
-use crate::state::meta;
+use crate::state::{meta, AUTHORITIES_PER_PARTICIPANT_MAX, PARTICIPANTS_MAX};
 use crate::store::{StateStore, StoreError};
 use kp_types::{
     Authority, AuthorityId, Carats, Certificate, CertificateApproval, CertificateNumber, Date,
@@ -1015,6 +1015,20 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             });
         }
         text("name", &a.name, NAME_BYTES_MAX)?;
+        let registered = self
+            .ov
+            .scan(
+                &keys::authority_by_participant_prefix(&a.participant),
+                AUTHORITIES_PER_PARTICIPANT_MAX,
+            )?
+            .len();
+        if registered >= AUTHORITIES_PER_PARTICIPANT_MAX {
+            return reject(Rejection::TooManyItems {
+                field: "authorities".into(),
+                count: registered + 1,
+                max: AUTHORITIES_PER_PARTICIPANT_MAX,
+            });
+        }
         if self.ov.authority(&a.id)?.is_some() {
             return reject(Rejection::AuthorityExists {
                 authority: a.id.clone(),
@@ -1239,6 +1253,18 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     }
 
     fn check_new_member(&self, p: &Participant) -> Exec<()> {
+        // Every scan of the member table reads at most this many entries.
+        let members = self
+            .ov
+            .scan(&keys::prefix(keys::table::PARTICIPANT), PARTICIPANTS_MAX)?
+            .len();
+        if members >= PARTICIPANTS_MAX {
+            return reject(Rejection::TooManyItems {
+                field: "participants".into(),
+                count: members + 1,
+                max: PARTICIPANTS_MAX,
+            });
+        }
         if self.ov.participant(&p.code)?.is_some() {
             return reject(Rejection::ParticipantExists {
                 participant: p.code.clone(),
