@@ -63,6 +63,8 @@ enum Step {
     Trade(Vec<Op>),
     Govern(Governance, Option<usize>),
     Wait(u64),
+    /// The replica restarts from its committed store.
+    Restart,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -91,6 +93,7 @@ fn step() -> impl Strategy<Value = Step> {
         5 => prop::collection::vec(op(), 1..8).prop_map(Step::Trade),
         2 => (governance(), prop::option::of(0..6usize)).prop_map(|(g, o)| Step::Govern(g, o)),
         1 => (1..1_500u64).prop_map(Step::Wait),
+        1 => Just(Step::Restart),
     ]
 }
 
@@ -298,6 +301,12 @@ proptest! {
         let mut d = Driver { h: Harness::with_genesis(g.clone()), replica, numbers: vec![], sent: vec![], serial: 0 };
         for step in &steps {
             match step {
+                Step::Restart => {
+                    let store = d.replica.store().clone();
+                    d.replica = Ledger::open(&g, store).unwrap();
+                    prop_assert_eq!(d.replica.state_root(), d.h.ledger.state_root());
+                    prop_assert_eq!(d.replica.validators(), d.h.ledger.validators());
+                }
                 Step::Wait(hours) => {
                     let t = d.h.time.plus_ms(hours * 3_600_000);
                     d.h.set_time(t);
