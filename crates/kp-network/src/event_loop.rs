@@ -9,6 +9,7 @@
 use crate::client::{allowed_map, Command, NetClient, NetEvent, NetStats, ResponseHandle};
 use crate::codec::{self, SyncCodec, SyncRequest};
 use crate::config::{NetworkConfig, Topic, GOSSIP_ENVELOPE_BYTES, GOSSIP_FRAME_BYTES_MIN};
+use crate::dialer::{dial_opts, Dialer};
 use crate::discovery::{AddressRecord, Discovery};
 use crate::error::NetworkError;
 use crate::keys::keypair_of;
@@ -21,11 +22,9 @@ use libp2p::gossipsub::{
     self, IdentityTransform, MessageAcceptance, MessageAuthenticity, MessageId, PublishError,
     TopicHash, ValidationMode, WhitelistSubscriptionFilter,
 };
-use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{
     self, InboundRequestId, OutboundRequestId, ProtocolSupport, ResponseChannel,
 };
-use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{DialError, ListenError, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
 use std::collections::BTreeMap;
@@ -69,20 +68,6 @@ struct Behaviour {
     ping: ping::Behaviour,
 }
 
-/// A peer to keep connected to, and its redial schedule.
-struct Redial {
-    /// One bootstrap address, or the addresses of a member's latest record.
-    addresses: Vec<Multiaddr>,
-    /// From the address's `/p2p/` suffix, learnt on the first connection, or
-    /// the author of the address record.
-    peer: Option<PeerId>,
-    /// From an address record (dropped when the peer leaves the allowed set)
-    /// rather than from the configuration.
-    learned: bool,
-    next_at: Instant,
-    delay: Duration,
-}
-
 /// Where a gossip message goes once accepted.
 enum Channel {
     /// To the node, on one of its topics.
@@ -108,9 +93,8 @@ struct EventLoop {
     pending_inbound: BTreeMap<InboundRequestId, (PeerId, ResponseChannel<Vec<u8>>)>,
     pending_requests_max: usize,
     message_bytes_max: usize,
-    redial: Vec<Redial>,
+    dialer: Dialer,
     redial_delay_min: Duration,
-    redial_delay_max: Duration,
     stats: NetStats,
 }
 
@@ -167,17 +151,12 @@ pub async fn start(
     let (command_sender, commands) = mpsc::channel(config.command_queue.get());
     let (events, event_receiver) = mpsc::channel(config.event_queue.get());
     let now = Instant::now();
-    let redial = config
-        .bootstrap
-        .iter()
-        .map(|address| Redial {
-            addresses: vec![address.clone()],
-            peer: peer_of_address(address),
-            learned: false,
-            next_at: now,
-            delay: config.redial_delay_min,
-        })
-        .collect();
+    let dialer = Dialer::new(
+        &config.bootstrap,
+        config.redial_delay_min,
+        config.redial_delay_max,
+        now,
+    );
     let discovery = config
         .discovery
         .then(|| Discovery::new(config.announce_interval, config.external_addrs.clone(), now));
@@ -195,9 +174,8 @@ pub async fn start(
         pending_inbound: BTreeMap::new(),
         pending_requests_max: config.pending_requests_max,
         message_bytes_max: config.message_bytes_max,
-        redial,
+        dialer,
         redial_delay_min: config.redial_delay_min,
-        redial_delay_max: config.redial_delay_max,
         stats: NetStats::default(),
     };
     event_loop.wait_listening().await?;
@@ -306,22 +284,6 @@ fn message_id(message: &gossipsub::Message) -> MessageId {
 /// The internal topic of address records.
 fn peers_topic(chain_id: &str) -> gossipsub::IdentTopic {
     gossipsub::IdentTopic::new(format!("kpledger/{chain_id}/peers"))
-}
-
-/// The peer id in a trailing `/p2p/<id>`, if any.
-fn peer_of_address(address: &Multiaddr) -> Option<PeerId> {
-    match address.iter().last() {
-        Some(Protocol::P2p(peer)) => Some(peer),
-        _ => None,
-    }
-}
-
-/// The address without any `/p2p/<id>` component, for comparing addresses.
-fn without_peer(address: &Multiaddr) -> Multiaddr {
-    address
-        .iter()
-        .filter(|part| !matches!(part, Protocol::P2p(_)))
-        .collect()
 }
 
 impl EventLoop {
@@ -437,17 +399,7 @@ impl EventLoop {
             return;
         };
         if let ConnectedPoint::Dialer { address, .. } = endpoint {
-            let dialed = without_peer(address);
-            for entry in &mut self.redial {
-                if entry.peer.is_none()
-                    && entry
-                        .addresses
-                        .iter()
-                        .any(|known| without_peer(known) == dialed)
-                {
-                    entry.peer = Some(peer_id);
-                }
-            }
+            self.dialer.connected_by_dial(peer_id, address);
         }
         if self.connected.insert(peer_id, key).is_none() {
             debug!(%peer_id, "peer connected");
@@ -740,12 +692,7 @@ impl EventLoop {
             info!(%peer, "peer no longer allowed; disconnecting");
             let _ = self.swarm.disconnect_peer_id(peer);
         }
-        // Learned addresses of former members are forgotten; configured
-        // bootstrap addresses stay (the allow list refuses them while the
-        // peer is out, and they work again if it comes back).
-        self.redial.retain(|entry| {
-            !entry.learned || entry.peer.is_some_and(|peer| allowed.contains_key(&peer))
-        });
+        self.dialer.forget(|peer| allowed.contains_key(peer));
         if let Some(discovery) = &mut self.discovery {
             discovery.forget(|peer| !allowed.contains_key(peer));
         }
@@ -767,24 +714,7 @@ impl EventLoop {
             return;
         }
         debug!(peer = %author, addresses = ?record.addresses, "learned member addresses");
-        if record.addresses.is_empty() {
-            return;
-        }
-        let now = Instant::now();
-        match self
-            .redial
-            .iter_mut()
-            .find(|entry| entry.learned && entry.peer == Some(author))
-        {
-            Some(entry) => entry.addresses = record.addresses,
-            None => self.redial.push(Redial {
-                addresses: record.addresses,
-                peer: Some(author),
-                learned: true,
-                next_at: now,
-                delay: self.redial_delay_min,
-            }),
-        }
+        self.dialer.learn(author, record.addresses, Instant::now());
     }
 
     /// Publishes this node's address record when one is due.
@@ -813,52 +743,21 @@ impl EventLoop {
         }
     }
 
-    /// Dials every bootstrap peer that is not connected and whose backoff has
-    /// elapsed; the delay doubles after each attempt up to the cap and resets
-    /// once the peer is connected.
+    /// Dials every known peer that is due (see [`Dialer`]).
     fn redial(&mut self) {
-        let now = Instant::now();
-        for entry in &mut self.redial {
-            if entry
-                .peer
-                .is_some_and(|peer| self.swarm.is_connected(&peer))
-            {
-                entry.delay = self.redial_delay_min;
-                entry.next_at = now;
-                continue;
+        let swarm = &self.swarm;
+        let allowed = &self.allowed;
+        let dials = self.dialer.due(
+            Instant::now(),
+            |peer| swarm.is_connected(peer),
+            |peer| allowed.contains_key(peer),
+        );
+        for dial in dials {
+            let peer = dial.get_peer_id();
+            if let Err(error) = self.swarm.dial(dial) {
+                debug!(?peer, %error, "dial refused");
             }
-            if now < entry.next_at {
-                continue;
-            }
-            if let Some(peer) = entry.peer {
-                if !self.allowed.contains_key(&peer) {
-                    continue;
-                }
-            }
-            trace!(addresses = ?entry.addresses, peer = ?entry.peer, "redialing");
-            if let Err(error) = self.swarm.dial(dial_opts(&entry.addresses, entry.peer)) {
-                debug!(addresses = ?entry.addresses, %error, "dial refused");
-            }
-            entry.next_at = now + entry.delay;
-            entry.delay = entry.delay.saturating_mul(2).min(self.redial_delay_max);
         }
-    }
-}
-
-/// Dial options that avoid a second connection to a peer we already have or
-/// are dialing, when its id is known.
-fn dial_opts(addresses: &[Multiaddr], peer: Option<PeerId>) -> DialOpts {
-    let peer = peer.or_else(|| addresses.iter().find_map(peer_of_address));
-    match peer {
-        Some(peer) => DialOpts::peer_id(peer)
-            .addresses(addresses.to_vec())
-            .condition(PeerCondition::DisconnectedAndNotDialing)
-            .build(),
-        // With no address either, the dial fails with `NoAddresses` (logged);
-        // entries are built with at least one address, so this does not occur.
-        None => DialOpts::unknown_peer_id()
-            .address(addresses.first().cloned().unwrap_or_else(Multiaddr::empty))
-            .build(),
     }
 }
 
@@ -892,17 +791,5 @@ mod tests {
         assert_eq!(pending_per_peer_max(64), 16);
         assert_eq!(pending_per_peer_max(3), 1);
         assert_eq!(pending_per_peer_max(1), 1);
-    }
-
-    #[test]
-    fn p2p_suffix_is_found_and_stripped() {
-        let peer = PeerId::random();
-        let address: Multiaddr = format!("/ip4/127.0.0.1/tcp/4000/p2p/{peer}")
-            .parse()
-            .unwrap();
-        assert_eq!(peer_of_address(&address), Some(peer));
-        let bare: Multiaddr = "/ip4/127.0.0.1/tcp/4000".parse().unwrap();
-        assert_eq!(without_peer(&address), bare);
-        assert_eq!(peer_of_address(&bare), None);
     }
 }

@@ -92,6 +92,7 @@
 mod client;
 pub mod codec;
 mod config;
+mod dialer;
 mod discovery;
 mod error;
 mod event_loop;
