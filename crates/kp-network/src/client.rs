@@ -35,7 +35,9 @@ pub enum NetEvent {
         /// Pass back to answer.
         handle: ResponseHandle,
     },
-    /// The first connection to an allowed peer was established.
+    /// The first connection to an allowed peer was established. Like every
+    /// event it is dropped if the event queue is full, so a node that keeps a
+    /// peer set should refresh it from [`NetClient::connected_peers`].
     PeerConnected(PublicKey),
     /// The last connection to a peer was closed.
     PeerDisconnected(PublicKey),

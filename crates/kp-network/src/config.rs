@@ -73,7 +73,10 @@ pub struct NetworkConfig {
     pub redial_delay_min: Duration,
     /// Redial delay cap (the delay doubles up to this).
     pub redial_delay_max: Duration,
-    /// How long a connection with no active protocol stays open.
+    /// How long a connection with no active protocol stays open. Long by
+    /// default: members should stay directly connected (gossipsub keeps only
+    /// mesh connections alive by itself), and dead connections are found by
+    /// ping instead.
     pub idle_connection_timeout: Duration,
     /// Gossip this node's address record and dial members learnt from theirs
     /// (see the `discovery` module docs). Off: only bootstrap peers are dialed.
@@ -118,7 +121,7 @@ impl NetworkConfig {
             heartbeat: Duration::from_millis(700),
             redial_delay_min: Duration::from_millis(500),
             redial_delay_max: Duration::from_secs(30),
-            idle_connection_timeout: Duration::from_secs(60),
+            idle_connection_timeout: Duration::from_secs(24 * 60 * 60),
             discovery: true,
             announce_interval: Duration::from_secs(30),
             external_addrs: Vec::new(),

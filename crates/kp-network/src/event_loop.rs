@@ -380,8 +380,24 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => trace!(?event, "identify"),
-            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => trace!(?event, "ping"),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => self.on_ping(event),
             _ => {}
+        }
+    }
+
+    /// A connection that stops answering pings is closed, so that the peer
+    /// counts as disconnected and the dialer tries a fresh connection
+    /// (libp2p's ping only reports failures; it no longer closes anything).
+    fn on_ping(&mut self, event: ping::Event) {
+        match event.result {
+            Ok(rtt) => trace!(peer = %event.peer, ?rtt, "ping"),
+            Err(ping::Failure::Unsupported) => {
+                debug!(peer = %event.peer, "peer does not support ping")
+            }
+            Err(error) => {
+                debug!(peer = %event.peer, %error, "ping failed; closing the connection");
+                self.swarm.close_connection(event.connection);
+            }
         }
     }
 
