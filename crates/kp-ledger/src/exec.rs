@@ -171,6 +171,10 @@ pub(crate) struct Ctx<'a, S: StateStore> {
     pub(crate) events: Vec<LedgerEvent>,
     /// Events of the transaction being executed.
     tx_events: Vec<LedgerEvent>,
+    /// Governments in good standing, read once and dropped whenever a
+    /// member record is written (membership acts are rare, signatures and
+    /// evidence are not).
+    governments: Option<Vec<(ParticipantCode, PublicKey)>>,
 }
 
 impl<'a, S: StateStore> Ctx<'a, S> {
@@ -189,6 +193,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             time,
             events: Vec::new(),
             tx_events: Vec::new(),
+            governments: None,
         }
     }
 
@@ -208,6 +213,23 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     fn drop_tx(&mut self) {
         self.ov.discard_tx();
         self.tx_events.clear();
+        self.governments = None;
+    }
+
+    /// Governments in good standing now (cached, see `governments`).
+    fn active_governments(&mut self) -> Result<Vec<(ParticipantCode, PublicKey)>, StoreError> {
+        if let Some(g) = &self.governments {
+            return Ok(g.clone());
+        }
+        let g = self.ov.active_governments()?;
+        self.governments = Some(g.clone());
+        Ok(g)
+    }
+
+    /// Every write of a member record goes through here.
+    fn write_member(&mut self, record: &ParticipantRecord) {
+        self.governments = None;
+        self.ov.put_participant(record);
     }
 
     /// Executes a transaction whose signature is already verified. The outer
@@ -1088,7 +1110,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         self.ov.delete(keys::node_key(&p.participant.node_key));
         self.ov.put_value(keys::node_key(new_key), participant);
         p.participant.node_key = *new_key;
-        self.ov.put_participant(&p);
+        self.write_member(&p);
         self.emit(LedgerEvent::NodeKeyRotated {
             participant: participant.clone(),
             key: *new_key,
@@ -1171,9 +1193,11 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     }
 
     /// Required signers (governments in good standing now) that have not signed.
-    fn missing_signers(&self, rec: &ResolutionRecord) -> Result<Vec<ParticipantCode>, StoreError> {
+    fn missing_signers(
+        &mut self,
+        rec: &ResolutionRecord,
+    ) -> Result<Vec<ParticipantCode>, StoreError> {
         Ok(self
-            .ov
             .active_governments()?
             .into_iter()
             .map(|(code, _)| code)
@@ -1446,7 +1470,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         for t in &p.territories {
             self.ov.put_value(keys::territory(t), &p.code);
         }
-        self.ov.put_participant(&ParticipantRecord {
+        self.write_member(&ParticipantRecord {
             participant: p.clone(),
             status: MembershipStatus::Active,
             sanction: None,
@@ -1463,7 +1487,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     ) -> Exec<()> {
         let mut r = self.existing(code)?;
         edit(&mut r);
-        self.ov.put_participant(&r);
+        self.write_member(&r);
         self.changed(code, change);
         Ok(())
     }
@@ -1518,7 +1542,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     // ---------------------------------------------------------------- evidence
 
     fn evidence(&mut self, signer: &PublicKey, e: &Evidence) -> Exec<()> {
-        let validators = self.ov.active_governments()?;
+        let validators = self.active_governments()?;
         if !validators.iter().any(|(_, k)| k == signer) {
             return reject(Rejection::NotAValidator { signer: *signer });
         }
