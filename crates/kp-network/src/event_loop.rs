@@ -442,7 +442,14 @@ impl EventLoop {
             Ok(_) => MessageAcceptance::Accept,
             Err(reason) => {
                 self.stats.gossip_rejected = self.stats.gossip_rejected.saturating_add(1);
-                warn!(%propagation_source, source = ?message.source, reason, "gossip rejected");
+                // A peer can make us reject at line rate: log the 1st, 2nd,
+                // 4th, 8th… at warn level and the rest at debug level.
+                if self.stats.gossip_rejected.is_power_of_two() {
+                    warn!(%propagation_source, source = ?message.source, reason,
+                        rejected = self.stats.gossip_rejected, "gossip rejected");
+                } else {
+                    debug!(%propagation_source, source = ?message.source, reason, "gossip rejected");
+                }
                 MessageAcceptance::Reject
             }
         };
@@ -601,32 +608,13 @@ impl EventLoop {
                 from_height,
                 max,
                 reply,
-            } => {
-                if self.pending_outbound.len() >= self.pending_requests_max {
-                    let _ = reply.send(Err(NetworkError::Busy {
-                        pending: self.pending_outbound.len(),
-                    }));
-                    return;
-                }
-                let request = SyncRequest { from_height, max };
-                let request_id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-                self.pending_outbound.insert(request_id, (key, reply));
-            }
+            } => self.request_blocks(peer, key, SyncRequest { from_height, max }, reply),
             Command::RespondBlocks {
                 handle,
                 bytes,
                 reply,
             } => {
-                let result = match self.pending_inbound.remove(&handle.0) {
-                    Some((_, channel)) => self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_response(channel, bytes)
-                        .map_err(|_| NetworkError::RequestGone),
-                    None => Err(NetworkError::RequestGone),
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(self.respond_blocks(handle, bytes));
             }
             Command::ConnectedPeers { reply } => {
                 let mut keys: Vec<PublicKey> = self.connected.values().copied().collect();
@@ -661,6 +649,39 @@ impl EventLoop {
             // Handled by `run`, which owns the loop.
             Command::Shutdown => {}
         }
+    }
+
+    fn request_blocks(
+        &mut self,
+        peer: PeerId,
+        key: PublicKey,
+        request: SyncRequest,
+        reply: oneshot::Sender<PendingReply>,
+    ) {
+        if self.pending_outbound.len() >= self.pending_requests_max {
+            let _ = reply.send(Err(NetworkError::Busy {
+                pending: self.pending_outbound.len(),
+            }));
+            return;
+        }
+        let request_id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+        self.pending_outbound.insert(request_id, (key, reply));
+    }
+
+    fn respond_blocks(
+        &mut self,
+        handle: ResponseHandle,
+        bytes: Vec<u8>,
+    ) -> Result<(), NetworkError> {
+        let (_, channel) = self
+            .pending_inbound
+            .remove(&handle.0)
+            .ok_or(NetworkError::RequestGone)?;
+        self.swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, bytes)
+            .map_err(|_| NetworkError::RequestGone)
     }
 
     fn topic_hash(&self, topic: Topic) -> TopicHash {
