@@ -1,0 +1,30 @@
+//! Conformance hashes: the fixture genesis's hash and state root, and the root
+//! after one fixed block, frozen. A change here means a change of the state
+//! layout, the encoding or the root scheme: every replica must upgrade
+//! together, and the key versions in `keys` should say so.
+
+use kp_ledger::testkit::*;
+use kp_types::Payload;
+
+#[test]
+fn frozen_roots() {
+    let mut h = Harness::new();
+    let genesis_hash = genesis().hash().to_hex();
+    let genesis_root = h.ledger.state_root().to_hex();
+    let c = certificate("BW0000001", "BW", "EU", h.today());
+    let tx = h.by_authority("BW", Payload::IssueCertificate(c));
+    let receipt = h.apply(vec![tx]).unwrap();
+    let block_root = receipt.state_root.to_hex();
+    assert_eq!(
+        genesis_hash,
+        "3e39ec1d2c979a2fc01ab55ec4018deffa7c82ef5ed648920428e1ce627296a0"
+    );
+    assert_eq!(
+        genesis_root,
+        "36ccd2d9c92fc106cb27a1dcab2f76153db862bd2f3c71e231907d49e58ef02d"
+    );
+    assert_eq!(
+        block_root,
+        "bbad91554e8e299bd06bdf3a35cba648becd34394365859c88b79e23d2eb3c47"
+    );
+}
