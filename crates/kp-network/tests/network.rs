@@ -797,3 +797,64 @@ async fn an_outsider_record_does_not_make_members_dial_it() {
     assert_eq!(connected(&a.client).await, vec![b.key]);
     assert!(!connected(&x.client).await.contains(&a.key));
 }
+
+#[tokio::test]
+async fn a_lonely_node_reports_no_peers_and_unreachable_requests() {
+    let a = spawn(config(100, &[100, 101])).await;
+    let result = a.client.publish(Topic::Consensus, b"vote".to_vec()).await;
+    assert!(
+        matches!(
+            result,
+            Err(NetworkError::NoPeers {
+                topic: Topic::Consensus
+            })
+        ),
+        "{result:?}"
+    );
+    // A member we have no address for: the request fails, it does not hang.
+    let result = a.client.request_blocks(public(101), 0, 1).await;
+    assert!(
+        matches!(result, Err(NetworkError::Request { .. })),
+        "{result:?}"
+    );
+    assert!(connected(&a.client).await.is_empty());
+}
+
+#[tokio::test]
+async fn bad_configs_are_refused_at_start() {
+    let mut bad_limit = config(110, &[110]);
+    bad_limit.message_bytes_max = 0;
+    assert!(matches!(
+        start(bad_limit).await,
+        Err(NetworkError::InvalidConfig {
+            field: "message_bytes_max",
+            ..
+        })
+    ));
+    let mut bad_key = config(110, &[110]);
+    let mut off_curve = [0u8; 32];
+    off_curve[0] = 2;
+    bad_key.allowed.push(PublicKey(off_curve));
+    assert!(matches!(
+        start(bad_key).await,
+        Err(NetworkError::InvalidNodeKey { .. })
+    ));
+}
+
+#[tokio::test]
+async fn after_shutdown_every_call_fails_with_stopped() {
+    let a = spawn(config(120, &[120])).await;
+    a.client.shutdown().await.expect("shutdown");
+    wait_until("the loop has stopped", || async {
+        matches!(a.client.stats().await, Err(NetworkError::Stopped))
+    })
+    .await;
+    assert!(matches!(
+        a.client.publish(Topic::Blocks, vec![1]).await,
+        Err(NetworkError::Stopped)
+    ));
+    assert!(matches!(
+        a.client.set_allowed(vec![]).await,
+        Err(NetworkError::Stopped)
+    ));
+}
