@@ -39,7 +39,10 @@ pub(crate) struct Dialer {
 }
 
 impl Dialer {
+    /// A schedule for the bootstrap addresses, skipping any that name
+    /// `local` (a config shared by all nodes lists each node itself).
     pub(crate) fn new(
+        local: PeerId,
         bootstrap: &[Multiaddr],
         delay_min: Duration,
         delay_max: Duration,
@@ -48,6 +51,7 @@ impl Dialer {
         assert!(!delay_min.is_zero() && delay_min <= delay_max);
         let entries = bootstrap
             .iter()
+            .filter(|address| peer_of_address(address) != Some(local))
             .map(|address| Entry {
                 addresses: vec![address.clone()],
                 peer: peer_of_address(address),
@@ -77,6 +81,19 @@ impl Dialer {
                 entry.peer = Some(peer);
             }
         }
+    }
+
+    /// A dial reached ourselves (a bootstrap address without `/p2p/` that is
+    /// our own): never dial it again.
+    pub(crate) fn reached_self(&mut self, address: &Multiaddr) {
+        let reached = without_peer(address);
+        self.entries.retain(|entry| {
+            entry.learned
+                || entry
+                    .addresses
+                    .iter()
+                    .all(|known| without_peer(known) != reached)
+        });
     }
 
     /// A member's current addresses (from its newest record).
@@ -201,7 +218,7 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let start = Instant::now();
-        let mut dialer = Dialer::new(&[address(1)], MIN, MAX, start);
+        let mut dialer = Dialer::new(PeerId::random(), &[address(1)], MIN, MAX, start);
         // Attempts at 0, then after 100, 200, 400, 800, 800 ms.
         let mut now = start;
         let mut attempts = Vec::new();
@@ -218,7 +235,7 @@ mod tests {
     fn a_connected_peer_is_not_dialed_and_its_backoff_resets() {
         let start = Instant::now();
         let peer = PeerId::random();
-        let mut dialer = Dialer::new(&[address(1)], MIN, MAX, start);
+        let mut dialer = Dialer::new(PeerId::random(), &[address(1)], MIN, MAX, start);
         assert_eq!(dials_at(&mut dialer, start), 1);
         assert_eq!(dials_at(&mut dialer, start + MIN), 1);
         dialer.connected_by_dial(peer, &address(1));
@@ -234,17 +251,30 @@ mod tests {
     fn peers_outside_the_allowed_set_are_not_dialed() {
         let start = Instant::now();
         let peer = PeerId::random();
-        let mut dialer = Dialer::new(&[], MIN, MAX, start);
+        let mut dialer = Dialer::new(PeerId::random(), &[], MIN, MAX, start);
         dialer.learn(peer, vec![address(2)], start);
         assert!(dialer.due(start, |_| false, |p| *p != peer).is_empty());
         assert_eq!(dialer.due(start, |_| false, |_| true).len(), 1);
     }
 
     #[test]
+    fn our_own_address_is_never_dialed() {
+        let start = Instant::now();
+        let local = PeerId::random();
+        let named: Multiaddr = format!("/ip4/127.0.0.1/tcp/1/p2p/{local}").parse().unwrap();
+        let mut dialer = Dialer::new(local, &[named, address(2), address(3)], MIN, MAX, start);
+        assert_eq!(dialer.len(), 2);
+        // address(2) turns out to be us.
+        dialer.reached_self(&address(2));
+        assert_eq!(dialer.len(), 1);
+        assert_eq!(dials_at(&mut dialer, start), 1);
+    }
+
+    #[test]
     fn learned_addresses_are_replaced_and_forgotten() {
         let start = Instant::now();
         let (member, former) = (PeerId::random(), PeerId::random());
-        let mut dialer = Dialer::new(&[address(1)], MIN, MAX, start);
+        let mut dialer = Dialer::new(PeerId::random(), &[address(1)], MIN, MAX, start);
         dialer.learn(member, vec![address(2)], start);
         dialer.learn(member, vec![address(3)], start);
         dialer.learn(former, vec![address(4)], start);

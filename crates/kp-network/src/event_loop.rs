@@ -152,6 +152,7 @@ pub async fn start(
     let (events, event_receiver) = mpsc::channel(config.event_queue.get());
     let now = Instant::now();
     let dialer = Dialer::new(
+        peer_id,
         &config.bootstrap,
         config.redial_delay_min,
         config.redial_delay_max,
@@ -372,8 +373,10 @@ impl EventLoop {
                 debug!(%send_back_addr, ?peer_id, %error, "incoming connection refused or failed");
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                if matches!(error, DialError::Denied { .. }) {
-                    self.count_denied();
+                match &error {
+                    DialError::Denied { .. } => self.count_denied(),
+                    DialError::LocalPeerId { address } => self.dialer.reached_self(address),
+                    _ => {}
                 }
                 debug!(?peer_id, %error, "dial failed");
             }
