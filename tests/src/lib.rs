@@ -33,13 +33,21 @@ pub fn kpledger_bin() -> PathBuf {
 }
 
 /// A base port such that `base .. base + count` are all free right now.
+///
+/// Ranges handed out within one test process never overlap (tests run in
+/// parallel threads); the starting point depends on the process id so that
+/// concurrent test processes are unlikely to collide, and every port is
+/// checked free before it is handed out.
 pub fn free_port_range(count: u16) -> u16 {
-    for attempt in 0..200u32 {
-        // Spread attempts over the unprivileged range, away from ephemeral ports.
-        let seed = std::process::id()
-            .wrapping_mul(7919)
-            .wrapping_add(attempt * 104_729);
-        let base = 20_000 + (seed % 20_000) as u16;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 30_000;
+    let origin = (std::process::id().wrapping_mul(7919)) % SPAN;
+    for _ in 0..500 {
+        let offset = NEXT.fetch_add(u32::from(count), Ordering::SeqCst);
+        let base = LOW + (origin + offset) % (SPAN - u32::from(count));
+        let base = base as u16;
         let all_free = (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if all_free {
             return base;
