@@ -28,7 +28,8 @@ pub const CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 /// A sled database used as the node's state store. Clones share the database.
 ///
 /// Open it once per process: sled locks the directory, and a second open of
-/// the same path fails with [`StorageError::Open`].
+/// the same path fails with [`StorageError::Open`] (after a short bounded
+/// wait, since a store just dropped may still hold the lock).
 #[derive(Clone, Debug)]
 pub struct SledStore {
     db: sled::Db,
@@ -123,6 +124,17 @@ impl DiskSync {
     }
 }
 
+/// How many times [`SledStore::open`] tries a directory whose lock is held.
+const OPEN_LOCK_ATTEMPTS: u32 = 25;
+/// The wait between two of those attempts (at most about half a second in all).
+const OPEN_LOCK_RETRY_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Whether sled refused to open because the directory's lock is held. sled
+/// 0.34 reports it only as an `Other` IO error with this message.
+fn is_lock_held(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
 /// sled 0.34's log file inside the store directory.
 const SLED_LOG_FILE: &str = "db";
 /// sled 0.34's directory of large values inside the store directory.
@@ -146,14 +158,28 @@ impl SledStore {
         cache_bytes: u64,
     ) -> Result<SledStore, StorageError> {
         let path = path.as_ref();
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|e| StorageError::Open {
-                path: path.display().to_string(),
-                detail: e.to_string(),
-            })?;
+        let config = sled::Config::new().path(path).cache_capacity(cache_bytes);
+        let mut attempt = 1;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                // sled closes its file from background threads after the
+                // last handle is dropped, so a reopen in the same process
+                // can find the lock still held for a moment (sled's own
+                // tests block on it for this reason). Another live process
+                // keeps it, and after the bounded wait the error stands.
+                Err(e) if is_lock_held(&e) && attempt < OPEN_LOCK_ATTEMPTS => {
+                    attempt += 1;
+                    std::thread::sleep(OPEN_LOCK_RETRY_WAIT);
+                }
+                Err(e) => {
+                    return Err(StorageError::Open {
+                        path: path.display().to_string(),
+                        detail: e.to_string(),
+                    })
+                }
+            }
+        };
         let disk = Arc::new(DiskSync::open(path)?);
         let store = SledStore { db, disk };
         store.check_schema(path)?;

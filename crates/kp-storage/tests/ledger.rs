@@ -98,6 +98,9 @@ fn replay(store: &SledStore, height: u64) -> Hash {
 
 #[test]
 fn ledger_on_sled_reopens_where_it_stopped() {
+    // The kill test forks children in parallel; keep its forks away from
+    // this test's open stores (see `exclusive_round`).
+    let _round = exclusive_round();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let (state_root, last_hash) = {
