@@ -339,6 +339,16 @@ impl EventLoop {
         }
     }
 
+    /// Whether less than a quarter of the event queue is free. Transactions
+    /// are the bulk of gossip and the least urgent (their authors keep them in
+    /// their mempools): they get only the first three quarters of the queue, so
+    /// that a burst of them cannot crowd out votes, blocks or sync requests.
+    fn queue_is_crowded(&self) -> bool {
+        // A queue of fewer than 4 slots reserves nothing.
+        let reserved = self.events.max_capacity() / 4;
+        reserved > 0 && self.events.capacity() <= reserved
+    }
+
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -461,6 +471,13 @@ impl EventLoop {
             .gossipsub
             .report_message_validation_result(&message_id, &propagation_source, acceptance);
         match verdict {
+            Ok((Channel::Node(Topic::Transactions), _)) if self.queue_is_crowded() => {
+                self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
+                debug!(
+                    dropped = self.stats.events_dropped,
+                    "event queue crowded; transaction gossip dropped"
+                );
+            }
             Ok((Channel::Node(topic), from)) => self.emit(NetEvent::Gossip {
                 topic,
                 from,

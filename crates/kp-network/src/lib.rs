@@ -70,7 +70,9 @@
 //! Command and event channels are bounded (`NonZeroUsize` in the config). The
 //! event loop never waits on the node: when the event channel is full, an
 //! event is dropped and counted (a dropped block request makes the requester
-//! see a failure and retry elsewhere). Gossip messages are bounded by
+//! see a failure and retry elsewhere). Transaction gossip may use only three
+//! quarters of the event channel, so that a burst of transactions cannot
+//! crowd out consensus messages, blocks and sync requests. Gossip messages are bounded by
 //! `message_bytes_max`, sync responses by `response_bytes_max`, sync requests
 //! by their fixed 12-byte size; connections by `connections_max`; pending
 //! requests in each direction by `pending_requests_max`, of which one peer may

@@ -858,3 +858,54 @@ async fn after_shutdown_every_call_fails_with_stopped() {
         Err(NetworkError::Stopped)
     ));
 }
+
+#[tokio::test]
+async fn a_burst_of_transactions_leaves_room_for_votes() {
+    let both = [130u8, 131];
+    let mut a_config = config(130, &both);
+    a_config.event_queue = std::num::NonZeroUsize::new(8).expect("non-zero");
+    a_config.discovery = false;
+    let mut a = spawn(a_config).await;
+    let mut b_config = config(131, &both);
+    b_config.bootstrap = vec![a.address.clone()];
+    b_config.discovery = false;
+    let b = spawn(b_config).await;
+    wait_until("b's mesh holds a", || {
+        mesh_has(&b.client, Topic::Transactions, vec![a.key])
+    })
+    .await;
+    // Clear the connection event so the queue starts empty.
+    while a.events.try_recv().is_ok() {}
+
+    // a does not read while b sends 20 transactions, then one vote.
+    for index in 0..20u32 {
+        publish(&b.client, Topic::Transactions, &index.to_be_bytes()).await;
+    }
+    publish(&b.client, Topic::Consensus, b"vote").await;
+    wait_until("a dropped some transactions", || async {
+        a.client.stats().await.expect("stats").events_dropped >= 1
+    })
+    .await;
+
+    let mut transactions = 0;
+    let receive = async {
+        loop {
+            match a.events.recv().await.expect("open") {
+                NetEvent::Gossip {
+                    topic: Topic::Consensus,
+                    bytes,
+                    ..
+                } => return bytes,
+                NetEvent::Gossip {
+                    topic: Topic::Transactions,
+                    ..
+                } => transactions += 1,
+                _ => {}
+            }
+        }
+    };
+    let vote = timeout(WAIT, receive).await.expect("the vote arrives");
+    assert_eq!(vote, b"vote".to_vec());
+    // 8 slots, 2 reserved: at most 6 transactions were queued ahead of the vote.
+    assert!(transactions <= 6, "{transactions} transactions queued");
+}
