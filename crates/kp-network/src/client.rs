@@ -52,8 +52,11 @@ pub struct NetStats {
     pub connections_denied: u64,
     /// Gossip messages rejected (outsider author or relay, oversized, unknown topic).
     pub gossip_rejected: u64,
-    /// Events dropped because the node's event queue was full.
+    /// Events dropped because the node's event queue was full (or, for
+    /// transactions, three quarters full).
     pub events_dropped: u64,
+    /// Gossip messages ignored because their author exceeded its rate.
+    pub gossip_throttled: u64,
 }
 
 /// Identifies a pending inbound block request. Not `Clone`: a request is

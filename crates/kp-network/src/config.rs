@@ -78,6 +78,11 @@ pub struct NetworkConfig {
     /// mesh connections alive by itself), and dead connections are found by
     /// ping instead.
     pub idle_connection_timeout: Duration,
+    /// Gossip messages per second accepted from one author (across topics);
+    /// more are ignored, neither delivered nor forwarded. 0: no limit.
+    pub gossip_per_author_per_second: u32,
+    /// How many messages an author may send at once before the rate applies.
+    pub gossip_per_author_burst: u32,
     /// Gossip this node's address record and dial members learnt from theirs
     /// (see the `discovery` module docs). Off: only bootstrap peers are dialed.
     pub discovery: bool,
@@ -122,6 +127,8 @@ impl NetworkConfig {
             redial_delay_min: Duration::from_millis(500),
             redial_delay_max: Duration::from_secs(30),
             idle_connection_timeout: Duration::from_secs(24 * 60 * 60),
+            gossip_per_author_per_second: 1000,
+            gossip_per_author_burst: 2000,
             discovery: true,
             announce_interval: Duration::from_secs(30),
             external_addrs: Vec::new(),

@@ -13,6 +13,7 @@ use crate::dialer::{dial_opts, Dialer};
 use crate::discovery::{AddressRecord, Discovery};
 use crate::error::NetworkError;
 use crate::keys::keypair_of;
+use crate::rate::AuthorLimiter;
 use futures::StreamExt;
 use kp_types::PublicKey;
 use libp2p::allow_block_list::{self, AllowedPeers};
@@ -94,6 +95,7 @@ struct EventLoop {
     pending_requests_max: usize,
     message_bytes_max: usize,
     dialer: Dialer,
+    limiter: AuthorLimiter,
     redial_delay_min: Duration,
     stats: NetStats,
 }
@@ -176,6 +178,10 @@ pub async fn start(
         pending_requests_max: config.pending_requests_max,
         message_bytes_max: config.message_bytes_max,
         dialer,
+        limiter: AuthorLimiter::new(
+            config.gossip_per_author_per_second,
+            config.gossip_per_author_burst,
+        ),
         redial_delay_min: config.redial_delay_min,
         stats: NetStats::default(),
     };
@@ -451,7 +457,19 @@ impl EventLoop {
             return;
         };
         let verdict = self.judge(&propagation_source, &message);
+        let throttled = match (&verdict, message.source) {
+            (Ok(_), Some(author)) => !self.limiter.allow(author, Instant::now()),
+            _ => false,
+        };
         let acceptance = match verdict {
+            Ok(_) if throttled => {
+                self.stats.gossip_throttled = self.stats.gossip_throttled.saturating_add(1);
+                if self.stats.gossip_throttled.is_power_of_two() {
+                    warn!(source = ?message.source, throttled = self.stats.gossip_throttled,
+                        "author over its gossip rate; message ignored");
+                }
+                MessageAcceptance::Ignore
+            }
             Ok(_) => MessageAcceptance::Accept,
             Err(reason) => {
                 self.stats.gossip_rejected = self.stats.gossip_rejected.saturating_add(1);
@@ -470,6 +488,9 @@ impl EventLoop {
             .behaviour_mut()
             .gossipsub
             .report_message_validation_result(&message_id, &propagation_source, acceptance);
+        if throttled {
+            return;
+        }
         match verdict {
             Ok((Channel::Node(Topic::Transactions), _)) if self.queue_is_crowded() => {
                 self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
@@ -750,6 +771,7 @@ impl EventLoop {
             let _ = self.swarm.disconnect_peer_id(peer);
         }
         self.dialer.forget(|peer| allowed.contains_key(peer));
+        self.limiter.forget(|peer| allowed.contains_key(peer));
         if let Some(discovery) = &mut self.discovery {
             discovery.forget(|peer| !allowed.contains_key(peer));
         }

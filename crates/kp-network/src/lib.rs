@@ -72,7 +72,10 @@
 //! event is dropped and counted (a dropped block request makes the requester
 //! see a failure and retry elsewhere). Transaction gossip may use only three
 //! quarters of the event channel, so that a burst of transactions cannot
-//! crowd out consensus messages, blocks and sync requests. Gossip messages are bounded by
+//! crowd out consensus messages, blocks and sync requests. Each author has a
+//! gossip rate (token bucket, `gossip_per_author_per_second`); messages over
+//! it are ignored, so one flooding member can neither fill our queue nor use
+//! us to amplify its flood. Gossip messages are bounded by
 //! `message_bytes_max`, sync responses by `response_bytes_max`, sync requests
 //! by their fixed 12-byte size; connections by `connections_max`; pending
 //! requests in each direction by `pending_requests_max`, of which one peer may
@@ -99,6 +102,7 @@ mod discovery;
 mod error;
 mod event_loop;
 mod keys;
+mod rate;
 
 pub use client::{NetClient, NetEvent, NetStats, ResponseHandle};
 pub use config::{NetworkConfig, Topic};

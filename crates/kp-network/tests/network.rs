@@ -909,3 +909,40 @@ async fn a_burst_of_transactions_leaves_room_for_votes() {
     // 8 slots, 2 reserved: at most 6 transactions were queued ahead of the vote.
     assert!(transactions <= 6, "{transactions} transactions queued");
 }
+
+#[tokio::test]
+async fn a_flooding_author_is_throttled() {
+    let both = [140u8, 141];
+    let mut a_config = config(140, &both);
+    a_config.gossip_per_author_per_second = 1;
+    a_config.gossip_per_author_burst = 5;
+    a_config.discovery = false;
+    let mut a = spawn(a_config).await;
+    let mut b_config = config(141, &both);
+    b_config.bootstrap = vec![a.address.clone()];
+    b_config.discovery = false;
+    let b = spawn(b_config).await;
+    wait_until("b's mesh holds a", || {
+        mesh_has(&b.client, Topic::Transactions, vec![a.key])
+    })
+    .await;
+
+    for index in 0..30u32 {
+        publish(&b.client, Topic::Transactions, &index.to_be_bytes()).await;
+    }
+    wait_until("a throttles b", || async {
+        a.client.stats().await.expect("stats").gossip_throttled >= 1
+    })
+    .await;
+    let stats = a.client.stats().await.expect("stats");
+    let mut delivered = 0u64;
+    while let Ok(event) = a.events.try_recv() {
+        if let NetEvent::Gossip { .. } = event {
+            delivered += 1;
+        }
+    }
+    // The burst (5) got through and the rest only at 1 per second; the exact
+    // count depends on how long the 30 publishes took, so only bound it.
+    assert!(delivered < 30, "{delivered} delivered");
+    assert!(stats.gossip_throttled >= 1);
+}
