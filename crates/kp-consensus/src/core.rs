@@ -434,7 +434,14 @@ impl Consensus {
     /// and step, count our own persisted votes and re-send what we signed.
     fn resume(&mut self, out: &mut Vec<Action>) {
         self.flags = RoundFlags::default();
-        for vote in self.safety.votes.iter().chain(&self.safety.valid_pol).cloned().collect::<Vec<_>>() {
+        for vote in self
+            .safety
+            .votes
+            .iter()
+            .chain(&self.safety.valid_pol)
+            .cloned()
+            .collect::<Vec<_>>()
+        {
             let _ = self.votes.insert(vote);
         }
         if let Some(valid) = &self.safety.valid {
@@ -802,7 +809,8 @@ impl Consensus {
             return;
         };
         let (peer, round) = (v.vote.validator, v.vote.round);
-        if round >= self.safety.round || peer == self.me || self.answered.get(&peer) == Some(&round) {
+        if round >= self.safety.round || peer == self.me || self.answered.get(&peer) == Some(&round)
+        {
             return;
         }
         self.answered.insert(peer, round);

@@ -34,11 +34,11 @@
 //!
 //! # Equivocation
 //!
-//! The first vote of a validator per height, round and kind is counted; a
-//! different second one becomes [`kp_types::Evidence::DuplicateVote`]. A second
-//! proposal of a round's proposer becomes
-//! [`kp_types::Evidence::DuplicateProposal`]. Each item is reported once with
-//! [`Action::Evidence`]; the host puts it on the ledger in a later block.
+//! A second, different vote of a validator for one height, round and kind
+//! becomes [`kp_types::Evidence::DuplicateVote`]; a second proposal of a
+//! round's proposer becomes [`kp_types::Evidence::DuplicateProposal`]. Each
+//! item is reported once with [`Action::Evidence`]; the host puts it on the
+//! ledger in a later block. See [`votes`] for how equivocators are counted.
 //!
 //! # Bounds
 //!
@@ -81,9 +81,16 @@
 //!    round + rounds_ahead_max]` are dropped; pruning a stale round can only
 //!    delay a decision, never break agreement. Messages for later heights are
 //!    accepted only from current validators.
-//! 8. **Restart.** A node restarted in step prevote or precommit re-arms that
-//!    step's timer at once (the paper has no crash recovery); moving to a later
-//!    round is always safe.
+//! 8. **Proof of lock travels with the proposal.** A re-proposed valid value
+//!    carries the prevotes that made it valid (`ConsensusMessage::Proposal`'s
+//!    `pol`, persisted as [`SafetyState::valid_pol`]), where Tendermint's
+//!    gossip sends them separately.
+//! 9. **Equivocators count for every value they signed** (at most two per
+//!    slot, see [`votes`]): safe, and needed for a proof of lock that
+//!    contains an equivocator's other vote to be recognised.
+//! 10. **Restart.** A node restarted in step prevote or precommit re-arms
+//!     that step's timer at once (the paper has no crash recovery); moving to
+//!     a later round is always safe.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 

@@ -11,6 +11,9 @@ use thiserror::Error;
 pub const MESSAGE_BYTES_MAX: usize = BLOCK_BYTES_MAX + 64 * 1024;
 
 /// A consensus message on the wire.
+// A proposal is much larger than a vote; boxing the block would only move
+// the allocation, since every message is built once and handed over by value.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsensusMessage {
     /// The paper's `⟨PROPOSAL, h, r, v, vr⟩`: the signed proposal names the

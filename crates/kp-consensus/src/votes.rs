@@ -1,31 +1,43 @@
 //! The votes of one height, tallied per round, kind and value.
 //!
-//! Each validator has at most one counted vote per round and kind: the first
-//! one received. A later, different vote for the same slot is not counted; it
-//! is turned into [`Evidence::DuplicateVote`] instead. Counting only the first
-//! vote keeps every tally a count of distinct validators, which is what the
-//! quorum rules of the paper count.
+//! A validator normally has one vote per round and kind. A second, different
+//! vote for the same slot is equivocation: it becomes
+//! [`Evidence::DuplicateVote`], and it is kept too (at most
+//! [`VOTES_PER_SLOT_MAX`] distinct votes per validator and slot), counted for
+//! its own value. Counting an equivocator for every value it signed is safe,
+//! because two quorums for different values in one round would still need an
+//! honest validator in both; and it is needed for liveness, because honest
+//! validators may have locked on a value whose proof of lock includes the
+//! equivocator's "other" vote (Tendermint's vote sets do the same through
+//! their peer-claimed majorities). Tallies count distinct validators per
+//! value; `count_any` counts distinct validators.
 
 use kp_types::consensus::CommitSignature;
 use kp_types::{Evidence, Hash, PublicKey, SignedVote, VoteKind};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Distinct votes kept per validator, round and kind (the first and one
+/// conflicting vote; further ones only produce evidence).
+pub const VOTES_PER_SLOT_MAX: usize = 2;
+
+type Slot = BTreeMap<PublicKey, Vec<SignedVote>>;
+
 /// The votes of one round.
 #[derive(Clone, Debug, Default)]
 struct RoundVotes {
-    prevotes: BTreeMap<PublicKey, SignedVote>,
-    precommits: BTreeMap<PublicKey, SignedVote>,
+    prevotes: Slot,
+    precommits: Slot,
 }
 
 impl RoundVotes {
-    fn of(&self, kind: VoteKind) -> &BTreeMap<PublicKey, SignedVote> {
+    fn of(&self, kind: VoteKind) -> &Slot {
         match kind {
             VoteKind::Prevote => &self.prevotes,
             VoteKind::Precommit => &self.precommits,
         }
     }
 
-    fn of_mut(&mut self, kind: VoteKind) -> &mut BTreeMap<PublicKey, SignedVote> {
+    fn of_mut(&mut self, kind: VoteKind) -> &mut Slot {
         match kind {
             VoteKind::Prevote => &mut self.prevotes,
             VoteKind::Precommit => &mut self.precommits,
@@ -52,24 +64,36 @@ pub struct VoteKeeper {
 }
 
 impl VoteKeeper {
-    /// Counts `vote` unless its validator already voted in that slot.
+    /// Counts `vote`; a conflicting one is also reported as evidence.
     pub fn insert(&mut self, vote: SignedVote) -> Inserted {
-        let slot = self
+        let kept = self
             .rounds
             .entry(vote.vote.round)
             .or_default()
-            .of_mut(vote.vote.kind);
-        match slot.get(&vote.vote.validator) {
-            None => {
-                slot.insert(vote.vote.validator, vote);
-                Inserted::New
-            }
-            Some(first) if first.vote.block == vote.vote.block => Inserted::Duplicate,
-            Some(first) => Inserted::Equivocation(Box::new(Evidence::DuplicateVote {
-                first: first.clone(),
-                second: vote,
-            })),
+            .of_mut(vote.vote.kind)
+            .entry(vote.vote.validator)
+            .or_default();
+        if kept.iter().any(|v| v.vote.block == vote.vote.block) {
+            return Inserted::Duplicate;
         }
+        let Some(first) = kept.first().cloned() else {
+            kept.push(vote);
+            return Inserted::New;
+        };
+        if kept.len() < VOTES_PER_SLOT_MAX {
+            kept.push(vote.clone());
+        }
+        Inserted::Equivocation(Box::new(Evidence::DuplicateVote {
+            first,
+            second: vote,
+        }))
+    }
+
+    fn all(&self, round: u32, kind: VoteKind) -> impl Iterator<Item = &SignedVote> {
+        self.rounds
+            .get(&round)
+            .into_iter()
+            .flat_map(move |r| r.of(kind).values().flatten())
     }
 
     /// Whether exactly this vote is already counted.
@@ -77,29 +101,25 @@ impl VoteKeeper {
         self.rounds
             .get(&vote.vote.round)
             .and_then(|r| r.of(vote.vote.kind).get(&vote.vote.validator))
-            .is_some_and(|known| known == vote)
+            .is_some_and(|kept| kept.contains(vote))
     }
 
-    /// Votes of `kind` in `round` for `value` (`None` = nil).
+    /// Validators with a vote of `kind` in `round` for `value` (`None` = nil).
     pub fn count(&self, round: u32, kind: VoteKind, value: Option<Hash>) -> usize {
-        self.rounds.get(&round).map_or(0, |r| {
-            r.of(kind)
-                .values()
-                .filter(|v| v.vote.block == value)
-                .count()
-        })
+        self.all(round, kind)
+            .filter(|v| v.vote.block == value)
+            .count()
     }
 
-    /// Votes of `kind` in `round`, whatever their value (the paper's `∗`).
+    /// Validators with a vote of `kind` in `round`, whatever its value (the paper's `∗`).
     pub fn count_any(&self, round: u32, kind: VoteKind) -> usize {
         self.rounds.get(&round).map_or(0, |r| r.of(kind).len())
     }
 
     /// The block hash that has at least `quorum` votes of `kind` in `round`.
     pub fn block_with_quorum(&self, round: u32, kind: VoteKind, quorum: usize) -> Option<Hash> {
-        let r = self.rounds.get(&round)?;
         let mut tally: BTreeMap<Hash, usize> = BTreeMap::new();
-        for v in r.of(kind).values() {
+        for v in self.all(round, kind) {
             if let Some(h) = v.vote.block {
                 *tally.entry(h).or_default() += 1;
             }
@@ -128,38 +148,29 @@ impl VoteKeeper {
 
     /// The precommits for `block` in `round`, as commit signatures.
     pub fn commit_signatures(&self, round: u32, block: Hash) -> Vec<CommitSignature> {
-        self.rounds.get(&round).map_or_else(Vec::new, |r| {
-            r.precommits
-                .values()
-                .filter(|v| v.vote.block == Some(block))
-                .map(|v| CommitSignature {
-                    validator: v.vote.validator,
-                    signature: v.signature,
-                })
-                .collect()
-        })
+        self.all(round, VoteKind::Precommit)
+            .filter(|v| v.vote.block == Some(block))
+            .map(|v| CommitSignature {
+                validator: v.vote.validator,
+                signature: v.signature,
+            })
+            .collect()
     }
 
-    /// The counted votes of `kind` in `round` for `block`.
+    /// The votes of `kind` in `round` for `block`.
     pub fn votes_for(&self, round: u32, kind: VoteKind, block: Hash) -> Vec<SignedVote> {
-        self.rounds.get(&round).map_or_else(Vec::new, |r| {
-            r.of(kind)
-                .values()
-                .filter(|v| v.vote.block == Some(block))
-                .cloned()
-                .collect()
-        })
+        self.all(round, kind)
+            .filter(|v| v.vote.block == Some(block))
+            .cloned()
+            .collect()
     }
 
-    /// Every counted vote of `round` (for rebroadcast or inspection).
+    /// Every vote kept for `round` (for answering a lagging peer).
     pub fn votes_in(&self, round: u32) -> Vec<SignedVote> {
-        self.rounds.get(&round).map_or_else(Vec::new, |r| {
-            r.prevotes
-                .values()
-                .chain(r.precommits.values())
-                .cloned()
-                .collect()
-        })
+        self.all(round, VoteKind::Prevote)
+            .chain(self.all(round, VoteKind::Precommit))
+            .cloned()
+            .collect()
     }
 
     /// Forgets rounds below `round`.
@@ -171,12 +182,60 @@ impl VoteKeeper {
     pub fn len(&self) -> usize {
         self.rounds
             .values()
-            .map(|r| r.prevotes.len() + r.precommits.len())
+            .map(|r| {
+                r.prevotes.values().map(Vec::len).sum::<usize>()
+                    + r.precommits.values().map(Vec::len).sum::<usize>()
+            })
             .sum()
     }
 
     /// Whether no vote is kept.
     pub fn is_empty(&self) -> bool {
         self.rounds.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kp_types::{SigningKey, Vote};
+
+    fn vote(key: &SigningKey, block: Option<Hash>) -> SignedVote {
+        Vote {
+            chain_id: "c".into(),
+            height: 1,
+            round: 0,
+            kind: VoteKind::Prevote,
+            block,
+            validator: key.public(),
+        }
+        .sign(key)
+    }
+
+    #[test]
+    fn an_equivocator_counts_once_per_value_and_is_reported() {
+        let k = SigningKey::from_seed([1; 32]);
+        let a = Hash::of(kp_types::Domain::Document, b"a");
+        let b = Hash::of(kp_types::Domain::Document, b"b");
+        let mut keeper = VoteKeeper::default();
+        assert_eq!(keeper.insert(vote(&k, Some(a))), Inserted::New);
+        assert_eq!(keeper.insert(vote(&k, Some(a))), Inserted::Duplicate);
+        assert!(matches!(
+            keeper.insert(vote(&k, Some(b))),
+            Inserted::Equivocation(_)
+        ));
+        assert!(matches!(
+            keeper.insert(vote(&k, None)),
+            Inserted::Equivocation(_)
+        ));
+        assert_eq!(keeper.count(0, VoteKind::Prevote, Some(a)), 1);
+        assert_eq!(keeper.count(0, VoteKind::Prevote, Some(b)), 1);
+        assert_eq!(
+            keeper.count(0, VoteKind::Prevote, None),
+            0,
+            "third vote not kept"
+        );
+        assert_eq!(keeper.count_any(0, VoteKind::Prevote), 1, "one validator");
+        assert_eq!(keeper.len(), 2);
     }
 }

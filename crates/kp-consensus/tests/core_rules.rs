@@ -829,3 +829,53 @@ fn observers_follow_without_signing() {
     assert!(own_votes(&all, observer.public()).is_empty());
     assert!(all.iter().any(|a| matches!(a, Action::Decide { .. })));
 }
+
+#[test]
+fn l28_proof_of_lock_carried_by_the_proposal_is_counted() {
+    // Locked on b in round 0; round 1 passes without us seeing its prevotes;
+    // in round 2 c is proposed with vr = 1 and its proof of lock attached.
+    let fx = Fixture::new(4);
+    let me = fx.me();
+    let others = fx.others(&me);
+    let p0 = fx.proposer(0).clone();
+    let p2 = fx.proposer(2).clone();
+    let b = block(1, p0.public());
+    let c = block(2, fx.proposer(1).public());
+    let mut node = fx.node(me.clone(), None);
+    node.handle(proposal(&p0, 0, None, &b));
+    node.handle(valid(&b, true));
+    for k in others.iter().take(3) {
+        node.handle(vote(k, 0, VoteKind::Prevote, Some(b.hash())));
+    }
+    assert_eq!(node.safety().locked.as_ref().map(|l| l.round), Some(0));
+    node.handle(timeout(0, TimeoutKind::Precommit));
+    node.handle(timeout(1, TimeoutKind::Propose));
+    for k in others.iter().take(3) {
+        node.handle(vote(k, 1, VoteKind::Precommit, None));
+    }
+    node.handle(timeout(1, TimeoutKind::Precommit));
+    assert_eq!(node.round(), 2);
+    let pol: Vec<_> = others
+        .iter()
+        .take(3)
+        .map(|k| match vote(k, 1, VoteKind::Prevote, Some(c.hash())) {
+            Input::Message {
+                message: ConsensusMessage::Vote(v),
+                ..
+            } => v,
+            _ => unreachable!(),
+        })
+        .collect();
+    let Input::Message { from, message } = proposal(&p2, 2, Some(1), &c) else {
+        unreachable!()
+    };
+    let ConsensusMessage::Proposal { signed, block, .. } = message else {
+        unreachable!()
+    };
+    let mut actions = node.handle(Input::Message {
+        from,
+        message: ConsensusMessage::Proposal { signed, block, pol },
+    });
+    actions.extend(node.handle(valid(&c, true)));
+    assert!(own_votes(&actions, me.public()).contains(&(VoteKind::Prevote, Some(c.hash()))));
+}

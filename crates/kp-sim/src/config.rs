@@ -121,6 +121,8 @@ pub struct SimConfig {
     /// Delay between applying a block and starting the next height
     /// (CometBFT's `timeout_commit`): paces heights in simulated time.
     pub commit_delay_ms: u64,
+    /// The command that replays this configuration, printed on failure.
+    pub replay: String,
 }
 
 impl SimConfig {
@@ -139,6 +141,9 @@ impl SimConfig {
             governance: false,
             broken: None,
             commit_delay_ms: 200,
+            replay: format!(
+                "cargo test -p kp-sim --test scenarios -- --nocapture   # SimConfig::calm({seed}, {validators}) with the test's overrides"
+            ),
         }
     }
 
@@ -159,8 +164,16 @@ impl SimConfig {
         let faults = Faults {
             latency_ms: rng.gen_range(1..=40),
             jitter_ms: rng.gen_range(0..=60),
-            loss_permille: if rng.gen_bool(0.6) { rng.gen_range(0..=150) } else { 0 },
-            duplicate_permille: if rng.gen_bool(0.5) { rng.gen_range(0..=100) } else { 0 },
+            loss_permille: if rng.gen_bool(0.6) {
+                rng.gen_range(0..=150)
+            } else {
+                0
+            },
+            duplicate_permille: if rng.gen_bool(0.5) {
+                rng.gen_range(0..=100)
+            } else {
+                0
+            },
             partitions: rng.gen_bool(0.5),
             crashes: rng.gen_bool(0.5),
         };
@@ -170,13 +183,14 @@ impl SimConfig {
             observers: rng.gen_range(0..=2),
             byzantine,
             faults,
-            fault_phase_ms: if validators >= 13 { 6_000 } else { 10_000 },
+            fault_phase_ms: if validators >= 13 { 4_000 } else { 6_000 },
             liveness_heights: 3,
             liveness_window_ms: 60_000,
             tx_interval_ms: rng.gen_range(50..=400),
             governance: rng.gen_bool(0.4),
             broken: None,
             commit_delay_ms: 200,
+            replay: crate::replay_command(seed),
         }
     }
 }

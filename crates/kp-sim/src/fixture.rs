@@ -33,7 +33,11 @@ pub fn genesis(validators: usize, observers: usize, genesis_time: Timestamp) -> 
     let mut authorities = Vec::new();
     for i in 0..validators {
         let code = government_code(i);
-        participants.push(testkit::member(&code, ParticipantKind::Government, &[&code]));
+        participants.push(testkit::member(
+            &code,
+            ParticipantKind::Government,
+            &[&code],
+        ));
         authorities.push(testkit::authority(&code));
     }
     for i in 0..observers {
@@ -68,13 +72,23 @@ pub struct Workload {
     pub generated_invalid: u64,
 }
 
-fn sign(key: &SigningKey, nonce: u64, expires_at: Timestamp, payload: Payload) -> SignedTransaction {
+fn sign(
+    key: &SigningKey,
+    nonce: u64,
+    expires_at: Timestamp,
+    payload: Payload,
+) -> SignedTransaction {
     testkit::sign(key, nonce, expires_at, payload)
 }
 
 impl Workload {
     /// The next transaction, for the trading members `active` (codes) at `now`.
-    pub fn next(&mut self, rng: &mut ChaCha8Rng, active: &[String], now: Timestamp) -> Option<SignedTransaction> {
+    pub fn next(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        active: &[String],
+        now: Timestamp,
+    ) -> Option<SignedTransaction> {
         if active.len() < 2 {
             return None;
         }
@@ -84,7 +98,8 @@ impl Workload {
         let from = active[rng.gen_range(0..active.len())].clone();
         let mut to = active[rng.gen_range(0..active.len())].clone();
         if to == from {
-            to = active[(active.iter().position(|c| *c == from).unwrap_or(0) + 1) % active.len()].clone();
+            to = active[(active.iter().position(|c| *c == from).unwrap_or(0) + 1) % active.len()]
+                .clone();
         }
         let number = format!("{from}{:07}", self.counter);
         let today = now.date();
@@ -97,7 +112,12 @@ impl Workload {
                     self.issued.remove(0);
                 }
                 self.generated_valid += 1;
-                sign(&testkit::authority_key(&from), nonce, expires, Payload::IssueCertificate(c))
+                sign(
+                    &testkit::authority_key(&from),
+                    nonce,
+                    expires,
+                    Payload::IssueCertificate(c),
+                )
             }
             55..=69 if !self.issued.is_empty() => {
                 let (c, importer) = self.issued[rng.gen_range(0..self.issued.len())].clone();
@@ -121,7 +141,12 @@ impl Workload {
                 let (c, _) = self.issued[rng.gen_range(0..self.issued.len())].clone();
                 self.generated_invalid += 1;
                 let exporter = c.exporting.as_str().to_string();
-                sign(&testkit::authority_key(&exporter), nonce, expires, Payload::IssueCertificate(c))
+                sign(
+                    &testkit::authority_key(&exporter),
+                    nonce,
+                    expires,
+                    Payload::IssueCertificate(c),
+                )
             }
             _ => {
                 self.generated_invalid += 1;
@@ -151,7 +176,12 @@ impl Workload {
                         payload: Payload::IssueCertificate(c),
                     }
                     .sign(&key),
-                    _ => sign(&key, nonce, Timestamp(now.0.saturating_sub(1)), Payload::IssueCertificate(c)),
+                    _ => sign(
+                        &key,
+                        nonce,
+                        Timestamp(now.0.saturating_sub(1)),
+                        Payload::IssueCertificate(c),
+                    ),
                 }
             }
         };

@@ -63,13 +63,33 @@ enum NetMessage {
 
 #[derive(Clone, Debug)]
 enum Event {
-    Deliver { to: usize, from: usize, message: NetMessage },
-    Timer { node: usize, incarnation: u64, timeout: Timeout },
-    NextHeight { node: usize, incarnation: u64 },
-    Crash { node: usize },
-    Restart { node: usize },
-    Partition { id: u64, blocked: BTreeSet<(usize, usize)> },
-    PartitionEnd { id: u64 },
+    Deliver {
+        to: usize,
+        from: usize,
+        message: NetMessage,
+    },
+    Timer {
+        node: usize,
+        incarnation: u64,
+        timeout: Timeout,
+    },
+    NextHeight {
+        node: usize,
+        incarnation: u64,
+    },
+    Crash {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+    },
+    Partition {
+        id: u64,
+        blocked: BTreeSet<(usize, usize)>,
+    },
+    PartitionEnd {
+        id: u64,
+    },
     Heal,
     Workload,
 }
@@ -90,6 +110,11 @@ impl Event {
     }
 }
 
+/// A consensus slot: height, round and step (0 proposal, 1 prevote, 2 precommit).
+type SlotKey = (u64, u32, u8);
+/// The two encodings an equivocator sends for one slot.
+type SentPair = (Vec<u8>, Vec<u8>);
+
 /// One simulated node: consensus core, ledger and store, mempool.
 struct Replica {
     key: SigningKey,
@@ -109,13 +134,16 @@ struct Replica {
     evidence_pool: BTreeMap<Hash, SignedTransaction>,
     mempool: Vec<(Hash, SignedTransaction)>,
     mempool_hashes: BTreeSet<Hash>,
-    seen: BTreeSet<Hash>,
+    /// Evidence ids with a transaction in the mempool.
+    pending_evidence: BTreeSet<Hash>,
+    /// Gossip digests seen, with the core's height at first sight.
+    seen: BTreeMap<Hash, u64>,
     seen_order: VecDeque<Hash>,
     nonce: u64,
     /// Byzantine: the conflicting pair sent per slot, so re-sends repeat it.
-    pairs: BTreeMap<(u64, u32, u8), (Vec<u8>, Vec<u8>)>,
+    pairs: BTreeMap<SlotKey, SentPair>,
     /// Byzantine: values echoed per slot.
-    echoed: BTreeMap<(u64, u32, u8), BTreeSet<Option<Hash>>>,
+    echoed: BTreeMap<SlotKey, BTreeSet<Option<Hash>>>,
     replay_log: VecDeque<Vec<u8>>,
     /// Block sync: the highest height a peer reported, and that peer.
     sync_tip: (u64, usize),
@@ -184,7 +212,7 @@ enum Governance {
     Pending {
         readmit: bool,
         target: String,
-        propose: SignedTransaction,
+        propose: Box<SignedTransaction>,
         signs: Vec<SignedTransaction>,
         since_ms: u64,
     },
@@ -236,7 +264,7 @@ pub struct Sim {
 }
 
 /// Runs one simulation to the end.
-pub fn run(cfg: SimConfig) -> Result<SimReport, SimFailure> {
+pub fn run(cfg: SimConfig) -> Result<SimReport, Box<SimFailure>> {
     let mut sim = Sim::new(cfg);
     sim.run()
 }
@@ -290,7 +318,8 @@ impl Sim {
                 evidence_pool: BTreeMap::new(),
                 mempool: Vec::new(),
                 mempool_hashes: BTreeSet::new(),
-                seen: BTreeSet::new(),
+                pending_evidence: BTreeSet::new(),
+                seen: BTreeMap::new(),
                 seen_order: VecDeque::new(),
                 nonce: 0,
                 pairs: BTreeMap::new(),
@@ -390,14 +419,14 @@ impl Sim {
         blocked
     }
 
-    fn failure(&self, violation: Violation) -> SimFailure {
-        SimFailure {
+    fn failure(&self, violation: Violation) -> Box<SimFailure> {
+        Box::new(SimFailure {
             seed: self.cfg.seed,
             time_ms: self.now,
             violation,
-            replay: crate::replay_command(self.cfg.seed),
+            replay: self.cfg.replay.clone(),
             replicas: self.status(),
-        }
+        })
     }
 
     /// One line per replica: role, liveness, ledger height, core round and step.
@@ -428,7 +457,7 @@ impl Sim {
     }
 
     /// Runs until the liveness goal after healing is met, or its deadline.
-    pub fn run(&mut self) -> Result<SimReport, SimFailure> {
+    pub fn run(&mut self) -> Result<SimReport, Box<SimFailure>> {
         for i in 0..self.replicas.len() {
             self.start(i).map_err(|v| self.failure(v))?;
         }
@@ -455,8 +484,14 @@ impl Sim {
                 let len = self.queue.len();
                 return Err(self.failure(Violation::QueueOverflow { len }));
             }
-            if self.debug && self.events % 2_000 == 0 {
-                eprintln!("t={} events={} queue={}\n{}", self.now, self.events, self.queue.len(), self.status());
+            if self.debug && self.events.checked_rem(2_000) == Some(0) {
+                eprintln!(
+                    "t={} events={} queue={}\n{}",
+                    self.now,
+                    self.events,
+                    self.queue.len(),
+                    self.status()
+                );
             }
             if self.healed && std::mem::take(&mut self.progressed) && self.goal_met() {
                 return Ok(self.report());
@@ -475,13 +510,18 @@ impl Sim {
     /// Evidence that honest validators (still validators) saw and that is not
     /// yet on the ledger.
     fn evidence_outstanding(&self) -> Option<(Hash, PublicKey)> {
-        let validators: BTreeSet<PublicKey> = self.reference().ledger.validators().into_iter().collect();
+        let validators: BTreeSet<PublicKey> =
+            self.reference().ledger.validators().into_iter().collect();
         self.observed_at_heal.iter().find_map(|(id, by)| {
             let relevant = by
                 .iter()
                 .any(|i| validators.contains(&self.replicas[*i].public));
-            (relevant && !self.recorded_evidence.contains(id))
-                .then(|| (*id, self.injected.get(id).copied().unwrap_or(PublicKey([0; 32]))))
+            (relevant && !self.recorded_evidence.contains(id)).then(|| {
+                (
+                    *id,
+                    self.injected.get(id).copied().unwrap_or(PublicKey([0; 32])),
+                )
+            })
         })
     }
 
@@ -491,7 +531,8 @@ impl Sim {
     }
 
     fn missed_goal(&self) -> Violation {
-        if let Some((replica, height)) = self.honest_heights().find(|(_, h)| *h < self.heal_target) {
+        if let Some((replica, height)) = self.honest_heights().find(|(_, h)| *h < self.heal_target)
+        {
             return Violation::Liveness {
                 replica,
                 height,
@@ -531,7 +572,9 @@ impl Sim {
     fn reference(&self) -> &Replica {
         let mut best = &self.replicas[0];
         for (i, r) in self.replicas.iter().enumerate() {
-            let better = r.alive && self.honest(i) && (r.ledger.height() > best.ledger.height() || !best.alive);
+            let better = r.alive
+                && self.honest(i)
+                && (r.ledger.height() > best.ledger.height() || !best.alive);
             if better {
                 best = r;
             }
@@ -612,6 +655,7 @@ impl Sim {
         r.incarnation += 1;
         r.mempool.clear();
         r.mempool_hashes.clear();
+        r.pending_evidence.clear();
         r.seen.clear();
         r.seen_order.clear();
         self.crashes += 1;
@@ -632,7 +676,10 @@ impl Sim {
             replica: node,
             error: format!("reopen: {e}"),
         })?;
-        let restored = r.safety.as_deref().and_then(|b| SafetyState::decode(b).ok());
+        let restored = r
+            .safety
+            .as_deref()
+            .and_then(|b| SafetyState::decode(b).ok());
         r.core = Consensus::new(consensus_config(&r.key), restored);
         r.alive = true;
         r.incarnation += 1;
@@ -665,10 +712,19 @@ impl Sim {
             }
         }
         let delay = self.cfg.faults.latency_ms + self.rng.gen_range(0..=self.cfg.faults.jitter_ms);
-        let duplicate = !self.healed && self.rng.gen_range(0..1000) < self.cfg.faults.duplicate_permille;
+        let duplicate =
+            !self.healed && self.rng.gen_range(0..1000) < self.cfg.faults.duplicate_permille;
         if duplicate {
-            let again = self.cfg.faults.latency_ms + self.rng.gen_range(0..=self.cfg.faults.jitter_ms * 2);
-            self.push(again, Event::Deliver { to, from, message: message.clone() });
+            let again =
+                self.cfg.faults.latency_ms + self.rng.gen_range(0..=self.cfg.faults.jitter_ms * 2);
+            self.push(
+                again,
+                Event::Deliver {
+                    to,
+                    from,
+                    message: message.clone(),
+                },
+            );
         }
         self.push(delay, Event::Deliver { to, from, message });
     }
@@ -727,29 +783,42 @@ impl Sim {
         }
     }
 
-    fn deliver_consensus(&mut self, to: usize, from: usize, bytes: Vec<u8>) -> Result<(), Violation> {
+    fn deliver_consensus(
+        &mut self,
+        to: usize,
+        from: usize,
+        bytes: Vec<u8>,
+    ) -> Result<(), Violation> {
         let digest = Hash::of(Domain::Document, &bytes);
         self.trace = Hash::of_parts(Domain::Document, &[&self.trace.0, &digest.0]);
-        // The seen-set only decides whether to relay: the core still gets
-        // every copy, because one it refused earlier (say, for a height it had
-        // not reached) may be exactly what it needs now.
+        // The seen-set decides whether to relay, and skips a copy the core
+        // already had when it was current for the core. A copy first seen
+        // while the core was at an earlier height is handed over again,
+        // because the core could only buffer or refuse it then.
+        let core_height = self.replicas[to].core.height();
         let first_sight = {
             let r = &mut self.replicas[to];
-            let new = r.seen.insert(digest);
-            if new {
-                r.seen_order.push_back(digest);
-                if r.seen_order.len() > SEEN_MESSAGES_MAX {
-                    if let Some(old) = r.seen_order.pop_front() {
-                        r.seen.remove(&old);
+            match r.seen.get(&digest).copied() {
+                Some(height_then) if height_then == core_height => return Ok(()),
+                Some(_) => {
+                    r.seen.insert(digest, core_height);
+                    false
+                }
+                None => {
+                    r.seen.insert(digest, core_height);
+                    r.seen_order.push_back(digest);
+                    if r.seen_order.len() > SEEN_MESSAGES_MAX {
+                        if let Some(old) = r.seen_order.pop_front() {
+                            r.seen.remove(&old);
+                        }
                     }
+                    true
                 }
             }
-            new
         };
         let Ok(message) = ConsensusMessage::decode(&bytes) else {
             return Ok(()); // garbage: dropped before it reaches the core
         };
-        let core_height = self.replicas[to].core.height();
         match self.replicas[to].byzantine {
             None => {
                 // Gossip: an honest node relays what is new and current, as
@@ -775,7 +844,13 @@ impl Sim {
             Some(_) => {}
         }
         let sender = self.replicas[from].public;
-        self.feed(to, Input::Message { from: sender, message })
+        self.feed(
+            to,
+            Input::Message {
+                from: sender,
+                message,
+            },
+        )
     }
 
     /// Tracks which halves of injected equivocations an honest validator's
@@ -806,8 +881,20 @@ impl Sim {
             return;
         }
         let hash = tx.hash();
+        // One pending transaction per equivocation is enough: other
+        // validators' copies of the same evidence are not even checked.
+        let evidence = match &tx.tx.payload {
+            Payload::SubmitEvidence(e) => Some(e.id()),
+            _ => None,
+        };
+        if evidence.is_some_and(|id| r.pending_evidence.contains(&id)) {
+            return;
+        }
         if r.mempool_hashes.contains(&hash) || r.ledger.check_tx(&tx, now).is_err() {
             return;
+        }
+        if let Some(id) = evidence {
+            r.pending_evidence.insert(id);
         }
         r.mempool_hashes.insert(hash);
         r.mempool.push((hash, tx));
@@ -835,7 +922,12 @@ impl Sim {
         Ok(())
     }
 
-    fn execute(&mut self, node: usize, action: Action, work: &mut VecDeque<Input>) -> Result<(), Violation> {
+    fn execute(
+        &mut self,
+        node: usize,
+        action: Action,
+        work: &mut VecDeque<Input>,
+    ) -> Result<(), Violation> {
         match action {
             Action::PersistSafety(state) => {
                 self.replicas[node].safety = Some(state.encode());
@@ -869,15 +961,18 @@ impl Sim {
                 let r = &self.replicas[node];
                 if r.ledger.height() + 1 == height {
                     let time = Timestamp(clock.0.max(r.ledger.last_block_time().0 + 1));
-                    let candidates: Vec<SignedTransaction> = r.mempool.iter().map(|(_, tx)| tx.clone()).collect();
+                    let candidates: Vec<SignedTransaction> =
+                        r.mempool.iter().map(|(_, tx)| tx.clone()).collect();
                     let block = r.ledger.build_block(r.public, time, &candidates);
                     // What the builder skipped fails in the current state:
                     // drop it rather than re-check the whole pool after every
                     // block (a client whose transaction was dropped resubmits).
-                    let kept: BTreeSet<Hash> = block.txs.iter().map(SignedTransaction::hash).collect();
+                    let kept: BTreeSet<Hash> =
+                        block.txs.iter().map(SignedTransaction::hash).collect();
                     let r = &mut self.replicas[node];
                     r.mempool.retain(|(h, _)| kept.contains(h));
                     r.mempool_hashes = kept;
+                    r.reindex_evidence();
                     work.push_back(Input::ProposalPayload {
                         height,
                         round,
@@ -900,7 +995,8 @@ impl Sim {
             Action::Decide { block, certificate } => self.decide(node, block, certificate)?,
             Action::Evidence(evidence) => self.submit_evidence(node, evidence),
             Action::RequestCommit { height } => {
-                let mut peers: Vec<usize> = (0..self.replicas.len()).filter(|p| *p != node).collect();
+                let mut peers: Vec<usize> =
+                    (0..self.replicas.len()).filter(|p| *p != node).collect();
                 peers.shuffle(&mut self.rng);
                 for peer in peers.into_iter().take(2) {
                     self.send(node, peer, NetMessage::SyncRequest { height });
@@ -922,21 +1018,30 @@ impl Sim {
                     VoteKind::Precommit => "precommit",
                 };
                 let value = v.vote.block.unwrap_or_else(nil_value);
-                self.checker.signed(v.vote.validator, v.vote.height, v.vote.round, step, value)
+                self.checker
+                    .signed(v.vote.validator, v.vote.height, v.vote.round, step, value)
             }
             ConsensusMessage::Proposal { signed, .. } => {
                 let p = &signed.proposal;
-                self.checker.signed(p.proposer, p.height, p.round, "proposal", p.block_hash)
+                self.checker
+                    .signed(p.proposer, p.height, p.round, "proposal", p.block_hash)
             }
         }
     }
 
-    fn decide(&mut self, node: usize, block: Block, certificate: CommitCertificate) -> Result<(), Violation> {
+    fn decide(
+        &mut self,
+        node: usize,
+        block: Block,
+        certificate: CommitCertificate,
+    ) -> Result<(), Violation> {
         let mut block = block;
         if let Some(BrokenRule::TamperDecision { height }) = self.cfg.broken {
             if node == 0 && block.header.height == height {
                 let r = &self.replicas[0];
-                block = r.ledger.build_block(r.public, block.header.time.plus_ms(1), &[]);
+                block = r
+                    .ledger
+                    .build_block(r.public, block.header.time.plus_ms(1), &[]);
             }
         }
         let height = block.header.height;
@@ -961,18 +1066,46 @@ impl Sim {
         let clock = genesis_time().plus_ms(self.now);
         r.mempool.retain(|(_, tx)| tx.tx.expires_at > clock);
         r.mempool_hashes = r.mempool.iter().map(|(h, _)| *h).collect();
+        r.reindex_evidence();
+        // Own evidence whose transaction left the mempool without landing
+        // goes back in; evidence the ledger refuses now (recorded, or its
+        // signer no longer a validator) is forgotten.
+        let retry: Vec<(Hash, SignedTransaction)> = r
+            .evidence_pool
+            .iter()
+            .filter(|(_, tx)| match &tx.tx.payload {
+                Payload::SubmitEvidence(e) => !r.pending_evidence.contains(&e.id()),
+                _ => false,
+            })
+            .map(|(h, tx)| (*h, tx.clone()))
+            .collect();
+        for (hash, tx) in retry {
+            let r = &mut self.replicas[node];
+            if r.ledger.check_tx(&tx, clock).is_err() {
+                r.evidence_pool.remove(&hash);
+            } else {
+                self.mempool_add(node, tx);
+            }
+        }
+        let r = &mut self.replicas[node];
         let incarnation = r.incarnation;
-        self.trace = Hash::of_parts(Domain::Document, &[&self.trace.0, &receipt.block_hash.0, &receipt.state_root.0]);
+        self.trace = Hash::of_parts(
+            Domain::Document,
+            &[&self.trace.0, &receipt.block_hash.0, &receipt.state_root.0],
+        );
         if honest {
             self.progressed = true;
             let first = self.checker.highest() < height;
-            self.checker.applied(node, height, receipt.block_hash, receipt.state_root)?;
+            self.checker
+                .applied(node, height, receipt.block_hash, receipt.state_root)?;
             for event in &receipt.events {
                 match event {
                     LedgerEvent::EvidenceRecorded { id, .. } => {
                         self.recorded_evidence.insert(*id);
                     }
-                    LedgerEvent::ValidatorSetChanged { .. } if first => self.validator_set_changes += 1,
+                    LedgerEvent::ValidatorSetChanged { .. } if first => {
+                        self.validator_set_changes += 1
+                    }
                     _ => {}
                 }
             }
@@ -992,7 +1125,10 @@ impl Sim {
             self.push(0, Event::NextHeight { node, incarnation });
             self.send(node, peer, NetMessage::SyncRequest { height: height + 1 });
         } else {
-            self.push(self.cfg.commit_delay_ms, Event::NextHeight { node, incarnation });
+            self.push(
+                self.cfg.commit_delay_ms,
+                Event::NextHeight { node, incarnation },
+            );
         }
         Ok(())
     }
@@ -1001,6 +1137,9 @@ impl Sim {
         if !self.honest(node) || !self.replicas[node].core.is_validator() {
             return;
         }
+        let known = self.replicas[node]
+            .pending_evidence
+            .contains(&evidence.id());
         let expires_at = self.block_clock().plus_ms(30 * 60_000);
         let r = &mut self.replicas[node];
         r.nonce += 1;
@@ -1013,8 +1152,10 @@ impl Sim {
         }
         .sign(&r.key);
         r.evidence_pool.insert(tx.hash(), tx.clone());
-        self.mempool_add(node, tx.clone());
-        self.send_all(node, NetMessage::Tx(Box::new(tx)));
+        if !known {
+            self.mempool_add(node, tx.clone());
+            self.send_all(node, NetMessage::Tx(Box::new(tx)));
+        }
     }
 
     // ----- byzantine behaviours ---------------------------------------------------
@@ -1052,7 +1193,8 @@ impl Sim {
                 let log_len = self.replicas[node].replay_log.len();
                 if log_len > 0 {
                     for _ in 0..3 {
-                        let old = self.replicas[node].replay_log[self.rng.gen_range(0..log_len)].clone();
+                        let old =
+                            self.replicas[node].replay_log[self.rng.gen_range(0..log_len)].clone();
                         let peer = self.rng.gen_range(0..self.replicas.len());
                         self.send(node, peer, NetMessage::Consensus(old));
                     }
@@ -1064,7 +1206,8 @@ impl Sim {
                 } else {
                     None
                 };
-                let echo_vote = b == Byzantine::Echo && matches!(message, ConsensusMessage::Vote(_));
+                let echo_vote =
+                    b == Byzantine::Echo && matches!(message, ConsensusMessage::Vote(_));
                 match pair {
                     // Colluding byzantine validators split the honest ones in
                     // two halves (the strongest split), and see the first.
@@ -1073,7 +1216,11 @@ impl Sim {
                         for t in targets {
                             let half = if self.honest(t) {
                                 honest_seen += 1;
-                                if honest_seen % 2 == 1 { &first } else { &second }
+                                if honest_seen % 2 == 1 {
+                                    &first
+                                } else {
+                                    &second
+                                }
                             } else {
                                 &first
                             };
@@ -1095,9 +1242,17 @@ impl Sim {
 
     /// The pair of conflicting encodings an equivocating validator sends for
     /// this message's slot (made once per slot, then repeated).
-    fn conflicting_pair(&mut self, node: usize, behaviour: Byzantine, message: &ConsensusMessage) -> Option<(Vec<u8>, Vec<u8>)> {
+    fn conflicting_pair(
+        &mut self,
+        node: usize,
+        behaviour: Byzantine,
+        message: &ConsensusMessage,
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
         let (slot, second) = match (behaviour, message) {
-            (Byzantine::EquivocatingProposer | Byzantine::Echo, ConsensusMessage::Proposal { signed, block, pol }) => {
+            (
+                Byzantine::EquivocatingProposer | Byzantine::Echo,
+                ConsensusMessage::Proposal { signed, block, pol },
+            ) => {
                 let slot = (signed.proposal.height, signed.proposal.round, 0u8);
                 if let Some(pair) = self.replicas[node].pairs.get(&slot) {
                     return Some(pair.clone());
@@ -1123,35 +1278,51 @@ impl Sim {
                     Some(_) => None,
                     None => Some(fixture::phantom_block()),
                 };
-                (slot, ConsensusMessage::Vote(vote.sign(&self.replicas[node].key)))
+                (
+                    slot,
+                    ConsensusMessage::Vote(vote.sign(&self.replicas[node].key)),
+                )
             }
             _ => return None,
         };
         let first = message.encode();
         let second_bytes = second.encode();
         self.register_pair(message, &second, &first, &second_bytes);
-        self.replicas[node].pairs.insert(slot, (first.clone(), second_bytes.clone()));
+        self.replicas[node]
+            .pairs
+            .insert(slot, (first.clone(), second_bytes.clone()));
         Some((first, second_bytes))
     }
 
-    fn register_pair(&mut self, a: &ConsensusMessage, b: &ConsensusMessage, a_bytes: &[u8], b_bytes: &[u8]) {
+    fn register_pair(
+        &mut self,
+        a: &ConsensusMessage,
+        b: &ConsensusMessage,
+        a_bytes: &[u8],
+        b_bytes: &[u8],
+    ) {
         let evidence = match (a, b) {
-            (ConsensusMessage::Vote(first), ConsensusMessage::Vote(second)) => Evidence::DuplicateVote {
-                first: first.clone(),
-                second: second.clone(),
-            },
-            (ConsensusMessage::Proposal { signed: first, .. }, ConsensusMessage::Proposal { signed: second, .. }) => {
-                Evidence::DuplicateProposal {
+            (ConsensusMessage::Vote(first), ConsensusMessage::Vote(second)) => {
+                Evidence::DuplicateVote {
                     first: first.clone(),
                     second: second.clone(),
                 }
             }
+            (
+                ConsensusMessage::Proposal { signed: first, .. },
+                ConsensusMessage::Proposal { signed: second, .. },
+            ) => Evidence::DuplicateProposal {
+                first: first.clone(),
+                second: second.clone(),
+            },
             _ => return,
         };
         let id = evidence.id();
         self.injected.insert(id, evidence.offender());
-        self.halves.insert(Hash::of(Domain::Document, a_bytes), (id, 0));
-        self.halves.insert(Hash::of(Domain::Document, b_bytes), (id, 1));
+        self.halves
+            .insert(Hash::of(Domain::Document, a_bytes), (id, 0));
+        self.halves
+            .insert(Hash::of(Domain::Document, b_bytes), (id, 1));
     }
 
     /// The echo behaviour: agree with every voter by signing its value back.
@@ -1179,7 +1350,11 @@ impl Sim {
             let (fb, eb) = (first.encode(), echo.encode());
             self.register_pair(&first, &echo, &fb, &eb);
         }
-        if let Some(to) = self.replicas.iter().position(|r| r.public == v.vote.validator) {
+        if let Some(to) = self
+            .replicas
+            .iter()
+            .position(|r| r.public == v.vote.validator)
+        {
             self.send(node, to, NetMessage::Consensus(echo.encode()));
         }
     }
@@ -1228,10 +1403,12 @@ impl Sim {
         let clock = self.block_clock();
         let state = std::mem::replace(&mut self.governance, Governance::Done);
         self.governance = match state {
-            Governance::Idle if now_ms >= self.cfg.fault_phase_ms / 5 => match self.expel_target() {
-                Some(target) => self.resolution(false, target, clock),
-                None => Governance::Done,
-            },
+            Governance::Idle if now_ms >= self.cfg.fault_phase_ms / 5 => {
+                match self.expel_target() {
+                    Some(target) => self.resolution(false, target, clock),
+                    None => Governance::Done,
+                }
+            }
             Governance::Pending {
                 readmit,
                 target,
@@ -1243,23 +1420,40 @@ impl Sim {
                 let record = self.reference().ledger.resolution(&id).ok().flatten();
                 match record.map(|r| r.outcome) {
                     Some(ResolutionOutcome::Adopted { .. }) if readmit => Governance::Done,
-                    Some(ResolutionOutcome::Adopted { .. }) => Governance::Expelled { target, since_ms: now_ms },
+                    Some(ResolutionOutcome::Adopted { .. }) => Governance::Expelled {
+                        target,
+                        since_ms: now_ms,
+                    },
                     Some(ResolutionOutcome::Pending) => {
                         if now_ms.saturating_sub(since_ms) % 2_000 < self.cfg.tx_interval_ms {
                             for tx in &signs {
                                 self.submit(tx.clone());
                             }
                         }
-                        Governance::Pending { readmit, target, propose, signs, since_ms }
+                        Governance::Pending {
+                            readmit,
+                            target,
+                            propose,
+                            signs,
+                            since_ms,
+                        }
                     }
                     Some(_) => Governance::Done,
                     None => {
-                        self.submit(propose.clone());
-                        Governance::Pending { readmit, target, propose, signs, since_ms }
+                        self.submit((*propose).clone());
+                        Governance::Pending {
+                            readmit,
+                            target,
+                            propose,
+                            signs,
+                            since_ms,
+                        }
                     }
                 }
             }
-            Governance::Expelled { target, since_ms } if now_ms >= since_ms + self.cfg.fault_phase_ms / 4 => {
+            Governance::Expelled { target, since_ms }
+                if now_ms >= since_ms + self.cfg.fault_phase_ms / 4 =>
+            {
                 self.resolution(true, target, clock)
             }
             other => other,
@@ -1277,9 +1471,13 @@ impl Sim {
             .filter(|r| r.byzantine.is_some())
             .map(|r| r.code.clone())
             .collect();
-        if let Some(b) = validators.iter().find(|(c, _)| byzantine.contains(&c.as_str().to_string())) {
+        if let Some(b) = validators
+            .iter()
+            .find(|(c, _)| byzantine.contains(&c.as_str().to_string()))
+        {
             let remaining_byzantine = byzantine.len() - 1;
-            return (remaining_byzantine <= faults_tolerated(validators.len() - 1)).then(|| b.0.as_str().to_string());
+            return (remaining_byzantine <= faults_tolerated(validators.len() - 1))
+                .then(|| b.0.as_str().to_string());
         }
         if validators.len() < 2 || byzantine.len() > faults_tolerated(validators.len() - 1) {
             return None;
@@ -1320,13 +1518,20 @@ impl Sim {
         let signs = governments
             .iter()
             .filter(|c| **c != proposer)
-            .map(|c| testkit::sign(&testkit::node_key(c), nonce, expires, Payload::SignResolution { resolution: id }))
+            .map(|c| {
+                testkit::sign(
+                    &testkit::node_key(c),
+                    nonce,
+                    expires,
+                    Payload::SignResolution { resolution: id },
+                )
+            })
             .collect();
         self.submit(propose.clone());
         Governance::Pending {
             readmit,
             target,
-            propose,
+            propose: Box::new(propose),
             signs,
             since_ms: self.now,
         }
@@ -1335,6 +1540,20 @@ impl Sim {
     /// Validators at genesis (for reports).
     pub fn validators_at_genesis(&self) -> usize {
         self.validators_at_genesis
+    }
+}
+
+impl Replica {
+    /// Recomputes which evidence ids have a transaction in the mempool.
+    fn reindex_evidence(&mut self) {
+        self.pending_evidence = self
+            .mempool
+            .iter()
+            .filter_map(|(_, tx)| match &tx.tx.payload {
+                Payload::SubmitEvidence(e) => Some(e.id()),
+                _ => None,
+            })
+            .collect();
     }
 }
 

@@ -125,7 +125,10 @@ fn resolutions_change_the_validator_set_mid_run() {
     cfg.governance = true;
     cfg.fault_phase_ms = 10_000;
     let report = must_pass(cfg);
-    assert_eq!(report.validator_set_changes, 2, "expelled then readmitted: {report:?}");
+    assert_eq!(
+        report.validator_set_changes, 2,
+        "expelled then readmitted: {report:?}"
+    );
 }
 
 #[test]
@@ -158,7 +161,8 @@ fn broken_rule_tampered_decision_is_reported() {
         matches!(failure.violation, Violation::Agreement { height: 3, .. }),
         "{failure}"
     );
-    assert!(failure.replay.contains("KP_SIM_SEED=50"), "{failure}");
+    assert!(failure.replay.contains("calm(50, 4)"), "{failure}");
+    assert!(failure.to_string().contains("seed=50"), "{failure}");
 }
 
 /// Deliberately unsafe configuration: two byzantine validators of four
@@ -173,12 +177,16 @@ fn broken_rule_too_many_byzantine_split_the_network() {
         cfg.byzantine = vec![Byzantine::Echo, Byzantine::Echo];
         cfg.fault_phase_ms = 4_000;
         if let Err(failure) = run(cfg) {
-            if matches!(failure.violation, Violation::Agreement { .. } | Violation::StateRoot { .. }) {
+            if matches!(
+                failure.violation,
+                Violation::Agreement { .. } | Violation::StateRoot { .. }
+            ) {
                 found = Some(failure);
                 break;
             }
         }
     }
-    let failure = found.expect("more than f byzantine validators must be able to split the network");
+    let failure =
+        found.expect("more than f byzantine validators must be able to split the network");
     eprintln!("checker reported: {failure}");
 }

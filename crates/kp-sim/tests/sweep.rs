@@ -36,7 +36,12 @@ fn sweep() {
         failures.len(),
         started.elapsed()
     );
-    assert!(failures.is_empty(), "{} seeds failed; first: {}", failures.len(), failures[0]);
+    assert!(
+        failures.is_empty(),
+        "{} seeds failed; first: {}",
+        failures.len(),
+        failures[0]
+    );
 }
 
 #[test]
