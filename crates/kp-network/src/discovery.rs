@@ -246,6 +246,37 @@ mod tests {
         assert!(discovery.is_newer(peer, 1));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_decode_canonically_or_not_at_all(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1100)
+        ) {
+            if let Some(record) = AddressRecord::decode(&bytes) {
+                proptest::prop_assert_eq!(record.encode(), bytes);
+            }
+        }
+
+        #[test]
+        fn records_round_trip(
+            sequence in proptest::prelude::any::<u64>(),
+            ports in proptest::collection::vec(proptest::prelude::any::<u16>(), 0..=ADDRESSES_MAX),
+            flip in proptest::prelude::any::<(usize, u8)>(),
+        ) {
+            let addresses: Vec<Multiaddr> = ports.iter().map(|port| address(*port)).collect();
+            let record = AddressRecord::new(sequence, &addresses);
+            let mut bytes = record.encode();
+            proptest::prop_assert_eq!(AddressRecord::decode(&bytes), Some(record));
+            // A corrupted byte decodes to nothing or to a record that encodes
+            // back to exactly the corrupted bytes.
+            let (index, mask) = flip;
+            let index = index % bytes.len();
+            bytes[index] ^= mask;
+            if let Some(other) = AddressRecord::decode(&bytes) {
+                proptest::prop_assert_eq!(other.encode(), bytes);
+            }
+        }
+    }
+
     #[test]
     fn round_trips() {
         let record = AddressRecord::new(42, &[address(1), address(2)]);

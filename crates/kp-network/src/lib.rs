@@ -14,7 +14,8 @@
 //!   of topic and data, so the same payload is delivered once.
 //! * Request-response `/kpledger/sync/1` for block sync, with our own codec
 //!   ([`codec`]): length-prefixed frames, hard size bound on every read.
-//! * Identify and ping, for liveness and diagnostics.
+//! * Identify, for diagnostics, and ping: a connection whose pings fail is
+//!   closed, so that the peer is redialed on a fresh one.
 //!
 //! # Example
 //!
