@@ -168,7 +168,8 @@ async fn publish(client: &NetClient, topic: Topic, bytes: &[u8]) {
     timeout(WAIT, attempt).await.expect("timed out publishing");
 }
 
-#[tokio::test]
+// On the multi-thread runtime, as in the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_nodes_in_a_line_all_receive_every_message() {
     // 0 - 1 - 2 - 3: messages from an end must be forwarded twice, so this
     // only passes when the mesh parameters suit a 4-node network. Discovery
