@@ -19,6 +19,7 @@
 //! largest record fits the smallest allowed gossip payload.
 
 use crate::config::MESSAGE_BYTES_MIN;
+use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -158,13 +159,16 @@ impl Discovery {
         rested && (self.due || now >= self.next_at)
     }
 
+    /// The record to announce: the external addresses if configured, else
+    /// the listen addresses with loopback ones last (a node listening on
+    /// 0.0.0.0 reports one address per interface, and only 4 fit).
     pub(crate) fn record(&self, listen_addrs: &[Multiaddr]) -> AddressRecord {
-        let addresses = if self.external.is_empty() {
-            listen_addrs
-        } else {
-            &self.external
-        };
-        AddressRecord::new(self.sequence, addresses)
+        if !self.external.is_empty() {
+            return AddressRecord::new(self.sequence, &self.external);
+        }
+        let mut addresses = listen_addrs.to_vec();
+        addresses.sort_by_key(is_loopback);
+        AddressRecord::new(self.sequence, &addresses)
     }
 
     pub(crate) fn announced(&mut self, now: Instant) {
@@ -189,6 +193,14 @@ impl Discovery {
     pub(crate) fn forget(&mut self, gone: impl Fn(&PeerId) -> bool) {
         self.seen.retain(|peer, _| !gone(peer));
     }
+}
+
+fn is_loopback(address: &Multiaddr) -> bool {
+    address.iter().any(|part| match part {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
 }
 
 /// Milliseconds since the epoch: a restarted node's records then outrank the
@@ -226,6 +238,25 @@ mod tests {
         // Periodic announcement.
         assert!(!discovery.wants_to_announce(start + Duration::from_secs(30)));
         assert!(discovery.wants_to_announce(start + Duration::from_secs(32)));
+    }
+
+    #[test]
+    fn loopback_addresses_are_announced_last() {
+        let discovery = Discovery::new(Duration::from_secs(1), Vec::new(), Instant::now());
+        let loopback: Multiaddr = "/ip4/127.0.0.1/tcp/7".parse().unwrap();
+        let listen = [
+            loopback.clone(),
+            address(1),
+            address(2),
+            address(3),
+            address(4),
+        ];
+        let record = discovery.record(&listen);
+        assert_eq!(record.addresses, listen[1..].to_vec());
+        assert_eq!(
+            discovery.record(std::slice::from_ref(&loopback)).addresses,
+            vec![loopback]
+        );
     }
 
     #[test]
