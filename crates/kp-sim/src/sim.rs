@@ -32,6 +32,9 @@ pub const SEEN_MESSAGES_MAX: usize = 20_000;
 pub const REPLAY_LOG_MAX: usize = 256;
 /// Inputs processed for one event (an input's actions may feed more inputs).
 pub const INPUTS_PER_EVENT_MAX: usize = 10_000;
+/// Chance (per thousand own votes sent, with crashes on, before healing) that
+/// an honest validator crashes between persisting a vote and sending it.
+pub const CRASH_BEFORE_SEND_PERMILLE: u32 = 3;
 /// How far ahead of a replica's clock a proposed block's time may be.
 pub const BLOCK_TIME_DRIFT_MAX_MS: u64 = 5_000;
 /// Where replicas keep decided blocks and certificates in their store (host
@@ -916,6 +919,10 @@ impl Sim {
             }
             let actions = self.replicas[node].core.handle(input);
             for action in actions {
+                if !self.replicas[node].alive {
+                    // Crashed in the middle of the batch: the rest is lost.
+                    return Ok(());
+                }
                 self.execute(node, action, &mut work)?;
             }
         }
@@ -930,10 +937,26 @@ impl Sim {
     ) -> Result<(), Violation> {
         match action {
             Action::PersistSafety(state) => {
+                // What is persisted was signed, sent or not: the double-sign
+                // check covers votes a crash kept from leaving the node.
+                if let Some((signed, block)) = &state.proposal {
+                    let message = ConsensusMessage::Proposal {
+                        signed: signed.clone(),
+                        block: block.clone(),
+                        pol: Vec::new(),
+                    };
+                    self.record_signed(node, &message)?;
+                }
+                for vote in &state.votes {
+                    self.record_signed(node, &ConsensusMessage::Vote(vote.clone()))?;
+                }
                 self.replicas[node].safety = Some(state.encode());
             }
             Action::Broadcast(message) => {
                 self.record_signed(node, &message)?;
+                if self.crash_before_send(node, &message) {
+                    return Ok(());
+                }
                 self.outgoing(node, None, message);
             }
             Action::SendTo(to_key, message) => {
@@ -1004,6 +1027,23 @@ impl Sim {
             }
         }
         Ok(())
+    }
+
+    /// The crash fault at its worst moment: an honest validator dies after
+    /// persisting a vote and before sending it (rarely, during the fault
+    /// phase, when crashes are on). It restarts a little later.
+    fn crash_before_send(&mut self, node: usize, message: &ConsensusMessage) -> bool {
+        let own_vote = matches!(message, ConsensusMessage::Vote(v) if v.vote.validator == self.replicas[node].public);
+        if self.healed || !self.cfg.faults.crashes || !own_vote || !self.honest(node) {
+            return false;
+        }
+        if self.rng.gen_range(0..1000) >= CRASH_BEFORE_SEND_PERMILLE {
+            return false;
+        }
+        self.crash(node);
+        let down = self.rng.gen_range(50..=1_000);
+        self.push(down, Event::Restart { node });
+        true
     }
 
     /// Double-sign check of what an honest validator sends under its own key.
