@@ -125,6 +125,17 @@ impl Dialer {
             .retain(|entry| !entry.learned || entry.peer.as_ref().is_some_and(&is_member));
     }
 
+    /// Peers that just became members are dialed at the next tick, not after
+    /// the backoff they built up while they were refused.
+    pub(crate) fn hurry(&mut self, is_new_member: impl Fn(&PeerId) -> bool, now: Instant) {
+        for entry in &mut self.entries {
+            if entry.peer.as_ref().is_some_and(&is_new_member) {
+                entry.next_at = now;
+                entry.delay = self.delay_min;
+            }
+        }
+    }
+
     /// The dials due at `now`, and the schedule advanced past them.
     pub(crate) fn due(
         &mut self,
@@ -255,6 +266,23 @@ mod tests {
         dialer.learn(peer, vec![address(2)], start);
         assert!(dialer.due(start, |_| false, |p| *p != peer).is_empty());
         assert_eq!(dialer.due(start, |_| false, |_| true).len(), 1);
+    }
+
+    #[test]
+    fn a_new_member_is_dialed_without_waiting_out_its_backoff() {
+        let start = Instant::now();
+        let peer = PeerId::random();
+        let mut dialer = Dialer::new(PeerId::random(), &[], MIN, MAX, start);
+        dialer.learn(peer, vec![address(2)], start);
+        let mut now = start;
+        for _ in 0..5 {
+            dialer.due(now, |_| false, |_| true);
+            now += MAX;
+        }
+        assert_eq!(dials_at(&mut dialer, now), 1);
+        assert_eq!(dials_at(&mut dialer, now + MIN), 0);
+        dialer.hurry(|p| *p == peer, now + MIN);
+        assert_eq!(dials_at(&mut dialer, now + MIN), 1);
     }
 
     #[test]

@@ -771,6 +771,11 @@ impl EventLoop {
             let _ = self.swarm.disconnect_peer_id(peer);
         }
         self.dialer.forget(|peer| allowed.contains_key(peer));
+        let previous = &self.allowed;
+        self.dialer.hurry(
+            |peer| allowed.contains_key(peer) && !previous.contains_key(peer),
+            Instant::now(),
+        );
         self.limiter.forget(|peer| allowed.contains_key(peer));
         if let Some(discovery) = &mut self.discovery {
             discovery.forget(|peer| !allowed.contains_key(peer));
