@@ -106,7 +106,7 @@ mod keys;
 mod rate;
 
 pub use client::{NetClient, NetEvent, NetStats, ResponseHandle};
-pub use config::{NetworkConfig, Topic};
+pub use config::{NetworkConfig, Topic, MESSAGE_BYTES_LIMIT, MESSAGE_BYTES_MIN};
 pub use error::NetworkError;
 pub use event_loop::start;
 pub use keys::{keypair_of, peer_id_of};
