@@ -17,10 +17,10 @@ use crate::config::NodeConfig;
 use crate::keys;
 use crate::mempool::{Mempool, MempoolError};
 use kp_consensus::{Action, Consensus, ConsensusConfig, ConsensusMessage, Input, SafetyState};
-use kp_ledger::{Genesis, Ledger, StateStore, WriteSet};
+use kp_ledger::{Genesis, Ledger};
 use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
 use kp_rpc::{ApiError, Backend, Status, Submitted};
-use kp_storage::{BlockStore, SafetyStore, SledStore};
+use kp_storage::{BlockStore, SafetyStore, SledStore, StagingStore};
 use kp_types::tx::{Payload, Transaction};
 use kp_types::{
     Block, CommitCertificate, Evidence, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,
@@ -148,7 +148,7 @@ struct Node {
     code: String,
     key: SigningKey,
     config: NodeConfig,
-    ledger: Ledger<SledStore>,
+    ledger: Ledger<StagingStore<SledStore>>,
     safety: SafetyStore,
     consensus: Consensus,
     mempool: Mempool,
@@ -196,7 +196,8 @@ impl Node {
             source,
         })?;
         let store = SledStore::open(&config.node.data_dir)?;
-        let ledger = Ledger::open(&genesis, store.clone())?;
+        // Staging lets a block's receipts join the block's own atomic commit.
+        let ledger = Ledger::open(&genesis, StagingStore::new(store.clone()))?;
         let consistent = kp_storage::check_consistency_with(
             &store,
             ledger.height(),
@@ -253,6 +254,8 @@ impl Node {
         let (events, _) = tokio::sync::broadcast::channel(crate::backend::EVENT_QUEUE);
         let shared = Arc::new(Shared {
             status: RwLock::new(Status::default()),
+            // rpc: served at /v1/genesis so clients can compare it with theirs.
+            genesis: genesis.clone(),
             store: store.clone(),
             ledger: Ledger::open(&genesis, store.clone())?,
             requests: request_tx,
@@ -529,16 +532,23 @@ impl Node {
             return Ok(());
         }
         let started = std::time::Instant::now();
+        // One atomic, durable commit per block: the ledger's state changes,
+        // the block, its certificate, the indexes, and the receipts that only
+        // exist once the block has executed.
         let writes = BlockStore::try_block_writes(block, certificate, &[])?;
-        let receipt = self.ledger.apply_block(block, writes)?;
-        // Receipts are a function of the block and the state before it; they
-        // are stored right after, for lookups.
-        let mut receipts = WriteSet::default();
-        receipts.put(
-            kp_storage::keys::height_key(kp_storage::keys::TABLE_RECEIPTS, height),
-            kp_storage::keys::wrap_raw(&kp_types::encode(&receipt.receipts)),
-        );
-        self.ledger.store().commit(&receipts)?;
+        self.ledger.store().stage()?;
+        let receipt = match self.ledger.apply_block(block, writes) {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                // Nothing of the block is in memory or on disk.
+                self.ledger.store().abort_staged();
+                return Err(e.into());
+            }
+        };
+        let receipts_bytes = kp_types::encode(&receipt.receipts);
+        self.ledger
+            .store()
+            .commit_staged(BlockStore::receipts_writes(height, &receipts_bytes)?)?;
         self.shared
             .metrics
             .record_block(&receipt.receipts, started.elapsed());

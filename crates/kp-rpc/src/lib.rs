@@ -2,27 +2,57 @@
 //!
 //! The server knows nothing of consensus, storage or the network: the node
 //! implements [`Backend`] and the server turns HTTP requests into calls on it.
-//! Handlers never hold locks that consensus needs: reads go to snapshots or the
-//! store, writes go through the node's bounded request queue, so a slow client
-//! can never hold up block production.
 //!
-//! Errors are JSON `{"error": {"code": "...", "message": "..."}}` with an HTTP
-//! status; `code` is stable and machine-readable, `message` is for people.
+//! Design:
+//! * Reads are [`Query`] values answered by [`Backend::query`] on tokio's
+//!   blocking pool: the node answers them from its store, never from state the
+//!   consensus task holds, so a slow query cannot delay a block.
+//! * Writes (transaction submission) go through the node's bounded request
+//!   queue; a full queue is a `503 unavailable`, not a wait.
+//! * Server-sent events (`/v1/events`) come from a bounded broadcast channel:
+//!   a reader that falls behind loses events and is told so with a `lagged`
+//!   event; it never slows the node. At most [`SSE_SUBSCRIBERS_MAX`] streams
+//!   are open at once.
+//! * Everything is bounded: request bodies ([`BODY_BYTES_MAX`]), page sizes
+//!   ([`PAGE_LIMIT_MAX`]), requests in flight ([`REQUESTS_IN_FLIGHT_MAX`]).
+//! * Errors are JSON `{"error": {"code": "...", "message": "..."}}` with an
+//!   HTTP status; `code` is stable and machine-readable (the list is in
+//!   `docs/rpc.md` and in the OpenAPI document), `message` is for people.
+//! * `/v1/openapi.json` ([`openapi::document`]) describes every endpoint; a
+//!   test checks that the server answers what it says.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+pub mod openapi;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query as QueryParams, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::future::BoxFuture;
-use kp_types::{Hash, SignedTransaction, TxHash};
+use futures::stream::{BoxStream, StreamExt};
+use kp_types::{
+    CertificateNumber, Hash, ParticipantCode, Period, SignedTransaction, TxHash,
+};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// Largest request body accepted, in bytes.
 pub const BODY_BYTES_MAX: usize = 256 * 1024;
+/// Largest page a listing returns; a larger `limit` is refused.
+pub const PAGE_LIMIT_MAX: usize = 100;
+/// Page size when the client gives no `limit`.
+pub const PAGE_LIMIT_DEFAULT: usize = 20;
+/// Requests served at once; more get `503 unavailable` at once.
+pub const REQUESTS_IN_FLIGHT_MAX: usize = 256;
+/// Server-sent event streams open at once.
+pub const SSE_SUBSCRIBERS_MAX: usize = 64;
 
 /// What `GET /v1/status` answers.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +117,11 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         ApiError::new(503, "unavailable", message)
     }
+
+    /// 500: the node failed (storage); the message says what.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(500, "internal", message)
+    }
 }
 
 #[derive(Serialize)]
@@ -106,9 +141,89 @@ impl IntoResponse for ApiError {
 pub struct Submitted {
     /// The transaction's hash.
     pub hash: TxHash,
-    /// Where it was decided, when the client asked to wait.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Where it was decided (`height`, `position`, `receipt`), when the
+    /// client asked to wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided: Option<serde_json::Value>,
+}
+
+/// Filters of a certificate search; every given filter must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CertificateFilter {
+    /// Exporting Participant.
+    pub exporting: Option<ParticipantCode>,
+    /// Importing Participant.
+    pub importing: Option<ParticipantCode>,
+    /// Status (`issued`, `confirmed`, `voided`, `expired`, `seized`,
+    /// `awaiting-approval`).
+    pub status: Option<String>,
+    /// Issue date within this period.
+    pub period: Option<Period>,
+    /// Continue after this number (the previous page's `next`).
+    pub after: Option<CertificateNumber>,
+    /// Page size, 1 to [`PAGE_LIMIT_MAX`].
+    pub limit: usize,
+}
+
+/// A read the API asks of the node. Every answer is JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// The genesis document the node runs.
+    Genesis,
+    /// A block by height, with its commit certificate.
+    Block(u64),
+    /// A block by hash, with its commit certificate.
+    BlockByHash(Hash),
+    /// A decided transaction: block, position, receipt.
+    Transaction(TxHash),
+    /// A certificate: all fields, status, history.
+    Certificate(CertificateNumber),
+    /// A page of certificates.
+    Certificates(CertificateFilter),
+    /// A certificate's transactions with Merkle paths and commit certificates.
+    CertificateProof(CertificateNumber),
+    /// A member with its authorities.
+    Participant(ParticipantCode),
+    /// Every member.
+    Participants,
+    /// A resolution.
+    Resolution(Hash),
+    /// A page of resolutions, optionally only pending ones.
+    Resolutions {
+        /// Only resolutions still collecting signatures.
+        pending_only: bool,
+        /// Continue after this id.
+        after: Option<Hash>,
+        /// Page size.
+        limit: usize,
+    },
+    /// The latest seizures, newest first.
+    Seizures {
+        /// How many.
+        limit: usize,
+    },
+    /// A member's trade statistics for a period.
+    Statistics {
+        /// Whose.
+        participant: ParticipantCode,
+        /// Which period.
+        period: Period,
+    },
+    /// Anomalies of a period.
+    Anomalies {
+        /// Which period.
+        period: Period,
+    },
+}
+
+/// One server-sent event: its kind (`block`, `certificate`, `resolution`,
+/// `seizure`, `lagged`) and its JSON data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiEvent {
+    /// The event's kind (SSE `event:` field).
+    pub kind: String,
+    /// The payload (SSE `data:` field).
+    pub data: serde_json::Value,
 }
 
 /// The node as the API sees it.
@@ -121,10 +236,14 @@ pub trait Backend: Send + Sync + 'static {
         tx: SignedTransaction,
         wait: bool,
     ) -> BoxFuture<'static, Result<Submitted, ApiError>>;
-    /// A decided transaction: block, position, receipt.
-    fn transaction(&self, hash: TxHash) -> Result<serde_json::Value, ApiError>;
-    /// A decided block with its commit certificate.
-    fn block(&self, height: u64) -> Result<serde_json::Value, ApiError>;
+    /// Answers a read. May block on storage: the server calls it on the
+    /// blocking pool.
+    fn query(&self, query: Query) -> Result<serde_json::Value, ApiError>;
+    /// Events from now on. The stream must never block the node: a slow
+    /// reader loses events (and gets a `lagged` event instead).
+    fn subscribe(&self) -> BoxStream<'static, ApiEvent>;
+    /// Prometheus text exposition of the node's metrics.
+    fn metrics(&self) -> String;
 }
 
 /// Body of `POST /v1/txs`: the signed transaction as hex of its canonical
@@ -143,25 +262,50 @@ pub struct SubmitBody {
     pub wait: bool,
 }
 
-type Shared = Arc<dyn Backend>;
+#[derive(Clone)]
+struct AppState {
+    backend: Arc<dyn Backend>,
+    sse: Arc<Semaphore>,
+}
 
-/// The router of every `/v1` endpoint.
-pub fn router(backend: Shared) -> Router {
+/// The router of every endpoint.
+pub fn router(backend: Arc<dyn Backend>) -> Router {
+    let state = AppState {
+        backend,
+        sse: Arc::new(Semaphore::new(SSE_SUBSCRIBERS_MAX)),
+    };
+    let in_flight = Arc::new(Semaphore::new(REQUESTS_IN_FLIGHT_MAX));
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/health", get(health))
+        .route("/v1/genesis", get(genesis))
+        .route("/v1/openapi.json", get(openapi_doc))
         .route("/v1/txs", post(submit))
         .route("/v1/txs/{hash}", get(transaction))
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/blocks/by-hash/{hash}", get(block_by_hash))
+        .route("/v1/certificates", get(certificates))
+        .route("/v1/certificates/{number}", get(certificate))
+        .route("/v1/certificates/{number}/proof", get(certificate_proof))
+        .route("/v1/participants", get(participants))
+        .route("/v1/participants/{code}", get(participant))
+        .route("/v1/resolutions", get(resolutions))
+        .route("/v1/resolutions/{id}", get(resolution))
+        .route("/v1/seizures", get(seizures))
+        .route("/v1/statistics/{code}", get(statistics))
+        .route("/v1/anomalies", get(anomalies))
+        .route("/v1/events", get(events))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
-        .with_state(backend)
+        .layer(middleware::from_fn_with_state(in_flight, limit_in_flight))
+        .with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    backend: Shared,
+    backend: Arc<dyn Backend>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(backend))
@@ -169,13 +313,47 @@ pub async fn serve(
         .await
 }
 
-async fn status(State(backend): State<Shared>) -> Json<Status> {
-    Json(backend.status())
+async fn limit_in_flight(
+    State(in_flight): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // Refuse at once rather than queue: a queue of waiting requests is memory
+    // an attacker controls.
+    match in_flight.try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => ApiError::unavailable("too many requests in flight; retry shortly").into_response(),
+    }
 }
 
-async fn health(State(backend): State<Shared>) -> Json<serde_json::Value> {
-    let status = backend.status();
+type ApiResult = Result<Json<serde_json::Value>, ApiError>;
+type Params = Result<QueryParams<BTreeMap<String, String>>, QueryRejection>;
+
+/// Runs a query on the blocking pool: a slow store read must not stall the
+/// runtime that also carries the node's network and consensus tasks.
+async fn ask(state: &AppState, query: Query) -> ApiResult {
+    let backend = state.backend.clone();
+    tokio::task::spawn_blocking(move || backend.query(query))
+        .await
+        .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?
+        .map(Json)
+}
+
+async fn status(State(state): State<AppState>) -> Json<Status> {
+    Json(state.backend.status())
+}
+
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let status = state.backend.status();
     Json(serde_json::json!({ "ok": true, "height": status.height }))
+}
+
+async fn genesis(State(state): State<AppState>) -> ApiResult {
+    ask(&state, Query::Genesis).await
+}
+
+async fn openapi_doc() -> Json<serde_json::Value> {
+    Json(openapi::document())
 }
 
 async fn not_found() -> ApiError {
@@ -183,50 +361,54 @@ async fn not_found() -> ApiError {
 }
 
 fn decode_tx(body: SubmitBody) -> Result<(SignedTransaction, bool), ApiError> {
-    match (body.tx_hex, body.tx) {
+    let tx = match (body.tx_hex, body.tx) {
         (Some(hex_text), None) => {
-            let bytes = hex_decode(&hex_text).ok_or_else(|| {
-                ApiError::bad_request("malformed-hex", "tx_hex must be hex digits")
+            let bytes = hex::decode(hex_text.trim()).map_err(|_| {
+                ApiError::bad_request("malformed-hex", "tx_hex must be an even number of hex digits")
             })?;
-            let tx = SignedTransaction::decode(&bytes).map_err(|e| {
+            SignedTransaction::decode(&bytes).map_err(|e| {
                 ApiError::bad_request("malformed-transaction", format!("tx_hex: {e}"))
-            })?;
-            Ok((tx, body.wait))
+            })?
         }
-        (None, Some(tx)) => Ok((tx, body.wait)),
-        _ => Err(ApiError::bad_request(
-            "malformed-request",
-            "give exactly one of tx_hex (canonical bytes) or tx (JSON)",
-        )),
-    }
-}
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+        (None, Some(tx)) => tx,
+        _ => {
+            return Err(ApiError::bad_request(
+                "malformed-request",
+                "give exactly one of tx_hex (canonical bytes) or tx (JSON)",
+            ))
+        }
+    };
+    // Checked here as well as by the ledger so that a bad signature never
+    // costs a slot in the node's queue.
+    tx.verify_signature().map_err(|_| {
+        ApiError::bad_request(
+            "bad-signature",
+            "the signature does not verify for tx.signer over the transaction hash; sign the exact transaction you send",
+        )
+    })?;
+    Ok((tx, body.wait))
 }
 
 async fn submit(
-    State(backend): State<Shared>,
-    body: Result<Json<SubmitBody>, axum::extract::rejection::JsonRejection>,
+    State(state): State<AppState>,
+    body: Result<Json<SubmitBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
     let Json(body) = body.map_err(|e| {
         let status = e.status().as_u16();
-        let code = if status == 413 {
-            "body-too-large"
+        if status == 413 {
+            ApiError::new(
+                413,
+                "body-too-large",
+                format!("request bodies are limited to {BODY_BYTES_MAX} bytes"),
+            )
+        } else if status == 415 {
+            ApiError::new(415, "unsupported-media-type", "send Content-Type: application/json")
         } else {
-            "malformed-json"
-        };
-        ApiError::new(status.max(400), code, e.body_text())
+            ApiError::bad_request("malformed-json", e.body_text())
+        }
     })?;
     let (tx, wait) = decode_tx(body)?;
-    let submitted = backend.submit(tx, wait).await?;
+    let submitted = state.backend.submit(tx, wait).await?;
     let code = if submitted.decided.is_some() {
         StatusCode::OK
     } else {
@@ -235,22 +417,238 @@ async fn submit(
     Ok((code, Json(submitted)))
 }
 
-async fn transaction(
-    State(backend): State<Shared>,
-    Path(hash): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let hash = Hash::from_hex(&hash).ok_or_else(|| {
-        ApiError::bad_request("malformed-hash", "a transaction hash is 64 hex digits")
-    })?;
-    backend.transaction(hash).map(Json)
+fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
+    Hash::from_hex(text)
+        .ok_or_else(|| ApiError::bad_request("malformed-hash", format!("{what} is 64 hex digits")))
 }
 
-async fn block(
-    State(backend): State<Shared>,
-    Path(height): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+fn parse_number(text: &str) -> Result<CertificateNumber, ApiError> {
+    CertificateNumber::new(text).map_err(|e| ApiError::bad_request("malformed-number", e.to_string()))
+}
+
+fn parse_code(text: &str) -> Result<ParticipantCode, ApiError> {
+    ParticipantCode::new(text).map_err(|e| ApiError::bad_request("malformed-code", e.to_string()))
+}
+
+fn parse_period(text: &str) -> Result<Period, ApiError> {
+    text.parse::<Period>()
+        .ok()
+        .filter(|p| p.is_valid())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "malformed-period",
+                format!("period {text:?}: write a quarter 2026Q1, a half-year 2026H1 or a year 2026"),
+            )
+        })
+}
+
+/// The query parameters, refusing any this endpoint does not know (a typo
+/// in a filter must not silently widen a search).
+fn params(raw: Params, known: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+    let QueryParams(map) =
+        raw.map_err(|e| ApiError::bad_request("malformed-query", e.body_text()))?;
+    if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(
+            "unknown-parameter",
+            format!("unknown query parameter {unknown:?}; this endpoint takes {known:?}"),
+        ));
+    }
+    Ok(map)
+}
+
+fn page_limit(map: &BTreeMap<String, String>) -> Result<usize, ApiError> {
+    let Some(text) = map.get("limit") else {
+        return Ok(PAGE_LIMIT_DEFAULT);
+    };
+    match text.parse::<usize>() {
+        Ok(n) if (1..=PAGE_LIMIT_MAX).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(
+            "page-limit",
+            format!("limit must be a whole number from 1 to {PAGE_LIMIT_MAX}"),
+        )),
+    }
+}
+
+async fn transaction(State(state): State<AppState>, Path(hash): Path<String>) -> ApiResult {
+    let hash = parse_hash(&hash, "a transaction hash")?;
+    ask(&state, Query::Transaction(hash)).await
+}
+
+async fn block(State(state): State<AppState>, Path(height): Path<String>) -> ApiResult {
     let height: u64 = height
         .parse()
         .map_err(|_| ApiError::bad_request("malformed-height", "a height is a whole number"))?;
-    backend.block(height).map(Json)
+    ask(&state, Query::Block(height)).await
 }
+
+async fn block_by_hash(State(state): State<AppState>, Path(hash): Path<String>) -> ApiResult {
+    let hash = parse_hash(&hash, "a block hash")?;
+    ask(&state, Query::BlockByHash(hash)).await
+}
+
+async fn certificate(State(state): State<AppState>, Path(number): Path<String>) -> ApiResult {
+    ask(&state, Query::Certificate(parse_number(&number)?)).await
+}
+
+async fn certificate_proof(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+) -> ApiResult {
+    ask(&state, Query::CertificateProof(parse_number(&number)?)).await
+}
+
+const CERTIFICATE_STATUSES: [&str; 6] = [
+    "awaiting-approval",
+    "issued",
+    "confirmed",
+    "voided",
+    "expired",
+    "seized",
+];
+
+async fn certificates(State(state): State<AppState>, raw: Params) -> ApiResult {
+    let map = params(
+        raw,
+        &["exporting", "importing", "status", "period", "after", "limit"],
+    )?;
+    let status = match map.get("status") {
+        Some(s) if CERTIFICATE_STATUSES.contains(&s.as_str()) => Some(s.clone()),
+        Some(s) => {
+            return Err(ApiError::bad_request(
+                "malformed-status",
+                format!("status {s:?} is not one of {CERTIFICATE_STATUSES:?}"),
+            ))
+        }
+        None => None,
+    };
+    let filter = CertificateFilter {
+        exporting: map.get("exporting").map(|c| parse_code(c)).transpose()?,
+        importing: map.get("importing").map(|c| parse_code(c)).transpose()?,
+        status,
+        period: map.get("period").map(|p| parse_period(p)).transpose()?,
+        after: map.get("after").map(|n| parse_number(n)).transpose()?,
+        limit: page_limit(&map)?,
+    };
+    ask(&state, Query::Certificates(filter)).await
+}
+
+async fn participants(State(state): State<AppState>) -> ApiResult {
+    ask(&state, Query::Participants).await
+}
+
+async fn participant(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult {
+    ask(&state, Query::Participant(parse_code(&code)?)).await
+}
+
+async fn resolutions(State(state): State<AppState>, raw: Params) -> ApiResult {
+    let map = params(raw, &["pending", "after", "limit"])?;
+    let pending_only = match map.get("pending").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "malformed-query",
+                format!("pending must be true or false, not {other:?}"),
+            ))
+        }
+    };
+    let after = map
+        .get("after")
+        .map(|h| parse_hash(h, "a resolution id"))
+        .transpose()?;
+    let limit = page_limit(&map)?;
+    ask(
+        &state,
+        Query::Resolutions {
+            pending_only,
+            after,
+            limit,
+        },
+    )
+    .await
+}
+
+async fn resolution(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    ask(&state, Query::Resolution(parse_hash(&id, "a resolution id")?)).await
+}
+
+async fn seizures(State(state): State<AppState>, raw: Params) -> ApiResult {
+    let map = params(raw, &["limit"])?;
+    let limit = page_limit(&map)?;
+    ask(&state, Query::Seizures { limit }).await
+}
+
+async fn statistics(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    raw: Params,
+) -> ApiResult {
+    let map = params(raw, &["period"])?;
+    let participant = parse_code(&code)?;
+    let period = match map.get("period") {
+        Some(p) => parse_period(p)?,
+        None => current_quarter(&state),
+    };
+    ask(&state, Query::Statistics { participant, period }).await
+}
+
+async fn anomalies(State(state): State<AppState>, raw: Params) -> ApiResult {
+    let map = params(raw, &["period"])?;
+    let period = match map.get("period") {
+        Some(p) => parse_period(p)?,
+        None => current_quarter(&state),
+    };
+    ask(&state, Query::Anomalies { period }).await
+}
+
+/// The quarter of the last block's time (the ledger's clock, not this
+/// machine's).
+fn current_quarter(state: &AppState) -> Period {
+    let status = state.backend.status();
+    status
+        .block_time
+        .parse::<kp_types::Timestamp>()
+        .map(|t| Period::quarter_of(t.date()))
+        .unwrap_or_else(|_| Period::quarter_of(kp_types::Date(0)))
+}
+
+async fn events(State(state): State<AppState>, raw: Params) -> Result<Response, ApiError> {
+    let map = params(raw, &["kinds"])?;
+    let kinds: Option<Vec<String>> = map
+        .get("kinds")
+        .map(|k| k.split(',').map(|s| s.trim().to_string()).collect());
+    let permit = state.sse.clone().try_acquire_owned().map_err(|_| {
+        ApiError::unavailable(format!(
+            "{SSE_SUBSCRIBERS_MAX} event streams are open; retry later"
+        ))
+    })?;
+    let stream = state.backend.subscribe().filter_map(move |event| {
+        // The permit lives as long as the stream: dropping the connection
+        // frees the slot.
+        let _held = &permit;
+        let keep = event.kind == "lagged"
+            || kinds.as_ref().is_none_or(|k| k.iter().any(|x| *x == event.kind));
+        let out = keep.then(|| {
+            Ok::<_, std::convert::Infallible>(
+                Event::default()
+                    .event(event.kind.clone())
+                    .data(event.data.to_string()),
+            )
+        });
+        futures::future::ready(out)
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.backend.metrics(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Proof verification tests.

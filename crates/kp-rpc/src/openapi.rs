@@ -1,0 +1,284 @@
+//! The OpenAPI 3.1 document served at `/v1/openapi.json`.
+//!
+//! Written by hand, next to the router, and kept honest by a test that calls
+//! every documented operation and checks that the status it gets is a
+//! documented one and that a successful answer carries the documented
+//! required fields (`src/tests.rs`, `openapi_matches_the_server`).
+
+use serde_json::{json, Value};
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
+}
+
+fn ok_json(description: &str, required: &[&str]) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": required,
+        }}}
+    })
+}
+
+fn param(name: &str, location: &str, description: &str, required: bool) -> Value {
+    json!({
+        "name": name,
+        "in": location,
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    })
+}
+
+fn get_op(summary: &str, params: Vec<Value>, ok: Value, errors: &[(&str, &str)]) -> Value {
+    let mut responses = serde_json::Map::new();
+    responses.insert("200".into(), ok);
+    for (status, description) in errors {
+        responses.insert((*status).into(), error_response(description));
+    }
+    responses.insert("503".into(), error_response("too many requests in flight"));
+    json!({"get": {"summary": summary, "parameters": params, "responses": responses}})
+}
+
+fn limit_param() -> Value {
+    param(
+        "limit",
+        "query",
+        "page size, 1 to 100 (default 20); larger is refused with `page-limit`",
+        false,
+    )
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    paths.insert(
+        "/v1/status".into(),
+        get_op(
+            "Chain, height, last block, peers, validators, mempool, round",
+            vec![],
+            ok_json(
+                "status",
+                &["chain_id", "node", "role", "height", "block_hash", "state_root", "peers", "validators", "mempool", "round"],
+            ),
+            &[],
+        ),
+    );
+    paths.insert(
+        "/v1/health".into(),
+        get_op("Liveness", vec![], ok_json("alive", &["ok", "height"]), &[]),
+    );
+    paths.insert(
+        "/v1/genesis".into(),
+        get_op(
+            "The genesis document this node runs (a client should compare it with one it trusts)",
+            vec![],
+            ok_json("genesis", &["chain_id", "genesis_time", "participants", "authorities"]),
+            &[],
+        ),
+    );
+    paths.insert(
+        "/v1/openapi.json".into(),
+        get_op("This document", vec![], ok_json("OpenAPI 3.1", &["openapi", "paths"]), &[]),
+    );
+    paths.insert(
+        "/v1/txs".into(),
+        json!({"post": {
+            "summary": "Submit a signed transaction: canonical bytes as hex (`tx_hex`) or JSON (`tx`); `wait: true` answers once decided",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object",
+                "properties": {
+                    "tx_hex": {"type": "string"},
+                    "tx": {"type": "object"},
+                    "wait": {"type": "boolean"}
+                }
+            }}}},
+            "responses": {
+                "200": ok_json("decided (with wait): hash and decided.{height,position,receipt}", &["hash", "decided"]),
+                "202": ok_json("accepted into the pool", &["hash"]),
+                "400": error_response("malformed-json, malformed-hex, malformed-transaction, malformed-request, bad-signature"),
+                "409": error_response("already-decided (a replay) or duplicate"),
+                "413": error_response("body-too-large"),
+                "415": error_response("unsupported-media-type"),
+                "422": error_response("the ledger refuses it now; code is the ledger's rejection code"),
+                "503": error_response("unavailable: the node's queue or pool is full"),
+                "504": error_response("not-decided-yet (with wait)")
+            }
+        }}),
+    );
+    paths.insert(
+        "/v1/txs/{hash}".into(),
+        get_op(
+            "A decided transaction: block height, position, receipt (with the rejection reason if refused) and the transaction",
+            vec![param("hash", "path", "transaction hash, 64 hex digits", true)],
+            ok_json("decided", &["hash", "height", "position", "receipt", "tx"]),
+            &[("400", "malformed-hash"), ("404", "not-found: not in a decided block (yet)")],
+        ),
+    );
+    paths.insert(
+        "/v1/blocks/{height}".into(),
+        get_op(
+            "A block by height with its commit certificate",
+            vec![param("height", "path", "height from 1", true)],
+            ok_json("block", &["hash", "block", "commit_certificate"]),
+            &[("400", "malformed-height"), ("404", "not-found")],
+        ),
+    );
+    paths.insert(
+        "/v1/blocks/by-hash/{hash}".into(),
+        get_op(
+            "A block by hash with its commit certificate",
+            vec![param("hash", "path", "block hash, 64 hex digits", true)],
+            ok_json("block", &["hash", "block", "commit_certificate"]),
+            &[("400", "malformed-hash"), ("404", "not-found")],
+        ),
+    );
+    paths.insert(
+        "/v1/certificates".into(),
+        get_op(
+            "Search certificates (bounded scan in number order; continue with `after` = the answer's `next`)",
+            vec![
+                param("exporting", "query", "exporting Participant code", false),
+                param("importing", "query", "importing Participant code", false),
+                param("status", "query", "awaiting-approval, issued, confirmed, voided, expired or seized", false),
+                param("period", "query", "issue date within 2026, 2026H1 or 2026Q1", false),
+                param("after", "query", "continue after this certificate number", false),
+                limit_param(),
+            ],
+            ok_json("a page: items, next (null at the end), scanned", &["items", "next", "scanned"]),
+            &[("400", "malformed-code, malformed-status, malformed-period, malformed-number, page-limit, unknown-parameter")],
+        ),
+    );
+    paths.insert(
+        "/v1/certificates/{number}".into(),
+        get_op(
+            "A certificate: every field, status, history (each step with its transaction and height), receipt, flags, and the sanctions and seizure alerts that touch it",
+            vec![param("number", "path", "certificate number, e.g. BW0012345", true)],
+            ok_json("certificate", &["certificate", "status", "history", "alerts"]),
+            &[("400", "malformed-number"), ("404", "not-found")],
+        ),
+    );
+    paths.insert(
+        "/v1/certificates/{number}/proof".into(),
+        get_op(
+            "Proof of a certificate: for each transaction of its history, the transaction, its Merkle path to the block's transactions root, the block header and its commit certificate",
+            vec![param("number", "path", "certificate number", true)],
+            ok_json("proof", &["number", "record", "txs"]),
+            &[("400", "malformed-number"), ("404", "not-found")],
+        ),
+    );
+    paths.insert(
+        "/v1/participants".into(),
+        get_op(
+            "Every member with status, sanction, territories, authorities and node key",
+            vec![],
+            ok_json("members", &["items"]),
+            &[],
+        ),
+    );
+    paths.insert(
+        "/v1/participants/{code}".into(),
+        get_op(
+            "A member with status, sanction, territories, authorities and node key",
+            vec![param("code", "path", "Participant code, e.g. BW", true)],
+            ok_json("member", &["participant", "status", "sanction", "authorities"]),
+            &[("400", "malformed-code"), ("404", "not-found")],
+        ),
+    );
+    paths.insert(
+        "/v1/resolutions".into(),
+        get_op(
+            "Resolutions by id (paginated; `pending=true` for those still collecting signatures)",
+            vec![
+                param("pending", "query", "true: only pending", false),
+                param("after", "query", "continue after this id", false),
+                limit_param(),
+            ],
+            ok_json("a page", &["items", "next"]),
+            &[("400", "malformed-hash, malformed-query, page-limit, unknown-parameter")],
+        ),
+    );
+    paths.insert(
+        "/v1/resolutions/{id}".into(),
+        get_op(
+            "A resolution: text, action, who signed, who is still missing, objection, deadline, outcome",
+            vec![param("id", "path", "resolution id (hash of the proposing transaction)", true)],
+            ok_json("resolution", &["id", "proposal", "signed_by", "missing", "deadline", "outcome"]),
+            &[("400", "malformed-hash"), ("404", "not-found")],
+        ),
+    );
+    paths.insert(
+        "/v1/seizures".into(),
+        get_op(
+            "Seizure alerts, newest first",
+            vec![limit_param()],
+            ok_json("alerts", &["items"]),
+            &[("400", "page-limit, unknown-parameter")],
+        ),
+    );
+    paths.insert(
+        "/v1/statistics/{code}".into(),
+        get_op(
+            "A member's trade statistics (Annex III) for a period (default: the quarter of the last block)",
+            vec![
+                param("code", "path", "Participant code", true),
+                param("period", "query", "2026, 2026H1 or 2026Q1", false),
+            ],
+            ok_json("statistics", &["participant", "period", "statistics"]),
+            &[("400", "malformed-code, malformed-period, unknown-parameter")],
+        ),
+    );
+    paths.insert(
+        "/v1/anomalies".into(),
+        get_op(
+            "Anomalies of a period, each with the figures behind it",
+            vec![param("period", "query", "2026, 2026H1 or 2026Q1", false)],
+            ok_json("anomalies", &["period", "items"]),
+            &[("400", "malformed-period, unknown-parameter")],
+        ),
+    );
+    paths.insert(
+        "/v1/events".into(),
+        json!({"get": {
+            "summary": "Server-sent events: block, certificate, resolution, seizure (and lagged when this reader fell behind and lost events)",
+            "parameters": [param("kinds", "query", "comma-separated kinds to receive, e.g. certificate,seizure", false)],
+            "responses": {
+                "200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                "400": error_response("unknown-parameter"),
+                "503": error_response("unavailable: too many open streams")
+            }
+        }}),
+    );
+    paths.insert(
+        "/metrics".into(),
+        json!({"get": {
+            "summary": "Prometheus metrics: height, round, peers, mempool, transactions decided and rejected by reason, block commit time",
+            "responses": {
+                "200": {"description": "text exposition format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "503": error_response("too many requests in flight")
+            }
+        }}),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kpledger node API",
+            "version": "1",
+            "description": "Kimberley Process certificate ledger. Errors are {\"error\": {\"code\", \"message\"}} with a stable code. Amounts are decimal strings (carats and US dollars with two decimals); hashes and keys are hex."
+        },
+        "paths": paths,
+        "components": {"schemas": {"Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
+            }}
+        }}}
+    })
+}

@@ -1,0 +1,1 @@
+//! Router tests against an in-process backend.
