@@ -488,6 +488,25 @@ impl Consensus {
         let keep_from = round.saturating_sub(self.config.limits.rounds_behind_max);
         self.votes.prune_below(keep_from);
         self.proposals = self.proposals.split_off(&keep_from);
+        // Blocks stay only while a kept proposal, the lock or the valid value
+        // names them, so a height that runs many rounds keeps a bounded set.
+        let mut wanted: BTreeSet<Hash> = self
+            .proposals
+            .values()
+            .flatten()
+            .map(|p| p.proposal.block_hash)
+            .collect();
+        for value in [&self.safety.locked, &self.safety.valid]
+            .into_iter()
+            .flatten()
+        {
+            wanted.insert(value.block.hash());
+        }
+        if let Some((signed, _)) = &self.safety.proposal {
+            wanted.insert(signed.proposal.block_hash);
+        }
+        self.blocks.retain(|h, _| wanted.contains(h));
+        self.validity.retain(|h, _| wanted.contains(h));
         if self.proposer_of(round) == Some(self.me) {
             // L14
             self.propose_or_request(out);
@@ -669,7 +688,10 @@ impl Consensus {
         }
         if let ConsensusMessage::Proposal { signed, block, pol } = message {
             if pol.len() > self.validators.len() {
-                return Err(MessageError::BufferFull);
+                return Err(MessageError::PolTooLarge {
+                    votes: pol.len(),
+                    validators: self.validators.len(),
+                });
             }
             let p = &signed.proposal;
             if self.proposer_of(p.round) != Some(signer) {

@@ -154,6 +154,14 @@ pub enum MessageError {
         /// Its pol round.
         pol_round: u32,
     },
+    /// A proof of lock with more votes than there are validators.
+    #[error("proof of lock of {votes} votes for {validators} validators")]
+    PolTooLarge {
+        /// Votes carried.
+        votes: usize,
+        /// Validators of the height.
+        validators: usize,
+    },
     /// No height has been started yet.
     #[error("no height started yet")]
     NotStarted,
