@@ -28,6 +28,9 @@ pub const QUEUE_EVENTS_MAX: usize = 2_000_000;
 pub const MEMPOOL_TXS_MAX: usize = 500;
 /// Gossip message hashes a replica remembers to drop duplicates.
 pub const SEEN_MESSAGES_MAX: usize = 20_000;
+/// Copies of one message closer together than this reach the core once
+/// (below the 500 ms rebroadcast interval of the simulated nodes).
+pub const GOSSIP_DEDUP_WINDOW_MS: u64 = 400;
 /// Old messages a stale replayer keeps to replay.
 pub const REPLAY_LOG_MAX: usize = 256;
 /// Inputs processed for one event (an input's actions may feed more inputs).
@@ -139,7 +142,7 @@ struct Replica {
     mempool_hashes: BTreeSet<Hash>,
     /// Evidence ids with a transaction in the mempool.
     pending_evidence: BTreeSet<Hash>,
-    /// Gossip digests seen, with the core's height at first sight.
+    /// Gossip digests seen, with when a copy last reached the core.
     seen: BTreeMap<Hash, u64>,
     seen_order: VecDeque<Hash>,
     nonce: u64,
@@ -653,6 +656,9 @@ impl Sim {
     }
 
     fn crash(&mut self, node: usize) {
+        // Halves received before the crash are forgotten with the core's votes.
+        self.received_halves
+            .retain(|(_, replica), _| *replica != node);
         let r = &mut self.replicas[node];
         r.alive = false;
         r.incarnation += 1;
@@ -794,21 +800,22 @@ impl Sim {
     ) -> Result<(), Violation> {
         let digest = Hash::of(Domain::Document, &bytes);
         self.trace = Hash::of_parts(Domain::Document, &[&self.trace.0, &digest.0]);
-        // The seen-set decides whether to relay, and skips a copy the core
-        // already had when it was current for the core. A copy first seen
-        // while the core was at an earlier height is handed over again,
-        // because the core could only buffer or refuse it then.
-        let core_height = self.replicas[to].core.height();
+        // The seen-set decides whether to relay, and drops copies that come
+        // within a short window of the last one handed to the core (gossip
+        // echoes). Later copies (a peer's periodic re-send) reach the core
+        // again: it may need them now (a new height), or answer them (a
+        // laggard asking for help, a validator ahead of us).
         let first_sight = {
+            let now = self.now;
             let r = &mut self.replicas[to];
             match r.seen.get(&digest).copied() {
-                Some(height_then) if height_then == core_height => return Ok(()),
+                Some(then) if now.saturating_sub(then) < GOSSIP_DEDUP_WINDOW_MS => return Ok(()),
                 Some(_) => {
-                    r.seen.insert(digest, core_height);
+                    r.seen.insert(digest, now);
                     false
                 }
                 None => {
-                    r.seen.insert(digest, core_height);
+                    r.seen.insert(digest, now);
                     r.seen_order.push_back(digest);
                     if r.seen_order.len() > SEEN_MESSAGES_MAX {
                         if let Some(old) = r.seen_order.pop_front() {
@@ -819,6 +826,7 @@ impl Sim {
                 }
             }
         };
+        let core_height = self.replicas[to].core.height();
         let Ok(message) = ConsensusMessage::decode(&bytes) else {
             return Ok(()); // garbage: dropped before it reaches the core
         };
