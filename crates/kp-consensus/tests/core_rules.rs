@@ -879,3 +879,33 @@ fn l28_proof_of_lock_carried_by_the_proposal_is_counted() {
     actions.extend(node.handle(valid(&c, true)));
     assert!(own_votes(&actions, me.public()).contains(&(VoteKind::Prevote, Some(c.hash()))));
 }
+
+#[test]
+fn evidence_is_reported_once_and_its_memory_is_bounded() {
+    let fx = Fixture::new(4);
+    let me = fx.me();
+    let mut config = ConsensusConfig::new(CHAIN, me.clone());
+    config.limits.evidence_held_max = 2;
+    let mut node = Consensus::new(config, None);
+    node.handle(Input::StartHeight {
+        height: H,
+        validators: fx.validators.clone(),
+    });
+    let mut reported = 0;
+    for (i, k) in fx.others(&me).iter().enumerate() {
+        let a = Hash::of(kp_types::Domain::Document, &[i as u8]);
+        for input in [
+            vote(k, 0, VoteKind::Prevote, Some(a)),
+            vote(k, 0, VoteKind::Prevote, None),
+            vote(k, 0, VoteKind::Prevote, None), // the same conflict again
+        ] {
+            reported += node
+                .handle(input)
+                .iter()
+                .filter(|a| matches!(a, Action::Evidence(_)))
+                .count();
+        }
+    }
+    assert_eq!(reported, 3, "one report per equivocating validator");
+    assert_eq!(node.evidence_held(), 2, "bounded by evidence_held_max");
+}
