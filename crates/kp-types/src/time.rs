@@ -148,7 +148,9 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         _ => 0,
     }
@@ -309,14 +311,16 @@ macro_rules! string_serde {
     };
 }
 
-string_serde!(Timestamp, u64, |t: &Timestamp| t.0, |v| Ok::<_, ParseTimeError>(
-    Timestamp(v)
+string_serde!(Timestamp, u64, |t: &Timestamp| t.0, |v| Ok::<
+    _,
+    ParseTimeError,
+>(Timestamp(v)));
+string_serde!(Date, u32, |d: &Date| d.0, |v| Ok::<_, ParseTimeError>(
+    Date(v)
 ));
-string_serde!(Date, u32, |d: &Date| d.0, |v| Ok::<_, ParseTimeError>(Date(
-    v
-)));
-string_serde!(Period, String, |p: &Period| p.to_string(), |v: String| v
-    .parse::<Period>());
+string_serde!(Period, String, |p: &Period| p.to_string(), |v: String| {
+    v.parse::<Period>()
+});
 
 #[cfg(test)]
 mod tests {
@@ -351,8 +355,14 @@ mod tests {
         assert_eq!(Period::half_of(d), Period::Half(2026, 1));
         assert!(Period::Year(2026).covers(Period::Quarter(2026, 4)));
         assert!(!Period::Half(2026, 1).covers(Period::Quarter(2026, 3)));
-        assert_eq!(Period::Quarter(2026, 1).previous(), Period::Quarter(2025, 4));
-        assert_eq!("2026q1".parse::<Period>().unwrap(), Period::Quarter(2026, 1));
+        assert_eq!(
+            Period::Quarter(2026, 1).previous(),
+            Period::Quarter(2025, 4)
+        );
+        assert_eq!(
+            "2026q1".parse::<Period>().unwrap(),
+            Period::Quarter(2026, 1)
+        );
         assert!("2026Q5".parse::<Period>().is_err());
     }
 }

@@ -1,0 +1,101 @@
+//! The shipped configuration examples load, and `testnet` writes a network
+//! that a node can start from.
+
+use kp_ledger::Genesis;
+use kp_node::config::NodeConfig;
+use kp_node::testnet::{generate, TestnetSpec};
+use kp_types::{ParticipantKind, Timestamp};
+use std::path::Path;
+
+fn node_config_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../node-config"))
+}
+
+fn load_genesis(path: &Path) -> Genesis {
+    let text = std::fs::read_to_string(path).unwrap();
+    let genesis = Genesis::from_toml(&text).unwrap();
+    genesis.validate().unwrap();
+    genesis
+}
+
+#[test]
+fn devnet_genesis_is_four_validators_and_an_observer() {
+    let g = load_genesis(&node_config_dir().join("devnet-genesis.toml"));
+    let kinds: Vec<_> = g.participants.iter().map(|p| p.kind).collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == ParticipantKind::Government)
+            .count(),
+        4
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == ParticipantKind::Observer)
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn full_network_template_lists_the_whole_scheme() {
+    let g = load_genesis(&node_config_dir().join("kp-network-genesis.toml"));
+    let count = |kind| g.participants.iter().filter(|p| p.kind == kind).count();
+    assert_eq!(count(ParticipantKind::Government), 60);
+    assert_eq!(count(ParticipantKind::TradingEntity), 1);
+    assert_eq!(count(ParticipantKind::Observer), 3);
+    assert_eq!(
+        g.authorities.len(),
+        61,
+        "one authority per trading Participant"
+    );
+}
+
+#[test]
+fn example_node_config_loads() {
+    let config = NodeConfig::load(&node_config_dir().join("node.toml")).unwrap();
+    assert!(config.node.genesis.ends_with("devnet-genesis.toml"));
+}
+
+#[test]
+fn testnet_writes_keys_configs_and_a_valid_genesis() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = TestnetSpec {
+        validators: 4,
+        observers: 1,
+        out: dir.path().join("net"),
+        base_port: 40000,
+        chain_id: "kp-testnet".into(),
+        genesis_time: Timestamp(1_800_000_000_000),
+    };
+    let nodes = generate(&spec).unwrap();
+    assert_eq!(nodes.len(), 5);
+    let codes: Vec<_> = nodes.iter().map(|n| n.code.as_str()).collect();
+    assert_eq!(codes, ["BW", "EU", "AE", "IN", "WDC"]);
+    let genesis = load_genesis(&spec.out.join("genesis.toml"));
+    assert_eq!(genesis.authorities.len(), 4, "observers have no authority");
+    let mut ports = std::collections::BTreeSet::new();
+    for node in &nodes {
+        let key = node.dir.join("node.key");
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let config = NodeConfig::load(&node.config).unwrap();
+        assert!(ports.insert(config.rpc.listen.clone()));
+        assert!(ports.insert(config.network.listen.clone()));
+        assert_eq!(config.network.peers.len(), 4);
+        let public = kp_node::keys::public_of(&key).unwrap();
+        let listed = genesis
+            .participants
+            .iter()
+            .find(|p| p.code.as_str() == node.code)
+            .unwrap();
+        assert_eq!(listed.node_key, public, "genesis lists the written key");
+        assert_eq!(node.authority_key.is_some(), listed.kind.trades());
+    }
+    // A second run into the same folder refuses to overwrite the network.
+    assert!(generate(&spec).is_err());
+}
