@@ -104,7 +104,15 @@ mod tests {
         assert_eq!("12.5".parse::<Carats>().unwrap(), Carats(1250));
         assert_eq!("7".parse::<UsdCents>().unwrap(), UsdCents(700));
         assert_eq!(Carats(5).to_string(), "0.05");
-        for bad in ["", "-1", "1.234", "1e3", "abc", ".5", "99999999999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "1.234",
+            "1e3",
+            "abc",
+            ".5",
+            "99999999999999999999",
+        ] {
             assert!(bad.parse::<Carats>().is_err(), "{bad}");
         }
     }

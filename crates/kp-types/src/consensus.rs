@@ -312,10 +312,9 @@ impl Evidence {
     /// A canonical identity: the same pair in either order gives the same id.
     pub fn id(&self) -> Hash {
         let (a, b) = match self {
-            Evidence::DuplicateVote { first, second } => (
-                first.vote.signing_hash(),
-                second.vote.signing_hash(),
-            ),
+            Evidence::DuplicateVote { first, second } => {
+                (first.vote.signing_hash(), second.vote.signing_hash())
+            }
             Evidence::DuplicateProposal { first, second } => (
                 first.proposal.signing_hash(),
                 second.proposal.signing_hash(),

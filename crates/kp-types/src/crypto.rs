@@ -83,9 +83,8 @@ pub fn verify_batch(items: &[(PublicKey, Hash, Signature)]) -> Result<(), Crypto
         sigs.push(ed25519_dalek::Signature::from_bytes(&sig.0));
     }
     let messages: Vec<&[u8]> = items.iter().map(|(_, m, _)| &m.0[..]).collect();
-    ed25519_dalek::verify_batch(&messages, &sigs, &keys).map_err(|_| CryptoError::BadBatch {
-        count: items.len(),
-    })
+    ed25519_dalek::verify_batch(&messages, &sigs, &keys)
+        .map_err(|_| CryptoError::BadBatch { count: items.len() })
 }
 
 impl fmt::Debug for PublicKey {

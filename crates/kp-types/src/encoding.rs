@@ -87,11 +87,12 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, Enco
             limit,
         });
     }
-    let (value, read) = bincode::serde::decode_from_slice::<T, _>(bytes, config()).map_err(
-        |e| EncodingError::Malformed {
-            reason: e.to_string(),
-        },
-    )?;
+    let (value, read) =
+        bincode::serde::decode_from_slice::<T, _>(bytes, config()).map_err(|e| {
+            EncodingError::Malformed {
+                reason: e.to_string(),
+            }
+        })?;
     if read != bytes.len() {
         return Err(EncodingError::TrailingBytes {
             trailing: bytes.len() - read,

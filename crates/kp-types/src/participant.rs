@@ -111,8 +111,7 @@ code_type!(
     "authority id",
     "3 to 32 characters of A-Z, 0-9 and '-'",
     |t: &str| (3..=32).contains(&t.len())
-        && t
-            .bytes()
+        && t.bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
 );
 
