@@ -40,7 +40,8 @@ pub use certificate::{
     VoidCertificate,
 };
 pub use consensus::{
-    quorum, CommitCertificate, Evidence, Proposal, SignedProposal, SignedVote, Vote, VoteKind,
+    quorum, CommitCertificate, CommitSignature, Evidence, Proposal, SignedProposal, SignedVote,
+    Vote, VoteKind,
 };
 pub use crypto::{verify_batch, PublicKey, Signature, SigningKey};
 pub use encoding::{decode, encode, EncodingError};
