@@ -1,0 +1,16 @@
+"""One line about a loadgen ingest result (for the progress log)."""
+import json
+import sys
+
+try:
+    r = json.load(open(sys.argv[1]))
+except (OSError, ValueError) as e:
+    print(f"no result ({e})")
+    sys.exit(0)
+line = (f"{r['certs_per_s']} certs/s = {r['ceiling_fraction']:.1%} of ceiling "
+        f"{r['ceiling_certs_per_s']}/s; p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms; "
+        f"decided {r['decided']}/{r['submitted']} rejected {r['rejected']}")
+if r.get("catchup"):
+    c = r["catchup"]
+    line += f"; catch-up {c['chain_certs']} certs in {c['catchup_s']} s = {c['catchup_certs_per_s']}/s"
+print(line)
