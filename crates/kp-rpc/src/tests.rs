@@ -1,1 +1,283 @@
-//! Router tests against an in-process backend.
+//! Router tests against an in-process backend: every error case answers
+//! with its status and stable code, and the OpenAPI document matches what
+//! the server answers.
+
+use super::*;
+use kp_types::{Payload, SigningKey, Timestamp, Transaction};
+use serde_json::json;
+
+struct FakeBackend;
+
+fn fake_certificate() -> serde_json::Value {
+    json!({"certificate": {"number": "BW0001"}, "status": "issued", "history": [], "alerts": []})
+}
+
+impl Backend for FakeBackend {
+    fn status(&self) -> Status {
+        Status {
+            chain_id: "kp-test".into(),
+            node: "BW".into(),
+            role: "validator".into(),
+            height: 7,
+            block_time: "2026-02-01T00:00:00.000Z".into(),
+            ..Status::default()
+        }
+    }
+
+    fn submit(
+        &self,
+        tx: SignedTransaction,
+        wait: bool,
+    ) -> BoxFuture<'static, Result<Submitted, ApiError>> {
+        let hash = tx.hash();
+        Box::pin(async move {
+            if tx.tx.nonce == 42 {
+                return Err(ApiError::new(409, "already-decided", "replay"));
+            }
+            Ok(Submitted {
+                hash,
+                decided: wait.then(|| json!({"height": 8, "position": 0, "receipt": {}})),
+            })
+        })
+    }
+
+    fn query(&self, query: Query) -> Result<serde_json::Value, ApiError> {
+        let page = json!({"items": [], "next": null, "scanned": 0});
+        Ok(match query {
+            Query::Genesis => json!({"chain_id": "kp-test", "genesis_time": 0, "participants": [], "authorities": []}),
+            Query::Block(h) if h > 7 => return Err(ApiError::not_found("no block")),
+            Query::Block(_) | Query::BlockByHash(_) => {
+                json!({"hash": "00", "block": {}, "commit_certificate": {}})
+            }
+            Query::Transaction(_) => {
+                json!({"hash": "00", "height": 1, "position": 0, "receipt": {}, "tx": {}})
+            }
+            Query::Certificate(n) if n.as_str() == "BW404" => {
+                return Err(ApiError::not_found("no certificate numbered BW404"))
+            }
+            Query::Certificate(_) => fake_certificate(),
+            Query::CertificateProof(_) => json!({"number": "BW0001", "record": {}, "txs": []}),
+            Query::Certificates(_) => page,
+            Query::Participant(_) => {
+                json!({"participant": {}, "status": "active", "sanction": null, "authorities": []})
+            }
+            Query::Participants | Query::Seizures { .. } => json!({"items": []}),
+            Query::Resolution(_) => json!({
+                "id": "00", "proposal": {}, "signed_by": [], "missing": [],
+                "deadline": "x", "outcome": "pending"
+            }),
+            Query::Resolutions { .. } => json!({"items": [], "next": null}),
+            Query::Statistics {
+                participant,
+                period,
+            } => json!({"participant": participant, "period": period, "statistics": {}}),
+            Query::Anomalies { period } => json!({"period": period, "items": []}),
+        })
+    }
+
+    fn subscribe(&self) -> BoxStream<'static, ApiEvent> {
+        futures::stream::iter(vec![ApiEvent {
+            kind: "block".into(),
+            data: json!({"height": 8}),
+        }])
+        .chain(futures::stream::pending())
+        .boxed()
+    }
+
+    fn metrics(&self) -> String {
+        "kpledger_height 7\n".into()
+    }
+}
+
+async fn start() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = serve(listener, Arc::new(FakeBackend), futures::future::pending()).await;
+    });
+    format!("http://{addr}")
+}
+
+fn signed_tx(nonce: u64) -> SignedTransaction {
+    let key = SigningKey::from_seed([3; 32]);
+    Transaction {
+        chain_id: "kp-test".into(),
+        signer: key.public(),
+        nonce,
+        expires_at: Timestamp(1),
+        payload: Payload::SignResolution {
+            resolution: Hash::ZERO,
+        },
+    }
+    .sign(&key)
+}
+
+async fn post(base: &str, body: reqwest::Body) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/v1/txs"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+async fn get(base: &str, path: &str) -> (u16, serde_json::Value) {
+    let resp = reqwest::get(format!("{base}{path}")).await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+fn code_of(answer: &serde_json::Value) -> &str {
+    answer["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn submissions_and_their_errors() {
+    let base = start().await;
+    let tx = signed_tx(1);
+    // JSON form and hex form both work; `wait` answers 200 with where it landed.
+    let (s, a) = post(&base, json!({"tx": tx}).to_string().into()).await;
+    assert_eq!(s, 202);
+    assert_eq!(a["hash"], json!(tx.hash()));
+    let hex_body = json!({"tx_hex": hex::encode(kp_types::encode(&tx)), "wait": true});
+    let (s, a) = post(&base, hex_body.to_string().into()).await;
+    assert_eq!(s, 200);
+    assert_eq!(a["decided"]["height"], 8);
+
+    let cases: Vec<(String, u16, &str)> = vec![
+        ("{not json".into(), 400, "malformed-json"),
+        (json!({"tx_hex": "zz"}).to_string(), 400, "malformed-hex"),
+        (json!({"tx_hex": "00ff"}).to_string(), 400, "malformed-transaction"),
+        (json!({}).to_string(), 400, "malformed-request"),
+        (json!({"tx_hex": "00", "tx": tx}).to_string(), 400, "malformed-request"),
+        (json!({"tx": tx, "extra": 1}).to_string(), 400, "malformed-json"),
+        (json!({"tx_hex": "a".repeat(BODY_BYTES_MAX + 2)}).to_string(), 413, "body-too-large"),
+    ];
+    for (body, status, code) in cases {
+        let (s, a) = post(&base, body.clone().into()).await;
+        assert_eq!((s, code_of(&a)), (status, code), "body {}", &body[..body.len().min(60)]);
+        assert!(!a["error"]["message"].as_str().unwrap_or("").is_empty());
+    }
+    // A signature that does not match the content.
+    let mut forged = signed_tx(2);
+    forged.tx.nonce = 3;
+    let (s, a) = post(&base, json!({"tx": forged}).to_string().into()).await;
+    assert_eq!((s, code_of(&a)), (400, "bad-signature"));
+    // The backend's own refusals pass through with their status and code.
+    let (s, a) = post(&base, json!({"tx": signed_tx(42)}).to_string().into()).await;
+    assert_eq!((s, code_of(&a)), (409, "already-decided"));
+}
+
+#[tokio::test]
+async fn reads_and_their_errors() {
+    let base = start().await;
+    let cases: Vec<(&str, u16, &str)> = vec![
+        ("/v1/certificates/BW404", 404, "not-found"),
+        ("/v1/certificates/bw-1", 400, "malformed-number"),
+        ("/v1/certificates?limit=101", 400, "page-limit"),
+        ("/v1/certificates?limit=0", 400, "page-limit"),
+        ("/v1/certificates?exporter=BW", 400, "unknown-parameter"),
+        ("/v1/certificates?status=lost", 400, "malformed-status"),
+        ("/v1/certificates?period=2026Q5", 400, "malformed-period"),
+        ("/v1/certificates?exporting=b", 400, "malformed-code"),
+        ("/v1/resolutions?limit=1000", 400, "page-limit"),
+        ("/v1/resolutions/xyz", 400, "malformed-hash"),
+        ("/v1/seizures?limit=500", 400, "page-limit"),
+        ("/v1/txs/1234", 400, "malformed-hash"),
+        ("/v1/blocks/abc", 400, "malformed-height"),
+        ("/v1/blocks/99", 404, "not-found"),
+        ("/v1/participants/x", 400, "malformed-code"),
+        ("/v1/statistics/BW?period=soon", 400, "malformed-period"),
+        ("/v1/nothing-here", 404, "not-found"),
+    ];
+    for (path, status, code) in cases {
+        let (s, a) = get(&base, path).await;
+        assert_eq!((s, code_of(&a)), (status, code), "{path}");
+    }
+    let (s, a) = get(&base, "/v1/certificates?exporting=BW&status=issued&period=2026Q1&limit=100").await;
+    assert_eq!(s, 200);
+    assert!(a["items"].is_array());
+    // Statistics default to the quarter of the last block.
+    let (_, a) = get(&base, "/v1/statistics/BW").await;
+    assert_eq!(a["period"], "2026Q1");
+}
+
+#[tokio::test]
+async fn events_stream_and_metrics() {
+    let base = start().await;
+    let mut resp = reqwest::get(format!("{base}/v1/events")).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let chunk = resp.chunk().await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.contains("event: block"), "{text}");
+    assert!(text.contains("\"height\":8"), "{text}");
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("kpledger_height 7"));
+}
+
+/// Fills a path template with example values.
+fn example(template: &str) -> String {
+    template
+        .replace("{hash}", &"00".repeat(32))
+        .replace("{id}", &"00".repeat(32))
+        .replace("{height}", "1")
+        .replace("{number}", "BW0001")
+        .replace("{code}", "BW")
+}
+
+#[tokio::test]
+async fn openapi_matches_the_server() {
+    let base = start().await;
+    let (s, doc) = get(&base, "/v1/openapi.json").await;
+    assert_eq!(s, 200);
+    assert_eq!(doc, openapi::document());
+    let paths = doc["paths"].as_object().unwrap();
+    // Every route of the router is documented (this list must follow `router`).
+    let routes = [
+        "/v1/status", "/v1/health", "/v1/genesis", "/v1/openapi.json", "/v1/txs",
+        "/v1/txs/{hash}", "/v1/blocks/{height}", "/v1/blocks/by-hash/{hash}",
+        "/v1/certificates", "/v1/certificates/{number}", "/v1/certificates/{number}/proof",
+        "/v1/participants", "/v1/participants/{code}", "/v1/resolutions",
+        "/v1/resolutions/{id}", "/v1/seizures", "/v1/statistics/{code}", "/v1/anomalies",
+        "/v1/events", "/metrics",
+    ];
+    let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    documented.sort();
+    let mut expected = routes.to_vec();
+    expected.sort();
+    assert_eq!(documented, expected);
+
+    let client = reqwest::Client::new();
+    for (template, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let url = format!("{base}{}", example(template));
+            let resp = match method.as_str() {
+                "get" => client.get(&url).send().await.unwrap(),
+                "post" => client.post(&url).json(&json!({"tx": signed_tx(5)})).send().await.unwrap(),
+                other => panic!("undocumented method {other}"),
+            };
+            let status = resp.status().as_u16().to_string();
+            let response = &op["responses"][&status];
+            assert!(response.is_object(), "{method} {template} answered {status}, not documented");
+            let (media, schema) = response["content"].as_object().unwrap().iter().next().unwrap();
+            let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+            assert!(content_type.starts_with(media.as_str()), "{template}: {content_type} vs {media}");
+            if media == "application/json" {
+                let body: serde_json::Value = resp.json().await.unwrap();
+                let required = schema["schema"]["required"].as_array().cloned().unwrap_or_default();
+                for field in required {
+                    let field = field.as_str().unwrap();
+                    assert!(body.get(field).is_some(), "{method} {template}: no {field} in {body}");
+                }
+            }
+        }
+    }
+}
