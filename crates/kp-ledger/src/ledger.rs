@@ -296,6 +296,13 @@ impl<S: StateStore> Ledger<S> {
         if tx.verify_signature().is_err() {
             return Err(Rejection::BadSignature);
         }
+        self.check_tx_rules(tx, now)
+    }
+
+    /// [`Ledger::check_tx`] without the signature check, for a transaction
+    /// whose signature was already verified (a mempool re-check after each
+    /// block: the signature cannot have changed, the state can).
+    pub fn check_tx_rules(&self, tx: &SignedTransaction, now: Timestamp) -> Result<(), Rejection> {
         let mut ctx = Ctx::new(
             &self.store,
             &self.params,

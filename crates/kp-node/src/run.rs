@@ -565,7 +565,9 @@ impl Node {
         self.mempool.remove_included(&included);
         let now = now_ms();
         let ledger = &self.ledger;
-        self.mempool.retain(|tx| ledger.check_tx(tx, now).is_ok());
+        // Signatures were verified on entry; only the state has changed.
+        self.mempool
+            .retain(|tx| ledger.check_tx_rules(tx, now).is_ok());
         for (position, r) in receipt.receipts.iter().enumerate() {
             // Waiters are answered before the receipt moves into the event.
             if let Some(waiters) = self.waiters.remove(&r.tx_hash) {
