@@ -91,6 +91,9 @@ pub enum BrokenRule {
         /// The height.
         height: u64,
     },
+    /// Crashed replicas restart without their safety state (amnesia), so
+    /// they may sign a second, different vote for a slot they already voted in.
+    ForgetSafetyOnRestart,
 }
 
 /// One simulation run.

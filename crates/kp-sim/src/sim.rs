@@ -677,6 +677,7 @@ impl Sim {
             return Ok(());
         }
         let genesis = self.genesis.clone();
+        let amnesia = self.cfg.broken == Some(BrokenRule::ForgetSafetyOnRestart);
         let r = &mut self.replicas[node];
         let store = r.store.snapshot();
         r.store = store.clone();
@@ -688,6 +689,7 @@ impl Sim {
         let restored = r
             .safety
             .as_deref()
+            .filter(|_| !amnesia)
             .and_then(|b| SafetyState::decode(b).ok());
         r.core = Consensus::new(consensus_config(&r.key), restored);
         r.alive = true;

@@ -190,3 +190,26 @@ fn broken_rule_too_many_byzantine_split_the_network() {
         found.expect("more than f byzantine validators must be able to split the network");
     eprintln!("checker reported: {failure}");
 }
+
+/// Broken rule: replicas that forget their safety state when they restart.
+/// The double-sign check must catch one of them signing a second vote.
+#[test]
+fn broken_rule_amnesia_after_restart_is_reported() {
+    let mut found = None;
+    for seed in 90..130 {
+        let mut cfg = SimConfig::calm(seed, 4);
+        cfg.faults = Faults {
+            crashes: true,
+            ..lossy()
+        };
+        cfg.broken = Some(BrokenRule::ForgetSafetyOnRestart);
+        if let Err(failure) = run(cfg) {
+            if matches!(failure.violation, Violation::DoubleSign { .. }) {
+                found = Some(failure);
+                break;
+            }
+        }
+    }
+    let failure = found.expect("a validator without its safety state must eventually double-sign");
+    eprintln!("checker reported: {failure}");
+}
