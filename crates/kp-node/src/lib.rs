@@ -3,6 +3,9 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+// rpc: client commands and the one-command devnet.
+pub mod client_cli;
+pub mod devnet;
 pub mod config;
 pub mod keys;
 pub mod mempool;

@@ -12,6 +12,9 @@ use std::process::ExitCode;
     about = "Kimberley Process certificate ledger"
 )]
 struct Cli {
+    // rpc: --node and --json of the client commands.
+    #[command(flatten)]
+    client: kp_node::client_cli::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +50,11 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    // rpc: the one-command local network and the client commands.
+    /// Start a local network (4 validators + 1 observer in ./devnet); Ctrl-C stops it.
+    Devnet(kp_node::devnet::DevnetArgs),
+    #[command(flatten)]
+    Client(kp_node::client_cli::ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -133,5 +141,9 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Node { config } => kp_node::run::run_node(&config).map_err(|e| e.to_string()),
+        Command::Devnet(args) => kp_node::devnet::run(&args).map_err(|e| e.to_string()),
+        Command::Client(command) => {
+            kp_node::client_cli::run(&cli.client, command).map_err(|e| e.to_string())
+        }
     }
 }
