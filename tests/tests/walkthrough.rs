@@ -1,0 +1,216 @@
+//! The README walkthrough (`docs/readme-walkthrough.md`), step by step,
+//! through the `kpledger` CLI against a `kpledger devnet`: issue a
+//! certificate as Botswana's authority, confirm it as the EU's, propose a
+//! sanction that takes effect only with the last government signature, see a
+//! certificate refused because of it, and verify a certificate as a customs
+//! officer who trusts only the genesis file.
+
+use kp_e2e::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// A running `kpledger devnet`; dropping it stops it (and so its nodes).
+struct Devnet {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let stopped = wait_until(Duration::from_secs(20), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        if !stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn start_devnet(root: &Path, base: u16) -> Devnet {
+    let dir = root.join("devnet");
+    let log = std::fs::File::create(root.join("devnet.log")).unwrap();
+    let child = Command::new(kpledger_bin())
+        .args(["devnet", "--dir"])
+        .arg(&dir)
+        .args(["--base-port", &base.to_string()])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start kpledger devnet");
+    Devnet { child, dir }
+}
+
+fn cli(node: &str, args: &[&str]) -> Output {
+    Command::new(kpledger_bin())
+        .args(["--node", node])
+        .args(args)
+        .output()
+        .expect("run kpledger")
+}
+
+/// Runs a client command that must succeed; returns its stdout.
+fn ok(node: &str, args: &[&str]) -> String {
+    let out = cli(node, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kpledger {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn today() -> kp_types::Date {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    kp_types::Timestamp(ms).date()
+}
+
+fn certificate_toml(number: &str, from: &str, authority: &str, to: &str, destination: &str) -> String {
+    let issued = today();
+    format!(
+        r#"number = "{number}"
+exporting = "{from}"
+issuing_authority = "{authority}"
+importing = "{to}"
+destination = "{destination}"
+origin = {{ countries = ["{from}"] }}
+issued_on = "{issued}"
+expires_on = "{expires}"
+
+[exporter]
+name = "Debswana Diamond Company"
+address = "Plot 64288, Airport Road, Gaborone"
+
+[importer]
+name = "Antwerp Rough Traders BV"
+address = "Hoveniersstraat 2, 2018 Antwerp"
+
+[[lines]]
+hs_code = "7102.31"
+carats = "1250.50"
+value_usd = "2500000.00"
+parcels = 3
+"#,
+        expires = issued.plus_days(30)
+    )
+}
+
+#[test]
+fn readme_walkthrough_through_the_cli() {
+    let root = tempfile::tempdir().unwrap();
+    let base = free_port_range(10);
+    let devnet = start_devnet(root.path(), base);
+    let dir = devnet.dir.clone();
+    let bw = format!("http://127.0.0.1:{}", base + 1);
+    let eu = format!("http://127.0.0.1:{}", base + 3);
+    let observer = format!("127.0.0.1:{}", base + 9);
+    let up = wait_until(Duration::from_secs(60), || {
+        get_json(&observer, "/v1/status").is_some_and(|s| s["height"].as_u64() >= Some(1))
+    });
+    assert!(up, "devnet did not start:\n{}", std::fs::read_to_string(root.path().join("devnet.log")).unwrap_or_default());
+    let status = ok(&bw, &["status"]);
+    assert!(status.contains("chain kp-devnet"), "{status}");
+
+    // 1. Botswana's authority issues a certificate to the EU.
+    let cert_file = root.path().join("BW2026000001.toml");
+    std::fs::write(&cert_file, certificate_toml("BW2026000001", "BW", "BW-KPA", "EU", "BE")).unwrap();
+    let bw_key = dir.join("node0/authority.key");
+    let out = ok(&bw, &["cert", "issue", "--key", path(&bw_key), "--file", path(&cert_file)]);
+    assert!(out.contains("accepted"), "{out}");
+    let shown = ok(&eu, &["cert", "show", "BW2026000001"]);
+    assert!(shown.contains("status issued"), "{shown}");
+
+    // 2. The EU's authority confirms receipt (on its own node).
+    let eu_key = dir.join("node1/authority.key");
+    let out = ok(&eu, &["cert", "confirm", "BW2026000001", "--key", path(&eu_key)]);
+    assert!(out.contains("accepted"), "{out}");
+    let shown = ok(&bw, &["cert", "show", "BW2026000001"]);
+    assert!(shown.contains("status confirmed"), "{shown}");
+
+    // 3. Botswana proposes an export ban on the UAE; it takes effect only
+    //    with the last government's signature.
+    let out = ok(&bw, &[
+        "resolution", "propose", "--key", path(&dir.join("node0/node.key")),
+        "--title", "Export ban on AE pending review",
+        "--impose-sanction", "AE", "--scope", "export-ban",
+    ]);
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("resolution id "))
+        .expect("propose prints the resolution id")
+        .trim()
+        .to_string();
+    let pending = ok(&bw, &["resolution", "show", &id]);
+    let missing = |text: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("missing: "))
+            .map(|m| {
+                let mut codes: Vec<String> = m.split(", ").map(str::to_string).collect();
+                codes.sort();
+                codes
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(missing(&pending), ["AE", "EU", "IN"], "{pending}");
+    for node in ["node1", "node2"] {
+        ok(&bw, &["resolution", "sign", &id, "--key", path(&dir.join(node).join("node.key"))]);
+    }
+    let still = ok(&bw, &["resolution", "show", &id]);
+    assert_eq!(missing(&still), ["IN"], "{still}");
+    assert!(still.contains("outcome: \"pending\""), "{still}");
+    let ae = ok(&bw, &["participant", "show", "AE"]);
+    assert!(ae.contains("sanction: none"), "no sanction before the last signature: {ae}");
+    let done = ok(&bw, &["resolution", "sign", &id, "--key", path(&dir.join("node3/node.key"))]);
+    assert!(done.contains("adopted"), "{done}");
+    let ae = ok(&bw, &["participant", "show", "AE"]);
+    assert!(ae.contains("export-ban"), "{ae}");
+
+    // 4. A certificate from the UAE is now refused, with a reason.
+    let ae_file = root.path().join("AE2026000001.toml");
+    std::fs::write(&ae_file, certificate_toml("AE2026000001", "AE", "AE-KPA", "EU", "BE")).unwrap();
+    let refused = cli(&bw, &["cert", "issue", "--key", path(&dir.join("node2/authority.key")), "--file", path(&ae_file)]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("export-forbidden"), "{stderr}");
+
+    // 5. A customs officer verifies the certificate against the genesis file
+    //    alone, through the observer's node.
+    let genesis = dir.join("genesis.toml");
+    let observer_url = format!("http://{observer}");
+    let verified = ok(&observer_url, &["cert", "verify", "BW2026000001", "--genesis", path(&genesis)]);
+    assert!(verified.contains("is AUTHENTIC"), "{verified}");
+    assert!(verified.contains("status: CONFIRMED"), "{verified}");
+    let json = ok(&observer_url, &["--json", "cert", "verify", "BW2026000001", "--genesis", path(&genesis)]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["authentic"], true);
+    assert_eq!(json["check"]["genesis_trusted"], true);
+    let unknown = cli(&observer_url, &["cert", "verify", "BW9999999", "--genesis", path(&genesis)]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not-found"));
+
+    // Listing, statistics and the devnet's resume.
+    let list = ok(&bw, &["cert", "list", "--exporting", "BW"]);
+    assert!(list.contains("BW2026000001"), "{list}");
+    let stats = ok(&bw, &["stats", "--participant", "BW"]);
+    assert!(stats.contains("1250.50"), "{stats}");
+    drop(devnet);
+    let again = start_devnet(root.path(), base);
+    let back = wait_until(Duration::from_secs(60), || {
+        get_json(&observer, "/v1/certificates/BW2026000001").is_some_and(|c| c["status"] == "confirmed")
+    });
+    assert!(back, "the devnet resumes with its data");
+    drop(again);
+}
