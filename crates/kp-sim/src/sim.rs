@@ -31,6 +31,8 @@ pub const SEEN_MESSAGES_MAX: usize = 20_000;
 /// Copies of one message closer together than this reach the core once
 /// (below the 500 ms rebroadcast interval of the simulated nodes).
 pub const GOSSIP_DEDUP_WINDOW_MS: u64 = 400;
+/// Rule-breaking transactions kept for byzantine proposers to stuff in blocks.
+pub const JUNK_TXS_MAX: usize = 16;
 /// Old messages a stale replayer keeps to replay.
 pub const REPLAY_LOG_MAX: usize = 256;
 /// Inputs processed for one event (an input's actions may feed more inputs).
@@ -265,6 +267,8 @@ pub struct Sim {
     txs_accepted: usize,
     crashes: usize,
     debug: bool,
+    /// Well-signed transactions that broke a rule at admission.
+    junk: VecDeque<SignedTransaction>,
     /// Set when an honest replica applied a block (the goal can only be met then).
     progressed: bool,
 }
@@ -364,6 +368,7 @@ impl Sim {
             crashes: 0,
             debug: std::env::var("KP_SIM_DEBUG").is_ok(),
             progressed: false,
+            junk: VecDeque::new(),
             cfg,
         };
         sim.schedule_faults();
@@ -1006,6 +1011,11 @@ impl Sim {
                     r.mempool.retain(|(h, _)| kept.contains(h));
                     r.mempool_hashes = kept;
                     r.reindex_evidence();
+                    let block = if self.honest(node) {
+                        block
+                    } else {
+                        self.stuff_junk(block)
+                    };
                     work.push_back(Input::ProposalPayload {
                         height,
                         round,
@@ -1054,6 +1064,19 @@ impl Sim {
         let down = self.rng.gen_range(50..=1_000);
         self.push(down, Event::Restart { node });
         true
+    }
+
+    /// A byzantine proposer's block: what it built plus up to two well-signed,
+    /// rule-breaking transactions. The block is still valid (`valid(v)` does
+    /// not judge ledger rules); the ledger keeps them with rejection receipts.
+    fn stuff_junk(&mut self, mut block: Block) -> Block {
+        let count = self.rng.gen_range(0..=2).min(self.junk.len());
+        for tx in self.junk.iter().take(count) {
+            block.txs.push(tx.clone());
+        }
+        let hashes: Vec<Hash> = block.txs.iter().map(SignedTransaction::hash).collect();
+        block.header.txs_root = kp_types::merkle::root(&hashes);
+        block
     }
 
     /// Double-sign check of what an honest validator sends under its own key.
@@ -1445,6 +1468,13 @@ impl Sim {
         if admitted {
             self.mempool_add(entry, tx.clone());
             self.send_all(entry, NetMessage::Tx(Box::new(tx)));
+        } else if tx.verify_signature().is_ok() {
+            // Well signed but rule-breaking: byzantine proposers stuff such
+            // transactions into their blocks, which stay valid blocks.
+            self.junk.push_back(tx);
+            if self.junk.len() > JUNK_TXS_MAX {
+                self.junk.pop_front();
+            }
         }
     }
 

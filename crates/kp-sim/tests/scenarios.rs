@@ -69,6 +69,9 @@ fn byzantine_garbage_sender_is_tolerated() {
 fn byzantine_stale_replayer_is_tolerated() {
     let report = with_byzantine(15, 4, Byzantine::StaleReplayer);
     assert!(report.min_height >= 5, "{report:?}");
+    // Its proposals carry rule-breaking transactions: valid blocks whose
+    // transactions get rejection receipts.
+    assert!(report.txs_rejected_in_blocks > 0, "{report:?}");
 }
 
 #[test]
