@@ -77,7 +77,11 @@ fn every_endpoint_and_error_case_against_a_running_network() {
 
     // A replay is refused.
     let (status, answer) = submit(&cluster, 1, &tx, false);
-    assert_eq!((status, code(&answer)), (409, "already-decided"), "{answer}");
+    assert_eq!(
+        (status, code(&answer)),
+        (409, "already-decided"),
+        "{answer}"
+    );
 
     // A bad signature, bad JSON, an oversized body.
     let mut forged = bw_certificate_tx(&cluster, "0000778");
@@ -122,7 +126,10 @@ fn every_endpoint_and_error_case_against_a_running_network() {
     let (status, proof) = get(&other, "/v1/certificates/BW0000777/proof");
     assert_eq!(status, 200);
     assert_eq!(proof["txs"][0]["height"], height);
-    assert_eq!(proof["txs"][0]["tx"]["tx"]["payload"]["issue-certificate"]["number"], "BW0000777");
+    assert_eq!(
+        proof["txs"][0]["tx"]["tx"]["payload"]["issue-certificate"]["number"],
+        "BW0000777"
+    );
     // The CLI checks that proof against the genesis file alone.
     let genesis_file = cluster.dir.path().join("net/genesis.toml");
     let verified = run_ok(&[

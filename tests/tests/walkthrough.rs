@@ -78,7 +78,13 @@ fn today() -> kp_types::Date {
     kp_types::Timestamp(ms).date()
 }
 
-fn certificate_toml(number: &str, from: &str, authority: &str, to: &str, destination: &str) -> String {
+fn certificate_toml(
+    number: &str,
+    from: &str,
+    authority: &str,
+    to: &str,
+    destination: &str,
+) -> String {
     let issued = today();
     format!(
         r#"number = "{number}"
@@ -120,33 +126,64 @@ fn readme_walkthrough_through_the_cli() {
     let up = wait_until(Duration::from_secs(60), || {
         get_json(&observer, "/v1/status").is_some_and(|s| s["height"].as_u64() >= Some(1))
     });
-    assert!(up, "devnet did not start:\n{}", std::fs::read_to_string(root.path().join("devnet.log")).unwrap_or_default());
+    assert!(
+        up,
+        "devnet did not start:\n{}",
+        std::fs::read_to_string(root.path().join("devnet.log")).unwrap_or_default()
+    );
     let status = ok(&bw, &["status"]);
     assert!(status.contains("chain kp-devnet"), "{status}");
 
     // 1. Botswana's authority issues a certificate to the EU.
     let cert_file = root.path().join("BW2026000001.toml");
-    std::fs::write(&cert_file, certificate_toml("BW2026000001", "BW", "BW-KPA", "EU", "BE")).unwrap();
+    std::fs::write(
+        &cert_file,
+        certificate_toml("BW2026000001", "BW", "BW-KPA", "EU", "BE"),
+    )
+    .unwrap();
     let bw_key = dir.join("node0/authority.key");
-    let out = ok(&bw, &["cert", "issue", "--key", path(&bw_key), "--file", path(&cert_file)]);
+    let out = ok(
+        &bw,
+        &[
+            "cert",
+            "issue",
+            "--key",
+            path(&bw_key),
+            "--file",
+            path(&cert_file),
+        ],
+    );
     assert!(out.contains("accepted"), "{out}");
     let shown = ok(&eu, &["cert", "show", "BW2026000001"]);
     assert!(shown.contains("status issued"), "{shown}");
 
     // 2. The EU's authority confirms receipt (on its own node).
     let eu_key = dir.join("node1/authority.key");
-    let out = ok(&eu, &["cert", "confirm", "BW2026000001", "--key", path(&eu_key)]);
+    let out = ok(
+        &eu,
+        &["cert", "confirm", "BW2026000001", "--key", path(&eu_key)],
+    );
     assert!(out.contains("accepted"), "{out}");
     let shown = ok(&bw, &["cert", "show", "BW2026000001"]);
     assert!(shown.contains("status confirmed"), "{shown}");
 
     // 3. Botswana proposes an export ban on the UAE; it takes effect only
     //    with the last government's signature.
-    let out = ok(&bw, &[
-        "resolution", "propose", "--key", path(&dir.join("node0/node.key")),
-        "--title", "Export ban on AE pending review",
-        "--impose-sanction", "AE", "--scope", "export-ban",
-    ]);
+    let out = ok(
+        &bw,
+        &[
+            "resolution",
+            "propose",
+            "--key",
+            path(&dir.join("node0/node.key")),
+            "--title",
+            "Export ban on AE pending review",
+            "--impose-sanction",
+            "AE",
+            "--scope",
+            "export-ban",
+        ],
+    );
     let id = out
         .lines()
         .find_map(|l| l.strip_prefix("resolution id "))
@@ -166,22 +203,57 @@ fn readme_walkthrough_through_the_cli() {
     };
     assert_eq!(missing(&pending), ["AE", "EU", "IN"], "{pending}");
     for node in ["node1", "node2"] {
-        ok(&bw, &["resolution", "sign", &id, "--key", path(&dir.join(node).join("node.key"))]);
+        ok(
+            &bw,
+            &[
+                "resolution",
+                "sign",
+                &id,
+                "--key",
+                path(&dir.join(node).join("node.key")),
+            ],
+        );
     }
     let still = ok(&bw, &["resolution", "show", &id]);
     assert_eq!(missing(&still), ["IN"], "{still}");
     assert!(still.contains("outcome: \"pending\""), "{still}");
     let ae = ok(&bw, &["participant", "show", "AE"]);
-    assert!(ae.contains("sanction: none"), "no sanction before the last signature: {ae}");
-    let done = ok(&bw, &["resolution", "sign", &id, "--key", path(&dir.join("node3/node.key"))]);
+    assert!(
+        ae.contains("sanction: none"),
+        "no sanction before the last signature: {ae}"
+    );
+    let done = ok(
+        &bw,
+        &[
+            "resolution",
+            "sign",
+            &id,
+            "--key",
+            path(&dir.join("node3/node.key")),
+        ],
+    );
     assert!(done.contains("adopted"), "{done}");
     let ae = ok(&bw, &["participant", "show", "AE"]);
     assert!(ae.contains("export-ban"), "{ae}");
 
     // 4. A certificate from the UAE is now refused, with a reason.
     let ae_file = root.path().join("AE2026000001.toml");
-    std::fs::write(&ae_file, certificate_toml("AE2026000001", "AE", "AE-KPA", "EU", "BE")).unwrap();
-    let refused = cli(&bw, &["cert", "issue", "--key", path(&dir.join("node2/authority.key")), "--file", path(&ae_file)]);
+    std::fs::write(
+        &ae_file,
+        certificate_toml("AE2026000001", "AE", "AE-KPA", "EU", "BE"),
+    )
+    .unwrap();
+    let refused = cli(
+        &bw,
+        &[
+            "cert",
+            "issue",
+            "--key",
+            path(&dir.join("node2/authority.key")),
+            "--file",
+            path(&ae_file),
+        ],
+    );
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("export-forbidden"), "{stderr}");
@@ -190,14 +262,36 @@ fn readme_walkthrough_through_the_cli() {
     //    alone, through the observer's node.
     let genesis = dir.join("genesis.toml");
     let observer_url = format!("http://{observer}");
-    let verified = ok(&observer_url, &["cert", "verify", "BW2026000001", "--genesis", path(&genesis)]);
+    let verified = ok(
+        &observer_url,
+        &[
+            "cert",
+            "verify",
+            "BW2026000001",
+            "--genesis",
+            path(&genesis),
+        ],
+    );
     assert!(verified.contains("is AUTHENTIC"), "{verified}");
     assert!(verified.contains("status: CONFIRMED"), "{verified}");
-    let json = ok(&observer_url, &["--json", "cert", "verify", "BW2026000001", "--genesis", path(&genesis)]);
+    let json = ok(
+        &observer_url,
+        &[
+            "--json",
+            "cert",
+            "verify",
+            "BW2026000001",
+            "--genesis",
+            path(&genesis),
+        ],
+    );
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["authentic"], true);
     assert_eq!(json["check"]["genesis_trusted"], true);
-    let unknown = cli(&observer_url, &["cert", "verify", "BW9999999", "--genesis", path(&genesis)]);
+    let unknown = cli(
+        &observer_url,
+        &["cert", "verify", "BW9999999", "--genesis", path(&genesis)],
+    );
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("not-found"));
 
@@ -209,7 +303,8 @@ fn readme_walkthrough_through_the_cli() {
     drop(devnet);
     let again = start_devnet(root.path(), base);
     let back = wait_until(Duration::from_secs(60), || {
-        get_json(&observer, "/v1/certificates/BW2026000001").is_some_and(|c| c["status"] == "confirmed")
+        get_json(&observer, "/v1/certificates/BW2026000001")
+            .is_some_and(|c| c["status"] == "confirmed")
     });
     assert!(back, "the devnet resumes with its data");
     drop(again);

@@ -68,7 +68,9 @@ pub enum ClientError {
     #[error("proof refused: {0}")]
     Proof(#[from] ProofError),
     /// The node runs another genesis than the trusted one.
-    #[error("the node runs genesis {node} of chain {node_chain:?}, not the trusted genesis {trusted}")]
+    #[error(
+        "the node runs genesis {node} of chain {node_chain:?}, not the trusted genesis {trusted}"
+    )]
     GenesisMismatch {
         /// Hash of the trusted genesis.
         trusted: String,
@@ -290,7 +292,10 @@ impl Client {
         let proof = self.certificate_proof(number)?;
         let verified = proof::verify(&proof, number, &validators, today)?;
         let mut sanctions = Vec::new();
-        for side in [&verified.certificate.exporting, &verified.certificate.importing] {
+        for side in [
+            &verified.certificate.exporting,
+            &verified.certificate.importing,
+        ] {
             let record: ParticipantRecord = self.get_as(&format!("/v1/participants/{side}"))?;
             if let Some(s) = record.sanction {
                 sanctions.push(serde_json::json!({

@@ -105,7 +105,9 @@ pub enum ProofError {
         found: String,
     },
     /// The Merkle path does not lead from the transaction to the header's root.
-    #[error("transaction {index}: the Merkle path does not lead to block {height}'s transactions root")]
+    #[error(
+        "transaction {index}: the Merkle path does not lead to block {height}'s transactions root"
+    )]
     BadMerklePath {
         /// Position in the proof.
         index: usize,
@@ -240,7 +242,8 @@ impl ValidatorHistory {
             let mut set = self.sets.last().map(|(_, s)| s.clone()).unwrap_or_default();
             match action {
                 ResolutionAction::Admit { participant } => {
-                    self.keys.insert(participant.code.clone(), participant.node_key);
+                    self.keys
+                        .insert(participant.code.clone(), participant.node_key);
                     if participant.kind == ParticipantKind::Government {
                         set.insert(participant.code.clone(), participant.node_key);
                     }
@@ -358,7 +361,10 @@ fn first_difference(a: &kp_types::Certificate, b: &kp_types::Certificate) -> Opt
     let checks: [(&'static str, bool); 12] = [
         ("number", a.number == b.number),
         ("exporting", a.exporting == b.exporting),
-        ("issuing_authority", a.issuing_authority == b.issuing_authority),
+        (
+            "issuing_authority",
+            a.issuing_authority == b.issuing_authority,
+        ),
         ("importing", a.importing == b.importing),
         ("destination", a.destination == b.destination),
         ("exporter", a.exporter == b.exporter),
@@ -420,7 +426,11 @@ pub fn verify(
     // Every transaction the node's history names must be proven.
     for entry in &proof.record.history {
         if let Some(hash) = entry.tx {
-            if !proof.txs.iter().any(|p| p.tx.hash() == hash && p.height == entry.height) {
+            if !proof
+                .txs
+                .iter()
+                .any(|p| p.tx.hash() == hash && p.height == entry.height)
+            {
                 return Err(ProofError::UnprovenHistory {
                     event: format!("{:?}", entry.event).to_lowercase(),
                     height: entry.height,
@@ -428,7 +438,11 @@ pub fn verify(
             }
         }
     }
-    let history: Vec<(String, u64)> = proof.txs.iter().map(|p| (p.event.clone(), p.height)).collect();
+    let history: Vec<(String, u64)> = proof
+        .txs
+        .iter()
+        .map(|p| (p.event.clone(), p.height))
+        .collect();
     let proven = proven_status(&history, certificate.expires_on, today);
     let claimed = status_name(proof.record.status);
     let consistent = claimed == proven

@@ -10,8 +10,8 @@ use kp_ledger::{
 };
 use kp_types::consensus::CommitSignature;
 use kp_types::{
-    Authority, AuthorityId, Block, BlockHeader, Carats, CertificateNumber, CommitCertificate,
-    Date, Hash, Participant, ParticipantCode, ParticipantKind, Payload, ResolutionAction,
+    Authority, AuthorityId, Block, BlockHeader, Carats, CertificateNumber, CommitCertificate, Date,
+    Hash, Participant, ParticipantCode, ParticipantKind, Payload, ResolutionAction,
     ResolutionProposal, SigningKey, Territory, Timestamp, Transaction,
 };
 
@@ -29,7 +29,9 @@ fn code(c: &str) -> ParticipantCode {
 
 fn fixture() -> Fixture {
     let codes = ["BW", "EU", "AE", "IN"];
-    let validators: Vec<SigningKey> = (0..4u8).map(|i| SigningKey::from_seed([i + 1; 32])).collect();
+    let validators: Vec<SigningKey> = (0..4u8)
+        .map(|i| SigningKey::from_seed([i + 1; 32]))
+        .collect();
     let authority = SigningKey::from_seed([50; 32]);
     let participants = codes
         .iter()
@@ -117,7 +119,11 @@ fn commit_for(header: &BlockHeader, signers: &[SigningKey]) -> CommitCertificate
 
 /// A block at `height` holding `tx` at position 1 of 3, its proof for `tx`.
 fn tx_proof(f: &Fixture, tx: kp_types::SignedTransaction, event: &str, height: u64) -> TxProof {
-    let txs = vec![filler_tx(&f.validators[0], 7), tx.clone(), filler_tx(&f.validators[1], 9)];
+    let txs = vec![
+        filler_tx(&f.validators[0], 7),
+        tx.clone(),
+        filler_tx(&f.validators[1], 9),
+    ];
     let mut block = Block {
         header: BlockHeader {
             chain_id: CHAIN.into(),
@@ -170,7 +176,12 @@ fn genuine(f: &Fixture) -> CertificateProof {
 }
 
 fn check(f: &Fixture, p: &CertificateProof) -> Result<proof::Verified, ProofError> {
-    proof::verify(p, &number(), &ValidatorHistory::from_genesis(&f.genesis), today())
+    proof::verify(
+        p,
+        &number(),
+        &ValidatorHistory::from_genesis(&f.genesis),
+        today(),
+    )
 }
 
 #[test]
@@ -201,7 +212,10 @@ fn an_altered_certificate_is_refused() {
     if let Payload::IssueCertificate(c) = &mut p.txs[0].tx.tx.payload {
         c.importer.name = "Someone Else".into();
     }
-    assert!(matches!(check(&f, &p), Err(ProofError::BadSignature { .. })));
+    assert!(matches!(
+        check(&f, &p),
+        Err(ProofError::BadSignature { .. })
+    ));
 }
 
 #[test]
@@ -209,17 +223,25 @@ fn an_altered_merkle_path_is_refused() {
     let f = fixture();
     let mut p = genuine(&f);
     p.txs[0].merkle.path[0].sibling.0[3] ^= 0x40;
-    assert!(matches!(check(&f, &p), Err(ProofError::BadMerklePath { .. })));
+    assert!(matches!(
+        check(&f, &p),
+        Err(ProofError::BadMerklePath { .. })
+    ));
     let mut p = genuine(&f);
     p.txs[0].merkle.index = 0;
-    assert!(matches!(check(&f, &p), Err(ProofError::BadMerklePath { .. })));
+    assert!(matches!(
+        check(&f, &p),
+        Err(ProofError::BadMerklePath { .. })
+    ));
 }
 
 #[test]
 fn a_forged_commit_certificate_is_refused() {
     let f = fixture();
     // Signed by keys that are not the validators of genesis.
-    let strangers: Vec<SigningKey> = (0..4u8).map(|i| SigningKey::from_seed([90 + i; 32])).collect();
+    let strangers: Vec<SigningKey> = (0..4u8)
+        .map(|i| SigningKey::from_seed([90 + i; 32]))
+        .collect();
     let mut p = genuine(&f);
     p.txs[0].commit = commit_for(&p.txs[0].header, &strangers);
     assert!(matches!(check(&f, &p), Err(ProofError::BadCommit { .. })));
@@ -232,7 +254,10 @@ fn a_forged_commit_certificate_is_refused() {
     let mut other = p.txs[0].header.clone();
     other.state_root = Hash([1; 32]);
     p.txs[0].commit = commit_for(&other, &f.validators[..3]);
-    assert!(matches!(check(&f, &p), Err(ProofError::CommitMismatch { .. })));
+    assert!(matches!(
+        check(&f, &p),
+        Err(ProofError::CommitMismatch { .. })
+    ));
     // A header doctored to match a made-up root, with the real commit.
     let mut p = genuine(&f);
     p.txs[0].header.txs_root = Hash([2; 32]);
@@ -254,7 +279,10 @@ fn a_certificate_signed_by_the_wrong_key_is_refused() {
     let tx = issue_tx(&impostor);
     p.record.history[0].tx = Some(tx.hash());
     p.txs[0] = tx_proof(&f, tx, "issued", 5);
-    assert!(matches!(check(&f, &p), Err(ProofError::WrongAuthorityKey { .. })));
+    assert!(matches!(
+        check(&f, &p),
+        Err(ProofError::WrongAuthorityKey { .. })
+    ));
 }
 
 #[test]
@@ -263,18 +291,27 @@ fn history_and_status_must_be_proven() {
     // The node claims a confirmation it cannot prove.
     let mut p = genuine(&f);
     p.record.status = CertificateStatus::Confirmed;
-    assert!(matches!(check(&f, &p), Err(ProofError::StatusMismatch { .. })));
+    assert!(matches!(
+        check(&f, &p),
+        Err(ProofError::StatusMismatch { .. })
+    ));
     let mut p = genuine(&f);
     p.record.history.push(CertificateHistoryEntry {
         event: CertificateEventKind::Confirmed,
         tx: Some(Hash([5; 32])),
         height: 9,
     });
-    assert!(matches!(check(&f, &p), Err(ProofError::UnprovenHistory { .. })));
+    assert!(matches!(
+        check(&f, &p),
+        Err(ProofError::UnprovenHistory { .. })
+    ));
     // A transaction of another kind passed off as the issue.
     let mut p = genuine(&f);
     p.txs[0] = tx_proof(&f, filler_tx(&f.validators[2], 3), "issued", 5);
-    assert!(matches!(check(&f, &p), Err(ProofError::WrongPayload { .. })));
+    assert!(matches!(
+        check(&f, &p),
+        Err(ProofError::WrongPayload { .. })
+    ));
     // An empty proof.
     let mut p = genuine(&f);
     p.txs.clear();
@@ -286,7 +323,13 @@ fn expiry_follows_the_callers_date() {
     let f = fixture();
     let p = genuine(&f);
     let late = today().plus_days(60);
-    let v = proof::verify(&p, &number(), &ValidatorHistory::from_genesis(&f.genesis), late).unwrap();
+    let v = proof::verify(
+        &p,
+        &number(),
+        &ValidatorHistory::from_genesis(&f.genesis),
+        late,
+    )
+    .unwrap();
     assert_eq!(v.status, "expired");
 }
 
@@ -312,12 +355,19 @@ fn validator_history_follows_adopted_membership_resolutions() {
         outcome,
     };
     // A pending or rejected resolution changes nothing.
-    assert_eq!(history.fold_resolutions(&[expel(ResolutionOutcome::Pending)]), 0);
+    assert_eq!(
+        history.fold_resolutions(&[expel(ResolutionOutcome::Pending)]),
+        0
+    );
     assert_eq!(
         history.fold_resolutions(&[expel(ResolutionOutcome::Adopted { height: 10 })]),
         1
     );
-    assert_eq!(history.at(10).len(), 4, "the adopting height keeps the old set");
+    assert_eq!(
+        history.at(10).len(),
+        4,
+        "the adopting height keeps the old set"
+    );
     assert_eq!(history.at(11).len(), 3);
     assert!(!history.at(11).contains(&f.validators[3].public()));
     // A block after the expulsion certified by the old set including the
@@ -326,7 +376,14 @@ fn validator_history_follows_adopted_membership_resolutions() {
     let tx = p.txs[0].tx.clone();
     p.txs[0] = tx_proof(&f, tx, "issued", 12);
     p.record.history[0].height = 12;
-    p.txs[0].commit = commit_for(&p.txs[0].header, &[f.validators[0].clone(), f.validators[1].clone(), f.validators[3].clone()]);
+    p.txs[0].commit = commit_for(
+        &p.txs[0].header,
+        &[
+            f.validators[0].clone(),
+            f.validators[1].clone(),
+            f.validators[3].clone(),
+        ],
+    );
     assert!(matches!(
         proof::verify(&p, &number(), &history, today()),
         Err(ProofError::BadCommit { .. })

@@ -19,8 +19,8 @@ use futures::stream::{BoxStream, StreamExt};
 use kp_client::proof::{CertificateProof, TxProof};
 use kp_ledger::keys as ledger_keys;
 use kp_ledger::{
-    BlockReceipt, CertificateRecord, LedgerEvent, ResolutionOutcome, ResolutionRecord,
-    StateStore, TxReceipt,
+    BlockReceipt, CertificateRecord, LedgerEvent, ResolutionOutcome, ResolutionRecord, StateStore,
+    TxReceipt,
 };
 use kp_rpc::{ApiError, ApiEvent, Backend, CertificateFilter, Query, Status, Submitted};
 use kp_storage::{BlockStore, SledStore};
@@ -93,11 +93,36 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} {kind}");
             let _ = writeln!(out, "{name} {value}");
         };
-        gauge("kpledger_height", "Last applied height.", "gauge", status.height);
-        gauge("kpledger_round", "Current consensus round.", "gauge", u64::from(status.round));
-        gauge("kpledger_peers", "Connected peers.", "gauge", status.peers as u64);
-        gauge("kpledger_validators", "Validators of the next height.", "gauge", status.validators as u64);
-        gauge("kpledger_mempool_size", "Transactions pending in the pool.", "gauge", status.mempool as u64);
+        gauge(
+            "kpledger_height",
+            "Last applied height.",
+            "gauge",
+            status.height,
+        );
+        gauge(
+            "kpledger_round",
+            "Current consensus round.",
+            "gauge",
+            u64::from(status.round),
+        );
+        gauge(
+            "kpledger_peers",
+            "Connected peers.",
+            "gauge",
+            status.peers as u64,
+        );
+        gauge(
+            "kpledger_validators",
+            "Validators of the next height.",
+            "gauge",
+            status.validators as u64,
+        );
+        gauge(
+            "kpledger_mempool_size",
+            "Transactions pending in the pool.",
+            "gauge",
+            status.mempool as u64,
+        );
         gauge(
             "kpledger_txs_accepted_total",
             "Transactions decided and accepted by the ledger.",
@@ -129,7 +154,10 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE kpledger_txs_rejected_total counter");
         let rejected = self.txs_rejected.lock().unwrap_or_else(|e| e.into_inner());
         for (code, count) in rejected.iter() {
-            let _ = writeln!(out, "kpledger_txs_rejected_total{{reason=\"{code}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "kpledger_txs_rejected_total{{reason=\"{code}\"}} {count}"
+            );
         }
         out
     }
@@ -214,7 +242,9 @@ impl Backend for NodeBackend {
             Query::BlockByHash(hash) => {
                 let height = BlockStore::height_of(&shared.store, &hash)
                     .map_err(internal)?
-                    .ok_or_else(|| ApiError::not_found(format!("no decided block has hash {hash}")))?;
+                    .ok_or_else(|| {
+                        ApiError::not_found(format!("no decided block has hash {hash}"))
+                    })?;
                 self.block(height)
             }
             Query::Transaction(hash) => self.transaction(hash),
@@ -254,8 +284,15 @@ impl Backend for NodeBackend {
                 participant,
                 period,
             } => {
-                if shared.ledger.participant(&participant).map_err(internal)?.is_none() {
-                    return Err(ApiError::not_found(format!("no member has code {participant}")));
+                if shared
+                    .ledger
+                    .participant(&participant)
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(ApiError::not_found(format!(
+                        "no member has code {participant}"
+                    )));
                 }
                 let statistics = shared
                     .ledger
@@ -298,7 +335,11 @@ impl Backend for NodeBackend {
 
 /// The events API subscribers see for one applied block.
 fn block_events(receipt: &BlockReceipt) -> Vec<ApiEvent> {
-    let rejected = receipt.receipts.iter().filter(|r| r.result.is_err()).count();
+    let rejected = receipt
+        .receipts
+        .iter()
+        .filter(|r| r.result.is_err())
+        .count();
     let mut out = vec![ApiEvent {
         kind: "block".into(),
         data: json!({
@@ -380,7 +421,10 @@ impl NodeBackend {
         }))
     }
 
-    fn certificate_record(&self, number: &CertificateNumber) -> Result<CertificateRecord, ApiError> {
+    fn certificate_record(
+        &self,
+        number: &CertificateNumber,
+    ) -> Result<CertificateRecord, ApiError> {
         self.0
             .ledger
             .certificate(number)
@@ -406,7 +450,9 @@ impl NodeBackend {
                     }));
                 }
                 if !p.is_active() {
-                    alerts.push(json!({ "kind": "membership", "participant": side, "status": p.status }));
+                    alerts.push(
+                        json!({ "kind": "membership", "participant": side, "status": p.status }),
+                    );
                 }
             }
         }
@@ -548,7 +594,10 @@ impl NodeBackend {
                 })?;
             let leaves: Vec<Hash> = block.txs.iter().map(SignedTransaction::hash).collect();
             let merkle = kp_types::merkle::prove(&leaves, position).ok_or_else(|| {
-                ApiError::internal(format!("position {position} is outside block {}", entry.height))
+                ApiError::internal(format!(
+                    "position {position} is outside block {}",
+                    entry.height
+                ))
             })?;
             let tx = block
                 .txs

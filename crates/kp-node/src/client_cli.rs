@@ -15,10 +15,10 @@ use clap::{Args, Subcommand};
 use kp_client::{Client, ClientError};
 use kp_ledger::{Genesis, TxReceipt};
 use kp_types::{
-    Authority, AuthorityId, Carats, Certificate, CertificateNumber, Date, Hash,
-    ImportConfirmation, ParticipantCode, Payload, Period, ProductionReport, ResolutionAction,
-    ResolutionProposal, SanctionScope, SeizureReason, SeizureReport, SigningKey, Territory,
-    Timestamp, Transaction, UsdCents, VoidCertificate,
+    Authority, AuthorityId, Carats, Certificate, CertificateNumber, Date, Hash, ImportConfirmation,
+    ParticipantCode, Payload, Period, ProductionReport, ResolutionAction, ResolutionProposal,
+    SanctionScope, SeizureReason, SeizureReport, SigningKey, Territory, Timestamp, Transaction,
+    UsdCents, VoidCertificate,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,8 @@ pub struct Global {
 }
 
 /// The client commands.
+// Parsed once per run: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ClientCommand {
     /// The node's status.
@@ -108,6 +110,8 @@ pub struct Signer {
 }
 
 /// Certificate commands.
+// Parsed once per run: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum CertCommand {
     /// Issue a certificate described in a TOML or JSON file.
@@ -191,6 +195,8 @@ pub enum CertCommand {
 }
 
 /// Seizure commands.
+// Parsed once per run: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum SeizureCommand {
     /// Report a seizure as a Participant's authority.
@@ -232,6 +238,8 @@ pub enum SeizureCommand {
 }
 
 /// Authority commands (signed with the Participant's node key).
+// Parsed once per run: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum AuthorityCommand {
     /// Register a KP Authority.
@@ -290,6 +298,8 @@ pub enum ProductionCommand {
 }
 
 /// Resolution commands (signed with a government Participant's node key).
+// Parsed once per run: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ResolutionCommand {
     /// Propose a resolution; give exactly one action.
@@ -481,7 +491,10 @@ struct Output {
 impl Output {
     fn show(&self, value: &Value, text: impl FnOnce() -> String) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            );
         } else {
             println!("{}", text());
         }
@@ -562,7 +575,10 @@ fn send(
                 rejection.code()
             )
         } else {
-            format!("{kind} {hash}: decided at height {}, accepted", decided["height"])
+            format!(
+                "{kind} {hash}: decided at height {}, accepted",
+                decided["height"]
+            )
         }
     });
     if let Some(rejection) = refusal {
@@ -595,7 +611,13 @@ fn cert(client: &Client, out: &Output, command: CertCommand) -> Result<(), CliEr
         CertCommand::Issue { signer, file } => {
             let key = read_key(&signer.key)?;
             let certificate = read_certificate(&file)?;
-            send(client, out, &signer, &key, Payload::IssueCertificate(certificate))?;
+            send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::IssueCertificate(certificate),
+            )?;
         }
         CertCommand::Show { number } => {
             let number: CertificateNumber = parse("certificate number", &number)?;
@@ -626,7 +648,13 @@ fn cert(client: &Client, out: &Output, command: CertCommand) -> Result<(), CliEr
                 parcels: parcels.unwrap_or(certified.total_parcels()),
                 received_on: date_or_today(received_on.as_ref())?,
             };
-            send(client, out, &signer, &key, Payload::ConfirmImport(confirmation))?;
+            send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::ConfirmImport(confirmation),
+            )?;
         }
         CertCommand::Void {
             signer,
@@ -664,15 +692,23 @@ fn cert(client: &Client, out: &Output, command: CertCommand) -> Result<(), CliEr
             }
             let page = client.get(&format!("/v1/certificates?{}", query.join("&")))?;
             out.show(&page, || {
-                let mut text = format!("{:<14} {:<4} {:<4} {:>12} {:>14} {:<10} {}", "NUMBER", "FROM", "TO", "CARATS", "USD", "ISSUED", "STATUS");
+                let mut text = format!(
+                    "{:<14} {:<4} {:<4} {:>12} {:>14} {:<10} {}",
+                    "NUMBER", "FROM", "TO", "CARATS", "USD", "ISSUED", "STATUS"
+                );
                 for r in page["items"].as_array().into_iter().flatten() {
-                    let c: Option<Certificate> = serde_json::from_value(r["certificate"].clone()).ok();
+                    let c: Option<Certificate> =
+                        serde_json::from_value(r["certificate"].clone()).ok();
                     if let Some(c) = c {
                         text.push_str(&format!(
                             "\n{:<14} {:<4} {:<4} {:>12} {:>14} {:<10} {}",
-                            c.number.as_str(), c.exporting.as_str(), c.importing.as_str(),
-                            c.total_carats().to_string(), c.total_value().to_string(),
-                            c.issued_on.to_string(), s(&r["status"])
+                            c.number.as_str(),
+                            c.exporting.as_str(),
+                            c.importing.as_str(),
+                            c.total_carats().to_string(),
+                            c.total_value().to_string(),
+                            c.issued_on.to_string(),
+                            s(&r["status"])
                         ));
                     }
                 }
@@ -697,11 +733,19 @@ fn describe_certificate(record: &Value) -> String {
     for line in c["lines"].as_array().into_iter().flatten() {
         text.push_str(&format!(
             "\n  line {}: {} ct, USD {}, {} parcels",
-            s(&line["hs_code"]), s(&line["carats"]), s(&line["value_usd"]), line["parcels"]
+            s(&line["hs_code"]),
+            s(&line["carats"]),
+            s(&line["value_usd"]),
+            line["parcels"]
         ));
     }
     for h in record["history"].as_array().into_iter().flatten() {
-        text.push_str(&format!("\n  history: {} at height {} (tx {})", s(&h["event"]), h["height"], s(&h["tx"])));
+        text.push_str(&format!(
+            "\n  history: {} at height {} (tx {})",
+            s(&h["event"]),
+            h["height"],
+            s(&h["tx"])
+        ));
     }
     for a in record["alerts"].as_array().into_iter().flatten() {
         text.push_str(&format!("\n  ALERT: {a}"));
@@ -813,12 +857,18 @@ fn seizure(client: &Client, out: &Output, command: SeizureCommand) -> Result<(),
         SeizureCommand::List { limit } => {
             let page = client.get(&format!("/v1/seizures?limit={limit}"))?;
             out.show(&page, || {
-                let mut text = String::from("SEQ  REPORTER  TERRITORY  CARATS      REASON               CERTIFICATE");
+                let mut text = String::from(
+                    "SEQ  REPORTER  TERRITORY  CARATS      REASON               CERTIFICATE",
+                );
                 for r in page["items"].as_array().into_iter().flatten() {
                     text.push_str(&format!(
                         "\n{:<4} {:<9} {:<10} {:<11} {:<20} {}",
-                        r["sequence"], s(&r["reporter"]), s(&r["report"]["territory"]),
-                        s(&r["report"]["carats"]), s(&r["report"]["reason"]), s(&r["report"]["certificate"])
+                        r["sequence"],
+                        s(&r["reporter"]),
+                        s(&r["report"]["territory"]),
+                        s(&r["report"]["carats"]),
+                        s(&r["report"]["reason"]),
+                        s(&r["report"]["certificate"])
                     ));
                 }
                 text
@@ -844,7 +894,13 @@ fn authority(client: &Client, out: &Output, command: AuthorityCommand) -> Result
                 name,
                 key: keys::public_of(&authority_key)?,
             };
-            send(client, out, &signer, &key, Payload::RegisterAuthority(authority))?;
+            send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::RegisterAuthority(authority),
+            )?;
         }
         AuthorityCommand::Revoke {
             signer,
@@ -877,7 +933,13 @@ fn production(client: &Client, out: &Output, command: ProductionCommand) -> Resu
         carats: parse("carats", &carats)?,
         value_usd: parse("value", &value)?,
     };
-    send(client, out, &signer, &key, Payload::ReportProduction(report))?;
+    send(
+        client,
+        out,
+        &signer,
+        &key,
+        Payload::ReportProduction(report),
+    )?;
     Ok(())
 }
 
@@ -916,21 +978,28 @@ fn resolution_action(
         });
     }
     if let Some(p) = lift_sanction {
-        actions.push(ResolutionAction::LiftSanction { participant: code(&p)? });
+        actions.push(ResolutionAction::LiftSanction {
+            participant: code(&p)?,
+        });
     }
     if let Some(p) = expel {
-        actions.push(ResolutionAction::Expel { participant: code(&p)? });
+        actions.push(ResolutionAction::Expel {
+            participant: code(&p)?,
+        });
     }
     if let Some(p) = readmit {
-        actions.push(ResolutionAction::Readmit { participant: code(&p)? });
+        actions.push(ResolutionAction::Readmit {
+            participant: code(&p)?,
+        });
     }
     if let Some(p) = elect_vice_chair {
-        actions.push(ResolutionAction::ElectViceChair { participant: code(&p)? });
+        actions.push(ResolutionAction::ElectViceChair {
+            participant: code(&p)?,
+        });
     }
     if let Some(json) = action_json {
-        actions.push(
-            serde_json::from_str(&json).map_err(|e| usage(format!("--action-json: {e}")))?,
-        );
+        actions
+            .push(serde_json::from_str(&json).map_err(|e| usage(format!("--action-json: {e}")))?);
     }
     match actions.len() {
         1 => Ok(actions.remove(0)),
@@ -970,30 +1039,50 @@ fn resolution(client: &Client, out: &Output, command: ResolutionCommand) -> Resu
                 action,
                 deadline: None,
             };
-            let answer = send(client, out, &signer, &key, Payload::ProposeResolution(proposal))?;
+            let answer = send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::ProposeResolution(proposal),
+            )?;
             if !out.json {
                 println!("resolution id {}", s(&answer["hash"]));
             }
         }
         ResolutionCommand::Sign { signer, id } => {
             let key = read_key(&signer.key)?;
-            let resolution: Hash = Hash::from_hex(&id)
-                .ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
-            send(client, out, &signer, &key, Payload::SignResolution { resolution })?;
+            let resolution: Hash =
+                Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
+            send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::SignResolution { resolution },
+            )?;
             show_resolution(client, out, &resolution)?;
         }
         ResolutionCommand::Object { signer, id, reason } => {
             let key = read_key(&signer.key)?;
-            let resolution: Hash = Hash::from_hex(&id)
-                .ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
-            send(client, out, &signer, &key, Payload::ObjectResolution { resolution, reason })?;
+            let resolution: Hash =
+                Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
+            send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::ObjectResolution { resolution, reason },
+            )?;
         }
         ResolutionCommand::Show { id } => {
-            let id = Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
+            let id =
+                Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
             show_resolution(client, out, &id)?;
         }
         ResolutionCommand::List { pending } => {
-            let resolutions = client.get(&format!("/v1/resolutions?limit=100&pending={pending}"))?;
+            let resolutions =
+                client.get(&format!("/v1/resolutions?limit=100&pending={pending}"))?;
             out.show(&resolutions, || {
                 let mut text = String::from("ID                                                                OUTCOME    TITLE");
                 for r in resolutions["items"].as_array().into_iter().flatten() {
@@ -1045,15 +1134,29 @@ fn participant(client: &Client, out: &Output, command: ParticipantCommand) -> Re
                 let p = &r["participant"];
                 let mut text = format!(
                     "{} {} ({})\n  status: {}\n  sanction: {}\n  territories: {}\n  node key: {}",
-                    s(&p["code"]), s(&p["name"]), s(&p["kind"]), outcome_name(&r["status"]),
-                    if r["sanction"].is_null() { "none".to_string() } else { r["sanction"]["scope"].to_string() },
-                    list(&p["territories"]), s(&p["node_key"])
+                    s(&p["code"]),
+                    s(&p["name"]),
+                    s(&p["kind"]),
+                    outcome_name(&r["status"]),
+                    if r["sanction"].is_null() {
+                        "none".to_string()
+                    } else {
+                        r["sanction"]["scope"].to_string()
+                    },
+                    list(&p["territories"]),
+                    s(&p["node_key"])
                 );
                 for a in r["authorities"].as_array().into_iter().flatten() {
                     text.push_str(&format!(
                         "\n  authority {} \"{}\" key {}{}",
-                        s(&a["authority"]["id"]), s(&a["authority"]["name"]), s(&a["authority"]["key"]),
-                        if a["revoked_height"].is_null() { String::new() } else { format!(" (revoked at {})", a["revoked_height"]) }
+                        s(&a["authority"]["id"]),
+                        s(&a["authority"]["name"]),
+                        s(&a["authority"]["key"]),
+                        if a["revoked_height"].is_null() {
+                            String::new()
+                        } else {
+                            format!(" (revoked at {})", a["revoked_height"])
+                        }
                     ));
                 }
                 text
@@ -1062,13 +1165,24 @@ fn participant(client: &Client, out: &Output, command: ParticipantCommand) -> Re
         ParticipantCommand::List => {
             let r = client.get("/v1/participants")?;
             out.show(&r, || {
-                let mut text = format!("{:<6} {:<15} {:<10} {:<16} {}", "CODE", "KIND", "STATUS", "SANCTION", "NAME");
+                let mut text = format!(
+                    "{:<6} {:<15} {:<10} {:<16} {}",
+                    "CODE", "KIND", "STATUS", "SANCTION", "NAME"
+                );
                 for m in r["items"].as_array().into_iter().flatten() {
                     let p = &m["participant"];
-                    let sanction = if m["sanction"].is_null() { "-".to_string() } else { outcome_name(&m["sanction"]["scope"]) };
+                    let sanction = if m["sanction"].is_null() {
+                        "-".to_string()
+                    } else {
+                        outcome_name(&m["sanction"]["scope"])
+                    };
                     text.push_str(&format!(
                         "\n{:<6} {:<15} {:<10} {:<16} {}",
-                        s(&p["code"]), s(&p["kind"]), outcome_name(&m["status"]), sanction, s(&p["name"])
+                        s(&p["code"]),
+                        s(&p["kind"]),
+                        outcome_name(&m["status"]),
+                        sanction,
+                        s(&p["name"])
                     ));
                 }
                 text
@@ -1112,9 +1226,14 @@ fn stats(
             let st = &a["statistics"];
             text.push_str(&format!(
                 "\n{:<6} {:<8} {:>6} {:>12} {:>14} {:>6} {:>12} {:>14}",
-                s(&a["participant"]), s(&a["period"]),
-                st["exports"]["count"], s(&st["exports"]["carats"]), s(&st["exports"]["value_usd"]),
-                st["imports"]["count"], s(&st["imports"]["carats"]), s(&st["imports"]["value_usd"])
+                s(&a["participant"]),
+                s(&a["period"]),
+                st["exports"]["count"],
+                s(&st["exports"]["carats"]),
+                s(&st["exports"]["value_usd"]),
+                st["imports"]["count"],
+                s(&st["imports"]["carats"]),
+                s(&st["imports"]["value_usd"])
             ));
         }
         text

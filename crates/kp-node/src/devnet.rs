@@ -189,7 +189,10 @@ fn start(exe: &Path, node: &DevnetNode) -> Result<Child, DevnetError> {
 }
 
 fn print_guide(dir: &Path, nodes: &[DevnetNode]) {
-    println!("\n{:<5} {:<6} {:<28} AUTHORITY KEY / NODE KEY", "NODE", "CODE", "RPC");
+    println!(
+        "\n{:<5} {:<6} {:<28} AUTHORITY KEY / NODE KEY",
+        "NODE", "CODE", "RPC"
+    );
     for node in nodes {
         println!(
             "{:<5} {:<6} {:<28} {} / {}",

@@ -35,9 +35,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
-use kp_types::{
-    CertificateNumber, Hash, ParticipantCode, Period, SignedTransaction, TxHash,
-};
+use kp_types::{CertificateNumber, Hash, ParticipantCode, Period, SignedTransaction, TxHash};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -322,7 +320,9 @@ async fn limit_in_flight(
     // an attacker controls.
     match in_flight.try_acquire_owned() {
         Ok(_permit) => next.run(request).await,
-        Err(_) => ApiError::unavailable("too many requests in flight; retry shortly").into_response(),
+        Err(_) => {
+            ApiError::unavailable("too many requests in flight; retry shortly").into_response()
+        }
     }
 }
 
@@ -364,7 +364,10 @@ fn decode_tx(body: SubmitBody) -> Result<(SignedTransaction, bool), ApiError> {
     let tx = match (body.tx_hex, body.tx) {
         (Some(hex_text), None) => {
             let bytes = hex::decode(hex_text.trim()).map_err(|_| {
-                ApiError::bad_request("malformed-hex", "tx_hex must be an even number of hex digits")
+                ApiError::bad_request(
+                    "malformed-hex",
+                    "tx_hex must be an even number of hex digits",
+                )
             })?;
             SignedTransaction::decode(&bytes).map_err(|e| {
                 ApiError::bad_request("malformed-transaction", format!("tx_hex: {e}"))
@@ -402,7 +405,11 @@ async fn submit(
                 format!("request bodies are limited to {BODY_BYTES_MAX} bytes"),
             )
         } else if status == 415 {
-            ApiError::new(415, "unsupported-media-type", "send Content-Type: application/json")
+            ApiError::new(
+                415,
+                "unsupported-media-type",
+                "send Content-Type: application/json",
+            )
         } else {
             ApiError::bad_request("malformed-json", e.body_text())
         }
@@ -423,7 +430,8 @@ fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
 }
 
 fn parse_number(text: &str) -> Result<CertificateNumber, ApiError> {
-    CertificateNumber::new(text).map_err(|e| ApiError::bad_request("malformed-number", e.to_string()))
+    CertificateNumber::new(text)
+        .map_err(|e| ApiError::bad_request("malformed-number", e.to_string()))
 }
 
 fn parse_code(text: &str) -> Result<ParticipantCode, ApiError> {
@@ -437,7 +445,9 @@ fn parse_period(text: &str) -> Result<Period, ApiError> {
         .ok_or_else(|| {
             ApiError::bad_request(
                 "malformed-period",
-                format!("period {text:?}: write a quarter 2026Q1, a half-year 2026H1 or a year 2026"),
+                format!(
+                    "period {text:?}: write a quarter 2026Q1, a half-year 2026H1 or a year 2026"
+                ),
             )
         })
 }
@@ -490,10 +500,7 @@ async fn certificate(State(state): State<AppState>, Path(number): Path<String>) 
     ask(&state, Query::Certificate(parse_number(&number)?)).await
 }
 
-async fn certificate_proof(
-    State(state): State<AppState>,
-    Path(number): Path<String>,
-) -> ApiResult {
+async fn certificate_proof(State(state): State<AppState>, Path(number): Path<String>) -> ApiResult {
     ask(&state, Query::CertificateProof(parse_number(&number)?)).await
 }
 
@@ -509,7 +516,14 @@ const CERTIFICATE_STATUSES: [&str; 6] = [
 async fn certificates(State(state): State<AppState>, raw: Params) -> ApiResult {
     let map = params(
         raw,
-        &["exporting", "importing", "status", "period", "after", "limit"],
+        &[
+            "exporting",
+            "importing",
+            "status",
+            "period",
+            "after",
+            "limit",
+        ],
     )?;
     let status = match map.get("status") {
         Some(s) if CERTIFICATE_STATUSES.contains(&s.as_str()) => Some(s.clone()),
@@ -569,7 +583,11 @@ async fn resolutions(State(state): State<AppState>, raw: Params) -> ApiResult {
 }
 
 async fn resolution(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
-    ask(&state, Query::Resolution(parse_hash(&id, "a resolution id")?)).await
+    ask(
+        &state,
+        Query::Resolution(parse_hash(&id, "a resolution id")?),
+    )
+    .await
 }
 
 async fn seizures(State(state): State<AppState>, raw: Params) -> ApiResult {
@@ -589,7 +607,14 @@ async fn statistics(
         Some(p) => parse_period(p)?,
         None => current_quarter(&state),
     };
-    ask(&state, Query::Statistics { participant, period }).await
+    ask(
+        &state,
+        Query::Statistics {
+            participant,
+            period,
+        },
+    )
+    .await
 }
 
 async fn anomalies(State(state): State<AppState>, raw: Params) -> ApiResult {
@@ -626,8 +651,7 @@ async fn events(State(state): State<AppState>, raw: Params) -> Result<Response, 
         // The permit lives as long as the stream: dropping the connection
         // frees the slot.
         let _held = &permit;
-        let keep = event.kind == "lagged"
-            || kinds.as_ref().is_none_or(|k| k.iter().any(|x| *x == event.kind));
+        let keep = event.kind == "lagged" || kinds.as_ref().is_none_or(|k| k.contains(&event.kind));
         let out = keep.then(|| {
             Ok::<_, std::convert::Infallible>(
                 Event::default()

@@ -63,7 +63,18 @@ pub fn document() -> Value {
             vec![],
             ok_json(
                 "status",
-                &["chain_id", "node", "role", "height", "block_hash", "state_root", "peers", "validators", "mempool", "round"],
+                &[
+                    "chain_id",
+                    "node",
+                    "role",
+                    "height",
+                    "block_hash",
+                    "state_root",
+                    "peers",
+                    "validators",
+                    "mempool",
+                    "round",
+                ],
             ),
             &[],
         ),
@@ -77,13 +88,21 @@ pub fn document() -> Value {
         get_op(
             "The genesis document this node runs (a client should compare it with one it trusts)",
             vec![],
-            ok_json("genesis", &["chain_id", "genesis_time", "participants", "authorities"]),
+            ok_json(
+                "genesis",
+                &["chain_id", "genesis_time", "participants", "authorities"],
+            ),
             &[],
         ),
     );
     paths.insert(
         "/v1/openapi.json".into(),
-        get_op("This document", vec![], ok_json("OpenAPI 3.1", &["openapi", "paths"]), &[]),
+        get_op(
+            "This document",
+            vec![],
+            ok_json("OpenAPI 3.1", &["openapi", "paths"]),
+            &[],
+        ),
     );
     paths.insert(
         "/v1/txs".into(),
@@ -185,7 +204,10 @@ pub fn document() -> Value {
         get_op(
             "A member with status, sanction, territories, authorities and node key",
             vec![param("code", "path", "Participant code, e.g. BW", true)],
-            ok_json("member", &["participant", "status", "sanction", "authorities"]),
+            ok_json(
+                "member",
+                &["participant", "status", "sanction", "authorities"],
+            ),
             &[("400", "malformed-code"), ("404", "not-found")],
         ),
     );
@@ -199,7 +221,10 @@ pub fn document() -> Value {
                 limit_param(),
             ],
             ok_json("a page", &["items", "next"]),
-            &[("400", "malformed-hash, malformed-query, page-limit, unknown-parameter")],
+            &[(
+                "400",
+                "malformed-hash, malformed-query, page-limit, unknown-parameter",
+            )],
         ),
     );
     paths.insert(

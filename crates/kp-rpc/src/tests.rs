@@ -44,7 +44,9 @@ impl Backend for FakeBackend {
     fn query(&self, query: Query) -> Result<serde_json::Value, ApiError> {
         let page = json!({"items": [], "next": null, "scanned": 0});
         Ok(match query {
-            Query::Genesis => json!({"chain_id": "kp-test", "genesis_time": 0, "participants": [], "authorities": []}),
+            Query::Genesis => {
+                json!({"chain_id": "kp-test", "genesis_time": 0, "participants": [], "authorities": []})
+            }
             Query::Block(h) if h > 7 => return Err(ApiError::not_found("no block")),
             Query::Block(_) | Query::BlockByHash(_) => {
                 json!({"hash": "00", "block": {}, "commit_certificate": {}})
@@ -150,15 +152,36 @@ async fn submissions_and_their_errors() {
     let cases: Vec<(String, u16, &str)> = vec![
         ("{not json".into(), 400, "malformed-json"),
         (json!({"tx_hex": "zz"}).to_string(), 400, "malformed-hex"),
-        (json!({"tx_hex": "00ff"}).to_string(), 400, "malformed-transaction"),
+        (
+            json!({"tx_hex": "00ff"}).to_string(),
+            400,
+            "malformed-transaction",
+        ),
         (json!({}).to_string(), 400, "malformed-request"),
-        (json!({"tx_hex": "00", "tx": tx}).to_string(), 400, "malformed-request"),
-        (json!({"tx": tx, "extra": 1}).to_string(), 400, "malformed-json"),
-        (json!({"tx_hex": "a".repeat(BODY_BYTES_MAX + 2)}).to_string(), 413, "body-too-large"),
+        (
+            json!({"tx_hex": "00", "tx": tx}).to_string(),
+            400,
+            "malformed-request",
+        ),
+        (
+            json!({"tx": tx, "extra": 1}).to_string(),
+            400,
+            "malformed-json",
+        ),
+        (
+            json!({"tx_hex": "a".repeat(BODY_BYTES_MAX + 2)}).to_string(),
+            413,
+            "body-too-large",
+        ),
     ];
     for (body, status, code) in cases {
         let (s, a) = post(&base, body.clone().into()).await;
-        assert_eq!((s, code_of(&a)), (status, code), "body {}", &body[..body.len().min(60)]);
+        assert_eq!(
+            (s, code_of(&a)),
+            (status, code),
+            "body {}",
+            &body[..body.len().min(60)]
+        );
         assert!(!a["error"]["message"].as_str().unwrap_or("").is_empty());
     }
     // A signature that does not match the content.
@@ -197,7 +220,11 @@ async fn reads_and_their_errors() {
         let (s, a) = get(&base, path).await;
         assert_eq!((s, code_of(&a)), (status, code), "{path}");
     }
-    let (s, a) = get(&base, "/v1/certificates?exporting=BW&status=issued&period=2026Q1&limit=100").await;
+    let (s, a) = get(
+        &base,
+        "/v1/certificates?exporting=BW&status=issued&period=2026Q1&limit=100",
+    )
+    .await;
     assert_eq!(s, 200);
     assert!(a["items"].is_array());
     // Statistics default to the quarter of the last block.
@@ -242,12 +269,26 @@ async fn openapi_matches_the_server() {
     let paths = doc["paths"].as_object().unwrap();
     // Every route of the router is documented (this list must follow `router`).
     let routes = [
-        "/v1/status", "/v1/health", "/v1/genesis", "/v1/openapi.json", "/v1/txs",
-        "/v1/txs/{hash}", "/v1/blocks/{height}", "/v1/blocks/by-hash/{hash}",
-        "/v1/certificates", "/v1/certificates/{number}", "/v1/certificates/{number}/proof",
-        "/v1/participants", "/v1/participants/{code}", "/v1/resolutions",
-        "/v1/resolutions/{id}", "/v1/seizures", "/v1/statistics/{code}", "/v1/anomalies",
-        "/v1/events", "/metrics",
+        "/v1/status",
+        "/v1/health",
+        "/v1/genesis",
+        "/v1/openapi.json",
+        "/v1/txs",
+        "/v1/txs/{hash}",
+        "/v1/blocks/{height}",
+        "/v1/blocks/by-hash/{hash}",
+        "/v1/certificates",
+        "/v1/certificates/{number}",
+        "/v1/certificates/{number}/proof",
+        "/v1/participants",
+        "/v1/participants/{code}",
+        "/v1/resolutions",
+        "/v1/resolutions/{id}",
+        "/v1/seizures",
+        "/v1/statistics/{code}",
+        "/v1/anomalies",
+        "/v1/events",
+        "/metrics",
     ];
     let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
     documented.sort();
@@ -261,21 +302,43 @@ async fn openapi_matches_the_server() {
             let url = format!("{base}{}", example(template));
             let resp = match method.as_str() {
                 "get" => client.get(&url).send().await.unwrap(),
-                "post" => client.post(&url).json(&json!({"tx": signed_tx(5)})).send().await.unwrap(),
+                "post" => client
+                    .post(&url)
+                    .json(&json!({"tx": signed_tx(5)}))
+                    .send()
+                    .await
+                    .unwrap(),
                 other => panic!("undocumented method {other}"),
             };
             let status = resp.status().as_u16().to_string();
             let response = &op["responses"][&status];
-            assert!(response.is_object(), "{method} {template} answered {status}, not documented");
-            let (media, schema) = response["content"].as_object().unwrap().iter().next().unwrap();
+            assert!(
+                response.is_object(),
+                "{method} {template} answered {status}, not documented"
+            );
+            let (media, schema) = response["content"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .next()
+                .unwrap();
             let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
-            assert!(content_type.starts_with(media.as_str()), "{template}: {content_type} vs {media}");
+            assert!(
+                content_type.starts_with(media.as_str()),
+                "{template}: {content_type} vs {media}"
+            );
             if media == "application/json" {
                 let body: serde_json::Value = resp.json().await.unwrap();
-                let required = schema["schema"]["required"].as_array().cloned().unwrap_or_default();
+                let required = schema["schema"]["required"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 for field in required {
                     let field = field.as_str().unwrap();
-                    assert!(body.get(field).is_some(), "{method} {template}: no {field} in {body}");
+                    assert!(
+                        body.get(field).is_some(),
+                        "{method} {template}: no {field} in {body}"
+                    );
                 }
             }
         }
