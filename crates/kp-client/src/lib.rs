@@ -254,6 +254,57 @@ impl Client {
         Ok(out)
     }
 
+    /// A decided block with its commit certificate (`GET /v1/blocks/{height}`).
+    pub fn decided_block(&self, height: u64) -> Result<proof::DecidedBlock, ClientError> {
+        let path = format!("/v1/blocks/{height}");
+        let answer = self.get(&path)?;
+        let decode = |e: serde_json::Error| ClientError::Decode {
+            url: format!("{}{path}", self.base),
+            detail: e.to_string(),
+        };
+        Ok(proof::DecidedBlock {
+            block: serde_json::from_value(answer["block"].clone()).map_err(decode)?,
+            commit: serde_json::from_value(answer["commit_certificate"].clone()).map_err(decode)?,
+        })
+    }
+
+    /// Folds every adopted membership resolution into `validators`, in order
+    /// of adoption, each proven by its proposal and a signature in decided
+    /// blocks certified by the validators trusted so far
+    /// ([`proof::prove_adoption`]). Returns how many were folded in.
+    pub fn prove_membership(
+        &self,
+        validators: &mut ValidatorHistory,
+    ) -> Result<usize, ClientError> {
+        let mut adopted: Vec<(u64, ResolutionRecord)> = self
+            .resolutions()?
+            .into_iter()
+            .filter(|r| ValidatorHistory::is_membership(&r.proposal.action))
+            .filter_map(|r| match r.outcome {
+                kp_ledger::ResolutionOutcome::Adopted { height } => Some((height, r)),
+                _ => None,
+            })
+            .collect();
+        adopted.sort_by_key(|(height, _)| *height);
+        for (height, record) in &adopted {
+            let path = format!("/v1/txs/{}", record.id);
+            let found = self.get(&path)?;
+            let decode = |detail: String| ClientError::Decode {
+                url: format!("{}{path}", self.base),
+                detail,
+            };
+            let propose: SignedTransaction =
+                serde_json::from_value(found["tx"].clone()).map_err(|e| decode(e.to_string()))?;
+            let proposed_height = found["height"]
+                .as_u64()
+                .ok_or_else(|| decode("no height".into()))?;
+            let propose_block = self.decided_block(proposed_height)?;
+            let adopt_block = self.decided_block(*height)?;
+            proof::prove_adoption(validators, record, &propose, &propose_block, &adopt_block)?;
+        }
+        Ok(adopted.len())
+    }
+
     /// `GET /v1/certificates/{number}/proof`.
     pub fn certificate_proof(
         &self,
@@ -288,7 +339,7 @@ impl Client {
             None => node_genesis,
         };
         let mut validators = ValidatorHistory::from_genesis(&genesis);
-        let membership_changes = validators.fold_resolutions(&self.resolutions()?);
+        let membership_changes = self.prove_membership(&mut validators)?;
         let proof = self.certificate_proof(number)?;
         let verified = proof::verify(&proof, number, &validators, today)?;
         let mut sanctions = Vec::new();

@@ -16,15 +16,25 @@
 //! certificate's content is taken from the signed issue transaction, never
 //! from the node's record; a record that differs is refused.
 //!
+//! The validator history itself is proven, not taken from the node: each
+//! adopted membership resolution (admit, expel, readmit) is folded in only
+//! after [`prove_adoption`] has checked its proposing transaction and a
+//! signature of it in decided blocks certified by the validators the client
+//! already trusts for those heights.
+//!
 //! What a proof cannot show (said plainly in [`Verified::caveats`]):
 //! * that the node listed *every* later act: a node could withhold a
-//!   confirmation, void or seizure. Ask a second node if it matters.
+//!   confirmation, void or seizure (or a membership resolution). Ask a second
+//!   node if it matters.
 //! * that the ledger accepted a transaction it included: receipts are not
 //!   committed in block headers, so a rejected transaction in a decided block
 //!   looks like an accepted one. The history's consistency (issued first,
 //!   at most one final act) limits what a lying node can claim.
 //! * expiry, which no transaction records: it is computed from the
 //!   certificate's own expiry date against the date the caller gives.
+//! * node-key rotations, which are not folded into the validator history
+//!   (a rotated validator's commit signatures then fail verification: the
+//!   error is loud, never a false "authentic").
 
 use kp_ledger::{Genesis, ResolutionOutcome, ResolutionRecord};
 use kp_types::merkle::MerkleProof;
@@ -32,6 +42,7 @@ use kp_types::{
     BlockHeader, CertificateNumber, CommitCertificate, Date, ParticipantCode, ParticipantKind,
     Payload, PublicKey, ResolutionAction, SignedTransaction,
 };
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -169,6 +180,14 @@ pub enum ProofError {
         /// What the proofs support.
         proven: String,
     },
+    /// A membership resolution's adoption is not proven.
+    #[error("membership resolution {id} is not proven: {reason}")]
+    UnprovenResolution {
+        /// The resolution.
+        id: kp_types::Hash,
+        /// What did not hold.
+        reason: String,
+    },
     /// The issuing authority's key is not the one genesis lists.
     #[error("issued by key {signer}, but genesis lists authority {authority} with key {expected}")]
     WrongAuthorityKey {
@@ -226,7 +245,8 @@ impl ValidatorHistory {
         &self.chain_id
     }
 
-    /// Folds in adopted membership resolutions, in order of adoption.
+    /// Folds in adopted membership resolutions, in order of adoption,
+    /// without proof (tests and callers that proved them otherwise).
     /// Returns how many changed the set.
     pub fn fold_resolutions(&mut self, resolutions: &[ResolutionRecord]) -> usize {
         let mut adopted: Vec<(u64, &ResolutionAction)> = resolutions
@@ -237,31 +257,46 @@ impl ValidatorHistory {
             })
             .collect();
         adopted.sort_by_key(|(h, _)| *h);
-        let mut changed = 0;
-        for (height, action) in adopted {
-            let mut set = self.sets.last().map(|(_, s)| s.clone()).unwrap_or_default();
-            match action {
-                ResolutionAction::Admit { participant } => {
-                    self.keys
-                        .insert(participant.code.clone(), participant.node_key);
-                    if participant.kind == ParticipantKind::Government {
-                        set.insert(participant.code.clone(), participant.node_key);
-                    }
+        adopted
+            .into_iter()
+            .filter(|(height, action)| self.apply(*height, action))
+            .count()
+    }
+
+    /// Whether an action changes membership (and so the validator set).
+    pub fn is_membership(action: &ResolutionAction) -> bool {
+        matches!(
+            action,
+            ResolutionAction::Admit { .. }
+                | ResolutionAction::Expel { .. }
+                | ResolutionAction::Readmit { .. }
+        )
+    }
+
+    /// Applies one adopted action (adopted at `height`, effective from
+    /// `height + 1`). Returns whether it is a membership change.
+    pub fn apply(&mut self, height: u64, action: &ResolutionAction) -> bool {
+        let mut set = self.sets.last().map(|(_, s)| s.clone()).unwrap_or_default();
+        match action {
+            ResolutionAction::Admit { participant } => {
+                self.keys
+                    .insert(participant.code.clone(), participant.node_key);
+                if participant.kind == ParticipantKind::Government {
+                    set.insert(participant.code.clone(), participant.node_key);
                 }
-                ResolutionAction::Expel { participant } => {
-                    set.remove(participant);
-                }
-                ResolutionAction::Readmit { participant } => {
-                    if let Some(key) = self.keys.get(participant) {
-                        set.insert(participant.clone(), *key);
-                    }
-                }
-                _ => continue,
             }
-            changed += 1;
-            self.sets.push((height + 1, set));
+            ResolutionAction::Expel { participant } => {
+                set.remove(participant);
+            }
+            ResolutionAction::Readmit { participant } => {
+                if let Some(key) = self.keys.get(participant) {
+                    set.insert(participant.clone(), *key);
+                }
+            }
+            _ => return false,
         }
-        changed
+        self.sets.push((height + 1, set));
+        true
     }
 
     /// The validators of `height`.
@@ -279,6 +314,109 @@ impl ValidatorHistory {
     pub fn genesis_authority_key(&self, id: &str) -> Option<PublicKey> {
         self.genesis_authorities.get(id).copied()
     }
+}
+
+/// A decided block as a node serves it: the block and its commit certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecidedBlock {
+    /// The block.
+    pub block: kp_types::Block,
+    /// Its commit certificate.
+    pub commit: CommitCertificate,
+}
+
+fn check_decided(
+    history: &ValidatorHistory,
+    decided: &DecidedBlock,
+    height: u64,
+) -> Result<(), String> {
+    let header = &decided.block.header;
+    if header.height != height || header.chain_id != history.chain_id() {
+        return Err(format!(
+            "the block served for height {height} is another one"
+        ));
+    }
+    if decided.block.compute_txs_root() != header.txs_root {
+        return Err(format!(
+            "block {height}'s transactions do not match its header"
+        ));
+    }
+    if decided.commit.height != height || decided.commit.block_hash != header.hash() {
+        return Err(format!("the commit certificate is not block {height}'s"));
+    }
+    decided
+        .commit
+        .verify(history.chain_id(), &history.at(height))
+        .map_err(|e| format!("block {height}: {e}"))
+}
+
+/// Checks that a membership resolution was proposed and signed in decided
+/// blocks, each certified by a quorum of the validators the client already
+/// trusts for its height, then folds it into `history`.
+///
+/// `propose` is the proposing transaction (its hash is the resolution's id)
+/// in `propose_block`; `adopt_block` is the block of `record`'s adoption,
+/// which must hold a signature of the resolution (or its proposal) by a
+/// member of the height's validator set.
+///
+/// What stays the node's word: that the ledger counted every required
+/// signature (receipts are not committed in headers).
+pub fn prove_adoption(
+    history: &mut ValidatorHistory,
+    record: &ResolutionRecord,
+    propose: &SignedTransaction,
+    propose_block: &DecidedBlock,
+    adopt_block: &DecidedBlock,
+) -> Result<(), ProofError> {
+    let fail = |reason: String| ProofError::UnprovenResolution {
+        id: record.id,
+        reason,
+    };
+    let ResolutionOutcome::Adopted { height } = record.outcome else {
+        return Err(fail("it is not adopted".into()));
+    };
+    if propose.hash() != record.id || propose.verify_signature().is_err() {
+        return Err(fail(
+            "the proposing transaction is not the resolution's".into(),
+        ));
+    }
+    let Payload::ProposeResolution(proposal) = &propose.tx.payload else {
+        return Err(fail("the proposing transaction proposes nothing".into()));
+    };
+    if *proposal != record.proposal {
+        return Err(fail(
+            "the node's resolution differs from the proposal".into(),
+        ));
+    }
+    let proposed_height = propose_block.block.header.height;
+    check_decided(history, propose_block, proposed_height).map_err(&fail)?;
+    if !propose_block
+        .block
+        .txs
+        .iter()
+        .any(|t| t.hash() == record.id)
+    {
+        return Err(fail(format!(
+            "block {proposed_height} does not hold the proposal"
+        )));
+    }
+    check_decided(history, adopt_block, height).map_err(&fail)?;
+    let validators = history.at(height);
+    let signed_here = adopt_block.block.txs.iter().any(|t| {
+        let about_it = match &t.tx.payload {
+            Payload::SignResolution { resolution } => *resolution == record.id,
+            Payload::ProposeResolution(_) => t.hash() == record.id,
+            _ => false,
+        };
+        about_it && validators.contains(&t.tx.signer) && t.verify_signature().is_ok()
+    });
+    if !signed_here {
+        return Err(fail(format!(
+            "block {height} holds no validator's signature of it"
+        )));
+    }
+    history.apply(height, &record.proposal.action);
+    Ok(())
 }
 
 /// What a verified proof establishes.

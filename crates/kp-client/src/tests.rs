@@ -389,3 +389,137 @@ fn validator_history_follows_adopted_membership_resolutions() {
         Err(ProofError::BadCommit { .. })
     ));
 }
+
+fn decided(
+    f: &Fixture,
+    height: u64,
+    txs: Vec<kp_types::SignedTransaction>,
+    signers: &[SigningKey],
+) -> proof::DecidedBlock {
+    let mut block = Block {
+        header: BlockHeader {
+            chain_id: CHAIN.into(),
+            height,
+            time: Timestamp(1_769_904_000_000 + height),
+            proposer: f.validators[0].public(),
+            prev_hash: Hash::ZERO,
+            txs_root: Hash::ZERO,
+            state_root: Hash::ZERO,
+        },
+        txs,
+    };
+    block.header.txs_root = block.compute_txs_root();
+    let commit = commit_for(&block.header, signers);
+    proof::DecidedBlock { block, commit }
+}
+
+#[test]
+fn membership_resolutions_are_proven_before_they_change_the_validators() {
+    let f = fixture();
+    let proposal = ResolutionProposal {
+        title: "expel IN".into(),
+        action: ResolutionAction::Expel {
+            participant: code("IN"),
+        },
+        deadline: None,
+    };
+    let propose = Transaction {
+        chain_id: CHAIN.into(),
+        signer: f.validators[0].public(),
+        nonce: 1,
+        expires_at: Timestamp(1_800_000_000_000),
+        payload: Payload::ProposeResolution(proposal.clone()),
+    }
+    .sign(&f.validators[0]);
+    let id = propose.hash();
+    let sign = |k: &SigningKey| {
+        Transaction {
+            chain_id: CHAIN.into(),
+            signer: k.public(),
+            nonce: 2,
+            expires_at: Timestamp(1_800_000_000_000),
+            payload: Payload::SignResolution { resolution: id },
+        }
+        .sign(k)
+    };
+    let record = ResolutionRecord {
+        id,
+        proposal,
+        proposer: code("BW"),
+        proposed_height: 3,
+        deadline: Timestamp(0),
+        signed_by: vec![],
+        missing: vec![],
+        outcome: ResolutionOutcome::Adopted { height: 10 },
+    };
+    let quorum = &f.validators[..3];
+    let propose_block = decided(&f, 3, vec![propose.clone()], quorum);
+    let adopt_block = decided(
+        &f,
+        10,
+        vec![filler_tx(&f.validators[1], 1), sign(&f.validators[3])],
+        quorum,
+    );
+
+    let mut history = ValidatorHistory::from_genesis(&f.genesis);
+    proof::prove_adoption(
+        &mut history,
+        &record,
+        &propose,
+        &propose_block,
+        &adopt_block,
+    )
+    .unwrap();
+    assert_eq!(history.at(10).len(), 4);
+    assert_eq!(history.at(11).len(), 3);
+
+    let refused = |record: &ResolutionRecord,
+                   propose_block: &proof::DecidedBlock,
+                   adopt_block: &proof::DecidedBlock| {
+        let mut history = ValidatorHistory::from_genesis(&f.genesis);
+        let result =
+            proof::prove_adoption(&mut history, record, &propose, propose_block, adopt_block);
+        assert!(
+            matches!(result, Err(ProofError::UnprovenResolution { .. })),
+            "{result:?}"
+        );
+        assert_eq!(
+            history.at(11).len(),
+            4,
+            "a refused resolution changes nothing"
+        );
+    };
+    // The node claims another act than the one proposed.
+    let mut other = record.clone();
+    other.proposal.action = ResolutionAction::Expel {
+        participant: code("EU"),
+    };
+    refused(&other, &propose_block, &adopt_block);
+    // The adopting block holds no signature of it.
+    refused(
+        &record,
+        &propose_block,
+        &decided(&f, 10, vec![filler_tx(&f.validators[1], 1)], quorum),
+    );
+    // The adopting block is certified by strangers.
+    let strangers: Vec<SigningKey> = (0..4u8)
+        .map(|i| SigningKey::from_seed([90 + i; 32]))
+        .collect();
+    refused(
+        &record,
+        &propose_block,
+        &decided(&f, 10, vec![sign(&f.validators[3])], &strangers),
+    );
+    // The signature is by someone outside the validator set.
+    refused(
+        &record,
+        &propose_block,
+        &decided(&f, 10, vec![sign(&strangers[0])], quorum),
+    );
+    // The proposal is not in the block said to hold it.
+    refused(
+        &record,
+        &decided(&f, 3, vec![filler_tx(&f.validators[2], 4)], quorum),
+        &adopt_block,
+    );
+}
