@@ -22,6 +22,12 @@
 //!   validator, a minority, the network in halves (no quorum: the chain must
 //!   halt), then heal; the chain must resume and never fork. Needs root and
 //!   `ip netns`; skipped (reported, not failed) when unavailable.
+//! * `disk`: a validator's data directory is a small tmpfs that fills up, and
+//!   later is read-only when the node restarts: the node must stop with a
+//!   clear error, never decide on a broken disk, and catch up once space is
+//!   back. Needs root (mount); skipped otherwise.
+//! * `clock`: validators 30 s ahead and 20 s behind (libfaketime): agreement
+//!   holds and block times strictly increase. Skipped without `faketime`.
 //!
 //! Output: one `figures` line per drill, and a last line that is a JSON
 //! summary with `"pass": true|false`. The exit code is 0 only on a pass.
@@ -117,7 +123,7 @@ fn parse_args() -> Result<Options, String> {
         ];
     }
     if options.seconds == 0 {
-        options.seconds = if options.quick { 45 } else { 300 };
+        options.seconds = if options.quick { 40 } else { 300 };
     }
     Ok(options)
 }
@@ -334,7 +340,10 @@ pub fn check_chain(
         if hashes[0].is_none() || hashes.iter().any(|x| *x != hashes[0]) {
             disagreements += 1;
             if disagreements <= 3 {
-                report.check(false, format!("height {h}: nodes {which:?} report {hashes:?}"));
+                report.check(
+                    false,
+                    format!("height {h}: nodes {which:?} report {hashes:?}"),
+                );
             }
             continue;
         }
@@ -365,11 +374,23 @@ pub fn check_chain(
             }
         }
     }
-    report.check(disagreements == 0, format!("{disagreements} heights disagree"));
-    report.check(equivocations == 0, format!("{equivocations} conflicting precommits"));
-    report.check(evidence_txs == 0, format!("{evidence_txs} evidence transactions in the chain"));
+    report.check(
+        disagreements == 0,
+        format!("{disagreements} heights disagree"),
+    );
+    report.check(
+        equivocations == 0,
+        format!("{equivocations} conflicting precommits"),
+    );
+    report.check(
+        evidence_txs == 0,
+        format!("{evidence_txs} evidence transactions in the chain"),
+    );
     let duplicated = seen.values().filter(|hs| hs.len() > 1).count();
-    report.check(duplicated == 0, format!("{duplicated} transactions appear more than once"));
+    report.check(
+        duplicated == 0,
+        format!("{duplicated} transactions appear more than once"),
+    );
     let mut missing = 0u64;
     let mut misplaced = 0u64;
     for (hash, height) in &book.decided {
@@ -379,10 +400,24 @@ pub fn check_chain(
             Some(_) => {}
         }
     }
-    report.check(missing == 0, format!("{missing} acknowledged transactions missing"));
-    report.check(misplaced == 0, format!("{misplaced} acknowledged at another height"));
-    let found = book.decided.keys().filter(|h| seen.contains_key(*h)).count();
-    let uncertain_found = book.uncertain.iter().filter(|h| seen.contains_key(*h)).count();
+    report.check(
+        missing == 0,
+        format!("{missing} acknowledged transactions missing"),
+    );
+    report.check(
+        misplaced == 0,
+        format!("{misplaced} acknowledged at another height"),
+    );
+    let found = book
+        .decided
+        .keys()
+        .filter(|h| seen.contains_key(*h))
+        .count();
+    let uncertain_found = book
+        .uncertain
+        .iter()
+        .filter(|h| seen.contains_key(*h))
+        .count();
     report.figure("heights_checked", up_to);
     report.figure("txs_in_chain", seen.len() as u64);
     report.figure("txs_acknowledged", book.decided.len() as u64);
@@ -406,10 +441,14 @@ pub fn check_chain(
         true
     });
     report.check(agreed, "never saw every node at one height");
-    report.check(!agreed || roots_agree, "state roots differ at a common height");
+    report.check(
+        !agreed || roots_agree,
+        "state roots differ at a common height",
+    );
     let mut logged = 0;
     for &i in which {
-        let log = std::fs::read_to_string(cluster.nodes[i].dir.join("node.log")).unwrap_or_default();
+        let log =
+            std::fs::read_to_string(cluster.nodes[i].dir.join("node.log")).unwrap_or_default();
         logged += log.matches("equivocation detected").count();
     }
     report.check(logged == 0, format!("{logged} equivocations logged"));
@@ -423,7 +462,10 @@ fn crash(options: &Options) -> Report {
     cluster.start_all();
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
     if recover(&cluster, &all, 2, Duration::from_secs(60)).is_none() {
-        report.check(false, format!("network never started\n{}", cluster.logs_tail(20)));
+        report.check(
+            false,
+            format!("network never started\n{}", cluster.logs_tail(20)),
+        );
         return report;
     }
     let key = read_key(&cluster.nodes[0].dir.join("authority.key"));
@@ -446,7 +488,10 @@ fn crash(options: &Options) -> Report {
         let top = others.iter().map(|&i| cluster.height(i)).max().unwrap_or(0);
         if recover(&cluster, &others, top + 1, Duration::from_secs(30)).is_none() {
             stalls += 1;
-            report.check(false, format!("chain stalled with node {victim} down (height {top})"));
+            report.check(
+                false,
+                format!("chain stalled with node {victim} down (height {top})"),
+            );
         }
         std::thread::sleep(Duration::from_millis(rng.below(1500)));
         cluster.start(victim);
@@ -458,7 +503,10 @@ fn crash(options: &Options) -> Report {
                 format!("node {victim} did not catch up to {target} after kill {kills}"),
             ),
         }
-        say("crash", &format!("kill {kills}: node {victim} back at height >= {target}"));
+        say(
+            "crash",
+            &format!("kill {kills}: node {victim} back at height >= {target}"),
+        );
     }
     stop.store(true, Ordering::SeqCst);
     for l in loaders {
@@ -467,14 +515,23 @@ fn crash(options: &Options) -> Report {
     let end_height = all.iter().map(|&i| cluster.height(i)).max().unwrap_or(0);
     let up_to = end_height + 1;
     let caught_up = recover(&cluster, &all, up_to, Duration::from_secs(60));
-    report.check(caught_up.is_some(), format!("not every node reached {up_to} after the drill"));
+    report.check(
+        caught_up.is_some(),
+        format!("not every node reached {up_to} after the drill"),
+    );
     let book = take_book(&book);
     check_chain(&mut report, &cluster, &all, up_to, &book);
     report.figure("kills_survived", kills - stalls);
     report.figure("kills", kills);
-    report.figure("blocks_during_drill", end_height.saturating_sub(start_height));
+    report.figure(
+        "blocks_during_drill",
+        end_height.saturating_sub(start_height),
+    );
     report.figure("recover_seconds_max", (recover_max * 10.0).round() / 10.0);
-    report.figure("final_catch_up_seconds", caught_up.map(|s| (s * 10.0).round() / 10.0));
+    report.figure(
+        "final_catch_up_seconds",
+        caught_up.map(|s| (s * 10.0).round() / 10.0),
+    );
     if !report.failures.is_empty() {
         eprintln!("{}", cluster.logs_tail(15));
     }
@@ -548,12 +605,23 @@ impl Netns {
                 format!("{NS_PREFIX}-p{i}"),
             );
             run_cmd(&["ip", "netns", "add", &ns])?;
-            run_cmd(&["ip", "link", "add", &host, "type", "veth", "peer", "name", &inner])?;
+            run_cmd(&[
+                "ip", "link", "add", &host, "type", "veth", "peer", "name", &inner,
+            ])?;
             run_cmd(&["ip", "link", "set", &inner, "netns", &ns])?;
             run_cmd(&["ip", "link", "set", &host, "master", &br])?;
             run_cmd(&["ip", "link", "set", &host, "up"])?;
             run_cmd(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
-            run_cmd(&["ip", "-n", &ns, "addr", "add", &format!("{}/24", Netns::ip(i)), "dev", &inner])?;
+            run_cmd(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/24", Netns::ip(i)),
+                "dev",
+                &inner,
+            ])?;
             run_cmd(&["ip", "-n", &ns, "link", "set", &inner, "up"])?;
         }
         Ok(net)
@@ -561,7 +629,15 @@ impl Netns {
     /// Cuts `a` and `b` apart in both directions (a blackhole route on each side).
     pub fn cut(&mut self, a: usize, b: usize) -> Result<(), String> {
         for (x, y) in [(a, b), (b, a)] {
-            run_cmd(&["ip", "-n", &Netns::ns(x), "route", "add", "blackhole", &format!("{}/32", Netns::ip(y))])?;
+            run_cmd(&[
+                "ip",
+                "-n",
+                &Netns::ns(x),
+                "route",
+                "add",
+                "blackhole",
+                &format!("{}/32", Netns::ip(y)),
+            ])?;
             self.cuts.push((x, y));
         }
         Ok(())
@@ -579,7 +655,15 @@ impl Netns {
     /// route on its side only: `tc netem` is not in every kernel.)
     pub fn drop_outgoing(&mut self, i: usize) -> Result<(), String> {
         for j in (0..self.nodes).filter(|&j| j != i) {
-            run_cmd(&["ip", "-n", &Netns::ns(i), "route", "add", "blackhole", &format!("{}/32", Netns::ip(j))])?;
+            run_cmd(&[
+                "ip",
+                "-n",
+                &Netns::ns(i),
+                "route",
+                "add",
+                "blackhole",
+                &format!("{}/32", Netns::ip(j)),
+            ])?;
             self.cuts.push((i, j));
         }
         Ok(())
@@ -587,7 +671,15 @@ impl Netns {
     /// Removes every cut and loss.
     pub fn heal(&mut self) -> Result<(), String> {
         for (x, y) in std::mem::take(&mut self.cuts) {
-            run_cmd(&["ip", "-n", &Netns::ns(x), "route", "del", "blackhole", &format!("{}/32", Netns::ip(y))])?;
+            run_cmd(&[
+                "ip",
+                "-n",
+                &Netns::ns(x),
+                "route",
+                "del",
+                "blackhole",
+                &format!("{}/32", Netns::ip(y)),
+            ])?;
         }
         Ok(())
     }
@@ -598,7 +690,8 @@ impl Netns {
             let path = cluster.nodes[i].dir.join("node.toml");
             let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
             let mut config: toml::Value = toml::from_str(&text).map_err(|e| e.to_string())?;
-            config["network"]["listen"] = toml::Value::String(format!("/ip4/{}/tcp/26600", Netns::ip(i)));
+            config["network"]["listen"] =
+                toml::Value::String(format!("/ip4/{}/tcp/26600", Netns::ip(i)));
             config["network"]["peers"] = toml::Value::Array(
                 (0..self.nodes)
                     .filter(|&j| j != i)
@@ -684,17 +777,29 @@ fn partition_phase(
         phase.name, phase.live, phase.halted
     ));
     if !phase.live.is_empty() {
-        let progressed = live_after.iter().zip(&live_before).all(|(a, b)| *a >= b + 2);
-        report.check(progressed, format!(
-            "{}: the side with a quorum {:?} did not go on: {live_before:?} -> {live_after:?}",
-            phase.name, phase.live
-        ));
+        let progressed = live_after
+            .iter()
+            .zip(&live_before)
+            .all(|(a, b)| *a >= b + 2);
+        report.check(
+            progressed,
+            format!(
+                "{}: the side with a quorum {:?} did not go on: {live_before:?} -> {live_after:?}",
+                phase.name, phase.live
+            ),
+        );
     }
-    let stopped = halted_after.iter().zip(&halted_before).all(|(a, b)| *a <= b + 1);
-    report.check(stopped, format!(
-        "{}: nodes without a quorum {:?} kept deciding: {halted_before:?} -> {halted_after:?}",
-        phase.name, phase.halted
-    ));
+    let stopped = halted_after
+        .iter()
+        .zip(&halted_before)
+        .all(|(a, b)| *a <= b + 1);
+    report.check(
+        stopped,
+        format!(
+            "{}: nodes without a quorum {:?} kept deciding: {halted_before:?} -> {halted_after:?}",
+            phase.name, phase.halted
+        ),
+    );
     if let Err(e) = net.heal() {
         report.check(false, format!("{}: cannot heal: {e}", phase.name));
         return None;
@@ -702,13 +807,19 @@ fn partition_phase(
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
     let top = heights(cluster, &all).into_iter().max().unwrap_or(0);
     let recovered = recover(cluster, &all, top + 2, Duration::from_secs(120));
-    report.check(recovered.is_some(), format!(
-        "{}: after heal not every node reached {}: {:?}",
-        phase.name,
-        top + 2,
-        heights(cluster, &all)
-    ));
-    say("partition", &format!("{}: healed, recovered in {recovered:?} s", phase.name));
+    report.check(
+        recovered.is_some(),
+        format!(
+            "{}: after heal not every node reached {}: {:?}",
+            phase.name,
+            top + 2,
+            heights(cluster, &all)
+        ),
+    );
+    say(
+        "partition",
+        &format!("{}: healed, recovered in {recovered:?} s", phase.name),
+    );
     recovered
 }
 
@@ -745,7 +856,10 @@ fn partition(options: &Options) -> Report {
     }
     let all: Vec<usize> = (0..count).collect();
     if recover(&cluster, &all, 2, Duration::from_secs(90)).is_none() {
-        report.check(false, format!("network never started\n{}", cluster.logs_tail(20)));
+        report.check(
+            false,
+            format!("network never started\n{}", cluster.logs_tail(20)),
+        );
         return report;
     }
     let key = read_key(&cluster.nodes[0].dir.join("authority.key"));
@@ -753,7 +867,11 @@ fn partition(options: &Options) -> Report {
     let stop = Arc::new(AtomicBool::new(false));
     let (book, loaders) = start_load(rpcs, key, 2, options.seed, stop.clone());
     // Each phase holds the partition for a share of the drill's time.
-    let hold = Duration::from_secs((options.seconds / 5).max(6));
+    let hold = Duration::from_secs(if options.quick {
+        6
+    } else {
+        (options.seconds / 5).max(6)
+    });
     let observer = validators;
     let mut rng = Rng::new(options.seed);
     let lone = rng.below(validators as u64) as usize;
@@ -772,7 +890,11 @@ fn partition(options: &Options) -> Report {
         &mut report,
         &cluster,
         &mut net,
-        &Phase { name: "isolate one validator", live: &live, halted: &[lone] },
+        &Phase {
+            name: "isolate one validator",
+            live: &live,
+            halted: &[lone],
+        },
         hold,
         |net| {
             for &j in &others {
@@ -789,7 +911,11 @@ fn partition(options: &Options) -> Report {
         &mut report,
         &cluster,
         &mut net,
-        &Phase { name: "isolate a minority", live: &majority, halted: &minority },
+        &Phase {
+            name: "isolate a minority",
+            live: &majority,
+            halted: &minority,
+        },
         hold,
         |net| net.split(&minority, &majority),
     );
@@ -801,7 +927,11 @@ fn partition(options: &Options) -> Report {
         &mut report,
         &cluster,
         &mut net,
-        &Phase { name: "halves without quorum", live: &[], halted: &all },
+        &Phase {
+            name: "halves without quorum",
+            live: &[],
+            halted: &all,
+        },
         hold,
         |net| net.split(&left, &right),
     );
@@ -812,7 +942,11 @@ fn partition(options: &Options) -> Report {
         &mut report,
         &cluster,
         &mut net,
-        &Phase { name: "one-way loss", live: &deaf, halted: &[] },
+        &Phase {
+            name: "one-way loss",
+            live: &deaf,
+            halted: &[],
+        },
         hold,
         |net| net.drop_outgoing(lone),
     );
@@ -823,7 +957,10 @@ fn partition(options: &Options) -> Report {
     }
     let up_to = heights(&cluster, &all).into_iter().max().unwrap_or(0) + 1;
     let caught_up = recover(&cluster, &all, up_to, Duration::from_secs(60));
-    report.check(caught_up.is_some(), format!("not every node reached {up_to} at the end"));
+    report.check(
+        caught_up.is_some(),
+        format!("not every node reached {up_to} at the end"),
+    );
     let book = take_book(&book);
     check_chain(&mut report, &cluster, &all, up_to, &book);
     report.figure("partitions", 4u64);
@@ -840,7 +977,12 @@ fn partition(options: &Options) -> Report {
 
 /// Starts node `i` of `cluster` with `wrapper` (e.g. `faketime -f +30s`)
 /// in front of `kpledger node`; the cluster owns the process.
-fn start_wrapped(cluster: &mut Cluster, i: usize, wrapper: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+fn start_wrapped(
+    cluster: &mut Cluster,
+    i: usize,
+    wrapper: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(), String> {
     let node = &mut cluster.nodes[i];
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -869,7 +1011,10 @@ fn start_wrapped(cluster: &mut Cluster, i: usize, wrapper: &[&str], env: &[(&str
 fn block_times(cluster: &Cluster, i: usize, up_to: u64) -> Vec<u64> {
     (1..=up_to)
         .filter_map(|h| block_json(cluster, i, h))
-        .filter_map(|b| b["block"]["header"]["time"].as_u64())
+        .filter_map(|b| {
+            serde_json::from_value::<kp_types::Timestamp>(b["block"]["header"]["time"].clone()).ok()
+        })
+        .map(|t| t.0)
         .collect()
 }
 
@@ -899,7 +1044,10 @@ fn clock(options: &Options) -> Report {
     }
     let all: Vec<usize> = (0..validators).collect();
     if recover(&cluster, &all, 2, Duration::from_secs(90)).is_none() {
-        report.check(false, format!("network never started\n{}", cluster.logs_tail(20)));
+        report.check(
+            false,
+            format!("network never started\n{}", cluster.logs_tail(20)),
+        );
         return report;
     }
     let key = read_key(&cluster.nodes[0].dir.join("authority.key"));
@@ -907,7 +1055,11 @@ fn clock(options: &Options) -> Report {
     let stop = Arc::new(AtomicBool::new(false));
     let (book, loaders) = start_load(rpcs, key, 2, options.seed, stop.clone());
     let start_height = cluster.height(0);
-    std::thread::sleep(Duration::from_secs(options.seconds.min(60)));
+    std::thread::sleep(Duration::from_secs(if options.quick {
+        options.seconds / 2
+    } else {
+        options.seconds
+    }));
     stop.store(true, Ordering::SeqCst);
     for l in loaders {
         let _ = l.join();
@@ -932,11 +1084,21 @@ fn clock(options: &Options) -> Report {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let ahead_ms = times.iter().max().map(|t| t.saturating_sub(now)).unwrap_or(0);
+    let ahead_ms = times
+        .iter()
+        .max()
+        .map(|t| t.saturating_sub(now))
+        .unwrap_or(0);
     // The fast clock (+30 s) must not drag block time beyond the accepted drift.
-    report.check(ahead_ms <= 10_000, format!("block time is {ahead_ms} ms ahead of real time"));
+    report.check(
+        ahead_ms <= 10_000,
+        format!("block time is {ahead_ms} ms ahead of real time"),
+    );
     report.figure("skews", "validator 1 +30 s, validator 2 -20 s");
-    report.figure("blocks_during_drill", end_height.saturating_sub(start_height));
+    report.figure(
+        "blocks_during_drill",
+        end_height.saturating_sub(start_height),
+    );
     report.figure("block_time_ahead_of_real_ms", ahead_ms);
     report
 }
@@ -959,6 +1121,25 @@ fn fill(dir: &std::path::Path) -> u64 {
     }
     let _ = file.sync_all();
     written
+}
+
+/// A log line without the terminal colour codes that tracing adds.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // Skip to the end of the escape sequence (a letter).
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Waits until node `i`'s process has exited; returns its exit code.
@@ -987,7 +1168,16 @@ fn disk(options: &Options) -> Report {
     let mut cluster = Cluster::generate(validators, 0);
     let mount = cluster.nodes[victim].dir.join("data-mnt");
     if std::fs::create_dir_all(&mount).is_err()
-        || run_cmd(&["mount", "-t", "tmpfs", "-o", "size=48m", "kpd-tmpfs", &mount.to_string_lossy()]).is_err()
+        || run_cmd(&[
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=48m",
+            "kpd-tmpfs",
+            &mount.to_string_lossy(),
+        ])
+        .is_err()
     {
         report.skipped = Some("needs root to mount a tmpfs".into());
         return report;
@@ -1015,7 +1205,10 @@ fn disk(options: &Options) -> Report {
     cluster.start_all();
     let all: Vec<usize> = (0..validators).collect();
     if recover(&cluster, &all, 2, Duration::from_secs(60)).is_none() {
-        report.check(false, format!("network never started\n{}", cluster.logs_tail(20)));
+        report.check(
+            false,
+            format!("network never started\n{}", cluster.logs_tail(20)),
+        );
         return report;
     }
     let key = read_key(&cluster.nodes[0].dir.join("authority.key"));
@@ -1026,21 +1219,27 @@ fn disk(options: &Options) -> Report {
     let mut recover_max = 0.0f64;
     let mut faults = 0u64;
     for fault in ["disk full", "read-only"] {
-        let log_before = std::fs::read_to_string(cluster.nodes[victim].dir.join("node.log"))
+        let log_path = cluster.nodes[victim].dir.join("node.log");
+        let log_before = std::fs::read_to_string(&log_path)
             .map(|t| t.len())
             .unwrap_or(0);
-        let filled = match fault {
-            "disk full" => fill(&mount),
-            _ => {
-                if let Err(e) = run_cmd(&["mount", "-o", "remount,ro", &mount.to_string_lossy()]) {
-                    report.check(false, format!("cannot remount read-only: {e}"));
-                    continue;
-                }
-                0
+        let height_at_fault = cluster.height(victim);
+        let mount_text = mount.to_string_lossy().to_string();
+        let filled = if fault == "disk full" {
+            fill(&mount)
+        } else {
+            // The kernel refuses to remount read-only while sled holds files
+            // open for writing, so the node meets the read-only directory
+            // when it (re)starts.
+            cluster.kill(victim);
+            if let Err(e) = run_cmd(&["mount", "-o", "remount,ro", &mount_text]) {
+                report.check(false, format!("cannot remount read-only: {e}"));
+                continue;
             }
+            cluster.start(victim);
+            0
         };
         faults += 1;
-        let height_at_fault = cluster.height(victim);
         // The others are a quorum: they go on.
         let top = heights(&cluster, &others).into_iter().max().unwrap_or(0);
         report.check(
@@ -1049,39 +1248,52 @@ fn disk(options: &Options) -> Report {
         );
         let exited = wait_exit(&mut cluster, victim, Duration::from_secs(30));
         let stuck = cluster.height(victim);
-        let log = std::fs::read_to_string(cluster.nodes[victim].dir.join("node.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
         let new_log = log.get(log_before..).unwrap_or("");
-        let clear = new_log.lines().any(|l| {
-            let l = l.to_lowercase();
-            (l.contains("error") || l.contains("panic"))
-                && (l.contains("space") || l.contains("read-only") || l.contains("storage") || l.contains("io"))
-        });
+        let error_line = new_log
+            .lines()
+            .map(strip_ansi)
+            .find(|l| {
+                let l = l.to_lowercase();
+                l.contains("error") || l.contains("panic")
+            })
+            .map(|l| l.chars().take(240).collect::<String>());
         say("disk", &format!(
-            "{fault}: filler {filled} bytes; node {victim} at {height_at_fault} -> {stuck}, exit {exited:?}, clear error logged {clear}"
+            "{fault}: filler {filled} bytes; node {victim} at {height_at_fault} -> {stuck}, exit code {exited:?}, error: {error_line:?}"
         ));
-        report.figure(&format!("{fault}: exited"), exited.map(|c| format!("{c:?}")).unwrap_or_else(|| "still running".into()));
-        report.figure(&format!("{fault}: clear error logged"), clear);
+        report.figure(
+            &format!("{fault}: exit code"),
+            exited
+                .map(|c| format!("{c:?}"))
+                .unwrap_or_else(|| "still running".into()),
+        );
+        report.figure(&format!("{fault}: error logged"), error_line.clone());
+        // Either it stopped, or it kept running without deciding; in both
+        // cases a person must be able to read why.
         report.check(
-            exited.is_some() || stuck <= height_at_fault + 1 || !clear,
-            format!("{fault}: node {victim} logged a storage error yet went on deciding"),
+            exited.is_some() || stuck <= height_at_fault + 1,
+            format!("{fault}: node {victim} went on deciding on a broken disk"),
         );
         report.check(
-            exited.is_some() || clear || stuck > height_at_fault + 1,
-            format!("{fault}: node {victim} neither stopped, nor logged an error, nor kept going"),
+            error_line.is_some(),
+            format!("{fault}: node {victim} logged no error"),
         );
         // Space comes back; restart the node and it must catch up.
         cluster.kill(victim);
         let _ = std::fs::remove_file(mount.join("filler"));
-        let _ = run_cmd(&["mount", "-o", "remount,rw", &mount.to_string_lossy()]);
+        let _ = run_cmd(&["mount", "-o", "remount,rw", &mount_text]);
         let restart = Instant::now();
         cluster.start(victim);
         let target = cluster.height(others[0]);
         match recover(&cluster, &[victim], target, Duration::from_secs(90)) {
             Some(_) => recover_max = recover_max.max(restart.elapsed().as_secs_f64()),
-            None => report.check(false, format!(
-                "{fault}: node {victim} did not recover to {target}\n{}",
-                cluster.logs_tail(20)
-            )),
+            None => report.check(
+                false,
+                format!(
+                    "{fault}: node {victim} did not recover to {target}\n{}",
+                    cluster.logs_tail(20)
+                ),
+            ),
         }
     }
     stop.store(true, Ordering::SeqCst);
