@@ -207,3 +207,151 @@ fn every_endpoint_and_error_case_against_a_running_network() {
         assert!(doc["paths"].get(path).is_some(), "{path}");
     }
 }
+
+/// How the lying node alters the proofs it serves.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Tamper {
+    Nothing,
+    CertificateInRecord,
+    CertificateInTransaction,
+    MerklePath,
+    ForgedCommit,
+    ThinCommit,
+    Header,
+}
+
+fn tamper(mode: Tamper, proof: &mut serde_json::Value) {
+    let tx = &mut proof["txs"][0];
+    match mode {
+        Tamper::Nothing => {}
+        Tamper::CertificateInRecord => {
+            proof["record"]["certificate"]["lines"][0]["carats"] = "9999.00".into();
+        }
+        Tamper::CertificateInTransaction => {
+            tx["tx"]["tx"]["payload"]["issue-certificate"]["importer"]["name"] =
+                "Someone Else Ltd".into();
+        }
+        Tamper::MerklePath => {
+            let empty = tx["merkle"]["path"].as_array().unwrap().is_empty();
+            if empty {
+                tx["merkle"]["leaf_count"] = 2.into();
+                tx["merkle"]["path"] = serde_json::json!([
+                    { "sibling": "11".repeat(32), "sibling_is_left": false }
+                ]);
+            } else {
+                tx["merkle"]["path"][0]["sibling"] = "11".repeat(32).into();
+            }
+        }
+        Tamper::ForgedCommit => {
+            // A quorum of precommits, by keys that are not the validators.
+            let mut commit: kp_types::CommitCertificate =
+                serde_json::from_value(tx["commit"].clone()).unwrap();
+            commit.signatures = (0..4u8)
+                .map(|i| {
+                    let key = kp_types::SigningKey::from_seed([200 + i; 32]);
+                    let vote = commit.precommit_for(key.public()).sign(&key);
+                    kp_types::consensus::CommitSignature {
+                        validator: key.public(),
+                        signature: vote.signature,
+                    }
+                })
+                .collect();
+            tx["commit"] = serde_json::to_value(&commit).unwrap();
+        }
+        Tamper::ThinCommit => {
+            tx["commit"]["signatures"]
+                .as_array_mut()
+                .unwrap()
+                .truncate(1);
+        }
+        Tamper::Header => {
+            tx["header"]["state_root"] = "22".repeat(32).into();
+        }
+    }
+}
+
+/// A node in front of a real one that answers everything faithfully except
+/// certificate proofs, which it alters as `mode` says.
+fn lying_proxy(upstream: String, mode: std::sync::Arc<std::sync::Mutex<Tamper>>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+                if stream.read(&mut byte).unwrap_or(0) == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head);
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let Ok(resp) = http().get(format!("http://{upstream}{path}")).send() else {
+                continue;
+            };
+            let status = resp.status().as_u16();
+            let mut body: serde_json::Value = resp.json().unwrap_or_default();
+            if path.ends_with("/proof") && status == 200 {
+                tamper(*mode.lock().unwrap(), &mut body);
+            }
+            let body = body.to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+#[test]
+fn cert_verify_refuses_every_tampered_proof() {
+    let mut cluster = Cluster::generate(4, 0);
+    cluster.start_all();
+    cluster.wait_for_height(&[0, 1, 2, 3], 1, PROGRESS);
+    let tx = bw_certificate_tx(&cluster, "0000888");
+    let (status, answer) = submit(&cluster, 0, &tx, true);
+    assert_eq!(status, 200, "{answer}");
+    let mode = std::sync::Arc::new(std::sync::Mutex::new(Tamper::Nothing));
+    let proxy = lying_proxy(cluster.nodes[1].rpc.clone(), mode.clone());
+    let genesis = cluster.dir.path().join("net/genesis.toml");
+    let verify = || {
+        std::process::Command::new(kpledger_bin())
+            .args([
+                "--node",
+                &format!("http://{proxy}"),
+                "cert",
+                "verify",
+                "BW0000888",
+                "--genesis",
+            ])
+            .arg(&genesis)
+            .output()
+            .unwrap()
+    };
+    let honest = verify();
+    assert!(
+        honest.status.success() && String::from_utf8_lossy(&honest.stdout).contains("is AUTHENTIC"),
+        "the proxy passes honest proofs through: {}{}",
+        String::from_utf8_lossy(&honest.stdout),
+        String::from_utf8_lossy(&honest.stderr)
+    );
+    for lie in [
+        Tamper::CertificateInRecord,
+        Tamper::CertificateInTransaction,
+        Tamper::MerklePath,
+        Tamper::ForgedCommit,
+        Tamper::ThinCommit,
+        Tamper::Header,
+    ] {
+        *mode.lock().unwrap() = lie;
+        let out = verify();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{lie:?} was accepted");
+        assert!(stderr.contains("NOT AUTHENTIC"), "{lie:?}: {stderr}");
+    }
+}
