@@ -355,3 +355,59 @@ fn cert_verify_refuses_every_tampered_proof() {
         assert!(stderr.contains("NOT AUTHENTIC"), "{lie:?}: {stderr}");
     }
 }
+
+#[test]
+fn cert_verify_folds_in_a_proven_expulsion() {
+    let mut cluster = Cluster::generate(4, 0);
+    cluster.start_all();
+    cluster.wait_for_height(&[0, 1, 2, 3], 1, PROGRESS);
+    let url = format!("http://{}", cluster.nodes[0].rpc);
+    let key = |i: usize| {
+        cluster.nodes[i]
+            .dir
+            .join("node.key")
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let out = run_ok(&[
+        "--node",
+        &url,
+        "resolution",
+        "propose",
+        "--key",
+        &key(0),
+        "--title",
+        "Expel IN",
+        "--expel",
+        "IN",
+    ]);
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("resolution id "))
+        .unwrap()
+        .trim()
+        .to_string();
+    for i in 1..4 {
+        run_ok(&["--node", &url, "resolution", "sign", &id, "--key", &key(i)]);
+    }
+    let (_, status) = get(&cluster.nodes[0].rpc, "/v1/status");
+    assert_eq!(status["validators"], 3, "{status}");
+    let tx = bw_certificate_tx(&cluster, "0000999");
+    let (status, answer) = submit(&cluster, 0, &tx, true);
+    assert_eq!(status, 200, "{answer}");
+    let genesis = cluster.dir.path().join("net/genesis.toml");
+    let out = run_ok(&[
+        "--node",
+        &url,
+        "--json",
+        "cert",
+        "verify",
+        "BW0000999",
+        "--genesis",
+        genesis.to_str().unwrap(),
+    ]);
+    let check: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(check["authentic"], true);
+    assert_eq!(check["check"]["membership_changes"], 1, "{check}");
+}
