@@ -23,7 +23,7 @@ def load(name):
 lines = []
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 lines.append(f"Run `{'scripts/bench --quick' if mode == 'quick' else 'scripts/bench'}` of {now}, "
-             f"{os.cpu_count()} cores, {platform.machine()}; raw JSON in `{os.path.relpath(out)}`.")
+             f"{os.cpu_count()} cores, {platform.machine()}; raw JSON in `{out}`.")
 lines.append("")
 lines.append("| run | nodes | decided certs/s | ceiling certs/s | fraction | p50 ms | p99 ms | "
              "CPU µs/cert/node | peak RSS MB (max node) | disk B/cert/node | load avg at start |")
@@ -49,7 +49,7 @@ if cu and cu.get("catchup"):
     lines.append("")
     lines.append("| catch-up | chain certs | height | time s | certs/s | observer CPU s | observer peak RSS MB | complete |")
     lines.append("|---|---|---|---|---|---|---|---|")
-    lines.append(f"| late observer, 1 validator | {c['chain_certs']} | {c['height']} | {c['catchup_s']} | "
+    lines.append(f"| late observer, {cu['validators']} validators | {c['chain_certs']} | {c['height']} | {c['catchup_s']} | "
                  f"{c['catchup_certs_per_s']} | {c['observer_cpu_s']} | {c['observer_peak_rss_mb']} | {c['complete']} |")
 q = load("queries")
 if q:
@@ -57,7 +57,7 @@ if q:
     lines.append(f"| query ({q['tool']}, node 0 of 4+1, load avg {q['loadavg']}) | req/s | p50 ms | p99 ms | non-2xx |")
     lines.append("|---|---|---|---|---|")
     for key, label in (("trivial", "`GET /v1/health` (trivial handler)"),
-                       ("certificates_5000_distinct", "`GET /v1/certificates/{n}`, 5000 distinct"),
+                       ("certificates_5000_distinct", f"`GET /v1/certificates/{{n}}`, {q.get('distinct_certificates', 5000)} distinct"),
                        ("certificate", "`GET /v1/certificates/{n}`, one number"),
                        ("tx", "`GET /v1/txs/{hash}`")):
         r = q[key]

@@ -24,6 +24,8 @@
 //! `--rate` the submissions are also paced (open loop), which is how the
 //! latency targets are measured.
 
+#![recursion_limit = "256"]
+
 use kp_e2e::Cluster;
 use kp_types::tx::{Payload, Transaction};
 use kp_types::{Block, Hash, PublicKey, Signature, SigningKey, Timestamp, TxHash};
@@ -332,7 +334,7 @@ fn ingest(opts: &Opts) -> Json {
     let secs = opts.get_f64("secs", 20.0);
     let window = opts.get_u64("window", 8_000);
     let rate = opts.get_f64("rate", 0.0);
-    let threads = opts.get_u64("threads", 16) as usize;
+    let threads = opts.get_u64("threads", 32) as usize;
     let drain_secs = opts.get_f64("drain-secs", 30.0);
 
     // Ceiling first, before any node runs, so that it measures the machine
@@ -528,6 +530,20 @@ fn ingest(opts: &Opts) -> Json {
         })
     };
     let disk_after: Vec<u64> = data_dirs.iter().map(|d| dir_bytes(d)).collect();
+    // A node that exited during the run invalidates it: say which, with its log.
+    let mut exited = Vec::new();
+    for (i, node) in cluster.nodes.iter_mut().enumerate() {
+        if let Some(Ok(Some(status))) = node.child.as_mut().map(|c| c.try_wait()) {
+            exited.push(serde_json::json!({ "node": i, "status": status.to_string() }));
+            let log = std::fs::read_to_string(node.dir.join("node.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            eprintln!("loadgen: node {i} exited ({status}); log tail:");
+            for line in tail.iter().rev() {
+                eprintln!("  {line}");
+            }
+        }
+    }
+    let heights_end: Vec<u64> = (0..nodes).map(|i| cluster.height(i)).collect();
     stop_watch.store(true, Ordering::Relaxed);
 
     let d = decided.lock().expect("lock");
@@ -589,6 +605,8 @@ fn ingest(opts: &Opts) -> Json {
         "disk_bytes_per_cert_per_node": disk_per_cert,
         "disk_bytes_per_cert_mean": mean(&disk_per_cert).round(),
         "observer_caught_up": caught_up,
+        "exited_nodes": exited,
+        "heights_end": heights_end,
         "catchup": catchup,
         "loadavg_start": load_start,
         "loadavg_end": load_end,
