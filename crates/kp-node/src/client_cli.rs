@@ -1103,6 +1103,24 @@ fn outcome_name(outcome: &Value) -> String {
     }
 }
 
+/// `pending`, `adopted at height 31`, `rejected at height 9 by IN: reason`.
+fn describe_outcome(outcome: &Value) -> String {
+    let Value::Object(map) = outcome else {
+        return s(outcome);
+    };
+    let Some((kind, detail)) = map.iter().next() else {
+        return "-".into();
+    };
+    let mut text = format!("{kind} at height {}", detail["height"]);
+    if !detail["by"].is_null() {
+        text.push_str(&format!(" by {}", s(&detail["by"])));
+    }
+    if !detail["reason"].is_null() {
+        text.push_str(&format!(": {}", s(&detail["reason"])));
+    }
+    text
+}
+
 fn show_resolution(client: &Client, out: &Output, id: &Hash) -> Result<(), CliError> {
     let r = client.get(&format!("/v1/resolutions/{id}"))?;
     out.show(&r, || {
@@ -1110,7 +1128,7 @@ fn show_resolution(client: &Client, out: &Output, id: &Hash) -> Result<(), CliEr
             "resolution {}\n  title: {}\n  action: {}\n  proposed by {} at height {}, deadline {}\n  signed by: {}\n  missing: {}\n  outcome: {}",
             s(&r["id"]), s(&r["proposal"]["title"]), r["proposal"]["action"], s(&r["proposer"]),
             r["proposed_height"], s(&r["deadline"]), list(&r["signed_by"]), list(&r["missing"]),
-            r["outcome"]
+            describe_outcome(&r["outcome"])
         )
     });
     Ok(())
