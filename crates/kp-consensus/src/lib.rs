@@ -23,8 +23,8 @@
 //! # Persist before you speak
 //!
 //! Everything a validator must not forget ([`SafetyState`]: height, round,
-//! step, locked and valid values, and the proposal and votes it signed in the
-//! current round) is handed out in [`Action::PersistSafety`]. Actions are
+//! step, locked and valid values with the valid value's proof of lock, and
+//! the proposal and votes it signed in the current round) is handed out in [`Action::PersistSafety`]. Actions are
 //! executed in order and the host makes each `PersistSafety` durable before it
 //! executes the next action; every broadcast of a newly signed vote or proposal
 //! comes after the `PersistSafety` that records it. A node restarted with
@@ -72,8 +72,9 @@
 //!    every message; our transports may lose messages, so a node re-sends its
 //!    own proposal and votes of the current round every
 //!    `rebroadcast_interval_ms` ([`TimeoutKind::Rebroadcast`]), answers a
-//!    vote from an earlier round with its own current votes
-//!    ([`Action::SendTo`]), and asks the host to fetch a decided block
+//!    vote from an earlier round of its height with the votes it holds for
+//!    that round and its own current votes ([`Action::SendTo`], once per peer
+//!    and interval), and asks the host to fetch a decided block
 //!    ([`Action::RequestCommit`]) when it sees a later height or a precommit
 //!    quorum for a block it lacks. [`Input::CommitFromSync`] then decides the
 //!    height on a verified [`kp_types::CommitCertificate`].
