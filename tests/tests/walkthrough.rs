@@ -66,6 +66,23 @@ fn ok(node: &str, args: &[&str]) -> String {
     stdout
 }
 
+/// Waits until every node has applied at least the height of `from`: a
+/// command answers once its own node decided, the others follow a moment
+/// later.
+fn settle(base: u16, from: u16) {
+    let target = get_json(&format!("127.0.0.1:{}", base + from), "/v1/status")
+        .and_then(|s| s["height"].as_u64())
+        .unwrap_or(0);
+    let all = wait_until(Duration::from_secs(30), || {
+        (0..5u16).all(|i| {
+            get_json(&format!("127.0.0.1:{}", base + 2 * i + 1), "/v1/status")
+                .and_then(|s| s["height"].as_u64())
+                .is_some_and(|h| h >= target)
+        })
+    });
+    assert!(all, "nodes did not reach height {target}");
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -154,6 +171,7 @@ fn readme_walkthrough_through_the_cli() {
         ],
     );
     assert!(out.contains("accepted"), "{out}");
+    settle(base, 1);
     let shown = ok(&eu, &["cert", "show", "BW2026000001"]);
     assert!(shown.contains("status issued"), "{shown}");
 
@@ -164,6 +182,7 @@ fn readme_walkthrough_through_the_cli() {
         &["cert", "confirm", "BW2026000001", "--key", path(&eu_key)],
     );
     assert!(out.contains("accepted"), "{out}");
+    settle(base, 3);
     let shown = ok(&bw, &["cert", "show", "BW2026000001"]);
     assert!(shown.contains("status confirmed"), "{shown}");
 
@@ -260,6 +279,7 @@ fn readme_walkthrough_through_the_cli() {
 
     // 5. A customs officer verifies the certificate against the genesis file
     //    alone, through the observer's node.
+    settle(base, 1);
     let genesis = dir.join("genesis.toml");
     let observer_url = format!("http://{observer}");
     let verified = ok(
