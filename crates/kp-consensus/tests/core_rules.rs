@@ -909,3 +909,30 @@ fn evidence_is_reported_once_and_its_memory_is_bounded() {
     assert_eq!(reported, 3, "one report per equivocating validator");
     assert_eq!(node.evidence_held(), 2, "bounded by evidence_held_max");
 }
+
+#[test]
+fn a_validator_far_ahead_triggers_block_sync_without_buffering() {
+    let fx = Fixture::new(4);
+    let me = fx.me();
+    let other = fx.others(&me)[0].clone();
+    let mut node = fx.node(me, None);
+    let far = ConsensusMessage::Vote(
+        Vote {
+            chain_id: CHAIN.into(),
+            height: H + 10,
+            round: 0,
+            kind: VoteKind::Prevote,
+            block: None,
+            validator: other.public(),
+        }
+        .sign(&other),
+    );
+    let actions = node.handle(Input::Message {
+        from: other.public(),
+        message: far,
+    });
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::RequestCommit { height: H })));
+    assert_eq!(node.future_buffered(), 0);
+}
