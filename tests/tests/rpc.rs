@@ -117,6 +117,28 @@ fn every_endpoint_and_error_case_against_a_running_network() {
     let (status, page) = get(&node, "/v1/certificates?exporting=BW&status=issued&limit=1");
     assert_eq!(status, 200);
     assert_eq!(page["items"][0]["certificate"]["number"], "BW0000777");
+    // Pages follow the cursor to the end, in number order.
+    for suffix in ["0000781", "0000780"] {
+        let (status, answer) = submit(&cluster, 0, &bw_certificate_tx(&cluster, suffix), true);
+        assert_eq!(status, 200, "{answer}");
+    }
+    let mut numbers = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..10 {
+        let (status, page) = get(
+            &node,
+            &format!("/v1/certificates?exporting=BW&limit=1{cursor}"),
+        );
+        assert_eq!(status, 200, "{page}");
+        for item in page["items"].as_array().unwrap() {
+            numbers.push(item["certificate"]["number"].as_str().unwrap().to_string());
+        }
+        match page["next"].as_str() {
+            Some(next) => cursor = format!("&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(numbers, ["BW0000777", "BW0000780", "BW0000781"]);
     let (_, page) = get(&node, "/v1/certificates?importing=BW");
     assert!(page["items"].as_array().unwrap().is_empty());
     assert!(page["next"].is_null());
@@ -170,7 +192,7 @@ fn every_endpoint_and_error_case_against_a_running_network() {
     assert_eq!(status, 200);
     let (status, stats) = get(&node, "/v1/statistics/BW");
     assert_eq!(status, 200);
-    assert_eq!(stats["statistics"]["exports"]["count"], 1);
+    assert_eq!(stats["statistics"]["exports"]["count"], 3);
     let (status, _) = get(&node, "/v1/anomalies?period=2026");
     assert_eq!(status, 200);
     let (_, genesis) = get(&node, "/v1/genesis");
