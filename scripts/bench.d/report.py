@@ -13,6 +13,8 @@ import platform
 import sys
 
 out, mode, doc = sys.argv[1], sys.argv[2], sys.argv[3]
+# Optional: how the results were produced, when not by one plain run.
+note = sys.argv[4] if len(sys.argv) > 4 else None
 
 def load(name):
     try:
@@ -24,6 +26,9 @@ lines = []
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 lines.append(f"Run `{'scripts/bench --quick' if mode == 'quick' else 'scripts/bench'}` of {now}, "
              f"{os.cpu_count()} cores, {platform.machine()}; raw JSON in `{out}`.")
+if note:
+    lines.append("")
+    lines.append(note)
 lines.append("")
 lines.append("| run | nodes | decided certs/s | ceiling certs/s | fraction | p50 ms | p99 ms | "
              "CPU µs/cert/node | peak RSS MB (max node) | disk B/cert/node | load avg at start |")
