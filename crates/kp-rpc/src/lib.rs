@@ -25,7 +25,7 @@
 
 pub mod openapi;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query as QueryParams, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
@@ -360,6 +360,17 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /v1/openapi.json")
 }
 
+/// Checked here as well as by the ledger so that a bad signature never costs
+/// a slot in the node's queue.
+fn verify_signature(tx: &SignedTransaction) -> Result<(), ApiError> {
+    tx.verify_signature().map_err(|_| {
+        ApiError::bad_request(
+            "bad-signature",
+            "the signature does not verify for tx.signer over the transaction hash; sign the exact transaction you send",
+        )
+    })
+}
+
 fn decode_tx(body: SubmitBody) -> Result<(SignedTransaction, bool), ApiError> {
     let tx = match (body.tx_hex, body.tx) {
         (Some(hex_text), None) => {
@@ -381,40 +392,50 @@ fn decode_tx(body: SubmitBody) -> Result<(SignedTransaction, bool), ApiError> {
             ))
         }
     };
-    // Checked here as well as by the ledger so that a bad signature never
-    // costs a slot in the node's queue.
-    tx.verify_signature().map_err(|_| {
-        ApiError::bad_request(
-            "bad-signature",
-            "the signature does not verify for tx.signer over the transaction hash; sign the exact transaction you send",
-        )
-    })?;
+    verify_signature(&tx)?;
     Ok((tx, body.wait))
 }
 
 async fn submit(
     State(state): State<AppState>,
-    body: Result<Json<SubmitBody>, JsonRejection>,
+    headers: axum::http::HeaderMap,
+    raw: Params,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
-    let Json(body) = body.map_err(|e| {
-        let status = e.status().as_u16();
-        if status == 413 {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 413,
                 "body-too-large",
                 format!("request bodies are limited to {BODY_BYTES_MAX} bytes"),
             )
-        } else if status == 415 {
-            ApiError::new(
-                415,
-                "unsupported-media-type",
-                "send Content-Type: application/json",
-            )
         } else {
-            ApiError::bad_request("malformed-json", e.body_text())
+            ApiError::bad_request("malformed-request", e.body_text())
         }
     })?;
-    let (tx, wait) = decode_tx(body)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (tx, wait) = if content_type.starts_with("application/octet-stream") {
+        // The canonical bytes themselves; `?wait=true` to wait.
+        let map = params(raw, &["wait"])?;
+        let wait = map.get("wait").is_some_and(|w| w == "true");
+        let tx = SignedTransaction::decode(&body)
+            .map_err(|e| ApiError::bad_request("malformed-transaction", format!("body: {e}")))?;
+        verify_signature(&tx)?;
+        (tx, wait)
+    } else if content_type.starts_with("application/json") {
+        let body: SubmitBody = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("malformed-json", e.to_string()))?;
+        decode_tx(body)?
+    } else {
+        return Err(ApiError::new(
+            415,
+            "unsupported-media-type",
+            "send Content-Type: application/json (tx_hex or tx) or application/octet-stream (canonical bytes)",
+        ));
+    };
     let submitted = state.backend.submit(tx, wait).await?;
     let code = if submitted.decided.is_some() {
         StatusCode::OK

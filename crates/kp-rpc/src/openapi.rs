@@ -107,15 +107,19 @@ pub fn document() -> Value {
     paths.insert(
         "/v1/txs".into(),
         json!({"post": {
-            "summary": "Submit a signed transaction: canonical bytes as hex (`tx_hex`) or JSON (`tx`); `wait: true` answers once decided",
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                "type": "object",
-                "properties": {
-                    "tx_hex": {"type": "string"},
-                    "tx": {"type": "object"},
-                    "wait": {"type": "boolean"}
-                }
-            }}}},
+            "summary": "Submit a signed transaction: JSON with its canonical bytes as hex (`tx_hex`) or its JSON form (`tx`), `wait: true` to answer once decided; or the canonical bytes as application/octet-stream with `?wait=true`",
+            "parameters": [param("wait", "query", "with application/octet-stream: true to answer once decided", false)],
+            "requestBody": {"required": true, "content": {
+                "application/json": {"schema": {
+                    "type": "object",
+                    "properties": {
+                        "tx_hex": {"type": "string"},
+                        "tx": {"type": "object"},
+                        "wait": {"type": "boolean"}
+                    }
+                }},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            }},
             "responses": {
                 "200": ok_json("decided (with wait): hash and decided.{height,position,receipt}", &["hash", "decided"]),
                 "202": ok_json("accepted into the pool", &["hash"]),

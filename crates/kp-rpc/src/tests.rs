@@ -344,3 +344,35 @@ async fn openapi_matches_the_server() {
         }
     }
 }
+
+#[tokio::test]
+async fn canonical_bytes_as_the_body() {
+    let base = start().await;
+    let tx = signed_tx(8);
+    let client = reqwest::Client::new();
+    let send = |body: Vec<u8>, content_type: &'static str, query: &'static str| {
+        client
+            .post(format!("{base}/v1/txs{query}"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let resp = send(
+        kp_types::encode(&tx),
+        "application/octet-stream",
+        "?wait=true",
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["hash"], json!(tx.hash()));
+    let resp = send(vec![1, 2, 3], "application/octet-stream", "")
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(code_of(&answer), "malformed-transaction");
+    let resp = send(b"hello".to_vec(), "text/plain", "").await.unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+}
