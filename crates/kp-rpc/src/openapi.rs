@@ -258,7 +258,10 @@ pub fn document() -> Value {
                 param("period", "query", "2026, 2026H1 or 2026Q1", false),
             ],
             ok_json("statistics", &["participant", "period", "statistics"]),
-            &[("400", "malformed-code, malformed-period, unknown-parameter")],
+            &[
+                ("400", "malformed-code, malformed-period, unknown-parameter"),
+                ("404", "not-found: no member has this code"),
+            ],
         ),
     );
     paths.insert(
