@@ -294,6 +294,19 @@ fn readme_walkthrough_through_the_cli() {
     );
     assert!(verified.contains("is AUTHENTIC"), "{verified}");
     assert!(verified.contains("status: CONFIRMED"), "{verified}");
+    let twice = ok(
+        &observer_url,
+        &[
+            "cert",
+            "verify",
+            "BW2026000001",
+            "--genesis",
+            path(&genesis),
+            "--also",
+            &eu,
+        ],
+    );
+    assert!(twice.contains("proved the same history"), "{twice}");
     let json = ok(
         &observer_url,
         &[

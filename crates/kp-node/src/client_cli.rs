@@ -136,6 +136,10 @@ pub enum CertCommand {
         /// A genesis file you trust (default: the node's, taken on trust).
         #[arg(long)]
         genesis: Option<PathBuf>,
+        /// Other nodes to ask as well (repeatable): a node can withhold a
+        /// later act but cannot forge one, so the longest proven history wins.
+        #[arg(long)]
+        also: Vec<String>,
     },
     /// Confirm receipt as the importing authority (default: what was certified).
     Confirm {
@@ -624,7 +628,11 @@ fn cert(client: &Client, out: &Output, command: CertCommand) -> Result<(), CliEr
             let record = client.get(&format!("/v1/certificates/{number}"))?;
             out.show(&record, || describe_certificate(&record));
         }
-        CertCommand::Verify { number, genesis } => verify(client, out, &number, genesis)?,
+        CertCommand::Verify {
+            number,
+            genesis,
+            also,
+        } => verify(client, out, &number, genesis, &also)?,
         CertCommand::Confirm {
             signer,
             number,
@@ -758,6 +766,7 @@ fn verify(
     out: &Output,
     number: &str,
     genesis: Option<PathBuf>,
+    also: &[String],
 ) -> Result<(), CliError> {
     let number: CertificateNumber = parse("certificate number", number)?;
     let trusted = match &genesis {
@@ -784,6 +793,35 @@ fn verify(
         }
         Err(e) => return Err(e.into()),
     };
+    let mut check = check;
+    for url in also.iter().take(16) {
+        let second = Client::new(url)
+            .and_then(|c| c.verify_certificate(&number, trusted.as_ref(), now().date()));
+        match second {
+            Ok(other) if other.verified.history.len() > check.verified.history.len() => {
+                let mut caveats = other.verified.caveats.clone();
+                caveats.push(format!(
+                    "{} withheld acts that {url} proved; the longer proven history is shown",
+                    client.base()
+                ));
+                check = other;
+                check.verified.caveats = caveats;
+            }
+            Ok(other) if other.verified.history != check.verified.history => {
+                check.verified.caveats.push(format!(
+                    "{url} proved a shorter history (it withholds acts)"
+                ));
+            }
+            Ok(_) => check
+                .verified
+                .caveats
+                .push(format!("{url} proved the same history")),
+            Err(e) => check
+                .verified
+                .caveats
+                .push(format!("{url} could not confirm: {e}")),
+        }
+    }
     let value = serde_json::to_value(&check).unwrap_or(Value::Null);
     let value = serde_json::json!({ "authentic": true, "check": value });
     out.show(&value, || {
