@@ -308,6 +308,9 @@ enum Tamper {
     ForgedCommit,
     ThinCommit,
     Header,
+    /// Hides the last act (drops its proof, its history entry, and says the
+    /// certificate is still issued).
+    Withhold,
 }
 
 fn tamper(mode: Tamper, proof: &mut serde_json::Value) {
@@ -356,6 +359,11 @@ fn tamper(mode: Tamper, proof: &mut serde_json::Value) {
         }
         Tamper::Header => {
             tx["header"]["state_root"] = "22".repeat(32).into();
+        }
+        Tamper::Withhold => {
+            proof["txs"].as_array_mut().unwrap().pop();
+            proof["record"]["history"].as_array_mut().unwrap().pop();
+            proof["record"]["status"] = "issued".into();
         }
     }
 }
@@ -446,6 +454,47 @@ fn cert_verify_refuses_every_tampered_proof() {
         assert!(!out.status.success(), "{lie:?} was accepted");
         assert!(stderr.contains("NOT AUTHENTIC"), "{lie:?}: {stderr}");
     }
+
+    // A node that hides the confirmation cannot be caught alone, but asking
+    // an honest node as well gives the longer proven history.
+    let eu_key = cluster.nodes[1].dir.join("authority.key");
+    run_ok(&[
+        "--node",
+        &format!("http://{}", cluster.nodes[1].rpc),
+        "cert",
+        "confirm",
+        "BW0000888",
+        "--key",
+        eu_key.to_str().unwrap(),
+    ]);
+    let confirmed_at = cluster.height(1);
+    cluster.wait_for_height(&[2], confirmed_at, PROGRESS);
+    *mode.lock().unwrap() = Tamper::Withhold;
+    let alone = String::from_utf8_lossy(&verify().stdout).into_owned();
+    assert!(alone.contains("status: ISSUED"), "{alone}");
+    let honest = format!("http://{}", cluster.nodes[2].rpc);
+    let out = std::process::Command::new(kpledger_bin())
+        .args([
+            "--node",
+            &format!("http://{proxy}"),
+            "cert",
+            "verify",
+            "BW0000888",
+            "--also",
+            &honest,
+            "--genesis",
+        ])
+        .arg(&genesis)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("status: CONFIRMED"), "{text}");
+    assert!(text.contains("withheld acts"), "{text}");
 }
 
 #[test]
