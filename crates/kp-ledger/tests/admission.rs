@@ -17,7 +17,10 @@ fn rules_only_check_skips_the_signature_and_keeps_every_rule() {
 
     let mut forged = tx.clone();
     forged.signature.0[0] ^= 1;
-    assert_eq!(h.ledger.check_tx(&forged, now), Err(Rejection::BadSignature));
+    assert_eq!(
+        h.ledger.check_tx(&forged, now),
+        Err(Rejection::BadSignature)
+    );
     assert_eq!(h.ledger.check_tx_rules(&forged, now), Ok(()));
 
     // Once the certificate is on the ledger, a second issue of the same

@@ -5,8 +5,8 @@
 pub mod backend;
 // rpc: client commands and the one-command devnet.
 pub mod client_cli;
-pub mod devnet;
 pub mod config;
+pub mod devnet;
 pub mod keys;
 pub mod mempool;
 pub mod run;
