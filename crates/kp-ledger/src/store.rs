@@ -167,9 +167,7 @@ mod tests {
         store.commit(&ws).unwrap();
         let first = store.scan_prefix(&[1], None, 4).unwrap();
         assert_eq!(first.len(), 4);
-        let next = store
-            .scan_prefix(&[1], Some(&first[3].0), 100)
-            .unwrap();
+        let next = store.scan_prefix(&[1], Some(&first[3].0), 100).unwrap();
         assert_eq!(next.len(), 6);
         assert_eq!(next[0].0, vec![1, 4]);
         let mut del = WriteSet::default();
