@@ -293,6 +293,27 @@ pub fn start_load(
     (book, handles)
 }
 
+/// Waits for every node in `which` to decide height 2 and records how long
+/// that took. Generous on purpose: on a loaded CI machine, or when the first
+/// votes went out before peers were connected, the first height can take
+/// far longer than the later ones, and that is a liveness figure, not a
+/// safety failure.
+pub fn network_started(report: &mut Report, cluster: &Cluster, which: &[usize]) -> bool {
+    match recover(cluster, which, 2, Duration::from_secs(150)) {
+        Some(s) => {
+            report.figure("start_seconds", (s * 10.0).round() / 10.0);
+            true
+        }
+        None => {
+            report.check(
+                false,
+                format!("network never started\n{}", cluster.logs_tail(20)),
+            );
+            false
+        }
+    }
+}
+
 /// What the load generator saw, taken out of its lock.
 pub fn take_book(book: &Mutex<Ledgerbook>) -> Ledgerbook {
     let mut guard = match book.lock() {
@@ -465,11 +486,7 @@ fn crash(options: &Options) -> Report {
     let mut cluster = Cluster::generate(validators, 1);
     cluster.start_all();
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-    if recover(&cluster, &all, 2, Duration::from_secs(60)).is_none() {
-        report.check(
-            false,
-            format!("network never started\n{}", cluster.logs_tail(20)),
-        );
+    if !network_started(&mut report, &cluster, &all) {
         return report;
     }
     let key = read_key(&cluster.nodes[0].dir.join("authority.key"));
@@ -859,11 +876,7 @@ fn partition(options: &Options) -> Report {
         }
     }
     let all: Vec<usize> = (0..count).collect();
-    if recover(&cluster, &all, 2, Duration::from_secs(90)).is_none() {
-        report.check(
-            false,
-            format!("network never started\n{}", cluster.logs_tail(20)),
-        );
+    if !network_started(&mut report, &cluster, &all) {
         return report;
     }
     let key = read_key(&cluster.nodes[0].dir.join("authority.key"));
@@ -1047,11 +1060,7 @@ fn clock(options: &Options) -> Report {
         }
     }
     let all: Vec<usize> = (0..validators).collect();
-    if recover(&cluster, &all, 2, Duration::from_secs(90)).is_none() {
-        report.check(
-            false,
-            format!("network never started\n{}", cluster.logs_tail(20)),
-        );
+    if !network_started(&mut report, &cluster, &all) {
         return report;
     }
     let key = read_key(&cluster.nodes[0].dir.join("authority.key"));
@@ -1208,11 +1217,7 @@ fn disk(options: &Options) -> Report {
     }
     cluster.start_all();
     let all: Vec<usize> = (0..validators).collect();
-    if recover(&cluster, &all, 2, Duration::from_secs(60)).is_none() {
-        report.check(
-            false,
-            format!("network never started\n{}", cluster.logs_tail(20)),
-        );
+    if !network_started(&mut report, &cluster, &all) {
         return report;
     }
     let key = read_key(&cluster.nodes[0].dir.join("authority.key"));
@@ -1330,11 +1335,7 @@ fn flood(options: &Options) -> Report {
     let mut cluster = Cluster::generate(validators, 0);
     cluster.start_all();
     let all: Vec<usize> = (0..validators).collect();
-    if recover(&cluster, &all, 2, Duration::from_secs(60)).is_none() {
-        report.check(
-            false,
-            format!("network never started\n{}", cluster.logs_tail(20)),
-        );
+    if !network_started(&mut report, &cluster, &all) {
         return report;
     }
     let p2p_port: u16 = cluster.nodes[0]
