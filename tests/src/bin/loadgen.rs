@@ -221,12 +221,8 @@ fn presign(key: &SigningKey, count: usize, run: u64) -> Vec<(TxHash, String)> {
     (0..count)
         .map(|i| {
             // Numbers unique within a run; `run` keeps runs on one network apart.
-            let mut cert = kp_ledger::testkit::certificate(
-                &format!("BW{run:02}{i:07}"),
-                "BW",
-                "EU",
-                today,
-            );
+            let mut cert =
+                kp_ledger::testkit::certificate(&format!("BW{run:02}{i:07}"), "BW", "EU", today);
             cert.issuing_authority = authority.clone();
             let stx = Transaction {
                 chain_id: kp_e2e::TESTNET_CHAIN_ID.to_string(),
@@ -269,7 +265,12 @@ fn http() -> reqwest::blocking::Client {
 
 /// Follows node `rpc`'s block events; for each block fetches it and records
 /// the latency of every load transaction it holds.
-fn watch(rpc: String, decided: Arc<Mutex<Decided>>, decided_count: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
+fn watch(
+    rpc: String,
+    decided: Arc<Mutex<Decided>>,
+    decided_count: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) {
     let client = reqwest::blocking::Client::builder()
         .timeout(None)
         .build()
@@ -315,7 +316,8 @@ fn watch(rpc: String, decided: Arc<Mutex<Decided>>, decided_count: Arc<AtomicU64
         let mut n = 0;
         for stx in &block.txs {
             if let Some(at) = d.submitted_at.remove(&stx.hash()) {
-                d.latencies_ms.push(seen.duration_since(at).as_secs_f64() * 1000.0);
+                d.latencies_ms
+                    .push(seen.duration_since(at).as_secs_f64() * 1000.0);
                 n += 1;
             }
         }
@@ -363,7 +365,16 @@ fn ingest(opts: &Opts) -> Json {
         let up = kp_e2e::wait_until(startup_timeout, || {
             (0..first_late).all(|i| cluster.height(i) >= 2)
         });
-        if up {
+        // Another test's network may answer on a port our node failed to
+        // bind: every node we started must still be running.
+        std::thread::sleep(Duration::from_millis(500));
+        let all_alive = (0..first_late).all(|i| {
+            cluster.nodes[i]
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        });
+        if up && all_alive {
             break cluster;
         }
         let dead = (0..first_late)
@@ -424,7 +435,8 @@ fn ingest(opts: &Opts) -> Json {
     let submitters: Vec<_> = (0..threads)
         .map(|_| {
             let (bodies, rpcs, next) = (bodies.clone(), rpcs.clone(), next.clone());
-            let (submitted, refused, retried) = (submitted.clone(), refused.clone(), retried.clone());
+            let (submitted, refused, retried) =
+                (submitted.clone(), refused.clone(), retried.clone());
             let (decided, decided_count) = (decided.clone(), decided_count.clone());
             std::thread::spawn(move || {
                 let client = http();
@@ -474,7 +486,11 @@ fn ingest(opts: &Opts) -> Json {
                             other => {
                                 if refused.fetch_add(1, Ordering::Relaxed) < 5 {
                                     let detail = match other {
-                                        Ok(r) => format!("{} {}", r.status(), r.text().unwrap_or_default()),
+                                        Ok(r) => format!(
+                                            "{} {}",
+                                            r.status(),
+                                            r.text().unwrap_or_default()
+                                        ),
                                         Err(e) => e.to_string(),
                                     };
                                     eprintln!("loadgen: submission refused: {detail}");
@@ -509,11 +525,16 @@ fn ingest(opts: &Opts) -> Json {
         let chain_certs = decided_count.load(Ordering::Relaxed);
         let started = Instant::now();
         cluster.start(observer);
-        let ok = kp_e2e::wait_until(Duration::from_secs_f64(opts.get_f64("catchup-timeout", 1800.0)), || {
-            cluster.height(observer) >= height_after
-        });
+        let ok = kp_e2e::wait_until(
+            Duration::from_secs_f64(opts.get_f64("catchup-timeout", 1800.0)),
+            || cluster.height(observer) >= height_after,
+        );
         let s = started.elapsed().as_secs_f64();
-        let pid = cluster.nodes[observer].child.as_ref().map(|c| c.id()).unwrap_or(0);
+        let pid = cluster.nodes[observer]
+            .child
+            .as_ref()
+            .map(|c| c.id())
+            .unwrap_or(0);
         catchup = serde_json::json!({
             "height": height_after,
             "chain_certs": chain_certs,
