@@ -39,7 +39,15 @@ use tracing::{debug, info, trace, warn};
 /// too few to waste file descriptors.
 const CONNECTIONS_PER_PEER_MAX: u32 = 2;
 /// How long gossipsub remembers message ids to suppress duplicates.
-const DUPLICATE_CACHE: Duration = Duration::from_secs(120);
+///
+/// Short on purpose: consensus re-sends its current-round votes every few
+/// seconds with identical bytes, and a re-send inside this window is dropped
+/// (even by the publisher itself). With the former 120 s, a network healing
+/// after a long split without quorum waited up to two minutes for the votes
+/// it needed (drills: 70 s to resume after a 60 s split). It stays longer than
+/// gossipsub's message-cache window (history_length 5 x heartbeat), so a
+/// message served again from a peer's cache is still recognised.
+const DUPLICATE_CACHE: Duration = Duration::from_secs(6);
 /// How long `start` waits for the listener to come up.
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
 /// Identify protocol version string.
@@ -228,7 +236,7 @@ fn build_behaviour(
         // Latency matters more than bandwidth for votes: the publisher sends
         // to every subscribed peer, not only its mesh.
         .flood_publish(true)
-        .duplicate_cache_time(DUPLICATE_CACHE)
+        .duplicate_cache_time(DUPLICATE_CACHE.max(config.heartbeat * 6))
         .build()
         .map_err(|source| NetworkError::GossipConfig { source })?;
     let whitelist = Topic::ALL
