@@ -139,6 +139,17 @@ fn decide_ok(cluster: &Cluster, i: usize, tx: &SignedTransaction, what: &str) {
             .is_some_and(|r| r.contains_key("Ok")),
         "{what} was refused by the ledger: {body}"
     );
+    // Every node has applied the block before the test goes on: a node one
+    // block behind would still take the transaction as new, which is right
+    // for it and would make the replay checks below race.
+    let hash = tx.hash().to_hex();
+    let everywhere = wait_until(PROGRESS, || {
+        (0..cluster.nodes.len()).all(|n| {
+            get_json(&cluster.nodes[n].rpc, &format!("/v1/txs/{hash}"))
+                .is_some_and(|t| t["height"].is_u64())
+        })
+    });
+    assert!(everywhere, "{what} was not applied on every node");
 }
 
 #[test]
