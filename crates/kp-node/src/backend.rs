@@ -475,41 +475,16 @@ impl NodeBackend {
     }
 
     fn certificates(&self, filter: &CertificateFilter) -> Result<Value, ApiError> {
-        let store = &self.0.store;
         let prefix = ledger_keys::prefix(ledger_keys::table::CERTIFICATE);
-        let mut start_after = filter.after.as_ref().map(ledger_keys::certificate);
-        let mut items = Vec::new();
-        let mut scanned = 0usize;
-        let mut last: Option<CertificateNumber> = None;
-        let mut ran_out = false;
-        while items.len() < filter.limit && scanned < CERTIFICATE_SCAN_MAX {
-            let chunk = SCAN_CHUNK.min(CERTIFICATE_SCAN_MAX - scanned);
-            let rows = store
-                .scan_prefix(&prefix, start_after.as_deref(), chunk)
-                .map_err(internal)?;
-            let count = rows.len();
-            let mut consumed = 0;
-            for (key, value) in rows {
-                consumed += 1;
-                scanned += 1;
-                start_after = Some(key);
-                let record: CertificateRecord =
-                    kp_types::decode(&value, STORED_VALUE_BYTES_MAX).map_err(internal)?;
-                last = Some(record.certificate.number.clone());
-                if matches_filter(&record, filter) {
-                    items.push(record);
-                    if items.len() == filter.limit {
-                        break;
-                    }
-                }
-            }
-            if count < chunk && consumed == count {
-                ran_out = true;
-                break;
-            }
-        }
-        // A cursor is given whenever the table may hold more past `last`.
-        let next = if ran_out { None } else { last };
+        let start_after = filter.after.as_ref().map(ledger_keys::certificate);
+        let (items, next, scanned) = scan_page(
+            &self.0.store,
+            &prefix,
+            start_after,
+            filter.limit,
+            |record: &CertificateRecord| record.certificate.number.clone(),
+            |record| Ok(matches_filter(&record, filter).then_some(record)),
+        )?;
         Ok(json!({ "items": items, "next": next, "scanned": scanned }))
     }
 
@@ -519,52 +494,33 @@ impl NodeBackend {
         after: Option<Hash>,
         limit: usize,
     ) -> Result<Value, ApiError> {
-        let store = &self.0.store;
         let prefix = ledger_keys::prefix(ledger_keys::table::RESOLUTION);
-        let mut start_after = after.as_ref().map(ledger_keys::resolution);
-        let mut items: Vec<ResolutionRecord> = Vec::new();
-        let mut scanned = 0usize;
-        let mut last = None;
-        let mut ran_out = false;
-        while items.len() < limit && scanned < CERTIFICATE_SCAN_MAX {
-            let rows = store
-                .scan_prefix(&prefix, start_after.as_deref(), SCAN_CHUNK)
-                .map_err(internal)?;
-            let count = rows.len();
-            let mut consumed = 0;
-            for (key, value) in rows {
-                consumed += 1;
-                scanned += 1;
-                start_after = Some(key);
-                let record: ResolutionRecord =
-                    kp_types::decode(&value, STORED_VALUE_BYTES_MAX).map_err(internal)?;
-                last = Some(record.id);
+        let start_after = after.as_ref().map(ledger_keys::resolution);
+        let (items, next, _) = scan_page(
+            &self.0.store,
+            &prefix,
+            start_after,
+            limit,
+            |record: &ResolutionRecord| record.id,
+            |record| {
                 let pending = record.outcome == ResolutionOutcome::Pending;
                 if pending_only && !pending {
-                    continue;
+                    return Ok(None);
+                }
+                if !pending {
+                    return Ok(Some(record));
                 }
                 // A pending resolution's `missing` is recomputed against the
                 // current membership by the ledger's own query.
-                let record = if pending {
+                Ok(Some(
                     self.0
                         .ledger
                         .resolution(&record.id)
                         .map_err(internal)?
-                        .unwrap_or(record)
-                } else {
-                    record
-                };
-                items.push(record);
-                if items.len() == limit {
-                    break;
-                }
-            }
-            if count < SCAN_CHUNK && consumed == count {
-                ran_out = true;
-                break;
-            }
-        }
-        let next = if ran_out { None } else { last };
+                        .unwrap_or(record),
+                ))
+            },
+        )?;
         Ok(json!({ "items": items, "next": next }))
     }
 
@@ -638,6 +594,52 @@ fn matches_filter(record: &CertificateRecord, filter: &CertificateFilter) -> boo
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|e| ApiError::internal(format!("cannot render JSON: {e}")))
+}
+
+/// One page of a ledger table, scanned in key order after `start_after` in
+/// bounded chunks (at most [`CERTIFICATE_SCAN_MAX`] records looked at): the
+/// records `keep` returns (at most `limit`), the cursor of the last record
+/// looked at when the table may hold more, and how many were looked at.
+fn scan_page<T, C>(
+    store: &SledStore,
+    prefix: &[u8],
+    mut start_after: Option<Vec<u8>>,
+    limit: usize,
+    cursor: impl Fn(&T) -> C,
+    mut keep: impl FnMut(T) -> Result<Option<T>, ApiError>,
+) -> Result<(Vec<T>, Option<C>, usize), ApiError>
+where
+    T: serde::de::DeserializeOwned,
+{
+    let mut items = Vec::new();
+    let mut scanned = 0usize;
+    let mut last = None;
+    while items.len() < limit && scanned < CERTIFICATE_SCAN_MAX {
+        let chunk = SCAN_CHUNK.min(CERTIFICATE_SCAN_MAX - scanned);
+        let rows = store
+            .scan_prefix(prefix, start_after.as_deref(), chunk)
+            .map_err(internal)?;
+        let count = rows.len();
+        let mut consumed = 0;
+        for (key, value) in rows {
+            consumed += 1;
+            scanned += 1;
+            start_after = Some(key);
+            let record: T = kp_types::decode(&value, STORED_VALUE_BYTES_MAX).map_err(internal)?;
+            last = Some(cursor(&record));
+            if let Some(record) = keep(record)? {
+                items.push(record);
+                if items.len() == limit {
+                    break;
+                }
+            }
+        }
+        if count < chunk && consumed == count {
+            // The table ended: no cursor.
+            return Ok((items, None, scanned));
+        }
+    }
+    Ok((items, last, scanned))
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
