@@ -19,8 +19,8 @@ use crate::state::meta;
 use crate::store::{StateStore, StoreError, WriteSet, HOST_KEY_PREFIX_MIN};
 use kp_types::{
     encoding::TX_BYTES_MAX, merkle, verify_batch, Block, BlockHeader, CertificateNumber, Hash,
-    ParticipantCode, ParticipantKind, Period, PublicKey, ResolutionId, SignedTransaction,
-    Timestamp, TxHash,
+    ParticipantCode, ParticipantKind, Period, PublicKey, ResolutionId, Signature,
+    SignedTransaction, Timestamp, TxHash,
 };
 use kp_types::{AuthorityId, ProductionReport};
 use std::collections::BTreeSet;
@@ -322,7 +322,22 @@ impl<S: StateStore> Ledger<S> {
     /// paper's `valid(v)`). Does not check ledger rules: a transaction that
     /// breaks one is a receipt, not an invalid block.
     pub fn validate_block(&self, block: &Block) -> Result<(), BlockError> {
-        self.validate_block_hashes(block).map(|_| ())
+        self.validate_block_hashes(block, &|_, _| false).map(|_| ())
+    }
+
+    /// [`Ledger::validate_block`] that skips the signature check of every
+    /// transaction for which `verified(hash, signature)` holds: the host
+    /// already verified that exact signature over that exact transaction (a
+    /// node's pool admits only verified transactions). The others are
+    /// verified in one batch as usual. The verdict is the same as
+    /// `validate_block`'s as long as `verified` only vouches for signatures
+    /// that did verify.
+    pub fn validate_block_with(
+        &self,
+        block: &Block,
+        verified: &dyn Fn(&TxHash, &Signature) -> bool,
+    ) -> Result<(), BlockError> {
+        self.validate_block_hashes(block, verified).map(|_| ())
     }
 
     /// Header fields against the ledger's position, count limit, proposer.
@@ -371,7 +386,11 @@ impl<S: StateStore> Ledger<S> {
         Ok(())
     }
 
-    fn validate_block_hashes(&self, block: &Block) -> Result<Vec<TxHash>, BlockError> {
+    fn validate_block_hashes(
+        &self,
+        block: &Block,
+        verified: &dyn Fn(&TxHash, &Signature) -> bool,
+    ) -> Result<Vec<TxHash>, BlockError> {
         let h = &block.header;
         self.check_header(h, block.txs.len())?;
         let bytes_max = self.params.block_bytes_max as usize;
@@ -403,7 +422,7 @@ impl<S: StateStore> Ledger<S> {
                 found: h.txs_root,
             });
         }
-        self.verify_signatures(block, &hashes)?;
+        self.verify_signatures(block, &hashes, verified)?;
         Ok(hashes)
     }
 
@@ -421,13 +440,18 @@ impl<S: StateStore> Ledger<S> {
         Hash::of_parts(kp_types::Domain::Document, &parts)
     }
 
-    fn verify_signatures(&self, block: &Block, hashes: &[TxHash]) -> Result<(), BlockError> {
+    fn verify_signatures(
+        &self,
+        block: &Block,
+        hashes: &[TxHash],
+        known: &dyn Fn(&TxHash, &Signature) -> bool,
+    ) -> Result<(), BlockError> {
         let digest = Self::signatures_digest(block);
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         if *verified == Some(digest) {
             return Ok(());
         }
-        self.verify_signatures_uncached(block, hashes)?;
+        self.verify_signatures_uncached(block, hashes, known)?;
         *verified = Some(digest);
         Ok(())
     }
@@ -436,20 +460,27 @@ impl<S: StateStore> Ledger<S> {
         &self,
         block: &Block,
         hashes: &[TxHash],
+        known: &dyn Fn(&TxHash, &Signature) -> bool,
     ) -> Result<(), BlockError> {
+        // Only the transactions the host has not verified itself.
+        let unknown: Vec<usize> = (0..block.txs.len())
+            .filter(|&i| !known(&hashes[i], &block.txs[i].signature))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
         if self.verification == SignatureVerification::Batch {
-            let items: Vec<_> = block
-                .txs
+            let items: Vec<_> = unknown
                 .iter()
-                .zip(hashes)
-                .map(|(stx, h)| (stx.tx.signer, *h, stx.signature))
+                .map(|&i| (block.txs[i].tx.signer, hashes[i], block.txs[i].signature))
                 .collect();
             if verify_batch(&items).is_ok() {
                 return Ok(());
             }
         }
         // One by one: either the chosen mode, or to name the failing one.
-        for (index, (stx, h)) in block.txs.iter().zip(hashes).enumerate() {
+        for index in unknown {
+            let (stx, h) = (&block.txs[index], &hashes[index]);
             if stx.tx.signer.verify(h, &stx.signature).is_err() {
                 return Err(BlockError::BadTxSignature { index, tx_hash: *h });
             }
@@ -465,6 +496,30 @@ impl<S: StateStore> Ledger<S> {
         proposer: PublicKey,
         time: Timestamp,
         candidates: &[SignedTransaction],
+    ) -> Block {
+        self.build_block_inner(proposer, time, candidates.iter(), true)
+    }
+
+    /// [`Ledger::build_block`] from candidates whose signatures the host has
+    /// already verified (a node's pool admits only verified transactions):
+    /// it does not verify them again. A candidate with a bad signature would
+    /// make the block invalid at every validator, so only vouched-for
+    /// candidates belong here.
+    pub fn build_block_from_verified<'a>(
+        &self,
+        proposer: PublicKey,
+        time: Timestamp,
+        candidates: impl IntoIterator<Item = &'a SignedTransaction>,
+    ) -> Block {
+        self.build_block_inner(proposer, time, candidates, false)
+    }
+
+    fn build_block_inner<'a>(
+        &self,
+        proposer: PublicKey,
+        time: Timestamp,
+        candidates: impl IntoIterator<Item = &'a SignedTransaction>,
+        verify: bool,
     ) -> Block {
         let mut ctx = Ctx::new(
             &self.store,
@@ -482,14 +537,16 @@ impl<S: StateStore> Ledger<S> {
                 if txs.len() >= self.params.block_txs_max as usize {
                     break;
                 }
-                let size = kp_types::encode(&stx.tx).len() + 64;
+                let tx_bytes = kp_types::encode(&stx.tx);
+                let size = tx_bytes.len() + 64;
                 if size > TX_BYTES_MAX || bytes + size > bytes_max {
                     continue;
                 }
-                if stx.verify_signature().is_err() {
+                // The same hash as `stx.hash()`, without encoding twice.
+                let hash = Hash::of(kp_types::Domain::Transaction, &tx_bytes);
+                if verify && stx.tx.signer.verify(&hash, &stx.signature).is_err() {
                     continue;
                 }
-                let hash = stx.hash();
                 match ctx.execute(stx, hash) {
                     Ok(Ok(())) => {
                         bytes += size;
@@ -534,7 +591,7 @@ impl<S: StateStore> Ledger<S> {
                 key_hex: k.iter().map(|b| format!("{b:02x}")).collect(),
             });
         }
-        let hashes = self.validate_block_hashes(block)?;
+        let hashes = self.validate_block_hashes(block, &|_, _| false)?;
         let block_hash = block.hash();
         let time = block.header.time;
         let mut ctx = Ctx::new(

@@ -579,3 +579,60 @@ fn verified_signatures_are_reused_only_for_the_same_block() {
     let receipt = h.ledger.apply_block(&good, WriteSet::default()).unwrap();
     assert_eq!(receipt.receipts[0].result, Ok(()));
 }
+
+/// `validate_block_with` verifies only what the host does not vouch for, and
+/// still refuses a forged signature it was not told about.
+#[test]
+fn validate_block_with_verifies_only_signatures_not_vouched_for() {
+    let mut h = Harness::new();
+    let a = h.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW1", "BW", "EU", h.today())),
+    );
+    let b = h.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW2", "BW", "EU", h.today())),
+    );
+    let good = block_with(&h.ledger, h.time, vec![a.clone(), b.clone()]);
+    let a_only = |hash: &kp_types::TxHash, sig: &kp_types::Signature| {
+        *hash == a.hash() && *sig == a.signature
+    };
+    assert_eq!(h.ledger.validate_block_with(&good, &a_only), Ok(()));
+    // The second signature is forged: the host vouched only for the first.
+    let mut forged = good.clone();
+    forged.txs[1].signature.0[3] ^= 1;
+    assert!(matches!(
+        h.ledger.validate_block_with(&forged, &a_only),
+        Err(BlockError::BadTxSignature { index: 1, .. })
+    ));
+    // The first is forged: the host's voucher names the genuine signature,
+    // not this one, so it is verified and refused.
+    let mut forged = good.clone();
+    forged.txs[0].signature.0[3] ^= 1;
+    assert!(matches!(
+        h.ledger.validate_block_with(&forged, &a_only),
+        Err(BlockError::BadTxSignature { index: 0, .. })
+    ));
+}
+
+/// Building from verified candidates gives the same block as `build_block`.
+#[test]
+fn build_block_from_verified_matches_build_block() {
+    let mut h = Harness::new();
+    let txs: Vec<_> = (1..=5)
+        .map(|n| {
+            h.by_authority(
+                "BW",
+                Payload::IssueCertificate(certificate(&format!("BW{n}"), "BW", "EU", h.today())),
+            )
+        })
+        .collect();
+    let proposer = h.ledger.validators()[0];
+    let checked = h.ledger.build_block(proposer, h.time, &txs);
+    let trusted = h
+        .ledger
+        .build_block_from_verified(proposer, h.time, txs.iter());
+    assert_eq!(checked, trusted);
+    assert_eq!(trusted.txs.len(), 5);
+    assert_eq!(h.ledger.validate_block(&trusted), Ok(()));
+}

@@ -167,7 +167,9 @@ impl Metrics {
 pub enum Request {
     /// Check and pool a transaction; with `wait`, answer once decided.
     Submit {
-        /// The transaction.
+        /// The transaction. Its signature has been verified: the RPC server
+        /// verifies every submission before it calls `Backend::submit`, so
+        /// the node task checks only the ledger's rules.
         tx: Box<SignedTransaction>,
         /// Whether to answer only once decided.
         wait: bool,

@@ -1,9 +1,12 @@
 //! The transaction pool: bounded, deduplicated, in arrival order.
 //!
-//! A transaction enters only after the ledger's `check_tx` accepts it against
-//! the current state; after each block, transactions the block included are
-//! dropped and the rest are checked again (a certificate number taken by the
-//! block, a sanction just adopted). Arrival order is kept so that a block
+//! A transaction enters only after its signature verified and the ledger's
+//! rules accept it against the current state; after each block, transactions
+//! the block included are dropped, and at most once a second the rest are
+//! checked again (a certificate number taken by a block, a sanction just
+//! adopted). Because only verified transactions enter, a block's
+//! transaction that the pool holds with the same signature needs no second
+//! verification (`holds_verified`). Arrival order is kept so that a block
 //! executes an authority's issue before its later void of the same certificate.
 
 use kp_types::{SignedTransaction, TxHash};
@@ -31,7 +34,6 @@ pub enum MempoolError {
 struct Entry {
     seq: u64,
     tx: SignedTransaction,
-    bytes: usize,
 }
 
 /// Pending transactions.
@@ -70,6 +72,24 @@ impl Mempool {
         self.by_hash.contains_key(hash)
     }
 
+    /// The pending transaction `hash`, if any.
+    pub fn get(&self, hash: &TxHash) -> Option<&SignedTransaction> {
+        self.by_hash.get(hash).map(|e| &e.tx)
+    }
+
+    /// Whether `hash` is pending with exactly this signature (which the pool
+    /// verified on entry).
+    pub fn holds_verified(&self, hash: &TxHash, signature: &kp_types::Signature) -> bool {
+        self.get(hash).is_some_and(|tx| tx.signature == *signature)
+    }
+
+    /// Pending transactions, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &SignedTransaction> {
+        self.order
+            .values()
+            .filter_map(|hash| self.by_hash.get(hash).map(|e| &e.tx))
+    }
+
     /// Adds a transaction the ledger has already accepted.
     pub fn insert(&mut self, hash: TxHash, tx: SignedTransaction) -> Result<(), MempoolError> {
         if self.by_hash.contains_key(&hash) {
@@ -82,31 +102,10 @@ impl Mempool {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let bytes = kp_types::encode(&tx).len();
         self.order.insert(seq, hash);
-        self.by_hash.insert(hash, Entry { seq, tx, bytes });
+        self.by_hash.insert(hash, Entry { seq, tx });
         debug_assert_eq!(self.order.len(), self.by_hash.len());
         Ok(())
-    }
-
-    /// The oldest transactions that fit `count_max` and `bytes_max`, left in the pool.
-    pub fn candidates(&self, count_max: usize, bytes_max: usize) -> Vec<SignedTransaction> {
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        for hash in self.order.values() {
-            if out.len() >= count_max {
-                break;
-            }
-            let Some(entry) = self.by_hash.get(hash) else {
-                continue;
-            };
-            if bytes + entry.bytes > bytes_max {
-                break;
-            }
-            bytes += entry.bytes;
-            out.push(entry.tx.clone());
-        }
-        out
     }
 
     /// Removes the transactions a decided block included.
@@ -176,12 +175,17 @@ mod tests {
             pool.insert(t.hash(), t),
             Err(MempoolError::Full { .. })
         ));
-        let c = pool.candidates(2, usize::MAX);
-        assert_eq!(c.iter().map(|t| t.tx.nonce).collect::<Vec<_>>(), vec![0, 1]);
+        let order: Vec<u64> = pool.iter().map(|t| t.tx.nonce).collect();
+        assert_eq!(order, vec![0, 1, 2]);
+        let first = tx(0);
+        assert!(pool.holds_verified(&first.hash(), &first.signature));
+        let mut forged = first.clone();
+        forged.signature.0[0] ^= 1;
+        assert!(!pool.holds_verified(&forged.hash(), &forged.signature));
         pool.remove_included(&[tx(0).hash()].into_iter().collect());
         assert_eq!(pool.len(), 2);
+        assert!(!pool.holds_verified(&first.hash(), &first.signature));
         assert_eq!(pool.retain(|t| t.tx.nonce != 2), 1);
-        assert_eq!(pool.candidates(10, usize::MAX)[0].tx.nonce, 1);
-        assert!(pool.candidates(10, 10).is_empty());
+        assert_eq!(pool.iter().next().map(|t| t.tx.nonce), Some(1));
     }
 }

@@ -45,8 +45,23 @@ const CLOCK_DRIFT_MAX_MS: u64 = 10_000;
 const STALL_MS: u64 = 2_000;
 /// Lifetime the node gives the evidence transactions it signs.
 const EVIDENCE_TX_LIFETIME_MS: u64 = 60 * 60 * 1000;
+/// Transactions gossiped together in one message at most: one libp2p
+/// message (its signature, framing and queue slot) per batch, not per
+/// transaction.
+const TX_GOSSIP_BATCH_MAX: usize = 256;
+/// How long a transaction waits for others before its batch is gossiped.
+const TX_GOSSIP_DELAY_MS: u64 = 10;
+/// Most time between two re-checks of the whole pool against the state.
+const MEMPOOL_RECHECK_MS: u64 = 1_000;
+/// Bytes of transactions gossiped together in one message at most.
+const TX_GOSSIP_BYTES_MAX: usize = 1024 * 1024;
 /// Largest encoded decided-block gossip message or sync answer.
 const SYNC_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+// The store takes every safety state the consensus core may produce (a
+// smaller limit stopped validators once blocks held about a thousand
+// certificates).
+const _: () = assert!(kp_storage::SAFETY_STATE_BYTES_MAX >= kp_consensus::safety::SAFETY_BYTES_MAX);
 
 /// Why the node stopped.
 #[derive(Debug, Error)]
@@ -141,6 +156,7 @@ enum Timer {
     Consensus(kp_consensus::Timeout),
     StartHeight(u64),
     Sync,
+    FlushTxs,
 }
 
 struct Node {
@@ -167,6 +183,9 @@ struct Node {
     sync_results: mpsc::Receiver<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
     sync_peer_index: usize,
     rpc_shutdown: Option<oneshot::Sender<()>>,
+    tx_outbox: Vec<SignedTransaction>,
+    tx_outbox_bytes: usize,
+    last_recheck: Instant,
 }
 
 fn now_ms() -> Timestamp {
@@ -306,6 +325,9 @@ impl Node {
             sync_results,
             sync_peer_index: 0,
             rpc_shutdown: Some(rpc_shutdown),
+            tx_outbox: Vec::new(),
+            tx_outbox_bytes: 0,
+            last_recheck: Instant::now(),
         })
     }
 
@@ -415,6 +437,7 @@ impl Node {
                         self.start_height(height).await?;
                     }
                 }
+                Timer::FlushTxs => self.flush_txs().await,
                 Timer::Sync => {
                     if self.last_progress.elapsed() > Duration::from_millis(STALL_MS) {
                         self.request_sync();
@@ -474,19 +497,17 @@ impl Node {
                 Timer::Consensus(timeout),
             ),
             Action::RequestProposal { height, round } => {
-                let params = self.ledger.params();
-                let candidates = self.mempool.candidates(
-                    params.block_txs_max as usize,
-                    params.block_bytes_max as usize,
-                );
                 let time = Timestamp(
                     now_ms()
                         .0
                         .max(self.ledger.last_block_time().0.saturating_add(1)),
                 );
-                let block = self
-                    .ledger
-                    .build_block(self.key.public(), time, &candidates);
+                // The pool admits only transactions whose signature verified.
+                let block = self.ledger.build_block_from_verified(
+                    self.key.public(),
+                    time,
+                    self.mempool.iter(),
+                );
                 return Ok(Some(Input::ProposalPayload {
                     height,
                     round,
@@ -494,7 +515,9 @@ impl Node {
                 }));
             }
             Action::ValidateBlock { height, block } => {
-                let valid = match self.ledger.validate_block(&block) {
+                let mempool = &self.mempool;
+                let pooled = |h: &TxHash, s: &kp_types::Signature| mempool.holds_verified(h, s);
+                let valid = match self.ledger.validate_block_with(&block, &pooled) {
                     Ok(()) => block.header.time.0 <= now_ms().0 + CLOCK_DRIFT_MAX_MS,
                     Err(e) => {
                         tracing::warn!(height, error = %e, "invalid proposed block");
@@ -563,11 +586,19 @@ impl Node {
 
         let included: BTreeSet<TxHash> = receipt.receipts.iter().map(|r| r.tx_hash).collect();
         self.mempool.remove_included(&included);
-        let now = now_ms();
-        let ledger = &self.ledger;
-        // Signatures were verified on entry; only the state has changed.
-        self.mempool
-            .retain(|tx| ledger.check_tx_rules(tx, now).is_ok());
+        // Re-check what is still pending against the new state (a number the
+        // block took, a sanction it adopted, an expiry), at most once per
+        // MEMPOOL_RECHECK_MS: under load blocks come several times a second
+        // and a full re-check per block costs more than the block. Until
+        // then `build_block` skips what no longer passes.
+        if self.last_recheck.elapsed() >= Duration::from_millis(MEMPOOL_RECHECK_MS) {
+            self.last_recheck = Instant::now();
+            let now = now_ms();
+            let ledger = &self.ledger;
+            // Signatures were verified on entry; only the state has changed.
+            self.mempool
+                .retain(|tx| ledger.check_tx_rules(tx, now).is_ok());
+        }
         for (position, r) in receipt.receipts.iter().enumerate() {
             // Waiters are answered before the receipt moves into the event.
             if let Some(waiters) = self.waiters.remove(&r.tx_hash) {
@@ -613,12 +644,63 @@ impl Node {
         }
         .sign(&self.key);
         tracing::warn!("equivocation detected; submitting evidence");
-        let _ = self.accept_tx(tx, true).await;
+        let hash = tx.hash();
+        let _ = self.accept_tx(tx, hash, true, false).await;
     }
 
-    /// Checks a transaction against the ledger and pools it; gossips it if new.
-    async fn accept_tx(&mut self, tx: SignedTransaction, gossip: bool) -> Result<TxHash, ApiError> {
-        let hash = tx.hash();
+    /// Gossips the pending outgoing transactions as one message.
+    async fn flush_txs(&mut self) {
+        if self.tx_outbox.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.tx_outbox);
+        self.tx_outbox_bytes = 0;
+        self.publish(Topic::Transactions, kp_types::encode(&batch))
+            .await;
+    }
+
+    /// A batch of transactions gossiped by a peer: the new ones are verified
+    /// in one batch, then checked against the rules and pooled.
+    async fn on_tx_batch(&mut self, from: PublicKey, bytes: &[u8]) {
+        let limit = self.config.network.message_bytes_max;
+        let batch = match kp_types::decode::<Vec<SignedTransaction>>(bytes, limit) {
+            Ok(batch) if batch.len() <= TX_GOSSIP_BATCH_MAX => batch,
+            Ok(batch) => {
+                tracing::debug!(%from, count = batch.len(), "oversized transaction batch dropped");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(%from, error = %e, "undecodable transaction batch");
+                return;
+            }
+        };
+        let fresh: Vec<(TxHash, SignedTransaction)> = batch
+            .into_iter()
+            .map(|tx| (tx.hash(), tx))
+            .filter(|(hash, _)| !self.mempool.contains(hash))
+            .collect();
+        // One batch verification for the whole message; if it fails, each
+        // transaction is verified on its own so that the good ones still enter.
+        let items: Vec<_> = fresh
+            .iter()
+            .map(|(hash, tx)| (tx.tx.signer, *hash, tx.signature))
+            .collect();
+        let verified = kp_types::verify_batch(&items).is_ok();
+        for (hash, tx) in fresh {
+            let _ = self.accept_tx(tx, hash, false, verified).await;
+        }
+    }
+
+    /// Checks a transaction (`hash` is `tx.hash()`) against the ledger and
+    /// pools it; queues it for gossip if asked. With `verified`, its
+    /// signature has already been verified and only the rules are checked.
+    async fn accept_tx(
+        &mut self,
+        tx: SignedTransaction,
+        hash: TxHash,
+        gossip: bool,
+        verified: bool,
+    ) -> Result<TxHash, ApiError> {
         if self.mempool.contains(&hash) {
             return Ok(hash);
         }
@@ -629,51 +711,78 @@ impl Node {
                 format!("transaction {hash} is already in a decided block"),
             ));
         }
-        self.ledger.check_tx(&tx, now_ms()).map_err(|r| {
+        let checked = if verified {
+            self.ledger.check_tx_rules(&tx, now_ms())
+        } else {
+            self.ledger.check_tx(&tx, now_ms())
+        };
+        checked.map_err(|r| {
             ApiError::new(
                 422,
                 r.code(),
                 format!("the ledger refuses this transaction: {r}"),
             )
         })?;
-        let bytes = gossip.then(|| kp_types::encode(&tx));
+        let outgoing = gossip.then(|| tx.clone());
         self.mempool.insert(hash, tx).map_err(|e| match e {
             MempoolError::Full { .. } => ApiError::unavailable(e.to_string()),
             MempoolError::Duplicate { .. } => ApiError::new(409, "duplicate", e.to_string()),
         })?;
-        if let Some(bytes) = bytes {
-            self.publish(Topic::Transactions, bytes).await;
+        if let Some(tx) = outgoing {
+            self.tx_outbox_bytes += kp_types::encoding::encoded_len(&tx);
+            self.tx_outbox.push(tx);
+            if self.tx_outbox.len() >= TX_GOSSIP_BATCH_MAX
+                || self.tx_outbox_bytes >= TX_GOSSIP_BYTES_MAX
+            {
+                self.flush_txs().await;
+            } else if self.tx_outbox.len() == 1 {
+                self.schedule(Duration::from_millis(TX_GOSSIP_DELAY_MS), Timer::FlushTxs);
+            }
         }
         Ok(hash)
     }
 
     async fn on_request(&mut self, request: Request) -> Result<(), NodeError> {
         match request {
-            Request::Submit { tx, wait, reply } => match self.accept_tx(*tx, true).await {
-                Ok(hash) if wait => {
-                    let waiting: usize = self.waiters.values().map(Vec::len).sum();
-                    if waiting >= WAITERS_MAX {
-                        let _ = reply.send(Ok(Submitted {
-                            hash,
-                            decided: None,
-                        }));
-                    } else {
-                        self.waiters.entry(hash).or_default().push(reply);
-                    }
-                }
-                Ok(hash) => {
+            // The RPC handler verified the signature before sending the request.
+            Request::Submit { tx, wait, reply } => {
+                let hash = tx.hash();
+                self.on_submit(*tx, hash, wait, reply).await
+            }
+        }
+        self.refresh_status();
+        Ok(())
+    }
+
+    async fn on_submit(
+        &mut self,
+        tx: SignedTransaction,
+        hash: TxHash,
+        wait: bool,
+        reply: oneshot::Sender<Result<Submitted, ApiError>>,
+    ) {
+        match self.accept_tx(tx, hash, true, true).await {
+            Ok(hash) if wait => {
+                let waiting: usize = self.waiters.values().map(Vec::len).sum();
+                if waiting >= WAITERS_MAX {
                     let _ = reply.send(Ok(Submitted {
                         hash,
                         decided: None,
                     }));
+                } else {
+                    self.waiters.entry(hash).or_default().push(reply);
                 }
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                }
-            },
+            }
+            Ok(hash) => {
+                let _ = reply.send(Ok(Submitted {
+                    hash,
+                    decided: None,
+                }));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
         }
-        self.refresh_status();
-        Ok(())
     }
 
     async fn on_net(&mut self, event: NetEvent) -> Result<(), NodeError> {
@@ -687,11 +796,7 @@ impl Node {
                 self.refresh_status();
             }
             NetEvent::Gossip { topic, from, bytes } => match topic {
-                Topic::Transactions => {
-                    if let Ok(tx) = SignedTransaction::decode(&bytes) {
-                        let _ = self.accept_tx(tx, false).await;
-                    }
-                }
+                Topic::Transactions => self.on_tx_batch(from, &bytes).await,
                 Topic::Consensus => {
                     if !self.is_validator() {
                         return Ok(());
@@ -826,7 +931,9 @@ impl Node {
             tracing::warn!(height, error = %e, "sync: commit certificate refused");
             return Ok(false);
         }
-        if let Err(e) = self.ledger.validate_block(&block) {
+        let mempool = &self.mempool;
+        let pooled = |h: &TxHash, s: &kp_types::Signature| mempool.holds_verified(h, s);
+        if let Err(e) = self.ledger.validate_block_with(&block, &pooled) {
             tracing::warn!(height, error = %e, "sync: block refused");
             return Ok(false);
         }

@@ -20,9 +20,10 @@ pub const SAFETY_TREE: &[u8] = b"kpledger/consensus-safety";
 /// The one key of [`SAFETY_TREE`]: its key-format version.
 pub const SAFETY_KEY: &[u8] = &[KEY_V1];
 
-/// Largest safety state accepted (it is a handful of hashes and counters;
-/// anything near this is a bug in the caller).
-pub const SAFETY_STATE_BYTES_MAX: usize = 1024 * 1024;
+/// Largest safety state accepted: the consensus core's state holds up to
+/// three whole blocks (locked, valid, and the one it proposed), each up to
+/// [`kp_types::block::BLOCK_BYTES_MAX`], plus votes and counters.
+pub const SAFETY_STATE_BYTES_MAX: usize = 3 * kp_types::block::BLOCK_BYTES_MAX + 64 * 1024;
 
 /// The durable consensus safety state of one node. Clones share the tree.
 #[derive(Clone, Debug)]
@@ -153,6 +154,18 @@ mod tests {
             Err(StorageError::TooLarge { .. })
         ));
         assert_eq!(safety.load().unwrap(), None);
+    }
+
+    /// A state holding full blocks (several MB with large blocks) is saved:
+    /// refusing it would stop a validator as soon as blocks grow.
+    #[test]
+    fn state_with_large_blocks_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path().join("db")).unwrap();
+        let safety = store.safety_store().unwrap();
+        let big = vec![7u8; 3 * 1024 * 1024];
+        safety.save(&big).unwrap();
+        assert_eq!(safety.load().unwrap(), Some(big));
     }
 
     #[test]

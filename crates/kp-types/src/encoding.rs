@@ -69,6 +69,15 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     }
 }
 
+/// Length of [`encode`]'s output, computed without allocating it.
+pub fn encoded_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    match bincode::serde::encode_into_writer(value, &mut size, config()) {
+        Ok(()) => size.bytes_written,
+        Err(e) => unreachable_encode(e).len(),
+    }
+}
+
 #[cold]
 fn unreachable_encode(e: bincode::error::EncodeError) -> Vec<u8> {
     // Kept as an assertion: a failure here is a programming error.
@@ -104,6 +113,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, Enco
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_len_is_the_length_of_the_encoding() {
+        let value = (7u32, "seven".to_string(), vec![1u64, 2, 3], Some([9u8; 5]));
+        assert_eq!(encoded_len(&value), encode(&value).len());
+        assert_eq!(encoded_len(&()), 0);
+    }
 
     #[test]
     fn trailing_bytes_are_refused() {
