@@ -198,6 +198,57 @@ fn every_endpoint_and_error_case_against_a_running_network() {
     let (_, genesis) = get(&node, "/v1/genesis");
     assert_eq!(genesis["chain_id"], TESTNET_CHAIN_ID);
 
+    // A batch: each transaction's outcome in order, the good one decided.
+    let batch_good = bw_certificate_tx(&cluster, "0000790");
+    let mut batch_forged = bw_certificate_tx(&cluster, "0000791");
+    batch_forged.signature.0[5] ^= 1;
+    let batch = vec![
+        batch_good.clone(),
+        batch_forged.clone(),
+        tx.clone(),
+        wrong_chain.clone(),
+    ];
+    let resp = http()
+        .post(format!("http://{node}/v1/txs/batch"))
+        .header("content-type", "application/octet-stream")
+        .body(kp_types::encode(&batch))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer: serde_json::Value = resp.json().unwrap();
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    let outcomes: Vec<(String, u64, String)> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["hash"].as_str().unwrap().to_string(),
+                r["status"].as_u64().unwrap(),
+                r["error"]["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let hex = |t: &kp_types::SignedTransaction| t.hash().to_hex();
+    assert_eq!(
+        outcomes,
+        vec![
+            (hex(&batch_good), 202, String::new()),
+            (hex(&batch_forged), 400, "bad-signature".to_string()),
+            (hex(&tx), 409, "already-decided".to_string()),
+            (hex(&wrong_chain), 422, "wrong-chain".to_string()),
+        ]
+    );
+    let decided = wait_until(PROGRESS, || {
+        get(&other, &format!("/v1/txs/{}", hex(&batch_good))).0 == 200
+    });
+    assert!(
+        decided,
+        "the batch's accepted transaction was never decided"
+    );
+    let (status, _) = get(&other, &format!("/v1/txs/{}", hex(&batch_forged)));
+    assert_eq!(status, 404);
+
     // The subscriber on the other node saw the certificate's issue.
     let mut lines = Vec::new();
     let got = wait_until(Duration::from_secs(20), || {

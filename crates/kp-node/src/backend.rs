@@ -176,6 +176,14 @@ pub enum Request {
         /// Where to answer.
         reply: oneshot::Sender<Result<Submitted, ApiError>>,
     },
+    /// Check and pool transactions (signatures verified by the RPC server,
+    /// as for `Submit`); one outcome each, in order.
+    SubmitBatch {
+        /// The transactions.
+        txs: Vec<SignedTransaction>,
+        /// Where to answer.
+        reply: oneshot::Sender<Vec<Result<TxHash, ApiError>>>,
+    },
 }
 
 /// What the RPC reads without asking the node task.
@@ -233,6 +241,27 @@ impl Backend for NodeBackend {
                     "the transaction was accepted but not decided within 60 s; look it up later",
                 )),
             }
+        })
+    }
+
+    fn submit_batch(
+        &self,
+        txs: Vec<SignedTransaction>,
+    ) -> futures::future::BoxFuture<'static, Vec<Result<TxHash, ApiError>>> {
+        let requests = self.0.requests.clone();
+        Box::pin(async move {
+            let count = txs.len();
+            let (reply, answer) = oneshot::channel();
+            if requests
+                .try_send(Request::SubmitBatch { txs, reply })
+                .is_err()
+            {
+                let busy = ApiError::unavailable("the node is busy; retry shortly");
+                return vec![Err(busy); count];
+            }
+            answer.await.unwrap_or_else(|_| {
+                vec![Err(ApiError::unavailable("the node is shutting down")); count]
+            })
         })
     }
 

@@ -749,6 +749,14 @@ impl Node {
                 let hash = tx.hash();
                 self.on_submit(*tx, hash, wait, reply).await
             }
+            Request::SubmitBatch { txs, reply } => {
+                let mut outcomes = Vec::with_capacity(txs.len());
+                for tx in txs {
+                    let hash = tx.hash();
+                    outcomes.push(self.accept_tx(tx, hash, true, true).await);
+                }
+                let _ = reply.send(outcomes);
+            }
         }
         self.refresh_status();
         Ok(())

@@ -145,6 +145,31 @@ pub struct Submitted {
     pub decided: Option<serde_json::Value>,
 }
 
+/// Most transactions in one `POST /v1/txs/batch`.
+pub const BATCH_TXS_MAX: usize = 256;
+
+/// One transaction's outcome in a batch submission, in the batch's order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchItem {
+    /// The transaction's hash.
+    pub hash: TxHash,
+    /// HTTP status it would have had alone: 202 accepted, 4xx refused,
+    /// 503 retry later.
+    pub status: u16,
+    /// Why it was refused, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
+/// Answer to `POST /v1/txs/batch`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchSubmitted {
+    /// How many were accepted (pooled, or already pending).
+    pub accepted: usize,
+    /// Each transaction's outcome, in the order sent.
+    pub results: Vec<BatchItem>,
+}
+
 /// Filters of a certificate search; every given filter must hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CertificateFilter {
@@ -234,6 +259,22 @@ pub trait Backend: Send + Sync + 'static {
         tx: SignedTransaction,
         wait: bool,
     ) -> BoxFuture<'static, Result<Submitted, ApiError>>;
+    /// Checks and queues transactions whose signatures the server has
+    /// verified, in order; one outcome per transaction (its hash when
+    /// accepted). The default submits them one by one.
+    fn submit_batch(
+        &self,
+        txs: Vec<SignedTransaction>,
+    ) -> BoxFuture<'static, Vec<Result<TxHash, ApiError>>> {
+        let pending: Vec<_> = txs.into_iter().map(|tx| self.submit(tx, false)).collect();
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(pending.len());
+            for submitted in pending {
+                out.push(submitted.await.map(|s| s.hash));
+            }
+            out
+        })
+    }
     /// Answers a read. May block on storage: the server calls it on the
     /// blocking pool.
     fn query(&self, query: Query) -> Result<serde_json::Value, ApiError>;
@@ -279,6 +320,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/v1/genesis", get(genesis))
         .route("/v1/openapi.json", get(openapi_doc))
         .route("/v1/txs", post(submit))
+        .route("/v1/txs/batch", post(submit_batch))
         .route("/v1/txs/{hash}", get(transaction))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/blocks/by-hash/{hash}", get(block_by_hash))
@@ -363,12 +405,14 @@ async fn not_found() -> ApiError {
 /// Checked here as well as by the ledger so that a bad signature never costs
 /// a slot in the node's queue.
 fn verify_signature(tx: &SignedTransaction) -> Result<(), ApiError> {
-    tx.verify_signature().map_err(|_| {
-        ApiError::bad_request(
-            "bad-signature",
-            "the signature does not verify for tx.signer over the transaction hash; sign the exact transaction you send",
-        )
-    })
+    tx.verify_signature().map_err(|_| verify_signature_error())
+}
+
+fn verify_signature_error() -> ApiError {
+    ApiError::bad_request(
+        "bad-signature",
+        "the signature does not verify for tx.signer over the transaction hash; sign the exact transaction you send",
+    )
 }
 
 fn decode_tx(body: SubmitBody) -> Result<(SignedTransaction, bool), ApiError> {
@@ -443,6 +487,103 @@ async fn submit(
         StatusCode::ACCEPTED
     };
     Ok((code, Json(submitted)))
+}
+
+/// `POST /v1/txs/batch`: up to [`BATCH_TXS_MAX`] signed transactions as
+/// the canonical encoding of a list (`application/octet-stream`). Each is
+/// checked as if sent alone; the answer (200) gives each one's outcome.
+async fn submit_batch(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<BatchSubmitted>, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                413,
+                "body-too-large",
+                format!("request bodies are limited to {BODY_BYTES_MAX} bytes"),
+            )
+        } else {
+            ApiError::bad_request("malformed-request", e.body_text())
+        }
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/octet-stream") {
+        return Err(ApiError::new(
+            415,
+            "unsupported-media-type",
+            "send Content-Type: application/octet-stream with the canonical encoding of a list of signed transactions",
+        ));
+    }
+    let txs: Vec<SignedTransaction> = kp_types::decode(&body, BODY_BYTES_MAX)
+        .map_err(|e| ApiError::bad_request("malformed-batch", format!("body: {e}")))?;
+    if txs.is_empty() || txs.len() > BATCH_TXS_MAX {
+        return Err(ApiError::bad_request(
+            "batch-size",
+            format!(
+                "a batch holds 1 to {BATCH_TXS_MAX} transactions, not {}",
+                txs.len()
+            ),
+        ));
+    }
+    // Up to BATCH_TXS_MAX signature checks: off the async workers, and in
+    // one batch verification unless one of them is bad.
+    let verified = tokio::task::spawn_blocking(move || {
+        let hashes: Vec<TxHash> = txs.iter().map(SignedTransaction::hash).collect();
+        let items: Vec<_> = txs
+            .iter()
+            .zip(&hashes)
+            .map(|(tx, h)| (tx.tx.signer, *h, tx.signature))
+            .collect();
+        let all_good = kp_types::verify_batch(&items).is_ok();
+        let good: Vec<bool> = if all_good {
+            vec![true; txs.len()]
+        } else {
+            txs.iter()
+                .zip(&hashes)
+                .map(|(tx, h)| tx.tx.signer.verify(h, &tx.signature).is_ok())
+                .collect()
+        };
+        (txs, hashes, good)
+    })
+    .await;
+    let (txs, hashes, good) =
+        verified.map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+    let to_submit: Vec<SignedTransaction> = txs
+        .into_iter()
+        .zip(&good)
+        .filter(|(_, ok)| **ok)
+        .map(|(tx, _)| tx)
+        .collect();
+    let mut outcomes = state.backend.submit_batch(to_submit).await.into_iter();
+    let mut results = Vec::with_capacity(hashes.len());
+    for (hash, ok) in hashes.into_iter().zip(good) {
+        let outcome = if ok {
+            outcomes
+                .next()
+                .unwrap_or_else(|| Err(ApiError::unavailable("the node gave no answer")))
+        } else {
+            Err(verify_signature_error())
+        };
+        results.push(match outcome {
+            Ok(_) => BatchItem {
+                hash,
+                status: 202,
+                error: None,
+            },
+            Err(e) => BatchItem {
+                hash,
+                status: e.status,
+                error: Some(e),
+            },
+        });
+    }
+    let accepted = results.iter().filter(|r| r.error.is_none()).count();
+    Ok(Json(BatchSubmitted { accepted, results }))
 }
 
 fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {

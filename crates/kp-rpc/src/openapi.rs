@@ -134,6 +134,21 @@ pub fn document() -> Value {
         }}),
     );
     paths.insert(
+        "/v1/txs/batch".into(),
+        json!({"post": {
+            "summary": "Submit up to 256 signed transactions at once: the canonical encoding of a list of signed transactions as application/octet-stream. Each is checked as if sent alone; the answer lists each one's hash and outcome (status 202 accepted, or the status and error it would have had alone), in the order sent",
+            "requestBody": {"required": true, "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            }},
+            "responses": {
+                "200": ok_json("each transaction's outcome: accepted (count) and results[{hash, status, error?}]", &["accepted", "results"]),
+                "400": error_response("malformed-batch, malformed-request, batch-size"),
+                "413": error_response("body-too-large"),
+                "415": error_response("unsupported-media-type")
+            }
+        }}),
+    );
+    paths.insert(
         "/v1/txs/{hash}".into(),
         get_op(
             "A decided transaction: block height, position, receipt (with the rejection reason if refused) and the transaction",

@@ -274,6 +274,7 @@ async fn openapi_matches_the_server() {
         "/v1/genesis",
         "/v1/openapi.json",
         "/v1/txs",
+        "/v1/txs/batch",
         "/v1/txs/{hash}",
         "/v1/blocks/{height}",
         "/v1/blocks/by-hash/{hash}",
@@ -374,5 +375,76 @@ async fn canonical_bytes_as_the_body() {
     let answer: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(code_of(&answer), "malformed-transaction");
     let resp = send(b"hello".to_vec(), "text/plain", "").await.unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+}
+
+#[tokio::test]
+async fn batch_submission_reports_each_outcome_in_order() {
+    let base = start().await;
+    let client = reqwest::Client::new();
+    let send = |body: Vec<u8>, content_type: &'static str| {
+        client
+            .post(format!("{base}/v1/txs/batch"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let good = signed_tx(5);
+    let replay = signed_tx(42);
+    let mut forged = signed_tx(6);
+    forged.signature.0[1] ^= 1;
+    let batch = vec![good.clone(), forged.clone(), replay.clone()];
+    let resp = send(kp_types::encode(&batch), "application/octet-stream")
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer: BatchSubmitted = resp.json().await.unwrap();
+    assert_eq!(answer.accepted, 1);
+    let statuses: Vec<(TxHash, u16)> = answer.results.iter().map(|r| (r.hash, r.status)).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (good.hash(), 202),
+            (forged.hash(), 400),
+            (replay.hash(), 409)
+        ]
+    );
+    assert_eq!(answer.results[0].error, None);
+    assert_eq!(
+        answer.results[1].error.as_ref().unwrap().code,
+        "bad-signature"
+    );
+    assert_eq!(
+        answer.results[2].error.as_ref().unwrap().code,
+        "already-decided"
+    );
+
+    // Malformed, empty, oversized and wrongly typed batches are refused whole.
+    let resp = send(vec![0, 0, 0, 0, 0, 0, 0, 9, 1], "application/octet-stream")
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(code_of(&answer), "malformed-batch");
+    let empty: Vec<SignedTransaction> = Vec::new();
+    let resp = send(kp_types::encode(&empty), "application/octet-stream")
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(code_of(&answer), "batch-size");
+    let many = vec![good.clone(); BATCH_TXS_MAX + 1];
+    let bytes = kp_types::encode(&many);
+    assert!(
+        bytes.len() <= BODY_BYTES_MAX,
+        "the test's batch fits the body limit"
+    );
+    let resp = send(bytes, "application/octet-stream").await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(code_of(&answer), "batch-size");
+    let resp = send(kp_types::encode(&batch), "application/json")
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 415);
 }

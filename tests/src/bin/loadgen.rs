@@ -28,7 +28,9 @@
 
 use kp_e2e::Cluster;
 use kp_types::tx::{Payload, Transaction};
-use kp_types::{Block, Hash, PublicKey, Signature, SigningKey, Timestamp, TxHash};
+use kp_types::{
+    Block, Hash, PublicKey, Signature, SignedTransaction, SigningKey, Timestamp, TxHash,
+};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -213,8 +215,8 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// `count` distinct signed certificate issues BW→EU, as request bodies.
-fn presign(key: &SigningKey, count: usize, run: u64) -> Vec<(TxHash, String)> {
+/// `count` distinct signed certificate issues BW→EU.
+fn presign(key: &SigningKey, count: usize, run: u64) -> Vec<(TxHash, SignedTransaction)> {
     let now = now_ms();
     let today = Timestamp(now).date();
     let authority = kp_types::AuthorityId::new("BW-KPA").expect("valid id");
@@ -232,12 +234,7 @@ fn presign(key: &SigningKey, count: usize, run: u64) -> Vec<(TxHash, String)> {
                 payload: Payload::IssueCertificate(cert),
             }
             .sign(key);
-            let body = serde_json::json!({
-                "tx_hex": hex::encode(kp_types::encode(&stx)),
-                "wait": false,
-            })
-            .to_string();
-            (stx.hash(), body)
+            (stx.hash(), stx)
         })
         .collect()
 }
@@ -337,6 +334,9 @@ fn ingest(opts: &Opts) -> Json {
     let window = opts.get_u64("window", 8_000);
     let rate = opts.get_f64("rate", 0.0);
     let threads = opts.get_u64("threads", 32) as usize;
+    // Transactions per request: 1 posts each to /v1/txs as JSON; more posts
+    // them together to /v1/txs/batch.
+    let batch = (opts.get_u64("batch", 1) as usize).clamp(1, kp_rpc::BATCH_TXS_MAX);
     let drain_secs = opts.get_f64("drain-secs", 30.0);
 
     // Ceiling first, before any node runs, so that it measures the machine
@@ -451,10 +451,11 @@ fn ingest(opts: &Opts) -> Json {
                         std::thread::sleep(Duration::from_millis(2));
                         continue;
                     }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let i = next.fetch_add(batch, Ordering::Relaxed);
                     if i >= bodies.len() {
                         break;
                     }
+                    let end = (i + batch).min(bodies.len());
                     if rate > 0.0 {
                         let due = t0 + Duration::from_secs_f64(i as f64 / rate);
                         let now = Instant::now();
@@ -462,43 +463,96 @@ fn ingest(opts: &Opts) -> Json {
                             std::thread::sleep(due - now);
                         }
                     }
-                    let (hash, body) = &bodies[i];
-                    let rpc = &rpcs[i % rpcs.len()];
+                    let chunk = &bodies[i..end];
+                    let rpc = &rpcs[(i / batch) % rpcs.len()];
                     let at = Instant::now();
-                    decided.lock().expect("lock").submitted_at.insert(*hash, at);
+                    {
+                        let mut d = decided.lock().expect("lock");
+                        for (hash, _) in chunk {
+                            d.submitted_at.insert(*hash, at);
+                        }
+                    }
+                    // Positions in `chunk` not yet accepted or refused; those
+                    // refused with 503 (pool or queue full) are sent again.
+                    let mut pending: Vec<usize> = (0..chunk.len()).collect();
                     let mut attempts = 0;
-                    loop {
+                    while !pending.is_empty() {
                         attempts += 1;
-                        let result = client
-                            .post(format!("http://{rpc}/v1/txs"))
-                            .header("content-type", "application/json")
-                            .body(body.clone())
-                            .send();
-                        match result {
-                            Ok(r) if r.status().as_u16() == 202 || r.status().as_u16() == 200 => {
-                                submitted.fetch_add(1, Ordering::Relaxed);
-                                break;
-                            }
-                            Ok(r) if r.status().as_u16() == 503 && attempts < 50 => {
-                                retried.fetch_add(1, Ordering::Relaxed);
-                                std::thread::sleep(Duration::from_millis(20));
-                            }
-                            other => {
-                                if refused.fetch_add(1, Ordering::Relaxed) < 5 {
-                                    let detail = match other {
-                                        Ok(r) => format!(
-                                            "{} {}",
-                                            r.status(),
-                                            r.text().unwrap_or_default()
-                                        ),
-                                        Err(e) => e.to_string(),
-                                    };
-                                    eprintln!("loadgen: submission refused: {detail}");
+                        let result = if batch == 1 {
+                            let body = serde_json::json!({
+                                "tx_hex": hex::encode(kp_types::encode(&chunk[pending[0]].1)),
+                                "wait": false,
+                            })
+                            .to_string();
+                            client
+                                .post(format!("http://{rpc}/v1/txs"))
+                                .header("content-type", "application/json")
+                                .body(body)
+                                .send()
+                        } else {
+                            let txs: Vec<&SignedTransaction> =
+                                pending.iter().map(|&k| &chunk[k].1).collect();
+                            client
+                                .post(format!("http://{rpc}/v1/txs/batch"))
+                                .header("content-type", "application/octet-stream")
+                                .body(kp_types::encode(&txs))
+                                .send()
+                        };
+                        // Per pending transaction: (status, detail when refused).
+                        let outcome: Vec<(u16, Option<String>)> = match result {
+                            Ok(r) if batch > 1 && r.status().as_u16() == 200 => {
+                                match r.json::<kp_rpc::BatchSubmitted>() {
+                                    Ok(answer) if answer.results.len() == pending.len() => answer
+                                        .results
+                                        .iter()
+                                        .map(|item| {
+                                            let detail = item.error.as_ref().map(|e| {
+                                                format!("{} {}: {}", item.status, e.code, e.message)
+                                            });
+                                            (item.status, detail)
+                                        })
+                                        .collect(),
+                                    Ok(_) => vec![
+                                        (0, Some("answer of the wrong length".into()));
+                                        pending.len()
+                                    ],
+                                    Err(e) => vec![(0, Some(e.to_string())); pending.len()],
                                 }
-                                decided.lock().expect("lock").submitted_at.remove(hash);
-                                break;
+                            }
+                            Ok(r) if r.status().as_u16() == 202 || r.status().as_u16() == 200 => {
+                                vec![(202, None); pending.len()]
+                            }
+                            Ok(r) => {
+                                let status = r.status().as_u16();
+                                let detail = format!("{status} {}", r.text().unwrap_or_default());
+                                vec![(status, Some(detail)); pending.len()]
+                            }
+                            Err(e) => vec![(0, Some(e.to_string())); pending.len()],
+                        };
+                        let mut again = Vec::new();
+                        for (&k, (status, detail)) in pending.iter().zip(outcome) {
+                            match detail {
+                                None => {
+                                    submitted.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Some(_) if status == 503 && attempts < 50 => again.push(k),
+                                Some(detail) => {
+                                    if refused.fetch_add(1, Ordering::Relaxed) < 5 {
+                                        eprintln!("loadgen: submission refused: {detail}");
+                                    }
+                                    decided
+                                        .lock()
+                                        .expect("lock")
+                                        .submitted_at
+                                        .remove(&chunk[k].0);
+                                }
                             }
                         }
+                        if !again.is_empty() {
+                            retried.fetch_add(1, Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        pending = again;
                     }
                 }
             })
@@ -598,6 +652,7 @@ fn ingest(opts: &Opts) -> Json {
         "rate_target": rate,
         "window": window,
         "threads": threads,
+        "batch": batch,
         "startup_s": (startup_s * 10.0).round() / 10.0,
         "presign_s": (presign_s * 100.0).round() / 100.0,
         "submitted": submitted_n,
