@@ -498,19 +498,22 @@ impl<S: StateStore> Ledger<S> {
         candidates: &[SignedTransaction],
     ) -> Block {
         self.build_block_inner(proposer, time, candidates.iter(), true)
+            .0
     }
 
     /// [`Ledger::build_block`] from candidates whose signatures the host has
     /// already verified (a node's pool admits only verified transactions):
     /// it does not verify them again. A candidate with a bad signature would
     /// make the block invalid at every validator, so only vouched-for
-    /// candidates belong here.
+    /// candidates belong here. Also returns the hashes of the candidates the
+    /// rules refused (in the state left by the ones before them), which the
+    /// host may drop from its pool.
     pub fn build_block_from_verified<'a>(
         &self,
         proposer: PublicKey,
         time: Timestamp,
         candidates: impl IntoIterator<Item = &'a SignedTransaction>,
-    ) -> Block {
+    ) -> (Block, Vec<TxHash>) {
         self.build_block_inner(proposer, time, candidates, false)
     }
 
@@ -520,7 +523,8 @@ impl<S: StateStore> Ledger<S> {
         time: Timestamp,
         candidates: impl IntoIterator<Item = &'a SignedTransaction>,
         verify: bool,
-    ) -> Block {
+    ) -> (Block, Vec<TxHash>) {
+        let mut refused = Vec::new();
         let mut ctx = Ctx::new(
             &self.store,
             &self.params,
@@ -553,13 +557,13 @@ impl<S: StateStore> Ledger<S> {
                         txs.push(stx.clone());
                         hashes.push(hash);
                     }
-                    Ok(Err(_)) => {}
+                    Ok(Err(_)) => refused.push(hash),
                     // The store failed: propose what was gathered so far.
                     Err(_) => break,
                 }
             }
         }
-        Block {
+        let block = Block {
             header: BlockHeader {
                 chain_id: self.chain_id.clone(),
                 height: self.height + 1,
@@ -570,7 +574,8 @@ impl<S: StateStore> Ledger<S> {
                 state_root: self.state_root(),
             },
             txs,
-        }
+        };
+        (block, refused)
     }
 
     /// Executes a decided block and commits its state changes together with

@@ -629,10 +629,23 @@ fn build_block_from_verified_matches_build_block() {
         .collect();
     let proposer = h.ledger.validators()[0];
     let checked = h.ledger.build_block(proposer, h.time, &txs);
-    let trusted = h
+    let (trusted, refused) = h
         .ledger
         .build_block_from_verified(proposer, h.time, txs.iter());
+    assert!(refused.is_empty());
     assert_eq!(checked, trusted);
     assert_eq!(trusted.txs.len(), 5);
     assert_eq!(h.ledger.validate_block(&trusted), Ok(()));
+    // A second issue of a number already in the block is refused and named.
+    let mut again = txs.clone();
+    let duplicate = h.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW1", "BW", "EU", h.today())),
+    );
+    again.push(duplicate.clone());
+    let (block, refused) = h
+        .ledger
+        .build_block_from_verified(proposer, h.time, again.iter());
+    assert_eq!(block.txs.len(), 5);
+    assert_eq!(refused, vec![duplicate.hash()]);
 }

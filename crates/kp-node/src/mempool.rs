@@ -2,9 +2,10 @@
 //!
 //! A transaction enters only after its signature verified and the ledger's
 //! rules accept it against the current state; after each block, transactions
-//! the block included are dropped, and at most once a second the rest are
-//! checked again (a certificate number taken by a block, a sanction just
-//! adopted). Because only verified transactions enter, a block's
+//! the block included are dropped, and a bounded slice of the rest is
+//! checked again, walking the pool round-robin (a certificate number taken
+//! by a block, a sanction just adopted); a proposal drops what it found
+//! invalid. Because only verified transactions enter, a block's
 //! transaction that the pool holds with the same signature needs no second
 //! verification (`holds_verified`). Arrival order is kept so that a block
 //! executes an authority's issue before its later void of the same certificate.
@@ -43,6 +44,8 @@ pub struct Mempool {
     next_seq: u64,
     by_hash: BTreeMap<TxHash, Entry>,
     order: BTreeMap<u64, TxHash>,
+    /// Where the next `recheck_some` starts.
+    recheck_cursor: u64,
 }
 
 impl Mempool {
@@ -54,6 +57,7 @@ impl Mempool {
             next_seq: 0,
             by_hash: BTreeMap::new(),
             order: BTreeMap::new(),
+            recheck_cursor: 0,
         }
     }
 
@@ -118,18 +122,55 @@ impl Mempool {
         debug_assert_eq!(self.order.len(), self.by_hash.len());
     }
 
-    /// Keeps only transactions for which `still_valid` holds; returns how many left.
-    pub fn retain(&mut self, mut still_valid: impl FnMut(&SignedTransaction) -> bool) -> usize {
-        let before = self.by_hash.len();
-        let order = &mut self.order;
-        self.by_hash.retain(|_, entry| {
-            let keep = still_valid(&entry.tx);
-            if !keep {
-                order.remove(&entry.seq);
+    /// Re-checks at most `max` pending transactions, oldest first from where
+    /// the previous call stopped (wrapping around), dropping those for which
+    /// `still_valid` fails; returns how many it dropped. Called after every
+    /// block, it walks the whole pool in `len / max` blocks at a bounded
+    /// cost per block.
+    pub fn recheck_some(
+        &mut self,
+        max: usize,
+        mut still_valid: impl FnMut(&SignedTransaction) -> bool,
+    ) -> usize {
+        // Past the newest: wrap around to the oldest now, not a call later.
+        if self.order.range(self.recheck_cursor..).next().is_none() {
+            self.recheck_cursor = 0;
+        }
+        let mut failed = Vec::new();
+        let mut seen = 0usize;
+        let mut last = None;
+        for (&seq, hash) in self.order.range(self.recheck_cursor..) {
+            if seen >= max {
+                break;
             }
-            keep
-        });
-        before - self.by_hash.len()
+            seen += 1;
+            last = Some(seq);
+            if let Some(entry) = self.by_hash.get(hash) {
+                if !still_valid(&entry.tx) {
+                    failed.push((seq, *hash));
+                }
+            }
+        }
+        // The end of the pool was reached: start again from the oldest.
+        self.recheck_cursor = match last {
+            Some(seq) if seen >= max => seq + 1,
+            _ => 0,
+        };
+        for (seq, hash) in &failed {
+            self.order.remove(seq);
+            self.by_hash.remove(hash);
+        }
+        debug_assert_eq!(self.order.len(), self.by_hash.len());
+        failed.len()
+    }
+
+    /// Drops the given pending transactions (those a proposal found invalid).
+    pub fn remove(&mut self, hashes: &[TxHash]) {
+        for hash in hashes {
+            if let Some(entry) = self.by_hash.remove(hash) {
+                self.order.remove(&entry.seq);
+            }
+        }
     }
 }
 
@@ -185,7 +226,32 @@ mod tests {
         pool.remove_included(&[tx(0).hash()].into_iter().collect());
         assert_eq!(pool.len(), 2);
         assert!(!pool.holds_verified(&first.hash(), &first.signature));
-        assert_eq!(pool.retain(|t| t.tx.nonce != 2), 1);
+        // Rechecks walk the pool in slices, wrapping around.
+        let mut checked = Vec::new();
+        assert_eq!(
+            pool.recheck_some(1, |t| {
+                checked.push(t.tx.nonce);
+                true
+            }),
+            0
+        );
+        assert_eq!(
+            pool.recheck_some(1, |t| {
+                checked.push(t.tx.nonce);
+                t.tx.nonce != 2
+            }),
+            1
+        );
+        assert_eq!(checked, vec![1, 2]);
+        assert_eq!(pool.len(), 1);
+        let mut checked = Vec::new();
+        pool.recheck_some(5, |t| {
+            checked.push(t.tx.nonce);
+            true
+        });
+        assert_eq!(checked, vec![1]);
         assert_eq!(pool.iter().next().map(|t| t.tx.nonce), Some(1));
+        pool.remove(&[tx(1).hash()]);
+        assert!(pool.is_empty());
     }
 }

@@ -51,8 +51,8 @@ const EVIDENCE_TX_LIFETIME_MS: u64 = 60 * 60 * 1000;
 const TX_GOSSIP_BATCH_MAX: usize = 256;
 /// How long a transaction waits for others before its batch is gossiped.
 const TX_GOSSIP_DELAY_MS: u64 = 10;
-/// Most time between two re-checks of the whole pool against the state.
-const MEMPOOL_RECHECK_MS: u64 = 1_000;
+/// Pending transactions re-checked against the state after each block.
+const MEMPOOL_RECHECK_PER_BLOCK: usize = 256;
 /// Bytes of transactions gossiped together in one message at most.
 const TX_GOSSIP_BYTES_MAX: usize = 1024 * 1024;
 /// Largest encoded decided-block gossip message or sync answer.
@@ -185,7 +185,6 @@ struct Node {
     rpc_shutdown: Option<oneshot::Sender<()>>,
     tx_outbox: Vec<SignedTransaction>,
     tx_outbox_bytes: usize,
-    last_recheck: Instant,
 }
 
 fn now_ms() -> Timestamp {
@@ -327,7 +326,6 @@ impl Node {
             rpc_shutdown: Some(rpc_shutdown),
             tx_outbox: Vec::new(),
             tx_outbox_bytes: 0,
-            last_recheck: Instant::now(),
         })
     }
 
@@ -503,11 +501,14 @@ impl Node {
                         .max(self.ledger.last_block_time().0.saturating_add(1)),
                 );
                 // The pool admits only transactions whose signature verified.
-                let block = self.ledger.build_block_from_verified(
+                let (block, refused) = self.ledger.build_block_from_verified(
                     self.key.public(),
                     time,
                     self.mempool.iter(),
                 );
+                // No longer valid in this state (a number taken, a sanction
+                // adopted): not worth keeping.
+                self.mempool.remove(&refused);
                 return Ok(Some(Input::ProposalPayload {
                     height,
                     round,
@@ -586,19 +587,17 @@ impl Node {
 
         let included: BTreeSet<TxHash> = receipt.receipts.iter().map(|r| r.tx_hash).collect();
         self.mempool.remove_included(&included);
-        // Re-check what is still pending against the new state (a number the
-        // block took, a sanction it adopted, an expiry), at most once per
-        // MEMPOOL_RECHECK_MS: under load blocks come several times a second
-        // and a full re-check per block costs more than the block. Until
-        // then `build_block` skips what no longer passes.
-        if self.last_recheck.elapsed() >= Duration::from_millis(MEMPOOL_RECHECK_MS) {
-            self.last_recheck = Instant::now();
-            let now = now_ms();
-            let ledger = &self.ledger;
-            // Signatures were verified on entry; only the state has changed.
-            self.mempool
-                .retain(|tx| ledger.check_tx_rules(tx, now).is_ok());
-        }
+        // Re-check part of what is still pending against the new state (a
+        // number the block took, a sanction it adopted, an expiry): a
+        // bounded slice per block, round-robin over the pool, so that a
+        // large pool does not cost more per block than the block itself.
+        // Proposals drop what they find invalid meanwhile.
+        let now = now_ms();
+        let ledger = &self.ledger;
+        // Signatures were verified on entry; only the state has changed.
+        self.mempool.recheck_some(MEMPOOL_RECHECK_PER_BLOCK, |tx| {
+            ledger.check_tx_rules(tx, now).is_ok()
+        });
         for (position, r) in receipt.receipts.iter().enumerate() {
             // Waiters are answered before the receipt moves into the event.
             if let Some(waiters) = self.waiters.remove(&r.tx_hash) {
