@@ -661,6 +661,13 @@ impl Node {
     /// A batch of transactions gossiped by a peer: the new ones are verified
     /// in one batch, then checked against the rules and pooled.
     async fn on_tx_batch(&mut self, from: PublicKey, bytes: &[u8]) {
+        // Only validators propose blocks, so only they need a pool of other
+        // nodes' transactions; an observer verifies them when they arrive in
+        // a block. (Transactions submitted to an observer's RPC are still
+        // checked there and gossiped to the validators.)
+        if !self.is_validator() {
+            return;
+        }
         let limit = self.config.network.message_bytes_max;
         let batch = match kp_types::decode::<Vec<SignedTransaction>>(bytes, limit) {
             Ok(batch) if batch.len() <= TX_GOSSIP_BATCH_MAX => batch,
