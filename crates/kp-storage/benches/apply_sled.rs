@@ -125,6 +125,20 @@ fn apply(ledger: &mut Ledger<Store>, block: &Block) {
         .expect("commit staged");
 }
 
+/// CPU time of the whole process (every thread: sled's included) so far,
+/// from `/proc/self/stat` (Linux; zero elsewhere), in clock ticks of 10 ms.
+fn process_cpu_ticks() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    // Fields after the parenthesised command name: utime and stime are the
+    // 12th and 13th of them.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    field(11).unwrap_or(0) + field(12).unwrap_or(0)
+}
+
 fn base_blocks() -> usize {
     std::env::var("KP_BENCH_BASE_BLOCKS")
         .ok()
@@ -162,6 +176,8 @@ fn bench(c: &mut Criterion) {
         sled.size_on_disk().expect("size") / 1_000_000,
     );
 
+    let mut measured_blocks = 0u64;
+    let mut cpu_ticks = 0u64;
     let mut group = c.benchmark_group("apply_sled");
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
@@ -172,6 +188,7 @@ fn bench(c: &mut Criterion) {
         format!("1000 certificates on {}k, staged commit", base),
         |b| {
             b.iter_custom(|iters| {
+                measured_blocks += iters;
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
                     let block = block_of_certificates(&ledger);
@@ -179,14 +196,21 @@ fn bench(c: &mut Criterion) {
                     // verified once and cached by the ledger.
                     ledger.validate_block(&block).expect("valid block");
                     let start = Instant::now();
+                    let cpu_start = process_cpu_ticks();
                     apply(&mut ledger, &block);
                     timed += start.elapsed();
+                    cpu_ticks += process_cpu_ticks() - cpu_start;
                 }
                 timed
             })
         },
     );
     group.finish();
+    println!(
+        "process CPU (user + system, all threads) per timed block: {:.0} ms over {} blocks",
+        cpu_ticks as f64 * 10.0 / measured_blocks.max(1) as f64,
+        measured_blocks
+    );
     let height = ledger.height();
     let root = ledger.state_root();
     drop(ledger);
