@@ -25,10 +25,12 @@
 //! | 0x12 territory | alpha-2 code | owning member's code |
 //! | 0x7D root meta (not committed) | `root` | root (32) |
 //! | 0x7E bucket index (not committed) | bucket (2), key | entry hash (32) |
-//! | 0x7F bucket digest (not committed) | bucket (2) | digest (32) |
+//! | 0x7F bucket digest (retired, not committed) | bucket (2) | digest (32) |
 //!
 //! Tables 0x7D..0x7F hold the state-root machinery itself: they are derived
-//! from the committed tables and excluded from the root.
+//! from the committed tables and excluded from the root. Table 0x7F is no
+//! longer written (digests are recomputed from the index on open); entries
+//! left by earlier builds are ignored.
 
 use kp_types::{CertificateNumber, Date, Hash, ParticipantCode, Period, PublicKey, Timestamp};
 
@@ -79,7 +81,7 @@ pub mod table {
     pub const ROOT_META: u8 = 0x7D;
     /// Bucket index.
     pub const BUCKET_INDEX: u8 = 0x7E;
-    /// Bucket digests.
+    /// Bucket digests (retired: no longer written or read).
     pub const BUCKET_DIGEST: u8 = 0x7F;
 }
 
@@ -244,7 +246,7 @@ pub fn bucket_index(bucket: u16, committed: &[u8]) -> Vec<u8> {
     key(table::BUCKET_INDEX, &[&bucket.to_be_bytes(), committed])
 }
 
-/// A bucket's digest (not committed).
+/// A bucket's digest (retired table, not committed).
 pub fn bucket_digest(bucket: u16) -> Vec<u8> {
     key(table::BUCKET_DIGEST, &[&bucket.to_be_bytes()])
 }

@@ -117,15 +117,25 @@ fn tampered_root_machinery_is_detected_on_open() {
     let g = genesis();
     let h = Harness::with_genesis(g.clone());
     let store = h.ledger.store().snapshot();
-    let digests = store
-        .scan_prefix(&keys::prefix(keys::table::BUCKET_DIGEST), None, 1)
+    // One entry hash of the bucket index, from which the digests and so the
+    // root are recomputed on open.
+    let index = store
+        .scan_prefix(&keys::prefix(keys::table::BUCKET_INDEX), None, 1)
         .unwrap();
     let mut ws = WriteSet::default();
-    ws.put(digests[0].0.clone(), vec![9; 32]);
+    ws.put(index[0].0.clone(), vec![9; 32]);
+    store.commit(&ws).unwrap();
+    assert!(matches!(
+        Ledger::open(&g, store.clone()),
+        Err(LedgerError::RootMismatch { .. })
+    ));
+    // An index entry that is not an entry hash is corruption, not a panic.
+    let mut ws = WriteSet::default();
+    ws.put(index[0].0.clone(), vec![9; 5]);
     store.commit(&ws).unwrap();
     assert!(matches!(
         Ledger::open(&g, store),
-        Err(LedgerError::RootMismatch { .. })
+        Err(LedgerError::Store(kp_ledger::StoreError::Corrupt { .. }))
     ));
 }
 
