@@ -14,6 +14,7 @@
 //! block.
 
 use crate::keys;
+use std::collections::BTreeMap;
 use crate::overlay::Overlay;
 use crate::params::Params;
 use crate::records::{
@@ -175,7 +176,18 @@ pub(crate) struct Ctx<'a, S: StateStore> {
     /// member record is written (membership acts are rare, signatures and
     /// evidence are not).
     governments: Option<Vec<(ParticipantCode, PublicKey)>>,
+    /// Hashes executed in this block, by expiry window: the window's latest
+    /// expiry and the hashes, in execution order. Written at the end of the
+    /// block as one index entry per window ([`Ctx::end_block`]).
+    expiring: BTreeMap<u64, (Timestamp, Vec<u8>)>,
 }
+
+/// Width of the expiry windows that group executed hashes into one index
+/// entry. A group is pruned once its latest expiry passed, so a hash is
+/// remembered at most this much longer than its own expiry; that is never
+/// visible, since an expired transaction is refused for its expiry before
+/// the memory is consulted.
+pub const EXECUTED_WINDOW_MS: u64 = 60_000;
 
 impl<'a, S: StateStore> Ctx<'a, S> {
     pub(crate) fn new(
@@ -194,6 +206,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             events: Vec::new(),
             tx_events: Vec::new(),
             governments: None,
+            expiring: BTreeMap::new(),
         }
     }
 
@@ -263,9 +276,13 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                 .expires_at
                 .min(self.time.plus_ms(self.params.tx_lifetime_max_ms));
             self.ov.put_value(keys::executed(&hash), &expiry);
-            self.ov
-                .put(keys::executed_expiry(expiry, &hash), Vec::new());
             self.ov.commit_tx();
+            let (latest, hashes) = self
+                .expiring
+                .entry(expiry.0 / EXECUTED_WINDOW_MS)
+                .or_insert((expiry, Vec::new()));
+            *latest = (*latest).max(expiry);
+            hashes.extend_from_slice(&hash.0);
         }
         Ok(outcome)
     }
@@ -1603,7 +1620,50 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         usize::try_from(self.params.housekeeping_per_block_max).unwrap_or(usize::MAX)
     }
 
+    /// End-of-block work: the expiry index of the hashes executed in the
+    /// block, one entry per expiry window.
+    pub(crate) fn end_block(&mut self) {
+        for (_, (latest, hashes)) in std::mem::take(&mut self.expiring) {
+            self.ov
+                .put(keys::executed_by_expiry(latest, self.height), hashes);
+        }
+        self.ov.commit_tx();
+    }
+
+    /// Forgets executed hashes whose expiry passed: whole groups (one block,
+    /// one expiry window) whose latest expiry is before the block time, as
+    /// many as fit in the housekeeping limit counted in hashes (at least one
+    /// group, which holds at most one block's transactions).
     fn prune_executed(&mut self) -> Result<(), StoreError> {
+        self.prune_executed_v1()?;
+        let prefix = keys::executed_by_expiry_prefix();
+        let bound = [prefix.as_slice(), &self.time.0.to_be_bytes()].concat();
+        let limit = self.housekeeping_limit();
+        let mut pruned = 0usize;
+        for (k, v) in self
+            .ov
+            .scan_while(&prefix, limit, |k| k < bound.as_slice())?
+        {
+            if v.len() % 32 != 0 {
+                return Err(corrupt(&k, "executed-by-expiry value"));
+            }
+            let count = v.len() / 32;
+            if pruned > 0 && pruned.saturating_add(count) > limit {
+                break;
+            }
+            pruned = pruned.saturating_add(count);
+            for chunk in v.chunks_exact(32) {
+                let hash = hash_at(chunk).ok_or_else(|| corrupt(&k, "executed hash"))?;
+                self.ov.delete(keys::executed(&hash));
+            }
+            self.ov.delete(k);
+        }
+        Ok(())
+    }
+
+    /// Prunes what earlier builds left in the version-1 expiry index (one
+    /// entry per hash); empty on a chain started by this build.
+    fn prune_executed_v1(&mut self) -> Result<(), StoreError> {
         let prefix = keys::prefix(keys::table::EXECUTED_EXPIRY);
         let bound = keys::executed_expiry(self.time, &Hash::ZERO);
         for (k, _) in self

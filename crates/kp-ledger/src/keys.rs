@@ -17,7 +17,7 @@
 //! | 0x0A pending resolution by deadline | deadline (8, BE), id | empty |
 //! | 0x0B seizure | sequence (8, BE) | `SeizureRecord` |
 //! | 0x0C executed transaction | hash (32) | expiry (8, BE) |
-//! | 0x0D executed transaction by expiry | expiry (8, BE), hash | empty |
+//! | 0x0D executed transactions by expiry, **version 2** | latest expiry (8, BE), height (8, BE) | the hashes (32 each) |
 //! | 0x0E evidence | id (32) | `EvidenceRecord` |
 //! | 0x0F production | code, 0x00, period | `ProductionReport` |
 //! | 0x10 participant quarter statistics | code, 0x00, year (4), quarter (1) | `QuarterStats` |
@@ -34,8 +34,10 @@
 
 use kp_types::{CertificateNumber, Date, Hash, ParticipantCode, Period, PublicKey, Timestamp};
 
-/// Layout version of every table so far.
+/// Layout version of every table so far, except where noted.
 pub const V1: u8 = 1;
+/// Layout version 2 (table 0x0D: executed transactions grouped per block).
+pub const V2: u8 = 2;
 
 /// Ledger tables.
 pub mod table {
@@ -63,7 +65,8 @@ pub mod table {
     pub const SEIZURE: u8 = 0x0B;
     /// Executed transaction hashes.
     pub const EXECUTED: u8 = 0x0C;
-    /// Executed transaction hashes by expiry.
+    /// Executed transaction hashes by expiry (version 1: one entry per
+    /// hash; version 2: one entry per block and expiry window).
     pub const EXECUTED_EXPIRY: u8 = 0x0D;
     /// Evidence.
     pub const EVIDENCE: u8 = 0x0E;
@@ -178,12 +181,27 @@ pub fn executed(hash: &Hash) -> Vec<u8> {
     key(table::EXECUTED, &[&hash.0])
 }
 
-/// An executed transaction in the expiry index.
+/// An executed transaction in the version-1 expiry index (no longer
+/// written; what earlier builds left is still pruned).
 pub fn executed_expiry(expires_at: Timestamp, hash: &Hash) -> Vec<u8> {
     key(
         table::EXECUTED_EXPIRY,
         &[&expires_at.0.to_be_bytes(), &hash.0],
     )
+}
+
+/// Prefix of the version-2 expiry index of executed transactions.
+pub fn executed_by_expiry_prefix() -> Vec<u8> {
+    vec![table::EXECUTED_EXPIRY, V2]
+}
+
+/// The hashes executed in the block at `height` whose expiries fall in one
+/// window and are at most `expiry_max` (version 2).
+pub fn executed_by_expiry(expiry_max: Timestamp, height: u64) -> Vec<u8> {
+    let mut k = executed_by_expiry_prefix();
+    k.extend_from_slice(&expiry_max.0.to_be_bytes());
+    k.extend_from_slice(&height.to_be_bytes());
+    k
 }
 
 /// Evidence.

@@ -586,6 +586,7 @@ impl<S: StateStore> Ledger<S> {
                 result,
             });
         }
+        ctx.end_block();
         ctx.ov.meta_put(meta::HEIGHT, &(self.height + 1));
         ctx.ov.meta_put(meta::LAST_HASH, &block_hash);
         ctx.ov.meta_put(meta::LAST_TIME, &time);

@@ -263,6 +263,50 @@ fn executed_hashes_are_pruned_after_expiry() {
     );
 }
 
+/// One block's hashes share one expiry-index entry per expiry window; the
+/// group goes once its latest expiry passed, and entries an earlier build
+/// left in the version-1 index (one per hash) are pruned as well.
+#[test]
+fn executed_hashes_are_grouped_per_block_and_window() {
+    let mut h = Harness::new();
+    let txs: Vec<_> = (0..3)
+        .map(|i| {
+            h.by_authority(
+                "BW",
+                Payload::IssueCertificate(certificate(&format!("BW{i}"), "BW", "EU", h.today())),
+            )
+        })
+        .collect();
+    let latest = txs.iter().map(|t| t.tx.expires_at).max().unwrap();
+    let receipt = h.apply(txs.clone()).unwrap();
+    assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
+    let groups = h
+        .ledger
+        .store()
+        .scan_prefix(&keys::executed_by_expiry_prefix(), None, 10)
+        .unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].0, keys::executed_by_expiry(latest, receipt.height));
+    assert_eq!(groups[0].1.len(), 3 * 32);
+    // A leftover of the version-1 layout.
+    let old = kp_types::Hash([7; 32]);
+    let mut ws = WriteSet::default();
+    ws.put(keys::executed(&old), kp_types::encode(&h.time));
+    ws.put(keys::executed_expiry(h.time, &old), Vec::new());
+    h.ledger.store().commit(&ws).unwrap();
+    h.set_time(latest.plus_ms(1));
+    h.apply(vec![]).unwrap();
+    let store = h.ledger.store();
+    for t in &txs {
+        assert_eq!(store.get(&keys::executed(&t.hash())).unwrap(), None);
+    }
+    assert_eq!(store.get(&keys::executed(&old)).unwrap(), None);
+    assert!(store
+        .scan_prefix(&[keys::table::EXECUTED_EXPIRY], None, 10)
+        .unwrap()
+        .is_empty());
+}
+
 #[test]
 fn build_block_skips_what_would_be_rejected() {
     let mut h = Harness::new();
