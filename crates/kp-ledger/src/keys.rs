@@ -12,7 +12,7 @@
 //! | 0x05 authority by participant | code, 0x00, id | empty |
 //! | 0x06 authority key | key (32) | id |
 //! | 0x07 certificate | number | `CertificateRecord` |
-//! | 0x08 open certificate by expiry | expiry date (4, BE), number | empty |
+//! | 0x08 certificates by expiry, **version 2** | expiry date (4, BE), height (8, BE) | the numbers a block issued |
 //! | 0x09 resolution | id (32) | `ResolutionRecord` |
 //! | 0x0A pending resolution by deadline | deadline (8, BE), id | empty |
 //! | 0x0B seizure | sequence (8, BE) | `SeizureRecord` |
@@ -36,7 +36,7 @@ use kp_types::{CertificateNumber, Date, Hash, ParticipantCode, Period, PublicKey
 
 /// Layout version of every table so far, except where noted.
 pub const V1: u8 = 1;
-/// Layout version 2 (table 0x0D: executed transactions grouped per block).
+/// Layout version 2 (tables 0x08 and 0x0D: entries grouped per block).
 pub const V2: u8 = 2;
 
 /// Ledger tables.
@@ -55,7 +55,8 @@ pub mod table {
     pub const AUTHORITY_KEY: u8 = 0x06;
     /// Certificates.
     pub const CERTIFICATE: u8 = 0x07;
-    /// Open certificates by expiry date.
+    /// Certificates by expiry date (version 1: one entry per open
+    /// certificate; version 2: one entry per block and expiry date).
     pub const CERTIFICATE_EXPIRY: u8 = 0x08;
     /// Resolutions.
     pub const RESOLUTION: u8 = 0x09;
@@ -150,7 +151,8 @@ pub fn certificate(number: &CertificateNumber) -> Vec<u8> {
     key(table::CERTIFICATE, &[number.as_str().as_bytes()])
 }
 
-/// An open certificate in the expiry index.
+/// An open certificate in the version-1 expiry index (no longer written;
+/// what earlier builds left is still worked through).
 pub fn certificate_expiry(expires_on: Date, number: &CertificateNumber) -> Vec<u8> {
     key(
         table::CERTIFICATE_EXPIRY,
@@ -188,6 +190,20 @@ pub fn executed_expiry(expires_at: Timestamp, hash: &Hash) -> Vec<u8> {
         table::EXECUTED_EXPIRY,
         &[&expires_at.0.to_be_bytes(), &hash.0],
     )
+}
+
+/// Prefix of the version-2 expiry index of certificates.
+pub fn certificates_by_expiry_prefix() -> Vec<u8> {
+    vec![table::CERTIFICATE_EXPIRY, V2]
+}
+
+/// The certificates issued in the block at `height` that expire on
+/// `expires_on` (version 2).
+pub fn certificates_by_expiry(expires_on: Date, height: u64) -> Vec<u8> {
+    let mut k = certificates_by_expiry_prefix();
+    k.extend_from_slice(&expires_on.0.to_be_bytes());
+    k.extend_from_slice(&height.to_be_bytes());
+    k
 }
 
 /// Prefix of the version-2 expiry index of executed transactions.

@@ -307,6 +307,46 @@ fn executed_hashes_are_grouped_per_block_and_window() {
         .is_empty());
 }
 
+/// A block's certificates share one expiry-index entry per expiry date; at
+/// expiry the open ones expire, the confirmed ones stay confirmed, and the
+/// entry goes. A version-1 entry left by an earlier build is honoured.
+#[test]
+fn certificates_are_grouped_per_block_for_expiry() {
+    let mut h = Harness::new();
+    let txs: Vec<_> = ["BW1", "BW2"]
+        .iter()
+        .map(|n| h.by_authority("BW", Payload::IssueCertificate(certificate(n, "BW", "EU", h.today()))))
+        .collect();
+    let receipt = h.apply(txs).unwrap();
+    assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
+    let expires_on = h.today().plus_days(30);
+    let groups = h
+        .ledger
+        .store()
+        .scan_prefix(&keys::certificates_by_expiry_prefix(), None, 10)
+        .unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].0, keys::certificates_by_expiry(expires_on, receipt.height));
+    confirm(&mut h, "BW1", 10_000);
+    // A leftover of the version-1 layout for a third, open certificate.
+    assert_eq!(h.issue(certificate("BW3", "BW", "EU", h.today())), Ok(()));
+    let mut ws = WriteSet::default();
+    ws.put(keys::certificate_expiry(expires_on, &number("BW3")), Vec::new());
+    h.ledger.store().commit(&ws).unwrap();
+    h.set_time(h.time.plus_ms(31 * 86_400_000));
+    h.apply(vec![]).unwrap();
+    let status = |n: &str| h.ledger.certificate(&number(n)).unwrap().unwrap().status;
+    assert_eq!(status("BW1"), kp_ledger::CertificateStatus::Confirmed);
+    assert_eq!(status("BW2"), kp_ledger::CertificateStatus::Expired);
+    assert_eq!(status("BW3"), kp_ledger::CertificateStatus::Expired);
+    assert!(h
+        .ledger
+        .store()
+        .scan_prefix(&[keys::table::CERTIFICATE_EXPIRY], None, 10)
+        .unwrap()
+        .is_empty());
+}
+
 #[test]
 fn build_block_skips_what_would_be_rejected() {
     let mut h = Harness::new();

@@ -23,10 +23,11 @@ fn frozen_roots() {
         genesis_root,
         "36ccd2d9c92fc106cb27a1dcab2f76153db862bd2f3c71e231907d49e58ef02d"
     );
-    // Changed when the executed-transaction expiry index moved to version 2
-    // (one entry per block and expiry window instead of one per hash).
+    // Changed when the expiry indexes of executed transactions (0x0D) and
+    // of certificates (0x08) moved to version 2: one entry per block and
+    // expiry window or date instead of one per hash or certificate.
     assert_eq!(
         block_root,
-        "49867fff1e5f2eed0bbdca1adf4971f00120e931e34b7fa39892181aca409bdd"
+        "0f922b5cd9a280e381ae2989e6cf5749504320fcccc90fa953a28ab19f788d83"
     );
 }
