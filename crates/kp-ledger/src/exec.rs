@@ -14,7 +14,6 @@
 //! block.
 
 use crate::keys;
-use std::collections::BTreeMap;
 use crate::overlay::{decode_stored, Overlay};
 use crate::params::Params;
 use crate::records::{
@@ -33,6 +32,7 @@ use kp_types::{
     SanctionScope, SeizureReport, SignedTransaction, Timestamp, Transaction, TxHash, UsdCents,
     VoidCertificate,
 };
+use std::collections::BTreeMap;
 
 /// Longest name (party, authority, member).
 pub const NAME_BYTES_MAX: usize = 256;
@@ -719,7 +719,6 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             });
         }
     }
-
 
     fn confirm(&mut self, signer: &PublicKey, hash: TxHash, k: &ImportConfirmation) -> Exec<()> {
         let mut rec = self.certificate_record(&k.number)?;

@@ -286,7 +286,10 @@ fn executed_hashes_are_grouped_per_block_and_window() {
         .scan_prefix(&keys::executed_by_expiry_prefix(), None, 10)
         .unwrap();
     assert_eq!(groups.len(), 1);
-    assert_eq!(groups[0].0, keys::executed_by_expiry(latest, receipt.height));
+    assert_eq!(
+        groups[0].0,
+        keys::executed_by_expiry(latest, receipt.height)
+    );
     assert_eq!(groups[0].1.len(), 3 * 32);
     // A leftover of the version-1 layout.
     let old = kp_types::Hash([7; 32]);
@@ -315,7 +318,12 @@ fn certificates_are_grouped_per_block_for_expiry() {
     let mut h = Harness::new();
     let txs: Vec<_> = ["BW1", "BW2"]
         .iter()
-        .map(|n| h.by_authority("BW", Payload::IssueCertificate(certificate(n, "BW", "EU", h.today()))))
+        .map(|n| {
+            h.by_authority(
+                "BW",
+                Payload::IssueCertificate(certificate(n, "BW", "EU", h.today())),
+            )
+        })
         .collect();
     let receipt = h.apply(txs).unwrap();
     assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
@@ -326,12 +334,18 @@ fn certificates_are_grouped_per_block_for_expiry() {
         .scan_prefix(&keys::certificates_by_expiry_prefix(), None, 10)
         .unwrap();
     assert_eq!(groups.len(), 1);
-    assert_eq!(groups[0].0, keys::certificates_by_expiry(expires_on, receipt.height));
+    assert_eq!(
+        groups[0].0,
+        keys::certificates_by_expiry(expires_on, receipt.height)
+    );
     confirm(&mut h, "BW1", 10_000);
     // A leftover of the version-1 layout for a third, open certificate.
     assert_eq!(h.issue(certificate("BW3", "BW", "EU", h.today())), Ok(()));
     let mut ws = WriteSet::default();
-    ws.put(keys::certificate_expiry(expires_on, &number("BW3")), Vec::new());
+    ws.put(
+        keys::certificate_expiry(expires_on, &number("BW3")),
+        Vec::new(),
+    );
     h.ledger.store().commit(&ws).unwrap();
     h.set_time(h.time.plus_ms(31 * 86_400_000));
     h.apply(vec![]).unwrap();

@@ -217,8 +217,8 @@ fn bench(c: &mut Criterion) {
     // What a restart costs the ledger: open over the same database (the
     // state root is rebuilt and checked against the stored one).
     let start = Instant::now();
-    let reopened = Ledger::open(&testkit::genesis(), StagingStore::new(sled.clone()))
-        .expect("reopens");
+    let reopened =
+        Ledger::open(&testkit::genesis(), StagingStore::new(sled.clone())).expect("reopens");
     let open_ms = start.elapsed().as_secs_f64() * 1000.0;
     assert_eq!((reopened.height(), reopened.state_root()), (height, root));
     println!(
