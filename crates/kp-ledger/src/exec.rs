@@ -14,7 +14,7 @@
 //! block.
 
 use crate::keys;
-use crate::overlay::Overlay;
+use crate::overlay::{decode_stored, Overlay};
 use crate::params::Params;
 use crate::records::{
     Approval, AuthorityRecord, CertificateEventKind, CertificateHistoryEntry, CertificateRecord,
@@ -32,6 +32,7 @@ use kp_types::{
     SanctionScope, SeizureReport, SignedTransaction, Timestamp, Transaction, TxHash, UsdCents,
     VoidCertificate,
 };
+use std::collections::BTreeMap;
 
 /// Longest name (party, authority, member).
 pub const NAME_BYTES_MAX: usize = 256;
@@ -175,7 +176,23 @@ pub(crate) struct Ctx<'a, S: StateStore> {
     /// member record is written (membership acts are rare, signatures and
     /// evidence are not).
     governments: Option<Vec<(ParticipantCode, PublicKey)>>,
+    /// Hashes executed in this block, by expiry window: the window's latest
+    /// expiry and the hashes, in execution order. Written at the end of the
+    /// block as one index entry per window ([`Ctx::end_block`]).
+    expiring: BTreeMap<u64, (Timestamp, Vec<u8>)>,
+    /// Certificates issued in this block, by expiry date, in execution
+    /// order; written at the end of the block as one index entry per date.
+    issued: BTreeMap<Date, Vec<CertificateNumber>>,
+    /// Those of the transaction being executed (kept or dropped with it).
+    tx_issued: Vec<(Date, CertificateNumber)>,
 }
+
+/// Width of the expiry windows that group executed hashes into one index
+/// entry. A group is pruned once its latest expiry passed, so a hash is
+/// remembered at most this much longer than its own expiry; that is never
+/// visible, since an expired transaction is refused for its expiry before
+/// the memory is consulted.
+pub const EXECUTED_WINDOW_MS: u64 = 60_000;
 
 impl<'a, S: StateStore> Ctx<'a, S> {
     pub(crate) fn new(
@@ -194,6 +211,9 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             events: Vec::new(),
             tx_events: Vec::new(),
             governments: None,
+            expiring: BTreeMap::new(),
+            issued: BTreeMap::new(),
+            tx_issued: Vec::new(),
         }
     }
 
@@ -208,11 +228,15 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     fn keep(&mut self) {
         self.ov.commit_tx();
         self.events.append(&mut self.tx_events);
+        for (expires_on, number) in self.tx_issued.drain(..) {
+            self.issued.entry(expires_on).or_default().push(number);
+        }
     }
 
     fn drop_tx(&mut self) {
         self.ov.discard_tx();
         self.tx_events.clear();
+        self.tx_issued.clear();
         self.governments = None;
     }
 
@@ -263,9 +287,13 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                 .expires_at
                 .min(self.time.plus_ms(self.params.tx_lifetime_max_ms));
             self.ov.put_value(keys::executed(&hash), &expiry);
-            self.ov
-                .put(keys::executed_expiry(expiry, &hash), Vec::new());
             self.ov.commit_tx();
+            let (latest, hashes) = self
+                .expiring
+                .entry(expiry.0 / EXECUTED_WINDOW_MS)
+                .or_insert((expiry, Vec::new()));
+            *latest = (*latest).max(expiry);
+            hashes.extend_from_slice(&hash.0);
         }
         Ok(outcome)
     }
@@ -561,10 +589,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             void_reason: None,
             counted,
         };
-        self.ov.put(
-            keys::certificate_expiry(c.expires_on, &c.number),
-            Vec::new(),
-        );
+        self.tx_issued.push((c.expires_on, c.number.clone()));
         self.ov.put_certificate(&record);
         self.emit(LedgerEvent::CertificateStatusChanged {
             number: c.number.clone(),
@@ -695,12 +720,6 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         }
     }
 
-    fn close_expiry(&mut self, rec: &CertificateRecord) {
-        let c = &rec.certificate;
-        self.ov
-            .delete(keys::certificate_expiry(c.expires_on, &c.number));
-    }
-
     fn confirm(&mut self, signer: &PublicKey, hash: TxHash, k: &ImportConfirmation) -> Exec<()> {
         let mut rec = self.certificate_record(&k.number)?;
         let (auth, _) = self.authority_signer(&k.authority, signer)?;
@@ -762,7 +781,6 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         }
         rec.receipt = Some(receipt);
         rec.discrepancy = discrepancy;
-        self.close_expiry(&rec);
         self.transition(
             &mut rec,
             CertificateStatus::Confirmed,
@@ -791,7 +809,6 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             rec.counted = false;
         }
         rec.void_reason = Some(v.reason.clone());
-        self.close_expiry(&rec);
         self.transition(
             &mut rec,
             CertificateStatus::Voided,
@@ -875,7 +892,6 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                     rec.status,
                     CertificateStatus::Issued | CertificateStatus::AwaitingApproval
                 ) {
-                    self.close_expiry(&rec);
                     self.transition(
                         &mut rec,
                         CertificateStatus::Seized,
@@ -1603,7 +1619,56 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         usize::try_from(self.params.housekeeping_per_block_max).unwrap_or(usize::MAX)
     }
 
+    /// End-of-block work: the expiry indexes of what the block executed
+    /// and issued, one entry per expiry window or date.
+    pub(crate) fn end_block(&mut self) {
+        for (_, (latest, hashes)) in std::mem::take(&mut self.expiring) {
+            self.ov
+                .put(keys::executed_by_expiry(latest, self.height), hashes);
+        }
+        for (expires_on, numbers) in std::mem::take(&mut self.issued) {
+            self.ov.put_value(
+                keys::certificates_by_expiry(expires_on, self.height),
+                &numbers,
+            );
+        }
+        self.ov.commit_tx();
+    }
+
+    /// Forgets executed hashes whose expiry passed: whole groups (one block,
+    /// one expiry window) whose latest expiry is before the block time, as
+    /// many as fit in the housekeeping limit counted in hashes (at least one
+    /// group, which holds at most one block's transactions).
     fn prune_executed(&mut self) -> Result<(), StoreError> {
+        self.prune_executed_v1()?;
+        let prefix = keys::executed_by_expiry_prefix();
+        let bound = [prefix.as_slice(), &self.time.0.to_be_bytes()].concat();
+        let limit = self.housekeeping_limit();
+        let mut pruned = 0usize;
+        for (k, v) in self
+            .ov
+            .scan_while(&prefix, limit, |k| k < bound.as_slice())?
+        {
+            if v.len() % 32 != 0 {
+                return Err(corrupt(&k, "executed-by-expiry value"));
+            }
+            let count = v.len() / 32;
+            if pruned > 0 && pruned.saturating_add(count) > limit {
+                break;
+            }
+            pruned = pruned.saturating_add(count);
+            for chunk in v.chunks_exact(32) {
+                let hash = hash_at(chunk).ok_or_else(|| corrupt(&k, "executed hash"))?;
+                self.ov.delete(keys::executed(&hash));
+            }
+            self.ov.delete(k);
+        }
+        Ok(())
+    }
+
+    /// Prunes what earlier builds left in the version-1 expiry index (one
+    /// entry per hash); empty on a chain started by this build.
+    fn prune_executed_v1(&mut self) -> Result<(), StoreError> {
         let prefix = keys::prefix(keys::table::EXECUTED_EXPIRY);
         let bound = keys::executed_expiry(self.time, &Hash::ZERO);
         for (k, _) in self
@@ -1623,7 +1688,58 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         Ok(())
     }
 
+    /// Expires the certificates still open after their expiry date: whole
+    /// groups (one block, one expiry date) dated before the block's date, as
+    /// many as fit in the housekeeping limit counted in certificates (at
+    /// least one group). A group keeps every certificate its block issued;
+    /// those confirmed, voided or seized since are skipped here.
     fn expire_certificates(&mut self) -> Result<(), StoreError> {
+        self.expire_certificates_v1()?;
+        let prefix = keys::certificates_by_expiry_prefix();
+        let block_date = self.date();
+        let bound = [prefix.as_slice(), &block_date.0.to_be_bytes()].concat();
+        let limit = self.housekeeping_limit();
+        let mut done = 0usize;
+        for (k, v) in self
+            .ov
+            .scan_while(&prefix, limit, |k| k < bound.as_slice())?
+        {
+            let numbers: Vec<CertificateNumber> = decode_stored(&k, &v)?;
+            if done > 0 && done.saturating_add(numbers.len()) > limit {
+                break;
+            }
+            done = done.saturating_add(numbers.len());
+            self.ov.delete(k);
+            for number in &numbers {
+                self.expire_if_open(number)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks a certificate expired if it is still open.
+    fn expire_if_open(&mut self, number: &CertificateNumber) -> Result<(), StoreError> {
+        if let Some(mut rec) = self.ov.certificate(number)? {
+            if matches!(
+                rec.status,
+                CertificateStatus::Issued | CertificateStatus::AwaitingApproval
+            ) {
+                self.count_expired(&rec.certificate)?;
+                self.transition(
+                    &mut rec,
+                    CertificateStatus::Expired,
+                    CertificateEventKind::Expired,
+                    None,
+                );
+                self.ov.put_certificate(&rec);
+            }
+        }
+        Ok(())
+    }
+
+    /// Works through what earlier builds left in the version-1 index (one
+    /// entry per open certificate); empty on a chain started by this build.
+    fn expire_certificates_v1(&mut self) -> Result<(), StoreError> {
         let prefix = keys::prefix(keys::table::CERTIFICATE_EXPIRY);
         let block_date = self.date();
         let bound = [prefix.as_slice(), &block_date.0.to_be_bytes()].concat();
@@ -1643,21 +1759,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             let number =
                 CertificateNumber::new(&number).map_err(|_| corrupt(&k, "certificate number"))?;
             self.ov.delete(k.clone());
-            if let Some(mut rec) = self.ov.certificate(&number)? {
-                if matches!(
-                    rec.status,
-                    CertificateStatus::Issued | CertificateStatus::AwaitingApproval
-                ) {
-                    self.count_expired(&rec.certificate)?;
-                    self.transition(
-                        &mut rec,
-                        CertificateStatus::Expired,
-                        CertificateEventKind::Expired,
-                        None,
-                    );
-                    self.ov.put_certificate(&rec);
-                }
-            }
+            self.expire_if_open(&number)?;
         }
         Ok(())
     }

@@ -12,12 +12,12 @@
 //! | 0x05 authority by participant | code, 0x00, id | empty |
 //! | 0x06 authority key | key (32) | id |
 //! | 0x07 certificate | number | `CertificateRecord` |
-//! | 0x08 open certificate by expiry | expiry date (4, BE), number | empty |
+//! | 0x08 certificates by expiry, **version 2** | expiry date (4, BE), height (8, BE) | the numbers a block issued |
 //! | 0x09 resolution | id (32) | `ResolutionRecord` |
 //! | 0x0A pending resolution by deadline | deadline (8, BE), id | empty |
 //! | 0x0B seizure | sequence (8, BE) | `SeizureRecord` |
 //! | 0x0C executed transaction | hash (32) | expiry (8, BE) |
-//! | 0x0D executed transaction by expiry | expiry (8, BE), hash | empty |
+//! | 0x0D executed transactions by expiry, **version 2** | latest expiry (8, BE), height (8, BE) | the hashes (32 each) |
 //! | 0x0E evidence | id (32) | `EvidenceRecord` |
 //! | 0x0F production | code, 0x00, period | `ProductionReport` |
 //! | 0x10 participant quarter statistics | code, 0x00, year (4), quarter (1) | `QuarterStats` |
@@ -25,15 +25,19 @@
 //! | 0x12 territory | alpha-2 code | owning member's code |
 //! | 0x7D root meta (not committed) | `root` | root (32) |
 //! | 0x7E bucket index (not committed) | bucket (2), key | entry hash (32) |
-//! | 0x7F bucket digest (not committed) | bucket (2) | digest (32) |
+//! | 0x7F bucket digest (retired, not committed) | bucket (2) | digest (32) |
 //!
 //! Tables 0x7D..0x7F hold the state-root machinery itself: they are derived
-//! from the committed tables and excluded from the root.
+//! from the committed tables and excluded from the root. Table 0x7F is no
+//! longer written (digests are recomputed from the index on open); entries
+//! left by earlier builds are ignored.
 
 use kp_types::{CertificateNumber, Date, Hash, ParticipantCode, Period, PublicKey, Timestamp};
 
-/// Layout version of every table so far.
+/// Layout version of every table so far, except where noted.
 pub const V1: u8 = 1;
+/// Layout version 2 (tables 0x08 and 0x0D: entries grouped per block).
+pub const V2: u8 = 2;
 
 /// Ledger tables.
 pub mod table {
@@ -51,7 +55,8 @@ pub mod table {
     pub const AUTHORITY_KEY: u8 = 0x06;
     /// Certificates.
     pub const CERTIFICATE: u8 = 0x07;
-    /// Open certificates by expiry date.
+    /// Certificates by expiry date (version 1: one entry per open
+    /// certificate; version 2: one entry per block and expiry date).
     pub const CERTIFICATE_EXPIRY: u8 = 0x08;
     /// Resolutions.
     pub const RESOLUTION: u8 = 0x09;
@@ -61,7 +66,8 @@ pub mod table {
     pub const SEIZURE: u8 = 0x0B;
     /// Executed transaction hashes.
     pub const EXECUTED: u8 = 0x0C;
-    /// Executed transaction hashes by expiry.
+    /// Executed transaction hashes by expiry (version 1: one entry per
+    /// hash; version 2: one entry per block and expiry window).
     pub const EXECUTED_EXPIRY: u8 = 0x0D;
     /// Evidence.
     pub const EVIDENCE: u8 = 0x0E;
@@ -79,7 +85,7 @@ pub mod table {
     pub const ROOT_META: u8 = 0x7D;
     /// Bucket index.
     pub const BUCKET_INDEX: u8 = 0x7E;
-    /// Bucket digests.
+    /// Bucket digests (retired: no longer written or read).
     pub const BUCKET_DIGEST: u8 = 0x7F;
 }
 
@@ -145,7 +151,8 @@ pub fn certificate(number: &CertificateNumber) -> Vec<u8> {
     key(table::CERTIFICATE, &[number.as_str().as_bytes()])
 }
 
-/// An open certificate in the expiry index.
+/// An open certificate in the version-1 expiry index (no longer written;
+/// what earlier builds left is still worked through).
 pub fn certificate_expiry(expires_on: Date, number: &CertificateNumber) -> Vec<u8> {
     key(
         table::CERTIFICATE_EXPIRY,
@@ -176,12 +183,41 @@ pub fn executed(hash: &Hash) -> Vec<u8> {
     key(table::EXECUTED, &[&hash.0])
 }
 
-/// An executed transaction in the expiry index.
+/// An executed transaction in the version-1 expiry index (no longer
+/// written; what earlier builds left is still pruned).
 pub fn executed_expiry(expires_at: Timestamp, hash: &Hash) -> Vec<u8> {
     key(
         table::EXECUTED_EXPIRY,
         &[&expires_at.0.to_be_bytes(), &hash.0],
     )
+}
+
+/// Prefix of the version-2 expiry index of certificates.
+pub fn certificates_by_expiry_prefix() -> Vec<u8> {
+    vec![table::CERTIFICATE_EXPIRY, V2]
+}
+
+/// The certificates issued in the block at `height` that expire on
+/// `expires_on` (version 2).
+pub fn certificates_by_expiry(expires_on: Date, height: u64) -> Vec<u8> {
+    let mut k = certificates_by_expiry_prefix();
+    k.extend_from_slice(&expires_on.0.to_be_bytes());
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
+/// Prefix of the version-2 expiry index of executed transactions.
+pub fn executed_by_expiry_prefix() -> Vec<u8> {
+    vec![table::EXECUTED_EXPIRY, V2]
+}
+
+/// The hashes executed in the block at `height` whose expiries fall in one
+/// window and are at most `expiry_max` (version 2).
+pub fn executed_by_expiry(expiry_max: Timestamp, height: u64) -> Vec<u8> {
+    let mut k = executed_by_expiry_prefix();
+    k.extend_from_slice(&expiry_max.0.to_be_bytes());
+    k.extend_from_slice(&height.to_be_bytes());
+    k
 }
 
 /// Evidence.
@@ -244,7 +280,7 @@ pub fn bucket_index(bucket: u16, committed: &[u8]) -> Vec<u8> {
     key(table::BUCKET_INDEX, &[&bucket.to_be_bytes(), committed])
 }
 
-/// A bucket's digest (not committed).
+/// A bucket's digest (retired table, not committed).
 pub fn bucket_digest(bucket: u16) -> Vec<u8> {
     key(table::BUCKET_DIGEST, &[&bucket.to_be_bytes()])
 }

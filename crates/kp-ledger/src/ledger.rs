@@ -65,9 +65,12 @@ fn required<T>(value: Option<T>, what: &'static str) -> Result<T, LedgerError> {
     value.ok_or(LedgerError::Missing { what })
 }
 
-/// Adds the bucket-index and bucket-digest entries that the committed
-/// entries of `changes` imply, and returns the new digests of the buckets
-/// they touched.
+/// Adds the bucket-index entries that the committed entries of `changes`
+/// imply, and returns the new digests of the buckets they touched.
+///
+/// Digests are not stored: the tree holds them in memory and `load` rebuilds
+/// them from the index, so a block writes one index entry per changed key
+/// and nothing per bucket.
 fn finalize_root<S: StateStore>(
     store: &S,
     changes: Changes,
@@ -95,14 +98,58 @@ fn finalize_root<S: StateStore>(
     for b in dirty {
         let entries = ov.scan(&keys::bucket_index_prefix(b), usize::MAX)?;
         let digest = bucket_digest(entries.iter().map(|(_, v)| v.as_slice()));
-        if digest == Hash::ZERO {
-            ov.delete(keys::bucket_digest(b));
-        } else {
-            ov.put(keys::bucket_digest(b), digest.0.to_vec());
-        }
         leaves.push((b, digest));
     }
     Ok((ov.into_changes(), leaves))
+}
+
+/// Page size of the bucket-index walk on open.
+const INDEX_PAGE: usize = 4096;
+
+/// Every non-empty bucket's digest, from one walk of the bucket index in key
+/// order (bucket, then key): the order `bucket_digest` hashes in. Reads the
+/// index in pages, so memory stays bounded whatever the state's size.
+fn digests_from_index<S: StateStore>(store: &S) -> Result<Vec<(Bucket, Hash)>, StoreError> {
+    let prefix = keys::prefix(keys::table::BUCKET_INDEX);
+    let mut leaves = Vec::new();
+    let mut current: Option<(Bucket, blake3::Hasher)> = None;
+    let mut cursor: Option<Vec<u8>> = None;
+    loop {
+        let page = store.scan_prefix(&prefix, cursor.as_deref(), INDEX_PAGE)?;
+        let exhausted = page.len() < INDEX_PAGE;
+        for (k, v) in &page {
+            let (Some(b), 32) = (
+                k.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]])),
+                v.len(),
+            ) else {
+                return Err(StoreError::Corrupt {
+                    key_hex: k.iter().map(|b| format!("{b:02x}")).collect(),
+                    detail: "bucket index entry".into(),
+                });
+            };
+            match &mut current {
+                Some((open, hasher)) if *open == b => {
+                    hasher.update(v);
+                }
+                _ => {
+                    if let Some((done, hasher)) = current.take() {
+                        leaves.push((done, Hash(*hasher.finalize().as_bytes())));
+                    }
+                    let mut hasher = crate::root::bucket_hasher();
+                    hasher.update(v);
+                    current = Some((b, hasher));
+                }
+            }
+        }
+        cursor = page.last().map(|(k, _)| k.clone());
+        if exhausted || cursor.is_none() {
+            break;
+        }
+    }
+    if let Some((done, hasher)) = current {
+        leaves.push((done, Hash(*hasher.finalize().as_bytes())));
+    }
+    Ok(leaves)
 }
 
 impl<S: StateStore> Ledger<S> {
@@ -173,21 +220,7 @@ impl<S: StateStore> Ledger<S> {
         let last_block_time: Timestamp =
             required(ov.meta_get(meta::LAST_TIME)?, "last block time")?;
         let validators = ov.active_governments()?;
-        let prefix = keys::prefix(keys::table::BUCKET_DIGEST);
-        let mut leaves = Vec::new();
-        for (k, v) in ov.scan(&prefix, crate::root::BUCKETS)? {
-            let (Some(b), Ok(h)) = (
-                k.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]])),
-                <[u8; 32]>::try_from(v.as_slice()),
-            ) else {
-                return Err(StoreError::Corrupt {
-                    key_hex: format!("{k:02x?}"),
-                    detail: "bucket digest".into(),
-                }
-                .into());
-            };
-            leaves.push((b, Hash(h)));
-        }
+        let leaves = digests_from_index(&store)?;
         let tree = RootTree::from_leaves(leaves.into_iter());
         let stored: Hash = match store.get(&keys::root_meta())? {
             Some(v) => {
@@ -615,6 +648,7 @@ impl<S: StateStore> Ledger<S> {
                 result,
             });
         }
+        ctx.end_block();
         ctx.ov.meta_put(meta::HEIGHT, &(self.height + 1));
         ctx.ov.meta_put(meta::LAST_HASH, &block_hash);
         ctx.ov.meta_put(meta::LAST_TIME, &time);

@@ -8,11 +8,15 @@
 //!   key layout.
 //! * The store keeps a bucket index `0x7E 01 bucket key -> entry hash`; a
 //!   bucket's digest is `H(StateBucket, "digest" || entry hashes in key order)`,
-//!   or zero for an empty bucket, and is stored under `0x7F 01 bucket`.
+//!   or zero for an empty bucket.
 //! * The root is a binary Merkle tree over the 2^16 bucket digests, held in
-//!   memory (4 MiB) and rebuilt from the stored digests on open. An inner node
-//!   whose children are both zero is zero, so empty subtrees cost nothing;
-//!   other nodes are `H(MerkleNode, left || right)`.
+//!   memory (4 MiB). An inner node whose children are both zero is zero, so
+//!   empty subtrees cost nothing; other nodes are `H(MerkleNode, left || right)`.
+//! * Digests are not stored: on open, one walk of the bucket index (in key
+//!   order, so bucket by bucket) recomputes them, and the root they give must
+//!   equal the root stored with the last commit (`0x7D 01 "root"`). A block
+//!   thus writes one index entry per changed key and nothing per bucket; the
+//!   price is an open that reads the whole index (one entry per committed key).
 //!
 //! Per block, only buckets holding a changed key are rehashed (a scan of that
 //! bucket's index, a handful of entries on average) and only their 16-step
@@ -41,8 +45,7 @@ pub fn entry_hash(key: &[u8], value: &[u8]) -> Hash {
 
 /// The digest of a bucket from its entry hashes in key order.
 pub fn bucket_digest<'a>(entries: impl Iterator<Item = &'a [u8]>) -> Hash {
-    let mut hasher = blake3::Hasher::new_derive_key(Domain::StateBucket.context());
-    hasher.update(b"digest");
+    let mut hasher = bucket_hasher();
     let mut any = false;
     for e in entries {
         any = true;
@@ -53,6 +56,14 @@ pub fn bucket_digest<'a>(entries: impl Iterator<Item = &'a [u8]>) -> Hash {
     } else {
         Hash::ZERO
     }
+}
+
+/// A hasher primed for a bucket digest: feed it the entry hashes in key
+/// order (a bucket with none has digest zero, not this hasher's output).
+pub(crate) fn bucket_hasher() -> blake3::Hasher {
+    let mut hasher = blake3::Hasher::new_derive_key(Domain::StateBucket.context());
+    hasher.update(b"digest");
+    hasher
 }
 
 fn node(left: &Hash, right: &Hash) -> Hash {

@@ -117,15 +117,25 @@ fn tampered_root_machinery_is_detected_on_open() {
     let g = genesis();
     let h = Harness::with_genesis(g.clone());
     let store = h.ledger.store().snapshot();
-    let digests = store
-        .scan_prefix(&keys::prefix(keys::table::BUCKET_DIGEST), None, 1)
+    // One entry hash of the bucket index, from which the digests and so the
+    // root are recomputed on open.
+    let index = store
+        .scan_prefix(&keys::prefix(keys::table::BUCKET_INDEX), None, 1)
         .unwrap();
     let mut ws = WriteSet::default();
-    ws.put(digests[0].0.clone(), vec![9; 32]);
+    ws.put(index[0].0.clone(), vec![9; 32]);
+    store.commit(&ws).unwrap();
+    assert!(matches!(
+        Ledger::open(&g, store.clone()),
+        Err(LedgerError::RootMismatch { .. })
+    ));
+    // An index entry that is not an entry hash is corruption, not a panic.
+    let mut ws = WriteSet::default();
+    ws.put(index[0].0.clone(), vec![9; 5]);
     store.commit(&ws).unwrap();
     assert!(matches!(
         Ledger::open(&g, store),
-        Err(LedgerError::RootMismatch { .. })
+        Err(LedgerError::Store(kp_ledger::StoreError::Corrupt { .. }))
     ));
 }
 
@@ -251,6 +261,104 @@ fn executed_hashes_are_pruned_after_expiry() {
         h.ledger.check_tx(&tx, h.time).unwrap_err().code(),
         "tx-expired"
     );
+}
+
+/// One block's hashes share one expiry-index entry per expiry window; the
+/// group goes once its latest expiry passed, and entries an earlier build
+/// left in the version-1 index (one per hash) are pruned as well.
+#[test]
+fn executed_hashes_are_grouped_per_block_and_window() {
+    let mut h = Harness::new();
+    let txs: Vec<_> = (0..3)
+        .map(|i| {
+            h.by_authority(
+                "BW",
+                Payload::IssueCertificate(certificate(&format!("BW{i}"), "BW", "EU", h.today())),
+            )
+        })
+        .collect();
+    let latest = txs.iter().map(|t| t.tx.expires_at).max().unwrap();
+    let receipt = h.apply(txs.clone()).unwrap();
+    assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
+    let groups = h
+        .ledger
+        .store()
+        .scan_prefix(&keys::executed_by_expiry_prefix(), None, 10)
+        .unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(
+        groups[0].0,
+        keys::executed_by_expiry(latest, receipt.height)
+    );
+    assert_eq!(groups[0].1.len(), 3 * 32);
+    // A leftover of the version-1 layout.
+    let old = kp_types::Hash([7; 32]);
+    let mut ws = WriteSet::default();
+    ws.put(keys::executed(&old), kp_types::encode(&h.time));
+    ws.put(keys::executed_expiry(h.time, &old), Vec::new());
+    h.ledger.store().commit(&ws).unwrap();
+    h.set_time(latest.plus_ms(1));
+    h.apply(vec![]).unwrap();
+    let store = h.ledger.store();
+    for t in &txs {
+        assert_eq!(store.get(&keys::executed(&t.hash())).unwrap(), None);
+    }
+    assert_eq!(store.get(&keys::executed(&old)).unwrap(), None);
+    assert!(store
+        .scan_prefix(&[keys::table::EXECUTED_EXPIRY], None, 10)
+        .unwrap()
+        .is_empty());
+}
+
+/// A block's certificates share one expiry-index entry per expiry date; at
+/// expiry the open ones expire, the confirmed ones stay confirmed, and the
+/// entry goes. A version-1 entry left by an earlier build is honoured.
+#[test]
+fn certificates_are_grouped_per_block_for_expiry() {
+    let mut h = Harness::new();
+    let txs: Vec<_> = ["BW1", "BW2"]
+        .iter()
+        .map(|n| {
+            h.by_authority(
+                "BW",
+                Payload::IssueCertificate(certificate(n, "BW", "EU", h.today())),
+            )
+        })
+        .collect();
+    let receipt = h.apply(txs).unwrap();
+    assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
+    let expires_on = h.today().plus_days(30);
+    let groups = h
+        .ledger
+        .store()
+        .scan_prefix(&keys::certificates_by_expiry_prefix(), None, 10)
+        .unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(
+        groups[0].0,
+        keys::certificates_by_expiry(expires_on, receipt.height)
+    );
+    confirm(&mut h, "BW1", 10_000);
+    // A leftover of the version-1 layout for a third, open certificate.
+    assert_eq!(h.issue(certificate("BW3", "BW", "EU", h.today())), Ok(()));
+    let mut ws = WriteSet::default();
+    ws.put(
+        keys::certificate_expiry(expires_on, &number("BW3")),
+        Vec::new(),
+    );
+    h.ledger.store().commit(&ws).unwrap();
+    h.set_time(h.time.plus_ms(31 * 86_400_000));
+    h.apply(vec![]).unwrap();
+    let status = |n: &str| h.ledger.certificate(&number(n)).unwrap().unwrap().status;
+    assert_eq!(status("BW1"), kp_ledger::CertificateStatus::Confirmed);
+    assert_eq!(status("BW2"), kp_ledger::CertificateStatus::Expired);
+    assert_eq!(status("BW3"), kp_ledger::CertificateStatus::Expired);
+    assert!(h
+        .ledger
+        .store()
+        .scan_prefix(&[keys::table::CERTIFICATE_EXPIRY], None, 10)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]

@@ -1,0 +1,233 @@
+//! What a decided block of 1,000 certificate issuances costs a node's store,
+//! end to end and on real files: `Ledger<StagingStore<SledStore>>` in a
+//! temporary directory, the node's commit protocol (stage, `apply_block` with
+//! the block-store writes, `commit_staged` with the receipts: one sled batch
+//! and one fsync), on a ledger that already holds `KP_BENCH_BASE_BLOCKS`
+//! blocks of 1,000 certificates (30 by default: 30,000 certificates, with
+//! the executed-transaction memory in steady state).
+//!
+//! The block's signatures are verified outside the timed part, as a node's
+//! consensus does when it validates the proposal (`apply_block` then finds
+//! them in its cache): the figure is storage and rule execution only.
+//!
+//! Before measuring, it prints once how many store entries one block writes
+//! per certificate, by kind (ledger state, state-root machinery, host).
+//!
+//! Run: `cargo bench -p kp-storage --bench apply_sled`. "elem/s" is
+//! certificates per second.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use kp_ledger::testkit::{self, authority_key, MINUTE_MS};
+use kp_ledger::{Ledger, StateStore, StoreError, TxReceipt, WriteSet};
+use kp_storage::{BlockStore, SledStore, StagingStore};
+use kp_types::{merkle, Block, BlockHeader, Hash, Payload, SignedTransaction};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CERTS: usize = 1000;
+
+/// Exporter, number prefix, importer.
+const ROUTES: [(&str, &str, &str); 4] = [
+    ("BW", "BW", "EU"),
+    ("EU", "BE", "IN"),
+    ("IN", "IN", "AE"),
+    ("AE", "AE", "IN"),
+];
+
+/// Entries of the last commit: ledger state, root machinery, host.
+type Counts = Arc<Mutex<[usize; 3]>>;
+
+/// A pass-through store that remembers what the last commit wrote.
+#[derive(Clone, Debug)]
+struct Counting<S> {
+    inner: S,
+    last: Counts,
+}
+
+impl<S: StateStore> StateStore for Counting<S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key)
+    }
+
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.inner.scan_prefix(prefix, start_after, limit)
+    }
+
+    fn commit(&self, writes: &WriteSet) -> Result<(), StoreError> {
+        let mut counts = [0usize; 3];
+        for key in writes.entries.keys() {
+            let kind = match key.first() {
+                Some(&t) if t < 0x7D => 0,
+                Some(&t) if t < 0x80 => 1,
+                _ => 2,
+            };
+            counts[kind] += 1;
+        }
+        *self.last.lock().expect("counts lock") = counts;
+        self.inner.commit(writes)
+    }
+}
+
+type Store = StagingStore<Counting<SledStore>>;
+
+fn block_of_certificates(ledger: &Ledger<Store>) -> Block {
+    let height = ledger.height() + 1;
+    let time = ledger.last_block_time().plus_ms(MINUTE_MS);
+    // Numbers stay unique across the blocks of one ledger.
+    let first = height as usize * CERTS;
+    let txs: Vec<SignedTransaction> = (first..first + CERTS)
+        .map(|i| {
+            let (from, prefix, to) = ROUTES[i % ROUTES.len()];
+            let c = testkit::certificate(&format!("{prefix}{i:08}"), from, to, time.date());
+            testkit::sign(
+                &authority_key(from),
+                i as u64,
+                time.plus_ms(10 * MINUTE_MS),
+                Payload::IssueCertificate(c),
+            )
+        })
+        .collect();
+    let hashes: Vec<Hash> = txs.iter().map(SignedTransaction::hash).collect();
+    Block {
+        header: BlockHeader {
+            chain_id: ledger.chain_id().to_string(),
+            height,
+            time,
+            proposer: ledger.validators()[0],
+            prev_hash: ledger.last_block_hash(),
+            txs_root: merkle::root(&hashes),
+            state_root: ledger.state_root(),
+        },
+        txs,
+    }
+}
+
+/// The node's commit of one decided block (`kp-node`'s `run.rs`).
+fn apply(ledger: &mut Ledger<Store>, block: &Block) {
+    let certificate = common::certificate(block);
+    let writes = BlockStore::try_block_writes(block, &certificate, &[]).expect("block writes");
+    ledger.store().stage().expect("stage");
+    let receipt = ledger.apply_block(block, writes).expect("block applies");
+    let receipts: Vec<TxReceipt> = receipt.receipts;
+    assert!(receipts.iter().all(|r| r.result.is_ok()));
+    let bytes = kp_types::encode(&receipts);
+    ledger
+        .store()
+        .commit_staged(BlockStore::receipts_writes(receipt.height, &bytes).expect("receipts"))
+        .expect("commit staged");
+}
+
+/// CPU time of the whole process (every thread: sled's included) so far,
+/// from `/proc/self/stat` (Linux; zero elsewhere), in clock ticks of 10 ms.
+fn process_cpu_ticks() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    // Fields after the parenthesised command name: utime and stime are the
+    // 12th and 13th of them.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    field(11).unwrap_or(0) + field(12).unwrap_or(0)
+}
+
+fn base_blocks() -> usize {
+    std::env::var("KP_BENCH_BASE_BLOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sled = SledStore::open(dir.path().join("db")).expect("open");
+    let last: Counts = Arc::default();
+    let store = StagingStore::new(Counting {
+        inner: sled.clone(),
+        last: last.clone(),
+    });
+    let mut ledger = Ledger::open(&testkit::genesis(), store).expect("genesis");
+    let base = base_blocks();
+    let started = Instant::now();
+    for _ in 0..base {
+        let block = block_of_certificates(&ledger);
+        apply(&mut ledger, &block);
+    }
+    let [state, root, host] = *last.lock().expect("counts lock");
+    let per_cert = |n: usize| n as f64 / CERTS as f64;
+    println!(
+        "base: {} certificates in {:.1} s; last block wrote {} entries = {:.2} per certificate \
+         (ledger state {:.2}, state-root machinery {:.2}, host {:.2}); sled on disk {} MB",
+        base * CERTS,
+        started.elapsed().as_secs_f64(),
+        state + root + host,
+        per_cert(state + root + host),
+        per_cert(state),
+        per_cert(root),
+        per_cert(host),
+        sled.size_on_disk().expect("size") / 1_000_000,
+    );
+
+    let mut measured_blocks = 0u64;
+    let mut cpu_ticks = 0u64;
+    let mut group = c.benchmark_group("apply_sled");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Elements(CERTS as u64));
+    group.bench_function(
+        format!("1000 certificates on {}k, staged commit", base),
+        |b| {
+            b.iter_custom(|iters| {
+                measured_blocks += iters;
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let block = block_of_certificates(&ledger);
+                    // As consensus does before voting: the signatures are
+                    // verified once and cached by the ledger.
+                    ledger.validate_block(&block).expect("valid block");
+                    let start = Instant::now();
+                    let cpu_start = process_cpu_ticks();
+                    apply(&mut ledger, &block);
+                    timed += start.elapsed();
+                    cpu_ticks += process_cpu_ticks() - cpu_start;
+                }
+                timed
+            })
+        },
+    );
+    group.finish();
+    println!(
+        "process CPU (user + system, all threads) per timed block: {:.0} ms over {} blocks",
+        cpu_ticks as f64 * 10.0 / measured_blocks.max(1) as f64,
+        measured_blocks
+    );
+    let height = ledger.height();
+    let root = ledger.state_root();
+    drop(ledger);
+    // What a restart costs the ledger: open over the same database (the
+    // state root is rebuilt and checked against the stored one).
+    let start = Instant::now();
+    let reopened =
+        Ledger::open(&testkit::genesis(), StagingStore::new(sled.clone())).expect("reopens");
+    let open_ms = start.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!((reopened.height(), reopened.state_root()), (height, root));
+    println!(
+        "after: {} certificates; sled on disk {} MB; Ledger::open {:.0} ms",
+        height as usize * CERTS,
+        sled.size_on_disk().expect("size") / 1_000_000,
+        open_ms
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
