@@ -287,7 +287,7 @@ impl Node {
                 source,
             })?;
         let (rpc_shutdown, rpc_stop) = oneshot::channel::<()>();
-        let backend: Arc<dyn Backend> = Arc::new(NodeBackend(shared.clone()));
+        let backend: Arc<dyn Backend> = Arc::new(NodeBackend::new(shared.clone()));
         tokio::spawn(async move {
             let stop = async move {
                 let _ = rpc_stop.await;

@@ -4,9 +4,13 @@
 //! implements [`Backend`] and the server turns HTTP requests into calls on it.
 //!
 //! Design:
-//! * Reads are [`Query`] values answered by [`Backend::query`] on tokio's
-//!   blocking pool: the node answers them from its store, never from state the
-//!   consensus task holds, so a slow query cannot delay a block.
+//! * Reads are [`Query`] values. A cheap one (memory and a few store point
+//!   reads) is answered at once by [`Backend::query_now`] on the runtime
+//!   thread; anything else by [`Backend::query`] on tokio's blocking pool.
+//!   The node answers them from its store, never from state the consensus
+//!   task holds, so a slow query cannot delay a block.
+//! * Answers are [`JsonBody`]: JSON serialized once, straight from the
+//!   node's types into the response bytes.
 //! * Writes (transaction submission) go through the node's bounded request
 //!   queue; a full queue is a `503 unavailable`, not a wait.
 //! * Server-sent events (`/v1/events`) come from a bounded broadcast channel:
@@ -239,6 +243,43 @@ pub enum Query {
     },
 }
 
+/// A JSON answer, already serialized: the bytes of the response body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonBody(axum::body::Bytes);
+
+impl JsonBody {
+    /// Serializes `value` once, straight into the body's bytes.
+    pub fn new<T: Serialize + ?Sized>(value: &T) -> Result<JsonBody, ApiError> {
+        let mut bytes = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut bytes, value)
+            .map_err(|e| ApiError::internal(format!("cannot render JSON: {e}")))?;
+        Ok(JsonBody(bytes.into()))
+    }
+
+    /// The JSON text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The JSON value (for tests and tools; the server sends the bytes).
+    pub fn to_value(&self) -> Result<serde_json::Value, ApiError> {
+        serde_json::from_slice(&self.0).map_err(|e| ApiError::internal(format!("not JSON: {e}")))
+    }
+}
+
+impl IntoResponse for JsonBody {
+    fn into_response(self) -> Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            self.0,
+        )
+            .into_response()
+    }
+}
+
 /// One server-sent event: its kind (`block`, `certificate`, `resolution`,
 /// `seizure`, `lagged`) and its JSON data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,7 +318,15 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// Answers a read. May block on storage: the server calls it on the
     /// blocking pool.
-    fn query(&self, query: Query) -> Result<serde_json::Value, ApiError>;
+    fn query(&self, query: Query) -> Result<JsonBody, ApiError>;
+    /// Answers a read at once if that is cheap: from memory and a few store
+    /// point reads, microseconds, without waiting on anything another task
+    /// holds. The server calls it on the runtime thread and hands the query
+    /// to [`Backend::query`] on the blocking pool when it returns `None`.
+    fn query_now(&self, query: &Query) -> Option<Result<JsonBody, ApiError>> {
+        let _ = query;
+        None
+    }
     /// Events from now on. The stream must never block the node: a slow
     /// reader loses events (and gets a `lagged` event instead).
     fn subscribe(&self) -> BoxStream<'static, ApiEvent>;
@@ -368,17 +417,21 @@ async fn limit_in_flight(
     }
 }
 
-type ApiResult = Result<Json<serde_json::Value>, ApiError>;
+type ApiResult = Result<JsonBody, ApiError>;
 type Params = Result<QueryParams<BTreeMap<String, String>>, QueryRejection>;
 
-/// Runs a query on the blocking pool: a slow store read must not stall the
-/// runtime that also carries the node's network and consensus tasks.
+/// Answers a cheap query at once; runs any other on the blocking pool: a
+/// slow store read must not stall the runtime that also carries the node's
+/// network and consensus tasks, and a point read is cheaper than the thread
+/// hand-off of the pool (its futex wake-ups cost more than the read).
 async fn ask(state: &AppState, query: Query) -> ApiResult {
+    if let Some(answer) = state.backend.query_now(&query) {
+        return answer;
+    }
     let backend = state.backend.clone();
     tokio::task::spawn_blocking(move || backend.query(query))
         .await
         .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?
-        .map(Json)
 }
 
 async fn status(State(state): State<AppState>) -> Json<Status> {
