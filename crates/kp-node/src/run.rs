@@ -885,10 +885,7 @@ impl Node {
                 }
             }
         }
-        let started = std::time::Instant::now();
-        let mut done: Vec<(Block, CommitCertificate, BlockReceipt, Duration)> = Vec::new();
-        let mut late = WriteSet::default();
-        self.ledger.store().stage()?;
+        let mut staged = Staged::default();
         for (block, certificate) in blocks {
             let height = block.header.height;
             if height != self.ledger.height() + 1
@@ -897,30 +894,46 @@ impl Node {
             {
                 break;
             }
+            if staged.blocks.is_empty() {
+                self.ledger.store().stage()?;
+            }
             let block_started = std::time::Instant::now();
             let (receipt, receipts_writes) = self.apply_staged(&block, &certificate)?;
-            late.extend(receipts_writes);
-            done.push((block, certificate, receipt, block_started.elapsed()));
+            staged.late.extend(receipts_writes);
+            staged.txs += block.txs.len();
+            staged
+                .blocks
+                .push((block, certificate, receipt, block_started.elapsed()));
+            if staged.txs >= SYNC_STAGE_TXS_MAX {
+                applied += self.store_synced(std::mem::take(&mut staged)).await?;
+            }
         }
-        if done.is_empty() {
-            self.ledger.store().abort_staged();
-            return Ok(applied);
-        }
-        self.ledger.store().commit_staged(late)?;
-        tracing::debug!(
-            blocks = done.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "synced blocks stored in one commit"
-        );
-        // Only now that the blocks are durable does anyone hear of them.
-        for (block, certificate, receipt, elapsed) in done {
-            self.committed(&block, &certificate, receipt, elapsed)
-                .await?;
-            applied += 1;
-        }
+        applied += self.store_synced(staged).await?;
         let next = self.ledger.height() + 1;
         self.schedule(Duration::from_millis(0), Timer::StartHeight(next));
         Ok(applied)
+    }
+
+    /// Writes the staged blocks in one durable commit, then announces each.
+    async fn store_synced(&mut self, staged: Staged) -> Result<usize, NodeError> {
+        if staged.blocks.is_empty() {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        self.ledger.store().commit_staged(staged.late)?;
+        let count = staged.blocks.len();
+        tracing::debug!(
+            blocks = count,
+            txs = staged.txs,
+            commit_ms = started.elapsed().as_millis() as u64,
+            "synced blocks stored in one commit"
+        );
+        // Only now that the blocks are durable does anyone hear of them.
+        for (block, certificate, receipt, elapsed) in staged.blocks {
+            self.committed(&block, &certificate, receipt, elapsed)
+                .await?;
+        }
+        Ok(count)
     }
 
     /// Whether a decided block from a peer carries a certificate for it by
@@ -971,6 +984,21 @@ impl Node {
         Ok(true)
     }
 }
+
+/// Synced blocks applied into the open stage and not yet stored.
+#[derive(Default)]
+struct Staged {
+    blocks: Vec<(Block, CommitCertificate, BlockReceipt, Duration)>,
+    late: WriteSet,
+    txs: usize,
+}
+
+/// Transactions after which a sync answer's staged blocks are written (the
+/// block that crosses it included). sled clones a leaf for every key a
+/// batch inserts and frees the old copies only when the batch ends, so a
+/// batch's memory grows with its keys: tens of thousands of certificates in
+/// one batch take gigabytes.
+const SYNC_STAGE_TXS_MAX: usize = 4_000;
 
 /// The longest prefix of `blocks` whose encoded answer fits in `bytes_max`.
 /// The encoding of a list is its length (8 bytes) followed by its items, so
