@@ -772,21 +772,28 @@ fn build_chain(
         }
         let writes = BlockStore::try_block_writes(&block, &certificate, &[]).expect("block writes");
         let receipt = ledger.apply_block(&block, writes).expect("apply the block");
-        let refused = receipt.receipts.iter().filter(|r| r.result.is_err()).count();
-        assert_eq!(refused, 0, "block {height}: the ledger refused {refused} certificates");
+        let refused = receipt
+            .receipts
+            .iter()
+            .filter(|r| r.result.is_err())
+            .count();
+        assert_eq!(
+            refused, 0,
+            "block {height}: the ledger refused {refused} certificates"
+        );
         late.extend(
             BlockStore::receipts_writes(height, &kp_types::encode(&receipt.receipts))
                 .expect("receipts writes"),
         );
         applied_certs += block.txs.len();
-        if height % blocks_per_commit == 0 {
+        if height.is_multiple_of(blocks_per_commit) {
             ledger
                 .store()
                 .commit_staged(std::mem::take(&mut late))
                 .expect("commit");
             ledger.store().stage().expect("stage");
             let s = started.elapsed().as_secs_f64();
-            if height % (blocks_per_commit * 25) == 0 {
+            if height.is_multiple_of(blocks_per_commit * 25) {
                 eprintln!(
                     "loadgen: chain at height {height}, {applied_certs} certificates, {:.0}/s",
                     applied_certs as f64 / s
@@ -819,7 +826,11 @@ fn catchup(opts: &Opts) -> Json {
     let validators = 2;
     let load_start = loadavg();
     let mut cluster = Cluster::generate(validators, 1);
-    let net = cluster.nodes[0].dir.parent().expect("net dir").to_path_buf();
+    let net = cluster.nodes[0]
+        .dir
+        .parent()
+        .expect("net dir")
+        .to_path_buf();
     let validator_keys: Vec<SigningKey> = (0..validators)
         .map(|i| kp_e2e::read_key(&cluster.nodes[i].dir.join("node.key")))
         .collect();
