@@ -7,6 +7,12 @@ try:
 except (OSError, ValueError) as e:
     print(f"no result ({e})")
     sys.exit(0)
+if r.get("mode") == "catchup":
+    c = r["catchup"]
+    runs = "; ".join(f"{x['catchup_certs_per_s']}/s ({x['binary']})" for x in r.get("runs", []))
+    print(f"chain of {c['chain_certs']} certs (height {c['height']}) built in {r['chain_build_s']} s; "
+          f"catch-up in {c['catchup_s']} s = {c['catchup_certs_per_s']}/s; runs: {runs}")
+    sys.exit(0)
 line = (f"{r['certs_per_s']} certs/s = {r['ceiling_fraction']:.1%} of ceiling "
         f"{r['ceiling_certs_per_s']}/s; p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms; "
         f"decided {r['decided']}/{r['submitted']} rejected {r['rejected']}")

@@ -17,7 +17,7 @@ use crate::config::NodeConfig;
 use crate::keys;
 use crate::mempool::{Mempool, MempoolError};
 use kp_consensus::{Action, Consensus, ConsensusConfig, ConsensusMessage, Input, SafetyState};
-use kp_ledger::{Genesis, Ledger};
+use kp_ledger::{BlockReceipt, Genesis, Ledger, WriteSet};
 use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
 use kp_rpc::{ApiError, Backend, Status, Submitted};
 use kp_storage::{BlockStore, SafetyStore, SledStore, StagingStore};
@@ -33,8 +33,9 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-/// Most blocks asked for in one sync request.
-const SYNC_BATCH_MAX: u32 = 64;
+/// Most blocks asked for in one sync request. Answers are also cut to the
+/// peers' message size limit, which is what bounds them for full blocks.
+const SYNC_BATCH_MAX: u32 = 128;
 /// Pending RPC requests the node task holds before refusing more.
 const REQUEST_QUEUE: usize = 1024;
 /// Transactions a client may wait on at once.
@@ -559,23 +560,47 @@ impl Node {
         // One atomic, durable commit per block: the ledger's state changes,
         // the block, its certificate, the indexes, and the receipts that only
         // exist once the block has executed.
-        let writes = BlockStore::try_block_writes(block, certificate, &[])?;
         self.ledger.store().stage()?;
-        let receipt = match self.ledger.apply_block(block, writes) {
-            Ok(receipt) => receipt,
-            Err(e) => {
-                // Nothing of the block is in memory or on disk.
-                self.ledger.store().abort_staged();
-                return Err(e.into());
-            }
-        };
-        let receipts_bytes = kp_types::encode(&receipt.receipts);
-        self.ledger
-            .store()
-            .commit_staged(BlockStore::receipts_writes(height, &receipts_bytes)?)?;
-        self.shared
-            .metrics
-            .record_block(&receipt.receipts, started.elapsed());
+        let (receipt, late) = self.apply_staged(block, certificate)?;
+        self.ledger.store().commit_staged(late)?;
+        self.committed(block, certificate, receipt, started.elapsed())
+            .await
+    }
+
+    /// Applies `block` into the open stage and returns its receipt with the
+    /// writes that complete its storage (the receipts). On an error the stage
+    /// is aborted: the caller must stop the node, since blocks applied
+    /// earlier in the same stage are in memory but not on disk.
+    fn apply_staged(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+    ) -> Result<(BlockReceipt, WriteSet), NodeError> {
+        let applied = BlockStore::try_block_writes(block, certificate, &[])
+            .map_err(NodeError::from)
+            .and_then(|writes| Ok(self.ledger.apply_block(block, writes)?))
+            .and_then(|receipt| {
+                let receipts_bytes = kp_types::encode(&receipt.receipts);
+                let late = BlockStore::receipts_writes(block.header.height, &receipts_bytes)?;
+                Ok((receipt, late))
+            });
+        if applied.is_err() {
+            self.ledger.store().abort_staged();
+        }
+        applied
+    }
+
+    /// What follows a block's durable commit: metrics, mempool, waiters,
+    /// events, the allowed peers, the block gossip of its proposer.
+    async fn committed(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        receipt: BlockReceipt,
+        elapsed: Duration,
+    ) -> Result<(), NodeError> {
+        let height = block.header.height;
+        self.shared.metrics.record_block(&receipt.receipts, elapsed);
         self.last_progress = Instant::now();
         tracing::info!(
             height,
@@ -852,11 +877,10 @@ impl Node {
                     from_height,
                     max.min(SYNC_BATCH_MAX) as usize,
                 )?;
+                let bytes_max = self.config.network.message_bytes_max;
                 let mut bytes = kp_types::encode(&blocks);
-                let mut blocks = blocks;
-                while bytes.len() > self.config.network.message_bytes_max && !blocks.is_empty() {
-                    blocks.truncate(blocks.len() / 2);
-                    bytes = kp_types::encode(&blocks);
+                if bytes.len() > bytes_max {
+                    bytes = kp_types::encode(&sync_answer_prefix(blocks, bytes_max));
                 }
                 if let Err(e) = self.net.respond_blocks(handle, bytes).await {
                     tracing::debug!(error = %e, "block sync answer not sent");
@@ -876,12 +900,18 @@ impl Node {
     }
 
     fn request_sync_from(&mut self, peer: PublicKey) {
+        let from = self.ledger.height() + 1;
+        self.request_sync_from_height(peer, from);
+    }
+
+    /// Asks `peer` for the blocks from `from` on, unless a request is
+    /// already in flight (at most one: the pipeline is one answer deep).
+    fn request_sync_from_height(&mut self, peer: PublicKey, from: u64) {
         if self.sync_in_flight {
             return;
         }
         self.sync_in_flight = true;
         let net = self.net.clone();
-        let from = self.ledger.height() + 1;
         let replies = self.sync_replies.clone();
         tokio::spawn(async move {
             let answer = net.request_blocks(peer, from, SYNC_BATCH_MAX).await;
@@ -909,23 +939,144 @@ impl Node {
                 return Ok(());
             }
         };
+        drop(bytes);
+        // Blocks this node already has (a block gossiped or decided while
+        // the answer travelled) are skipped; the rest must follow on.
+        let next = self.ledger.height() + 1;
+        let blocks: Vec<(Block, CommitCertificate)> = blocks
+            .into_iter()
+            .skip_while(|(block, _)| block.header.height < next)
+            .collect();
+        let contiguous = blocks
+            .iter()
+            .enumerate()
+            .all(|(i, (block, _))| block.header.height == next + i as u64);
+        if blocks.is_empty() || !contiguous || blocks[0].0.header.height != next {
+            if !blocks.is_empty() {
+                tracing::warn!(%peer, "peer sent a sync answer that does not follow on");
+            }
+            return Ok(());
+        }
+        // Pipeline: the next answer travels (and the peer reads it from its
+        // store) while this one is verified and applied. An answer smaller
+        // than asked may only mean the peer's size limit cut it; an empty
+        // one ends the sync. If this answer turns out invalid, the next one
+        // does not follow on and is dropped, and the stall timer picks
+        // another peer.
         let count = blocks.len();
-        for (block, certificate) in blocks {
-            if block.header.height != self.ledger.height() + 1 {
-                break;
-            }
-            if !self.apply_synced(block, certificate).await? {
-                break;
-            }
-        }
-        if count > 0 {
-            tracing::info!(%peer, blocks = count, height = self.ledger.height(), "synced");
-            // More may be waiting.
-            if count as u32 == SYNC_BATCH_MAX {
-                self.request_sync_from(peer);
-            }
-        }
+        self.request_sync_from_height(peer, next + count as u64);
+        let applied = self.apply_synced_batch(blocks).await?;
+        tracing::info!(
+            %peer,
+            blocks = count,
+            applied,
+            height = self.ledger.height(),
+            "synced"
+        );
         Ok(())
+    }
+
+    /// Verifies and applies consecutive blocks from a sync answer, in order,
+    /// under one staged store commit: one atomic, durable write for the whole
+    /// answer instead of one per block (nothing in it was acknowledged by
+    /// this node, so losing all of it in a crash only means syncing it
+    /// again). The answer's size bounds what the stage holds. Each block's
+    /// certificate is checked against the validator set of its own height,
+    /// which a block earlier in the answer may have changed. Stops at the
+    /// first block that fails a check; blocks before it are kept. Returns
+    /// how many blocks were applied.
+    async fn apply_synced_batch(
+        &mut self,
+        blocks: Vec<(Block, CommitCertificate)>,
+    ) -> Result<usize, NodeError> {
+        let mut blocks = blocks.into_iter().peekable();
+        let mut applied = 0;
+        // A validator whose core waits on this height lets the core decide
+        // it, as for a single synced block (the core's Decide commits it).
+        if let Some((block, _)) = blocks.peek() {
+            let height = block.header.height;
+            if self.is_validator() && self.consensus.height() == height {
+                if let Some((block, certificate)) = blocks.next() {
+                    if !self.apply_synced(block, certificate).await? {
+                        return Ok(0);
+                    }
+                    applied += 1;
+                }
+            }
+        }
+        let mut staged = Staged::default();
+        for (block, certificate) in blocks {
+            let height = block.header.height;
+            if height != self.ledger.height() + 1
+                || (self.is_validator() && self.consensus.height() == height)
+                || !self.verify_synced(&block, &certificate)
+            {
+                break;
+            }
+            if staged.blocks.is_empty() {
+                self.ledger.store().stage()?;
+            }
+            let block_started = std::time::Instant::now();
+            let (receipt, receipts_writes) = self.apply_staged(&block, &certificate)?;
+            staged.late.extend(receipts_writes);
+            staged.txs += block.txs.len();
+            staged
+                .blocks
+                .push((block, certificate, receipt, block_started.elapsed()));
+            if staged.txs >= SYNC_STAGE_TXS_MAX {
+                applied += self.store_synced(std::mem::take(&mut staged)).await?;
+            }
+        }
+        applied += self.store_synced(staged).await?;
+        let next = self.ledger.height() + 1;
+        self.schedule(Duration::from_millis(0), Timer::StartHeight(next));
+        Ok(applied)
+    }
+
+    /// Writes the staged blocks in one durable commit, then announces each.
+    async fn store_synced(&mut self, staged: Staged) -> Result<usize, NodeError> {
+        if staged.blocks.is_empty() {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        self.ledger.store().commit_staged(staged.late)?;
+        let count = staged.blocks.len();
+        tracing::debug!(
+            blocks = count,
+            txs = staged.txs,
+            commit_ms = started.elapsed().as_millis() as u64,
+            "synced blocks stored in one commit"
+        );
+        // Only now that the blocks are durable does anyone hear of them.
+        for (block, certificate, receipt, elapsed) in staged.blocks {
+            self.committed(&block, &certificate, receipt, elapsed)
+                .await?;
+        }
+        Ok(count)
+    }
+
+    /// Whether a decided block from a peer carries a certificate for it by
+    /// the validator set of its height and is valid for the next height.
+    fn verify_synced(&self, block: &Block, certificate: &CommitCertificate) -> bool {
+        let height = block.header.height;
+        let validators = self.ledger.validators();
+        if certificate.height != height || certificate.block_hash != block.hash() {
+            tracing::warn!(height, "sync: certificate does not match block");
+            return false;
+        }
+        if let Err(e) = certificate.verify(&self.chain_id, &validators) {
+            tracing::warn!(height, error = %e, "sync: commit certificate refused");
+            return false;
+        }
+        // Transactions the pool holds with the same signature were verified
+        // on entry; the others are verified here in one batch.
+        let mempool = &self.mempool;
+        let pooled = |h: &TxHash, s: &kp_types::Signature| mempool.holds_verified(h, s);
+        if let Err(e) = self.ledger.validate_block_with(block, &pooled) {
+            tracing::warn!(height, error = %e, "sync: block refused");
+            return false;
+        }
+        true
     }
 
     /// Verifies a decided block from a peer against the validator set of its
@@ -936,19 +1087,7 @@ impl Node {
         certificate: CommitCertificate,
     ) -> Result<bool, NodeError> {
         let height = block.header.height;
-        let validators = self.ledger.validators();
-        if certificate.height != height || certificate.block_hash != block.hash() {
-            tracing::warn!(height, "sync: certificate does not match block");
-            return Ok(false);
-        }
-        if let Err(e) = certificate.verify(&self.chain_id, &validators) {
-            tracing::warn!(height, error = %e, "sync: commit certificate refused");
-            return Ok(false);
-        }
-        let mempool = &self.mempool;
-        let pooled = |h: &TxHash, s: &kp_types::Signature| mempool.holds_verified(h, s);
-        if let Err(e) = self.ledger.validate_block_with(&block, &pooled) {
-            tracing::warn!(height, error = %e, "sync: block refused");
+        if !self.verify_synced(&block, &certificate) {
             return Ok(false);
         }
         if self.is_validator() && self.consensus.height() == height {
@@ -966,5 +1105,92 @@ impl Node {
         let next = self.ledger.height() + 1;
         self.schedule(Duration::from_millis(0), Timer::StartHeight(next));
         Ok(true)
+    }
+}
+
+/// Synced blocks applied into the open stage and not yet stored.
+#[derive(Default)]
+struct Staged {
+    blocks: Vec<(Block, CommitCertificate, BlockReceipt, Duration)>,
+    late: WriteSet,
+    txs: usize,
+}
+
+/// Transactions after which a sync answer's staged blocks are written (the
+/// block that crosses it included). sled clones a leaf for every key a
+/// batch inserts and frees the old copies only when the batch ends, so a
+/// batch's memory grows with its keys: tens of thousands of certificates in
+/// one batch take gigabytes.
+const SYNC_STAGE_TXS_MAX: usize = 4_000;
+
+/// The longest prefix of `blocks` whose encoded answer fits in `bytes_max`.
+/// The encoding of a list is its length (8 bytes) followed by its items, so
+/// the sizes of the items add up; the assertion below keeps that honest.
+fn sync_answer_prefix(
+    mut blocks: Vec<(Block, CommitCertificate)>,
+    bytes_max: usize,
+) -> Vec<(Block, CommitCertificate)> {
+    const LENGTH_BYTES: usize = 8;
+    let mut total = LENGTH_BYTES;
+    let mut fit = 0;
+    for item in &blocks {
+        let size = kp_types::encode(item).len();
+        if total + size > bytes_max {
+            break;
+        }
+        total += size;
+        fit += 1;
+    }
+    blocks.truncate(fit);
+    debug_assert_eq!(kp_types::encode(&blocks).len(), total);
+    blocks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kp_types::{BlockHeader, Hash};
+
+    fn decided(height: u64, padding: usize) -> (Block, CommitCertificate) {
+        let key = SigningKey::from_seed([3; 32]);
+        let block = Block {
+            header: BlockHeader {
+                chain_id: "x".repeat(padding),
+                height,
+                time: Timestamp(height),
+                proposer: key.public(),
+                prev_hash: Hash::ZERO,
+                txs_root: Hash::ZERO,
+                state_root: Hash::ZERO,
+            },
+            txs: vec![],
+        };
+        let certificate = CommitCertificate {
+            chain_id: "x".into(),
+            height,
+            round: 0,
+            block_hash: block.hash(),
+            signatures: vec![],
+        };
+        (block, certificate)
+    }
+
+    #[test]
+    fn sync_answer_prefix_is_the_longest_that_fits() {
+        let blocks: Vec<_> = (1..=20).map(|h| decided(h, 100 * h as usize)).collect();
+        let whole = kp_types::encode(&blocks).len();
+        for bytes_max in [0, 8, 200, 1000, 5000, 12_345, whole - 1, whole, whole + 1] {
+            let fit = sync_answer_prefix(blocks.clone(), bytes_max);
+            let encoded = kp_types::encode(&fit).len();
+            assert!(fit.is_empty() || encoded <= bytes_max, "{bytes_max}");
+            assert_eq!(fit[..], blocks[..fit.len()]);
+            if fit.len() < blocks.len() {
+                // One more block would not fit.
+                let more = kp_types::encode(&blocks[..fit.len() + 1].to_vec()).len();
+                assert!(more > bytes_max, "{bytes_max}: {} could fit", fit.len() + 1);
+            }
+        }
+        assert_eq!(sync_answer_prefix(blocks.clone(), whole).len(), 20);
+        assert!(sync_answer_prefix(blocks, 8).is_empty());
     }
 }
