@@ -76,15 +76,12 @@ impl Mempool {
         self.by_hash.contains_key(hash)
     }
 
-    /// The pending transaction `hash`, if any.
-    pub fn get(&self, hash: &TxHash) -> Option<&SignedTransaction> {
-        self.by_hash.get(hash).map(|e| &e.tx)
-    }
-
     /// Whether `hash` is pending with exactly this signature (which the pool
     /// verified on entry).
     pub fn holds_verified(&self, hash: &TxHash, signature: &kp_types::Signature) -> bool {
-        self.get(hash).is_some_and(|tx| tx.signature == *signature)
+        self.by_hash
+            .get(hash)
+            .is_some_and(|e| e.tx.signature == *signature)
     }
 
     /// Pending transactions, oldest first.

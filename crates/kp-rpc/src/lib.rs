@@ -493,13 +493,11 @@ fn decode_tx(body: SubmitBody) -> Result<(SignedTransaction, bool), ApiError> {
     Ok((tx, body.wait))
 }
 
-async fn submit(
-    State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
-    raw: Params,
+/// A POST body, or the error that says why it could not be read.
+fn request_body(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<Submitted>), ApiError> {
-    let body = body.map_err(|e| {
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 413,
@@ -509,11 +507,25 @@ async fn submit(
         } else {
             ApiError::bad_request("malformed-request", e.body_text())
         }
-    })?;
-    let content_type = headers
+    })
+}
+
+/// The request's Content-Type, or "" when absent or not text.
+fn content_type(headers: &axum::http::HeaderMap) -> &str {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    raw: Params,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let body = request_body(body)?;
+    let content_type = content_type(&headers);
     let (tx, wait) = if content_type.starts_with("application/octet-stream") {
         // The canonical bytes themselves; `?wait=true` to wait.
         let map = params(raw, &["wait"])?;
@@ -550,21 +562,8 @@ async fn submit_batch(
     headers: axum::http::HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<BatchSubmitted>, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                413,
-                "body-too-large",
-                format!("request bodies are limited to {BODY_BYTES_MAX} bytes"),
-            )
-        } else {
-            ApiError::bad_request("malformed-request", e.body_text())
-        }
-    })?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let body = request_body(body)?;
+    let content_type = content_type(&headers);
     if !content_type.starts_with("application/octet-stream") {
         return Err(ApiError::new(
             415,
