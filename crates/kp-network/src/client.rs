@@ -23,6 +23,15 @@ pub enum NetEvent {
         /// The payload.
         bytes: Vec<u8>,
     },
+    /// A direct message from a connected, allowed peer (see
+    /// [`NetClient::send_to`]). `bytes` is at most `message_bytes_max` long
+    /// and otherwise unchecked.
+    Direct {
+        /// The sending peer.
+        from: PublicKey,
+        /// The payload.
+        bytes: Vec<u8>,
+    },
     /// A peer asks for blocks; answer with [`NetClient::respond_blocks`]. An
     /// unanswered request fails on the requester's side after its timeout.
     BlockRequest {
@@ -57,6 +66,8 @@ pub struct NetStats {
     pub events_dropped: u64,
     /// Gossip messages ignored because their author exceeded its rate.
     pub gossip_throttled: u64,
+    /// Direct messages refused (sender not connected or over its rate).
+    pub direct_refused: u64,
 }
 
 /// Identifies a pending inbound block request. Not `Clone`: a request is
@@ -76,6 +87,12 @@ pub(crate) enum Command {
     SetAllowed {
         allowed: BTreeMap<PeerId, PublicKey>,
         reply: oneshot::Sender<()>,
+    },
+    SendDirect {
+        peer: PeerId,
+        key: PublicKey,
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<(), NetworkError>>,
     },
     RequestBlocks {
         peer: PeerId,
@@ -156,6 +173,29 @@ impl NetClient {
         }
         self.call(|reply| Command::Publish {
             topic,
+            bytes,
+            reply,
+        })
+        .await?
+    }
+
+    /// Sends `bytes` to one connected peer only, over its own stream (the
+    /// peer receives a [`NetEvent::Direct`]). Fails with
+    /// [`NetworkError::NotConnected`] when no connection to `peer` is open
+    /// (no dial is attempted) and with [`NetworkError::MessageTooLarge`] when
+    /// `bytes` exceeds `message_bytes_max`. Delivery is best effort, like
+    /// gossip: success means the message was queued on the connection.
+    pub async fn send_to(&self, peer: PublicKey, bytes: Vec<u8>) -> Result<(), NetworkError> {
+        if bytes.len() > self.message_bytes_max {
+            return Err(NetworkError::MessageTooLarge {
+                bytes: bytes.len(),
+                max: self.message_bytes_max,
+            });
+        }
+        let peer_id = peer_id_of(&peer)?;
+        self.call(|reply| Command::SendDirect {
+            peer: peer_id,
+            key: peer,
             bytes,
             reply,
         })

@@ -128,6 +128,12 @@ pub enum NetworkError {
         #[source]
         source: libp2p::swarm::DialError,
     },
+    /// A direct message was not sent: the peer is not connected now.
+    #[error("peer {peer} is not connected")]
+    NotConnected {
+        /// The intended recipient.
+        peer: PublicKey,
+    },
     /// The event loop has stopped.
     #[error("the network event loop has stopped")]
     Stopped,

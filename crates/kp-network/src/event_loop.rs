@@ -7,7 +7,7 @@
 //! forwarding for every other peer).
 
 use crate::client::{allowed_map, Command, NetClient, NetEvent, NetStats, ResponseHandle};
-use crate::codec::{self, SyncCodec, SyncRequest};
+use crate::codec::{self, DirectCodec, SyncCodec, SyncRequest};
 use crate::config::{NetworkConfig, Topic, GOSSIP_ENVELOPE_BYTES, GOSSIP_FRAME_BYTES_MIN};
 use crate::dialer::{dial_opts, Dialer};
 use crate::discovery::{AddressRecord, Discovery};
@@ -73,6 +73,7 @@ struct Behaviour {
     limits: connection_limits::Behaviour,
     gossipsub: gossipsub::Behaviour<IdentityTransform, WhitelistSubscriptionFilter>,
     sync: request_response::Behaviour<SyncCodec>,
+    direct: request_response::Behaviour<DirectCodec>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
 }
@@ -104,6 +105,8 @@ struct EventLoop {
     message_bytes_max: usize,
     dialer: Dialer,
     limiter: AuthorLimiter,
+    /// Direct messages per sending peer, with the same rate as gossip.
+    direct_limiter: AuthorLimiter,
     redial_delay_min: Duration,
     stats: NetStats,
 }
@@ -190,6 +193,10 @@ pub async fn start(
             config.gossip_per_author_per_second,
             config.gossip_per_author_burst,
         ),
+        direct_limiter: AuthorLimiter::new(
+            config.gossip_per_author_per_second,
+            config.gossip_per_author_burst,
+        ),
         redial_delay_min: config.redial_delay_min,
         stats: NetStats::default(),
     };
@@ -259,6 +266,17 @@ fn build_behaviour(
             .with_request_timeout(config.request_timeout)
             .with_max_concurrent_streams(config.pending_requests_max),
     );
+    // Fire and forget: the acknowledgement is empty and nobody waits for it,
+    // so a short timeout only frees the stream of a peer that never answers.
+    let direct = request_response::Behaviour::with_codec(
+        DirectCodec {
+            message_bytes_max: config.message_bytes_max,
+        },
+        [(codec::DIRECT_PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(config.request_timeout)
+            .with_max_concurrent_streams(config.pending_requests_max),
+    );
     let identify = identify::Behaviour::new(identify::Config::new(
         IDENTIFY_PROTOCOL.to_string(),
         keypair.public(),
@@ -268,6 +286,7 @@ fn build_behaviour(
         limits: connection_limits::Behaviour::new(limits),
         gossipsub,
         sync,
+        direct,
         identify,
         ping: ping::Behaviour::new(ping::Config::new()),
     })
@@ -406,6 +425,7 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => self.on_direct(event),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => trace!(?event, "identify"),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => self.on_ping(event),
             _ => {}
@@ -594,6 +614,67 @@ impl EventLoop {
         }
     }
 
+    fn on_direct(&mut self, event: request_response::Event<Vec<u8>, ()>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                // Acknowledged whatever happens next: the sender does not wait
+                // for a verdict. Dropping the channel would only make it log a
+                // failure.
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, ());
+                let Some(from) = self.connected.get(&peer).copied() else {
+                    self.refuse_direct(&peer, "sender outside the allowed set");
+                    return;
+                };
+                if !self.direct_limiter.allow(peer, Instant::now()) {
+                    self.refuse_direct(&peer, "sender over its rate");
+                    return;
+                }
+                self.emit(NetEvent::Direct {
+                    from,
+                    bytes: request,
+                });
+            }
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "direct message failed");
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "inbound direct message failed");
+            }
+            request_response::Event::Message { .. }
+            | request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn refuse_direct(&mut self, peer: &PeerId, reason: &'static str) {
+        self.stats.direct_refused = self.stats.direct_refused.saturating_add(1);
+        if self.stats.direct_refused.is_power_of_two() {
+            warn!(%peer, reason, refused = self.stats.direct_refused, "direct message refused");
+        } else {
+            debug!(%peer, reason, "direct message refused");
+        }
+    }
+
+    fn send_direct(
+        &mut self,
+        peer: PeerId,
+        key: PublicKey,
+        bytes: Vec<u8>,
+    ) -> Result<(), NetworkError> {
+        // Never dials: a direct message is for a peer we are talking to now.
+        if !self.connected.contains_key(&peer) {
+            return Err(NetworkError::NotConnected { peer: key });
+        }
+        self.swarm.behaviour_mut().direct.send_request(&peer, bytes);
+        Ok(())
+    }
+
     fn on_block_request(
         &mut self,
         peer: PeerId,
@@ -650,6 +731,14 @@ impl EventLoop {
             Command::SetAllowed { allowed, reply } => {
                 self.set_allowed(allowed);
                 let _ = reply.send(());
+            }
+            Command::SendDirect {
+                peer,
+                key,
+                bytes,
+                reply,
+            } => {
+                let _ = reply.send(self.send_direct(peer, key, bytes));
             }
             Command::RequestBlocks {
                 peer,
@@ -785,6 +874,8 @@ impl EventLoop {
             Instant::now(),
         );
         self.limiter.forget(|peer| allowed.contains_key(peer));
+        self.direct_limiter
+            .forget(|peer| allowed.contains_key(peer));
         if let Some(discovery) = &mut self.discovery {
             discovery.forget(|peer| !allowed.contains_key(peer));
         }
@@ -861,6 +952,7 @@ fn pending_per_peer_max(pending_requests_max: usize) -> usize {
 fn event_kind(event: &NetEvent) -> &'static str {
     match event {
         NetEvent::Gossip { .. } => "gossip",
+        NetEvent::Direct { .. } => "direct message",
         NetEvent::BlockRequest { .. } => "block request",
         NetEvent::PeerConnected(_) => "peer connected",
         NetEvent::PeerDisconnected(_) => "peer disconnected",

@@ -14,6 +14,8 @@
 //!   of topic and data, so the same payload is delivered once.
 //! * Request-response `/kpledger/sync/1` for block sync, with our own codec
 //!   ([`codec`]): length-prefixed frames, hard size bound on every read.
+//! * Request-response `/kpledger/direct/1` for a message to one connected
+//!   peer ([`NetClient::send_to`]), where gossip would reach every node.
 //! * Identify, for diagnostics, and ping: a connection whose pings fail is
 //!   closed, so that the peer is redialed on a fresh one.
 //!
@@ -36,6 +38,10 @@
 //!         NetEvent::Gossip { topic, from, bytes } => {
 //!             // Decode `bytes` with kp-types and a size limit, verify, act.
 //!             let _ = (topic, from, bytes);
+//!         }
+//!         NetEvent::Direct { from, bytes } => {
+//!             // Meant for this node only; decode and verify like gossip.
+//!             let _ = (from, bytes);
 //!         }
 //!         NetEvent::BlockRequest { from_height, max, handle, .. } => {
 //!             // Encode up to `max` blocks from `from_height`.

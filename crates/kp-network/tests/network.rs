@@ -947,3 +947,70 @@ async fn a_flooding_author_is_throttled() {
     assert!(delivered < 30, "{delivered} delivered");
     assert!(stats.gossip_throttled >= 1);
 }
+
+#[tokio::test]
+async fn direct_message_reaches_only_its_peer() {
+    // a - b - c in a line: a direct message from b to a must reach a, and
+    // never c, although c shares every gossip topic with both.
+    let all = [50u8, 51, 52];
+    let mut a = spawn(config(50, &all)).await;
+    let mut b_config = config(51, &all);
+    b_config.bootstrap = vec![a.address.clone()];
+    let b = spawn(b_config).await;
+    let mut c_config = config(52, &all);
+    c_config.bootstrap = vec![b.address.clone()];
+    let mut c = spawn(c_config).await;
+    wait_until("b is connected to a and c", || async {
+        let peers = connected(&b.client).await;
+        peers.contains(&a.key) && peers.contains(&c.key)
+    })
+    .await;
+
+    b.client
+        .send_to(a.key, b"for a only".to_vec())
+        .await
+        .expect("sent");
+    let from = next_matching(
+        &mut a.events,
+        |event| match event {
+            NetEvent::Direct { from, bytes } if bytes == b"for a only" => Some(*from),
+            _ => None,
+        },
+        |_| {},
+    )
+    .await;
+    assert_eq!(from, b.key);
+
+    // Then a direct message to c; c must see it, and nothing addressed to a
+    // before it.
+    b.client
+        .send_to(c.key, b"for c".to_vec())
+        .await
+        .expect("sent");
+    next_matching(
+        &mut c.events,
+        |event| match event {
+            NetEvent::Direct { bytes, .. } if bytes == b"for c" => Some(()),
+            _ => None,
+        },
+        |event| {
+            assert!(
+                !matches!(event, NetEvent::Direct { .. }),
+                "c received a direct message meant for another peer"
+            )
+        },
+    )
+    .await;
+
+    // Too large: refused before anything is sent.
+    let huge = vec![0u8; NetworkConfig::new("x", key(1), a.address.clone()).message_bytes_max + 1];
+    assert!(matches!(
+        b.client.send_to(a.key, huge).await,
+        Err(NetworkError::MessageTooLarge { .. })
+    ));
+    // Not connected: a and c have no connection, and no dial is made for it.
+    assert!(matches!(
+        a.client.send_to(c.key, b"x".to_vec()).await,
+        Err(NetworkError::NotConnected { peer }) if peer == c.key
+    ));
+}
