@@ -190,6 +190,32 @@ pub struct Consensus {
     answered: BTreeMap<PublicKey, u32>,
 }
 
+/// Whether `me` relays the votes of `round` to `laggard`: f+1 of the other
+/// validators of the sorted set `validators` do, rotating with the round.
+pub fn relay_helper(
+    validators: &[PublicKey],
+    me: PublicKey,
+    laggard: PublicKey,
+    round: u32,
+) -> bool {
+    let n = validators.len();
+    let (Ok(mine), Ok(theirs)) = (
+        validators.binary_search(&me),
+        validators.binary_search(&laggard),
+    ) else {
+        return false;
+    };
+    if n < 2 || mine == theirs {
+        return false;
+    }
+    let others = n - 1;
+    let helpers = (faults_tolerated(n) + 1).min(others);
+    // 1..=others: how far after the laggard we come in validator order.
+    let distance = (mine + n - theirs) % n;
+    let shift = round as usize % others;
+    (distance - 1 + others - shift) % others < helpers
+}
+
 /// The proposer of `round` at `height`: validators rotate, one step per height
 /// and per round.
 pub fn proposer(validators: &[PublicKey], height: u64, round: u32) -> Option<PublicKey> {
@@ -747,7 +773,7 @@ impl Consensus {
 
     fn on_message(
         &mut self,
-        _from: PublicKey,
+        from: PublicKey,
         message: ConsensusMessage,
         out: &mut Vec<Action>,
     ) -> Result<(), MessageError> {
@@ -755,7 +781,7 @@ impl Consensus {
             // Cheap exit before signature checks: gossip delivers duplicates.
             // A known vote is authentic, and a re-sent one from an earlier
             // round is how a stuck laggard asks for help.
-            self.answer_laggard(&message, out);
+            self.answer_laggard(from, &message, out);
             return Err(MessageError::Duplicate);
         }
         let admitted = match self.admit(&message) {
@@ -771,7 +797,7 @@ impl Consensus {
         match admitted {
             Admitted::Buffered => self.buffer(message, out),
             Admitted::Current => {
-                self.answer_laggard(&message, out);
+                self.answer_laggard(from, &message, out);
                 match message {
                     ConsensusMessage::Vote(vote) => self.on_vote(vote, out),
                     ConsensusMessage::Proposal { signed, block, pol } => {
@@ -822,23 +848,40 @@ impl Consensus {
     }
 
     /// A validator still voting in an earlier round of our height gets, once
-    /// per rebroadcast interval, every vote we hold for its round and our own
-    /// votes of the current round: what it needs either to finish its round
-    /// or to skip ahead (L55). This is the state-based part of Tendermint's
-    /// gossip, which the paper assumes.
-    fn answer_laggard(&mut self, message: &ConsensusMessage, out: &mut Vec<Action>) {
+    /// per rebroadcast interval, our own votes of the current round (with
+    /// those of f+1 validators it skips ahead, L55) and, from f+1 of us
+    /// (at least one correct), every vote we hold for its round, what it
+    /// needs to finish that round. This is the state-based part of
+    /// Tendermint's gossip, which the paper assumes.
+    ///
+    /// Only a vote that comes from its own signer (`from`) shows that the
+    /// signer lags: a vote relayed in another laggard's answer is old news
+    /// about its signer. Answering those too, and from every validator, made
+    /// each answer start new ones; with 60 validators the network spent
+    /// itself on answers and stopped deciding blocks.
+    fn answer_laggard(
+        &mut self,
+        from: PublicKey,
+        message: &ConsensusMessage,
+        out: &mut Vec<Action>,
+    ) {
         let ConsensusMessage::Vote(v) = message else {
             return;
         };
         let (peer, round) = (v.vote.validator, v.vote.round);
-        if round >= self.safety.round || peer == self.me || self.answered.get(&peer) == Some(&round)
+        if from != peer
+            || round >= self.safety.round
+            || peer == self.me
+            || self.answered.get(&peer) == Some(&round)
         {
             return;
         }
         self.answered.insert(peer, round);
-        for vote in self.votes.votes_in(round) {
-            if vote.vote.validator != peer {
-                out.push(Action::SendTo(peer, ConsensusMessage::Vote(vote)));
+        if self.relays_for(peer, round) {
+            for vote in self.votes.votes_in(round) {
+                if vote.vote.validator != peer {
+                    out.push(Action::SendTo(peer, ConsensusMessage::Vote(vote)));
+                }
             }
         }
         for own in &self.safety.votes {
@@ -846,6 +889,14 @@ impl Consensus {
         }
     }
 
+    /// Whether this node is one of the f+1 validators that relay votes of
+    /// `round` to `laggard`: the ones following the laggard in validator
+    /// order, starting `round` places further on, so the set rotates with
+    /// the round and no fixed group of faulty validators can be the only
+    /// helpers for long.
+    fn relays_for(&self, laggard: PublicKey, round: u32) -> bool {
+        relay_helper(&self.validators, self.me, laggard, round)
+    }
     /// Counts the proof-of-lock prevotes carried by a proposal, each checked
     /// like any received vote.
     fn on_pol(&mut self, signed: &SignedProposal, pol: Vec<SignedVote>, out: &mut Vec<Action>) {

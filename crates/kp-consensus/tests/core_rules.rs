@@ -936,3 +936,96 @@ fn a_validator_far_ahead_triggers_block_sync_without_buffering() {
         .any(|a| matches!(a, Action::RequestCommit { height: H })));
     assert_eq!(node.future_buffered(), 0);
 }
+
+#[test]
+fn only_a_laggard_itself_is_answered_and_only_by_its_helpers() {
+    let fx = Fixture::new(4);
+    let me = fx.me();
+    let others = fx.others(&me);
+    let (a, b, laggard) = (&others[0], &others[1], &others[2]);
+    let mut node = fx.node(me.clone(), None);
+    // A round-0 vote to relay, then f+1 = 2 validators in round 1: skip
+    // there (L55), then prevote nil.
+    let _ = node.handle(vote(a, 0, VoteKind::Prevote, None));
+    let _ = node.handle(vote(a, 1, VoteKind::Prevote, None));
+    let _ = node.handle(vote(b, 1, VoteKind::Prevote, None));
+    assert_eq!(node.round(), 1);
+    let _ = node.handle(timeout(1, TimeoutKind::Propose));
+    let sent_to = |actions: &[Action], peer: PublicKey| {
+        actions
+            .iter()
+            .filter(|x| matches!(x, Action::SendTo(p, _) if *p == peer))
+            .count()
+    };
+
+    // The laggard's round-0 vote, relayed by a: news about the laggard, not
+    // a request from it. Nothing is sent.
+    let Input::Message { message, .. } = vote(laggard, 0, VoteKind::Prevote, None) else {
+        unreachable!()
+    };
+    let relayed = node.handle(Input::Message {
+        from: a.public(),
+        message: message.clone(),
+    });
+    assert_eq!(sent_to(&relayed, laggard.public()), 0, "{relayed:?}");
+
+    // The same vote from the laggard itself: it gets our current-round vote
+    // at least, and the round-0 votes only if we are one of its helpers.
+    let direct = node.handle(Input::Message {
+        from: laggard.public(),
+        message,
+    });
+    let own_round_1 = direct.iter().any(|x| {
+        matches!(x, Action::SendTo(p, ConsensusMessage::Vote(v))
+            if *p == laggard.public() && v.vote.validator == me.public() && v.vote.round == 1)
+    });
+    assert!(own_round_1, "{direct:?}");
+    let relayed_votes = direct
+        .iter()
+        .filter(|x| matches!(x, Action::SendTo(_, ConsensusMessage::Vote(v)) if v.vote.round == 0))
+        .count();
+    let helper = kp_consensus::core::relay_helper(&fx.validators, me.public(), laggard.public(), 0);
+    assert_eq!(relayed_votes > 0, helper, "{direct:?}");
+}
+
+#[test]
+fn f_plus_one_helpers_relay_to_each_laggard_and_they_rotate() {
+    for n in 1..=64u8 {
+        let fx = Fixture::new(n);
+        let f = kp_types::consensus::faults_tolerated(usize::from(n));
+        for laggard in &fx.validators {
+            let mut sets = std::collections::BTreeSet::new();
+            for round in 0..8 {
+                let helpers: Vec<PublicKey> = fx
+                    .validators
+                    .iter()
+                    .copied()
+                    .filter(|me| {
+                        kp_consensus::core::relay_helper(&fx.validators, *me, *laggard, round)
+                    })
+                    .collect();
+                assert!(!helpers.contains(laggard));
+                assert_eq!(helpers.len(), (f + 1).min(usize::from(n) - 1), "n={n}");
+                sets.insert(helpers);
+            }
+            if usize::from(n) > f + 2 {
+                assert!(sets.len() > 1, "helpers never rotate for n={n}");
+            }
+        }
+    }
+    // Not a validator: never a helper, never helped.
+    let fx = Fixture::new(4);
+    let outsider = SigningKey::from_seed([99; 32]).public();
+    assert!(!kp_consensus::core::relay_helper(
+        &fx.validators,
+        outsider,
+        fx.validators[0],
+        0
+    ));
+    assert!(!kp_consensus::core::relay_helper(
+        &fx.validators,
+        fx.validators[0],
+        outsider,
+        0
+    ));
+}
