@@ -257,25 +257,21 @@ fn build_behaviour(
         WhitelistSubscriptionFilter(whitelist),
     )
     .map_err(|reason| NetworkError::GossipBehaviour { reason })?;
-    let sync = request_response::Behaviour::with_codec(
+    let sync = request_response_behaviour(
         SyncCodec {
             response_bytes_max: config.response_bytes_max,
         },
-        [(codec::PROTOCOL, ProtocolSupport::Full)],
-        request_response::Config::default()
-            .with_request_timeout(config.request_timeout)
-            .with_max_concurrent_streams(config.pending_requests_max),
+        codec::PROTOCOL,
+        config,
     );
-    // Fire and forget: the acknowledgement is empty and nobody waits for it,
-    // so a short timeout only frees the stream of a peer that never answers.
-    let direct = request_response::Behaviour::with_codec(
+    // Nobody waits for the empty acknowledgement; the timeout only frees the
+    // stream of a peer that never answers.
+    let direct = request_response_behaviour(
         DirectCodec {
             message_bytes_max: config.message_bytes_max,
         },
-        [(codec::DIRECT_PROTOCOL, ProtocolSupport::Full)],
-        request_response::Config::default()
-            .with_request_timeout(config.request_timeout)
-            .with_max_concurrent_streams(config.pending_requests_max),
+        codec::DIRECT_PROTOCOL,
+        config,
     );
     let identify = identify::Behaviour::new(identify::Config::new(
         IDENTIFY_PROTOCOL.to_string(),
@@ -290,6 +286,25 @@ fn build_behaviour(
         identify,
         ping: ping::Behaviour::new(ping::Config::new()),
     })
+}
+
+/// A request-response behaviour on `protocol` with the config's timeout and
+/// stream bound.
+fn request_response_behaviour<C>(
+    codec: C,
+    protocol: libp2p::StreamProtocol,
+    config: &NetworkConfig,
+) -> request_response::Behaviour<C>
+where
+    C: request_response::Codec<Protocol = libp2p::StreamProtocol> + Clone + Send + 'static,
+{
+    request_response::Behaviour::with_codec(
+        codec,
+        [(protocol, ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(config.request_timeout)
+            .with_max_concurrent_streams(config.pending_requests_max),
+    )
 }
 
 /// The largest gossipsub frame accepted: one payload plus its envelope, but
