@@ -1192,16 +1192,13 @@ struct Staged {
 /// one batch take gigabytes.
 const SYNC_STAGE_TXS_MAX: usize = 4_000;
 
-/// The longest prefix of `blocks` whose encoded answer fits in `bytes_max`.
-/// The encoding of a list is its length (8 bytes) followed by its items, so
-/// the sizes of the items add up; the assertion below keeps that honest.
 /// Splits `messages` into groups of at most [`DIRECT_MESSAGES_MAX`] whose
 /// encoding fits `bytes_max`. A message too large on its own is dropped (the
 /// core never produces one: its messages are bounded far below the network's
 /// limit).
 fn direct_chunks(messages: Vec<ConsensusMessage>, bytes_max: usize) -> Vec<Vec<ConsensusMessage>> {
-    // The length prefix of a bincode Vec takes at most 9 bytes.
-    const PREFIX: usize = 9;
+    // The length prefix of an encoded list (8 bytes, as for sync answers).
+    const PREFIX: usize = 8;
     let mut chunks = Vec::new();
     let mut chunk = Vec::new();
     let mut bytes = PREFIX;
@@ -1228,6 +1225,9 @@ fn direct_chunks(messages: Vec<ConsensusMessage>, bytes_max: usize) -> Vec<Vec<C
     chunks
 }
 
+/// The longest prefix of `blocks` whose encoded answer fits in `bytes_max`.
+/// The encoding of a list is its length (8 bytes) followed by its items, so
+/// the sizes of the items add up; the assertion below keeps that honest.
 fn sync_answer_prefix(
     mut blocks: Vec<(Block, CommitCertificate)>,
     bytes_max: usize,
