@@ -56,8 +56,9 @@ pub enum Input {
         /// Its validators (order does not matter; the core sorts them).
         validators: Vec<PublicKey>,
     },
-    /// A message from a peer (`from` is the transport's peer; the core trusts
-    /// only the signature inside the message).
+    /// A message from a peer (`from` is the transport's authenticated peer or
+    /// gossip author; the core trusts only the signature inside the message,
+    /// and uses `from` only to tell a laggard's own vote from a relayed one).
     Message {
         /// Who handed it over.
         from: PublicKey,

@@ -1014,3 +1014,39 @@ async fn direct_message_reaches_only_its_peer() {
         Err(NetworkError::NotConnected { peer }) if peer == c.key
     ));
 }
+
+#[tokio::test]
+async fn a_flooding_direct_sender_is_refused() {
+    let both = [150u8, 151];
+    let mut a_config = config(150, &both);
+    a_config.gossip_per_author_per_second = 1;
+    a_config.gossip_per_author_burst = 5;
+    let mut a = spawn(a_config).await;
+    let mut b_config = config(151, &both);
+    b_config.bootstrap = vec![a.address.clone()];
+    let b = spawn(b_config).await;
+    wait_until("b is connected to a", || async {
+        connected(&b.client).await.contains(&a.key)
+    })
+    .await;
+
+    for index in 0..30u32 {
+        b.client
+            .send_to(a.key, index.to_be_bytes().to_vec())
+            .await
+            .expect("sent");
+    }
+    wait_until("a refuses b", || async {
+        a.client.stats().await.expect("stats").direct_refused >= 1
+    })
+    .await;
+    let mut delivered = 0u64;
+    while let Ok(event) = a.events.try_recv() {
+        if let NetEvent::Direct { from, .. } = event {
+            assert_eq!(from, b.key);
+            delivered += 1;
+        }
+    }
+    // The burst (5) got through and the rest only at 1 per second.
+    assert!(delivered < 30, "{delivered} delivered");
+}
