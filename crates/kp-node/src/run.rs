@@ -534,12 +534,22 @@ impl Node {
             }
         };
         for message in messages {
-            if message.height() > self.ledger.height() + 1 {
-                self.request_sync_from(from);
-            }
-            self.drive(Input::Message { from, message }).await?;
+            self.on_consensus(from, message).await?;
         }
         Ok(())
+    }
+
+    /// A consensus message from `from`, by gossip or direct: a message from
+    /// a later height means we missed decisions, so blocks are fetched too.
+    async fn on_consensus(
+        &mut self,
+        from: PublicKey,
+        message: ConsensusMessage,
+    ) -> Result<(), NodeError> {
+        if message.height() > self.ledger.height() + 1 {
+            self.request_sync_from(from);
+        }
+        self.drive(Input::Message { from, message }).await
     }
 
     async fn act(&mut self, action: Action) -> Result<Option<Input>, NodeError> {
@@ -909,12 +919,7 @@ impl Node {
                         return Ok(());
                     }
                     match ConsensusMessage::decode(&bytes) {
-                        Ok(message) => {
-                            if message.height() > self.ledger.height() + 1 {
-                                self.request_sync_from(from);
-                            }
-                            self.drive(Input::Message { from, message }).await?;
-                        }
+                        Ok(message) => self.on_consensus(from, message).await?,
                         Err(e) => {
                             tracing::debug!(%from, error = %e, "undecodable consensus message")
                         }
