@@ -68,6 +68,9 @@ pub struct NetStats {
     pub gossip_throttled: u64,
     /// Direct messages refused (sender not connected or over its rate).
     pub direct_refused: u64,
+    /// Direct messages not sent because the peer already had
+    /// `DIRECT_IN_FLIGHT_MAX` unacknowledged ones (a slow or stuck peer).
+    pub direct_dropped: u64,
 }
 
 /// Identifies a pending inbound block request. Not `Clone`: a request is
@@ -93,6 +96,11 @@ pub(crate) enum Command {
         key: PublicKey,
         bytes: Vec<u8>,
         reply: oneshot::Sender<Result<(), NetworkError>>,
+    },
+    SendDirectEach {
+        peers: Vec<PublicKey>,
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Vec<PublicKey>>,
     },
     RequestBlocks {
         peer: PeerId,
@@ -200,6 +208,33 @@ impl NetClient {
             reply,
         })
         .await?
+    }
+
+    /// Sends `bytes` to each of `peers` that is connected, like
+    /// [`NetClient::send_to`] for each but in one call, and returns the peers
+    /// it could not reach because no connection to them is open (the caller
+    /// may gossip to reach those). Fails with
+    /// [`NetworkError::MessageTooLarge`] before sending anything when `bytes`
+    /// exceeds `message_bytes_max`. A peer with too many unacknowledged
+    /// direct messages is skipped (counted in [`NetStats::direct_dropped`]):
+    /// its messages would only pile up.
+    pub async fn send_to_each(
+        &self,
+        peers: &[PublicKey],
+        bytes: Vec<u8>,
+    ) -> Result<Vec<PublicKey>, NetworkError> {
+        if bytes.len() > self.message_bytes_max {
+            return Err(NetworkError::MessageTooLarge {
+                bytes: bytes.len(),
+                max: self.message_bytes_max,
+            });
+        }
+        self.call(|reply| Command::SendDirectEach {
+            peers: peers.to_vec(),
+            bytes,
+            reply,
+        })
+        .await
     }
 
     /// Replaces the set of allowed node keys and closes every connection to a

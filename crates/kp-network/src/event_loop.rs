@@ -48,6 +48,8 @@ const CONNECTIONS_PER_PEER_MAX: u32 = 2;
 /// gossipsub's message-cache window (history_length 5 x heartbeat), so a
 /// message served again from a peer's cache is still recognised.
 const DUPLICATE_CACHE: Duration = Duration::from_secs(6);
+/// Most unacknowledged direct messages to one peer; more are dropped.
+const DIRECT_IN_FLIGHT_MAX: usize = 128;
 /// How long `start` waits for the listener to come up.
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
 /// Identify protocol version string.
@@ -107,6 +109,9 @@ struct EventLoop {
     limiter: AuthorLimiter,
     /// Direct messages per sending peer, with the same rate as gossip.
     direct_limiter: AuthorLimiter,
+    /// Our unacknowledged direct messages, by request and per peer.
+    direct_pending: BTreeMap<OutboundRequestId, PeerId>,
+    direct_in_flight: BTreeMap<PeerId, usize>,
     redial_delay_min: Duration,
     stats: NetStats,
 }
@@ -197,6 +202,8 @@ pub async fn start(
             config.gossip_per_author_per_second,
             config.gossip_per_author_burst,
         ),
+        direct_pending: BTreeMap::new(),
+        direct_in_flight: BTreeMap::new(),
         redial_delay_min: config.redial_delay_min,
         stats: NetStats::default(),
     };
@@ -656,14 +663,23 @@ impl EventLoop {
                     bytes: request,
                 });
             }
-            request_response::Event::OutboundFailure { peer, error, .. } => {
+            request_response::Event::Message {
+                message: request_response::Message::Response { request_id, .. },
+                ..
+            } => self.direct_done(&request_id),
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                self.direct_done(&request_id);
                 debug!(%peer, %error, "direct message failed");
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 debug!(%peer, %error, "inbound direct message failed");
             }
-            request_response::Event::Message { .. }
-            | request_response::Event::ResponseSent { .. } => {}
+            request_response::Event::ResponseSent { .. } => {}
         }
     }
 
@@ -686,8 +702,53 @@ impl EventLoop {
         if !self.connected.contains_key(&peer) {
             return Err(NetworkError::NotConnected { peer: key });
         }
-        self.swarm.behaviour_mut().direct.send_request(&peer, bytes);
+        self.queue_direct(peer, bytes);
         Ok(())
+    }
+
+    /// Sends `bytes` to every connected peer among `keys`; returns the others.
+    fn send_direct_each(&mut self, keys: &[PublicKey], bytes: Vec<u8>) -> Vec<PublicKey> {
+        let by_key: BTreeMap<PublicKey, PeerId> =
+            self.connected.iter().map(|(p, k)| (*k, *p)).collect();
+        let mut unreached = Vec::new();
+        for key in keys {
+            match by_key.get(key) {
+                Some(peer) => self.queue_direct(*peer, bytes.clone()),
+                None => unreached.push(*key),
+            }
+        }
+        unreached
+    }
+
+    /// Hands a direct message to the connection, unless the peer already has
+    /// [`DIRECT_IN_FLIGHT_MAX`] unacknowledged: a peer that stopped reading
+    /// must not make us queue without bound, and what it missed is stale by
+    /// the time it reads again (consensus re-sends what is still current).
+    fn queue_direct(&mut self, peer: PeerId, bytes: Vec<u8>) {
+        let in_flight = self.direct_in_flight.entry(peer).or_default();
+        if *in_flight >= DIRECT_IN_FLIGHT_MAX {
+            self.stats.direct_dropped = self.stats.direct_dropped.saturating_add(1);
+            if self.stats.direct_dropped.is_power_of_two() {
+                warn!(%peer, dropped = self.stats.direct_dropped,
+                    "peer has too many unacknowledged direct messages; message dropped");
+            }
+            return;
+        }
+        *in_flight += 1;
+        let id = self.swarm.behaviour_mut().direct.send_request(&peer, bytes);
+        self.direct_pending.insert(id, peer);
+    }
+
+    /// A direct message was acknowledged or failed: one fewer in flight.
+    fn direct_done(&mut self, id: &OutboundRequestId) {
+        if let Some(peer) = self.direct_pending.remove(id) {
+            if let Some(n) = self.direct_in_flight.get_mut(&peer) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.direct_in_flight.remove(&peer);
+                }
+            }
+        }
     }
 
     fn on_block_request(
@@ -754,6 +815,13 @@ impl EventLoop {
                 reply,
             } => {
                 let _ = reply.send(self.send_direct(peer, key, bytes));
+            }
+            Command::SendDirectEach {
+                peers,
+                bytes,
+                reply,
+            } => {
+                let _ = reply.send(self.send_direct_each(&peers, bytes));
             }
             Command::RequestBlocks {
                 peer,

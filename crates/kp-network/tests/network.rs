@@ -1050,3 +1050,46 @@ async fn a_flooding_direct_sender_is_refused() {
     // The burst (5) got through and the rest only at 1 per second.
     assert!(delivered < 30, "{delivered} delivered");
 }
+
+#[tokio::test]
+async fn direct_message_to_each_reaches_the_connected_and_names_the_rest() {
+    // b is connected to a and c; d is allowed but runs no node.
+    let all = [60u8, 61, 62, 63];
+    let mut a = spawn(config(60, &all)).await;
+    let mut c = spawn(config(62, &all)).await;
+    let mut b_config = config(61, &all);
+    b_config.bootstrap = vec![a.address.clone(), c.address.clone()];
+    let b = spawn(b_config).await;
+    wait_until("b is connected to a and c", || async {
+        let peers = connected(&b.client).await;
+        peers.contains(&a.key) && peers.contains(&c.key)
+    })
+    .await;
+
+    let unreached = b
+        .client
+        .send_to_each(&[a.key, public(63), c.key], b"to each".to_vec())
+        .await
+        .expect("sent");
+    assert_eq!(unreached, vec![public(63)]);
+    for node in [&mut a, &mut c] {
+        let from = next_matching(
+            &mut node.events,
+            |event| match event {
+                NetEvent::Direct { from, bytes } if bytes == b"to each" => Some(*from),
+                _ => None,
+            },
+            |_| {},
+        )
+        .await;
+        assert_eq!(from, b.key);
+    }
+
+    // Too large: refused before anything is sent.
+    let huge = vec![0u8; NetworkConfig::new("x", key(1), a.address.clone()).message_bytes_max + 1];
+    assert!(matches!(
+        b.client.send_to_each(&[a.key], huge).await,
+        Err(NetworkError::MessageTooLarge { .. })
+    ));
+    assert_eq!(b.client.stats().await.expect("stats").direct_dropped, 0);
+}

@@ -195,6 +195,8 @@ struct Node {
     /// Consensus messages for one peer each, sent together at the end of
     /// the input that produced them.
     direct_outbox: BTreeMap<PublicKey, Vec<ConsensusMessage>>,
+    /// Consensus messages for every validator, sent when the input is done.
+    broadcast_outbox: Vec<ConsensusMessage>,
 }
 
 fn now_ms() -> Timestamp {
@@ -337,6 +339,7 @@ impl Node {
             tx_outbox: Vec::new(),
             tx_outbox_bytes: 0,
             direct_outbox: BTreeMap::new(),
+            broadcast_outbox: Vec::new(),
         })
     }
 
@@ -485,21 +488,52 @@ impl Node {
                 }
             }
         }
-        self.send_direct().await;
+        self.send_consensus().await;
         self.refresh_status();
         Ok(())
     }
 
-    /// Sends the collected messages for single peers (the votes a lagging
-    /// validator needs), each peer's in as few direct messages as fit.
+    /// Sends the consensus messages the input produced: those for every
+    /// validator straight to each of them, those for single peers (the votes
+    /// a lagging validator needs) to that peer, each recipient's in as few
+    /// direct messages as fit.
     ///
-    /// Never as gossip while the peer is connected: with 60 validators, every
-    /// validator answering every laggard through gossip put each answer on
-    /// every node, and the network never left height 0 (an O(n³) storm). A
-    /// peer without a direct connection gets them through gossip, as before.
-    async fn send_direct(&mut self) {
-        let outbox = std::mem::take(&mut self.direct_outbox);
+    /// Not through gossip while the peers are connected: gossip delivered
+    /// each vote 5-6 times to every node (publisher flood plus mesh
+    /// forwarding), each copy with its author signature checked, and with 60
+    /// validators that traffic outgrew the machine and rounds timed out.
+    /// Earlier, laggard answers sent as gossip put every answer on every
+    /// node (an O(n³) storm). A validator without a direct connection still
+    /// gets the message through gossip, which others relay.
+    async fn send_consensus(&mut self) {
         let bytes_max = self.config.network.message_bytes_max;
+        let broadcast = std::mem::take(&mut self.broadcast_outbox);
+        if !broadcast.is_empty() {
+            let me = self.key.public();
+            let peers: Vec<PublicKey> = self
+                .consensus
+                .validators()
+                .iter()
+                .filter(|v| **v != me)
+                .copied()
+                .collect();
+            for chunk in direct_chunks(broadcast, bytes_max) {
+                let bytes = kp_types::encode(&chunk);
+                let reached_all = match self.net.send_to_each(&peers, bytes).await {
+                    Ok(unreached) => unreached.is_empty(),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "direct broadcast not sent");
+                        false
+                    }
+                };
+                if !reached_all {
+                    for message in chunk {
+                        self.publish(Topic::Consensus, message.encode()).await;
+                    }
+                }
+            }
+        }
+        let outbox = std::mem::take(&mut self.direct_outbox);
         for (peer, messages) in outbox {
             for chunk in direct_chunks(messages, bytes_max) {
                 let bytes = kp_types::encode(&chunk);
@@ -553,16 +587,23 @@ impl Node {
     }
 
     async fn act(&mut self, action: Action) -> Result<Option<Input>, NodeError> {
+        if matches!(
+            action,
+            Action::RequestProposal { .. } | Action::ValidateBlock { .. } | Action::Decide { .. }
+        ) {
+            // Building, checking or applying a block takes a while: the
+            // messages already due (say, the precommit that completed our
+            // decision, which the others may still need) go first.
+            self.send_consensus().await;
+        }
         match action {
             Action::PersistSafety(state) => {
                 // Durable before anything after it in this batch is sent.
                 self.safety.save(&kp_types::encode(&*state))?;
             }
-            Action::Broadcast(message) => {
-                self.publish(Topic::Consensus, message.encode()).await;
-            }
             // Collected and sent once the input is done (after any safety
             // state of this input is durable, since persistence comes first).
+            Action::Broadcast(message) => self.broadcast_outbox.push(message),
             Action::SendTo(peer, message) => {
                 self.direct_outbox.entry(peer).or_default().push(message);
             }
