@@ -58,6 +58,9 @@ const MEMPOOL_RECHECK_PER_BLOCK: usize = 256;
 const TX_GOSSIP_BYTES_MAX: usize = 1024 * 1024;
 /// Consensus messages in one direct message at most.
 const DIRECT_MESSAGES_MAX: usize = 512;
+/// Least time between two sends of the same proposal of ours (see
+/// `proposal_due`); gossip used to suppress identical re-sends for 6 s.
+const PROPOSAL_RESEND_MS: u64 = 6_000;
 /// Largest encoded decided-block gossip message or sync answer.
 const SYNC_BYTES_MAX: usize = 32 * 1024 * 1024;
 
@@ -197,6 +200,8 @@ struct Node {
     direct_outbox: BTreeMap<PublicKey, Vec<ConsensusMessage>>,
     /// Consensus messages for every validator, sent when the input is done.
     broadcast_outbox: Vec<ConsensusMessage>,
+    /// Our last proposal sent, and when (see `proposal_due`).
+    proposal_sent: ResendGate,
 }
 
 fn now_ms() -> Timestamp {
@@ -340,6 +345,7 @@ impl Node {
             tx_outbox_bytes: 0,
             direct_outbox: BTreeMap::new(),
             broadcast_outbox: Vec::new(),
+            proposal_sent: ResendGate::default(),
         })
     }
 
@@ -507,7 +513,8 @@ impl Node {
     /// gets the message through gossip, which others relay.
     async fn send_consensus(&mut self) {
         let bytes_max = self.config.network.message_bytes_max;
-        let broadcast = std::mem::take(&mut self.broadcast_outbox);
+        let mut broadcast = std::mem::take(&mut self.broadcast_outbox);
+        broadcast.retain(|message| self.proposal_due(message));
         if !broadcast.is_empty() {
             let me = self.key.public();
             let peers: Vec<PublicKey> = self
@@ -547,6 +554,21 @@ impl Node {
                     Err(e) => tracing::debug!(%peer, error = %e, "direct message not sent"),
                 }
             }
+        }
+    }
+
+    /// Whether a broadcast message goes out now. Votes always do. Our own
+    /// proposal carries its block (megabytes with thousands of
+    /// certificates), and consensus re-sends it with the votes every
+    /// rebroadcast interval: sent straight to 59 validators each time, that
+    /// was hundreds of megabytes a minute that nobody needed. So the same
+    /// proposal goes out again only after [`PROPOSAL_RESEND_MS`].
+    fn proposal_due(&mut self, message: &ConsensusMessage) -> bool {
+        match message {
+            ConsensusMessage::Proposal { signed, .. } => self
+                .proposal_sent
+                .due(signed.proposal.signing_hash(), Instant::now()),
+            ConsensusMessage::Vote(_) => true,
         }
     }
 
@@ -1238,6 +1260,25 @@ struct Staged {
 /// one batch take gigabytes.
 const SYNC_STAGE_TXS_MAX: usize = 4_000;
 
+/// Remembers the last message sent (by id) and when, to let the same one go
+/// out again only after [`PROPOSAL_RESEND_MS`]; a different one always goes.
+#[derive(Default)]
+struct ResendGate {
+    last: Option<(kp_types::Hash, Instant)>,
+}
+
+impl ResendGate {
+    fn due(&mut self, id: kp_types::Hash, now: Instant) -> bool {
+        if let Some((last, at)) = &self.last {
+            if *last == id && now.duration_since(*at) < Duration::from_millis(PROPOSAL_RESEND_MS) {
+                return false;
+            }
+        }
+        self.last = Some((id, now));
+        true
+    }
+}
+
 /// Splits `messages` into groups of at most [`DIRECT_MESSAGES_MAX`] whose
 /// encoding fits `bytes_max`. A message too large on its own is dropped (the
 /// core never produces one: its messages are bounded far below the network's
@@ -1321,6 +1362,22 @@ mod tests {
             signatures: vec![],
         };
         (block, certificate)
+    }
+
+    #[test]
+    fn the_same_proposal_is_resent_only_after_the_interval() {
+        let mut gate = ResendGate::default();
+        let (a, b) = (kp_types::Hash([1; 32]), kp_types::Hash([2; 32]));
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert!(gate.due(a, t0));
+        assert!(!gate.due(a, at(PROPOSAL_RESEND_MS - 1)));
+        // Another proposal (a new round) goes at once, and then the first
+        // one is new again.
+        assert!(gate.due(b, at(100)));
+        assert!(gate.due(a, at(200)));
+        assert!(!gate.due(a, at(200 + PROPOSAL_RESEND_MS - 1)));
+        assert!(gate.due(a, at(200 + PROPOSAL_RESEND_MS)));
     }
 
     #[test]
