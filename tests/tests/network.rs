@@ -223,3 +223,49 @@ fn a_transaction_submitted_to_every_node_is_decided_exactly_once() {
     let (status, body) = submit(&cluster, 2, &tx, false);
     assert_eq!(status, 409, "replay answered {status}: {body}");
 }
+
+#[test]
+fn an_idle_network_pauses_and_a_transaction_wakes_it() {
+    // A pause after empty blocks far longer than the test: the network must
+    // sit at its height while idle, and a submitted certificate must still
+    // be decided at once (the RPC waits at most 60 s for the decision).
+    let mut cluster = Cluster::generate(4, 0);
+    for node in &cluster.nodes {
+        let path = node.dir.join("node.toml");
+        let config = std::fs::read_to_string(&path).expect("read node.toml");
+        assert!(
+            config.contains("empty_block_interval_ms = 1000"),
+            "{config}"
+        );
+        let config = config.replace(
+            "empty_block_interval_ms = 1000",
+            "empty_block_interval_ms = 600000",
+        );
+        std::fs::write(&path, config).expect("write node.toml");
+    }
+    cluster.start_all();
+    let all = [0, 1, 2, 3];
+    cluster.wait_for_height(&all, 1, PROGRESS);
+    // Heights still under way when height 1 appeared may finish; then none.
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = (0..4).map(|i| cluster.height(i)).max().unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(4));
+    let later = (0..4).map(|i| cluster.height(i)).max().unwrap_or(0);
+    assert_eq!(later, idle, "an idle network kept writing blocks");
+
+    let tx = bw_certificate_tx(&cluster, "0000042");
+    let (status, body) = submit(&cluster, 2, &tx, true);
+    assert_eq!(
+        status,
+        200,
+        "answered {status}: {body}\n{}",
+        cluster.logs_tail(30)
+    );
+    let height = body["decided"]["height"].as_u64();
+    assert!(
+        height.is_some_and(|h| h > idle),
+        "not decided in a new block: {body}"
+    );
+    cluster.wait_for_height(&all, idle + 1, PROGRESS);
+    assert_same_chain(&cluster, &all, idle + 1);
+}

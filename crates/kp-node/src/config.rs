@@ -103,6 +103,12 @@ pub struct ConsensusSection {
     /// Pause after a commit before the next height starts, so that a block
     /// collects transactions.
     pub block_interval_ms: u64,
+    /// Pause after an empty block, when no transaction is waiting either:
+    /// the next height starts after this long, or as soon as a transaction
+    /// arrives or another validator starts it, whichever comes first. An idle
+    /// network thus writes about one block per interval instead of one per
+    /// `block_interval_ms`, while a transaction is not delayed by it.
+    pub empty_block_interval_ms: u64,
 }
 
 impl Default for ConsensusSection {
@@ -113,6 +119,7 @@ impl Default for ConsensusSection {
             timeout_precommit_ms: 500,
             timeout_delta_ms: 500,
             block_interval_ms: 200,
+            empty_block_interval_ms: 1000,
         }
     }
 }

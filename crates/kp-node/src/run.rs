@@ -202,6 +202,8 @@ struct Node {
     broadcast_outbox: Vec<ConsensusMessage>,
     /// Our last proposal sent, and when (see `proposal_due`).
     proposal_sent: ResendGate,
+    /// The next height, while its start waits because the network is idle.
+    idle_height: Option<u64>,
 }
 
 fn now_ms() -> Timestamp {
@@ -346,6 +348,7 @@ impl Node {
             direct_outbox: BTreeMap::new(),
             broadcast_outbox: Vec::new(),
             proposal_sent: ResendGate::default(),
+            idle_height: None,
         })
     }
 
@@ -451,6 +454,9 @@ impl Node {
                     self.drive(Input::TimeoutElapsed(timeout)).await?;
                 }
                 Timer::StartHeight(height) => {
+                    if self.idle_height == Some(height) {
+                        self.idle_height = None;
+                    }
                     if height == self.ledger.height() + 1 {
                         self.start_height(height).await?;
                     }
@@ -572,6 +578,18 @@ impl Node {
         }
     }
 
+    /// Starts the next height now if it waits only because the network was
+    /// idle (see `empty_block_interval_ms`): a transaction arrived, or
+    /// another validator has started that height. A start already due later
+    /// is then a repeat, which the core ignores.
+    fn wake_idle(&mut self) {
+        if let Some(height) = self.idle_height.take() {
+            if height == self.ledger.height() + 1 {
+                self.schedule(Duration::ZERO, Timer::StartHeight(height));
+            }
+        }
+    }
+
     /// A peer's direct consensus messages, each handled like gossip from it.
     async fn on_direct(&mut self, from: PublicKey, bytes: &[u8]) -> Result<(), NodeError> {
         if !self.is_validator() {
@@ -604,6 +622,8 @@ impl Node {
     ) -> Result<(), NodeError> {
         if message.height() > self.ledger.height() + 1 {
             self.request_sync_from(from);
+        } else if message.height() == self.ledger.height() + 1 {
+            self.wake_idle();
         }
         self.drive(Input::Message { from, message }).await
     }
@@ -676,10 +696,17 @@ impl Node {
             Action::Decide { block, certificate } => {
                 self.commit(&block, &certificate).await?;
                 let next = self.ledger.height() + 1;
-                self.schedule(
-                    Duration::from_millis(self.config.consensus.block_interval_ms),
-                    Timer::StartHeight(next),
-                );
+                let consensus = &self.config.consensus;
+                let pause = if block.txs.is_empty() && self.mempool.is_empty() {
+                    // Nothing to order: wait, unless woken (`wake_idle`).
+                    self.idle_height = Some(next);
+                    consensus
+                        .empty_block_interval_ms
+                        .max(consensus.block_interval_ms)
+                } else {
+                    consensus.block_interval_ms
+                };
+                self.schedule(Duration::from_millis(pause), Timer::StartHeight(next));
             }
             Action::Evidence(evidence) => self.submit_evidence(evidence).await,
             Action::RequestCommit { .. } => self.request_sync(),
@@ -900,6 +927,7 @@ impl Node {
             MempoolError::Full { .. } => ApiError::unavailable(e.to_string()),
             MempoolError::Duplicate { .. } => ApiError::new(409, "duplicate", e.to_string()),
         })?;
+        self.wake_idle();
         if let Some(tx) = outgoing {
             self.tx_outbox_bytes += kp_types::encoding::encoded_len(&tx);
             self.tx_outbox.push(tx);
