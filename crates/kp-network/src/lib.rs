@@ -15,7 +15,10 @@
 //! * Request-response `/kpledger/sync/1` for block sync, with our own codec
 //!   ([`codec`]): length-prefixed frames, hard size bound on every read.
 //! * Request-response `/kpledger/direct/1` for a message to one connected
-//!   peer ([`NetClient::send_to`]), where gossip would reach every node.
+//!   peer ([`NetClient::send_to`]) or to each of a list of them
+//!   ([`NetClient::send_to_each`], which names the ones not connected), where
+//!   gossip would reach every node or deliver each copy several times. At
+//!   most 128 unacknowledged direct messages per peer; more are dropped.
 //! * Identify, for diagnostics, and ping: a connection whose pings fail is
 //!   closed, so that the peer is redialed on a fresh one.
 //!

@@ -58,9 +58,9 @@ const MEMPOOL_RECHECK_PER_BLOCK: usize = 256;
 const TX_GOSSIP_BYTES_MAX: usize = 1024 * 1024;
 /// Consensus messages in one direct message at most.
 const DIRECT_MESSAGES_MAX: usize = 512;
-/// Least time between two sends of the same proposal of ours (see
-/// `proposal_due`); gossip used to suppress identical re-sends for 6 s.
-const PROPOSAL_RESEND_MS: u64 = 6_000;
+/// Least time between two direct broadcasts of the same consensus message
+/// (see `broadcast_due`); gossip used to suppress identical re-sends for 6 s.
+const RESEND_MS: u64 = 6_000;
 /// Largest encoded decided-block gossip message or sync answer.
 const SYNC_BYTES_MAX: usize = 32 * 1024 * 1024;
 
@@ -200,8 +200,8 @@ struct Node {
     direct_outbox: BTreeMap<PublicKey, Vec<ConsensusMessage>>,
     /// Consensus messages for every validator, sent when the input is done.
     broadcast_outbox: Vec<ConsensusMessage>,
-    /// Our last proposal sent, and when (see `proposal_due`).
-    proposal_sent: ResendGate,
+    /// Our broadcast messages sent lately, and when (see `broadcast_due`).
+    recently_sent: ResendGate,
     /// The next height, while its start waits because the network is idle.
     idle_height: Option<u64>,
 }
@@ -347,7 +347,7 @@ impl Node {
             tx_outbox_bytes: 0,
             direct_outbox: BTreeMap::new(),
             broadcast_outbox: Vec::new(),
-            proposal_sent: ResendGate::default(),
+            recently_sent: ResendGate::default(),
             idle_height: None,
         })
     }
@@ -520,7 +520,7 @@ impl Node {
     async fn send_consensus(&mut self) {
         let bytes_max = self.config.network.message_bytes_max;
         let mut broadcast = std::mem::take(&mut self.broadcast_outbox);
-        broadcast.retain(|message| self.proposal_due(message));
+        broadcast.retain(|message| self.broadcast_due(message));
         if !broadcast.is_empty() {
             let me = self.key.public();
             let peers: Vec<PublicKey> = self
@@ -563,19 +563,20 @@ impl Node {
         }
     }
 
-    /// Whether a broadcast message goes out now. Votes always do. Our own
-    /// proposal carries its block (megabytes with thousands of
-    /// certificates), and consensus re-sends it with the votes every
-    /// rebroadcast interval: sent straight to 59 validators each time, that
-    /// was hundreds of megabytes a minute that nobody needed. So the same
-    /// proposal goes out again only after [`PROPOSAL_RESEND_MS`].
-    fn proposal_due(&mut self, message: &ConsensusMessage) -> bool {
-        match message {
-            ConsensusMessage::Proposal { signed, .. } => self
-                .proposal_sent
-                .due(signed.proposal.signing_hash(), Instant::now()),
-            ConsensusMessage::Vote(_) => true,
-        }
+    /// Whether a broadcast message goes out now: not if we sent the same
+    /// one less than [`RESEND_MS`] ago. Consensus re-sends the current
+    /// round's messages every rebroadcast interval in case some were lost;
+    /// gossip used to suppress identical re-sends for 6 s. Sent straight to
+    /// 59 validators every 2 s, the re-sends were thousands of messages per
+    /// interval, and an own proposal carries its block (megabytes with
+    /// thousands of certificates): hundreds of megabytes a minute that
+    /// nobody needed.
+    fn broadcast_due(&mut self, message: &ConsensusMessage) -> bool {
+        let id = match message {
+            ConsensusMessage::Proposal { signed, .. } => signed.proposal.signing_hash(),
+            ConsensusMessage::Vote(v) => v.vote.signing_hash(),
+        };
+        self.recently_sent.due(id, Instant::now())
     }
 
     /// Starts the next height now if it waits only because the network was
@@ -1288,21 +1289,29 @@ struct Staged {
 /// one batch take gigabytes.
 const SYNC_STAGE_TXS_MAX: usize = 4_000;
 
-/// Remembers the last message sent (by id) and when, to let the same one go
-/// out again only after [`PROPOSAL_RESEND_MS`]; a different one always goes.
+/// Remembers the messages sent (by id) in the last [`RESEND_MS`], to let
+/// the same one go out again only after that; a new one always goes.
 #[derive(Default)]
 struct ResendGate {
-    last: Option<(kp_types::Hash, Instant)>,
+    sent: BTreeMap<kp_types::Hash, Instant>,
 }
 
 impl ResendGate {
+    /// Bound on remembered ids (a node sends a handful per round).
+    const IDS_MAX: usize = 1024;
+
     fn due(&mut self, id: kp_types::Hash, now: Instant) -> bool {
-        if let Some((last, at)) = &self.last {
-            if *last == id && now.duration_since(*at) < Duration::from_millis(PROPOSAL_RESEND_MS) {
+        let window = Duration::from_millis(RESEND_MS);
+        if let Some(at) = self.sent.get(&id) {
+            if now.duration_since(*at) < window {
                 return false;
             }
         }
-        self.last = Some((id, now));
+        self.sent.retain(|_, at| now.duration_since(*at) < window);
+        if self.sent.len() >= Self::IDS_MAX {
+            self.sent.clear();
+        }
+        self.sent.insert(id, now);
         true
     }
 }
@@ -1393,19 +1402,27 @@ mod tests {
     }
 
     #[test]
-    fn the_same_proposal_is_resent_only_after_the_interval() {
+    fn the_same_message_is_resent_only_after_the_interval() {
         let mut gate = ResendGate::default();
         let (a, b) = (kp_types::Hash([1; 32]), kp_types::Hash([2; 32]));
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
         assert!(gate.due(a, t0));
-        assert!(!gate.due(a, at(PROPOSAL_RESEND_MS - 1)));
-        // Another proposal (a new round) goes at once, and then the first
-        // one is new again.
+        assert!(!gate.due(a, at(RESEND_MS - 1)));
+        // Another message goes at once, and does not free the first.
         assert!(gate.due(b, at(100)));
-        assert!(gate.due(a, at(200)));
-        assert!(!gate.due(a, at(200 + PROPOSAL_RESEND_MS - 1)));
-        assert!(gate.due(a, at(200 + PROPOSAL_RESEND_MS)));
+        assert!(!gate.due(a, at(200)));
+        assert!(!gate.due(b, at(200)));
+        assert!(gate.due(a, at(RESEND_MS)));
+        assert!(!gate.due(a, at(2 * RESEND_MS - 1)));
+        assert!(gate.due(b, at(100 + RESEND_MS)));
+        // Old ids are forgotten and the memory stays bounded.
+        for i in 0..5000u32 {
+            let mut id = [0; 32];
+            id[..4].copy_from_slice(&i.to_be_bytes());
+            assert!(gate.due(kp_types::Hash(id), at(3 * RESEND_MS)));
+        }
+        assert!(gate.sent.len() <= ResendGate::IDS_MAX);
     }
 
     #[test]
