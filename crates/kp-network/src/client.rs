@@ -68,8 +68,8 @@ pub struct NetStats {
     pub gossip_throttled: u64,
     /// Direct messages refused (sender not connected or over its rate).
     pub direct_refused: u64,
-    /// Direct messages not sent because the peer already had
-    /// `DIRECT_IN_FLIGHT_MAX` unacknowledged ones (a slow or stuck peer).
+    /// Direct messages not sent because the peer's queue already held 128
+    /// unwritten ones (a slow or stuck peer).
     pub direct_dropped: u64,
 }
 
@@ -215,9 +215,9 @@ impl NetClient {
     /// it could not reach because no connection to them is open (the caller
     /// may gossip to reach those). Fails with
     /// [`NetworkError::MessageTooLarge`] before sending anything when `bytes`
-    /// exceeds `message_bytes_max`. A peer with too many unacknowledged
-    /// direct messages is skipped (counted in [`NetStats::direct_dropped`]):
-    /// its messages would only pile up.
+    /// exceeds `message_bytes_max`. A peer whose queue is full (128 unwritten
+    /// messages) is skipped, counted in [`NetStats::direct_dropped`]: its
+    /// messages would only pile up.
     pub async fn send_to_each(
         &self,
         peers: &[PublicKey],

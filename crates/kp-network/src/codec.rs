@@ -1,5 +1,5 @@
-//! The block-sync wire protocol, `/kpledger/sync/1`, and the direct-message
-//! protocol, `/kpledger/direct/1`.
+//! The block-sync wire protocol, `/kpledger/sync/1`, and the frame format
+//! it shares with direct messages (`/kpledger/direct/2`, see `direct`).
 //!
 //! One request and one response per stream. Each is a frame: a 4-byte
 //! big-endian length, then that many bytes. The reader checks the length
@@ -10,10 +10,6 @@
 //!   big-endian. Any other length is refused.
 //! * Response body: opaque bytes (the node encodes blocks with kp-types), at
 //!   most `response_bytes_max`.
-//!
-//! A direct message is one request frame of opaque bytes (at most
-//! `message_bytes_max`) answered by an empty frame: one peer's message to
-//! one other peer, where gossip would wake the whole network.
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::{request_response, StreamProtocol};
@@ -21,9 +17,6 @@ use std::io;
 
 /// The protocol name negotiated by multistream-select.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/kpledger/sync/1");
-
-/// The direct-message protocol name.
-pub const DIRECT_PROTOCOL: StreamProtocol = StreamProtocol::new("/kpledger/direct/1");
 
 /// Size of a request body.
 pub const REQUEST_BYTES: usize = 12;
@@ -149,52 +142,6 @@ impl request_response::Codec for SyncCodec {
     }
 }
 
-/// Codec of direct messages: a bounded request, an empty acknowledgement.
-#[derive(Clone, Copy, Debug)]
-pub struct DirectCodec {
-    /// Largest message accepted or sent.
-    pub message_bytes_max: usize,
-}
-
-impl request_response::Codec for DirectCodec {
-    type Protocol = StreamProtocol;
-    type Request = Vec<u8>;
-    type Response = ();
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        read_frame(io, self.message_bytes_max).await
-    }
-
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<()>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        read_frame(io, 0).await.map(drop)
-    }
-
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        request: Vec<u8>,
-    ) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        write_frame(io, &request, self.message_bytes_max).await
-    }
-
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, _: ()) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        write_frame(io, &[], 0).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,37 +215,6 @@ mod tests {
             let result = block_on(codec.read_request(&PROTOCOL, &mut Cursor::new(bytes)));
             assert!(result.is_err(), "length {length} accepted");
         }
-    }
-
-    #[test]
-    fn direct_message_round_trips_and_is_bounded() {
-        let mut codec = DirectCodec {
-            message_bytes_max: 8,
-        };
-        let mut wire = Cursor::new(Vec::new());
-        block_on(codec.write_request(&DIRECT_PROTOCOL, &mut wire, vec![3; 8])).unwrap();
-        wire.set_position(0);
-        let back = block_on(codec.read_request(&DIRECT_PROTOCOL, &mut wire)).unwrap();
-        assert_eq!(back, vec![3; 8]);
-
-        let mut wire = Cursor::new(Vec::new());
-        let result = block_on(codec.write_request(&DIRECT_PROTOCOL, &mut wire, vec![3; 9]));
-        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::InvalidData);
-        let mut bytes = 9u32.to_be_bytes().to_vec();
-        bytes.extend([3u8; 9]);
-        let result = block_on(codec.read_request(&DIRECT_PROTOCOL, &mut Cursor::new(bytes)));
-        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::InvalidData);
-
-        let mut wire = Cursor::new(Vec::new());
-        block_on(codec.write_response(&DIRECT_PROTOCOL, &mut wire, ())).unwrap();
-        assert_eq!(wire.get_ref().len(), 4);
-        wire.set_position(0);
-        block_on(codec.read_response(&DIRECT_PROTOCOL, &mut wire)).unwrap();
-        // An acknowledgement with a body is refused.
-        let mut bytes = 1u32.to_be_bytes().to_vec();
-        bytes.push(0);
-        let result = block_on(codec.read_response(&DIRECT_PROTOCOL, &mut Cursor::new(bytes)));
-        assert!(result.is_err());
     }
 
     #[test]

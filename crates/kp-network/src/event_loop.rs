@@ -7,9 +7,10 @@
 //! forwarding for every other peer).
 
 use crate::client::{allowed_map, Command, NetClient, NetEvent, NetStats, ResponseHandle};
-use crate::codec::{self, DirectCodec, SyncCodec, SyncRequest};
+use crate::codec::{self, SyncCodec, SyncRequest};
 use crate::config::{NetworkConfig, Topic, GOSSIP_ENVELOPE_BYTES, GOSSIP_FRAME_BYTES_MIN};
 use crate::dialer::{dial_opts, Dialer};
+use crate::direct::{self, Inbound, Writers};
 use crate::discovery::{AddressRecord, Discovery};
 use crate::error::NetworkError;
 use crate::keys::keypair_of;
@@ -29,6 +30,8 @@ use libp2p::request_response::{
 use libp2p::swarm::{DialError, ListenError, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
@@ -48,8 +51,6 @@ const CONNECTIONS_PER_PEER_MAX: u32 = 2;
 /// gossipsub's message-cache window (history_length 5 x heartbeat), so a
 /// message served again from a peer's cache is still recognised.
 const DUPLICATE_CACHE: Duration = Duration::from_secs(6);
-/// Most unacknowledged direct messages to one peer; more are dropped.
-const DIRECT_IN_FLIGHT_MAX: usize = 128;
 /// How long `start` waits for the listener to come up.
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
 /// Identify protocol version string.
@@ -75,7 +76,7 @@ struct Behaviour {
     limits: connection_limits::Behaviour,
     gossipsub: gossipsub::Behaviour<IdentityTransform, WhitelistSubscriptionFilter>,
     sync: request_response::Behaviour<SyncCodec>,
-    direct: request_response::Behaviour<DirectCodec>,
+    direct: libp2p_stream::Behaviour,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
 }
@@ -109,9 +110,12 @@ struct EventLoop {
     limiter: AuthorLimiter,
     /// Direct messages per sending peer, with the same rate as gossip.
     direct_limiter: AuthorLimiter,
-    /// Our unacknowledged direct messages, by request and per peer.
-    direct_pending: BTreeMap<OutboundRequestId, PeerId>,
-    direct_in_flight: BTreeMap<PeerId, usize>,
+    /// Writers of our direct streams, one per peer.
+    writers: Writers,
+    /// Frames read from peers' direct streams.
+    direct_inbound: mpsc::Receiver<(PeerId, Inbound)>,
+    /// Frames the readers dropped because `direct_inbound` was full.
+    direct_inbound_dropped: Arc<AtomicU64>,
     redial_delay_min: Duration,
     stats: NetStats,
 }
@@ -179,6 +183,19 @@ pub async fn start(
     let discovery = config
         .discovery
         .then(|| Discovery::new(config.announce_interval, config.external_addrs.clone(), now));
+    let control = swarm.behaviour().direct.new_control();
+    let (direct_sender, direct_inbound) = mpsc::channel(direct::INBOUND_QUEUE);
+    let direct_inbound_dropped = Arc::new(AtomicU64::new(0));
+    direct::spawn_acceptor(
+        control.clone(),
+        config.message_bytes_max,
+        direct_sender,
+        direct_inbound_dropped.clone(),
+    )
+    .map_err(|_| NetworkError::GossipBehaviour {
+        reason: "direct protocol registered twice",
+    })?;
+    let writers = Writers::new(control);
     let mut event_loop = EventLoop {
         swarm,
         commands,
@@ -202,8 +219,9 @@ pub async fn start(
             config.gossip_per_author_per_second,
             config.gossip_per_author_burst,
         ),
-        direct_pending: BTreeMap::new(),
-        direct_in_flight: BTreeMap::new(),
+        writers,
+        direct_inbound,
+        direct_inbound_dropped,
         redial_delay_min: config.redial_delay_min,
         stats: NetStats::default(),
     };
@@ -271,15 +289,7 @@ fn build_behaviour(
         codec::PROTOCOL,
         config,
     );
-    // Nobody waits for the empty acknowledgement; the timeout only frees the
-    // stream of a peer that never answers.
-    let direct = request_response_behaviour(
-        DirectCodec {
-            message_bytes_max: config.message_bytes_max,
-        },
-        codec::DIRECT_PROTOCOL,
-        config,
-    );
+    let direct = libp2p_stream::Behaviour::new();
     let identify = identify::Behaviour::new(identify::Config::new(
         IDENTIFY_PROTOCOL.to_string(),
         keypair.public(),
@@ -363,6 +373,7 @@ impl EventLoop {
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some((peer, inbound)) = self.direct_inbound.recv() => self.on_direct(peer, inbound),
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown) | None => break,
                     Some(command) => self.on_command(command),
@@ -421,6 +432,7 @@ impl EventLoop {
                 num_established: 0,
                 ..
             } => {
+                self.writers.remove(&peer_id);
                 if let Some(key) = self.connected.remove(&peer_id) {
                     debug!(%peer_id, "peer disconnected");
                     self.emit(NetEvent::PeerDisconnected(key));
@@ -447,7 +459,7 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => self.on_direct(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(())) => {}
             SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => trace!(?event, "identify"),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => self.on_ping(event),
             _ => {}
@@ -636,51 +648,25 @@ impl EventLoop {
         }
     }
 
-    fn on_direct(&mut self, event: request_response::Event<Vec<u8>, ()>) {
-        match event {
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => {
-                // Acknowledged whatever happens next: the sender does not wait
-                // for a verdict. Dropping the channel would only make it log a
-                // failure.
-                let _ = self.swarm.behaviour_mut().direct.send_response(channel, ());
-                let Some(from) = self.connected.get(&peer).copied() else {
-                    self.refuse_direct(&peer, "sender outside the allowed set");
-                    return;
-                };
-                if !self.direct_limiter.allow(peer, Instant::now()) {
-                    self.refuse_direct(&peer, "sender over its rate");
-                    return;
-                }
-                self.emit(NetEvent::Direct {
-                    from,
-                    bytes: request,
-                });
+    /// A frame from a peer's direct stream: delivered if the peer is still
+    /// an allowed, connected member within its rate.
+    fn on_direct(&mut self, peer: PeerId, inbound: Inbound) {
+        let bytes = match inbound {
+            Inbound::Frame(bytes) => bytes,
+            Inbound::Oversized => {
+                self.refuse_direct(&peer, "frame over message_bytes_max; stream closed");
+                return;
             }
-            request_response::Event::Message {
-                message: request_response::Message::Response { request_id, .. },
-                ..
-            } => self.direct_done(&request_id),
-            request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
-                self.direct_done(&request_id);
-                debug!(%peer, %error, "direct message failed");
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                debug!(%peer, %error, "inbound direct message failed");
-            }
-            request_response::Event::ResponseSent { .. } => {}
+        };
+        let Some(from) = self.connected.get(&peer).copied() else {
+            self.refuse_direct(&peer, "sender outside the allowed set");
+            return;
+        };
+        if !self.direct_limiter.allow(peer, Instant::now()) {
+            self.refuse_direct(&peer, "sender over its rate");
+            return;
         }
+        self.emit(NetEvent::Direct { from, bytes });
     }
 
     fn refuse_direct(&mut self, peer: &PeerId, reason: &'static str) {
@@ -720,33 +706,19 @@ impl EventLoop {
         unreached
     }
 
-    /// Hands a direct message to the connection, unless the peer already has
-    /// [`DIRECT_IN_FLIGHT_MAX`] unacknowledged: a peer that stopped reading
-    /// must not make us queue without bound, and what it missed is stale by
-    /// the time it reads again (consensus re-sends what is still current).
+    /// Queues a direct message on the peer's stream, unless its queue is
+    /// full: a peer that stopped reading must not make us buffer without
+    /// bound, and what it missed is stale by the time it reads again
+    /// (consensus re-sends what is still current).
     fn queue_direct(&mut self, peer: PeerId, bytes: Vec<u8>) {
-        let in_flight = self.direct_in_flight.entry(peer).or_default();
-        if *in_flight >= DIRECT_IN_FLIGHT_MAX {
+        let Some(framed) = direct::frame(&bytes) else {
+            return;
+        };
+        if self.writers.send(peer, framed).is_err() {
             self.stats.direct_dropped = self.stats.direct_dropped.saturating_add(1);
             if self.stats.direct_dropped.is_power_of_two() {
                 warn!(%peer, dropped = self.stats.direct_dropped,
-                    "peer has too many unacknowledged direct messages; message dropped");
-            }
-            return;
-        }
-        *in_flight += 1;
-        let id = self.swarm.behaviour_mut().direct.send_request(&peer, bytes);
-        self.direct_pending.insert(id, peer);
-    }
-
-    /// A direct message was acknowledged or failed: one fewer in flight.
-    fn direct_done(&mut self, id: &OutboundRequestId) {
-        if let Some(peer) = self.direct_pending.remove(id) {
-            if let Some(n) = self.direct_in_flight.get_mut(&peer) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.direct_in_flight.remove(&peer);
-                }
+                    "peer's direct queue full; message dropped");
             }
         }
     }
@@ -858,7 +830,10 @@ impl EventLoop {
                 let _ = reply.send(self.listen_addrs.clone());
             }
             Command::Stats { reply } => {
-                let _ = reply.send(self.stats);
+                let mut stats = self.stats;
+                let lost = self.direct_inbound_dropped.load(Ordering::Relaxed);
+                stats.events_dropped = stats.events_dropped.saturating_add(lost);
+                let _ = reply.send(stats);
             }
             Command::Dial { address, reply } => {
                 let result = self

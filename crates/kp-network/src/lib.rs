@@ -14,11 +14,12 @@
 //!   of topic and data, so the same payload is delivered once.
 //! * Request-response `/kpledger/sync/1` for block sync, with our own codec
 //!   ([`codec`]): length-prefixed frames, hard size bound on every read.
-//! * Request-response `/kpledger/direct/1` for a message to one connected
-//!   peer ([`NetClient::send_to`]) or to each of a list of them
-//!   ([`NetClient::send_to_each`], which names the ones not connected), where
-//!   gossip would reach every node or deliver each copy several times. At
-//!   most 128 unacknowledged direct messages per peer; more are dropped.
+//! * Direct messages `/kpledger/direct/2` ([`NetClient::send_to`] to one
+//!   connected peer, [`NetClient::send_to_each`] to a list, naming the ones
+//!   not connected): length-prefixed frames on one long-lived stream per
+//!   peer and direction (libp2p-stream), where gossip would reach every node
+//!   or deliver each copy several times. At most 128 frames queued per
+//!   peer; more are dropped.
 //! * Identify, for diagnostics, and ping: a connection whose pings fail is
 //!   closed, so that the peer is redialed on a fresh one.
 //!
@@ -108,6 +109,7 @@ mod client;
 pub mod codec;
 mod config;
 mod dialer;
+mod direct;
 mod discovery;
 mod error;
 mod event_loop;
