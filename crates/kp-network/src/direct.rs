@@ -23,7 +23,7 @@ use libp2p::{PeerId, Stream, StreamProtocol};
 use libp2p_stream::Control;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tracing::debug;
 
@@ -34,6 +34,8 @@ pub(crate) const QUEUE_PER_PEER: usize = 128;
 /// Frames from all peers waiting for the event loop before new ones are
 /// dropped.
 pub(crate) const INBOUND_QUEUE: usize = 1024;
+/// Inbound direct streams one peer may hold open at once.
+pub(crate) const STREAMS_PER_PEER: usize = 2;
 /// Most bytes written in one go when frames are queued back to back.
 const WRITE_BATCH_BYTES: usize = 1 << 20;
 
@@ -115,6 +117,10 @@ fn spawn_writer(mut control: Control, peer: PeerId) -> mpsc::Sender<Vec<u8>> {
                     Err(_) => break,
                 }
             }
+            if stream.is_none() && queue.is_closed() {
+                // The peer disconnected: do not dial it to drain the queue.
+                break;
+            }
             if stream.is_none() {
                 match control.open_stream(peer, PROTOCOL).await {
                     Ok(opened) => stream = Some(opened),
@@ -150,13 +156,59 @@ pub(crate) fn spawn_acceptor(
     dropped: Arc<AtomicU64>,
 ) -> Result<(), libp2p_stream::AlreadyRegistered> {
     let mut incoming = control.accept(PROTOCOL)?;
+    let open = Arc::new(Mutex::new(BTreeMap::<PeerId, usize>::new()));
     tokio::spawn(async move {
         while let Some((peer, stream)) = incoming.next().await {
+            // A peer needs one stream (two while a reconnection overlaps);
+            // each reader may hold a frame of up to `bytes_max`, so more
+            // streams from one peer would only multiply what it can make us
+            // allocate.
+            let Some(guard) = StreamGuard::new(&open, peer) else {
+                debug!(%peer, "too many direct streams from one peer; stream refused");
+                continue;
+            };
             let reader = read_frames(peer, stream, bytes_max, inbound.clone(), dropped.clone());
-            tokio::spawn(reader);
+            tokio::spawn(async move {
+                reader.await;
+                drop(guard);
+            });
         }
     });
     Ok(())
+}
+
+/// Counts a peer's open inbound streams while it lives.
+struct StreamGuard {
+    open: Arc<Mutex<BTreeMap<PeerId, usize>>>,
+    peer: PeerId,
+}
+
+impl StreamGuard {
+    /// A guard for one more stream of `peer`, or `None` at the limit.
+    fn new(open: &Arc<Mutex<BTreeMap<PeerId, usize>>>, peer: PeerId) -> Option<StreamGuard> {
+        let mut counts = open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(peer).or_default();
+        if *count >= STREAMS_PER_PEER {
+            return None;
+        }
+        *count += 1;
+        Some(StreamGuard {
+            open: open.clone(),
+            peer,
+        })
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let mut counts = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.peer) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.peer);
+            }
+        }
+    }
 }
 
 async fn read_frames(
@@ -199,6 +251,22 @@ mod tests {
     fn a_frame_is_its_length_then_itself() {
         assert_eq!(frame(b"abc").unwrap(), vec![0, 0, 0, 3, b'a', b'b', b'c']);
         assert_eq!(frame(b"").unwrap(), vec![0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_peer_holds_at_most_its_share_of_inbound_streams() {
+        let open = Arc::new(Mutex::new(BTreeMap::new()));
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let guards: Vec<_> = (0..STREAMS_PER_PEER)
+            .map(|_| StreamGuard::new(&open, a).expect("within the limit"))
+            .collect();
+        assert!(StreamGuard::new(&open, a).is_none());
+        // Another peer is not affected, and a closed stream frees a slot.
+        let other = StreamGuard::new(&open, b).expect("other peer");
+        drop(guards);
+        assert!(StreamGuard::new(&open, a).is_some());
+        drop(other);
+        assert!(open.lock().unwrap().is_empty());
     }
 
     #[test]
