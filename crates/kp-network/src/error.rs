@@ -36,6 +36,10 @@ pub enum NetworkError {
         /// libp2p's reason.
         reason: &'static str,
     },
+    /// The direct-message protocol could not be registered for inbound
+    /// streams (it already was).
+    #[error("direct-message protocol already registered")]
+    DirectProtocolRegistered,
     /// The noise handshake configuration could not be built.
     #[error("noise config: {source}")]
     Noise {

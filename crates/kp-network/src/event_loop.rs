@@ -192,9 +192,7 @@ pub async fn start(
         direct_sender,
         direct_inbound_dropped.clone(),
     )
-    .map_err(|_| NetworkError::GossipBehaviour {
-        reason: "direct protocol registered twice",
-    })?;
+    .map_err(|_| NetworkError::DirectProtocolRegistered)?;
     let writers = Writers::new(control);
     let mut event_loop = EventLoop {
         swarm,
@@ -688,7 +686,9 @@ impl EventLoop {
         if !self.connected.contains_key(&peer) {
             return Err(NetworkError::NotConnected { peer: key });
         }
-        self.queue_direct(peer, bytes);
+        if let Some(framed) = direct::frame(&bytes) {
+            self.queue_direct(peer, framed);
+        }
         Ok(())
     }
 
@@ -696,24 +696,24 @@ impl EventLoop {
     fn send_direct_each(&mut self, keys: &[PublicKey], bytes: Vec<u8>) -> Vec<PublicKey> {
         let by_key: BTreeMap<PublicKey, PeerId> =
             self.connected.iter().map(|(p, k)| (*k, *p)).collect();
+        // Framed once, copied per peer.
+        let framed = direct::frame(&bytes);
         let mut unreached = Vec::new();
         for key in keys {
-            match by_key.get(key) {
-                Some(peer) => self.queue_direct(*peer, bytes.clone()),
-                None => unreached.push(*key),
+            match (by_key.get(key), &framed) {
+                (Some(peer), Some(framed)) => self.queue_direct(*peer, framed.clone()),
+                (Some(_), None) => {}
+                (None, _) => unreached.push(*key),
             }
         }
         unreached
     }
 
-    /// Queues a direct message on the peer's stream, unless its queue is
-    /// full: a peer that stopped reading must not make us buffer without
+    /// Queues a framed direct message on the peer's stream, unless its queue
+    /// is full: a peer that stopped reading must not make us buffer without
     /// bound, and what it missed is stale by the time it reads again
     /// (consensus re-sends what is still current).
-    fn queue_direct(&mut self, peer: PeerId, bytes: Vec<u8>) {
-        let Some(framed) = direct::frame(&bytes) else {
-            return;
-        };
+    fn queue_direct(&mut self, peer: PeerId, framed: Vec<u8>) {
         if self.writers.send(peer, framed).is_err() {
             self.stats.direct_dropped = self.stats.direct_dropped.saturating_add(1);
             if self.stats.direct_dropped.is_power_of_two() {
