@@ -280,12 +280,14 @@ fn build_behaviour(
         WhitelistSubscriptionFilter(whitelist),
     )
     .map_err(|reason| NetworkError::GossipBehaviour { reason })?;
-    let sync = request_response_behaviour(
+    let sync = request_response::Behaviour::with_codec(
         SyncCodec {
             response_bytes_max: config.response_bytes_max,
         },
-        codec::PROTOCOL,
-        config,
+        [(codec::PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(config.request_timeout)
+            .with_max_concurrent_streams(config.pending_requests_max),
     );
     let direct = libp2p_stream::Behaviour::new();
     let identify = identify::Behaviour::new(identify::Config::new(
@@ -301,25 +303,6 @@ fn build_behaviour(
         identify,
         ping: ping::Behaviour::new(ping::Config::new()),
     })
-}
-
-/// A request-response behaviour on `protocol` with the config's timeout and
-/// stream bound.
-fn request_response_behaviour<C>(
-    codec: C,
-    protocol: libp2p::StreamProtocol,
-    config: &NetworkConfig,
-) -> request_response::Behaviour<C>
-where
-    C: request_response::Codec<Protocol = libp2p::StreamProtocol> + Clone + Send + 'static,
-{
-    request_response::Behaviour::with_codec(
-        codec,
-        [(protocol, ProtocolSupport::Full)],
-        request_response::Config::default()
-            .with_request_timeout(config.request_timeout)
-            .with_max_concurrent_streams(config.pending_requests_max),
-    )
 }
 
 /// The largest gossipsub frame accepted: one payload plus its envelope, but

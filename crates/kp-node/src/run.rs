@@ -518,7 +518,6 @@ impl Node {
     /// node (an O(n³) storm). A validator without a direct connection still
     /// gets the message through gossip, which others relay.
     async fn send_consensus(&mut self) {
-        let bytes_max = self.config.network.message_bytes_max;
         let mut broadcast = std::mem::take(&mut self.broadcast_outbox);
         broadcast.retain(|message| self.broadcast_due(message));
         if !broadcast.is_empty() {
@@ -530,34 +529,35 @@ impl Node {
                 .filter(|v| **v != me)
                 .copied()
                 .collect();
-            for chunk in direct_chunks(broadcast, bytes_max) {
-                let bytes = kp_types::encode(&chunk);
-                let reached_all = match self.net.send_to_each(&peers, bytes).await {
-                    Ok(unreached) => unreached.is_empty(),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "direct broadcast not sent");
-                        false
-                    }
-                };
-                if !reached_all {
-                    for message in chunk {
-                        self.publish(Topic::Consensus, message.encode()).await;
-                    }
-                }
-            }
+            self.send_direct_or_gossip(&peers, broadcast).await;
         }
         let outbox = std::mem::take(&mut self.direct_outbox);
         for (peer, messages) in outbox {
-            for chunk in direct_chunks(messages, bytes_max) {
-                let bytes = kp_types::encode(&chunk);
-                match self.net.send_to(peer, bytes).await {
-                    Ok(()) => {}
-                    Err(kp_network::NetworkError::NotConnected { .. }) => {
-                        for message in chunk {
-                            self.publish(Topic::Consensus, message.encode()).await;
-                        }
-                    }
-                    Err(e) => tracing::debug!(%peer, error = %e, "direct message not sent"),
+            self.send_direct_or_gossip(&[peer], messages).await;
+        }
+    }
+
+    /// Sends `messages` to each of `peers` in as few direct messages as fit;
+    /// a chunk that some peer could not get directly (no connection) goes
+    /// out as gossip, which others relay.
+    async fn send_direct_or_gossip(
+        &mut self,
+        peers: &[PublicKey],
+        messages: Vec<ConsensusMessage>,
+    ) {
+        let bytes_max = self.config.network.message_bytes_max;
+        for chunk in direct_chunks(messages, bytes_max) {
+            let bytes = kp_types::encode(&chunk);
+            let reached_all = match self.net.send_to_each(peers, bytes).await {
+                Ok(unreached) => unreached.is_empty(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "direct consensus message not sent");
+                    false
+                }
+            };
+            if !reached_all {
+                for message in chunk {
+                    self.publish(Topic::Consensus, message.encode()).await;
                 }
             }
         }
