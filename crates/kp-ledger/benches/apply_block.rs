@@ -79,8 +79,8 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     // The same on a ledger that already holds 20 blocks of 1000 certificates:
-    // the per-block cost should not grow with the state (only dirty buckets
-    // are rehashed).
+    // the per-block cost should not grow with the state (the state hash is
+    // updated from the changed entries only).
     let base = fresh();
     let mut base_ledger = base;
     for _ in 0..20 {

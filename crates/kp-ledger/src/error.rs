@@ -124,6 +124,10 @@ pub enum LedgerError {
         /// Stored.
         stored: Hash,
     },
+    /// The store was written by a build with the earlier bucket-tree state
+    /// root: its blocks' roots cannot be checked by this one.
+    #[error("the store predates the lattice state root: start from an empty data directory (the node syncs the chain again)")]
+    OldRootScheme,
     /// Expected state is missing (a corrupt or foreign store).
     #[error("state entry {what} is missing")]
     Missing {

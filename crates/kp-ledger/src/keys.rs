@@ -23,14 +23,15 @@
 //! | 0x10 participant quarter statistics | code, 0x00, year (4), quarter (1) | `QuarterStats` |
 //! | 0x11 global quarter statistics | year (4), quarter (1) | `GlobalQuarterStats` |
 //! | 0x12 territory | alpha-2 code | owning member's code |
-//! | 0x7D root meta (not committed) | `root` | root (32) |
-//! | 0x7E bucket index (not committed) | bucket (2), key | entry hash (32) |
+//! | 0x7D root meta (not committed) | `root` / `lattice` | root (32) / state hash (2,048) |
+//! | 0x7E bucket index (retired, not committed) | bucket (2), key | entry hash (32) |
 //! | 0x7F bucket digest (retired, not committed) | bucket (2) | digest (32) |
 //!
 //! Tables 0x7D..0x7F hold the state-root machinery itself: they are derived
-//! from the committed tables and excluded from the root. Table 0x7F is no
-//! longer written (digests are recomputed from the index on open); entries
-//! left by earlier builds are ignored.
+//! from the committed tables and excluded from the root. Tables 0x7E and 0x7F
+//! belonged to the earlier bucket-tree root and are no longer written; a store
+//! holding 0x7E entries is refused on open (its chain's roots are of that
+//! scheme).
 
 use kp_types::{CertificateNumber, Date, Hash, ParticipantCode, Period, PublicKey, Timestamp};
 
@@ -83,7 +84,7 @@ pub mod table {
     pub const ROOT_MACHINERY_MIN: u8 = 0x7D;
     /// Stored root, for the check on open.
     pub const ROOT_META: u8 = 0x7D;
-    /// Bucket index.
+    /// Bucket index (retired: a store holding it predates the lattice root).
     pub const BUCKET_INDEX: u8 = 0x7E;
     /// Bucket digests (retired: no longer written or read).
     pub const BUCKET_DIGEST: u8 = 0x7F;
@@ -270,17 +271,7 @@ pub fn root_meta() -> Vec<u8> {
     key(table::ROOT_META, &[b"root"])
 }
 
-/// A bucket's index prefix (not committed).
-pub fn bucket_index_prefix(bucket: u16) -> Vec<u8> {
-    key(table::BUCKET_INDEX, &[&bucket.to_be_bytes()])
-}
-
-/// A committed key in its bucket's index (not committed).
-pub fn bucket_index(bucket: u16, committed: &[u8]) -> Vec<u8> {
-    key(table::BUCKET_INDEX, &[&bucket.to_be_bytes(), committed])
-}
-
-/// A bucket's digest (retired table, not committed).
-pub fn bucket_digest(bucket: u16) -> Vec<u8> {
-    key(table::BUCKET_DIGEST, &[&bucket.to_be_bytes()])
+/// The stored state hash (not committed).
+pub fn state_hash_meta() -> Vec<u8> {
+    key(table::ROOT_META, &[b"lattice"])
 }

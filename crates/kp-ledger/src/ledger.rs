@@ -14,7 +14,7 @@ use crate::records::{
     TxReceipt,
 };
 use crate::rejection::Rejection;
-use crate::root::{bucket_digest, bucket_of, entry_hash, Bucket, RootTree};
+use crate::root::StateHash;
 use crate::state::meta;
 use crate::store::{StateStore, StoreError, WriteSet, HOST_KEY_PREFIX_MIN};
 use kp_types::{
@@ -23,7 +23,6 @@ use kp_types::{
     SignedTransaction, Timestamp, TxHash,
 };
 use kp_types::{AuthorityId, ProductionReport};
-use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 /// Most resolutions a listing returns.
@@ -51,7 +50,7 @@ pub struct Ledger<S: StateStore> {
     height: u64,
     last_block_hash: Hash,
     last_block_time: Timestamp,
-    tree: RootTree,
+    state_hash: StateHash,
     validators: Vec<(ParticipantCode, PublicKey)>,
     verification: SignatureVerification,
     /// Digest of the last block whose signatures verified (block hash and
@@ -65,91 +64,31 @@ fn required<T>(value: Option<T>, what: &'static str) -> Result<T, LedgerError> {
     value.ok_or(LedgerError::Missing { what })
 }
 
-/// Adds the bucket-index entries that the committed entries of `changes`
-/// imply, and returns the new digests of the buckets they touched.
-///
-/// Digests are not stored: the tree holds them in memory and `load` rebuilds
-/// them from the index, so a block writes one index entry per changed key
-/// and nothing per bucket.
-fn finalize_root<S: StateStore>(
+/// The state hash after `changes`: `current` with every committed entry
+/// that `changes` writes or deletes replaced (its previous value read from
+/// `store`, the state before the changes).
+fn next_state_hash<S: StateStore>(
     store: &S,
-    changes: Changes,
-) -> Result<(Changes, Vec<(Bucket, Hash)>), StoreError> {
-    let mut dirty = BTreeSet::new();
-    let mut index = Vec::new();
-    for (k, v) in &changes {
+    current: &StateHash,
+    changes: &Changes,
+) -> Result<StateHash, StoreError> {
+    let mut next = current.clone();
+    for (k, v) in changes {
         if !keys::is_committed(k) {
             continue;
         }
-        let b = bucket_of(k);
-        dirty.insert(b);
-        let entry = v.as_ref().map(|v| entry_hash(k, v).0.to_vec());
-        index.push((keys::bucket_index(b, k), entry));
+        let old = store.get(k)?;
+        next.update(k, old.as_deref(), v.as_deref());
     }
-    let mut ov = Overlay::with_changes(store, changes);
-    for (k, v) in index {
-        match v {
-            Some(v) => ov.put(k, v),
-            None => ov.delete(k),
-        }
-    }
-    ov.commit_tx();
-    let mut leaves = Vec::with_capacity(dirty.len());
-    for b in dirty {
-        let entries = ov.scan(&keys::bucket_index_prefix(b), usize::MAX)?;
-        let digest = bucket_digest(entries.iter().map(|(_, v)| v.as_slice()));
-        leaves.push((b, digest));
-    }
-    Ok((ov.into_changes(), leaves))
+    Ok(next)
 }
 
-/// Page size of the bucket-index walk on open.
-const INDEX_PAGE: usize = 4096;
-
-/// Every non-empty bucket's digest, from one walk of the bucket index in key
-/// order (bucket, then key): the order `bucket_digest` hashes in. Reads the
-/// index in pages, so memory stays bounded whatever the state's size.
-fn digests_from_index<S: StateStore>(store: &S) -> Result<Vec<(Bucket, Hash)>, StoreError> {
-    let prefix = keys::prefix(keys::table::BUCKET_INDEX);
-    let mut leaves = Vec::new();
-    let mut current: Option<(Bucket, blake3::Hasher)> = None;
-    let mut cursor: Option<Vec<u8>> = None;
-    loop {
-        let page = store.scan_prefix(&prefix, cursor.as_deref(), INDEX_PAGE)?;
-        let exhausted = page.len() < INDEX_PAGE;
-        for (k, v) in &page {
-            let (Some(b), 32) = (
-                k.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]])),
-                v.len(),
-            ) else {
-                return Err(StoreError::Corrupt {
-                    key_hex: k.iter().map(|b| format!("{b:02x}")).collect(),
-                    detail: "bucket index entry".into(),
-                });
-            };
-            match &mut current {
-                Some((open, hasher)) if *open == b => {
-                    hasher.update(v);
-                }
-                _ => {
-                    if let Some((done, hasher)) = current.take() {
-                        leaves.push((done, Hash(*hasher.finalize().as_bytes())));
-                    }
-                    let mut hasher = crate::root::bucket_hasher();
-                    hasher.update(v);
-                    current = Some((b, hasher));
-                }
-            }
-        }
-        cursor = page.last().map(|(k, _)| k.clone());
-        if exhausted || cursor.is_none() {
-            break;
-        }
-    }
-    if let Some((done, hasher)) = current {
-        leaves.push((done, Hash(*hasher.finalize().as_bytes())));
-    }
-    Ok(leaves)
+/// Adds the state hash and its root to `changes`.
+fn put_root(changes: &mut Changes, hash: &StateHash) -> Hash {
+    let root = hash.root();
+    changes.insert(keys::root_meta(), Some(root.0.to_vec()));
+    changes.insert(keys::state_hash_meta(), Some(hash.to_bytes()));
+    root
 }
 
 impl<S: StateStore> Ledger<S> {
@@ -204,9 +143,9 @@ impl<S: StateStore> Ledger<S> {
                 revoked_height: None,
             });
         }
-        let (mut changes, leaves) = finalize_root(store, ov.into_changes())?;
-        let tree = RootTree::from_leaves(leaves.into_iter());
-        changes.insert(keys::root_meta(), Some(tree.root().0.to_vec()));
+        let mut changes = ov.into_changes();
+        let hash = next_state_hash(store, &StateHash::empty(), &changes)?;
+        put_root(&mut changes, &hash);
         store.commit(&WriteSet { entries: changes })?;
         Ok(())
     }
@@ -220,24 +159,35 @@ impl<S: StateStore> Ledger<S> {
         let last_block_time: Timestamp =
             required(ov.meta_get(meta::LAST_TIME)?, "last block time")?;
         let validators = ov.active_governments()?;
-        let leaves = digests_from_index(&store)?;
-        let tree = RootTree::from_leaves(leaves.into_iter());
-        let stored: Hash = match store.get(&keys::root_meta())? {
-            Some(v) => {
-                Hash(
-                    <[u8; 32]>::try_from(v.as_slice()).map_err(|_| StoreError::Corrupt {
-                        key_hex: "7d01726f6f74".into(),
-                        detail: "root".into(),
-                    })?,
-                )
+        let corrupt = |key: Vec<u8>, what: &str| StoreError::Corrupt {
+            key_hex: key.iter().map(|b| format!("{b:02x}")).collect(),
+            detail: what.into(),
+        };
+        let Some(hash) = store.get(&keys::state_hash_meta())? else {
+            // Stores written before the lattice state hash hold a bucket
+            // index instead; their chain's roots are of the older scheme.
+            if !store
+                .scan_prefix(&keys::prefix(keys::table::BUCKET_INDEX), None, 1)?
+                .is_empty()
+            {
+                return Err(LedgerError::OldRootScheme);
             }
+            return Err(LedgerError::Missing { what: "state hash" });
+        };
+        let state_hash = StateHash::from_bytes(&hash)
+            .ok_or_else(|| corrupt(keys::state_hash_meta(), "state hash"))?;
+        let stored: Hash = match store.get(&keys::root_meta())? {
+            Some(v) => Hash(
+                <[u8; 32]>::try_from(v.as_slice())
+                    .map_err(|_| corrupt(keys::root_meta(), "root"))?,
+            ),
             None => return Err(LedgerError::Missing { what: "state root" }),
         };
-        // Pair check: the root rebuilt from the stored digests must be the
-        // root that was committed with them.
-        if stored != tree.root() {
+        // Pair check: the stored state hash must be the one whose root was
+        // committed with it.
+        if stored != state_hash.root() {
             return Err(LedgerError::RootMismatch {
-                computed: tree.root(),
+                computed: state_hash.root(),
                 stored,
             });
         }
@@ -250,7 +200,7 @@ impl<S: StateStore> Ledger<S> {
             height,
             last_block_hash,
             last_block_time,
-            tree,
+            state_hash,
             validators,
             verification: SignatureVerification::Batch,
             verified: Mutex::new(None),
@@ -294,7 +244,22 @@ impl<S: StateStore> Ledger<S> {
 
     /// State root after the last applied block.
     pub fn state_root(&self) -> Hash {
-        self.tree.root()
+        self.state_hash.root()
+    }
+
+    /// Recomputes the state hash from every committed entry of the store (one
+    /// walk of the state: time in proportion to its size) and checks it
+    /// against the one maintained block by block. Finds committed entries
+    /// changed behind the ledger's back, which opening does not read.
+    pub fn verify_state(&self) -> Result<(), LedgerError> {
+        let full = crate::root::recompute(&self.store)?;
+        if full != self.state_hash {
+            return Err(LedgerError::RootMismatch {
+                computed: full.root(),
+                stored: self.state_hash.root(),
+            });
+        }
+        Ok(())
     }
 
     /// The parameters.
@@ -660,20 +625,13 @@ impl<S: StateStore> Ledger<S> {
                 validators: validators.clone(),
             });
         }
-        let (mut changes, leaves) = finalize_root(&self.store, ctx.ov.into_changes())?;
-        let previous: Vec<(Bucket, Hash)> = leaves
-            .iter()
-            .map(|(b, _)| (*b, self.tree.leaf(*b)))
-            .collect();
-        self.tree.update(&leaves);
-        let state_root = self.tree.root();
-        changes.insert(keys::root_meta(), Some(state_root.0.to_vec()));
+        let mut changes = ctx.ov.into_changes();
+        let state_hash = next_state_hash(&self.store, &self.state_hash, &changes)?;
+        let state_root = put_root(&mut changes, &state_hash);
         let mut writes = WriteSet { entries: changes };
         writes.extend(host_writes);
-        if let Err(e) = self.store.commit(&writes) {
-            self.tree.update(&previous);
-            return Err(e.into());
-        }
+        self.store.commit(&writes)?;
+        self.state_hash = state_hash;
         self.height += 1;
         self.last_block_hash = block_hash;
         self.last_block_time = time;

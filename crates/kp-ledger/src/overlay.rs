@@ -35,15 +35,6 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         }
     }
 
-    /// An overlay whose block layer already holds `changes`.
-    pub(crate) fn with_changes(store: &'a S, changes: Changes) -> Self {
-        Overlay {
-            store,
-            block: changes,
-            tx: BTreeMap::new(),
-        }
-    }
-
     /// Raw read: transaction layer, then block layer, then store.
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(v) = self.tx.get(key) {

@@ -117,25 +117,59 @@ fn tampered_root_machinery_is_detected_on_open() {
     let g = genesis();
     let h = Harness::with_genesis(g.clone());
     let store = h.ledger.store().snapshot();
-    // One entry hash of the bucket index, from which the digests and so the
-    // root are recomputed on open.
-    let index = store
-        .scan_prefix(&keys::prefix(keys::table::BUCKET_INDEX), None, 1)
-        .unwrap();
+    // The stored state hash, whose root must be the stored root.
+    let stored = store.get(&keys::state_hash_meta()).unwrap().unwrap();
+    let mut tampered = stored.clone();
+    tampered[0] ^= 1;
     let mut ws = WriteSet::default();
-    ws.put(index[0].0.clone(), vec![9; 32]);
+    ws.put(keys::state_hash_meta(), tampered);
     store.commit(&ws).unwrap();
     assert!(matches!(
         Ledger::open(&g, store.clone()),
         Err(LedgerError::RootMismatch { .. })
     ));
-    // An index entry that is not an entry hash is corruption, not a panic.
+    // A state hash of the wrong size is corruption, not a panic.
     let mut ws = WriteSet::default();
-    ws.put(index[0].0.clone(), vec![9; 5]);
+    ws.put(keys::state_hash_meta(), vec![9; 5]);
+    store.commit(&ws).unwrap();
+    assert!(matches!(
+        Ledger::open(&g, store.clone()),
+        Err(LedgerError::Store(kp_ledger::StoreError::Corrupt { .. }))
+    ));
+    // A store of the earlier bucket-tree scheme (an index, no state hash)
+    // is refused with its own error.
+    let mut ws = WriteSet::default();
+    ws.delete(keys::state_hash_meta());
+    let mut index_entry = keys::prefix(keys::table::BUCKET_INDEX);
+    index_entry.extend_from_slice(&[0, 1, b'k']);
+    ws.put(index_entry, vec![0; 32]);
     store.commit(&ws).unwrap();
     assert!(matches!(
         Ledger::open(&g, store),
-        Err(LedgerError::Store(kp_ledger::StoreError::Corrupt { .. }))
+        Err(LedgerError::OldRootScheme)
+    ));
+}
+
+/// A committed entry changed behind the ledger's back is not read on open,
+/// but the full check finds it.
+#[test]
+fn full_state_check_finds_a_changed_entry() {
+    let g = genesis();
+    let mut h = Harness::with_genesis(g.clone());
+    let c = certificate("BW0000001", "BW", "EU", h.today());
+    assert_eq!(h.issue(c), Ok(()));
+    assert_eq!(h.ledger.verify_state(), Ok(()));
+    let store = h.ledger.store().snapshot();
+    let committed = store
+        .scan_prefix(&keys::prefix(keys::table::CERTIFICATE), None, 1)
+        .unwrap();
+    let mut ws = WriteSet::default();
+    ws.put(committed[0].0.clone(), b"forged".to_vec());
+    store.commit(&ws).unwrap();
+    let reopened = Ledger::open(&g, store).unwrap();
+    assert!(matches!(
+        reopened.verify_state(),
+        Err(LedgerError::RootMismatch { .. })
     ));
 }
 
@@ -525,11 +559,10 @@ fn anomalies_carry_their_figures() {
 }
 
 /// The incrementally maintained root equals a root computed from scratch
-/// over every committed entry of the store.
+/// over every committed entry of the store, in another order.
 #[test]
 fn incremental_root_equals_full_recomputation() {
-    use kp_ledger::root::{bucket_digest, bucket_of, entry_hash, RootTree};
-    use std::collections::BTreeMap;
+    use kp_ledger::root::StateHash;
     let mut h = Harness::new();
     for i in 0..30 {
         let n = format!("BW{i}");
@@ -541,20 +574,15 @@ fn incremental_root_equals_full_recomputation() {
     h.set_time(h.time.plus_ms(40 * 86_400_000));
     h.apply(vec![]).unwrap();
     let all = h.ledger.store().scan_prefix(&[], None, usize::MAX).unwrap();
-    let mut buckets: BTreeMap<u16, Vec<[u8; 32]>> = BTreeMap::new();
-    for (k, v) in &all {
+    let mut full = StateHash::empty();
+    for (k, v) in all.iter().rev() {
         if keys::is_committed(k) {
-            buckets
-                .entry(bucket_of(k))
-                .or_default()
-                .push(entry_hash(k, v).0);
+            full.insert(k, v);
         }
     }
-    let leaves = buckets
-        .into_iter()
-        .map(|(b, entries)| (b, bucket_digest(entries.iter().map(|e| &e[..]))));
-    let full = RootTree::from_leaves(leaves);
     assert_eq!(full.root(), h.ledger.state_root());
+    assert_eq!(kp_ledger::root::recompute(h.ledger.store()).unwrap(), full);
+    assert_eq!(h.ledger.verify_state(), Ok(()));
 }
 
 #[test]

@@ -22,10 +22,11 @@ pub enum Domain {
     Vote,
     /// A consensus proposal (what a proposer signs).
     Proposal,
-    /// An entry of the ledger state (key and value).
+    /// An entry of the ledger state (key and value), expanded to the state
+    /// hash's lanes.
     StateEntry,
-    /// A bucket of state entries.
-    StateBucket,
+    /// The state root (of the state hash's lanes).
+    StateRoot,
     /// The set of validators of a height.
     ValidatorSet,
     /// Anything else a caller names (administrative decision texts, test data).
@@ -42,8 +43,8 @@ impl Domain {
             Domain::MerkleNode => "kpledger v1 merkle node",
             Domain::Vote => "kpledger v1 consensus vote",
             Domain::Proposal => "kpledger v1 consensus proposal",
-            Domain::StateEntry => "kpledger v1 state entry",
-            Domain::StateBucket => "kpledger v1 state bucket",
+            Domain::StateEntry => "kpledger v2 state entry",
+            Domain::StateRoot => "kpledger v2 state root",
             Domain::ValidatorSet => "kpledger v1 validator set",
             Domain::Document => "kpledger v1 document",
         }
