@@ -5,7 +5,7 @@ use crate::error::{BlockError, LedgerError};
 use crate::exec::Ctx;
 use crate::genesis::Genesis;
 use crate::keys;
-use crate::overlay::{decode_stored, Changes, Overlay};
+use crate::overlay::{decode_stored, Changes, Overlay, Reads};
 use crate::params::Params;
 use crate::records::EvidenceRecord;
 use crate::records::{
@@ -65,10 +65,12 @@ fn required<T>(value: Option<T>, what: &'static str) -> Result<T, LedgerError> {
 }
 
 /// The state hash after `changes`: `current` with every committed entry
-/// that `changes` writes or deletes replaced (its previous value read from
+/// that `changes` writes or deletes replaced (its previous value from
+/// `reads`, the values the execution read from `store`, or else read from
 /// `store`, the state before the changes).
 fn next_state_hash<S: StateStore>(
     store: &S,
+    reads: &Reads,
     current: &StateHash,
     changes: &Changes,
 ) -> Result<StateHash, StoreError> {
@@ -77,7 +79,10 @@ fn next_state_hash<S: StateStore>(
         if !keys::is_committed(k) {
             continue;
         }
-        let old = store.get(k)?;
+        let old = match reads.get(k) {
+            Some(old) => old.clone(),
+            None => store.get(k)?,
+        };
         next.update(k, old.as_deref(), v.as_deref());
     }
     Ok(next)
@@ -143,8 +148,8 @@ impl<S: StateStore> Ledger<S> {
                 revoked_height: None,
             });
         }
-        let mut changes = ov.into_changes();
-        let hash = next_state_hash(store, &StateHash::empty(), &changes)?;
+        let (mut changes, reads) = ov.into_changes_and_reads();
+        let hash = next_state_hash(store, &reads, &StateHash::empty(), &changes)?;
         put_root(&mut changes, &hash);
         store.commit(&WriteSet { entries: changes })?;
         Ok(())
@@ -625,8 +630,8 @@ impl<S: StateStore> Ledger<S> {
                 validators: validators.clone(),
             });
         }
-        let mut changes = ctx.ov.into_changes();
-        let state_hash = next_state_hash(&self.store, &self.state_hash, &changes)?;
+        let (mut changes, reads) = ctx.ov.into_changes_and_reads();
+        let state_hash = next_state_hash(&self.store, &reads, &self.state_hash, &changes)?;
         let state_root = put_root(&mut changes, &state_hash);
         let mut writes = WriteSet { entries: changes };
         writes.extend(host_writes);

@@ -7,7 +7,8 @@
 
 use crate::store::{StateStore, StoreError};
 use serde::{de::DeserializeOwned, Serialize};
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 /// Largest stored value the ledger decodes.
 const STORED_VALUE_BYTES_MAX: usize = kp_types::encoding::DECODE_BYTES_MAX;
@@ -18,11 +19,22 @@ const SCAN_PAGE: usize = 512;
 /// Pending puts (`Some`) and deletes (`None`).
 pub(crate) type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// Values read from the store (`None`: absent), by key.
+pub(crate) type Reads = HashMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// The store seen through the block's and the transaction's pending writes.
+///
+/// Point reads that reach the store are remembered for the overlay's life
+/// (the store does not change under an overlay: writes go to its layers and
+/// the store is committed only after it is consumed). A block reads the same
+/// members, authorities and keys for every certificate, and the state root
+/// needs the previous value of every key the block changes, which execution
+/// has mostly read already. Bounded by what one block or query reads.
 pub(crate) struct Overlay<'a, S: StateStore> {
     store: &'a S,
     block: Changes,
     tx: Changes,
+    reads: RefCell<Reads>,
 }
 
 impl<'a, S: StateStore> Overlay<'a, S> {
@@ -32,6 +44,7 @@ impl<'a, S: StateStore> Overlay<'a, S> {
             store,
             block: BTreeMap::new(),
             tx: BTreeMap::new(),
+            reads: RefCell::new(HashMap::new()),
         }
     }
 
@@ -43,7 +56,12 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         if let Some(v) = self.block.get(key) {
             return Ok(v.clone());
         }
-        self.store.get(key)
+        if let Some(v) = self.reads.borrow().get(key) {
+            return Ok(v.clone());
+        }
+        let v = self.store.get(key)?;
+        self.reads.borrow_mut().insert(key.to_vec(), v.clone());
+        Ok(v)
     }
 
     /// Whether a key holds a value.
@@ -88,10 +106,11 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         self.tx.clear();
     }
 
-    /// The block layer (after `commit_tx`), to be committed.
-    pub(crate) fn into_changes(mut self) -> Changes {
+    /// The block layer (after `commit_tx`), to be committed, and the store
+    /// values read so far.
+    pub(crate) fn into_changes_and_reads(mut self) -> (Changes, Reads) {
         self.commit_tx();
-        self.block
+        (self.block, self.reads.into_inner())
     }
 
     /// The first `limit` live entries under `prefix`, in key order, as the

@@ -1170,12 +1170,22 @@ impl Node {
                 }
             }
         }
+        // The transactions' signatures are verified on another thread,
+        // block by block, while the blocks before are applied here (catch-up
+        // is otherwise one core's work: verification is about a fifth of it).
+        let blocks: Vec<(Arc<Block>, CommitCertificate)> =
+            blocks.map(|(b, c)| (Arc::new(b), c)).collect();
+        let mut presigned = spawn_signature_checks(blocks.iter().map(|(b, _)| b.clone()).collect());
         let mut staged = Staged::default();
+        // The last full stage, being written on another thread while the
+        // next blocks execute (its blocks are announced once it is durable).
+        let mut writing: Option<SyncedWrite> = None;
         for (block, certificate) in blocks {
             let height = block.header.height;
+            let verified = presigned.recv().await.unwrap_or_default();
             if height != self.ledger.height() + 1
                 || (self.is_validator() && self.consensus.height() == height)
-                || !self.verify_synced(&block, &certificate)
+                || !self.verify_synced_with(&block, &certificate, &verified)
             {
                 break;
             }
@@ -1190,9 +1200,20 @@ impl Node {
                 .blocks
                 .push((block, certificate, receipt, block_started.elapsed()));
             if staged.txs >= SYNC_STAGE_TXS_MAX {
-                applied += self.store_synced(std::mem::take(&mut staged)).await?;
+                applied += self.finish_synced_write(writing.take()).await?;
+                let mut full = std::mem::take(&mut staged);
+                let pending = self
+                    .ledger
+                    .store()
+                    .detach_staged(std::mem::take(&mut full.late))?;
+                writing = Some(SyncedWrite {
+                    write: tokio::task::spawn_blocking(move || pending.write()),
+                    staged: full,
+                    started: std::time::Instant::now(),
+                });
             }
         }
+        applied += self.finish_synced_write(writing.take()).await?;
         applied += self.store_synced(staged).await?;
         let next = self.ledger.height() + 1;
         self.schedule(Duration::from_millis(0), Timer::StartHeight(next));
@@ -1200,12 +1221,48 @@ impl Node {
     }
 
     /// Writes the staged blocks in one durable commit, then announces each.
-    async fn store_synced(&mut self, staged: Staged) -> Result<usize, NodeError> {
+    async fn store_synced(&mut self, mut staged: Staged) -> Result<usize, NodeError> {
         if staged.blocks.is_empty() {
             return Ok(0);
         }
         let started = std::time::Instant::now();
-        self.ledger.store().commit_staged(staged.late)?;
+        self.ledger
+            .store()
+            .commit_staged(std::mem::take(&mut staged.late))?;
+        self.announce_synced(staged, started).await
+    }
+
+    /// Waits for a detached write of synced blocks, then announces them.
+    async fn finish_synced_write(
+        &mut self,
+        writing: Option<SyncedWrite>,
+    ) -> Result<usize, NodeError> {
+        let Some(SyncedWrite {
+            write,
+            staged,
+            started,
+        }) = writing
+        else {
+            return Ok(0);
+        };
+        match write.await {
+            Ok(written) => written?,
+            Err(e) => {
+                return Err(NodeError::Storage(kp_storage::StorageError::Backend {
+                    operation: "write synced blocks",
+                    detail: e.to_string(),
+                }))
+            }
+        }
+        self.announce_synced(staged, started).await
+    }
+
+    /// Announces stored synced blocks (events, metrics, waiters).
+    async fn announce_synced(
+        &mut self,
+        staged: Staged,
+        started: std::time::Instant,
+    ) -> Result<usize, NodeError> {
         let count = staged.blocks.len();
         tracing::debug!(
             blocks = count,
@@ -1224,6 +1281,17 @@ impl Node {
     /// Whether a decided block from a peer carries a certificate for it by
     /// the validator set of its height and is valid for the next height.
     fn verify_synced(&self, block: &Block, certificate: &CommitCertificate) -> bool {
+        self.verify_synced_with(block, certificate, &VerifiedSignatures::new())
+    }
+
+    /// [`Node::verify_synced`], where the signatures in `verified` (by
+    /// transaction hash) are known good.
+    fn verify_synced_with(
+        &self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        verified: &VerifiedSignatures,
+    ) -> bool {
         let height = block.header.height;
         let validators = self.ledger.validators();
         if certificate.height != height || certificate.block_hash != block.hash() {
@@ -1235,9 +1303,12 @@ impl Node {
             return false;
         }
         // Transactions the pool holds with the same signature were verified
-        // on entry; the others are verified here in one batch.
+        // on entry, those in `verified` by the caller; the others are
+        // verified here in one batch.
         let mempool = &self.mempool;
-        let pooled = |h: &TxHash, s: &kp_types::Signature| mempool.holds_verified(h, s);
+        let pooled = |h: &TxHash, s: &kp_types::Signature| {
+            verified.get(h) == Some(s) || mempool.holds_verified(h, s)
+        };
         if let Err(e) = self.ledger.validate_block_with(block, &pooled) {
             tracing::warn!(height, error = %e, "sync: block refused");
             return false;
@@ -1274,10 +1345,47 @@ impl Node {
     }
 }
 
+/// Transaction signatures known to verify, by transaction hash.
+type VerifiedSignatures = std::collections::HashMap<TxHash, kp_types::Signature>;
+
+/// Verifies the transaction signatures of `blocks` on a blocking thread, one
+/// batch per block, and hands each block's verified signatures over in
+/// order (an empty set for a block whose batch failed: its validation then
+/// verifies one by one and names the culprit). The channel holds at most
+/// the answer's blocks; the thread stops when the receiver is dropped.
+fn spawn_signature_checks(blocks: Vec<Arc<Block>>) -> mpsc::Receiver<VerifiedSignatures> {
+    let (tx, rx) = mpsc::channel(blocks.len().max(1));
+    tokio::task::spawn_blocking(move || {
+        for block in blocks {
+            let items: Vec<_> = block
+                .txs
+                .iter()
+                .map(|stx| (stx.tx.signer, stx.hash(), stx.signature))
+                .collect();
+            let verified = if kp_types::verify_batch(&items).is_ok() {
+                items.into_iter().map(|(_, h, s)| (h, s)).collect()
+            } else {
+                VerifiedSignatures::new()
+            };
+            if tx.blocking_send(verified).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Synced blocks whose detached stage is being written on another thread.
+struct SyncedWrite {
+    write: tokio::task::JoinHandle<Result<(), kp_storage::StorageError>>,
+    staged: Staged,
+    started: std::time::Instant,
+}
+
 /// Synced blocks applied into the open stage and not yet stored.
 #[derive(Default)]
 struct Staged {
-    blocks: Vec<(Block, CommitCertificate, BlockReceipt, Duration)>,
+    blocks: Vec<(Arc<Block>, CommitCertificate, BlockReceipt, Duration)>,
     late: WriteSet,
     txs: usize,
 }

@@ -73,6 +73,13 @@ pub enum StorageError {
         /// Entries captured so far.
         pending_entries: usize,
     },
+    /// A staged commit was asked for while a detached one
+    /// ([`crate::StagingStore::detach_staged`]) is not yet written.
+    #[error("a detached write of {entries} entries is not yet written")]
+    WriteInFlight {
+        /// Entries of the detached write.
+        entries: usize,
+    },
     /// [`crate::StagingStore::commit_staged`] was called with no capture open.
     #[error("no staged commit is open")]
     NotStaging,

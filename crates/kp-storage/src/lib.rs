@@ -139,4 +139,4 @@ pub use consistency::{check_consistency, check_consistency_with, CheckDepth, Con
 pub use error::{Inconsistency, StorageError};
 pub use safety::{SafetyStore, SAFETY_STATE_BYTES_MAX};
 pub use sled_store::SledStore;
-pub use staging::StagingStore;
+pub use staging::{PendingWrite, StagingStore};

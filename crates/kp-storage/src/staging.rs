@@ -20,6 +20,13 @@
 //! store looks exactly as if the capture had been written. If step 3 fails,
 //! the ledger's in-memory state is ahead of the disk: the node must stop
 //! (STYLE §8, a failed storage write is fatal) and will resume from the disk.
+//!
+//! Step 3 can also run on another thread ([`StagingStore::detach_staged`],
+//! then [`PendingWrite::write`]), so that the next blocks execute while the
+//! last ones are written (block sync). Until the write is done, reads see
+//! the detached set under the next capture, so the store still looks written;
+//! one detached write at a time, and any other write to the inner store is
+//! refused meanwhile, so writes reach it in order.
 
 use crate::error::StorageError;
 use kp_ledger::{StateStore, StoreError, WriteSet};
@@ -40,12 +47,58 @@ enum Stage {
     Capturing(WriteSet),
 }
 
+/// The stage and the detached write being written, under one lock.
+#[derive(Debug, Default)]
+struct State {
+    stage: Stage,
+    /// Detached by [`StagingStore::detach_staged`], not yet written (or its
+    /// write failed, after which it stays: reads keep matching the ledger's
+    /// memory, and further writes are refused).
+    writing: Option<Arc<WriteSet>>,
+}
+
 /// A [`StateStore`] whose commits can be held back and completed with more
 /// writes in one atomic commit. Clones share the inner store and the stage.
 #[derive(Clone, Debug)]
 pub struct StagingStore<S> {
     inner: S,
-    stage: Arc<Mutex<Stage>>,
+    stage: Arc<Mutex<State>>,
+}
+
+/// A detached staged commit: [`PendingWrite::write`] writes it, on any thread.
+#[derive(Debug)]
+#[must_use = "a detached commit is written only by `write`"]
+pub struct PendingWrite<S> {
+    store: StagingStore<S>,
+    writes: Arc<WriteSet>,
+}
+
+impl<S: StateStore> PendingWrite<S> {
+    /// Writes the detached set in one atomic, durable commit of the inner
+    /// store; on success, reads stop seeing it as an overlay (the inner store
+    /// has it). On failure the node must stop, as for `commit_staged`.
+    pub fn write(self) -> Result<(), StorageError> {
+        self.store.inner.commit(&self.writes)?;
+        let mut state = self.store.lock();
+        if state
+            .writing
+            .as_ref()
+            .is_some_and(|w| Arc::ptr_eq(w, &self.writes))
+        {
+            state.writing = None;
+        }
+        Ok(())
+    }
+
+    /// Entries in the detached set.
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Whether the detached set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
 }
 
 impl<S: StateStore> StagingStore<S> {
@@ -53,7 +106,7 @@ impl<S: StateStore> StagingStore<S> {
     pub fn new(inner: S) -> StagingStore<S> {
         StagingStore {
             inner,
-            stage: Arc::new(Mutex::new(Stage::Idle)),
+            stage: Arc::new(Mutex::new(State::default())),
         }
     }
 
@@ -65,27 +118,37 @@ impl<S: StateStore> StagingStore<S> {
     /// Starts capturing commits. Refused while a capture is already open,
     /// which would mean a previous block was never completed.
     pub fn stage(&self) -> Result<(), StorageError> {
-        let mut stage = self.lock();
-        if let Stage::Capturing(pending) = &*stage {
+        let mut state = self.lock();
+        if let Stage::Capturing(pending) = &state.stage {
             return Err(StorageError::StagingOpen {
                 pending_entries: pending.len(),
             });
         }
-        *stage = Stage::Capturing(WriteSet::default());
+        state.stage = Stage::Capturing(WriteSet::default());
         Ok(())
     }
 
     /// Whether commits are being captured.
     pub fn is_staging(&self) -> bool {
-        matches!(&*self.lock(), Stage::Capturing(_))
+        matches!(&self.lock().stage, Stage::Capturing(_))
+    }
+
+    /// Whether a detached write is not yet written.
+    pub fn is_writing(&self) -> bool {
+        self.lock().writing.is_some()
     }
 
     /// Writes everything captured since [`StagingStore::stage`] plus `late`
     /// (which wins on conflicts) in one atomic, durable commit, and stops
     /// capturing. Refused when no capture is open.
     pub fn commit_staged(&self, late: WriteSet) -> Result<(), StorageError> {
-        let mut stage = self.lock();
-        let Stage::Capturing(captured) = std::mem::take(&mut *stage) else {
+        let mut state = self.lock();
+        if let Some(writing) = &state.writing {
+            return Err(StorageError::WriteInFlight {
+                entries: writing.len(),
+            });
+        }
+        let Stage::Capturing(captured) = std::mem::take(&mut state.stage) else {
             return Err(StorageError::NotStaging);
         };
         let mut writes = captured;
@@ -100,23 +163,57 @@ impl<S: StateStore> StagingStore<S> {
     /// captured commit's author (the ledger) has not kept its result in
     /// memory, i.e. after it returned an error; otherwise stop the node.
     pub fn abort_staged(&self) {
-        *self.lock() = Stage::Idle;
+        self.lock().stage = Stage::Idle;
     }
 
-    fn lock(&self) -> MutexGuard<'_, Stage> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         // A poisoned lock means a panic mid-update of the stage, a bug; the
         // stage itself is always a whole value, so going on is sound.
         self.stage.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
+impl<S: StateStore + Clone> StagingStore<S> {
+    /// Like [`StagingStore::commit_staged`], but returns the write instead of
+    /// doing it: the caller runs [`PendingWrite::write`] on any thread, and
+    /// meanwhile reads see the set as if written and a new capture may
+    /// start. Refused with no capture open, or while an earlier detached
+    /// write is not yet written.
+    pub fn detach_staged(&self, late: WriteSet) -> Result<PendingWrite<S>, StorageError> {
+        let mut state = self.lock();
+        if let Some(writing) = &state.writing {
+            return Err(StorageError::WriteInFlight {
+                entries: writing.len(),
+            });
+        }
+        let Stage::Capturing(captured) = std::mem::take(&mut state.stage) else {
+            return Err(StorageError::NotStaging);
+        };
+        let mut writes = captured;
+        writes.extend(late);
+        let writes = Arc::new(writes);
+        state.writing = Some(writes.clone());
+        Ok(PendingWrite {
+            store: self.clone(),
+            writes,
+        })
+    }
+}
+
 impl<S: StateStore> StateStore for StagingStore<S> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Stage::Capturing(captured) = &*self.lock() {
+        let state = self.lock();
+        if let Stage::Capturing(captured) = &state.stage {
             if let Some(value) = captured.entries.get(key) {
                 return Ok(value.clone());
             }
         }
+        if let Some(writing) = &state.writing {
+            if let Some(value) = writing.entries.get(key) {
+                return Ok(value.clone());
+            }
+        }
+        drop(state);
         self.inner.get(key)
     }
 
@@ -126,23 +223,72 @@ impl<S: StateStore> StateStore for StagingStore<S> {
         start_after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        match &*self.lock() {
+        let state = self.lock();
+        let below = Written {
+            inner: &self.inner,
+            writing: state.writing.as_deref(),
+        };
+        match &state.stage {
             Stage::Capturing(captured) if !captured.is_empty() => {
-                scan_overlay(&self.inner, &captured.entries, prefix, start_after, limit)
+                scan_overlay(&below, &captured.entries, prefix, start_after, limit)
+            }
+            _ => below.scan_prefix(prefix, start_after, limit),
+        }
+    }
+
+    fn commit(&self, writes: &WriteSet) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if let Stage::Capturing(captured) = &mut state.stage {
+            captured.extend(writes.clone());
+            return Ok(());
+        }
+        if state.writing.is_some() {
+            // A direct write now could reach the inner store before the
+            // detached one it follows.
+            return Err(StoreError::Backend {
+                operation: "commit",
+                detail: "a detached staged write is not yet written".into(),
+            });
+        }
+        drop(state);
+        self.inner.commit(writes)
+    }
+}
+
+/// The inner store with a detached write (if any) overlaid: what the store
+/// holds once that write is done.
+struct Written<'a, S> {
+    inner: &'a S,
+    writing: Option<&'a WriteSet>,
+}
+
+impl<S: StateStore> StateStore for Written<'_, S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.writing.and_then(|w| w.entries.get(key)) {
+            Some(value) => Ok(value.clone()),
+            None => self.inner.get(key),
+        }
+    }
+
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        match self.writing {
+            Some(w) if !w.is_empty() => {
+                scan_overlay(self.inner, &w.entries, prefix, start_after, limit)
             }
             _ => self.inner.scan_prefix(prefix, start_after, limit),
         }
     }
 
-    fn commit(&self, writes: &WriteSet) -> Result<(), StoreError> {
-        let mut stage = self.lock();
-        match &mut *stage {
-            Stage::Capturing(captured) => {
-                captured.extend(writes.clone());
-                Ok(())
-            }
-            Stage::Idle => self.inner.commit(writes),
-        }
+    fn commit(&self, _writes: &WriteSet) -> Result<(), StoreError> {
+        Err(StoreError::Backend {
+            operation: "commit",
+            detail: "a read-only view".into(),
+        })
     }
 }
 
@@ -318,5 +464,82 @@ mod tests {
         staging.abort_staged();
         assert!(!staging.is_staging());
         assert_eq!(staging.get(b"a").unwrap(), None);
+    }
+
+    #[test]
+    fn a_detached_write_reads_as_written_under_the_next_capture() {
+        let staging = StagingStore::new(MemStore::new());
+        let mut base = WriteSet::default();
+        base.put(b"a1".to_vec(), vec![0]);
+        base.put(b"a2".to_vec(), vec![0]);
+        base.put(b"a3".to_vec(), vec![0]);
+        staging.commit(&base).unwrap();
+        // First capture: change a1, delete a2, add a4; receipts as late writes.
+        staging.stage().unwrap();
+        let mut first = WriteSet::default();
+        first.put(b"a1".to_vec(), vec![1]);
+        first.delete(b"a2".to_vec());
+        first.put(b"a4".to_vec(), vec![1]);
+        staging.commit(&first).unwrap();
+        let mut late = WriteSet::default();
+        late.put(b"r1".to_vec(), vec![1]);
+        let pending = staging.detach_staged(late).unwrap();
+        assert_eq!(pending.len(), 4);
+        assert!(staging.is_writing() && !staging.is_staging());
+        // Not written yet, but read as written.
+        assert_eq!(staging.inner().get(b"a1").unwrap(), Some(vec![0]));
+        assert_eq!(staging.get(b"a1").unwrap(), Some(vec![1]));
+        assert_eq!(staging.get(b"a2").unwrap(), None);
+        assert_eq!(staging.get(b"r1").unwrap(), Some(vec![1]));
+        // A second capture on top: change a3, delete a4.
+        staging.stage().unwrap();
+        let mut second = WriteSet::default();
+        second.put(b"a3".to_vec(), vec![2]);
+        second.delete(b"a4".to_vec());
+        staging.commit(&second).unwrap();
+        let seen = |s: &StagingStore<MemStore>| {
+            s.scan_prefix(b"a", None, 10)
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| (String::from_utf8(k).unwrap(), v))
+                .collect::<Vec<_>>()
+        };
+        let expected = vec![("a1".to_string(), vec![1]), ("a3".to_string(), vec![2])];
+        assert_eq!(seen(&staging), expected);
+        // One detached write at a time, and no write around it.
+        assert_eq!(
+            staging.detach_staged(WriteSet::default()).unwrap_err(),
+            StorageError::WriteInFlight { entries: 4 }
+        );
+        assert_eq!(
+            staging.commit_staged(WriteSet::default()),
+            Err(StorageError::WriteInFlight { entries: 4 })
+        );
+        // Written on another thread; the second capture is still there.
+        std::thread::spawn(move || pending.write().unwrap())
+            .join()
+            .unwrap();
+        assert!(!staging.is_writing() && staging.is_staging());
+        assert_eq!(staging.inner().get(b"a1").unwrap(), Some(vec![1]));
+        assert_eq!(seen(&staging), expected);
+        staging.commit_staged(WriteSet::default()).unwrap();
+        assert_eq!(
+            staging.inner().scan_prefix(b"a", None, 10).unwrap().len(),
+            2
+        );
+        assert_eq!(seen(&staging), expected);
+    }
+
+    #[test]
+    fn a_direct_write_waits_for_no_detached_write() {
+        let staging = StagingStore::new(MemStore::new());
+        staging.stage().unwrap();
+        let pending = staging.detach_staged(WriteSet::default()).unwrap();
+        let mut ws = WriteSet::default();
+        ws.put(b"x".to_vec(), vec![1]);
+        assert!(staging.commit(&ws).is_err());
+        pending.write().unwrap();
+        staging.commit(&ws).unwrap();
+        assert_eq!(staging.inner().get(b"x").unwrap(), Some(vec![1]));
     }
 }
