@@ -1080,7 +1080,15 @@ impl Node {
         let net = self.net.clone();
         let replies = self.sync_replies.clone();
         tokio::spawn(async move {
+            let asked = Instant::now();
             let answer = net.request_blocks(peer, from, SYNC_BATCH_MAX).await;
+            tracing::debug!(
+                %peer,
+                from,
+                bytes = answer.as_ref().map_or(0, Vec::len),
+                roundtrip_ms = asked.elapsed().as_millis() as u64,
+                "sync answer arrived"
+            );
             let _ = replies.send((peer, answer)).await;
         });
     }
@@ -1097,6 +1105,7 @@ impl Node {
                 return Ok(());
             }
         };
+        let started = std::time::Instant::now();
         let blocks: Vec<(Block, CommitCertificate)> = match kp_types::decode(&bytes, SYNC_BYTES_MAX)
         {
             Ok(b) => b,
@@ -1130,6 +1139,7 @@ impl Node {
         // does not follow on and is dropped, and the stall timer picks
         // another peer.
         let count = blocks.len();
+        let decode_ms = started.elapsed().as_millis() as u64;
         self.request_sync_from_height(peer, next + count as u64);
         let applied = self.apply_synced_batch(blocks).await?;
         tracing::info!(
@@ -1137,6 +1147,8 @@ impl Node {
             blocks = count,
             applied,
             height = self.ledger.height(),
+            decode_ms,
+            total_ms = started.elapsed().as_millis() as u64,
             "synced"
         );
         Ok(())
