@@ -57,6 +57,23 @@ struct State {
     writing: Option<Arc<WriteSet>>,
 }
 
+impl State {
+    /// Ends the capture: what it captured plus `late` (which wins). Refused
+    /// with no capture open or while a detached write is not yet written.
+    fn take_staged(&mut self, late: WriteSet) -> Result<WriteSet, StorageError> {
+        if let Some(writing) = &self.writing {
+            return Err(StorageError::WriteInFlight {
+                entries: writing.len(),
+            });
+        }
+        let Stage::Capturing(mut writes) = std::mem::take(&mut self.stage) else {
+            return Err(StorageError::NotStaging);
+        };
+        writes.extend(late);
+        Ok(writes)
+    }
+}
+
 /// A [`StateStore`] whose commits can be held back and completed with more
 /// writes in one atomic commit. Clones share the inner store and the stage.
 #[derive(Clone, Debug)]
@@ -143,16 +160,7 @@ impl<S: StateStore> StagingStore<S> {
     /// capturing. Refused when no capture is open.
     pub fn commit_staged(&self, late: WriteSet) -> Result<(), StorageError> {
         let mut state = self.lock();
-        if let Some(writing) = &state.writing {
-            return Err(StorageError::WriteInFlight {
-                entries: writing.len(),
-            });
-        }
-        let Stage::Capturing(captured) = std::mem::take(&mut state.stage) else {
-            return Err(StorageError::NotStaging);
-        };
-        let mut writes = captured;
-        writes.extend(late);
+        let writes = state.take_staged(late)?;
         // The stage is already back to idle: whatever happens here, nothing
         // stays captured to be written twice or read as if it were stored.
         self.inner.commit(&writes)?;
@@ -181,17 +189,7 @@ impl<S: StateStore + Clone> StagingStore<S> {
     /// write is not yet written.
     pub fn detach_staged(&self, late: WriteSet) -> Result<PendingWrite<S>, StorageError> {
         let mut state = self.lock();
-        if let Some(writing) = &state.writing {
-            return Err(StorageError::WriteInFlight {
-                entries: writing.len(),
-            });
-        }
-        let Stage::Capturing(captured) = std::mem::take(&mut state.stage) else {
-            return Err(StorageError::NotStaging);
-        };
-        let mut writes = captured;
-        writes.extend(late);
-        let writes = Arc::new(writes);
+        let writes = Arc::new(state.take_staged(late)?);
         state.writing = Some(writes.clone());
         Ok(PendingWrite {
             store: self.clone(),
