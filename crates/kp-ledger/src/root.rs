@@ -54,8 +54,17 @@ impl Default for StateHash {
     }
 }
 
+/// Lanes from their little-endian bytes.
+fn lanes_of(bytes: &[u8; STATE_HASH_BYTES]) -> [u16; LANES] {
+    let mut lanes = [0u16; LANES];
+    for (lane, pair) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
+        *lane = u16::from_le_bytes([pair[0], pair[1]]);
+    }
+    lanes
+}
+
 /// An entry's element: its key and value expanded to [`LANES`] lanes.
-fn element(key: &[u8], value: &[u8]) -> Box<[u16; LANES]> {
+fn element(key: &[u8], value: &[u8]) -> [u16; LANES] {
     let len = u32::try_from(key.len()).unwrap_or(u32::MAX).to_be_bytes();
     let mut hasher = blake3::Hasher::new_derive_key(Domain::StateEntry.context());
     hasher.update(&len);
@@ -63,11 +72,7 @@ fn element(key: &[u8], value: &[u8]) -> Box<[u16; LANES]> {
     hasher.update(value);
     let mut bytes = [0u8; STATE_HASH_BYTES];
     hasher.finalize_xof().fill(&mut bytes);
-    let mut lanes = Box::new([0u16; LANES]);
-    for (lane, pair) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
-        *lane = u16::from_le_bytes([pair[0], pair[1]]);
-    }
-    lanes
+    lanes_of(&bytes)
 }
 
 impl StateHash {
@@ -124,14 +129,10 @@ impl StateHash {
 
     /// From the stored form (`None` unless exactly [`STATE_HASH_BYTES`]).
     pub fn from_bytes(bytes: &[u8]) -> Option<StateHash> {
-        if bytes.len() != STATE_HASH_BYTES {
-            return None;
-        }
-        let mut lanes = Box::new([0u16; LANES]);
-        for (lane, pair) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
-            *lane = u16::from_le_bytes([pair[0], pair[1]]);
-        }
-        Some(StateHash { lanes })
+        let bytes: &[u8; STATE_HASH_BYTES] = bytes.try_into().ok()?;
+        Some(StateHash {
+            lanes: Box::new(lanes_of(bytes)),
+        })
     }
 }
 
