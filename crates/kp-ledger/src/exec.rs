@@ -13,6 +13,7 @@
 //! lapsed) and prunes the executed-transaction memory, a bounded amount per
 //! block.
 
+use crate::filter::ExecutedFilter;
 use crate::keys;
 use crate::overlay::{decode_stored, Overlay};
 use crate::params::Params;
@@ -185,6 +186,9 @@ pub(crate) struct Ctx<'a, S: StateStore> {
     issued: BTreeMap<Date, Vec<CertificateNumber>>,
     /// Those of the transaction being executed (kept or dropped with it).
     tx_issued: Vec<(Date, CertificateNumber)>,
+    /// The hashes the store may remember as executed, if known to be of the
+    /// store's current state (a shortcut past store misses, see `filter`).
+    executed: Option<&'a ExecutedFilter>,
 }
 
 /// Width of the expiry windows that group executed hashes into one index
@@ -214,7 +218,14 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             expiring: BTreeMap::new(),
             issued: BTreeMap::new(),
             tx_issued: Vec::new(),
+            executed: None,
         }
+    }
+
+    /// Uses `filter` (of the store's current state) for the replay check.
+    pub(crate) fn with_executed_filter(mut self, filter: Option<&'a ExecutedFilter>) -> Self {
+        self.executed = filter;
+        self
     }
 
     fn date(&self) -> Date {
@@ -318,7 +329,11 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                 latest,
             });
         }
-        if self.ov.contains(&keys::executed(&hash))? {
+        let in_store_maybe = self.executed.is_none_or(|f| f.may_contain(&hash));
+        if self
+            .ov
+            .contains_hinted(&keys::executed(&hash), in_store_maybe)?
+        {
             return reject(Rejection::AlreadyExecuted { tx_hash: hash });
         }
         Ok(())

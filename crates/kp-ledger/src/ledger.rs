@@ -3,6 +3,7 @@
 
 use crate::error::{BlockError, LedgerError};
 use crate::exec::Ctx;
+use crate::filter::ExecutedFilter;
 use crate::genesis::Genesis;
 use crate::keys;
 use crate::overlay::{decode_stored, Changes, Overlay, Reads};
@@ -58,6 +59,10 @@ pub struct Ledger<S: StateStore> {
     /// same block does not verify them twice. Only a cache of a pure
     /// function's result: it never changes a verdict.
     verified: Mutex<Option<Hash>>,
+    /// The hashes the store may remember as executed (see `filter`): kept
+    /// up to date by `apply_block`, used only while the store is at its
+    /// height.
+    executed: ExecutedFilter,
 }
 
 fn required<T>(value: Option<T>, what: &'static str) -> Result<T, LedgerError> {
@@ -197,6 +202,7 @@ impl<S: StateStore> Ledger<S> {
             });
         }
         drop(ov);
+        let executed = ExecutedFilter::build(&store, height)?;
         Ok(Ledger {
             store,
             genesis_hash,
@@ -209,6 +215,7 @@ impl<S: StateStore> Ledger<S> {
             validators,
             verification: SignatureVerification::Batch,
             verified: Mutex::new(None),
+            executed,
         })
     }
 
@@ -312,7 +319,8 @@ impl<S: StateStore> Ledger<S> {
             &self.chain_id,
             self.height + 1,
             now,
-        );
+        )
+        .with_executed_filter(self.executed_filter());
         match ctx.execute(tx, tx.hash()) {
             Ok(result) => result,
             Err(e) => Err(Rejection::StateUnavailable {
@@ -534,7 +542,8 @@ impl<S: StateStore> Ledger<S> {
             &self.chain_id,
             self.height + 1,
             time,
-        );
+        )
+        .with_executed_filter(self.executed_filter());
         let mut txs = Vec::new();
         let mut hashes = Vec::new();
         if ctx.begin_block().is_ok() {
@@ -608,7 +617,8 @@ impl<S: StateStore> Ledger<S> {
             &self.chain_id,
             self.height + 1,
             time,
-        );
+        )
+        .with_executed_filter(self.executed_filter());
         ctx.begin_block()?;
         let mut receipts = Vec::with_capacity(block.txs.len());
         for (stx, hash) in block.txs.iter().zip(hashes) {
@@ -638,6 +648,14 @@ impl<S: StateStore> Ledger<S> {
         self.store.commit(&writes)?;
         self.state_hash = state_hash;
         self.height += 1;
+        let writes = writes.entries.iter().map(|(k, v)| (k, v.is_some()));
+        if self.executed.note(writes, self.height) {
+            // Most of the filter is pruned hashes: read the live ones anew.
+            // If that read fails, the noted filter is still a correct one.
+            if let Ok(rebuilt) = ExecutedFilter::build(&self.store, self.height) {
+                self.executed = rebuilt;
+            }
+        }
         self.last_block_hash = block_hash;
         self.last_block_time = time;
         self.validators = validators;
@@ -648,6 +666,15 @@ impl<S: StateStore> Ledger<S> {
             receipts,
             events,
         })
+    }
+
+    /// The replay filter if it describes the store as it is now: this
+    /// ledger wrote every block since it built the filter. A second ledger
+    /// over the same store (read-only, for queries) finds the store at a
+    /// later height and reads the store instead.
+    fn executed_filter(&self) -> Option<&ExecutedFilter> {
+        let stored: Option<u64> = self.view().meta_get(meta::HEIGHT).ok().flatten();
+        (stored == Some(self.executed.height())).then_some(&self.executed)
     }
 
     // ------------------------------------------------------------------ queries

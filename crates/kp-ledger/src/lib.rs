@@ -66,6 +66,7 @@
 
 mod error;
 mod exec;
+mod filter;
 pub mod genesis;
 pub mod keys;
 mod ledger;

@@ -69,6 +69,24 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         Ok(self.get(key)?.is_some())
     }
 
+    /// [`Overlay::contains`] for a key the caller knows the store does not
+    /// hold unless `in_store_maybe`: then only the pending layers are
+    /// consulted, and the store's absence is remembered as a read.
+    pub(crate) fn contains_hinted(
+        &self,
+        key: &[u8],
+        in_store_maybe: bool,
+    ) -> Result<bool, StoreError> {
+        if in_store_maybe {
+            return self.contains(key);
+        }
+        if let Some(v) = self.tx.get(key).or_else(|| self.block.get(key)) {
+            return Ok(v.is_some());
+        }
+        let mut reads = self.reads.borrow_mut();
+        Ok(reads.entry(key.to_vec()).or_insert(None).is_some())
+    }
+
     /// Typed read.
     pub(crate) fn get_value<T: DeserializeOwned>(
         &self,

@@ -297,6 +297,47 @@ fn executed_hashes_are_pruned_after_expiry() {
     );
 }
 
+/// The replay check skips the store for hashes its filter has never seen;
+/// that must hold only for the ledger that wrote the store. A second ledger
+/// over the same store (the node's read-only one, for queries), a reopened
+/// one, and one whose store already holds thousands of hashes all refuse a
+/// replay, in a block and on admission.
+#[test]
+fn replays_are_refused_by_every_ledger_over_the_store() {
+    let mut h = Harness::new();
+    let reader = Ledger::open(&genesis(), h.ledger.store().clone()).unwrap();
+    let batch: Vec<_> = (0..3000)
+        .map(|i| {
+            h.by_authority(
+                "BW",
+                Payload::IssueCertificate(certificate(&format!("BW{i}"), "BW", "EU", h.today())),
+            )
+        })
+        .collect();
+    let receipt = h.apply(batch.clone()).unwrap();
+    assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
+    let tx = h.by_authority(
+        "BW",
+        Payload::IssueCertificate(certificate("BW99999", "BW", "EU", h.today())),
+    );
+    assert_eq!(h.run(tx.clone()), Ok(()));
+    let reopened = Ledger::open(&genesis(), h.ledger.store().clone()).unwrap();
+    let now = h.time;
+    for replay in [&batch[0], &batch[2999], &tx] {
+        for ledger in [&h.ledger, &reader, &reopened] {
+            assert_eq!(
+                ledger.check_tx(replay, now).unwrap_err().code(),
+                "already-executed"
+            );
+        }
+    }
+    let again = h.apply(vec![batch[1234].clone(), tx]).unwrap();
+    assert!(again
+        .receipts
+        .iter()
+        .all(|r| r.result.as_ref().unwrap_err().code() == "already-executed"));
+}
+
 /// One block's hashes share one expiry-index entry per expiry window; the
 /// group goes once its latest expiry passed, and entries an earlier build
 /// left in the version-1 index (one per hash) are pruned as well.
