@@ -13,7 +13,7 @@
 //! lapsed) and prunes the executed-transaction memory, a bounded amount per
 //! block.
 
-use crate::filter::ExecutedFilter;
+use crate::filter::KeyFilter;
 use crate::keys;
 use crate::overlay::{decode_stored, Overlay};
 use crate::params::Params;
@@ -186,9 +186,9 @@ pub(crate) struct Ctx<'a, S: StateStore> {
     issued: BTreeMap<Date, Vec<CertificateNumber>>,
     /// Those of the transaction being executed (kept or dropped with it).
     tx_issued: Vec<(Date, CertificateNumber)>,
-    /// The hashes the store may remember as executed, if known to be of the
+    /// The replay-memory keys the store may hold, if known to be of the
     /// store's current state (a shortcut past store misses, see `filter`).
-    executed: Option<&'a ExecutedFilter>,
+    filter: Option<&'a KeyFilter>,
 }
 
 /// Width of the expiry windows that group executed hashes into one index
@@ -218,14 +218,20 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             expiring: BTreeMap::new(),
             issued: BTreeMap::new(),
             tx_issued: Vec::new(),
-            executed: None,
+            filter: None,
         }
     }
 
-    /// Uses `filter` (of the store's current state) for the replay check.
-    pub(crate) fn with_executed_filter(mut self, filter: Option<&'a ExecutedFilter>) -> Self {
-        self.executed = filter;
+    /// Uses `filter` (of the store's current state) to skip store misses.
+    pub(crate) fn with_filter(mut self, filter: Option<&'a KeyFilter>) -> Self {
+        self.filter = filter;
         self
+    }
+
+    /// Whether `key` holds a value, past the store if the filter rules it out.
+    fn holds(&self, key: &[u8]) -> Result<bool, StoreError> {
+        let in_store_maybe = self.filter.is_none_or(|f| f.may_contain(key));
+        self.ov.contains_hinted(key, in_store_maybe)
     }
 
     fn date(&self) -> Date {
@@ -329,11 +335,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                 latest,
             });
         }
-        let in_store_maybe = self.executed.is_none_or(|f| f.may_contain(&hash));
-        if self
-            .ov
-            .contains_hinted(&keys::executed(&hash), in_store_maybe)?
-        {
+        if self.holds(&keys::executed(&hash))? {
             return reject(Rejection::AlreadyExecuted { tx_hash: hash });
         }
         Ok(())
@@ -541,7 +543,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                 participant: c.exporting.clone(),
             });
         }
-        if self.ov.contains(&keys::certificate(&c.number))? {
+        if self.holds(&keys::certificate(&c.number))? {
             return reject(Rejection::NumberTaken {
                 number: c.number.clone(),
             });

@@ -1,30 +1,37 @@
-//! Which transaction hashes the store may remember as executed: a Bloom
-//! filter in front of the replay check, so that the check of a new
-//! transaction (nearly every transaction is new) does not read the store.
+//! Which replay-memory keys the store may hold: a Bloom filter in front of
+//! the check "is this transaction new?", so that checking a new transaction
+//! (nearly every one) does not read the store.
 //!
-//! The replay memory keys are transaction hashes, uniformly spread over the
-//! store's key space: each check of a new hash was a store miss at a random
-//! place in a large tree (on a sled store the single most expensive read of
-//! executing a certificate, see docs/benchmarks.md). The filter answers
-//! "certainly not" for all but about 1 % of new hashes, and "maybe" for every
-//! hash the store holds: it has no false negatives as long as every executed
-//! entry reaches the store through the ledger that keeps the filter
-//! ([`ExecutedFilter::note`] after each commit). A ledger that did not write
-//! the entries itself (a second, read-only instance over the same store) sees
-//! that its filter is of another height and does not use it.
+//! The replay memory is keyed by transaction hashes, uniformly spread over
+//! the key space: each check of a new hash was a store miss at a random
+//! place in a large tree (on sled, a traversal to a random leaf that also did
+//! the node splits and the epoch garbage of the concurrent writer), the most
+//! expensive read of executing a certificate (docs/benchmarks.md). The filter
+//! answers "certainly not" for all but about 1 % of new hashes, and "maybe"
+//! for every key the store holds: it has no false negatives as long as every
+//! replay entry reaches the store through the ledger that keeps the filter
+//! ([`KeyFilter::note`] after each commit). A ledger that did not write the
+//! entries itself (a second, read-only instance over the same store) sees
+//! that its filter is of another height and does not use it. Keys of other
+//! tables are always "maybe". Certificates are not covered: the filter is
+//! built on open from the table it covers, which for the replay memory is
+//! bounded by the transactions of the last `tx_lifetime_max_ms`, for
+//! certificates it would be every certificate ever issued, read again on
+//! every restart; and a new number is usually next to the issuer's previous
+//! one, a cheap miss (covering them too made no measurable difference to a
+//! catch-up of 1,000,000 certificates).
 //!
-//! Memory: about 10 bits per hash noted since the last build, in layers of
+//! Memory: about 10 bits per key noted since the last build, in layers of
 //! doubling capacity (no rebuild while the chain only grows). Pruned hashes
 //! stay in the layers; once they are three quarters of them, the filter is
-//! rebuilt from the store (a scan of the live replay memory, amortised over as
-//! many commits as hashes it drops). Only a shortcut for reads: it never
-//! changes a verdict, so replicas with and without it agree.
+//! rebuilt from the store (a scan of the live keys, amortised over as many
+//! commits as keys it drops). Only a shortcut for reads: it never changes a
+//! verdict, so replicas with and without it agree.
 
 use crate::keys;
 use crate::store::{StateStore, StoreError};
-use kp_types::Hash;
 
-/// Bits per expected hash, and probes per hash: a false-positive rate of
+/// Bits per expected key, and probes per key: a false-positive rate of
 /// about 0.8 % at capacity.
 const BITS_PER_HASH: u64 = 10;
 const PROBES: u64 = 7;
@@ -54,10 +61,9 @@ impl Layer {
         }
     }
 
-    /// The probe positions of `hash` (double hashing over two independent
-    /// 64-bit parts of a uniformly distributed hash).
-    fn positions(&self, hash: &Hash) -> impl Iterator<Item = u64> + '_ {
-        let (a, b) = halves(hash);
+    /// The probe positions of a key's digest (double hashing over its two
+    /// independent, uniformly distributed halves).
+    fn positions(&self, (a, b): Digest) -> impl Iterator<Item = u64> + '_ {
         let b = b | 1;
         (0..PROBES).map(move |i| {
             let x = a.wrapping_add(i.wrapping_mul(b));
@@ -66,10 +72,10 @@ impl Layer {
         })
     }
 
-    fn insert(&mut self, hash: &Hash) {
+    fn insert(&mut self, digest: Digest) {
         let positions: [u64; PROBES as usize] = {
             let mut p = [0; PROBES as usize];
-            for (slot, pos) in p.iter_mut().zip(self.positions(hash)) {
+            for (slot, pos) in p.iter_mut().zip(self.positions(digest)) {
                 *slot = pos;
             }
             p
@@ -80,61 +86,65 @@ impl Layer {
         self.noted += 1;
     }
 
-    fn may_contain(&self, hash: &Hash) -> bool {
-        self.positions(hash)
+    fn may_contain(&self, digest: Digest) -> bool {
+        self.positions(digest)
             .all(|pos| self.words[(pos / 64) as usize] & (1 << (pos % 64)) != 0)
     }
 }
 
-fn halves(hash: &Hash) -> (u64, u64) {
+/// Two independent 64-bit halves of a uniformly distributed digest.
+type Digest = (u64, u64);
+
+fn halves(bytes: &[u8; 32]) -> Digest {
     let mut a = [0u8; 8];
     let mut b = [0u8; 8];
-    a.copy_from_slice(&hash.0[..8]);
-    b.copy_from_slice(&hash.0[8..16]);
+    a.copy_from_slice(&bytes[..8]);
+    b.copy_from_slice(&bytes[8..16]);
     (u64::from_le_bytes(a), u64::from_le_bytes(b))
 }
 
-/// The hash of a replay-memory key, if it is one.
-fn executed_hash(key: &[u8]) -> Option<Hash> {
+/// The digest of a key the filter covers (a replay-memory key ends in a
+/// transaction hash, already uniform), `None` for any other key.
+fn digest(key: &[u8]) -> Option<Digest> {
     match key {
-        [keys::table::EXECUTED, keys::V1, rest @ ..] => Some(Hash(rest.try_into().ok()?)),
+        [keys::table::EXECUTED, keys::V1, rest @ ..] => Some(halves(rest.try_into().ok()?)),
         _ => None,
     }
 }
 
-/// A Bloom filter over the hashes of the store's replay memory, valid for
-/// the store as of one height.
+/// A Bloom filter over the store's replay memory, valid for the store as of
+/// one height.
 #[derive(Clone, Debug)]
-pub(crate) struct ExecutedFilter {
+pub(crate) struct KeyFilter {
     layers: Vec<Layer>,
-    /// Hashes in the store's replay memory (exact after a build; then kept
-    /// by counting puts and deletes).
+    /// Replay-memory keys in the store (exact after a build; then kept by
+    /// counting puts of new keys and deletes).
     live: u64,
     /// The height whose state the filter describes.
     height: u64,
 }
 
-impl ExecutedFilter {
+impl KeyFilter {
     /// Reads the replay memory of `store`, whose state is that of `height`.
     pub(crate) fn build<S: StateStore>(store: &S, height: u64) -> Result<Self, StoreError> {
         let prefix = keys::prefix(keys::table::EXECUTED);
-        let mut hashes = Vec::new();
+        let mut digests = Vec::new();
         let mut cursor: Option<Vec<u8>> = None;
         loop {
             let page = store.scan_prefix(&prefix, cursor.as_deref(), SCAN_PAGE)?;
             let exhausted = page.len() < SCAN_PAGE;
             cursor = page.last().map(|(k, _)| k.clone());
-            hashes.extend(page.iter().filter_map(|(k, _)| executed_hash(k)));
+            digests.extend(page.iter().filter_map(|(k, _)| digest(k)));
             if exhausted || cursor.is_none() {
                 break;
             }
         }
-        let live = hashes.len() as u64;
+        let live = digests.len() as u64;
         let mut layer = Layer::with_capacity((2 * live).max(CAPACITY_MIN));
-        for h in &hashes {
-            layer.insert(h);
+        for d in digests {
+            layer.insert(d);
         }
-        Ok(ExecutedFilter {
+        Ok(KeyFilter {
             layers: vec![layer],
             live,
             height,
@@ -146,35 +156,41 @@ impl ExecutedFilter {
         self.height
     }
 
-    /// False only if the store (at [`ExecutedFilter::height`]) certainly
-    /// holds no replay memory of `hash`.
-    pub(crate) fn may_contain(&self, hash: &Hash) -> bool {
-        self.layers.iter().any(|l| l.may_contain(hash))
+    /// False only if the store (at [`KeyFilter::height`]) certainly does not
+    /// hold `key`. True for keys of other tables.
+    pub(crate) fn may_contain(&self, key: &[u8]) -> bool {
+        match digest(key) {
+            Some(d) => self.layers.iter().any(|l| l.may_contain(d)),
+            None => true,
+        }
     }
 
-    /// Takes in the writes of the commit that brought the store to `height`.
-    /// Returns whether the filter should now be rebuilt from the store
-    /// (pruned hashes make up most of it).
+    /// Takes in the writes of the commit that brought the store to `height`
+    /// (each key with whether it was put, and whether it was in the store
+    /// before). Returns whether the filter should now be rebuilt from the
+    /// store (pruned hashes make up most of it).
     pub(crate) fn note<'k, I>(&mut self, writes: I, height: u64) -> bool
     where
-        I: IntoIterator<Item = (&'k Vec<u8>, bool)>,
+        I: IntoIterator<Item = (&'k [u8], bool, bool)>,
     {
-        for (key, put) in writes {
-            let Some(hash) = executed_hash(key) else {
+        for (key, put, existed) in writes {
+            let Some(d) = digest(key) else {
                 continue;
             };
-            if put {
-                self.insert(&hash);
-                self.live += 1;
-            } else {
-                self.live = self.live.saturating_sub(1);
+            match (put, existed) {
+                (true, false) => {
+                    self.insert(d);
+                    self.live += 1;
+                }
+                (false, true) => self.live = self.live.saturating_sub(1),
+                _ => {}
             }
         }
         self.height = height;
         self.noted() > 4 * self.live + CAPACITY_MIN
     }
 
-    fn insert(&mut self, hash: &Hash) {
+    fn insert(&mut self, digest: Digest) {
         let full = self.layers.last().is_none_or(|l| l.noted >= l.capacity);
         if full {
             let capacity = self
@@ -184,7 +200,7 @@ impl ExecutedFilter {
             self.layers.push(Layer::with_capacity(capacity));
         }
         if let Some(layer) = self.layers.last_mut() {
-            layer.insert(hash);
+            layer.insert(digest);
         }
     }
 
@@ -203,27 +219,37 @@ impl ExecutedFilter {
 mod tests {
     use super::*;
     use crate::store::{MemStore, WriteSet};
+    use kp_types::Hash;
 
     fn hash(i: u64) -> Hash {
         Hash::of(kp_types::hash::Domain::Transaction, &i.to_le_bytes())
     }
 
-    fn writes(keys: &[(Vec<u8>, bool)]) -> Vec<(&Vec<u8>, bool)> {
-        keys.iter().map(|(k, p)| (k, *p)).collect()
+    fn executed(i: u64) -> Vec<u8> {
+        keys::executed(&hash(i))
+    }
+
+    fn number(i: u64) -> Vec<u8> {
+        keys::certificate(&format!("BW{i:07}").parse().unwrap())
+    }
+
+    /// `(key, put, existed)` as `note` takes them.
+    fn writes(keys: &[Vec<u8>], put: bool, existed: bool) -> Vec<(&[u8], bool, bool)> {
+        keys.iter().map(|k| (k.as_slice(), put, existed)).collect()
     }
 
     #[test]
     fn no_false_negatives_across_layers_and_few_false_positives() {
-        let mut f = ExecutedFilter::build(&MemStore::new(), 0).unwrap();
+        let mut f = KeyFilter::build(&MemStore::new(), 0).unwrap();
         let n = 5 * CAPACITY_MIN;
-        let put: Vec<(Vec<u8>, bool)> = (0..n).map(|i| (keys::executed(&hash(i)), true)).collect();
-        for (i, chunk) in put.chunks(1000).enumerate() {
-            assert!(!f.note(writes(chunk), i as u64 + 1));
+        let new: Vec<Vec<u8>> = (0..n).map(executed).collect();
+        for (i, chunk) in new.chunks(1000).enumerate() {
+            assert!(!f.note(writes(chunk, true, false), i as u64 + 1));
         }
         assert!(f.layers.len() >= 3, "grew in layers: {}", f.layers.len());
-        assert!((0..n).all(|i| f.may_contain(&hash(i))));
+        assert!(new.iter().all(|k| f.may_contain(k)));
         let false_positives = (n..n + 100_000)
-            .filter(|i| f.may_contain(&hash(*i)))
+            .filter(|i| f.may_contain(&executed(*i)))
             .count();
         // Each layer is at most at capacity: about 0.8 % each, a few layers.
         assert!(false_positives < 4_000, "{false_positives} false positives");
@@ -232,35 +258,43 @@ mod tests {
     }
 
     #[test]
-    fn other_keys_are_ignored_and_deletes_ask_for_a_rebuild_once_most_are_gone() {
-        let mut f = ExecutedFilter::build(&MemStore::new(), 0).unwrap();
-        let other = vec![(keys::meta(crate::state::meta::HEIGHT), true)];
-        assert!(!f.note(writes(&other), 1));
+    fn uncovered_keys_are_maybe_and_rewrites_and_deletes_are_counted() {
+        let mut f = KeyFilter::build(&MemStore::new(), 0).unwrap();
+        let other = vec![keys::meta(crate::state::meta::HEIGHT), number(1)];
+        assert!(other.iter().all(|k| f.may_contain(k)));
+        assert!(!f.note(writes(&other, true, false), 1));
         assert_eq!(f.noted(), 0);
         let n = 2 * CAPACITY_MIN;
-        let put: Vec<(Vec<u8>, bool)> = (0..n).map(|i| (keys::executed(&hash(i)), true)).collect();
-        assert!(!f.note(writes(&put), 2));
-        let del: Vec<(Vec<u8>, bool)> = (0..n).map(|i| (keys::executed(&hash(i)), false)).collect();
-        assert!(f.note(writes(&del), 3), "all pruned: rebuild");
+        let keys: Vec<Vec<u8>> = (0..n).map(executed).collect();
+        assert!(!f.note(writes(&keys, true, false), 2));
+        // A rewrite of a key already there
+        // neither grows the filter nor the count.
+        assert!(!f.note(writes(&keys, true, true), 3));
+        assert_eq!((f.noted(), f.live), (n, n));
+        assert!(
+            f.note(writes(&keys, false, true), 4),
+            "all deleted: rebuild"
+        );
         assert_eq!(f.live, 0);
-        assert_eq!(f.height(), 3);
+        assert_eq!(f.height(), 4);
     }
 
     #[test]
-    fn a_build_reads_the_stores_replay_memory() {
+    fn a_build_reads_the_replay_memory_of_the_store() {
         let store = MemStore::new();
         let mut ws = WriteSet::default();
         for i in 0..10_000 {
-            ws.put(keys::executed(&hash(i)), vec![0; 8]);
+            ws.put(executed(i), vec![0; 8]);
+            ws.put(number(i), vec![1]);
         }
         ws.put(keys::meta(crate::state::meta::HEIGHT), vec![7]);
         store.commit(&ws).unwrap();
-        let f = ExecutedFilter::build(&store, 7).unwrap();
+        let f = KeyFilter::build(&store, 7).unwrap();
         assert_eq!(f.live, 10_000);
         assert_eq!(f.height(), 7);
-        assert!((0..10_000).all(|i| f.may_contain(&hash(i))));
+        assert!((0..10_000).all(|i| f.may_contain(&executed(i))));
         let false_positives = (10_000..110_000)
-            .filter(|i| f.may_contain(&hash(*i)))
+            .filter(|i| f.may_contain(&executed(*i)))
             .count();
         assert!(false_positives < 2_000, "{false_positives} false positives");
     }

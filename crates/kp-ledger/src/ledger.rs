@@ -3,7 +3,7 @@
 
 use crate::error::{BlockError, LedgerError};
 use crate::exec::Ctx;
-use crate::filter::ExecutedFilter;
+use crate::filter::KeyFilter;
 use crate::genesis::Genesis;
 use crate::keys;
 use crate::overlay::{decode_stored, Changes, Overlay, Reads};
@@ -59,10 +59,9 @@ pub struct Ledger<S: StateStore> {
     /// same block does not verify them twice. Only a cache of a pure
     /// function's result: it never changes a verdict.
     verified: Mutex<Option<Hash>>,
-    /// The hashes the store may remember as executed (see `filter`): kept
-    /// up to date by `apply_block`, used only while the store is at its
-    /// height.
-    executed: ExecutedFilter,
+    /// The replay-memory keys the store may hold (see `filter`): kept up to
+    /// date by `apply_block`, used only while the store is at its height.
+    filter: KeyFilter,
 }
 
 fn required<T>(value: Option<T>, what: &'static str) -> Result<T, LedgerError> {
@@ -72,10 +71,10 @@ fn required<T>(value: Option<T>, what: &'static str) -> Result<T, LedgerError> {
 /// The state hash after `changes`: `current` with every committed entry
 /// that `changes` writes or deletes replaced (its previous value from
 /// `reads`, the values the execution read from `store`, or else read from
-/// `store`, the state before the changes).
+/// `store`, the state before the changes, and added to `reads`).
 fn next_state_hash<S: StateStore>(
     store: &S,
-    reads: &Reads,
+    reads: &mut Reads,
     current: &StateHash,
     changes: &Changes,
 ) -> Result<StateHash, StoreError> {
@@ -85,8 +84,8 @@ fn next_state_hash<S: StateStore>(
             continue;
         }
         let old = match reads.get(k) {
-            Some(old) => old.clone(),
-            None => store.get(k)?,
+            Some(old) => old,
+            None => reads.entry(k.clone()).or_insert(store.get(k)?),
         };
         next.update(k, old.as_deref(), v.as_deref());
     }
@@ -153,8 +152,8 @@ impl<S: StateStore> Ledger<S> {
                 revoked_height: None,
             });
         }
-        let (mut changes, reads) = ov.into_changes_and_reads();
-        let hash = next_state_hash(store, &reads, &StateHash::empty(), &changes)?;
+        let (mut changes, mut reads) = ov.into_changes_and_reads();
+        let hash = next_state_hash(store, &mut reads, &StateHash::empty(), &changes)?;
         put_root(&mut changes, &hash);
         store.commit(&WriteSet { entries: changes })?;
         Ok(())
@@ -202,7 +201,7 @@ impl<S: StateStore> Ledger<S> {
             });
         }
         drop(ov);
-        let executed = ExecutedFilter::build(&store, height)?;
+        let filter = KeyFilter::build(&store, height)?;
         Ok(Ledger {
             store,
             genesis_hash,
@@ -215,7 +214,7 @@ impl<S: StateStore> Ledger<S> {
             validators,
             verification: SignatureVerification::Batch,
             verified: Mutex::new(None),
-            executed,
+            filter,
         })
     }
 
@@ -320,7 +319,7 @@ impl<S: StateStore> Ledger<S> {
             self.height + 1,
             now,
         )
-        .with_executed_filter(self.executed_filter());
+        .with_filter(self.filter());
         match ctx.execute(tx, tx.hash()) {
             Ok(result) => result,
             Err(e) => Err(Rejection::StateUnavailable {
@@ -543,7 +542,7 @@ impl<S: StateStore> Ledger<S> {
             self.height + 1,
             time,
         )
-        .with_executed_filter(self.executed_filter());
+        .with_filter(self.filter());
         let mut txs = Vec::new();
         let mut hashes = Vec::new();
         if ctx.begin_block().is_ok() {
@@ -618,7 +617,7 @@ impl<S: StateStore> Ledger<S> {
             self.height + 1,
             time,
         )
-        .with_executed_filter(self.executed_filter());
+        .with_filter(self.filter());
         ctx.begin_block()?;
         let mut receipts = Vec::with_capacity(block.txs.len());
         for (stx, hash) in block.txs.iter().zip(hashes) {
@@ -640,20 +639,24 @@ impl<S: StateStore> Ledger<S> {
                 validators: validators.clone(),
             });
         }
-        let (mut changes, reads) = ctx.ov.into_changes_and_reads();
-        let state_hash = next_state_hash(&self.store, &reads, &self.state_hash, &changes)?;
+        let (mut changes, mut reads) = ctx.ov.into_changes_and_reads();
+        let state_hash = next_state_hash(&self.store, &mut reads, &self.state_hash, &changes)?;
         let state_root = put_root(&mut changes, &state_hash);
         let mut writes = WriteSet { entries: changes };
         writes.extend(host_writes);
         self.store.commit(&writes)?;
         self.state_hash = state_hash;
         self.height += 1;
-        let writes = writes.entries.iter().map(|(k, v)| (k, v.is_some()));
-        if self.executed.note(writes, self.height) {
-            // Most of the filter is pruned hashes: read the live ones anew.
+        // `reads` now holds the previous value of every ledger key written.
+        let noted = writes.entries.iter().map(|(k, v)| {
+            let existed = reads.get(k).is_some_and(|old| old.is_some());
+            (k.as_slice(), v.is_some(), existed)
+        });
+        if self.filter.note(noted, self.height) {
+            // Most of the filter is deleted keys: read the live ones anew.
             // If that read fails, the noted filter is still a correct one.
-            if let Ok(rebuilt) = ExecutedFilter::build(&self.store, self.height) {
-                self.executed = rebuilt;
+            if let Ok(rebuilt) = KeyFilter::build(&self.store, self.height) {
+                self.filter = rebuilt;
             }
         }
         self.last_block_hash = block_hash;
@@ -668,13 +671,13 @@ impl<S: StateStore> Ledger<S> {
         })
     }
 
-    /// The replay filter if it describes the store as it is now: this
-    /// ledger wrote every block since it built the filter. A second ledger
-    /// over the same store (read-only, for queries) finds the store at a
-    /// later height and reads the store instead.
-    fn executed_filter(&self) -> Option<&ExecutedFilter> {
+    /// The key filter if it describes the store as it is now: this ledger
+    /// wrote every block since it built the filter. A second ledger over the
+    /// same store (read-only, for queries) finds the store at a later height
+    /// and reads the store instead.
+    fn filter(&self) -> Option<&KeyFilter> {
         let stored: Option<u64> = self.view().meta_get(meta::HEIGHT).ok().flatten();
-        (stored == Some(self.executed.height())).then_some(&self.executed)
+        (stored == Some(self.filter.height())).then_some(&self.filter)
     }
 
     // ------------------------------------------------------------------ queries

@@ -297,13 +297,12 @@ fn executed_hashes_are_pruned_after_expiry() {
     );
 }
 
-/// The replay check skips the store for hashes its filter has never seen;
-/// that must hold only for the ledger that wrote the store. A second ledger
-/// over the same store (the node's read-only one, for queries), a reopened
-/// one, and one whose store already holds thousands of hashes all refuse a
-/// replay, in a block and on admission.
+/// The replay check skips the store for hashes the ledger's filter has
+/// never seen; that holds only for the ledger that wrote the store. A second ledger over the same store (the node's read-only one,
+/// for queries), a reopened one, and the writer itself all refuse a replay
+/// and a taken number, in a block and on admission.
 #[test]
-fn replays_are_refused_by_every_ledger_over_the_store() {
+fn replays_and_taken_numbers_are_refused_by_every_ledger_over_the_store() {
     let mut h = Harness::new();
     let reader = Ledger::open(&genesis(), h.ledger.store().clone()).unwrap();
     let batch: Vec<_> = (0..3000)
@@ -331,11 +330,32 @@ fn replays_are_refused_by_every_ledger_over_the_store() {
             );
         }
     }
-    let again = h.apply(vec![batch[1234].clone(), tx]).unwrap();
-    assert!(again
+    let taken = [0, 2999, 99999].map(|i| {
+        h.by_authority(
+            "BW",
+            Payload::IssueCertificate(certificate(&format!("BW{i}"), "BW", "EU", h.today())),
+        )
+    });
+    for new_tx in &taken {
+        for ledger in [&h.ledger, &reader, &reopened] {
+            assert_eq!(
+                ledger.check_tx(new_tx, now).unwrap_err().code(),
+                "number-taken"
+            );
+        }
+    }
+    let again = h
+        .apply(vec![batch[1234].clone(), tx, taken[1].clone()])
+        .unwrap();
+    let codes: Vec<_> = again
         .receipts
         .iter()
-        .all(|r| r.result.as_ref().unwrap_err().code() == "already-executed"));
+        .map(|r| r.result.as_ref().unwrap_err().code())
+        .collect();
+    assert_eq!(
+        codes,
+        ["already-executed", "already-executed", "number-taken"]
+    );
 }
 
 /// One block's hashes share one expiry-index entry per expiry window; the
