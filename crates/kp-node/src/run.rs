@@ -1141,13 +1141,16 @@ impl Node {
         let count = blocks.len();
         let decode_ms = started.elapsed().as_millis() as u64;
         self.request_sync_from_height(peer, next + count as u64);
-        let applied = self.apply_synced_batch(blocks).await?;
+        let mut waits = SyncWaits::default();
+        let applied = self.apply_synced_batch(blocks, &mut waits).await?;
         tracing::info!(
             %peer,
             blocks = count,
             applied,
             height = self.ledger.height(),
             decode_ms,
+            signatures_wait_ms = waits.signatures.as_millis() as u64,
+            write_wait_ms = waits.write.as_millis() as u64,
             total_ms = started.elapsed().as_millis() as u64,
             "synced"
         );
@@ -1166,6 +1169,7 @@ impl Node {
     async fn apply_synced_batch(
         &mut self,
         blocks: Vec<(Block, CommitCertificate)>,
+        waits: &mut SyncWaits,
     ) -> Result<usize, NodeError> {
         let mut blocks = blocks.into_iter().peekable();
         let mut applied = 0;
@@ -1194,7 +1198,9 @@ impl Node {
         let mut writing: Option<SyncedWrite> = None;
         for (block, certificate) in blocks {
             let height = block.header.height;
+            let waited = std::time::Instant::now();
             let verified = presigned.recv().await.unwrap_or_default();
+            waits.signatures += waited.elapsed();
             if height != self.ledger.height() + 1
                 || (self.is_validator() && self.consensus.height() == height)
                 || !self.verify_synced_with(&block, &certificate, &verified)
@@ -1212,7 +1218,9 @@ impl Node {
                 .blocks
                 .push((block, certificate, receipt, block_started.elapsed()));
             if staged.txs >= SYNC_STAGE_TXS_MAX {
+                let waited = std::time::Instant::now();
                 applied += self.finish_synced_write(writing.take()).await?;
+                waits.write += waited.elapsed();
                 let mut full = std::mem::take(&mut staged);
                 let pending = self
                     .ledger
@@ -1225,8 +1233,10 @@ impl Node {
                 });
             }
         }
+        let waited = std::time::Instant::now();
         applied += self.finish_synced_write(writing.take()).await?;
         applied += self.store_synced(staged).await?;
+        waits.write += waited.elapsed();
         let next = self.ledger.height() + 1;
         self.schedule(Duration::from_millis(0), Timer::StartHeight(next));
         Ok(applied)
@@ -1392,6 +1402,14 @@ struct SyncedWrite {
     write: tokio::task::JoinHandle<Result<(), kp_storage::StorageError>>,
     staged: Staged,
     started: std::time::Instant,
+}
+
+/// Where a sync answer's event-loop time went besides applying: waiting for
+/// the signature thread, and for writes (and announcing what they wrote).
+#[derive(Default)]
+struct SyncWaits {
+    signatures: Duration,
+    write: Duration,
 }
 
 /// Synced blocks applied into the open stage and not yet stored.
