@@ -1639,14 +1639,15 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     /// End-of-block work: the expiry indexes of what the block executed
     /// and issued, one entry per expiry window or date.
     pub(crate) fn end_block(&mut self) {
+        // Both indexes are keyed by this block's height: new keys.
         for (_, (latest, hashes)) in std::mem::take(&mut self.expiring) {
             self.ov
-                .put(keys::executed_by_expiry(latest, self.height), hashes);
+                .put_new(keys::executed_by_expiry(latest, self.height), hashes);
         }
         for (expires_on, numbers) in std::mem::take(&mut self.issued) {
-            self.ov.put_value(
+            self.ov.put_new(
                 keys::certificates_by_expiry(expires_on, self.height),
-                &numbers,
+                kp_types::encode(&numbers),
             );
         }
         self.ov.commit_tx();

@@ -632,7 +632,13 @@ impl<S: StateStore> Ledger<S> {
         ctx.ov.meta_put(meta::LAST_HASH, &block_hash);
         ctx.ov.meta_put(meta::LAST_TIME, &time);
         ctx.ov.commit_tx();
-        let validators = ctx.ov.active_governments()?;
+        // The validators follow from the member records alone: read them
+        // again (a scan of the member table) only if the block wrote one.
+        let validators = if ctx.ov.writes_under(&keys::prefix(keys::table::PARTICIPANT)) {
+            ctx.ov.active_governments()?
+        } else {
+            self.validators.clone()
+        };
         let mut events = std::mem::take(&mut ctx.events);
         if validators != self.validators {
             events.push(LedgerEvent::ValidatorSetChanged {

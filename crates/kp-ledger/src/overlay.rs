@@ -103,6 +103,14 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         self.tx.insert(key, Some(value));
     }
 
+    /// Raw write of a key the store cannot hold yet (it names the height
+    /// being executed): remembered as absent, so that the state hash does
+    /// not read the store for its previous value.
+    pub(crate) fn put_new(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.reads.get_mut().entry(key.clone()).or_insert(None);
+        self.put(key, value);
+    }
+
     /// Typed write into the transaction layer.
     pub(crate) fn put_value<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
         self.put(key, kp_types::encode(value));
@@ -111,6 +119,16 @@ impl<'a, S: StateStore> Overlay<'a, S> {
     /// Delete in the transaction layer.
     pub(crate) fn delete(&mut self, key: Vec<u8>) {
         self.tx.insert(key, None);
+    }
+
+    /// Whether a pending write (put or delete) has a key under `prefix`.
+    pub(crate) fn writes_under(&self, prefix: &[u8]) -> bool {
+        [&self.block, &self.tx].iter().any(|layer| {
+            layer
+                .range(prefix.to_vec()..)
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(prefix))
+        })
     }
 
     /// Folds the transaction layer into the block layer.

@@ -358,6 +358,81 @@ fn replays_and_taken_numbers_are_refused_by_every_ledger_over_the_store() {
     );
 }
 
+/// What a ledger keeps in memory between blocks (the key filter, its
+/// validators) never changes a result: a ledger that keeps it and one
+/// reopened before every block agree on every receipt and root through
+/// issues, confirmations, refusals, the pruning of the replay memory and the
+/// expiry of certificates.
+#[test]
+fn remembering_the_store_between_blocks_changes_no_result() {
+    let mut kept = Harness::new();
+    let store = MemStore::new();
+    let mut fresh = Ledger::open(&genesis(), store.clone()).unwrap();
+    let mut blocks = Vec::new();
+    let mut expired = 0;
+    for round in 0..6u32 {
+        let mut txs: Vec<_> = (0..50)
+            .map(|i| {
+                let n = format!("BW{}", round * 100 + i);
+                kept.by_authority(
+                    "BW",
+                    Payload::IssueCertificate(certificate(&n, "BW", "EU", kept.today())),
+                )
+            })
+            .collect();
+        // A taken number and a replay, refused.
+        txs.push(kept.by_authority(
+            "BW",
+            Payload::IssueCertificate(certificate("BW0", "BW", "IN", kept.today())),
+        ));
+        if let Some(first) = blocks.first().and_then(|b: &kp_types::Block| b.txs.first()) {
+            txs.push(first.clone());
+        }
+        for i in 0..round.min(3) {
+            let k = ImportConfirmation {
+                number: number(&format!("BW{}", (round - 1) * 100 + i)),
+                authority: authority_id("EU"),
+                carats: Carats(10_000),
+                parcels: 2,
+                received_on: kept.today(),
+            };
+            txs.push(kept.by_authority("EU", Payload::ConfirmImport(k)));
+        }
+        let block = block_with(&kept.ledger, kept.time, txs);
+        let a = kept
+            .ledger
+            .apply_block(&block, WriteSet::default())
+            .unwrap();
+        fresh = Ledger::open(&genesis(), store.clone()).unwrap();
+        let b = fresh.apply_block(&block, WriteSet::default()).unwrap();
+        assert_eq!(a, b, "round {round}");
+        expired += a
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    kp_ledger::LedgerEvent::CertificateStatusChanged {
+                        to: kp_ledger::CertificateStatus::Expired,
+                        ..
+                    }
+                )
+            })
+            .count();
+        blocks.push(block);
+        // Every other block far ahead: transactions and certificates expire.
+        let step = if round % 2 == 1 {
+            40 * 86_400_000
+        } else {
+            MINUTE_MS
+        };
+        kept.set_time(kept.time.plus_ms(step));
+    }
+    assert!(expired > 0, "no certificate expired");
+    assert_eq!(kept.ledger.state_root(), fresh.state_root());
+    fresh.verify_state().unwrap();
+}
+
 /// One block's hashes share one expiry-index entry per expiry window; the
 /// group goes once its latest expiry passed, and entries an earlier build
 /// left in the version-1 index (one per hash) are pruned as well.
@@ -392,6 +467,8 @@ fn executed_hashes_are_grouped_per_block_and_window() {
     ws.put(keys::executed(&old), kp_types::encode(&h.time));
     ws.put(keys::executed_expiry(h.time, &old), Vec::new());
     h.ledger.store().commit(&ws).unwrap();
+    // This build finds such leftovers when it opens the store.
+    h.ledger = Ledger::open(&genesis(), h.ledger.store().clone()).unwrap();
     h.set_time(latest.plus_ms(1));
     h.apply(vec![]).unwrap();
     let store = h.ledger.store();
@@ -442,6 +519,8 @@ fn certificates_are_grouped_per_block_for_expiry() {
         Vec::new(),
     );
     h.ledger.store().commit(&ws).unwrap();
+    // This build finds such leftovers when it opens the store.
+    h.ledger = Ledger::open(&genesis(), h.ledger.store().clone()).unwrap();
     h.set_time(h.time.plus_ms(31 * 86_400_000));
     h.apply(vec![]).unwrap();
     let status = |n: &str| h.ledger.certificate(&number(n)).unwrap().unwrap().status;
