@@ -8,8 +8,21 @@ use kp_ledger::{
     WriteSet,
 };
 use kp_types::{
-    Carats, HsCode, ImportConfirmation, Payload, Period, ProductionReport, Timestamp, UsdCents,
+    Carats, HsCode, ImportConfirmation, Payload, Period, ProductionReport, SignedTransaction,
+    Timestamp, UsdCents,
 };
+
+/// Issues of certificates BW→EU numbered `BW{n}`, signed by Botswana's
+/// authority.
+fn issues(h: &mut Harness, numbers: impl IntoIterator<Item = u32>) -> Vec<SignedTransaction> {
+    numbers
+        .into_iter()
+        .map(|n| {
+            let c = certificate(&format!("BW{n}"), "BW", "EU", h.today());
+            h.by_authority("BW", Payload::IssueCertificate(c))
+        })
+        .collect()
+}
 
 #[test]
 fn genesis_toml_round_trips_and_validates() {
@@ -298,21 +311,15 @@ fn executed_hashes_are_pruned_after_expiry() {
 }
 
 /// The replay check skips the store for hashes the ledger's filter has
-/// never seen; that holds only for the ledger that wrote the store. A second ledger over the same store (the node's read-only one,
-/// for queries), a reopened one, and the writer itself all refuse a replay
-/// and a taken number, in a block and on admission.
+/// never seen; that holds only for the ledger that wrote the store. A
+/// second ledger over the same store (the node's read-only one, for
+/// queries), a reopened one, and the writer itself all refuse a replay and
+/// a taken number, in a block and on admission.
 #[test]
 fn replays_and_taken_numbers_are_refused_by_every_ledger_over_the_store() {
     let mut h = Harness::new();
     let reader = Ledger::open(&genesis(), h.ledger.store().clone()).unwrap();
-    let batch: Vec<_> = (0..3000)
-        .map(|i| {
-            h.by_authority(
-                "BW",
-                Payload::IssueCertificate(certificate(&format!("BW{i}"), "BW", "EU", h.today())),
-            )
-        })
-        .collect();
+    let batch = issues(&mut h, 0..3000);
     let receipt = h.apply(batch.clone()).unwrap();
     assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
     let tx = h.by_authority(
@@ -330,12 +337,7 @@ fn replays_and_taken_numbers_are_refused_by_every_ledger_over_the_store() {
             );
         }
     }
-    let taken = [0, 2999, 99999].map(|i| {
-        h.by_authority(
-            "BW",
-            Payload::IssueCertificate(certificate(&format!("BW{i}"), "BW", "EU", h.today())),
-        )
-    });
+    let taken = issues(&mut h, [0, 2999, 99999]);
     for new_tx in &taken {
         for ledger in [&h.ledger, &reader, &reopened] {
             assert_eq!(
@@ -371,15 +373,7 @@ fn remembering_the_store_between_blocks_changes_no_result() {
     let mut blocks = Vec::new();
     let mut expired = 0;
     for round in 0..6u32 {
-        let mut txs: Vec<_> = (0..50)
-            .map(|i| {
-                let n = format!("BW{}", round * 100 + i);
-                kept.by_authority(
-                    "BW",
-                    Payload::IssueCertificate(certificate(&n, "BW", "EU", kept.today())),
-                )
-            })
-            .collect();
+        let mut txs = issues(&mut kept, round * 100..round * 100 + 50);
         // A taken number and a replay, refused.
         txs.push(kept.by_authority(
             "BW",
@@ -439,14 +433,7 @@ fn remembering_the_store_between_blocks_changes_no_result() {
 #[test]
 fn executed_hashes_are_grouped_per_block_and_window() {
     let mut h = Harness::new();
-    let txs: Vec<_> = (0..3)
-        .map(|i| {
-            h.by_authority(
-                "BW",
-                Payload::IssueCertificate(certificate(&format!("BW{i}"), "BW", "EU", h.today())),
-            )
-        })
-        .collect();
+    let txs = issues(&mut h, 0..3);
     let latest = txs.iter().map(|t| t.tx.expires_at).max().unwrap();
     let receipt = h.apply(txs.clone()).unwrap();
     assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
@@ -895,14 +882,7 @@ fn validate_block_with_verifies_only_signatures_not_vouched_for() {
 #[test]
 fn build_block_from_verified_matches_build_block() {
     let mut h = Harness::new();
-    let txs: Vec<_> = (1..=5)
-        .map(|n| {
-            h.by_authority(
-                "BW",
-                Payload::IssueCertificate(certificate(&format!("BW{n}"), "BW", "EU", h.today())),
-            )
-        })
-        .collect();
+    let txs = issues(&mut h, 1..=5);
     let proposer = h.ledger.validators()[0];
     let checked = h.ledger.build_block(proposer, h.time, &txs);
     let (trusted, refused) = h
