@@ -33,7 +33,7 @@ use crate::store::{StateStore, StoreError};
 
 /// Bits per expected key, and probes per key: a false-positive rate of
 /// about 0.8 % at capacity.
-const BITS_PER_HASH: u64 = 10;
+const BITS_PER_KEY: u64 = 10;
 const PROBES: u64 = 7;
 /// Capacity of the first layer at least, and slack in the rebuild rule.
 const CAPACITY_MIN: u64 = 1 << 16;
@@ -52,7 +52,7 @@ struct Layer {
 
 impl Layer {
     fn with_capacity(capacity: u64) -> Layer {
-        let words = (capacity * BITS_PER_HASH).div_ceil(64).max(1);
+        let words = (capacity * BITS_PER_KEY).div_ceil(64).max(1);
         Layer {
             words: vec![0; words as usize],
             bits: words * 64,
@@ -254,7 +254,7 @@ mod tests {
         // Each layer is at most at capacity: about 0.8 % each, a few layers.
         assert!(false_positives < 4_000, "{false_positives} false positives");
         assert_eq!(f.live, n);
-        assert!(f.bytes() as u64 <= 2 * n * BITS_PER_HASH / 8 + CAPACITY_MIN * 2);
+        assert!(f.bytes() as u64 <= 2 * n * BITS_PER_KEY / 8 + CAPACITY_MIN * 2);
     }
 
     #[test]
@@ -267,8 +267,8 @@ mod tests {
         let n = 2 * CAPACITY_MIN;
         let keys: Vec<Vec<u8>> = (0..n).map(executed).collect();
         assert!(!f.note(writes(&keys, true, false), 2));
-        // A rewrite of a key already there
-        // neither grows the filter nor the count.
+        // A rewrite of a key already there grows neither the filter nor
+        // the count.
         assert!(!f.note(writes(&keys, true, true), 3));
         assert_eq!((f.noted(), f.live), (n, n));
         assert!(
