@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 /// A node frees on one thread much of what another allocated (decoded
 /// blocks, store pages); mimalloc handles that without the arena
-/// consolidation that glibc malloc spent a third of the sync thread on.
+/// consolidation that glibc malloc spent a third of the sync thread on
+/// (ADR 0005; built without transparent huge pages).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
