@@ -10,9 +10,9 @@
 //! answers "certainly not" for all but about 1 % of new hashes, and "maybe"
 //! for every key the store holds: it has no false negatives as long as every
 //! replay entry reaches the store through the ledger that keeps the filter
-//! ([`KeyFilter::note`] after each commit). A ledger that did not write the
-//! entries itself (a second, read-only instance over the same store) sees
-//! that its filter is of another height and does not use it. Keys of other
+//! ([`KeyFilter::note`] after each commit). It is used only by a ledger that
+//! applies blocks; a second, read-only instance over the same store reads
+//! the store. Keys of other
 //! tables are always "maybe". Certificates are not covered: the filter is
 //! built on open from the table it covers, which for the replay memory is
 //! bounded by the transactions of the last `tx_lifetime_max_ms`, for
@@ -61,35 +61,28 @@ impl Layer {
         }
     }
 
-    /// The probe positions of a key's digest (double hashing over its two
-    /// independent, uniformly distributed halves).
-    fn positions(&self, (a, b): Digest) -> impl Iterator<Item = u64> + '_ {
-        let b = b | 1;
-        (0..PROBES).map(move |i| {
-            let x = a.wrapping_add(i.wrapping_mul(b));
-            // Multiply-shift: x scaled to [0, bits) without a division.
-            ((u128::from(x) * u128::from(self.bits)) >> 64) as u64
-        })
-    }
-
     fn insert(&mut self, digest: Digest) {
-        let positions: [u64; PROBES as usize] = {
-            let mut p = [0; PROBES as usize];
-            for (slot, pos) in p.iter_mut().zip(self.positions(digest)) {
-                *slot = pos;
-            }
-            p
-        };
-        for pos in positions {
+        for pos in positions(self.bits, digest) {
             self.words[(pos / 64) as usize] |= 1 << (pos % 64);
         }
         self.noted += 1;
     }
 
     fn may_contain(&self, digest: Digest) -> bool {
-        self.positions(digest)
+        positions(self.bits, digest)
             .all(|pos| self.words[(pos / 64) as usize] & (1 << (pos % 64)) != 0)
     }
+}
+
+/// The probe positions of a key's digest in `bits` bits (double hashing over
+/// its two independent, uniformly distributed halves).
+fn positions(bits: u64, (a, b): Digest) -> impl Iterator<Item = u64> {
+    let b = b | 1;
+    (0..PROBES).map(move |i| {
+        let x = a.wrapping_add(i.wrapping_mul(b));
+        // Multiply-shift: x scaled to [0, bits) without a division.
+        ((u128::from(x) * u128::from(bits)) >> 64) as u64
+    })
 }
 
 /// Two independent 64-bit halves of a uniformly distributed digest.

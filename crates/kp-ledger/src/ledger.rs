@@ -60,8 +60,11 @@ pub struct Ledger<S: StateStore> {
     /// function's result: it never changes a verdict.
     verified: Mutex<Option<Hash>>,
     /// The replay-memory keys the store may hold (see `filter`): kept up to
-    /// date by `apply_block`, used only while the store is at its height.
+    /// date by `apply_block`, used only by a ledger that writes the store.
     filter: KeyFilter,
+    /// Whether this ledger has applied a block since it was opened: then
+    /// every block since the filter was built went through it.
+    writer: bool,
 }
 
 fn required<T>(value: Option<T>, what: &'static str) -> Result<T, LedgerError> {
@@ -215,6 +218,7 @@ impl<S: StateStore> Ledger<S> {
             verification: SignatureVerification::Batch,
             verified: Mutex::new(None),
             filter,
+            writer: false,
         })
     }
 
@@ -653,6 +657,7 @@ impl<S: StateStore> Ledger<S> {
         self.store.commit(&writes)?;
         self.state_hash = state_hash;
         self.height += 1;
+        self.writer = true;
         // `reads` now holds the previous value of every ledger key written.
         let noted = writes.entries.iter().map(|(k, v)| {
             let existed = reads.get(k).is_some_and(|old| old.is_some());
@@ -678,12 +683,11 @@ impl<S: StateStore> Ledger<S> {
     }
 
     /// The key filter if it describes the store as it is now: this ledger
-    /// wrote every block since it built the filter. A second ledger over the
-    /// same store (read-only, for queries) finds the store at a later height
-    /// and reads the store instead.
+    /// has applied blocks, so every block since the filter was built went
+    /// through it. A second ledger over the same store (read-only, for
+    /// queries) never applies one and reads the store instead.
     fn filter(&self) -> Option<&KeyFilter> {
-        let stored: Option<u64> = self.view().meta_get(meta::HEIGHT).ok().flatten();
-        (stored == Some(self.filter.height())).then_some(&self.filter)
+        (self.writer && self.filter.height() == self.height).then_some(&self.filter)
     }
 
     // ------------------------------------------------------------------ queries
