@@ -15,6 +15,7 @@
 
 use crate::filter::KeyFilter;
 use crate::keys;
+use crate::memo::ReadMemo;
 use crate::overlay::{decode_stored, Overlay};
 use crate::params::Params;
 use crate::records::{
@@ -225,6 +226,12 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     /// Uses `filter` (of the store's current state) to skip store misses.
     pub(crate) fn with_filter(mut self, filter: Option<&'a KeyFilter>) -> Self {
         self.filter = filter;
+        self
+    }
+
+    /// Reads the small tables through `memo` (of the store's current state).
+    pub(crate) fn with_memo(mut self, memo: Option<&'a ReadMemo>) -> Self {
+        self.ov = self.ov.with_memo(memo);
         self
     }
 

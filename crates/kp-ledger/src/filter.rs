@@ -158,6 +158,12 @@ impl KeyFilter {
         }
     }
 
+    /// Whether `key` is of the table the filter describes (other keys are
+    /// ignored by [`KeyFilter::note`]).
+    pub(crate) fn tracks(key: &[u8]) -> bool {
+        digest(key).is_some()
+    }
+
     /// Takes in the writes of the commit that brought the store to `height`
     /// (each key with whether it was put, and whether it was in the store
     /// before). Returns whether the filter should now be rebuilt from the

@@ -6,6 +6,7 @@ use crate::exec::Ctx;
 use crate::filter::KeyFilter;
 use crate::genesis::Genesis;
 use crate::keys;
+use crate::memo::ReadMemo;
 use crate::overlay::{decode_stored, Changes, Overlay, Reads};
 use crate::params::Params;
 use crate::records::EvidenceRecord;
@@ -62,6 +63,9 @@ pub struct Ledger<S: StateStore> {
     /// The replay-memory keys the store may hold (see `filter`): kept up to
     /// date by `apply_block`, used only by a ledger that writes the store.
     filter: KeyFilter,
+    /// Store values of the small tables, kept between admission checks
+    /// (see `memo`); cleared by `apply_block` when it commits.
+    memo: ReadMemo,
     /// Whether this ledger has applied a block since it was opened: then
     /// every block since the filter was built went through it.
     writer: bool,
@@ -218,6 +222,7 @@ impl<S: StateStore> Ledger<S> {
             verification: SignatureVerification::Batch,
             verified: Mutex::new(None),
             filter,
+            memo: ReadMemo::default(),
             writer: false,
         })
     }
@@ -323,7 +328,8 @@ impl<S: StateStore> Ledger<S> {
             self.height + 1,
             now,
         )
-        .with_filter(self.filter());
+        .with_filter(self.filter())
+        .with_memo(self.memo());
         match ctx.execute(tx, tx.hash()) {
             Ok(result) => result,
             Err(e) => Err(Rejection::StateUnavailable {
@@ -546,7 +552,8 @@ impl<S: StateStore> Ledger<S> {
             self.height + 1,
             time,
         )
-        .with_filter(self.filter());
+        .with_filter(self.filter())
+        .with_memo(self.memo());
         let mut txs = Vec::new();
         let mut hashes = Vec::new();
         if ctx.begin_block().is_ok() {
@@ -621,7 +628,8 @@ impl<S: StateStore> Ledger<S> {
             self.height + 1,
             time,
         )
-        .with_filter(self.filter());
+        .with_filter(self.filter())
+        .with_memo(self.memo());
         ctx.begin_block()?;
         let mut receipts = Vec::with_capacity(block.txs.len());
         for (stx, hash) in block.txs.iter().zip(hashes) {
@@ -654,15 +662,27 @@ impl<S: StateStore> Ledger<S> {
         let state_root = put_root(&mut changes, &state_hash);
         let mut writes = WriteSet { entries: changes };
         writes.extend(host_writes);
-        self.store.commit(&writes)?;
+        // What the filter needs of the writes, before they move into the
+        // store: `reads` holds the previous value of every ledger key written.
+        let noted: Vec<(Vec<u8>, bool, bool)> = writes
+            .entries
+            .iter()
+            .filter(|(k, _)| KeyFilter::tracks(k))
+            .map(|(k, v)| {
+                let existed = reads.get(k).is_some_and(|old| old.is_some());
+                (k.clone(), v.is_some(), existed)
+            })
+            .collect();
+        let committed = self.store.commit_owned(writes);
+        // Whatever the outcome, the memo may no longer be the store's state.
+        self.memo.clear();
+        committed?;
         self.state_hash = state_hash;
         self.height += 1;
         self.writer = true;
-        // `reads` now holds the previous value of every ledger key written.
-        let noted = writes.entries.iter().map(|(k, v)| {
-            let existed = reads.get(k).is_some_and(|old| old.is_some());
-            (k.as_slice(), v.is_some(), existed)
-        });
+        let noted = noted
+            .iter()
+            .map(|(k, put, existed)| (k.as_slice(), *put, *existed));
         if self.filter.note(noted, self.height) {
             // Most of the filter is deleted keys: read the live ones anew.
             // If that read fails, the noted filter is still a correct one.
@@ -688,6 +708,14 @@ impl<S: StateStore> Ledger<S> {
     /// queries) never applies one and reads the store instead.
     fn filter(&self) -> Option<&KeyFilter> {
         (self.writer && self.filter.height() == self.height).then_some(&self.filter)
+    }
+
+    /// The memo of small-table values, under the same condition as the
+    /// filter: this ledger applies the blocks, so it clears the memo at
+    /// every change of the store. A read-only ledger over the same store
+    /// (the node's query ledger) reads the store instead.
+    fn memo(&self) -> Option<&ReadMemo> {
+        self.writer.then_some(&self.memo)
     }
 
     // ------------------------------------------------------------------ queries

@@ -70,6 +70,7 @@ mod filter;
 pub mod genesis;
 pub mod keys;
 mod ledger;
+mod memo;
 mod overlay;
 pub mod params;
 pub mod records;

@@ -5,6 +5,7 @@
 //! is folded into the block layer. The block layer is committed in one
 //! `StateStore::commit` at the end of the block.
 
+use crate::memo::ReadMemo;
 use crate::store::{StateStore, StoreError};
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::RefCell;
@@ -35,6 +36,9 @@ pub(crate) struct Overlay<'a, S: StateStore> {
     block: Changes,
     tx: Changes,
     reads: RefCell<Reads>,
+    /// Store values remembered across overlays, if known to be of the
+    /// store's current state.
+    memo: Option<&'a ReadMemo>,
 }
 
 impl<'a, S: StateStore> Overlay<'a, S> {
@@ -45,7 +49,14 @@ impl<'a, S: StateStore> Overlay<'a, S> {
             block: BTreeMap::new(),
             tx: BTreeMap::new(),
             reads: RefCell::new(HashMap::new()),
+            memo: None,
         }
+    }
+
+    /// Reads the small tables through `memo` (of the store's current state).
+    pub(crate) fn with_memo(mut self, memo: Option<&'a ReadMemo>) -> Self {
+        self.memo = memo;
+        self
     }
 
     /// Raw read: transaction layer, then block layer, then store.
@@ -59,7 +70,17 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         if let Some(v) = self.reads.borrow().get(key) {
             return Ok(v.clone());
         }
-        let v = self.store.get(key)?;
+        let memo = self.memo.filter(|_| ReadMemo::covers(key));
+        let v = match memo.and_then(|m| m.get(key)) {
+            Some(v) => v,
+            None => {
+                let v = self.store.get(key)?;
+                if let Some(m) = memo {
+                    m.remember(key, &v);
+                }
+                v
+            }
+        };
         self.reads.borrow_mut().insert(key.to_vec(), v.clone());
         Ok(v)
     }

@@ -87,6 +87,12 @@ pub trait StateStore {
 
     /// Applies every entry of `writes` atomically and durably.
     fn commit(&self, writes: &WriteSet) -> Result<(), StoreError>;
+
+    /// [`StateStore::commit`] of a write set the caller no longer needs: a
+    /// store that keeps the writes in memory can take them without a copy.
+    fn commit_owned(&self, writes: WriteSet) -> Result<(), StoreError> {
+        self.commit(&writes)
+    }
 }
 
 /// An in-memory store: a shared `BTreeMap`. Clones share the same map.

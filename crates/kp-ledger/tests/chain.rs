@@ -8,8 +8,8 @@ use kp_ledger::{
     WriteSet,
 };
 use kp_types::{
-    Carats, HsCode, ImportConfirmation, Payload, Period, ProductionReport, SignedTransaction,
-    Timestamp, UsdCents,
+    Carats, HsCode, ImportConfirmation, Payload, Period, ProductionReport, ResolutionAction,
+    SanctionScope, SignedTransaction, Timestamp, UsdCents,
 };
 
 /// Issues of certificates BW→EU numbered `BW{n}`, signed by Botswana's
@@ -357,6 +357,48 @@ fn replays_and_taken_numbers_are_refused_by_every_ledger_over_the_store() {
     assert_eq!(
         codes,
         ["already-executed", "already-executed", "number-taken"]
+    );
+}
+
+/// The ledger remembers the member and authority records its admission
+/// checks read; a block that changes one (a sanction, a revoked authority,
+/// a lifted sanction) is seen by the very next check, of this ledger and of
+/// a read-only one over the same store.
+#[test]
+fn admission_sees_at_once_the_records_a_block_changed() {
+    let mut h = Harness::new();
+    let reader = Ledger::open(&genesis(), h.ledger.store().clone()).unwrap();
+    // A first block: from now on this ledger keeps what its checks read.
+    h.apply(Vec::new()).unwrap();
+    let verdicts = |h: &mut Harness, n: u32| {
+        let tx = issues(h, [n]).remove(0);
+        let now = h.time;
+        [&h.ledger, &reader].map(|l| l.check_tx(&tx, now).map_err(|r| r.code()))
+    };
+    assert_eq!(verdicts(&mut h, 1), [Ok(()), Ok(())]);
+    h.adopt(ResolutionAction::ImposeSanction {
+        participant: code("BW"),
+        scope: SanctionScope::ExportBan,
+    });
+    assert_eq!(
+        verdicts(&mut h, 2),
+        [Err("export-forbidden"), Err("export-forbidden")]
+    );
+    h.adopt(ResolutionAction::LiftSanction {
+        participant: code("BW"),
+    });
+    assert_eq!(verdicts(&mut h, 3), [Ok(()), Ok(())]);
+    let revoke = h.by_node(
+        "BW",
+        Payload::RevokeAuthority {
+            participant: code("BW"),
+            authority: authority_id("BW"),
+        },
+    );
+    assert_eq!(h.run(revoke), Ok(()));
+    assert_eq!(
+        verdicts(&mut h, 4),
+        [Err("authority-revoked"), Err("authority-revoked")]
     );
 }
 

@@ -235,9 +235,13 @@ impl<S: StateStore> StateStore for StagingStore<S> {
     }
 
     fn commit(&self, writes: &WriteSet) -> Result<(), StoreError> {
+        self.commit_owned(writes.clone())
+    }
+
+    fn commit_owned(&self, writes: WriteSet) -> Result<(), StoreError> {
         let mut state = self.lock();
         if let Stage::Capturing(captured) = &mut state.stage {
-            captured.extend(writes.clone());
+            captured.extend(writes);
             return Ok(());
         }
         if state.writing.is_some() {
@@ -249,7 +253,7 @@ impl<S: StateStore> StateStore for StagingStore<S> {
             });
         }
         drop(state);
-        self.inner.commit(writes)
+        self.inner.commit(&writes)
     }
 }
 
