@@ -52,6 +52,9 @@ pub struct NodeConfig {
     /// Transaction pool.
     #[serde(default)]
     pub mempool: MempoolSection,
+    /// The database.
+    #[serde(default)]
+    pub storage: StorageSection,
 }
 
 /// Identity and files.
@@ -138,6 +141,31 @@ impl Default for MempoolSection {
     }
 }
 
+/// The database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// Page cache of the database, in MiB: the most memory it keeps of
+    /// pages read or written. A cache smaller than the hot part of the state
+    /// (the replay memory and the transaction index grow with the chain)
+    /// makes every block read pages back from disk.
+    pub cache_mb: u64,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection {
+            cache_mb: CACHE_MB_DEFAULT,
+        }
+    }
+}
+
+/// Default page cache of the database, in MiB.
+pub const CACHE_MB_DEFAULT: u64 = 512;
+
+/// Range of `storage.cache_mb`.
+const CACHE_MB_RANGE: std::ops::RangeInclusive<u64> = 16..=65_536;
+
 fn default_message_bytes_max() -> usize {
     kp_types::block::BLOCK_BYTES_MAX + 64 * 1024
 }
@@ -177,6 +205,9 @@ impl NodeConfig {
         if self.mempool.size_max == 0 || self.mempool.size_max > 1_000_000 {
             return Err(invalid("mempool.size_max", "must be between 1 and 1000000"));
         }
+        if !CACHE_MB_RANGE.contains(&self.storage.cache_mb) {
+            return Err(invalid("storage.cache_mb", "must be between 16 and 65536"));
+        }
         if self.network.message_bytes_max < 1024 {
             return Err(invalid(
                 "network.message_bytes_max",
@@ -211,6 +242,25 @@ mod tests {
         let config = NodeConfig::load(&path).unwrap();
         assert!(config.node.genesis.is_absolute() || config.node.genesis.starts_with(".."));
         assert_eq!(config.mempool.size_max, 20_000);
+        assert_eq!(config.storage.cache_mb, CACHE_MB_DEFAULT);
+    }
+
+    #[test]
+    fn a_cache_out_of_range_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let base = "[node]\ngenesis='g'\nkey_file='k'\ndata_dir='d'\n[network]\nlisten='/ip4/127.0.0.1/tcp/1'\n[rpc]\nlisten='127.0.0.1:1'\n";
+        std::fs::write(&path, format!("{base}[storage]\ncache_mb = 4\n")).unwrap();
+        assert!(matches!(
+            NodeConfig::load(&path),
+            Err(ConfigError::Invalid {
+                field: "storage.cache_mb",
+                ..
+            })
+        ));
+        std::fs::write(&path, base).unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.storage.cache_mb, CACHE_MB_DEFAULT);
     }
 
     #[test]

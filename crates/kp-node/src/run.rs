@@ -232,7 +232,10 @@ impl Node {
             action: "create the data directory",
             source,
         })?;
-        let store = SledStore::open(&config.node.data_dir)?;
+        let store = SledStore::open_with_cache(
+            &config.node.data_dir,
+            config.storage.cache_mb.saturating_mul(1024 * 1024),
+        )?;
         // Staging lets a block's receipts join the block's own atomic commit.
         let ledger = Ledger::open(&genesis, StagingStore::new(store.clone()))?;
         let consistent = kp_storage::check_consistency_with(

@@ -7,6 +7,7 @@
 
 use crate::config::{
     ConsensusSection, MempoolSection, NetworkSection, NodeConfig, NodeSection, RpcSection,
+    StorageSection,
 };
 use crate::{keys, table};
 use kp_ledger::{Genesis, Params};
@@ -195,6 +196,7 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
             },
             consensus: ConsensusSection::default(),
             mempool: MempoolSection::default(),
+            storage: StorageSection::default(),
         };
         let path = dir.join("node.toml");
         let text = format!(
