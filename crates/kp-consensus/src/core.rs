@@ -5,10 +5,11 @@ use crate::config::ConsensusConfig;
 use crate::message::{ConsensusMessage, MessageError};
 use crate::safety::{RoundValue, SafetyState, Step};
 use crate::votes::{Inserted, VoteKeeper};
+use crate::SharedBlock;
 use kp_types::consensus::{faults_tolerated, CommitError};
 use kp_types::{
-    quorum, Block, CommitCertificate, Evidence, Hash, Proposal, PublicKey, SignedProposal,
-    SignedVote, Vote, VoteKind,
+    quorum, CommitCertificate, Evidence, Hash, Proposal, PublicKey, SignedProposal, SignedVote,
+    Vote, VoteKind,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -74,7 +75,7 @@ pub enum Input {
         /// Round it was asked for.
         round: u32,
         /// The block.
-        block: Block,
+        block: SharedBlock,
     },
     /// The host's answer to [`Action::ValidateBlock`] (the paper's `valid(v)`).
     BlockValidity {
@@ -90,7 +91,7 @@ pub enum Input {
     /// (`validate_block`) first; the core checks the certificate.
     CommitFromSync {
         /// The block.
-        block: Block,
+        block: SharedBlock,
         /// Its commit certificate.
         certificate: CommitCertificate,
     },
@@ -128,13 +129,13 @@ pub enum Action {
         /// Height.
         height: u64,
         /// The block.
-        block: Block,
+        block: SharedBlock,
     },
     /// The block is decided: execute it, store it with its certificate, then
     /// send [`Input::StartHeight`] for the next height.
     Decide {
         /// The decided block.
-        block: Block,
+        block: SharedBlock,
         /// The proof.
         certificate: CommitCertificate,
     },
@@ -178,7 +179,7 @@ pub struct Consensus {
     validator_set: BTreeSet<PublicKey>,
     votes: VoteKeeper,
     proposals: BTreeMap<u32, Vec<SignedProposal>>,
-    blocks: BTreeMap<Hash, Block>,
+    blocks: BTreeMap<Hash, SharedBlock>,
     validity: BTreeMap<Hash, bool>,
     flags: RoundFlags,
     decided: bool,
@@ -555,7 +556,7 @@ impl Consensus {
     }
 
     /// L19: sign and broadcast `⟨PROPOSAL, h_p, round_p, v, validRound_p⟩`.
-    fn propose(&mut self, block: Block, pol_round: Option<u32>, out: &mut Vec<Action>) {
+    fn propose(&mut self, block: SharedBlock, pol_round: Option<u32>, out: &mut Vec<Action>) {
         if !self.is_validator() {
             return;
         }
@@ -588,7 +589,7 @@ impl Consensus {
 
     /// The wire form of our proposal: with the proof of lock when it
     /// re-proposes the valid value.
-    fn proposal_message(&self, signed: SignedProposal, block: Block) -> ConsensusMessage {
+    fn proposal_message(&self, signed: SignedProposal, block: SharedBlock) -> ConsensusMessage {
         let pol = match (&self.safety.valid, signed.proposal.pol_round) {
             (Some(valid), Some(vr)) if valid.round == vr => self.safety.valid_pol.clone(),
             _ => Vec::new(),
@@ -596,7 +597,7 @@ impl Consensus {
         ConsensusMessage::Proposal { signed, block, pol }
     }
 
-    fn on_payload(&mut self, height: u64, round: u32, block: Block, out: &mut Vec<Action>) {
+    fn on_payload(&mut self, height: u64, round: u32, block: SharedBlock, out: &mut Vec<Action>) {
         let wanted = self.started
             && !self.decided
             && height == self.safety.height
@@ -611,7 +612,7 @@ impl Consensus {
         }
     }
 
-    fn remember_block(&mut self, block: Block, valid: bool) {
+    fn remember_block(&mut self, block: SharedBlock, valid: bool) {
         let hash = block.hash();
         if valid {
             self.validity.insert(hash, true);
@@ -925,7 +926,7 @@ impl Consensus {
         }
     }
 
-    fn on_proposal(&mut self, signed: SignedProposal, block: Block, out: &mut Vec<Action>) {
+    fn on_proposal(&mut self, signed: SignedProposal, block: SharedBlock, out: &mut Vec<Action>) {
         let round = signed.proposal.round;
         let cap = self.config.limits.proposals_per_round_max;
         let kept = self.proposals.entry(round).or_default();
@@ -1209,7 +1210,7 @@ impl Consensus {
 
     fn on_synced_commit(
         &mut self,
-        block: Block,
+        block: SharedBlock,
         certificate: CommitCertificate,
         out: &mut Vec<Action>,
     ) {

@@ -102,6 +102,12 @@ pub mod safety;
 pub mod votes;
 
 pub use crate::config::{ConsensusConfig, Limits};
+
+/// A block as the core passes it around: proposals, the locked and valid
+/// values, validation and decision all share one copy of a block of
+/// thousands of transactions instead of cloning it at each step. Encoded
+/// exactly as the block itself.
+pub type SharedBlock = std::sync::Arc<kp_types::Block>;
 pub use crate::core::{proposer, Action, Consensus, Input, Timeout, TimeoutKind};
 pub use crate::message::{ConsensusMessage, MessageError, MESSAGE_BYTES_MAX};
 pub use crate::safety::{RoundValue, SafetyState, Step};

@@ -1,8 +1,9 @@
 //! The messages validators exchange, their wire encoding and the checks every
 //! received message passes before it may touch consensus state.
 
+use crate::SharedBlock;
 use kp_types::block::BLOCK_BYTES_MAX;
-use kp_types::{Block, EncodingError, Hash, PublicKey, SignedProposal, SignedVote};
+use kp_types::{EncodingError, Hash, PublicKey, SignedProposal, SignedVote};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -22,7 +23,7 @@ pub enum ConsensusMessage {
         /// The signed proposal.
         signed: SignedProposal,
         /// The proposed block; its hash must equal `signed.proposal.block_hash`.
-        block: Block,
+        block: SharedBlock,
         /// When the proposal names a proof-of-lock round `vr`, the proposer's
         /// prevotes of round `vr` for the block, so that a validator that
         /// missed them can still apply L28 (Tendermint's gossip sends them

@@ -8,7 +8,8 @@
 //! that records it, so a restarted node finds in its safety state every vote
 //! and proposal it may already have sent.
 
-use kp_types::{Block, EncodingError, SignedProposal, SignedVote, VoteKind};
+use crate::SharedBlock;
+use kp_types::{EncodingError, SignedProposal, SignedVote, VoteKind};
 use serde::{Deserialize, Serialize};
 
 /// The step of a round (the paper's `step_p`).
@@ -29,7 +30,7 @@ pub struct RoundValue {
     /// The round.
     pub round: u32,
     /// The block.
-    pub block: Block,
+    pub block: SharedBlock,
 }
 
 /// What must survive a crash. `height`, `round` and `step` only grow while the
@@ -52,7 +53,7 @@ pub struct SafetyState {
     /// sent along when the value is proposed again.
     pub valid_pol: Vec<SignedVote>,
     /// The proposal this node signed in `round`, with its block.
-    pub proposal: Option<(SignedProposal, Block)>,
+    pub proposal: Option<(SignedProposal, SharedBlock)>,
     /// The votes this node signed in `round` (at most one per kind).
     pub votes: Vec<SignedVote>,
 }

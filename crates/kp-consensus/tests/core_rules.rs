@@ -118,7 +118,7 @@ fn proposal(key: &SigningKey, round: u32, pol_round: Option<u32>, block: &Block)
                 proposer: key.public(),
             }
             .sign(key),
-            block: block.clone(),
+            block: block.clone().into(),
             pol: vec![],
         },
     }
@@ -459,7 +459,7 @@ fn l14_l19_proposer_requests_then_proposes_after_persisting() {
     let actions = c.handle(Input::ProposalPayload {
         height: H,
         round: 0,
-        block: b.clone(),
+        block: b.clone().into(),
     });
     let persist = actions
         .iter()
@@ -631,12 +631,12 @@ fn commit_from_sync_decides_only_with_a_valid_certificate() {
     let mut forged = cert.clone();
     forged.signatures.truncate(2);
     let actions = node.handle(Input::CommitFromSync {
-        block: b.clone(),
+        block: b.clone().into(),
         certificate: forged,
     });
     assert!(!actions.iter().any(|a| matches!(a, Action::Decide { .. })));
     let actions = node.handle(Input::CommitFromSync {
-        block: b.clone(),
+        block: b.clone().into(),
         certificate: cert,
     });
     assert!(actions.iter().any(|a| matches!(a, Action::Decide { .. })));
@@ -684,7 +684,7 @@ fn messages_are_checked_before_touching_state() {
     ));
     let mut mismatched = msg(proposal(&p0, 0, None, &b));
     if let ConsensusMessage::Proposal { block, .. } = &mut mismatched {
-        block.header.time = Timestamp(5);
+        std::sync::Arc::make_mut(block).header.time = Timestamp(5);
     }
     assert!(matches!(
         node.check(&mismatched),
@@ -749,7 +749,7 @@ fn validator_set_change_takes_effect_at_the_started_height() {
     let p0 = fx.proposer(0).clone();
     let b = block(1, p0.public());
     node.handle(Input::CommitFromSync {
-        block: b.clone(),
+        block: b.clone().into(),
         certificate: kp_types::CommitCertificate {
             chain_id: CHAIN.into(),
             height: H,

@@ -678,7 +678,7 @@ impl Node {
                 return Ok(Some(Input::ProposalPayload {
                     height,
                     round,
-                    block,
+                    block: Arc::new(block),
                 }));
             }
             Action::ValidateBlock { height, block } => {
@@ -1355,7 +1355,7 @@ impl Node {
         if self.is_validator() && self.consensus.height() == height {
             // Let the core see the decision so that it moves on consistently.
             self.drive(Input::CommitFromSync {
-                block: block.clone(),
+                block: Arc::new(block.clone()),
                 certificate: certificate.clone(),
             })
             .await?;

@@ -223,7 +223,7 @@ fn sample_messages() -> Vec<ConsensusMessage> {
         ConsensusMessage::Vote(vote.clone()),
         ConsensusMessage::Proposal {
             signed: proposal,
-            block,
+            block: block.into(),
             pol: vec![vote],
         },
     ]

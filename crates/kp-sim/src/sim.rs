@@ -785,7 +785,7 @@ impl Sim {
                     self.feed(
                         to,
                         Input::CommitFromSync {
-                            block: *block,
+                            block: std::sync::Arc::new(*block),
                             certificate: *certificate,
                         },
                     )?;
@@ -1019,7 +1019,7 @@ impl Sim {
                     work.push_back(Input::ProposalPayload {
                         height,
                         round,
-                        block,
+                        block: std::sync::Arc::new(block),
                     });
                 }
             }
@@ -1105,10 +1105,10 @@ impl Sim {
     fn decide(
         &mut self,
         node: usize,
-        block: Block,
+        block: kp_consensus::SharedBlock,
         certificate: CommitCertificate,
     ) -> Result<(), Violation> {
-        let mut block = block;
+        let mut block = std::sync::Arc::unwrap_or_clone(block);
         if let Some(BrokenRule::TamperDecision { height }) = self.cfg.broken {
             if node == 0 && block.header.height == height {
                 let r = &self.replicas[0];
@@ -1330,13 +1330,13 @@ impl Sim {
                 if let Some(pair) = self.replicas[node].pairs.get(&slot) {
                     return Some(pair.clone());
                 }
-                let mut other = block.clone();
+                let mut other = (**block).clone();
                 other.header.time = other.header.time.plus_ms(1);
                 let mut proposal = signed.proposal.clone();
                 proposal.block_hash = other.hash();
                 let second = ConsensusMessage::Proposal {
                     signed: proposal.sign(&self.replicas[node].key),
-                    block: other,
+                    block: std::sync::Arc::new(other),
                     pol: pol.clone(),
                 };
                 (slot, second)
