@@ -12,6 +12,8 @@
 //!
 //! Before measuring, it prints once how many store entries one block writes
 //! per certificate, by kind (ledger state, state-root machinery, host).
+//! A second group times the admission check of a block's worth of new
+//! certificates on the same database.
 //!
 //! Run: `cargo bench -p kp-storage --bench apply_sled`. "elem/s" is
 //! certificates per second.
@@ -211,6 +213,7 @@ fn bench(c: &mut Criterion) {
         cpu_ticks as f64 * 10.0 / measured_blocks.max(1) as f64,
         measured_blocks
     );
+    admission(c, &ledger, &sled);
     let height = ledger.height();
     let root = ledger.state_root();
     drop(ledger);
@@ -227,6 +230,36 @@ fn bench(c: &mut Criterion) {
         sled.size_on_disk().expect("size") / 1_000_000,
         open_ms
     );
+}
+
+/// The admission check a validator runs on every transaction it pools (a
+/// full execution against the state, signature aside), by the ledger that
+/// applies the blocks, which keeps the small tables' store reads between
+/// checks, and by a read-only ledger over the same database, which reads
+/// the store at every check (the node's query ledger).
+fn admission(c: &mut Criterion, ledger: &Ledger<Store>, sled: &SledStore) {
+    let reader = Ledger::open(&testkit::genesis(), sled.clone()).expect("read-only ledger");
+    let candidates = block_of_certificates(ledger).txs;
+    let now = ledger.last_block_time().plus_ms(MINUTE_MS);
+    let mut group = c.benchmark_group("admission");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Elements(candidates.len() as u64));
+    group.bench_function("check_tx_rules, the ledger that applies blocks", |b| {
+        b.iter(|| {
+            for tx in &candidates {
+                assert!(ledger.check_tx_rules(tx, now).is_ok());
+            }
+        })
+    });
+    group.bench_function("check_tx_rules, a read-only ledger", |b| {
+        b.iter(|| {
+            for tx in &candidates {
+                assert!(reader.check_tx_rules(tx, now).is_ok());
+            }
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);
