@@ -34,19 +34,38 @@ fn four_validators_and_an_observer_agree() {
     );
 }
 
+/// Also: the restarted validator still knows what was decided, both before
+/// its crash (read back from its store on start) and while it was down
+/// (learnt by block sync): resubmitting either is refused as already decided.
 #[test]
 fn a_killed_validator_restarts_and_catches_up() {
     let mut cluster = Cluster::generate(4, 0);
     cluster.start_all();
     cluster.wait_for_height(&[0, 1, 2, 3], 2, PROGRESS);
+    let before = bw_certificate_tx(&cluster, "0000101");
+    let (status, body) = submit(&cluster, 0, &before, true);
+    assert_eq!(status, 200, "decided before the crash: {body}");
+    let decided = cluster.height(0);
+    cluster.wait_for_height(&[3], decided, PROGRESS);
     cluster.kill(3);
     let h = cluster.height(0);
     // Three of four validators are a quorum: the chain goes on.
+    let during = bw_certificate_tx(&cluster, "0000102");
+    let (status, body) = submit(&cluster, 1, &during, true);
+    assert_eq!(status, 200, "decided while node 3 is down: {body}");
     cluster.wait_for_height(&[0, 1, 2], h + 3, PROGRESS);
     cluster.start(3);
     let target = cluster.height(0);
     cluster.wait_for_height(&[3], target, PROGRESS);
     assert_same_chain(&cluster, &[0, 1, 2, 3], target);
+    for tx in [&before, &during] {
+        let (status, body) = submit(&cluster, 3, tx, false);
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("already-decided")),
+            "{body}"
+        );
+    }
 }
 
 #[test]

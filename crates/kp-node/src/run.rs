@@ -20,7 +20,7 @@ use kp_consensus::{Action, Consensus, ConsensusConfig, ConsensusMessage, Input, 
 use kp_ledger::{BlockReceipt, Genesis, Ledger, WriteSet};
 use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
 use kp_rpc::{ApiError, Backend, Status, Submitted};
-use kp_storage::{BlockStore, SafetyStore, SledStore, StagingStore};
+use kp_storage::{BlockStore, SafetyStore, SledStore, StagingStore, TxFilter};
 use kp_types::tx::{Payload, Transaction};
 use kp_types::{
     Block, CommitCertificate, Evidence, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,
@@ -204,6 +204,9 @@ struct Node {
     recently_sent: ResendGate,
     /// The next height, while its start waits because the network is idle.
     idle_height: Option<u64>,
+    /// The transaction hashes the block index may hold: a submitted
+    /// transaction it rules out is not looked up there.
+    decided: TxFilter,
 }
 
 fn now_ms() -> Timestamp {
@@ -243,6 +246,13 @@ impl Node {
             ledger.height(),
             kp_storage::CheckDepth::Recent(16),
         )?;
+        let indexed = std::time::Instant::now();
+        let decided = TxFilter::build(&store)?;
+        tracing::info!(
+            txs = decided.len(),
+            ms = indexed.elapsed().as_millis() as u64,
+            "transaction index filter built"
+        );
         let safety = SafetyStore::open(&store)?;
         let restored: Option<SafetyState> = match safety.load()? {
             Some(bytes) => Some(
@@ -352,6 +362,7 @@ impl Node {
             broadcast_outbox: Vec::new(),
             recently_sent: ResendGate::default(),
             idle_height: None,
+            decided,
         })
     }
 
@@ -752,6 +763,11 @@ impl Node {
             .map_err(NodeError::from)
             .and_then(|writes| Ok(self.ledger.apply_block(block, writes)?))
             .and_then(|receipt| {
+                // Before the write is durable: the filter may hold a hash
+                // the index does not yet hold, never the other way round.
+                for r in &receipt.receipts {
+                    self.decided.note(&r.tx_hash);
+                }
                 let receipts_bytes = kp_types::encode(&receipt.receipts);
                 let late = BlockStore::receipts_writes(block.header.height, &receipts_bytes)?;
                 Ok((receipt, late))
@@ -907,7 +923,13 @@ impl Node {
         if self.mempool.contains(&hash) {
             return Ok(hash);
         }
-        if let Ok(Some(_)) = BlockStore::tx_location(self.ledger.store(), &hash) {
+        // Most submissions are new: the filter spares their index lookup.
+        let indexed = self.decided.may_contain(&hash)
+            && matches!(
+                BlockStore::tx_location(self.ledger.store(), &hash),
+                Ok(Some(_))
+            );
+        if indexed {
             return Err(ApiError::new(
                 409,
                 "already-decided",

@@ -131,6 +131,7 @@ pub mod keys;
 pub mod safety;
 pub mod sled_store;
 pub mod staging;
+pub mod tx_filter;
 
 pub use blocks::{
     BlockStore, BLOCK_RANGE_MAX, COMMIT_CERTIFICATE_BYTES_MAX, RECEIPTS_BYTES_MAX, TX_LOCATIONS_MAX,
@@ -140,3 +141,4 @@ pub use error::{Inconsistency, StorageError};
 pub use safety::{SafetyStore, SAFETY_STATE_BYTES_MAX};
 pub use sled_store::SledStore;
 pub use staging::{PendingWrite, StagingStore};
+pub use tx_filter::TxFilter;
