@@ -110,4 +110,4 @@ pub use crate::config::{ConsensusConfig, Limits};
 pub type SharedBlock = std::sync::Arc<kp_types::Block>;
 pub use crate::core::{proposer, Action, Consensus, Input, Timeout, TimeoutKind};
 pub use crate::message::{ConsensusMessage, MessageError, MESSAGE_BYTES_MAX};
-pub use crate::safety::{RoundValue, SafetyState, Step};
+pub use crate::safety::{RoundValue, SafetyRecord, SafetyState, Step};

@@ -9,7 +9,7 @@
 //! and proposal it may already have sent.
 
 use crate::SharedBlock;
-use kp_types::{EncodingError, SignedProposal, SignedVote, VoteKind};
+use kp_types::{EncodingError, Hash, SignedProposal, SignedVote, VoteKind};
 use serde::{Deserialize, Serialize};
 
 /// The step of a round (the paper's `step_p`).
@@ -90,5 +90,149 @@ impl SafetyState {
     /// Decodes what a host wrote.
     pub fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
         kp_types::decode(bytes, SAFETY_BYTES_MAX)
+    }
+}
+
+/// The safety state with its blocks named by hash: what a host writes at
+/// every step, while the blocks themselves (at most three, usually one
+/// block locked, valid and proposed at once) are written only when that
+/// set changes. See [`SafetyState::to_record`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafetyRecord {
+    /// `h_p`.
+    pub height: u64,
+    /// `round_p`.
+    pub round: u32,
+    /// `step_p`.
+    pub step: Step,
+    /// The locked round and block.
+    pub locked: Option<(u32, Hash)>,
+    /// The valid round and block.
+    pub valid: Option<(u32, Hash)>,
+    /// As in [`SafetyState::valid_pol`].
+    pub valid_pol: Vec<SignedVote>,
+    /// The signed proposal (its block is the one it names).
+    pub proposal: Option<(SignedProposal, Hash)>,
+    /// As in [`SafetyState::votes`].
+    pub votes: Vec<SignedVote>,
+}
+
+impl SafetyState {
+    /// The state as a record that names its blocks by hash, and those blocks
+    /// (each once, in the order locked, valid, proposed).
+    pub fn to_record(&self) -> (SafetyRecord, Vec<SharedBlock>) {
+        let mut blocks: Vec<SharedBlock> = Vec::new();
+        let mut name = |block: &SharedBlock| {
+            let hash = block.hash();
+            if !blocks.iter().any(|b| b.hash() == hash) {
+                blocks.push(block.clone());
+            }
+            hash
+        };
+        let locked = self.locked.as_ref().map(|v| (v.round, name(&v.block)));
+        let valid = self.valid.as_ref().map(|v| (v.round, name(&v.block)));
+        let proposal = self
+            .proposal
+            .as_ref()
+            .map(|(signed, block)| (signed.clone(), name(block)));
+        let record = SafetyRecord {
+            height: self.height,
+            round: self.round,
+            step: self.step,
+            locked,
+            valid,
+            valid_pol: self.valid_pol.clone(),
+            proposal,
+            votes: self.votes.clone(),
+        };
+        (record, blocks)
+    }
+
+    /// The state a record and its blocks describe; `None` if the record
+    /// names a block that is not among `blocks`.
+    pub fn from_record(record: SafetyRecord, blocks: &[SharedBlock]) -> Option<SafetyState> {
+        let find = |hash: &Hash| blocks.iter().find(|b| b.hash() == *hash).cloned();
+        let value = |v: Option<(u32, Hash)>| match v {
+            None => Some(None),
+            Some((round, hash)) => find(&hash).map(|block| Some(RoundValue { round, block })),
+        };
+        let proposal = match record.proposal {
+            None => None,
+            Some((signed, hash)) => Some((signed, find(&hash)?)),
+        };
+        Some(SafetyState {
+            height: record.height,
+            round: record.round,
+            step: record.step,
+            locked: value(record.locked)?,
+            valid: value(record.valid)?,
+            valid_pol: record.valid_pol,
+            proposal,
+            votes: record.votes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kp_types::{Block, BlockHeader, Proposal, PublicKey, SigningKey, Timestamp};
+    use std::sync::Arc;
+
+    fn block(height: u64) -> SharedBlock {
+        Arc::new(Block {
+            header: BlockHeader {
+                chain_id: "c".into(),
+                height,
+                time: Timestamp(height),
+                proposer: PublicKey([0; 32]),
+                prev_hash: Hash::ZERO,
+                txs_root: Hash::ZERO,
+                state_root: Hash::ZERO,
+            },
+            txs: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn a_record_names_each_block_once_and_rebuilds_the_state() {
+        let key = SigningKey::from_seed([3; 32]);
+        let (a, b) = (block(1), block(2));
+        let mut state = SafetyState::new(1);
+        state.round = 2;
+        state.step = Step::Precommit;
+        state.locked = Some(RoundValue {
+            round: 1,
+            block: a.clone(),
+        });
+        state.valid = Some(RoundValue {
+            round: 1,
+            block: a.clone(),
+        });
+        let proposal = Proposal {
+            chain_id: "c".into(),
+            height: 1,
+            round: 2,
+            pol_round: None,
+            block_hash: b.hash(),
+            proposer: key.public(),
+        };
+        state.proposal = Some((proposal.sign(&key), b.clone()));
+        let (record, blocks) = state.to_record();
+        assert_eq!(blocks, vec![a.clone(), b.clone()]);
+        assert_eq!(record.locked, Some((1, a.hash())));
+        assert_eq!(
+            SafetyState::from_record(record.clone(), &blocks),
+            Some(state.clone())
+        );
+        // A block the record names must be there.
+        assert_eq!(SafetyState::from_record(record, &blocks[..1]), None);
+        // Nothing locked, nothing proposed: no blocks.
+        let (record, blocks) = SafetyState::new(5).to_record();
+        assert!(blocks.is_empty());
+        assert_eq!(
+            SafetyState::from_record(record, &[]),
+            Some(SafetyState::new(5))
+        );
     }
 }

@@ -16,11 +16,13 @@ use crate::backend::{NodeBackend, NodeEvent, Request, Shared};
 use crate::config::NodeConfig;
 use crate::keys;
 use crate::mempool::{Mempool, MempoolError};
-use kp_consensus::{Action, Consensus, ConsensusConfig, ConsensusMessage, Input, SafetyState};
+use kp_consensus::{
+    Action, Consensus, ConsensusConfig, ConsensusMessage, Input, SafetyRecord, SafetyState,
+};
 use kp_ledger::{BlockReceipt, Genesis, Ledger, WriteSet};
 use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
 use kp_rpc::{ApiError, Backend, Status, Submitted};
-use kp_storage::{BlockStore, SafetyStore, SledStore, StagingStore, TxFilter};
+use kp_storage::{BlockStore, SafetyStore, SavedSafety, SledStore, StagingStore, TxFilter};
 use kp_types::tx::{Payload, Transaction};
 use kp_types::{
     Block, CommitCertificate, Evidence, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,
@@ -101,6 +103,9 @@ pub enum NodeError {
         /// The decoder's complaint.
         source: kp_types::EncodingError,
     },
+    /// The persisted safety record names a block not saved with it.
+    #[error("the consensus safety state on disk names a block it does not hold")]
+    SafetyBlockMissing,
     /// The network could not start.
     #[error("network: {0}")]
     Network(#[from] kp_network::NetworkError),
@@ -207,6 +212,31 @@ struct Node {
     /// The transaction hashes the block index may hold: a submitted
     /// transaction it rules out is not looked up there.
     decided: TxFilter,
+    /// Hashes of the blocks last saved with the safety record (`None`:
+    /// none saved by this process yet, so the next save writes them).
+    safety_blocks: Option<Vec<kp_types::Hash>>,
+}
+
+/// The consensus safety state saved on disk, in either format: a record and
+/// its blocks, or (written by earlier builds) the whole state in one value.
+fn load_safety(safety: &SafetyStore) -> Result<Option<SafetyState>, NodeError> {
+    let limit = kp_consensus::safety::SAFETY_BYTES_MAX;
+    let corrupt = |e| NodeError::CorruptSafetyState { source: e };
+    match safety.load_parts()? {
+        SavedSafety::None => Ok(None),
+        SavedSafety::Whole(bytes) => kp_types::decode(&bytes, limit).map(Some).map_err(corrupt),
+        SavedSafety::Parts { record, blocks } => {
+            let record: SafetyRecord = kp_types::decode(&record, limit).map_err(corrupt)?;
+            let blocks: Vec<kp_consensus::SharedBlock> = if blocks.is_empty() {
+                Vec::new()
+            } else {
+                kp_types::decode(&blocks, limit).map_err(corrupt)?
+            };
+            SafetyState::from_record(record, &blocks)
+                .map(Some)
+                .ok_or(NodeError::SafetyBlockMissing)
+        }
+    }
 }
 
 fn now_ms() -> Timestamp {
@@ -254,13 +284,7 @@ impl Node {
             "transaction index filter built"
         );
         let safety = SafetyStore::open(&store)?;
-        let restored: Option<SafetyState> = match safety.load()? {
-            Some(bytes) => Some(
-                kp_types::decode(&bytes, kp_consensus::safety::SAFETY_BYTES_MAX)
-                    .map_err(|e| NodeError::CorruptSafetyState { source: e })?,
-            ),
-            None => None,
-        };
+        let restored = load_safety(&safety)?;
         let me = key.public();
         let code = ledger
             .participants()?
@@ -363,6 +387,7 @@ impl Node {
             recently_sent: ResendGate::default(),
             idle_height: None,
             decided,
+            safety_blocks: None,
         })
     }
 
@@ -656,7 +681,15 @@ impl Node {
         match action {
             Action::PersistSafety(state) => {
                 // Durable before anything after it in this batch is sent.
-                self.safety.save(&kp_types::encode(&*state))?;
+                // The blocks (up to ~10 MB) are written only when the set
+                // the state names changes, with the record that names them.
+                let (record, blocks) = state.to_record();
+                let hashes: Vec<kp_types::Hash> = blocks.iter().map(|b| b.hash()).collect();
+                let blocks_bytes = (self.safety_blocks.as_ref() != Some(&hashes))
+                    .then(|| kp_types::encode(&blocks));
+                self.safety
+                    .save_parts(&kp_types::encode(&record), blocks_bytes.as_deref())?;
+                self.safety_blocks = Some(hashes);
             }
             // Collected and sent once the input is done (after any safety
             // state of this input is durable, since persistence comes first).
@@ -1635,5 +1668,49 @@ mod tests {
         }
         assert_eq!(sync_answer_prefix(blocks.clone(), whole).len(), 20);
         assert!(sync_answer_prefix(blocks, 8).is_empty());
+    }
+
+    /// The safety state comes back from either format: the whole state an
+    /// earlier build wrote, or a record with the blocks saved when they last
+    /// changed; a record naming a block not saved is refused, not guessed.
+    #[test]
+    fn the_safety_state_loads_from_either_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path().join("db")).unwrap();
+        let safety = SafetyStore::open(&store).unwrap();
+        assert_eq!(load_safety(&safety).unwrap(), None);
+        let block = Arc::new(decided(7, 4).0);
+        let mut state = SafetyState::new(7);
+        state.locked = Some(kp_consensus::RoundValue {
+            round: 0,
+            block: block.clone(),
+        });
+        state.valid = state.locked.clone();
+        safety.save(&kp_types::encode(&state)).unwrap();
+        assert_eq!(load_safety(&safety).unwrap().as_ref(), Some(&state));
+
+        let (record, blocks) = state.to_record();
+        assert_eq!(blocks.len(), 1, "one block locked and valid is saved once");
+        safety
+            .save_parts(&kp_types::encode(&record), Some(&kp_types::encode(&blocks)))
+            .unwrap();
+        state.step = kp_consensus::Step::Precommit;
+        // The blocks are unchanged: only the record is written.
+        safety
+            .save_parts(&kp_types::encode(&state.to_record().0), None)
+            .unwrap();
+        assert_eq!(load_safety(&safety).unwrap().as_ref(), Some(&state));
+
+        let no_blocks: Vec<kp_consensus::SharedBlock> = Vec::new();
+        safety
+            .save_parts(
+                &kp_types::encode(&record),
+                Some(&kp_types::encode(&no_blocks)),
+            )
+            .unwrap();
+        assert!(matches!(
+            load_safety(&safety),
+            Err(NodeError::SafetyBlockMissing)
+        ));
     }
 }

@@ -138,7 +138,7 @@ pub use blocks::{
 };
 pub use consistency::{check_consistency, check_consistency_with, CheckDepth, ConsistentHeight};
 pub use error::{Inconsistency, StorageError};
-pub use safety::{SafetyStore, SAFETY_STATE_BYTES_MAX};
+pub use safety::{SafetyStore, SavedSafety, SAFETY_STATE_BYTES_MAX};
 pub use sled_store::SledStore;
 pub use staging::{PendingWrite, StagingStore};
 pub use tx_filter::TxFilter;

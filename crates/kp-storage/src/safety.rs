@@ -17,8 +17,33 @@ use crate::sled_store::SledStore;
 /// Name of the sled tree that holds the safety state.
 pub const SAFETY_TREE: &[u8] = b"kpledger/consensus-safety";
 
-/// The one key of [`SAFETY_TREE`]: its key-format version.
+/// The key of the whole safety state in one value (the first format).
 pub const SAFETY_KEY: &[u8] = &[KEY_V1];
+
+/// The key of the safety record (the state with its blocks named by hash),
+/// written at every step in the second format.
+pub const SAFETY_RECORD_KEY: &[u8] = &[2];
+
+/// The key of the blocks the safety record names, written only when they
+/// change, in the same atomic batch as the record that first names them.
+pub const SAFETY_BLOCKS_KEY: &[u8] = &[2, 1];
+
+/// What [`SafetyStore::load_parts`] finds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SavedSafety {
+    /// Nothing was ever saved.
+    None,
+    /// A whole state, saved by [`SafetyStore::save`].
+    Whole(Vec<u8>),
+    /// A record and the blocks last saved with one, saved by
+    /// [`SafetyStore::save_parts`].
+    Parts {
+        /// The record.
+        record: Vec<u8>,
+        /// The blocks (empty if never saved).
+        blocks: Vec<u8>,
+    },
+}
 
 /// Largest safety state accepted: the consensus core's state holds up to
 /// three whole blocks (locked, valid, and the one it proposed), each up to
@@ -55,11 +80,66 @@ impl SafetyStore {
                 limit: SAFETY_STATE_BYTES_MAX,
             });
         }
+        // A record saved in the second format would be read first: it goes.
+        let mut batch = sled::Batch::default();
+        batch.insert(SAFETY_KEY, wrap_raw(bytes));
+        batch.remove(SAFETY_RECORD_KEY);
+        batch.remove(SAFETY_BLOCKS_KEY);
         self.tree
-            .insert(SAFETY_KEY, wrap_raw(bytes))
+            .apply_batch(batch)
             .map_err(backend("save safety state"))?;
         // sled flushes all trees of a database together.
         self.store.flush("flush safety state")
+    }
+
+    /// Replaces the safety record with `record` and, if given, the saved
+    /// blocks with `blocks`, atomically, and makes them durable before
+    /// returning. A whole state saved earlier by [`SafetyStore::save`] is
+    /// removed in the same batch, so that it can never be read in place of
+    /// a newer record.
+    pub fn save_parts(&self, record: &[u8], blocks: Option<&[u8]>) -> Result<(), StorageError> {
+        let len = record.len() + blocks.map_or(0, <[u8]>::len);
+        if len > SAFETY_STATE_BYTES_MAX {
+            return Err(StorageError::TooLarge {
+                what: "consensus safety state",
+                len,
+                limit: SAFETY_STATE_BYTES_MAX,
+            });
+        }
+        let mut batch = sled::Batch::default();
+        batch.insert(SAFETY_RECORD_KEY, wrap_raw(record));
+        if let Some(blocks) = blocks {
+            batch.insert(SAFETY_BLOCKS_KEY, wrap_raw(blocks));
+        }
+        batch.remove(SAFETY_KEY);
+        self.tree
+            .apply_batch(batch)
+            .map_err(backend("save safety record"))?;
+        self.store.flush("flush safety record")
+    }
+
+    /// The last saved safety state in whichever format it was saved.
+    pub fn load_parts(&self) -> Result<SavedSafety, StorageError> {
+        let read = |key: &[u8]| -> Result<Option<Vec<u8>>, StorageError> {
+            match self.tree.get(key).map_err(backend("load safety state"))? {
+                None => Ok(None),
+                Some(value) if value.len() > SAFETY_STATE_BYTES_MAX + 1 => {
+                    Err(StorageError::Corrupt {
+                        key_hex: crate::error::key_hex(key),
+                        detail: format!("safety value of {} bytes is over the limit", value.len()),
+                    })
+                }
+                Some(value) => Ok(Some(unwrap_raw(key, &value)?.to_vec())),
+            }
+        };
+        if let Some(record) = read(SAFETY_RECORD_KEY)? {
+            let blocks = read(SAFETY_BLOCKS_KEY)?.unwrap_or_default();
+            return Ok(SavedSafety::Parts { record, blocks });
+        }
+        Ok(match self.load()? {
+            Some(whole) => SavedSafety::Whole(whole),
+            None => SavedSafety::None,
+        })
     }
 
     /// The last saved safety state, or `None` on a node that never voted.
@@ -166,6 +246,46 @@ mod tests {
         let big = vec![7u8; 3 * 1024 * 1024];
         safety.save(&big).unwrap();
         assert_eq!(safety.load().unwrap(), Some(big));
+    }
+
+    #[test]
+    fn parts_keep_their_blocks_until_replaced_and_supersede_a_whole_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let store = SledStore::open(&path).unwrap();
+            let safety = store.safety_store().unwrap();
+            assert_eq!(safety.load_parts().unwrap(), SavedSafety::None);
+            safety.save(b"whole").unwrap();
+            assert_eq!(
+                safety.load_parts().unwrap(),
+                SavedSafety::Whole(b"whole".to_vec())
+            );
+            safety.save_parts(b"r1", Some(b"blocks A")).unwrap();
+            safety.save_parts(b"r2", None).unwrap();
+            // The whole state is gone: an older reader finds nothing stale.
+            assert_eq!(safety.load().unwrap(), None);
+        }
+        let store = SledStore::open(&path).unwrap();
+        let safety = store.safety_store().unwrap();
+        let parts = |record: &[u8], blocks: &[u8]| SavedSafety::Parts {
+            record: record.to_vec(),
+            blocks: blocks.to_vec(),
+        };
+        assert_eq!(safety.load_parts().unwrap(), parts(b"r2", b"blocks A"));
+        safety.save_parts(b"r3", Some(b"")).unwrap();
+        assert_eq!(safety.load_parts().unwrap(), parts(b"r3", b""));
+        let big = vec![0u8; SAFETY_STATE_BYTES_MAX];
+        assert!(matches!(
+            safety.save_parts(b"r4", Some(&big)),
+            Err(StorageError::TooLarge { .. })
+        ));
+        assert_eq!(safety.load_parts().unwrap(), parts(b"r3", b""));
+        safety.save(b"whole again").unwrap();
+        assert_eq!(
+            safety.load_parts().unwrap(),
+            SavedSafety::Whole(b"whole again".to_vec())
+        );
     }
 
     #[test]
