@@ -990,10 +990,29 @@ fn observe(
         .stderr(log)
         .spawn()
         .expect("start the observer");
-    let ok = kp_e2e::wait_until(timeout, || cluster.height(observer) >= target);
+    // An observer that exits (say, a binary that refuses this configuration)
+    // ends the run at once instead of after the timeout.
+    let mut exited = None;
+    let reached = kp_e2e::wait_until(timeout, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            exited = Some(status);
+            return true;
+        }
+        cluster.height(observer) >= target
+    });
+    let ok = reached && exited.is_none();
     let s = started.elapsed().as_secs_f64();
     let pid = child.id();
+    if let Some(status) = exited {
+        let log = std::fs::read_to_string(node.dir.join("node.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        eprintln!("loadgen: the observer exited ({status}); log tail:");
+        for line in tail.iter().rev() {
+            eprintln!("  {line}");
+        }
+    }
     let run = serde_json::json!({
+        "exited": exited.map(|status| status.to_string()),
         "binary": bin.display().to_string(),
         "started_utc": at,
         "height": target,
