@@ -41,7 +41,7 @@ const CAPACITY_MIN: u64 = 1 << 16;
 const SCAN_PAGE: usize = 4096;
 
 /// One Bloom filter of fixed capacity.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Layer {
     words: Vec<u64>,
     /// Number of bits (`words.len() * 64`).
@@ -102,6 +102,17 @@ fn digest(key: &[u8]) -> Option<Digest> {
     match key {
         [keys::table::EXECUTED, keys::V1, rest @ ..] => Some(halves(rest.try_into().ok()?)),
         _ => None,
+    }
+}
+
+// The bits themselves would flood any debug output.
+impl std::fmt::Debug for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layer")
+            .field("bits", &self.bits)
+            .field("capacity", &self.capacity)
+            .field("noted", &self.noted)
+            .finish_non_exhaustive()
     }
 }
 

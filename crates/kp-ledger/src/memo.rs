@@ -24,9 +24,18 @@ use std::sync::Mutex;
 pub(crate) const MEMO_ENTRIES_MAX: usize = 4_096;
 
 /// See the module documentation.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct ReadMemo {
     values: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+}
+
+// The stored values would flood any debug output of the ledger.
+impl std::fmt::Debug for ReadMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadMemo")
+            .field("entries", &self.lock().len())
+            .finish()
+    }
 }
 
 impl ReadMemo {

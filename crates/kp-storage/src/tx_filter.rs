@@ -35,11 +35,22 @@ pub struct TxFilter {
     noted: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Layer {
     bits: Vec<u64>,
     capacity: u64,
     noted: u64,
+}
+
+// The bits themselves would flood any debug output.
+impl std::fmt::Debug for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layer")
+            .field("bits", &self.bit_count())
+            .field("capacity", &self.capacity)
+            .field("noted", &self.noted)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Layer {
