@@ -28,91 +28,21 @@
 //! commits as keys it drops). Only a shortcut for reads: it never changes a
 //! verdict, so replicas with and without it agree.
 
+use crate::bloom::HashBloom;
 use crate::keys;
 use crate::store::{StateStore, StoreError};
 
-/// Bits per expected key, and probes per key: a false-positive rate of
-/// about 0.8 % at capacity.
-const BITS_PER_KEY: u64 = 10;
-const PROBES: u64 = 7;
 /// Capacity of the first layer at least, and slack in the rebuild rule.
-const CAPACITY_MIN: u64 = 1 << 16;
+const CAPACITY_MIN: u64 = crate::bloom::CAPACITY_MIN;
 /// Entries per page when scanning the store.
 const SCAN_PAGE: usize = 4096;
 
-/// One Bloom filter of fixed capacity.
-#[derive(Clone)]
-struct Layer {
-    words: Vec<u64>,
-    /// Number of bits (`words.len() * 64`).
-    bits: u64,
-    capacity: u64,
-    noted: u64,
-}
-
-impl Layer {
-    fn with_capacity(capacity: u64) -> Layer {
-        let words = (capacity * BITS_PER_KEY).div_ceil(64).max(1);
-        Layer {
-            words: vec![0; words as usize],
-            bits: words * 64,
-            capacity,
-            noted: 0,
-        }
-    }
-
-    fn insert(&mut self, digest: Digest) {
-        for pos in positions(self.bits, digest) {
-            self.words[(pos / 64) as usize] |= 1 << (pos % 64);
-        }
-        self.noted += 1;
-    }
-
-    fn may_contain(&self, digest: Digest) -> bool {
-        positions(self.bits, digest)
-            .all(|pos| self.words[(pos / 64) as usize] & (1 << (pos % 64)) != 0)
-    }
-}
-
-/// The probe positions of a key's digest in `bits` bits (double hashing over
-/// its two independent, uniformly distributed halves).
-fn positions(bits: u64, (a, b): Digest) -> impl Iterator<Item = u64> {
-    let b = b | 1;
-    (0..PROBES).map(move |i| {
-        let x = a.wrapping_add(i.wrapping_mul(b));
-        // Multiply-shift: x scaled to [0, bits) without a division.
-        ((u128::from(x) * u128::from(bits)) >> 64) as u64
-    })
-}
-
-/// Two independent 64-bit halves of a uniformly distributed digest.
-type Digest = (u64, u64);
-
-fn halves(bytes: &[u8; 32]) -> Digest {
-    let mut a = [0u8; 8];
-    let mut b = [0u8; 8];
-    a.copy_from_slice(&bytes[..8]);
-    b.copy_from_slice(&bytes[8..16]);
-    (u64::from_le_bytes(a), u64::from_le_bytes(b))
-}
-
-/// The digest of a key the filter covers (a replay-memory key ends in a
+/// The hash of a key the filter covers (a replay-memory key ends in a
 /// transaction hash, already uniform), `None` for any other key.
-fn digest(key: &[u8]) -> Option<Digest> {
+fn digest(key: &[u8]) -> Option<&[u8; 32]> {
     match key {
-        [keys::table::EXECUTED, keys::V1, rest @ ..] => Some(halves(rest.try_into().ok()?)),
+        [keys::table::EXECUTED, keys::V1, rest @ ..] => rest.try_into().ok(),
         _ => None,
-    }
-}
-
-// The bits themselves would flood any debug output.
-impl std::fmt::Debug for Layer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Layer")
-            .field("bits", &self.bits)
-            .field("capacity", &self.capacity)
-            .field("noted", &self.noted)
-            .finish_non_exhaustive()
     }
 }
 
@@ -120,7 +50,7 @@ impl std::fmt::Debug for Layer {
 /// one height.
 #[derive(Clone, Debug)]
 pub(crate) struct KeyFilter {
-    layers: Vec<Layer>,
+    bloom: HashBloom,
     /// Replay-memory keys in the store (exact after a build; then kept by
     /// counting puts of new keys and deletes).
     live: u64,
@@ -138,18 +68,18 @@ impl KeyFilter {
             let page = store.scan_prefix(&prefix, cursor.as_deref(), SCAN_PAGE)?;
             let exhausted = page.len() < SCAN_PAGE;
             cursor = page.last().map(|(k, _)| k.clone());
-            digests.extend(page.iter().filter_map(|(k, _)| digest(k)));
+            digests.extend(page.iter().filter_map(|(k, _)| digest(k).copied()));
             if exhausted || cursor.is_none() {
                 break;
             }
         }
         let live = digests.len() as u64;
-        let mut layer = Layer::with_capacity((2 * live).max(CAPACITY_MIN));
-        for d in digests {
-            layer.insert(d);
+        let mut bloom = HashBloom::with_capacity(2 * live);
+        for d in &digests {
+            bloom.insert(d);
         }
         Ok(KeyFilter {
-            layers: vec![layer],
+            bloom,
             live,
             height,
         })
@@ -164,7 +94,7 @@ impl KeyFilter {
     /// hold `key`. True for keys of other tables.
     pub(crate) fn may_contain(&self, key: &[u8]) -> bool {
         match digest(key) {
-            Some(d) => self.layers.iter().any(|l| l.may_contain(d)),
+            Some(d) => self.bloom.may_contain(d),
             None => true,
         }
     }
@@ -189,7 +119,7 @@ impl KeyFilter {
             };
             match (put, existed) {
                 (true, false) => {
-                    self.insert(d);
+                    self.bloom.insert(d);
                     self.live += 1;
                 }
                 (false, true) => self.live = self.live.saturating_sub(1),
@@ -200,28 +130,8 @@ impl KeyFilter {
         self.noted() > 4 * self.live + CAPACITY_MIN
     }
 
-    fn insert(&mut self, digest: Digest) {
-        let full = self.layers.last().is_none_or(|l| l.noted >= l.capacity);
-        if full {
-            let capacity = self
-                .layers
-                .last()
-                .map_or(CAPACITY_MIN, |l| l.capacity.saturating_mul(2));
-            self.layers.push(Layer::with_capacity(capacity));
-        }
-        if let Some(layer) = self.layers.last_mut() {
-            layer.insert(digest);
-        }
-    }
-
     fn noted(&self) -> u64 {
-        self.layers.iter().map(|l| l.noted).sum()
-    }
-
-    /// Bytes of filter memory.
-    #[cfg(test)]
-    fn bytes(&self) -> usize {
-        self.layers.iter().map(|l| l.words.len() * 8).sum()
+        self.bloom.len()
     }
 }
 
@@ -256,7 +166,11 @@ mod tests {
         for (i, chunk) in new.chunks(1000).enumerate() {
             assert!(!f.note(writes(chunk, true, false), i as u64 + 1));
         }
-        assert!(f.layers.len() >= 3, "grew in layers: {}", f.layers.len());
+        assert!(
+            f.bloom.layers() >= 3,
+            "grew in layers: {}",
+            f.bloom.layers()
+        );
         assert!(new.iter().all(|k| f.may_contain(k)));
         let false_positives = (n..n + 100_000)
             .filter(|i| f.may_contain(&executed(*i)))
@@ -264,7 +178,9 @@ mod tests {
         // Each layer is at most at capacity: about 0.8 % each, a few layers.
         assert!(false_positives < 4_000, "{false_positives} false positives");
         assert_eq!(f.live, n);
-        assert!(f.bytes() as u64 <= 2 * n * BITS_PER_KEY / 8 + CAPACITY_MIN * 2);
+        assert!(
+            f.bloom.bytes() as u64 <= 2 * n * crate::bloom::BITS_PER_KEY / 8 + CAPACITY_MIN * 2
+        );
     }
 
     #[test]

@@ -64,6 +64,7 @@
 // obscure it more than it helps.
 #![allow(clippy::type_complexity)]
 
+pub mod bloom;
 mod error;
 mod exec;
 mod filter;

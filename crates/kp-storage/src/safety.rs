@@ -120,20 +120,8 @@ impl SafetyStore {
 
     /// The last saved safety state in whichever format it was saved.
     pub fn load_parts(&self) -> Result<SavedSafety, StorageError> {
-        let read = |key: &[u8]| -> Result<Option<Vec<u8>>, StorageError> {
-            match self.tree.get(key).map_err(backend("load safety state"))? {
-                None => Ok(None),
-                Some(value) if value.len() > SAFETY_STATE_BYTES_MAX + 1 => {
-                    Err(StorageError::Corrupt {
-                        key_hex: crate::error::key_hex(key),
-                        detail: format!("safety value of {} bytes is over the limit", value.len()),
-                    })
-                }
-                Some(value) => Ok(Some(unwrap_raw(key, &value)?.to_vec())),
-            }
-        };
-        if let Some(record) = read(SAFETY_RECORD_KEY)? {
-            let blocks = read(SAFETY_BLOCKS_KEY)?.unwrap_or_default();
+        if let Some(record) = self.read(SAFETY_RECORD_KEY)? {
+            let blocks = self.read(SAFETY_BLOCKS_KEY)?.unwrap_or_default();
             return Ok(SavedSafety::Parts { record, blocks });
         }
         Ok(match self.load()? {
@@ -144,20 +132,22 @@ impl SafetyStore {
 
     /// The last saved safety state, or `None` on a node that never voted.
     pub fn load(&self) -> Result<Option<Vec<u8>>, StorageError> {
-        let Some(value) = self
-            .tree
-            .get(SAFETY_KEY)
-            .map_err(backend("load safety state"))?
-        else {
+        self.read(SAFETY_KEY)
+    }
+
+    /// The body of the value at `key` of the safety tree, checked for size
+    /// and format version.
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(value) = self.tree.get(key).map_err(backend("load safety state"))? else {
             return Ok(None);
         };
         if value.len() > SAFETY_STATE_BYTES_MAX + 1 {
             return Err(StorageError::Corrupt {
-                key_hex: crate::error::key_hex(SAFETY_KEY),
-                detail: format!("safety state of {} bytes is over the limit", value.len()),
+                key_hex: crate::error::key_hex(key),
+                detail: format!("safety value of {} bytes is over the limit", value.len()),
             });
         }
-        Ok(Some(unwrap_raw(SAFETY_KEY, &value)?.to_vec()))
+        Ok(Some(unwrap_raw(key, &value)?.to_vec()))
     }
 
     /// [`SafetyStore::load`] decoded with [`kp_types::decode`] within
