@@ -30,6 +30,7 @@
 
 use crate::error::StorageError;
 use kp_ledger::{StateStore, StoreError, WriteSet};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -235,13 +236,21 @@ impl<S: StateStore> StateStore for StagingStore<S> {
     }
 
     fn commit(&self, writes: &WriteSet) -> Result<(), StoreError> {
-        self.commit_owned(writes.clone())
+        self.commit_cow(Cow::Borrowed(writes))
     }
 
     fn commit_owned(&self, writes: WriteSet) -> Result<(), StoreError> {
+        self.commit_cow(Cow::Owned(writes))
+    }
+}
+
+impl<S: StateStore> StagingStore<S> {
+    /// A commit: captured into the open stage (the writes are copied only
+    /// if the caller keeps them), or straight to the inner store.
+    fn commit_cow(&self, writes: Cow<'_, WriteSet>) -> Result<(), StoreError> {
         let mut state = self.lock();
         if let Stage::Capturing(captured) = &mut state.stage {
-            captured.extend(writes);
+            captured.extend(writes.into_owned());
             return Ok(());
         }
         if state.writing.is_some() {
