@@ -119,13 +119,13 @@ pub struct SafetyRecord {
 
 impl SafetyState {
     /// The state as a record that names its blocks by hash, and those blocks
-    /// (each once, in the order locked, valid, proposed).
-    pub fn to_record(&self) -> (SafetyRecord, Vec<SharedBlock>) {
-        let mut blocks: Vec<SharedBlock> = Vec::new();
+    /// with their hashes (each once, in the order locked, valid, proposed).
+    pub fn to_record(&self) -> (SafetyRecord, Vec<(Hash, SharedBlock)>) {
+        let mut blocks: Vec<(Hash, SharedBlock)> = Vec::new();
         let mut name = |block: &SharedBlock| {
             let hash = block.hash();
-            if !blocks.iter().any(|b| b.hash() == hash) {
-                blocks.push(block.clone());
+            if !blocks.iter().any(|(h, _)| *h == hash) {
+                blocks.push((hash, block.clone()));
             }
             hash
         };
@@ -151,7 +151,13 @@ impl SafetyState {
     /// The state a record and its blocks describe; `None` if the record
     /// names a block that is not among `blocks`.
     pub fn from_record(record: SafetyRecord, blocks: &[SharedBlock]) -> Option<SafetyState> {
-        let find = |hash: &Hash| blocks.iter().find(|b| b.hash() == *hash).cloned();
+        let named: Vec<(Hash, &SharedBlock)> = blocks.iter().map(|b| (b.hash(), b)).collect();
+        let find = |hash: &Hash| {
+            named
+                .iter()
+                .find(|(h, _)| h == hash)
+                .map(|(_, b)| SharedBlock::clone(b))
+        };
         let value = |v: Option<(u32, Hash)>| match v {
             None => Some(None),
             Some((round, hash)) => find(&hash).map(|block| Some(RoundValue { round, block })),
@@ -218,8 +224,10 @@ mod tests {
             proposer: key.public(),
         };
         state.proposal = Some((proposal.sign(&key), b.clone()));
-        let (record, blocks) = state.to_record();
+        let (record, named) = state.to_record();
+        let blocks: Vec<SharedBlock> = named.iter().map(|(_, b)| b.clone()).collect();
         assert_eq!(blocks, vec![a.clone(), b.clone()]);
+        assert_eq!(named[1].0, b.hash());
         assert_eq!(record.locked, Some((1, a.hash())));
         assert_eq!(
             SafetyState::from_record(record.clone(), &blocks),

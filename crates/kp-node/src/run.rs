@@ -98,13 +98,19 @@ pub enum NodeError {
     #[error("store: {0}")]
     Store(#[from] kp_ledger::StoreError),
     /// The persisted consensus safety state does not decode.
-    #[error("the consensus safety state on disk is corrupt: {source}")]
+    #[error(
+        "the consensus safety state on disk is corrupt: {source}; restore the data directory \
+         from a backup (starting without this state risks signing twice in a round)"
+    )]
     CorruptSafetyState {
         /// The decoder's complaint.
         source: kp_types::EncodingError,
     },
     /// The persisted safety record names a block not saved with it.
-    #[error("the consensus safety state on disk names a block it does not hold")]
+    #[error(
+        "the consensus safety state on disk names a block it does not hold; restore the data \
+         directory from a backup (starting without this state risks signing twice in a round)"
+    )]
     SafetyBlockMissing,
     /// The network could not start.
     #[error("network: {0}")]
@@ -227,10 +233,10 @@ fn load_safety(safety: &SafetyStore) -> Result<Option<SafetyState>, NodeError> {
         SavedSafety::Whole(bytes) => kp_types::decode(&bytes, limit).map(Some).map_err(corrupt),
         SavedSafety::Parts { record, blocks } => {
             let record: SafetyRecord = kp_types::decode(&record, limit).map_err(corrupt)?;
-            let blocks: Vec<kp_consensus::SharedBlock> = if blocks.is_empty() {
-                Vec::new()
-            } else {
-                kp_types::decode(&blocks, limit).map_err(corrupt)?
+            // No blocks saved: the record may name none.
+            let blocks: Vec<kp_consensus::SharedBlock> = match blocks {
+                Some(bytes) => kp_types::decode(&bytes, limit).map_err(corrupt)?,
+                None => Vec::new(),
             };
             SafetyState::from_record(record, &blocks)
                 .map(Some)
@@ -683,8 +689,9 @@ impl Node {
                 // Durable before anything after it in this batch is sent.
                 // The blocks (up to ~10 MB) are written only when the set
                 // the state names changes, with the record that names them.
-                let (record, blocks) = state.to_record();
-                let hashes: Vec<kp_types::Hash> = blocks.iter().map(|b| b.hash()).collect();
+                let (record, named) = state.to_record();
+                let (hashes, blocks): (Vec<kp_types::Hash>, Vec<kp_consensus::SharedBlock>) =
+                    named.into_iter().unzip();
                 let blocks_bytes = (self.safety_blocks.as_ref() != Some(&hashes))
                     .then(|| kp_types::encode(&blocks));
                 self.safety
@@ -1689,8 +1696,9 @@ mod tests {
         safety.save(&kp_types::encode(&state)).unwrap();
         assert_eq!(load_safety(&safety).unwrap().as_ref(), Some(&state));
 
-        let (record, blocks) = state.to_record();
-        assert_eq!(blocks.len(), 1, "one block locked and valid is saved once");
+        let (record, named) = state.to_record();
+        assert_eq!(named.len(), 1, "one block locked and valid is saved once");
+        let blocks: Vec<kp_consensus::SharedBlock> = named.into_iter().map(|(_, b)| b).collect();
         safety
             .save_parts(&kp_types::encode(&record), Some(&kp_types::encode(&blocks)))
             .unwrap();

@@ -40,8 +40,8 @@ pub enum SavedSafety {
     Parts {
         /// The record.
         record: Vec<u8>,
-        /// The blocks (empty if never saved).
-        blocks: Vec<u8>,
+        /// The blocks, if any were saved.
+        blocks: Option<Vec<u8>>,
     },
 }
 
@@ -121,7 +121,7 @@ impl SafetyStore {
     /// The last saved safety state in whichever format it was saved.
     pub fn load_parts(&self) -> Result<SavedSafety, StorageError> {
         if let Some(record) = self.read(SAFETY_RECORD_KEY)? {
-            let blocks = self.read(SAFETY_BLOCKS_KEY)?.unwrap_or_default();
+            let blocks = self.read(SAFETY_BLOCKS_KEY)?;
             return Ok(SavedSafety::Parts { record, blocks });
         }
         Ok(match self.load()? {
@@ -172,6 +172,15 @@ impl SafetyStore {
 mod tests {
     use super::*;
 
+    /// A safety store in a fresh database (the directory lives as long as
+    /// the guard).
+    fn temp_safety() -> (tempfile::TempDir, SafetyStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path().join("db")).unwrap();
+        let safety = store.safety_store().unwrap();
+        (dir, safety)
+    }
+
     #[test]
     fn save_load_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -200,9 +209,7 @@ mod tests {
 
     #[test]
     fn typed_load_decodes_or_reports_corruption() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path().join("db")).unwrap();
-        let safety = store.safety_store().unwrap();
+        let (_dir, safety) = temp_safety();
         assert_eq!(safety.load_decoded::<(u64, u32)>(64).unwrap(), None);
         safety.save(&kp_types::encode(&(7u64, 2u32))).unwrap();
         assert_eq!(safety.load_decoded::<(u64, u32)>(64).unwrap(), Some((7, 2)));
@@ -215,9 +222,7 @@ mod tests {
 
     #[test]
     fn oversized_state_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path().join("db")).unwrap();
-        let safety = store.safety_store().unwrap();
+        let (_dir, safety) = temp_safety();
         let big = vec![0u8; SAFETY_STATE_BYTES_MAX + 1];
         assert!(matches!(
             safety.save(&big),
@@ -230,9 +235,7 @@ mod tests {
     /// refusing it would stop a validator as soon as blocks grow.
     #[test]
     fn state_with_large_blocks_is_saved() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path().join("db")).unwrap();
-        let safety = store.safety_store().unwrap();
+        let (_dir, safety) = temp_safety();
         let big = vec![7u8; 3 * 1024 * 1024];
         safety.save(&big).unwrap();
         assert_eq!(safety.load().unwrap(), Some(big));
@@ -260,7 +263,7 @@ mod tests {
         let safety = store.safety_store().unwrap();
         let parts = |record: &[u8], blocks: &[u8]| SavedSafety::Parts {
             record: record.to_vec(),
-            blocks: blocks.to_vec(),
+            blocks: Some(blocks.to_vec()),
         };
         assert_eq!(safety.load_parts().unwrap(), parts(b"r2", b"blocks A"));
         safety.save_parts(b"r3", Some(b"")).unwrap();
@@ -280,9 +283,7 @@ mod tests {
 
     #[test]
     fn unknown_value_version_is_corrupt() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path().join("db")).unwrap();
-        let safety = store.safety_store().unwrap();
+        let (_dir, safety) = temp_safety();
         safety.tree.insert(SAFETY_KEY, vec![9u8, 1, 2]).unwrap();
         assert!(matches!(safety.load(), Err(StorageError::Corrupt { .. })));
     }
