@@ -1,23 +1,28 @@
-//! Client for the kpledger RPC, and verification of certificate proofs.
+//! Client for the kpledger RPC, a light client, and verification of
+//! certificate proofs.
 //!
 //! * [`Client`]: a blocking HTTP client for a node's `/v1` API; every answer
 //!   is read with a size bound ([`RESPONSE_BYTES_MAX`]) and API errors come
 //!   back as [`ClientError::Api`] with the server's stable code.
-//! * [`proof`]: what a certificate proof holds and how a client checks it
-//!   against a validator set it derived itself, starting from a genesis it
-//!   trusts, so that a customs officer need not trust the node that answered.
-//! * [`Client::verify_certificate`] puts the two together: fetch genesis
-//!   (or use the caller's), fold in adopted membership resolutions, fetch the
-//!   proof, verify, and gather the sanctions and seizure alerts that touch
-//!   the certificate.
+//! * [`light`]: verifies decided headers forward from a genesis (or a header)
+//!   the caller trusts, by commit certificates and the validators-hash
+//!   chain, and keeps the verified headers on disk.
+//! * [`proof`]: checks a certificate proof against a header the light client
+//!   verified: records against its records root, acts against their blocks
+//!   and results.
+//! * [`Client::check_certificate`] puts them together into a [`Verdict`]
+//!   that depends on no node's word.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
+pub mod light;
 pub mod proof;
 
-use kp_ledger::{Genesis, ParticipantRecord, ResolutionRecord, SeizureRecord};
-use kp_types::{CertificateNumber, Date, SignedTransaction};
-use proof::{CertificateProof, ProofError, ValidatorHistory, Verified};
+use kp_api::proof::{CertificateProof, LightBlock};
+use kp_api::{Genesis, ResolutionRecord};
+use kp_types::{CertificateNumber, Hash, SignedTransaction, Timestamp};
+use light::{LightClient, LightError};
+use proof::{Finding, ProofError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::Read;
@@ -64,21 +69,6 @@ pub enum ClientError {
         /// The URL.
         url: String,
     },
-    /// The certificate proof does not hold.
-    #[error("proof refused: {0}")]
-    Proof(#[from] ProofError),
-    /// The node runs another genesis than the trusted one.
-    #[error(
-        "the node runs genesis {node} of chain {node_chain:?}, not the trusted genesis {trusted}"
-    )]
-    GenesisMismatch {
-        /// Hash of the trusted genesis.
-        trusted: String,
-        /// Hash of the node's genesis.
-        node: String,
-        /// The node's chain id.
-        node_chain: String,
-    },
 }
 
 /// A blocking client of one node.
@@ -88,22 +78,65 @@ pub struct Client {
     http: reqwest::blocking::Client,
 }
 
-/// The result of [`Client::verify_certificate`].
+/// What `cert verify` concludes, and the exit status it maps to.
 #[derive(Clone, Debug, Serialize)]
-pub struct CertificateCheck {
-    /// What the proof establishes.
-    pub verified: Verified,
-    /// Whether genesis came from the caller (true) or was taken from the node
-    /// on trust (false).
-    pub genesis_trusted: bool,
-    /// Membership resolutions folded into the validator history.
-    pub membership_changes: usize,
-    /// Sanctions in force on either side (the node's word).
-    pub sanctions: Vec<serde_json::Value>,
-    /// Seizure alerts naming this certificate (the node's word).
-    pub seizures: Vec<SeizureRecord>,
-    /// The certificate is flagged for enhanced vigilance (the node's word).
-    pub enhanced_vigilance: bool,
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The certificate is on the ledger as proven (exit 0).
+    Authentic(Box<proof::Verified>),
+    /// The answer does not prove what it claims: forged headers, records or
+    /// acts (exit 1).
+    NotAuthentic {
+        /// Why.
+        reason: String,
+    },
+    /// The ledger proves that no certificate of this number exists (exit 2).
+    NotFound {
+        /// After this block.
+        as_of_height: u64,
+        /// Time of the anchor header.
+        as_of_time: Timestamp,
+        /// Seizure reports naming the number.
+        seizures: Vec<kp_api::SeizureRecord>,
+    },
+    /// Nothing can be concluded: the node is unreachable, its data is
+    /// stale, it runs another network or genesis, or two nodes show a fork
+    /// (exit 3).
+    CannotDecide {
+        /// Why, in words.
+        reason: String,
+        /// Two headers with valid commits at one height, when that is why.
+        fork: Option<Box<(LightBlock, LightBlock)>>,
+    },
+}
+
+impl Verdict {
+    /// The exit status: 0 authentic, 1 not authentic, 2 not found, 3 cannot
+    /// decide.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Verdict::Authentic(_) => 0,
+            Verdict::NotAuthentic { .. } => 1,
+            Verdict::NotFound { .. } => 2,
+            Verdict::CannotDecide { .. } => 3,
+        }
+    }
+
+    fn cannot(reason: impl Into<String>) -> Verdict {
+        Verdict::CannotDecide {
+            reason: reason.into(),
+            fork: None,
+        }
+    }
+}
+
+/// How `cert verify` judges freshness.
+#[derive(Clone, Copy, Debug)]
+pub struct Freshness {
+    /// The caller's clock.
+    pub now: Timestamp,
+    /// Oldest anchor accepted: its time must be at least `now - max_age_ms`.
+    pub max_age_ms: u64,
 }
 
 impl Client {
@@ -254,57 +287,6 @@ impl Client {
         Ok(out)
     }
 
-    /// A decided block with its commit certificate (`GET /v1/blocks/{height}`).
-    pub fn decided_block(&self, height: u64) -> Result<proof::DecidedBlock, ClientError> {
-        let path = format!("/v1/blocks/{height}");
-        let answer = self.get(&path)?;
-        let decode = |e: serde_json::Error| ClientError::Decode {
-            url: format!("{}{path}", self.base),
-            detail: e.to_string(),
-        };
-        Ok(proof::DecidedBlock {
-            block: serde_json::from_value(answer["block"].clone()).map_err(decode)?,
-            commit: serde_json::from_value(answer["commit_certificate"].clone()).map_err(decode)?,
-        })
-    }
-
-    /// Folds every adopted membership resolution into `validators`, in order
-    /// of adoption, each proven by its proposal and a signature in decided
-    /// blocks certified by the validators trusted so far
-    /// ([`proof::prove_adoption`]). Returns how many were folded in.
-    pub fn prove_membership(
-        &self,
-        validators: &mut ValidatorHistory,
-    ) -> Result<usize, ClientError> {
-        let mut adopted: Vec<(u64, ResolutionRecord)> = self
-            .resolutions()?
-            .into_iter()
-            .filter(|r| ValidatorHistory::is_membership(&r.proposal.action))
-            .filter_map(|r| match r.outcome {
-                kp_ledger::ResolutionOutcome::Adopted { height } => Some((height, r)),
-                _ => None,
-            })
-            .collect();
-        adopted.sort_by_key(|(height, _)| *height);
-        for (height, record) in &adopted {
-            let path = format!("/v1/txs/{}", record.id);
-            let found = self.get(&path)?;
-            let decode = |detail: String| ClientError::Decode {
-                url: format!("{}{path}", self.base),
-                detail,
-            };
-            let propose: SignedTransaction =
-                serde_json::from_value(found["tx"].clone()).map_err(|e| decode(e.to_string()))?;
-            let proposed_height = found["height"]
-                .as_u64()
-                .ok_or_else(|| decode("no height".into()))?;
-            let propose_block = self.decided_block(proposed_height)?;
-            let adopt_block = self.decided_block(*height)?;
-            proof::prove_adoption(validators, record, &propose, &propose_block, &adopt_block)?;
-        }
-        Ok(adopted.len())
-    }
-
     /// `GET /v1/certificates/{number}/proof`.
     pub fn certificate_proof(
         &self,
@@ -313,67 +295,197 @@ impl Client {
         self.get_as(&format!("/v1/certificates/{number}/proof"))
     }
 
-    /// Verifies a certificate without trusting this node for its content:
-    /// the validator history starts from `trusted` (or, if `None`, from the
-    /// node's genesis, taken on first use) plus the adopted membership
-    /// resolutions the node lists.
-    pub fn verify_certificate(
+    /// `GET /v1/light/blocks/{height}`.
+    pub fn light_block(&self, height: u64) -> Result<LightBlock, ClientError> {
+        self.get_as(&format!("/v1/light/blocks/{height}"))
+    }
+
+    /// Checks certificate `number` from this node's proof alone: the anchor
+    /// through `light` (which starts from what the caller trusts), then the
+    /// records and acts against it. Never errs: every failure is a verdict.
+    pub fn check_certificate(
         &self,
         number: &CertificateNumber,
-        trusted: Option<&Genesis>,
-        today: Date,
-    ) -> Result<CertificateCheck, ClientError> {
-        let node_genesis = self.genesis()?;
-        let genesis_trusted = trusted.is_some();
-        let genesis = match trusted {
-            Some(g) => {
-                if g.hash() != node_genesis.hash() {
-                    return Err(ClientError::GenesisMismatch {
-                        trusted: g.hash().to_hex(),
-                        node: node_genesis.hash().to_hex(),
-                        node_chain: node_genesis.chain_id,
-                    });
-                }
-                g.clone()
+        light: &mut LightClient,
+        genesis_hash: &Hash,
+        freshness: Freshness,
+    ) -> (Verdict, Option<LightBlock>) {
+        let proof = match self.certificate_proof(number) {
+            Ok(p) => p,
+            Err(e) => {
+                return (
+                    Verdict::cannot(format!("cannot get a proof from {}: {e}", self.base)),
+                    None,
+                )
             }
-            None => node_genesis,
         };
-        let mut validators = ValidatorHistory::from_genesis(&genesis);
-        let membership_changes = self.prove_membership(&mut validators)?;
-        let proof = self.certificate_proof(number)?;
-        let verified = proof::verify(&proof, number, &validators, today)?;
-        let mut sanctions = Vec::new();
-        for side in [
-            &verified.certificate.exporting,
-            &verified.certificate.importing,
-        ] {
-            let record: ParticipantRecord = self.get_as(&format!("/v1/participants/{side}"))?;
-            if let Some(s) = record.sanction {
-                sanctions.push(serde_json::json!({
-                    "participant": side,
-                    "scope": s.scope,
-                    "since_height": s.since_height,
-                    "resolution": s.resolution,
-                }));
-            }
+        let anchor = proof.anchor.clone();
+        let verdict = self.judge(&proof, number, light, genesis_hash, freshness);
+        (verdict, Some(anchor))
+    }
+
+    fn judge(
+        &self,
+        proof: &CertificateProof,
+        number: &CertificateNumber,
+        light: &mut LightClient,
+        genesis_hash: &Hash,
+        freshness: Freshness,
+    ) -> Verdict {
+        let mut fetch = |height: u64| self.light_block(height).map_err(|e| e.to_string());
+        if let Err(e) = light.verify(&proof.anchor, freshness.now, &mut fetch) {
+            return light_verdict(&self.base, e);
         }
-        let seizures_page = self.get("/v1/seizures?limit=100")?;
-        let seizures: Vec<SeizureRecord> =
-            serde_json::from_value(seizures_page["items"].clone()).unwrap_or_default();
-        let seizures = seizures
-            .into_iter()
-            .filter(|s| s.report.certificate.as_ref() == Some(number))
-            .collect();
-        Ok(CertificateCheck {
-            verified,
-            genesis_trusted,
-            membership_changes,
-            sanctions,
-            seizures,
-            enhanced_vigilance: proof.record.enhanced_vigilance,
-        })
+        let age = freshness.now.0.saturating_sub(proof.anchor.header.time.0);
+        if age > freshness.max_age_ms {
+            return Verdict::cannot(format!(
+                "{} answers as of height {} (time {}), {} s old: older than --max-age ({} s); the node is stale or the network is halted",
+                self.base,
+                proof.anchor.header.height.saturating_sub(1),
+                proof.anchor.header.time,
+                age / 1000,
+                freshness.max_age_ms / 1000
+            ));
+        }
+        let today = freshness.now.date();
+        match proof::verify(proof, number, genesis_hash, today) {
+            Ok(Finding::Found(v)) => Verdict::Authentic(v),
+            Ok(Finding::Absent {
+                as_of_height,
+                as_of_time,
+                seizures,
+            }) => Verdict::NotFound {
+                as_of_height,
+                as_of_time,
+                seizures,
+            },
+            Err(e @ ProofError::OtherGenesis { .. }) => Verdict::cannot(format!(
+                "{} runs another network or genesis: {e}",
+                self.base
+            )),
+            Err(e) => Verdict::NotAuthentic {
+                reason: format!("the answer of {} does not prove it: {e}", self.base),
+            },
+        }
     }
 }
 
-#[cfg(test)]
-mod tests;
+/// The verdict when the light client refuses an anchor.
+fn light_verdict(base: &str, e: LightError) -> Verdict {
+    match e {
+        LightError::WrongChain { .. } => {
+            Verdict::cannot(format!("{base} runs another network or genesis: {e}"))
+        }
+        LightError::Expired { .. }
+        | LightError::FromTheFuture { .. }
+        | LightError::Fetch { .. }
+        | LightError::Store { .. } => Verdict::cannot(format!("{base}: {e}")),
+        LightError::Conflict { .. } => Verdict::cannot(format!(
+            "FORK: {base} serves a header that conflicts with one verified before: {e}"
+        )),
+        other => Verdict::NotAuthentic {
+            reason: format!(
+                "{base} serves a header that the trusted validators did not decide: {other}"
+            ),
+        },
+    }
+}
+
+/// The verdict of two nodes' answers together. Both proofs verified against
+/// the same light client, so they are of one chain: the newer state wins.
+/// A node that cannot answer, or whose answer does not verify while the
+/// other's does, leaves nothing decided: say which.
+pub fn combine(first: Verdict, second: Verdict, second_url: &str) -> Verdict {
+    fn as_of(v: &Verdict) -> u64 {
+        match v {
+            Verdict::Authentic(x) => x.as_of_height,
+            Verdict::NotFound { as_of_height, .. } => *as_of_height,
+            _ => 0,
+        }
+    }
+    match (&first, &second) {
+        (Verdict::CannotDecide { .. }, _) => first,
+        (_, Verdict::CannotDecide { reason, .. }) => {
+            Verdict::cannot(format!("{second_url} could not confirm: {reason}"))
+        }
+        (Verdict::NotAuthentic { reason: a }, Verdict::NotAuthentic { .. }) => {
+            Verdict::NotAuthentic { reason: a.clone() }
+        }
+        (Verdict::NotAuthentic { reason }, _) | (_, Verdict::NotAuthentic { reason }) => {
+            Verdict::cannot(format!(
+                "the nodes disagree and one of them serves forged data: {reason}"
+            ))
+        }
+        _ if as_of(&second) > as_of(&first) => second,
+        _ => first,
+    }
+}
+
+/// Compares the nodes' headers at the lowest of their anchors' heights:
+/// each is verified by the light client, which refuses a second decided
+/// header at a height it already holds. Two such headers are a fork:
+/// the verdict says so, with both headers as evidence.
+pub fn compare_at_common_height(
+    anchors: &[(String, Option<LightBlock>)],
+    light: &mut LightClient,
+    now: Timestamp,
+) -> Result<String, Verdict> {
+    let Some(common) = anchors
+        .iter()
+        .filter_map(|(_, a)| a.as_ref().map(|a| a.header.height))
+        .min()
+    else {
+        return Ok("no header to compare".into());
+    };
+    let mut first: Option<LightBlock> = None;
+    for (url, anchor) in anchors {
+        let block = match anchor {
+            Some(a) if a.header.height == common => a.clone(),
+            _ => {
+                let client = Client::new(url).map_err(|e| {
+                    Verdict::cannot(format!("cannot ask {url} for height {common}: {e}"))
+                })?;
+                client.light_block(common).map_err(|e| {
+                    Verdict::cannot(format!("{url} has no header at height {common}: {e}"))
+                })?
+            }
+        };
+        if let Some(f) = &first {
+            if f.header.hash() != block.header.hash() {
+                return Err(fork_verdict(url, common, f.clone(), block));
+            }
+        }
+        let mut fetch = |h: u64| {
+            Client::new(url)
+                .and_then(|c| c.light_block(h))
+                .map_err(|e| e.to_string())
+        };
+        match light.verify(&block, now, &mut fetch) {
+            Ok(()) => {}
+            Err(LightError::Conflict { .. }) => {
+                let trusted = light.trusted_at(common).cloned();
+                return Err(match trusted {
+                    Some(t) => fork_verdict(url, common, t, block),
+                    None => Verdict::cannot(format!("{url}: conflicting header at {common}")),
+                });
+            }
+            Err(e) => return Err(light_verdict(url, e)),
+        }
+        first.get_or_insert(block);
+    }
+    Ok(format!(
+        "{} nodes agree on the header at height {common}",
+        anchors.len()
+    ))
+}
+
+fn fork_verdict(url: &str, height: u64, a: LightBlock, b: LightBlock) -> Verdict {
+    Verdict::CannotDecide {
+        reason: format!(
+            "FORK at height {height}: {url} serves header {} where another node's is {}, both with commit certificates; at least a third of the validators signed two blocks. Report both headers (below) to the KP Chair",
+            b.header.hash(),
+            a.header.hash()
+        ),
+        fork: Some(Box::new((a, b))),
+    }
+}

@@ -1,95 +1,61 @@
-//! Certificate proofs and their verification without trusting the node.
+//! Verification of a certificate proof ([`kp_api::proof::CertificateProof`])
+//! without trusting the node that served it.
 //!
-//! A node answers `GET /v1/certificates/{number}/proof` with a
-//! [`CertificateProof`]: its claim about the certificate (the ledger record)
-//! and, for every transaction of the certificate's history, a [`TxProof`]:
-//! the signed transaction, its Merkle path to the block's transactions root,
-//! the block header, and the block's commit certificate.
+//! The caller first verifies the proof's anchor (a decided header) with the
+//! light client ([`crate::light`]): from a genesis or header it trusts, by
+//! commit certificates and the validators-hash chain. [`verify`] then checks
+//! everything else against that header alone:
 //!
-//! [`verify`] checks, for each transaction: the signer's signature, that the
-//! transaction hash sits at its position under the header's `txs_root`, that
-//! the commit certificate is for that very header and carries precommits of a
-//! quorum of the validators of that height (taken from a
-//! [`ValidatorHistory`] the client built itself, starting from a genesis it
-//! trusts), and that the payload is the act the history claims (issue,
-//! confirm, void, approve, seize) for this certificate number. The
-//! certificate's content is taken from the signed issue transaction, never
-//! from the node's record; a record that differs is refused.
+//! * every record against the header's `records_root` (the state after the
+//!   block before it): the chain's genesis hash, the certificate's record or
+//!   its absence, the seizure index of its number (absent: no seizure names
+//!   it), each seizure report it lists, both Participants, and the
+//!   authorities that signed acts;
+//! * every act of the record's history and every seizure report naming it:
+//!   the signed transaction (one signature rule, `kp_types::crypto`), its
+//!   inclusion under its block's `txs_root`, its acceptance by the ledger
+//!   under the next header's `results_root`, and both headers tied to the
+//!   anchor through the block hashes the state records;
+//! * that each act is what the record says (its kind, its number), that the
+//!   issue's signed certificate is the record's, and that each authority's
+//!   act was signed by that authority's registered key, of the right side.
 //!
-//! The validator history itself is proven, not taken from the node: each
-//! adopted membership resolution (admit, expel, readmit) is folded in only
-//! after [`prove_adoption`] has checked its proposing transaction and a
-//! signature of it in decided blocks certified by the validators the client
-//! already trusts for those heights.
-//!
-//! What a proof cannot show (said plainly in [`Verified::caveats`]):
-//! * that the node listed *every* later act: a node could withhold a
-//!   confirmation, void or seizure (or a membership resolution). Ask a second
-//!   node if it matters.
-//! * that the ledger accepted a transaction it included: receipts are not
-//!   committed in block headers, so a rejected transaction in a decided block
-//!   looks like an accepted one. The history's consistency (issued first,
-//!   at most one final act) limits what a lying node can claim.
-//! * expiry, which no transaction records: it is computed from the
-//!   certificate's own expiry date against the date the caller gives.
-//! * node-key rotations, which are not folded into the validator history
-//!   (a rotated validator's commit signatures then fail verification: the
-//!   error is loud, never a false "authentic").
+//! What comes out ([`Finding`]) is what the ledger held after block
+//! `as_of_height`: status, history, sanctions, memberships, seizures,
+//! enhanced vigilance, awaiting approval, revoked authorities. What a proof
+//! cannot show is listed in `docs/light-client.md`.
 
-use kp_ledger::{Genesis, ResolutionOutcome, ResolutionRecord};
-use kp_types::merkle::MerkleProof;
-use kp_types::{
-    BlockHeader, CertificateNumber, CommitCertificate, Date, ParticipantCode, ParticipantKind,
-    Payload, PublicKey, ResolutionAction, SignedTransaction,
+use kp_api::keys;
+use kp_api::proof::{
+    act_authority, ActProof, CertificateProof, RecordProof, PROOF_ACTS_MAX, PROOF_RECORDS_MAX,
 };
-
+use kp_api::{
+    AuthorityRecord, CertificateEventKind, CertificateRecord, CertificateStatus, MembershipStatus,
+    ParticipantRecord, SeizureIndex, SeizureRecord,
+};
+use kp_types::{
+    result_leaf, BlockHeader, CertificateNumber, Date, Hash, ParticipantCode, Payload, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
-/// Most transactions a certificate proof may hold (issue, approve, confirm or
-/// void, seizures): anything larger is refused unread.
-pub const PROOF_TXS_MAX: usize = 64;
+/// Largest stored record decoded from a proof.
+pub const RECORD_BYTES_MAX: usize = 1024 * 1024;
 
-/// One transaction of a certificate's history, with what proves it decided.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TxProof {
-    /// What the node says this transaction did: `issued`, `approved`,
-    /// `confirmed`, `voided` or `seized`.
-    pub event: String,
-    /// The signed transaction.
-    pub tx: SignedTransaction,
-    /// Height of its block.
-    pub height: u64,
-    /// Merkle path from the transaction's hash to `header.txs_root`.
-    pub merkle: MerkleProof,
-    /// The block's header.
-    pub header: BlockHeader,
-    /// The block's commit certificate.
-    pub commit: CommitCertificate,
-}
-
-/// What a node serves as the proof of a certificate.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CertificateProof {
-    /// The certificate number.
-    pub number: CertificateNumber,
-    /// The node's claim: the ledger record (certificate, status, history).
-    pub record: kp_ledger::CertificateRecord,
-    /// The transactions of the history, oldest first.
-    pub txs: Vec<TxProof>,
-}
-
-/// Why a proof is refused. Each variant names what did not hold.
+/// Why a proof does not prove what it claims. Every variant means the node
+/// answered something the chain does not back.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ProofError {
-    /// The proof is empty or too large.
-    #[error("the proof holds {count} transactions; expected 1 to {PROOF_TXS_MAX}")]
+    /// Too many records or acts.
+    #[error("the proof holds {records} records and {acts} acts; at most {PROOF_RECORDS_MAX} and {PROOF_ACTS_MAX}")]
     Size {
-        /// How many.
-        count: usize,
+        /// Records.
+        records: usize,
+        /// Acts.
+        acts: usize,
     },
-    /// The node answered for another number.
+    /// The proof is for another number.
     #[error("the proof is for certificate {found}, not {expected}")]
     WrongNumber {
         /// Asked.
@@ -97,339 +63,515 @@ pub enum ProofError {
         /// Answered.
         found: CertificateNumber,
     },
-    /// A transaction's signature does not verify.
-    #[error("transaction {index} ({event}): signature does not verify")]
-    BadSignature {
-        /// Position in the proof.
-        index: usize,
-        /// Its claimed event.
-        event: String,
-    },
-    /// A transaction or block is for another chain.
-    #[error("transaction {index}: chain {found:?}, expected {expected:?}")]
-    WrongChain {
-        /// Position in the proof.
-        index: usize,
-        /// Expected.
-        expected: String,
-        /// Found.
-        found: String,
-    },
-    /// The Merkle path does not lead from the transaction to the header's root.
-    #[error(
-        "transaction {index}: the Merkle path does not lead to block {height}'s transactions root"
-    )]
-    BadMerklePath {
-        /// Position in the proof.
-        index: usize,
-        /// Height of the block.
-        height: u64,
-    },
-    /// The commit certificate is not for this header.
-    #[error("transaction {index}: the commit certificate is for another block than the header at height {height}")]
-    CommitMismatch {
-        /// Position in the proof.
-        index: usize,
-        /// Height claimed.
-        height: u64,
-    },
-    /// The commit certificate does not prove the block.
-    #[error("transaction {index}: commit certificate of height {height} refused: {reason}")]
-    BadCommit {
-        /// Position in the proof.
-        index: usize,
-        /// Height.
-        height: u64,
-        /// What `CommitCertificate::verify` said.
+    /// A record's path does not lead to the anchor's records root.
+    #[error("record {key_hex}: {reason}")]
+    BadRecord {
+        /// The key.
+        key_hex: String,
+        /// What failed.
         reason: String,
     },
-    /// The payload is not the act claimed, or not for this certificate.
-    #[error("transaction {index}: claimed as {event} of {number} but its payload is {kind}")]
-    WrongPayload {
-        /// Position in the proof.
-        index: usize,
-        /// Claimed event.
-        event: String,
-        /// The certificate number.
-        number: CertificateNumber,
-        /// The payload's kind.
-        kind: String,
+    /// A record the verdict needs is not in the proof.
+    #[error("the proof lacks the record {what}")]
+    MissingRecord {
+        /// Which.
+        what: String,
     },
-    /// The first transaction is not the issue.
-    #[error("the proof does not start with the certificate's issue")]
-    NoIssue,
-    /// The node's record differs from the signed certificate.
-    #[error("the node's certificate differs from the one its issuing authority signed: {field}")]
+    /// The chain's genesis is not the one the caller trusts.
+    #[error("the node runs another genesis: {found} (yours: {expected})")]
+    OtherGenesis {
+        /// The caller's.
+        expected: Hash,
+        /// The chain's.
+        found: Hash,
+    },
+    /// An act the record names is not proven.
+    #[error("the proof lacks the act {tx} at height {height} that the record names")]
+    MissingAct {
+        /// The transaction.
+        tx: Hash,
+        /// Its height.
+        height: u64,
+    },
+    /// An act does not hold.
+    #[error("act {tx} at height {height}: {reason}")]
+    BadAct {
+        /// The transaction.
+        tx: Hash,
+        /// Its height.
+        height: u64,
+        /// What failed.
+        reason: String,
+    },
+    /// The node's record differs from the certificate its authority signed.
+    #[error("the record differs from the certificate its issuing authority signed: {field}")]
     TamperedCertificate {
         /// The first differing field.
         field: &'static str,
     },
-    /// The node's history names a transaction the proof does not prove.
-    #[error("the node claims a {event} at height {height} that the proof does not prove")]
-    UnprovenHistory {
-        /// Event.
-        event: String,
-        /// Height.
-        height: u64,
-    },
-    /// The record's status does not follow from the proven history.
-    #[error("the node says the certificate is {claimed}, but the proven history gives {proven}")]
-    StatusMismatch {
-        /// The node's claim.
-        claimed: String,
-        /// What the proofs support.
-        proven: String,
-    },
-    /// A membership resolution's adoption is not proven.
-    #[error("membership resolution {id} is not proven: {reason}")]
-    UnprovenResolution {
-        /// The resolution.
-        id: kp_types::Hash,
-        /// What did not hold.
-        reason: String,
-    },
-    /// The issuing authority's key is not the one genesis lists.
-    #[error("issued by key {signer}, but genesis lists authority {authority} with key {expected}")]
-    WrongAuthorityKey {
-        /// The authority.
-        authority: String,
-        /// The signer.
-        signer: PublicKey,
-        /// The key of genesis.
-        expected: PublicKey,
-    },
 }
 
-/// The validator set of every height, as the client itself derived it.
-///
-/// It starts from a genesis the caller trusts (its government Participants'
-/// node keys) and folds in adopted membership resolutions (admit, expel,
-/// readmit a government Participant), each taking effect from the height
-/// after the one that adopted it, as the ledger does.
-#[derive(Clone, Debug)]
-pub struct ValidatorHistory {
-    chain_id: String,
-    genesis_authorities: BTreeMap<String, PublicKey>,
-    keys: BTreeMap<ParticipantCode, PublicKey>,
-    /// (first height, validators of that height on).
-    sets: Vec<(u64, BTreeMap<ParticipantCode, PublicKey>)>,
-}
-
-impl ValidatorHistory {
-    /// The validators of genesis (every government Participant).
-    pub fn from_genesis(genesis: &Genesis) -> ValidatorHistory {
-        let governments: BTreeMap<ParticipantCode, PublicKey> = genesis
-            .participants
-            .iter()
-            .filter(|p| p.kind == ParticipantKind::Government)
-            .map(|p| (p.code.clone(), p.node_key))
-            .collect();
-        ValidatorHistory {
-            chain_id: genesis.chain_id.clone(),
-            genesis_authorities: genesis
-                .authorities
-                .iter()
-                .map(|a| (a.id.to_string(), a.key))
-                .collect(),
-            keys: genesis
-                .participants
-                .iter()
-                .map(|p| (p.code.clone(), p.node_key))
-                .collect(),
-            sets: vec![(1, governments)],
-        }
-    }
-
-    /// The chain of the genesis.
-    pub fn chain_id(&self) -> &str {
-        &self.chain_id
-    }
-
-    /// Folds in adopted membership resolutions, in order of adoption,
-    /// without proof (tests and callers that proved them otherwise).
-    /// Returns how many changed the set.
-    pub fn fold_resolutions(&mut self, resolutions: &[ResolutionRecord]) -> usize {
-        let mut adopted: Vec<(u64, &ResolutionAction)> = resolutions
-            .iter()
-            .filter_map(|r| match r.outcome {
-                ResolutionOutcome::Adopted { height } => Some((height, &r.proposal.action)),
-                _ => None,
-            })
-            .collect();
-        adopted.sort_by_key(|(h, _)| *h);
-        adopted
-            .into_iter()
-            .filter(|(height, action)| self.apply(*height, action))
-            .count()
-    }
-
-    /// Whether an action changes membership (and so the validator set).
-    pub fn is_membership(action: &ResolutionAction) -> bool {
-        matches!(
-            action,
-            ResolutionAction::Admit { .. }
-                | ResolutionAction::Expel { .. }
-                | ResolutionAction::Readmit { .. }
-        )
-    }
-
-    /// Applies one adopted action (adopted at `height`, effective from
-    /// `height + 1`). Returns whether it is a membership change.
-    pub fn apply(&mut self, height: u64, action: &ResolutionAction) -> bool {
-        let mut set = self.sets.last().map(|(_, s)| s.clone()).unwrap_or_default();
-        match action {
-            ResolutionAction::Admit { participant } => {
-                self.keys
-                    .insert(participant.code.clone(), participant.node_key);
-                if participant.kind == ParticipantKind::Government {
-                    set.insert(participant.code.clone(), participant.node_key);
-                }
-            }
-            ResolutionAction::Expel { participant } => {
-                set.remove(participant);
-            }
-            ResolutionAction::Readmit { participant } => {
-                if let Some(key) = self.keys.get(participant) {
-                    set.insert(participant.clone(), *key);
-                }
-            }
-            _ => return false,
-        }
-        self.sets.push((height + 1, set));
-        true
-    }
-
-    /// The validators of `height`.
-    pub fn at(&self, height: u64) -> Vec<PublicKey> {
-        self.sets
-            .iter()
-            .rev()
-            .find(|(from, _)| *from <= height)
-            .or_else(|| self.sets.first())
-            .map(|(_, s)| s.values().copied().collect())
-            .unwrap_or_default()
-    }
-
-    /// The key genesis gives an authority, if genesis lists it.
-    pub fn genesis_authority_key(&self, id: &str) -> Option<PublicKey> {
-        self.genesis_authorities.get(id).copied()
-    }
-}
-
-/// A decided block as a node serves it: the block and its commit certificate.
+/// An alert a customs officer must see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DecidedBlock {
-    /// The block.
-    pub block: kp_types::Block,
-    /// Its commit certificate.
-    pub commit: CommitCertificate,
+pub struct Alert {
+    /// `sanction`, `membership`, `seizure`, `enhanced-vigilance`,
+    /// `awaiting-approval`, `authority-revoked`, `discrepancy`.
+    pub kind: String,
+    /// What it says, in words.
+    pub detail: String,
 }
 
-fn check_decided(
-    history: &ValidatorHistory,
-    decided: &DecidedBlock,
-    height: u64,
-) -> Result<(), String> {
-    let header = &decided.block.header;
-    if header.height != height || header.chain_id != history.chain_id() {
-        return Err(format!(
-            "the block served for height {height} is another one"
-        ));
-    }
-    if decided.block.compute_txs_root() != header.txs_root {
-        return Err(format!(
-            "block {height}'s transactions do not match its header"
-        ));
-    }
-    if decided.commit.height != height || decided.commit.block_hash != header.hash() {
-        return Err(format!("the commit certificate is not block {height}'s"));
-    }
-    decided
-        .commit
-        .verify(history.chain_id(), &history.at(height))
-        .map_err(|e| format!("block {height}: {e}"))
-}
-
-/// Checks that a membership resolution was proposed and signed in decided
-/// blocks, each certified by a quorum of the validators the client already
-/// trusts for its height, then folds it into `history`.
-///
-/// `propose` is the proposing transaction (its hash is the resolution's id)
-/// in `propose_block`; `adopt_block` is the block of `record`'s adoption,
-/// which must hold a signature of the resolution (or its proposal) by a
-/// member of the height's validator set.
-///
-/// What stays the node's word: that the ledger counted every required
-/// signature (receipts are not committed in headers).
-pub fn prove_adoption(
-    history: &mut ValidatorHistory,
-    record: &ResolutionRecord,
-    propose: &SignedTransaction,
-    propose_block: &DecidedBlock,
-    adopt_block: &DecidedBlock,
-) -> Result<(), ProofError> {
-    let fail = |reason: String| ProofError::UnprovenResolution {
-        id: record.id,
-        reason,
-    };
-    let ResolutionOutcome::Adopted { height } = record.outcome else {
-        return Err(fail("it is not adopted".into()));
-    };
-    if propose.hash() != record.id || propose.verify_signature().is_err() {
-        return Err(fail(
-            "the proposing transaction is not the resolution's".into(),
-        ));
-    }
-    let Payload::ProposeResolution(proposal) = &propose.tx.payload else {
-        return Err(fail("the proposing transaction proposes nothing".into()));
-    };
-    if *proposal != record.proposal {
-        return Err(fail(
-            "the node's resolution differs from the proposal".into(),
-        ));
-    }
-    let proposed_height = propose_block.block.header.height;
-    check_decided(history, propose_block, proposed_height).map_err(&fail)?;
-    if !propose_block
-        .block
-        .txs
-        .iter()
-        .any(|t| t.hash() == record.id)
-    {
-        return Err(fail(format!(
-            "block {proposed_height} does not hold the proposal"
-        )));
-    }
-    check_decided(history, adopt_block, height).map_err(&fail)?;
-    let validators = history.at(height);
-    let signed_here = adopt_block.block.txs.iter().any(|t| {
-        let about_it = match &t.tx.payload {
-            Payload::SignResolution { resolution } => *resolution == record.id,
-            Payload::ProposeResolution(_) => t.hash() == record.id,
-            _ => false,
-        };
-        about_it && validators.contains(&t.tx.signer) && t.verify_signature().is_ok()
-    });
-    if !signed_here {
-        return Err(fail(format!(
-            "block {height} holds no validator's signature of it"
-        )));
-    }
-    history.apply(height, &record.proposal.action);
-    Ok(())
-}
-
-/// What a verified proof establishes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// What a verified proof establishes about a certificate that exists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verified {
     /// The certificate as its issuing authority signed it.
     pub certificate: kp_types::Certificate,
-    /// Status from the proven history (and expiry against `today`).
+    /// Status as the ledger held it after `as_of_height` (and `expired` when
+    /// the expiry date is past `today` but no block has marked it yet).
     pub status: String,
     /// Each proven act: (event, height).
     pub history: Vec<(String, u64)>,
-    /// What the proof does not establish.
-    pub caveats: Vec<String>,
+    /// The state the answer is of: after this block.
+    pub as_of_height: u64,
+    /// Time of the anchor header (the block after `as_of_height`).
+    pub as_of_time: Timestamp,
+    /// The anchor header's hash.
+    pub anchor_hash: Hash,
+    /// Alerts: sanctions, memberships, seizures, enhanced vigilance,
+    /// approval, revoked authorities, discrepancies.
+    pub alerts: Vec<Alert>,
+    /// The seizure reports naming the certificate (proven).
+    pub seizures: Vec<SeizureRecord>,
+}
+
+/// The result of a proof that verified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "finding", rename_all = "kebab-case")]
+pub enum Finding {
+    /// The certificate is on the ledger.
+    Found(Box<Verified>),
+    /// No certificate of this number is on the ledger (proven absent), as of
+    /// a height; seizure reports may still name the number.
+    Absent {
+        /// After this block.
+        as_of_height: u64,
+        /// Time of the anchor header.
+        as_of_time: Timestamp,
+        /// Seizure reports naming the number (a forged certificate).
+        seizures: Vec<SeizureRecord>,
+    },
+}
+
+/// The proven records of a proof, by key.
+struct Records<'a> {
+    by_key: BTreeMap<&'a [u8], Option<&'a [u8]>>,
+}
+
+fn hex_of(key: &[u8]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl<'a> Records<'a> {
+    fn check(proof: &'a CertificateProof) -> Result<Records<'a>, ProofError> {
+        let root = proof.anchor.header.records_root;
+        let mut by_key = BTreeMap::new();
+        for r in &proof.records {
+            verify_record(r, &root)?;
+            if by_key
+                .insert(r.key.as_slice(), r.value.as_deref())
+                .is_some_and(|old| old != r.value.as_deref())
+            {
+                return Err(ProofError::BadRecord {
+                    key_hex: hex_of(&r.key),
+                    reason: "given twice with different values".into(),
+                });
+            }
+        }
+        Ok(Records { by_key })
+    }
+
+    /// The value of `key`: `Ok(None)` when proven absent.
+    fn get(&self, key: &[u8], what: impl Fn() -> String) -> Result<Option<&'a [u8]>, ProofError> {
+        self.by_key
+            .get(key)
+            .copied()
+            .ok_or_else(|| ProofError::MissingRecord { what: what() })
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+        what: impl Fn() -> String,
+    ) -> Result<Option<T>, ProofError> {
+        self.get(key, &what)?
+            .map(|bytes| {
+                kp_types::decode(bytes, RECORD_BYTES_MAX).map_err(|e| ProofError::BadRecord {
+                    key_hex: hex_of(key),
+                    reason: format!("{} does not decode: {e}", what()),
+                })
+            })
+            .transpose()
+    }
+
+    fn require<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+        what: impl Fn() -> String,
+    ) -> Result<T, ProofError> {
+        self.decode(key, &what)?
+            .ok_or_else(|| ProofError::MissingRecord {
+                what: format!("{} (proven absent)", what()),
+            })
+    }
+}
+
+/// Checks one record against a records root.
+pub fn verify_record(r: &RecordProof, root: &Hash) -> Result<(), ProofError> {
+    r.proof
+        .verify_record(root, &r.key, r.value.as_deref())
+        .map_err(|e| ProofError::BadRecord {
+            key_hex: hex_of(&r.key),
+            reason: e.to_string(),
+        })
+}
+
+/// Verifies `proof` for certificate `number` against its anchor, which the
+/// caller has verified with the light client; `genesis_hash` is the genesis
+/// the caller trusts; `today` decides expiry by date.
+pub fn verify(
+    proof: &CertificateProof,
+    number: &CertificateNumber,
+    genesis_hash: &Hash,
+    today: Date,
+) -> Result<Finding, ProofError> {
+    if proof.records.len() > PROOF_RECORDS_MAX || proof.acts.len() > PROOF_ACTS_MAX {
+        return Err(ProofError::Size {
+            records: proof.records.len(),
+            acts: proof.acts.len(),
+        });
+    }
+    if &proof.number != number {
+        return Err(ProofError::WrongNumber {
+            expected: number.clone(),
+            found: proof.number.clone(),
+        });
+    }
+    let anchor = &proof.anchor.header;
+    let as_of_height = anchor.height.saturating_sub(1);
+    let records = Records::check(proof)?;
+    let genesis: Hash = records.require(&keys::meta("genesis"), || "genesis hash".into())?;
+    if genesis != *genesis_hash {
+        return Err(ProofError::OtherGenesis {
+            expected: *genesis_hash,
+            found: genesis,
+        });
+    }
+    let index: SeizureIndex = records
+        .decode(&keys::seizures_by_certificate(number), || {
+            format!("seizure index of {number}")
+        })?
+        .unwrap_or_default();
+    let mut seizures = Vec::new();
+    for seq in &index.sequences {
+        let s: SeizureRecord =
+            records.require(&keys::seizure(*seq), || format!("seizure {seq}"))?;
+        if s.report.certificate.as_ref() != Some(number) || s.sequence != *seq {
+            return Err(ProofError::BadRecord {
+                key_hex: hex_of(&keys::seizure(*seq)),
+                reason: format!("seizure {seq} does not name {number}"),
+            });
+        }
+        seizures.push(s);
+    }
+    let acts = Acts::new(proof, &records)?;
+    for s in &seizures {
+        acts.check(s.tx, s.height, "seized", number)?;
+    }
+    let Some(record): Option<CertificateRecord> = records
+        .decode(&keys::certificate(number), || {
+            format!("certificate {number}")
+        })?
+    else {
+        return Ok(Finding::Absent {
+            as_of_height,
+            as_of_time: anchor.time,
+            seizures,
+        });
+    };
+    if &record.certificate.number != number {
+        return Err(ProofError::WrongNumber {
+            expected: number.clone(),
+            found: record.certificate.number.clone(),
+        });
+    }
+    let mut history = Vec::new();
+    for entry in &record.history {
+        let event = event_name(entry.event);
+        history.push((event.to_string(), entry.height));
+        let Some(tx) = entry.tx else {
+            continue;
+        };
+        let act = acts.check(tx, entry.height, event, number)?;
+        if entry.event == CertificateEventKind::Issued {
+            let Payload::IssueCertificate(signed) = &act.tx.tx.payload else {
+                return Err(acts.bad(act, "the issue is not an issue"));
+            };
+            if let Some(field) = first_difference(signed, &record.certificate) {
+                return Err(ProofError::TamperedCertificate { field });
+            }
+        }
+    }
+    let mut alerts = Vec::new();
+    let c = &record.certificate;
+    for (side, code) in [("exporting", &c.exporting), ("importing", &c.importing)] {
+        let p: ParticipantRecord =
+            records.require(&keys::participant(code), || format!("Participant {code}"))?;
+        if let Some(s) = &p.sanction {
+            alerts.push(Alert {
+                kind: "sanction".into(),
+                detail: format!(
+                    "{side} Participant {code} is under a sanction ({}) since height {}",
+                    serde_json::to_value(&s.scope)
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
+                    s.since_height
+                ),
+            });
+        }
+        if p.status != MembershipStatus::Active {
+            alerts.push(Alert {
+                kind: "membership".into(),
+                detail: format!("{side} Participant {code} is {:?}", p.status),
+            });
+        }
+    }
+    // Every authority's act was signed by that authority's key, of the
+    // side the act belongs to.
+    for act in acts.all() {
+        check_signer(act, &record, &records, &acts)?;
+    }
+    let issuer: AuthorityRecord = records
+        .require(&keys::authority(c.issuing_authority.as_str()), || {
+            format!("authority {}", c.issuing_authority)
+        })?;
+    if let Some(revoked) = issuer.revoked_height {
+        alerts.push(Alert {
+            kind: "authority-revoked".into(),
+            detail: format!(
+                "the issuing authority {} was revoked at height {revoked}",
+                c.issuing_authority
+            ),
+        });
+    }
+    for s in &seizures {
+        alerts.push(Alert {
+            kind: "seizure".into(),
+            detail: format!(
+                "seized in {} at {} on {} ({} ct; reported by {}, height {})",
+                s.report.territory,
+                s.report.location,
+                s.report.seized_on,
+                s.report.carats,
+                s.reporter,
+                s.height
+            ),
+        });
+    }
+    if record.enhanced_vigilance {
+        alerts.push(Alert {
+            kind: "enhanced-vigilance".into(),
+            detail: "importers should check this shipment closely (sanction of a declared origin or an exporter under enhanced vigilance)".into(),
+        });
+    }
+    if record.status == CertificateStatus::AwaitingApproval {
+        alerts.push(Alert {
+            kind: "awaiting-approval".into(),
+            detail: format!(
+                "not valid for trade yet: it awaits the approval of the monitoring body{}",
+                record
+                    .approval
+                    .as_ref()
+                    .map(|a| format!(" ({})", a.monitor))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    if let Some(d) = &record.discrepancy {
+        alerts.push(Alert {
+            kind: "discrepancy".into(),
+            detail: format!(
+                "received {} ct in {} parcels against {} ct in {} parcels certified",
+                d.received_carats, d.received_parcels, d.certified_carats, d.certified_parcels
+            ),
+        });
+    }
+    let mut status = status_name(record.status).to_string();
+    if matches!(
+        record.status,
+        CertificateStatus::Issued | CertificateStatus::AwaitingApproval
+    ) && today > c.expires_on
+    {
+        status = "expired".into();
+    }
+    Ok(Finding::Found(Box::new(Verified {
+        certificate: record.certificate.clone(),
+        status,
+        history,
+        as_of_height,
+        as_of_time: anchor.time,
+        anchor_hash: anchor.hash(),
+        alerts,
+        seizures,
+    })))
+}
+
+/// The acts of a proof by transaction hash, each checked once against the
+/// anchor's records.
+struct Acts<'a> {
+    proof: &'a CertificateProof,
+    records: &'a Records<'a>,
+    by_hash: BTreeMap<Hash, &'a ActProof>,
+}
+
+impl<'a> Acts<'a> {
+    fn new(proof: &'a CertificateProof, records: &'a Records<'a>) -> Result<Acts<'a>, ProofError> {
+        let mut by_hash = BTreeMap::new();
+        for act in &proof.acts {
+            by_hash.insert(act.tx.hash(), act);
+        }
+        Ok(Acts {
+            proof,
+            records,
+            by_hash,
+        })
+    }
+
+    fn all(&self) -> impl Iterator<Item = &'a ActProof> + '_ {
+        self.by_hash.values().copied()
+    }
+
+    fn bad(&self, act: &ActProof, reason: impl Into<String>) -> ProofError {
+        ProofError::BadAct {
+            tx: act.tx.hash(),
+            height: act.height,
+            reason: reason.into(),
+        }
+    }
+
+    /// The header at `height` tied to the anchor: the anchor itself, or the
+    /// block hash the anchor's state records for that height.
+    fn tied(&self, act: &ActProof, header: &BlockHeader, height: u64) -> Result<(), ProofError> {
+        let anchor = &self.proof.anchor.header;
+        if header.height != height {
+            return Err(self.bad(
+                act,
+                format!("a header of height {} for height {height}", header.height),
+            ));
+        }
+        let expected = if height == anchor.height {
+            anchor.hash()
+        } else {
+            self.records
+                .require(&keys::block_hash(height), || format!("block hash {height}"))?
+        };
+        if header.hash() != expected {
+            return Err(self.bad(
+                act,
+                format!("the header of height {height} is not the chain's"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the act `tx` at `height`: signature, inclusion, acceptance,
+    /// and that it is the `event` of `number`.
+    fn check(
+        &self,
+        tx: Hash,
+        height: u64,
+        event: &str,
+        number: &CertificateNumber,
+    ) -> Result<&'a ActProof, ProofError> {
+        let act = *self
+            .by_hash
+            .get(&tx)
+            .ok_or(ProofError::MissingAct { tx, height })?;
+        if act.height != height {
+            return Err(self.bad(act, format!("served at height {}", act.height)));
+        }
+        if act.tx.verify_signature().is_err() {
+            return Err(self.bad(act, "its signature does not verify"));
+        }
+        let chain = &self.proof.anchor.header.chain_id;
+        if &act.tx.tx.chain_id != chain {
+            return Err(self.bad(act, format!("signed for chain {:?}", act.tx.tx.chain_id)));
+        }
+        self.tied(act, &act.header, height)?;
+        if !act.inclusion.verify(&tx, &act.header.txs_root) {
+            return Err(self.bad(act, "it is not in its block (inclusion path)"));
+        }
+        self.tied(act, &act.result_header, height + 1)?;
+        if act.result.index != act.inclusion.index
+            || !act
+                .result
+                .verify(&result_leaf(&tx, None), &act.result_header.results_root)
+        {
+            return Err(self.bad(
+                act,
+                "the ledger did not accept it (its result is not \"accepted\" under the next header's results root)",
+            ));
+        }
+        match payload_number(&act.tx.tx.payload) {
+            Some((e, n)) if e == event && n == number => Ok(act),
+            _ => Err(self.bad(
+                act,
+                format!(
+                    "it is a {} where the record names a {event} of {number}",
+                    act.tx.tx.payload.kind()
+                ),
+            )),
+        }
+    }
+}
+
+/// The side whose authority must sign an act: issue and void by the
+/// exporting Participant, confirmation by the importing one; a seizure by
+/// any Participant's authority.
+fn check_signer(
+    act: &ActProof,
+    record: &CertificateRecord,
+    records: &Records<'_>,
+    acts: &Acts<'_>,
+) -> Result<(), ProofError> {
+    let Some(id) = act_authority(&act.tx) else {
+        // Acts signed with a node key (the monitor's approval): the ledger
+        // checked the key, and the results root proves it accepted the act.
+        return Ok(());
+    };
+    let a: AuthorityRecord =
+        records.require(&keys::authority(id.as_str()), || format!("authority {id}"))?;
+    if a.authority.key != act.tx.tx.signer {
+        return Err(acts.bad(act, format!("signed by a key that is not authority {id}'s")));
+    }
+    if a.registered_height > act.height || a.revoked_height.is_some_and(|r| r <= act.height) {
+        return Err(acts.bad(
+            act,
+            format!("authority {id} was not registered at that height"),
+        ));
+    }
+    let c = &record.certificate;
+    let side: Option<&ParticipantCode> = match &act.tx.tx.payload {
+        Payload::IssueCertificate(_) | Payload::VoidCertificate(_) => Some(&c.exporting),
+        Payload::ConfirmImport(_) => Some(&c.importing),
+        _ => None,
+    };
+    if side.is_some_and(|s| *s != a.authority.participant) {
+        return Err(acts.bad(
+            act,
+            format!("authority {id} is not of the right Participant"),
+        ));
+    }
+    Ok(())
 }
 
 fn payload_number(payload: &Payload) -> Option<(&'static str, &CertificateNumber)> {
@@ -443,56 +585,15 @@ fn payload_number(payload: &Payload) -> Option<(&'static str, &CertificateNumber
     }
 }
 
-fn check_tx(
-    index: usize,
-    p: &TxProof,
-    number: &CertificateNumber,
-    validators: &ValidatorHistory,
-) -> Result<(), ProofError> {
-    let chain = validators.chain_id();
-    if p.tx.verify_signature().is_err() {
-        return Err(ProofError::BadSignature {
-            index,
-            event: p.event.clone(),
-        });
+fn event_name(kind: CertificateEventKind) -> &'static str {
+    match kind {
+        CertificateEventKind::Issued => "issued",
+        CertificateEventKind::Approved => "approved",
+        CertificateEventKind::Confirmed => "confirmed",
+        CertificateEventKind::Voided => "voided",
+        CertificateEventKind::Expired => "expired",
+        CertificateEventKind::Seized => "seized",
     }
-    for found in [&p.tx.tx.chain_id, &p.header.chain_id] {
-        if found != chain {
-            return Err(ProofError::WrongChain {
-                index,
-                expected: chain.to_string(),
-                found: found.clone(),
-            });
-        }
-    }
-    let claimed = payload_number(&p.tx.tx.payload);
-    if claimed.is_none_or(|(event, n)| event != p.event || n != number) {
-        return Err(ProofError::WrongPayload {
-            index,
-            event: p.event.clone(),
-            number: number.clone(),
-            kind: p.tx.tx.payload.kind().to_string(),
-        });
-    }
-    if p.header.height != p.height || !p.merkle.verify(&p.tx.hash(), &p.header.txs_root) {
-        return Err(ProofError::BadMerklePath {
-            index,
-            height: p.height,
-        });
-    }
-    if p.commit.height != p.height || p.commit.block_hash != p.header.hash() {
-        return Err(ProofError::CommitMismatch {
-            index,
-            height: p.height,
-        });
-    }
-    p.commit
-        .verify(chain, &validators.at(p.height))
-        .map_err(|e| ProofError::BadCommit {
-            index,
-            height: p.height,
-            reason: e.to_string(),
-        })
 }
 
 fn first_difference(a: &kp_types::Certificate, b: &kp_types::Certificate) -> Option<&'static str> {
@@ -516,122 +617,9 @@ fn first_difference(a: &kp_types::Certificate, b: &kp_types::Certificate) -> Opt
     checks.iter().find(|(_, same)| !same).map(|(f, _)| *f)
 }
 
-/// Verifies a certificate proof against validators the caller derived itself.
-/// `today` decides expiry (a certificate never confirmed, voided or seized is
-/// expired once its expiry date has passed).
-pub fn verify(
-    proof: &CertificateProof,
-    number: &CertificateNumber,
-    validators: &ValidatorHistory,
-    today: Date,
-) -> Result<Verified, ProofError> {
-    if proof.txs.is_empty() || proof.txs.len() > PROOF_TXS_MAX {
-        return Err(ProofError::Size {
-            count: proof.txs.len(),
-        });
-    }
-    if &proof.number != number || &proof.record.certificate.number != number {
-        return Err(ProofError::WrongNumber {
-            expected: number.clone(),
-            found: proof.number.clone(),
-        });
-    }
-    for (index, p) in proof.txs.iter().enumerate() {
-        check_tx(index, p, number, validators)?;
-    }
-    let Payload::IssueCertificate(certificate) = &proof.txs[0].tx.tx.payload else {
-        return Err(ProofError::NoIssue);
-    };
-    if let Some(field) = first_difference(certificate, &proof.record.certificate) {
-        return Err(ProofError::TamperedCertificate { field });
-    }
-    let mut caveats = Vec::new();
-    let signer = proof.txs[0].tx.tx.signer;
-    match validators.genesis_authority_key(certificate.issuing_authority.as_str()) {
-        Some(expected) if expected != signer => {
-            return Err(ProofError::WrongAuthorityKey {
-                authority: certificate.issuing_authority.to_string(),
-                signer,
-                expected,
-            })
-        }
-        Some(_) => {}
-        None => caveats.push(format!(
-            "authority {} was registered after genesis: that its key belongs to it rests on the ledger's check, not on this proof",
-            certificate.issuing_authority
-        )),
-    }
-    // Every transaction the node's history names must be proven.
-    for entry in &proof.record.history {
-        if let Some(hash) = entry.tx {
-            if !proof
-                .txs
-                .iter()
-                .any(|p| p.tx.hash() == hash && p.height == entry.height)
-            {
-                return Err(ProofError::UnprovenHistory {
-                    event: format!("{:?}", entry.event).to_lowercase(),
-                    height: entry.height,
-                });
-            }
-        }
-    }
-    let history: Vec<(String, u64)> = proof
-        .txs
-        .iter()
-        .map(|p| (p.event.clone(), p.height))
-        .collect();
-    let proven = proven_status(&history, certificate.expires_on, today);
-    let claimed = status_name(proof.record.status);
-    let consistent = claimed == proven
-        // The node may not have applied a block past the expiry date yet,
-        // or already has by its block time while the caller's date differs
-        // by a day; expiry is a clock fact, not a proven act.
-        || (claimed == "expired" && proven == "issued")
-        || (claimed == "issued" && proven == "expired")
-        || (claimed == "awaiting-approval" && proven == "issued");
-    if !consistent {
-        return Err(ProofError::StatusMismatch {
-            claimed: claimed.to_string(),
-            proven: proven.to_string(),
-        });
-    }
-    caveats.push(
-        "a node can withhold later acts (confirmation, void, seizure); ask a second node to be sure nothing is missing".into(),
-    );
-    caveats.push(
-        "inclusion in a decided block is proven; acceptance by the ledger is the node's word (receipts are not in block headers)".into(),
-    );
-    Ok(Verified {
-        certificate: certificate.clone(),
-        status: proven.to_string(),
-        history,
-        caveats,
-    })
-}
-
-fn proven_status(history: &[(String, u64)], expires_on: Date, today: Date) -> &'static str {
-    // A seizure overrides everything; otherwise the last final act decides.
-    if history.iter().any(|(e, _)| e == "seized") {
-        return "seized";
-    }
-    for (event, _) in history.iter().rev() {
-        match event.as_str() {
-            "confirmed" => return "confirmed",
-            "voided" => return "voided",
-            _ => {}
-        }
-    }
-    if today > expires_on {
-        "expired"
-    } else {
-        "issued"
-    }
-}
-
 /// The kebab-case name of a status.
-pub fn status_name(status: kp_ledger::CertificateStatus) -> &'static str {
-    use kp_ledger::CertificateStatus as S;
+pub fn status_name(status: CertificateStatus) -> &'static str {
+    use CertificateStatus as S;
     match status {
         S::AwaitingApproval => "awaiting-approval",
         S::Issued => "issued",

@@ -195,6 +195,10 @@ mod tests {
                 prev_hash: Hash::ZERO,
                 txs_root: Hash::ZERO,
                 state_root: Hash::ZERO,
+                validators_hash: Hash::ZERO,
+                next_validators_hash: Hash::ZERO,
+                results_root: Hash::ZERO,
+                records_root: Hash::ZERO,
             },
             txs: Vec::new(),
         })

@@ -83,6 +83,10 @@ fn block(tag: u64, proposer: PublicKey) -> Block {
             prev_hash: Hash::ZERO,
             txs_root: kp_types::merkle::root(&[]),
             state_root: Hash::ZERO,
+            validators_hash: Hash::ZERO,
+            next_validators_hash: Hash::ZERO,
+            results_root: Hash::ZERO,
+            records_root: Hash::ZERO,
         },
         txs: vec![],
     }

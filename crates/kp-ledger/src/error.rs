@@ -42,6 +42,17 @@ pub enum BlockError {
         /// The block's.
         found: Hash,
     },
+    /// A header commitment (validators, next validators, results or
+    /// records root) differs from the ledger's own.
+    #[error("header {field} is {found}, the ledger's is {expected}")]
+    WrongCommitment {
+        /// Which field of the header.
+        field: &'static str,
+        /// The ledger's value.
+        expected: Hash,
+        /// The header's.
+        found: Hash,
+    },
     /// Time does not move forward.
     #[error("block time {found} is not after {previous}")]
     TimeNotAfter {
@@ -120,6 +131,15 @@ pub enum LedgerError {
     #[error("state root recomputed {computed}, stored {stored}")]
     RootMismatch {
         /// Recomputed.
+        computed: Hash,
+        /// Stored.
+        stored: Hash,
+    },
+    /// The records tree rebuilt from the store differs from the root
+    /// stored with the last commit.
+    #[error("records root rebuilt {computed}, stored {stored}: the store was changed behind the ledger's back")]
+    RecordsRootMismatch {
+        /// Rebuilt.
         computed: Hash,
         /// Stored.
         stored: Hash,

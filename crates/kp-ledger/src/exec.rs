@@ -21,8 +21,8 @@ use crate::params::Params;
 use crate::records::{
     Approval, AuthorityRecord, CertificateEventKind, CertificateHistoryEntry, CertificateRecord,
     CertificateStatus, Discrepancy, EvidenceRecord, LedgerEvent, MembershipStatus,
-    ParticipantRecord, Receipt, ResolutionOutcome, ResolutionRecord, SanctionRecord, SeizureRecord,
-    Totals, TradeStatistics,
+    ParticipantRecord, Receipt, ResolutionOutcome, ResolutionRecord, SanctionRecord, SeizureIndex,
+    SeizureRecord, Totals, TradeStatistics, SEIZURE_INDEX_MAX,
 };
 use crate::rejection::Rejection;
 use crate::state::{meta, AUTHORITIES_PER_PARTICIPANT_MAX, PARTICIPANTS_MAX};
@@ -941,6 +941,15 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             certificate_known: known,
         };
         self.ov.put_value(keys::seizure(sequence), &record);
+        if let Some(number) = &r.certificate {
+            let key = keys::seizures_by_certificate(number);
+            let mut index: SeizureIndex = self.ov.get_value(&key)?.unwrap_or_default();
+            index.count = index.count.saturating_add(1);
+            if index.sequences.len() < SEIZURE_INDEX_MAX {
+                index.sequences.push(sequence);
+            }
+            self.ov.put_value(key, &index);
+        }
         self.emit(LedgerEvent::SeizureReported {
             sequence,
             reporter: owner.participant.code,

@@ -15,6 +15,7 @@ use crate::records::{
     ParticipantRecord, ResolutionOutcome, ResolutionRecord, SeizureRecord, TradeStatistics,
     TxReceipt,
 };
+use crate::records_tree::{self, RecordVersions};
 use crate::rejection::Rejection;
 use crate::root::StateHash;
 use crate::state::meta;
@@ -53,7 +54,21 @@ pub struct Ledger<S: StateStore> {
     last_block_hash: Hash,
     last_block_time: Timestamp,
     state_hash: StateHash,
+    /// Validators of height `height + 1`.
     validators: Vec<(ParticipantCode, PublicKey)>,
+    /// Validators of height `height + 2`: the government members in good
+    /// standing after the last applied block.
+    next_validators: Vec<(ParticipantCode, PublicKey)>,
+    /// Merkle root of the last applied block's transaction results.
+    results_root: Hash,
+    /// Root of the records tree after the last applied block (stored with
+    /// every commit, so known without building the tree).
+    records_root: Hash,
+    /// The records tree after the last applied block, once built (see
+    /// `records_tree`): built by the first `apply_block`.
+    records: Option<kp_types::smt::Tree>,
+    /// Recent versions of the records tree, shared with provers.
+    record_versions: RecordVersions,
     verification: SignatureVerification,
     /// Digest of the last block whose signatures verified (block hash and
     /// every signature), so that `apply_block` after `validate_block` of the
@@ -159,9 +174,20 @@ impl<S: StateStore> Ledger<S> {
                 revoked_height: None,
             });
         }
+        // Heights 1 and 2 are decided by the government members of genesis.
+        let validators = ov.active_governments()?;
+        ov.meta_put(meta::VALIDATORS, &validators);
+        ov.meta_put(meta::NEXT_VALIDATORS, &validators);
+        ov.put_value(
+            keys::validator_set(&kp_types::validator_set_hash(&validators)),
+            &validators,
+        );
+        ov.meta_put(meta::RESULTS_ROOT, &merkle::root(&[]));
         let (mut changes, mut reads) = ov.into_changes_and_reads();
         let hash = next_state_hash(store, &mut reads, &StateHash::empty(), &changes)?;
         put_root(&mut changes, &hash);
+        let records = kp_types::smt::Tree::new().update(&records_tree::changes_of(&changes));
+        changes.insert(keys::records_root_meta(), Some(records.root().0.to_vec()));
         store.commit(&WriteSet { entries: changes })?;
         Ok(())
     }
@@ -174,7 +200,11 @@ impl<S: StateStore> Ledger<S> {
         let last_block_hash: Hash = required(ov.meta_get(meta::LAST_HASH)?, "last block hash")?;
         let last_block_time: Timestamp =
             required(ov.meta_get(meta::LAST_TIME)?, "last block time")?;
-        let validators = ov.active_governments()?;
+        let validators: Vec<(ParticipantCode, PublicKey)> =
+            required(ov.meta_get(meta::VALIDATORS)?, "validators")?;
+        let next_validators: Vec<(ParticipantCode, PublicKey)> =
+            required(ov.meta_get(meta::NEXT_VALIDATORS)?, "next validators")?;
+        let results_root: Hash = required(ov.meta_get(meta::RESULTS_ROOT)?, "results root")?;
         let corrupt = |key: Vec<u8>, what: &str| StoreError::Corrupt {
             key_hex: key.iter().map(|b| format!("{b:02x}")).collect(),
             detail: what.into(),
@@ -207,6 +237,17 @@ impl<S: StateStore> Ledger<S> {
                 stored,
             });
         }
+        let records_root = match store.get(&keys::records_root_meta())? {
+            Some(v) => Hash(
+                <[u8; 32]>::try_from(v.as_slice())
+                    .map_err(|_| corrupt(keys::records_root_meta(), "records root"))?,
+            ),
+            None => {
+                return Err(LedgerError::Missing {
+                    what: "records root",
+                })
+            }
+        };
         drop(ov);
         let filter = KeyFilter::build(&store, height)?;
         Ok(Ledger {
@@ -219,6 +260,11 @@ impl<S: StateStore> Ledger<S> {
             last_block_time,
             state_hash,
             validators,
+            next_validators,
+            results_root,
+            records_root,
+            records: None,
+            record_versions: RecordVersions::default(),
             verification: SignatureVerification::Batch,
             verified: Mutex::new(None),
             filter,
@@ -267,6 +313,52 @@ impl<S: StateStore> Ledger<S> {
         self.state_hash.root()
     }
 
+    /// Root of the records tree after the last applied block: what the next
+    /// block's header carries as `records_root`.
+    pub fn records_root(&self) -> Hash {
+        self.records_root
+    }
+
+    /// Merkle root of the last applied block's transaction results: what the
+    /// next block's header carries as `results_root`.
+    pub fn results_root(&self) -> Hash {
+        self.results_root
+    }
+
+    /// The recent versions of the records tree (filled by a ledger that
+    /// applies blocks), for proving records against decided headers.
+    pub fn record_versions(&self) -> RecordVersions {
+        self.record_versions.clone()
+    }
+
+    /// The records tree after the last applied block, built from the store
+    /// if this ledger has not built it yet, and checked against the stored
+    /// root.
+    fn records_tree(&mut self) -> Result<kp_types::smt::Tree, LedgerError> {
+        if let Some(tree) = &self.records {
+            return Ok(tree.clone());
+        }
+        let tree = records_tree::build(&self.store)?;
+        // Pair check: the tree the entries give must be the one whose root
+        // was committed with them.
+        if tree.root() != self.records_root {
+            return Err(LedgerError::RecordsRootMismatch {
+                computed: tree.root(),
+                stored: self.records_root,
+            });
+        }
+        self.record_versions
+            .push(self.height, tree.clone(), Default::default());
+        self.records = Some(tree.clone());
+        Ok(tree)
+    }
+
+    /// Builds the records tree now (a node calls it when it starts, so that
+    /// the first block does not wait for it, and proofs are ready).
+    pub fn prepare_records(&mut self) -> Result<(), LedgerError> {
+        self.records_tree().map(|_| ())
+    }
+
     /// Recomputes the state hash from every committed entry of the store (one
     /// walk of the state: time in proportion to its size) and checks it
     /// against the one maintained block by block. Finds committed entries
@@ -295,6 +387,12 @@ impl<S: StateStore> Ledger<S> {
     /// Validators for `height() + 1` with their member codes, by code.
     pub fn validator_codes(&self) -> Vec<(ParticipantCode, PublicKey)> {
         self.validators.clone()
+    }
+
+    /// Validators for `height() + 2` with their member codes, by code: the
+    /// government members in good standing after the last applied block.
+    pub fn next_validator_codes(&self) -> Vec<(ParticipantCode, PublicKey)> {
+        self.next_validators.clone()
     }
 
     /// Node keys allowed to connect: governments and trading entities not
@@ -385,6 +483,28 @@ impl<S: StateStore> Ledger<S> {
                 expected: self.state_root(),
                 found: h.state_root,
             });
+        }
+        for (field, expected, found) in [
+            (
+                "validators_hash",
+                self.validator_set_hash(),
+                h.validators_hash,
+            ),
+            (
+                "next_validators_hash",
+                self.next_validator_set_hash(),
+                h.next_validators_hash,
+            ),
+            ("results_root", self.results_root, h.results_root),
+            ("records_root", self.records_root, h.records_root),
+        ] {
+            if expected != found {
+                return Err(BlockError::WrongCommitment {
+                    field,
+                    expected,
+                    found,
+                });
+            }
         }
         if h.time <= self.last_block_time {
             return Err(BlockError::TimeNotAfter {
@@ -586,18 +706,29 @@ impl<S: StateStore> Ledger<S> {
             }
         }
         let block = Block {
-            header: BlockHeader {
-                chain_id: self.chain_id.clone(),
-                height: self.height + 1,
-                time,
-                proposer,
-                prev_hash: self.last_block_hash,
-                txs_root: merkle::root(&hashes),
-                state_root: self.state_root(),
-            },
+            header: self.next_header(proposer, time, merkle::root(&hashes)),
             txs,
         };
         (block, refused)
+    }
+
+    /// The header of a block for `height() + 1` by `proposer` at `time`
+    /// whose transactions have the Merkle root `txs_root`: every other
+    /// field is the ledger's own (what `validate_block` checks).
+    pub fn next_header(&self, proposer: PublicKey, time: Timestamp, txs_root: Hash) -> BlockHeader {
+        BlockHeader {
+            chain_id: self.chain_id.clone(),
+            height: self.height + 1,
+            time,
+            proposer,
+            prev_hash: self.last_block_hash,
+            txs_root,
+            state_root: self.state_root(),
+            validators_hash: self.validator_set_hash(),
+            next_validators_hash: self.next_validator_set_hash(),
+            results_root: self.results_root,
+            records_root: self.records_root,
+        }
     }
 
     /// Executes a decided block and commits its state changes together with
@@ -619,6 +750,7 @@ impl<S: StateStore> Ledger<S> {
             });
         }
         let hashes = self.validate_block_hashes(block, &|_, _| false)?;
+        let records = self.records_tree()?;
         let block_hash = block.hash();
         let time = block.header.time;
         let mut ctx = Ctx::new(
@@ -640,17 +772,45 @@ impl<S: StateStore> Ledger<S> {
             });
         }
         ctx.end_block();
+        let results: Vec<Hash> = receipts
+            .iter()
+            .map(|r| {
+                let code = r.result.as_ref().err().map(Rejection::code);
+                kp_types::result_leaf(&r.tx_hash, code)
+            })
+            .collect();
+        let results_root = merkle::root(&results);
         ctx.ov.meta_put(meta::HEIGHT, &(self.height + 1));
         ctx.ov.meta_put(meta::LAST_HASH, &block_hash);
         ctx.ov.meta_put(meta::LAST_TIME, &time);
+        ctx.ov.meta_put(meta::RESULTS_ROOT, &results_root);
+        ctx.ov
+            .put_value(keys::block_hash(self.height + 1), &block_hash);
         ctx.ov.commit_tx();
-        // The validators follow from the member records alone: read them
-        // again (a scan of the member table) only if the block wrote one.
-        let validators = if ctx.ov.writes_under(&keys::prefix(keys::table::PARTICIPANT)) {
+        // The members in good standing after this block validate the height
+        // after next (the next height's set was fixed one block ago, so that
+        // a header always names the set that decides its successor). They
+        // follow from the member records alone: read them again (a scan of
+        // the member table) only if the block wrote one.
+        let next_validators = if ctx.ov.writes_under(&keys::prefix(keys::table::PARTICIPANT)) {
             ctx.ov.active_governments()?
         } else {
-            self.validators.clone()
+            self.next_validators.clone()
         };
+        let validators = self.next_validators.clone();
+        if validators != self.validators {
+            ctx.ov.meta_put(meta::VALIDATORS, &validators);
+        }
+        if next_validators != self.next_validators {
+            ctx.ov.meta_put(meta::NEXT_VALIDATORS, &next_validators);
+            // Every set the chain has had stays readable by its hash, the
+            // one headers carry, for light clients.
+            ctx.ov.put_value(
+                keys::validator_set(&kp_types::validator_set_hash(&next_validators)),
+                &next_validators,
+            );
+        }
+        ctx.ov.commit_tx();
         let mut events = std::mem::take(&mut ctx.events);
         if validators != self.validators {
             events.push(LedgerEvent::ValidatorSetChanged {
@@ -660,6 +820,10 @@ impl<S: StateStore> Ledger<S> {
         let (mut changes, mut reads) = ctx.ov.into_changes_and_reads();
         let state_hash = next_state_hash(&self.store, &mut reads, &self.state_hash, &changes)?;
         let state_root = put_root(&mut changes, &state_hash);
+        let undo = records_tree::undo_of(&changes, &reads);
+        let records = records.update(&records_tree::changes_of(&changes));
+        let records_root = records.root();
+        changes.insert(keys::records_root_meta(), Some(records_root.0.to_vec()));
         let mut writes = WriteSet { entries: changes };
         writes.extend(host_writes);
         // What the filter needs of the writes, before they move into the
@@ -693,6 +857,12 @@ impl<S: StateStore> Ledger<S> {
         self.last_block_hash = block_hash;
         self.last_block_time = time;
         self.validators = validators;
+        self.next_validators = next_validators;
+        self.results_root = results_root;
+        self.records_root = records_root;
+        self.record_versions
+            .push(self.height, records.clone(), undo);
+        self.records = Some(records);
         Ok(BlockReceipt {
             height: self.height,
             block_hash,
@@ -823,6 +993,14 @@ impl<S: StateStore> Ledger<S> {
         Ok(self.view().get_value(&keys::evidence(id))?)
     }
 
+    /// A validator set by its hash (every set the chain has had).
+    pub fn validator_set(
+        &self,
+        hash: &Hash,
+    ) -> Result<Option<Vec<(ParticipantCode, PublicKey)>>, LedgerError> {
+        Ok(self.view().get_value(&keys::validator_set(hash))?)
+    }
+
     /// A member's production report for a half-year.
     pub fn production(
         &self,
@@ -837,7 +1015,12 @@ impl<S: StateStore> Ledger<S> {
     /// Hash of the validator set for `height() + 1` (codes and keys, in
     /// order), for light clients and logs.
     pub fn validator_set_hash(&self) -> Hash {
-        Hash::of_value(kp_types::Domain::ValidatorSet, &self.validators)
+        kp_types::validator_set_hash(&self.validators)
+    }
+
+    /// Hash of the validator set for `height() + 2`.
+    pub fn next_validator_set_hash(&self) -> Hash {
+        kp_types::validator_set_hash(&self.next_validators)
     }
 
     /// The Chair.

@@ -68,14 +68,10 @@ pub mod bloom;
 mod error;
 mod exec;
 mod filter;
-pub mod genesis;
-pub mod keys;
 mod ledger;
 mod memo;
 mod overlay;
-pub mod params;
-pub mod records;
-pub mod rejection;
+pub mod records_tree;
 pub mod root;
 mod state;
 mod stats;
@@ -83,16 +79,20 @@ pub mod store;
 pub mod testkit;
 
 pub use error::{BlockError, LedgerError};
+// The record types, genesis, parameters and rejections are the contract with
+// clients: they live in `kp-api` and keep their paths here.
 pub use exec::{quarter_of, scope_name};
 pub use genesis::{Genesis, GenesisError};
+pub use kp_api::{genesis, keys, params, records, rejection};
 pub use ledger::{Ledger, SignatureVerification, RESOLUTIONS_LIST_MAX, SEIZURES_LIST_MAX};
 pub use params::Params;
 pub use records::{
     Anomaly, Approval, AuthorityRecord, BlockReceipt, CertificateEventKind,
     CertificateHistoryEntry, CertificateRecord, CertificateStatus, Discrepancy, EvidenceRecord,
     LedgerEvent, MembershipStatus, ParticipantRecord, Receipt, ResolutionOutcome, ResolutionRecord,
-    SanctionRecord, SeizureRecord, Totals, TradeStatistics, TxReceipt,
+    SanctionRecord, SeizureIndex, SeizureRecord, Totals, TradeStatistics, TxReceipt,
 };
+pub use records_tree::{RecordVersions, RECORD_VERSIONS_KEPT};
 pub use rejection::Rejection;
 pub use state::GlobalQuarterStats;
 pub use store::{MemStore, StateStore, StoreError, WriteSet, HOST_KEY_PREFIX_MIN};

@@ -42,6 +42,13 @@ pub mod meta {
     pub const CHAIR_YEAR: &str = "chair-year";
     /// Last seizure sequence number.
     pub const SEIZURE_SEQUENCE: &str = "seizure-sequence";
+    /// The validators of height `height + 1` (codes and node keys, by code).
+    pub const VALIDATORS: &str = "validators";
+    /// The validators of height `height + 2`: the government members in good
+    /// standing after the last applied block.
+    pub const NEXT_VALIDATORS: &str = "next-validators";
+    /// Merkle root of the last applied block's transaction results.
+    pub const RESULTS_ROOT: &str = "results-root";
 }
 
 /// Export totals of all members per HS code for a quarter (the norm for

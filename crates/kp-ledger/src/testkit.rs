@@ -15,10 +15,10 @@ use crate::rejection::Rejection;
 use crate::store::{MemStore, WriteSet};
 use crate::LedgerError;
 use kp_types::{
-    merkle, Authority, AuthorityId, Block, BlockHeader, Carats, Certificate, CertificateLine,
-    CertificateNumber, Date, Domain, Hash, HsCode, Origin, Participant, ParticipantCode,
-    ParticipantKind, Party, Payload, PublicKey, ResolutionAction, ResolutionId, ResolutionProposal,
-    SignedTransaction, SigningKey, Territory, Timestamp, Transaction, UsdCents,
+    merkle, Authority, AuthorityId, Block, Carats, Certificate, CertificateLine, CertificateNumber,
+    Date, Domain, Hash, HsCode, Origin, Participant, ParticipantCode, ParticipantKind, Party,
+    Payload, PublicKey, ResolutionAction, ResolutionId, ResolutionProposal, SignedTransaction,
+    SigningKey, Territory, Timestamp, Transaction, UsdCents,
 };
 
 /// Chain id of the fixtures.
@@ -210,15 +210,7 @@ pub fn block_with(
         .copied()
         .unwrap_or(PublicKey([0; 32]));
     Block {
-        header: BlockHeader {
-            chain_id: ledger.chain_id().to_string(),
-            height: ledger.height() + 1,
-            time,
-            proposer,
-            prev_hash: ledger.last_block_hash(),
-            txs_root: merkle::root(&hashes),
-            state_root: ledger.state_root(),
-        },
+        header: ledger.next_header(proposer, time, merkle::root(&hashes)),
         txs,
     }
 }
@@ -362,9 +354,11 @@ impl Harness {
     /// Panics unless it is adopted.
     #[allow(clippy::panic)]
     pub fn adopt(&mut self, action: ResolutionAction) -> ResolutionId {
+        // The governments in good standing now (the validators of the
+        // height after next; the next height's were fixed a block ago).
         let codes: Vec<String> = self
             .ledger
-            .validator_codes()
+            .next_validator_codes()
             .into_iter()
             .map(|(c, _)| c.to_string())
             .collect();

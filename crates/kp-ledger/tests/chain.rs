@@ -789,6 +789,11 @@ fn small_queries() {
     h.adopt(kp_types::ResolutionAction::Expel {
         participant: code("CG"),
     });
+    // The expulsion fixes the validators of the height after next: the
+    // next height's set was fixed one block before.
+    assert_eq!(h.ledger.validator_set_hash(), before);
+    assert_ne!(h.ledger.next_validator_set_hash(), before);
+    h.apply(vec![]).unwrap();
     assert_ne!(h.ledger.validator_set_hash(), before);
     // Seizures, newest first.
     for carats in [100, 200] {

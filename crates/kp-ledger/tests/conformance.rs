@@ -11,25 +11,41 @@ fn frozen_roots() {
     let mut h = Harness::new();
     let genesis_hash = genesis().hash().to_hex();
     let genesis_root = h.ledger.state_root().to_hex();
+    let genesis_records = h.ledger.records_root().to_hex();
     let c = certificate("BW0000001", "BW", "EU", h.today());
     let tx = h.by_authority("BW", Payload::IssueCertificate(c));
     let receipt = h.apply(vec![tx]).unwrap();
     let block_root = receipt.state_root.to_hex();
+    let block_records = h.ledger.records_root().to_hex();
+    let block_results = h.ledger.results_root().to_hex();
     assert_eq!(
         genesis_hash,
         "3e39ec1d2c979a2fc01ab55ec4018deffa7c82ef5ed648920428e1ce627296a0"
     );
     // Both roots changed when the bucket tree gave way to the lattice state
-    // hash (`root.rs`).
+    // hash (`root.rs`), when the expiry indexes moved to version 2, and when
+    // the state gained the validator sets, the results root, the block
+    // hashes and the seizure index that light clients prove.
     assert_eq!(
         genesis_root,
-        "0351abd33d8b1465a39ffe01a8cc9b009a7e1b0875275281402d4181e1ec0df0"
+        "35ef954711319c88760a6d41b10eb03d49b7e6ad0cf6ed7a97e6a755fbd249f4"
     );
-    // Changed when the expiry indexes of executed transactions (0x0D) and
-    // of certificates (0x08) moved to version 2: one entry per block and
-    // expiry window or date instead of one per hash or certificate.
     assert_eq!(
         block_root,
-        "99c052b2effd15042a9a692e23496f53795861c3e56b47f6aff78a7fef23fcb4"
+        "db80af7ff7705e813eb6f909c42fa1490e34b171b16635576e248b10be7d5cd6"
+    );
+    // The authenticated map of records (`kp_types::smt`) and the results
+    // tree, as headers carry them.
+    assert_eq!(
+        genesis_records,
+        "d339aa27289eb6af73ad30e1fe8084655ddac1f8aaec0f7ef542ea447a0dbf08"
+    );
+    assert_eq!(
+        block_records,
+        "b611d7c38f60e6259da38a80ad62c7e2328a41a1495d3be1e2756b7c39b08d76"
+    );
+    assert_eq!(
+        block_results,
+        "90938e62b9781f8008e36889c6db824892e1c19fd273952e3fb55684c52629bf"
     );
 }

@@ -139,6 +139,14 @@ fn validator_codes(h: &Harness) -> Vec<String> {
         .collect()
 }
 
+fn next_validator_codes(h: &Harness) -> Vec<String> {
+    h.ledger
+        .next_validator_codes()
+        .into_iter()
+        .map(|(c, _)| c.to_string())
+        .collect()
+}
+
 #[test]
 fn admission_changes_validators_and_required_signers() {
     let mut h = Harness::new();
@@ -147,6 +155,14 @@ fn admission_changes_validators_and_required_signers() {
     let id = h.adopt(ResolutionAction::Admit {
         participant: za.clone(),
     });
+    // ZA validates from the height after next (header chain: the next
+    // header already names the set of its successor).
+    assert_eq!(validator_codes(&h), ["AE", "BW", "CF", "CG", "EU", "IN"]);
+    assert_eq!(
+        next_validator_codes(&h),
+        ["AE", "BW", "CF", "CG", "EU", "IN", "ZA"]
+    );
+    h.apply(vec![]).unwrap();
     assert_eq!(
         validator_codes(&h),
         ["AE", "BW", "CF", "CG", "EU", "IN", "ZA"]
@@ -169,7 +185,7 @@ fn admission_changes_validators_and_required_signers() {
 }
 
 #[test]
-fn validator_set_changes_from_the_next_height() {
+fn validator_set_changes_from_the_height_after_next() {
     let mut h = Harness::new();
     let (id, _) = h.propose(
         "BW",
@@ -185,9 +201,22 @@ fn validator_set_changes_from_the_next_height() {
     let before = h.ledger.validators();
     let receipt = h.apply(txs).unwrap();
     assert!(matches!(outcome(&h, id), ResolutionOutcome::Adopted { .. }));
-    // The block that adopted it was validated by the old set; the event
-    // announces the set for the next height.
+    // The block that adopted it was validated by the old set, and so is the
+    // next one, whose header was fixed before: the adoption fixes the set of
+    // the height after next.
     assert!(before.contains(&node_key("CG").public()));
+    assert!(h.ledger.validators().contains(&node_key("CG").public()));
+    assert_eq!(next_validator_codes(&h), ["AE", "BW", "CF", "EU", "IN"]);
+    assert!(!receipt
+        .events
+        .iter()
+        .any(|e| matches!(e, LedgerEvent::ValidatorSetChanged { .. })));
+    // CG is out of the network at once (membership is not consensus).
+    assert!(!h
+        .ledger
+        .network_members()
+        .contains(&node_key("CG").public()));
+    let receipt = h.apply(vec![]).unwrap();
     let announced = receipt
         .events
         .iter()
@@ -229,6 +258,8 @@ fn expulsion_removes_a_required_signer_and_readmission_restores_it() {
     });
     let rec = h.ledger.participant(&code("CG")).unwrap().unwrap();
     assert_eq!(rec.status, MembershipStatus::Active);
+    assert!(next_validator_codes(&h).contains(&"CG".to_string()));
+    h.apply(vec![]).unwrap();
     assert!(validator_codes(&h).contains(&"CG".to_string()));
 }
 
@@ -305,6 +336,14 @@ fn node_key_rotation_moves_validator_and_signing_rights() {
     );
     let receipt = h.apply(vec![tx]).unwrap();
     assert_eq!(receipt.receipts[0].result, Ok(()));
+    // The new key validates from the height after next.
+    assert!(h.ledger.validators().contains(&node_key("BW").public()));
+    assert!(h
+        .ledger
+        .next_validator_codes()
+        .iter()
+        .any(|(_, k)| *k == new_key.public()));
+    let receipt = h.apply(vec![]).unwrap();
     assert!(receipt
         .events
         .iter()

@@ -493,6 +493,10 @@ proptest! {
                 prev_hash: kp_types::Hash([3; 32]),
                 txs_root: kp_types::merkle::root(&txs.iter().map(SignedTransaction::hash).collect::<Vec<_>>()),
                 state_root: kp_types::Hash([4; 32]),
+                validators_hash: kp_types::Hash([5; 32]),
+                next_validators_hash: kp_types::Hash([6; 32]),
+                results_root: kp_types::Hash([7; 32]),
+                records_root: kp_types::Hash([8; 32]),
             },
             txs,
         };

@@ -26,7 +26,6 @@
 //!   block to answer for one transaction was most of a lookup's cost.
 
 use futures::stream::{BoxStream, StreamExt};
-use kp_client::proof::{CertificateProof, TxProof};
 use kp_ledger::keys as ledger_keys;
 use kp_ledger::{
     BlockReceipt, CertificateRecord, LedgerEvent, MembershipStatus, ResolutionOutcome,
@@ -220,6 +219,9 @@ pub struct Shared {
     pub store: SledStore,
     /// A read-only ledger over the same store, for queries.
     pub ledger: kp_ledger::Ledger<SledStore>,
+    /// The recent records trees of the ledger that applies blocks, for
+    /// proofs.
+    pub records: kp_ledger::RecordVersions,
     /// Requests to the node task.
     pub requests: mpsc::Sender<Request>,
     /// Applied blocks, for subscribers.
@@ -511,7 +513,8 @@ impl Backend for NodeBackend {
                 self.certificate(&number, &alerts)
             }
             Query::Participant(code) => self.participant(&code),
-            Query::CertificateProof(number) => JsonBody::new(&self.proof(&number)?),
+            Query::CertificateProof(number) => JsonBody::new(&self.prover().certificate(&number)?),
+            Query::LightBlock(height) => JsonBody::new(&self.prover().light_block(height)?),
             other => JsonBody::new(&self.query_value(other)?),
         }
     }
@@ -649,6 +652,7 @@ impl NodeBackend {
             Query::Transaction(_)
             | Query::Certificate(_)
             | Query::CertificateProof(_)
+            | Query::LightBlock(_)
             | Query::Participant(_) => Err(ApiError::internal("query routed to the wrong reader")),
         }
     }
@@ -839,60 +843,12 @@ impl NodeBackend {
         Ok(json!({ "items": items, "next": next }))
     }
 
-    fn proof(&self, number: &CertificateNumber) -> Result<CertificateProof, ApiError> {
-        let store = &self.shared.store;
-        let record = self.certificate_record(number)?;
-        let mut txs = Vec::new();
-        for entry in record.history.iter().take(kp_client::proof::PROOF_TXS_MAX) {
-            let Some(hash) = entry.tx else {
-                continue;
-            };
-            let position = BlockStore::tx_locations(store, &hash, kp_storage::TX_LOCATIONS_MAX)
-                .map_err(internal)?
-                .into_iter()
-                .find(|(h, _)| *h == entry.height)
-                .map(|(_, p)| p as usize)
-                .ok_or_else(|| {
-                    ApiError::internal(format!("transaction {hash} of {number} is not indexed"))
-                })?;
-            let block = BlockStore::block(store, entry.height)
-                .map_err(internal)?
-                .ok_or_else(|| ApiError::internal(format!("block {} is missing", entry.height)))?;
-            let commit = BlockStore::commit_certificate(store, entry.height)
-                .map_err(internal)?
-                .ok_or_else(|| {
-                    ApiError::internal(format!("commit certificate {} is missing", entry.height))
-                })?;
-            let leaves: Vec<Hash> = block.txs.iter().map(SignedTransaction::hash).collect();
-            let merkle = kp_types::merkle::prove(&leaves, position).ok_or_else(|| {
-                ApiError::internal(format!(
-                    "position {position} is outside block {}",
-                    entry.height
-                ))
-            })?;
-            let tx = block
-                .txs
-                .get(position)
-                .cloned()
-                .ok_or_else(|| ApiError::internal("transaction position out of range"))?;
-            let event = serde_json::to_value(entry.event)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            txs.push(TxProof {
-                event,
-                tx,
-                height: entry.height,
-                merkle,
-                header: block.header,
-                commit,
-            });
+    fn prover(&self) -> crate::proofs::Prover<'_> {
+        crate::proofs::Prover {
+            store: &self.shared.store,
+            ledger: &self.shared.ledger,
+            versions: &self.shared.records,
         }
-        Ok(CertificateProof {
-            number: number.clone(),
-            record,
-            txs,
-        })
     }
 }
 

@@ -128,18 +128,33 @@ pub enum CertCommand {
         /// Its number.
         number: String,
     },
-    /// Check a certificate without trusting the node: Merkle paths and commit
-    /// certificates against a validator set derived from genesis.
+    /// Check a certificate without trusting the node: a light client
+    /// verifies a recent decided header from the genesis you trust, then the
+    /// certificate's record, Participants, authorities, seizures and acts are
+    /// proven against it. Exit status: 0 authentic, 1 not authentic, 2 not
+    /// found, 3 cannot decide.
     Verify {
         /// Its number.
         number: String,
-        /// A genesis file you trust (default: the node's, taken on trust).
+        /// The genesis file you trust.
         #[arg(long)]
-        genesis: Option<PathBuf>,
-        /// Other nodes to ask as well (repeatable): a node can withhold a
-        /// later act but cannot forge one, so the longest proven history wins.
+        genesis: PathBuf,
+        /// Other nodes to ask as well (repeatable): their headers are compared
+        /// at a common height (two decided headers at one height are a fork),
+        /// and each one's proof must verify.
         #[arg(long)]
         also: Vec<String>,
+        /// Where verified headers are kept between runs (default: the
+        /// user's data directory, kpledger/light).
+        #[arg(long)]
+        light_dir: Option<PathBuf>,
+        /// Refuse answers older than this many seconds.
+        #[arg(long, default_value_t = 300)]
+        max_age: u64,
+        /// Trust a verified header for this many days (the time within which
+        /// at most a third of the validators it names may turn byzantine).
+        #[arg(long, default_value_t = 14)]
+        trust_period_days: u64,
     },
     /// Confirm receipt as the importing authority (default: what was certified).
     Confirm {
@@ -405,14 +420,10 @@ pub enum CliError {
         /// Explanation.
         message: String,
     },
-    /// `cert verify` found the certificate not authentic.
-    #[error("certificate {number} is NOT AUTHENTIC: {reason}")]
-    NotAuthentic {
-        /// The number.
-        number: String,
-        /// Why.
-        reason: String,
-    },
+    /// The command printed its verdict; the process exits with this status
+    /// (`cert verify`: 1 not authentic, 2 not found, 3 cannot decide).
+    #[error("exit status {0}")]
+    Exit(u8),
 }
 
 fn usage(message: impl Into<String>) -> CliError {
@@ -632,7 +643,19 @@ fn cert(client: &Client, out: &Output, command: CertCommand) -> Result<(), CliEr
             number,
             genesis,
             also,
-        } => verify(client, out, &number, genesis, &also)?,
+            light_dir,
+            max_age,
+            trust_period_days,
+        } => {
+            let options = VerifyOptions {
+                genesis,
+                also,
+                light_dir,
+                max_age_s: max_age,
+                trust_period_days,
+            };
+            verify(client, out, &number, &options)?
+        }
         CertCommand::Confirm {
             signer,
             number,
@@ -761,105 +784,152 @@ fn describe_certificate(record: &Value) -> String {
     text
 }
 
+/// The options of `cert verify`.
+struct VerifyOptions {
+    genesis: PathBuf,
+    also: Vec<String>,
+    light_dir: Option<PathBuf>,
+    max_age_s: u64,
+    trust_period_days: u64,
+}
+
 fn verify(
     client: &Client,
     out: &Output,
     number: &str,
-    genesis: Option<PathBuf>,
-    also: &[String],
+    options: &VerifyOptions,
 ) -> Result<(), CliError> {
+    use kp_client::light::{LightClient, LightStore, TrustOptions, TrustedState};
+    use kp_client::{Freshness, Verdict};
     let number: CertificateNumber = parse("certificate number", number)?;
-    let trusted = match &genesis {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
-            Some(Genesis::from_toml(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?)
-        }
-        None => None,
+    let path = &options.genesis;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let genesis =
+        Genesis::from_toml(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let genesis_hash = genesis.hash();
+    let dir = options
+        .light_dir
+        .clone()
+        .unwrap_or_else(LightStore::default_dir);
+    let store = LightStore::open(&dir).map_err(|e| usage(format!("light store: {e}")))?;
+    let trust = TrustOptions {
+        trust_period_ms: options.trust_period_days.saturating_mul(86_400_000),
+        ..TrustOptions::default()
     };
-    let check = match client.verify_certificate(&number, trusted.as_ref(), now().date()) {
-        Ok(check) => check,
-        Err(ClientError::Proof(e)) => {
-            return Err(CliError::NotAuthentic {
-                number: number.to_string(),
-                reason: e.to_string(),
-            })
-        }
-        Err(e @ ClientError::GenesisMismatch { .. }) => {
-            return Err(CliError::NotAuthentic {
-                number: number.to_string(),
-                reason: e.to_string(),
-            })
-        }
-        Err(e) => return Err(e.into()),
+    let mut light = LightClient::new(TrustedState::from_genesis(&genesis), trust, Some(store))
+        .map_err(|e| usage(format!("light client: {e}")))?;
+    let freshness = Freshness {
+        now: now(),
+        max_age_ms: options.max_age_s.saturating_mul(1000),
     };
-    let mut check = check;
-    for url in also.iter().take(16) {
-        let second = Client::new(url)
-            .and_then(|c| c.verify_certificate(&number, trusted.as_ref(), now().date()));
-        match second {
-            Ok(other) if other.verified.history.len() > check.verified.history.len() => {
-                let mut caveats = other.verified.caveats.clone();
-                caveats.push(format!(
-                    "{} withheld acts that {url} proved; the longer proven history is shown",
-                    client.base()
-                ));
-                check = other;
-                check.verified.caveats = caveats;
+    let (mut verdict, anchor) =
+        client.check_certificate(&number, &mut light, &genesis_hash, freshness);
+    let mut notes = Vec::new();
+    if !matches!(verdict, Verdict::CannotDecide { .. }) {
+        let mut anchors = vec![(client.base().to_string(), anchor)];
+        for url in options.also.iter().take(16) {
+            let other = match Client::new(url) {
+                Ok(c) => c,
+                Err(e) => {
+                    verdict = Verdict::CannotDecide {
+                        reason: format!("cannot ask {url}: {e}"),
+                        fork: None,
+                    };
+                    break;
+                }
+            };
+            let (second, second_anchor) =
+                other.check_certificate(&number, &mut light, &genesis_hash, freshness);
+            anchors.push((url.clone(), second_anchor));
+            verdict = kp_client::combine(verdict, second, url);
+            if matches!(verdict, Verdict::CannotDecide { .. }) {
+                break;
             }
-            Ok(other) if other.verified.history != check.verified.history => {
-                check.verified.caveats.push(format!(
-                    "{url} proved a shorter history (it withholds acts)"
-                ));
+        }
+        if !matches!(verdict, Verdict::CannotDecide { .. }) && anchors.len() > 1 {
+            match kp_client::compare_at_common_height(&anchors, &mut light, freshness.now) {
+                Ok(line) => notes.push(line),
+                Err(fork) => verdict = fork,
             }
-            Ok(_) => check
-                .verified
-                .caveats
-                .push(format!("{url} proved the same history")),
-            Err(e) => check
-                .verified
-                .caveats
-                .push(format!("{url} could not confirm: {e}")),
         }
     }
-    let value = serde_json::to_value(&check).unwrap_or(Value::Null);
-    let value = serde_json::json!({ "authentic": true, "check": value });
-    out.show(&value, || {
-        let c = &check.verified.certificate;
-        let mut text = format!(
-            "Certificate {} is AUTHENTIC: signed by {}'s authority {} and decided by a quorum of validators.\n  status: {}\n  {} -> {}, {} ct, USD {}, issued {}, expires {}",
-            c.number, c.exporting, c.issuing_authority, check.verified.status.to_uppercase(),
-            c.exporting, c.importing, c.total_carats(), c.total_value(), c.issued_on, c.expires_on
-        );
-        for (event, height) in &check.verified.history {
-            text.push_str(&format!("\n  proven: {event} at height {height}"));
+    let value = serde_json::to_value(&verdict).unwrap_or(Value::Null);
+    let value = serde_json::json!({ "number": number, "verdict": value, "notes": notes });
+    out.show(&value, || verdict_text(&number, &verdict, &notes));
+    match verdict.exit_code() {
+        0 => Ok(()),
+        code => Err(CliError::Exit(code as u8)),
+    }
+}
+
+/// `cert verify`'s verdict in words.
+fn verdict_text(
+    number: &CertificateNumber,
+    verdict: &kp_client::Verdict,
+    notes: &[String],
+) -> String {
+    use kp_client::Verdict;
+    let mut text = match verdict {
+        Verdict::Authentic(v) => {
+            let c = &v.certificate;
+            let mut text = format!(
+                "Certificate {} is AUTHENTIC, as of height {} (time {}).\n  status: {}\n  {} -> {}, {} ct, USD {}, issued {} by {}, expires {}",
+                c.number, v.as_of_height, v.as_of_time, v.status.to_uppercase(),
+                c.exporting, c.importing, c.total_carats(), c.total_value(), c.issued_on,
+                c.issuing_authority, c.expires_on
+            );
+            for (event, height) in &v.history {
+                text.push_str(&format!("\n  proven: {event} at height {height}"));
+            }
+            if v.alerts.is_empty() {
+                text.push_str("\n  alerts: none");
+            }
+            for a in &v.alerts {
+                text.push_str(&format!("\n  ALERT {}: {}", a.kind, a.detail));
+            }
+            text.push_str("\n  proven from your genesis by headers, commit certificates and Merkle proofs; no node was trusted");
+            text
         }
-        text.push_str(&format!(
-            "\n  validators: from {} genesis{}",
-            if check.genesis_trusted { "your trusted" } else { "the node's (not independently trusted; pass --genesis FILE)" },
-            if check.membership_changes > 0 { format!(" plus {} membership resolutions", check.membership_changes) } else { String::new() }
-        ));
-        if check.sanctions.is_empty() && check.seizures.is_empty() && !check.enhanced_vigilance {
-            text.push_str("\n  alerts: none");
+        Verdict::NotAuthentic { reason } => {
+            format!("Certificate {number}: NOT AUTHENTIC: {reason}")
         }
-        for sanction in &check.sanctions {
-            text.push_str(&format!("\n  ALERT sanction on {}: {}", s(&sanction["participant"]), sanction["scope"]));
+        Verdict::NotFound {
+            as_of_height,
+            as_of_time,
+            seizures,
+        } => {
+            let mut text = format!(
+                "Certificate {number}: NOT FOUND: the ledger proves that no certificate of this number exists, as of height {as_of_height} (time {as_of_time})."
+            );
+            for s in seizures {
+                text.push_str(&format!(
+                    "\n  ALERT seizure: a shipment presented under this number was seized in {} at {} on {}",
+                    s.report.territory, s.report.location, s.report.seized_on
+                ));
+            }
+            text
         }
-        for seizure in &check.seizures {
-            text.push_str(&format!(
-                "\n  ALERT seized in {} at {} on {}",
-                seizure.report.territory, seizure.report.location, seizure.report.seized_on
-            ));
+        Verdict::CannotDecide { reason, fork } => {
+            let mut text = format!("Certificate {number}: CANNOT DECIDE: {reason}");
+            if let Some(pair) = fork {
+                for (i, b) in [&pair.0, &pair.1].into_iter().enumerate() {
+                    text.push_str(&format!(
+                        "\n  header {}: height {} hash {} signed by {} validators",
+                        i + 1,
+                        b.header.height,
+                        b.header.hash(),
+                        b.commit.signatures.len()
+                    ));
+                }
+            }
+            text
         }
-        if check.enhanced_vigilance {
-            text.push_str("\n  ALERT enhanced vigilance: importers should check this shipment closely");
-        }
-        for caveat in &check.verified.caveats {
-            text.push_str(&format!("\n  note: {caveat}"));
-        }
-        text
-    });
-    Ok(())
+    };
+    for note in notes {
+        text.push_str(&format!("\n  note: {note}"));
+    }
+    text
 }
 
 fn seizure(client: &Client, out: &Output, command: SeizureCommand) -> Result<(), CliError> {

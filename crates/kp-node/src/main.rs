@@ -149,8 +149,10 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Node { config } => kp_node::run::run_node(&config).map_err(|e| e.to_string()),
         Command::Devnet(args) => kp_node::devnet::run(&args).map_err(|e| e.to_string()),
-        Command::Client(command) => {
-            kp_node::client_cli::run(&cli.client, command).map_err(|e| e.to_string())
-        }
+        Command::Client(command) => match kp_node::client_cli::run(&cli.client, command) {
+            // The verdict is printed; only the status remains to give.
+            Err(kp_node::client_cli::CliError::Exit(code)) => std::process::exit(i32::from(code)),
+            other => other.map_err(|e| e.to_string()),
+        },
     }
 }

@@ -276,7 +276,15 @@ impl Node {
             config.storage.cache_mb.saturating_mul(1024 * 1024),
         )?;
         // Staging lets a block's receipts join the block's own atomic commit.
-        let ledger = Ledger::open(&genesis, StagingStore::new(store.clone()))?;
+        let mut ledger = Ledger::open(&genesis, StagingStore::new(store.clone()))?;
+        // The records tree is rebuilt from the state (and checked against
+        // its stored root) before the node serves or proposes anything.
+        let built = std::time::Instant::now();
+        ledger.prepare_records()?;
+        tracing::info!(
+            ms = built.elapsed().as_millis() as u64,
+            "records tree built"
+        );
         let consistent = kp_storage::check_consistency_with(
             &store,
             ledger.height(),
@@ -338,6 +346,7 @@ impl Node {
             genesis: genesis.clone(),
             store: store.clone(),
             ledger: Ledger::open(&genesis, store.clone())?,
+            records: ledger.record_versions(),
             requests: request_tx,
             events,
             metrics: Default::default(),
@@ -1591,6 +1600,10 @@ mod tests {
                 prev_hash: Hash::ZERO,
                 txs_root: Hash::ZERO,
                 state_root: Hash::ZERO,
+                validators_hash: Hash::ZERO,
+                next_validators_hash: Hash::ZERO,
+                results_root: Hash::ZERO,
+                records_root: Hash::ZERO,
             },
             txs: vec![],
         };

@@ -207,8 +207,13 @@ pub enum Query {
     Certificate(CertificateNumber),
     /// A page of certificates.
     Certificates(CertificateFilter),
-    /// A certificate's transactions with Merkle paths and commit certificates.
+    /// Everything that proves a certificate's record, Participants,
+    /// authorities, seizures and acts against a recent decided header
+    /// (`kp_api::proof::CertificateProof`).
     CertificateProof(CertificateNumber),
+    /// A decided header with its commit certificate and validator set
+    /// (`kp_api::proof::LightBlock`); `None`: the latest.
+    LightBlock(Option<u64>),
     /// A member with its authorities.
     Participant(ParticipantCode),
     /// Every member.
@@ -376,6 +381,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/v1/certificates", get(certificates))
         .route("/v1/certificates/{number}", get(certificate))
         .route("/v1/certificates/{number}/proof", get(certificate_proof))
+        .route("/v1/light/blocks/{height}", get(light_block))
         .route("/v1/participants", get(participants))
         .route("/v1/participants/{code}", get(participant))
         .route("/v1/resolutions", get(resolutions))
@@ -712,6 +718,19 @@ async fn block_by_hash(State(state): State<AppState>, Path(hash): Path<String>) 
 
 async fn certificate(State(state): State<AppState>, Path(number): Path<String>) -> ApiResult {
     ask(&state, Query::Certificate(parse_number(&number)?)).await
+}
+
+async fn light_block(State(state): State<AppState>, Path(height): Path<String>) -> ApiResult {
+    let height = match height.as_str() {
+        "latest" => None,
+        text => Some(text.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(
+                "malformed-height",
+                "a height is a whole number, or \"latest\"",
+            )
+        })?),
+    };
+    ask(&state, Query::LightBlock(height)).await
 }
 
 async fn certificate_proof(State(state): State<AppState>, Path(number): Path<String>) -> ApiResult {

@@ -203,10 +203,19 @@ pub fn document() -> Value {
     paths.insert(
         "/v1/certificates/{number}/proof".into(),
         get_op(
-            "Proof of a certificate: for each transaction of its history, the transaction, its Merkle path to the block's transactions root, the block header and its commit certificate",
+            "Proof of a certificate against a recent decided header (the anchor: header, commit certificate, validator set): the certificate's record or its absence, both Participants, the authorities of its acts, the seizure reports naming it and the block hashes, each with its path in the records tree; and for each act its transaction, its inclusion path and its result path",
             vec![param("number", "path", "certificate number", true)],
-            ok_json("proof", &["number", "record", "txs"]),
-            &[("400", "malformed-number"), ("404", "not-found")],
+            ok_json("proof", &["number", "anchor", "records", "acts"]),
+            &[("400", "malformed-number"), ("503", "unavailable")],
+        ),
+    );
+    paths.insert(
+        "/v1/light/blocks/{height}".into(),
+        get_op(
+            "A decided header with its commit certificate and the validator set of its height, for light clients",
+            vec![param("height", "path", "a height, or latest", true)],
+            ok_json("light block", &["header", "commit", "validators"]),
+            &[("400", "malformed-height"), ("404", "not-found")],
         ),
     );
     paths.insert(

@@ -58,7 +58,10 @@ impl Backend for FakeBackend {
                 return Err(ApiError::not_found("no certificate numbered BW404"))
             }
             Query::Certificate(_) => fake_certificate(),
-            Query::CertificateProof(_) => json!({"number": "BW0001", "record": {}, "txs": []}),
+            Query::CertificateProof(_) => {
+                json!({"number": "BW0001", "anchor": {}, "records": [], "acts": []})
+            }
+            Query::LightBlock(_) => json!({"header": {}, "commit": {}, "validators": []}),
             Query::Certificates(_) => page,
             Query::Participant(_) => {
                 json!({"participant": {}, "status": "active", "sanction": null, "authorities": []})
@@ -288,6 +291,7 @@ async fn openapi_matches_the_server() {
         "/v1/certificates",
         "/v1/certificates/{number}",
         "/v1/certificates/{number}/proof",
+        "/v1/light/blocks/{height}",
         "/v1/participants",
         "/v1/participants/{code}",
         "/v1/resolutions",

@@ -25,7 +25,7 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throug
 use kp_ledger::testkit::{self, authority_key, MINUTE_MS};
 use kp_ledger::{Ledger, StateStore, StoreError, TxReceipt, WriteSet};
 use kp_storage::{BlockStore, SledStore, StagingStore};
-use kp_types::{merkle, Block, BlockHeader, Hash, Payload, SignedTransaction};
+use kp_types::{merkle, Block, Hash, Payload, SignedTransaction};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -99,14 +99,9 @@ fn block_of_certificates(ledger: &Ledger<Store>) -> Block {
         .collect();
     let hashes: Vec<Hash> = txs.iter().map(SignedTransaction::hash).collect();
     Block {
-        header: BlockHeader {
-            chain_id: ledger.chain_id().to_string(),
-            height,
-            time,
-            proposer: ledger.validators()[0],
-            prev_hash: ledger.last_block_hash(),
-            txs_root: merkle::root(&hashes),
-            state_root: ledger.state_root(),
+        header: {
+            debug_assert_eq!(height, ledger.height() + 1);
+            ledger.next_header(ledger.validators()[0], time, merkle::root(&hashes))
         },
         txs,
     }

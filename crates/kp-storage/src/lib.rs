@@ -42,6 +42,8 @@
 //! #             chain_id: "kp-doc".into(), height: 1, time: Timestamp(1),
 //! #             proposer: key.public(), prev_hash: Hash::ZERO,
 //! #             txs_root: Hash::ZERO, state_root: Hash::ZERO,
+//! #             validators_hash: Hash::ZERO, next_validators_hash: Hash::ZERO,
+//! #             results_root: Hash::ZERO, records_root: Hash::ZERO,
 //! #         },
 //! #         txs: vec![],
 //! #     };

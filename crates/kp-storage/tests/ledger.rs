@@ -11,7 +11,7 @@ use kp_storage::{
     check_consistency, check_consistency_with, BlockStore, CheckDepth, SledStore, StagingStore,
     RECEIPTS_BYTES_MAX,
 };
-use kp_types::{merkle, Block, BlockHeader, CommitCertificate, Hash, Payload, SignedTransaction};
+use kp_types::{merkle, Block, CommitCertificate, Hash, Payload, SignedTransaction};
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::time::Duration;
@@ -44,14 +44,9 @@ fn next_block(ledger: &Node) -> Block {
     let txs = vec![tx];
     let hashes: Vec<Hash> = txs.iter().map(SignedTransaction::hash).collect();
     Block {
-        header: BlockHeader {
-            chain_id: ledger.chain_id().to_string(),
-            height,
-            time,
-            proposer: ledger.validators()[0],
-            prev_hash: ledger.last_block_hash(),
-            txs_root: merkle::root(&hashes),
-            state_root: ledger.state_root(),
+        header: {
+            assert_eq!(height, ledger.height() + 1);
+            ledger.next_header(ledger.validators()[0], time, merkle::root(&hashes))
         },
         txs,
     }

@@ -29,6 +29,39 @@ pub struct BlockHeader {
     /// in which this block executes). A block's own result is committed by the
     /// next header, so proposing never waits for execution.
     pub state_root: Hash,
+    /// Hash of the validator set of this height ([`validator_set_hash`]):
+    /// the keys whose precommits decide this block.
+    pub validators_hash: Hash,
+    /// Hash of the validator set of `height + 1`. The ledger fixes the set of
+    /// `h + 2` when it executes block `h`, so the header of `h + 1` already
+    /// knows it: a light client that trusts this header knows whose
+    /// signatures decide the next one, from headers alone.
+    pub next_validators_hash: Hash,
+    /// Merkle root of the results of block `height - 1`'s transactions, one
+    /// leaf per position ([`result_leaf`]): accepted, or the rejection code.
+    /// Proves what the ledger did with a transaction, not only that a
+    /// proposer included it.
+    pub results_root: Hash,
+    /// Root of the authenticated map of the ledger's records after block
+    /// `height - 1` (`kp_types::smt`): proves single records present or
+    /// absent.
+    pub records_root: Hash,
+}
+
+/// The hash of a validator set: member codes and node keys, ordered by code
+/// (every validator has the same voting power).
+pub fn validator_set_hash<C: Serialize>(validators: &[(C, PublicKey)]) -> Hash {
+    Hash::of_value(Domain::ValidatorSet, validators)
+}
+
+/// The leaf of one transaction's result in a block's results tree: the
+/// transaction's hash and `None` when the ledger accepted it, or the
+/// rejection's stable code.
+pub fn result_leaf(tx_hash: &Hash, rejection_code: Option<&str>) -> Hash {
+    match rejection_code {
+        None => Hash::of_parts(Domain::TxResult, &[&tx_hash.0, &[0]]),
+        Some(code) => Hash::of_parts(Domain::TxResult, &[&tx_hash.0, &[1], code.as_bytes()]),
+    }
 }
 
 impl BlockHeader {

@@ -1,11 +1,56 @@
-//! ed25519 keys and signatures.
+//! ed25519 keys and signatures, verified under one rule: ZIP-215.
 //!
 //! A signer signs the 32-byte domain-separated hash of the object (see
-//! [`crate::hash::Domain`]), never raw bytes chosen by someone else. Verification
-//! is strict about key and signature encodings; [`verify_batch`] checks many
-//! signatures at once at roughly twice the single-signature rate.
+//! [`crate::hash::Domain`]), never raw bytes chosen by someone else. Signing
+//! is RFC 8032 ed25519 (`ed25519-dalek`); verification, of one signature
+//! ([`PublicKey::verify`]) or of many at once ([`verify_batch`]), follows the
+//! rules of [ZIP-215](https://zips.z.cash/zip-0215), as implemented by the
+//! `ed25519-consensus` crate:
+//!
+//! * the key `A` and the first half `R` of the signature must decode to curve
+//!   points, but need not be canonical encodings (a `y` coordinate of `p` or
+//!   more, or `x = 0` with the sign bit set, is accepted); the bytes as given,
+//!   not a re-encoding, are what `k = SHA-512(R || A || M)` hashes;
+//! * the second half `s` must be canonical (`s < ℓ`), else the signature is
+//!   rejected;
+//! * the equation is the cofactored one, `[8]([s]B - R - [k]A) = 0`, so
+//!   small-order and mixed-order `A` and `R` are accepted when it holds.
+//!
+//! Why: whether a transaction, a vote or a commit is valid must be a function
+//! of its bytes alone, the same on every node and every client. The previous
+//! pair, `ed25519-dalek`'s `verify_strict` for one signature (cofactorless,
+//! refuses small-order `A` and `R`) and its `verify_batch` for many (refuses
+//! no small-order point, and checks a random combination of cofactorless
+//! equations, whose verdict on a mixed-order signature depends on the rest of
+//! the batch), gave two verdicts on crafted signatures: a block could be valid
+//! to a node that checked it in a batch and invalid to one that checked
+//! signatures one by one, or to a client: a consensus split. Under ZIP-215 the
+//! batch equation is a random linear combination of the cofactored single
+//! equations: a batch of signatures that each verify always verifies, and a
+//! batch with one that does not verify fails, except with probability below
+//! 2^-128. Every signature that [`SigningKey`] (or any RFC 8032 signer) makes
+//! is valid under ZIP-215.
+//!
+//! The 128-bit coefficients of that combination come from a ChaCha20 stream
+//! keyed by a blake3 hash of the whole batch (Fiat-Shamir, as `ed25519-dalek`'s
+//! batch verifier did with its transcript), so this crate draws no randomness
+//! of its own. (`ed25519-consensus` hands them out in the order of a hash map
+//! of the batch's keys, whose hashing is random per process: that order changes
+//! nothing but which negligible chance applies.) Such coefficients never turn
+//! a batch of valid signatures invalid; making a batch with an invalid
+//! signature pass means finding a batch whose hash gives coefficients that
+//! cancel its errors, about 2^128 tries.
+//!
+//! ZIP-215 accepts a small-order key, for which `s = 0` and a small-order `R`
+//! "sign" every message: code that registers a key someone else chose must
+//! refuse small-order keys itself (verification cannot: it would not be
+//! ZIP-215 any more). [`verify_batch`] runs at about twice the
+//! single-signature rate.
 
 use crate::hash::Hash;
+use ed25519_consensus::{batch, VerificationKey, VerificationKeyBytes};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
@@ -54,50 +99,106 @@ impl PublicKey {
         Some(PublicKey(out))
     }
 
-    /// Verifies `signature` over `message` by this key.
+    /// Verifies `signature` over `message` by this key, under the ZIP-215 rule
+    /// of this module (the same rule as [`verify_batch`]).
     pub fn verify(&self, message: &Hash, signature: &Signature) -> Result<(), CryptoError> {
-        let key = self.dalek()?;
-        let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(&message.0, &sig)
-            .map_err(|_| CryptoError::BadSignature { key: self.to_hex() })
-    }
-
-    fn dalek(&self) -> Result<ed25519_dalek::VerifyingKey, CryptoError> {
-        ed25519_dalek::VerifyingKey::from_bytes(&self.0)
-            .map_err(|_| CryptoError::MalformedKey { key: self.to_hex() })
+        match verify_one(&self.0, &message.0, &signature.0) {
+            Ok(()) => Ok(()),
+            Err(Failure::MalformedKey) => Err(CryptoError::MalformedKey { key: self.to_hex() }),
+            Err(Failure::BadSignature) => Err(CryptoError::BadSignature { key: self.to_hex() }),
+        }
     }
 }
 
-/// Verifies many `(key, message, signature)` triples at once.
+/// Verifies many `(key, message, signature)` triples at once, under the same
+/// ZIP-215 rule as [`PublicKey::verify`]: the batch verifies if and only if
+/// every triple does (see the module documentation for the one-sided,
+/// below-2^-128 chance of the "only if").
 ///
 /// Either all verify or the batch fails; a caller that needs to know which one
-/// failed falls back to [`PublicKey::verify`] on each.
+/// failed falls back to [`PublicKey::verify`] on each. A batch with a key that
+/// is not a curve point fails with [`CryptoError::MalformedKey`] (the first
+/// such key), otherwise a failing batch is [`CryptoError::BadBatch`].
 pub fn verify_batch(items: &[(PublicKey, Hash, Signature)]) -> Result<(), CryptoError> {
     if items.is_empty() {
         return Ok(());
     }
-    // A block's transactions come from a few authority keys: each distinct
-    // key is decompressed once, not once per signature (decompression costs
-    // about as much as the rest of a signature's share of the batch).
-    let mut decompressed: std::collections::HashMap<[u8; 32], ed25519_dalek::VerifyingKey> =
-        std::collections::HashMap::new();
-    let mut keys = Vec::with_capacity(items.len());
-    let mut sigs = Vec::with_capacity(items.len());
-    for (key, _, sig) in items {
-        let dalek = match decompressed.get(&key.0) {
-            Some(k) => *k,
-            None => {
-                let k = key.dalek()?;
-                decompressed.insert(key.0, k);
-                k
-            }
-        };
-        keys.push(dalek);
-        sigs.push(ed25519_dalek::Signature::from_bytes(&sig.0));
+    // `ed25519-consensus` groups the batch by key: each distinct key is
+    // decompressed once and its terms are summed, which matters because a
+    // block's transactions come from a few authority keys.
+    if batch_holds(
+        items
+            .iter()
+            .map(|(key, message, signature)| (&key.0, &message.0[..], &signature.0)),
+    ) {
+        return Ok(());
     }
-    let messages: Vec<&[u8]> = items.iter().map(|(_, m, _)| &m.0[..]).collect();
-    ed25519_dalek::verify_batch(&messages, &sigs, &keys)
-        .map_err(|_| CryptoError::BadBatch { count: items.len() })
+    // Only a failing batch pays for telling a malformed key apart.
+    match items
+        .iter()
+        .find(|(key, _, _)| VerificationKey::try_from(key.0).is_err())
+    {
+        Some((key, _, _)) => Err(CryptoError::MalformedKey { key: key.to_hex() }),
+        None => Err(CryptoError::BadBatch { count: items.len() }),
+    }
+}
+
+/// Why one signature failed, before it is dressed as a [`CryptoError`].
+enum Failure {
+    MalformedKey,
+    BadSignature,
+}
+
+/// The single-signature rule, on raw bytes: ZIP-215 (`ed25519-consensus`).
+fn verify_one(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Result<(), Failure> {
+    let key = VerificationKey::try_from(*key).map_err(|_| Failure::MalformedKey)?;
+    key.verify(&ed25519_consensus::Signature::from(*signature), message)
+        .map_err(|_| Failure::BadSignature)
+}
+
+/// blake3 key-derivation context of the seed of the batch coefficients.
+const BATCH_SEED_CONTEXT: &str = "kpledger v1 ed25519 batch verification coefficients";
+
+/// The batch rule, on raw bytes: ZIP-215 (`ed25519-consensus`), with the
+/// random coefficients drawn from a ChaCha20 stream whose key is a blake3 hash
+/// of every key, message and signature of the batch, in order.
+fn batch_holds<'a>(items: impl Iterator<Item = (&'a [u8; 32], &'a [u8], &'a [u8; 64])>) -> bool {
+    let mut seed = blake3::Hasher::new_derive_key(BATCH_SEED_CONTEXT);
+    let mut verifier = batch::Verifier::new();
+    for (key, message, signature) in items {
+        // Length-prefixed, so that no two batches hash alike.
+        seed.update(key);
+        seed.update(&(message.len() as u64).to_be_bytes());
+        seed.update(message);
+        seed.update(signature);
+        verifier.queue((
+            VerificationKeyBytes::from(*key),
+            ed25519_consensus::Signature::from(*signature),
+            message,
+        ));
+    }
+    let rng = ChaCha20Rng::from_seed(*seed.finalize().as_bytes());
+    verifier.verify(rng).is_ok()
+}
+
+/// The rule of [`PublicKey::verify`] on raw bytes and a message of any
+/// length, for published test vectors whose messages are not 32-byte hashes.
+/// Not for production use: sign and verify [`Hash`]es.
+#[doc(hidden)]
+pub fn verify_bytes(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    verify_one(key, message, signature).is_ok()
+}
+
+/// The rule of [`verify_batch`] on raw bytes and messages of any length, for
+/// published test vectors. Not for production use.
+#[doc(hidden)]
+pub fn verify_batch_bytes(items: &[([u8; 32], Vec<u8>, [u8; 64])]) -> bool {
+    items.is_empty()
+        || batch_holds(
+            items
+                .iter()
+                .map(|(key, message, signature)| (key, &message[..], signature)),
+        )
 }
 
 impl fmt::Debug for PublicKey {

@@ -31,6 +31,17 @@ pub enum Domain {
     ValidatorSet,
     /// Anything else a caller names (administrative decision texts, test data).
     Document,
+    /// The key of a record of the sparse Merkle tree ([`crate::smt`]).
+    RecordKey,
+    /// The value of a record of the sparse Merkle tree ([`crate::smt`]).
+    RecordValue,
+    /// A leaf of the sparse Merkle tree: a key hash and a value hash.
+    RecordLeaf,
+    /// An internal node of the sparse Merkle tree: two child hashes.
+    RecordNode,
+    /// The result of one transaction of a block (accepted or the rejection
+    /// code), a leaf of the block's results tree.
+    TxResult,
 }
 
 impl Domain {
@@ -47,6 +58,11 @@ impl Domain {
             Domain::StateRoot => "kpledger v2 state root",
             Domain::ValidatorSet => "kpledger v1 validator set",
             Domain::Document => "kpledger v1 document",
+            Domain::RecordKey => "kpledger v1 record key",
+            Domain::RecordValue => "kpledger v1 record value",
+            Domain::RecordLeaf => "kpledger v1 record leaf",
+            Domain::RecordNode => "kpledger v1 record node",
+            Domain::TxResult => "kpledger v1 transaction result",
         }
     }
 }

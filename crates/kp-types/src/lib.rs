@@ -29,11 +29,12 @@ pub mod merkle;
 pub mod participant;
 pub mod resolution;
 mod serde_bytes;
+pub mod smt;
 pub mod time;
 pub mod tx;
 
 pub use amount::{Carats, UsdCents};
-pub use block::{Block, BlockHeader};
+pub use block::{result_leaf, validator_set_hash, Block, BlockHeader};
 pub use certificate::{
     Certificate, CertificateApproval, CertificateLine, CertificateNumber, HsCode,
     ImportConfirmation, Origin, Party, ProductionReport, SeizureReason, SeizureReport,

@@ -739,7 +739,7 @@ fn build_chain(
     use kp_ledger::{Genesis, Ledger, WriteSet};
     use kp_storage::{BlockStore, SledStore, StagingStore};
     use kp_types::consensus::CommitSignature;
-    use kp_types::{BlockHeader, CommitCertificate, SignedTransaction};
+    use kp_types::{CommitCertificate, SignedTransaction};
     // Blocks per durable store commit (a syncing node commits about 4,000
     // certificates at once; sled's memory per batch grows with its keys).
     let blocks_per_commit = (4_000 / block_certs.max(1)).max(1) as u64;
@@ -799,15 +799,11 @@ fn build_chain(
     for txs in blocks_rx {
         let height = ledger.height() + 1;
         let mut block = Block {
-            header: BlockHeader {
-                chain_id: chain_id.clone(),
-                height,
-                time: genesis_time.plus_ms(height),
-                proposer: validators[(height as usize) % validators.len()].public(),
-                prev_hash: ledger.last_block_hash(),
-                txs_root: Hash::ZERO,
-                state_root: ledger.state_root(),
-            },
+            header: ledger.next_header(
+                validators[(height as usize) % validators.len()].public(),
+                genesis_time.plus_ms(height),
+                Hash::ZERO,
+            ),
             txs,
         };
         block.header.txs_root = block.compute_txs_root();

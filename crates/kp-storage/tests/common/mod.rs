@@ -50,6 +50,10 @@ pub fn block(height: u64, prev_hash: Hash, txs: Vec<SignedTransaction>) -> Block
             prev_hash,
             txs_root: Hash::ZERO,
             state_root: Hash::of(Domain::Document, &height.to_be_bytes()),
+            validators_hash: Hash::ZERO,
+            next_validators_hash: Hash::ZERO,
+            results_root: Hash::ZERO,
+            records_root: Hash::ZERO,
         },
         txs,
     };

@@ -23,9 +23,21 @@
 //! | 0x10 participant quarter statistics | code, 0x00, year (4), quarter (1) | `QuarterStats` |
 //! | 0x11 global quarter statistics | year (4), quarter (1) | `GlobalQuarterStats` |
 //! | 0x12 territory | alpha-2 code | owning member's code |
+//! | 0x13 block hash | height (8, BE) | the hash of the block applied at that height |
+//! | 0x14 seizures by certificate | number | `SeizureIndex`: the seizure reports naming it |
+//! | 0x15 validator set | its hash (32) | the set: codes and node keys, by code |
 //! | 0x7D root meta (not committed) | `root` / `lattice` | root (32) / state hash (2,048) |
 //! | 0x7E bucket index (retired, not committed) | bucket (2), key | entry hash (32) |
 //! | 0x7F bucket digest (retired, not committed) | bucket (2) | digest (32) |
+//!
+//! Every committed table except the ledger's own schedules (0x08, 0x0A) and
+//! replay memory (0x0C, 0x0D) is also a record of the authenticated map
+//! (`kp_types::smt`) whose root block headers carry as `records_root`
+//! ([`is_provable`]): one record, or its absence, can be proven to a light
+//! client. The schedules and the replay memory are left out: they change
+//! with every transaction or block, are pruned as time passes, and say
+//! nothing a client asks (a certificate's or resolution's record holds its
+//! own dates).
 //!
 //! Tables 0x7D..0x7F hold the state-root machinery itself: they are derived
 //! from the committed tables and excluded from the root. Tables 0x7E and 0x7F
@@ -80,6 +92,12 @@ pub mod table {
     pub const GLOBAL_STATS: u8 = 0x11;
     /// Territory to owner.
     pub const TERRITORY: u8 = 0x12;
+    /// Block hash by height.
+    pub const BLOCK_HASH: u8 = 0x13;
+    /// Seizure reports by the certificate number they name.
+    pub const SEIZURES_BY_CERTIFICATE: u8 = 0x14;
+    /// Every validator set the chain has had, by hash.
+    pub const VALIDATOR_SET: u8 = 0x15;
     /// First table of the (uncommitted) state-root machinery.
     pub const ROOT_MACHINERY_MIN: u8 = 0x7D;
     /// Stored root, for the check on open.
@@ -261,6 +279,37 @@ pub fn territory(t: &kp_types::Territory) -> Vec<u8> {
     key(table::TERRITORY, &[t.as_str().as_bytes()])
 }
 
+/// The hash of the block applied at `height`.
+pub fn block_hash(height: u64) -> Vec<u8> {
+    key(table::BLOCK_HASH, &[&height.to_be_bytes()])
+}
+
+/// The seizure reports naming a certificate number.
+pub fn seizures_by_certificate(number: &CertificateNumber) -> Vec<u8> {
+    key(
+        table::SEIZURES_BY_CERTIFICATE,
+        &[number.as_str().as_bytes()],
+    )
+}
+
+/// A validator set, by its hash (`kp_types::validator_set_hash`).
+pub fn validator_set(hash: &Hash) -> Vec<u8> {
+    key(table::VALIDATOR_SET, &[&hash.0])
+}
+
+/// Whether a key is a record of the authenticated map (`records_root`):
+/// every committed key but the replay memory.
+pub fn is_provable(key: &[u8]) -> bool {
+    is_committed(key)
+        && !matches!(
+            key.first(),
+            Some(&table::CERTIFICATE_EXPIRY)
+                | Some(&table::RESOLUTION_DEADLINE)
+                | Some(&table::EXECUTED)
+                | Some(&table::EXECUTED_EXPIRY)
+        )
+}
+
 /// Whether a key is committed to by the state root.
 pub fn is_committed(key: &[u8]) -> bool {
     matches!(key.first(), Some(&t) if t < table::ROOT_MACHINERY_MIN)
@@ -269,6 +318,11 @@ pub fn is_committed(key: &[u8]) -> bool {
 /// The stored root (not committed).
 pub fn root_meta() -> Vec<u8> {
     key(table::ROOT_META, &[b"root"])
+}
+
+/// The stored root of the authenticated map of records (not committed).
+pub fn records_root_meta() -> Vec<u8> {
+    key(table::ROOT_META, &[b"records"])
 }
 
 /// The stored state hash (not committed).

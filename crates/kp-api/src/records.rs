@@ -240,6 +240,22 @@ pub struct ResolutionRecord {
     pub outcome: ResolutionOutcome,
 }
 
+/// Most seizure sequence numbers a [`SeizureIndex`] lists.
+pub const SEIZURE_INDEX_MAX: usize = 256;
+
+/// The seizure reports that name one certificate number (whether or not the
+/// ledger knows the certificate), as the ledger stores them under the number:
+/// a record of the authenticated map, so that a light client can prove that
+/// no seizure names a certificate (the record is absent) or which ones do.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeizureIndex {
+    /// Reports naming the number, all of them.
+    pub count: u64,
+    /// Their sequence numbers, oldest first: the first
+    /// [`SEIZURE_INDEX_MAX`] of them.
+    pub sequences: Vec<u64>,
+}
+
 /// A seizure on the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeizureRecord {

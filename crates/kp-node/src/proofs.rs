@@ -1,0 +1,267 @@
+//! What the node serves to light clients: decided headers with their commit
+//! certificates and validator sets, and certificate proofs (records proven
+//! against a header's `records_root`, acts proven included and accepted).
+//!
+//! The anchor of a proof is the newest decided block `H` in the store: its
+//! header commits to the records after block `H - 1`, which the writing
+//! ledger keeps as a version of its records tree ([`RecordVersions`]).
+
+use kp_api::proof::{
+    act_authority, ActProof, CertificateProof, LightBlock, RecordProof, PROOF_ACTS_MAX,
+};
+use kp_ledger::keys;
+use kp_ledger::records_tree::ProveError;
+use kp_ledger::{
+    CertificateRecord, Ledger, RecordVersions, SeizureIndex, SeizureRecord, TxReceipt,
+};
+use kp_rpc::ApiError;
+use kp_storage::{BlockStore, SledStore};
+use kp_types::{merkle, result_leaf, Block, CertificateNumber, Hash, SignedTransaction};
+use std::collections::BTreeSet;
+
+/// Times a proof is assembled again when the state moved while it was read.
+const PROOF_ATTEMPTS_MAX: usize = 4;
+/// Largest stored record decoded while assembling a proof.
+const RECORD_BYTES_MAX: usize = 1024 * 1024;
+
+/// What proofs read: the store, a read-only ledger over it, and the
+/// versions of the records tree the applying ledger keeps.
+pub struct Prover<'a> {
+    /// The node's store.
+    pub store: &'a SledStore,
+    /// A read-only ledger over the store.
+    pub ledger: &'a Ledger<SledStore>,
+    /// The applying ledger's recent records trees.
+    pub versions: &'a RecordVersions,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("storage failure: {e}"))
+}
+
+fn block_at(store: &SledStore, height: u64) -> Result<Block, ApiError> {
+    BlockStore::block(store, height)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))
+}
+
+impl Prover<'_> {
+    /// The newest decided height in the store.
+    fn last_height(&self) -> Result<u64, ApiError> {
+        BlockStore::last_block_height(self.store).map_err(internal)
+    }
+
+    /// The light block at `height` (`None`: the newest).
+    pub fn light_block(&self, height: Option<u64>) -> Result<LightBlock, ApiError> {
+        let height = match height {
+            Some(h) => h,
+            None => self.last_height()?,
+        };
+        if height == 0 {
+            return Err(ApiError::not_found("no block is decided yet"));
+        }
+        let header = block_at(self.store, height)?.header;
+        let commit = BlockStore::commit_certificate(self.store, height)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found(format!("no commit certificate at {height}")))?;
+        let validators = self
+            .ledger
+            .validator_set(&header.validators_hash)
+            .map_err(internal)?
+            .ok_or_else(|| {
+                ApiError::internal(format!(
+                    "the validator set {} of height {height} is not on the ledger",
+                    header.validators_hash
+                ))
+            })?;
+        Ok(LightBlock {
+            header,
+            commit,
+            validators,
+        })
+    }
+
+    /// The proof of everything the ledger holds about certificate `number`.
+    pub fn certificate(&self, number: &CertificateNumber) -> Result<CertificateProof, ApiError> {
+        let mut last = None;
+        for _ in 0..PROOF_ATTEMPTS_MAX {
+            match self.certificate_once(number) {
+                Err(Retry(e)) => last = Some(e),
+                Ok(proof) => return proof,
+            }
+        }
+        Err(ApiError::unavailable(format!(
+            "the ledger moved on while the proof was read; ask again ({})",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
+    }
+
+    fn prove(&self, version: u64, keys: &[Vec<u8>]) -> Result<Vec<RecordProof>, Retry> {
+        self.versions
+            .prove(self.store, version, keys)
+            .map_err(Retry)
+    }
+
+    fn certificate_once(
+        &self,
+        number: &CertificateNumber,
+    ) -> Result<Result<CertificateProof, ApiError>, Retry> {
+        let anchor_height = match self.last_height() {
+            Ok(h) => h,
+            Err(e) => return Ok(Err(e)),
+        };
+        if anchor_height == 0 {
+            return Ok(Err(ApiError::unavailable(
+                "no block is decided yet: proofs start with the first block",
+            )));
+        }
+        let anchor = match self.light_block(Some(anchor_height)) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
+        let version = anchor_height - 1;
+        let first = self.prove(
+            version,
+            &[
+                keys::certificate(number),
+                keys::meta("genesis"),
+                keys::seizures_by_certificate(number),
+            ],
+        )?;
+        self.assemble(number, anchor, version, first)
+    }
+
+    fn assemble(
+        &self,
+        number: &CertificateNumber,
+        anchor: LightBlock,
+        version: u64,
+        first: Vec<RecordProof>,
+    ) -> Result<Result<CertificateProof, ApiError>, Retry> {
+        let decode_record = |p: &RecordProof| -> Result<Option<CertificateRecord>, ApiError> {
+            p.value
+                .as_deref()
+                .map(|v| kp_types::decode(v, RECORD_BYTES_MAX).map_err(internal))
+                .transpose()
+        };
+        let record = match decode_record(&first[0]) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let index: Option<SeizureIndex> = match first[2]
+            .value
+            .as_deref()
+            .map(|v| kp_types::decode(v, RECORD_BYTES_MAX).map_err(internal))
+            .transpose()
+        {
+            Ok(i) => i,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut more: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for seq in index.iter().flat_map(|i| i.sequences.iter()) {
+            more.insert(keys::seizure(*seq));
+        }
+        // The acts: the history's transactions and the seizure reports.
+        let mut acts: Vec<(Hash, u64)> = Vec::new();
+        if let Some(r) = &record {
+            more.insert(keys::participant(&r.certificate.exporting));
+            more.insert(keys::participant(&r.certificate.importing));
+            more.insert(keys::authority(r.certificate.issuing_authority.as_str()));
+            for entry in &r.history {
+                if let Some(tx) = entry.tx {
+                    acts.push((tx, entry.height));
+                }
+            }
+        }
+        let seizure_keys: Vec<Vec<u8>> = more
+            .iter()
+            .filter(|k| k.first() == Some(&keys::table::SEIZURE))
+            .cloned()
+            .collect();
+        let seizures = self.prove(version, &seizure_keys)?;
+        for p in &seizures {
+            if let Some(Ok(s)) = p
+                .value
+                .as_deref()
+                .map(|v| kp_types::decode::<SeizureRecord>(v, RECORD_BYTES_MAX))
+            {
+                acts.push((s.tx, s.height));
+                more.insert(keys::authority(s.report.authority.as_str()));
+            }
+        }
+        acts.sort_by_key(|(hash, height)| (*height, *hash));
+        acts.dedup();
+        acts.truncate(PROOF_ACTS_MAX);
+        let mut act_proofs = Vec::with_capacity(acts.len());
+        for (hash, height) in &acts {
+            match self.act(*hash, *height) {
+                Ok(act) => {
+                    if let Some(id) = act_authority(&act.tx) {
+                        more.insert(keys::authority(id.as_str()));
+                    }
+                    more.insert(keys::block_hash(*height));
+                    if height + 1 <= version {
+                        more.insert(keys::block_hash(height + 1));
+                    }
+                    act_proofs.push(act);
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        let rest: Vec<Vec<u8>> = more
+            .into_iter()
+            .filter(|k| !seizure_keys.contains(k))
+            .collect();
+        let mut records = first;
+        records.extend(seizures);
+        records.extend(self.prove(version, &rest)?);
+        Ok(Ok(CertificateProof {
+            number: number.clone(),
+            anchor,
+            records,
+            acts: act_proofs,
+        }))
+    }
+
+    /// The act `hash` in the block at `height`: inclusion and result paths.
+    fn act(&self, hash: Hash, height: u64) -> Result<ActProof, ApiError> {
+        let block = block_at(self.store, height)?;
+        let leaves: Vec<Hash> = block.txs.iter().map(SignedTransaction::hash).collect();
+        let position = leaves
+            .iter()
+            .position(|h| *h == hash)
+            .ok_or_else(|| ApiError::internal(format!("{hash} is not in block {height}")))?;
+        let inclusion = merkle::prove(&leaves, position)
+            .ok_or_else(|| ApiError::internal("transaction position out of range"))?;
+        let receipts: Vec<TxReceipt> =
+            match BlockStore::receipts(self.store, height).map_err(internal)? {
+                Some(bytes) if !bytes.is_empty() => {
+                    kp_types::decode(&bytes, kp_storage::RECEIPTS_BYTES_MAX).map_err(internal)?
+                }
+                _ => {
+                    return Err(ApiError::unavailable(format!(
+                        "the receipts of block {height} are not stored yet; ask again"
+                    )))
+                }
+            };
+        let results: Vec<Hash> = receipts
+            .iter()
+            .map(|r| result_leaf(&r.tx_hash, r.result.as_ref().err().map(|e| e.code())))
+            .collect();
+        let result = merkle::prove(&results, position)
+            .ok_or_else(|| ApiError::internal("receipt position out of range"))?;
+        let result_header = block_at(self.store, height + 1)?.header;
+        let tx = block.txs[position].clone();
+        Ok(ActProof {
+            tx,
+            height,
+            header: block.header,
+            inclusion,
+            result_header,
+            result,
+        })
+    }
+}
+
+/// A proof attempt that met a state in motion.
+struct Retry(ProveError);
