@@ -320,54 +320,82 @@ impl Client {
             }
         };
         let anchor = proof.anchor.clone();
-        let verdict = self.judge(&proof, number, light, genesis_hash, freshness);
+        let mut fetch = |height: u64| self.light_block(height).map_err(|e| e.to_string());
+        let verdict = judge(
+            &proof,
+            number,
+            light,
+            genesis_hash,
+            freshness,
+            &mut fetch,
+            &self.base,
+        );
         (verdict, Some(anchor))
     }
+}
 
-    fn judge(
-        &self,
-        proof: &CertificateProof,
-        number: &CertificateNumber,
-        light: &mut LightClient,
-        genesis_hash: &Hash,
-        freshness: Freshness,
-    ) -> Verdict {
-        let mut fetch = |height: u64| self.light_block(height).map_err(|e| e.to_string());
-        if let Err(e) = light.verify(&proof.anchor, freshness.now, &mut fetch) {
-            return light_verdict(&self.base, e);
+/// The verdict on `proof` for certificate `number`: its anchor verified by
+/// `light` (fetching intermediate headers with `fetch` when it must
+/// bisect), its age against `freshness`, then its records and acts
+/// ([`proof::verify`]). `source` names the node in the verdict's words.
+pub fn judge(
+    proof: &CertificateProof,
+    number: &CertificateNumber,
+    light: &mut LightClient,
+    genesis_hash: &Hash,
+    freshness: Freshness,
+    fetch: &mut dyn FnMut(u64) -> Result<LightBlock, String>,
+    source: &str,
+) -> Verdict {
+    if let Err(e) = light.verify(&proof.anchor, freshness.now, fetch) {
+        // A node of another network fails the light client too; what it
+        // says of its genesis (unproven, as its header is refused) only
+        // chooses between "another network" and "forged", never authentic.
+        if let Some(claimed) = claimed_genesis(proof) {
+            if claimed != *genesis_hash {
+                return Verdict::cannot(format!(
+                    "{source} runs another network or genesis (it names genesis {claimed}, yours is {genesis_hash}): {e}"
+                ));
+            }
         }
-        let age = freshness.now.0.saturating_sub(proof.anchor.header.time.0);
-        if age > freshness.max_age_ms {
-            return Verdict::cannot(format!(
-                "{} answers as of height {} (time {}), {} s old: older than --max-age ({} s); the node is stale or the network is halted",
-                self.base,
-                proof.anchor.header.height.saturating_sub(1),
-                proof.anchor.header.time,
-                age / 1000,
-                freshness.max_age_ms / 1000
-            ));
-        }
-        let today = freshness.now.date();
-        match proof::verify(proof, number, genesis_hash, today) {
-            Ok(Finding::Found(v)) => Verdict::Authentic(v),
-            Ok(Finding::Absent {
-                as_of_height,
-                as_of_time,
-                seizures,
-            }) => Verdict::NotFound {
-                as_of_height,
-                as_of_time,
-                seizures,
-            },
-            Err(e @ ProofError::OtherGenesis { .. }) => Verdict::cannot(format!(
-                "{} runs another network or genesis: {e}",
-                self.base
-            )),
-            Err(e) => Verdict::NotAuthentic {
-                reason: format!("the answer of {} does not prove it: {e}", self.base),
-            },
-        }
+        return light_verdict(source, e);
     }
+    let age = freshness.now.0.saturating_sub(proof.anchor.header.time.0);
+    if age > freshness.max_age_ms {
+        return Verdict::cannot(format!(
+            "{source} answers as of height {} (time {}), {} s old: older than --max-age ({} s); the node is stale or the network is halted",
+            proof.anchor.header.height.saturating_sub(1),
+            proof.anchor.header.time,
+            age / 1000,
+            freshness.max_age_ms / 1000
+        ));
+    }
+    let today = freshness.now.date();
+    match proof::verify(proof, number, genesis_hash, today) {
+        Ok(Finding::Found(v)) => Verdict::Authentic(v),
+        Ok(Finding::Absent {
+            as_of_height,
+            as_of_time,
+            seizures,
+        }) => Verdict::NotFound {
+            as_of_height,
+            as_of_time,
+            seizures,
+        },
+        Err(e @ ProofError::OtherGenesis { .. }) => {
+            Verdict::cannot(format!("{source} runs another network or genesis: {e}"))
+        }
+        Err(e) => Verdict::NotAuthentic {
+            reason: format!("the answer of {source} does not prove it: {e}"),
+        },
+    }
+}
+
+/// The genesis hash a proof's records name, unverified.
+fn claimed_genesis(proof: &CertificateProof) -> Option<Hash> {
+    let key = kp_api::keys::meta("genesis");
+    let record = proof.records.iter().find(|r| r.key == key)?;
+    kp_types::decode(record.value.as_deref()?, 64).ok()
 }
 
 /// The verdict when the light client refuses an anchor.

@@ -71,6 +71,7 @@ mod filter;
 mod ledger;
 mod memo;
 mod overlay;
+pub mod prove;
 pub mod records_tree;
 pub mod root;
 mod state;

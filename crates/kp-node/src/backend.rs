@@ -513,8 +513,12 @@ impl Backend for NodeBackend {
                 self.certificate(&number, &alerts)
             }
             Query::Participant(code) => self.participant(&code),
-            Query::CertificateProof(number) => JsonBody::new(&self.prover().certificate(&number)?),
-            Query::LightBlock(height) => JsonBody::new(&self.prover().light_block(height)?),
+            Query::CertificateProof(number) => {
+                JsonBody::new(&self.with_prover(|p| p.certificate(&number))?)
+            }
+            Query::LightBlock(height) => {
+                JsonBody::new(&self.with_prover(|p| p.light_block(height))?)
+            }
             other => JsonBody::new(&self.query_value(other)?),
         }
     }
@@ -843,11 +847,50 @@ impl NodeBackend {
         Ok(json!({ "items": items, "next": next }))
     }
 
-    fn prover(&self) -> crate::proofs::Prover<'_> {
-        crate::proofs::Prover {
+    fn with_prover<T>(
+        &self,
+        prove: impl FnOnce(
+            &kp_ledger::prove::Prover<'_, StoreChain<'_>, SledStore>,
+        ) -> Result<T, kp_ledger::prove::ProofFailure>,
+    ) -> Result<T, ApiError> {
+        let chain = StoreChain(&self.shared.store);
+        let prover = kp_ledger::prove::Prover {
+            chain: &chain,
             store: &self.shared.store,
-            ledger: &self.shared.ledger,
             versions: &self.shared.records,
+        };
+        prove(&prover).map_err(|e| match e {
+            kp_ledger::prove::ProofFailure::NotFound(m) => ApiError::not_found(m),
+            kp_ledger::prove::ProofFailure::Unavailable(m) => ApiError::unavailable(m),
+            kp_ledger::prove::ProofFailure::Internal(m) => ApiError::internal(m),
+        })
+    }
+}
+
+/// The node's decided blocks, as the ledger's prover reads them.
+pub struct StoreChain<'a>(&'a SledStore);
+
+impl kp_ledger::prove::Chain for StoreChain<'_> {
+    fn last_height(&self) -> Result<u64, String> {
+        BlockStore::last_block_height(self.0).map_err(|e| e.to_string())
+    }
+
+    fn block(&self, height: u64) -> Result<Option<Block>, String> {
+        BlockStore::block(self.0, height).map_err(|e| e.to_string())
+    }
+
+    fn commit(&self, height: u64) -> Result<Option<kp_types::CommitCertificate>, String> {
+        BlockStore::commit_certificate(self.0, height).map_err(|e| e.to_string())
+    }
+
+    fn receipts(&self, height: u64) -> Result<Option<Vec<TxReceipt>>, String> {
+        match BlockStore::receipts(self.0, height).map_err(|e| e.to_string())? {
+            Some(bytes) if !bytes.is_empty() => {
+                kp_types::decode(&bytes, kp_storage::RECEIPTS_BYTES_MAX)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }
+            _ => Ok(None),
         }
     }
 }

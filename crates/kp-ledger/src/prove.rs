@@ -1,54 +1,108 @@
-//! What the node serves to light clients: decided headers with their commit
-//! certificates and validator sets, and certificate proofs (records proven
-//! against a header's `records_root`, acts proven included and accepted).
+//! What a node serves to light clients, assembled from its decided blocks
+//! and the ledger's records trees: decided headers with their commit
+//! certificates and validator sets ([`LightBlock`]), and certificate proofs
+//! (records proven against a header's `records_root`, acts proven included
+//! and accepted).
 //!
-//! The anchor of a proof is the newest decided block `H` in the store: its
-//! header commits to the records after block `H - 1`, which the writing
-//! ledger keeps as a version of its records tree ([`RecordVersions`]).
+//! The anchor of a proof is the newest decided block `H`: its header
+//! commits to the records after block `H - 1`, which the applying ledger
+//! keeps as a version of its records tree ([`RecordVersions`]). The host
+//! gives access to its decided blocks through [`Chain`], so that the node
+//! (over its block store) and tests (over memory) assemble proofs with the
+//! same code.
 
+use crate::keys;
+use crate::records::{CertificateRecord, SeizureIndex, SeizureRecord, TxReceipt};
+use crate::records_tree::{ProveError, RecordVersions};
+use crate::store::StateStore;
 use kp_api::proof::{
     act_authority, ActProof, CertificateProof, LightBlock, RecordProof, PROOF_ACTS_MAX,
 };
-use kp_ledger::keys;
-use kp_ledger::records_tree::ProveError;
-use kp_ledger::{
-    CertificateRecord, Ledger, RecordVersions, SeizureIndex, SeizureRecord, TxReceipt,
+use kp_types::{
+    merkle, result_leaf, Block, CertificateNumber, CommitCertificate, Hash, ParticipantCode,
+    PublicKey, SignedTransaction,
 };
-use kp_rpc::ApiError;
-use kp_storage::{BlockStore, SledStore};
-use kp_types::{merkle, result_leaf, Block, CertificateNumber, Hash, SignedTransaction};
 use std::collections::BTreeSet;
+use thiserror::Error;
+
+/// A host's decided blocks.
+pub trait Chain {
+    /// The newest decided height (0: none).
+    fn last_height(&self) -> Result<u64, String>;
+    /// The decided block at `height`.
+    fn block(&self, height: u64) -> Result<Option<Block>, String>;
+    /// Its commit certificate.
+    fn commit(&self, height: u64) -> Result<Option<CommitCertificate>, String>;
+    /// Its receipts, once stored.
+    fn receipts(&self, height: u64) -> Result<Option<Vec<TxReceipt>>, String>;
+}
+
+/// Why a proof could not be assembled.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProofFailure {
+    /// What was asked for does not exist (yet).
+    #[error("{0}")]
+    NotFound(String),
+    /// Ask again later: the state moved, or nothing is decided yet.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The host's data is broken.
+    #[error("{0}")]
+    Internal(String),
+}
+
+type ApiError = ProofFailure;
+
+impl ProofFailure {
+    fn not_found(m: impl Into<String>) -> Self {
+        ProofFailure::NotFound(m.into())
+    }
+    fn unavailable(m: impl Into<String>) -> Self {
+        ProofFailure::Unavailable(m.into())
+    }
+    fn internal(m: impl Into<String>) -> Self {
+        ProofFailure::Internal(m.into())
+    }
+}
 
 /// Times a proof is assembled again when the state moved while it was read.
 const PROOF_ATTEMPTS_MAX: usize = 4;
 /// Largest stored record decoded while assembling a proof.
 const RECORD_BYTES_MAX: usize = 1024 * 1024;
 
-/// What proofs read: the store, a read-only ledger over it, and the
-/// versions of the records tree the applying ledger keeps.
-pub struct Prover<'a> {
-    /// The node's store.
-    pub store: &'a SledStore,
-    /// A read-only ledger over the store.
-    pub ledger: &'a Ledger<SledStore>,
+/// What proofs read: the decided blocks, the ledger's store (the state
+/// after the newest applied block), and the versions of the records tree
+/// the applying ledger keeps.
+pub struct Prover<'a, C: Chain, S: StateStore> {
+    /// The decided blocks.
+    pub chain: &'a C,
+    /// The ledger's store.
+    pub store: &'a S,
     /// The applying ledger's recent records trees.
     pub versions: &'a RecordVersions,
+}
+
+impl<C: Chain, S: StateStore> std::fmt::Debug for Prover<'_, C, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Prover {{ kept: {:?} }}", self.versions.kept())
+    }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(format!("storage failure: {e}"))
 }
 
-fn block_at(store: &SledStore, height: u64) -> Result<Block, ApiError> {
-    BlockStore::block(store, height)
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))
-}
+impl<C: Chain, S: StateStore> Prover<'_, C, S> {
+    fn block_at(&self, height: u64) -> Result<Block, ApiError> {
+        self.chain
+            .block(height)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))
+    }
 
-impl Prover<'_> {
-    /// The newest decided height in the store.
+    /// The newest decided height.
     fn last_height(&self) -> Result<u64, ApiError> {
-        BlockStore::last_block_height(self.store).map_err(internal)
+        self.chain.last_height().map_err(internal)
     }
 
     /// The light block at `height` (`None`: the newest).
@@ -60,14 +114,19 @@ impl Prover<'_> {
         if height == 0 {
             return Err(ApiError::not_found("no block is decided yet"));
         }
-        let header = block_at(self.store, height)?.header;
-        let commit = BlockStore::commit_certificate(self.store, height)
+        let header = self.block_at(height)?.header;
+        let commit = self
+            .chain
+            .commit(height)
             .map_err(internal)?
             .ok_or_else(|| ApiError::not_found(format!("no commit certificate at {height}")))?;
-        let validators = self
-            .ledger
-            .validator_set(&header.validators_hash)
+        let key = keys::validator_set(&header.validators_hash);
+        let validators: Vec<(ParticipantCode, PublicKey)> = self
+            .store
+            .get(&key)
             .map_err(internal)?
+            .map(|v| kp_types::decode(&v, RECORD_BYTES_MAX).map_err(internal))
+            .transpose()?
             .ok_or_else(|| {
                 ApiError::internal(format!(
                     "the validator set {} of height {height} is not on the ledger",
@@ -225,7 +284,7 @@ impl Prover<'_> {
 
     /// The act `hash` in the block at `height`: inclusion and result paths.
     fn act(&self, hash: Hash, height: u64) -> Result<ActProof, ApiError> {
-        let block = block_at(self.store, height)?;
+        let block = self.block_at(height)?;
         let leaves: Vec<Hash> = block.txs.iter().map(SignedTransaction::hash).collect();
         let position = leaves
             .iter()
@@ -233,25 +292,23 @@ impl Prover<'_> {
             .ok_or_else(|| ApiError::internal(format!("{hash} is not in block {height}")))?;
         let inclusion = merkle::prove(&leaves, position)
             .ok_or_else(|| ApiError::internal("transaction position out of range"))?;
-        let receipts: Vec<TxReceipt> =
-            match BlockStore::receipts(self.store, height).map_err(internal)? {
-                Some(bytes) if !bytes.is_empty() => {
-                    kp_types::decode(&bytes, kp_storage::RECEIPTS_BYTES_MAX).map_err(internal)?
-                }
-                _ => {
-                    return Err(ApiError::unavailable(format!(
-                        "the receipts of block {height} are not stored yet; ask again"
-                    )))
-                }
-            };
+        let Some(receipts) = self.chain.receipts(height).map_err(internal)? else {
+            return Err(ApiError::unavailable(format!(
+                "the receipts of block {height} are not stored yet; ask again"
+            )));
+        };
         let results: Vec<Hash> = receipts
             .iter()
             .map(|r| result_leaf(&r.tx_hash, r.result.as_ref().err().map(|e| e.code())))
             .collect();
         let result = merkle::prove(&results, position)
             .ok_or_else(|| ApiError::internal("receipt position out of range"))?;
-        let result_header = block_at(self.store, height + 1)?.header;
-        let tx = block.txs[position].clone();
+        let result_header = self.block_at(height + 1)?.header;
+        let tx = block
+            .txs
+            .get(position)
+            .cloned()
+            .ok_or_else(|| ApiError::internal("transaction position out of range"))?;
         Ok(ActProof {
             tx,
             height,

@@ -1,0 +1,626 @@
+//! The attacks on `cert verify` (issue: "Customs verification that no node
+//! can fool"), each refused in its own test, on a real ledger chain in
+//! memory: blocks applied by `kp-ledger`, commits signed by the validators'
+//! keys, proofs assembled by the same prover the node runs
+//! (`kp_ledger::prove`), verdicts from the same code the CLI calls
+//! (`kp_client::judge`).
+
+use kp_api::proof::{CertificateProof, LightBlock};
+use kp_client::light::{LightClient, TrustOptions, TrustedState};
+use kp_client::{judge, Freshness, Verdict};
+use kp_ledger::prove::{Chain, Prover};
+use kp_ledger::testkit::*;
+use kp_ledger::{Ledger, MemStore, TxReceipt, WriteSet};
+use kp_types::{
+    Block, CertificateNumber, CommitCertificate, CommitSignature, Hash, Payload, PublicKey,
+    ResolutionAction, SanctionScope, SigningKey, Timestamp, Vote, VoteKind,
+};
+use std::collections::BTreeMap;
+
+/// A chain in memory: the ledger's blocks, receipts and commit certificates.
+struct TestChain {
+    h: Harness,
+    blocks: Vec<Block>,
+    receipts: Vec<Vec<TxReceipt>>,
+    commits: Vec<CommitCertificate>,
+    keys: BTreeMap<PublicKey, SigningKey>,
+}
+
+impl Chain for TestChain {
+    fn last_height(&self) -> Result<u64, String> {
+        Ok(self.blocks.len() as u64)
+    }
+    fn block(&self, height: u64) -> Result<Option<Block>, String> {
+        Ok(self.blocks.get((height as usize).wrapping_sub(1)).cloned())
+    }
+    fn commit(&self, height: u64) -> Result<Option<CommitCertificate>, String> {
+        Ok(self.commits.get((height as usize).wrapping_sub(1)).cloned())
+    }
+    fn receipts(&self, height: u64) -> Result<Option<Vec<TxReceipt>>, String> {
+        Ok(self
+            .receipts
+            .get((height as usize).wrapping_sub(1))
+            .cloned())
+    }
+}
+
+fn commit_for(block: &Block, signers: &[&SigningKey]) -> CommitCertificate {
+    let header = &block.header;
+    CommitCertificate {
+        chain_id: header.chain_id.clone(),
+        height: header.height,
+        round: 0,
+        block_hash: header.hash(),
+        signatures: signers
+            .iter()
+            .map(|k| {
+                let vote = Vote {
+                    chain_id: header.chain_id.clone(),
+                    height: header.height,
+                    round: 0,
+                    kind: VoteKind::Precommit,
+                    block: Some(header.hash()),
+                    validator: k.public(),
+                };
+                CommitSignature {
+                    validator: k.public(),
+                    signature: k.sign(&vote.signing_hash()),
+                }
+            })
+            .collect(),
+    }
+}
+
+impl TestChain {
+    fn new() -> TestChain {
+        let genesis_time = Timestamp(now().0 - 3_600_000);
+        let mut h = Harness::new_at(genesis_time);
+        h.ledger.prepare_records().unwrap();
+        let keys = GOVERNMENTS
+            .iter()
+            .map(|c| (node_key(c).public(), node_key(c)))
+            .collect();
+        TestChain {
+            h,
+            blocks: Vec::new(),
+            receipts: Vec::new(),
+            commits: Vec::new(),
+            keys,
+        }
+    }
+
+    fn know(&mut self, key: SigningKey) {
+        self.keys.insert(key.public(), key);
+    }
+
+    /// Applies a block of `txs` (a byzantine proposer may include refused
+    /// ones: they stay in the block with their rejection), signed by every
+    /// validator of its height.
+    fn apply(&mut self, txs: Vec<kp_types::SignedTransaction>) -> Vec<TxReceipt> {
+        let validators = self.h.ledger.validators();
+        let block = block_with(&self.h.ledger, self.h.time, txs);
+        let receipt = self
+            .h
+            .ledger
+            .apply_block(&block, WriteSet::default())
+            .unwrap();
+        self.h.time = self.h.time.plus_ms(1_000);
+        let signers: Vec<&SigningKey> = validators.iter().map(|k| &self.keys[k]).collect();
+        self.commits.push(commit_for(&block, &signers));
+        self.blocks.push(block);
+        self.receipts.push(receipt.receipts.clone());
+        receipt.receipts
+    }
+
+    fn run(&mut self, tx: kp_types::SignedTransaction) {
+        let r = self.apply(vec![tx]);
+        assert_eq!(r[0].result, Ok(()), "fixture transaction refused");
+    }
+
+    fn prove(&self, n: &str) -> CertificateProof {
+        let versions = self.h.ledger.record_versions();
+        let prover = Prover {
+            chain: self,
+            store: self.h.ledger.store(),
+            versions: &versions,
+        };
+        prover.certificate(&number(n)).unwrap()
+    }
+
+    fn light_block(&self, height: u64) -> LightBlock {
+        let versions = self.h.ledger.record_versions();
+        let prover = Prover {
+            chain: self,
+            store: self.h.ledger.store(),
+            versions: &versions,
+        };
+        prover.light_block(Some(height)).unwrap()
+    }
+
+    fn light(&self) -> LightClient {
+        LightClient::new(
+            TrustedState::from_genesis(&genesis_at(self.genesis_time())),
+            TrustOptions::default(),
+            None,
+        )
+        .unwrap()
+    }
+
+    fn genesis_time(&self) -> Timestamp {
+        Timestamp(self.blocks[0].header.time.0 - 60_000)
+    }
+
+    fn genesis_hash(&self) -> Hash {
+        genesis_at(self.genesis_time()).hash()
+    }
+
+    fn verdict(&self, proof: &CertificateProof, n: &str) -> Verdict {
+        self.verdict_at(proof, n, now(), 2 * 3_600_000)
+    }
+
+    fn verdict_at(
+        &self,
+        proof: &CertificateProof,
+        n: &str,
+        at: Timestamp,
+        max_age_ms: u64,
+    ) -> Verdict {
+        let mut light = self.light();
+        let mut fetch = |h: u64| Ok(self.light_block(h));
+        judge(
+            proof,
+            &number(n),
+            &mut light,
+            &self.genesis_hash(),
+            Freshness {
+                now: at,
+                max_age_ms,
+            },
+            &mut fetch,
+            "the node",
+        )
+    }
+
+    /// One more (empty) block, so the last acts are under an anchor.
+    fn seal(&mut self) {
+        self.apply(vec![]);
+    }
+
+    fn issue(&mut self, n: &str, from: &str, to: &str) {
+        let c = certificate(n, from, to, self.h.today());
+        let tx = self.h.by_authority(from, Payload::IssueCertificate(c));
+        self.run(tx);
+    }
+
+    fn confirm(&mut self, n: &str, by: &str) {
+        let c = certificate(n, "BW", "EU", self.h.today());
+        let tx = self.h.by_authority(
+            by,
+            Payload::ConfirmImport(kp_types::ImportConfirmation {
+                number: number(n),
+                authority: authority_id(by),
+                carats: c.total_carats(),
+                parcels: c.lines.iter().map(|l| l.parcels).sum(),
+                received_on: self.h.today(),
+            }),
+        );
+        self.run(tx);
+    }
+
+    fn void_tx(&mut self, n: &str, by: &str) -> kp_types::SignedTransaction {
+        self.h.by_authority(
+            by,
+            Payload::VoidCertificate(kp_types::VoidCertificate {
+                number: number(n),
+                authority: authority_id(by),
+                reason: "withdrawn".into(),
+            }),
+        )
+    }
+
+    fn seizure_tx(&mut self, n: &str, key: &SigningKey, by: &str) -> kp_types::SignedTransaction {
+        self.h.tx(
+            key,
+            Payload::ReportSeizure(kp_types::SeizureReport {
+                authority: authority_id(by),
+                territory: territory("DE"),
+                location: "Frankfurt airport".into(),
+                carats: kp_types::Carats(1_000),
+                value_usd: None,
+                reason: kp_types::SeizureReason::ContentsMismatch,
+                certificate: Some(number(n)),
+                seized_on: self.h.today(),
+            }),
+        )
+    }
+
+    /// Has every government adopt `action` (proposal and signatures in one
+    /// block each).
+    fn adopt(&mut self, action: ResolutionAction) {
+        let codes: Vec<String> = self
+            .h
+            .ledger
+            .next_validator_codes()
+            .into_iter()
+            .map(|(c, _)| c.to_string())
+            .collect();
+        let p = kp_types::ResolutionProposal {
+            title: "fixture".into(),
+            action,
+            deadline: None,
+        };
+        let tx = self.h.by_node(&codes[0], Payload::ProposeResolution(p));
+        let id = tx.hash();
+        self.run(tx);
+        let txs = codes[1..]
+            .iter()
+            .map(|c| {
+                self.h
+                    .by_node(c, Payload::SignResolution { resolution: id })
+            })
+            .collect();
+        for r in self.apply(txs) {
+            assert_eq!(r.result, Ok(()));
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    )
+}
+
+fn authentic(v: Verdict) -> Box<kp_client::proof::Verified> {
+    match v {
+        Verdict::Authentic(v) => v,
+        other => panic!("expected AUTHENTIC, got {other:?}"),
+    }
+}
+
+fn not_authentic(v: Verdict) -> String {
+    match v {
+        Verdict::NotAuthentic { reason } => reason,
+        other => panic!("expected NOT AUTHENTIC, got {other:?}"),
+    }
+}
+
+#[test]
+fn certificate_with_four_acts_is_authentic_as_of_a_height() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    c.confirm("BW0000001", "EU");
+    let tx = c.seizure_tx("BW0000001", &authority_key("EU"), "EU");
+    c.run(tx);
+    let tx = c.seizure_tx("BW0000001", &authority_key("IN"), "IN");
+    // The IN authority reports in IN's territory; DE is the EU's.
+    let _ = tx;
+    c.seal();
+    let proof = c.prove("BW0000001");
+    let v = authentic(c.verdict(&proof, "BW0000001"));
+    assert_eq!(v.status, "confirmed");
+    assert_eq!(v.as_of_height, c.blocks.len() as u64 - 1);
+    let events: Vec<&str> = v.history.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(events, ["issued", "confirmed"]);
+    assert_eq!(v.seizures.len(), 1);
+    assert!(v.alerts.iter().any(|a| a.kind == "seizure"));
+}
+
+#[test]
+fn unknown_number_is_proven_absent() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    c.seal();
+    let proof = c.prove("BW0000099");
+    match c.verdict(&proof, "BW0000099") {
+        Verdict::NotFound { as_of_height, .. } => assert!(as_of_height >= 1),
+        other => panic!("expected NOT FOUND, got {other:?}"),
+    }
+}
+
+/// One government proposing several "expel" resolutions and a node calling
+/// them adopted shrank the old client's validator set to that government.
+/// Now the validator set comes from headers: a header decided by one
+/// government alone, with an invented certificate, is refused.
+#[test]
+fn forged_adoption() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    // BW proposes to expel every other government: pending, never adopted.
+    for other in ["AE", "CF", "CG", "EU", "IN"] {
+        let p = kp_types::ResolutionProposal {
+            title: "expel".into(),
+            action: ResolutionAction::Expel {
+                participant: code(other),
+            },
+            deadline: None,
+        };
+        let tx = c.h.by_node("BW", Payload::ProposeResolution(p));
+        c.run(tx);
+    }
+    c.seal();
+    let honest = c.prove("BW0000001");
+    // The lying node builds its own chain where BW alone validates, with an
+    // invented certificate, and signs it with BW's key.
+    let mut forged = honest.clone();
+    let bw = node_key("BW");
+    let lone = vec![(code("BW"), bw.public())];
+    let mut header = forged.anchor.header.clone();
+    header.validators_hash = kp_types::validator_set_hash(&lone);
+    header.next_validators_hash = header.validators_hash;
+    let block = Block {
+        header: header.clone(),
+        txs: vec![],
+    };
+    forged.anchor = LightBlock {
+        header,
+        commit: commit_for(&block, &[&bw]),
+        validators: lone,
+    };
+    let reason = not_authentic(c.verdict(&forged, "BW0000001"));
+    assert!(reason.contains("did not decide"), "{reason}");
+    // The honest proof of the same moment is authentic.
+    authentic(c.verdict(&honest, "BW0000001"));
+}
+
+/// A byzantine proposer puts refused transactions in a decided block: an
+/// issue by a fully suspended exporter, a void signed by a revoked
+/// authority key, a seizure signed by a stranger's key. The ledger keeps
+/// them with their rejections; no proof shows them as acts.
+#[test]
+fn byzantine_proposer_refused_transactions() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    c.adopt(ResolutionAction::ImposeSanction {
+        participant: code("AE"),
+        scope: SanctionScope::FullSuspension,
+    });
+    let issue = {
+        let cert = certificate("AE0000001", "AE", "EU", c.h.today());
+        c.h.by_authority("AE", Payload::IssueCertificate(cert))
+    };
+    let stranger = extra_key("stranger");
+    let seizure = c.seizure_tx("BW0000001", &stranger, "EU");
+    let void = c.void_tx("BW0000001", "EU"); // EU's authority is not the exporter's
+    let refused = vec![issue.clone(), seizure.clone(), void.clone()];
+    let receipts = c.apply(refused);
+    assert!(receipts.iter().all(|r| r.result.is_err()), "{receipts:?}");
+    c.seal();
+    // The refused issue created nothing: proven absent.
+    let proof = c.prove("AE0000001");
+    assert!(matches!(
+        c.verdict(&proof, "AE0000001"),
+        Verdict::NotFound { .. }
+    ));
+    // The certificate the refused seizure and void named is untouched.
+    let proof = c.prove("BW0000001");
+    let v = authentic(c.verdict(&proof, "BW0000001"));
+    assert_eq!(v.status, "issued");
+    assert!(
+        v.seizures.is_empty() && v.alerts.is_empty(),
+        "{:?}",
+        v.alerts
+    );
+    // A lying node that adds the refused void as an act of the record
+    // cannot make its record verify.
+    let mut lie = proof.clone();
+    let key = kp_ledger::keys::certificate(&number("BW0000001"));
+    let record = lie.records.iter_mut().find(|r| r.key == key).unwrap();
+    let mut rec: kp_ledger::CertificateRecord =
+        kp_types::decode(record.value.as_ref().unwrap(), 1 << 20).unwrap();
+    rec.status = kp_ledger::CertificateStatus::Voided;
+    rec.history.push(kp_ledger::CertificateHistoryEntry {
+        event: kp_ledger::CertificateEventKind::Voided,
+        tx: Some(void.hash()),
+        height: c.blocks.len() as u64 - 1,
+    });
+    record.value = Some(kp_types::encode(&rec));
+    let reason = not_authentic(c.verdict(&lie, "BW0000001"));
+    assert!(reason.contains("record"), "{reason}");
+    // And the results root proves the refusal itself: the void's result is
+    // its rejection, never "accepted".
+    let index = c.blocks.len() - 2;
+    let block = &c.blocks[index];
+    let results: Vec<Hash> = c.receipts[index]
+        .iter()
+        .map(|r| kp_types::result_leaf(&r.tx_hash, r.result.as_ref().err().map(|e| e.code())))
+        .collect();
+    let next = &c.blocks[index + 1].header;
+    let position = block
+        .txs
+        .iter()
+        .position(|t| t.hash() == void.hash())
+        .unwrap();
+    let path = kp_types::merkle::prove(&results, position).unwrap();
+    assert!(!path.verify(
+        &kp_types::result_leaf(&void.hash(), None),
+        &next.results_root
+    ));
+    assert!(path.verify(&results[position], &next.results_root));
+}
+
+/// A lying proxy between the officer and an honest node.
+#[test]
+fn lying_proxy_drops_a_void() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    let tx = c.void_tx("BW0000001", "BW");
+    c.run(tx);
+    c.seal();
+    let mut proof = c.prove("BW0000001");
+    assert_eq!(authentic(c.verdict(&proof, "BW0000001")).status, "voided");
+    proof
+        .acts
+        .retain(|a| !matches!(a.tx.tx.payload, Payload::VoidCertificate(_)));
+    let reason = not_authentic(c.verdict(&proof, "BW0000001"));
+    assert!(reason.contains("lacks the act"), "{reason}");
+}
+
+#[test]
+fn lying_proxy_drops_a_seizure() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    let tx = c.seizure_tx("BW0000001", &authority_key("EU"), "EU");
+    c.run(tx);
+    c.seal();
+    let honest = c.prove("BW0000001");
+    // Dropping the seizure index: the verdict needs it.
+    let index = kp_ledger::keys::seizures_by_certificate(&number("BW0000001"));
+    let mut dropped = honest.clone();
+    dropped.records.retain(|r| r.key != index);
+    assert!(not_authentic(c.verdict(&dropped, "BW0000001")).contains("lacks the record"));
+    // Claiming the index absent: its path shows it present.
+    let mut absent = honest.clone();
+    let r = absent.records.iter_mut().find(|r| r.key == index).unwrap();
+    r.value = None;
+    assert!(not_authentic(c.verdict(&absent, "BW0000001")).contains("record"));
+}
+
+#[test]
+fn lying_proxy_serves_stale_data() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    c.seal();
+    let proof = c.prove("BW0000001");
+    // The chain's blocks are about an hour old: a five-minute --max-age
+    // refuses them.
+    match c.verdict_at(&proof, "BW0000001", now(), 300_000) {
+        Verdict::CannotDecide { reason, .. } => assert!(reason.contains("--max-age"), "{reason}"),
+        other => panic!("expected CANNOT DECIDE, got {other:?}"),
+    }
+}
+
+#[test]
+fn lying_proxy_swaps_a_record() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    c.issue("BW0000002", "BW", "EU");
+    c.seal();
+    let mut proof = c.prove("BW0000001");
+    let other = c.prove("BW0000002");
+    let key1 = kp_ledger::keys::certificate(&number("BW0000001"));
+    let key2 = kp_ledger::keys::certificate(&number("BW0000002"));
+    let value2 = other
+        .records
+        .iter()
+        .find(|r| r.key == key2)
+        .unwrap()
+        .value
+        .clone();
+    proof
+        .records
+        .iter_mut()
+        .find(|r| r.key == key1)
+        .unwrap()
+        .value = value2;
+    assert!(not_authentic(c.verdict(&proof, "BW0000001")).contains("record"));
+    // Swapping whole proofs: the answer is for another number.
+    let swapped = c.verdict(&other, "BW0000001");
+    assert!(
+        matches!(swapped, Verdict::NotAuthentic { .. }),
+        "{swapped:?}"
+    );
+}
+
+/// A validator's node-key rotation: certificates issued before and after it
+/// are both authentic; the light client follows the rotation from headers.
+#[test]
+fn node_key_rotation_then_certificates_before_and_after() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    let new_key = extra_key("bw-node-2");
+    c.know(new_key.clone());
+    let tx = c.h.by_node(
+        "BW",
+        Payload::RotateNodeKey {
+            participant: code("BW"),
+            new_key: new_key.public(),
+        },
+    );
+    c.run(tx);
+    for _ in 0..3 {
+        c.seal();
+    }
+    assert!(c.h.ledger.validators().contains(&new_key.public()));
+    c.issue("BW0000002", "BW", "EU");
+    c.seal();
+    for n in ["BW0000001", "BW0000002"] {
+        let proof = c.prove(n);
+        assert!(proof
+            .anchor
+            .commit
+            .signatures
+            .iter()
+            .any(|s| s.validator == new_key.public()));
+        assert_eq!(authentic(c.verdict(&proof, n)).status, "issued");
+    }
+}
+
+#[test]
+fn awaiting_approval_shown_as_such() {
+    let mut c = TestChain::new();
+    c.adopt(ResolutionAction::ImposeSanction {
+        participant: code("BW"),
+        scope: SanctionScope::PartialExports {
+            green_zones: vec!["Orapa".into()],
+            monitor: Some(code("EU")),
+        },
+    });
+    let mut cert = certificate("BW0000001", "BW", "EU", c.h.today());
+    cert.origin_zones = vec!["Orapa".into()];
+    let tx = c.h.by_authority("BW", Payload::IssueCertificate(cert));
+    c.run(tx);
+    c.seal();
+    let proof = c.prove("BW0000001");
+    let v = authentic(c.verdict(&proof, "BW0000001"));
+    assert_eq!(v.status, "awaiting-approval");
+    assert!(v.alerts.iter().any(|a| a.kind == "awaiting-approval"));
+    assert!(v.alerts.iter().any(|a| a.kind == "sanction"));
+}
+
+#[test]
+fn wrong_genesis_cannot_decide() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    c.seal();
+    let proof = c.prove("BW0000001");
+    // The officer's genesis is another network's (another time: another hash).
+    let other = genesis_at(Timestamp(c.genesis_time().0 - 86_400_000));
+    let mut light = LightClient::new(
+        TrustedState::from_genesis(&other),
+        TrustOptions::default(),
+        None,
+    )
+    .unwrap();
+    let mut fetch = |h: u64| Ok(c.light_block(h));
+    let v = judge(
+        &proof,
+        &number("BW0000001"),
+        &mut light,
+        &other.hash(),
+        Freshness {
+            now: now(),
+            max_age_ms: 2 * 3_600_000,
+        },
+        &mut fetch,
+        "the node",
+    );
+    assert_eq!(v.exit_code(), 3, "{v:?}");
+    let _: Option<CertificateNumber> = None;
+}
+
+#[test]
+fn ledger_roots_match_a_replica_that_replays() {
+    let mut c = TestChain::new();
+    c.issue("BW0000001", "BW", "EU");
+    c.seal();
+    let mut replica = Ledger::open(&genesis_at(c.genesis_time()), MemStore::new()).unwrap();
+    for b in &c.blocks {
+        replica.apply_block(b, WriteSet::default()).unwrap();
+    }
+    assert_eq!(replica.records_root(), c.h.ledger.records_root());
+    assert_eq!(replica.results_root(), c.h.ledger.results_root());
+}
