@@ -306,7 +306,7 @@ fn readme_walkthrough_through_the_cli() {
             &eu,
         ],
     );
-    assert!(twice.contains("proved the same history"), "{twice}");
+    assert!(twice.contains("nodes agree on the header"), "{twice}");
     let json = ok(
         &observer_url,
         &[
@@ -319,14 +319,28 @@ fn readme_walkthrough_through_the_cli() {
         ],
     );
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(json["authentic"], true);
-    assert_eq!(json["check"]["genesis_trusted"], true);
+    assert_eq!(json["verdict"]["verdict"], "authentic", "{json}");
+    assert_eq!(json["verdict"]["status"], "confirmed", "{json}");
     let unknown = cli(
         &observer_url,
         &["cert", "verify", "BW9999999", "--genesis", path(&genesis)],
     );
-    assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not-found"));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stdout).contains("NOT FOUND"));
+    // A genesis of another network: cannot decide (exit 3), said so.
+    let other = dir.join("other-genesis.toml");
+    let text = std::fs::read_to_string(&genesis).unwrap();
+    std::fs::write(&other, text.replacen("chain_id = \"", "chain_id = \"other-", 1)).unwrap();
+    let wrong = cli(
+        &observer_url,
+        &["cert", "verify", "BW2026000001", "--genesis", path(&other)],
+    );
+    assert_eq!(wrong.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&wrong.stdout).contains("another network or genesis"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stdout)
+    );
 
     // Listing, statistics and the devnet's resume.
     let list = ok(&bw, &["cert", "list", "--exporting", "BW"]);
