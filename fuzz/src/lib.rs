@@ -121,3 +121,80 @@ impl<'a> Input<'a> {
         self.data.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::decode_proof::{check, skeleton, Kind};
+    use crate::forge::{self, forge};
+    use kp_client::proof::Finding;
+
+    #[test]
+    fn seeds_replay() {
+        for data in crate::decode_header::seeds() {
+            crate::decode_header::run(&data);
+        }
+        for data in crate::decode_proof::seeds() {
+            crate::decode_proof::run(&data);
+        }
+        for data in crate::smt_proof::seeds() {
+            crate::smt_proof::run(&data);
+        }
+        for data in crate::light_verify::seeds() {
+            crate::light_verify::run(&data);
+        }
+    }
+
+    #[test]
+    fn forged_proofs_verify() {
+        let all = forge::GENESIS
+            | forge::SIGN_SMALL
+            | forge::LINK_ACTS
+            | forge::LINK_HEIGHTS
+            | forge::CHAIN_ID;
+        for (kind, found) in [
+            (Kind::Issued, true),
+            (Kind::ConfirmedAndSeized, true),
+            (Kind::AbsentSeized, false),
+        ] {
+            for opts in [0, forge::GENESIS, all] {
+                let mut p = skeleton(kind);
+                forge(&mut p, opts);
+                let finding = check(&p).unwrap_or_else(|| {
+                    let e = kp_client::proof::verify(
+                        &p,
+                        &p.number,
+                        &kp_types::Hash::ZERO,
+                        crate::decode_proof::today(),
+                    );
+                    panic!("{kind:?} with {opts:#x}: {e:?}")
+                });
+                assert_eq!(matches!(finding, Finding::Found(_)), found, "{kind:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn forged_light_blocks_are_refused() {
+        use kp_client::light::{LightClient, LightError, TrustOptions};
+        let c = crate::chain::chain();
+        for seed in crate::light_verify::seeds().iter().rev().take(2) {
+            let mut b: kp_api::proof::LightBlock =
+                kp_types::decode(&seed[3..], seed.len()).unwrap();
+            assert!(b.validators.iter().all(|(_, k)| crate::small_order::is_small(k)));
+            b.commit.signatures.truncate(4);
+            let mut client = LightClient::new(c.genesis_root(), TrustOptions::default(), None)
+                .unwrap();
+            let now = crate::chain::time_of(crate::chain::LEN);
+            let err = client
+                .verify(&b, now, &mut |h| c.get(h))
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    LightError::Fetch { .. } | LightError::BadValidatorSet { .. }
+                ),
+                "{err}"
+            );
+        }
+    }
+}

@@ -330,7 +330,11 @@ fn readme_walkthrough_through_the_cli() {
     // A genesis of another network: cannot decide (exit 3), said so.
     let other = dir.join("other-genesis.toml");
     let text = std::fs::read_to_string(&genesis).unwrap();
-    std::fs::write(&other, text.replacen("chain_id = \"", "chain_id = \"other-", 1)).unwrap();
+    std::fs::write(
+        &other,
+        text.replacen("chain_id = \"", "chain_id = \"other-", 1),
+    )
+    .unwrap();
     let wrong = cli(
         &observer_url,
         &["cert", "verify", "BW2026000001", "--genesis", path(&other)],

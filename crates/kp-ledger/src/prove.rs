@@ -259,7 +259,7 @@ impl<C: Chain, S: StateStore> Prover<'_, C, S> {
                         more.insert(keys::authority(id.as_str()));
                     }
                     more.insert(keys::block_hash(*height));
-                    if height + 1 <= version {
+                    if *height < version {
                         more.insert(keys::block_hash(height + 1));
                     }
                     act_proofs.push(act);

@@ -12,7 +12,7 @@
 //! * Hashing: blake3 in key-derivation mode with one context string per object
 //!   kind ([`hash::Domain`]), so that no two kinds of object can share a hash.
 //! * Signatures: ed25519 over the domain-separated hash of the signed object
-//!   ([`crypto`]); batches are verified with `ed25519-dalek`'s batch verifier.
+//!   ([`crypto`]); single and batch verification follow one rule (ZIP-215, `ed25519-consensus`).
 //! * Amounts are fixed-point integers (carats in hundredths, US cents); there are
 //!   no floats in anything that is signed, stored or hashed.
 #![deny(missing_docs)]
