@@ -3,7 +3,7 @@
 //! toolchain):
 //!
 //! ```text
-//! cargo run --release --manifest-path fuzz/Cargo.toml --bin seeds [-- DIR]
+//! cargo run --release --manifest-path fuzz/Cargo.toml --example seeds [-- DIR]
 //! ```
 //!
 //! DIR defaults to `fuzz/corpus`. With `--replay`, writes nothing and only
