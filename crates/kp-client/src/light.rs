@@ -504,7 +504,7 @@ impl LightClient {
                 });
             }
         }
-        if let Some(above) = self.blocks.get(&(root.height + 1)) {
+        if let Some(above) = self.blocks.get(&(root.height.saturating_add(1))) {
             let expected = root.header_hash.unwrap_or(Hash::ZERO);
             if above.header.prev_hash != expected {
                 return Err(LightError::Conflict {
@@ -518,7 +518,7 @@ impl LightClient {
                     path: self.store_path(),
                     detail: format!(
                         "stored height {}: validators are not those the trust root announced",
-                        root.height + 1
+                        root.height.saturating_add(1)
                     ),
                 });
             }
@@ -707,7 +707,7 @@ impl LightClient {
                 trusted_time: trusted.time,
             });
         }
-        if height == trusted.height + 1 {
+        if height == trusted.height.saturating_add(1) {
             if header.validators_hash != trusted.next_validators_hash {
                 return Err(LightError::BadValidatorSet {
                     height,
@@ -729,7 +729,7 @@ impl LightClient {
         }
         // Skipping: the set of `trusted.height + 1` if any list at hand
         // hashes to the announced one, else the trusted set itself.
-        let next = trusted.height + 1;
+        let next = trusted.height.saturating_add(1);
         let known = std::iter::once(&trusted.validators)
             .chain(self.blocks.get(&next).map(|b| &b.validators))
             .chain(pending.iter().map(|b| &b.validators))
@@ -766,7 +766,11 @@ impl LightClient {
         verified: &mut Vec<LightBlock>,
     ) -> Result<(), LightError> {
         let height = target.header.height;
-        let stored = self.blocks.range(height + 1..).next().map(|(_, b)| b);
+        let stored = self
+            .blocks
+            .range(height.saturating_add(1)..)
+            .next()
+            .map(|(_, b)| b);
         let lowest = match stored {
             Some(b) if b.header.height <= self.root.height => b.header.height,
             _ => self.root.height,

@@ -510,7 +510,12 @@ impl<'a> Acts<'a> {
         if !act.inclusion.verify(&tx, &act.header.txs_root) {
             return Err(self.bad(act, "it is not in its block (inclusion path)"));
         }
-        self.tied(act, &act.result_header, height + 1)?;
+        // A record naming the last possible height has no next header to
+        // carry its result: refuse rather than wrap.
+        let next = height
+            .checked_add(1)
+            .ok_or_else(|| self.bad(act, "it claims the last possible height"))?;
+        self.tied(act, &act.result_header, next)?;
         if act.result.index != act.inclusion.index
             || !act
                 .result

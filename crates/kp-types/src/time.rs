@@ -26,8 +26,9 @@ pub struct Timestamp(pub u64);
 
 impl Timestamp {
     /// The calendar date (UTC) of this instant.
+    /// Instants too far in the future for a `Date` give the last `Date`.
     pub fn date(self) -> Date {
-        Date((self.0 / MS_PER_DAY) as u32)
+        Date(u32::try_from(self.0 / MS_PER_DAY).unwrap_or(u32::MAX))
     }
 
     /// Midnight UTC at the start of `date`.
@@ -41,8 +42,16 @@ impl Timestamp {
     }
 }
 
+/// 10000-01-01T00:00:00Z: from here on a timestamp is written as its
+/// integer milliseconds, which the parser also accepts, so every value
+/// round-trips through its text form.
+const RFC3339_END_MS: u64 = 2_932_897 * MS_PER_DAY;
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 >= RFC3339_END_MS {
+            return write!(f, "{}", self.0);
+        }
         let day_ms = self.0 % MS_PER_DAY;
         let (h, m, s, ms) = (
             day_ms / 3_600_000,
@@ -172,11 +181,16 @@ impl FromStr for Date {
             expected: "YYYY-MM-DD, not before 1970",
         };
         let mut parts = text.split('-');
-        let mut next = || -> Result<u32, ParseTimeError> {
-            parts.next().ok_or_else(err)?.parse().map_err(|_| err())
+        let mut next = |min: usize, max: usize| -> Result<u32, ParseTimeError> {
+            let part = parts.next().ok_or_else(err)?;
+            if part.len() < min || part.len() > max || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err());
+            }
+            part.parse().map_err(|_| err())
         };
-        let (y, m, d) = (next()?, next()?, next()?);
-        if text.len() != 10 {
+        // Years past 9999 have more digits, as Display writes them.
+        let (y, m, d) = (next(4, 10)?, next(2, 2)?, next(2, 2)?);
+        if parts.next().is_some() {
             return Err(err());
         }
         Date::from_ymd(y, m, d).ok_or_else(err)
@@ -346,6 +360,40 @@ mod tests {
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
         assert_eq!(crate::encode(&t).len(), 8);
+    }
+
+    #[test]
+    fn extreme_values_round_trip() {
+        assert_eq!(
+            Date::from_ymd(10_000, 1, 1).unwrap().0 as u64 * MS_PER_DAY,
+            RFC3339_END_MS
+        );
+        for ms in [
+            0,
+            RFC3339_END_MS - 1,
+            RFC3339_END_MS,
+            u64::from(u32::MAX) * MS_PER_DAY,
+            u64::MAX,
+        ] {
+            let t = Timestamp(ms);
+            assert_eq!(t.to_string().parse::<Timestamp>().unwrap(), t, "{t}");
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+        }
+        assert_eq!(Timestamp(u64::MAX).date(), Date(u32::MAX));
+        for days in [0, 2_932_896, 2_932_897, u32::MAX - 1, u32::MAX] {
+            let d = Date(days);
+            assert_eq!(d.to_string().parse::<Date>().unwrap(), d, "{d}");
+        }
+        for bad in [
+            "2026-1-01",
+            "2026-01-1",
+            "+2026-01-01",
+            "2026-01-01-",
+            "26-01-01",
+        ] {
+            assert!(bad.parse::<Date>().is_err(), "{bad}");
+        }
     }
 
     #[test]
