@@ -623,4 +623,62 @@ fn cert_verify_folds_in_a_proven_expulsion() {
     // The light client follows the expulsion from headers alone.
     let check: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(check["verdict"]["verdict"], "authentic", "{check}");
+
+    // The expulsion itself, and who signed it, are proven rather than told.
+    let light = cluster.dir.path().join("light");
+    let proven = |args: &[&str]| -> (i32, String) {
+        let mut all = vec!["--node", url.as_str()];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--light-dir", light.to_str().unwrap()]);
+        let out = std::process::Command::new(kpledger_bin())
+            .args(&all)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let g = genesis.to_str().unwrap();
+    let (code, out) = proven(&[
+        "--json",
+        "resolution",
+        "show",
+        &id,
+        "--verify",
+        "--genesis",
+        g,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "proven", "{r}");
+    assert!(r["value"]["outcome"]["adopted"].is_object(), "{r}");
+    assert_eq!(r["value"]["signed_by"].as_array().unwrap().len(), 4, "{r}");
+    let (code, out) = proven(&["participant", "show", "IN", "--verify", "--genesis", g]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("participant IN: PROVEN, as of height"),
+        "{out}"
+    );
+    assert!(out.contains("status: expelled"), "{out}");
+    // A Participant that is not on the ledger is proven absent (exit 2).
+    let (code, out) = proven(&["participant", "show", "ZZ", "--verify", "--genesis", g]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("NOT FOUND"), "{out}");
+    // A genesis that is not this network's cannot decide (exit 3).
+    let other = cluster.dir.path().join("other-genesis.toml");
+    let text = std::fs::read_to_string(&genesis).unwrap();
+    std::fs::write(&other, text.replacen("chain_id = \"", "chain_id = \"x", 1)).unwrap();
+    let (code, out) = proven(&[
+        "participant",
+        "show",
+        "IN",
+        "--verify",
+        "--genesis",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3, "{out}");
+    // `--verify` without a genesis is a usage error, not a silent trust.
+    let (code, out) = proven(&["participant", "show", "IN", "--verify"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("--genesis"), "{out}");
 }

@@ -18,11 +18,11 @@
 pub mod light;
 pub mod proof;
 
-use kp_api::proof::{CertificateProof, LightBlock};
-use kp_api::{Genesis, ResolutionRecord};
-use kp_types::{CertificateNumber, Hash, SignedTransaction, Timestamp};
+use kp_api::proof::{CertificateProof, LightBlock, RecordProof, RecordsProof};
+use kp_api::{Genesis, ParticipantRecord, ResolutionRecord};
+use kp_types::{CertificateNumber, Hash, ParticipantCode, SignedTransaction, Timestamp};
 use light::{LightClient, LightError};
-use proof::{Finding, ProofError};
+use proof::{Finding, ProofError, Proven};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::Read;
@@ -126,6 +126,56 @@ impl Verdict {
         Verdict::CannotDecide {
             reason: reason.into(),
             fork: None,
+        }
+    }
+}
+
+/// What `participant show --verify` and `resolution show --verify`
+/// conclude, with the exit statuses of [`Verdict`].
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum RecordVerdict<T> {
+    /// The record is on the ledger as shown (exit 0).
+    Proven(Box<Proven<T>>),
+    /// The answer does not prove what it claims (exit 1).
+    NotAuthentic {
+        /// Why.
+        reason: String,
+    },
+    /// The ledger proves that there is no such record (exit 2).
+    NotFound {
+        /// After this block.
+        as_of_height: u64,
+        /// Time of the anchor header.
+        as_of_time: Timestamp,
+    },
+    /// Nothing can be concluded: the node is unreachable, its data is
+    /// stale, or it runs another network or genesis (exit 3).
+    CannotDecide {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+impl<T> RecordVerdict<T> {
+    /// The exit status: 0 proven, 1 not authentic, 2 not found, 3 cannot
+    /// decide.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RecordVerdict::Proven(_) => 0,
+            RecordVerdict::NotAuthentic { .. } => 1,
+            RecordVerdict::NotFound { .. } => 2,
+            RecordVerdict::CannotDecide { .. } => 3,
+        }
+    }
+
+    fn from_anchor_refusal(v: Verdict) -> RecordVerdict<T> {
+        match v {
+            Verdict::NotAuthentic { reason } => RecordVerdict::NotAuthentic { reason },
+            Verdict::CannotDecide { reason, .. } => RecordVerdict::CannotDecide { reason },
+            other => RecordVerdict::CannotDecide {
+                reason: format!("unexpected anchor verdict {other:?}"),
+            },
         }
     }
 }
@@ -295,6 +345,74 @@ impl Client {
         self.get_as(&format!("/v1/certificates/{number}/proof"))
     }
 
+    /// `GET /v1/participants/{code}/proof`.
+    pub fn participant_proof(&self, code: &ParticipantCode) -> Result<RecordsProof, ClientError> {
+        self.get_as(&format!("/v1/participants/{code}/proof"))
+    }
+
+    /// `GET /v1/resolutions/{id}/proof`.
+    pub fn resolution_proof(&self, id: &Hash) -> Result<RecordsProof, ClientError> {
+        self.get_as(&format!("/v1/resolutions/{id}/proof"))
+    }
+
+    /// Checks Participant `code` (membership, sanction, node key, listed
+    /// authorities) from this node's proof alone. Never errs.
+    pub fn check_participant(
+        &self,
+        code: &ParticipantCode,
+        light: &mut LightClient,
+        genesis_hash: &Hash,
+        freshness: Freshness,
+    ) -> RecordVerdict<ParticipantRecord> {
+        let proof = match self.participant_proof(code) {
+            Ok(p) => p,
+            Err(e) => {
+                return RecordVerdict::CannotDecide {
+                    reason: format!("cannot get a proof from {}: {e}", self.base),
+                }
+            }
+        };
+        let mut fetch = |height: u64| self.light_block(height).map_err(|e| e.to_string());
+        judge_records(
+            &proof,
+            light,
+            genesis_hash,
+            freshness,
+            &mut fetch,
+            &self.base,
+            |p| proof::verify_participant(p, code, genesis_hash),
+        )
+    }
+
+    /// Checks resolution `id` (proposal, signers, outcome) from this node's
+    /// proof alone. Never errs.
+    pub fn check_resolution(
+        &self,
+        id: &Hash,
+        light: &mut LightClient,
+        genesis_hash: &Hash,
+        freshness: Freshness,
+    ) -> RecordVerdict<ResolutionRecord> {
+        let proof = match self.resolution_proof(id) {
+            Ok(p) => p,
+            Err(e) => {
+                return RecordVerdict::CannotDecide {
+                    reason: format!("cannot get a proof from {}: {e}", self.base),
+                }
+            }
+        };
+        let mut fetch = |height: u64| self.light_block(height).map_err(|e| e.to_string());
+        judge_records(
+            &proof,
+            light,
+            genesis_hash,
+            freshness,
+            &mut fetch,
+            &self.base,
+            |p| proof::verify_resolution(p, id, genesis_hash),
+        )
+    }
+
     /// `GET /v1/light/blocks/{height}`.
     pub fn light_block(&self, height: u64) -> Result<LightBlock, ClientError> {
         self.get_as(&format!("/v1/light/blocks/{height}"))
@@ -347,28 +465,16 @@ pub fn judge(
     fetch: &mut dyn FnMut(u64) -> Result<LightBlock, String>,
     source: &str,
 ) -> Verdict {
-    if let Err(e) = light.verify(&proof.anchor, freshness.now, fetch) {
-        // A node of another network fails the light client too; what it
-        // says of its genesis (unproven, as its header is refused) only
-        // chooses between "another network" and "forged", never authentic.
-        if let Some(claimed) = claimed_genesis(proof) {
-            if claimed != *genesis_hash {
-                return Verdict::cannot(format!(
-                    "{source} runs another network or genesis (it names genesis {claimed}, yours is {genesis_hash}): {e}"
-                ));
-            }
-        }
-        return light_verdict(source, e);
-    }
-    let age = freshness.now.0.saturating_sub(proof.anchor.header.time.0);
-    if age > freshness.max_age_ms {
-        return Verdict::cannot(format!(
-            "{source} answers as of height {} (time {}), {} s old: older than --max-age ({} s); the node is stale or the network is halted",
-            proof.anchor.header.height.saturating_sub(1),
-            proof.anchor.header.time,
-            age / 1000,
-            freshness.max_age_ms / 1000
-        ));
+    if let Err(v) = check_anchor(
+        &proof.anchor,
+        &proof.records,
+        light,
+        genesis_hash,
+        freshness,
+        fetch,
+        source,
+    ) {
+        return v;
     }
     let today = freshness.now.date();
     match proof::verify(proof, number, genesis_hash, today) {
@@ -391,10 +497,84 @@ pub fn judge(
     }
 }
 
+/// The verdict on a records proof: its anchor verified by `light` and
+/// judged for age as in [`judge`], then its records by `verify`.
+pub fn judge_records<T>(
+    proof: &RecordsProof,
+    light: &mut LightClient,
+    genesis_hash: &Hash,
+    freshness: Freshness,
+    fetch: &mut dyn FnMut(u64) -> Result<LightBlock, String>,
+    source: &str,
+    verify: impl FnOnce(&RecordsProof) -> Result<Proven<T>, ProofError>,
+) -> RecordVerdict<T> {
+    if let Err(v) = check_anchor(
+        &proof.anchor,
+        &proof.records,
+        light,
+        genesis_hash,
+        freshness,
+        fetch,
+        source,
+    ) {
+        return RecordVerdict::from_anchor_refusal(v);
+    }
+    match verify(proof) {
+        Ok(p) if p.value.is_some() => RecordVerdict::Proven(Box::new(p)),
+        Ok(p) => RecordVerdict::NotFound {
+            as_of_height: p.as_of_height,
+            as_of_time: p.as_of_time,
+        },
+        Err(e @ ProofError::OtherGenesis { .. }) => RecordVerdict::CannotDecide {
+            reason: format!("{source} runs another network or genesis: {e}"),
+        },
+        Err(e) => RecordVerdict::NotAuthentic {
+            reason: format!("the answer of {source} does not prove it: {e}"),
+        },
+    }
+}
+
+/// The anchor of a proof verified by `light`, then judged for age; the
+/// verdict when it is refused.
+fn check_anchor(
+    anchor: &LightBlock,
+    records: &[RecordProof],
+    light: &mut LightClient,
+    genesis_hash: &Hash,
+    freshness: Freshness,
+    fetch: &mut dyn FnMut(u64) -> Result<LightBlock, String>,
+    source: &str,
+) -> Result<(), Verdict> {
+    if let Err(e) = light.verify(anchor, freshness.now, fetch) {
+        // A node of another network fails the light client too; what it
+        // says of its genesis (unproven, as its header is refused) only
+        // chooses between "another network" and "forged", never authentic.
+        if let Some(claimed) = claimed_genesis(records) {
+            if claimed != *genesis_hash {
+                return Err(Verdict::cannot(format!(
+                    "{source} runs another network or genesis (it names genesis {claimed}, yours is {genesis_hash}): {e}"
+                )));
+            }
+        }
+        return Err(light_verdict(source, e));
+    }
+    let age = freshness.now.0.saturating_sub(anchor.header.time.0);
+    if age > freshness.max_age_ms {
+        return Err(Verdict::cannot(format!(
+            "{source} answers as of height {} (time {}), {} s old: older than --max-age ({} s); the node is stale or the network is halted",
+            anchor.header.height.saturating_sub(1),
+            anchor.header.time,
+            age / 1000,
+            freshness.max_age_ms / 1000
+        )));
+    }
+    Ok(())
+}
+
 /// The genesis hash a proof's records name, unverified.
-fn claimed_genesis(proof: &CertificateProof) -> Option<Hash> {
+fn claimed_genesis(records: &[RecordProof]) -> Option<Hash> {
     let key = kp_api::keys::meta("genesis");
-    let record = proof.records.iter().find(|r| r.key == key)?;
+    let record = records.iter().find(|r| r.key == key)?;
     kp_types::decode(record.value.as_deref()?, 64).ok()
 }
 

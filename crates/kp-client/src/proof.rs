@@ -27,11 +27,12 @@
 
 use kp_api::keys;
 use kp_api::proof::{
-    act_authority, ActProof, CertificateProof, RecordProof, PROOF_ACTS_MAX, PROOF_RECORDS_MAX,
+    act_authority, ActProof, CertificateProof, RecordProof, RecordsProof, PROOF_ACTS_MAX,
+    PROOF_RECORDS_MAX,
 };
 use kp_api::{
     AuthorityRecord, CertificateEventKind, CertificateRecord, CertificateStatus, MembershipStatus,
-    ParticipantRecord, SeizureIndex, SeizureRecord,
+    ParticipantRecord, ResolutionRecord, SeizureIndex, SeizureRecord,
 };
 use kp_types::{
     result_leaf, BlockHeader, CertificateNumber, Date, Hash, ParticipantCode, Payload, Timestamp,
@@ -172,10 +173,9 @@ fn hex_of(key: &[u8]) -> String {
 }
 
 impl<'a> Records<'a> {
-    fn check(proof: &'a CertificateProof) -> Result<Records<'a>, ProofError> {
-        let root = proof.anchor.header.records_root;
+    fn check(root: Hash, records: &'a [RecordProof]) -> Result<Records<'a>, ProofError> {
         let mut by_key = BTreeMap::new();
-        for r in &proof.records {
+        for r in records {
             verify_record(r, &root)?;
             if by_key
                 .insert(r.key.as_slice(), r.value.as_deref())
@@ -225,6 +225,120 @@ impl<'a> Records<'a> {
     }
 }
 
+fn check_genesis(records: &Records<'_>, genesis_hash: &Hash) -> Result<(), ProofError> {
+    let genesis: Hash = records.require(&keys::meta("genesis"), || "genesis hash".into())?;
+    if genesis != *genesis_hash {
+        return Err(ProofError::OtherGenesis {
+            expected: *genesis_hash,
+            found: genesis,
+        });
+    }
+    Ok(())
+}
+
+/// A record proven against an anchor the caller verified: what the ledger
+/// held after block `as_of_height`, or its proven absence (`None`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proven<T> {
+    /// The state the answer is of: after this block.
+    pub as_of_height: u64,
+    /// Time of the anchor header (the block after `as_of_height`).
+    pub as_of_time: Timestamp,
+    /// The anchor header's hash.
+    pub anchor_hash: Hash,
+    /// The record; `None` when the ledger proves there is none.
+    pub value: Option<T>,
+}
+
+fn records_of<'a>(proof: &'a RecordsProof, genesis_hash: &Hash) -> Result<Records<'a>, ProofError> {
+    if proof.records.len() > PROOF_RECORDS_MAX {
+        return Err(ProofError::Size {
+            records: proof.records.len(),
+            acts: 0,
+        });
+    }
+    let records = Records::check(proof.anchor.header.records_root, &proof.records)?;
+    check_genesis(&records, genesis_hash)?;
+    Ok(records)
+}
+
+fn proven<T>(proof: &RecordsProof, value: Option<T>) -> Proven<T> {
+    Proven {
+        as_of_height: proof.anchor.header.height.saturating_sub(1),
+        as_of_time: proof.anchor.header.time,
+        anchor_hash: proof.anchor.header.hash(),
+        value,
+    }
+}
+
+/// Verifies `proof` of Participant `code` against its anchor, which the
+/// caller has verified with the light client: the Participant's record
+/// (membership, sanction with scope and zones, node key) or its absence,
+/// and each authority the proof lists, which must be this Participant's.
+/// The returned record's `authorities` holds those proven; a proof cannot
+/// show that the node listed them all.
+pub fn verify_participant(
+    proof: &RecordsProof,
+    code: &ParticipantCode,
+    genesis_hash: &Hash,
+) -> Result<Proven<ParticipantRecord>, ProofError> {
+    let records = records_of(proof, genesis_hash)?;
+    let participant_key = keys::participant(code);
+    let Some(mut record): Option<ParticipantRecord> =
+        records.decode(&participant_key, || format!("Participant {code}"))?
+    else {
+        return Ok(proven(proof, None));
+    };
+    if &record.participant.code != code {
+        return Err(ProofError::BadRecord {
+            key_hex: hex_of(&participant_key),
+            reason: format!("it is the record of {}", record.participant.code),
+        });
+    }
+    record.authorities.clear();
+    let authority_table = keys::authority("");
+    for r in &proof.records {
+        if !r.key.starts_with(&authority_table) || r.value.is_none() {
+            continue;
+        }
+        let id = String::from_utf8_lossy(&r.key[authority_table.len()..]).into_owned();
+        let a: AuthorityRecord = records.require(&r.key, || format!("authority {id}"))?;
+        if &a.authority.participant != code || a.authority.id.as_str() != id {
+            return Err(ProofError::BadRecord {
+                key_hex: hex_of(&r.key),
+                reason: format!(
+                    "authority {} of {} is listed under {code}",
+                    a.authority.id, a.authority.participant
+                ),
+            });
+        }
+        record.authorities.push(a);
+    }
+    Ok(proven(proof, Some(record)))
+}
+
+/// Verifies `proof` of resolution `id` against its anchor, which the caller
+/// has verified with the light client: the proposal, who signed, and the
+/// outcome (adopted, pending, ...), or the resolution's absence.
+pub fn verify_resolution(
+    proof: &RecordsProof,
+    id: &Hash,
+    genesis_hash: &Hash,
+) -> Result<Proven<ResolutionRecord>, ProofError> {
+    let records = records_of(proof, genesis_hash)?;
+    let key = keys::resolution(id);
+    let record: Option<ResolutionRecord> = records.decode(&key, || format!("resolution {id}"))?;
+    if let Some(r) = &record {
+        if &r.id != id {
+            return Err(ProofError::BadRecord {
+                key_hex: hex_of(&key),
+                reason: format!("it is the record of resolution {}", r.id),
+            });
+        }
+    }
+    Ok(proven(proof, record))
+}
+
 /// Checks one record against a records root.
 pub fn verify_record(r: &RecordProof, root: &Hash) -> Result<(), ProofError> {
     r.proof
@@ -258,14 +372,8 @@ pub fn verify(
     }
     let anchor = &proof.anchor.header;
     let as_of_height = anchor.height.saturating_sub(1);
-    let records = Records::check(proof)?;
-    let genesis: Hash = records.require(&keys::meta("genesis"), || "genesis hash".into())?;
-    if genesis != *genesis_hash {
-        return Err(ProofError::OtherGenesis {
-            expected: *genesis_hash,
-            found: genesis,
-        });
-    }
+    let records = Records::check(anchor.records_root, &proof.records)?;
+    check_genesis(&records, genesis_hash)?;
     let index: SeizureIndex = records
         .decode(&keys::seizures_by_certificate(number), || {
             format!("seizure index of {number}")

@@ -5,9 +5,11 @@
 //! (`kp_ledger::prove`), verdicts from the same code the CLI calls
 //! (`kp_client::judge`).
 
-use kp_api::proof::{CertificateProof, LightBlock};
+use kp_api::proof::{CertificateProof, LightBlock, RecordsProof};
+use kp_api::ResolutionOutcome;
 use kp_client::light::{LightClient, TrustOptions, TrustedState};
-use kp_client::{judge, Freshness, Verdict};
+use kp_client::proof::{verify_participant, verify_resolution};
+use kp_client::{judge, judge_records, Freshness, RecordVerdict, Verdict};
 use kp_ledger::prove::{Chain, Prover};
 use kp_ledger::testkit::*;
 use kp_ledger::{Ledger, MemStore, TxReceipt, WriteSet};
@@ -127,6 +129,70 @@ impl TestChain {
         prover.certificate(&number(n)).unwrap()
     }
 
+    fn prove_participant(&self, c: &str) -> RecordsProof {
+        let versions = self.h.ledger.record_versions();
+        let prover = Prover {
+            chain: self,
+            store: self.h.ledger.store(),
+            versions: &versions,
+        };
+        prover.participant(&code(c)).unwrap()
+    }
+
+    fn prove_resolution(&self, id: &Hash) -> RecordsProof {
+        let versions = self.h.ledger.record_versions();
+        let prover = Prover {
+            chain: self,
+            store: self.h.ledger.store(),
+            versions: &versions,
+        };
+        prover.resolution(id).unwrap()
+    }
+
+    fn participant_verdict(
+        &self,
+        proof: &RecordsProof,
+        c: &str,
+    ) -> RecordVerdict<kp_api::ParticipantRecord> {
+        let mut light = self.light();
+        let mut fetch = |h: u64| Ok(self.light_block(h));
+        let genesis = self.genesis_hash();
+        judge_records(
+            proof,
+            &mut light,
+            &genesis,
+            Freshness {
+                now: now(),
+                max_age_ms: 2 * 3_600_000,
+            },
+            &mut fetch,
+            "the node",
+            |p| verify_participant(p, &code(c), &genesis),
+        )
+    }
+
+    fn resolution_verdict(
+        &self,
+        proof: &RecordsProof,
+        id: &Hash,
+    ) -> RecordVerdict<kp_api::ResolutionRecord> {
+        let mut light = self.light();
+        let mut fetch = |h: u64| Ok(self.light_block(h));
+        let genesis = self.genesis_hash();
+        judge_records(
+            proof,
+            &mut light,
+            &genesis,
+            Freshness {
+                now: now(),
+                max_age_ms: 2 * 3_600_000,
+            },
+            &mut fetch,
+            "the node",
+            |p| verify_resolution(p, id, &genesis),
+        )
+    }
+
     fn light_block(&self, height: u64) -> LightBlock {
         let versions = self.h.ledger.record_versions();
         let prover = Prover {
@@ -235,8 +301,8 @@ impl TestChain {
     }
 
     /// Has every government adopt `action` (proposal and signatures in one
-    /// block each).
-    fn adopt(&mut self, action: ResolutionAction) {
+    /// block each); the resolution's id.
+    fn adopt(&mut self, action: ResolutionAction) -> Hash {
         let codes: Vec<String> = self
             .h
             .ledger
@@ -262,6 +328,7 @@ impl TestChain {
         for r in self.apply(txs) {
             assert_eq!(r.result, Ok(()));
         }
+        id
     }
 }
 
@@ -623,4 +690,140 @@ fn ledger_roots_match_a_replica_that_replays() {
     }
     assert_eq!(replica.records_root(), c.h.ledger.records_root());
     assert_eq!(replica.results_root(), c.h.ledger.results_root());
+}
+
+/// `participant show --verify`: membership, a partial sanction with its
+/// zones and the listed authorities come from the proof; a node that edits
+/// the record, or lists another Participant's authority, is caught.
+#[test]
+fn participant_proof_shows_sanction_and_refuses_edits() {
+    let mut c = TestChain::new();
+    c.adopt(ResolutionAction::ImposeSanction {
+        participant: code("CF"),
+        scope: SanctionScope::FullSuspension,
+    });
+    c.seal();
+    let proof = c.prove_participant("CF");
+    let proven = match c.participant_verdict(&proof, "CF") {
+        RecordVerdict::Proven(p) => p,
+        other => panic!("expected proven, got {other:?}"),
+    };
+    let record = proven.value.unwrap();
+    assert!(matches!(
+        record.sanction.as_ref().map(|s| &s.scope),
+        Some(SanctionScope::FullSuspension)
+    ));
+    assert!(!record.authorities.is_empty());
+    assert!(record
+        .authorities
+        .iter()
+        .all(|a| a.authority.participant == code("CF")));
+    assert_eq!(proven.as_of_height, c.blocks.len() as u64 - 1);
+
+    // A lying node lifts the sanction in the record it serves.
+    let mut lifted = proof.clone();
+    let key = kp_api::keys::participant(&code("CF"));
+    let r = lifted.records.iter_mut().find(|r| r.key == key).unwrap();
+    let mut rec: kp_api::ParticipantRecord =
+        kp_types::decode(r.value.as_deref().unwrap(), 1 << 20).unwrap();
+    rec.sanction = None;
+    r.value = Some(kp_types::encode(&rec));
+    let v = c.participant_verdict(&lifted, "CF");
+    assert_eq!(v.exit_code(), 1, "{v:?}");
+
+    // It serves BW's record (with its valid path) as CF's.
+    let bw = c.prove_participant("BW");
+    let v = c.participant_verdict(&bw, "CF");
+    assert_eq!(v.exit_code(), 1, "{v:?}");
+
+    // It slips BW's authority (valid path) into CF's list.
+    let mut mixed = proof.clone();
+    let bw_authority = bw
+        .records
+        .iter()
+        .find(|r| r.key.first() == Some(&kp_api::keys::table::AUTHORITY))
+        .unwrap()
+        .clone();
+    mixed.records.push(bw_authority);
+    match c.participant_verdict(&mixed, "CF") {
+        RecordVerdict::NotAuthentic { reason } => {
+            assert!(reason.contains("listed under"), "{reason}")
+        }
+        other => panic!("expected NOT AUTHENTIC, got {other:?}"),
+    }
+
+    // A Participant that is not on the ledger is proven absent.
+    let absent = c.prove_participant("ZZ");
+    let v = c.participant_verdict(&absent, "ZZ");
+    assert_eq!(v.exit_code(), 2, "{v:?}");
+}
+
+/// `resolution show --verify`: adopted or pending, and who signed, from the
+/// proof; a node that claims a pending resolution adopted is caught.
+#[test]
+fn resolution_proof_shows_adoption_and_signers() {
+    let mut c = TestChain::new();
+    let adopted = c.adopt(ResolutionAction::ImposeSanction {
+        participant: code("CF"),
+        scope: SanctionScope::FullSuspension,
+    });
+    let p = kp_types::ResolutionProposal {
+        title: "expel".into(),
+        action: ResolutionAction::Expel {
+            participant: code("AE"),
+        },
+        deadline: None,
+    };
+    let tx = c.h.by_node("BW", Payload::ProposeResolution(p));
+    let pending = tx.hash();
+    c.run(tx);
+    c.seal();
+
+    let proof = c.prove_resolution(&adopted);
+    let record = match c.resolution_verdict(&proof, &adopted) {
+        RecordVerdict::Proven(p) => p.value.unwrap(),
+        other => panic!("expected proven, got {other:?}"),
+    };
+    assert!(
+        matches!(record.outcome, ResolutionOutcome::Adopted { .. }),
+        "{:?}",
+        record.outcome
+    );
+    assert_eq!(record.signed_by.len(), GOVERNMENTS.len());
+
+    let proof = c.prove_resolution(&pending);
+    let record = match c.resolution_verdict(&proof, &pending) {
+        RecordVerdict::Proven(p) => p.value.unwrap(),
+        other => panic!("expected proven, got {other:?}"),
+    };
+    assert_eq!(record.outcome, ResolutionOutcome::Pending);
+    assert_eq!(record.signed_by, vec![code("BW")]);
+
+    // The lying node calls the pending one adopted, signed by everyone.
+    let mut forged = proof.clone();
+    let key = kp_api::keys::resolution(&pending);
+    let r = forged.records.iter_mut().find(|r| r.key == key).unwrap();
+    let mut rec = record.clone();
+    rec.outcome = match c.prove_resolution(&adopted).records.iter().find_map(|r| {
+        r.value
+            .as_deref()
+            .and_then(|v| kp_types::decode::<kp_api::ResolutionRecord>(v, 1 << 20).ok())
+    }) {
+        Some(a) => a.outcome,
+        None => panic!("no adopted record"),
+    };
+    rec.signed_by = GOVERNMENTS.iter().map(|g| code(g)).collect();
+    r.value = Some(kp_types::encode(&rec));
+    let v = c.resolution_verdict(&forged, &pending);
+    assert_eq!(v.exit_code(), 1, "{v:?}");
+
+    // It serves the adopted resolution's proof for the pending id.
+    let swapped = c.prove_resolution(&adopted);
+    let v = c.resolution_verdict(&swapped, &pending);
+    assert_eq!(v.exit_code(), 1, "{v:?}");
+
+    // An unknown id is proven absent.
+    let unknown = Hash([7; 32]);
+    let v = c.resolution_verdict(&c.prove_resolution(&unknown), &unknown);
+    assert_eq!(v.exit_code(), 2, "{v:?}");
 }

@@ -16,7 +16,8 @@ use crate::records::{CertificateRecord, SeizureIndex, SeizureRecord, TxReceipt};
 use crate::records_tree::{ProveError, RecordVersions};
 use crate::store::StateStore;
 use kp_api::proof::{
-    act_authority, ActProof, CertificateProof, LightBlock, RecordProof, PROOF_ACTS_MAX,
+    act_authority, ActProof, CertificateProof, LightBlock, RecordProof, RecordsProof,
+    PROOF_ACTS_MAX, PROOF_RECORDS_MAX,
 };
 use kp_types::{
     merkle, result_leaf, Block, CertificateNumber, CommitCertificate, Hash, ParticipantCode,
@@ -147,6 +148,52 @@ impl<C: Chain, S: StateStore> Prover<'_, C, S> {
             match self.certificate_once(number) {
                 Err(Retry(e)) => last = Some(e),
                 Ok(proof) => return proof,
+            }
+        }
+        Err(ApiError::unavailable(format!(
+            "the ledger moved on while the proof was read; ask again ({})",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
+    }
+
+    /// The proof of Participant `code`'s record (membership, sanction, node
+    /// key) and of the authorities the ledger lists under it, as many as a
+    /// proof holds. The list itself is not authenticated: a proof shows each
+    /// listed authority as it stands, not that none is missing.
+    pub fn participant(&self, code: &ParticipantCode) -> Result<RecordsProof, ApiError> {
+        let prefix = keys::authority_by_participant_prefix(code);
+        let listed = self
+            .store
+            .scan_prefix(&prefix, None, PROOF_RECORDS_MAX - 2)
+            .map_err(internal)?;
+        let mut wanted = vec![keys::meta("genesis"), keys::participant(code)];
+        for (key, _) in listed {
+            if let Ok(id) = std::str::from_utf8(&key[prefix.len()..]) {
+                wanted.push(keys::authority(id));
+            }
+        }
+        self.records(&wanted)
+    }
+
+    /// The proof of resolution `id`: proposal, signers, outcome.
+    pub fn resolution(&self, id: &Hash) -> Result<RecordsProof, ApiError> {
+        self.records(&[keys::meta("genesis"), keys::resolution(id)])
+    }
+
+    /// `keys`, each proven present or absent against the newest anchor.
+    fn records(&self, wanted: &[Vec<u8>]) -> Result<RecordsProof, ApiError> {
+        let mut last = None;
+        for _ in 0..PROOF_ATTEMPTS_MAX {
+            let anchor_height = self.last_height()?;
+            if anchor_height == 0 {
+                return Err(ApiError::unavailable(
+                    "no block is decided yet: proofs start with the first block",
+                ));
+            }
+            let anchor = self.light_block(Some(anchor_height))?;
+            match self.prove(anchor_height - 1, wanted) {
+                Ok(records) => return Ok(RecordsProof { anchor, records }),
+                Err(Retry(e)) => last = Some(e),
             }
         }
         Err(ApiError::unavailable(format!(

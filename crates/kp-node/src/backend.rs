@@ -519,6 +519,10 @@ impl Backend for NodeBackend {
             Query::LightBlock(height) => {
                 JsonBody::new(&self.with_prover(|p| p.light_block(height))?)
             }
+            Query::ParticipantProof(code) => {
+                JsonBody::new(&self.with_prover(|p| p.participant(&code))?)
+            }
+            Query::ResolutionProof(id) => JsonBody::new(&self.with_prover(|p| p.resolution(&id))?),
             other => JsonBody::new(&self.query_value(other)?),
         }
     }
@@ -657,6 +661,8 @@ impl NodeBackend {
             | Query::Certificate(_)
             | Query::CertificateProof(_)
             | Query::LightBlock(_)
+            | Query::ParticipantProof(_)
+            | Query::ResolutionProof(_)
             | Query::Participant(_) => Err(ApiError::internal("query routed to the wrong reader")),
         }
     }

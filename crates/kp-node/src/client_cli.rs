@@ -144,17 +144,9 @@ pub enum CertCommand {
         /// and each one's proof must verify.
         #[arg(long)]
         also: Vec<String>,
-        /// Where verified headers are kept between runs (default: the
-        /// user's data directory, kpledger/light).
-        #[arg(long)]
-        light_dir: Option<PathBuf>,
-        /// Refuse answers older than this many seconds.
-        #[arg(long, default_value_t = 300)]
-        max_age: u64,
-        /// Trust a verified header for this many days (the time within which
-        /// at most a third of the validators it names may turn byzantine).
-        #[arg(long, default_value_t = 14)]
-        trust_period_days: u64,
+        /// How the light client keeps and trusts headers.
+        #[command(flatten)]
+        light: LightArgs,
     },
     /// Confirm receipt as the importing authority (default: what was certified).
     Confirm {
@@ -373,10 +365,22 @@ pub enum ResolutionCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Show a resolution: who signed, who is missing, outcome.
+    /// Show a resolution: who signed, who is missing, outcome. With
+    /// `--verify`, its record is proven from the genesis you trust instead
+    /// of taken from the node (exit status: 0 proven, 1 not authentic,
+    /// 2 not found, 3 cannot decide).
     Show {
         /// Its id.
         id: String,
+        /// Prove the answer with a light client instead of trusting the node.
+        #[arg(long, requires = "genesis")]
+        verify: bool,
+        /// The genesis file you trust (with `--verify`).
+        #[arg(long, requires = "verify")]
+        genesis: Option<PathBuf>,
+        /// How the light client keeps and trusts headers.
+        #[command(flatten)]
+        light: LightArgs,
     },
     /// List resolutions.
     List {
@@ -386,13 +390,42 @@ pub enum ResolutionCommand {
     },
 }
 
+/// How a light client keeps and trusts headers (`cert verify`, `participant
+/// show --verify`, `resolution show --verify`).
+#[derive(Args, Debug, Clone)]
+pub struct LightArgs {
+    /// Where verified headers are kept between runs (default: the
+    /// user's data directory, kpledger/light).
+    #[arg(long)]
+    pub light_dir: Option<PathBuf>,
+    /// Refuse answers older than this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub max_age: u64,
+    /// Trust a verified header for this many days (the time within which
+    /// at most a third of the validators it names may turn byzantine).
+    #[arg(long, default_value_t = 14)]
+    pub trust_period_days: u64,
+}
+
 /// Participant commands.
 #[derive(Subcommand, Debug)]
 pub enum ParticipantCommand {
     /// Show a member: status, sanction, territories, authorities, node key.
+    /// With `--verify`, the record and the authorities are proven from the
+    /// genesis you trust instead of taken from the node (exit status:
+    /// 0 proven, 1 not authentic, 2 not found, 3 cannot decide).
     Show {
         /// Its code.
         code: String,
+        /// Prove the answer with a light client instead of trusting the node.
+        #[arg(long, requires = "genesis")]
+        verify: bool,
+        /// The genesis file you trust (with `--verify`).
+        #[arg(long, requires = "verify")]
+        genesis: Option<PathBuf>,
+        /// How the light client keeps and trusts headers.
+        #[command(flatten)]
+        light: LightArgs,
     },
     /// List every member.
     List,
@@ -643,19 +676,8 @@ fn cert(client: &Client, out: &Output, command: CertCommand) -> Result<(), CliEr
             number,
             genesis,
             also,
-            light_dir,
-            max_age,
-            trust_period_days,
-        } => {
-            let options = VerifyOptions {
-                genesis,
-                also,
-                light_dir,
-                max_age_s: max_age,
-                trust_period_days,
-            };
-            verify(client, out, &number, &options)?
-        }
+            light,
+        } => verify(client, out, &number, &genesis, &also, &light)?,
         CertCommand::Confirm {
             signer,
             number,
@@ -784,30 +806,20 @@ fn describe_certificate(record: &Value) -> String {
     text
 }
 
-/// The options of `cert verify`.
-struct VerifyOptions {
-    genesis: PathBuf,
-    also: Vec<String>,
-    light_dir: Option<PathBuf>,
-    max_age_s: u64,
-    trust_period_days: u64,
+/// What a light client starts from: the genesis the user trusts, the
+/// headers verified before, and how fresh an answer must be.
+struct Trusted {
+    genesis_hash: kp_types::Hash,
+    light: kp_client::light::LightClient,
+    freshness: kp_client::Freshness,
 }
 
-fn verify(
-    client: &Client,
-    out: &Output,
-    number: &str,
-    options: &VerifyOptions,
-) -> Result<(), CliError> {
+fn open_light(genesis: &Path, options: &LightArgs) -> Result<Trusted, CliError> {
     use kp_client::light::{LightClient, LightStore, TrustOptions, TrustedState};
-    use kp_client::{Freshness, Verdict};
-    let number: CertificateNumber = parse("certificate number", number)?;
-    let path = &options.genesis;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
-    let genesis =
-        Genesis::from_toml(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    let genesis_hash = genesis.hash();
+    let text = std::fs::read_to_string(genesis)
+        .map_err(|e| usage(format!("cannot read {}: {e}", genesis.display())))?;
+    let parsed =
+        Genesis::from_toml(&text).map_err(|e| usage(format!("{}: {e}", genesis.display())))?;
     let dir = options
         .light_dir
         .clone()
@@ -817,18 +829,39 @@ fn verify(
         trust_period_ms: options.trust_period_days.saturating_mul(86_400_000),
         ..TrustOptions::default()
     };
-    let mut light = LightClient::new(TrustedState::from_genesis(&genesis), trust, Some(store))
+    let light = LightClient::new(TrustedState::from_genesis(&parsed), trust, Some(store))
         .map_err(|e| usage(format!("light client: {e}")))?;
-    let freshness = Freshness {
-        now: now(),
-        max_age_ms: options.max_age_s.saturating_mul(1000),
-    };
+    Ok(Trusted {
+        genesis_hash: parsed.hash(),
+        light,
+        freshness: kp_client::Freshness {
+            now: now(),
+            max_age_ms: options.max_age.saturating_mul(1000),
+        },
+    })
+}
+
+fn verify(
+    client: &Client,
+    out: &Output,
+    number: &str,
+    genesis: &Path,
+    also: &[String],
+    options: &LightArgs,
+) -> Result<(), CliError> {
+    use kp_client::Verdict;
+    let number: CertificateNumber = parse("certificate number", number)?;
+    let Trusted {
+        genesis_hash,
+        mut light,
+        freshness,
+    } = open_light(genesis, options)?;
     let (mut verdict, anchor) =
         client.check_certificate(&number, &mut light, &genesis_hash, freshness);
     let mut notes = Vec::new();
     if !matches!(verdict, Verdict::CannotDecide { .. }) {
         let mut anchors = vec![(client.base().to_string(), anchor)];
-        for url in options.also.iter().take(16) {
+        for url in also.iter().take(16) {
             let other = match Client::new(url) {
                 Ok(c) => c,
                 Err(e) => {
@@ -1183,10 +1216,25 @@ fn resolution(client: &Client, out: &Output, command: ResolutionCommand) -> Resu
                 Payload::ObjectResolution { resolution, reason },
             )?;
         }
-        ResolutionCommand::Show { id } => {
+        ResolutionCommand::Show {
+            id,
+            verify,
+            genesis,
+            light,
+        } => {
             let id =
                 Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
-            show_resolution(client, out, &id)?;
+            match genesis.filter(|_| verify) {
+                Some(genesis) => {
+                    let mut t = open_light(&genesis, &light)?;
+                    let verdict =
+                        client.check_resolution(&id, &mut t.light, &t.genesis_hash, t.freshness);
+                    show_record_verdict(out, &format!("resolution {id}"), &verdict, |r| {
+                        describe_resolution(&serde_json::to_value(r).unwrap_or(Value::Null))
+                    })?;
+                }
+                None => show_resolution(client, out, &id)?,
+            }
         }
         ResolutionCommand::List { pending } => {
             let resolutions =
@@ -1231,15 +1279,50 @@ fn describe_outcome(outcome: &Value) -> String {
 
 fn show_resolution(client: &Client, out: &Output, id: &Hash) -> Result<(), CliError> {
     let r = client.get(&format!("/v1/resolutions/{id}"))?;
-    out.show(&r, || {
-        format!(
-            "resolution {}\n  title: {}\n  action: {}\n  proposed by {} at height {}, deadline {}\n  signed by: {}\n  missing: {}\n  outcome: {}",
-            s(&r["id"]), s(&r["proposal"]["title"]), r["proposal"]["action"], s(&r["proposer"]),
-            r["proposed_height"], s(&r["deadline"]), list(&r["signed_by"]), list(&r["missing"]),
-            describe_outcome(&r["outcome"])
-        )
-    });
+    out.show(&r, || describe_resolution(&r));
     Ok(())
+}
+
+fn describe_resolution(r: &Value) -> String {
+    format!(
+        "resolution {}\n  title: {}\n  action: {}\n  proposed by {} at height {}, deadline {}\n  signed by: {}\n  missing: {}\n  outcome: {}",
+        s(&r["id"]), s(&r["proposal"]["title"]), r["proposal"]["action"], s(&r["proposer"]),
+        r["proposed_height"], s(&r["deadline"]), list(&r["signed_by"]), list(&r["missing"]),
+        describe_outcome(&r["outcome"])
+    )
+}
+
+/// Prints what `participant show --verify` or `resolution show --verify`
+/// concluded, and turns it into the exit status.
+fn show_record_verdict<T: serde::Serialize>(
+    out: &Output,
+    what: &str,
+    verdict: &kp_client::RecordVerdict<T>,
+    describe: impl FnOnce(&T) -> String,
+) -> Result<(), CliError> {
+    use kp_client::RecordVerdict;
+    let value = serde_json::to_value(verdict).unwrap_or(Value::Null);
+    out.show(&value, || match verdict {
+        RecordVerdict::Proven(p) => {
+            let body = p.value.as_ref().map(describe).unwrap_or_default();
+            format!(
+                "{what}: PROVEN, as of height {} (time {}); proven from your genesis by headers, commit certificates and Merkle proofs; no node was trusted\n{body}",
+                p.as_of_height, p.as_of_time
+            )
+        }
+        RecordVerdict::NotAuthentic { reason } => format!("{what}: NOT AUTHENTIC: {reason}"),
+        RecordVerdict::NotFound {
+            as_of_height,
+            as_of_time,
+        } => format!(
+            "{what}: NOT FOUND: the ledger proves there is none, as of height {as_of_height} (time {as_of_time})"
+        ),
+        RecordVerdict::CannotDecide { reason } => format!("{what}: CANNOT DECIDE: {reason}"),
+    });
+    match verdict.exit_code() {
+        0 => Ok(()),
+        code => Err(CliError::Exit(code as u8)),
+    }
 }
 
 fn list(value: &Value) -> String {
@@ -1251,42 +1334,64 @@ fn list(value: &Value) -> String {
     }
 }
 
+fn describe_participant(r: &Value) -> String {
+    let p = &r["participant"];
+    let mut text = format!(
+        "{} {} ({})\n  status: {}\n  sanction: {}\n  territories: {}\n  node key: {}",
+        s(&p["code"]),
+        s(&p["name"]),
+        s(&p["kind"]),
+        outcome_name(&r["status"]),
+        if r["sanction"].is_null() {
+            "none".to_string()
+        } else {
+            r["sanction"]["scope"].to_string()
+        },
+        list(&p["territories"]),
+        s(&p["node_key"])
+    );
+    for a in r["authorities"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "\n  authority {} \"{}\" key {}{}",
+            s(&a["authority"]["id"]),
+            s(&a["authority"]["name"]),
+            s(&a["authority"]["key"]),
+            if a["revoked_height"].is_null() {
+                String::new()
+            } else {
+                format!(" (revoked at {})", a["revoked_height"])
+            }
+        ));
+    }
+    text
+}
+
 fn participant(client: &Client, out: &Output, command: ParticipantCommand) -> Result<(), CliError> {
     match command {
-        ParticipantCommand::Show { code } => {
+        ParticipantCommand::Show {
+            code,
+            verify,
+            genesis,
+            light,
+        } => {
             let code: ParticipantCode = parse("participant code", &code)?;
-            let r = client.get(&format!("/v1/participants/{code}"))?;
-            out.show(&r, || {
-                let p = &r["participant"];
-                let mut text = format!(
-                    "{} {} ({})\n  status: {}\n  sanction: {}\n  territories: {}\n  node key: {}",
-                    s(&p["code"]),
-                    s(&p["name"]),
-                    s(&p["kind"]),
-                    outcome_name(&r["status"]),
-                    if r["sanction"].is_null() {
-                        "none".to_string()
-                    } else {
-                        r["sanction"]["scope"].to_string()
-                    },
-                    list(&p["territories"]),
-                    s(&p["node_key"])
-                );
-                for a in r["authorities"].as_array().into_iter().flatten() {
-                    text.push_str(&format!(
-                        "\n  authority {} \"{}\" key {}{}",
-                        s(&a["authority"]["id"]),
-                        s(&a["authority"]["name"]),
-                        s(&a["authority"]["key"]),
-                        if a["revoked_height"].is_null() {
-                            String::new()
-                        } else {
-                            format!(" (revoked at {})", a["revoked_height"])
-                        }
-                    ));
+            match genesis.filter(|_| verify) {
+                Some(genesis) => {
+                    let mut t = open_light(&genesis, &light)?;
+                    let verdict =
+                        client.check_participant(&code, &mut t.light, &t.genesis_hash, t.freshness);
+                    show_record_verdict(out, &format!("participant {code}"), &verdict, |p| {
+                        let mut text =
+                            describe_participant(&serde_json::to_value(p).unwrap_or(Value::Null));
+                        text.push_str("\n  (each authority shown is proven; the ledger cannot prove that the node listed them all)");
+                        text
+                    })?;
                 }
-                text
-            });
+                None => {
+                    let r = client.get(&format!("/v1/participants/{code}"))?;
+                    out.show(&r, || describe_participant(&r));
+                }
+            }
         }
         ParticipantCommand::List => {
             let r = client.get("/v1/participants")?;

@@ -214,6 +214,12 @@ pub enum Query {
     /// A decided header with its commit certificate and validator set
     /// (`kp_api::proof::LightBlock`); `None`: the latest.
     LightBlock(Option<u64>),
+    /// A Participant's record and its listed authorities, proven against a
+    /// recent decided header (`kp_api::proof::RecordsProof`).
+    ParticipantProof(ParticipantCode),
+    /// A resolution's record, proven against a recent decided header
+    /// (`kp_api::proof::RecordsProof`).
+    ResolutionProof(Hash),
     /// A member with its authorities.
     Participant(ParticipantCode),
     /// Every member.
@@ -384,8 +390,10 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/v1/light/blocks/{height}", get(light_block))
         .route("/v1/participants", get(participants))
         .route("/v1/participants/{code}", get(participant))
+        .route("/v1/participants/{code}/proof", get(participant_proof))
         .route("/v1/resolutions", get(resolutions))
         .route("/v1/resolutions/{id}", get(resolution))
+        .route("/v1/resolutions/{id}/proof", get(resolution_proof))
         .route("/v1/seizures", get(seizures))
         .route("/v1/statistics/{code}", get(statistics))
         .route("/v1/anomalies", get(anomalies))
@@ -785,6 +793,15 @@ async fn participants(State(state): State<AppState>) -> ApiResult {
 
 async fn participant(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult {
     ask(&state, Query::Participant(parse_code(&code)?)).await
+}
+
+async fn participant_proof(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult {
+    ask(&state, Query::ParticipantProof(parse_code(&code)?)).await
+}
+
+async fn resolution_proof(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let id = parse_hash(&id, "a resolution id")?;
+    ask(&state, Query::ResolutionProof(id)).await
 }
 
 async fn resolutions(State(state): State<AppState>, raw: Params) -> ApiResult {

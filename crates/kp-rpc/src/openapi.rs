@@ -219,6 +219,24 @@ pub fn document() -> Value {
         ),
     );
     paths.insert(
+        "/v1/participants/{code}/proof".into(),
+        get_op(
+            "Proof of a Participant against a recent decided header (the anchor): its record (membership, sanction with scope and zones, node key) or its absence, and each authority the node lists under it, with their paths in the records tree. Each listed authority is proven as it stands; that the list is complete is not",
+            vec![param("code", "path", "Participant code, e.g. BW", true)],
+            ok_json("records proof", &["anchor", "records"]),
+            &[("400", "malformed-code"), ("503", "unavailable")],
+        ),
+    );
+    paths.insert(
+        "/v1/resolutions/{id}/proof".into(),
+        get_op(
+            "Proof of a resolution against a recent decided header (the anchor): its record (proposal, signers, outcome) or its absence, with its path in the records tree",
+            vec![param("id", "path", "resolution id (64 hex digits)", true)],
+            ok_json("records proof", &["anchor", "records"]),
+            &[("400", "malformed-hash"), ("503", "unavailable")],
+        ),
+    );
+    paths.insert(
         "/v1/participants".into(),
         get_op(
             "Every member with status, sanction, territories, authorities and node key",

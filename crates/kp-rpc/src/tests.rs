@@ -62,6 +62,9 @@ impl Backend for FakeBackend {
                 json!({"number": "BW0001", "anchor": {}, "records": [], "acts": []})
             }
             Query::LightBlock(_) => json!({"header": {}, "commit": {}, "validators": []}),
+            Query::ParticipantProof(_) | Query::ResolutionProof(_) => {
+                json!({"anchor": {}, "records": []})
+            }
             Query::Certificates(_) => page,
             Query::Participant(_) => {
                 json!({"participant": {}, "status": "active", "sanction": null, "authorities": []})
@@ -294,8 +297,10 @@ async fn openapi_matches_the_server() {
         "/v1/light/blocks/{height}",
         "/v1/participants",
         "/v1/participants/{code}",
+        "/v1/participants/{code}/proof",
         "/v1/resolutions",
         "/v1/resolutions/{id}",
+        "/v1/resolutions/{id}/proof",
         "/v1/seizures",
         "/v1/statistics/{code}",
         "/v1/anomalies",
