@@ -677,6 +677,35 @@ fn cert_verify_folds_in_a_proven_expulsion() {
         other.to_str().unwrap(),
     ]);
     assert_eq!(code, 3, "{out}");
+    // A header pinned by height and hash replaces the genesis validators
+    // as the root of trust; a pin the node's header does not match cannot
+    // decide.
+    let (_, block) = get(&cluster.nodes[0].rpc, "/v1/blocks/2");
+    let pin = format!("2:{}", block["hash"].as_str().unwrap());
+    let (code, out) = proven(&[
+        "participant",
+        "show",
+        "IN",
+        "--verify",
+        "--genesis",
+        g,
+        "--trust-header",
+        &pin,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let wrong = format!("2:{}", "ab".repeat(32));
+    let (code, out) = proven(&[
+        "participant",
+        "show",
+        "IN",
+        "--verify",
+        "--genesis",
+        g,
+        "--trust-header",
+        &wrong,
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("CANNOT DECIDE"), "{out}");
     // `--verify` without a genesis is a usage error, not a silent trust.
     let (code, out) = proven(&["participant", "show", "IN", "--verify"]);
     assert_ne!(code, 0, "{out}");

@@ -405,6 +405,12 @@ pub struct LightArgs {
     /// at most a third of the validators it names may turn byzantine).
     #[arg(long, default_value_t = 14)]
     pub trust_period_days: u64,
+    /// Start from this header instead of the genesis's validators, as
+    /// HEIGHT:HASH obtained from a source you trust (needed once the
+    /// genesis validators are older than the trust period). The node's
+    /// header at HEIGHT must have this hash.
+    #[arg(long, value_name = "HEIGHT:HASH")]
+    pub trust_header: Option<String>,
 }
 
 /// Participant commands.
@@ -814,7 +820,20 @@ struct Trusted {
     freshness: kp_client::Freshness,
 }
 
-fn open_light(genesis: &Path, options: &LightArgs) -> Result<Trusted, CliError> {
+/// A check that cannot start (unreadable genesis, light store, a pinned
+/// header that cannot be fetched or differs) ends as CANNOT DECIDE (exit
+/// 3), never with the status of NOT AUTHENTIC.
+fn cannot_decide(e: CliError) -> CliError {
+    match e {
+        CliError::Exit(code) => CliError::Exit(code),
+        other => {
+            eprintln!("CANNOT DECIDE: {other}");
+            CliError::Exit(3)
+        }
+    }
+}
+
+fn open_light(client: &Client, genesis: &Path, options: &LightArgs) -> Result<Trusted, CliError> {
     use kp_client::light::{LightClient, LightStore, TrustOptions, TrustedState};
     let text = std::fs::read_to_string(genesis)
         .map_err(|e| usage(format!("cannot read {}: {e}", genesis.display())))?;
@@ -829,7 +848,23 @@ fn open_light(genesis: &Path, options: &LightArgs) -> Result<Trusted, CliError> 
         trust_period_ms: options.trust_period_days.saturating_mul(86_400_000),
         ..TrustOptions::default()
     };
-    let light = LightClient::new(TrustedState::from_genesis(&parsed), trust, Some(store))
+    let root = match &options.trust_header {
+        None => TrustedState::from_genesis(&parsed),
+        Some(pin) => {
+            let (height, hash) = pin
+                .split_once(':')
+                .and_then(|(h, x)| Some((h.parse::<u64>().ok()?, kp_types::Hash::from_hex(x)?)))
+                .ok_or_else(|| {
+                    usage(format!(
+                        "--trust-header {pin:?}: expected HEIGHT:HASH, a height and 64 hex digits"
+                    ))
+                })?;
+            let block = client.light_block(height)?;
+            TrustedState::from_pinned(&parsed.chain_id, parsed.hash(), height, hash, &block)
+                .map_err(|e| usage(format!("--trust-header {pin}: {e}")))?
+        }
+    };
+    let light = LightClient::new(root, trust, Some(store))
         .map_err(|e| usage(format!("light client: {e}")))?;
     Ok(Trusted {
         genesis_hash: parsed.hash(),
@@ -855,7 +890,7 @@ fn verify(
         genesis_hash,
         mut light,
         freshness,
-    } = open_light(genesis, options)?;
+    } = open_light(client, genesis, options).map_err(cannot_decide)?;
     let (mut verdict, anchor) =
         client.check_certificate(&number, &mut light, &genesis_hash, freshness);
     let mut notes = Vec::new();
@@ -1226,7 +1261,7 @@ fn resolution(client: &Client, out: &Output, command: ResolutionCommand) -> Resu
                 Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
             match genesis.filter(|_| verify) {
                 Some(genesis) => {
-                    let mut t = open_light(&genesis, &light)?;
+                    let mut t = open_light(client, &genesis, &light).map_err(cannot_decide)?;
                     let verdict =
                         client.check_resolution(&id, &mut t.light, &t.genesis_hash, t.freshness);
                     show_record_verdict(out, &format!("resolution {id}"), &verdict, |r| {
@@ -1377,7 +1412,7 @@ fn participant(client: &Client, out: &Output, command: ParticipantCommand) -> Re
             let code: ParticipantCode = parse("participant code", &code)?;
             match genesis.filter(|_| verify) {
                 Some(genesis) => {
-                    let mut t = open_light(&genesis, &light)?;
+                    let mut t = open_light(client, &genesis, &light).map_err(cannot_decide)?;
                     let verdict =
                         client.check_participant(&code, &mut t.light, &t.genesis_hash, t.freshness);
                     show_record_verdict(out, &format!("participant {code}"), &verdict, |p| {
