@@ -87,6 +87,12 @@ fn pct_diff(a: u64, b: u64) -> u64 {
     ((u128::from(hi - lo) * 100) / u128::from(hi)) as u64
 }
 
+/// Whether `difference` is more than `pct` percent of `base`, exactly (by
+/// cross-multiplication: a 10.9 % gap is over 10 %, a 10.0 % gap is not).
+fn over_pct(difference: u128, base: u128, pct: u32) -> bool {
+    difference * 100 > base * u128::from(pct)
+}
+
 /// Cents per carat from cents and hundredths of a carat.
 fn per_carat(value_cents: u64, carats: Carats) -> u64 {
     if carats.0 == 0 {
@@ -142,7 +148,14 @@ pub(crate) fn anomalies<S: StateStore>(
             .get(&exporter)
             .map_or(0, |t| t.carats.0);
         let difference_pct = pct_diff(exported, imported);
-        if exported.max(imported) >= min && difference_pct > u64::from(params.mirror_mismatch_pct) {
+        let (lo, hi) = (exported.min(imported), exported.max(imported));
+        if hi >= min
+            && over_pct(
+                u128::from(hi - lo),
+                u128::from(hi),
+                params.mirror_mismatch_pct,
+            )
+        {
             out.push(Anomaly::MirrorMismatch {
                 period,
                 exporter,
@@ -169,7 +182,11 @@ pub(crate) fn anomalies<S: StateStore>(
             }
             let deviation_pct =
                 ((u128::from(own.abs_diff(norm_cents)) * 100) / u128::from(norm_cents)) as u64;
-            if deviation_pct > u64::from(params.value_per_carat_deviation_pct) {
+            if over_pct(
+                u128::from(own.abs_diff(norm_cents)),
+                u128::from(norm_cents),
+                params.value_per_carat_deviation_pct,
+            ) {
                 out.push(Anomaly::ValuePerCaratOutlier {
                     period,
                     participant: code.clone(),
@@ -208,7 +225,11 @@ pub(crate) fn anomalies<S: StateStore>(
         let current = s.exports.carats.0;
         if previous > 0 && previous.max(current) >= min {
             let change = (i128::from(current) - i128::from(previous)) * 100 / i128::from(previous);
-            if change.unsigned_abs() > u128::from(params.sharp_change_pct) {
+            if over_pct(
+                u128::from(current.abs_diff(previous)),
+                u128::from(previous),
+                params.sharp_change_pct,
+            ) {
                 out.push(Anomaly::SharpChange {
                     period,
                     participant: code.clone(),

@@ -727,6 +727,51 @@ fn anomalies_carry_their_figures() {
     } if *participant == code("BW"))), "{q2:#?}");
 }
 
+/// `mirror_mismatch_pct` (10) is compared exactly, not after truncating the
+/// percentage: 1,000.00 ct certified against 891.00 ct confirmed (10.9 %) and
+/// 899.99 ct (10.001 %) are flagged; 900.00 ct (exactly 10 %) and 900.01 ct
+/// are not.
+#[test]
+fn mirror_mismatch_threshold_is_exact_on_both_sides() {
+    let mut h = Harness::new_at(at(2026, 1, 1));
+    h.set_time(at(2026, 2, 1));
+    let cases = [
+        ("BW1", "BW", "EU", 89_100u64, true),
+        ("IN1", "IN", "BW", 90_000, false),
+        ("AE1", "AE", "BW", 89_999, true),
+    ];
+    for (n, from, to, received, _) in cases {
+        let mut c = certificate(n, from, to, h.today());
+        c.lines[0].carats = Carats(100_000);
+        c.lines[0].value_usd = UsdCents(100_000 * 200);
+        assert_eq!(h.issue(c), Ok(()));
+        confirm(&mut h, n, received);
+    }
+    let q1 = h.ledger.anomalies(Period::Quarter(2026, 1)).unwrap();
+    for (n, from, to, received, flagged) in cases {
+        let found = q1.iter().any(|a| {
+            matches!(a, Anomaly::MirrorMismatch { exporter, importer, exported_carats: Carats(100_000), imported_carats, .. }
+                if *exporter == code(from) && *importer == code(to) && imported_carats.0 == received)
+        });
+        assert_eq!(
+            found, flagged,
+            "{n}: {received} of 100000 confirmed: {q1:#?}"
+        );
+    }
+    // Just under the threshold on the other side: 900.01 ct (9.999 %).
+    h.set_time(at(2026, 5, 1));
+    let mut c = certificate("BW2", "BW", "EU", h.today());
+    c.lines[0].carats = Carats(100_000);
+    assert_eq!(h.issue(c), Ok(()));
+    confirm(&mut h, "BW2", 90_001);
+    let q2 = h.ledger.anomalies(Period::Quarter(2026, 2)).unwrap();
+    assert!(
+        !q2.iter()
+            .any(|a| matches!(a, Anomaly::MirrorMismatch { .. })),
+        "{q2:#?}"
+    );
+}
+
 /// The incrementally maintained root equals a root computed from scratch
 /// over every committed entry of the store, in another order.
 #[test]
