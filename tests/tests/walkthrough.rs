@@ -186,6 +186,56 @@ fn readme_walkthrough_through_the_cli() {
     let shown = ok(&bw, &["cert", "show", "BW2026000001"]);
     assert!(shown.contains("status confirmed"), "{shown}");
 
+    // A shipment that arrives 10.9 % short (1,000.00 ct certified, 891.00
+    // received): `cert show` says so in text, and the pair is a mirror
+    // mismatch over the default 10 % (it was truncated to 10 and missed).
+    let in_file = root.path().join("IN2026000001.toml");
+    std::fs::write(
+        &in_file,
+        certificate_toml("IN2026000001", "IN", "IN-KPA", "BW", "BW").replace("1250.50", "1000.00"),
+    )
+    .unwrap();
+    let out = ok(
+        &bw,
+        &[
+            "cert",
+            "issue",
+            "--key",
+            path(&dir.join("node3/authority.key")),
+            "--file",
+            path(&in_file),
+        ],
+    );
+    assert!(out.contains("accepted"), "{out}");
+    let out = ok(
+        &bw,
+        &[
+            "cert",
+            "confirm",
+            "IN2026000001",
+            "--key",
+            path(&bw_key),
+            "--carats",
+            "891.00",
+        ],
+    );
+    assert!(out.contains("accepted"), "{out}");
+    settle(base, 1);
+    let shown = ok(&bw, &["cert", "show", "IN2026000001"]);
+    assert!(
+        shown.contains("DISCREPANCY: certified 1000.00 ct, 3 parcels; received 891.00 ct"),
+        "{shown}"
+    );
+    let anomalies = ok(&bw, &["--json", "anomalies"]);
+    let anomalies: serde_json::Value = serde_json::from_str(&anomalies).unwrap();
+    let mirror = anomalies["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["mirror-mismatch"]["exporter"] == "IN")
+        .unwrap_or_else(|| panic!("no IN-BW mirror mismatch: {anomalies}"));
+    assert_eq!(mirror["mirror-mismatch"]["importer"], "BW", "{mirror}");
+
     // 3. Botswana proposes an export ban on the UAE; it takes effect only
     //    with the last government's signature.
     let out = ok(

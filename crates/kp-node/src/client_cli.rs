@@ -806,6 +806,32 @@ fn describe_certificate(record: &Value) -> String {
             s(&h["tx"])
         ));
     }
+    let r = &record["receipt"];
+    if !r.is_null() {
+        text.push_str(&format!(
+            "\n  received {} ct, {} parcels on {} (authority {})",
+            s(&r["carats"]),
+            r["parcels"],
+            s(&r["received_on"]),
+            s(&r["authority"])
+        ));
+    }
+    let d = &record["discrepancy"];
+    if !d.is_null() {
+        text.push_str(&format!(
+            "\n  DISCREPANCY: certified {} ct, {} parcels; received {} ct, {} parcels",
+            s(&d["certified_carats"]),
+            d["certified_parcels"],
+            s(&d["received_carats"]),
+            d["received_parcels"]
+        ));
+    }
+    if record["enhanced_vigilance"].as_bool() == Some(true) {
+        text.push_str("\n  ENHANCED VIGILANCE: check the shipment on arrival");
+    }
+    if !record["void_reason"].is_null() {
+        text.push_str(&format!("\n  void: {}", s(&record["void_reason"])));
+    }
     for a in record["alerts"].as_array().into_iter().flatten() {
         text.push_str(&format!("\n  ALERT: {a}"));
     }
