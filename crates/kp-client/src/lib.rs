@@ -364,22 +364,11 @@ impl Client {
         genesis_hash: &Hash,
         freshness: Freshness,
     ) -> RecordVerdict<ParticipantRecord> {
-        let proof = match self.participant_proof(code) {
-            Ok(p) => p,
-            Err(e) => {
-                return RecordVerdict::CannotDecide {
-                    reason: format!("cannot get a proof from {}: {e}", self.base),
-                }
-            }
-        };
-        let mut fetch = |height: u64| self.light_block(height).map_err(|e| e.to_string());
-        judge_records(
-            &proof,
+        self.check_records(
+            self.participant_proof(code),
             light,
             genesis_hash,
             freshness,
-            &mut fetch,
-            &self.base,
             |p| proof::verify_participant(p, code, genesis_hash),
         )
     }
@@ -393,7 +382,26 @@ impl Client {
         genesis_hash: &Hash,
         freshness: Freshness,
     ) -> RecordVerdict<ResolutionRecord> {
-        let proof = match self.resolution_proof(id) {
+        self.check_records(
+            self.resolution_proof(id),
+            light,
+            genesis_hash,
+            freshness,
+            |p| proof::verify_resolution(p, id, genesis_hash),
+        )
+    }
+
+    /// Judges a records proof fetched from this node, asking it for the
+    /// light blocks the light client needs; a failed fetch cannot decide.
+    fn check_records<T>(
+        &self,
+        fetched: Result<RecordsProof, ClientError>,
+        light: &mut LightClient,
+        genesis_hash: &Hash,
+        freshness: Freshness,
+        verify: impl FnOnce(&RecordsProof) -> Result<Proven<T>, ProofError>,
+    ) -> RecordVerdict<T> {
+        let proof = match fetched {
             Ok(p) => p,
             Err(e) => {
                 return RecordVerdict::CannotDecide {
@@ -409,7 +417,7 @@ impl Client {
             freshness,
             &mut fetch,
             &self.base,
-            |p| proof::verify_resolution(p, id, genesis_hash),
+            verify,
         )
     }
 

@@ -372,15 +372,9 @@ pub enum ResolutionCommand {
     Show {
         /// Its id.
         id: String,
-        /// Prove the answer with a light client instead of trusting the node.
-        #[arg(long, requires = "genesis")]
-        verify: bool,
-        /// The genesis file you trust (with `--verify`).
-        #[arg(long, requires = "verify")]
-        genesis: Option<PathBuf>,
-        /// How the light client keeps and trusts headers.
+        /// `--verify --genesis FILE` and the light client's options.
         #[command(flatten)]
-        light: LightArgs,
+        prove: ProveArgs,
     },
     /// List resolutions.
     List {
@@ -413,6 +407,28 @@ pub struct LightArgs {
     pub trust_header: Option<String>,
 }
 
+/// `--verify --genesis FILE`: prove a `show` answer with a light client
+/// instead of trusting the node.
+#[derive(Args, Debug, Clone)]
+pub struct ProveArgs {
+    /// Prove the answer with a light client instead of trusting the node.
+    #[arg(long, requires = "genesis")]
+    pub verify: bool,
+    /// The genesis file you trust (with `--verify`).
+    #[arg(long, requires = "verify")]
+    pub genesis: Option<PathBuf>,
+    /// How the light client keeps and trusts headers.
+    #[command(flatten)]
+    pub light: LightArgs,
+}
+
+impl ProveArgs {
+    /// The genesis to prove from, when `--verify` was given.
+    fn genesis(&self) -> Option<&Path> {
+        self.genesis.as_deref().filter(|_| self.verify)
+    }
+}
+
 /// Participant commands.
 #[derive(Subcommand, Debug)]
 pub enum ParticipantCommand {
@@ -423,15 +439,9 @@ pub enum ParticipantCommand {
     Show {
         /// Its code.
         code: String,
-        /// Prove the answer with a light client instead of trusting the node.
-        #[arg(long, requires = "genesis")]
-        verify: bool,
-        /// The genesis file you trust (with `--verify`).
-        #[arg(long, requires = "verify")]
-        genesis: Option<PathBuf>,
-        /// How the light client keeps and trusts headers.
+        /// `--verify --genesis FILE` and the light client's options.
         #[command(flatten)]
-        light: LightArgs,
+        prove: ProveArgs,
     },
     /// List every member.
     List,
@@ -1277,17 +1287,12 @@ fn resolution(client: &Client, out: &Output, command: ResolutionCommand) -> Resu
                 Payload::ObjectResolution { resolution, reason },
             )?;
         }
-        ResolutionCommand::Show {
-            id,
-            verify,
-            genesis,
-            light,
-        } => {
+        ResolutionCommand::Show { id, prove } => {
             let id =
                 Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
-            match genesis.filter(|_| verify) {
+            match prove.genesis() {
                 Some(genesis) => {
-                    let mut t = open_light(client, &genesis, &light).map_err(cannot_decide)?;
+                    let mut t = open_light(client, genesis, &prove.light).map_err(cannot_decide)?;
                     let verdict =
                         client.check_resolution(&id, &mut t.light, &t.genesis_hash, t.freshness);
                     show_record_verdict(out, &format!("resolution {id}"), &verdict, |r| {
@@ -1429,16 +1434,11 @@ fn describe_participant(r: &Value) -> String {
 
 fn participant(client: &Client, out: &Output, command: ParticipantCommand) -> Result<(), CliError> {
     match command {
-        ParticipantCommand::Show {
-            code,
-            verify,
-            genesis,
-            light,
-        } => {
+        ParticipantCommand::Show { code, prove } => {
             let code: ParticipantCode = parse("participant code", &code)?;
-            match genesis.filter(|_| verify) {
+            match prove.genesis() {
                 Some(genesis) => {
-                    let mut t = open_light(client, &genesis, &light).map_err(cannot_decide)?;
+                    let mut t = open_light(client, genesis, &prove.light).map_err(cannot_decide)?;
                     let verdict =
                         client.check_participant(&code, &mut t.light, &t.genesis_hash, t.freshness);
                     show_record_verdict(out, &format!("participant {code}"), &verdict, |p| {

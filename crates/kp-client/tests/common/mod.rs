@@ -7,11 +7,11 @@
 
 use kp_api::proof::{CertificateProof, LightBlock, RecordsProof};
 use kp_client::light::{LightClient, TrustOptions, TrustedState};
-use kp_client::proof::{verify_participant, verify_resolution};
+use kp_client::proof::{verify_participant, verify_resolution, ProofError, Proven};
 use kp_client::{judge, judge_records, Freshness, RecordVerdict, Verdict};
 use kp_ledger::prove::{Chain, Prover};
 use kp_ledger::testkit::*;
-use kp_ledger::{Genesis, TxReceipt, WriteSet};
+use kp_ledger::{Genesis, MemStore, TxReceipt, WriteSet};
 use kp_types::{
     Block, CommitCertificate, CommitSignature, Hash, Payload, PublicKey, ResolutionAction,
     SigningKey, Timestamp, Vote, VoteKind,
@@ -125,34 +125,28 @@ impl TestChain {
         assert_eq!(r[0].result, Ok(()), "fixture transaction refused");
     }
 
-    pub fn prove(&self, n: &str) -> CertificateProof {
+    /// The prover the node runs, over this chain and the ledger's store.
+    pub fn with_prover<R>(&self, f: impl FnOnce(&Prover<'_, TestChain, MemStore>) -> R) -> R {
         let versions = self.h.ledger.record_versions();
-        let prover = Prover {
+        f(&Prover {
             chain: self,
             store: self.h.ledger.store(),
             versions: &versions,
-        };
-        prover.certificate(&number(n)).unwrap()
+        })
+    }
+
+    pub fn prove(&self, n: &str) -> CertificateProof {
+        self.with_prover(|prover| prover.certificate(&number(n)))
+            .unwrap()
     }
 
     pub fn prove_participant(&self, c: &str) -> RecordsProof {
-        let versions = self.h.ledger.record_versions();
-        let prover = Prover {
-            chain: self,
-            store: self.h.ledger.store(),
-            versions: &versions,
-        };
-        prover.participant(&code(c)).unwrap()
+        self.with_prover(|prover| prover.participant(&code(c)))
+            .unwrap()
     }
 
     pub fn prove_resolution(&self, id: &Hash) -> RecordsProof {
-        let versions = self.h.ledger.record_versions();
-        let prover = Prover {
-            chain: self,
-            store: self.h.ledger.store(),
-            versions: &versions,
-        };
-        prover.resolution(id).unwrap()
+        self.with_prover(|prover| prover.resolution(id)).unwrap()
     }
 
     pub fn participant_verdict(
@@ -160,21 +154,8 @@ impl TestChain {
         proof: &RecordsProof,
         c: &str,
     ) -> RecordVerdict<kp_api::ParticipantRecord> {
-        let mut light = self.light();
-        let mut fetch = |h: u64| Ok(self.light_block(h));
         let genesis = self.genesis_hash();
-        judge_records(
-            proof,
-            &mut light,
-            &genesis,
-            Freshness {
-                now: now(),
-                max_age_ms: 2 * 3_600_000,
-            },
-            &mut fetch,
-            "the node",
-            |p| verify_participant(p, &code(c), &genesis),
-        )
+        self.records_verdict(proof, |p| verify_participant(p, &code(c), &genesis))
     }
 
     pub fn resolution_verdict(
@@ -182,31 +163,34 @@ impl TestChain {
         proof: &RecordsProof,
         id: &Hash,
     ) -> RecordVerdict<kp_api::ResolutionRecord> {
+        let genesis = self.genesis_hash();
+        self.records_verdict(proof, |p| verify_resolution(p, id, &genesis))
+    }
+
+    fn records_verdict<T>(
+        &self,
+        proof: &RecordsProof,
+        verify: impl FnOnce(&RecordsProof) -> Result<Proven<T>, ProofError>,
+    ) -> RecordVerdict<T> {
         let mut light = self.light();
         let mut fetch = |h: u64| Ok(self.light_block(h));
-        let genesis = self.genesis_hash();
         judge_records(
             proof,
             &mut light,
-            &genesis,
+            &self.genesis_hash(),
             Freshness {
                 now: now(),
                 max_age_ms: 2 * 3_600_000,
             },
             &mut fetch,
             "the node",
-            |p| verify_resolution(p, id, &genesis),
+            verify,
         )
     }
 
     pub fn light_block(&self, height: u64) -> LightBlock {
-        let versions = self.h.ledger.record_versions();
-        let prover = Prover {
-            chain: self,
-            store: self.h.ledger.store(),
-            versions: &versions,
-        };
-        prover.light_block(Some(height)).unwrap()
+        self.with_prover(|prover| prover.light_block(Some(height)))
+            .unwrap()
     }
 
     pub fn light(&self) -> LightClient {
