@@ -410,3 +410,227 @@ fn readme_walkthrough_through_the_cli() {
     assert!(back, "the devnet resumes with its data");
     drop(again);
 }
+
+/// Adopts a resolution through the CLI: `node0` proposes, the other three
+/// governments sign; returns the resolution id.
+fn adopt_through_cli(node: &str, dir: &Path, title: &str, action: &[&str]) -> String {
+    let key = dir.join("node0/node.key");
+    let mut args = vec![
+        "resolution",
+        "propose",
+        "--key",
+        path(&key),
+        "--title",
+        title,
+    ];
+    args.extend_from_slice(action);
+    let out = ok(node, &args);
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("resolution id "))
+        .expect("propose prints the resolution id")
+        .trim()
+        .to_string();
+    for signer in ["node1", "node2", "node3"] {
+        ok(
+            node,
+            &[
+                "resolution",
+                "sign",
+                &id,
+                "--key",
+                path(&dir.join(signer).join("node.key")),
+            ],
+        );
+    }
+    let shown = ok(node, &["resolution", "show", &id]);
+    assert!(shown.contains("adopted"), "{shown}");
+    id
+}
+
+/// The CAR years through the CLI: partial exports from a green zone with a
+/// monitoring body's approval. The monitor lists its queue and approves;
+/// nobody else can; the importer can confirm only after. A certificate still
+/// waiting when the sanction is lifted keeps waiting (docs/ledger.md) and the
+/// monitor can still approve it; one issued after the lift needs nothing.
+#[test]
+fn monitor_approval_and_a_lifted_sanction_through_the_cli() {
+    let root = tempfile::tempdir().unwrap();
+    let base = free_port_range(10);
+    let devnet = start_devnet(root.path(), base);
+    let dir = devnet.dir.clone();
+    let bw = format!("http://127.0.0.1:{}", base + 1);
+    let up = wait_until(Duration::from_secs(60), || {
+        get_json(&format!("127.0.0.1:{}", base + 1), "/v1/status")
+            .is_some_and(|s| s["height"].as_u64() >= Some(1))
+    });
+    assert!(
+        up,
+        "devnet did not start:\n{}",
+        std::fs::read_to_string(root.path().join("devnet.log")).unwrap_or_default()
+    );
+    let ae_authority = dir.join("node2/authority.key");
+    let bw_authority = dir.join("node0/authority.key");
+    let eu_node = dir.join("node1/node.key");
+    let issue = |number: &str, zones: &str| {
+        let file = root.path().join(format!("{number}.toml"));
+        std::fs::write(
+            &file,
+            certificate_toml(number, "AE", "AE-KPA", "BW", "BW").replace(
+                "origin = {",
+                &format!("origin_zones = [{zones}]\norigin = {{"),
+            ),
+        )
+        .unwrap();
+        cli(
+            &bw,
+            &[
+                "cert",
+                "issue",
+                "--key",
+                path(&ae_authority),
+                "--file",
+                path(&file),
+            ],
+        )
+    };
+    let confirm = |number: &str| {
+        cli(
+            &bw,
+            &["cert", "confirm", number, "--key", path(&bw_authority)],
+        )
+    };
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    adopt_through_cli(
+        &bw,
+        &dir,
+        "Partial exports from Zone-A, monitored by the EU",
+        &[
+            "--impose-sanction",
+            "AE",
+            "--scope",
+            "partial-exports",
+            "--green-zones",
+            "Zone-A",
+            "--monitor",
+            "EU",
+        ],
+    );
+    let ae = ok(&bw, &["participant", "show", "AE"]);
+    assert!(ae.contains("Zone-A"), "{ae}");
+    let no_zones = cli(
+        &bw,
+        &[
+            "resolution",
+            "propose",
+            "--key",
+            path(&dir.join("node0/node.key")),
+            "--title",
+            "Partial exports from nowhere",
+            "--amend-sanction",
+            "AE",
+            "--scope",
+            "partial-exports",
+        ],
+    );
+    assert!(!no_zones.status.success());
+    assert!(
+        stderr(&no_zones).contains("needs --green-zones"),
+        "{}",
+        stderr(&no_zones)
+    );
+
+    // A zone that is not green is refused; a green one waits for the EU.
+    let refused = issue("AE2026000001", r#""Zone-B""#);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("origin-zone-not-green"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(issue("AE2026000002", r#""Zone-A""#).status.success());
+    let shown = ok(&bw, &["cert", "show", "AE2026000002"]);
+    assert!(shown.contains("status awaiting-approval"), "{shown}");
+    assert!(shown.contains("AWAITING APPROVAL by monitor EU"), "{shown}");
+    let queue = ok(
+        &bw,
+        &["cert", "list", "--awaiting-approval", "--monitor", "EU"],
+    );
+    assert!(queue.contains("AE2026000002"), "{queue}");
+    let other = ok(
+        &bw,
+        &["cert", "list", "--awaiting-approval", "--monitor", "BW"],
+    );
+    assert!(!other.contains("AE2026000002"), "{other}");
+    let early = confirm("AE2026000002");
+    assert!(!early.status.success());
+    assert!(
+        stderr(&early).contains("awaiting-approval"),
+        "{}",
+        stderr(&early)
+    );
+    // Another government's key cannot approve for the EU.
+    let wrong = cli(
+        &bw,
+        &[
+            "cert",
+            "approve",
+            "AE2026000002",
+            "--key",
+            path(&dir.join("node0/node.key")),
+        ],
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        stderr(&wrong).contains("signer-not-node-key"),
+        "{}",
+        stderr(&wrong)
+    );
+    let still = ok(&bw, &["cert", "show", "AE2026000002"]);
+    assert!(still.contains("status awaiting-approval"), "{still}");
+    let approved = ok(
+        &bw,
+        &["cert", "approve", "AE2026000002", "--key", path(&eu_node)],
+    );
+    assert!(approved.contains("accepted"), "{approved}");
+    let shown = ok(&bw, &["cert", "show", "AE2026000002"]);
+    assert!(shown.contains("status issued"), "{shown}");
+    assert!(
+        shown.contains("approved by monitor EU at height"),
+        "{shown}"
+    );
+    assert!(confirm("AE2026000002").status.success());
+    let queue = ok(
+        &bw,
+        &["cert", "list", "--awaiting-approval", "--monitor", "EU"],
+    );
+    assert!(!queue.contains("AE2026000002"), "{queue}");
+
+    // Issued under the sanction, still waiting when it is lifted.
+    assert!(issue("AE2026000003", r#""Zone-A""#).status.success());
+    adopt_through_cli(
+        &bw,
+        &dir,
+        "Lift the sanction on AE",
+        &["--lift-sanction", "AE"],
+    );
+    let ae = ok(&bw, &["participant", "show", "AE"]);
+    assert!(ae.contains("sanction: none"), "{ae}");
+    let shown = ok(&bw, &["cert", "show", "AE2026000003"]);
+    assert!(shown.contains("status awaiting-approval"), "{shown}");
+    let queue = ok(&bw, &["cert", "list", "--awaiting-approval"]);
+    assert!(queue.contains("AE2026000003"), "{queue}");
+    assert!(!confirm("AE2026000003").status.success());
+    ok(
+        &bw,
+        &["cert", "approve", "AE2026000003", "--key", path(&eu_node)],
+    );
+    assert!(confirm("AE2026000003").status.success());
+    // After the lift: no zones, no approval.
+    assert!(issue("AE2026000004", "").status.success());
+    let shown = ok(&bw, &["cert", "show", "AE2026000004"]);
+    assert!(shown.contains("status issued"), "{shown}");
+    assert!(!shown.contains("APPROVAL"), "{shown}");
+    drop(devnet);
+}

@@ -122,7 +122,12 @@ fn central_african_republic_2013_to_2024() {
     let r = h.issue(cf_cert("CF2016002", h.today(), &["Nola"]));
     assert_eq!(r.unwrap_err().code(), "origin-zone-not-green");
 
-    // July 2024: lifted; certificates count at once, no zones needed.
+    // July 2024: lifted; certificates count at once, no zones needed. A
+    // certificate issued under the sanction the week before keeps the
+    // condition it was issued under: it still waits for the monitor (who
+    // may approve after the lift), and is neither released nor stranded.
+    h.set_time(at(2024, 7, 3));
+    assert_eq!(h.issue(cf_cert("CF2024000", h.today(), &["Boda"])), Ok(()));
     h.set_time(at(2024, 7, 10));
     let id = h.adopt(ResolutionAction::LiftSanction {
         participant: code("CF"),
@@ -133,6 +138,21 @@ fn central_african_republic_2013_to_2024() {
     ));
     assert_eq!(h.issue(cf_cert("CF2024001", h.today(), &[])), Ok(()));
     assert_eq!(status(&h, "CF2024001"), CertificateStatus::Issued);
+    assert_eq!(status(&h, "CF2024000"), CertificateStatus::AwaitingApproval);
+    let q3 = Period::Quarter(2024, 3);
+    assert_eq!(exports(&h, "CF", q3), 1, "only CF2024001 counts");
+    assert_eq!(
+        confirm(&mut h, "CF2024000").unwrap_err().code(),
+        "awaiting-approval"
+    );
+    assert_eq!(
+        approve(&mut h, "EU", "CF2024000").unwrap_err().code(),
+        "not-the-monitor"
+    );
+    assert_eq!(approve(&mut h, "WDC", "CF2024000"), Ok(()));
+    assert_eq!(status(&h, "CF2024000"), CertificateStatus::Issued);
+    assert_eq!(exports(&h, "CF", q3), 2, "counts once approved");
+    assert_eq!(confirm(&mut h, "CF2024000"), Ok(()));
     assert!(h
         .ledger
         .participant(&code("CF"))

@@ -906,6 +906,10 @@ fn matches_filter(record: &CertificateRecord, filter: &CertificateFilter) -> boo
     filter.exporting.as_ref().is_none_or(|e| *e == c.exporting)
         && filter.importing.as_ref().is_none_or(|i| *i == c.importing)
         && filter
+            .monitor
+            .as_ref()
+            .is_none_or(|m| record.approval.as_ref().is_some_and(|a| a.monitor == *m))
+        && filter
             .status
             .as_deref()
             .is_none_or(|s| s == kp_client::proof::status_name(record.status))

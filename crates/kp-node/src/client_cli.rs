@@ -15,10 +15,10 @@ use clap::{Args, Subcommand};
 use kp_client::{Client, ClientError};
 use kp_ledger::{Genesis, TxReceipt};
 use kp_types::{
-    Authority, AuthorityId, Carats, Certificate, CertificateNumber, Date, Hash, ImportConfirmation,
-    ParticipantCode, Payload, Period, ProductionReport, ResolutionAction, ResolutionProposal,
-    SanctionScope, SeizureReason, SeizureReport, SigningKey, Territory, Timestamp, Transaction,
-    UsdCents, VoidCertificate,
+    Authority, AuthorityId, Carats, Certificate, CertificateApproval, CertificateNumber, Date,
+    Hash, ImportConfirmation, ParticipantCode, Payload, Period, ProductionReport, ResolutionAction,
+    ResolutionProposal, SanctionScope, SeizureReason, SeizureReport, SigningKey, Territory,
+    Timestamp, Transaction, UsdCents, VoidCertificate,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -182,6 +182,20 @@ pub enum CertCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Approve a certificate awaiting approval, as the monitoring body the
+    /// exporter's partial-exports sanction names (signed with the monitor's
+    /// node key). The certificate then counts as issued and can be
+    /// confirmed.
+    Approve {
+        /// Who signs: the monitoring body's node key.
+        #[command(flatten)]
+        signer: Signer,
+        /// Its number.
+        number: String,
+        /// The monitoring body (default: the one the certificate waits for).
+        #[arg(long)]
+        monitor: Option<String>,
+    },
     /// Search certificates.
     List {
         /// Exporting Participant.
@@ -190,7 +204,16 @@ pub enum CertCommand {
         /// Importing Participant.
         #[arg(long)]
         importing: Option<String>,
-        /// Status.
+        /// Only certificates awaiting a monitor's approval (with --monitor:
+        /// that monitor's queue).
+        #[arg(long, conflicts_with = "status")]
+        awaiting_approval: bool,
+        /// Only certificates whose approval this monitoring body must give
+        /// or gave.
+        #[arg(long)]
+        monitor: Option<String>,
+        /// Status: awaiting-approval, issued, confirmed, voided, expired or
+        /// seized.
         #[arg(long)]
         status: Option<String>,
         /// Issue period.
@@ -327,9 +350,19 @@ pub enum ResolutionCommand {
         /// Amend the sanction on this Participant (with --scope).
         #[arg(long)]
         amend_sanction: Option<String>,
-        /// full-suspension, export-ban, import-ban or enhanced-vigilance.
+        /// full-suspension, export-ban, import-ban, enhanced-vigilance or
+        /// partial-exports (with --green-zones and, if each certificate
+        /// needs approval, --monitor).
         #[arg(long)]
         scope: Option<String>,
+        /// With --scope partial-exports: the origin zones certificates may
+        /// declare (comma-separated or repeated).
+        #[arg(long, value_delimiter = ',')]
+        green_zones: Vec<String>,
+        /// With --scope partial-exports: the monitoring body that approves
+        /// each certificate.
+        #[arg(long)]
+        monitor: Option<String>,
         /// Lift the sanction on this Participant.
         #[arg(long)]
         lift_sanction: Option<String>,
@@ -739,18 +772,55 @@ fn cert(client: &Client, out: &Output, command: CertCommand) -> Result<(), CliEr
             };
             send(client, out, &signer, &key, Payload::VoidCertificate(void))?;
         }
+        CertCommand::Approve {
+            signer,
+            number,
+            monitor,
+        } => {
+            let key = read_key(&signer.key)?;
+            let number: CertificateNumber = parse("certificate number", &number)?;
+            let monitor = match monitor {
+                Some(m) => parse("participant code", &m)?,
+                None => {
+                    let record = client.get(&format!("/v1/certificates/{number}"))?;
+                    if record["approval"].is_null() {
+                        return Err(usage(format!(
+                            "certificate {number} needs no monitor's approval (status {})",
+                            s(&record["status"])
+                        )));
+                    }
+                    parse("participant code", &s(&record["approval"]["monitor"]))?
+                }
+            };
+            let approval = CertificateApproval { number, monitor };
+            send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::ApproveCertificate(approval),
+            )?;
+        }
         CertCommand::List {
             exporting,
             importing,
+            awaiting_approval,
+            monitor,
             status,
             period,
             after,
             limit,
         } => {
+            let status = if awaiting_approval {
+                Some("awaiting-approval".to_string())
+            } else {
+                status
+            };
             let mut query = vec![format!("limit={limit}")];
             for (name, value) in [
                 ("exporting", exporting),
                 ("importing", importing),
+                ("monitor", monitor),
                 ("status", status),
                 ("period", period),
                 ("after", after),
@@ -835,6 +905,19 @@ fn describe_certificate(record: &Value) -> String {
             s(&d["received_carats"]),
             d["received_parcels"]
         ));
+    }
+    let a = &record["approval"];
+    if !a.is_null() {
+        match a["approved_height"].as_u64() {
+            Some(h) => text.push_str(&format!(
+                "\n  approved by monitor {} at height {h}",
+                s(&a["monitor"])
+            )),
+            None => text.push_str(&format!(
+                "\n  AWAITING APPROVAL by monitor {}: it cannot be confirmed before",
+                s(&a["monitor"])
+            )),
+        }
     }
     if record["enhanced_vigilance"].as_bool() == Some(true) {
         text.push_str("\n  ENHANCED VIGILANCE: check the shipment on arrival");
@@ -1155,11 +1238,39 @@ fn production(client: &Client, out: &Output, command: ProductionCommand) -> Resu
     Ok(())
 }
 
-fn scope_of(text: Option<&String>) -> Result<SanctionScope, CliError> {
-    let text = text.ok_or_else(|| usage("give --scope"))?;
+/// The sanction scope the options name; partial exports take their green
+/// zones and monitor from their own options.
+struct ScopeArgs {
+    scope: Option<String>,
+    green_zones: Vec<String>,
+    monitor: Option<String>,
+}
+
+fn scope_of(args: &ScopeArgs) -> Result<SanctionScope, CliError> {
+    let text = args.scope.as_ref().ok_or_else(|| usage("give --scope"))?;
+    if text == "partial-exports" {
+        if args.green_zones.is_empty() {
+            return Err(usage(
+                "--scope partial-exports needs --green-zones (the origin zones certificates may declare)",
+            ));
+        }
+        return Ok(SanctionScope::PartialExports {
+            green_zones: args.green_zones.clone(),
+            monitor: args
+                .monitor
+                .as_ref()
+                .map(|m| parse::<ParticipantCode>("participant code", m))
+                .transpose()?,
+        });
+    }
+    if !args.green_zones.is_empty() || args.monitor.is_some() {
+        return Err(usage(
+            "--green-zones and --monitor go with --scope partial-exports only",
+        ));
+    }
     serde_json::from_value(Value::String(text.clone())).map_err(|_| {
         usage(format!(
-            "scope {text:?}: full-suspension, export-ban, import-ban or enhanced-vigilance (partial exports: use --action-json)"
+            "scope {text:?}: full-suspension, export-ban, import-ban, enhanced-vigilance or partial-exports"
         ))
     })
 }
@@ -1168,7 +1279,7 @@ fn scope_of(text: Option<&String>) -> Result<SanctionScope, CliError> {
 fn resolution_action(
     impose_sanction: Option<String>,
     amend_sanction: Option<String>,
-    scope: Option<String>,
+    scope: ScopeArgs,
     lift_sanction: Option<String>,
     expel: Option<String>,
     readmit: Option<String>,
@@ -1180,13 +1291,13 @@ fn resolution_action(
     if let Some(p) = impose_sanction {
         actions.push(ResolutionAction::ImposeSanction {
             participant: code(&p)?,
-            scope: scope_of(scope.as_ref())?,
+            scope: scope_of(&scope)?,
         });
     }
     if let Some(p) = amend_sanction {
         actions.push(ResolutionAction::AmendSanction {
             participant: code(&p)?,
-            scope: scope_of(scope.as_ref())?,
+            scope: scope_of(&scope)?,
         });
     }
     if let Some(p) = lift_sanction {
@@ -1229,6 +1340,8 @@ fn resolution(client: &Client, out: &Output, command: ResolutionCommand) -> Resu
             impose_sanction,
             amend_sanction,
             scope,
+            green_zones,
+            monitor,
             lift_sanction,
             expel,
             readmit,
@@ -1239,7 +1352,11 @@ fn resolution(client: &Client, out: &Output, command: ResolutionCommand) -> Resu
             let action = resolution_action(
                 impose_sanction,
                 amend_sanction,
-                scope,
+                ScopeArgs {
+                    scope,
+                    green_zones,
+                    monitor,
+                },
                 lift_sanction,
                 expel,
                 readmit,

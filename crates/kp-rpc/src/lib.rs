@@ -181,6 +181,9 @@ pub struct CertificateFilter {
     pub exporting: Option<ParticipantCode>,
     /// Importing Participant.
     pub importing: Option<ParticipantCode>,
+    /// Only certificates whose approval this monitoring body must give (or
+    /// gave): with `status=awaiting-approval`, the monitor's queue.
+    pub monitor: Option<ParticipantCode>,
     /// Status (`issued`, `confirmed`, `voided`, `expired`, `seized`,
     /// `awaiting-approval`).
     pub status: Option<String>,
@@ -760,6 +763,7 @@ async fn certificates(State(state): State<AppState>, raw: Params) -> ApiResult {
         &[
             "exporting",
             "importing",
+            "monitor",
             "status",
             "period",
             "after",
@@ -779,6 +783,7 @@ async fn certificates(State(state): State<AppState>, raw: Params) -> ApiResult {
     let filter = CertificateFilter {
         exporting: map.get("exporting").map(|c| parse_code(c)).transpose()?,
         importing: map.get("importing").map(|c| parse_code(c)).transpose()?,
+        monitor: map.get("monitor").map(|c| parse_code(c)).transpose()?,
         status,
         period: map.get("period").map(|p| parse_period(p)).transpose()?,
         after: map.get("after").map(|n| parse_number(n)).transpose()?,

@@ -182,6 +182,7 @@ pub fn document() -> Value {
             vec![
                 param("exporting", "query", "exporting Participant code", false),
                 param("importing", "query", "importing Participant code", false),
+                param("monitor", "query", "monitoring body whose approval the certificate needs or got (with status=awaiting-approval: its queue)", false),
                 param("status", "query", "awaiting-approval, issued, confirmed, voided, expired or seized", false),
                 param("period", "query", "issue date within 2026, 2026H1 or 2026Q1", false),
                 param("after", "query", "continue after this certificate number", false),

@@ -219,6 +219,7 @@ async fn reads_and_their_errors() {
         ("/v1/certificates?status=lost", 400, "malformed-status"),
         ("/v1/certificates?period=2026Q5", 400, "malformed-period"),
         ("/v1/certificates?exporting=b", 400, "malformed-code"),
+        ("/v1/certificates?monitor=e", 400, "malformed-code"),
         ("/v1/resolutions?limit=1000", 400, "page-limit"),
         ("/v1/resolutions/xyz", 400, "malformed-hash"),
         ("/v1/seizures?limit=500", 400, "page-limit"),
@@ -235,7 +236,7 @@ async fn reads_and_their_errors() {
     }
     let (s, a) = get(
         &base,
-        "/v1/certificates?exporting=BW&status=issued&period=2026Q1&limit=100",
+        "/v1/certificates?exporting=BW&monitor=EU&status=issued&period=2026Q1&limit=100",
     )
     .await;
     assert_eq!(s, 200);
