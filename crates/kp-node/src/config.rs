@@ -127,6 +127,37 @@ impl Default for ConsensusSection {
     }
 }
 
+/// Validators above which a network on one machine gets the slower timing
+/// of [`ConsensusSection::for_one_machine`].
+pub const ONE_MACHINE_VALIDATORS_FAST_MAX: usize = 16;
+
+impl ConsensusSection {
+    /// Timing for `validators` validators that all run on one machine (a
+    /// `kpledger devnet`): up to [`ONE_MACHINE_VALIDATORS_FAST_MAX`] the
+    /// defaults; above, rounds long enough for every node to hear a round's
+    /// votes while all of them share a few cores, and an idle network that
+    /// writes an empty block every 5 s instead of every second.
+    ///
+    /// With the defaults, 60 validators on 2 cores spent the machine on
+    /// idle rounds: a node in a debug build fell behind its peers' votes,
+    /// dropped them from its full event queue, and the rounds timed out
+    /// again and again without a first block. A real network, one node per
+    /// server, keeps the defaults.
+    pub fn for_one_machine(validators: usize) -> ConsensusSection {
+        if validators <= ONE_MACHINE_VALIDATORS_FAST_MAX {
+            return ConsensusSection::default();
+        }
+        ConsensusSection {
+            timeout_propose_ms: 4000,
+            timeout_prevote_ms: 2000,
+            timeout_precommit_ms: 2000,
+            timeout_delta_ms: 1000,
+            block_interval_ms: 500,
+            empty_block_interval_ms: 5000,
+        }
+    }
+}
+
 /// Transaction pool.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

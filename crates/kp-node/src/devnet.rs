@@ -8,9 +8,10 @@
 //! [`STOP_GRACE`]) on Ctrl-C or SIGTERM. A second run finds the genesis and
 //! resumes the same network with its data.
 
-use crate::config::NodeConfig;
+use crate::config::{ConsensusSection, NodeConfig};
 use crate::testnet::{self, TestnetSpec};
 use clap::Args;
+use kp_types::ParticipantKind;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,12 +28,13 @@ pub struct DevnetArgs {
     /// Where the network lives.
     #[arg(long, default_value = "devnet")]
     pub dir: PathBuf,
-    /// Government validators on first run (60: the full KP network).
-    #[arg(long, default_value_t = 4)]
-    pub validators: usize,
-    /// Observers on first run.
-    #[arg(long, default_value_t = 1)]
-    pub observers: usize,
+    /// Government validators on first run (default 4; 60: the full KP
+    /// network). A devnet that exists keeps its own.
+    #[arg(long)]
+    pub validators: Option<usize>,
+    /// Observers on first run (default 1).
+    #[arg(long)]
+    pub observers: Option<usize>,
     /// First port on first run; node I uses base+2I (peers) and base+2I+1 (HTTP).
     #[arg(long, default_value_t = 26600)]
     pub base_port: u16,
@@ -55,6 +57,21 @@ pub enum DevnetError {
         /// What failed.
         detail: String,
     },
+    /// `--validators` or `--observers` asked for another network than the
+    /// one that exists in the folder.
+    #[error(
+        "{dir} holds a devnet of {validators} validators and {observers} observer(s); \
+         --validators/--observers apply only when a devnet is created: use another --dir, \
+         or delete {dir} to start afresh"
+    )]
+    Mismatch {
+        /// The folder.
+        dir: PathBuf,
+        /// Validators it holds.
+        validators: usize,
+        /// Observers it holds.
+        observers: usize,
+    },
     /// A process or file operation failed.
     #[error("cannot {action}: {source}")]
     Io {
@@ -68,6 +85,8 @@ pub enum DevnetError {
 struct DevnetNode {
     index: usize,
     code: String,
+    /// A government node, which votes (observers do not).
+    validator: bool,
     config: PathBuf,
     rpc: String,
     authority_key: Option<PathBuf>,
@@ -81,6 +100,14 @@ fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> DevnetError {
 
 /// The nodes of an existing devnet, in order.
 fn existing_nodes(dir: &Path) -> Result<Vec<DevnetNode>, DevnetError> {
+    let genesis_path = dir.join("genesis.toml");
+    let genesis = std::fs::read_to_string(&genesis_path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| kp_ledger::Genesis::from_toml(&text).map_err(|e| e.to_string()))
+        .map_err(|detail| DevnetError::Config {
+            path: genesis_path.clone(),
+            detail,
+        })?;
     let mut nodes = Vec::new();
     for index in 0..DEVNET_NODES_MAX {
         let node_dir = dir.join(format!("node{index}"));
@@ -103,9 +130,14 @@ fn existing_nodes(dir: &Path) -> Result<Vec<DevnetNode>, DevnetError> {
             .map(|(code, _)| code.to_string())
             .unwrap_or_else(|| format!("node{index}"));
         let authority_key = Some(node_dir.join("authority.key")).filter(|p| p.exists());
+        let validator = genesis
+            .participants
+            .iter()
+            .any(|p| p.code.as_str() == code && p.kind == ParticipantKind::Government);
         nodes.push(DevnetNode {
             index,
             code,
+            validator,
             config: config_path,
             rpc: config.rpc.listen.clone(),
             authority_key,
@@ -125,25 +157,39 @@ fn now_ms() -> u64 {
 /// Runs `kpledger devnet`.
 pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
     let genesis = args.dir.join("genesis.toml");
-    if genesis.exists() {
-        println!("resuming the devnet in {}", args.dir.display());
-    } else {
+    let validators = args.validators.unwrap_or(4);
+    let observers = args.observers.unwrap_or(1);
+    let resumed = genesis.exists();
+    if !resumed {
         testnet::generate(&TestnetSpec {
-            validators: args.validators,
-            observers: args.observers,
+            validators,
+            observers,
             out: args.dir.clone(),
             base_port: args.base_port,
             chain_id: "kp-devnet".into(),
             genesis_time: kp_types::Timestamp(now_ms()),
+            consensus: ConsensusSection::for_one_machine(validators),
         })?;
         println!(
-            "created a devnet of {} validators and {} observers in {}",
-            args.validators,
-            args.observers,
+            "created a devnet of {validators} validators and {observers} observers in {}",
             args.dir.display()
         );
     }
     let nodes = existing_nodes(&args.dir)?;
+    let held = nodes.iter().filter(|n| n.validator).count();
+    let held_observers = nodes.len() - held;
+    if args.validators.is_some_and(|v| v != held)
+        || args.observers.is_some_and(|o| o != held_observers)
+    {
+        return Err(DevnetError::Mismatch {
+            dir: args.dir.clone(),
+            validators: held,
+            observers: held_observers,
+        });
+    }
+    if resumed {
+        println!("resuming the devnet in {}", args.dir.display());
+    }
     print_guide(&args.dir, &nodes);
     if args.init_only {
         return Ok(());
@@ -160,7 +206,12 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
         }
     }
     println!("\n{} nodes running; Ctrl-C stops them all.", children.len());
-    let result = wait_for_signal(&mut children);
+    let validators: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.validator)
+        .map(|n| format!("http://{}/v1/status", n.rpc))
+        .collect();
+    let result = wait_for_signal(&mut children, &validators, &args.dir);
     stop(&mut children);
     result
 }
@@ -222,7 +273,11 @@ fn print_guide(dir: &Path, nodes: &[DevnetNode]) {
     );
 }
 
-fn wait_for_signal(children: &mut Vec<(usize, Child)>) -> Result<(), DevnetError> {
+fn wait_for_signal(
+    children: &mut Vec<(usize, Child)>,
+    validators: &[String],
+    dir: &Path,
+) -> Result<(), DevnetError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -231,6 +286,7 @@ fn wait_for_signal(children: &mut Vec<(usize, Child)>) -> Result<(), DevnetError
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .map_err(io("listen for SIGTERM"))?;
+        let progress = tokio::spawn(report_progress(validators.to_vec(), dir.to_path_buf()));
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
@@ -251,8 +307,138 @@ fn wait_for_signal(children: &mut Vec<(usize, Child)>) -> Result<(), DevnetError
                 }
             }
         }
+        progress.abort();
         Ok(())
     })
+}
+
+/// How often the devnet asks its validators how far they are.
+const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// How long one status request may take (a 60-validator network on two
+/// cores answers slowly while it starts).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Asks every validator for its status until all of them have decided a
+/// block, printing a line whenever the picture changes.
+async fn report_progress(urls: Vec<String>, dir: PathBuf) {
+    let Ok(http) = reqwest::Client::builder().timeout(PROBE_TIMEOUT).build() else {
+        return;
+    };
+    let started = Instant::now();
+    let mut progress = Progress::new(urls.len(), dir);
+    let mut tick = tokio::time::interval(PROBE_INTERVAL);
+    while !progress.done() {
+        tick.tick().await;
+        let probes = futures::future::join_all(urls.iter().map(|url| probe(&http, url))).await;
+        if let Some(line) = progress.observe(&probes, started.elapsed()) {
+            println!("{line}");
+        }
+    }
+}
+
+async fn probe(http: &reqwest::Client, url: &str) -> Option<Probe> {
+    let status: serde_json::Value = http.get(url).send().await.ok()?.json().await.ok()?;
+    Some(Probe {
+        height: status["height"].as_u64()?,
+        round: status["round"].as_u64()?.try_into().ok()?,
+    })
+}
+
+/// What one validator's `/v1/status` said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// Last applied height.
+    pub height: u64,
+    /// Consensus round.
+    pub round: u32,
+}
+
+/// How long an unchanged picture goes unprinted.
+const PROGRESS_REPEAT: Duration = Duration::from_secs(15);
+/// After this long without a block the devnet says where to look.
+const PROGRESS_HINT_AFTER: Duration = Duration::from_secs(120);
+
+/// The devnet's start-up report: from rounds of validator probes to lines
+/// such as `waiting for 41 of 60 validators to answer` and, once every
+/// validator has applied a block, `the network decides blocks`.
+#[derive(Debug)]
+pub struct Progress {
+    validators: usize,
+    dir: PathBuf,
+    last: Option<(String, Duration)>,
+    hinted: bool,
+    done: bool,
+}
+
+impl Progress {
+    /// A report on `validators` validators of the devnet in `dir`.
+    pub fn new(validators: usize, dir: PathBuf) -> Progress {
+        Progress {
+            validators,
+            dir,
+            last: None,
+            hinted: false,
+            done: validators == 0,
+        }
+    }
+
+    /// Whether every validator has applied a block (the report is over).
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Takes one round of probes (`None`: that validator did not answer),
+    /// `elapsed` since the nodes were started; returns the line to print, if
+    /// any.
+    pub fn observe(&mut self, probes: &[Option<Probe>], elapsed: Duration) -> Option<String> {
+        if self.done {
+            return None;
+        }
+        let n = self.validators;
+        let up: Vec<&Probe> = probes.iter().flatten().collect();
+        let max_height = up.iter().map(|p| p.height).max().unwrap_or(0);
+        let min_height = up.iter().map(|p| p.height).min().unwrap_or(0);
+        let secs = elapsed.as_secs();
+        let state = if up.len() < n {
+            let missing = n - up.len();
+            if max_height == 0 {
+                format!("waiting for {missing} of {n} validators to answer")
+            } else {
+                format!("waiting for {missing} of {n} validators to answer; height {max_height}")
+            }
+        } else if max_height == 0 {
+            let round = up.iter().map(|p| p.round).max().unwrap_or(0);
+            format!("all {n} validators answer; waiting for the first block (round {round})")
+        } else if min_height == 0 {
+            let behind = up.iter().filter(|p| p.height == 0).count();
+            format!("height {max_height}; waiting for {behind} of {n} validators to apply a block")
+        } else {
+            self.done = true;
+            return Some(format!(
+                "[{secs:>3} s] the network decides blocks: every validator has applied one, \
+                 height {max_height}"
+            ));
+        };
+        if !self.hinted && elapsed >= PROGRESS_HINT_AFTER {
+            self.hinted = true;
+            self.last = Some((state.clone(), elapsed));
+            return Some(format!(
+                "[{secs:>3} s] {state}\n        no block after {} s: each node's log is in \
+                 {}/nodeI/node.log",
+                PROGRESS_HINT_AFTER.as_secs(),
+                self.dir.display()
+            ));
+        }
+        let repeat = match &self.last {
+            Some((line, at)) => *line != state || elapsed.saturating_sub(*at) >= PROGRESS_REPEAT,
+            None => true,
+        };
+        if !repeat {
+            return None;
+        }
+        self.last = Some((state.clone(), elapsed));
+        Some(format!("[{secs:>3} s] {state}"))
+    }
 }
 
 fn stop(children: &mut Vec<(usize, Child)>) {
@@ -276,4 +462,60 @@ fn stop(children: &mut Vec<(usize, Child)>) {
     }
     children.clear();
     println!("devnet stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(height: u64) -> Option<Probe> {
+        Some(Probe { height, round: 0 })
+    }
+
+    #[test]
+    fn progress_counts_the_validators_still_missing_then_the_first_block() {
+        let mut progress = Progress::new(4, PathBuf::from("devnet"));
+        let s = Duration::from_secs;
+        let line = progress.observe(&[at(0), None, None, None], s(2));
+        assert_eq!(
+            line.as_deref(),
+            Some("[  2 s] waiting for 3 of 4 validators to answer")
+        );
+        // Unchanged: quiet until PROGRESS_REPEAT has passed.
+        assert_eq!(progress.observe(&[at(0), None, None, None], s(4)), None);
+        assert!(progress
+            .observe(&[at(0), None, None, None], s(17))
+            .is_some());
+        let line = progress
+            .observe(&[at(0), at(0), at(0), at(0)], s(19))
+            .unwrap();
+        assert!(line.contains("all 4 validators answer; waiting for the first block"));
+        let line = progress
+            .observe(&[at(1), at(1), at(0), at(1)], s(21))
+            .unwrap();
+        assert!(line.ends_with("height 1; waiting for 1 of 4 validators to apply a block"));
+        assert!(!progress.done());
+        let line = progress
+            .observe(&[at(2), at(1), at(1), at(2)], s(23))
+            .unwrap();
+        assert!(line.contains("the network decides blocks"), "{line}");
+        assert!(line.ends_with("height 2"), "{line}");
+        assert!(progress.done());
+        assert_eq!(progress.observe(&[at(3), at(3), at(3), at(3)], s(25)), None);
+    }
+
+    #[test]
+    fn progress_says_where_the_logs_are_when_no_block_comes() {
+        let mut progress = Progress::new(2, PathBuf::from("dv"));
+        assert!(progress
+            .observe(&[at(0), at(0)], Duration::from_secs(2))
+            .is_some());
+        let line = progress
+            .observe(&[at(0), at(0)], PROGRESS_HINT_AFTER)
+            .unwrap();
+        assert!(line.contains("dv/nodeI/node.log"), "{line}");
+        // Said once.
+        let later = PROGRESS_HINT_AFTER + Duration::from_secs(2);
+        assert_eq!(progress.observe(&[at(0), at(0)], later), None);
+    }
 }

@@ -1,7 +1,7 @@
 //! The `kpledger` binary.
 
 use clap::{Parser, Subcommand};
-use kp_node::{keys, testnet};
+use kp_node::{config, keys, testnet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -132,6 +132,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 base_port,
                 chain_id,
                 genesis_time: kp_types::Timestamp(now.as_millis() as u64),
+                consensus: config::ConsensusSection::default(),
             };
             let nodes = testnet::generate(&spec).map_err(|e| e.to_string())?;
             println!("wrote {}", out.join("genesis.toml").display());

@@ -73,6 +73,8 @@ pub struct TestnetSpec {
     pub chain_id: String,
     /// Genesis time.
     pub genesis_time: Timestamp,
+    /// Consensus timing written into every node's config.
+    pub consensus: ConsensusSection,
 }
 
 /// One generated node.
@@ -194,7 +196,7 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
             rpc: RpcSection {
                 listen: rpc.clone(),
             },
-            consensus: ConsensusSection::default(),
+            consensus: spec.consensus.clone(),
             mempool: MempoolSection::default(),
             storage: StorageSection::default(),
         };

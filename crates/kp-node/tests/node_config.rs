@@ -69,6 +69,7 @@ fn testnet_writes_keys_configs_and_a_valid_genesis() {
         base_port: 40000,
         chain_id: "kp-testnet".into(),
         genesis_time: Timestamp(1_800_000_000_000),
+        consensus: kp_node::config::ConsensusSection::default(),
     };
     let nodes = generate(&spec).unwrap();
     assert_eq!(nodes.len(), 5);
