@@ -26,7 +26,7 @@ pub fn kpledger_bin() -> PathBuf {
     let bin = profile_dir.join("kpledger");
     assert!(
         bin.exists(),
-        "{} not found: build it with `cargo build -p kp-node` (cargo test --workspace does)",
+        "{} not found: build it with `cargo build -p kpledger` (cargo test --workspace does)",
         bin.display()
     );
     bin

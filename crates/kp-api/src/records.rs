@@ -95,6 +95,21 @@ pub enum CertificateStatus {
     Seized,
 }
 
+impl CertificateStatus {
+    /// The kebab-case name, as in JSON and in the RPC's `status` filter.
+    pub fn name(self) -> &'static str {
+        use CertificateStatus as S;
+        match self {
+            S::AwaitingApproval => "awaiting-approval",
+            S::Issued => "issued",
+            S::Confirmed => "confirmed",
+            S::Voided => "voided",
+            S::Expired => "expired",
+            S::Seized => "seized",
+        }
+    }
+}
+
 /// One step of a certificate's history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -732,13 +732,5 @@ fn first_difference(a: &kp_types::Certificate, b: &kp_types::Certificate) -> Opt
 
 /// The kebab-case name of a status.
 pub fn status_name(status: CertificateStatus) -> &'static str {
-    use CertificateStatus as S;
-    match status {
-        S::AwaitingApproval => "awaiting-approval",
-        S::Issued => "issued",
-        S::Confirmed => "confirmed",
-        S::Voided => "voided",
-        S::Expired => "expired",
-        S::Seized => "seized",
-    }
+    status.name()
 }

@@ -912,7 +912,7 @@ fn matches_filter(record: &CertificateRecord, filter: &CertificateFilter) -> boo
         && filter
             .status
             .as_deref()
-            .is_none_or(|s| s == kp_client::proof::status_name(record.status))
+            .is_none_or(|s| s == record.status.name())
         && filter.period.is_none_or(|p| p.contains(c.issued_on))
 }
 

@@ -1,10 +1,11 @@
 //! A kpledger node: the wiring of ledger, consensus, storage, network and RPC
-//! into one process, plus the command-line tools of the `kpledger` binary.
+//! into one process, plus the local-network tools (`testnet`, `devnet`) of
+//! the `kpledger` binary (crate `kpledger`; its client commands are
+//! `kp_client::cli`).
 #![deny(missing_docs)]
 
 pub mod backend;
-// rpc: client commands and the one-command devnet.
-pub mod client_cli;
+// rpc: the one-command devnet.
 pub mod config;
 pub mod devnet;
 pub mod keys;

@@ -25,6 +25,7 @@ pub mod consensus;
 pub mod crypto;
 pub mod encoding;
 pub mod hash;
+pub mod keyfile;
 pub mod merkle;
 pub mod participant;
 pub mod resolution;

@@ -21,7 +21,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     // rpc: --node and --json of the client commands.
     #[command(flatten)]
-    client: kp_node::client_cli::Global,
+    client: kp_client::cli::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,7 +63,7 @@ enum Command {
     /// Start a local network (4 validators + 1 observer in ./devnet); Ctrl-C stops it.
     Devnet(kp_node::devnet::DevnetArgs),
     #[command(flatten)]
-    Client(kp_node::client_cli::ClientCommand),
+    Client(kp_client::cli::ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -152,9 +152,9 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Node { config } => kp_node::run::run_node(&config).map_err(|e| e.to_string()),
         Command::Devnet(args) => kp_node::devnet::run(&args).map_err(|e| e.to_string()),
-        Command::Client(command) => match kp_node::client_cli::run(&cli.client, command) {
+        Command::Client(command) => match kp_client::cli::run(&cli.client, command) {
             // The verdict is printed; only the status remains to give.
-            Err(kp_node::client_cli::CliError::Exit(code)) => std::process::exit(i32::from(code)),
+            Err(kp_client::cli::CliError::Exit(code)) => std::process::exit(i32::from(code)),
             other => other.map_err(|e| e.to_string()),
         },
     }

@@ -1,0 +1,457 @@
+//! The command-line arguments of the client commands (clap).
+
+use super::*;
+
+/// Options shared by every client command.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The node to talk to.
+    #[arg(long, global = true, default_value = "http://127.0.0.1:26601")]
+    pub node: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The client commands.
+// Parsed once per run: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// The node's status.
+    Status,
+    /// Certificates: issue, show, verify, confirm, void, list.
+    Cert {
+        /// The command.
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// Seizures: report, list.
+    Seizure {
+        /// The command.
+        #[command(subcommand)]
+        command: SeizureCommand,
+    },
+    /// A Participant's KP Authorities: register, revoke (signed by its node key).
+    Authority {
+        /// The command.
+        #[command(subcommand)]
+        command: AuthorityCommand,
+    },
+    /// Production reports.
+    Production {
+        /// The command.
+        #[command(subcommand)]
+        command: ProductionCommand,
+    },
+    /// Resolutions: propose, sign, object, show, list.
+    Resolution {
+        /// The command.
+        #[command(subcommand)]
+        command: ResolutionCommand,
+    },
+    /// Participants: show, list.
+    Participant {
+        /// The command.
+        #[command(subcommand)]
+        command: ParticipantCommand,
+    },
+    /// Trade statistics of a period (one Participant, or every trading one).
+    Stats {
+        /// The Participant (default: every trading Participant).
+        #[arg(long)]
+        participant: Option<String>,
+        /// 2026, 2026H1 or 2026Q1 (default: the quarter of the last block).
+        #[arg(long)]
+        period: Option<String>,
+    },
+    /// Anomalies of a period.
+    Anomalies {
+        /// 2026, 2026H1 or 2026Q1 (default: the quarter of the last block).
+        #[arg(long)]
+        period: Option<String>,
+    },
+}
+
+/// Signing options of a transaction.
+#[derive(Args, Debug, Clone)]
+pub struct Signer {
+    /// The key file that signs (an authority key, or a node key for acts of
+    /// the Participant itself).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Do not wait until the transaction is decided.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// Certificate commands.
+// Parsed once per run: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum CertCommand {
+    /// Issue a certificate described in a TOML or JSON file.
+    Issue {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// The certificate (.toml or .json).
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Show a certificate: every field, status, history, alerts.
+    Show {
+        /// Its number.
+        number: String,
+    },
+    /// Check a certificate without trusting the node: a light client
+    /// verifies a recent decided header from the genesis you trust, then the
+    /// certificate's record, Participants, authorities, seizures and acts are
+    /// proven against it. Exit status: 0 authentic, 1 not authentic, 2 not
+    /// found, 3 cannot decide.
+    Verify {
+        /// Its number.
+        number: String,
+        /// The genesis file you trust.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Other nodes to ask as well (repeatable): their headers are compared
+        /// at a common height (two decided headers at one height are a fork),
+        /// and each one's proof must verify.
+        #[arg(long)]
+        also: Vec<String>,
+        /// How the light client keeps and trusts headers.
+        #[command(flatten)]
+        light: LightArgs,
+    },
+    /// Confirm receipt as the importing authority (default: what was certified).
+    Confirm {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// Its number.
+        number: String,
+        /// The confirming authority (default: the signer's authority).
+        #[arg(long)]
+        authority: Option<String>,
+        /// Carats received, e.g. 100.00.
+        #[arg(long)]
+        carats: Option<String>,
+        /// Parcels received.
+        #[arg(long)]
+        parcels: Option<u32>,
+        /// Date of receipt (default: today).
+        #[arg(long)]
+        received_on: Option<String>,
+    },
+    /// Void before confirmation, as the exporting authority.
+    Void {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// Its number.
+        number: String,
+        /// The voiding authority (default: the signer's authority).
+        #[arg(long)]
+        authority: Option<String>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Approve a certificate awaiting approval, as the monitoring body the
+    /// exporter's partial-exports sanction names (signed with the monitor's
+    /// node key). The certificate then counts as issued and can be
+    /// confirmed.
+    Approve {
+        /// Who signs: the monitoring body's node key.
+        #[command(flatten)]
+        signer: Signer,
+        /// Its number.
+        number: String,
+        /// The monitoring body (default: the one the certificate waits for).
+        #[arg(long)]
+        monitor: Option<String>,
+    },
+    /// Search certificates.
+    List {
+        /// Exporting Participant.
+        #[arg(long)]
+        exporting: Option<String>,
+        /// Importing Participant.
+        #[arg(long)]
+        importing: Option<String>,
+        /// Only certificates awaiting a monitor's approval (with --monitor:
+        /// that monitor's queue).
+        #[arg(long, conflicts_with = "status")]
+        awaiting_approval: bool,
+        /// Only certificates whose approval this monitoring body must give
+        /// or gave.
+        #[arg(long)]
+        monitor: Option<String>,
+        /// Status: awaiting-approval, issued, confirmed, voided, expired or
+        /// seized.
+        #[arg(long)]
+        status: Option<String>,
+        /// Issue period.
+        #[arg(long)]
+        period: Option<String>,
+        /// Continue after this number.
+        #[arg(long)]
+        after: Option<String>,
+        /// Page size (1-100).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+/// Seizure commands.
+// Parsed once per run: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum SeizureCommand {
+    /// Report a seizure as a Participant's authority.
+    Report {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// The reporting authority (default: the signer's authority).
+        #[arg(long)]
+        authority: Option<String>,
+        /// Territory of the seizure.
+        #[arg(long)]
+        territory: String,
+        /// Place (port, airport, border post).
+        #[arg(long)]
+        location: String,
+        /// Carats seized.
+        #[arg(long)]
+        carats: String,
+        /// Value in USD, if known.
+        #[arg(long)]
+        value: Option<String>,
+        /// no-certificate, forged-certificate, contents-mismatch or sanctioned-origin.
+        #[arg(long)]
+        reason: String,
+        /// The certificate presented, if any.
+        #[arg(long)]
+        certificate: Option<String>,
+        /// Date of the seizure (default: today).
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// The latest seizure alerts.
+    List {
+        /// How many (1-100).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+/// Authority commands (signed with the Participant's node key).
+// Parsed once per run: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum AuthorityCommand {
+    /// Register a KP Authority.
+    Register {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// The Participant.
+        #[arg(long)]
+        participant: String,
+        /// The authority's id, e.g. BW-MMGE.
+        #[arg(long)]
+        id: String,
+        /// The office's name.
+        #[arg(long)]
+        name: String,
+        /// The authority's key file (only its public key is used).
+        #[arg(long)]
+        authority_key: PathBuf,
+    },
+    /// Revoke a KP Authority.
+    Revoke {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// The Participant.
+        #[arg(long)]
+        participant: String,
+        /// The authority's id.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+/// Production commands.
+#[derive(Subcommand, Debug)]
+pub enum ProductionCommand {
+    /// Report half-yearly production as the Participant's authority.
+    Report {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// The reporting authority (default: the signer's authority).
+        #[arg(long)]
+        authority: Option<String>,
+        /// The half-year, e.g. 2026H1.
+        #[arg(long)]
+        period: String,
+        /// Carats produced.
+        #[arg(long)]
+        carats: String,
+        /// Value produced in USD.
+        #[arg(long)]
+        value: String,
+    },
+}
+
+/// Resolution commands (signed with a government Participant's node key).
+// Parsed once per run: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum ResolutionCommand {
+    /// Propose a resolution; give exactly one action.
+    Propose {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// Short title.
+        #[arg(long)]
+        title: String,
+        /// Impose a sanction on this Participant (with --scope).
+        #[arg(long)]
+        impose_sanction: Option<String>,
+        /// Amend the sanction on this Participant (with --scope).
+        #[arg(long)]
+        amend_sanction: Option<String>,
+        /// full-suspension, export-ban, import-ban, enhanced-vigilance or
+        /// partial-exports (with --green-zones and, if each certificate
+        /// needs approval, --monitor).
+        #[arg(long)]
+        scope: Option<String>,
+        /// With --scope partial-exports: the origin zones certificates may
+        /// declare (comma-separated or repeated).
+        #[arg(long, value_delimiter = ',')]
+        green_zones: Vec<String>,
+        /// With --scope partial-exports: the monitoring body that approves
+        /// each certificate.
+        #[arg(long)]
+        monitor: Option<String>,
+        /// Lift the sanction on this Participant.
+        #[arg(long)]
+        lift_sanction: Option<String>,
+        /// Expel this Participant.
+        #[arg(long)]
+        expel: Option<String>,
+        /// Readmit this Participant.
+        #[arg(long)]
+        readmit: Option<String>,
+        /// Elect this Participant Vice Chair.
+        #[arg(long)]
+        elect_vice_chair: Option<String>,
+        /// Any action as JSON (e.g. partial exports with green zones).
+        #[arg(long)]
+        action_json: Option<String>,
+    },
+    /// Sign a pending resolution.
+    Sign {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// Its id.
+        id: String,
+    },
+    /// Object to a pending resolution (this rejects it).
+    Object {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// Its id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show a resolution: who signed, who is missing, outcome. With
+    /// `--verify`, its record is proven from the genesis you trust instead
+    /// of taken from the node (exit status: 0 proven, 1 not authentic,
+    /// 2 not found, 3 cannot decide).
+    Show {
+        /// Its id.
+        id: String,
+        /// `--verify --genesis FILE` and the light client's options.
+        #[command(flatten)]
+        prove: ProveArgs,
+    },
+    /// List resolutions.
+    List {
+        /// Only those still collecting signatures.
+        #[arg(long)]
+        pending: bool,
+    },
+}
+
+/// How a light client keeps and trusts headers (`cert verify`, `participant
+/// show --verify`, `resolution show --verify`).
+#[derive(Args, Debug, Clone)]
+pub struct LightArgs {
+    /// Where verified headers are kept between runs (default: the
+    /// user's data directory, kpledger/light).
+    #[arg(long)]
+    pub light_dir: Option<PathBuf>,
+    /// Refuse answers older than this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub max_age: u64,
+    /// Trust a verified header for this many days (the time within which
+    /// at most a third of the validators it names may turn byzantine).
+    #[arg(long, default_value_t = 14)]
+    pub trust_period_days: u64,
+    /// Start from this header instead of the genesis's validators, as
+    /// HEIGHT:HASH obtained from a source you trust (needed once the
+    /// genesis validators are older than the trust period). The node's
+    /// header at HEIGHT must have this hash.
+    #[arg(long, value_name = "HEIGHT:HASH")]
+    pub trust_header: Option<String>,
+}
+
+/// `--verify --genesis FILE`: prove a `show` answer with a light client
+/// instead of trusting the node.
+#[derive(Args, Debug, Clone)]
+pub struct ProveArgs {
+    /// Prove the answer with a light client instead of trusting the node.
+    #[arg(long, requires = "genesis")]
+    pub verify: bool,
+    /// The genesis file you trust (with `--verify`).
+    #[arg(long, requires = "verify")]
+    pub genesis: Option<PathBuf>,
+    /// How the light client keeps and trusts headers.
+    #[command(flatten)]
+    pub light: LightArgs,
+}
+
+impl ProveArgs {
+    /// The genesis to prove from, when `--verify` was given.
+    pub(super) fn genesis(&self) -> Option<&Path> {
+        self.genesis.as_deref().filter(|_| self.verify)
+    }
+}
+
+/// Participant commands.
+#[derive(Subcommand, Debug)]
+pub enum ParticipantCommand {
+    /// Show a member: status, sanction, territories, authorities, node key.
+    /// With `--verify`, the record and the authorities are proven from the
+    /// genesis you trust instead of taken from the node (exit status:
+    /// 0 proven, 1 not authentic, 2 not found, 3 cannot decide).
+    Show {
+        /// Its code.
+        code: String,
+        /// `--verify --genesis FILE` and the light client's options.
+        #[command(flatten)]
+        prove: ProveArgs,
+    },
+    /// List every member.
+    List,
+}

@@ -1,0 +1,264 @@
+//! The client commands of the `kpledger` binary: build and sign transactions
+//! with a key file, submit them to a node, and read the ledger.
+//!
+//! Every command talks to one node (`--node URL`, default the first devnet
+//! node). `--json` prints the node's JSON for machines; otherwise output is
+//! short readable text. Transactions take their chain id from the node's
+//! `/v1/status`, a time-based nonce (milliseconds since 1970) and an expiry
+//! ten minutes ahead; by default the command waits until the transaction is
+//! decided and says whether the ledger accepted it (exit status 1 if not).
+//!
+//! `cert verify` does not trust the node: see [`crate::proof`].
+
+use kp_types::keyfile as keys;
+use clap::{Args, Subcommand};
+use crate::{Client, ClientError};
+use kp_api::{Genesis, TxReceipt};
+use kp_types::{
+    Authority, AuthorityId, Carats, Certificate, CertificateApproval, CertificateNumber, Date,
+    Hash, ImportConfirmation, ParticipantCode, Payload, Period, ProductionReport, ResolutionAction,
+    ResolutionProposal, SanctionScope, SeizureReason, SeizureReport, SigningKey, Territory,
+    Timestamp, Transaction, UsdCents, VoidCertificate,
+};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+mod args;
+mod cert;
+mod participant;
+mod registry;
+mod resolution;
+mod verify;
+
+pub use args::*;
+use cert::*;
+use participant::*;
+use registry::*;
+use resolution::*;
+use verify::*;
+
+/// How long a transaction stays valid after the client signs it.
+const TX_LIFETIME_MS: u64 = 10 * 60 * 1000;
+
+/// Why a client command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The node or the network failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A key file could not be read.
+    #[error(transparent)]
+    Key(#[from] keys::KeyFileError),
+    /// An argument or file is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// The ledger refused the transaction in its block.
+    #[error("the ledger refused transaction {hash}: {code}: {message}")]
+    Refused {
+        /// The transaction.
+        hash: String,
+        /// Rejection code.
+        code: String,
+        /// Explanation.
+        message: String,
+    },
+    /// The command printed its verdict; the process exits with this status
+    /// (`cert verify`: 1 not authentic, 2 not found, 3 cannot decide).
+    #[error("exit status {0}")]
+    Exit(u8),
+}
+
+fn usage(message: impl Into<String>) -> CliError {
+    CliError::Usage(message.into())
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Timestamp(ms)
+}
+
+fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, CliError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>()
+        .map_err(|e| usage(format!("{what} {text:?}: {e}")))
+}
+
+fn date_or_today(text: Option<&String>) -> Result<Date, CliError> {
+    match text {
+        Some(t) => parse("date", t),
+        None => Ok(now().date()),
+    }
+}
+
+/// Runs a client command.
+pub fn run(global: &Global, command: ClientCommand) -> Result<(), CliError> {
+    let client = Client::new(&global.node)?;
+    let out = Output { json: global.json };
+    match command {
+        ClientCommand::Status => {
+            let status = client.status()?;
+            out.show(&status, || {
+                format!(
+                    "chain {}  node {} ({})  height {}  round {}  peers {}  validators {}  mempool {}\nlast block {} at {}",
+                    s(&status["chain_id"]), s(&status["node"]), s(&status["role"]),
+                    status["height"], status["round"], status["peers"], status["validators"],
+                    status["mempool"], s(&status["block_hash"]), s(&status["block_time"])
+                )
+            });
+            Ok(())
+        }
+        ClientCommand::Cert { command } => cert(&client, &out, command),
+        ClientCommand::Seizure { command } => seizure(&client, &out, command),
+        ClientCommand::Authority { command } => authority(&client, &out, command),
+        ClientCommand::Production { command } => production(&client, &out, command),
+        ClientCommand::Resolution { command } => resolution(&client, &out, command),
+        ClientCommand::Participant { command } => participant(&client, &out, command),
+        ClientCommand::Stats {
+            participant,
+            period,
+        } => stats(&client, &out, participant, period),
+        ClientCommand::Anomalies { period } => {
+            let path = match &period {
+                Some(p) => format!("/v1/anomalies?period={p}"),
+                None => "/v1/anomalies".into(),
+            };
+            let answer = client.get(&path)?;
+            out.show(&answer, || {
+                let items = answer["items"].as_array().cloned().unwrap_or_default();
+                let mut text = format!("anomalies of {}: {}", s(&answer["period"]), items.len());
+                for a in items {
+                    text.push_str(&format!("\n  {a}"));
+                }
+                text
+            });
+            Ok(())
+        }
+    }
+}
+
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn show(&self, value: &Value, text: impl FnOnce() -> String) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            );
+        } else {
+            println!("{}", text());
+        }
+    }
+}
+
+/// A JSON string without quotes (or the JSON text of anything else).
+fn s(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The authority whose key is `key`, from the node's participant listing.
+fn authority_of(client: &Client, key: &SigningKey) -> Result<AuthorityId, CliError> {
+    let public = key.public().to_hex();
+    let members = client.get("/v1/participants")?;
+    for member in members["items"].as_array().into_iter().flatten() {
+        for a in member["authorities"].as_array().into_iter().flatten() {
+            if a["authority"]["key"].as_str() == Some(public.as_str())
+                && a["revoked_height"].is_null()
+            {
+                return parse("authority id", &s(&a["authority"]["id"]));
+            }
+        }
+    }
+    Err(usage(
+        "the key is no active authority's key on the ledger; give --authority or another --key",
+    ))
+}
+
+fn authority_or_signer(
+    client: &Client,
+    given: Option<&String>,
+    key: &SigningKey,
+) -> Result<AuthorityId, CliError> {
+    match given {
+        Some(id) => parse("authority id", id),
+        None => authority_of(client, key),
+    }
+}
+
+/// Signs `payload` with the key file and submits it; prints where it landed.
+fn send(
+    client: &Client,
+    out: &Output,
+    signer: &Signer,
+    key: &SigningKey,
+    payload: Payload,
+) -> Result<Value, CliError> {
+    let chain_id = client.chain_id()?;
+    let now = now();
+    let tx = Transaction {
+        chain_id,
+        signer: key.public(),
+        nonce: now.0,
+        expires_at: now.plus_ms(TX_LIFETIME_MS),
+        payload,
+    }
+    .sign(key);
+    let kind = tx.tx.payload.kind();
+    let answer = client.submit(&tx, !signer.no_wait)?;
+    let hash = s(&answer["hash"]);
+    let decided = &answer["decided"];
+    let refusal = decided
+        .get("receipt")
+        .and_then(|r| serde_json::from_value::<TxReceipt>(r.clone()).ok())
+        .and_then(|r| r.result.err());
+    out.show(&answer, || {
+        if decided.is_null() {
+            format!("{kind} {hash}: accepted into the pool (not waiting for the decision)")
+        } else if let Some(rejection) = &refusal {
+            format!(
+                "{kind} {hash}: decided at height {} but REFUSED: {} ({rejection})",
+                decided["height"],
+                rejection.code()
+            )
+        } else {
+            format!(
+                "{kind} {hash}: decided at height {}, accepted",
+                decided["height"]
+            )
+        }
+    });
+    if let Some(rejection) = refusal {
+        return Err(CliError::Refused {
+            hash,
+            code: rejection.code().to_string(),
+            message: rejection.to_string(),
+        });
+    }
+    Ok(answer)
+}
+
+fn read_key(path: &Path) -> Result<SigningKey, CliError> {
+    Ok(keys::read(path)?)
+}
+
+fn read_certificate(path: &Path) -> Result<Certificate, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let is_json = path.extension().is_some_and(|e| e == "json");
+    if is_json {
+        serde_json::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
+    } else {
+        toml::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
+    }
+}

@@ -1,0 +1,122 @@
+//! `kpledger seizure`, `authority` and `production`: seizure alerts, the authority registry and production figures.
+
+use super::*;
+
+pub(super) fn seizure(client: &Client, out: &Output, command: SeizureCommand) -> Result<(), CliError> {
+    match command {
+        SeizureCommand::Report {
+            signer,
+            authority,
+            territory,
+            location,
+            carats,
+            value,
+            reason,
+            certificate,
+            date,
+        } => {
+            let key = read_key(&signer.key)?;
+            let reason: SeizureReason = serde_json::from_value(Value::String(reason.clone()))
+                .map_err(|_| usage(format!("reason {reason:?}: no-certificate, forged-certificate, contents-mismatch or sanctioned-origin")))?;
+            let report = SeizureReport {
+                authority: authority_or_signer(client, authority.as_ref(), &key)?,
+                territory: parse::<Territory>("territory", &territory)?,
+                location,
+                carats: parse::<Carats>("carats", &carats)?,
+                value_usd: value.map(|v| parse::<UsdCents>("value", &v)).transpose()?,
+                reason,
+                certificate: certificate
+                    .map(|n| parse::<CertificateNumber>("certificate number", &n))
+                    .transpose()?,
+                seized_on: date_or_today(date.as_ref())?,
+            };
+            send(client, out, &signer, &key, Payload::ReportSeizure(report))?;
+        }
+        SeizureCommand::List { limit } => {
+            let page = client.get(&format!("/v1/seizures?limit={limit}"))?;
+            out.show(&page, || {
+                let mut text = String::from(
+                    "SEQ  REPORTER  TERRITORY  CARATS      REASON               CERTIFICATE",
+                );
+                for r in page["items"].as_array().into_iter().flatten() {
+                    text.push_str(&format!(
+                        "\n{:<4} {:<9} {:<10} {:<11} {:<20} {}",
+                        r["sequence"],
+                        s(&r["reporter"]),
+                        s(&r["report"]["territory"]),
+                        s(&r["report"]["carats"]),
+                        s(&r["report"]["reason"]),
+                        s(&r["report"]["certificate"])
+                    ));
+                }
+                text
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn authority(client: &Client, out: &Output, command: AuthorityCommand) -> Result<(), CliError> {
+    match command {
+        AuthorityCommand::Register {
+            signer,
+            participant,
+            id,
+            name,
+            authority_key,
+        } => {
+            let key = read_key(&signer.key)?;
+            let authority = Authority {
+                id: parse("authority id", &id)?,
+                participant: parse("participant code", &participant)?,
+                name,
+                key: keys::public_of(&authority_key)?,
+            };
+            send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::RegisterAuthority(authority),
+            )?;
+        }
+        AuthorityCommand::Revoke {
+            signer,
+            participant,
+            id,
+        } => {
+            let key = read_key(&signer.key)?;
+            let payload = Payload::RevokeAuthority {
+                participant: parse("participant code", &participant)?,
+                authority: parse("authority id", &id)?,
+            };
+            send(client, out, &signer, &key, payload)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn production(client: &Client, out: &Output, command: ProductionCommand) -> Result<(), CliError> {
+    let ProductionCommand::Report {
+        signer,
+        authority,
+        period,
+        carats,
+        value,
+    } = command;
+    let key = read_key(&signer.key)?;
+    let report = ProductionReport {
+        authority: authority_or_signer(client, authority.as_ref(), &key)?,
+        period: parse::<Period>("period", &period)?,
+        carats: parse("carats", &carats)?,
+        value_usd: parse("value", &value)?,
+    };
+    send(
+        client,
+        out,
+        &signer,
+        &key,
+        Payload::ReportProduction(report),
+    )?;
+    Ok(())
+}

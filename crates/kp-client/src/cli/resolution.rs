@@ -1,0 +1,240 @@
+//! `kpledger resolution`: propose, sign, object and show resolutions, and the text of their outcomes.
+
+use super::*;
+
+/// The sanction scope the options name; partial exports take their green
+/// zones and monitor from their own options.
+pub(super) struct ScopeArgs {
+    scope: Option<String>,
+    green_zones: Vec<String>,
+    monitor: Option<String>,
+}
+
+pub(super) fn scope_of(args: &ScopeArgs) -> Result<SanctionScope, CliError> {
+    let text = args.scope.as_ref().ok_or_else(|| usage("give --scope"))?;
+    if text == "partial-exports" {
+        if args.green_zones.is_empty() {
+            return Err(usage(
+                "--scope partial-exports needs --green-zones (the origin zones certificates may declare)",
+            ));
+        }
+        return Ok(SanctionScope::PartialExports {
+            green_zones: args.green_zones.clone(),
+            monitor: args
+                .monitor
+                .as_ref()
+                .map(|m| parse::<ParticipantCode>("participant code", m))
+                .transpose()?,
+        });
+    }
+    if !args.green_zones.is_empty() || args.monitor.is_some() {
+        return Err(usage(
+            "--green-zones and --monitor go with --scope partial-exports only",
+        ));
+    }
+    serde_json::from_value(Value::String(text.clone())).map_err(|_| {
+        usage(format!(
+            "scope {text:?}: full-suspension, export-ban, import-ban, enhanced-vigilance or partial-exports"
+        ))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn resolution_action(
+    impose_sanction: Option<String>,
+    amend_sanction: Option<String>,
+    scope: ScopeArgs,
+    lift_sanction: Option<String>,
+    expel: Option<String>,
+    readmit: Option<String>,
+    elect_vice_chair: Option<String>,
+    action_json: Option<String>,
+) -> Result<ResolutionAction, CliError> {
+    let code = |t: &str| parse::<ParticipantCode>("participant code", t);
+    let mut actions = Vec::new();
+    if let Some(p) = impose_sanction {
+        actions.push(ResolutionAction::ImposeSanction {
+            participant: code(&p)?,
+            scope: scope_of(&scope)?,
+        });
+    }
+    if let Some(p) = amend_sanction {
+        actions.push(ResolutionAction::AmendSanction {
+            participant: code(&p)?,
+            scope: scope_of(&scope)?,
+        });
+    }
+    if let Some(p) = lift_sanction {
+        actions.push(ResolutionAction::LiftSanction {
+            participant: code(&p)?,
+        });
+    }
+    if let Some(p) = expel {
+        actions.push(ResolutionAction::Expel {
+            participant: code(&p)?,
+        });
+    }
+    if let Some(p) = readmit {
+        actions.push(ResolutionAction::Readmit {
+            participant: code(&p)?,
+        });
+    }
+    if let Some(p) = elect_vice_chair {
+        actions.push(ResolutionAction::ElectViceChair {
+            participant: code(&p)?,
+        });
+    }
+    if let Some(json) = action_json {
+        actions
+            .push(serde_json::from_str(&json).map_err(|e| usage(format!("--action-json: {e}")))?);
+    }
+    match actions.len() {
+        1 => Ok(actions.remove(0)),
+        _ => Err(usage(
+            "give exactly one action: --impose-sanction, --amend-sanction, --lift-sanction, --expel, --readmit, --elect-vice-chair or --action-json",
+        )),
+    }
+}
+
+pub(super) fn resolution(client: &Client, out: &Output, command: ResolutionCommand) -> Result<(), CliError> {
+    match command {
+        ResolutionCommand::Propose {
+            signer,
+            title,
+            impose_sanction,
+            amend_sanction,
+            scope,
+            green_zones,
+            monitor,
+            lift_sanction,
+            expel,
+            readmit,
+            elect_vice_chair,
+            action_json,
+        } => {
+            let key = read_key(&signer.key)?;
+            let action = resolution_action(
+                impose_sanction,
+                amend_sanction,
+                ScopeArgs {
+                    scope,
+                    green_zones,
+                    monitor,
+                },
+                lift_sanction,
+                expel,
+                readmit,
+                elect_vice_chair,
+                action_json,
+            )?;
+            let proposal = ResolutionProposal {
+                title,
+                action,
+                deadline: None,
+            };
+            let answer = send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::ProposeResolution(proposal),
+            )?;
+            if !out.json {
+                println!("resolution id {}", s(&answer["hash"]));
+            }
+        }
+        ResolutionCommand::Sign { signer, id } => {
+            let key = read_key(&signer.key)?;
+            let resolution: Hash =
+                Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
+            send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::SignResolution { resolution },
+            )?;
+            show_resolution(client, out, &resolution)?;
+        }
+        ResolutionCommand::Object { signer, id, reason } => {
+            let key = read_key(&signer.key)?;
+            let resolution: Hash =
+                Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
+            send(
+                client,
+                out,
+                &signer,
+                &key,
+                Payload::ObjectResolution { resolution, reason },
+            )?;
+        }
+        ResolutionCommand::Show { id, prove } => {
+            let id =
+                Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
+            match prove.genesis() {
+                Some(genesis) => {
+                    let mut t = open_light(client, genesis, &prove.light).map_err(cannot_decide)?;
+                    let verdict =
+                        client.check_resolution(&id, &mut t.light, &t.genesis_hash, t.freshness);
+                    show_record_verdict(out, &format!("resolution {id}"), &verdict, |r| {
+                        describe_resolution(&serde_json::to_value(r).unwrap_or(Value::Null))
+                    })?;
+                }
+                None => show_resolution(client, out, &id)?,
+            }
+        }
+        ResolutionCommand::List { pending } => {
+            let resolutions =
+                client.get(&format!("/v1/resolutions?limit=100&pending={pending}"))?;
+            out.show(&resolutions, || {
+                let mut text = String::from("ID                                                                OUTCOME    TITLE");
+                for r in resolutions["items"].as_array().into_iter().flatten() {
+                    text.push_str(&format!("\n{} {:<10} {}", s(&r["id"]), outcome_name(&r["outcome"]), s(&r["proposal"]["title"])));
+                }
+                text
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn outcome_name(outcome: &Value) -> String {
+    match outcome {
+        Value::String(text) => text.clone(),
+        Value::Object(map) => map.keys().next().cloned().unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+/// `pending`, `adopted at height 31`, `rejected at height 9 by IN: reason`.
+pub(super) fn describe_outcome(outcome: &Value) -> String {
+    let Value::Object(map) = outcome else {
+        return s(outcome);
+    };
+    let Some((kind, detail)) = map.iter().next() else {
+        return "-".into();
+    };
+    let mut text = format!("{kind} at height {}", detail["height"]);
+    if !detail["by"].is_null() {
+        text.push_str(&format!(" by {}", s(&detail["by"])));
+    }
+    if !detail["reason"].is_null() {
+        text.push_str(&format!(": {}", s(&detail["reason"])));
+    }
+    text
+}
+
+pub(super) fn show_resolution(client: &Client, out: &Output, id: &Hash) -> Result<(), CliError> {
+    let r = client.get(&format!("/v1/resolutions/{id}"))?;
+    out.show(&r, || describe_resolution(&r));
+    Ok(())
+}
+
+pub(super) fn describe_resolution(r: &Value) -> String {
+    format!(
+        "resolution {}\n  title: {}\n  action: {}\n  proposed by {} at height {}, deadline {}\n  signed by: {}\n  missing: {}\n  outcome: {}",
+        s(&r["id"]), s(&r["proposal"]["title"]), r["proposal"]["action"], s(&r["proposer"]),
+        r["proposed_height"], s(&r["deadline"]), list(&r["signed_by"]), list(&r["missing"]),
+        describe_outcome(&r["outcome"])
+    )
+}
