@@ -3,8 +3,10 @@
 //! the server answers.
 
 use super::*;
+use futures::stream::StreamExt;
 use kp_types::{Payload, SigningKey, Timestamp, Transaction};
 use serde_json::json;
+use std::sync::Arc;
 
 struct FakeBackend;
 

@@ -1,0 +1,256 @@
+//! The reads: blocks, transactions, certificates, Participants,
+//! resolutions, seizures, statistics and anomalies, with their proofs; path
+//! and query parameters parsed into a [`Query`] for the node.
+
+use super::{ask, params, ApiResult, AppState, Params};
+use crate::{ApiError, CertificateFilter, Query, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
+use axum::extract::{Path, State};
+use kp_types::{CertificateNumber, Hash, ParticipantCode, Period};
+use std::collections::BTreeMap;
+
+fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
+    Hash::from_hex(text)
+        .ok_or_else(|| ApiError::bad_request("malformed-hash", format!("{what} is 64 hex digits")))
+}
+
+fn parse_number(text: &str) -> Result<CertificateNumber, ApiError> {
+    CertificateNumber::new(text)
+        .map_err(|e| ApiError::bad_request("malformed-number", e.to_string()))
+}
+
+fn parse_code(text: &str) -> Result<ParticipantCode, ApiError> {
+    ParticipantCode::new(text).map_err(|e| ApiError::bad_request("malformed-code", e.to_string()))
+}
+
+fn parse_period(text: &str) -> Result<Period, ApiError> {
+    text.parse::<Period>()
+        .ok()
+        .filter(|p| p.is_valid())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "malformed-period",
+                format!(
+                    "period {text:?}: write a quarter 2026Q1, a half-year 2026H1 or a year 2026"
+                ),
+            )
+        })
+}
+
+fn page_limit(map: &BTreeMap<String, String>) -> Result<usize, ApiError> {
+    let Some(text) = map.get("limit") else {
+        return Ok(PAGE_LIMIT_DEFAULT);
+    };
+    match text.parse::<usize>() {
+        Ok(n) if (1..=PAGE_LIMIT_MAX).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(
+            "page-limit",
+            format!("limit must be a whole number from 1 to {PAGE_LIMIT_MAX}"),
+        )),
+    }
+}
+
+pub(super) async fn transaction(
+    State(state): State<AppState>,
+    Path(hash): Path<String>,
+) -> ApiResult {
+    let hash = parse_hash(&hash, "a transaction hash")?;
+    ask(&state, Query::Transaction(hash)).await
+}
+
+pub(super) async fn block(State(state): State<AppState>, Path(height): Path<String>) -> ApiResult {
+    let height: u64 = height
+        .parse()
+        .map_err(|_| ApiError::bad_request("malformed-height", "a height is a whole number"))?;
+    ask(&state, Query::Block(height)).await
+}
+
+pub(super) async fn block_by_hash(
+    State(state): State<AppState>,
+    Path(hash): Path<String>,
+) -> ApiResult {
+    let hash = parse_hash(&hash, "a block hash")?;
+    ask(&state, Query::BlockByHash(hash)).await
+}
+
+pub(super) async fn certificate(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+) -> ApiResult {
+    ask(&state, Query::Certificate(parse_number(&number)?)).await
+}
+
+pub(super) async fn light_block(
+    State(state): State<AppState>,
+    Path(height): Path<String>,
+) -> ApiResult {
+    let height = match height.as_str() {
+        "latest" => None,
+        text => Some(text.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(
+                "malformed-height",
+                "a height is a whole number, or \"latest\"",
+            )
+        })?),
+    };
+    ask(&state, Query::LightBlock(height)).await
+}
+
+pub(super) async fn certificate_proof(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+) -> ApiResult {
+    ask(&state, Query::CertificateProof(parse_number(&number)?)).await
+}
+
+const CERTIFICATE_STATUSES: [&str; 6] = [
+    "awaiting-approval",
+    "issued",
+    "confirmed",
+    "voided",
+    "expired",
+    "seized",
+];
+
+pub(super) async fn certificates(State(state): State<AppState>, raw: Params) -> ApiResult {
+    let map = params(
+        raw,
+        &[
+            "exporting",
+            "importing",
+            "monitor",
+            "status",
+            "period",
+            "after",
+            "limit",
+        ],
+    )?;
+    let status = match map.get("status") {
+        Some(s) if CERTIFICATE_STATUSES.contains(&s.as_str()) => Some(s.clone()),
+        Some(s) => {
+            return Err(ApiError::bad_request(
+                "malformed-status",
+                format!("status {s:?} is not one of {CERTIFICATE_STATUSES:?}"),
+            ))
+        }
+        None => None,
+    };
+    let filter = CertificateFilter {
+        exporting: map.get("exporting").map(|c| parse_code(c)).transpose()?,
+        importing: map.get("importing").map(|c| parse_code(c)).transpose()?,
+        monitor: map.get("monitor").map(|c| parse_code(c)).transpose()?,
+        status,
+        period: map.get("period").map(|p| parse_period(p)).transpose()?,
+        after: map.get("after").map(|n| parse_number(n)).transpose()?,
+        limit: page_limit(&map)?,
+    };
+    ask(&state, Query::Certificates(filter)).await
+}
+
+pub(super) async fn participants(State(state): State<AppState>) -> ApiResult {
+    ask(&state, Query::Participants).await
+}
+
+pub(super) async fn participant(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult {
+    ask(&state, Query::Participant(parse_code(&code)?)).await
+}
+
+pub(super) async fn participant_proof(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult {
+    ask(&state, Query::ParticipantProof(parse_code(&code)?)).await
+}
+
+pub(super) async fn resolution_proof(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id = parse_hash(&id, "a resolution id")?;
+    ask(&state, Query::ResolutionProof(id)).await
+}
+
+pub(super) async fn resolutions(State(state): State<AppState>, raw: Params) -> ApiResult {
+    let map = params(raw, &["pending", "after", "limit"])?;
+    let pending_only = match map.get("pending").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "malformed-query",
+                format!("pending must be true or false, not {other:?}"),
+            ))
+        }
+    };
+    let after = map
+        .get("after")
+        .map(|h| parse_hash(h, "a resolution id"))
+        .transpose()?;
+    let limit = page_limit(&map)?;
+    ask(
+        &state,
+        Query::Resolutions {
+            pending_only,
+            after,
+            limit,
+        },
+    )
+    .await
+}
+
+pub(super) async fn resolution(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    ask(
+        &state,
+        Query::Resolution(parse_hash(&id, "a resolution id")?),
+    )
+    .await
+}
+
+pub(super) async fn seizures(State(state): State<AppState>, raw: Params) -> ApiResult {
+    let map = params(raw, &["limit"])?;
+    let limit = page_limit(&map)?;
+    ask(&state, Query::Seizures { limit }).await
+}
+
+pub(super) async fn statistics(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    raw: Params,
+) -> ApiResult {
+    let map = params(raw, &["period"])?;
+    let participant = parse_code(&code)?;
+    let period = match map.get("period") {
+        Some(p) => parse_period(p)?,
+        None => current_quarter(&state),
+    };
+    ask(
+        &state,
+        Query::Statistics {
+            participant,
+            period,
+        },
+    )
+    .await
+}
+
+pub(super) async fn anomalies(State(state): State<AppState>, raw: Params) -> ApiResult {
+    let map = params(raw, &["period"])?;
+    let period = match map.get("period") {
+        Some(p) => parse_period(p)?,
+        None => current_quarter(&state),
+    };
+    ask(&state, Query::Anomalies { period }).await
+}
+
+/// The quarter of the last block's time (the ledger's clock, not this
+/// machine's).
+fn current_quarter(state: &AppState) -> Period {
+    let status = state.backend.status();
+    status
+        .block_time
+        .parse::<kp_types::Timestamp>()
+        .map(|t| Period::quarter_of(t.date()))
+        .unwrap_or_else(|_| Period::quarter_of(kp_types::Date(0)))
+}
