@@ -6,10 +6,14 @@
 //! can never stall the swarm (and with it ping, identify and gossip
 //! forwarding for every other peer).
 
+mod behaviour;
+mod commands;
+
+use self::behaviour::{build_behaviour, peers_topic, Behaviour, BehaviourEvent};
 use crate::client::{allowed_map, Command, NetClient, NetEvent, NetStats, ResponseHandle};
-use crate::codec::{self, SyncCodec, SyncRequest};
-use crate::config::{NetworkConfig, Topic, GOSSIP_ENVELOPE_BYTES, GOSSIP_FRAME_BYTES_MIN};
-use crate::dialer::{dial_opts, Dialer};
+use crate::codec::SyncRequest;
+use crate::config::{NetworkConfig, Topic};
+use crate::dialer::Dialer;
 use crate::direct::{self, Inbound, Writers};
 use crate::discovery::{AddressRecord, Discovery};
 use crate::error::NetworkError;
@@ -17,20 +21,13 @@ use crate::keys::keypair_of;
 use crate::rate::AuthorLimiter;
 use futures::StreamExt;
 use kp_types::PublicKey;
-use libp2p::allow_block_list::{self, AllowedPeers};
-use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::core::ConnectedPoint;
-use libp2p::gossipsub::{
-    self, IdentityTransform, MessageAcceptance, MessageAuthenticity, MessageId, PublishError,
-    TopicHash, ValidationMode, WhitelistSubscriptionFilter,
-};
-use libp2p::request_response::{
-    self, InboundRequestId, OutboundRequestId, ProtocolSupport, ResponseChannel,
-};
-use libp2p::swarm::{DialError, ListenError, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
+use libp2p::gossipsub::{self, MessageAcceptance, PublishError, TopicHash};
+use libp2p::request_response::{self, InboundRequestId, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::{DialError, ListenError, SwarmEvent};
+use libp2p::{noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
@@ -38,48 +35,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, trace, warn};
 
-/// Two connections per peer: enough for a simultaneous dial from both sides,
-/// too few to waste file descriptors.
-const CONNECTIONS_PER_PEER_MAX: u32 = 2;
-/// How long gossipsub remembers message ids to suppress duplicates.
-///
-/// Short on purpose: consensus re-sends its current-round votes every few
-/// seconds with identical bytes, and a re-send inside this window is dropped
-/// (even by the publisher itself). With the former 120 s, a network healing
-/// after a long split without quorum waited up to two minutes for the votes
-/// it needed (drills: 70 s to resume after a 60 s split). It stays longer than
-/// gossipsub's message-cache window (history_length 5 x heartbeat), so a
-/// message served again from a peer's cache is still recognised.
-const DUPLICATE_CACHE: Duration = Duration::from_secs(6);
 /// How long `start` waits for the listener to come up.
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
-/// Identify protocol version string.
-const IDENTIFY_PROTOCOL: &str = "/kpledger/1.0.0";
-
-// Mesh sizes for a small permissioned network (4 to a few dozen nodes). The
-// libp2p defaults (6/5/12, 2 outbound) assume a large open network: with 4
-// nodes a node has only 3 peers and the defaults would keep the mesh below
-// `mesh_n_low` forever. Gossipsub requires outbound_min <= low <= n <= high
-// and 2 * outbound_min <= n.
-const MESH_N: usize = 4;
-const MESH_N_LOW: usize = 2;
-const MESH_N_HIGH: usize = 8;
-const MESH_OUTBOUND_MIN: usize = 1;
-const _: () = assert!(MESH_OUTBOUND_MIN <= MESH_N_LOW && MESH_N_LOW <= MESH_N);
-const _: () = assert!(MESH_N <= MESH_N_HIGH && 2 * MESH_OUTBOUND_MIN <= MESH_N);
-
-/// All sub-protocols. The allow list comes first so that a denied connection
-/// is refused before any other behaviour creates a handler for it.
-#[derive(NetworkBehaviour)]
-struct Behaviour {
-    allowed: allow_block_list::Behaviour<AllowedPeers>,
-    limits: connection_limits::Behaviour,
-    gossipsub: gossipsub::Behaviour<IdentityTransform, WhitelistSubscriptionFilter>,
-    sync: request_response::Behaviour<SyncCodec>,
-    direct: libp2p_stream::Behaviour,
-    identify: identify::Behaviour,
-    ping: ping::Behaviour,
-}
 
 /// Where a gossip message goes once accepted.
 enum Channel {
@@ -234,103 +191,6 @@ pub async fn start(
         request_timeout: config.request_timeout,
     };
     Ok((client, event_receiver))
-}
-
-fn build_behaviour(
-    config: &NetworkConfig,
-    keypair: &identity::Keypair,
-    allowed: &BTreeMap<PeerId, PublicKey>,
-) -> Result<Behaviour, NetworkError> {
-    let mut allow_list = allow_block_list::Behaviour::<AllowedPeers>::default();
-    for peer in allowed.keys() {
-        allow_list.allow_peer(*peer);
-    }
-    let limits = ConnectionLimits::default()
-        .with_max_established(Some(config.connections_max))
-        .with_max_established_per_peer(Some(CONNECTIONS_PER_PEER_MAX))
-        .with_max_pending_incoming(Some(config.connections_max))
-        .with_max_pending_outgoing(Some(config.connections_max));
-    let gossip_config = gossipsub::ConfigBuilder::default()
-        .validation_mode(ValidationMode::Strict)
-        // We report every message's verdict ourselves (author membership), so
-        // a message from an outsider is neither delivered nor forwarded.
-        .validate_messages()
-        .max_transmit_size(gossip_frame_bytes_max(config.message_bytes_max))
-        .message_id_fn(message_id)
-        .heartbeat_interval(config.heartbeat)
-        .mesh_n(MESH_N)
-        .mesh_n_low(MESH_N_LOW)
-        .mesh_n_high(MESH_N_HIGH)
-        .mesh_outbound_min(MESH_OUTBOUND_MIN)
-        .gossip_lazy(MESH_N)
-        // Latency matters more than bandwidth for votes: the publisher sends
-        // to every subscribed peer, not only its mesh.
-        .flood_publish(true)
-        .duplicate_cache_time(DUPLICATE_CACHE.max(config.heartbeat * 6))
-        .build()
-        .map_err(|source| NetworkError::GossipConfig { source })?;
-    let whitelist = Topic::ALL
-        .iter()
-        .map(|topic| topic.gossip_topic(&config.chain_id).hash())
-        .chain([peers_topic(&config.chain_id).hash()])
-        .collect();
-    let gossipsub = gossipsub::Behaviour::new_with_subscription_filter(
-        MessageAuthenticity::Signed(keypair.clone()),
-        gossip_config,
-        WhitelistSubscriptionFilter(whitelist),
-    )
-    .map_err(|reason| NetworkError::GossipBehaviour { reason })?;
-    let sync = request_response::Behaviour::with_codec(
-        SyncCodec {
-            response_bytes_max: config.response_bytes_max,
-        },
-        [(codec::PROTOCOL, ProtocolSupport::Full)],
-        request_response::Config::default()
-            .with_request_timeout(config.request_timeout)
-            .with_max_concurrent_streams(config.pending_requests_max),
-    );
-    let direct = libp2p_stream::Behaviour::new();
-    let identify = identify::Behaviour::new(identify::Config::new(
-        IDENTIFY_PROTOCOL.to_string(),
-        keypair.public(),
-    ));
-    Ok(Behaviour {
-        allowed: allow_list,
-        limits: connection_limits::Behaviour::new(limits),
-        gossipsub,
-        sync,
-        direct,
-        identify,
-        ping: ping::Behaviour::new(ping::Config::new()),
-    })
-}
-
-/// The largest gossipsub frame accepted: one payload plus its envelope, but
-/// never below [`GOSSIP_FRAME_BYTES_MIN`]. Payloads themselves are held to
-/// `message_bytes_max` when judged, so the floor only admits larger control
-/// frames (IHAVE/IWANT lists), never larger payloads. It matters because a
-/// frame over the limit makes gossipsub drop the whole inbound stream from
-/// that peer, not just the frame.
-fn gossip_frame_bytes_max(message_bytes_max: usize) -> usize {
-    message_bytes_max
-        .saturating_add(GOSSIP_ENVELOPE_BYTES)
-        .max(GOSSIP_FRAME_BYTES_MIN)
-}
-
-/// Content-addressed message id: the same payload on the same topic is one
-/// message, whoever publishes it and however often.
-fn message_id(message: &gossipsub::Message) -> MessageId {
-    let mut hasher = blake3::Hasher::new_derive_key("kpledger network gossip message id v1");
-    let topic = message.topic.as_str().as_bytes();
-    hasher.update(&(topic.len() as u64).to_be_bytes());
-    hasher.update(topic);
-    hasher.update(&message.data);
-    MessageId::from(hasher.finalize().as_bytes().to_vec())
-}
-
-/// The internal topic of address records.
-fn peers_topic(chain_id: &str) -> gossipsub::IdentTopic {
-    gossipsub::IdentTopic::new(format!("kpledger/{chain_id}/peers"))
 }
 
 impl EventLoop {
@@ -750,184 +610,6 @@ impl EventLoop {
         }
     }
 
-    fn on_command(&mut self, command: Command) {
-        match command {
-            Command::Publish {
-                topic,
-                bytes,
-                reply,
-            } => {
-                let _ = reply.send(self.publish(topic, bytes));
-            }
-            Command::SetAllowed { allowed, reply } => {
-                self.set_allowed(allowed);
-                let _ = reply.send(());
-            }
-            Command::SendDirect {
-                peer,
-                key,
-                bytes,
-                reply,
-            } => {
-                let _ = reply.send(self.send_direct(peer, key, bytes));
-            }
-            Command::SendDirectEach {
-                peers,
-                bytes,
-                reply,
-            } => {
-                let _ = reply.send(self.send_direct_each(&peers, bytes));
-            }
-            Command::RequestBlocks {
-                peer,
-                key,
-                from_height,
-                max,
-                reply,
-            } => self.request_blocks(peer, key, SyncRequest { from_height, max }, reply),
-            Command::RespondBlocks {
-                handle,
-                bytes,
-                reply,
-            } => {
-                let _ = reply.send(self.respond_blocks(handle, bytes));
-            }
-            Command::ConnectedPeers { reply } => {
-                let mut keys: Vec<PublicKey> = self.connected.values().copied().collect();
-                keys.sort();
-                let _ = reply.send(keys);
-            }
-            Command::MeshPeers { topic, reply } => {
-                let hash = self.topic_hash(topic);
-                let mut keys: Vec<PublicKey> = self
-                    .swarm
-                    .behaviour()
-                    .gossipsub
-                    .mesh_peers(&hash)
-                    .filter_map(|peer| self.allowed.get(peer).copied())
-                    .collect();
-                keys.sort();
-                let _ = reply.send(keys);
-            }
-            Command::ListenAddrs { reply } => {
-                let _ = reply.send(self.listen_addrs.clone());
-            }
-            Command::Stats { reply } => {
-                let mut stats = self.stats;
-                let lost = self.direct_inbound_dropped.load(Ordering::Relaxed);
-                stats.events_dropped = stats.events_dropped.saturating_add(lost);
-                let _ = reply.send(stats);
-            }
-            Command::Dial { address, reply } => {
-                let result = self
-                    .swarm
-                    .dial(dial_opts(std::slice::from_ref(&address), None))
-                    .map_err(|source| NetworkError::Dial { source });
-                let _ = reply.send(result);
-            }
-            // Handled by `run`, which owns the loop.
-            Command::Shutdown => {}
-        }
-    }
-
-    fn request_blocks(
-        &mut self,
-        peer: PeerId,
-        key: PublicKey,
-        request: SyncRequest,
-        reply: oneshot::Sender<PendingReply>,
-    ) {
-        if self.pending_outbound.len() >= self.pending_requests_max {
-            let _ = reply.send(Err(NetworkError::Busy {
-                pending: self.pending_outbound.len(),
-            }));
-            return;
-        }
-        let request_id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-        self.pending_outbound.insert(request_id, (key, reply));
-    }
-
-    fn respond_blocks(
-        &mut self,
-        handle: ResponseHandle,
-        bytes: Vec<u8>,
-    ) -> Result<(), NetworkError> {
-        let (_, channel) = self
-            .pending_inbound
-            .remove(&handle.0)
-            .ok_or(NetworkError::RequestGone)?;
-        self.swarm
-            .behaviour_mut()
-            .sync
-            .send_response(channel, bytes)
-            .map_err(|_| NetworkError::RequestGone)
-    }
-
-    fn topic_hash(&self, topic: Topic) -> TopicHash {
-        let index = Topic::ALL.iter().position(|known| *known == topic);
-        // `topics` is built from `Topic::ALL` in the same order.
-        let (stored, hash) = &self.topics[index.unwrap_or(0)];
-        assert_eq!(*stored, topic, "topic table out of order");
-        hash.clone()
-    }
-
-    fn publish(&mut self, topic: Topic, bytes: Vec<u8>) -> Result<(), NetworkError> {
-        let hash = self.topic_hash(topic);
-        match self.swarm.behaviour_mut().gossipsub.publish(hash, bytes) {
-            Ok(_) => Ok(()),
-            // Already sent (or received) within the duplicate window.
-            Err(PublishError::Duplicate) => Ok(()),
-            Err(PublishError::NoPeersSubscribedToTopic) => Err(NetworkError::NoPeers { topic }),
-            Err(source) => Err(NetworkError::Publish { topic, source }),
-        }
-    }
-
-    fn set_allowed(&mut self, allowed: BTreeMap<PeerId, PublicKey>) {
-        let removed: Vec<PeerId> = self
-            .allowed
-            .keys()
-            .filter(|peer| !allowed.contains_key(peer))
-            .copied()
-            .collect();
-        let behaviour = self.swarm.behaviour_mut();
-        for peer in &removed {
-            behaviour.allowed.disallow_peer(*peer);
-        }
-        for peer in allowed.keys() {
-            behaviour.allowed.allow_peer(*peer);
-        }
-        // Every connected peer outside the new set goes, including any that
-        // slipped in before it was removed from the old one.
-        let outsiders: Vec<PeerId> = self
-            .swarm
-            .connected_peers()
-            .filter(|peer| !allowed.contains_key(peer))
-            .copied()
-            .collect();
-        for peer in outsiders {
-            info!(%peer, "peer no longer allowed; disconnecting");
-            let _ = self.swarm.disconnect_peer_id(peer);
-        }
-        self.dialer.forget(|peer| allowed.contains_key(peer));
-        let previous = &self.allowed;
-        self.dialer.hurry(
-            |peer| allowed.contains_key(peer) && !previous.contains_key(peer),
-            Instant::now(),
-        );
-        self.limiter.forget(|peer| allowed.contains_key(peer));
-        self.direct_limiter
-            .forget(|peer| allowed.contains_key(peer));
-        if let Some(discovery) = &mut self.discovery {
-            discovery.forget(|peer| !allowed.contains_key(peer));
-        }
-        info!(
-            allowed = allowed.len(),
-            removed = removed.len(),
-            "allowed peers updated"
-        );
-        self.allowed = allowed;
-    }
-
     /// Records a member's addresses (if newer than what we had) so that the
     /// redial tick connects to it.
     fn learn(&mut self, author: PeerId, record: AddressRecord) {
@@ -1003,13 +685,6 @@ fn event_kind(event: &NetEvent) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gossip_frames_have_room_for_control_messages() {
-        assert_eq!(gossip_frame_bytes_max(1024), GOSSIP_FRAME_BYTES_MIN);
-        let big = 4 * 1024 * 1024;
-        assert_eq!(gossip_frame_bytes_max(big), big + GOSSIP_ENVELOPE_BYTES);
-    }
 
     #[test]
     fn one_peer_gets_a_quarter_of_the_request_slots() {

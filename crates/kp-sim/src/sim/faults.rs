@@ -1,0 +1,127 @@
+//! Faults: scheduled partitions and crashes, restarts from persisted state
+//! only, and the crash between persisting a vote and sending it.
+
+use super::queue::Event;
+use super::{consensus_config, Sim, CRASH_BEFORE_SEND_PERMILLE};
+use crate::check::Violation;
+use crate::config::BrokenRule;
+use kp_consensus::{Consensus, ConsensusMessage, SafetyState};
+use kp_ledger::Ledger;
+use kp_types::SignedTransaction;
+use rand::Rng;
+use std::collections::BTreeSet;
+
+impl Sim {
+    pub(super) fn schedule_faults(&mut self) {
+        let phase = self.cfg.fault_phase_ms;
+        self.push(self.cfg.tx_interval_ms, Event::Workload);
+        if self.cfg.faults.partitions {
+            let episodes = self.rng.gen_range(1..=3u64);
+            for _ in 0..episodes {
+                let start = self.rng.gen_range(0..phase.max(1));
+                let length = self.rng.gen_range(300..=3_000);
+                let blocked = self.random_partition();
+                self.partition_id += 1;
+                let id = self.partition_id;
+                self.push(start, Event::Partition { id, blocked });
+                self.push((start + length).min(phase), Event::PartitionEnd { id });
+            }
+        }
+        if self.cfg.faults.crashes {
+            let honest: Vec<usize> = (0..self.replicas.len())
+                .filter(|i| self.replicas[*i].byzantine.is_none())
+                .collect();
+            let episodes = self.rng.gen_range(1..=3u64);
+            for _ in 0..episodes {
+                let node = honest[self.rng.gen_range(0..honest.len())];
+                let start = self.rng.gen_range(0..phase.max(1));
+                let down = self.rng.gen_range(100..=3_000);
+                self.push(start, Event::Crash { node });
+                self.push((start + down).min(phase), Event::Restart { node });
+            }
+        }
+        self.push(phase, Event::Heal);
+    }
+
+    /// A random split of the replicas: symmetric, or one-way.
+    fn random_partition(&mut self) -> BTreeSet<(usize, usize)> {
+        let n = self.replicas.len();
+        let side: Vec<bool> = (0..n).map(|_| self.rng.gen_bool(0.5)).collect();
+        let one_way = self.rng.gen_bool(0.3);
+        let mut blocked = BTreeSet::new();
+        for a in 0..n {
+            for b in 0..n {
+                if side[a] && !side[b] {
+                    blocked.insert((a, b));
+                    if !one_way {
+                        blocked.insert((b, a));
+                    }
+                }
+            }
+        }
+        blocked
+    }
+
+    pub(super) fn crash(&mut self, node: usize) {
+        // Halves received before the crash are forgotten with the core's votes.
+        self.received_halves
+            .retain(|(_, replica), _| *replica != node);
+        let r = &mut self.replicas[node];
+        r.alive = false;
+        r.incarnation += 1;
+        r.mempool.clear();
+        r.mempool_hashes.clear();
+        r.pending_evidence.clear();
+        r.seen.clear();
+        r.seen_order.clear();
+        self.crashes += 1;
+    }
+
+    /// Restarts a crashed replica from what it persisted: its store and its
+    /// safety state; everything else is rebuilt.
+    pub(super) fn restart(&mut self, node: usize) -> Result<(), Violation> {
+        if self.replicas[node].alive {
+            return Ok(());
+        }
+        let genesis = self.genesis.clone();
+        let amnesia = self.cfg.broken == Some(BrokenRule::ForgetSafetyOnRestart);
+        let r = &mut self.replicas[node];
+        let store = r.store.snapshot();
+        r.store = store.clone();
+        r.ledger = Ledger::open(&genesis, store).map_err(|e| Violation::Validity {
+            height: 0,
+            replica: node,
+            error: format!("reopen: {e}"),
+        })?;
+        let restored = r
+            .safety
+            .as_deref()
+            .filter(|_| !amnesia)
+            .and_then(|b| SafetyState::decode(b).ok());
+        r.core = Consensus::new(consensus_config(&r.key), restored);
+        r.alive = true;
+        r.incarnation += 1;
+        let pool: Vec<SignedTransaction> = r.evidence_pool.values().cloned().collect();
+        for tx in pool {
+            self.mempool_add(node, tx);
+        }
+        self.start(node)
+    }
+
+    /// The crash fault at its worst moment: an honest validator dies after
+    /// persisting a vote and before sending it (rarely, during the fault
+    /// phase, when crashes are on). It restarts a little later.
+    pub(super) fn crash_before_send(&mut self, node: usize, message: &ConsensusMessage) -> bool {
+        let own_vote = matches!(message, ConsensusMessage::Vote(v) if v.vote.validator == self.replicas[node].public);
+        if self.healed || !self.cfg.faults.crashes || !own_vote || !self.honest(node) {
+            return false;
+        }
+        if self.rng.gen_range(0..1000) >= CRASH_BEFORE_SEND_PERMILLE {
+            return false;
+        }
+        self.crash(node);
+        let down = self.rng.gen_range(50..=1_000);
+        self.push(down, Event::Restart { node });
+        true
+    }
+}

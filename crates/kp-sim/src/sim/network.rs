@@ -1,0 +1,212 @@
+//! The simulated network: latency, jitter, loss, duplication and partitions
+//! on every send, gossip relay with duplicate suppression, and block sync.
+
+use super::queue::Event;
+use super::{stored_block, Sim, GOSSIP_DEDUP_WINDOW_MS, REPLAY_LOG_MAX, SEEN_MESSAGES_MAX};
+use crate::check::Violation;
+use crate::config::Byzantine;
+use kp_consensus::{ConsensusMessage, Input};
+use kp_types::{Block, CommitCertificate, Domain, Hash, SignedTransaction};
+use rand::Rng;
+
+/// What travels between replicas.
+#[derive(Clone, Debug)]
+pub(super) enum NetMessage {
+    /// An encoded [`ConsensusMessage`] (decoded defensively on receipt).
+    Consensus(Vec<u8>),
+    /// Block sync: "send me the decided block of this height".
+    SyncRequest { height: u64 },
+    /// Block sync answer.
+    SyncResponse {
+        block: Box<Block>,
+        certificate: Box<CommitCertificate>,
+        /// The responder's height, so the requester knows how far to go.
+        tip: u64,
+    },
+    /// Transaction gossip.
+    Tx(Box<SignedTransaction>),
+}
+
+impl Sim {
+    pub(super) fn send(&mut self, from: usize, to: usize, message: NetMessage) {
+        if from == to {
+            return;
+        }
+        if !self.healed {
+            if self.blocked.contains(&(from, to)) {
+                return;
+            }
+            if self.rng.gen_range(0..1000) < self.cfg.faults.loss_permille {
+                return;
+            }
+        }
+        let delay = self.cfg.faults.latency_ms + self.rng.gen_range(0..=self.cfg.faults.jitter_ms);
+        let duplicate =
+            !self.healed && self.rng.gen_range(0..1000) < self.cfg.faults.duplicate_permille;
+        if duplicate {
+            let again =
+                self.cfg.faults.latency_ms + self.rng.gen_range(0..=self.cfg.faults.jitter_ms * 2);
+            self.push(
+                again,
+                Event::Deliver {
+                    to,
+                    from,
+                    message: message.clone(),
+                },
+            );
+        }
+        self.push(delay, Event::Deliver { to, from, message });
+    }
+
+    pub(super) fn send_all(&mut self, from: usize, message: NetMessage) {
+        for to in 0..self.replicas.len() {
+            self.send(from, to, message.clone());
+        }
+    }
+
+    pub(super) fn deliver(
+        &mut self,
+        to: usize,
+        from: usize,
+        message: NetMessage,
+    ) -> Result<(), Violation> {
+        if !self.replicas[to].alive {
+            return Ok(());
+        }
+        match message {
+            NetMessage::Consensus(bytes) => self.deliver_consensus(to, from, bytes),
+            NetMessage::SyncRequest { height } => {
+                if let Some((block, certificate)) = stored_block(&self.replicas[to].store, height) {
+                    let tip = self.replicas[to].ledger.height();
+                    self.send(
+                        to,
+                        from,
+                        NetMessage::SyncResponse {
+                            block: Box::new(block),
+                            certificate: Box::new(certificate),
+                            tip,
+                        },
+                    );
+                }
+                Ok(())
+            }
+            NetMessage::SyncResponse {
+                block,
+                certificate,
+                tip,
+            } => {
+                let r = &mut self.replicas[to];
+                r.sync_tip = (r.sync_tip.0.max(tip), from);
+                let fits = r.ledger.height() + 1 == block.header.height
+                    && r.ledger.validate_block(&block).is_ok();
+                if fits {
+                    self.feed(
+                        to,
+                        Input::CommitFromSync {
+                            block: std::sync::Arc::new(*block),
+                            certificate: *certificate,
+                        },
+                    )?;
+                }
+                Ok(())
+            }
+            NetMessage::Tx(tx) => {
+                self.mempool_add(to, *tx);
+                Ok(())
+            }
+        }
+    }
+
+    fn deliver_consensus(
+        &mut self,
+        to: usize,
+        from: usize,
+        bytes: Vec<u8>,
+    ) -> Result<(), Violation> {
+        let digest = Hash::of(Domain::Document, &bytes);
+        self.trace = Hash::of_parts(Domain::Document, &[&self.trace.0, &digest.0]);
+        // The seen-set decides whether to relay, and drops copies that come
+        // within a short window of the last one handed to the core (gossip
+        // echoes). Later copies (a peer's periodic re-send) reach the core
+        // again: it may need them now (a new height), or answer them (a
+        // laggard asking for help, a validator ahead of us).
+        let first_sight = {
+            let now = self.now;
+            let r = &mut self.replicas[to];
+            match r.seen.get(&digest).copied() {
+                Some(then) if now.saturating_sub(then) < GOSSIP_DEDUP_WINDOW_MS => return Ok(()),
+                Some(_) => {
+                    r.seen.insert(digest, now);
+                    false
+                }
+                None => {
+                    r.seen.insert(digest, now);
+                    r.seen_order.push_back(digest);
+                    if r.seen_order.len() > SEEN_MESSAGES_MAX {
+                        if let Some(old) = r.seen_order.pop_front() {
+                            r.seen.remove(&old);
+                        }
+                    }
+                    true
+                }
+            }
+        };
+        let core_height = self.replicas[to].core.height();
+        let Ok(message) = ConsensusMessage::decode(&bytes) else {
+            return Ok(()); // garbage: dropped before it reaches the core
+        };
+        match self.replicas[to].byzantine {
+            None => {
+                // Gossip: an honest node relays what is new and current, as
+                // gossipsub would, so that every equivocation reaches someone
+                // with both halves.
+                if first_sight && message.height() >= core_height {
+                    for peer in 0..self.replicas.len() {
+                        if peer != from && peer != to {
+                            self.send(to, peer, NetMessage::Consensus(bytes.clone()));
+                        }
+                    }
+                }
+                self.observe_half(to, digest, &message);
+            }
+            Some(Byzantine::StaleReplayer) => {
+                let r = &mut self.replicas[to];
+                r.replay_log.push_back(bytes.clone());
+                if r.replay_log.len() > REPLAY_LOG_MAX {
+                    r.replay_log.pop_front();
+                }
+            }
+            Some(Byzantine::Echo) => self.echo(to, &message),
+            Some(_) => {}
+        }
+        let sender = self.replicas[from].public;
+        self.feed(
+            to,
+            Input::Message {
+                from: sender,
+                message,
+            },
+        )
+    }
+
+    /// Tracks which halves of injected equivocations an honest validator's
+    /// core admitted at the height they are for.
+    fn observe_half(&mut self, to: usize, digest: Hash, message: &ConsensusMessage) {
+        let Some((id, half)) = self.halves.get(&digest).copied() else {
+            return;
+        };
+        let core = &self.replicas[to].core;
+        let admitted = core.is_validator()
+            && core.height() == message.height()
+            && !core.is_decided()
+            && core.check(message).is_ok();
+        if !admitted {
+            return;
+        }
+        let halves = self.received_halves.entry((id, to)).or_default();
+        halves.insert(half);
+        if halves.len() == 2 {
+            self.observed.entry(id).or_default().insert(to);
+        }
+    }
+}
