@@ -1,0 +1,112 @@
+//! Certificate alerts (sanctions, membership, seizures, enhanced vigilance), indexed once per height.
+
+use super::*;
+
+/// What certificate alerts need from the ledger, as of one height. Members'
+/// status and sanctions, and the seizure list, change only when a block is
+/// applied, so one index serves every lookup until the next block.
+#[derive(Debug, Default)]
+pub struct AlertIndex {
+    /// Last applied height when the index was read (its contents are of that
+    /// height or a later one).
+    pub(super) height: u64,
+    /// Members under a sanction or not active (the others raise no alert);
+    /// at most the membership.
+    pub(super) participants: BTreeMap<ParticipantCode, ParticipantAlerts>,
+    /// The seizures of the ledger's (bounded) seizure list by the
+    /// certificate they name, in the list's order.
+    pub(super) seizures: BTreeMap<CertificateNumber, Vec<SeizureRecord>>,
+}
+
+/// What a member contributes to a certificate's alerts.
+#[derive(Debug)]
+pub(super) struct ParticipantAlerts {
+    pub(super) status: MembershipStatus,
+    pub(super) sanction: Option<SanctionRecord>,
+}
+
+impl AlertIndex {
+    /// Reads the index from `ledger` for `height` (the last applied height
+    /// read before).
+    pub(super) fn read<S: StateStore>(
+        ledger: &kp_ledger::Ledger<S>,
+        height: u64,
+    ) -> Result<AlertIndex, ApiError> {
+        let mut index = AlertIndex {
+            height,
+            ..AlertIndex::default()
+        };
+        for record in ledger.participants().map_err(internal)? {
+            if record.sanction.is_some() || !record.is_active() {
+                index.participants.insert(
+                    record.participant.code.clone(),
+                    ParticipantAlerts {
+                        status: record.status,
+                        sanction: record.sanction,
+                    },
+                );
+            }
+        }
+        for seizure in ledger
+            .seizures(kp_ledger::SEIZURES_LIST_MAX)
+            .map_err(internal)?
+        {
+            if let Some(number) = seizure.report.certificate.clone() {
+                index.seizures.entry(number).or_default().push(seizure);
+            }
+        }
+        Ok(index)
+    }
+
+    /// The alerts of `record`: sanctions and membership of both sides,
+    /// seizures naming it, enhanced vigilance.
+    pub(super) fn alerts<'a>(&'a self, record: &'a CertificateRecord) -> Vec<Alert<'a>> {
+        let mut alerts = Vec::new();
+        for side in [&record.certificate.exporting, &record.certificate.importing] {
+            let Some(member) = self.participants.get(side) else {
+                continue;
+            };
+            if let Some(s) = &member.sanction {
+                alerts.push(Alert::Sanction {
+                    participant: side,
+                    scope: &s.scope,
+                    since_height: s.since_height,
+                    resolution: &s.resolution,
+                });
+            }
+            if member.status != MembershipStatus::Active {
+                alerts.push(Alert::Membership {
+                    participant: side,
+                    status: &member.status,
+                });
+            }
+        }
+        if let Some(seizures) = self.seizures.get(&record.certificate.number) {
+            alerts.extend(seizures.iter().map(|seizure| Alert::Seizure { seizure }));
+        }
+        if record.enhanced_vigilance {
+            alerts.push(Alert::EnhancedVigilance);
+        }
+        alerts
+    }
+}
+
+/// One alert of a certificate answer, as JSON `{"kind": ..., ...}`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub(super) enum Alert<'a> {
+    Sanction {
+        participant: &'a ParticipantCode,
+        scope: &'a SanctionScope,
+        since_height: u64,
+        resolution: &'a Hash,
+    },
+    Membership {
+        participant: &'a ParticipantCode,
+        status: &'a MembershipStatus,
+    },
+    Seizure {
+        seizure: &'a SeizureRecord,
+    },
+    EnhancedVigilance,
+}

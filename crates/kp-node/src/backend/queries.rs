@@ -1,0 +1,411 @@
+//! The reads behind the RPC's queries: records, blocks, transactions, pages and scans.
+
+use super::*;
+
+/// `GET /v1/certificates/{number}`: the record's fields and its alerts.
+#[derive(Serialize)]
+pub(super) struct CertificateAnswer<'a> {
+    #[serde(flatten)]
+    pub(super) record: &'a CertificateRecord,
+    pub(super) alerts: Vec<Alert<'a>>,
+}
+
+/// `GET /v1/txs/{hash}`.
+#[derive(Serialize)]
+pub(super) struct TransactionAnswer<'a> {
+    pub(super) hash: &'a TxHash,
+    pub(super) height: u64,
+    pub(super) position: u32,
+    pub(super) accepted: Option<bool>,
+    pub(super) rejection: Option<RejectionAnswer>,
+    pub(super) receipt: Option<&'a TxReceipt>,
+    pub(super) tx: Option<&'a SignedTransaction>,
+}
+
+#[derive(Serialize)]
+pub(super) struct RejectionAnswer {
+    pub(super) code: &'static str,
+    pub(super) message: String,
+}
+
+impl NodeBackend {
+    /// The reads answered through a `serde_json::Value` (listings and rarely
+    /// asked ones; the frequent point reads serialize their own types).
+    pub(super) fn query_value(&self, query: Query) -> Result<Value, ApiError> {
+        let shared = &self.shared;
+        match query {
+            Query::Genesis => to_json(&shared.genesis),
+            Query::Block(height) => self.block(height),
+            Query::BlockByHash(hash) => {
+                let height = BlockStore::height_of(&shared.store, &hash)
+                    .map_err(internal)?
+                    .ok_or_else(|| {
+                        ApiError::not_found(format!("no decided block has hash {hash}"))
+                    })?;
+                self.block(height)
+            }
+            Query::Certificates(filter) => self.certificates(&filter),
+            Query::Participants => {
+                let items = shared.ledger.participants().map_err(internal)?;
+                Ok(json!({ "items": items }))
+            }
+            Query::Resolution(id) => {
+                let record = shared
+                    .ledger
+                    .resolution(&id)
+                    .map_err(internal)?
+                    .ok_or_else(|| ApiError::not_found(format!("no resolution has id {id}")))?;
+                to_json(&record)
+            }
+            Query::Resolutions {
+                pending_only,
+                after,
+                limit,
+            } => self.resolutions(pending_only, after, limit),
+            Query::Seizures { limit } => {
+                let items = shared.ledger.seizures(limit).map_err(internal)?;
+                Ok(json!({ "items": items }))
+            }
+            Query::Statistics {
+                participant,
+                period,
+            } => {
+                if shared
+                    .ledger
+                    .participant(&participant)
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(ApiError::not_found(format!(
+                        "no member has code {participant}"
+                    )));
+                }
+                let statistics = shared
+                    .ledger
+                    .statistics(&participant, period)
+                    .map_err(internal)?;
+                Ok(json!({
+                    "participant": participant,
+                    "period": period,
+                    "statistics": statistics,
+                }))
+            }
+            Query::Anomalies { period } => {
+                let items = shared.ledger.anomalies(period).map_err(internal)?;
+                Ok(json!({ "period": period, "items": items }))
+            }
+            Query::Transaction(_)
+            | Query::Certificate(_)
+            | Query::CertificateProof(_)
+            | Query::LightBlock(_)
+            | Query::ParticipantProof(_)
+            | Query::ResolutionProof(_)
+            | Query::Participant(_) => Err(ApiError::internal("query routed to the wrong reader")),
+        }
+    }
+
+    pub(super) fn block(&self, height: u64) -> Result<Value, ApiError> {
+        let store = &self.shared.store;
+        let block = BlockStore::block(store, height)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
+        let certificate = BlockStore::commit_certificate(store, height).map_err(internal)?;
+        Ok(json!({
+            "hash": block.hash(),
+            "block": block,
+            "commit_certificate": certificate,
+        }))
+    }
+
+    /// Where the decided transaction `hash` is: height and position.
+    pub(super) fn tx_location(&self, hash: &TxHash) -> Result<(u64, u32), ApiError> {
+        BlockStore::tx_location(&self.shared.store, hash)
+            .map_err(internal)?
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "transaction {hash} is not in a decided block (yet)"
+                ))
+            })
+    }
+
+    /// A decided transaction if its block is decoded in the cache; `None`
+    /// if answering needs the block read and decoded.
+    pub(super) fn transaction_now(&self, hash: &TxHash) -> Result<Option<JsonBody>, ApiError> {
+        let (height, position) = self.tx_location(hash)?;
+        let cached = self
+            .blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(height);
+        cached
+            .map(|decided| transaction_answer(hash, position, &decided))
+            .transpose()
+    }
+
+    /// A decided transaction: where it is, its receipt and the transaction.
+    pub(super) fn transaction(&self, hash: &TxHash) -> Result<JsonBody, ApiError> {
+        let (height, position) = self.tx_location(hash)?;
+        let cached = self
+            .blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(height);
+        let decided = match cached {
+            Some(decided) => decided,
+            None => {
+                let decided = Arc::new(read_decided_block(&self.shared.store, height)?);
+                // Only a complete entry is kept: the receipts of a block are
+                // stored with it, so a missing part is a store being
+                // repaired, and must be read again next time.
+                if decided.block.is_some() && decided.receipts.is_some() {
+                    self.blocks
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(decided.clone());
+                }
+                decided
+            }
+        };
+        transaction_answer(hash, position, &decided)
+    }
+
+    pub(super) fn certificate_record(
+        &self,
+        number: &CertificateNumber,
+    ) -> Result<CertificateRecord, ApiError> {
+        self.shared
+            .ledger
+            .certificate(number)
+            .map_err(internal)?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("no certificate numbered {number} is on the ledger"))
+            })
+    }
+
+    /// The alert index of the last applied height if it is built, `None` if
+    /// it must be read first.
+    pub(super) fn current_alerts(&self) -> Result<Option<Arc<AlertIndex>>, ApiError> {
+        let height = BlockStore::last_block_height(&self.shared.store).map_err(internal)?;
+        let slot = self.alerts.read().unwrap_or_else(|e| e.into_inner());
+        Ok(slot
+            .as_ref()
+            .filter(|index| index.height == height)
+            .cloned())
+    }
+
+    /// The alert index of the last applied height, read from the ledger if
+    /// the one kept is of another height.
+    pub(super) fn fresh_alerts(&self) -> Result<Arc<AlertIndex>, ApiError> {
+        // The height is read before the index: the index is then of this
+        // height or a later one, never older than what the store says.
+        let height = BlockStore::last_block_height(&self.shared.store).map_err(internal)?;
+        if let Some(index) = self
+            .alerts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|index| index.height == height)
+        {
+            return Ok(index.clone());
+        }
+        let index = Arc::new(AlertIndex::read(&self.shared.ledger, height)?);
+        let mut slot = self.alerts.write().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_none_or(|kept| kept.height <= height) {
+            *slot = Some(index.clone());
+        }
+        Ok(index)
+    }
+
+    /// A certificate with its alerts, serialized once.
+    pub(super) fn certificate(
+        &self,
+        number: &CertificateNumber,
+        alerts: &AlertIndex,
+    ) -> Result<JsonBody, ApiError> {
+        let record = self.certificate_record(number)?;
+        JsonBody::new(&CertificateAnswer {
+            record: &record,
+            alerts: alerts.alerts(&record),
+        })
+    }
+
+    /// A member with its authorities.
+    pub(super) fn participant(&self, code: &ParticipantCode) -> Result<JsonBody, ApiError> {
+        let record = self
+            .shared
+            .ledger
+            .participant(code)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found(format!("no member has code {code}")))?;
+        JsonBody::new(&record)
+    }
+
+    pub(super) fn certificates(&self, filter: &CertificateFilter) -> Result<Value, ApiError> {
+        let prefix = ledger_keys::prefix(ledger_keys::table::CERTIFICATE);
+        let start_after = filter.after.as_ref().map(ledger_keys::certificate);
+        let (items, next, scanned) = scan_page(
+            &self.shared.store,
+            &prefix,
+            start_after,
+            filter.limit,
+            |record: &CertificateRecord| record.certificate.number.clone(),
+            |record| Ok(matches_filter(&record, filter).then_some(record)),
+        )?;
+        Ok(json!({ "items": items, "next": next, "scanned": scanned }))
+    }
+
+    pub(super) fn resolutions(
+        &self,
+        pending_only: bool,
+        after: Option<Hash>,
+        limit: usize,
+    ) -> Result<Value, ApiError> {
+        let prefix = ledger_keys::prefix(ledger_keys::table::RESOLUTION);
+        let start_after = after.as_ref().map(ledger_keys::resolution);
+        let (items, next, _) = scan_page(
+            &self.shared.store,
+            &prefix,
+            start_after,
+            limit,
+            |record: &ResolutionRecord| record.id,
+            |record| {
+                let pending = record.outcome == ResolutionOutcome::Pending;
+                if pending_only && !pending {
+                    return Ok(None);
+                }
+                if !pending {
+                    return Ok(Some(record));
+                }
+                // A pending resolution's `missing` is recomputed against the
+                // current membership by the ledger's own query.
+                Ok(Some(
+                    self.shared
+                        .ledger
+                        .resolution(&record.id)
+                        .map_err(internal)?
+                        .unwrap_or(record),
+                ))
+            },
+        )?;
+        Ok(json!({ "items": items, "next": next }))
+    }
+
+    pub(super) fn with_prover<T>(
+        &self,
+        prove: impl FnOnce(
+            &kp_ledger::prove::Prover<'_, StoreChain<'_>, SledStore>,
+        ) -> Result<T, kp_ledger::prove::ProofFailure>,
+    ) -> Result<T, ApiError> {
+        let chain = StoreChain(&self.shared.store);
+        let prover = kp_ledger::prove::Prover {
+            chain: &chain,
+            store: &self.shared.store,
+            versions: &self.shared.records,
+        };
+        prove(&prover).map_err(|e| match e {
+            kp_ledger::prove::ProofFailure::NotFound(m) => ApiError::not_found(m),
+            kp_ledger::prove::ProofFailure::Unavailable(m) => ApiError::unavailable(m),
+            kp_ledger::prove::ProofFailure::Internal(m) => ApiError::internal(m),
+        })
+    }
+}
+
+pub(super) fn matches_filter(record: &CertificateRecord, filter: &CertificateFilter) -> bool {
+    let c = &record.certificate;
+    filter.exporting.as_ref().is_none_or(|e| *e == c.exporting)
+        && filter.importing.as_ref().is_none_or(|i| *i == c.importing)
+        && filter
+            .monitor
+            .as_ref()
+            .is_none_or(|m| record.approval.as_ref().is_some_and(|a| a.monitor == *m))
+        && filter
+            .status
+            .as_deref()
+            .is_none_or(|s| s == record.status.name())
+        && filter.period.is_none_or(|p| p.contains(c.issued_on))
+}
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| ApiError::internal(format!("cannot render JSON: {e}")))
+}
+
+/// One page of a ledger table, scanned in key order after `start_after` in
+/// bounded chunks (at most [`CERTIFICATE_SCAN_MAX`] records looked at): the
+/// records `keep` returns (at most `limit`), the cursor of the last record
+/// looked at when the table may hold more, and how many were looked at.
+pub(super) fn scan_page<T, C>(
+    store: &SledStore,
+    prefix: &[u8],
+    mut start_after: Option<Vec<u8>>,
+    limit: usize,
+    cursor: impl Fn(&T) -> C,
+    mut keep: impl FnMut(T) -> Result<Option<T>, ApiError>,
+) -> Result<(Vec<T>, Option<C>, usize), ApiError>
+where
+    T: serde::de::DeserializeOwned,
+{
+    let mut items = Vec::new();
+    let mut scanned = 0usize;
+    let mut last = None;
+    while items.len() < limit && scanned < CERTIFICATE_SCAN_MAX {
+        let chunk = SCAN_CHUNK.min(CERTIFICATE_SCAN_MAX - scanned);
+        let rows = store
+            .scan_prefix(prefix, start_after.as_deref(), chunk)
+            .map_err(internal)?;
+        let count = rows.len();
+        let mut consumed = 0;
+        for (key, value) in rows {
+            consumed += 1;
+            scanned += 1;
+            start_after = Some(key);
+            let record: T = kp_types::decode(&value, STORED_VALUE_BYTES_MAX).map_err(internal)?;
+            last = Some(cursor(&record));
+            if let Some(record) = keep(record)? {
+                items.push(record);
+                if items.len() == limit {
+                    break;
+                }
+            }
+        }
+        if count < chunk && consumed == count {
+            // The table ended: no cursor.
+            return Ok((items, None, scanned));
+        }
+    }
+    Ok((items, last, scanned))
+}
+
+pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("storage failure: {e}"))
+}
+
+/// `GET /v1/txs/{hash}` for the transaction at `position` of `decided`.
+pub(super) fn transaction_answer(
+    hash: &TxHash,
+    position: u32,
+    decided: &DecidedBlock,
+) -> Result<JsonBody, ApiError> {
+    let index = position as usize;
+    let receipt = decided.receipts.as_ref().and_then(|r| r.get(index));
+    let tx = decided.block.as_ref().and_then(|b| b.txs.get(index));
+    let (accepted, rejection) = match receipt.map(|r| &r.result) {
+        Some(Ok(())) => (Some(true), None),
+        Some(Err(rejection)) => (
+            Some(false),
+            Some(RejectionAnswer {
+                code: rejection.code(),
+                message: rejection.to_string(),
+            }),
+        ),
+        None => (None, None),
+    };
+    JsonBody::new(&TransactionAnswer {
+        hash,
+        height: decided.height,
+        position,
+        accepted,
+        rejection,
+        receipt,
+        tx,
+    })
+}
