@@ -1,7 +1,7 @@
 //! The ledger: genesis, block validation and execution, admission checks,
 //! the state root and queries, over any [`StateStore`].
 
-use crate::error::{BlockError, LedgerError};
+use crate::error::LedgerError;
 use crate::exec::Ctx;
 use crate::filter::KeyFilter;
 use crate::genesis::Genesis;
@@ -9,11 +9,8 @@ use crate::keys;
 use crate::memo::ReadMemo;
 use crate::overlay::{decode_stored, Changes, Overlay, Reads};
 use crate::params::Params;
-use crate::records::EvidenceRecord;
 use crate::records::{
-    Anomaly, AuthorityRecord, BlockReceipt, CertificateRecord, LedgerEvent, MembershipStatus,
-    ParticipantRecord, ResolutionOutcome, ResolutionRecord, SeizureRecord, TradeStatistics,
-    TxReceipt,
+    AuthorityRecord, BlockReceipt, LedgerEvent, MembershipStatus, ParticipantRecord, TxReceipt,
 };
 use crate::records_tree::{self, RecordVersions};
 use crate::rejection::Rejection;
@@ -21,12 +18,13 @@ use crate::root::StateHash;
 use crate::state::meta;
 use crate::store::{StateStore, StoreError, WriteSet, HOST_KEY_PREFIX_MIN};
 use kp_types::{
-    encoding::TX_BYTES_MAX, merkle, verify_batch, Block, BlockHeader, CertificateNumber, Hash,
-    ParticipantCode, ParticipantKind, Period, PublicKey, ResolutionId, Signature,
+    encoding::TX_BYTES_MAX, merkle, Block, BlockHeader, Hash, ParticipantCode, PublicKey,
     SignedTransaction, Timestamp, TxHash,
 };
-use kp_types::{AuthorityId, ProductionReport};
 use std::sync::Mutex;
+
+mod queries;
+mod validate;
 
 /// Most resolutions a listing returns.
 pub const RESOLUTIONS_LIST_MAX: usize = 10_000;
@@ -436,198 +434,6 @@ impl<S: StateStore> Ledger<S> {
         }
     }
 
-    /// Structural validity of a block for the next height (the consensus
-    /// paper's `valid(v)`). Does not check ledger rules: a transaction that
-    /// breaks one is a receipt, not an invalid block.
-    pub fn validate_block(&self, block: &Block) -> Result<(), BlockError> {
-        self.validate_block_hashes(block, &|_, _| false).map(|_| ())
-    }
-
-    /// [`Ledger::validate_block`] that skips the signature check of every
-    /// transaction for which `verified(hash, signature)` holds: the host
-    /// already verified that exact signature over that exact transaction (a
-    /// node's pool admits only verified transactions). The others are
-    /// verified in one batch as usual. The verdict is the same as
-    /// `validate_block`'s as long as `verified` only vouches for signatures
-    /// that did verify.
-    pub fn validate_block_with(
-        &self,
-        block: &Block,
-        verified: &dyn Fn(&TxHash, &Signature) -> bool,
-    ) -> Result<(), BlockError> {
-        self.validate_block_hashes(block, verified).map(|_| ())
-    }
-
-    /// Header fields against the ledger's position, count limit, proposer.
-    fn check_header(&self, h: &BlockHeader, tx_count: usize) -> Result<(), BlockError> {
-        if h.chain_id != self.chain_id {
-            return Err(BlockError::WrongChain {
-                expected: self.chain_id.clone(),
-                found: h.chain_id.chars().take(80).collect(),
-            });
-        }
-        if h.height != self.height + 1 {
-            return Err(BlockError::WrongHeight {
-                expected: self.height + 1,
-                found: h.height,
-            });
-        }
-        if h.prev_hash != self.last_block_hash {
-            return Err(BlockError::WrongPrevHash {
-                expected: self.last_block_hash,
-                found: h.prev_hash,
-            });
-        }
-        if h.state_root != self.state_root() {
-            return Err(BlockError::WrongStateRoot {
-                expected: self.state_root(),
-                found: h.state_root,
-            });
-        }
-        for (field, expected, found) in [
-            (
-                "validators_hash",
-                self.validator_set_hash(),
-                h.validators_hash,
-            ),
-            (
-                "next_validators_hash",
-                self.next_validator_set_hash(),
-                h.next_validators_hash,
-            ),
-            ("results_root", self.results_root, h.results_root),
-            ("records_root", self.records_root, h.records_root),
-        ] {
-            if expected != found {
-                return Err(BlockError::WrongCommitment {
-                    field,
-                    expected,
-                    found,
-                });
-            }
-        }
-        if h.time <= self.last_block_time {
-            return Err(BlockError::TimeNotAfter {
-                previous: self.last_block_time,
-                found: h.time,
-            });
-        }
-        if tx_count > self.params.block_txs_max as usize {
-            return Err(BlockError::TooManyTxs {
-                count: tx_count,
-                max: self.params.block_txs_max,
-            });
-        }
-        if !self.validators.iter().any(|(_, k)| *k == h.proposer) {
-            return Err(BlockError::ProposerNotValidator {
-                proposer: h.proposer,
-            });
-        }
-        Ok(())
-    }
-
-    fn validate_block_hashes(
-        &self,
-        block: &Block,
-        verified: &dyn Fn(&TxHash, &Signature) -> bool,
-    ) -> Result<Vec<TxHash>, BlockError> {
-        let h = &block.header;
-        self.check_header(h, block.txs.len())?;
-        let bytes_max = self.params.block_bytes_max as usize;
-        let mut bytes = 0usize;
-        let mut hashes = Vec::with_capacity(block.txs.len());
-        for stx in &block.txs {
-            let tx_bytes = kp_types::encode(&stx.tx);
-            // The envelope adds the 64-byte signature to the signed part.
-            let size = tx_bytes.len() + 64;
-            if size > TX_BYTES_MAX {
-                return Err(BlockError::TooManyBytes {
-                    bytes: size,
-                    max: TX_BYTES_MAX,
-                });
-            }
-            bytes = bytes.saturating_add(size);
-            hashes.push(Hash::of(kp_types::Domain::Transaction, &tx_bytes));
-        }
-        if bytes > bytes_max {
-            return Err(BlockError::TooManyBytes {
-                bytes,
-                max: bytes_max,
-            });
-        }
-        let computed = merkle::root(&hashes);
-        if computed != h.txs_root {
-            return Err(BlockError::TxsRootMismatch {
-                computed,
-                found: h.txs_root,
-            });
-        }
-        self.verify_signatures(block, &hashes, verified)?;
-        Ok(hashes)
-    }
-
-    /// Everything signature verification depends on once the transactions
-    /// root matched: the header (which commits to the transaction hashes,
-    /// signers included) and the signatures.
-    fn signatures_digest(block: &Block) -> Hash {
-        let header = block.hash();
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(block.txs.len() + 2);
-        parts.push(b"kpledger verified signatures");
-        parts.push(&header.0);
-        for stx in &block.txs {
-            parts.push(&stx.signature.0);
-        }
-        Hash::of_parts(kp_types::Domain::Document, &parts)
-    }
-
-    fn verify_signatures(
-        &self,
-        block: &Block,
-        hashes: &[TxHash],
-        known: &dyn Fn(&TxHash, &Signature) -> bool,
-    ) -> Result<(), BlockError> {
-        let digest = Self::signatures_digest(block);
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        if *verified == Some(digest) {
-            return Ok(());
-        }
-        self.verify_signatures_uncached(block, hashes, known)?;
-        *verified = Some(digest);
-        Ok(())
-    }
-
-    fn verify_signatures_uncached(
-        &self,
-        block: &Block,
-        hashes: &[TxHash],
-        known: &dyn Fn(&TxHash, &Signature) -> bool,
-    ) -> Result<(), BlockError> {
-        // Only the transactions the host has not verified itself.
-        let unknown: Vec<usize> = (0..block.txs.len())
-            .filter(|&i| !known(&hashes[i], &block.txs[i].signature))
-            .collect();
-        if unknown.is_empty() {
-            return Ok(());
-        }
-        if self.verification == SignatureVerification::Batch {
-            let items: Vec<_> = unknown
-                .iter()
-                .map(|&i| (block.txs[i].tx.signer, hashes[i], block.txs[i].signature))
-                .collect();
-            if verify_batch(&items).is_ok() {
-                return Ok(());
-            }
-        }
-        // One by one: either the chosen mode, or to name the failing one.
-        for index in unknown {
-            let (stx, h) = (&block.txs[index], &hashes[index]);
-            if stx.tx.signer.verify(h, &stx.signature).is_err() {
-                return Err(BlockError::BadTxSignature { index, tx_hash: *h });
-            }
-        }
-        Ok(())
-    }
-
     /// Builds an unsigned block for `height() + 1` at `time` from candidate
     /// transactions, in their order, skipping those that fail `check_tx` in
     /// the state left by the ones before, or that do not fit the limits.
@@ -887,179 +693,4 @@ impl<S: StateStore> Ledger<S> {
     fn memo(&self) -> Option<&ReadMemo> {
         self.writer.then_some(&self.memo)
     }
-
-    // ------------------------------------------------------------------ queries
-
-    fn view(&self) -> Overlay<'_, S> {
-        Overlay::new(&self.store)
-    }
-
-    /// A member, with its authorities.
-    pub fn participant(
-        &self,
-        code: &ParticipantCode,
-    ) -> Result<Option<ParticipantRecord>, LedgerError> {
-        let ov = self.view();
-        let Some(mut r) = ov.participant(code)? else {
-            return Ok(None);
-        };
-        r.authorities = ov.authorities_of(code)?;
-        Ok(Some(r))
-    }
-
-    /// Every member, by code, with their authorities.
-    pub fn participants(&self) -> Result<Vec<ParticipantRecord>, LedgerError> {
-        let ov = self.view();
-        let mut out = ov.participants()?;
-        for r in &mut out {
-            r.authorities = ov.authorities_of(&r.participant.code)?;
-        }
-        Ok(out)
-    }
-
-    /// A certificate with its status, history, receipt and flags.
-    pub fn certificate(
-        &self,
-        number: &CertificateNumber,
-    ) -> Result<Option<CertificateRecord>, LedgerError> {
-        Ok(self.view().certificate(number)?)
-    }
-
-    /// A resolution; for a pending one, `missing` is recomputed against the
-    /// current membership.
-    pub fn resolution(&self, id: &ResolutionId) -> Result<Option<ResolutionRecord>, LedgerError> {
-        let ov = self.view();
-        let Some(mut r) = ov.resolution(id)? else {
-            return Ok(None);
-        };
-        if r.outcome == ResolutionOutcome::Pending {
-            r.missing = ov
-                .active_governments()?
-                .into_iter()
-                .map(|(c, _)| c)
-                .filter(|c| !r.signed_by.contains(c))
-                .collect();
-        }
-        Ok(Some(r))
-    }
-
-    /// Resolutions (at most [`RESOLUTIONS_LIST_MAX`]), by id.
-    pub fn resolutions(&self) -> Result<Vec<ResolutionRecord>, LedgerError> {
-        let ov = self.view();
-        let rows = ov.scan_values::<ResolutionRecord>(
-            &keys::prefix(keys::table::RESOLUTION),
-            RESOLUTIONS_LIST_MAX,
-        )?;
-        Ok(rows.into_iter().map(|(_, r)| r).collect())
-    }
-
-    /// The latest `limit` seizures, newest first.
-    pub fn seizures(&self, limit: usize) -> Result<Vec<SeizureRecord>, LedgerError> {
-        let ov = self.view();
-        let last: u64 = ov.meta_get(meta::SEIZURE_SEQUENCE)?.unwrap_or(0);
-        let limit = limit.min(SEIZURES_LIST_MAX) as u64;
-        let mut out = Vec::new();
-        let mut seq = last;
-        while seq > 0 && (out.len() as u64) < limit {
-            if let Some(r) = ov.get_value::<SeizureRecord>(&keys::seizure(seq))? {
-                out.push(r);
-            }
-            seq -= 1;
-        }
-        Ok(out)
-    }
-
-    /// A member's trade statistics for a quarter, half-year or year.
-    pub fn statistics(
-        &self,
-        participant: &ParticipantCode,
-        period: Period,
-    ) -> Result<TradeStatistics, LedgerError> {
-        Ok(crate::stats::statistics(&self.view(), participant, period)?)
-    }
-
-    /// Anomalies of a period, each with the figures behind it.
-    pub fn anomalies(&self, period: Period) -> Result<Vec<Anomaly>, LedgerError> {
-        Ok(crate::stats::anomalies(&self.view(), &self.params, period)?)
-    }
-
-    /// An authority by id.
-    pub fn authority(&self, id: &AuthorityId) -> Result<Option<AuthorityRecord>, LedgerError> {
-        Ok(self.view().authority(id)?)
-    }
-
-    /// Equivocation evidence by `Evidence::id()`.
-    pub fn evidence(&self, id: &Hash) -> Result<Option<EvidenceRecord>, LedgerError> {
-        Ok(self.view().get_value(&keys::evidence(id))?)
-    }
-
-    /// A validator set by its hash (every set the chain has had).
-    pub fn validator_set(
-        &self,
-        hash: &Hash,
-    ) -> Result<Option<Vec<(ParticipantCode, PublicKey)>>, LedgerError> {
-        Ok(self.view().get_value(&keys::validator_set(hash))?)
-    }
-
-    /// A member's production report for a half-year.
-    pub fn production(
-        &self,
-        participant: &ParticipantCode,
-        period: Period,
-    ) -> Result<Option<ProductionReport>, LedgerError> {
-        Ok(self
-            .view()
-            .get_value(&keys::production(participant, period))?)
-    }
-
-    /// Hash of the validator set for `height() + 1` (codes and keys, in
-    /// order), for light clients and logs.
-    pub fn validator_set_hash(&self) -> Hash {
-        kp_types::validator_set_hash(&self.validators)
-    }
-
-    /// Hash of the validator set for `height() + 2`.
-    pub fn next_validator_set_hash(&self) -> Hash {
-        kp_types::validator_set_hash(&self.next_validators)
-    }
-
-    /// The Chair.
-    pub fn chair(&self) -> ParticipantCode {
-        self.view()
-            .meta_get::<ParticipantCode>(meta::CHAIR)
-            .ok()
-            .flatten()
-            .or_else(|| self.validators.first().map(|(c, _)| c.clone()))
-            .unwrap_or_else(fallback_code)
-    }
-
-    /// The Vice Chair, if one is elected.
-    pub fn vice_chair(&self) -> Option<ParticipantCode> {
-        self.view()
-            .meta_get::<Option<ParticipantCode>>(meta::VICE_CHAIR)
-            .ok()
-            .flatten()
-            .flatten()
-    }
-
-    /// Kind of the member whose node key this is, if any.
-    pub fn member_kind(&self, key: &PublicKey) -> Option<ParticipantKind> {
-        let ov = self.view();
-        let code = ov.participant_by_node_key(key).ok().flatten()?;
-        ov.participant(&code)
-            .ok()
-            .flatten()
-            .map(|r| r.participant.kind)
-    }
-}
-
-fn fallback_code() -> ParticipantCode {
-    // Genesis always stores a Chair; this is only reached on a corrupt store.
-    ParticipantCode::new("XX").unwrap_or_else(|_| unreachable_code())
-}
-
-#[cold]
-#[allow(clippy::panic)]
-fn unreachable_code() -> ParticipantCode {
-    panic!("\"XX\" is a valid participant code")
 }

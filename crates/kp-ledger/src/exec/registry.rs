@@ -1,0 +1,106 @@
+//! The authority registry and node-key rotation.
+
+use super::{reject, text, Ctx, Exec, NAME_BYTES_MAX};
+use crate::keys;
+use crate::records::{AuthorityRecord, LedgerEvent};
+use crate::rejection::Rejection;
+use crate::state::AUTHORITIES_PER_PARTICIPANT_MAX;
+use crate::store::StateStore;
+use kp_types::{Authority, AuthorityId, ParticipantCode, PublicKey};
+
+impl<S: StateStore> Ctx<'_, S> {
+    pub(super) fn register_authority(&mut self, signer: &PublicKey, a: &Authority) -> Exec<()> {
+        let owner = self.node_signer_of(&a.participant, signer)?;
+        if !owner.participant.kind.trades() {
+            return reject(Rejection::NotTrading {
+                participant: a.participant.clone(),
+                kind: owner.participant.kind,
+            });
+        }
+        if !owner.is_active() {
+            return reject(Rejection::ParticipantExpelled {
+                participant: a.participant.clone(),
+            });
+        }
+        text("name", &a.name, NAME_BYTES_MAX)?;
+        let registered = self
+            .ov
+            .scan(
+                &keys::authority_by_participant_prefix(&a.participant),
+                AUTHORITIES_PER_PARTICIPANT_MAX,
+            )?
+            .len();
+        if registered >= AUTHORITIES_PER_PARTICIPANT_MAX {
+            return reject(Rejection::TooManyItems {
+                field: "authorities".into(),
+                count: registered + 1,
+                max: AUTHORITIES_PER_PARTICIPANT_MAX,
+            });
+        }
+        if self.ov.authority(&a.id)?.is_some() {
+            return reject(Rejection::AuthorityExists {
+                authority: a.id.clone(),
+            });
+        }
+        if self.ov.key_in_use(&a.key)? {
+            return reject(Rejection::KeyInUse { key: a.key });
+        }
+        self.ov.put_authority(&AuthorityRecord {
+            authority: a.clone(),
+            registered_height: self.height,
+            revoked_height: None,
+        });
+        self.emit(LedgerEvent::AuthorityRegistered {
+            authority: a.id.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn revoke_authority(
+        &mut self,
+        signer: &PublicKey,
+        participant: &ParticipantCode,
+        id: &AuthorityId,
+    ) -> Exec<()> {
+        self.node_signer_of(participant, signer)?;
+        let Some(mut a) = self.ov.authority(id)? else {
+            return reject(Rejection::UnknownAuthority {
+                authority: id.clone(),
+            });
+        };
+        Self::require_owner(&a, participant)?;
+        if a.revoked_height.is_some() {
+            return reject(Rejection::AuthorityRevoked {
+                authority: id.clone(),
+            });
+        }
+        a.revoked_height = Some(self.height);
+        // The key index stays, so a revoked key can never be registered again.
+        self.ov.put_value(keys::authority(id.as_str()), &a);
+        self.emit(LedgerEvent::AuthorityRevoked {
+            authority: id.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn rotate_node_key(
+        &mut self,
+        signer: &PublicKey,
+        participant: &ParticipantCode,
+        new_key: &PublicKey,
+    ) -> Exec<()> {
+        let mut p = self.node_signer_of(participant, signer)?;
+        if self.ov.key_in_use(new_key)? {
+            return reject(Rejection::KeyInUse { key: *new_key });
+        }
+        self.ov.delete(keys::node_key(&p.participant.node_key));
+        self.ov.put_value(keys::node_key(new_key), participant);
+        p.participant.node_key = *new_key;
+        self.write_member(&p);
+        self.emit(LedgerEvent::NodeKeyRotated {
+            participant: participant.clone(),
+            key: *new_key,
+        });
+        Ok(())
+    }
+}
