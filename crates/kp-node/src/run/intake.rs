@@ -1,0 +1,226 @@
+//! Transaction intake and the node's inputs: gossiped batches, RPC submissions and their waiters, network events.
+
+use super::*;
+
+impl Node {
+    /// Gossips the pending outgoing transactions as one message.
+    pub(super) async fn flush_txs(&mut self) {
+        if self.tx_outbox.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.tx_outbox);
+        self.tx_outbox_bytes = 0;
+        self.publish(Topic::Transactions, kp_types::encode(&batch))
+            .await;
+    }
+
+    /// A batch of transactions gossiped by a peer: the new ones are verified
+    /// in one batch, then checked against the rules and pooled.
+    pub(super) async fn on_tx_batch(&mut self, from: PublicKey, bytes: &[u8]) {
+        // Only validators propose blocks, so only they need a pool of other
+        // nodes' transactions; an observer verifies them when they arrive in
+        // a block. (Transactions submitted to an observer's RPC are still
+        // checked there and gossiped to the validators.)
+        if !self.is_validator() {
+            return;
+        }
+        let limit = self.config.network.message_bytes_max;
+        let batch = match kp_types::decode::<Vec<SignedTransaction>>(bytes, limit) {
+            Ok(batch) if batch.len() <= TX_GOSSIP_BATCH_MAX => batch,
+            Ok(batch) => {
+                tracing::debug!(%from, count = batch.len(), "oversized transaction batch dropped");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(%from, error = %e, "undecodable transaction batch");
+                return;
+            }
+        };
+        let fresh: Vec<(TxHash, SignedTransaction)> = batch
+            .into_iter()
+            .map(|tx| (tx.hash(), tx))
+            .filter(|(hash, _)| !self.mempool.contains(hash))
+            .collect();
+        // One batch verification for the whole message; if it fails, each
+        // transaction is verified on its own so that the good ones still enter.
+        let items: Vec<_> = fresh
+            .iter()
+            .map(|(hash, tx)| (tx.tx.signer, *hash, tx.signature))
+            .collect();
+        let verified = kp_types::verify_batch(&items).is_ok();
+        for (hash, tx) in fresh {
+            let _ = self.accept_tx(tx, hash, false, verified).await;
+        }
+    }
+
+    /// Checks a transaction (`hash` is `tx.hash()`) against the ledger and
+    /// pools it; queues it for gossip if asked. With `verified`, its
+    /// signature has already been verified and only the rules are checked.
+    pub(super) async fn accept_tx(
+        &mut self,
+        tx: SignedTransaction,
+        hash: TxHash,
+        gossip: bool,
+        verified: bool,
+    ) -> Result<TxHash, ApiError> {
+        if self.mempool.contains(&hash) {
+            return Ok(hash);
+        }
+        // Most submissions are new: the filter spares their index lookup.
+        let indexed = self.decided.may_contain(&hash)
+            && matches!(
+                BlockStore::tx_location(self.ledger.store(), &hash),
+                Ok(Some(_))
+            );
+        if indexed {
+            return Err(ApiError::new(
+                409,
+                "already-decided",
+                format!("transaction {hash} is already in a decided block"),
+            ));
+        }
+        let checked = if verified {
+            self.ledger.check_tx_rules(&tx, now_ms())
+        } else {
+            self.ledger.check_tx(&tx, now_ms())
+        };
+        checked.map_err(|r| {
+            ApiError::new(
+                422,
+                r.code(),
+                format!("the ledger refuses this transaction: {r}"),
+            )
+        })?;
+        let outgoing = gossip.then(|| tx.clone());
+        self.mempool.insert(hash, tx).map_err(|e| match e {
+            MempoolError::Full { .. } => ApiError::unavailable(e.to_string()),
+            MempoolError::Duplicate { .. } => ApiError::new(409, "duplicate", e.to_string()),
+        })?;
+        self.wake_idle();
+        if let Some(tx) = outgoing {
+            self.tx_outbox_bytes += kp_types::encoding::encoded_len(&tx);
+            self.tx_outbox.push(tx);
+            if self.tx_outbox.len() >= TX_GOSSIP_BATCH_MAX
+                || self.tx_outbox_bytes >= TX_GOSSIP_BYTES_MAX
+            {
+                self.flush_txs().await;
+            } else if self.tx_outbox.len() == 1 {
+                self.schedule(Duration::from_millis(TX_GOSSIP_DELAY_MS), Timer::FlushTxs);
+            }
+        }
+        Ok(hash)
+    }
+
+    pub(super) async fn on_request(&mut self, request: Request) -> Result<(), NodeError> {
+        match request {
+            // The RPC handler verified the signature before sending the request.
+            Request::Submit { tx, wait, reply } => {
+                let hash = tx.hash();
+                self.on_submit(*tx, hash, wait, reply).await
+            }
+            Request::SubmitBatch { txs, reply } => {
+                let mut outcomes = Vec::with_capacity(txs.len());
+                for tx in txs {
+                    let hash = tx.hash();
+                    outcomes.push(self.accept_tx(tx, hash, true, true).await);
+                }
+                let _ = reply.send(outcomes);
+            }
+        }
+        self.refresh_status();
+        Ok(())
+    }
+
+    pub(super) async fn on_submit(
+        &mut self,
+        tx: SignedTransaction,
+        hash: TxHash,
+        wait: bool,
+        reply: oneshot::Sender<Result<Submitted, ApiError>>,
+    ) {
+        match self.accept_tx(tx, hash, true, true).await {
+            Ok(hash) if wait => {
+                let waiting: usize = self.waiters.values().map(Vec::len).sum();
+                if waiting >= WAITERS_MAX {
+                    let _ = reply.send(Ok(Submitted {
+                        hash,
+                        decided: None,
+                    }));
+                } else {
+                    self.waiters.entry(hash).or_default().push(reply);
+                }
+            }
+            Ok(hash) => {
+                let _ = reply.send(Ok(Submitted {
+                    hash,
+                    decided: None,
+                }));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    pub(super) async fn on_net(&mut self, event: NetEvent) -> Result<(), NodeError> {
+        match event {
+            NetEvent::PeerConnected(peer) => {
+                self.peers.insert(peer);
+                self.refresh_status();
+            }
+            NetEvent::PeerDisconnected(peer) => {
+                self.peers.remove(&peer);
+                self.refresh_status();
+            }
+            NetEvent::Gossip { topic, from, bytes } => match topic {
+                Topic::Transactions => self.on_tx_batch(from, &bytes).await,
+                Topic::Consensus => {
+                    if !self.is_validator() {
+                        return Ok(());
+                    }
+                    match ConsensusMessage::decode(&bytes) {
+                        Ok(message) => self.on_consensus(from, message).await?,
+                        Err(e) => {
+                            tracing::debug!(%from, error = %e, "undecodable consensus message")
+                        }
+                    }
+                }
+                Topic::Blocks => {
+                    match kp_types::decode::<(Block, CommitCertificate)>(&bytes, SYNC_BYTES_MAX) {
+                        Ok((block, certificate)) => {
+                            let height = block.header.height;
+                            if height > self.ledger.height() + 1 {
+                                self.request_sync_from(from);
+                            } else if height == self.ledger.height() + 1 {
+                                self.apply_synced(block, certificate).await?;
+                            }
+                        }
+                        Err(e) => tracing::debug!(%from, error = %e, "undecodable block"),
+                    }
+                }
+            },
+            NetEvent::Direct { from, bytes } => self.on_direct(from, &bytes).await?,
+            NetEvent::BlockRequest {
+                from_height,
+                max,
+                handle,
+                ..
+            } => {
+                let blocks = BlockStore::blocks_from(
+                    self.ledger.store(),
+                    from_height,
+                    max.min(SYNC_BATCH_MAX) as usize,
+                )?;
+                let bytes_max = self.config.network.message_bytes_max;
+                let mut bytes = kp_types::encode(&blocks);
+                if bytes.len() > bytes_max {
+                    bytes = kp_types::encode(&sync_answer_prefix(blocks, bytes_max));
+                }
+                if let Err(e) = self.net.respond_blocks(handle, bytes).await {
+                    tracing::debug!(error = %e, "block sync answer not sent");
+                }
+            }
+        }
+        Ok(())
+    }
+}

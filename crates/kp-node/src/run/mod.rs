@@ -1,0 +1,539 @@
+//! The running node: one task owns the ledger, the consensus core and the
+//! mempool and reacts to network events, RPC requests and timers. Everything
+//! that touches consensus state happens on that task, in order, so the core's
+//! actions are executed exactly as it emitted them: a `PersistSafety` is
+//! flushed to disk before any later broadcast of the same batch leaves.
+//!
+//! Block flow: the proposer builds a block from the mempool; validators check
+//! it (`Ledger::validate_block`) when the core asks; a decided block is applied
+//! and stored with its commit certificate in one atomic write; the proposer
+//! then gossips the decided block with its certificate on the blocks topic so
+//! that observers follow. A node that is behind (restart, late observer,
+//! healed partition) asks a peer for the blocks it misses and checks each
+//! certificate against the validator set of its height before applying it.
+
+use crate::backend::{NodeBackend, NodeEvent, Request, Shared};
+use crate::config::NodeConfig;
+use crate::keys;
+use crate::mempool::{Mempool, MempoolError};
+use kp_consensus::{
+    Action, Consensus, ConsensusConfig, ConsensusMessage, Input, SafetyRecord, SafetyState,
+};
+use kp_ledger::{BlockReceipt, Genesis, Ledger, WriteSet};
+use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
+use kp_rpc::{ApiError, Backend, Status, Submitted};
+use kp_storage::{BlockStore, SafetyStore, SavedSafety, SledStore, StagingStore, TxFilter};
+use kp_types::tx::{Payload, Transaction};
+use kp_types::{
+    Block, CommitCertificate, Evidence, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,
+};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+mod commit;
+mod consensus;
+mod intake;
+mod sync;
+#[cfg(test)]
+mod tests;
+
+use consensus::*;
+use sync::*;
+
+/// Most blocks asked for in one sync request. Answers are also cut to the
+/// peers' message size limit, which is what bounds them for full blocks.
+const SYNC_BATCH_MAX: u32 = 128;
+/// Pending RPC requests the node task holds before refusing more.
+const REQUEST_QUEUE: usize = 1024;
+/// Transactions a client may wait on at once.
+const WAITERS_MAX: usize = 10_000;
+/// How far ahead of the local clock a proposed block's time may be.
+const CLOCK_DRIFT_MAX_MS: u64 = 10_000;
+/// How long without a new block before asking peers for blocks.
+const STALL_MS: u64 = 2_000;
+/// Lifetime the node gives the evidence transactions it signs.
+const EVIDENCE_TX_LIFETIME_MS: u64 = 60 * 60 * 1000;
+/// Transactions gossiped together in one message at most: one libp2p
+/// message (its signature, framing and queue slot) per batch, not per
+/// transaction.
+const TX_GOSSIP_BATCH_MAX: usize = 256;
+/// How long a transaction waits for others before its batch is gossiped.
+const TX_GOSSIP_DELAY_MS: u64 = 10;
+/// Pending transactions re-checked against the state after each block.
+const MEMPOOL_RECHECK_PER_BLOCK: usize = 256;
+/// Bytes of transactions gossiped together in one message at most.
+const TX_GOSSIP_BYTES_MAX: usize = 1024 * 1024;
+/// Consensus messages in one direct message at most.
+const DIRECT_MESSAGES_MAX: usize = 512;
+/// Least time between two direct broadcasts of the same consensus message
+/// (see `broadcast_due`); gossip used to suppress identical re-sends for 6 s.
+const RESEND_MS: u64 = 6_000;
+/// Largest encoded decided-block gossip message or sync answer.
+const SYNC_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+// The store takes every safety state the consensus core may produce (a
+// smaller limit stopped validators once blocks held about a thousand
+// certificates).
+const _: () = assert!(kp_storage::SAFETY_STATE_BYTES_MAX >= kp_consensus::safety::SAFETY_BYTES_MAX);
+
+/// Why the node stopped.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The genesis file is unusable.
+    #[error("genesis {path}: {detail}")]
+    Genesis {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The node key is unusable.
+    #[error(transparent)]
+    Key(#[from] keys::KeyFileError),
+    /// The store failed or is inconsistent.
+    #[error("storage: {0}")]
+    Storage(#[from] kp_storage::StorageError),
+    /// The ledger failed (a storage failure underneath: fatal).
+    #[error("ledger: {0}")]
+    Ledger(#[from] kp_ledger::LedgerError),
+    /// A store commit failed (fatal).
+    #[error("store: {0}")]
+    Store(#[from] kp_ledger::StoreError),
+    /// The persisted consensus safety state does not decode.
+    #[error(
+        "the consensus safety state on disk is corrupt: {source}; restore the data directory \
+         from a backup (starting without this state risks signing twice in a round)"
+    )]
+    CorruptSafetyState {
+        /// The decoder's complaint.
+        source: kp_types::EncodingError,
+    },
+    /// The persisted safety record names a block not saved with it.
+    #[error(
+        "the consensus safety state on disk names a block it does not hold; restore the data \
+         directory from a backup (starting without this state risks signing twice in a round)"
+    )]
+    SafetyBlockMissing,
+    /// The network could not start.
+    #[error("network: {0}")]
+    Network(#[from] kp_network::NetworkError),
+    /// An address in the configuration is malformed.
+    #[error("address {address:?}: {detail}")]
+    Address {
+        /// The address.
+        address: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The OS refused something (runtime, socket).
+    #[error("{action}: {source}")]
+    Io {
+        /// What was attempted.
+        action: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Runs a node until SIGINT or SIGTERM.
+pub fn run_node(config_path: &Path) -> Result<(), NodeError> {
+    init_tracing();
+    let config = NodeConfig::load(config_path)?;
+    let genesis_text =
+        std::fs::read_to_string(&config.node.genesis).map_err(|e| NodeError::Genesis {
+            path: config.node.genesis.clone(),
+            detail: e.to_string(),
+        })?;
+    let genesis = Genesis::from_toml(&genesis_text).map_err(|e| NodeError::Genesis {
+        path: config.node.genesis.clone(),
+        detail: e.to_string(),
+    })?;
+    let key = keys::read(&config.node.key_file)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| NodeError::Io {
+            action: "start the async runtime",
+            source,
+        })?;
+    runtime.block_on(async move { Node::start(config, genesis, key).await?.run().await })
+}
+
+fn init_tracing() {
+    // gossipsub warns once per message when a peer's send queue is full or a
+    // rebroadcast is a duplicate: under overload that is thousands of lines a
+    // second (formatting peer ids cost 3 % of a 60-validator node's CPU),
+    // while the node's own counters already report what was dropped.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// Timers the node task keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    Consensus(kp_consensus::Timeout),
+    StartHeight(u64),
+    Sync,
+    FlushTxs,
+}
+
+struct Node {
+    chain_id: String,
+    code: String,
+    key: SigningKey,
+    config: NodeConfig,
+    ledger: Ledger<StagingStore<SledStore>>,
+    safety: SafetyStore,
+    consensus: Consensus,
+    mempool: Mempool,
+    net: NetClient,
+    net_events: mpsc::Receiver<NetEvent>,
+    requests: mpsc::Receiver<Request>,
+    shared: Arc<Shared>,
+    timers: BTreeMap<(Instant, u64), Timer>,
+    timer_seq: u64,
+    waiters: BTreeMap<TxHash, Vec<oneshot::Sender<Result<Submitted, ApiError>>>>,
+    allowed: Vec<PublicKey>,
+    peers: BTreeSet<PublicKey>,
+    last_progress: Instant,
+    sync_in_flight: bool,
+    sync_replies: mpsc::Sender<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
+    sync_results: mpsc::Receiver<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
+    sync_peer_index: usize,
+    rpc_shutdown: Option<oneshot::Sender<()>>,
+    tx_outbox: Vec<SignedTransaction>,
+    tx_outbox_bytes: usize,
+    /// Consensus messages for one peer each, sent together at the end of
+    /// the input that produced them.
+    direct_outbox: BTreeMap<PublicKey, Vec<ConsensusMessage>>,
+    /// Consensus messages for every validator, sent when the input is done.
+    broadcast_outbox: Vec<ConsensusMessage>,
+    /// Our broadcast messages sent lately, and when (see `broadcast_due`).
+    recently_sent: ResendGate,
+    /// The next height, while its start waits because the network is idle.
+    idle_height: Option<u64>,
+    /// The transaction hashes the block index may hold: a submitted
+    /// transaction it rules out is not looked up there.
+    decided: TxFilter,
+    /// Hashes of the blocks last saved with the safety record (`None`:
+    /// none saved by this process yet, so the next save writes them).
+    safety_blocks: Option<Vec<kp_types::Hash>>,
+}
+
+/// The consensus safety state saved on disk, in either format: a record and
+/// its blocks, or (written by earlier builds) the whole state in one value.
+fn load_safety(safety: &SafetyStore) -> Result<Option<SafetyState>, NodeError> {
+    let limit = kp_consensus::safety::SAFETY_BYTES_MAX;
+    let corrupt = |e| NodeError::CorruptSafetyState { source: e };
+    match safety.load_parts()? {
+        SavedSafety::None => Ok(None),
+        SavedSafety::Whole(bytes) => kp_types::decode(&bytes, limit).map(Some).map_err(corrupt),
+        SavedSafety::Parts { record, blocks } => {
+            let record: SafetyRecord = kp_types::decode(&record, limit).map_err(corrupt)?;
+            // No blocks saved: the record may name none.
+            let blocks: Vec<kp_consensus::SharedBlock> = match blocks {
+                Some(bytes) => kp_types::decode(&bytes, limit).map_err(corrupt)?,
+                None => Vec::new(),
+            };
+            SafetyState::from_record(record, &blocks)
+                .map(Some)
+                .ok_or(NodeError::SafetyBlockMissing)
+        }
+    }
+}
+
+fn now_ms() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Timestamp(ms)
+}
+
+fn parse_multiaddr(text: &str) -> Result<kp_network::Multiaddr, NodeError> {
+    text.parse::<kp_network::Multiaddr>()
+        .map_err(|e| NodeError::Address {
+            address: text.to_string(),
+            detail: e.to_string(),
+        })
+}
+
+impl Node {
+    async fn start(
+        config: NodeConfig,
+        genesis: Genesis,
+        key: SigningKey,
+    ) -> Result<Node, NodeError> {
+        std::fs::create_dir_all(&config.node.data_dir).map_err(|source| NodeError::Io {
+            action: "create the data directory",
+            source,
+        })?;
+        let store = SledStore::open_with_cache(
+            &config.node.data_dir,
+            config.storage.cache_mb.saturating_mul(1024 * 1024),
+        )?;
+        // Staging lets a block's receipts join the block's own atomic commit.
+        let mut ledger = Ledger::open(&genesis, StagingStore::new(store.clone()))?;
+        // The records tree is rebuilt from the state (and checked against
+        // its stored root) before the node serves or proposes anything.
+        let built = std::time::Instant::now();
+        ledger.prepare_records()?;
+        tracing::info!(
+            ms = built.elapsed().as_millis() as u64,
+            "records tree built"
+        );
+        let consistent = kp_storage::check_consistency_with(
+            &store,
+            ledger.height(),
+            kp_storage::CheckDepth::Recent(16),
+        )?;
+        let indexed = std::time::Instant::now();
+        let decided = TxFilter::build(&store)?;
+        tracing::info!(
+            txs = decided.len(),
+            ms = indexed.elapsed().as_millis() as u64,
+            "transaction index filter built"
+        );
+        let safety = SafetyStore::open(&store)?;
+        let restored = load_safety(&safety)?;
+        let me = key.public();
+        let code = ledger
+            .participants()?
+            .into_iter()
+            .find(|p| p.participant.node_key == me)
+            .map(|p| p.participant.code.to_string())
+            .unwrap_or_else(|| "unlisted".to_string());
+        tracing::info!(
+            chain_id = ledger.chain_id(),
+            node = %code,
+            height = consistent.height,
+            block_hash = %consistent.block_hash,
+            "store opened"
+        );
+
+        let mut consensus_config = ConsensusConfig::new(ledger.chain_id(), key.clone());
+        consensus_config.timeout_propose_ms = config.consensus.timeout_propose_ms;
+        consensus_config.timeout_prevote_ms = config.consensus.timeout_prevote_ms;
+        consensus_config.timeout_precommit_ms = config.consensus.timeout_precommit_ms;
+        consensus_config.timeout_delta_ms = config.consensus.timeout_delta_ms;
+        let consensus = Consensus::new(consensus_config, restored);
+
+        let allowed = ledger.network_members();
+        let mut net_config = NetworkConfig::new(
+            ledger.chain_id(),
+            key.clone(),
+            parse_multiaddr(&config.network.listen)?,
+        );
+        net_config.bootstrap = config
+            .network
+            .peers
+            .iter()
+            .map(|p| parse_multiaddr(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        net_config.allowed = allowed.clone();
+        net_config.message_bytes_max = config.network.message_bytes_max;
+        net_config.response_bytes_max = config.network.message_bytes_max;
+        let (net, net_events) = kp_network::start(net_config).await?;
+
+        let (request_tx, requests) = mpsc::channel(REQUEST_QUEUE);
+        let (events, _) = tokio::sync::broadcast::channel(crate::backend::EVENT_QUEUE);
+        let shared = Arc::new(Shared {
+            status: RwLock::new(Status::default()),
+            // rpc: served at /v1/genesis so clients can compare it with theirs.
+            genesis: genesis.clone(),
+            store: store.clone(),
+            ledger: Ledger::open(&genesis, store.clone())?,
+            records: ledger.record_versions(),
+            requests: request_tx,
+            events,
+            metrics: Default::default(),
+        });
+        let listener = tokio::net::TcpListener::bind(&config.rpc.listen)
+            .await
+            .map_err(|source| NodeError::Io {
+                action: "bind the RPC address",
+                source,
+            })?;
+        let (rpc_shutdown, rpc_stop) = oneshot::channel::<()>();
+        let backend: Arc<dyn Backend> = Arc::new(NodeBackend::new(shared.clone()));
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = rpc_stop.await;
+            };
+            if let Err(e) = kp_rpc::serve(listener, backend, stop).await {
+                tracing::error!(error = %e, "RPC server stopped");
+            }
+        });
+        tracing::info!(rpc = %config.rpc.listen, p2p = %config.network.listen, "listening");
+
+        let (sync_replies, sync_results) = mpsc::channel(4);
+        let mempool = Mempool::new(config.mempool.size_max);
+        Ok(Node {
+            chain_id: ledger.chain_id().to_string(),
+            code,
+            key,
+            config,
+            ledger,
+            safety,
+            consensus,
+            mempool,
+            net,
+            net_events,
+            requests,
+            shared,
+            timers: BTreeMap::new(),
+            timer_seq: 0,
+            waiters: BTreeMap::new(),
+            allowed,
+            peers: BTreeSet::new(),
+            last_progress: Instant::now(),
+            sync_in_flight: false,
+            sync_replies,
+            sync_results,
+            sync_peer_index: 0,
+            rpc_shutdown: Some(rpc_shutdown),
+            tx_outbox: Vec::new(),
+            tx_outbox_bytes: 0,
+            direct_outbox: BTreeMap::new(),
+            broadcast_outbox: Vec::new(),
+            recently_sent: ResendGate::default(),
+            idle_height: None,
+            decided,
+            safety_blocks: None,
+        })
+    }
+
+    async fn publish(&self, topic: Topic, bytes: Vec<u8>) {
+        if let Err(e) = self.net.publish(topic, bytes).await {
+            // Gossip with no peers yet, or a full queue: consensus re-sends.
+            tracing::debug!(?topic, error = %e, "publish failed");
+        }
+    }
+
+    fn is_validator(&self) -> bool {
+        self.ledger.validators().contains(&self.key.public())
+    }
+
+    fn role(&self) -> &'static str {
+        if self.is_validator() {
+            "validator"
+        } else {
+            match self.ledger.member_kind(&self.key.public()) {
+                Some(kp_types::ParticipantKind::Observer) => "observer",
+                Some(_) => "member",
+                None => "unlisted",
+            }
+        }
+    }
+
+    fn refresh_status(&self) {
+        let status = Status {
+            chain_id: self.chain_id.clone(),
+            node: self.code.clone(),
+            role: self.role().to_string(),
+            height: self.ledger.height(),
+            block_hash: self.ledger.last_block_hash(),
+            state_root: self.ledger.state_root(),
+            block_time: self.ledger.last_block_time().to_string(),
+            peers: self.peers.len(),
+            validators: self.ledger.validators().len(),
+            mempool: self.mempool.len(),
+            round: self.consensus.round(),
+        };
+        if let Ok(mut slot) = self.shared.status.write() {
+            *slot = status;
+        }
+    }
+
+    fn schedule(&mut self, after: Duration, timer: Timer) {
+        self.timer_seq += 1;
+        self.timers
+            .insert((Instant::now() + after, self.timer_seq), timer);
+    }
+
+    async fn run(mut self) -> Result<(), NodeError> {
+        self.refresh_status();
+        let next = self.ledger.height() + 1;
+        self.start_height(next).await?;
+        self.schedule(Duration::from_millis(500), Timer::Sync);
+        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|source| NodeError::Io {
+                action: "install the SIGTERM handler",
+                source,
+            })?;
+        loop {
+            let deadline = self
+                .timers
+                .first_key_value()
+                .map(|((at, _), _)| *at)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = sigterm.recv() => break,
+                event = self.net_events.recv() => match event {
+                    Some(event) => self.on_net(event).await?,
+                    None => {
+                        tracing::error!("network task stopped");
+                        break;
+                    }
+                },
+                Some(request) = self.requests.recv() => self.on_request(request).await?,
+                Some((peer, answer)) = self.sync_results.recv() => {
+                    self.sync_in_flight = false;
+                    self.on_sync_answer(peer, answer).await?;
+                }
+                _ = tokio::time::sleep_until(deadline) => self.fire_timers().await?,
+            }
+        }
+        tracing::info!(height = self.ledger.height(), "stopping");
+        if let Some(stop) = self.rpc_shutdown.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.net.shutdown().await;
+        Ok(())
+    }
+
+    async fn fire_timers(&mut self) -> Result<(), NodeError> {
+        let now = Instant::now();
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let timer = entry.remove();
+            match timer {
+                Timer::Consensus(timeout) => {
+                    self.drive(Input::TimeoutElapsed(timeout)).await?;
+                }
+                Timer::StartHeight(height) => {
+                    if self.idle_height == Some(height) {
+                        self.idle_height = None;
+                    }
+                    if height == self.ledger.height() + 1 {
+                        self.start_height(height).await?;
+                    }
+                }
+                Timer::FlushTxs => self.flush_txs().await,
+                Timer::Sync => {
+                    if self.last_progress.elapsed() > Duration::from_millis(STALL_MS) {
+                        self.request_sync();
+                    }
+                    self.schedule(Duration::from_millis(1000), Timer::Sync);
+                }
+            }
+        }
+        Ok(())
+    }
+}

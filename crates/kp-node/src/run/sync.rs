@@ -1,0 +1,400 @@
+//! Block sync: asking peers for decided blocks, checking their commit certificates and signatures off the node task, and applying them in stages.
+
+use super::*;
+
+impl Node {
+    pub(super) fn request_sync(&mut self) {
+        let peers: Vec<PublicKey> = self.peers.iter().copied().collect();
+        if peers.is_empty() {
+            return;
+        }
+        self.sync_peer_index = (self.sync_peer_index + 1) % peers.len();
+        self.request_sync_from(peers[self.sync_peer_index]);
+    }
+
+    pub(super) fn request_sync_from(&mut self, peer: PublicKey) {
+        let from = self.ledger.height() + 1;
+        self.request_sync_from_height(peer, from);
+    }
+
+    /// Asks `peer` for the blocks from `from` on, unless a request is
+    /// already in flight (at most one: the pipeline is one answer deep).
+    pub(super) fn request_sync_from_height(&mut self, peer: PublicKey, from: u64) {
+        if self.sync_in_flight {
+            return;
+        }
+        self.sync_in_flight = true;
+        let net = self.net.clone();
+        let replies = self.sync_replies.clone();
+        tokio::spawn(async move {
+            let asked = Instant::now();
+            let answer = net.request_blocks(peer, from, SYNC_BATCH_MAX).await;
+            tracing::debug!(
+                %peer,
+                from,
+                bytes = answer.as_ref().map_or(0, Vec::len),
+                roundtrip_ms = asked.elapsed().as_millis() as u64,
+                "sync answer arrived"
+            );
+            let _ = replies.send((peer, answer)).await;
+        });
+    }
+
+    pub(super) async fn on_sync_answer(
+        &mut self,
+        peer: PublicKey,
+        answer: Result<Vec<u8>, kp_network::NetworkError>,
+    ) -> Result<(), NodeError> {
+        let bytes = match answer {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "block sync request failed");
+                return Ok(());
+            }
+        };
+        let started = std::time::Instant::now();
+        let blocks: Vec<(Block, CommitCertificate)> = match kp_types::decode(&bytes, SYNC_BYTES_MAX)
+        {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "peer sent an undecodable sync answer");
+                return Ok(());
+            }
+        };
+        drop(bytes);
+        // Blocks this node already has (a block gossiped or decided while
+        // the answer travelled) are skipped; the rest must follow on.
+        let next = self.ledger.height() + 1;
+        let blocks: Vec<(Block, CommitCertificate)> = blocks
+            .into_iter()
+            .skip_while(|(block, _)| block.header.height < next)
+            .collect();
+        let contiguous = blocks
+            .iter()
+            .enumerate()
+            .all(|(i, (block, _))| block.header.height == next + i as u64);
+        if blocks.is_empty() || !contiguous || blocks[0].0.header.height != next {
+            if !blocks.is_empty() {
+                tracing::warn!(%peer, "peer sent a sync answer that does not follow on");
+            }
+            return Ok(());
+        }
+        // Pipeline: the next answer travels (and the peer reads it from its
+        // store) while this one is verified and applied. An answer smaller
+        // than asked may only mean the peer's size limit cut it; an empty
+        // one ends the sync. If this answer turns out invalid, the next one
+        // does not follow on and is dropped, and the stall timer picks
+        // another peer.
+        let count = blocks.len();
+        let decode_ms = started.elapsed().as_millis() as u64;
+        self.request_sync_from_height(peer, next + count as u64);
+        let mut waits = SyncWaits::default();
+        let applied = self.apply_synced_batch(blocks, &mut waits).await?;
+        tracing::info!(
+            %peer,
+            blocks = count,
+            applied,
+            height = self.ledger.height(),
+            decode_ms,
+            signatures_wait_ms = waits.signatures.as_millis() as u64,
+            write_wait_ms = waits.write.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "synced"
+        );
+        Ok(())
+    }
+
+    /// Verifies and applies consecutive blocks from a sync answer, in order,
+    /// under one staged store commit: one atomic, durable write for the whole
+    /// answer instead of one per block (nothing in it was acknowledged by
+    /// this node, so losing all of it in a crash only means syncing it
+    /// again). The answer's size bounds what the stage holds. Each block's
+    /// certificate is checked against the validator set of its own height,
+    /// which a block earlier in the answer may have changed. Stops at the
+    /// first block that fails a check; blocks before it are kept. Returns
+    /// how many blocks were applied.
+    pub(super) async fn apply_synced_batch(
+        &mut self,
+        blocks: Vec<(Block, CommitCertificate)>,
+        waits: &mut SyncWaits,
+    ) -> Result<usize, NodeError> {
+        let mut blocks = blocks.into_iter().peekable();
+        let mut applied = 0;
+        // A validator whose core waits on this height lets the core decide
+        // it, as for a single synced block (the core's Decide commits it).
+        if let Some((block, _)) = blocks.peek() {
+            let height = block.header.height;
+            if self.is_validator() && self.consensus.height() == height {
+                if let Some((block, certificate)) = blocks.next() {
+                    if !self.apply_synced(block, certificate).await? {
+                        return Ok(0);
+                    }
+                    applied += 1;
+                }
+            }
+        }
+        // The transactions' signatures are verified on another thread,
+        // block by block, while the blocks before are applied here (catch-up
+        // is otherwise one core's work: verification is about a fifth of it).
+        let blocks: Vec<(Arc<Block>, CommitCertificate)> =
+            blocks.map(|(b, c)| (Arc::new(b), c)).collect();
+        let mut presigned = spawn_signature_checks(blocks.iter().map(|(b, _)| b.clone()).collect());
+        let mut staged = Staged::default();
+        // The last full stage, being written on another thread while the
+        // next blocks execute (its blocks are announced once it is durable).
+        let mut writing: Option<SyncedWrite> = None;
+        for (block, certificate) in blocks {
+            let height = block.header.height;
+            let waited = std::time::Instant::now();
+            let verified = presigned.recv().await.unwrap_or_default();
+            waits.signatures += waited.elapsed();
+            if height != self.ledger.height() + 1
+                || (self.is_validator() && self.consensus.height() == height)
+                || !self.verify_synced_with(&block, &certificate, &verified)
+            {
+                break;
+            }
+            if staged.blocks.is_empty() {
+                self.ledger.store().stage()?;
+            }
+            let block_started = std::time::Instant::now();
+            let (receipt, receipts_writes) = self.apply_staged(&block, &certificate)?;
+            staged.late.extend(receipts_writes);
+            staged.txs += block.txs.len();
+            staged
+                .blocks
+                .push((block, certificate, receipt, block_started.elapsed()));
+            if staged.txs >= SYNC_STAGE_TXS_MAX {
+                let waited = std::time::Instant::now();
+                applied += self.finish_synced_write(writing.take()).await?;
+                waits.write += waited.elapsed();
+                let mut full = std::mem::take(&mut staged);
+                let pending = self
+                    .ledger
+                    .store()
+                    .detach_staged(std::mem::take(&mut full.late))?;
+                writing = Some(SyncedWrite {
+                    write: tokio::task::spawn_blocking(move || pending.write()),
+                    staged: full,
+                    started: std::time::Instant::now(),
+                });
+            }
+        }
+        let waited = std::time::Instant::now();
+        applied += self.finish_synced_write(writing.take()).await?;
+        applied += self.store_synced(staged).await?;
+        waits.write += waited.elapsed();
+        let next = self.ledger.height() + 1;
+        self.schedule(Duration::from_millis(0), Timer::StartHeight(next));
+        Ok(applied)
+    }
+
+    /// Writes the staged blocks in one durable commit, then announces each.
+    pub(super) async fn store_synced(&mut self, mut staged: Staged) -> Result<usize, NodeError> {
+        if staged.blocks.is_empty() {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        self.ledger
+            .store()
+            .commit_staged(std::mem::take(&mut staged.late))?;
+        self.announce_synced(staged, started).await
+    }
+
+    /// Waits for a detached write of synced blocks, then announces them.
+    pub(super) async fn finish_synced_write(
+        &mut self,
+        writing: Option<SyncedWrite>,
+    ) -> Result<usize, NodeError> {
+        let Some(SyncedWrite {
+            write,
+            staged,
+            started,
+        }) = writing
+        else {
+            return Ok(0);
+        };
+        match write.await {
+            Ok(written) => written?,
+            Err(e) => {
+                return Err(NodeError::Storage(kp_storage::StorageError::Backend {
+                    operation: "write synced blocks",
+                    detail: e.to_string(),
+                }))
+            }
+        }
+        self.announce_synced(staged, started).await
+    }
+
+    /// Announces stored synced blocks (events, metrics, waiters).
+    pub(super) async fn announce_synced(
+        &mut self,
+        staged: Staged,
+        started: std::time::Instant,
+    ) -> Result<usize, NodeError> {
+        let count = staged.blocks.len();
+        tracing::debug!(
+            blocks = count,
+            txs = staged.txs,
+            commit_ms = started.elapsed().as_millis() as u64,
+            "synced blocks stored in one commit"
+        );
+        // Only now that the blocks are durable does anyone hear of them.
+        for (block, certificate, receipt, elapsed) in staged.blocks {
+            self.committed(&block, &certificate, receipt, elapsed)
+                .await?;
+        }
+        Ok(count)
+    }
+
+    /// Whether a decided block from a peer carries a certificate for it by
+    /// the validator set of its height and is valid for the next height.
+    pub(super) fn verify_synced(&self, block: &Block, certificate: &CommitCertificate) -> bool {
+        self.verify_synced_with(block, certificate, &VerifiedSignatures::new())
+    }
+
+    /// [`Node::verify_synced`], where the signatures in `verified` (by
+    /// transaction hash) are known good.
+    pub(super) fn verify_synced_with(
+        &self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        verified: &VerifiedSignatures,
+    ) -> bool {
+        let height = block.header.height;
+        let validators = self.ledger.validators();
+        if certificate.height != height || certificate.block_hash != block.hash() {
+            tracing::warn!(height, "sync: certificate does not match block");
+            return false;
+        }
+        if let Err(e) = certificate.verify(&self.chain_id, &validators) {
+            tracing::warn!(height, error = %e, "sync: commit certificate refused");
+            return false;
+        }
+        // Transactions the pool holds with the same signature were verified
+        // on entry, those in `verified` by the caller; the others are
+        // verified here in one batch.
+        let mempool = &self.mempool;
+        let pooled = |h: &TxHash, s: &kp_types::Signature| {
+            verified.get(h) == Some(s) || mempool.holds_verified(h, s)
+        };
+        if let Err(e) = self.ledger.validate_block_with(block, &pooled) {
+            tracing::warn!(height, error = %e, "sync: block refused");
+            return false;
+        }
+        true
+    }
+
+    /// Verifies a decided block from a peer against the validator set of its
+    /// height and applies it. Returns whether it was applied.
+    pub(super) async fn apply_synced(
+        &mut self,
+        block: Block,
+        certificate: CommitCertificate,
+    ) -> Result<bool, NodeError> {
+        let height = block.header.height;
+        if !self.verify_synced(&block, &certificate) {
+            return Ok(false);
+        }
+        if self.is_validator() && self.consensus.height() == height {
+            // Let the core see the decision so that it moves on consistently.
+            self.drive(Input::CommitFromSync {
+                block: Arc::new(block.clone()),
+                certificate: certificate.clone(),
+            })
+            .await?;
+            if self.ledger.height() >= height {
+                return Ok(true);
+            }
+        }
+        self.commit(&block, &certificate).await?;
+        let next = self.ledger.height() + 1;
+        self.schedule(Duration::from_millis(0), Timer::StartHeight(next));
+        Ok(true)
+    }
+}
+
+/// Transaction signatures known to verify, by transaction hash.
+pub(super) type VerifiedSignatures = std::collections::HashMap<TxHash, kp_types::Signature>;
+
+/// Verifies the transaction signatures of `blocks` on a blocking thread, one
+/// batch per block, and hands each block's verified signatures over in
+/// order (an empty set for a block whose batch failed: its validation then
+/// verifies one by one and names the culprit). The channel holds at most
+/// the answer's blocks; the thread stops when the receiver is dropped.
+pub(super) fn spawn_signature_checks(
+    blocks: Vec<Arc<Block>>,
+) -> mpsc::Receiver<VerifiedSignatures> {
+    let (tx, rx) = mpsc::channel(blocks.len().max(1));
+    tokio::task::spawn_blocking(move || {
+        for block in blocks {
+            let items: Vec<_> = block
+                .txs
+                .iter()
+                .map(|stx| (stx.tx.signer, stx.hash(), stx.signature))
+                .collect();
+            let verified = if kp_types::verify_batch(&items).is_ok() {
+                items.into_iter().map(|(_, h, s)| (h, s)).collect()
+            } else {
+                VerifiedSignatures::new()
+            };
+            if tx.blocking_send(verified).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Synced blocks whose detached stage is being written on another thread.
+pub(super) struct SyncedWrite {
+    write: tokio::task::JoinHandle<Result<(), kp_storage::StorageError>>,
+    staged: Staged,
+    started: std::time::Instant,
+}
+
+/// Where a sync answer's event-loop time went besides applying: waiting for
+/// the signature thread, and for writes (and announcing what they wrote).
+#[derive(Default)]
+pub(super) struct SyncWaits {
+    signatures: Duration,
+    write: Duration,
+}
+
+/// Synced blocks applied into the open stage and not yet stored.
+#[derive(Default)]
+pub(super) struct Staged {
+    blocks: Vec<(Arc<Block>, CommitCertificate, BlockReceipt, Duration)>,
+    late: WriteSet,
+    txs: usize,
+}
+
+/// Transactions after which a sync answer's staged blocks are written (the
+/// block that crosses it included). sled clones a leaf for every key a
+/// batch inserts and frees the old copies only when the batch ends, so a
+/// batch's memory grows with its keys: tens of thousands of certificates in
+/// one batch take gigabytes.
+pub(super) const SYNC_STAGE_TXS_MAX: usize = 4_000;
+
+/// The longest prefix of `blocks` whose encoded answer fits in `bytes_max`.
+/// The encoding of a list is its length (8 bytes) followed by its items, so
+/// the sizes of the items add up; the assertion below keeps that honest.
+pub(super) fn sync_answer_prefix(
+    mut blocks: Vec<(Block, CommitCertificate)>,
+    bytes_max: usize,
+) -> Vec<(Block, CommitCertificate)> {
+    const LENGTH_BYTES: usize = 8;
+    let mut total = LENGTH_BYTES;
+    let mut fit = 0;
+    for item in &blocks {
+        let size = kp_types::encode(item).len();
+        if total + size > bytes_max {
+            break;
+        }
+        total += size;
+        fit += 1;
+    }
+    blocks.truncate(fit);
+    debug_assert_eq!(kp_types::encode(&blocks).len(), total);
+    blocks
+}
