@@ -5,6 +5,10 @@
 //! allocator's own overhead; the process's resident growth is printed too).
 //!
 //! Run: `cargo bench -p kp-types --bench smt`.
+// The one place in the workspace with unsafe code: a GlobalAlloc wrapper,
+// which Rust allows only as `unsafe impl`. Bench-only; kp-types denies
+// unsafe code everywhere else (its Cargo.toml).
+#![allow(unsafe_code)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use kp_types::smt::Tree;
