@@ -11,4 +11,3 @@ pub fn generate() -> SigningKey {
     rand::rngs::OsRng.fill_bytes(&mut seed);
     SigningKey::from_seed(seed)
 }
-

@@ -10,10 +10,10 @@
 //!
 //! `cert verify` does not trust the node: see [`crate::proof`].
 
-use kp_types::keyfile as keys;
-use clap::{Args, Subcommand};
 use crate::{Client, ClientError};
+use clap::{Args, Subcommand};
 use kp_api::{Genesis, TxReceipt};
+use kp_types::keyfile as keys;
 use kp_types::{
     Authority, AuthorityId, Carats, Certificate, CertificateApproval, CertificateNumber, Date,
     Hash, ImportConfirmation, ParticipantCode, Payload, Period, ProductionReport, ResolutionAction,

@@ -43,7 +43,11 @@ pub(super) fn describe_participant(r: &Value) -> String {
     text
 }
 
-pub(super) fn participant(client: &Client, out: &Output, command: ParticipantCommand) -> Result<(), CliError> {
+pub(super) fn participant(
+    client: &Client,
+    out: &Output,
+    command: ParticipantCommand,
+) -> Result<(), CliError> {
     match command {
         ParticipantCommand::Show { code, prove } => {
             let code: ParticipantCode = parse("participant code", &code)?;

@@ -2,7 +2,11 @@
 
 use super::*;
 
-pub(super) fn seizure(client: &Client, out: &Output, command: SeizureCommand) -> Result<(), CliError> {
+pub(super) fn seizure(
+    client: &Client,
+    out: &Output,
+    command: SeizureCommand,
+) -> Result<(), CliError> {
     match command {
         SeizureCommand::Report {
             signer,
@@ -56,7 +60,11 @@ pub(super) fn seizure(client: &Client, out: &Output, command: SeizureCommand) ->
     Ok(())
 }
 
-pub(super) fn authority(client: &Client, out: &Output, command: AuthorityCommand) -> Result<(), CliError> {
+pub(super) fn authority(
+    client: &Client,
+    out: &Output,
+    command: AuthorityCommand,
+) -> Result<(), CliError> {
     match command {
         AuthorityCommand::Register {
             signer,
@@ -96,7 +104,11 @@ pub(super) fn authority(client: &Client, out: &Output, command: AuthorityCommand
     Ok(())
 }
 
-pub(super) fn production(client: &Client, out: &Output, command: ProductionCommand) -> Result<(), CliError> {
+pub(super) fn production(
+    client: &Client,
+    out: &Output,
+    command: ProductionCommand,
+) -> Result<(), CliError> {
     let ProductionCommand::Report {
         signer,
         authority,

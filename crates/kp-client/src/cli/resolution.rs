@@ -96,7 +96,11 @@ pub(super) fn resolution_action(
     }
 }
 
-pub(super) fn resolution(client: &Client, out: &Output, command: ResolutionCommand) -> Result<(), CliError> {
+pub(super) fn resolution(
+    client: &Client,
+    out: &Output,
+    command: ResolutionCommand,
+) -> Result<(), CliError> {
     match command {
         ResolutionCommand::Propose {
             signer,

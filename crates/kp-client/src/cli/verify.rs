@@ -23,7 +23,11 @@ pub(super) fn cannot_decide(e: CliError) -> CliError {
     }
 }
 
-pub(super) fn open_light(client: &Client, genesis: &Path, options: &LightArgs) -> Result<Trusted, CliError> {
+pub(super) fn open_light(
+    client: &Client,
+    genesis: &Path,
+    options: &LightArgs,
+) -> Result<Trusted, CliError> {
     use crate::light::{LightClient, LightStore, TrustOptions, TrustedState};
     let text = std::fs::read_to_string(genesis)
         .map_err(|e| usage(format!("cannot read {}: {e}", genesis.display())))?;
