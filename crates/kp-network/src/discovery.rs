@@ -22,7 +22,7 @@ use crate::config::MESSAGE_BYTES_MIN;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Least time between two announcements, however many peers connect: a
@@ -206,10 +206,7 @@ fn is_loopback(address: &Multiaddr) -> bool {
 /// Milliseconds since the epoch: a restarted node's records then outrank the
 /// ones it sent before the restart (which peers may still remember).
 fn sequence_start() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX / 2))
-        .unwrap_or(0)
+    kp_types::time::wall_clock().0.min(u64::MAX / 2)
 }
 
 #[cfg(test)]

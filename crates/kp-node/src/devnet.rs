@@ -147,13 +147,6 @@ fn existing_nodes(dir: &Path) -> Result<Vec<DevnetNode>, DevnetError> {
     Ok(nodes)
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Runs `kpledger devnet`.
 pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
     let genesis = args.dir.join("genesis.toml");
@@ -167,7 +160,7 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
             out: args.dir.clone(),
             base_port: args.base_port,
             chain_id: "kp-devnet".into(),
-            genesis_time: kp_types::Timestamp(now_ms()),
+            genesis_time: kp_types::time::wall_clock(),
             consensus: ConsensusSection::for_one_machine(validators),
         })?;
         println!(

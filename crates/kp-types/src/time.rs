@@ -1,5 +1,8 @@
 //! Time as the ledger sees it: block timestamps, calendar dates and reporting
-//! periods. There is no clock here; time comes from block headers.
+//! periods. The ledger and consensus read no clock; time comes to them from
+//! block headers and their host. [`wall_clock`] is the hosts' one reading of
+//! the system clock (node, client, network, tools); `scripts/check-deps`
+//! keeps it and `SystemTime` out of the pure cores.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -23,6 +26,16 @@ const MS_PER_DAY: u64 = 86_400_000;
 /// binary form is the integer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub u64);
+
+/// Now, by the system clock: for hosts only (see the module docs). A clock
+/// set before 1970 reads as 0; one past year 584,556,019 as `u64::MAX`.
+pub fn wall_clock() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Timestamp(ms)
+}
 
 impl Timestamp {
     /// The calendar date (UTC) of this instant.

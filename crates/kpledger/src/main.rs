@@ -122,16 +122,13 @@ fn run(cli: Cli) -> Result<(), String> {
             base_port,
             chain_id,
         } => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_err(|e| e.to_string())?;
             let spec = testnet::TestnetSpec {
                 validators,
                 observers,
                 out: out.clone(),
                 base_port,
                 chain_id,
-                genesis_time: kp_types::Timestamp(now.as_millis() as u64),
+                genesis_time: kp_types::time::wall_clock(),
                 consensus: config::ConsensusSection::default(),
             };
             let nodes = testnet::generate(&spec).map_err(|e| e.to_string())?;

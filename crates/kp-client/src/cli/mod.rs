@@ -73,11 +73,7 @@ fn usage(message: impl Into<String>) -> CliError {
 }
 
 fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Timestamp(ms)
+    kp_types::time::wall_clock()
 }
 
 fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, CliError>

@@ -256,11 +256,7 @@ fn load_safety(safety: &SafetyStore) -> Result<Option<SafetyState>, NodeError> {
 }
 
 fn now_ms() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Timestamp(ms)
+    kp_types::time::wall_clock()
 }
 
 fn parse_multiaddr(text: &str) -> Result<kp_network::Multiaddr, NodeError> {
