@@ -587,7 +587,7 @@ fn cert_verify_folds_in_a_proven_expulsion() {
         &key(0),
         "--title",
         "Expel IN",
-        "--expel",
+        "expel",
         "IN",
     ]);
     let id = out

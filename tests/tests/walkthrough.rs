@@ -247,7 +247,7 @@ fn readme_walkthrough_through_the_cli() {
             path(&dir.join("node0/node.key")),
             "--title",
             "Export ban on AE pending review",
-            "--impose-sanction",
+            "impose-sanction",
             "AE",
             "--scope",
             "export-ban",
@@ -507,7 +507,7 @@ fn monitor_approval_and_a_lifted_sanction_through_the_cli() {
         &dir,
         "Partial exports from Zone-A, monitored by the EU",
         &[
-            "--impose-sanction",
+            "impose-sanction",
             "AE",
             "--scope",
             "partial-exports",
@@ -528,7 +528,7 @@ fn monitor_approval_and_a_lifted_sanction_through_the_cli() {
             path(&dir.join("node0/node.key")),
             "--title",
             "Partial exports from nowhere",
-            "--amend-sanction",
+            "amend-sanction",
             "AE",
             "--scope",
             "partial-exports",
@@ -613,7 +613,7 @@ fn monitor_approval_and_a_lifted_sanction_through_the_cli() {
         &bw,
         &dir,
         "Lift the sanction on AE",
-        &["--lift-sanction", "AE"],
+        &["lift-sanction", "AE"],
     );
     let ae = ok(&bw, &["participant", "show", "AE"]);
     assert!(ae.contains("sanction: none"), "{ae}");

@@ -312,7 +312,7 @@ pub enum ProductionCommand {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ResolutionCommand {
-    /// Propose a resolution; give exactly one action.
+    /// Propose a resolution: its options, then what it decides (one action, a subcommand).
     Propose {
         /// Who signs.
         #[command(flatten)]
@@ -320,40 +320,9 @@ pub enum ResolutionCommand {
         /// Short title.
         #[arg(long)]
         title: String,
-        /// Impose a sanction on this Participant (with --scope).
-        #[arg(long)]
-        impose_sanction: Option<String>,
-        /// Amend the sanction on this Participant (with --scope).
-        #[arg(long)]
-        amend_sanction: Option<String>,
-        /// full-suspension, export-ban, import-ban, enhanced-vigilance or
-        /// partial-exports (with --green-zones and, if each certificate
-        /// needs approval, --monitor).
-        #[arg(long)]
-        scope: Option<String>,
-        /// With --scope partial-exports: the origin zones certificates may
-        /// declare (comma-separated or repeated).
-        #[arg(long, value_delimiter = ',')]
-        green_zones: Vec<String>,
-        /// With --scope partial-exports: the monitoring body that approves
-        /// each certificate.
-        #[arg(long)]
-        monitor: Option<String>,
-        /// Lift the sanction on this Participant.
-        #[arg(long)]
-        lift_sanction: Option<String>,
-        /// Expel this Participant.
-        #[arg(long)]
-        expel: Option<String>,
-        /// Readmit this Participant.
-        #[arg(long)]
-        readmit: Option<String>,
-        /// Elect this Participant Vice Chair.
-        #[arg(long)]
-        elect_vice_chair: Option<String>,
-        /// Any action as JSON (e.g. partial exports with green zones).
-        #[arg(long)]
-        action_json: Option<String>,
+        /// What the resolution decides.
+        #[command(subcommand)]
+        action: ActionCommand,
     },
     /// Sign a pending resolution.
     Sign {
@@ -454,4 +423,69 @@ pub enum ParticipantCommand {
     },
     /// List every member.
     List,
+}
+
+/// What a proposed resolution decides: one action, named as a subcommand of
+/// `resolution propose` (`... propose --key K --title T expel CF`).
+#[derive(Subcommand, Debug)]
+pub enum ActionCommand {
+    /// Impose a sanction on a Participant.
+    ImposeSanction {
+        /// The Participant.
+        participant: String,
+        /// The sanction.
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Replace the sanction in force on a Participant.
+    AmendSanction {
+        /// The Participant.
+        participant: String,
+        /// The new sanction.
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Lift the sanction on a Participant.
+    LiftSanction {
+        /// The Participant.
+        participant: String,
+    },
+    /// Expel a Participant.
+    Expel {
+        /// The Participant.
+        participant: String,
+    },
+    /// Readmit an expelled Participant.
+    Readmit {
+        /// The Participant.
+        participant: String,
+    },
+    /// Elect a Participant Vice Chair.
+    ElectViceChair {
+        /// The Participant.
+        participant: String,
+    },
+    /// Any action, as the JSON of the ledger's resolution action.
+    Json {
+        /// The action, e.g. '{"expel":{"participant":"CF"}}'.
+        action: String,
+    },
+}
+
+/// A sanction's scope.
+#[derive(Args, Debug, Clone)]
+pub struct ScopeArgs {
+    /// full-suspension, export-ban, import-ban, enhanced-vigilance or
+    /// partial-exports (with --green-zones and, if each certificate needs
+    /// approval, --monitor).
+    #[arg(long)]
+    pub scope: String,
+    /// With --scope partial-exports: the origin zones certificates may
+    /// declare (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub green_zones: Vec<String>,
+    /// With --scope partial-exports: the monitoring body that approves each
+    /// certificate.
+    #[arg(long)]
+    pub monitor: Option<String>,
 }

@@ -4,14 +4,8 @@ use super::*;
 
 /// The sanction scope the options name; partial exports take their green
 /// zones and monitor from their own options.
-pub(super) struct ScopeArgs {
-    scope: Option<String>,
-    green_zones: Vec<String>,
-    monitor: Option<String>,
-}
-
 pub(super) fn scope_of(args: &ScopeArgs) -> Result<SanctionScope, CliError> {
-    let text = args.scope.as_ref().ok_or_else(|| usage("give --scope"))?;
+    let text = &args.scope;
     if text == "partial-exports" {
         if args.green_zones.is_empty() {
             return Err(usage(
@@ -39,61 +33,33 @@ pub(super) fn scope_of(args: &ScopeArgs) -> Result<SanctionScope, CliError> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn resolution_action(
-    impose_sanction: Option<String>,
-    amend_sanction: Option<String>,
-    scope: ScopeArgs,
-    lift_sanction: Option<String>,
-    expel: Option<String>,
-    readmit: Option<String>,
-    elect_vice_chair: Option<String>,
-    action_json: Option<String>,
-) -> Result<ResolutionAction, CliError> {
+/// The ledger's action for the `resolution propose` subcommand.
+pub(super) fn resolution_action(action: ActionCommand) -> Result<ResolutionAction, CliError> {
     let code = |t: &str| parse::<ParticipantCode>("participant code", t);
-    let mut actions = Vec::new();
-    if let Some(p) = impose_sanction {
-        actions.push(ResolutionAction::ImposeSanction {
-            participant: code(&p)?,
+    Ok(match action {
+        ActionCommand::ImposeSanction { participant, scope } => ResolutionAction::ImposeSanction {
+            participant: code(&participant)?,
             scope: scope_of(&scope)?,
-        });
-    }
-    if let Some(p) = amend_sanction {
-        actions.push(ResolutionAction::AmendSanction {
-            participant: code(&p)?,
+        },
+        ActionCommand::AmendSanction { participant, scope } => ResolutionAction::AmendSanction {
+            participant: code(&participant)?,
             scope: scope_of(&scope)?,
-        });
-    }
-    if let Some(p) = lift_sanction {
-        actions.push(ResolutionAction::LiftSanction {
-            participant: code(&p)?,
-        });
-    }
-    if let Some(p) = expel {
-        actions.push(ResolutionAction::Expel {
-            participant: code(&p)?,
-        });
-    }
-    if let Some(p) = readmit {
-        actions.push(ResolutionAction::Readmit {
-            participant: code(&p)?,
-        });
-    }
-    if let Some(p) = elect_vice_chair {
-        actions.push(ResolutionAction::ElectViceChair {
-            participant: code(&p)?,
-        });
-    }
-    if let Some(json) = action_json {
-        actions
-            .push(serde_json::from_str(&json).map_err(|e| usage(format!("--action-json: {e}")))?);
-    }
-    match actions.len() {
-        1 => Ok(actions.remove(0)),
-        _ => Err(usage(
-            "give exactly one action: --impose-sanction, --amend-sanction, --lift-sanction, --expel, --readmit, --elect-vice-chair or --action-json",
-        )),
-    }
+        },
+        ActionCommand::LiftSanction { participant } => ResolutionAction::LiftSanction {
+            participant: code(&participant)?,
+        },
+        ActionCommand::Expel { participant } => ResolutionAction::Expel {
+            participant: code(&participant)?,
+        },
+        ActionCommand::Readmit { participant } => ResolutionAction::Readmit {
+            participant: code(&participant)?,
+        },
+        ActionCommand::ElectViceChair { participant } => ResolutionAction::ElectViceChair {
+            participant: code(&participant)?,
+        },
+        ActionCommand::Json { action } => serde_json::from_str(&action)
+            .map_err(|e| usage(format!("resolution action JSON: {e}")))?,
+    })
 }
 
 pub(super) fn resolution(
@@ -105,32 +71,10 @@ pub(super) fn resolution(
         ResolutionCommand::Propose {
             signer,
             title,
-            impose_sanction,
-            amend_sanction,
-            scope,
-            green_zones,
-            monitor,
-            lift_sanction,
-            expel,
-            readmit,
-            elect_vice_chair,
-            action_json,
+            action,
         } => {
             let key = read_key(&signer.key)?;
-            let action = resolution_action(
-                impose_sanction,
-                amend_sanction,
-                ScopeArgs {
-                    scope,
-                    green_zones,
-                    monitor,
-                },
-                lift_sanction,
-                expel,
-                readmit,
-                elect_vice_chair,
-                action_json,
-            )?;
+            let action = resolution_action(action)?;
             let proposal = ResolutionProposal {
                 title,
                 action,
@@ -241,4 +185,75 @@ pub(super) fn describe_resolution(r: &Value) -> String {
         r["proposed_height"], s(&r["deadline"]), list(&r["signed_by"]), list(&r["missing"]),
         describe_outcome(&r["outcome"])
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Propose {
+        #[command(subcommand)]
+        action: ActionCommand,
+    }
+
+    fn action(args: &[&str]) -> Result<ResolutionAction, CliError> {
+        let parsed =
+            Propose::try_parse_from(std::iter::once("propose").chain(args.iter().copied()))
+                .map_err(|e| usage(e.to_string()))?;
+        resolution_action(parsed.action)
+    }
+
+    #[test]
+    fn each_subcommand_is_one_ledger_action() {
+        let cf: ParticipantCode = "CF".parse().unwrap();
+        assert_eq!(
+            action(&["expel", "CF"]).unwrap(),
+            ResolutionAction::Expel {
+                participant: cf.clone()
+            }
+        );
+        assert_eq!(
+            action(&["json", r#"{"expel":{"participant":"CF"}}"#]).unwrap(),
+            ResolutionAction::Expel {
+                participant: cf.clone()
+            }
+        );
+        let partial = action(&[
+            "impose-sanction",
+            "CF",
+            "--scope",
+            "partial-exports",
+            "--green-zones",
+            "Zone-A,Zone-B",
+            "--monitor",
+            "EU",
+        ])
+        .unwrap();
+        assert_eq!(
+            partial,
+            ResolutionAction::ImposeSanction {
+                participant: cf,
+                scope: SanctionScope::PartialExports {
+                    green_zones: vec!["Zone-A".into(), "Zone-B".into()],
+                    monitor: Some("EU".parse().unwrap()),
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn a_malformed_action_is_a_usage_error() {
+        for args in [
+            &["impose-sanction", "CF"][..],
+            &["impose-sanction", "CF", "--scope", "partial-exports"],
+            &["lift-sanction", "CF", "--scope", "export-ban"],
+            &["expel", "cf!"],
+            &["json", "{"],
+            &[],
+        ] {
+            assert!(action(args).is_err(), "{args:?}");
+        }
+    }
 }
