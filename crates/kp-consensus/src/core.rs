@@ -35,6 +35,9 @@ pub struct Consensus {
     started: bool,
     safety: SafetyState,
     dirty: bool,
+    /// What the last persisted safety state signed (see
+    /// [`SafetyState::assert_safe`]).
+    persisted: Option<crate::safety::Signed>,
     validators: Vec<PublicKey>,
     validator_set: BTreeSet<PublicKey>,
     votes: VoteKeeper,
@@ -95,9 +98,11 @@ impl Consensus {
     /// is started.
     pub fn new(config: ConsensusConfig, restored: Option<SafetyState>) -> Self {
         let me = config.key.public();
+        let persisted = restored.as_ref().map(SafetyState::signed);
         Consensus {
             config,
             me,
+            persisted,
             restored,
             started: false,
             safety: SafetyState::new(0),
@@ -252,8 +257,7 @@ impl Consensus {
         }
         self.progress(&mut out);
         if self.dirty {
-            self.dirty = false;
-            out.push(Action::PersistSafety(Box::new(self.safety.clone())));
+            self.persist(&mut out);
         }
         out
     }
@@ -482,12 +486,20 @@ impl Consensus {
 
     // ----- signing ------------------------------------------------------------
 
+    /// Hands the safety state to the host to persist, after checking that it
+    /// contradicts neither itself nor what was persisted before.
+    fn persist(&mut self, out: &mut Vec<Action>) {
+        self.dirty = false;
+        self.safety.assert_safe(self.persisted.as_ref());
+        self.persisted = Some(self.safety.signed());
+        out.push(Action::PersistSafety(Box::new(self.safety.clone())));
+    }
+
     /// Persists first if anything changed, then broadcasts: the order that
     /// makes every sent signature recoverable after a crash.
     fn send_signed(&mut self, out: &mut Vec<Action>, message: ConsensusMessage) {
         if self.dirty {
-            self.dirty = false;
-            out.push(Action::PersistSafety(Box::new(self.safety.clone())));
+            self.persist(out);
         }
         out.push(Action::Broadcast(message));
     }

@@ -82,6 +82,93 @@ impl SafetyState {
         self.votes.iter().find(|v| v.vote.kind == kind)
     }
 
+    /// What of this state a later one must keep: its height, round and the
+    /// votes signed in that round.
+    pub fn signed(&self) -> Signed {
+        Signed {
+            height: self.height,
+            round: self.round,
+            votes: self
+                .votes
+                .iter()
+                .map(|v| (v.vote.kind, v.vote.block))
+                .collect(),
+        }
+    }
+
+    /// Checks, in release builds too, what keeps this node from signing
+    /// twice: at most one own vote per kind, every own vote and the proposal
+    /// of the current height and round, a lock and a valid value from no
+    /// later round, and, against what was persisted before at the same
+    /// height (`previous`), a round that never goes back and votes of the
+    /// same round that stay as they were. Called before every persist: a broken invariant
+    /// stops the node rather than let it sign a conflicting vote.
+    pub fn assert_safe(&self, previous: Option<&Signed>) {
+        for (i, v) in self.votes.iter().enumerate() {
+            assert!(
+                v.vote.height == self.height && v.vote.round == self.round,
+                "safety: an own vote of height {} round {} is kept at height {} round {}",
+                v.vote.height,
+                v.vote.round,
+                self.height,
+                self.round
+            );
+            assert!(
+                self.votes[..i].iter().all(|w| w.vote.kind != v.vote.kind),
+                "safety: two own {:?} votes at height {} round {}",
+                v.vote.kind,
+                self.height,
+                self.round
+            );
+        }
+        if let Some((p, _)) = &self.proposal {
+            assert!(
+                p.proposal.height == self.height && p.proposal.round == self.round,
+                "safety: an own proposal of height {} round {} is kept at height {} round {}",
+                p.proposal.height,
+                p.proposal.round,
+                self.height,
+                self.round
+            );
+        }
+        for (what, value) in [("lock", &self.locked), ("valid value", &self.valid)] {
+            if let Some(v) = value {
+                assert!(
+                    v.round <= self.round,
+                    "safety: the {what} of round {} is ahead of round {}",
+                    v.round,
+                    self.round
+                );
+            }
+        }
+        // Against what was persisted before: within a height, the round
+        // never goes back and the votes of the same round stay. (A restart
+        // may start a lower height than the persisted one, when the block
+        // below it was not yet durable; that is not checked here.)
+        let Some(before) = previous.filter(|b| b.height == self.height) else {
+            return;
+        };
+        assert!(
+            self.round >= before.round,
+            "safety: round {} follows the persisted round {} at height {}",
+            self.round,
+            before.round,
+            self.height
+        );
+        if self.round == before.round {
+            for (kind, block) in &before.votes {
+                assert!(
+                    self.votes
+                        .iter()
+                        .any(|v| v.vote.kind == *kind && v.vote.block == *block),
+                    "safety: the persisted {kind:?} vote of height {} round {} changed or vanished",
+                    self.height,
+                    self.round
+                );
+            }
+        }
+    }
+
     /// The canonical encoding (what a host writes).
     pub fn encode(&self) -> Vec<u8> {
         kp_types::encode(self)
@@ -91,6 +178,18 @@ impl SafetyState {
     pub fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
         kp_types::decode(bytes, SAFETY_BYTES_MAX)
     }
+}
+
+/// What a persisted safety state signed: a later state must not contradict
+/// it ([`SafetyState::assert_safe`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed {
+    /// Its height.
+    pub height: u64,
+    /// Its round.
+    pub round: u32,
+    /// The kind and block of each vote it signed in that round.
+    pub votes: Vec<(VoteKind, Option<Hash>)>,
 }
 
 /// The safety state with its blocks named by hash: what a host writes at
@@ -185,7 +284,7 @@ mod tests {
     use kp_types::{Block, BlockHeader, Proposal, PublicKey, SigningKey, Timestamp};
     use std::sync::Arc;
 
-    fn block(height: u64) -> SharedBlock {
+    pub(super) fn block(height: u64) -> SharedBlock {
         Arc::new(Block {
             header: BlockHeader {
                 chain_id: "c".into(),
@@ -246,5 +345,93 @@ mod tests {
             SafetyState::from_record(record, &[]),
             Some(SafetyState::new(5))
         );
+    }
+}
+
+#[cfg(test)]
+mod invariant_tests {
+    use super::tests::block;
+    use super::*;
+    use kp_types::{SigningKey, Vote};
+
+    fn vote(height: u64, round: u32, kind: VoteKind, block: Option<Hash>) -> SignedVote {
+        let key = SigningKey::from_seed([3; 32]);
+        Vote {
+            chain_id: "kp-test".into(),
+            height,
+            round,
+            kind,
+            block,
+            validator: key.public(),
+        }
+        .sign(&key)
+    }
+
+    fn state(height: u64, round: u32, votes: Vec<SignedVote>) -> SafetyState {
+        let mut s = SafetyState::new(height);
+        s.round = round;
+        s.votes = votes;
+        s
+    }
+
+    #[test]
+    fn a_state_that_keeps_its_signatures_passes() {
+        let a = Some(Hash([0xa; 32]));
+        let before = state(5, 1, vec![vote(5, 1, VoteKind::Prevote, a)]);
+        let after = state(
+            5,
+            1,
+            vec![
+                vote(5, 1, VoteKind::Prevote, a),
+                vote(5, 1, VoteKind::Precommit, None),
+            ],
+        );
+        after.assert_safe(Some(&before.signed()));
+        // A later round or height starts afresh.
+        state(5, 2, vec![]).assert_safe(Some(&after.signed()));
+        state(6, 0, vec![]).assert_safe(Some(&after.signed()));
+    }
+
+    #[test]
+    #[should_panic(expected = "two own Prevote votes")]
+    fn two_votes_of_one_kind_in_a_round_stop_the_node() {
+        state(
+            5,
+            1,
+            vec![
+                vote(5, 1, VoteKind::Prevote, Some(Hash([0xa; 32]))),
+                vote(5, 1, VoteKind::Prevote, None),
+            ],
+        )
+        .assert_safe(None);
+    }
+
+    #[test]
+    #[should_panic(expected = "changed or vanished")]
+    fn a_persisted_vote_that_changes_stops_the_node() {
+        let before = state(
+            5,
+            1,
+            vec![vote(5, 1, VoteKind::Prevote, Some(Hash([0xa; 32])))],
+        );
+        state(5, 1, vec![vote(5, 1, VoteKind::Prevote, None)]).assert_safe(Some(&before.signed()));
+    }
+
+    #[test]
+    #[should_panic(expected = "follows the persisted round")]
+    fn a_round_that_goes_back_stops_the_node() {
+        let before = state(5, 3, vec![]);
+        state(5, 2, vec![]).assert_safe(Some(&before.signed()));
+    }
+
+    #[test]
+    #[should_panic(expected = "is ahead of round")]
+    fn a_lock_from_a_later_round_stops_the_node() {
+        let mut s = state(5, 1, vec![]);
+        s.locked = Some(RoundValue {
+            round: 2,
+            block: block(5),
+        });
+        s.assert_safe(None);
     }
 }
