@@ -556,6 +556,17 @@ impl<S: StateStore> Ledger<S> {
             });
         }
         let hashes = self.validate_block_hashes(block, &|_, _| false)?;
+        // On in release builds too: the applied height rises by exactly one
+        // and the chain links, whatever the validation above let through.
+        assert!(
+            block.header.height == self.height + 1
+                && block.header.prev_hash == self.last_block_hash,
+            "ledger: block {} (previous {}) does not follow height {} ({})",
+            block.header.height,
+            block.header.prev_hash,
+            self.height,
+            self.last_block_hash
+        );
         let records = self.records_tree()?;
         let block_hash = block.hash();
         let time = block.header.time;
