@@ -417,15 +417,7 @@ impl<S: StateStore> Ledger<S> {
     /// whose signature was already verified (a mempool re-check after each
     /// block: the signature cannot have changed, the state can).
     pub fn check_tx_rules(&self, tx: &SignedTransaction, now: Timestamp) -> Result<(), Rejection> {
-        let mut ctx = Ctx::new(
-            &self.store,
-            &self.params,
-            &self.chain_id,
-            self.height + 1,
-            now,
-        )
-        .with_filter(self.filter())
-        .with_memo(self.memo());
+        let mut ctx = self.ctx(now);
         match ctx.execute(tx, tx.hash()) {
             Ok(result) => result,
             Err(e) => Err(Rejection::StateUnavailable {
@@ -471,15 +463,7 @@ impl<S: StateStore> Ledger<S> {
         verify: bool,
     ) -> (Block, Vec<TxHash>) {
         let mut refused = Vec::new();
-        let mut ctx = Ctx::new(
-            &self.store,
-            &self.params,
-            &self.chain_id,
-            self.height + 1,
-            time,
-        )
-        .with_filter(self.filter())
-        .with_memo(self.memo());
+        let mut ctx = self.ctx(time);
         let mut txs = Vec::new();
         let mut hashes = Vec::new();
         if ctx.begin_block().is_ok() {
@@ -570,15 +554,7 @@ impl<S: StateStore> Ledger<S> {
         let records = self.records_tree()?;
         let block_hash = block.hash();
         let time = block.header.time;
-        let mut ctx = Ctx::new(
-            &self.store,
-            &self.params,
-            &self.chain_id,
-            self.height + 1,
-            time,
-        )
-        .with_filter(self.filter())
-        .with_memo(self.memo());
+        let mut ctx = self.ctx(time);
         ctx.begin_block()?;
         let mut receipts = Vec::with_capacity(block.txs.len());
         for (stx, hash) in block.txs.iter().zip(hashes) {
@@ -687,6 +663,21 @@ impl<S: StateStore> Ledger<S> {
             receipts,
             events,
         })
+    }
+
+    /// The one way a block or a check starts executing: a context for the
+    /// next height at `time`, over this ledger's store, with its key filter
+    /// and read memo when they describe the store.
+    fn ctx(&self, time: Timestamp) -> Ctx<'_, S> {
+        Ctx::new(
+            &self.store,
+            &self.params,
+            &self.chain_id,
+            self.height + 1,
+            time,
+        )
+        .with_filter(self.filter())
+        .with_memo(self.memo())
     }
 
     /// The key filter if it describes the store as it is now: this ledger
