@@ -431,20 +431,45 @@ fn adopt_through_cli(node: &str, dir: &Path, title: &str, action: &[&str]) -> St
         .expect("propose prints the resolution id")
         .trim()
         .to_string();
-    for signer in ["node1", "node2", "node3"] {
+    // A resolution id may be given by a unique prefix of 8 or more digits,
+    // as git takes commit ids; a shorter one, or one that names nothing, is
+    // refused.
+    for (signer, given) in [
+        ("node1", &id[..]),
+        ("node2", &id[..8]),
+        ("node3", &id[..12]),
+    ] {
         ok(
             node,
             &[
                 "resolution",
                 "sign",
-                &id,
+                given,
                 "--key",
                 path(&dir.join(signer).join("node.key")),
             ],
         );
     }
-    let shown = ok(node, &["resolution", "show", &id]);
+    let shown = ok(node, &["resolution", "show", &id[..10]]);
     assert!(shown.contains("adopted"), "{shown}");
+    let short = cli(node, &["resolution", "show", &id[..7]]);
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("unique prefix of at least 8"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+    let unknown = if id.starts_with("ffffffff") {
+        "00000000"
+    } else {
+        "ffffffff"
+    };
+    let none = cli(node, &["resolution", "show", unknown]);
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("no resolution id starts with"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
     id
 }
 

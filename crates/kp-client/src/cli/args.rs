@@ -329,7 +329,7 @@ pub enum ResolutionCommand {
         /// Who signs.
         #[command(flatten)]
         signer: Signer,
-        /// Its id.
+        /// Its id: 64 hex digits, or a unique prefix of at least 8.
         id: String,
     },
     /// Object to a pending resolution (this rejects it).
@@ -337,7 +337,7 @@ pub enum ResolutionCommand {
         /// Who signs.
         #[command(flatten)]
         signer: Signer,
-        /// Its id.
+        /// Its id: 64 hex digits, or a unique prefix of at least 8.
         id: String,
         /// Why.
         #[arg(long)]
@@ -348,7 +348,7 @@ pub enum ResolutionCommand {
     /// of taken from the node (exit status: 0 proven, 1 not authentic,
     /// 2 not found, 3 cannot decide).
     Show {
-        /// Its id.
+        /// Its id: 64 hex digits, or a unique prefix of at least 8.
         id: String,
         /// `--verify --genesis FILE` and the light client's options.
         #[command(flatten)]

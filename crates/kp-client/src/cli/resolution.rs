@@ -33,6 +33,80 @@ pub(super) fn scope_of(args: &ScopeArgs) -> Result<SanctionScope, CliError> {
     })
 }
 
+/// Fewest hex digits a resolution id prefix may have. Ids are hashes, so a
+/// proposer could grind one that shares a short prefix with another's; at 8
+/// digits that takes 2^32 tries per target, and an ambiguous prefix is
+/// refused, never guessed.
+pub(super) const ID_PREFIX_MIN: usize = 8;
+
+/// A resolution id from its 64 hex digits, or from a unique prefix of at
+/// least [`ID_PREFIX_MIN`] digits, as git takes commit ids: the node's
+/// resolution list is read from the first id at or above the prefix. A
+/// prefix that names none or several is an error listing them; one taken
+/// from a prefix is printed in full (on stderr) before anything is signed.
+pub(super) fn resolve_id(client: &Client, text: &str) -> Result<Hash, CliError> {
+    let text = text.trim().to_ascii_lowercase();
+    if let Some(id) = Hash::from_hex(&text) {
+        return Ok(id);
+    }
+    if text.len() < ID_PREFIX_MIN || text.len() > 64 || !text.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(usage(format!(
+            "a resolution id is 64 hex digits, or a unique prefix of at least {ID_PREFIX_MIN}"
+        )));
+    }
+    let page = client.get(&format!(
+        "/v1/resolutions?limit=2{}",
+        after_for_prefix(&text)
+            .map(|after| format!("&after={after}"))
+            .unwrap_or_default()
+    ))?;
+    let matches: Vec<&Value> = page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| s(&r["id"]).starts_with(&text))
+        .collect();
+    match matches.as_slice() {
+        [] => Err(usage(format!("no resolution id starts with {text}"))),
+        [one] => {
+            let id = Hash::from_hex(&s(&one["id"]))
+                .ok_or_else(|| usage(format!("the node answered a malformed id for {text}")))?;
+            eprintln!("resolution {id}: {}", s(&one["proposal"]["title"]));
+            Ok(id)
+        }
+        several => Err(usage(format!(
+            "{text} is ambiguous: {} start with it ({}); give more digits",
+            several.len(),
+            several
+                .iter()
+                .map(|r| s(&r["id"]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// The `after` cursor from which the ids starting with `prefix` come first
+/// in id order: the id just below `prefix` followed by zeros (none when that
+/// is the lowest id of all).
+fn after_for_prefix(prefix: &str) -> Option<String> {
+    let mut digits: Vec<u8> = format!("{prefix:0<64}").into_bytes();
+    // Subtract one from the 64-digit hex number.
+    for d in digits.iter_mut().rev() {
+        if *d == b'0' {
+            *d = b'f';
+        } else {
+            *d = match *d {
+                b'a' => b'9',
+                other => other - 1,
+            };
+            return String::from_utf8(digits).ok();
+        }
+    }
+    None
+}
+
 /// The ledger's action for the `resolution propose` subcommand.
 pub(super) fn resolution_action(action: ActionCommand) -> Result<ResolutionAction, CliError> {
     let code = |t: &str| parse::<ParticipantCode>("participant code", t);
@@ -93,8 +167,7 @@ pub(super) fn resolution(
         }
         ResolutionCommand::Sign { signer, id } => {
             let key = read_key(&signer.key)?;
-            let resolution: Hash =
-                Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
+            let resolution = resolve_id(client, &id)?;
             send(
                 client,
                 out,
@@ -106,8 +179,7 @@ pub(super) fn resolution(
         }
         ResolutionCommand::Object { signer, id, reason } => {
             let key = read_key(&signer.key)?;
-            let resolution: Hash =
-                Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
+            let resolution = resolve_id(client, &id)?;
             send(
                 client,
                 out,
@@ -117,8 +189,7 @@ pub(super) fn resolution(
             )?;
         }
         ResolutionCommand::Show { id, prove } => {
-            let id =
-                Hash::from_hex(&id).ok_or_else(|| usage("a resolution id is 64 hex digits"))?;
+            let id = resolve_id(client, &id)?;
             match prove.genesis() {
                 Some(genesis) => {
                     let mut t = open_light(client, genesis, &prove.light).map_err(cannot_decide)?;
@@ -240,6 +311,23 @@ mod tests {
                     monitor: Some("EU".parse().unwrap()),
                 },
             }
+        );
+    }
+
+    #[test]
+    fn the_cursor_before_a_prefix_is_one_below_its_first_id() {
+        assert_eq!(after_for_prefix(&"0".repeat(8)), None);
+        assert_eq!(
+            after_for_prefix("0000000a").unwrap(),
+            format!("00000009{}", "f".repeat(56))
+        );
+        assert_eq!(
+            after_for_prefix("ab000000").unwrap(),
+            format!("aaffffff{}", "f".repeat(56))
+        );
+        assert_eq!(
+            after_for_prefix("10000000").unwrap(),
+            format!("0{}", "f".repeat(63))
         );
     }
 
