@@ -40,6 +40,13 @@ pub enum GenesisError {
         /// The key.
         key: PublicKey,
     },
+    /// A member's or authority's key is of small order or no curve point
+    /// ([`kp_types::PublicKey::is_weak`]).
+    #[error("key {key} is of small order or not a curve point")]
+    WeakKey {
+        /// The key.
+        key: PublicKey,
+    },
     /// Two members claim a territory.
     #[error("territory {territory} claimed twice")]
     DuplicateTerritory {
@@ -180,6 +187,9 @@ impl Genesis {
                     code: p.code.clone(),
                 });
             }
+            if p.node_key.is_weak() {
+                return Err(GenesisError::WeakKey { key: p.node_key });
+            }
             if !keys.insert(p.node_key) {
                 return Err(GenesisError::DuplicateKey { key: p.node_key });
             }
@@ -219,6 +229,9 @@ impl Genesis {
                 return Err(GenesisError::DuplicateAuthority {
                     id: a.id.to_string(),
                 });
+            }
+            if a.key.is_weak() {
+                return Err(GenesisError::WeakKey { key: a.key });
             }
             if !keys.insert(a.key) {
                 return Err(GenesisError::DuplicateKey { key: a.key });

@@ -474,6 +474,15 @@ pub enum Rejection {
         /// Its id.
         id: Hash,
     },
+
+    // ---- keys (last, so that earlier variants keep their encoding) ----
+    /// A key of small order, or no curve point: under ZIP-215 anyone could
+    /// sign as a small-order key ([`kp_types::PublicKey::is_weak`]).
+    #[error("key {key} is of small order or not a curve point; generate a new key")]
+    WeakKey {
+        /// The key.
+        key: PublicKey,
+    },
 }
 
 impl Rejection {
@@ -542,6 +551,7 @@ impl Rejection {
             Rejection::NotAValidator { .. } => "not-a-validator",
             Rejection::InvalidEvidence { .. } => "invalid-evidence",
             Rejection::DuplicateEvidence { .. } => "duplicate-evidence",
+            Rejection::WeakKey { .. } => "weak-key",
         }
     }
 }

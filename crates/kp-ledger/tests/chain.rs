@@ -48,6 +48,14 @@ fn genesis_toml_round_trips_and_validates() {
         bad.validate(),
         Err(GenesisError::AuthorityOwner { .. })
     ));
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut bad = g.clone();
+    bad.participants[1].node_key = kp_types::PublicKey(identity);
+    assert!(matches!(bad.validate(), Err(GenesisError::WeakKey { .. })));
+    let mut bad = g.clone();
+    bad.authorities[0].key = kp_types::PublicKey(identity);
+    assert!(matches!(bad.validate(), Err(GenesisError::WeakKey { .. })));
     let mut bad = g.clone();
     bad.params.block_txs_max = 0;
     assert!(matches!(bad.validate(), Err(GenesisError::Params { .. })));

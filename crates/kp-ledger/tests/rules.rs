@@ -77,6 +77,7 @@ const ALL_CODES: &[&str] = &[
     "not-a-validator",
     "invalid-evidence",
     "duplicate-evidence",
+    "weak-key",
 ];
 
 fn base_cert(h: &Harness) -> Certificate {
@@ -652,6 +653,18 @@ fn rows() -> Vec<Row> {
             |h, _m: &Memo| {
                 let mut a = new_authority();
                 a.key = node_key("IN").public();
+                h.by_node("BW", Payload::RegisterAuthority(a))
+            }
+        ),
+        row!(
+            "weak-key",
+            "authority key of small order (the identity point)",
+            nothing,
+            |h, _m: &Memo| {
+                let mut a = new_authority();
+                let mut identity = [0u8; 32];
+                identity[0] = 1;
+                a.key = kp_types::PublicKey(identity);
                 h.by_node("BW", Payload::RegisterAuthority(a))
             }
         ),

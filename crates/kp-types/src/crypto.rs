@@ -87,6 +87,15 @@ pub struct PublicKey(pub [u8; 32]);
 pub struct Signature(pub [u8; 64]);
 
 impl PublicKey {
+    /// Whether this key must never be registered: a point of small order,
+    /// for which ZIP-215 (the ledger's rule) accepts one signature for every
+    /// message, so anyone could sign as it; or bytes that are no curve point
+    /// at all, for which nothing verifies. Registration refuses both
+    /// (`weak-key`); verification itself stays plain ZIP-215.
+    pub fn is_weak(&self) -> bool {
+        ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_or(true, |k| k.is_weak())
+    }
+
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
@@ -281,6 +290,36 @@ impl fmt::Debug for SigningKey {
 mod tests {
     use super::*;
     use crate::hash::Domain;
+
+    #[test]
+    fn small_order_keys_and_non_points_are_weak_real_keys_are_not() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        // The point of order 2: y = -1.
+        let mut order_two = [0xff; 32];
+        order_two[0] = 0xec;
+        order_two[31] = 0x7f;
+        // y = 0 is a point of order 4.
+        for weak in [identity, order_two, [0u8; 32]] {
+            assert!(PublicKey(weak).is_weak(), "{}", hex::encode(weak));
+        }
+        // y = 2 is no point on the curve.
+        let mut not_a_point = [0u8; 32];
+        not_a_point[0] = 2;
+        assert!(PublicKey(not_a_point).is_weak());
+        for seed in 0..32u8 {
+            assert!(!SigningKey::from_seed([seed; 32]).public().is_weak());
+        }
+        // Why it matters: ZIP-215 accepts s = 0 with R the identity for the
+        // identity key, whatever the message.
+        let mut forged = [0u8; 64];
+        forged[0] = 1;
+        let forged = Signature(forged);
+        for text in [&b"one"[..], b"two"] {
+            let msg = Hash::of(Domain::Document, text);
+            assert!(PublicKey(identity).verify(&msg, &forged).is_ok());
+        }
+    }
 
     #[test]
     fn sign_and_verify() {

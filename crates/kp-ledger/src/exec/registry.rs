@@ -42,6 +42,9 @@ impl<S: StateStore> Ctx<'_, S> {
                 authority: a.id.clone(),
             });
         }
+        if a.key.is_weak() {
+            return reject(Rejection::WeakKey { key: a.key });
+        }
         if self.ov.key_in_use(&a.key)? {
             return reject(Rejection::KeyInUse { key: a.key });
         }
@@ -90,6 +93,9 @@ impl<S: StateStore> Ctx<'_, S> {
         new_key: &PublicKey,
     ) -> Exec<()> {
         let mut p = self.node_signer_of(participant, signer)?;
+        if new_key.is_weak() {
+            return reject(Rejection::WeakKey { key: *new_key });
+        }
         if self.ov.key_in_use(new_key)? {
             return reject(Rejection::KeyInUse { key: *new_key });
         }

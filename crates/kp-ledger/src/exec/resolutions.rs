@@ -202,6 +202,9 @@ impl<S: StateStore> Ctx<'_, S> {
                 participant: p.code.clone(),
             });
         }
+        if p.node_key.is_weak() {
+            return reject(Rejection::WeakKey { key: p.node_key });
+        }
         if self.ov.key_in_use(&p.node_key)? {
             return reject(Rejection::KeyInUse { key: p.node_key });
         }
