@@ -6,7 +6,7 @@
 //! the key space: each check of a new hash was a store miss at a random
 //! place in a large tree (on sled, a traversal to a random leaf that also did
 //! the node splits and the epoch garbage of the concurrent writer), the most
-//! expensive read of executing a certificate (docs/benchmarks.md). The filter
+//! expensive read of executing a certificate (docs/benchmarks-log.md). The filter
 //! answers "certainly not" for all but about 1 % of new hashes, and "maybe"
 //! for every key the store holds: it has no false negatives as long as every
 //! replay entry reaches the store through the ledger that keeps the filter
