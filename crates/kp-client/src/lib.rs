@@ -190,13 +190,40 @@ pub struct Freshness {
     pub max_age_ms: u64,
 }
 
+/// What went wrong with a request, cause included: reqwest's own message
+/// ("error sending request for url ...") hides whether the connection was
+/// refused, timed out or failed in TLS; its sources say.
+fn http_detail(e: &reqwest::Error) -> String {
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !causes.contains(&text) {
+            causes.push(text);
+        }
+        source = cause.source();
+    }
+    let deepest = causes.last().cloned().unwrap_or_else(|| e.to_string());
+    if e.is_timeout() {
+        format!("timed out ({deepest})")
+    } else if e.is_connect() {
+        format!("cannot connect: {deepest} (is a node's RPC listening there?)")
+    } else {
+        deepest
+    }
+}
+
 impl Client {
     /// A client of the node at `base` (e.g. `http://127.0.0.1:26601`).
     pub fn new(base: &str) -> Result<Client, ClientError> {
-        let base = if base.starts_with("http://") || base.starts_with("https://") {
-            base.trim_end_matches('/').to_string()
+        // `http://host:port`, with or without the scheme, a trailing slash or
+        // the API's `/v1` (paths are added to the base, `/v1` included).
+        let trimmed = base.trim().trim_end_matches('/');
+        let trimmed = trimmed.strip_suffix("/v1").unwrap_or(trimmed);
+        let base = if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+            trimmed.to_string()
         } else {
-            format!("http://{}", base.trim_end_matches('/'))
+            format!("http://{trimmed}")
         };
         let http = reqwest::blocking::Client::builder()
             // Submissions with wait take up to the node's 60 s.
@@ -205,7 +232,7 @@ impl Client {
             .build()
             .map_err(|e| ClientError::Http {
                 url: base.clone(),
-                detail: e.to_string(),
+                detail: http_detail(&e),
             })?;
         Ok(Client { base, http })
     }
@@ -255,7 +282,7 @@ impl Client {
         let url = format!("{}{path}", self.base);
         let response = self.http.get(&url).send().map_err(|e| ClientError::Http {
             url: url.clone(),
-            detail: e.to_string(),
+            detail: http_detail(&e),
         })?;
         self.read(&url, response)
     }
@@ -309,7 +336,7 @@ impl Client {
             .send()
             .map_err(|e| ClientError::Http {
                 url: url.clone(),
-                detail: e.to_string(),
+                detail: http_detail(&e),
             })?;
         self.read(&url, response)
     }
@@ -704,5 +731,46 @@ fn fork_verdict(url: &str, height: u64, a: LightBlock, b: LightBlock) -> Verdict
             a.header.hash()
         ),
         fork: Some(Box::new((a, b))),
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    #[test]
+    fn a_node_url_may_carry_scheme_slash_or_the_api_prefix() {
+        for given in [
+            "127.0.0.1:26601",
+            "http://127.0.0.1:26601",
+            "http://127.0.0.1:26601/",
+            "http://127.0.0.1:26601/v1",
+            "127.0.0.1:26601/v1/",
+            " http://127.0.0.1:26601 ",
+        ] {
+            assert_eq!(
+                Client::new(given).unwrap().base(),
+                "http://127.0.0.1:26601",
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_connection_says_so() {
+        // A port that was free a moment ago, with nothing listening.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = Client::new(&format!("127.0.0.1:{port}")).unwrap();
+        let error = client.status().unwrap_err().to_string();
+        assert!(error.contains("cannot connect"), "{error}");
+        assert!(error.to_lowercase().contains("refused"), "{error}");
+        assert!(
+            error.contains(&format!("127.0.0.1:{port}/v1/status")),
+            "{error}"
+        );
     }
 }

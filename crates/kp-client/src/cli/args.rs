@@ -59,7 +59,7 @@ pub enum ClientCommand {
     /// Trade statistics of a period (one Participant, or every trading one).
     Stats {
         /// The Participant (default: every trading Participant).
-        #[arg(long)]
+        #[arg(long, value_parser = participant_code)]
         participant: Option<String>,
         /// 2026, 2026H1 or 2026Q1 (default: the quarter of the last block).
         #[arg(long)]
@@ -169,16 +169,16 @@ pub enum CertCommand {
         /// Its number.
         number: String,
         /// The monitoring body (default: the one the certificate waits for).
-        #[arg(long)]
+        #[arg(long, value_parser = participant_code)]
         monitor: Option<String>,
     },
     /// Search certificates.
     List {
         /// Exporting Participant.
-        #[arg(long)]
+        #[arg(long, value_parser = participant_code)]
         exporting: Option<String>,
         /// Importing Participant.
-        #[arg(long)]
+        #[arg(long, value_parser = participant_code)]
         importing: Option<String>,
         /// Only certificates awaiting a monitor's approval (with --monitor:
         /// that monitor's queue).
@@ -186,7 +186,7 @@ pub enum CertCommand {
         awaiting_approval: bool,
         /// Only certificates whose approval this monitoring body must give
         /// or gave.
-        #[arg(long)]
+        #[arg(long, value_parser = participant_code)]
         monitor: Option<String>,
         /// Status: awaiting-approval, issued, confirmed, voided, expired or
         /// seized.
@@ -258,7 +258,7 @@ pub enum AuthorityCommand {
         #[command(flatten)]
         signer: Signer,
         /// The Participant.
-        #[arg(long)]
+        #[arg(long, value_parser = participant_code)]
         participant: String,
         /// The authority's id, e.g. BW-MMGE.
         #[arg(long)]
@@ -276,7 +276,7 @@ pub enum AuthorityCommand {
         #[command(flatten)]
         signer: Signer,
         /// The Participant.
-        #[arg(long)]
+        #[arg(long, value_parser = participant_code)]
         participant: String,
         /// The authority's id.
         #[arg(long)]
@@ -416,6 +416,7 @@ pub enum ParticipantCommand {
     /// 0 proven, 1 not authentic, 2 not found, 3 cannot decide).
     Show {
         /// Its code.
+        #[arg(value_parser = participant_code)]
         code: String,
         /// `--verify --genesis FILE` and the light client's options.
         #[command(flatten)]
@@ -432,6 +433,7 @@ pub enum ActionCommand {
     /// Impose a sanction on a Participant.
     ImposeSanction {
         /// The Participant.
+        #[arg(value_parser = participant_code)]
         participant: String,
         /// The sanction.
         #[command(flatten)]
@@ -440,6 +442,7 @@ pub enum ActionCommand {
     /// Replace the sanction in force on a Participant.
     AmendSanction {
         /// The Participant.
+        #[arg(value_parser = participant_code)]
         participant: String,
         /// The new sanction.
         #[command(flatten)]
@@ -448,21 +451,25 @@ pub enum ActionCommand {
     /// Lift the sanction on a Participant.
     LiftSanction {
         /// The Participant.
+        #[arg(value_parser = participant_code)]
         participant: String,
     },
     /// Expel a Participant.
     Expel {
         /// The Participant.
+        #[arg(value_parser = participant_code)]
         participant: String,
     },
     /// Readmit an expelled Participant.
     Readmit {
         /// The Participant.
+        #[arg(value_parser = participant_code)]
         participant: String,
     },
     /// Elect a Participant Vice Chair.
     ElectViceChair {
         /// The Participant.
+        #[arg(value_parser = participant_code)]
         participant: String,
     },
     /// Any action, as the JSON of the ledger's resolution action.
@@ -486,6 +493,12 @@ pub struct ScopeArgs {
     pub green_zones: Vec<String>,
     /// With --scope partial-exports: the monitoring body that approves each
     /// certificate.
-    #[arg(long)]
+    #[arg(long, value_parser = participant_code)]
     pub monitor: Option<String>,
+}
+
+/// A Participant code as typed: any case, surrounding spaces ignored (`ae`
+/// is AE). Whether it is a well-formed code is checked where it is used.
+fn participant_code(text: &str) -> Result<String, String> {
+    Ok(text.trim().to_ascii_uppercase())
 }

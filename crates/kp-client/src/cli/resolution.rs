@@ -285,6 +285,13 @@ mod tests {
                 participant: cf.clone()
             }
         );
+        // Codes are taken in any case.
+        assert_eq!(
+            action(&["readmit", " cf "]).unwrap(),
+            ResolutionAction::Readmit {
+                participant: cf.clone()
+            }
+        );
         assert_eq!(
             action(&["json", r#"{"expel":{"participant":"CF"}}"#]).unwrap(),
             ResolutionAction::Expel {
@@ -299,7 +306,7 @@ mod tests {
             "--green-zones",
             "Zone-A,Zone-B",
             "--monitor",
-            "EU",
+            "eu",
         ])
         .unwrap();
         assert_eq!(
