@@ -235,6 +235,13 @@ fn readme_walkthrough_through_the_cli() {
         .find(|a| a["mirror-mismatch"]["exporter"] == "IN")
         .unwrap_or_else(|| panic!("no IN-BW mirror mismatch: {anomalies}"));
     assert_eq!(mirror["mirror-mismatch"]["importer"], "BW", "{mirror}");
+    // In text, the figures behind it, not raw JSON.
+    let text = ok(&bw, &["anomalies"]);
+    assert!(
+        text.contains("mirror mismatch IN -> BW: 1000.00 ct certified, 891.00 ct confirmed"),
+        "{text}"
+    );
+    assert!(!text.contains("{\""), "{text}");
 
     // 3. Botswana proposes an export ban on the UAE; it takes effect only
     //    with the last government's signature.

@@ -127,8 +127,9 @@ pub fn run(global: &Global, command: ClientCommand) -> Result<(), CliError> {
             out.show(&answer, || {
                 let items = answer["items"].as_array().cloned().unwrap_or_default();
                 let mut text = format!("anomalies of {}: {}", s(&answer["period"]), items.len());
-                for a in items {
-                    text.push_str(&format!("\n  {a}"));
+                for item in items {
+                    text.push_str("\n  ");
+                    text.push_str(&describe_anomaly(&item));
                 }
                 text
             });
@@ -256,5 +257,76 @@ fn read_certificate(path: &Path) -> Result<Certificate, CliError> {
         serde_json::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
     } else {
         toml::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
+    }
+}
+
+/// One line for an anomaly, with the figures behind it (the JSON of one the
+/// client does not know, as it came).
+fn describe_anomaly(item: &Value) -> String {
+    use kp_api::Anomaly as A;
+    let Ok(anomaly) = serde_json::from_value::<A>(item.clone()) else {
+        return item.to_string();
+    };
+    match anomaly {
+        A::MirrorMismatch {
+            exporter,
+            importer,
+            exported_carats,
+            imported_carats,
+            difference_pct,
+            ..
+        } => format!(
+            "mirror mismatch {exporter} -> {importer}: {exported_carats} ct certified, \
+             {imported_carats} ct confirmed ({difference_pct} % of the larger)"
+        ),
+        A::ValuePerCaratOutlier {
+            participant,
+            hs_code,
+            value_per_carat_cents,
+            norm_cents,
+            deviation_pct,
+            ..
+        } => format!(
+            "value per carat {participant} HS {}: USD {} per ct against a norm of USD {} \
+             ({deviation_pct} % off)",
+            hs_code.0,
+            UsdCents(value_per_carat_cents),
+            UsdCents(norm_cents)
+        ),
+        A::ExpiredUnconfirmed {
+            participant,
+            totals,
+            numbers,
+            ..
+        } => format!(
+            "expired unconfirmed {participant}: {} certificates, {} ct, USD {} (e.g. {})",
+            totals.count,
+            totals.carats,
+            totals.value_usd,
+            numbers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        A::ExportsExceedSupply {
+            participant,
+            exported_carats,
+            produced_carats,
+            imported_carats,
+            ..
+        } => format!(
+            "exports exceed supply {participant}: {exported_carats} ct exported, \
+             {produced_carats} ct produced, {imported_carats} ct imported"
+        ),
+        A::SharpChange {
+            participant,
+            previous_carats,
+            current_carats,
+            change_pct,
+            ..
+        } => format!(
+            "sharp change {participant}: {previous_carats} ct -> {current_carats} ct ({change_pct:+} %)"
+        ),
     }
 }
