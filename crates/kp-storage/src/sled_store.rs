@@ -173,10 +173,19 @@ impl SledStore {
                     std::thread::sleep(OPEN_LOCK_RETRY_WAIT);
                 }
                 Err(e) => {
+                    // sled's own message for a held lock is Rust debug text
+                    // (`Os { code: 11, kind: WouldBlock, .. }`): say what it means.
+                    let detail = if is_lock_held(&e) {
+                        "another process has it open (is a node already running on this \
+                         data directory?)"
+                            .to_string()
+                    } else {
+                        e.to_string()
+                    };
                     return Err(StorageError::Open {
                         path: path.display().to_string(),
-                        detail: e.to_string(),
-                    })
+                        detail,
+                    });
                 }
             }
         };
@@ -499,9 +508,10 @@ mod tests {
     #[test]
     fn second_open_in_one_process_fails_cleanly() {
         let (dir, _store) = temp();
-        assert!(matches!(
-            SledStore::open(dir.path().join("db")),
-            Err(StorageError::Open { .. })
-        ));
+        let error = SledStore::open(dir.path().join("db")).unwrap_err();
+        assert!(matches!(error, StorageError::Open { .. }), "{error:?}");
+        let text = error.to_string();
+        assert!(text.contains("another process has it open"), "{text}");
+        assert!(!text.contains("WouldBlock"), "{text}");
     }
 }

@@ -126,12 +126,24 @@ pub enum NodeError {
     #[error("network: {0}")]
     Network(#[from] kp_network::NetworkError),
     /// An address in the configuration is malformed.
-    #[error("address {address:?}: {detail}")]
+    #[error("{field} {address:?}: {detail} (expected a libp2p address such as /ip4/127.0.0.1/tcp/26600)")]
     Address {
+        /// The configuration field.
+        field: &'static str,
         /// The address.
         address: String,
         /// What is wrong.
         detail: String,
+    },
+    /// An address in the configuration cannot be listened on.
+    #[error("cannot listen on {address} ({what}): {source}")]
+    Bind {
+        /// The configuration field.
+        what: &'static str,
+        /// The address.
+        address: String,
+        /// The OS error.
+        source: std::io::Error,
     },
     /// The OS refused something (runtime, socket).
     #[error("{action}: {source}")]
@@ -259,9 +271,10 @@ fn now_ms() -> Timestamp {
     kp_types::time::wall_clock()
 }
 
-fn parse_multiaddr(text: &str) -> Result<kp_network::Multiaddr, NodeError> {
+fn parse_multiaddr(field: &'static str, text: &str) -> Result<kp_network::Multiaddr, NodeError> {
     text.parse::<kp_network::Multiaddr>()
         .map_err(|e| NodeError::Address {
+            field,
             address: text.to_string(),
             detail: e.to_string(),
         })
@@ -331,13 +344,13 @@ impl Node {
         let mut net_config = NetworkConfig::new(
             ledger.chain_id(),
             key.clone(),
-            parse_multiaddr(&config.network.listen)?,
+            parse_multiaddr("[network] listen", &config.network.listen)?,
         );
         net_config.bootstrap = config
             .network
             .peers
             .iter()
-            .map(|p| parse_multiaddr(p))
+            .map(|p| parse_multiaddr("[network] peers", p))
             .collect::<Result<Vec<_>, _>>()?;
         net_config.allowed = allowed.clone();
         net_config.message_bytes_max = config.network.message_bytes_max;
@@ -359,8 +372,9 @@ impl Node {
         });
         let listener = tokio::net::TcpListener::bind(&config.rpc.listen)
             .await
-            .map_err(|source| NodeError::Io {
-                action: "bind the RPC address",
+            .map_err(|source| NodeError::Bind {
+                what: "[rpc] listen",
+                address: config.rpc.listen.clone(),
                 source,
             })?;
         let (rpc_shutdown, rpc_stop) = oneshot::channel::<()>();

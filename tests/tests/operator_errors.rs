@@ -1,0 +1,86 @@
+//! What an operator reads when a node cannot start: each error names the
+//! field, the address or the directory at fault, in words rather than Rust
+//! debug text.
+
+use kp_e2e::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `kpledger node --config CONFIG`, which must fail within a minute;
+/// returns its stderr.
+fn node_fails(config: &Path) -> String {
+    let mut child = Command::new(kpledger_bin())
+        .args(["node", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kpledger node");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let out = child.wait_with_output().expect("node output");
+                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                assert!(!status.success(), "the node started:\n{stderr}");
+                return stderr;
+            }
+            _ if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the node did not stop with an error within a minute");
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+#[test]
+fn a_node_that_cannot_start_says_which_field_address_or_directory() {
+    let mut cluster = Cluster::generate(1, 0);
+    cluster.start(0);
+    let rpc = cluster.nodes[0].rpc.clone();
+    let up = wait_until(Duration::from_secs(60), || {
+        get_json(&rpc, "/v1/status").is_some()
+    });
+    assert!(up, "{}", cluster.logs_tail(20));
+    let dir = cluster.nodes[0].dir.clone();
+    let config = std::fs::read_to_string(dir.join("node.toml")).unwrap();
+    let p2p = config
+        .lines()
+        .find(|l| l.starts_with("listen = \"/ip4/"))
+        .expect("a p2p listen line")
+        .to_string();
+
+    // A second node on the same data directory.
+    let stderr = node_fails(&dir.join("node.toml"));
+    assert!(stderr.contains("another process has it open"), "{stderr}");
+    assert!(!stderr.contains("WouldBlock"), "{stderr}");
+
+    // Its own data directory and peer port, but the RPC address is taken.
+    let free = free_port_range(1);
+    let taken = config
+        .replace("data_dir = \"data\"", "data_dir = \"data-b\"")
+        .replace(&p2p, &format!("listen = \"/ip4/127.0.0.1/tcp/{free}\""));
+    std::fs::write(dir.join("taken.toml"), taken).unwrap();
+    let stderr = node_fails(&dir.join("taken.toml"));
+    assert!(
+        stderr.contains(&format!("cannot listen on {rpc} ([rpc] listen)")),
+        "{stderr}"
+    );
+
+    // A peer address in the wrong form names its field and the form expected.
+    let malformed = config
+        .replace("data_dir = \"data\"", "data_dir = \"data-c\"")
+        .replace(&p2p, "listen = \"127.0.0.1:9\"");
+    std::fs::write(dir.join("malformed.toml"), malformed).unwrap();
+    let stderr = node_fails(&dir.join("malformed.toml"));
+    assert!(
+        stderr.contains("[network] listen \"127.0.0.1:9\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("/ip4/127.0.0.1/tcp/"), "{stderr}");
+}
