@@ -253,10 +253,45 @@ fn read_certificate(path: &Path) -> Result<Certificate, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
     let is_json = path.extension().is_some_and(|e| e == "json");
-    if is_json {
-        serde_json::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
+    parse_certificate(&text, is_json).map_err(|e| usage(format!("{}: {e}", path.display())))
+}
+
+/// A certificate from its TOML (or JSON) text. A field no certificate field
+/// takes is an error naming it: a misspelled optional field (`origin_zone`
+/// for `origin_zones`) would otherwise be dropped and the certificate issued
+/// without it. Native TOML dates (`issued_on = 2026-12-05`) are taken like
+/// quoted ones.
+fn parse_certificate(text: &str, is_json: bool) -> Result<Certificate, String> {
+    let mut unknown = Vec::new();
+    let certificate = if is_json {
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        serde_ignored::deserialize(value, |field| unknown.push(field.to_string()))
+            .map_err(|e| e.to_string())?
     } else {
-        toml::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
+        let mut value: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
+        dates_as_text(&mut value);
+        serde_ignored::deserialize(value, |field| unknown.push(field.to_string()))
+            .map_err(|e| e.to_string())?
+    };
+    if !unknown.is_empty() {
+        return Err(format!(
+            "unknown field(s) {} (see the certificate fields in README.md)",
+            unknown.join(", ")
+        ));
+    }
+    Ok(certificate)
+}
+
+/// Turns every TOML date without a time into its `YYYY-MM-DD` text, the
+/// form the certificate's dates are read from.
+fn dates_as_text(value: &mut toml::Value) {
+    match value {
+        toml::Value::Datetime(dt) if dt.date.is_some() && dt.time.is_none() => {
+            *value = toml::Value::String(dt.to_string());
+        }
+        toml::Value::Table(table) => table.iter_mut().for_each(|(_, v)| dates_as_text(v)),
+        toml::Value::Array(items) => items.iter_mut().for_each(dates_as_text),
+        _ => {}
     }
 }
 
@@ -328,5 +363,64 @@ fn describe_anomaly(item: &Value) -> String {
         } => format!(
             "sharp change {participant}: {previous_carats} ct -> {current_carats} ct ({change_pct:+} %)"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERTIFICATE: &str = r#"
+number = "BW2026000001"
+exporting = "BW"
+issuing_authority = "BW-KPA"
+importing = "EU"
+destination = "BE"
+origin = { countries = ["BW"] }
+issued_on = "2026-12-05"
+expires_on = "2027-01-04"
+
+[exporter]
+name = "Debswana Diamond Company"
+address = "Plot 64288, Airport Road, Gaborone"
+
+[importer]
+name = "Antwerp Rough Traders BV"
+address = "Hoveniersstraat 2, 2018 Antwerp"
+
+[[lines]]
+hs_code = "7102.31"
+carats = "1250.50"
+value_usd = "2500000.00"
+parcels = 3
+"#;
+
+    #[test]
+    fn the_readme_certificate_parses_with_quoted_or_native_dates() {
+        let quoted = parse_certificate(CERTIFICATE, false).unwrap();
+        let native = parse_certificate(
+            &CERTIFICATE
+                .replace(r#""2026-12-05""#, "2026-12-05")
+                .replace(r#""2027-01-04""#, "2027-01-04"),
+            false,
+        )
+        .unwrap();
+        assert_eq!(quoted, native);
+        assert_eq!(native.issued_on.to_string(), "2026-12-05");
+        let json = serde_json::to_string(&quoted).unwrap();
+        assert_eq!(parse_certificate(&json, true).unwrap(), quoted);
+    }
+
+    #[test]
+    fn a_misspelled_field_is_named_not_dropped() {
+        let text = CERTIFICATE.replace(
+            "origin = { countries = [\"BW\"] }",
+            "origin = { countries = [\"BW\"] }\norigin_zone = [\"Zone-A\"]",
+        );
+        let error = parse_certificate(&text, false).unwrap_err();
+        assert!(error.contains("origin_zone"), "{error}");
+        let nested = CERTIFICATE.replace("parcels = 3", "parcels = 3\ncarat = \"1.00\"");
+        let error = parse_certificate(&nested, false).unwrap_err();
+        assert!(error.contains("lines.0.carat"), "{error}");
     }
 }
