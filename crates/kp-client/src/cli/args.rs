@@ -154,7 +154,7 @@ pub enum CertCommand {
         /// The voiding authority (default: the signer's authority).
         #[arg(long)]
         authority: Option<String>,
-        /// Why.
+        /// Why, in words (free text, kept on the ledger).
         #[arg(long)]
         reason: String,
     },
@@ -192,7 +192,7 @@ pub enum CertCommand {
         /// seized.
         #[arg(long)]
         status: Option<String>,
-        /// Issue period.
+        /// Issue period: 2026, 2026H1 or 2026Q1.
         #[arg(long)]
         period: Option<String>,
         /// Continue after this number.
@@ -339,7 +339,7 @@ pub enum ResolutionCommand {
         signer: Signer,
         /// Its id: 64 hex digits, or a unique prefix of at least 8.
         id: String,
-        /// Why.
+        /// Why, in words (free text, kept on the ledger).
         #[arg(long)]
         reason: String,
     },
