@@ -150,6 +150,10 @@ fn readme_walkthrough_through_the_cli() {
     );
     let status = ok(&bw, &["status"]);
     assert!(status.contains("chain kp-devnet"), "{status}");
+    // The nodes' log files are plain text, without terminal colour codes.
+    let log = std::fs::read_to_string(dir.join("node0/node.log")).unwrap();
+    assert!(log.contains("committed"), "{log}");
+    assert!(!log.contains('\u{1b}'), "colour codes in node.log");
 
     // 1. Botswana's authority issues a certificate to the EU.
     let cert_file = root.path().join("BW2026000001.toml");

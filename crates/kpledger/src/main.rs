@@ -15,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(
     name = "kpledger",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("KPLEDGER_COMMIT"), ")"),
     about = "Kimberley Process certificate ledger"
 )]
 struct Cli {

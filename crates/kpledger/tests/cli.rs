@@ -49,3 +49,19 @@ fn a_usage_error_fails_and_shows_the_usage() {
     assert!(!ok);
     assert!(text.contains("Usage"), "{text}");
 }
+
+#[test]
+fn version_names_the_commit() {
+    let (ok, text) = kpledger(&["--version"]);
+    assert!(ok, "{text}");
+    let commit = text
+        .split("(commit ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no commit in {text:?}"));
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{text}"
+    );
+}

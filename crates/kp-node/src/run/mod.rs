@@ -187,9 +187,13 @@ fn init_tracing() {
     // while the node's own counters already report what was dropped.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=error"));
+    // Colours only for a person at a terminal: a log file (the devnet's
+    // node.log, journald, docker) gets plain text.
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
         .try_init();
 }
 
