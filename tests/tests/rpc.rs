@@ -45,6 +45,14 @@ fn every_endpoint_and_error_case_against_a_running_network() {
     let node = cluster.nodes[0].rpc.clone();
     let other = cluster.nodes[2].rpc.clone();
 
+    // Health: 200 while the node follows the network, with what it judged.
+    let (status, health) = get(&node, "/v1/health");
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["ok"], true, "{health}");
+    assert_eq!(health["catching_up"], false, "{health}");
+    assert!(health["peers"].as_u64() >= Some(3), "{health}");
+    assert_eq!(health["problems"], serde_json::json!([]), "{health}");
+
     // An events subscriber on another node, started before the transaction.
     let events_addr = other.clone();
     let (seen_tx, seen) = std::sync::mpsc::channel::<String>();

@@ -76,7 +76,19 @@ pub struct Status {
     pub mempool: usize,
     /// Current consensus round.
     pub round: u32,
+    /// Time of the last applied block, milliseconds since 1970.
+    #[serde(default)]
+    pub block_time_ms: u64,
+    /// Whether the node is replaying decided blocks it fetched from peers
+    /// and is still far behind the network (see `/v1/health`).
+    #[serde(default)]
+    pub catching_up: bool,
 }
+
+/// A node whose last block is older than this, and that is not catching up,
+/// is unhealthy: the network, or this node's part in it, has stopped
+/// (an idle network still writes an empty block every few seconds).
+pub const HEALTH_BLOCK_AGE_MAX_MS: u64 = 120_000;
 
 /// An API error: HTTP status, stable code, and a message a person can act on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -81,7 +81,15 @@ pub fn document() -> Value {
     );
     paths.insert(
         "/v1/health".into(),
-        get_op("Liveness", vec![], ok_json("alive", &["ok", "height"]), &[]),
+        get_op(
+            "Health: 200 when the node follows the network; 503 with `problems` when it is catching up, has no peers or has had no block for 120 s",
+            vec![],
+            ok_json(
+                "healthy",
+                &["ok", "height", "catching_up", "peers", "block_age_ms", "problems"],
+            ),
+            &[],
+        ),
     );
     paths.insert(
         "/v1/genesis".into(),

@@ -45,6 +45,13 @@ mod tests;
 use consensus::*;
 use sync::*;
 
+/// How recently synced blocks must have arrived for the node to count as
+/// catching up (`/v1/health`).
+const CATCHING_UP_WINDOW: Duration = Duration::from_secs(10);
+/// How far behind the wall clock the last block must be for a syncing node
+/// to count as catching up rather than following the tip.
+const CATCHING_UP_LAG_MS: u64 = 30_000;
+
 /// Most blocks asked for in one sync request. Answers are also cut to the
 /// peers' message size limit, which is what bounds them for full blocks.
 const SYNC_BATCH_MAX: u32 = 128;
@@ -226,6 +233,8 @@ struct Node {
     peers: BTreeSet<PublicKey>,
     last_progress: Instant,
     sync_in_flight: bool,
+    /// When blocks fetched from peers were last applied.
+    last_synced: Option<Instant>,
     sync_replies: mpsc::Sender<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
     sync_results: mpsc::Receiver<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
     sync_peer_index: usize,
@@ -415,6 +424,7 @@ impl Node {
             peers: BTreeSet::new(),
             last_progress: Instant::now(),
             sync_in_flight: false,
+            last_synced: None,
             sync_replies,
             sync_results,
             sync_peer_index: 0,
@@ -453,6 +463,16 @@ impl Node {
         }
     }
 
+    /// Replaying blocks fetched from peers, still far behind the network:
+    /// synced blocks arrived within [`CATCHING_UP_WINDOW`] and the last one
+    /// is older than [`CATCHING_UP_LAG_MS`].
+    fn catching_up(&self) -> bool {
+        let behind_ms = now_ms().0.saturating_sub(self.ledger.last_block_time().0);
+        self.last_synced
+            .is_some_and(|at| at.elapsed() < CATCHING_UP_WINDOW)
+            && behind_ms > CATCHING_UP_LAG_MS
+    }
+
     fn refresh_status(&self) {
         let status = Status {
             chain_id: self.chain_id.clone(),
@@ -466,6 +486,8 @@ impl Node {
             validators: self.ledger.validators().len(),
             mempool: self.mempool.len(),
             round: self.consensus.round(),
+            block_time_ms: self.ledger.last_block_time().0,
+            catching_up: self.catching_up(),
         };
         if let Ok(mut slot) = self.shared.status.write() {
             *slot = status;

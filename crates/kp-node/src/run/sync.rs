@@ -239,6 +239,9 @@ impl Node {
             commit_ms = started.elapsed().as_millis() as u64,
             "synced blocks stored in one commit"
         );
+        if count > 0 {
+            self.last_synced = Some(Instant::now());
+        }
         // Only now that the blocks are durable does anyone hear of them.
         for (block, certificate, receipt, elapsed) in staged.blocks {
             self.committed(&block, &certificate, receipt, elapsed)

@@ -14,9 +14,52 @@ pub(super) async fn status(State(state): State<AppState>) -> Json<Status> {
     Json(state.backend.status())
 }
 
-pub(super) async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+/// `GET /v1/health`: 200 when the node follows the network, 503 with the
+/// problems when it does not (catching up, no peers, no block for a while),
+/// so that a load balancer or an orchestrator's probe can act on it.
+pub(super) async fn health(State(state): State<AppState>) -> Response {
     let status = state.backend.status();
-    Json(serde_json::json!({ "ok": true, "height": status.height }))
+    let now = kp_types::time::wall_clock().0;
+    let (ok, body) = health_of(&status, now);
+    let code = if ok {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+/// Whether a node with `status` is healthy at `now` (ms since 1970), and
+/// the body `/v1/health` answers.
+pub(crate) fn health_of(status: &Status, now: u64) -> (bool, serde_json::Value) {
+    let block_age_ms = now.saturating_sub(status.block_time_ms);
+    let mut problems = Vec::new();
+    if status.catching_up {
+        problems.push(format!(
+            "catching up: at height {}, whose block is {} s old",
+            status.height,
+            block_age_ms / 1000
+        ));
+    } else if block_age_ms > crate::HEALTH_BLOCK_AGE_MAX_MS {
+        problems.push(format!(
+            "no block for {} s (height {})",
+            block_age_ms / 1000,
+            status.height
+        ));
+    }
+    if status.peers == 0 && status.validators > 1 {
+        problems.push("no peers".to_string());
+    }
+    let ok = problems.is_empty();
+    let body = serde_json::json!({
+        "ok": ok,
+        "height": status.height,
+        "catching_up": status.catching_up,
+        "peers": status.peers,
+        "block_age_ms": block_age_ms,
+        "problems": problems,
+    });
+    (ok, body)
 }
 
 pub(super) async fn genesis(State(state): State<AppState>) -> ApiResult {
@@ -69,4 +112,74 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
         state.backend.metrics(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::*;
+
+    fn following(now: u64) -> Status {
+        Status {
+            height: 9,
+            block_time_ms: now - 3_000,
+            peers: 4,
+            validators: 4,
+            ..Status::default()
+        }
+    }
+
+    #[test]
+    fn a_node_that_follows_the_network_is_healthy() {
+        let now = 1_800_000_000_000;
+        let (ok, body) = health_of(&following(now), now);
+        assert!(ok, "{body}");
+        assert_eq!(body["block_age_ms"], 3_000);
+        assert_eq!(body["problems"], serde_json::json!([]));
+        // A network of one validator needs no peers.
+        let alone = Status {
+            peers: 0,
+            validators: 1,
+            ..following(now)
+        };
+        assert!(health_of(&alone, now).0);
+    }
+
+    #[test]
+    fn catching_up_no_peers_and_no_block_are_each_reported() {
+        let now = 1_800_000_000_000;
+        let catching_up = Status {
+            catching_up: true,
+            block_time_ms: now - 86_400_000,
+            ..following(now)
+        };
+        let (ok, body) = health_of(&catching_up, now);
+        assert!(!ok);
+        assert!(
+            body["problems"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("catching up"),
+            "{body}"
+        );
+        let stalled = Status {
+            block_time_ms: now - crate::HEALTH_BLOCK_AGE_MAX_MS - 1,
+            ..following(now)
+        };
+        let (ok, body) = health_of(&stalled, now);
+        assert!(!ok);
+        assert!(
+            body["problems"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("no block for 120 s"),
+            "{body}"
+        );
+        let cut_off = Status {
+            peers: 0,
+            ..following(now)
+        };
+        let (ok, body) = health_of(&cut_off, now);
+        assert!(!ok);
+        assert_eq!(body["problems"], serde_json::json!(["no peers"]));
+    }
 }
