@@ -53,6 +53,11 @@ enum Command {
         #[arg(long, default_value = "kp-testnet")]
         chain_id: String,
     },
+    /// Genesis files: check one as a node would, print its hash.
+    Genesis {
+        #[command(subcommand)]
+        command: GenesisCommand,
+    },
     /// Run a node.
     Node {
         /// The node's configuration file.
@@ -64,6 +69,29 @@ enum Command {
     Devnet(kp_node::devnet::DevnetArgs),
     #[command(flatten)]
     Client(kp_client::cli::ClientCommand),
+}
+
+#[derive(Subcommand)]
+enum GenesisCommand {
+    /// Check a genesis file against every rule a node applies when it
+    /// starts; print its chain id, members and hash (exit status 1 if it
+    /// fails).
+    Validate {
+        /// The genesis file.
+        file: PathBuf,
+    },
+    /// Print the hash of a genesis file: what every node of the network must
+    /// share, and what a light client trusts.
+    Hash {
+        /// The genesis file.
+        file: PathBuf,
+    },
+}
+
+fn load_genesis(file: &std::path::Path) -> Result<kp_api::Genesis, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    kp_api::Genesis::from_toml(&text).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 #[derive(Subcommand)]
@@ -114,6 +142,37 @@ fn run(cli: Cli) -> Result<(), String> {
         } => {
             let key = keys::read(&file).map_err(|e| e.to_string())?;
             print_key(&key)
+        }
+        Command::Genesis {
+            command: GenesisCommand::Validate { file },
+        } => {
+            let genesis = load_genesis(&file)?;
+            let count = |kind: kp_types::ParticipantKind| {
+                genesis
+                    .participants
+                    .iter()
+                    .filter(|p| p.kind == kind)
+                    .count()
+            };
+            println!(
+                "{}: valid
+chain {}  governments {}  trading entities {}  observers {}  authorities {}
+hash {}",
+                file.display(),
+                genesis.chain_id,
+                count(kp_types::ParticipantKind::Government),
+                count(kp_types::ParticipantKind::TradingEntity),
+                count(kp_types::ParticipantKind::Observer),
+                genesis.authorities.len(),
+                genesis.hash()
+            );
+            Ok(())
+        }
+        Command::Genesis {
+            command: GenesisCommand::Hash { file },
+        } => {
+            println!("{}", load_genesis(&file)?.hash());
+            Ok(())
         }
         Command::Testnet {
             validators,

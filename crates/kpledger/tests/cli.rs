@@ -65,3 +65,37 @@ fn version_names_the_commit() {
         "{text}"
     );
 }
+
+#[test]
+fn genesis_validate_and_hash_check_a_file_as_a_node_would() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../node-config/devnet-genesis.toml"
+    );
+    let (ok, text) = kpledger(&["genesis", "validate", file]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("valid\nchain kp-devnet  governments 4"),
+        "{text}"
+    );
+    let (ok, hash) = kpledger(&["genesis", "hash", file]);
+    assert!(ok, "{hash}");
+    let hash = hash.trim();
+    assert_eq!(hash.len(), 64, "{hash}");
+    assert!(text.contains(&format!("hash {hash}")), "{text}");
+
+    // A small-order key (the identity point) is refused, as a node would.
+    let original = std::fs::read_to_string(file).unwrap();
+    let key = original
+        .lines()
+        .find_map(|l| l.strip_prefix("node_key = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap();
+    let weak = format!("01{}", "0".repeat(62));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("genesis.toml");
+    std::fs::write(&bad, original.replacen(key, &weak, 1)).unwrap();
+    let (ok, text) = kpledger(&["genesis", "validate", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(text.contains("small order"), "{text}");
+}
