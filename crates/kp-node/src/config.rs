@@ -5,6 +5,14 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+/// Prefix of the environment variables that set configuration values
+/// (`KPLEDGER_RPC_LISTEN`; see [`NodeConfig::load_with`]).
+pub const ENV_PREFIX: &str = "KPLEDGER_";
+
+/// The sections of a node's configuration file.
+pub const CONFIG_SECTIONS: [&str; 6] =
+    ["node", "network", "rpc", "consensus", "mempool", "storage"];
+
 /// Why a configuration could not be loaded.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -202,17 +210,66 @@ fn default_message_bytes_max() -> usize {
 }
 
 impl NodeConfig {
-    /// Reads `path` and resolves relative paths against its directory.
+    /// Reads `path`, applies the `KPLEDGER_<SECTION>_<KEY>` environment
+    /// variables over it ([`NodeConfig::load_with`]) and resolves relative
+    /// paths against the file's directory.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        NodeConfig::load_with(path, std::env::vars())
+    }
+
+    /// [`NodeConfig::load`] with the given environment. A variable
+    /// `KPLEDGER_<SECTION>_<KEY>` whose section is one of the file's
+    /// (`node`, `network`, `rpc`, `consensus`, `mempool`, `storage`) sets
+    /// `[section] key`, e.g. `KPLEDGER_RPC_LISTEN=0.0.0.0:8600` or
+    /// `KPLEDGER_NETWORK_PEERS='["/ip4/10.0.0.2/tcp/26600"]'`; its value is
+    /// read as a TOML value, or as a string if it is not one. A key the
+    /// section does not have is an error, as in the file. Other `KPLEDGER_`
+    /// variables (`KPLEDGER_BIN` of the tests) are not the node's.
+    pub fn load_with(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<NodeConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut config: NodeConfig =
-            toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let parse = |source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(parse)?;
+        for (name, raw) in env {
+            let Some((section, key)) = name
+                .strip_prefix(ENV_PREFIX)
+                .and_then(|rest| rest.split_once('_'))
+            else {
+                continue;
+            };
+            let section = section.to_ascii_lowercase();
+            if !CONFIG_SECTIONS.contains(&section.as_str()) {
+                continue;
+            }
+            let value = toml::from_str::<toml::Table>(&format!("value = {raw}"))
+                .ok()
+                .and_then(|mut t| t.remove("value"))
+                .unwrap_or(toml::Value::String(raw));
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(fields) => {
+                    fields.insert(key.to_ascii_lowercase(), value);
+                }
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        path: path.to_path_buf(),
+                        field: "a section",
+                        problem: format!("[{section}] is not a table"),
+                    })
+                }
+            }
+        }
+        let mut config: NodeConfig = toml::Value::Table(table).try_into().map_err(parse)?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
             &mut config.node.genesis,

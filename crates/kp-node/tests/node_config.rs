@@ -100,3 +100,51 @@ fn testnet_writes_keys_configs_and_a_valid_genesis() {
     // A second run into the same folder refuses to overwrite the network.
     assert!(generate(&spec).is_err());
 }
+
+#[test]
+fn environment_variables_set_config_values_and_typos_are_refused() {
+    let path = node_config_dir().join("node.toml");
+    let env = |vars: &[(&str, &str)]| -> Vec<(String, String)> {
+        vars.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let plain = NodeConfig::load_with(&path, Vec::new()).unwrap();
+    let set = NodeConfig::load_with(
+        &path,
+        env(&[
+            ("KPLEDGER_RPC_LISTEN", "0.0.0.0:8700"),
+            (
+                "KPLEDGER_NETWORK_PEERS",
+                r#"["/ip4/10.0.0.2/tcp/26600", "/ip4/10.0.0.3/tcp/26600"]"#,
+            ),
+            ("KPLEDGER_CONSENSUS_TIMEOUT_PROPOSE_MS", "4000"),
+            ("KPLEDGER_STORAGE_CACHE_MB", "128"),
+            ("KPLEDGER_NODE_DATA_DIR", "/var/lib/kpledger"),
+            // Not the node's: the tests' binary, another program's setting.
+            ("KPLEDGER_BIN", "/usr/bin/kpledger"),
+            ("PATH", "/usr/bin"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(set.rpc.listen, "0.0.0.0:8700");
+    assert_eq!(
+        set.network.peers,
+        vec!["/ip4/10.0.0.2/tcp/26600", "/ip4/10.0.0.3/tcp/26600"]
+    );
+    assert_eq!(set.consensus.timeout_propose_ms, 4000);
+    assert_eq!(set.storage.cache_mb, 128);
+    assert_eq!(set.node.data_dir, Path::new("/var/lib/kpledger"));
+    assert_eq!(set.network.listen, plain.network.listen);
+
+    // A misspelled key is named, as in the file; a bad value is checked as
+    // in the file.
+    let typo = NodeConfig::load_with(&path, env(&[("KPLEDGER_RPC_LISTN", "0.0.0.0:1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(typo.contains("listn"), "{typo}");
+    let range = NodeConfig::load_with(&path, env(&[("KPLEDGER_STORAGE_CACHE_MB", "1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(range.contains("storage.cache_mb"), "{range}");
+}
