@@ -203,13 +203,15 @@ fn http_detail(e: &reqwest::Error) -> String {
         }
         source = cause.source();
     }
-    let deepest = causes.last().cloned().unwrap_or_else(|| e.to_string());
+    let Some(deepest) = causes.last() else {
+        return e.to_string();
+    };
     if e.is_timeout() {
         format!("timed out ({deepest})")
     } else if e.is_connect() {
         format!("cannot connect: {deepest} (is a node's RPC listening there?)")
     } else {
-        deepest
+        format!("{e}: {deepest}")
     }
 }
 
