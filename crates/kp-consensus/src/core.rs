@@ -38,6 +38,12 @@ pub struct Consensus {
     /// What the last persisted safety state signed (see
     /// [`SafetyState::assert_safe`]).
     persisted: Option<crate::safety::Signed>,
+    /// The height of the restored safety state. A host that restarts below
+    /// it lost blocks it had decided (and voted in) before: until it reaches
+    /// this height again it follows without signing or persisting anything,
+    /// so it can neither vote twice in a height it voted in nor overwrite
+    /// the persisted state that guards this one.
+    signs_from: u64,
     validators: Vec<PublicKey>,
     validator_set: BTreeSet<PublicKey>,
     votes: VoteKeeper,
@@ -99,10 +105,12 @@ impl Consensus {
     pub fn new(config: ConsensusConfig, restored: Option<SafetyState>) -> Self {
         let me = config.key.public();
         let persisted = restored.as_ref().map(SafetyState::signed);
+        let signs_from = restored.as_ref().map_or(0, |s| s.height);
         Consensus {
             config,
             me,
             persisted,
+            signs_from,
             restored,
             started: false,
             safety: SafetyState::new(0),
@@ -162,6 +170,12 @@ impl Consensus {
     /// Whether this node votes in the current height.
     pub fn is_validator(&self) -> bool {
         self.validator_set.contains(&self.me)
+    }
+
+    /// Whether this node signs in the current height: a validator at or
+    /// above the height of the state it restarted from (`signs_from`).
+    fn may_sign(&self) -> bool {
+        self.is_validator() && self.safety.height >= self.signs_from
     }
 
     /// Votes kept for the current height.
@@ -285,7 +299,15 @@ impl Consensus {
         self.started = true;
         // L53: locked and valid values reset with the new height (a fresh
         // safety state), unless we resume one persisted for this very height.
-        let restored = self.restored.take().filter(|s| s.height == height);
+        let restored = match self.restored.take() {
+            Some(state) if state.height == height => Some(state),
+            // Kept for its own height (see `signs_from`).
+            Some(state) if state.height > height => {
+                self.restored = Some(state);
+                None
+            }
+            _ => None,
+        };
         self.schedule_rebroadcast(height, out);
         match restored {
             Some(state) => {
@@ -421,7 +443,7 @@ impl Consensus {
 
     /// L19: sign and broadcast `⟨PROPOSAL, h_p, round_p, v, validRound_p⟩`.
     fn propose(&mut self, block: SharedBlock, pol_round: Option<u32>, out: &mut Vec<Action>) {
-        if !self.is_validator() {
+        if !self.may_sign() {
             return;
         }
         if let Some((signed, block)) = self.safety.proposal.clone() {
@@ -490,6 +512,11 @@ impl Consensus {
     /// contradicts neither itself nor what was persisted before.
     fn persist(&mut self, out: &mut Vec<Action>) {
         self.dirty = false;
+        if self.safety.height < self.signs_from {
+            // Nothing was signed here (`may_sign`), and the state on disk
+            // guards a later height.
+            return;
+        }
         self.safety.assert_safe(self.persisted.as_ref());
         self.persisted = Some(self.safety.signed());
         out.push(Action::PersistSafety(Box::new(self.safety.clone())));
@@ -508,7 +535,7 @@ impl Consensus {
     /// unless this node already signed a different one (which only a restart
     /// can bring about): then the old vote is re-sent instead.
     fn vote(&mut self, kind: VoteKind, block: Option<Hash>, out: &mut Vec<Action>) {
-        if !self.is_validator() {
+        if !self.may_sign() {
             return;
         }
         if let Some(existing) = self.safety.vote(kind).cloned() {

@@ -1033,3 +1033,41 @@ fn f_plus_one_helpers_relay_to_each_laggard_and_they_rotate() {
         0
     ));
 }
+
+#[test]
+fn a_restart_below_the_persisted_height_signs_nothing_until_it_gets_there() {
+    // The store lost the blocks below the persisted safety state's height
+    // (say a restore from an older backup): the node voted in those heights
+    // before, so it must not vote in them again, nor overwrite the state
+    // that guards the later height.
+    let fx = Fixture::new(4);
+    let me = fx.me();
+    let p0 = fx.proposer(0).clone();
+    let b = block(1, p0.public());
+    let mut later = SafetyState::new(H + 1);
+    later.round = 3;
+    let mut node = fx.node(me.clone(), Some(later));
+    let mut actions = Vec::new();
+    for input in [
+        proposal(&p0, 0, None, &b),
+        valid(&b, true),
+        timeout(0, TimeoutKind::Propose),
+        timeout(0, TimeoutKind::Rebroadcast),
+    ] {
+        actions.extend(node.handle(input));
+    }
+    assert!(own_votes(&actions, me.public()).is_empty(), "{actions:?}");
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::PersistSafety(_))),
+        "{actions:?}"
+    );
+    // At the persisted height it resumes the persisted round, and signs.
+    let _ = node.handle(Input::StartHeight {
+        height: H + 1,
+        validators: fx.validators.clone(),
+    });
+    assert_eq!(node.safety().height, H + 1);
+    assert_eq!(node.safety().round, 3);
+}
