@@ -75,6 +75,18 @@ pub struct NodeSection {
     pub key_file: PathBuf,
     /// Where the node keeps its database.
     pub data_dir: PathBuf,
+    /// Worker threads of the node's runtime, which runs the network, the
+    /// RPC server and the consensus host (default 2; more lets a larger
+    /// server answer more RPC readers at once).
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+}
+
+/// Runtime worker threads when the config names none.
+pub const THREADS_DEFAULT: usize = 2;
+
+fn default_threads() -> usize {
+    THREADS_DEFAULT
 }
 
 /// Peer-to-peer network.
@@ -290,6 +302,9 @@ impl NodeConfig {
             field,
             problem: problem.to_string(),
         };
+        if !(1..=256).contains(&self.node.threads) {
+            return Err(invalid("node.threads", "must be between 1 and 256"));
+        }
         if self.mempool.size_max == 0 || self.mempool.size_max > 1_000_000 {
             return Err(invalid("mempool.size_max", "must be between 1 and 1000000"));
         }

@@ -183,6 +183,7 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
                 genesis: PathBuf::from("../genesis.toml"),
                 key_file: PathBuf::from("node.key"),
                 data_dir: PathBuf::from("data"),
+                threads: crate::config::THREADS_DEFAULT,
             },
             network: NetworkSection {
                 listen: format!("/ip4/127.0.0.1/tcp/{p2p}"),

@@ -136,6 +136,13 @@ fn environment_variables_set_config_values_and_typos_are_refused() {
     assert_eq!(set.storage.cache_mb, 128);
     assert_eq!(set.node.data_dir, Path::new("/var/lib/kpledger"));
     assert_eq!(set.network.listen, plain.network.listen);
+    assert_eq!(plain.node.threads, 2);
+    let threads = NodeConfig::load_with(&path, env(&[("KPLEDGER_NODE_THREADS", "8")])).unwrap();
+    assert_eq!(threads.node.threads, 8);
+    let none = NodeConfig::load_with(&path, env(&[("KPLEDGER_NODE_THREADS", "0")]))
+        .unwrap_err()
+        .to_string();
+    assert!(none.contains("node.threads"), "{none}");
 
     // A misspelled key is named, as in the file; a bad value is checked as
     // in the file.

@@ -177,7 +177,7 @@ pub fn run_node(config_path: &Path) -> Result<(), NodeError> {
     })?;
     let key = keys::read(&config.node.key_file)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(config.node.threads)
         .enable_all()
         .build()
         .map_err(|source| NodeError::Io {
