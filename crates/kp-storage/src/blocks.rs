@@ -320,6 +320,57 @@ impl BlockStore {
         Ok(out)
     }
 
+    /// The canonical encoding of what [`BlockStore::blocks_from`] returns
+    /// (a `Vec<(Block, CommitCertificate)>`), cut to the longest prefix
+    /// whose encoding fits in `bytes_max`, built from the stored bytes
+    /// without decoding or re-encoding a block. Returns the bytes and how
+    /// many blocks they hold.
+    ///
+    /// This is the block-sync server's answer. Decoding every block to
+    /// re-encode it cost a validator more CPU per certificate than the
+    /// catching-up node spent applying it. The encoding is additive: a list
+    /// is its length (8 bytes, big-endian) followed by its items, and a pair
+    /// is its two halves, which are exactly the stored bodies. Stored bytes
+    /// are not checked here: the receiver verifies every block against its
+    /// commit certificate and its certificate against the validator set, so
+    /// a damaged store yields an answer that is refused, never one that is
+    /// believed.
+    pub fn encoded_blocks_from<S: StateStore + ?Sized>(
+        store: &S,
+        from_height: u64,
+        limit: usize,
+        bytes_max: usize,
+    ) -> Result<(Vec<u8>, usize), StorageError> {
+        const LENGTH_BYTES: usize = 8;
+        let mut out = vec![0u8; LENGTH_BYTES];
+        let mut count: u64 = 0;
+        let mut height = from_height;
+        while (count as usize) < limit.min(BLOCK_RANGE_MAX) {
+            let block_key = height_key(TABLE_BLOCK, height);
+            let Some(block) = store.get(&block_key)? else {
+                break;
+            };
+            let commit_key = height_key(TABLE_COMMIT, height);
+            let Some(certificate) = store.get(&commit_key)? else {
+                return Err(Inconsistency::MissingCommitCertificate { height }.into());
+            };
+            let block = unwrap_raw(&block_key, &block)?;
+            let certificate = unwrap_raw(&commit_key, &certificate)?;
+            if out.len() + block.len() + certificate.len() > bytes_max {
+                break;
+            }
+            out.extend_from_slice(block);
+            out.extend_from_slice(certificate);
+            count += 1;
+            let Some(next) = height.checked_add(1) else {
+                break;
+            };
+            height = next;
+        }
+        out[..LENGTH_BYTES].copy_from_slice(&count.to_be_bytes());
+        Ok((out, count as usize))
+    }
+
     /// The lowest stored block height above `height`, if any: a block beyond
     /// the recorded last one means the store was written outside of
     /// [`BlockStore::block_writes`].

@@ -217,6 +217,42 @@ fn blocks_from_pages_through_the_chain() {
     assert!(BlockStore::blocks_from(&store, 1, 0).unwrap().is_empty());
 }
 
+#[test]
+fn encoded_blocks_from_is_the_encoding_of_blocks_from_cut_to_fit() {
+    let (_dir, store) = temp_sled();
+    stored_chain(&store, 6);
+    let whole = kp_types::encode(&BlockStore::blocks_from(&store, 2, 100).unwrap());
+    let (bytes, count) = BlockStore::encoded_blocks_from(&store, 2, 100, usize::MAX).unwrap();
+    assert_eq!((bytes.clone(), count), (whole.clone(), 5));
+    let decoded: Vec<(Block, CommitCertificate)> = kp_types::decode(&bytes, bytes.len()).unwrap();
+    assert_eq!(decoded, BlockStore::blocks_from(&store, 2, 100).unwrap());
+    // The limit on blocks, and every byte limit: the longest prefix that fits.
+    let (three, count) = BlockStore::encoded_blocks_from(&store, 2, 3, usize::MAX).unwrap();
+    assert_eq!(count, 3);
+    assert_eq!(
+        three,
+        kp_types::encode(&BlockStore::blocks_from(&store, 2, 3).unwrap())
+    );
+    for bytes_max in [0, 7, 8, 9, whole.len() / 2, whole.len() - 1, whole.len()] {
+        let (cut, count) = BlockStore::encoded_blocks_from(&store, 2, 100, bytes_max).unwrap();
+        let prefix = BlockStore::blocks_from(&store, 2, count).unwrap();
+        assert_eq!(cut, kp_types::encode(&prefix), "bytes_max {bytes_max}");
+        assert!(cut.len() <= bytes_max.max(8), "bytes_max {bytes_max}");
+        let next = BlockStore::blocks_from(&store, 2, count + 1).unwrap();
+        if next.len() > count {
+            assert!(kp_types::encode(&next).len() > bytes_max, "not the longest");
+        }
+    }
+    let (empty, count) = BlockStore::encoded_blocks_from(&store, 7, 100, usize::MAX).unwrap();
+    assert_eq!(
+        (empty, count),
+        (
+            kp_types::encode(&Vec::<(Block, CommitCertificate)>::new()),
+            0
+        )
+    );
+}
+
 fn remove(store: &SledStore, key: Vec<u8>) {
     let mut writes = WriteSet::default();
     writes.delete(key);

@@ -206,16 +206,14 @@ impl Node {
                 handle,
                 ..
             } => {
-                let blocks = BlockStore::blocks_from(
+                // The stored bytes as they are: no block is decoded or
+                // encoded again to answer (the asker verifies each one).
+                let (bytes, _) = BlockStore::encoded_blocks_from(
                     self.ledger.store(),
                     from_height,
                     max.min(SYNC_BATCH_MAX) as usize,
+                    self.config.network.message_bytes_max,
                 )?;
-                let bytes_max = self.config.network.message_bytes_max;
-                let mut bytes = kp_types::encode(&blocks);
-                if bytes.len() > bytes_max {
-                    bytes = kp_types::encode(&sync_answer_prefix(blocks, bytes_max));
-                }
                 if let Err(e) = self.net.respond_blocks(handle, bytes).await {
                     tracing::debug!(error = %e, "block sync answer not sent");
                 }

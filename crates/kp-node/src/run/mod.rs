@@ -43,7 +43,6 @@ mod sync;
 mod tests;
 
 use consensus::*;
-use sync::*;
 
 /// How recently synced blocks must have arrived for the node to count as
 /// catching up (`/v1/health`).

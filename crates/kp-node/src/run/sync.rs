@@ -378,26 +378,3 @@ pub(super) struct Staged {
 /// batch's memory grows with its keys: tens of thousands of certificates in
 /// one batch take gigabytes.
 pub(super) const SYNC_STAGE_TXS_MAX: usize = 4_000;
-
-/// The longest prefix of `blocks` whose encoded answer fits in `bytes_max`.
-/// The encoding of a list is its length (8 bytes) followed by its items, so
-/// the sizes of the items add up; the assertion below keeps that honest.
-pub(super) fn sync_answer_prefix(
-    mut blocks: Vec<(Block, CommitCertificate)>,
-    bytes_max: usize,
-) -> Vec<(Block, CommitCertificate)> {
-    const LENGTH_BYTES: usize = 8;
-    let mut total = LENGTH_BYTES;
-    let mut fit = 0;
-    for item in &blocks {
-        let size = kp_types::encode(item).len();
-        if total + size > bytes_max {
-            break;
-        }
-        total += size;
-        fit += 1;
-    }
-    blocks.truncate(fit);
-    debug_assert_eq!(kp_types::encode(&blocks).len(), total);
-    blocks
-}

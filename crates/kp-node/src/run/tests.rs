@@ -85,25 +85,6 @@ fn direct_chunks_fit_and_keep_every_message_in_order() {
     assert!(direct_chunks(messages, one).is_empty());
 }
 
-#[test]
-fn sync_answer_prefix_is_the_longest_that_fits() {
-    let blocks: Vec<_> = (1..=20).map(|h| decided(h, 100 * h as usize)).collect();
-    let whole = kp_types::encode(&blocks).len();
-    for bytes_max in [0, 8, 200, 1000, 5000, 12_345, whole - 1, whole, whole + 1] {
-        let fit = sync_answer_prefix(blocks.clone(), bytes_max);
-        let encoded = kp_types::encode(&fit).len();
-        assert!(fit.is_empty() || encoded <= bytes_max, "{bytes_max}");
-        assert_eq!(fit[..], blocks[..fit.len()]);
-        if fit.len() < blocks.len() {
-            // One more block would not fit.
-            let more = kp_types::encode(&blocks[..fit.len() + 1].to_vec()).len();
-            assert!(more > bytes_max, "{bytes_max}: {} could fit", fit.len() + 1);
-        }
-    }
-    assert_eq!(sync_answer_prefix(blocks.clone(), whole).len(), 20);
-    assert!(sync_answer_prefix(blocks, 8).is_empty());
-}
-
 /// The safety state comes back from either format: the whole state an
 /// earlier build wrote, or a record with the blocks saved when they last
 /// changed; a record naming a block not saved is refused, not guessed.
