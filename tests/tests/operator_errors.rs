@@ -84,3 +84,40 @@ fn a_node_that_cannot_start_says_which_field_address_or_directory() {
     );
     assert!(stderr.contains("/ip4/127.0.0.1/tcp/"), "{stderr}");
 }
+
+/// `[node] log_format = "json"` makes every log line one JSON object that a
+/// log shipper can read.
+#[test]
+fn a_node_asked_for_json_logs_writes_one_object_per_line() {
+    let mut cluster = Cluster::generate(1, 0);
+    let dir = cluster.nodes[0].dir.clone();
+    let config = std::fs::read_to_string(dir.join("node.toml")).unwrap();
+    assert!(config.contains("log_format = \"text\""), "{config}");
+    std::fs::write(
+        dir.join("node.toml"),
+        config.replace("log_format = \"text\"", "log_format = \"json\""),
+    )
+    .unwrap();
+    cluster.start(0);
+    let rpc = cluster.nodes[0].rpc.clone();
+    let decided = wait_until(Duration::from_secs(60), || {
+        get_json(&rpc, "/v1/status")
+            .and_then(|s| s["height"].as_u64())
+            .is_some_and(|h| h >= 1)
+    });
+    assert!(decided, "{}", cluster.logs_tail(20));
+    let log = std::fs::read_to_string(dir.join("node.log")).unwrap();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log lines");
+    for line in &lines {
+        let object: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(object["timestamp"].is_string(), "{line}");
+        assert!(object["level"].is_string(), "{line}");
+        assert!(object["fields"].is_object(), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("\"message\"")),
+        "no message field:\n{log}"
+    );
+}

@@ -80,6 +80,22 @@ pub struct NodeSection {
     /// server answer more RPC readers at once).
     #[serde(default = "default_threads")]
     pub threads: usize,
+    /// How the node writes its log on stdout: `text` (default; colours only
+    /// at a terminal) or `json` (one object per line, for a log shipper).
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+/// The node's log format (`[node] log_format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for a person to read.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `fields` (with
+    /// `message`), and `span`/`spans` when inside one.
+    Json,
 }
 
 /// Runtime worker threads when the config names none.

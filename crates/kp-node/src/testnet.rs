@@ -184,6 +184,7 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
                 key_file: PathBuf::from("node.key"),
                 data_dir: PathBuf::from("data"),
                 threads: crate::config::THREADS_DEFAULT,
+                log_format: crate::config::LogFormat::Text,
             },
             network: NetworkSection {
                 listen: format!("/ip4/127.0.0.1/tcp/{p2p}"),

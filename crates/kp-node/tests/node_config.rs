@@ -2,7 +2,7 @@
 //! that a node can start from.
 
 use kp_ledger::Genesis;
-use kp_node::config::NodeConfig;
+use kp_node::config::{LogFormat, NodeConfig};
 use kp_node::testnet::{generate, TestnetSpec};
 use kp_types::{ParticipantKind, Timestamp};
 use std::path::Path;
@@ -143,6 +143,13 @@ fn environment_variables_set_config_values_and_typos_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(none.contains("node.threads"), "{none}");
+    assert_eq!(plain.node.log_format, LogFormat::Text);
+    let json = NodeConfig::load_with(&path, env(&[("KPLEDGER_NODE_LOG_FORMAT", "json")])).unwrap();
+    assert_eq!(json.node.log_format, LogFormat::Json);
+    let xml = NodeConfig::load_with(&path, env(&[("KPLEDGER_NODE_LOG_FORMAT", "xml")]))
+        .unwrap_err()
+        .to_string();
+    assert!(xml.contains("xml") || xml.contains("log_format"), "{xml}");
 
     // A misspelled key is named, as in the file; a bad value is checked as
     // in the file.

@@ -163,8 +163,8 @@ pub enum NodeError {
 
 /// Runs a node until SIGINT or SIGTERM.
 pub fn run_node(config_path: &Path) -> Result<(), NodeError> {
-    init_tracing();
     let config = NodeConfig::load(config_path)?;
+    init_tracing(config.node.log_format);
     let genesis_text =
         std::fs::read_to_string(&config.node.genesis).map_err(|e| NodeError::Genesis {
             path: config.node.genesis.clone(),
@@ -186,7 +186,7 @@ pub fn run_node(config_path: &Path) -> Result<(), NodeError> {
     runtime.block_on(async move { Node::start(config, genesis, key).await?.run().await })
 }
 
-fn init_tracing() {
+fn init_tracing(format: crate::config::LogFormat) {
     // gossipsub warns once per message when a peer's send queue is full or a
     // rebroadcast is a duplicate: under overload that is thousands of lines a
     // second (formatting peer ids cost 3 % of a 60-validator node's CPU),
@@ -196,11 +196,15 @@ fn init_tracing() {
     // Colours only for a person at a terminal: a log file (the devnet's
     // node.log, journald, docker) gets plain text.
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal())
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        crate::config::LogFormat::Text => builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .try_init(),
+        crate::config::LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
 }
 
 /// Timers the node task keeps.
