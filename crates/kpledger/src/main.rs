@@ -67,6 +67,20 @@ enum Command {
     // rpc: the one-command local network and the client commands.
     /// Start a local network (4 validators + 1 observer in ./devnet); Ctrl-C stops it.
     Devnet(kp_node::devnet::DevnetArgs),
+    /// Print a shell completion script: `kpledger completions bash >
+    /// /etc/bash_completion.d/kpledger` (or zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (`kpledger.1` and one per subcommand, such as
+    /// `kpledger-cert-verify.1`) into a folder: `kpledger man --out
+    /// /usr/local/share/man/man1`.
+    Man {
+        /// The folder (created if missing); existing pages are replaced.
+        #[arg(long)]
+        out: PathBuf,
+    },
     #[command(flatten)]
     Client(kp_client::cli::ClientCommand),
 }
@@ -204,6 +218,29 @@ hash {}",
                         .unwrap_or_default()
                 );
             }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            // Into memory first: the crate panics on a failed write, and a
+            // closed pipe (`| head`) is no reason to.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "kpledger", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(format!("cannot write the completion script: {e}"))
+                }
+                _ => Ok(()),
+            }
+        }
+        Command::Man { out } => {
+            std::fs::create_dir_all(&out)
+                .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::generate_to(command, &out).map_err(|e| {
+                format!("cannot write the manual pages into {}: {e}", out.display())
+            })?;
+            println!("wrote the manual pages into {}", out.display());
             Ok(())
         }
         Command::Node { config } => kp_node::run::run_node(&config).map_err(|e| e.to_string()),

@@ -99,3 +99,58 @@ fn genesis_validate_and_hash_check_a_file_as_a_node_would() {
     assert!(!ok);
     assert!(text.contains("small order"), "{text}");
 }
+
+#[test]
+fn completions_cover_every_command_in_each_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let (ok, out) = kpledger(&["completions", shell]);
+        assert!(ok, "{shell}: {out}");
+        for word in ["verify", "devnet", "genesis", "resolution", "light-dir"] {
+            assert!(out.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let (ok, out) = kpledger(&["completions", "tcsh"]);
+    assert!(!ok);
+    assert!(out.contains("possible values"), "{out}");
+    // bash really reads the script and completes a subcommand.
+    let (ok, script) = kpledger(&["completions", "bash"]);
+    assert!(ok);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kpledger.bash");
+    std::fs::write(&file, script).unwrap();
+    let probe = format!(
+        "source {}; COMP_WORDS=(kpledger cert ver); COMP_CWORD=2; _kpledger kpledger ver cert; \
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        file.display()
+    );
+    let out = Command::new("bash").args(["-c", &probe]).output().unwrap();
+    let words = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        words.lines().any(|w| w == "verify"),
+        "bash completed `kpledger cert ver` to {words:?} ({})",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn man_writes_a_page_per_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("man1");
+    let (ok, out) = kpledger(&["man", "--out", out_dir.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    for page in [
+        "kpledger.1",
+        "kpledger-cert-verify.1",
+        "kpledger-node.1",
+        "kpledger-devnet.1",
+    ] {
+        let text =
+            std::fs::read_to_string(out_dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page} is no roff page"
+        );
+    }
+    let verify = std::fs::read_to_string(out_dir.join("kpledger-cert-verify.1")).unwrap();
+    assert!(verify.contains("genesis"), "{verify}");
+}
