@@ -1,6 +1,7 @@
 //! The contract between kpledger nodes and the programs that ask them: the
 //! ledger's records as stored and served, the genesis document, the chain
-//! parameters, the rejection codes, and the light-client proof types.
+//! parameters, the rejection codes, the light-client proof types, and the
+//! answers of the HTTP API ([`answers`]).
 //!
 //! The deterministic state machine (`kp-ledger`) writes these records; a
 //! client (`kp-client`) reads and verifies them. Keeping them here lets the
@@ -10,6 +11,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
+pub mod answers;
 pub mod genesis;
 pub mod keys;
 pub mod params;
@@ -17,6 +19,10 @@ pub mod proof;
 pub mod records;
 pub mod rejection;
 
+pub use answers::{
+    AnomaliesAnswer, CertificateAlert, CertificateAnswer, CertificatePage, ParticipantList,
+    ResolutionPage, SeizureList, StatisticsAnswer,
+};
 pub use genesis::{Genesis, GenesisError};
 pub use params::Params;
 pub use records::{

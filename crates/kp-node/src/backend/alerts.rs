@@ -60,53 +60,35 @@ impl AlertIndex {
 
     /// The alerts of `record`: sanctions and membership of both sides,
     /// seizures naming it, enhanced vigilance.
-    pub(super) fn alerts<'a>(&'a self, record: &'a CertificateRecord) -> Vec<Alert<'a>> {
+    pub(super) fn alerts(&self, record: &CertificateRecord) -> Vec<CertificateAlert> {
         let mut alerts = Vec::new();
         for side in [&record.certificate.exporting, &record.certificate.importing] {
             let Some(member) = self.participants.get(side) else {
                 continue;
             };
             if let Some(s) = &member.sanction {
-                alerts.push(Alert::Sanction {
-                    participant: side,
-                    scope: &s.scope,
+                alerts.push(CertificateAlert::Sanction {
+                    participant: side.clone(),
+                    scope: s.scope.clone(),
                     since_height: s.since_height,
-                    resolution: &s.resolution,
+                    resolution: s.resolution,
                 });
             }
             if member.status != MembershipStatus::Active {
-                alerts.push(Alert::Membership {
-                    participant: side,
-                    status: &member.status,
+                alerts.push(CertificateAlert::Membership {
+                    participant: side.clone(),
+                    status: member.status.clone(),
                 });
             }
         }
         if let Some(seizures) = self.seizures.get(&record.certificate.number) {
-            alerts.extend(seizures.iter().map(|seizure| Alert::Seizure { seizure }));
+            alerts.extend(seizures.iter().map(|seizure| CertificateAlert::Seizure {
+                seizure: seizure.clone(),
+            }));
         }
         if record.enhanced_vigilance {
-            alerts.push(Alert::EnhancedVigilance);
+            alerts.push(CertificateAlert::EnhancedVigilance);
         }
         alerts
     }
-}
-
-/// One alert of a certificate answer, as JSON `{"kind": ..., ...}`.
-#[derive(Debug, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub(super) enum Alert<'a> {
-    Sanction {
-        participant: &'a ParticipantCode,
-        scope: &'a SanctionScope,
-        since_height: u64,
-        resolution: &'a Hash,
-    },
-    Membership {
-        participant: &'a ParticipantCode,
-        status: &'a MembershipStatus,
-    },
-    Seizure {
-        seizure: &'a SeizureRecord,
-    },
-    EnhancedVigilance,
 }

@@ -26,6 +26,10 @@
 //!   block to answer for one transaction was most of a lookup's cost.
 
 use futures::stream::{BoxStream, StreamExt};
+use kp_api::answers::{
+    AnomaliesAnswer, CertificateAlert, CertificateAnswer, CertificatePage, ParticipantList,
+    ResolutionPage, SeizureList, StatisticsAnswer,
+};
 use kp_ledger::keys as ledger_keys;
 use kp_ledger::{
     BlockReceipt, CertificateRecord, LedgerEvent, MembershipStatus, ResolutionOutcome,
@@ -34,9 +38,7 @@ use kp_ledger::{
 use kp_rpc::{ApiError, ApiEvent, Backend, CertificateFilter, JsonBody, Query, Status, Submitted};
 use kp_storage::{BlockStore, SledStore};
 use kp_types::block::BLOCK_BYTES_MAX;
-use kp_types::{
-    Block, CertificateNumber, Hash, ParticipantCode, SanctionScope, SignedTransaction, TxHash,
-};
+use kp_types::{Block, CertificateNumber, Hash, ParticipantCode, SignedTransaction, TxHash};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
@@ -55,7 +57,6 @@ mod queries;
 mod tests;
 
 pub use alerts::AlertIndex;
-use alerts::*;
 pub use cache::BlockCache;
 use cache::*;
 pub use metrics::Metrics;
@@ -251,7 +252,7 @@ impl Backend for NodeBackend {
                 JsonBody::new(&self.with_prover(|p| p.participant(&code))?)
             }
             Query::ResolutionProof(id) => JsonBody::new(&self.with_prover(|p| p.resolution(&id))?),
-            other => JsonBody::new(&self.query_value(other)?),
+            other => self.query_other(other),
         }
     }
 

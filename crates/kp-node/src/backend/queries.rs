@@ -2,14 +2,6 @@
 
 use super::*;
 
-/// `GET /v1/certificates/{number}`: the record's fields and its alerts.
-#[derive(Serialize)]
-pub(super) struct CertificateAnswer<'a> {
-    #[serde(flatten)]
-    pub(super) record: &'a CertificateRecord,
-    pub(super) alerts: Vec<Alert<'a>>,
-}
-
 /// `GET /v1/txs/{hash}`.
 #[derive(Serialize)]
 pub(super) struct TransactionAnswer<'a> {
@@ -29,43 +21,41 @@ pub(super) struct RejectionAnswer {
 }
 
 impl NodeBackend {
-    /// The reads answered through a `serde_json::Value` (listings and rarely
-    /// asked ones; the frequent point reads serialize their own types).
-    pub(super) fn query_value(&self, query: Query) -> Result<Value, ApiError> {
+    /// The listings and rarely asked reads (the frequent point reads have
+    /// their own paths); the answers are the types of [`kp_api::answers`].
+    pub(super) fn query_other(&self, query: Query) -> Result<JsonBody, ApiError> {
         let shared = &self.shared;
         match query {
-            Query::Genesis => to_json(&shared.genesis),
-            Query::Block(height) => self.block(height),
+            Query::Genesis => JsonBody::new(&shared.genesis),
+            Query::Block(height) => JsonBody::new(&self.block(height)?),
             Query::BlockByHash(hash) => {
                 let height = BlockStore::height_of(&shared.store, &hash)
                     .map_err(internal)?
                     .ok_or_else(|| {
                         ApiError::not_found(format!("no decided block has hash {hash}"))
                     })?;
-                self.block(height)
+                JsonBody::new(&self.block(height)?)
             }
-            Query::Certificates(filter) => self.certificates(&filter),
-            Query::Participants => {
-                let items = shared.ledger.participants().map_err(internal)?;
-                Ok(json!({ "items": items }))
-            }
+            Query::Certificates(filter) => JsonBody::new(&self.certificates(&filter)?),
+            Query::Participants => JsonBody::new(&ParticipantList {
+                items: shared.ledger.participants().map_err(internal)?,
+            }),
             Query::Resolution(id) => {
                 let record = shared
                     .ledger
                     .resolution(&id)
                     .map_err(internal)?
                     .ok_or_else(|| ApiError::not_found(format!("no resolution has id {id}")))?;
-                to_json(&record)
+                JsonBody::new(&record)
             }
             Query::Resolutions {
                 pending_only,
                 after,
                 limit,
-            } => self.resolutions(pending_only, after, limit),
-            Query::Seizures { limit } => {
-                let items = shared.ledger.seizures(limit).map_err(internal)?;
-                Ok(json!({ "items": items }))
-            }
+            } => JsonBody::new(&self.resolutions(pending_only, after, limit)?),
+            Query::Seizures { limit } => JsonBody::new(&SeizureList {
+                items: shared.ledger.seizures(limit).map_err(internal)?,
+            }),
             Query::Statistics {
                 participant,
                 period,
@@ -84,16 +74,16 @@ impl NodeBackend {
                     .ledger
                     .statistics(&participant, period)
                     .map_err(internal)?;
-                Ok(json!({
-                    "participant": participant,
-                    "period": period,
-                    "statistics": statistics,
-                }))
+                JsonBody::new(&StatisticsAnswer {
+                    participant,
+                    period,
+                    statistics,
+                })
             }
-            Query::Anomalies { period } => {
-                let items = shared.ledger.anomalies(period).map_err(internal)?;
-                Ok(json!({ "period": period, "items": items }))
-            }
+            Query::Anomalies { period } => JsonBody::new(&AnomaliesAnswer {
+                period,
+                items: shared.ledger.anomalies(period).map_err(internal)?,
+            }),
             Query::Transaction(_)
             | Query::Certificate(_)
             | Query::CertificateProof(_)
@@ -223,10 +213,8 @@ impl NodeBackend {
         alerts: &AlertIndex,
     ) -> Result<JsonBody, ApiError> {
         let record = self.certificate_record(number)?;
-        JsonBody::new(&CertificateAnswer {
-            record: &record,
-            alerts: alerts.alerts(&record),
-        })
+        let alerts = alerts.alerts(&record);
+        JsonBody::new(&CertificateAnswer { record, alerts })
     }
 
     /// A member with its authorities.
@@ -240,7 +228,10 @@ impl NodeBackend {
         JsonBody::new(&record)
     }
 
-    pub(super) fn certificates(&self, filter: &CertificateFilter) -> Result<Value, ApiError> {
+    pub(super) fn certificates(
+        &self,
+        filter: &CertificateFilter,
+    ) -> Result<CertificatePage, ApiError> {
         let prefix = ledger_keys::prefix(ledger_keys::table::CERTIFICATE);
         let start_after = filter.after.as_ref().map(ledger_keys::certificate);
         let (items, next, scanned) = scan_page(
@@ -251,7 +242,11 @@ impl NodeBackend {
             |record: &CertificateRecord| record.certificate.number.clone(),
             |record| Ok(matches_filter(&record, filter).then_some(record)),
         )?;
-        Ok(json!({ "items": items, "next": next, "scanned": scanned }))
+        Ok(CertificatePage {
+            items,
+            next,
+            scanned: scanned as u64,
+        })
     }
 
     pub(super) fn resolutions(
@@ -259,7 +254,7 @@ impl NodeBackend {
         pending_only: bool,
         after: Option<Hash>,
         limit: usize,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<ResolutionPage, ApiError> {
         let prefix = ledger_keys::prefix(ledger_keys::table::RESOLUTION);
         let start_after = after.as_ref().map(ledger_keys::resolution);
         let (items, next, _) = scan_page(
@@ -287,7 +282,7 @@ impl NodeBackend {
                 ))
             },
         )?;
-        Ok(json!({ "items": items, "next": next }))
+        Ok(ResolutionPage { items, next })
     }
 
     pub(super) fn with_prover<T>(
@@ -323,10 +318,6 @@ pub(super) fn matches_filter(record: &CertificateRecord, filter: &CertificateFil
             .as_deref()
             .is_none_or(|s| s == record.status.name())
         && filter.period.is_none_or(|p| p.contains(c.issued_on))
-}
-
-pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(|e| ApiError::internal(format!("cannot render JSON: {e}")))
 }
 
 /// One page of a ledger table, scanned in key order after `start_after` in

@@ -2,7 +2,7 @@
 
 use super::*;
 use kp_ledger::testkit::{authority_id, certificate, code, number, territory, Harness};
-use kp_types::{Carats, Payload, ResolutionAction, SeizureReason, SeizureReport};
+use kp_types::{Carats, Payload, ResolutionAction, SanctionScope, SeizureReason, SeizureReport};
 
 /// The certificate answer as it was built before the alert index: full
 /// participant records and a scan of the seizure list per lookup, then
@@ -54,14 +54,20 @@ fn indexed_answer<S: StateStore>(
     index: &AlertIndex,
     number: &CertificateNumber,
 ) -> Value {
+    JsonBody::new(&typed_answer(ledger, index, number))
+        .unwrap()
+        .to_value()
+        .unwrap()
+}
+
+fn typed_answer<S: StateStore>(
+    ledger: &kp_ledger::Ledger<S>,
+    index: &AlertIndex,
+    number: &CertificateNumber,
+) -> CertificateAnswer {
     let record = ledger.certificate(number).unwrap().unwrap();
-    JsonBody::new(&CertificateAnswer {
-        record: &record,
-        alerts: index.alerts(&record),
-    })
-    .unwrap()
-    .to_value()
-    .unwrap()
+    let alerts = index.alerts(&record);
+    CertificateAnswer { record, alerts }
 }
 
 fn report_seizure(h: &mut Harness, certificate: Option<&str>, carats: u64) {
@@ -123,6 +129,10 @@ fn indexed_alerts_equal_per_lookup_alerts() {
         let number = number(n);
         let old = certificate_value_per_lookup(&h.ledger, &number);
         assert_eq!(indexed_answer(&h.ledger, &index, &number), old, "{n}");
+        // The JSON the node served before the typed answers decodes into
+        // the type the client reads.
+        let decoded: CertificateAnswer = serde_json::from_value(old).unwrap();
+        assert_eq!(decoded, typed_answer(&h.ledger, &index, &number), "{n}");
     }
     let kinds = |n: &str| -> Vec<String> {
         certificate_value_per_lookup(&h.ledger, &number(n))["alerts"]
