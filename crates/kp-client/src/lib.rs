@@ -19,6 +19,10 @@ pub mod cli;
 pub mod light;
 pub mod proof;
 
+use kp_api::answers::{
+    AnomaliesAnswer, CertificateAnswer, CertificatePage, ParticipantList, ResolutionPage,
+    SeizureList, StatisticsAnswer,
+};
 use kp_api::proof::{CertificateProof, LightBlock, RecordProof, RecordsProof};
 use kp_api::{Genesis, ParticipantRecord, ResolutionRecord};
 use kp_types::{CertificateNumber, Hash, ParticipantCode, SignedTransaction, Timestamp};
@@ -26,6 +30,7 @@ use light::{LightClient, LightError};
 use proof::{Finding, ProofError, Proven};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::any::type_name;
 use std::io::Read;
 use std::time::Duration;
 use thiserror::Error;
@@ -289,12 +294,74 @@ impl Client {
         self.read(&url, response)
     }
 
-    /// `GET path` decoded as `T`.
+    /// `GET path` decoded as `T`; an answer that is not a `T` is
+    /// [`ClientError::Decode`] naming the URL and the type expected.
     pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let value = self.get(path)?;
         serde_json::from_value(value).map_err(|e| ClientError::Decode {
             url: format!("{}{path}", self.base),
-            detail: e.to_string(),
+            detail: format!("not {}: {e}", type_name::<T>()),
+        })
+    }
+
+    /// `GET /v1/certificates/{number}`: the record and its alerts.
+    pub fn certificate(
+        &self,
+        number: &CertificateNumber,
+    ) -> Result<CertificateAnswer, ClientError> {
+        self.get_as(&format!("/v1/certificates/{number}"))
+    }
+
+    /// `GET /v1/certificates?{query}`: one page of the certificate search
+    /// (`query` is the URL query, e.g. `limit=50&exporting=BW`).
+    pub fn certificates(&self, query: &str) -> Result<CertificatePage, ClientError> {
+        self.get_as(&format!("/v1/certificates?{query}"))
+    }
+
+    /// `GET /v1/participants`: every member.
+    pub fn participants(&self) -> Result<ParticipantList, ClientError> {
+        self.get_as("/v1/participants")
+    }
+
+    /// `GET /v1/participants/{code}`: a member with its authorities.
+    pub fn participant(&self, code: &ParticipantCode) -> Result<ParticipantRecord, ClientError> {
+        self.get_as(&format!("/v1/participants/{code}"))
+    }
+
+    /// `GET /v1/resolutions/{id}`.
+    pub fn resolution(&self, id: &Hash) -> Result<ResolutionRecord, ClientError> {
+        self.get_as(&format!("/v1/resolutions/{id}"))
+    }
+
+    /// `GET /v1/resolutions?{query}`: one page of resolutions in id order
+    /// (`query` is the URL query, e.g. `limit=100&pending=true`).
+    pub fn resolution_page(&self, query: &str) -> Result<ResolutionPage, ClientError> {
+        self.get_as(&format!("/v1/resolutions?{query}"))
+    }
+
+    /// `GET /v1/seizures?limit={limit}`: seizure alerts, newest first.
+    pub fn seizures(&self, limit: usize) -> Result<SeizureList, ClientError> {
+        self.get_as(&format!("/v1/seizures?limit={limit}"))
+    }
+
+    /// `GET /v1/statistics/{code}`, of `period` (e.g. `2026Q4`) or the
+    /// node's default period.
+    pub fn statistics(
+        &self,
+        code: &str,
+        period: Option<&str>,
+    ) -> Result<StatisticsAnswer, ClientError> {
+        self.get_as(&match period {
+            Some(p) => format!("/v1/statistics/{code}?period={p}"),
+            None => format!("/v1/statistics/{code}"),
+        })
+    }
+
+    /// `GET /v1/anomalies`, of `period` or the node's default period.
+    pub fn anomalies(&self, period: Option<&str>) -> Result<AnomaliesAnswer, ClientError> {
+        self.get_as(&match period {
+            Some(p) => format!("/v1/anomalies?period={p}"),
+            None => "/v1/anomalies".to_string(),
         })
     }
 
@@ -348,18 +415,13 @@ impl Client {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..RESOLUTION_PAGES_MAX {
-            let path = match &after {
-                Some(a) => format!("/v1/resolutions?limit=100&after={a}"),
-                None => "/v1/resolutions?limit=100".to_string(),
+            let query = match &after {
+                Some(a) => format!("limit=100&after={a}"),
+                None => "limit=100".to_string(),
             };
-            let page = self.get(&path)?;
-            let items: Vec<ResolutionRecord> = serde_json::from_value(page["items"].clone())
-                .map_err(|e| ClientError::Decode {
-                    url: format!("{}{path}", self.base),
-                    detail: e.to_string(),
-                })?;
-            out.extend(items);
-            match page["next"].as_str() {
+            let page = self.resolution_page(&query)?;
+            out.extend(page.items);
+            match page.next {
                 Some(next) => after = Some(next.to_string()),
                 None => break,
             }

@@ -17,8 +17,8 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
         }
         CertCommand::Show { number } => {
             let number: CertificateNumber = parse("certificate number", &number)?;
-            let record = client.get(&format!("/v1/certificates/{number}"))?;
-            out.show(&record, || describe_certificate(&record));
+            let answer = client.certificate(&number)?;
+            out.show(&answer, || describe_certificate(&answer));
         }
         CertCommand::Verify {
             number,
@@ -36,9 +36,7 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
         } => {
             let key = read_key(&signer.key)?;
             let number: CertificateNumber = parse("certificate number", &number)?;
-            let record = client.get(&format!("/v1/certificates/{number}"))?;
-            let certified: Certificate = serde_json::from_value(record["certificate"].clone())
-                .map_err(|e| usage(format!("the node's certificate does not decode: {e}")))?;
+            let certified = client.certificate(&number)?.record.certificate;
             let confirmation = ImportConfirmation {
                 number,
                 authority: authority_or_signer(client, authority.as_ref(), &key)?,
@@ -81,14 +79,16 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
             let monitor = match monitor {
                 Some(m) => parse("participant code", &m)?,
                 None => {
-                    let record = client.get(&format!("/v1/certificates/{number}"))?;
-                    if record["approval"].is_null() {
-                        return Err(usage(format!(
-                            "certificate {number} needs no monitor's approval (status {})",
-                            s(&record["status"])
-                        )));
+                    let record = client.certificate(&number)?.record;
+                    match record.approval {
+                        Some(approval) => approval.monitor,
+                        None => {
+                            return Err(usage(format!(
+                                "certificate {number} needs no monitor's approval (status {})",
+                                record.status.name()
+                            )))
+                        }
                     }
-                    parse("participant code", &s(&record["approval"]["monitor"]))?
                 }
             };
             let approval = CertificateApproval { number, monitor };
@@ -128,30 +128,27 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
                     query.push(format!("{name}={v}"));
                 }
             }
-            let page = client.get(&format!("/v1/certificates?{}", query.join("&")))?;
+            let page = client.certificates(&query.join("&"))?;
             out.show(&page, || {
                 let mut text = format!(
                     "{:<14} {:<4} {:<4} {:>12} {:>14} {:<10} {}",
                     "NUMBER", "FROM", "TO", "CARATS", "USD", "ISSUED", "STATUS"
                 );
-                for r in page["items"].as_array().into_iter().flatten() {
-                    let c: Option<Certificate> =
-                        serde_json::from_value(r["certificate"].clone()).ok();
-                    if let Some(c) = c {
-                        text.push_str(&format!(
-                            "\n{:<14} {:<4} {:<4} {:>12} {:>14} {:<10} {}",
-                            c.number.as_str(),
-                            c.exporting.as_str(),
-                            c.importing.as_str(),
-                            c.total_carats().to_string(),
-                            c.total_value().to_string(),
-                            c.issued_on.to_string(),
-                            s(&r["status"])
-                        ));
-                    }
+                for r in &page.items {
+                    let c = &r.certificate;
+                    text.push_str(&format!(
+                        "\n{:<14} {:<4} {:<4} {:>12} {:>14} {:<10} {}",
+                        c.number.as_str(),
+                        c.exporting.as_str(),
+                        c.importing.as_str(),
+                        c.total_carats().to_string(),
+                        c.total_value().to_string(),
+                        c.issued_on.to_string(),
+                        r.status.name()
+                    ));
                 }
-                if !page["next"].is_null() {
-                    text.push_str(&format!("\nmore: --after {}", s(&page["next"])));
+                if let Some(next) = &page.next {
+                    text.push_str(&format!("\nmore: --after {next}"));
                 }
                 text
             });
@@ -160,72 +157,70 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
     Ok(())
 }
 
-pub(super) fn describe_certificate(record: &Value) -> String {
-    let c = &record["certificate"];
+pub(super) fn describe_certificate(answer: &CertificateAnswer) -> String {
+    let record = &answer.record;
+    let c = &record.certificate;
     let mut text = format!(
         "certificate {}  status {}\n  from {} (authority {}) to {} (destination {})\n  exporter {} / importer {}\n  issued {}  expires {}",
-        s(&c["number"]), s(&record["status"]), s(&c["exporting"]), s(&c["issuing_authority"]),
-        s(&c["importing"]), s(&c["destination"]), s(&c["exporter"]["name"]),
-        s(&c["importer"]["name"]), s(&c["issued_on"]), s(&c["expires_on"])
+        text_of(&c.number), record.status.name(), text_of(&c.exporting),
+        text_of(&c.issuing_authority), text_of(&c.importing), text_of(&c.destination),
+        c.exporter.name, c.importer.name, text_of(&c.issued_on), text_of(&c.expires_on)
     );
-    for line in c["lines"].as_array().into_iter().flatten() {
+    for line in &c.lines {
         text.push_str(&format!(
             "\n  line {}: {} ct, USD {}, {} parcels",
-            s(&line["hs_code"]),
-            s(&line["carats"]),
-            s(&line["value_usd"]),
-            line["parcels"]
+            text_of(&line.hs_code),
+            text_of(&line.carats),
+            text_of(&line.value_usd),
+            line.parcels
         ));
     }
-    for h in record["history"].as_array().into_iter().flatten() {
+    for h in &record.history {
         text.push_str(&format!(
             "\n  history: {} at height {} (tx {})",
-            s(&h["event"]),
-            h["height"],
-            s(&h["tx"])
+            text_of(&h.event),
+            h.height,
+            text_of(&h.tx)
         ));
     }
-    let r = &record["receipt"];
-    if !r.is_null() {
+    if let Some(r) = &record.receipt {
         text.push_str(&format!(
             "\n  received {} ct, {} parcels on {} (authority {})",
-            s(&r["carats"]),
-            r["parcels"],
-            s(&r["received_on"]),
-            s(&r["authority"])
+            text_of(&r.carats),
+            r.parcels,
+            text_of(&r.received_on),
+            text_of(&r.authority)
         ));
     }
-    let d = &record["discrepancy"];
-    if !d.is_null() {
+    if let Some(d) = &record.discrepancy {
         text.push_str(&format!(
             "\n  DISCREPANCY: certified {} ct, {} parcels; received {} ct, {} parcels",
-            s(&d["certified_carats"]),
-            d["certified_parcels"],
-            s(&d["received_carats"]),
-            d["received_parcels"]
+            text_of(&d.certified_carats),
+            d.certified_parcels,
+            text_of(&d.received_carats),
+            d.received_parcels
         ));
     }
-    let a = &record["approval"];
-    if !a.is_null() {
-        match a["approved_height"].as_u64() {
+    if let Some(a) = &record.approval {
+        match a.approved_height {
             Some(h) => text.push_str(&format!(
                 "\n  approved by monitor {} at height {h}",
-                s(&a["monitor"])
+                text_of(&a.monitor)
             )),
             None => text.push_str(&format!(
                 "\n  AWAITING APPROVAL by monitor {}: it cannot be confirmed before",
-                s(&a["monitor"])
+                text_of(&a.monitor)
             )),
         }
     }
-    if record["enhanced_vigilance"].as_bool() == Some(true) {
+    if record.enhanced_vigilance {
         text.push_str("\n  ENHANCED VIGILANCE: check the shipment on arrival");
     }
-    if !record["void_reason"].is_null() {
-        text.push_str(&format!("\n  void: {}", s(&record["void_reason"])));
+    if let Some(reason) = &record.void_reason {
+        text.push_str(&format!("\n  void: {reason}"));
     }
-    for a in record["alerts"].as_array().into_iter().flatten() {
-        text.push_str(&format!("\n  ALERT: {a}"));
+    for a in &answer.alerts {
+        text.push_str(&format!("\n  ALERT: {}", json_of(a)));
     }
     text
 }

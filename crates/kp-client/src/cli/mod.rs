@@ -12,13 +12,14 @@
 
 use crate::{Client, ClientError};
 use clap::{Args, Subcommand};
-use kp_api::{Genesis, TxReceipt};
+use kp_api::answers::CertificateAnswer;
+use kp_api::{Genesis, ParticipantRecord, ResolutionOutcome, ResolutionRecord, TxReceipt};
 use kp_types::keyfile as keys;
 use kp_types::{
     Authority, AuthorityId, Carats, Certificate, CertificateApproval, CertificateNumber, Date,
-    Hash, ImportConfirmation, ParticipantCode, Payload, Period, ProductionReport, ResolutionAction,
-    ResolutionProposal, SanctionScope, SeizureReason, SeizureReport, SigningKey, Territory,
-    Timestamp, Transaction, UsdCents, VoidCertificate,
+    Hash, ImportConfirmation, ParticipantCode, ParticipantKind, Payload, Period, ProductionReport,
+    ResolutionAction, ResolutionProposal, SanctionScope, SeizureReason, SeizureReport, SigningKey,
+    Territory, Timestamp, Transaction, UsdCents, VoidCertificate,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -119,17 +120,12 @@ pub fn run(global: &Global, command: ClientCommand) -> Result<(), CliError> {
             period,
         } => stats(&client, &out, participant, period),
         ClientCommand::Anomalies { period } => {
-            let path = match &period {
-                Some(p) => format!("/v1/anomalies?period={p}"),
-                None => "/v1/anomalies".into(),
-            };
-            let answer = client.get(&path)?;
+            let answer = client.anomalies(period.as_deref())?;
             out.show(&answer, || {
-                let items = answer["items"].as_array().cloned().unwrap_or_default();
-                let mut text = format!("anomalies of {}: {}", s(&answer["period"]), items.len());
-                for item in items {
+                let mut text = format!("anomalies of {}: {}", answer.period, answer.items.len());
+                for item in &answer.items {
                     text.push_str("\n  ");
-                    text.push_str(&describe_anomaly(&item));
+                    text.push_str(&describe_anomaly(item));
                 }
                 text
             });
@@ -143,7 +139,8 @@ struct Output {
 }
 
 impl Output {
-    fn show(&self, value: &Value, text: impl FnOnce() -> String) {
+    /// Prints `value` as JSON with `--json`, else `text()`.
+    fn show<T: serde::Serialize + ?Sized>(&self, value: &T, text: impl FnOnce() -> String) {
         if self.json {
             println!(
                 "{}",
@@ -164,16 +161,27 @@ fn s(value: &Value) -> String {
     }
 }
 
+/// A value's JSON text, strings without quotes ([`s`]): the text form of
+/// the typed answers' leaves (codes, amounts, dates, enum names), as the
+/// node writes them.
+fn text_of<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    s(&serde_json::to_value(value).unwrap_or(Value::Null))
+}
+
+/// A value's JSON text, strings quoted.
+fn json_of<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_value(value)
+        .unwrap_or(Value::Null)
+        .to_string()
+}
+
 /// The authority whose key is `key`, from the node's participant listing.
 fn authority_of(client: &Client, key: &SigningKey) -> Result<AuthorityId, CliError> {
-    let public = key.public().to_hex();
-    let members = client.get("/v1/participants")?;
-    for member in members["items"].as_array().into_iter().flatten() {
-        for a in member["authorities"].as_array().into_iter().flatten() {
-            if a["authority"]["key"].as_str() == Some(public.as_str())
-                && a["revoked_height"].is_null()
-            {
-                return parse("authority id", &s(&a["authority"]["id"]));
+    let public = key.public();
+    for member in client.participants()?.items {
+        for a in member.authorities {
+            if a.authority.key == public && a.revoked_height.is_none() {
+                return Ok(a.authority.id);
             }
         }
     }
@@ -295,14 +303,10 @@ fn dates_as_text(value: &mut toml::Value) {
     }
 }
 
-/// One line for an anomaly, with the figures behind it (the JSON of one the
-/// client does not know, as it came).
-fn describe_anomaly(item: &Value) -> String {
+/// One line for an anomaly, with the figures behind it.
+fn describe_anomaly(anomaly: &kp_api::Anomaly) -> String {
     use kp_api::Anomaly as A;
-    let Ok(anomaly) = serde_json::from_value::<A>(item.clone()) else {
-        return item.to_string();
-    };
-    match anomaly {
+    match anomaly.clone() {
         A::MirrorMismatch {
             exporter,
             importer,

@@ -2,41 +2,39 @@
 
 use super::*;
 
-pub(super) fn list(value: &Value) -> String {
-    let items: Vec<String> = value.as_array().into_iter().flatten().map(s).collect();
+/// Items' text, comma-separated; `none` when there are none.
+pub(super) fn list<T: serde::Serialize>(items: &[T]) -> String {
     if items.is_empty() {
         "none".into()
     } else {
-        items.join(", ")
+        items.iter().map(text_of).collect::<Vec<_>>().join(", ")
     }
 }
 
-pub(super) fn describe_participant(r: &Value) -> String {
-    let p = &r["participant"];
+pub(super) fn describe_participant(r: &ParticipantRecord) -> String {
+    let p = &r.participant;
     let mut text = format!(
         "{} {} ({})\n  status: {}\n  sanction: {}\n  territories: {}\n  node key: {}",
-        s(&p["code"]),
-        s(&p["name"]),
-        s(&p["kind"]),
-        outcome_name(&r["status"]),
-        if r["sanction"].is_null() {
-            "none".to_string()
-        } else {
-            r["sanction"]["scope"].to_string()
+        text_of(&p.code),
+        p.name,
+        text_of(&p.kind),
+        variant_name(&r.status),
+        match &r.sanction {
+            None => "none".to_string(),
+            Some(sanction) => json_of(&sanction.scope),
         },
-        list(&p["territories"]),
-        s(&p["node_key"])
+        list(&p.territories),
+        text_of(&p.node_key)
     );
-    for a in r["authorities"].as_array().into_iter().flatten() {
+    for a in &r.authorities {
         text.push_str(&format!(
             "\n  authority {} \"{}\" key {}{}",
-            s(&a["authority"]["id"]),
-            s(&a["authority"]["name"]),
-            s(&a["authority"]["key"]),
-            if a["revoked_height"].is_null() {
-                String::new()
-            } else {
-                format!(" (revoked at {})", a["revoked_height"])
+            text_of(&a.authority.id),
+            a.authority.name,
+            text_of(&a.authority.key),
+            match a.revoked_height {
+                None => String::new(),
+                Some(h) => format!(" (revoked at {h})"),
             }
         ));
     }
@@ -57,39 +55,37 @@ pub(super) fn participant(
                     let verdict =
                         client.check_participant(&code, &mut t.light, &t.genesis_hash, t.freshness);
                     show_record_verdict(out, &format!("participant {code}"), &verdict, |p| {
-                        let mut text =
-                            describe_participant(&serde_json::to_value(p).unwrap_or(Value::Null));
+                        let mut text = describe_participant(p);
                         text.push_str("\n  (each authority shown is proven; the ledger cannot prove that the node listed them all)");
                         text
                     })?;
                 }
                 None => {
-                    let r = client.get(&format!("/v1/participants/{code}"))?;
+                    let r = client.participant(&code)?;
                     out.show(&r, || describe_participant(&r));
                 }
             }
         }
         ParticipantCommand::List => {
-            let r = client.get("/v1/participants")?;
+            let r = client.participants()?;
             out.show(&r, || {
                 let mut text = format!(
                     "{:<6} {:<15} {:<10} {:<16} {}",
                     "CODE", "KIND", "STATUS", "SANCTION", "NAME"
                 );
-                for m in r["items"].as_array().into_iter().flatten() {
-                    let p = &m["participant"];
-                    let sanction = if m["sanction"].is_null() {
-                        "-".to_string()
-                    } else {
-                        outcome_name(&m["sanction"]["scope"])
+                for m in &r.items {
+                    let p = &m.participant;
+                    let sanction = match &m.sanction {
+                        None => "-".to_string(),
+                        Some(sanction) => variant_name(&sanction.scope),
                     };
                     text.push_str(&format!(
                         "\n{:<6} {:<15} {:<10} {:<16} {}",
-                        s(&p["code"]),
-                        s(&p["kind"]),
-                        outcome_name(&m["status"]),
+                        text_of(&p.code),
+                        text_of(&p.kind),
+                        variant_name(&m.status),
                         sanction,
-                        s(&p["name"])
+                        p.name
                     ));
                 }
                 text
@@ -107,40 +103,35 @@ pub(super) fn stats(
 ) -> Result<(), CliError> {
     let codes: Vec<String> = match participant {
         Some(code) => vec![code],
-        None => client.get("/v1/participants")?["items"]
-            .as_array()
+        None => client
+            .participants()?
+            .items
             .into_iter()
-            .flatten()
-            .filter(|m| s(&m["participant"]["kind"]) != "observer")
-            .map(|m| s(&m["participant"]["code"]))
+            .filter(|m| m.participant.kind != ParticipantKind::Observer)
+            .map(|m| m.participant.code.to_string())
             .collect(),
     };
     let mut all = Vec::new();
     for code in codes {
-        let path = match &period {
-            Some(p) => format!("/v1/statistics/{code}?period={p}"),
-            None => format!("/v1/statistics/{code}"),
-        };
-        all.push(client.get(&path)?);
+        all.push(client.statistics(&code, period.as_deref())?);
     }
-    let value = Value::Array(all.clone());
-    out.show(&value, || {
+    out.show(&all, || {
         let mut text = format!(
             "{:<6} {:<8} {:>6} {:>12} {:>14} {:>6} {:>12} {:>14}",
             "CODE", "PERIOD", "EXP", "EXP CARATS", "EXP USD", "IMP", "IMP CARATS", "IMP USD"
         );
         for a in &all {
-            let st = &a["statistics"];
+            let st = &a.statistics;
             text.push_str(&format!(
                 "\n{:<6} {:<8} {:>6} {:>12} {:>14} {:>6} {:>12} {:>14}",
-                s(&a["participant"]),
-                s(&a["period"]),
-                st["exports"]["count"],
-                s(&st["exports"]["carats"]),
-                s(&st["exports"]["value_usd"]),
-                st["imports"]["count"],
-                s(&st["imports"]["carats"]),
-                s(&st["imports"]["value_usd"])
+                text_of(&a.participant),
+                a.period.to_string(),
+                st.exports.count,
+                text_of(&st.exports.carats),
+                text_of(&st.exports.value_usd),
+                st.imports.count,
+                text_of(&st.imports.carats),
+                text_of(&st.imports.value_usd)
             ));
         }
         text

@@ -37,20 +37,20 @@ pub(super) fn seizure(
             send(client, out, &signer, &key, Payload::ReportSeizure(report))?;
         }
         SeizureCommand::List { limit } => {
-            let page = client.get(&format!("/v1/seizures?limit={limit}"))?;
+            let page = client.seizures(limit)?;
             out.show(&page, || {
                 let mut text = String::from(
                     "SEQ  REPORTER  TERRITORY  CARATS      REASON               CERTIFICATE",
                 );
-                for r in page["items"].as_array().into_iter().flatten() {
+                for r in &page.items {
                     text.push_str(&format!(
                         "\n{:<4} {:<9} {:<10} {:<11} {:<20} {}",
-                        r["sequence"],
-                        s(&r["reporter"]),
-                        s(&r["report"]["territory"]),
-                        s(&r["report"]["carats"]),
-                        s(&r["report"]["reason"]),
-                        s(&r["report"]["certificate"])
+                        r.sequence,
+                        text_of(&r.reporter),
+                        text_of(&r.report.territory),
+                        text_of(&r.report.carats),
+                        text_of(&r.report.reason),
+                        text_of(&r.report.certificate)
                     ));
                 }
                 text

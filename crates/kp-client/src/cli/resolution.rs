@@ -55,32 +55,29 @@ pub(super) fn resolve_id(client: &Client, text: &str) -> Result<Hash, CliError> 
             "a resolution id is 64 hex digits, or a unique prefix of at least {ID_PREFIX_MIN}"
         )));
     }
-    let page = client.get(&format!(
-        "/v1/resolutions?limit=2{}",
+    let page = client.resolution_page(&format!(
+        "limit=2{}",
         after_for_prefix(&text)
             .map(|after| format!("&after={after}"))
             .unwrap_or_default()
     ))?;
-    let matches: Vec<&Value> = page["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| s(&r["id"]).starts_with(&text))
+    let matches: Vec<&ResolutionRecord> = page
+        .items
+        .iter()
+        .filter(|r| r.id.to_hex().starts_with(&text))
         .collect();
     match matches.as_slice() {
         [] => Err(usage(format!("no resolution id starts with {text}"))),
         [one] => {
-            let id = Hash::from_hex(&s(&one["id"]))
-                .ok_or_else(|| usage(format!("the node answered a malformed id for {text}")))?;
-            eprintln!("resolution {id}: {}", s(&one["proposal"]["title"]));
-            Ok(id)
+            eprintln!("resolution {}: {}", one.id, one.proposal.title);
+            Ok(one.id)
         }
         several => Err(usage(format!(
             "{text} is ambiguous: {} start with it ({}); give more digits",
             several.len(),
             several
                 .iter()
-                .map(|r| s(&r["id"]))
+                .map(|r| r.id.to_hex())
                 .collect::<Vec<_>>()
                 .join(", ")
         ))),
@@ -196,19 +193,23 @@ pub(super) fn resolution(
                     let verdict =
                         client.check_resolution(&id, &mut t.light, &t.genesis_hash, t.freshness);
                     show_record_verdict(out, &format!("resolution {id}"), &verdict, |r| {
-                        describe_resolution(&serde_json::to_value(r).unwrap_or(Value::Null))
+                        describe_resolution(r)
                     })?;
                 }
                 None => show_resolution(client, out, &id)?,
             }
         }
         ResolutionCommand::List { pending } => {
-            let resolutions =
-                client.get(&format!("/v1/resolutions?limit=100&pending={pending}"))?;
+            let resolutions = client.resolution_page(&format!("limit=100&pending={pending}"))?;
             out.show(&resolutions, || {
                 let mut text = String::from("ID                                                                OUTCOME    TITLE");
-                for r in resolutions["items"].as_array().into_iter().flatten() {
-                    text.push_str(&format!("\n{} {:<10} {}", s(&r["id"]), outcome_name(&r["outcome"]), s(&r["proposal"]["title"])));
+                for r in &resolutions.items {
+                    text.push_str(&format!(
+                        "\n{} {:<10} {}",
+                        r.id,
+                        variant_name(&r.outcome),
+                        r.proposal.title
+                    ));
                 }
                 text
             });
@@ -217,44 +218,45 @@ pub(super) fn resolution(
     Ok(())
 }
 
-pub(super) fn outcome_name(outcome: &Value) -> String {
-    match outcome {
-        Value::String(text) => text.clone(),
+/// The name of an enum's variant as the node writes it: `active`,
+/// `expelled`, `export-ban`, `adopted`.
+pub(super) fn variant_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value).unwrap_or(Value::Null) {
+        Value::String(text) => text,
         Value::Object(map) => map.keys().next().cloned().unwrap_or_default(),
         other => other.to_string(),
     }
 }
 
 /// `pending`, `adopted at height 31`, `rejected at height 9 by IN: reason`.
-pub(super) fn describe_outcome(outcome: &Value) -> String {
-    let Value::Object(map) = outcome else {
-        return s(outcome);
-    };
-    let Some((kind, detail)) = map.iter().next() else {
-        return "-".into();
-    };
-    let mut text = format!("{kind} at height {}", detail["height"]);
-    if !detail["by"].is_null() {
-        text.push_str(&format!(" by {}", s(&detail["by"])));
+pub(super) fn describe_outcome(outcome: &ResolutionOutcome) -> String {
+    let kind = variant_name(outcome);
+    match outcome {
+        ResolutionOutcome::Pending => kind,
+        ResolutionOutcome::Adopted { height } | ResolutionOutcome::Lapsed { height } => {
+            format!("{kind} at height {height}")
+        }
+        ResolutionOutcome::Failed { height, reason } => {
+            format!("{kind} at height {height}: {}", text_of(reason))
+        }
+        ResolutionOutcome::Rejected { height, by, reason } => {
+            format!("{kind} at height {height} by {by}: {reason}")
+        }
     }
-    if !detail["reason"].is_null() {
-        text.push_str(&format!(": {}", s(&detail["reason"])));
-    }
-    text
 }
 
 pub(super) fn show_resolution(client: &Client, out: &Output, id: &Hash) -> Result<(), CliError> {
-    let r = client.get(&format!("/v1/resolutions/{id}"))?;
+    let r = client.resolution(id)?;
     out.show(&r, || describe_resolution(&r));
     Ok(())
 }
 
-pub(super) fn describe_resolution(r: &Value) -> String {
+pub(super) fn describe_resolution(r: &ResolutionRecord) -> String {
     format!(
         "resolution {}\n  title: {}\n  action: {}\n  proposed by {} at height {}, deadline {}\n  signed by: {}\n  missing: {}\n  outcome: {}",
-        s(&r["id"]), s(&r["proposal"]["title"]), r["proposal"]["action"], s(&r["proposer"]),
-        r["proposed_height"], s(&r["deadline"]), list(&r["signed_by"]), list(&r["missing"]),
-        describe_outcome(&r["outcome"])
+        r.id, r.proposal.title, json_of(&r.proposal.action), r.proposer,
+        r.proposed_height, text_of(&r.deadline), list(&r.signed_by), list(&r.missing),
+        describe_outcome(&r.outcome)
     )
 }
 
