@@ -33,6 +33,18 @@ fn post_raw(addr: &str, body: String) -> (u16, serde_json::Value) {
     (status, resp.json().unwrap_or(serde_json::Value::Null))
 }
 
+/// The node's answer decoded into its kp-api type, which serializes back to
+/// the very JSON the node sent: the typed contract is the wire format.
+fn typed<T>(answer: &serde_json::Value) -> T
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let decoded: T = serde_json::from_value(answer.clone())
+        .unwrap_or_else(|e| panic!("{}: {e}: {answer}", std::any::type_name::<T>()));
+    assert_eq!(&serde_json::to_value(&decoded).unwrap(), answer);
+    decoded
+}
+
 fn code(answer: &serde_json::Value) -> &str {
     answer["error"]["code"].as_str().unwrap_or("")
 }
@@ -120,11 +132,15 @@ fn every_endpoint_and_error_case_against_a_running_network() {
     assert_eq!(cert["history"][0]["tx"], hash.as_str());
     assert_eq!(cert["history"][0]["height"], height);
     assert!(cert["alerts"].as_array().unwrap().is_empty());
+    let typed_cert: kp_api::CertificateAnswer = typed(&cert);
+    assert_eq!(typed_cert.record.certificate.number.as_str(), "BW0000777");
     let (status, answer) = get(&node, "/v1/certificates/BW0404040");
     assert_eq!((status, code(&answer)), (404, "not-found"));
     let (status, page) = get(&node, "/v1/certificates?exporting=BW&status=issued&limit=1");
     assert_eq!(status, 200);
     assert_eq!(page["items"][0]["certificate"]["number"], "BW0000777");
+    let typed_page: kp_api::CertificatePage = typed(&page);
+    assert_eq!(typed_page.items.len(), 1);
     // Pages follow the cursor to the end, in number order.
     for suffix in ["0000781", "0000780"] {
         let (status, answer) = submit(&cluster, 0, &bw_certificate_tx(&cluster, suffix), true);
@@ -188,22 +204,29 @@ fn every_endpoint_and_error_case_against_a_running_network() {
     // Participants, resolutions, seizures, statistics, anomalies, genesis.
     let (_, bw) = get(&node, "/v1/participants/BW");
     assert_eq!(bw["authorities"][0]["authority"]["id"], "BW-KPA");
+    let _: kp_api::ParticipantRecord = typed(&bw);
     let (_, all) = get(&node, "/v1/participants");
     assert_eq!(all["items"].as_array().unwrap().len(), 4);
+    assert_eq!(typed::<kp_api::ParticipantList>(&all).items.len(), 4);
     let (status, _) = get(&node, "/v1/participants/ZZ");
     assert_eq!(status, 404);
     let (status, res) = get(&node, "/v1/resolutions?pending=true");
     assert_eq!(status, 200);
     assert!(res["items"].as_array().unwrap().is_empty());
+    let _: kp_api::ResolutionPage = typed(&res);
     let (status, _) = get(&node, &format!("/v1/resolutions/{}", "00".repeat(32)));
     assert_eq!(status, 404);
-    let (status, _) = get(&node, "/v1/seizures");
+    let (status, seizures) = get(&node, "/v1/seizures");
     assert_eq!(status, 200);
+    let _: kp_api::SeizureList = typed(&seizures);
     let (status, stats) = get(&node, "/v1/statistics/BW");
     assert_eq!(status, 200);
     assert_eq!(stats["statistics"]["exports"]["count"], 3);
-    let (status, _) = get(&node, "/v1/anomalies?period=2026");
+    let typed_stats: kp_api::StatisticsAnswer = typed(&stats);
+    assert_eq!(typed_stats.statistics.exports.count, 3);
+    let (status, anomalies) = get(&node, "/v1/anomalies?period=2026");
     assert_eq!(status, 200);
+    let _: kp_api::AnomaliesAnswer = typed(&anomalies);
     let (_, genesis) = get(&node, "/v1/genesis");
     assert_eq!(genesis["chain_id"], TESTNET_CHAIN_ID);
 

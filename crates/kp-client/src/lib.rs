@@ -820,6 +820,63 @@ mod client_tests {
         }
     }
 
+    /// A one-shot HTTP server on a free port answering `body` (HTTP 200)
+    /// to one request.
+    fn serve_once(body: &'static str) -> String {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        });
+        format!("http://{address}")
+    }
+
+    #[test]
+    fn a_malformed_answer_is_a_decode_error_naming_the_endpoint() {
+        // A certificate answer whose server renamed `alerts`.
+        let node = serve_once(r#"{"certificate": {}, "status": "issued", "warnings": []}"#);
+        let number: CertificateNumber = "BW2026000001".parse().unwrap();
+        let error = Client::new(&node)
+            .unwrap()
+            .certificate(&number)
+            .unwrap_err();
+        let ClientError::Decode { url, detail } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(url, &format!("{node}/v1/certificates/BW2026000001"));
+        assert!(detail.contains("CertificateAnswer"), "{detail}");
+        // A page whose cursor is not a certificate number.
+        let node = serve_once(r#"{"items": [], "next": 7, "scanned": 0}"#);
+        let error = Client::new(&node)
+            .unwrap()
+            .certificates("limit=1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("/v1/certificates?limit=1") && error.contains("CertificatePage"),
+            "{error}"
+        );
+        // A statistics answer without its figures.
+        let node = serve_once(r#"{"participant": "BW", "period": "2026"}"#);
+        let error = Client::new(&node)
+            .unwrap()
+            .statistics("BW", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("/v1/statistics/BW") && error.contains("statistics"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn a_refused_connection_says_so() {
         // A port that was free a moment ago, with nothing listening.
