@@ -136,6 +136,8 @@ fn every_endpoint_and_error_case_against_a_running_network() {
     assert_eq!(typed_cert.record.certificate.number.as_str(), "BW0000777");
     let (status, answer) = get(&node, "/v1/certificates/BW0404040");
     assert_eq!((status, code(&answer)), (404, "not-found"));
+    let error: kp_api::ErrorAnswer = typed(&answer);
+    assert_eq!(error.error.code, "not-found");
     let (status, page) = get(&node, "/v1/certificates?exporting=BW&status=issued&limit=1");
     assert_eq!(status, 200);
     assert_eq!(page["items"][0]["certificate"]["number"], "BW0000777");
@@ -634,6 +636,7 @@ fn cert_verify_folds_in_a_proven_expulsion() {
     let after = cluster.height(0);
     cluster.wait_for_height(&[0], after + 2, PROGRESS);
     let (_, status) = get(&cluster.nodes[0].rpc, "/v1/status");
+    let _: kp_api::NodeStatus = typed(&status);
     assert_eq!(status["validators"], 3, "{status}");
     let tx = bw_certificate_tx(&cluster, "0000999");
     let (status, answer) = submit(&cluster, 0, &tx, true);

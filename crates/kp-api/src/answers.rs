@@ -114,6 +114,57 @@ pub struct AnomaliesAnswer {
     pub items: Vec<Anomaly>,
 }
 
+/// `GET /v1/status`: where the node is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// The chain.
+    pub chain_id: String,
+    /// This node's Participant code.
+    pub node: String,
+    /// `validator` or `observer` (or `member`: a listed non-voting node).
+    pub role: String,
+    /// Last applied height.
+    pub height: u64,
+    /// Hash of the last applied block.
+    pub block_hash: Hash,
+    /// State root after the last applied block.
+    pub state_root: Hash,
+    /// Time of the last applied block (RFC 3339).
+    pub block_time: String,
+    /// Connected peers.
+    pub peers: usize,
+    /// Validators of the next height.
+    pub validators: usize,
+    /// Transactions pending in this node's pool.
+    pub mempool: usize,
+    /// Current consensus round.
+    pub round: u32,
+    /// Time of the last applied block, milliseconds since 1970.
+    #[serde(default)]
+    pub block_time_ms: u64,
+    /// Whether the node is replaying decided blocks it fetched from peers
+    /// and is still far behind the network (see `/v1/health`).
+    #[serde(default)]
+    pub catching_up: bool,
+}
+
+/// Every API error's body (HTTP 4xx and 5xx):
+/// `{"error": {"code": ..., "message": ...}}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ErrorAnswer {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The error of an [`ErrorAnswer`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code (kebab-case), e.g. `not-found`.
+    pub code: String,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +421,50 @@ mod tests {
             period: Period::Half(2026, 2),
             statistics,
         });
+    }
+
+    #[test]
+    fn a_status_round_trips_and_older_nodes_may_omit_its_later_fields() {
+        let status = NodeStatus {
+            chain_id: "kp-devnet".into(),
+            node: "BW".into(),
+            role: "validator".into(),
+            height: 12,
+            block_hash: Hash([1; 32]),
+            state_root: Hash([2; 32]),
+            block_time: "2026-12-06T07:00:00Z".into(),
+            peers: 3,
+            validators: 4,
+            mempool: 0,
+            round: 1,
+            block_time_ms: 1_796_540_400_000,
+            catching_up: true,
+        };
+        round_trip(&status);
+        let mut json = serde_json::to_value(&status).unwrap();
+        let map = json.as_object_mut().unwrap();
+        map.remove("block_time_ms");
+        map.remove("catching_up");
+        let older: NodeStatus = serde_json::from_value(json).unwrap();
+        assert_eq!((older.block_time_ms, older.catching_up), (0, false));
+    }
+
+    #[test]
+    fn an_error_answer_round_trips() {
+        let answer = ErrorAnswer {
+            error: ErrorDetail {
+                code: "not-found".into(),
+                message: "no certificate numbered BW1 is on the ledger".into(),
+            },
+        };
+        round_trip(&answer);
+        assert_eq!(
+            serde_json::to_value(&answer).unwrap(),
+            serde_json::json!({ "error": {
+                "code": "not-found",
+                "message": "no certificate numbered BW1 is on the ledger"
+            } })
+        );
     }
 
     #[test]

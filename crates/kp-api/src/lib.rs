@@ -20,8 +20,8 @@ pub mod records;
 pub mod rejection;
 
 pub use answers::{
-    AnomaliesAnswer, CertificateAlert, CertificateAnswer, CertificatePage, ParticipantList,
-    ResolutionPage, SeizureList, StatisticsAnswer,
+    AnomaliesAnswer, CertificateAlert, CertificateAnswer, CertificatePage, ErrorAnswer,
+    ErrorDetail, NodeStatus, ParticipantList, ResolutionPage, SeizureList, StatisticsAnswer,
 };
 pub use genesis::{Genesis, GenesisError};
 pub use params::Params;

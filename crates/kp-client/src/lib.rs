@@ -20,8 +20,8 @@ pub mod light;
 pub mod proof;
 
 use kp_api::answers::{
-    AnomaliesAnswer, CertificateAnswer, CertificatePage, ParticipantList, ResolutionPage,
-    SeizureList, StatisticsAnswer,
+    AnomaliesAnswer, CertificateAnswer, CertificatePage, ErrorAnswer, NodeStatus, ParticipantList,
+    ResolutionPage, SeizureList, StatisticsAnswer,
 };
 use kp_api::proof::{CertificateProof, LightBlock, RecordProof, RecordsProof};
 use kp_api::{Genesis, ParticipantRecord, ResolutionRecord};
@@ -274,11 +274,20 @@ impl Client {
                 detail: format!("HTTP {status}, not JSON: {e}"),
             })?;
         if status >= 400 {
-            let error = &value["error"];
-            return Err(ClientError::Api {
-                status,
-                code: error["code"].as_str().unwrap_or("unknown").to_string(),
-                message: error["message"].as_str().unwrap_or("").to_string(),
+            return Err(match serde_json::from_value::<ErrorAnswer>(value.clone()) {
+                Ok(answer) => ClientError::Api {
+                    status,
+                    code: answer.error.code,
+                    message: answer.error.message,
+                },
+                // Not the API's error body (a proxy's, say): what came.
+                Err(e) => ClientError::Api {
+                    status,
+                    code: "unknown".into(),
+                    message: format!(
+                        "{url} answered an error that is not the API's ({e}): {value}"
+                    ),
+                },
             });
         }
         Ok(value)
@@ -366,20 +375,13 @@ impl Client {
     }
 
     /// `GET /v1/status`.
-    pub fn status(&self) -> Result<serde_json::Value, ClientError> {
-        self.get("/v1/status")
+    pub fn status(&self) -> Result<NodeStatus, ClientError> {
+        self.get_as("/v1/status")
     }
 
     /// The chain id the node reports.
     pub fn chain_id(&self) -> Result<String, ClientError> {
-        let status = self.status()?;
-        status["chain_id"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| ClientError::Decode {
-                url: format!("{}/v1/status", self.base),
-                detail: "no chain_id".into(),
-            })
+        Ok(self.status()?.chain_id)
     }
 
     /// `GET /v1/genesis`.
@@ -823,6 +825,11 @@ mod client_tests {
     /// A one-shot HTTP server on a free port answering `body` (HTTP 200)
     /// to one request.
     fn serve_once(body: &'static str) -> String {
+        serve_once_with(200, body)
+    }
+
+    /// A one-shot HTTP server answering `body` with HTTP `status`.
+    fn serve_once_with(status: u16, body: &'static str) -> String {
         use std::io::Write;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
@@ -832,7 +839,7 @@ mod client_tests {
             let _ = stream.read(&mut request);
             let _ = write!(
                 stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
         });
@@ -875,6 +882,41 @@ mod client_tests {
             error.contains("/v1/statistics/BW") && error.contains("statistics"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn an_error_answer_is_an_api_error_and_a_foreign_one_says_what_came() {
+        let node = serve_once_with(
+            404,
+            r#"{"error": {"code": "not-found", "message": "no member has code ZZ"}}"#,
+        );
+        let code: ParticipantCode = "ZZ".parse().unwrap();
+        match Client::new(&node).unwrap().participant(&code).unwrap_err() {
+            ClientError::Api {
+                status,
+                code,
+                message,
+            } => assert_eq!(
+                (status, code.as_str(), message.as_str()),
+                (404, "not-found", "no member has code ZZ")
+            ),
+            other => panic!("{other:?}"),
+        }
+        let node = serve_once_with(502, r#"{"detail": "bad gateway"}"#);
+        match Client::new(&node).unwrap().status().unwrap_err() {
+            ClientError::Api {
+                status,
+                code,
+                message,
+            } => {
+                assert_eq!((status, code.as_str()), (502, "unknown"));
+                assert!(
+                    message.contains("/v1/status") && message.contains("bad gateway"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

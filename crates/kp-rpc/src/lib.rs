@@ -51,39 +51,8 @@ pub const REQUESTS_IN_FLIGHT_MAX: usize = 256;
 /// Server-sent event streams open at once.
 pub const SSE_SUBSCRIBERS_MAX: usize = 64;
 
-/// What `GET /v1/status` answers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Status {
-    /// The chain.
-    pub chain_id: String,
-    /// This node's Participant code.
-    pub node: String,
-    /// `validator` or `observer` (or `member`: a listed non-voting node).
-    pub role: String,
-    /// Last applied height.
-    pub height: u64,
-    /// Hash of the last applied block.
-    pub block_hash: Hash,
-    /// State root after the last applied block.
-    pub state_root: Hash,
-    /// Time of the last applied block (RFC 3339).
-    pub block_time: String,
-    /// Connected peers.
-    pub peers: usize,
-    /// Validators of the next height.
-    pub validators: usize,
-    /// Transactions pending in this node's pool.
-    pub mempool: usize,
-    /// Current consensus round.
-    pub round: u32,
-    /// Time of the last applied block, milliseconds since 1970.
-    #[serde(default)]
-    pub block_time_ms: u64,
-    /// Whether the node is replaying decided blocks it fetched from peers
-    /// and is still far behind the network (see `/v1/health`).
-    #[serde(default)]
-    pub catching_up: bool,
-}
+/// What `GET /v1/status` answers (the type is the contract's, in kp-api).
+pub use kp_api::answers::NodeStatus as Status;
 
 /// A node whose last block is older than this, and that is not catching up,
 /// is unhealthy: the network, or this node's part in it, has stopped
@@ -133,15 +102,16 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a ApiError,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(ErrorBody { error: &self })).into_response()
+        let body = kp_api::answers::ErrorAnswer {
+            error: kp_api::answers::ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
+        (status, Json(body)).into_response()
     }
 }
 

@@ -102,9 +102,9 @@ pub fn run(global: &Global, command: ClientCommand) -> Result<(), CliError> {
             out.show(&status, || {
                 format!(
                     "chain {}  node {} ({})  height {}  round {}  peers {}  validators {}  mempool {}\nlast block {} at {}",
-                    s(&status["chain_id"]), s(&status["node"]), s(&status["role"]),
-                    status["height"], status["round"], status["peers"], status["validators"],
-                    status["mempool"], s(&status["block_hash"]), s(&status["block_time"])
+                    status.chain_id, status.node, status.role, status.height, status.round,
+                    status.peers, status.validators, status.mempool, status.block_hash,
+                    status.block_time
                 )
             });
             Ok(())
