@@ -10,9 +10,9 @@
 
 use crate::records::{
     Anomaly, CertificateRecord, MembershipStatus, ParticipantRecord, ResolutionRecord,
-    SeizureRecord, TradeStatistics,
+    SeizureRecord, TradeStatistics, TxReceipt,
 };
-use kp_types::{CertificateNumber, Hash, ParticipantCode, Period, SanctionScope};
+use kp_types::{CertificateNumber, Hash, ParticipantCode, Period, SanctionScope, TxHash};
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/certificates/{number}`: the record's fields (flattened, as if
@@ -163,6 +163,29 @@ pub struct ErrorDetail {
     pub code: String,
     /// What went wrong and what to do.
     pub message: String,
+}
+
+/// `POST /v1/txs`: the accepted transaction's hash and, when the client
+/// asked to wait, where it was decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submitted {
+    /// The transaction's hash.
+    pub hash: TxHash,
+    /// Where it was decided, when the client asked to wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided: Option<Decided>,
+}
+
+/// Where a transaction was decided: its block, its place in the block and
+/// what the ledger did with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decided {
+    /// The block's height.
+    pub height: u64,
+    /// Its position in the block's transactions, from 0.
+    pub position: u64,
+    /// Executed, or refused with the reason.
+    pub receipt: TxReceipt,
 }
 
 #[cfg(test)]
@@ -496,5 +519,36 @@ mod tests {
                 },
             ],
         });
+    }
+
+    #[test]
+    fn a_submission_answer_round_trips_waiting_or_not() {
+        let hash = Hash([7; 32]);
+        let pooled = Submitted {
+            hash,
+            decided: None,
+        };
+        round_trip(&pooled);
+        assert_eq!(
+            serde_json::to_value(&pooled).unwrap(),
+            serde_json::json!({ "hash": hash.to_hex() })
+        );
+        let refused = Submitted {
+            hash,
+            decided: Some(Decided {
+                height: 12,
+                position: 3,
+                receipt: TxReceipt {
+                    tx_hash: hash,
+                    result: Err(crate::Rejection::WeakKey {
+                        key: kp_types::PublicKey([0; 32]),
+                    }),
+                },
+            }),
+        };
+        round_trip(&refused);
+        let value = serde_json::to_value(&refused).unwrap();
+        assert_eq!(value["decided"]["height"], 12);
+        assert_eq!(value["decided"]["position"], 3);
     }
 }

@@ -21,7 +21,7 @@ pub mod proof;
 
 use kp_api::answers::{
     AnomaliesAnswer, CertificateAnswer, CertificatePage, ErrorAnswer, NodeStatus, ParticipantList,
-    ResolutionPage, SeizureList, StatisticsAnswer,
+    ResolutionPage, SeizureList, StatisticsAnswer, Submitted,
 };
 use kp_api::proof::{CertificateProof, LightBlock, RecordProof, RecordsProof};
 use kp_api::{Genesis, ParticipantRecord, ResolutionRecord};
@@ -390,11 +390,7 @@ impl Client {
     }
 
     /// `POST /v1/txs` with the canonical bytes; with `wait`, answers once decided.
-    pub fn submit(
-        &self,
-        tx: &SignedTransaction,
-        wait: bool,
-    ) -> Result<serde_json::Value, ClientError> {
+    pub fn submit(&self, tx: &SignedTransaction, wait: bool) -> Result<Submitted, ClientError> {
         let url = format!("{}/v1/txs", self.base);
         let body = serde_json::json!({
             "tx_hex": hex::encode(kp_types::encode(tx)),
@@ -409,7 +405,11 @@ impl Client {
                 url: url.clone(),
                 detail: http_detail(&e),
             })?;
-        self.read(&url, response)
+        let value = self.read(&url, response)?;
+        serde_json::from_value(value).map_err(|e| ClientError::Decode {
+            url,
+            detail: format!("not {}: {e}", type_name::<Submitted>()),
+        })
     }
 
     /// Every resolution (paged, at most [`RESOLUTION_PAGES_MAX`] pages).

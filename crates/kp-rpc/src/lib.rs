@@ -115,16 +115,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// What the node answers after accepting a transaction.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Submitted {
-    /// The transaction's hash.
-    pub hash: TxHash,
-    /// Where it was decided (`height`, `position`, `receipt`), when the
-    /// client asked to wait.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decided: Option<serde_json::Value>,
-}
+/// What the node answers after accepting a transaction (typed in kp-api).
+pub use kp_api::answers::{Decided, Submitted};
 
 /// Most transactions in one `POST /v1/txs/batch`.
 pub const BATCH_TXS_MAX: usize = 256;

@@ -38,7 +38,14 @@ impl Backend for FakeBackend {
             }
             Ok(Submitted {
                 hash,
-                decided: wait.then(|| json!({"height": 8, "position": 0, "receipt": {}})),
+                decided: wait.then_some(crate::Decided {
+                    height: 8,
+                    position: 0,
+                    receipt: kp_api::TxReceipt {
+                        tx_hash: hash,
+                        result: Ok(()),
+                    },
+                }),
             })
         })
     }

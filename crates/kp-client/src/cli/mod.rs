@@ -13,7 +13,7 @@
 use crate::{Client, ClientError};
 use clap::{Args, Subcommand};
 use kp_api::answers::CertificateAnswer;
-use kp_api::{Genesis, ParticipantRecord, ResolutionOutcome, ResolutionRecord, TxReceipt};
+use kp_api::{Genesis, ParticipantRecord, ResolutionOutcome, ResolutionRecord};
 use kp_types::keyfile as keys;
 use kp_types::{
     Authority, AuthorityId, Carats, Certificate, CertificateApproval, CertificateNumber, Date,
@@ -208,7 +208,7 @@ fn send(
     signer: &Signer,
     key: &SigningKey,
     payload: Payload,
-) -> Result<Value, CliError> {
+) -> Result<kp_api::answers::Submitted, CliError> {
     let chain_id = client.chain_id()?;
     let now = now();
     let tx = Transaction {
@@ -221,31 +221,28 @@ fn send(
     .sign(key);
     let kind = tx.tx.payload.kind();
     let answer = client.submit(&tx, !signer.no_wait)?;
-    let hash = s(&answer["hash"]);
-    let decided = &answer["decided"];
-    let refusal = decided
-        .get("receipt")
-        .and_then(|r| serde_json::from_value::<TxReceipt>(r.clone()).ok())
-        .and_then(|r| r.result.err());
-    out.show(&answer, || {
-        if decided.is_null() {
+    let hash = answer.hash;
+    let refusal = answer
+        .decided
+        .as_ref()
+        .and_then(|d| d.receipt.result.clone().err());
+    out.show(&answer, || match (&answer.decided, &refusal) {
+        (None, _) => {
             format!("{kind} {hash}: accepted into the pool (not waiting for the decision)")
-        } else if let Some(rejection) = &refusal {
-            format!(
-                "{kind} {hash}: decided at height {} but REFUSED: {} ({rejection})",
-                decided["height"],
-                rejection.code()
-            )
-        } else {
-            format!(
-                "{kind} {hash}: decided at height {}, accepted",
-                decided["height"]
-            )
         }
+        (Some(decided), Some(rejection)) => format!(
+            "{kind} {hash}: decided at height {} but REFUSED: {} ({rejection})",
+            decided.height,
+            rejection.code()
+        ),
+        (Some(decided), None) => format!(
+            "{kind} {hash}: decided at height {}, accepted",
+            decided.height
+        ),
     });
     if let Some(rejection) = refusal {
         return Err(CliError::Refused {
-            hash,
+            hash: hash.to_string(),
             code: rejection.code().to_string(),
             message: rejection.to_string(),
         });

@@ -159,7 +159,7 @@ pub(super) fn resolution(
                 Payload::ProposeResolution(proposal),
             )?;
             if !out.json {
-                println!("resolution id {}", s(&answer["hash"]));
+                println!("resolution id {}", answer.hash);
             }
         }
         ResolutionCommand::Sign { signer, id } => {

@@ -88,11 +88,11 @@ impl Node {
         for (position, r) in receipt.receipts.iter().enumerate() {
             // Waiters are answered before the receipt moves into the event.
             if let Some(waiters) = self.waiters.remove(&r.tx_hash) {
-                let decided = serde_json::json!({
-                    "height": height,
-                    "position": position,
-                    "receipt": r,
-                });
+                let decided = kp_rpc::Decided {
+                    height,
+                    position: position as u64,
+                    receipt: r.clone(),
+                };
                 for w in waiters {
                     let _ = w.send(Ok(Submitted {
                         hash: r.tx_hash,
