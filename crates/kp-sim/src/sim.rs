@@ -170,7 +170,7 @@ pub struct Sim {
     trace: Hash,
     events: u64,
     heal_target: u64,
-    /// Injected pairs: evidence id -> (offender, height).
+    /// Injected pairs: evidence id -> offender.
     injected: BTreeMap<Hash, PublicKey>,
     /// Message hash -> (evidence id, half).
     halves: BTreeMap<Hash, (Hash, u8)>,
