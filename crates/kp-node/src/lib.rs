@@ -9,7 +9,6 @@ pub mod backend;
 pub mod config;
 pub mod devnet;
 pub mod keys;
-pub mod mempool;
 pub mod run;
 pub mod table;
 pub mod testnet;

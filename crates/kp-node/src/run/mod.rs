@@ -15,7 +15,7 @@
 use crate::backend::{NodeBackend, NodeEvent, Request, Shared};
 use crate::config::NodeConfig;
 use crate::keys;
-use crate::mempool::{Mempool, MempoolError};
+use kp_replica::{Mempool, MempoolError};
 use kp_consensus::{
     Action, Consensus, ConsensusConfig, ConsensusMessage, Input, SafetyRecord, SafetyState,
 };

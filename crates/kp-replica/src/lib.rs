@@ -1,0 +1,36 @@
+//! One replica of the kpledger log as a pure state machine.
+//!
+//! A [`Replica`] owns what a node decides with: the consensus core, the
+//! ledger and the transaction pool. It does no IO, reads no clock and draws
+//! no randomness. Its host (the node's tokio shell, or the simulator) turns
+//! what happens into [`Event`]s, hands them over with the time, and carries
+//! out what comes back in [`Ready`] batches, in the order the type states:
+//!
+//! 1. [`Ready::safety`]: made durable before anything else of the batch;
+//! 2. [`Ready::decided`]: a decided block, which the host stores durably
+//!    through [`Replica::apply_decided`] (the host chooses the storage
+//!    layout and how it becomes durable);
+//! 3. [`Ready::messages`]: sent only now, since they may carry the votes the
+//!    safety state records;
+//! 4. the rest ([`Ready::timers`], [`Ready::gossip`], [`Ready::request_sync`]).
+//!
+//! The replica stops a batch before work that takes a while (building a
+//! proposal, validating or applying a block) when messages are waiting,
+//! so that the precommit which completed a decision leaves before the
+//! decided block is applied; and it stops right after a decision, which the
+//! host must apply before asking for the next batch. This is the shape of
+//! raft-rs's `Ready`/`advance`: the node and the simulator drive the same
+//! code, so what the simulator's seeds exercise is what ships.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
+
+pub mod mempool;
+mod replica;
+#[cfg(test)]
+mod tests;
+
+pub use mempool::{Mempool, MempoolError};
+pub use replica::{
+    Event, Note, Outgoing, Ready, Replica, ReplicaConfig, SubmitError, SyncAsk, SyncRefusal,
+    Synced, Timer, VerifiedSignatures,
+};

@@ -1,0 +1,661 @@
+//! The replica: events in, [`Ready`] batches out (see the crate docs for
+//! the order a host carries them out in).
+
+use crate::mempool::{Mempool, MempoolError};
+use kp_consensus::{Action, Consensus, ConsensusMessage, Input, SafetyState, SharedBlock, Timeout};
+use kp_ledger::{BlockReceipt, Ledger, LedgerError, Rejection, StateStore, WriteSet};
+use kp_types::tx::{Payload, Transaction};
+use kp_types::{
+    Block, CommitCertificate, Evidence, PublicKey, Signature, SignedTransaction, SigningKey,
+    Timestamp, TxHash,
+};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Transaction signatures known to verify, by transaction hash (the host
+/// verified them in a batch, off its event loop).
+pub type VerifiedSignatures = HashMap<TxHash, Signature>;
+
+/// How a replica paces blocks and bounds its work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaConfig {
+    /// Pause after a block before the next height starts.
+    pub block_interval_ms: u64,
+    /// Pause after an empty block while the pool is empty too (a
+    /// transaction, or another validator starting the height, ends it early).
+    pub empty_block_interval_ms: u64,
+    /// How far ahead of the replica's clock a proposed block's time may be.
+    pub clock_drift_max_ms: u64,
+    /// Transactions the pool holds.
+    pub mempool_size_max: usize,
+    /// Pending transactions re-checked against the state after each block.
+    pub recheck_per_block: usize,
+    /// Lifetime of the evidence transactions the replica signs.
+    pub evidence_tx_lifetime_ms: u64,
+    /// Inputs the core handles for one event at most (each input yields a
+    /// bounded number of actions, and only proposal building and block
+    /// validation feed back; the loop is bounded regardless).
+    pub inputs_per_event_max: usize,
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> ReplicaConfig {
+        ReplicaConfig {
+            block_interval_ms: 200,
+            empty_block_interval_ms: 1_000,
+            clock_drift_max_ms: 10_000,
+            mempool_size_max: 20_000,
+            recheck_per_block: 256,
+            evidence_tx_lifetime_ms: 60 * 60 * 1000,
+            inputs_per_event_max: 256,
+        }
+    }
+}
+
+/// A timer the replica asked for; the host hands it back when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    /// A consensus timeout.
+    Consensus(Timeout),
+    /// Start this height (after the pause that follows a block).
+    StartHeight(u64),
+}
+
+/// What happened, as the host tells it.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The host started: run the height after the last applied block.
+    Start,
+    /// A consensus message from a peer (`from`: the authenticated sender or
+    /// gossip author; the core trusts only the signature inside).
+    Message {
+        /// Who handed it over.
+        from: PublicKey,
+        /// The decoded message.
+        message: ConsensusMessage,
+    },
+    /// A timer the replica asked for has fired.
+    Timer(Timer),
+}
+
+/// A consensus message to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    /// To every validator.
+    Broadcast(ConsensusMessage),
+    /// To one peer (the votes a lagging validator needs).
+    To(PublicKey, ConsensusMessage),
+}
+
+/// Whom to ask for decided blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncAsk {
+    /// Any connected peer (the core misses a decision it saw certified).
+    AnyPeer,
+    /// This peer, which sent a message of a later height.
+    Peer(PublicKey),
+}
+
+/// Something the host should record (the replica has no log of its own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// A proposed block failed validation.
+    InvalidProposal {
+        /// Its height.
+        height: u64,
+        /// Why.
+        error: String,
+    },
+    /// The core saw an equivocation; the replica signed evidence of it.
+    EvidenceSigned {
+        /// The evidence transaction.
+        hash: TxHash,
+    },
+    /// The evidence the replica signed was refused by its own pool.
+    EvidenceRefused {
+        /// Why.
+        error: String,
+    },
+    /// One event fed the core more inputs than allowed; the rest were dropped.
+    InputBudgetExhausted,
+}
+
+/// What the host must do, in this order: [`Ready::safety`] durable, then
+/// [`Ready::decided`] applied with [`Replica::apply_decided`] and durable,
+/// then [`Ready::messages`] sent, then the rest.
+#[derive(Debug, Default)]
+#[must_use = "a Ready holds durable writes and messages the host must carry out"]
+pub struct Ready {
+    /// The consensus safety state to make durable (replacing the previous
+    /// one) before any message of this batch leaves.
+    pub safety: Option<Box<SafetyState>>,
+    /// A decided block of the next height with its commit certificate. The
+    /// replica does nothing more until the host has called
+    /// [`Replica::apply_decided`] with it.
+    pub decided: Option<(SharedBlock, CommitCertificate)>,
+    /// Consensus messages, in the order the core produced them.
+    pub messages: Vec<Outgoing>,
+    /// Timers to schedule: after this many milliseconds, hand the timer back.
+    pub timers: Vec<(u64, Timer)>,
+    /// Transactions the replica made (evidence) and pooled, to gossip.
+    pub gossip: Vec<SignedTransaction>,
+    /// Ask a peer for decided blocks.
+    pub sync: Option<SyncAsk>,
+    /// Things worth a log line.
+    pub notes: Vec<Note>,
+}
+
+impl Ready {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.safety.is_none()
+            && self.decided.is_none()
+            && self.messages.is_empty()
+            && self.timers.is_empty()
+            && self.gossip.is_empty()
+            && self.sync.is_none()
+            && self.notes.is_empty()
+    }
+}
+
+/// Why a transaction did not enter the pool.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The ledger's rules (or the signature) refuse it in the current state.
+    #[error("the ledger refuses this transaction: {0}")]
+    Refused(Rejection),
+    /// The pool is full, or holds it already.
+    #[error(transparent)]
+    Pool(#[from] MempoolError),
+}
+
+/// Why a decided block from a peer was not taken.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SyncRefusal {
+    /// It is not the block of the next height.
+    #[error("block {height} does not follow on (the next height is {expected})")]
+    NotNext {
+        /// Its height.
+        height: u64,
+        /// The height expected.
+        expected: u64,
+    },
+    /// The certificate is for another block or height.
+    #[error("the commit certificate of block {height} is for another block")]
+    CertificateMismatch {
+        /// The block's height.
+        height: u64,
+    },
+    /// The certificate does not carry a quorum of this height's validators.
+    #[error("the commit certificate of block {height} is refused: {detail}")]
+    Certificate {
+        /// The block's height.
+        height: u64,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The block is invalid for this ledger.
+    #[error("block {height} is refused: {detail}")]
+    Block {
+        /// Its height.
+        height: u64,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// How a synced block was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Synced {
+    /// Handed to the consensus core, which runs this height: its decision
+    /// comes out of [`Replica::ready`].
+    ToConsensus,
+    /// Decided directly: [`Replica::ready`] returns it in [`Ready::decided`].
+    Decided,
+}
+
+/// One node's replica: consensus core, ledger and pool.
+pub struct Replica<S: StateStore> {
+    key: SigningKey,
+    public: PublicKey,
+    config: ReplicaConfig,
+    consensus: Consensus,
+    ledger: Ledger<S>,
+    mempool: Mempool,
+    /// The next height, while its start waits because the network is idle.
+    idle_height: Option<u64>,
+    /// Inputs for the core not yet handled.
+    inputs: VecDeque<Input>,
+    /// Actions of handled inputs not yet carried out.
+    actions: VecDeque<Action>,
+    /// A decided block handed out in a `Ready` and not yet applied, and
+    /// whether it came from block sync (the next height then starts at once).
+    awaiting: Option<(u64, bool)>,
+    /// Inputs the core may still take for the current event.
+    budget: usize,
+    /// The host's clock at the current event.
+    now: Timestamp,
+    ready: Ready,
+    /// Test-only byzantine proposer: well-signed transactions that break a
+    /// rule, stuffed into own proposals without checks.
+    junk: Vec<SignedTransaction>,
+}
+
+impl<S: StateStore> Replica<S> {
+    /// A replica of `ledger` whose core (built by the host, with the safety
+    /// state it restored) signs with `key`.
+    pub fn new(
+        config: ReplicaConfig,
+        key: SigningKey,
+        consensus: Consensus,
+        ledger: Ledger<S>,
+    ) -> Replica<S> {
+        let mempool = Mempool::new(config.mempool_size_max.max(1));
+        Replica {
+            public: key.public(),
+            key,
+            budget: config.inputs_per_event_max,
+            config,
+            consensus,
+            ledger,
+            mempool,
+            idle_height: None,
+            inputs: VecDeque::new(),
+            actions: VecDeque::new(),
+            awaiting: None,
+            now: Timestamp(0),
+            ready: Ready::default(),
+            junk: Vec::new(),
+        }
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger<S> {
+        &self.ledger
+    }
+
+    /// The ledger, for a host that applies blocks it verified with
+    /// [`Replica::verify_synced`] outside [`Replica::apply_decided`] (block
+    /// sync in batches); it then calls [`Replica::note_committed`].
+    pub fn ledger_mut(&mut self) -> &mut Ledger<S> {
+        &mut self.ledger
+    }
+
+    /// The consensus core.
+    pub fn consensus(&self) -> &Consensus {
+        &self.consensus
+    }
+
+    /// The pool.
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    /// This replica's key.
+    pub fn public(&self) -> PublicKey {
+        self.public
+    }
+
+    /// The config.
+    pub fn config(&self) -> &ReplicaConfig {
+        &self.config
+    }
+
+    /// Whether this replica votes at the next height.
+    pub fn is_validator(&self) -> bool {
+        self.ledger.validators().contains(&self.public)
+    }
+
+    /// Whether a decided block waits for [`Replica::apply_decided`].
+    pub fn is_awaiting_apply(&self) -> bool {
+        self.awaiting.is_some()
+    }
+
+    /// Test-only byzantine mode: each own proposal carries one or two of
+    /// `txs` (by height and round) without any check. An honest
+    /// replica never calls this.
+    pub fn stuff_proposals(&mut self, txs: Vec<SignedTransaction>) {
+        self.junk = txs;
+    }
+
+    /// Takes in one event at the host's time `now`; the work it causes comes
+    /// out of [`Replica::ready`].
+    pub fn handle(&mut self, event: Event, now: Timestamp) {
+        self.now = now;
+        self.budget = self.config.inputs_per_event_max;
+        match event {
+            Event::Start => {
+                let next = self.ledger.height() + 1;
+                self.start_height(next);
+            }
+            Event::Message { from, message } => {
+                if !self.is_validator() {
+                    return;
+                }
+                let next = self.ledger.height() + 1;
+                if message.height() > next {
+                    // We missed decisions: fetch them from the one who has.
+                    self.ready.sync = Some(SyncAsk::Peer(from));
+                } else if message.height() == next {
+                    self.wake_idle();
+                }
+                self.inputs.push_back(Input::Message { from, message });
+            }
+            Event::Timer(Timer::Consensus(timeout)) => {
+                self.inputs.push_back(Input::TimeoutElapsed(timeout));
+            }
+            Event::Timer(Timer::StartHeight(height)) => {
+                if self.idle_height == Some(height) {
+                    self.idle_height = None;
+                }
+                if height == self.ledger.height() + 1 {
+                    self.start_height(height);
+                }
+            }
+        }
+    }
+
+    /// The next batch of work, or `None` when there is none (or a decided
+    /// block waits for [`Replica::apply_decided`]). Call until `None` after
+    /// each event, carrying out each batch before asking for the next.
+    pub fn ready(&mut self) -> Option<Ready> {
+        while self.awaiting.is_none() {
+            if let Some(action) = self.actions.pop_front() {
+                let slow = matches!(
+                    action,
+                    Action::RequestProposal { .. }
+                        | Action::ValidateBlock { .. }
+                        | Action::Decide { .. }
+                );
+                if slow && !self.ready.messages.is_empty() {
+                    // What is due leaves before the slow work.
+                    self.actions.push_front(action);
+                    return Some(std::mem::take(&mut self.ready));
+                }
+                self.act(action);
+                continue;
+            }
+            let Some(input) = self.inputs.pop_front() else {
+                break;
+            };
+            if self.budget == 0 {
+                self.inputs.clear();
+                self.ready.notes.push(Note::InputBudgetExhausted);
+                break;
+            }
+            self.budget -= 1;
+            let actions = self.consensus.handle(input);
+            self.actions.extend(actions);
+        }
+        (!self.ready.is_empty()).then(|| std::mem::take(&mut self.ready))
+    }
+
+    /// Applies the decided block of the last [`Ready`] (the host's
+    /// `host_writes`, such as the block itself by height, join the ledger's
+    /// commit), then drops what it included from the pool and schedules the
+    /// next height. The host makes the commit durable before it carries out
+    /// anything else. An error leaves the ledger unchanged; the host stops
+    /// (a storage failure) or, in a simulation, records it.
+    pub fn apply_decided(
+        &mut self,
+        block: &Block,
+        host_writes: WriteSet,
+    ) -> Result<BlockReceipt, LedgerError> {
+        let synced = self.awaiting.take().is_some_and(|(_, synced)| synced);
+        let receipt = self.ledger.apply_block(block, host_writes)?;
+        self.note_committed(block, &receipt);
+        let next = self.ledger.height() + 1;
+        let pause = if synced {
+            0
+        } else if block.txs.is_empty() && self.mempool.is_empty() {
+            // Nothing to order: wait, unless woken (`wake_idle`).
+            self.idle_height = Some(next);
+            self.config
+                .empty_block_interval_ms
+                .max(self.config.block_interval_ms)
+        } else {
+            self.config.block_interval_ms
+        };
+        self.ready.timers.push((pause, Timer::StartHeight(next)));
+        Ok(receipt)
+    }
+
+    /// What follows any applied block in the pool: what it included leaves,
+    /// and a bounded slice of the rest, round-robin, is checked again against
+    /// the new state (a number the block took, a sanction it adopted, an
+    /// expiry), so that a large pool costs no more per block than the block.
+    pub fn note_committed(&mut self, block: &Block, receipt: &BlockReceipt) {
+        let _ = block;
+        let included: BTreeSet<TxHash> = receipt.receipts.iter().map(|r| r.tx_hash).collect();
+        self.mempool.remove_included(&included);
+        let now = self.now;
+        let ledger = &self.ledger;
+        // Signatures were verified on entry; only the state has changed.
+        self.mempool
+            .recheck_some(self.config.recheck_per_block, |tx| {
+                ledger.check_tx_rules(tx, now).is_ok()
+            });
+    }
+
+    /// Admits a transaction (`hash` is `tx.hash()`) to the pool if the
+    /// ledger's rules accept it now; with `verified`, its signature was
+    /// already verified and only the rules are checked. One already pending
+    /// is accepted again without a second check. Wakes an idle network.
+    pub fn submit(
+        &mut self,
+        tx: SignedTransaction,
+        hash: TxHash,
+        verified: bool,
+        now: Timestamp,
+    ) -> Result<(), SubmitError> {
+        self.now = now;
+        if self.mempool.contains(&hash) {
+            return Ok(());
+        }
+        let checked = if verified {
+            self.ledger.check_tx_rules(&tx, now)
+        } else {
+            self.ledger.check_tx(&tx, now)
+        };
+        checked.map_err(SubmitError::Refused)?;
+        self.mempool.insert(hash, tx)?;
+        self.wake_idle();
+        Ok(())
+    }
+
+    /// Checks a decided block from a peer: the next height, a certificate for
+    /// it by a quorum of this height's validators, and valid for the ledger
+    /// (signatures in `verified`, or held by the pool, are known good).
+    pub fn verify_synced(
+        &self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        verified: &VerifiedSignatures,
+    ) -> Result<(), SyncRefusal> {
+        let height = block.header.height;
+        let expected = self.ledger.height() + 1;
+        if height != expected {
+            return Err(SyncRefusal::NotNext { height, expected });
+        }
+        if certificate.height != height || certificate.block_hash != block.hash() {
+            return Err(SyncRefusal::CertificateMismatch { height });
+        }
+        certificate
+            .verify(self.ledger.chain_id(), &self.ledger.validators())
+            .map_err(|e| SyncRefusal::Certificate {
+                height,
+                detail: e.to_string(),
+            })?;
+        let mempool = &self.mempool;
+        let known = |h: &TxHash, s: &Signature| {
+            verified.get(h) == Some(s) || mempool.holds_verified(h, s)
+        };
+        self.ledger
+            .validate_block_with(block, &known)
+            .map_err(|e| SyncRefusal::Block {
+                height,
+                detail: e.to_string(),
+            })
+    }
+
+    /// Takes a decided block from a peer after [`Replica::verify_synced`]. A
+    /// validator whose core runs this height hands it to the core, so that
+    /// the core moves on consistently; otherwise it is decided at once.
+    /// Either way the decision comes out of [`Replica::ready`].
+    pub fn synced(
+        &mut self,
+        block: Block,
+        certificate: CommitCertificate,
+        verified: &VerifiedSignatures,
+        now: Timestamp,
+    ) -> Result<Synced, SyncRefusal> {
+        self.now = now;
+        self.budget = self.config.inputs_per_event_max;
+        self.verify_synced(&block, &certificate, verified)?;
+        let height = block.header.height;
+        if self.is_validator() && self.consensus.height() == height {
+            self.inputs.push_back(Input::CommitFromSync {
+                block: Arc::new(block),
+                certificate,
+            });
+            return Ok(Synced::ToConsensus);
+        }
+        self.awaiting = Some((height, true));
+        self.ready.decided = Some((Arc::new(block), certificate));
+        Ok(Synced::Decided)
+    }
+
+    fn start_height(&mut self, height: u64) {
+        if !self.is_validator() {
+            return;
+        }
+        let validators = self.ledger.validators();
+        self.inputs
+            .push_back(Input::StartHeight { height, validators });
+    }
+
+    /// Starts the next height now if it waits only because the network was
+    /// idle: a transaction arrived, or another validator started that
+    /// height. A start already due later is then a repeat, which the core
+    /// ignores.
+    fn wake_idle(&mut self) {
+        if let Some(height) = self.idle_height.take() {
+            if height == self.ledger.height() + 1 {
+                self.ready.timers.push((0, Timer::StartHeight(height)));
+            }
+        }
+    }
+
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::PersistSafety(state) => self.ready.safety = Some(state),
+            Action::Broadcast(message) => self.ready.messages.push(Outgoing::Broadcast(message)),
+            Action::SendTo(peer, message) => self.ready.messages.push(Outgoing::To(peer, message)),
+            Action::ScheduleTimeout {
+                timeout,
+                duration_ms,
+            } => self
+                .ready
+                .timers
+                .push((duration_ms, Timer::Consensus(timeout))),
+            Action::RequestProposal { height, round } => {
+                if height != self.ledger.height() + 1 {
+                    return;
+                }
+                let time = Timestamp(
+                    self.now
+                        .0
+                        .max(self.ledger.last_block_time().0.saturating_add(1)),
+                );
+                // The pool admits only transactions whose signature verified.
+                let (mut block, refused) =
+                    self.ledger
+                        .build_block_from_verified(self.public, time, self.mempool.iter());
+                // No longer valid in this state (a number taken, a sanction
+                // adopted): not worth keeping.
+                self.mempool.remove(&refused);
+                if !self.junk.is_empty() {
+                    let count = 1 + ((height + u64::from(round)) % 2) as usize;
+                    block.txs.extend(self.junk.iter().take(count).cloned());
+                    let hashes: Vec<_> = block.txs.iter().map(SignedTransaction::hash).collect();
+                    block.header.txs_root = kp_types::merkle::root(&hashes);
+                }
+                self.inputs.push_back(Input::ProposalPayload {
+                    height,
+                    round,
+                    block: Arc::new(block),
+                });
+            }
+            Action::ValidateBlock { height, block } => {
+                let valid = self.validate_proposal(height, &block);
+                self.inputs.push_back(Input::BlockValidity {
+                    height,
+                    block_hash: block.hash(),
+                    valid,
+                });
+            }
+            Action::Decide { block, certificate } => {
+                let height = block.header.height;
+                if height == self.ledger.height() + 1 {
+                    self.awaiting = Some((height, false));
+                    self.ready.decided = Some((block, certificate));
+                } else {
+                    // Applied already (from sync): just go on.
+                    let next = self.ledger.height() + 1;
+                    self.ready
+                        .timers
+                        .push((self.config.block_interval_ms, Timer::StartHeight(next)));
+                }
+            }
+            Action::Evidence(evidence) => self.sign_evidence(evidence),
+            Action::RequestCommit { .. } => {
+                if self.ready.sync.is_none() {
+                    self.ready.sync = Some(SyncAsk::AnyPeer);
+                }
+            }
+        }
+    }
+
+    fn validate_proposal(&mut self, height: u64, block: &Block) -> bool {
+        if height != self.ledger.height() + 1 {
+            return false;
+        }
+        let mempool = &self.mempool;
+        let pooled = |h: &TxHash, s: &Signature| mempool.holds_verified(h, s);
+        match self.ledger.validate_block_with(block, &pooled) {
+            Ok(()) => {
+                block.header.time.0 <= self.now.0.saturating_add(self.config.clock_drift_max_ms)
+            }
+            Err(e) => {
+                self.ready.notes.push(Note::InvalidProposal {
+                    height,
+                    error: e.to_string(),
+                });
+                false
+            }
+        }
+    }
+
+    fn sign_evidence(&mut self, evidence: Evidence) {
+        let tx = Transaction {
+            chain_id: self.ledger.chain_id().to_string(),
+            signer: self.public,
+            nonce: evidence.height(),
+            expires_at: self.now.plus_ms(self.config.evidence_tx_lifetime_ms),
+            payload: Payload::SubmitEvidence(evidence),
+        }
+        .sign(&self.key);
+        let hash = tx.hash();
+        let now = self.now;
+        match self.submit(tx.clone(), hash, true, now) {
+            Ok(()) => {
+                self.ready.notes.push(Note::EvidenceSigned { hash });
+                self.ready.gossip.push(tx);
+            }
+            Err(e) => self.ready.notes.push(Note::EvidenceRefused {
+                error: e.to_string(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The replica driven by a small in-test host: six validators and an
+//! observer of the fixture genesis, every message delivered to everyone,
+//! timers in simulated time.
+
+use super::*;
+use kp_consensus::{Consensus, ConsensusConfig};
+use kp_ledger::testkit::{self, GOVERNMENTS};
+use kp_ledger::{Ledger, MemStore, WriteSet};
+use kp_types::tx::Payload;
+use kp_types::{CommitCertificate, PublicKey, SignedTransaction, Timestamp};
+use std::collections::{BTreeMap, VecDeque};
+
+struct Host {
+    replicas: Vec<Replica<MemStore>>,
+    /// (time, seq) -> (replica, timer)
+    timers: BTreeMap<(u64, u64), (usize, Timer)>,
+    /// Messages in flight: (to, from, message).
+    inbox: VecDeque<(usize, PublicKey, kp_consensus::ConsensusMessage)>,
+    now: u64,
+    seq: u64,
+    /// Decided (height, block hash) per replica, in order.
+    decided: Vec<Vec<(u64, kp_types::Hash)>>,
+    /// Order of what each Ready held, to check the contract.
+    log: Vec<&'static str>,
+    /// Refused transactions in applied blocks: (replica, hash).
+    rejected: Vec<(usize, kp_types::TxHash)>,
+}
+
+fn clock(ms: u64) -> Timestamp {
+    testkit::at(2026, 1, 1).plus_ms(ms)
+}
+
+fn replica(code: &str, genesis: &kp_ledger::Genesis) -> Replica<MemStore> {
+    let key = testkit::node_key(code);
+    let mut config = ConsensusConfig::new(testkit::CHAIN_ID, key.clone());
+    config.timeout_propose_ms = 400;
+    config.timeout_prevote_ms = 200;
+    config.timeout_precommit_ms = 200;
+    config.timeout_delta_ms = 100;
+    let ledger = Ledger::open(genesis, MemStore::new()).expect("fixture genesis");
+    let replica_config = ReplicaConfig {
+        block_interval_ms: 50,
+        empty_block_interval_ms: 200,
+        ..ReplicaConfig::default()
+    };
+    Replica::new(replica_config, key, Consensus::new(config, None), ledger)
+}
+
+impl Host {
+    fn new(observer: bool) -> Host {
+        let genesis = testkit::genesis();
+        let mut replicas: Vec<_> = GOVERNMENTS.iter().map(|c| replica(c, &genesis)).collect();
+        if observer {
+            replicas.push(replica("WDC", &genesis));
+        }
+        let n = replicas.len();
+        let mut host = Host {
+            replicas,
+            timers: BTreeMap::new(),
+            inbox: VecDeque::new(),
+            now: 0,
+            seq: 0,
+            decided: vec![Vec::new(); n],
+            log: Vec::new(),
+            rejected: Vec::new(),
+        };
+        for i in 0..n {
+            host.replicas[i].handle(Event::Start, clock(0));
+            host.drain(i);
+        }
+        host
+    }
+
+    fn drain(&mut self, i: usize) {
+        let mut guard = 0;
+        while let Some(ready) = self.replicas[i].ready() {
+            guard += 1;
+            assert!(guard < 10_000, "replica {i} never runs out of work");
+            self.carry_out(i, ready);
+        }
+    }
+
+    fn carry_out(&mut self, i: usize, ready: Ready) {
+        if ready.safety.is_some() {
+            self.log.push("safety");
+        }
+        if let Some((block, certificate)) = ready.decided {
+            self.log.push("decided");
+            assert!(
+                ready.messages.is_empty(),
+                "messages never share a batch with a decision"
+            );
+            let mut writes = WriteSet::default();
+            writes.put(
+                [&[0x80u8][..], &block.header.height.to_be_bytes()].concat(),
+                kp_types::encode(&(&*block, &certificate)),
+            );
+            assert!(self.replicas[i].is_awaiting_apply());
+            assert!(self.replicas[i].ready().is_none(), "no work before apply");
+            let receipt = self.replicas[i]
+                .apply_decided(&block, writes)
+                .expect("a decided block applies");
+            self.decided[i].push((block.header.height, receipt.block_hash));
+            for r in &receipt.receipts {
+                if r.result.is_err() {
+                    self.rejected.push((i, r.tx_hash));
+                }
+            }
+        }
+        if !ready.messages.is_empty() {
+            self.log.push("messages");
+        }
+        let me = self.replicas[i].public();
+        for message in ready.messages {
+            match message {
+                Outgoing::Broadcast(m) => {
+                    for to in 0..self.replicas.len() {
+                        if to != i {
+                            self.inbox.push_back((to, me, m.clone()));
+                        }
+                    }
+                }
+                Outgoing::To(peer, m) => {
+                    if let Some(to) = self.replicas.iter().position(|r| r.public() == peer) {
+                        self.inbox.push_back((to, me, m));
+                    }
+                }
+            }
+        }
+        for (after, timer) in ready.timers {
+            self.seq += 1;
+            self.timers.insert((self.now + after, self.seq), (i, timer));
+        }
+    }
+
+    /// Delivers every message, then fires the next timer; until `until`
+    /// holds or `ms` of simulated time have passed.
+    fn run(&mut self, ms: u64, until: impl Fn(&Host) -> bool) -> bool {
+        let end = self.now + ms;
+        loop {
+            if until(self) {
+                return true;
+            }
+            if let Some((to, from, message)) = self.inbox.pop_front() {
+                self.replicas[to].handle(Event::Message { from, message }, clock(self.now));
+                self.drain(to);
+                continue;
+            }
+            let Some(((at, _), (i, timer))) = self.timers.pop_first() else {
+                return false;
+            };
+            if at > end {
+                return false;
+            }
+            self.now = at;
+            self.replicas[i].handle(Event::Timer(timer), clock(at));
+            self.drain(i);
+        }
+    }
+}
+
+fn issue(number: &str) -> SignedTransaction {
+    let certificate = testkit::certificate(number, "BW", "EU", testkit::date(2026, 1, 1));
+    testkit::sign(
+        &testkit::authority_key("BW"),
+        1,
+        clock(3_600_000),
+        Payload::IssueCertificate(certificate),
+    )
+}
+
+#[test]
+fn six_validators_decide_the_same_blocks_and_a_submitted_certificate_lands() {
+    let mut host = Host::new(false);
+    let tx = issue("BW-2026-0001");
+    let hash = tx.hash();
+    host.replicas[2]
+        .submit(tx, hash, false, clock(0))
+        .expect("a valid issue enters the pool");
+    host.drain(2);
+    let landed = host.run(60_000, |h| {
+        h.replicas
+            .iter()
+            .all(|r| r.ledger().height() >= 3 && r.mempool().is_empty())
+    });
+    assert!(landed, "heights: {:?}", host.decided);
+    let first = &host.decided[0][..3];
+    for (i, decided) in host.decided.iter().enumerate() {
+        assert_eq!(&decided[..3], first, "replica {i} decided other blocks");
+    }
+    let certificate = host.replicas[5]
+        .ledger()
+        .certificate(&testkit::number("BW-2026-0001"))
+        .expect("store");
+    assert!(certificate.is_some(), "the certificate is on every ledger");
+    // The contract: safety before messages, no messages with a decision.
+    assert!(host.log.contains(&"safety") && host.log.contains(&"decided"));
+}
+
+#[test]
+fn an_idle_network_waits_and_a_transaction_wakes_it() {
+    let mut host = Host::new(false);
+    assert!(host.run(60_000, |h| h.replicas[0].ledger().height() >= 1));
+    // Empty blocks: the next height waits the empty-block interval.
+    let h1 = host.replicas[0].ledger().height();
+    let before = host.now;
+    assert!(host.run(60_000, |h| h.replicas[0].ledger().height() > h1));
+    assert!(host.now - before >= 200, "an empty block is followed by a pause");
+    let tx = issue("BW-2026-0002");
+    let hash = tx.hash();
+    host.replicas[0]
+        .submit(tx, hash, false, clock(host.now))
+        .expect("valid");
+    host.drain(0);
+    assert!(host.run(60_000, |h| h
+        .replicas
+        .iter()
+        .all(|r| r.mempool().is_empty() && r.ledger().height() > h1 + 1)));
+}
+
+#[test]
+fn submit_refuses_a_bad_signature_and_takes_a_pending_one_again() {
+    let mut host = Host::new(false);
+    let mut forged = issue("BW-2026-0003");
+    forged.signature = issue("BW-2026-0009").signature;
+    let hash = forged.hash();
+    let refused = host.replicas[0].submit(forged.clone(), hash, false, clock(0));
+    assert!(matches!(refused, Err(SubmitError::Refused(_))), "{refused:?}");
+    assert!(host.replicas[0].mempool().is_empty());
+    let tx = issue("BW-2026-0003");
+    let hash = tx.hash();
+    host.replicas[0]
+        .submit(tx.clone(), hash, false, clock(0))
+        .expect("valid");
+    host.replicas[0]
+        .submit(tx, hash, false, clock(0))
+        .expect("already pending: accepted again");
+    assert_eq!(host.replicas[0].mempool().len(), 1);
+}
+
+#[test]
+fn an_observer_takes_a_synced_block_and_refuses_a_forged_certificate() {
+    let mut host = Host::new(true);
+    let observer = host.replicas.len() - 1;
+    assert!(host.run(60_000, |h| h.replicas[0].ledger().height() >= 1));
+    // The observer runs no consensus: it gets nothing from the messages.
+    assert_eq!(host.replicas[observer].ledger().height(), 0);
+    let (block, certificate) = host.decided_block(0, 1);
+
+    let mut forged = certificate.clone();
+    forged.signatures.truncate(1);
+    let refused = host.replicas[observer].synced(
+        block.clone(),
+        forged,
+        &VerifiedSignatures::new(),
+        clock(host.now),
+    );
+    assert!(
+        matches!(refused, Err(SyncRefusal::Certificate { height: 1, .. })),
+        "{refused:?}"
+    );
+    let mut other = block.clone();
+    other.header.time = other.header.time.plus_ms(1);
+    let refused = host.replicas[observer].synced(
+        other,
+        certificate.clone(),
+        &VerifiedSignatures::new(),
+        clock(host.now),
+    );
+    assert!(
+        matches!(refused, Err(SyncRefusal::CertificateMismatch { height: 1 })),
+        "{refused:?}"
+    );
+    assert!(host.replicas[observer].ready().is_none());
+
+    let taken = host.replicas[observer].synced(
+        block,
+        certificate,
+        &VerifiedSignatures::new(),
+        clock(host.now),
+    );
+    assert_eq!(taken, Ok(Synced::Decided));
+    host.drain(observer);
+    assert_eq!(host.replicas[observer].ledger().height(), 1);
+    assert_eq!(
+        host.replicas[observer].ledger().last_block_hash(),
+        host.replicas[0].ledger().last_block_hash()
+    );
+}
+
+#[test]
+fn a_byzantine_proposers_junk_lands_refused_and_changes_nothing() {
+    let mut host = Host::new(false);
+    // A well-signed issue by a key the ledger does not know.
+    let stranger = testkit::extra_key("stranger");
+    let mut tx = issue("BW-2026-0004").tx;
+    tx.signer = stranger.public();
+    let junk = tx.sign(&stranger);
+    // Admission refuses it...
+    let refused = host.replicas[1].submit(junk.clone(), junk.hash(), false, clock(0));
+    assert!(matches!(refused, Err(SubmitError::Refused(_))), "{refused:?}");
+    // ...so a byzantine proposer stuffs it into its proposals unchecked.
+    host.replicas[0].stuff_proposals(vec![junk.clone()]);
+    let landed = host.run(120_000, |h| {
+        let refusals = h.rejected.iter().filter(|(_, hash)| *hash == junk.hash());
+        refusals.count() == h.replicas.len()
+    });
+    assert!(landed, "the junk never reached a decided block");
+    // Every replica recorded the same refusal, and no certificate exists.
+    for r in &host.replicas {
+        let certificate = r
+            .ledger()
+            .certificate(&testkit::number("BW-2026-0004"))
+            .expect("store");
+        assert!(certificate.is_none(), "a refused act changed the state");
+    }
+    let refused_by: Vec<usize> = host
+        .rejected
+        .iter()
+        .filter(|(_, hash)| *hash == junk.hash())
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(refused_by.len(), host.replicas.len(), "{refused_by:?}");
+}
+
+impl Host {
+    fn decided_block(&self, replica: usize, height: u64) -> (kp_types::Block, CommitCertificate) {
+        let key = [&[0x80u8][..], &height.to_be_bytes()].concat();
+        let bytes = kp_ledger::StateStore::get(self.replicas[replica].ledger().store(), &key)
+            .expect("store")
+            .expect("decided block stored");
+        kp_types::decode(&bytes, kp_consensus::MESSAGE_BYTES_MAX).expect("decodes")
+    }
+}
