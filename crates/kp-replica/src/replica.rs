@@ -63,6 +63,9 @@ pub enum Timer {
 }
 
 /// What happened, as the host tells it.
+// Moved once from the host into the replica, never stored: boxing the
+// message would cost an allocation per message for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Event {
     /// The host started: run the height after the last applied block.
@@ -240,6 +243,9 @@ pub struct Replica<S: StateStore> {
     /// Test-only byzantine proposer: well-signed transactions that break a
     /// rule, stuffed into own proposals without checks.
     junk: Vec<SignedTransaction>,
+    /// A verified synced block handed to the core: decided directly if the
+    /// core has not decided its height once its work is done.
+    synced_to_core: Option<(SharedBlock, CommitCertificate)>,
 }
 
 impl<S: StateStore> Replica<S> {
@@ -267,6 +273,7 @@ impl<S: StateStore> Replica<S> {
             now: Timestamp(0),
             ready: Ready::default(),
             junk: Vec::new(),
+            synced_to_core: None,
         }
     }
 
@@ -388,6 +395,17 @@ impl<S: StateStore> Replica<S> {
             let actions = self.consensus.handle(input);
             self.actions.extend(actions);
         }
+        if self.awaiting.is_none() {
+            if let Some((block, certificate)) = self.synced_to_core.take() {
+                // The core took the block without deciding it: the
+                // certificate verified, so the block is decided regardless.
+                let height = block.header.height;
+                if height == self.ledger.height() + 1 {
+                    self.awaiting = Some((height, true));
+                    self.ready.decided = Some((block, certificate));
+                }
+            }
+        }
         (!self.ready.is_empty()).then(|| std::mem::take(&mut self.ready))
     }
 
@@ -404,7 +422,8 @@ impl<S: StateStore> Replica<S> {
     ) -> Result<BlockReceipt, LedgerError> {
         let synced = self.awaiting.take().is_some_and(|(_, synced)| synced);
         let receipt = self.ledger.apply_block(block, host_writes)?;
-        self.note_committed(block, &receipt);
+        let now = self.now;
+        self.note_committed(block, &receipt, now);
         let next = self.ledger.height() + 1;
         let pause = if synced {
             0
@@ -425,11 +444,11 @@ impl<S: StateStore> Replica<S> {
     /// and a bounded slice of the rest, round-robin, is checked again against
     /// the new state (a number the block took, a sanction it adopted, an
     /// expiry), so that a large pool costs no more per block than the block.
-    pub fn note_committed(&mut self, block: &Block, receipt: &BlockReceipt) {
+    pub fn note_committed(&mut self, block: &Block, receipt: &BlockReceipt, now: Timestamp) {
         let _ = block;
+        self.now = now;
         let included: BTreeSet<TxHash> = receipt.receipts.iter().map(|r| r.tx_hash).collect();
         self.mempool.remove_included(&included);
-        let now = self.now;
         let ledger = &self.ledger;
         // Signatures were verified on entry; only the state has changed.
         self.mempool
@@ -488,9 +507,8 @@ impl<S: StateStore> Replica<S> {
                 detail: e.to_string(),
             })?;
         let mempool = &self.mempool;
-        let known = |h: &TxHash, s: &Signature| {
-            verified.get(h) == Some(s) || mempool.holds_verified(h, s)
-        };
+        let known =
+            |h: &TxHash, s: &Signature| verified.get(h) == Some(s) || mempool.holds_verified(h, s);
         self.ledger
             .validate_block_with(block, &known)
             .map_err(|e| SyncRefusal::Block {
@@ -502,7 +520,9 @@ impl<S: StateStore> Replica<S> {
     /// Takes a decided block from a peer after [`Replica::verify_synced`]. A
     /// validator whose core runs this height hands it to the core, so that
     /// the core moves on consistently; otherwise it is decided at once.
-    /// Either way the decision comes out of [`Replica::ready`].
+    /// Either way the decision comes out of [`Replica::ready`] (if the core
+    /// does not decide it, the replica does once the core's work is done:
+    /// the certificate was verified).
     pub fn synced(
         &mut self,
         block: Block,
@@ -514,15 +534,15 @@ impl<S: StateStore> Replica<S> {
         self.budget = self.config.inputs_per_event_max;
         self.verify_synced(&block, &certificate, verified)?;
         let height = block.header.height;
+        let block = Arc::new(block);
         if self.is_validator() && self.consensus.height() == height {
-            self.inputs.push_back(Input::CommitFromSync {
-                block: Arc::new(block),
-                certificate,
-            });
+            self.synced_to_core = Some((block.clone(), certificate.clone()));
+            self.inputs
+                .push_back(Input::CommitFromSync { block, certificate });
             return Ok(Synced::ToConsensus);
         }
         self.awaiting = Some((height, true));
-        self.ready.decided = Some((Arc::new(block), certificate));
+        self.ready.decided = Some((block, certificate));
         Ok(Synced::Decided)
     }
 

@@ -205,7 +205,10 @@ fn an_idle_network_waits_and_a_transaction_wakes_it() {
     let h1 = host.replicas[0].ledger().height();
     let before = host.now;
     assert!(host.run(60_000, |h| h.replicas[0].ledger().height() > h1));
-    assert!(host.now - before >= 200, "an empty block is followed by a pause");
+    assert!(
+        host.now - before >= 200,
+        "an empty block is followed by a pause"
+    );
     let tx = issue("BW-2026-0002");
     let hash = tx.hash();
     host.replicas[0]
@@ -225,7 +228,10 @@ fn submit_refuses_a_bad_signature_and_takes_a_pending_one_again() {
     forged.signature = issue("BW-2026-0009").signature;
     let hash = forged.hash();
     let refused = host.replicas[0].submit(forged.clone(), hash, false, clock(0));
-    assert!(matches!(refused, Err(SubmitError::Refused(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(SubmitError::Refused(_))),
+        "{refused:?}"
+    );
     assert!(host.replicas[0].mempool().is_empty());
     let tx = issue("BW-2026-0003");
     let hash = tx.hash();
@@ -298,7 +304,10 @@ fn a_byzantine_proposers_junk_lands_refused_and_changes_nothing() {
     let junk = tx.sign(&stranger);
     // Admission refuses it...
     let refused = host.replicas[1].submit(junk.clone(), junk.hash(), false, clock(0));
-    assert!(matches!(refused, Err(SubmitError::Refused(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(SubmitError::Refused(_))),
+        "{refused:?}"
+    );
     // ...so a byzantine proposer stuffs it into its proposals unchecked.
     host.replicas[0].stuff_proposals(vec![junk.clone()]);
     let landed = host.run(120_000, |h| {

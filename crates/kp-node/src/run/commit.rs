@@ -9,17 +9,13 @@ impl Node {
         block: &Block,
         certificate: &CommitCertificate,
     ) -> Result<(), NodeError> {
-        let height = block.header.height;
-        if height != self.ledger.height() + 1 {
-            return Ok(());
-        }
         let started = std::time::Instant::now();
         // One atomic, durable commit per block: the ledger's state changes,
         // the block, its certificate, the indexes, and the receipts that only
         // exist once the block has executed.
-        self.ledger.store().stage()?;
-        let (receipt, late) = self.apply_staged(block, certificate)?;
-        self.ledger.store().commit_staged(late)?;
+        self.ledger().store().stage()?;
+        let (receipt, late) = self.apply_staged(block, certificate, Applier::Replica)?;
+        self.ledger().store().commit_staged(late)?;
         self.committed(block, certificate, receipt, started.elapsed())
             .await
     }
@@ -32,10 +28,16 @@ impl Node {
         &mut self,
         block: &Block,
         certificate: &CommitCertificate,
+        applier: Applier,
     ) -> Result<(BlockReceipt, WriteSet), NodeError> {
         let applied = BlockStore::try_block_writes(block, certificate, &[])
             .map_err(NodeError::from)
-            .and_then(|writes| Ok(self.ledger.apply_block(block, writes)?))
+            .and_then(|writes| {
+                Ok(match applier {
+                    Applier::Replica => self.replica.apply_decided(block, writes)?,
+                    Applier::SyncBatch => self.replica.ledger_mut().apply_block(block, writes)?,
+                })
+            })
             .and_then(|receipt| {
                 // Before the write is durable: the filter may hold a hash
                 // the index does not yet hold, never the other way round.
@@ -47,7 +49,7 @@ impl Node {
                 Ok((receipt, late))
             });
         if applied.is_err() {
-            self.ledger.store().abort_staged();
+            self.ledger().store().abort_staged();
         }
         applied
     }
@@ -72,19 +74,6 @@ impl Node {
             "committed"
         );
 
-        let included: BTreeSet<TxHash> = receipt.receipts.iter().map(|r| r.tx_hash).collect();
-        self.mempool.remove_included(&included);
-        // Re-check part of what is still pending against the new state (a
-        // number the block took, a sanction it adopted, an expiry): a
-        // bounded slice per block, round-robin over the pool, so that a
-        // large pool does not cost more per block than the block itself.
-        // Proposals drop what they find invalid meanwhile.
-        let now = now_ms();
-        let ledger = &self.ledger;
-        // Signatures were verified on entry; only the state has changed.
-        self.mempool.recheck_some(MEMPOOL_RECHECK_PER_BLOCK, |tx| {
-            ledger.check_tx_rules(tx, now).is_ok()
-        });
         for (position, r) in receipt.receipts.iter().enumerate() {
             // Waiters are answered before the receipt moves into the event.
             if let Some(waiters) = self.waiters.remove(&r.tx_hash) {
@@ -101,7 +90,7 @@ impl Node {
                 }
             }
         }
-        let members = self.ledger.network_members();
+        let members = self.ledger().network_members();
         if members != self.allowed {
             self.allowed = members.clone();
             if let Err(e) = self.net.set_allowed(members).await {
@@ -119,18 +108,14 @@ impl Node {
         self.refresh_status();
         Ok(())
     }
+}
 
-    pub(super) async fn submit_evidence(&mut self, evidence: Evidence) {
-        let tx = Transaction {
-            chain_id: self.chain_id.clone(),
-            signer: self.key.public(),
-            nonce: evidence.height(),
-            expires_at: now_ms().plus_ms(EVIDENCE_TX_LIFETIME_MS),
-            payload: Payload::SubmitEvidence(evidence),
-        }
-        .sign(&self.key);
-        tracing::warn!("equivocation detected; submitting evidence");
-        let hash = tx.hash();
-        let _ = self.accept_tx(tx, hash, true, false).await;
-    }
+/// Who applies a block to the ledger: the replica (a block it decided,
+/// whose pool upkeep and next height it then handles), or the batch sync
+/// path (which verified the block with `Replica::verify_synced` and tells
+/// the replica with `Replica::note_committed` once the block is durable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Applier {
+    Replica,
+    SyncBatch,
 }

@@ -1,37 +1,77 @@
-//! Hosting the consensus core: starting heights, feeding it input, carrying out its actions, and sending its messages (directly to validators, by gossip otherwise).
+//! Driving the replica: carrying out its batches in order, and sending its consensus messages (directly to validators, by gossip otherwise).
 
 use super::*;
+use kp_replica::{Note, Outgoing, Ready, SyncAsk};
 
 impl Node {
-    pub(super) async fn start_height(&mut self, height: u64) -> Result<(), NodeError> {
-        if !self.is_validator() {
-            return Ok(());
+    /// Carries out everything the replica has to do after an event, batch
+    /// by batch, in the order each batch states: the safety state durable,
+    /// then a decided block applied and durable, then messages sent, then
+    /// timers, gossip and sync requests. The replica ends a batch before
+    /// slow work (building, validating or applying a block) when messages
+    /// wait, so those leave first.
+    pub(super) async fn drain(&mut self) -> Result<(), NodeError> {
+        while let Some(ready) = self.replica.ready() {
+            self.carry_out(ready).await?;
         }
-        let validators = self.ledger.validators();
-        self.drive(Input::StartHeight { height, validators }).await
+        self.send_consensus().await;
+        self.refresh_status();
+        Ok(())
     }
 
-    /// Feeds one input to the core and carries out every resulting action in
-    /// order, including the inputs those actions produce.
-    pub(super) async fn drive(&mut self, input: Input) -> Result<(), NodeError> {
-        let mut inputs = VecDeque::from([input]);
-        // Each input yields a bounded number of actions, and only proposal
-        // building and block validation feed back; bound the loop regardless.
-        let mut budget = 256usize;
-        while let Some(input) = inputs.pop_front() {
-            budget = budget.saturating_sub(1);
-            if budget == 0 {
-                tracing::warn!("consensus input loop budget exhausted");
-                break;
-            }
-            for action in self.consensus.handle(input) {
-                if let Some(next) = self.act(action).await? {
-                    inputs.push_back(next);
+    async fn carry_out(&mut self, ready: Ready) -> Result<(), NodeError> {
+        if let Some(state) = ready.safety {
+            // Durable before any message of this batch is sent. The blocks
+            // (up to ~10 MB) are written only when the set the state names
+            // changes, with the record that names them.
+            let (record, named) = state.to_record();
+            let (hashes, blocks): (Vec<kp_types::Hash>, Vec<kp_consensus::SharedBlock>) =
+                named.into_iter().unzip();
+            let blocks_bytes =
+                (self.safety_blocks.as_ref() != Some(&hashes)).then(|| kp_types::encode(&blocks));
+            self.safety
+                .save_parts(&kp_types::encode(&record), blocks_bytes.as_deref())?;
+            self.safety_blocks = Some(hashes);
+        }
+        if let Some((block, certificate)) = ready.decided {
+            self.commit(&block, &certificate).await?;
+        }
+        for message in ready.messages {
+            match message {
+                Outgoing::Broadcast(message) => self.broadcast_outbox.push(message),
+                Outgoing::To(peer, message) => {
+                    self.direct_outbox.entry(peer).or_default().push(message);
                 }
             }
         }
         self.send_consensus().await;
-        self.refresh_status();
+        for (after_ms, timer) in ready.timers {
+            self.schedule(Duration::from_millis(after_ms), Timer::Replica(timer));
+        }
+        for tx in ready.gossip {
+            self.queue_gossip(tx).await;
+        }
+        match ready.sync {
+            Some(SyncAsk::AnyPeer) => self.request_sync(),
+            Some(SyncAsk::Peer(peer)) => self.request_sync_from(peer),
+            None => {}
+        }
+        for note in ready.notes {
+            match note {
+                Note::InvalidProposal { height, error } => {
+                    tracing::warn!(height, %error, "invalid proposed block");
+                }
+                Note::EvidenceSigned { hash } => {
+                    tracing::warn!(%hash, "equivocation detected; submitting evidence");
+                }
+                Note::EvidenceRefused { error } => {
+                    tracing::warn!(%error, "equivocation detected; our evidence was refused");
+                }
+                Note::InputBudgetExhausted => {
+                    tracing::warn!("consensus input loop budget exhausted");
+                }
+            }
+        }
         Ok(())
     }
 
@@ -53,7 +93,8 @@ impl Node {
         if !broadcast.is_empty() {
             let me = self.key.public();
             let peers: Vec<PublicKey> = self
-                .consensus
+                .replica
+                .consensus()
                 .validators()
                 .iter()
                 .filter(|v| **v != me)
@@ -109,18 +150,6 @@ impl Node {
         self.recently_sent.due(id, Instant::now())
     }
 
-    /// Starts the next height now if it waits only because the network was
-    /// idle (see `empty_block_interval_ms`): a transaction arrived, or
-    /// another validator has started that height. A start already due later
-    /// is then a repeat, which the core ignores.
-    pub(super) fn wake_idle(&mut self) {
-        if let Some(height) = self.idle_height.take() {
-            if height == self.ledger.height() + 1 {
-                self.schedule(Duration::ZERO, Timer::StartHeight(height));
-            }
-        }
-    }
-
     /// A peer's direct consensus messages, each handled like gossip from it.
     pub(super) async fn on_direct(
         &mut self,
@@ -148,114 +177,16 @@ impl Node {
         Ok(())
     }
 
-    /// A consensus message from `from`, by gossip or direct: a message from
-    /// a later height means we missed decisions, so blocks are fetched too.
+    /// A consensus message from `from`, by gossip or direct (the replica
+    /// asks for blocks when the message shows we missed decisions).
     pub(super) async fn on_consensus(
         &mut self,
         from: PublicKey,
         message: ConsensusMessage,
     ) -> Result<(), NodeError> {
-        if message.height() > self.ledger.height() + 1 {
-            self.request_sync_from(from);
-        } else if message.height() == self.ledger.height() + 1 {
-            self.wake_idle();
-        }
-        self.drive(Input::Message { from, message }).await
-    }
-
-    pub(super) async fn act(&mut self, action: Action) -> Result<Option<Input>, NodeError> {
-        if matches!(
-            action,
-            Action::RequestProposal { .. } | Action::ValidateBlock { .. } | Action::Decide { .. }
-        ) {
-            // Building, checking or applying a block takes a while: the
-            // messages already due (say, the precommit that completed our
-            // decision, which the others may still need) go first.
-            self.send_consensus().await;
-        }
-        match action {
-            Action::PersistSafety(state) => {
-                // Durable before anything after it in this batch is sent.
-                // The blocks (up to ~10 MB) are written only when the set
-                // the state names changes, with the record that names them.
-                let (record, named) = state.to_record();
-                let (hashes, blocks): (Vec<kp_types::Hash>, Vec<kp_consensus::SharedBlock>) =
-                    named.into_iter().unzip();
-                let blocks_bytes = (self.safety_blocks.as_ref() != Some(&hashes))
-                    .then(|| kp_types::encode(&blocks));
-                self.safety
-                    .save_parts(&kp_types::encode(&record), blocks_bytes.as_deref())?;
-                self.safety_blocks = Some(hashes);
-            }
-            // Collected and sent once the input is done (after any safety
-            // state of this input is durable, since persistence comes first).
-            Action::Broadcast(message) => self.broadcast_outbox.push(message),
-            Action::SendTo(peer, message) => {
-                self.direct_outbox.entry(peer).or_default().push(message);
-            }
-            Action::ScheduleTimeout {
-                timeout,
-                duration_ms,
-            } => self.schedule(
-                Duration::from_millis(duration_ms),
-                Timer::Consensus(timeout),
-            ),
-            Action::RequestProposal { height, round } => {
-                let time = Timestamp(
-                    now_ms()
-                        .0
-                        .max(self.ledger.last_block_time().0.saturating_add(1)),
-                );
-                // The pool admits only transactions whose signature verified.
-                let (block, refused) = self.ledger.build_block_from_verified(
-                    self.key.public(),
-                    time,
-                    self.mempool.iter(),
-                );
-                // No longer valid in this state (a number taken, a sanction
-                // adopted): not worth keeping.
-                self.mempool.remove(&refused);
-                return Ok(Some(Input::ProposalPayload {
-                    height,
-                    round,
-                    block: Arc::new(block),
-                }));
-            }
-            Action::ValidateBlock { height, block } => {
-                let mempool = &self.mempool;
-                let pooled = |h: &TxHash, s: &kp_types::Signature| mempool.holds_verified(h, s);
-                let valid = match self.ledger.validate_block_with(&block, &pooled) {
-                    Ok(()) => block.header.time.0 <= now_ms().0 + CLOCK_DRIFT_MAX_MS,
-                    Err(e) => {
-                        tracing::warn!(height, error = %e, "invalid proposed block");
-                        false
-                    }
-                };
-                return Ok(Some(Input::BlockValidity {
-                    height,
-                    block_hash: block.hash(),
-                    valid,
-                }));
-            }
-            Action::Decide { block, certificate } => {
-                self.commit(&block, &certificate).await?;
-                let next = self.ledger.height() + 1;
-                let consensus = &self.config.consensus;
-                let pause = if block.txs.is_empty() && self.mempool.is_empty() {
-                    // Nothing to order: wait, unless woken (`wake_idle`).
-                    self.idle_height = Some(next);
-                    consensus
-                        .empty_block_interval_ms
-                        .max(consensus.block_interval_ms)
-                } else {
-                    consensus.block_interval_ms
-                };
-                self.schedule(Duration::from_millis(pause), Timer::StartHeight(next));
-            }
-            Action::Evidence(evidence) => self.submit_evidence(evidence).await,
-            Action::RequestCommit { .. } => self.request_sync(),
-        }
-        Ok(None)
+        self.replica
+            .handle(Event::Message { from, message }, now_ms());
+        self.drain().await
     }
 }
 

@@ -1,6 +1,7 @@
 //! Transaction intake and the node's inputs: gossiped batches, RPC submissions and their waiters, network events.
 
 use super::*;
+use kp_replica::SubmitError;
 
 impl Node {
     /// Gossips the pending outgoing transactions as one message.
@@ -16,30 +17,34 @@ impl Node {
 
     /// A batch of transactions gossiped by a peer: the new ones are verified
     /// in one batch, then checked against the rules and pooled.
-    pub(super) async fn on_tx_batch(&mut self, from: PublicKey, bytes: &[u8]) {
+    pub(super) async fn on_tx_batch(
+        &mut self,
+        from: PublicKey,
+        bytes: &[u8],
+    ) -> Result<(), NodeError> {
         // Only validators propose blocks, so only they need a pool of other
         // nodes' transactions; an observer verifies them when they arrive in
         // a block. (Transactions submitted to an observer's RPC are still
         // checked there and gossiped to the validators.)
         if !self.is_validator() {
-            return;
+            return Ok(());
         }
         let limit = self.config.network.message_bytes_max;
         let batch = match kp_types::decode::<Vec<SignedTransaction>>(bytes, limit) {
             Ok(batch) if batch.len() <= TX_GOSSIP_BATCH_MAX => batch,
             Ok(batch) => {
                 tracing::debug!(%from, count = batch.len(), "oversized transaction batch dropped");
-                return;
+                return Ok(());
             }
             Err(e) => {
                 tracing::debug!(%from, error = %e, "undecodable transaction batch");
-                return;
+                return Ok(());
             }
         };
         let fresh: Vec<(TxHash, SignedTransaction)> = batch
             .into_iter()
             .map(|tx| (tx.hash(), tx))
-            .filter(|(hash, _)| !self.mempool.contains(hash))
+            .filter(|(hash, _)| !self.replica.mempool().contains(hash))
             .collect();
         // One batch verification for the whole message; if it fails, each
         // transaction is verified on its own so that the good ones still enter.
@@ -51,11 +56,15 @@ impl Node {
         for (hash, tx) in fresh {
             let _ = self.accept_tx(tx, hash, false, verified).await;
         }
+        // A transaction may have woken an idle network.
+        self.drain().await
     }
 
     /// Checks a transaction (`hash` is `tx.hash()`) against the ledger and
-    /// pools it; queues it for gossip if asked. With `verified`, its
-    /// signature has already been verified and only the rules are checked.
+    /// pools it (through the replica); queues it for gossip if asked. With
+    /// `verified`, its signature has already been verified and only the
+    /// rules are checked. The caller drains the replica afterwards (an
+    /// idle network wakes up).
     pub(super) async fn accept_tx(
         &mut self,
         tx: SignedTransaction,
@@ -63,13 +72,13 @@ impl Node {
         gossip: bool,
         verified: bool,
     ) -> Result<TxHash, ApiError> {
-        if self.mempool.contains(&hash) {
+        if self.replica.mempool().contains(&hash) {
             return Ok(hash);
         }
         // Most submissions are new: the filter spares their index lookup.
         let indexed = self.decided.may_contain(&hash)
             && matches!(
-                BlockStore::tx_location(self.ledger.store(), &hash),
+                BlockStore::tx_location(self.ledger().store(), &hash),
                 Ok(Some(_))
             );
         if indexed {
@@ -79,36 +88,39 @@ impl Node {
                 format!("transaction {hash} is already in a decided block"),
             ));
         }
-        let checked = if verified {
-            self.ledger.check_tx_rules(&tx, now_ms())
-        } else {
-            self.ledger.check_tx(&tx, now_ms())
-        };
-        checked.map_err(|r| {
-            ApiError::new(
-                422,
-                r.code(),
-                format!("the ledger refuses this transaction: {r}"),
-            )
-        })?;
         let outgoing = gossip.then(|| tx.clone());
-        self.mempool.insert(hash, tx).map_err(|e| match e {
-            MempoolError::Full { .. } => ApiError::unavailable(e.to_string()),
-            MempoolError::Duplicate { .. } => ApiError::new(409, "duplicate", e.to_string()),
-        })?;
-        self.wake_idle();
+        self.replica
+            .submit(tx, hash, verified, now_ms())
+            .map_err(|e| match e {
+                SubmitError::Refused(r) => ApiError::new(
+                    422,
+                    r.code(),
+                    format!("the ledger refuses this transaction: {r}"),
+                ),
+                SubmitError::Pool(e @ MempoolError::Full { .. }) => {
+                    ApiError::unavailable(e.to_string())
+                }
+                SubmitError::Pool(e @ MempoolError::Duplicate { .. }) => {
+                    ApiError::new(409, "duplicate", e.to_string())
+                }
+            })?;
         if let Some(tx) = outgoing {
-            self.tx_outbox_bytes += kp_types::encoding::encoded_len(&tx);
-            self.tx_outbox.push(tx);
-            if self.tx_outbox.len() >= TX_GOSSIP_BATCH_MAX
-                || self.tx_outbox_bytes >= TX_GOSSIP_BYTES_MAX
-            {
-                self.flush_txs().await;
-            } else if self.tx_outbox.len() == 1 {
-                self.schedule(Duration::from_millis(TX_GOSSIP_DELAY_MS), Timer::FlushTxs);
-            }
+            self.queue_gossip(tx).await;
         }
         Ok(hash)
+    }
+
+    /// Queues a pooled transaction for gossip, in batches.
+    pub(super) async fn queue_gossip(&mut self, tx: SignedTransaction) {
+        self.tx_outbox_bytes += kp_types::encoding::encoded_len(&tx);
+        self.tx_outbox.push(tx);
+        if self.tx_outbox.len() >= TX_GOSSIP_BATCH_MAX
+            || self.tx_outbox_bytes >= TX_GOSSIP_BYTES_MAX
+        {
+            self.flush_txs().await;
+        } else if self.tx_outbox.len() == 1 {
+            self.schedule(Duration::from_millis(TX_GOSSIP_DELAY_MS), Timer::FlushTxs);
+        }
     }
 
     pub(super) async fn on_request(&mut self, request: Request) -> Result<(), NodeError> {
@@ -127,8 +139,7 @@ impl Node {
                 let _ = reply.send(outcomes);
             }
         }
-        self.refresh_status();
-        Ok(())
+        self.drain().await
     }
 
     pub(super) async fn on_submit(
@@ -173,7 +184,7 @@ impl Node {
                 self.refresh_status();
             }
             NetEvent::Gossip { topic, from, bytes } => match topic {
-                Topic::Transactions => self.on_tx_batch(from, &bytes).await,
+                Topic::Transactions => self.on_tx_batch(from, &bytes).await?,
                 Topic::Consensus => {
                     if !self.is_validator() {
                         return Ok(());
@@ -189,9 +200,10 @@ impl Node {
                     match kp_types::decode::<(Block, CommitCertificate)>(&bytes, SYNC_BYTES_MAX) {
                         Ok((block, certificate)) => {
                             let height = block.header.height;
-                            if height > self.ledger.height() + 1 {
+                            let next = self.ledger().height() + 1;
+                            if height > next {
                                 self.request_sync_from(from);
-                            } else if height == self.ledger.height() + 1 {
+                            } else if height == next {
                                 self.apply_synced(block, certificate).await?;
                             }
                         }
@@ -209,7 +221,7 @@ impl Node {
                 // The stored bytes as they are: no block is decoded or
                 // encoded again to answer (the asker verifies each one).
                 let (bytes, _) = BlockStore::encoded_blocks_from(
-                    self.ledger.store(),
+                    self.ledger().store(),
                     from_height,
                     max.min(SYNC_BATCH_MAX) as usize,
                     self.config.network.message_bytes_max,

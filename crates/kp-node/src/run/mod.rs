@@ -15,19 +15,16 @@
 use crate::backend::{NodeBackend, NodeEvent, Request, Shared};
 use crate::config::NodeConfig;
 use crate::keys;
-use kp_replica::{Mempool, MempoolError};
-use kp_consensus::{
-    Action, Consensus, ConsensusConfig, ConsensusMessage, Input, SafetyRecord, SafetyState,
-};
+use kp_consensus::{Consensus, ConsensusConfig, ConsensusMessage, SafetyRecord, SafetyState};
 use kp_ledger::{BlockReceipt, Genesis, Ledger, WriteSet};
 use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
+use kp_replica::{Event, MempoolError, Replica, ReplicaConfig};
 use kp_rpc::{ApiError, Backend, Status, Submitted};
 use kp_storage::{BlockStore, SafetyStore, SavedSafety, SledStore, StagingStore, TxFilter};
-use kp_types::tx::{Payload, Transaction};
 use kp_types::{
-    Block, CommitCertificate, Evidence, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,
+    Block, CommitCertificate, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,
 };
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -64,6 +61,8 @@ const CLOCK_DRIFT_MAX_MS: u64 = 10_000;
 const STALL_MS: u64 = 2_000;
 /// Lifetime the node gives the evidence transactions it signs.
 const EVIDENCE_TX_LIFETIME_MS: u64 = 60 * 60 * 1000;
+/// Inputs the consensus core handles for one event at most.
+const INPUTS_PER_EVENT_MAX: usize = 256;
 /// Transactions gossiped together in one message at most: one libp2p
 /// message (its signature, framing and queue slot) per batch, not per
 /// transaction.
@@ -210,8 +209,8 @@ fn init_tracing(format: crate::config::LogFormat) {
 /// Timers the node task keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Timer {
-    Consensus(kp_consensus::Timeout),
-    StartHeight(u64),
+    /// One the replica asked for.
+    Replica(kp_replica::Timer),
     Sync,
     FlushTxs,
 }
@@ -221,10 +220,10 @@ struct Node {
     code: String,
     key: SigningKey,
     config: NodeConfig,
-    ledger: Ledger<StagingStore<SledStore>>,
+    /// Consensus core, ledger and pool: every decision is the replica's;
+    /// this task feeds it and carries out what it returns.
+    replica: Replica<StagingStore<SledStore>>,
     safety: SafetyStore,
-    consensus: Consensus,
-    mempool: Mempool,
     net: NetClient,
     net_events: mpsc::Receiver<NetEvent>,
     requests: mpsc::Receiver<Request>,
@@ -251,8 +250,6 @@ struct Node {
     broadcast_outbox: Vec<ConsensusMessage>,
     /// Our broadcast messages sent lately, and when (see `broadcast_due`).
     recently_sent: ResendGate,
-    /// The next height, while its start waits because the network is idle.
-    idle_height: Option<u64>,
     /// The transaction hashes the block index may hold: a submitted
     /// transaction it rules out is not looked up there.
     decided: TxFilter,
@@ -406,16 +403,22 @@ impl Node {
         tracing::info!(rpc = %config.rpc.listen, p2p = %config.network.listen, "listening");
 
         let (sync_replies, sync_results) = mpsc::channel(4);
-        let mempool = Mempool::new(config.mempool.size_max);
+        let replica_config = ReplicaConfig {
+            block_interval_ms: config.consensus.block_interval_ms,
+            empty_block_interval_ms: config.consensus.empty_block_interval_ms,
+            clock_drift_max_ms: CLOCK_DRIFT_MAX_MS,
+            mempool_size_max: config.mempool.size_max,
+            recheck_per_block: MEMPOOL_RECHECK_PER_BLOCK,
+            evidence_tx_lifetime_ms: EVIDENCE_TX_LIFETIME_MS,
+            inputs_per_event_max: INPUTS_PER_EVENT_MAX,
+        };
         Ok(Node {
             chain_id: ledger.chain_id().to_string(),
             code,
-            key,
+            key: key.clone(),
             config,
-            ledger,
+            replica: Replica::new(replica_config, key, consensus, ledger),
             safety,
-            consensus,
-            mempool,
             net,
             net_events,
             requests,
@@ -437,7 +440,6 @@ impl Node {
             direct_outbox: BTreeMap::new(),
             broadcast_outbox: Vec::new(),
             recently_sent: ResendGate::default(),
-            idle_height: None,
             decided,
             safety_blocks: None,
         })
@@ -450,15 +452,19 @@ impl Node {
         }
     }
 
+    fn ledger(&self) -> &Ledger<StagingStore<SledStore>> {
+        self.replica.ledger()
+    }
+
     fn is_validator(&self) -> bool {
-        self.ledger.validators().contains(&self.key.public())
+        self.replica.is_validator()
     }
 
     fn role(&self) -> &'static str {
         if self.is_validator() {
             "validator"
         } else {
-            match self.ledger.member_kind(&self.key.public()) {
+            match self.ledger().member_kind(&self.key.public()) {
                 Some(kp_types::ParticipantKind::Observer) => "observer",
                 Some(_) => "member",
                 None => "unlisted",
@@ -470,26 +476,27 @@ impl Node {
     /// synced blocks arrived within [`CATCHING_UP_WINDOW`] and the last one
     /// is older than [`CATCHING_UP_LAG_MS`].
     fn catching_up(&self) -> bool {
-        let behind_ms = now_ms().0.saturating_sub(self.ledger.last_block_time().0);
+        let behind_ms = now_ms().0.saturating_sub(self.ledger().last_block_time().0);
         self.last_synced
             .is_some_and(|at| at.elapsed() < CATCHING_UP_WINDOW)
             && behind_ms > CATCHING_UP_LAG_MS
     }
 
     fn refresh_status(&self) {
+        let ledger = self.ledger();
         let status = Status {
             chain_id: self.chain_id.clone(),
             node: self.code.clone(),
             role: self.role().to_string(),
-            height: self.ledger.height(),
-            block_hash: self.ledger.last_block_hash(),
-            state_root: self.ledger.state_root(),
-            block_time: self.ledger.last_block_time().to_string(),
+            height: ledger.height(),
+            block_hash: ledger.last_block_hash(),
+            state_root: ledger.state_root(),
+            block_time: ledger.last_block_time().to_string(),
             peers: self.peers.len(),
-            validators: self.ledger.validators().len(),
-            mempool: self.mempool.len(),
-            round: self.consensus.round(),
-            block_time_ms: self.ledger.last_block_time().0,
+            validators: ledger.validators().len(),
+            mempool: self.replica.mempool().len(),
+            round: self.replica.consensus().round(),
+            block_time_ms: ledger.last_block_time().0,
             catching_up: self.catching_up(),
         };
         if let Ok(mut slot) = self.shared.status.write() {
@@ -505,8 +512,8 @@ impl Node {
 
     async fn run(mut self) -> Result<(), NodeError> {
         self.refresh_status();
-        let next = self.ledger.height() + 1;
-        self.start_height(next).await?;
+        self.replica.handle(Event::Start, now_ms());
+        self.drain().await?;
         self.schedule(Duration::from_millis(500), Timer::Sync);
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|source| NodeError::Io {
@@ -537,7 +544,7 @@ impl Node {
                 _ = tokio::time::sleep_until(deadline) => self.fire_timers().await?,
             }
         }
-        tracing::info!(height = self.ledger.height(), "stopping");
+        tracing::info!(height = self.ledger().height(), "stopping");
         if let Some(stop) = self.rpc_shutdown.take() {
             let _ = stop.send(());
         }
@@ -553,16 +560,9 @@ impl Node {
             }
             let timer = entry.remove();
             match timer {
-                Timer::Consensus(timeout) => {
-                    self.drive(Input::TimeoutElapsed(timeout)).await?;
-                }
-                Timer::StartHeight(height) => {
-                    if self.idle_height == Some(height) {
-                        self.idle_height = None;
-                    }
-                    if height == self.ledger.height() + 1 {
-                        self.start_height(height).await?;
-                    }
+                Timer::Replica(timer) => {
+                    self.replica.handle(Event::Timer(timer), now_ms());
+                    self.drain().await?;
                 }
                 Timer::FlushTxs => self.flush_txs().await,
                 Timer::Sync => {

@@ -1,6 +1,8 @@
 //! Block sync: asking peers for decided blocks, checking their commit certificates and signatures off the node task, and applying them in stages.
 
+use super::commit::Applier;
 use super::*;
+use kp_replica::VerifiedSignatures;
 
 impl Node {
     pub(super) fn request_sync(&mut self) {
@@ -13,7 +15,7 @@ impl Node {
     }
 
     pub(super) fn request_sync_from(&mut self, peer: PublicKey) {
-        let from = self.ledger.height() + 1;
+        let from = self.ledger().height() + 1;
         self.request_sync_from_height(peer, from);
     }
 
@@ -64,7 +66,7 @@ impl Node {
         drop(bytes);
         // Blocks this node already has (a block gossiped or decided while
         // the answer travelled) are skipped; the rest must follow on.
-        let next = self.ledger.height() + 1;
+        let next = self.ledger().height() + 1;
         let blocks: Vec<(Block, CommitCertificate)> = blocks
             .into_iter()
             .skip_while(|(block, _)| block.header.height < next)
@@ -94,7 +96,7 @@ impl Node {
             %peer,
             blocks = count,
             applied,
-            height = self.ledger.height(),
+            height = self.ledger().height(),
             decode_ms,
             signatures_wait_ms = waits.signatures.as_millis() as u64,
             write_wait_ms = waits.write.as_millis() as u64,
@@ -124,7 +126,7 @@ impl Node {
         // it, as for a single synced block (the core's Decide commits it).
         if let Some((block, _)) = blocks.peek() {
             let height = block.header.height;
-            if self.is_validator() && self.consensus.height() == height {
+            if self.is_validator() && self.replica.consensus().height() == height {
                 if let Some((block, certificate)) = blocks.next() {
                     if !self.apply_synced(block, certificate).await? {
                         return Ok(0);
@@ -148,17 +150,19 @@ impl Node {
             let waited = std::time::Instant::now();
             let verified = presigned.recv().await.unwrap_or_default();
             waits.signatures += waited.elapsed();
-            if height != self.ledger.height() + 1
-                || (self.is_validator() && self.consensus.height() == height)
-                || !self.verify_synced_with(&block, &certificate, &verified)
-            {
+            if self.is_validator() && self.replica.consensus().height() == height {
+                break;
+            }
+            if let Err(e) = self.replica.verify_synced(&block, &certificate, &verified) {
+                tracing::warn!(height, error = %e, "sync: block refused");
                 break;
             }
             if staged.blocks.is_empty() {
-                self.ledger.store().stage()?;
+                self.ledger().store().stage()?;
             }
             let block_started = std::time::Instant::now();
-            let (receipt, receipts_writes) = self.apply_staged(&block, &certificate)?;
+            let (receipt, receipts_writes) =
+                self.apply_staged(&block, &certificate, Applier::SyncBatch)?;
             staged.late.extend(receipts_writes);
             staged.txs += block.txs.len();
             staged
@@ -170,7 +174,7 @@ impl Node {
                 waits.write += waited.elapsed();
                 let mut full = std::mem::take(&mut staged);
                 let pending = self
-                    .ledger
+                    .ledger()
                     .store()
                     .detach_staged(std::mem::take(&mut full.late))?;
                 writing = Some(SyncedWrite {
@@ -184,8 +188,11 @@ impl Node {
         applied += self.finish_synced_write(writing.take()).await?;
         applied += self.store_synced(staged).await?;
         waits.write += waited.elapsed();
-        let next = self.ledger.height() + 1;
-        self.schedule(Duration::from_millis(0), Timer::StartHeight(next));
+        let next = self.ledger().height() + 1;
+        self.schedule(
+            Duration::ZERO,
+            Timer::Replica(kp_replica::Timer::StartHeight(next)),
+        );
         Ok(applied)
     }
 
@@ -195,7 +202,7 @@ impl Node {
             return Ok(0);
         }
         let started = std::time::Instant::now();
-        self.ledger
+        self.ledger()
             .store()
             .commit_staged(std::mem::take(&mut staged.late))?;
         self.announce_synced(staged, started).await
@@ -244,81 +251,31 @@ impl Node {
         }
         // Only now that the blocks are durable does anyone hear of them.
         for (block, certificate, receipt, elapsed) in staged.blocks {
+            self.replica.note_committed(&block, &receipt, now_ms());
             self.committed(&block, &certificate, receipt, elapsed)
                 .await?;
         }
         Ok(count)
     }
 
-    /// Whether a decided block from a peer carries a certificate for it by
-    /// the validator set of its height and is valid for the next height.
-    pub(super) fn verify_synced(&self, block: &Block, certificate: &CommitCertificate) -> bool {
-        self.verify_synced_with(block, certificate, &VerifiedSignatures::new())
-    }
-
-    /// [`Node::verify_synced`], where the signatures in `verified` (by
-    /// transaction hash) are known good.
-    pub(super) fn verify_synced_with(
-        &self,
-        block: &Block,
-        certificate: &CommitCertificate,
-        verified: &VerifiedSignatures,
-    ) -> bool {
-        let height = block.header.height;
-        let validators = self.ledger.validators();
-        if certificate.height != height || certificate.block_hash != block.hash() {
-            tracing::warn!(height, "sync: certificate does not match block");
-            return false;
-        }
-        if let Err(e) = certificate.verify(&self.chain_id, &validators) {
-            tracing::warn!(height, error = %e, "sync: commit certificate refused");
-            return false;
-        }
-        // Transactions the pool holds with the same signature were verified
-        // on entry, those in `verified` by the caller; the others are
-        // verified here in one batch.
-        let mempool = &self.mempool;
-        let pooled = |h: &TxHash, s: &kp_types::Signature| {
-            verified.get(h) == Some(s) || mempool.holds_verified(h, s)
-        };
-        if let Err(e) = self.ledger.validate_block_with(block, &pooled) {
-            tracing::warn!(height, error = %e, "sync: block refused");
-            return false;
-        }
-        true
-    }
-
-    /// Verifies a decided block from a peer against the validator set of its
-    /// height and applies it. Returns whether it was applied.
+    /// Takes a decided block from a peer through the replica, which checks
+    /// it against the validator set of its height and the ledger. Returns
+    /// whether it was applied.
     pub(super) async fn apply_synced(
         &mut self,
         block: Block,
         certificate: CommitCertificate,
     ) -> Result<bool, NodeError> {
         let height = block.header.height;
-        if !self.verify_synced(&block, &certificate) {
+        let verified = VerifiedSignatures::new();
+        if let Err(e) = self.replica.synced(block, certificate, &verified, now_ms()) {
+            tracing::warn!(height, error = %e, "sync: block refused");
             return Ok(false);
         }
-        if self.is_validator() && self.consensus.height() == height {
-            // Let the core see the decision so that it moves on consistently.
-            self.drive(Input::CommitFromSync {
-                block: Arc::new(block.clone()),
-                certificate: certificate.clone(),
-            })
-            .await?;
-            if self.ledger.height() >= height {
-                return Ok(true);
-            }
-        }
-        self.commit(&block, &certificate).await?;
-        let next = self.ledger.height() + 1;
-        self.schedule(Duration::from_millis(0), Timer::StartHeight(next));
-        Ok(true)
+        self.drain().await?;
+        Ok(self.ledger().height() >= height)
     }
 }
-
-/// Transaction signatures known to verify, by transaction hash.
-pub(super) type VerifiedSignatures = std::collections::HashMap<TxHash, kp_types::Signature>;
 
 /// Verifies the transaction signatures of `blocks` on a blocking thread, one
 /// batch per block, and hands each block's verified signatures over in
