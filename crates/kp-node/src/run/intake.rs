@@ -217,20 +217,43 @@ impl Node {
                 max,
                 handle,
                 ..
-            } => {
-                // The stored bytes as they are: no block is decoded or
-                // encoded again to answer (the asker verifies each one).
-                let (bytes, _) = BlockStore::encoded_blocks_from(
-                    self.ledger().store(),
-                    from_height,
-                    max.min(SYNC_BATCH_MAX) as usize,
-                    self.config.network.message_bytes_max,
-                )?;
-                if let Err(e) = self.net.respond_blocks(handle, bytes).await {
-                    tracing::debug!(error = %e, "block sync answer not sent");
-                }
-            }
+            } => self.serve_blocks(from_height, max, handle),
         }
         Ok(())
+    }
+
+    /// Answers a peer's block request off this task, from the durable store
+    /// (as the RPC reads it): reading and sending up to 32 MB for a peer
+    /// that catches up does not hold up consensus, and only blocks on disk
+    /// are served. The stored bytes go as they are: no block is decoded or
+    /// encoded again (the asker verifies each one). At most
+    /// [`SYNC_SERVE_CONCURRENT`] answers are read at once; the network
+    /// bounds the requests that wait.
+    fn serve_blocks(&self, from_height: u64, max: u32, handle: kp_network::ResponseHandle) {
+        let store = self.shared.store.clone();
+        let net = self.net.clone();
+        let bytes_max = self.config.network.message_bytes_max;
+        let permits = self.sync_serving.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            let count = max.min(SYNC_BATCH_MAX) as usize;
+            let read = tokio::task::spawn_blocking(move || {
+                BlockStore::encoded_blocks_from(&store, from_height, count, bytes_max)
+            })
+            .await;
+            match read {
+                Ok(Ok((bytes, _))) => {
+                    if let Err(e) = net.respond_blocks(handle, bytes).await {
+                        tracing::debug!(error = %e, "block sync answer not sent");
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, from_height, "cannot read blocks to answer a peer");
+                }
+                Err(e) => tracing::error!(error = %e, "block sync reader failed"),
+            }
+        });
     }
 }

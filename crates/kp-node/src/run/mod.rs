@@ -48,6 +48,9 @@ const CATCHING_UP_WINDOW: Duration = Duration::from_secs(10);
 /// to count as catching up rather than following the tip.
 const CATCHING_UP_LAG_MS: u64 = 30_000;
 
+/// Block sync answers read from the store at once (each up to
+/// [`SYNC_BYTES_MAX`]).
+const SYNC_SERVE_CONCURRENT: usize = 2;
 /// Most blocks asked for in one sync request. Answers are also cut to the
 /// peers' message size limit, which is what bounds them for full blocks.
 const SYNC_BATCH_MAX: u32 = 128;
@@ -240,6 +243,8 @@ struct Node {
     sync_replies: mpsc::Sender<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
     sync_results: mpsc::Receiver<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
     sync_peer_index: usize,
+    /// Permits for block sync answers being read (`serve_blocks`).
+    sync_serving: Arc<tokio::sync::Semaphore>,
     rpc_shutdown: Option<oneshot::Sender<()>>,
     tx_outbox: Vec<SignedTransaction>,
     tx_outbox_bytes: usize,
@@ -434,6 +439,7 @@ impl Node {
             sync_replies,
             sync_results,
             sync_peer_index: 0,
+            sync_serving: Arc::new(tokio::sync::Semaphore::new(SYNC_SERVE_CONCURRENT)),
             rpc_shutdown: Some(rpc_shutdown),
             tx_outbox: Vec::new(),
             tx_outbox_bytes: 0,
