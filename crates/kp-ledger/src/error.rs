@@ -104,6 +104,18 @@ pub enum BlockError {
 /// Why a ledger operation failed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum LedgerError {
+    /// A write of blocks applied ahead of the store was taken and is not
+    /// yet written: the next one must wait (writes reach the store in order).
+    #[error("a write of blocks applied ahead of the store is not yet written")]
+    WriteBehindInFlight,
+    /// An executed block no longer follows the ledger (it moved on since).
+    #[error("the executed block {height} no longer follows the ledger at height {current}")]
+    StalePending {
+        /// The block's height.
+        height: u64,
+        /// The ledger's height.
+        current: u64,
+    },
     /// The store failed; the node must stop.
     #[error(transparent)]
     Store(#[from] StoreError),

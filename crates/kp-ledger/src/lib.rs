@@ -64,6 +64,7 @@
 // obscure it more than it helps.
 #![allow(clippy::type_complexity)]
 
+mod behind;
 pub mod bloom;
 mod error;
 mod exec;
@@ -85,7 +86,7 @@ pub use error::{BlockError, LedgerError};
 pub use exec::{quarter_of, scope_name};
 pub use genesis::{Genesis, GenesisError};
 pub use kp_api::{genesis, keys, params, records, rejection};
-pub use ledger::{Ledger, SignatureVerification, RESOLUTIONS_LIST_MAX, SEIZURES_LIST_MAX};
+pub use ledger::{Ledger, Pending, SignatureVerification, RESOLUTIONS_LIST_MAX, SEIZURES_LIST_MAX};
 pub use params::Params;
 pub use records::{
     Anomaly, Approval, AuthorityRecord, BlockReceipt, CertificateEventKind,

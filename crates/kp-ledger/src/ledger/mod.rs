@@ -1,6 +1,7 @@
 //! The ledger: genesis, block validation and execution, admission checks,
 //! the state root and queries, over any [`StateStore`].
 
+use crate::behind::Behind;
 use crate::error::LedgerError;
 use crate::exec::Ctx;
 use crate::filter::KeyFilter;
@@ -21,7 +22,7 @@ use kp_types::{
     encoding::TX_BYTES_MAX, merkle, Block, BlockHeader, Hash, ParticipantCode, PublicKey,
     SignedTransaction, Timestamp, TxHash,
 };
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 mod queries;
 mod validate;
@@ -44,7 +45,8 @@ pub enum SignatureVerification {
 /// The KPCS state machine over a store.
 #[derive(Debug)]
 pub struct Ledger<S: StateStore> {
-    store: S,
+    /// The store, with the writes of blocks applied ahead of it on top.
+    store: Behind<S>,
     genesis_hash: Hash,
     chain_id: String,
     params: Params,
@@ -249,7 +251,7 @@ impl<S: StateStore> Ledger<S> {
         drop(ov);
         let filter = KeyFilter::build(&store, height)?;
         Ok(Ledger {
-            store,
+            store: Behind::new(store),
             genesis_hash,
             chain_id,
             params,
@@ -276,9 +278,10 @@ impl<S: StateStore> Ledger<S> {
         self.verification = mode;
     }
 
-    /// The underlying store.
+    /// The underlying store (without the writes applied ahead of it: see
+    /// [`Ledger::advance_behind`]).
     pub fn store(&self) -> &S {
-        &self.store
+        self.store.inner()
     }
 
     /// The genesis hash this ledger was opened with.
@@ -524,21 +527,24 @@ impl<S: StateStore> Ledger<S> {
     /// Executes a decided block and commits its state changes together with
     /// `host_writes` (keys at or above 0x80) in one store commit. Fails only on
     /// a storage failure or a structurally invalid block; then nothing is
-    /// written and the ledger is unchanged.
+    /// written and the ledger is unchanged. The same as [`Ledger::execute`],
+    /// [`Pending::add_host_writes`] and [`Ledger::advance`].
     pub fn apply_block(
         &mut self,
         block: &Block,
         host_writes: WriteSet,
     ) -> Result<BlockReceipt, LedgerError> {
-        if let Some(k) = host_writes
-            .entries
-            .keys()
-            .find(|k| k.first().is_none_or(|b| *b < HOST_KEY_PREFIX_MIN))
-        {
-            return Err(LedgerError::HostKeyInLedgerRange {
-                key_hex: k.iter().map(|b| format!("{b:02x}")).collect(),
-            });
-        }
+        let mut pending = self.execute(block)?;
+        pending.add_host_writes(host_writes)?;
+        self.advance(pending)
+    }
+
+    /// Executes a decided block without changing the ledger: its state
+    /// changes and receipts, to be completed by the host's writes (the block
+    /// by height, its receipts: [`Pending::add_host_writes`]) and committed
+    /// in one store commit by [`Ledger::advance`]. Fails on a storage failure
+    /// or a structurally invalid block.
+    pub fn execute(&mut self, block: &Block) -> Result<Pending, LedgerError> {
         let hashes = self.validate_block_hashes(block, &|_, _| false)?;
         // On in release builds too: the applied height rises by exactly one
         // and the chain links, whatever the validation above let through.
@@ -617,12 +623,9 @@ impl<S: StateStore> Ledger<S> {
         let records = records.update(&records_tree::changes_of(&changes));
         let records_root = records.root();
         changes.insert(keys::records_root_meta(), Some(records_root.0.to_vec()));
-        let mut writes = WriteSet { entries: changes };
-        writes.extend(host_writes);
         // What the filter needs of the writes, before they move into the
         // store: `reads` holds the previous value of every ledger key written.
-        let noted: Vec<(Vec<u8>, bool, bool)> = writes
-            .entries
+        let noted: Vec<(Vec<u8>, bool, bool)> = changes
             .iter()
             .filter(|(k, _)| KeyFilter::tracks(k))
             .map(|(k, v)| {
@@ -630,14 +633,115 @@ impl<S: StateStore> Ledger<S> {
                 (k.clone(), v.is_some(), existed)
             })
             .collect();
+        Ok(Pending {
+            writes: WriteSet { entries: changes },
+            receipt: BlockReceipt {
+                height: self.height + 1,
+                block_hash,
+                state_root,
+                receipts,
+                events,
+            },
+            next: NextState {
+                prev_hash: self.last_block_hash,
+                state_hash,
+                time,
+                validators,
+                next_validators,
+                results_root,
+                records,
+                undo,
+                noted,
+            },
+        })
+    }
+
+    /// Commits an executed block (its state changes and the host's writes,
+    /// in one store commit) and moves the ledger past it. Refused while
+    /// blocks applied ahead of the store are not yet written.
+    pub fn advance(&mut self, pending: Pending) -> Result<BlockReceipt, LedgerError> {
+        self.check_follows(&pending)?;
+        let Pending {
+            writes,
+            receipt,
+            next,
+        } = pending;
         let committed = self.store.commit_owned(writes);
         // Whatever the outcome, the memo may no longer be the store's state.
         self.memo.clear();
         committed?;
-        self.state_hash = state_hash;
+        self.moved_past(&receipt, next);
+        Ok(receipt)
+    }
+
+    /// Moves the ledger past an executed block whose writes the host has not
+    /// made durable yet: they are kept on top of the store, read as if
+    /// written, until the host takes them ([`Ledger::take_behind`]), writes
+    /// them and says so ([`Ledger::behind_written`]). For replaying many
+    /// blocks while the last ones are written; nothing about such a block
+    /// may be acknowledged before its write is durable.
+    pub fn advance_behind(&mut self, pending: Pending) -> Result<BlockReceipt, LedgerError> {
+        self.check_follows(&pending)?;
+        let Pending {
+            writes,
+            receipt,
+            next,
+        } = pending;
+        self.store.push(writes);
+        self.memo.clear();
+        self.moved_past(&receipt, next);
+        Ok(receipt)
+    }
+
+    /// The writes of the blocks applied ahead of the store since the last
+    /// take, to write (in the order taken, one at a time: refused while an
+    /// earlier one is not yet written). `None` if there are none.
+    pub fn take_behind(&mut self) -> Result<Option<Arc<WriteSet>>, LedgerError> {
+        if self.store.taken_unwritten() {
+            return Err(LedgerError::WriteBehindInFlight);
+        }
+        Ok(self.store.take())
+    }
+
+    /// The write last taken with [`Ledger::take_behind`] is durable. Returns
+    /// whether one was waiting.
+    pub fn behind_written(&mut self) -> bool {
+        self.store.written()
+    }
+
+    /// Writes what is applied ahead of the store, here and now (after any
+    /// taken write is done).
+    pub fn flush_behind(&mut self) -> Result<(), LedgerError> {
+        if let Some(writes) = self.take_behind()? {
+            self.store.inner().commit(&writes)?;
+            self.store.written();
+        }
+        Ok(())
+    }
+
+    /// Whether blocks applied ahead of the store are not yet written.
+    pub fn is_behind(&self) -> bool {
+        self.store.holds_writes()
+    }
+
+    fn check_follows(&self, pending: &Pending) -> Result<(), LedgerError> {
+        if pending.receipt.height != self.height + 1
+            || pending.next.prev_hash != self.last_block_hash
+        {
+            return Err(LedgerError::StalePending {
+                height: pending.receipt.height,
+                current: self.height,
+            });
+        }
+        Ok(())
+    }
+
+    fn moved_past(&mut self, receipt: &BlockReceipt, next: NextState) {
+        self.state_hash = next.state_hash;
         self.height += 1;
         self.writer = true;
-        let noted = noted
+        let noted = next
+            .noted
             .iter()
             .map(|(k, put, existed)| (k.as_slice(), *put, *existed));
         if self.filter.note(noted, self.height) {
@@ -647,28 +751,21 @@ impl<S: StateStore> Ledger<S> {
                 self.filter = rebuilt;
             }
         }
-        self.last_block_hash = block_hash;
-        self.last_block_time = time;
-        self.validators = validators;
-        self.next_validators = next_validators;
-        self.results_root = results_root;
-        self.records_root = records_root;
+        self.last_block_hash = receipt.block_hash;
+        self.last_block_time = next.time;
+        self.validators = next.validators;
+        self.next_validators = next.next_validators;
+        self.results_root = next.results_root;
+        self.records_root = next.records.root();
         self.record_versions
-            .push(self.height, records.clone(), undo);
-        self.records = Some(records);
-        Ok(BlockReceipt {
-            height: self.height,
-            block_hash,
-            state_root,
-            receipts,
-            events,
-        })
+            .push(self.height, next.records.clone(), next.undo);
+        self.records = Some(next.records);
     }
 
     /// The one way a block or a check starts executing: a context for the
     /// next height at `time`, over this ledger's store, with its key filter
     /// and read memo when they describe the store.
-    fn ctx(&self, time: Timestamp) -> Ctx<'_, S> {
+    fn ctx(&self, time: Timestamp) -> Ctx<'_, Behind<S>> {
         Ctx::new(
             &self.store,
             &self.params,
@@ -694,5 +791,58 @@ impl<S: StateStore> Ledger<S> {
     /// (the node's query ledger) reads the store instead.
     fn memo(&self) -> Option<&ReadMemo> {
         self.writer.then_some(&self.memo)
+    }
+}
+
+/// A block executed by [`Ledger::execute`] and not yet committed: its
+/// writes, its receipt, and what the ledger becomes once it advances.
+#[derive(Debug)]
+#[must_use = "an executed block changes nothing until the ledger advances past it"]
+pub struct Pending {
+    writes: WriteSet,
+    receipt: BlockReceipt,
+    next: NextState,
+}
+
+/// The ledger's memory after a pending block.
+#[derive(Debug)]
+struct NextState {
+    prev_hash: Hash,
+    state_hash: StateHash,
+    time: Timestamp,
+    validators: Vec<(ParticipantCode, PublicKey)>,
+    next_validators: Vec<(ParticipantCode, PublicKey)>,
+    results_root: Hash,
+    records: kp_types::smt::Tree,
+    undo: records_tree::Undo,
+    noted: Vec<(Vec<u8>, bool, bool)>,
+}
+
+impl Pending {
+    /// The block's receipt: one result per transaction, the events, the new
+    /// state root.
+    pub fn receipt(&self) -> &BlockReceipt {
+        &self.receipt
+    }
+
+    /// Adds the host's writes (keys at or above
+    /// [`crate::HOST_KEY_PREFIX_MIN`]) to the block's commit.
+    pub fn add_host_writes(&mut self, host_writes: WriteSet) -> Result<(), LedgerError> {
+        if let Some(k) = host_writes
+            .entries
+            .keys()
+            .find(|k| k.first().is_none_or(|b| *b < HOST_KEY_PREFIX_MIN))
+        {
+            return Err(LedgerError::HostKeyInLedgerRange {
+                key_hex: k.iter().map(|b| format!("{b:02x}")).collect(),
+            });
+        }
+        self.writes.extend(host_writes);
+        Ok(())
+    }
+
+    /// Every write of the block's commit so far.
+    pub fn writes(&self) -> &WriteSet {
+        &self.writes
     }
 }

@@ -16,7 +16,7 @@ use kp_types::{
 };
 
 impl<S: StateStore> Ledger<S> {
-    fn view(&self) -> Overlay<'_, S> {
+    fn view(&self) -> Overlay<'_, crate::behind::Behind<S>> {
         Overlay::new(&self.store)
     }
 
