@@ -7,9 +7,11 @@
 //! out what comes back in [`Ready`] batches, in the order the type states:
 //!
 //! 1. [`Ready::safety`]: made durable before anything else of the batch;
-//! 2. [`Ready::decided`]: a decided block, which the host stores durably
-//!    through [`Replica::apply_decided`] (the host chooses the storage
-//!    layout and how it becomes durable);
+//! 2. [`Ready::decided`]: a decided block, which the host stores through
+//!    [`Replica::apply_decided`], or [`Replica::execute_decided`] and
+//!    [`Replica::advance_decided`] when its own writes (the receipts) need
+//!    the execution's result: one store commit either way, with the storage
+//!    layout the host chooses;
 //! 3. [`Ready::messages`]: sent only now, since they may carry the votes the
 //!    safety state records;
 //! 4. the rest ([`Ready::timers`], [`Ready::gossip`], [`Ready::request_sync`]).

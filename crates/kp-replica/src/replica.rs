@@ -3,7 +3,7 @@
 
 use crate::mempool::{Mempool, MempoolError};
 use kp_consensus::{Action, Consensus, ConsensusMessage, Input, SafetyState, SharedBlock, Timeout};
-use kp_ledger::{BlockReceipt, Ledger, LedgerError, Rejection, StateStore, WriteSet};
+use kp_ledger::{BlockReceipt, Ledger, LedgerError, Pending, Rejection, StateStore, WriteSet};
 use kp_types::tx::{Payload, Transaction};
 use kp_types::{
     Block, CommitCertificate, Evidence, PublicKey, Signature, SignedTransaction, SigningKey,
@@ -283,8 +283,9 @@ impl<S: StateStore> Replica<S> {
     }
 
     /// The ledger, for a host that applies blocks it verified with
-    /// [`Replica::verify_synced`] outside [`Replica::apply_decided`] (block
-    /// sync in batches); it then calls [`Replica::note_committed`].
+    /// [`Replica::verify_synced`] itself (block sync in batches, ahead of
+    /// the store: `Ledger::advance_behind`); it then calls
+    /// [`Replica::note_committed`] once each block is durable.
     pub fn ledger_mut(&mut self) -> &mut Ledger<S> {
         &mut self.ledger
     }
@@ -409,25 +410,48 @@ impl<S: StateStore> Replica<S> {
         (!self.ready.is_empty()).then(|| std::mem::take(&mut self.ready))
     }
 
-    /// Applies the decided block of the last [`Ready`] (the host's
-    /// `host_writes`, such as the block itself by height, join the ledger's
-    /// commit), then drops what it included from the pool and schedules the
-    /// next height. The host makes the commit durable before it carries out
-    /// anything else. An error leaves the ledger unchanged; the host stops
-    /// (a storage failure) or, in a simulation, records it.
+    /// Applies the decided block of the last [`Ready`] in one store commit
+    /// with the host's `host_writes` (such as the block itself by height):
+    /// [`Replica::execute_decided`], then [`Replica::advance_decided`], for
+    /// a host whose writes do not depend on the receipts.
     pub fn apply_decided(
         &mut self,
         block: &Block,
         host_writes: WriteSet,
     ) -> Result<BlockReceipt, LedgerError> {
+        let mut pending = self.execute_decided(block)?;
+        pending.add_host_writes(host_writes)?;
+        self.advance_decided(pending)
+    }
+
+    /// Executes the decided block of the last [`Ready`] without changing
+    /// the ledger: the host adds its writes, which may depend on the
+    /// receipts ([`Pending::add_host_writes`]), then calls
+    /// [`Replica::advance_decided`]. On an error the decision is dropped
+    /// and the ledger is unchanged; the host stops (a storage failure) or,
+    /// in a simulation, records it.
+    pub fn execute_decided(&mut self, block: &Block) -> Result<Pending, LedgerError> {
+        let executed = self.ledger.execute(block);
+        if executed.is_err() {
+            self.awaiting = None;
+        }
+        executed
+    }
+
+    /// Commits the executed decided block (its writes and the host's, in
+    /// one store commit, durable when this returns), then drops what it
+    /// included from the pool and schedules the next height. On an error
+    /// the ledger is unchanged and the host stops.
+    pub fn advance_decided(&mut self, pending: Pending) -> Result<BlockReceipt, LedgerError> {
         let synced = self.awaiting.take().is_some_and(|(_, synced)| synced);
-        let receipt = self.ledger.apply_block(block, host_writes)?;
+        let block_empty = pending.receipt().receipts.is_empty();
+        let receipt = self.ledger.advance(pending)?;
         let now = self.now;
-        self.note_committed(block, &receipt, now);
+        self.note_committed(&receipt, now);
         let next = self.ledger.height() + 1;
         let pause = if synced {
             0
-        } else if block.txs.is_empty() && self.mempool.is_empty() {
+        } else if block_empty && self.mempool.is_empty() {
             // Nothing to order: wait, unless woken (`wake_idle`).
             self.idle_height = Some(next);
             self.config
@@ -444,8 +468,7 @@ impl<S: StateStore> Replica<S> {
     /// and a bounded slice of the rest, round-robin, is checked again against
     /// the new state (a number the block took, a sanction it adopted, an
     /// expiry), so that a large pool costs no more per block than the block.
-    pub fn note_committed(&mut self, block: &Block, receipt: &BlockReceipt, now: Timestamp) {
-        let _ = block;
+    pub fn note_committed(&mut self, receipt: &BlockReceipt, now: Timestamp) {
         self.now = now;
         let included: BTreeSet<TxHash> = receipt.receipts.iter().map(|r| r.tx_hash).collect();
         self.mempool.remove_included(&included);

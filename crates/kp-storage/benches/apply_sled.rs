@@ -1,8 +1,7 @@
 //! What a decided block of 1,000 certificate issuances costs a node's store,
-//! end to end and on real files: `Ledger<StagingStore<SledStore>>` in a
-//! temporary directory, the node's commit protocol (stage, `apply_block` with
-//! the block-store writes, `commit_staged` with the receipts: one sled batch
-//! and one fsync), on a ledger that already holds `KP_BENCH_BASE_BLOCKS`
+//! end to end and on real files: `Ledger<SledStore>` in a temporary
+//! directory, the node's commit protocol (`execute`, the block-store writes
+//! with the receipts, `advance`: one sled batch and one fsync), on a ledger that already holds `KP_BENCH_BASE_BLOCKS`
 //! blocks of 1,000 certificates (30 by default: 30,000 certificates, with
 //! the executed-transaction memory in steady state).
 //!
@@ -23,8 +22,8 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use kp_ledger::testkit::{self, authority_key, MINUTE_MS};
-use kp_ledger::{Ledger, StateStore, StoreError, TxReceipt, WriteSet};
-use kp_storage::{BlockStore, SledStore, StagingStore};
+use kp_ledger::{Ledger, StateStore, StoreError, WriteSet};
+use kp_storage::{BlockStore, SledStore};
 use kp_types::{merkle, Block, Hash, Payload, SignedTransaction};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -78,7 +77,7 @@ impl<S: StateStore> StateStore for Counting<S> {
     }
 }
 
-type Store = StagingStore<Counting<SledStore>>;
+type Store = Counting<SledStore>;
 
 fn block_of_certificates(ledger: &Ledger<Store>) -> Block {
     let height = ledger.height() + 1;
@@ -107,19 +106,15 @@ fn block_of_certificates(ledger: &Ledger<Store>) -> Block {
     }
 }
 
-/// The node's commit of one decided block (`kp-node`'s `run.rs`).
+/// The node's commit of one decided block (`kp-node`'s `run/commit.rs`).
 fn apply(ledger: &mut Ledger<Store>, block: &Block) {
     let certificate = common::certificate(block);
-    let writes = BlockStore::try_block_writes(block, &certificate, &[]).expect("block writes");
-    ledger.store().stage().expect("stage");
-    let receipt = ledger.apply_block(block, writes).expect("block applies");
-    let receipts: Vec<TxReceipt> = receipt.receipts;
-    assert!(receipts.iter().all(|r| r.result.is_ok()));
-    let bytes = kp_types::encode(&receipts);
-    ledger
-        .store()
-        .commit_staged(BlockStore::receipts_writes(receipt.height, &bytes).expect("receipts"))
-        .expect("commit staged");
+    let mut pending = ledger.execute(block).expect("block executes");
+    assert!(pending.receipt().receipts.iter().all(|r| r.result.is_ok()));
+    let bytes = kp_types::encode(&pending.receipt().receipts);
+    let writes = BlockStore::try_block_writes(block, &certificate, &bytes).expect("block writes");
+    pending.add_host_writes(writes).expect("host keys");
+    ledger.advance(pending).expect("block commits");
 }
 
 /// CPU time of the whole process (every thread: sled's included) so far,
@@ -147,10 +142,10 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let sled = SledStore::open(dir.path().join("db")).expect("open");
     let last: Counts = Arc::default();
-    let store = StagingStore::new(Counting {
+    let store = Counting {
         inner: sled.clone(),
         last: last.clone(),
-    });
+    };
     let mut ledger = Ledger::open(&testkit::genesis(), store).expect("genesis");
     let base = base_blocks();
     let started = Instant::now();
@@ -181,27 +176,24 @@ fn bench(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Elements(CERTS as u64));
-    group.bench_function(
-        format!("1000 certificates on {}k, staged commit", base),
-        |b| {
-            b.iter_custom(|iters| {
-                measured_blocks += iters;
-                let mut timed = Duration::ZERO;
-                for _ in 0..iters {
-                    let block = block_of_certificates(&ledger);
-                    // As consensus does before voting: the signatures are
-                    // verified once and cached by the ledger.
-                    ledger.validate_block(&block).expect("valid block");
-                    let start = Instant::now();
-                    let cpu_start = process_cpu_ticks();
-                    apply(&mut ledger, &block);
-                    timed += start.elapsed();
-                    cpu_ticks += process_cpu_ticks() - cpu_start;
-                }
-                timed
-            })
-        },
-    );
+    group.bench_function(format!("1000 certificates on {}k, one commit", base), |b| {
+        b.iter_custom(|iters| {
+            measured_blocks += iters;
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let block = block_of_certificates(&ledger);
+                // As consensus does before voting: the signatures are
+                // verified once and cached by the ledger.
+                ledger.validate_block(&block).expect("valid block");
+                let start = Instant::now();
+                let cpu_start = process_cpu_ticks();
+                apply(&mut ledger, &block);
+                timed += start.elapsed();
+                cpu_ticks += process_cpu_ticks() - cpu_start;
+            }
+            timed
+        })
+    });
     group.finish();
     println!(
         "process CPU (user + system, all threads) per timed block: {:.0} ms over {} blocks",
@@ -215,8 +207,7 @@ fn bench(c: &mut Criterion) {
     // What a restart costs the ledger: open over the same database (the
     // state root is rebuilt and checked against the stored one).
     let start = Instant::now();
-    let reopened =
-        Ledger::open(&testkit::genesis(), StagingStore::new(sled.clone())).expect("reopens");
+    let reopened = Ledger::open(&testkit::genesis(), sled.clone()).expect("reopens");
     let open_ms = start.elapsed().as_secs_f64() * 1000.0;
     assert_eq!((reopened.height(), reopened.state_root()), (height, root));
     println!(

@@ -125,17 +125,6 @@ impl BlockStore {
         Ok(writes)
     }
 
-    /// The entry that stores (or replaces) the receipts of the block at
-    /// `height`: for a host that learns the receipts only from
-    /// `Ledger::apply_block` and completes the block's commit with
-    /// [`crate::StagingStore::commit_staged`].
-    pub fn receipts_writes(height: u64, receipts_bytes: &[u8]) -> Result<WriteSet, StorageError> {
-        check_len("receipts", receipts_bytes.len(), RECEIPTS_BYTES_MAX)?;
-        let mut writes = WriteSet::default();
-        writes.put(height_key(TABLE_RECEIPTS, height), wrap_raw(receipts_bytes));
-        Ok(writes)
-    }
-
     /// The block at `height`.
     pub fn block<S: StateStore + ?Sized>(
         store: &S,

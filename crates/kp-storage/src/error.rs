@@ -66,23 +66,6 @@ pub enum StorageError {
         /// The limit.
         limit: usize,
     },
-    /// [`crate::StagingStore::stage`] was called while a capture was open:
-    /// the previous block was never completed.
-    #[error("a staged commit of {pending_entries} entries is still open")]
-    StagingOpen {
-        /// Entries captured so far.
-        pending_entries: usize,
-    },
-    /// A staged commit was asked for while a detached one
-    /// ([`crate::StagingStore::detach_staged`]) is not yet written.
-    #[error("a detached write of {entries} entries is not yet written")]
-    WriteInFlight {
-        /// Entries of the detached write.
-        entries: usize,
-    },
-    /// [`crate::StagingStore::commit_staged`] was called with no capture open.
-    #[error("no staged commit is open")]
-    NotStaging,
     /// The block store and the ledger disagree, or the block store has a hole.
     #[error("store is inconsistent: {0}")]
     Inconsistent(Inconsistency),

@@ -13,14 +13,12 @@
 //!   [`sled_store`] for why sled's own flush is not enough).
 //! * [`BlockStore`] turns a decided block, its commit certificate and the
 //!   ledger's receipts into write-set entries in the host key range. The node
-//!   passes them to `Ledger::apply_block` as `host_writes`, so the block, its
-//!   indexes, the new last stored height and the ledger's state changes
-//!   (including the ledger's own applied height) land in one atomic commit.
-//!   Readers take any `StateStore`.
-//! * [`StagingStore`] wraps the store so that the receipts, which
-//!   `apply_block` returns only after its commit, still land in that same
-//!   commit: the ledger's commit is captured, and
-//!   [`StagingStore::commit_staged`] writes it with the receipts.
+//!   adds them to the block the ledger executed (`Ledger::execute`, whose
+//!   receipts exist before anything is written) with
+//!   `Pending::add_host_writes`, so the block, its indexes, its receipts, the
+//!   new last stored height and the ledger's state changes (including the
+//!   ledger's own applied height) land in one atomic commit
+//!   (`Ledger::advance`). Readers take any `StateStore`.
 //! * [`SafetyStore`] keeps the consensus safety state (opaque bytes encoded
 //!   by the node) in a separate sled tree and flushes on every save, before
 //!   the vote that depends on it is sent.
@@ -32,55 +30,41 @@
 //! # A node's use, step by step
 //!
 //! ```
-//! use kp_ledger::{StateStore, WriteSet};
-//! use kp_storage::{check_consistency, BlockStore, SledStore, StagingStore};
-//! # use kp_types::{consensus::CommitSignature, *};
-//! # fn decided_block() -> (Block, CommitCertificate) {
-//! #     let key = SigningKey::from_seed([1; 32]);
-//! #     let mut block = Block {
-//! #         header: BlockHeader {
-//! #             chain_id: "kp-doc".into(), height: 1, time: Timestamp(1),
-//! #             proposer: key.public(), prev_hash: Hash::ZERO,
-//! #             txs_root: Hash::ZERO, state_root: Hash::ZERO,
-//! #             validators_hash: Hash::ZERO, next_validators_hash: Hash::ZERO,
-//! #             results_root: Hash::ZERO, records_root: Hash::ZERO,
-//! #         },
-//! #         txs: vec![],
-//! #     };
-//! #     block.header.txs_root = block.compute_txs_root();
-//! #     let mut certificate = CommitCertificate {
-//! #         chain_id: "kp-doc".into(), height: 1, round: 0,
-//! #         block_hash: block.hash(), signatures: vec![],
-//! #     };
-//! #     let vote = certificate.precommit_for(key.public()).sign(&key);
-//! #     certificate.signatures.push(CommitSignature { validator: key.public(), signature: vote.signature });
-//! #     (block, certificate)
+//! use kp_ledger::{testkit, Ledger};
+//! use kp_storage::{check_consistency, BlockStore, SledStore};
+//! # use kp_types::*;
+//! # fn certify(block: &Block) -> CommitCertificate {
+//! #     // (Consensus hands the node the certificate with the block.)
+//! #     CommitCertificate {
+//! #         chain_id: block.header.chain_id.clone(), height: block.header.height,
+//! #         round: 0, block_hash: block.hash(), signatures: vec![],
+//! #     }
 //! # }
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
 //! // Open once per process; clones share the database.
 //! let store = SledStore::open(dir.path().join("db"))?;
-//! let staging = StagingStore::new(store.clone());
-//! // (The ledger is opened on `staging.clone()` and reports its height.)
-//! let ledger_height = 0;
+//! let mut ledger = Ledger::open(&testkit::genesis(), store.clone())?;
 //! // Resume where the last atomic commit left the store.
-//! let resume = check_consistency(&store, ledger_height)?;
+//! let resume = check_consistency(&store, ledger.height())?;
 //! assert_eq!(resume.height, 0);
 //!
 //! // Before a vote leaves the node, its safety state is on disk.
 //! store.safety_store()?.save(b"encoded safety state")?;
 //!
-//! // A block is decided: capture the ledger's commit, then complete it.
-//! let (block, certificate) = decided_block();
-//! staging.stage()?;
-//! let host_writes = BlockStore::block_writes(&block, &certificate, &[]);
-//! // `ledger.apply_block(&block, host_writes)` commits into `staging`:
-//! staging.commit(&host_writes)?;
-//! let receipts = b"the ledger's encoded receipts";
-//! staging.commit_staged(BlockStore::receipts_writes(1, receipts)?)?;
+//! // A block is decided: execute it, add the block and its receipts, and
+//! // commit everything at once.
+//! let proposer = ledger.validators()[0];
+//! let time = testkit::at(2026, 1, 2);
+//! let block = Block { header: ledger.next_header(proposer, time, merkle::root(&[])), txs: vec![] };
+//! # let certificate = certify(&block);
+//! let mut pending = ledger.execute(&block)?;
+//! let receipts = kp_types::encode(&pending.receipt().receipts);
+//! pending.add_host_writes(BlockStore::try_block_writes(&block, &certificate, &receipts)?)?;
+//! ledger.advance(pending)?;
 //!
 //! assert_eq!(BlockStore::last_block_height(&store)?, 1);
-//! assert_eq!(BlockStore::receipts(&store, 1)?.as_deref(), Some(&receipts[..]));
+//! assert_eq!(BlockStore::receipts(&store, 1)?, Some(receipts));
 //! assert_eq!(BlockStore::block(&store, 1)?, Some(block));
 //! # Ok(()) }
 //! ```
@@ -132,7 +116,6 @@ pub mod error;
 pub mod keys;
 pub mod safety;
 pub mod sled_store;
-pub mod staging;
 pub mod tx_filter;
 
 pub use blocks::{
@@ -142,5 +125,4 @@ pub use consistency::{check_consistency, check_consistency_with, CheckDepth, Con
 pub use error::{Inconsistency, StorageError};
 pub use safety::{SafetyStore, SavedSafety, SAFETY_STATE_BYTES_MAX};
 pub use sled_store::SledStore;
-pub use staging::{PendingWrite, StagingStore};
 pub use tx_filter::TxFilter;

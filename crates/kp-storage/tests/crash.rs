@@ -19,9 +19,7 @@ mod common;
 use common::process::{acknowledge, exclusive_round, kill_schedule_seed, run_and_kill, writer_job};
 use common::*;
 use kp_ledger::{StateStore, WriteSet};
-use kp_storage::{
-    check_consistency, check_consistency_with, BlockStore, CheckDepth, SledStore, StagingStore,
-};
+use kp_storage::{check_consistency, check_consistency_with, BlockStore, CheckDepth, SledStore};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
@@ -88,28 +86,24 @@ fn write_batches(store: &SledStore) {
 }
 
 /// Plays a node: resumes where the store says, then stores block after block
-/// the way `kp-node` does with the ledger: the block's entries (with a
-/// placeholder for the receipts) and the ledger's applied height and state go
-/// to a captured commit, and the receipts, known only after execution, complete
-/// it in one atomic write ([`StagingStore`]).
+/// the way `kp-node` does with the ledger: the ledger's state changes and
+/// applied height (`Ledger::execute`), the block's entries and its receipts,
+/// known once the block has executed, go to the store in one atomic write
+/// (`Ledger::advance`).
 fn write_blocks(store: &SledStore) {
     let ledger_height = ledger_height(store);
     let resume = check_consistency_with(store, ledger_height, CheckDepth::Recent(2)).unwrap();
-    let staging = StagingStore::new(store.clone());
     let mut prev = resume.block_hash;
     for height in resume.height + 1..=resume.height + CHILD_COMMITS_MAX {
         let block = chain_block(height, prev);
         prev = block.hash();
-        staging.stage().unwrap();
-        // What `Ledger::apply_block(block, host_writes)` commits.
-        let mut writes = BlockStore::block_writes(&block, &certificate(&block), &[]);
+        // What `Ledger::advance` commits.
+        let mut writes = BlockStore::block_writes(&block, &certificate(&block), &receipts(height));
         writes.put(LEDGER_HEIGHT_KEY.to_vec(), height.to_be_bytes().to_vec());
         for index in 0..BATCH_KEYS {
             writes.put(vec![0x03, index], batch_value(height));
         }
-        staging.commit(&writes).unwrap();
-        let late = BlockStore::receipts_writes(height, &receipts(height)).unwrap();
-        staging.commit_staged(late).unwrap();
+        store.commit(&writes).unwrap();
         acknowledge(height);
     }
 }

@@ -1,4 +1,4 @@
-//! The real ledger on sled: `Ledger<StagingStore<SledStore>>` stores each
+//! The real ledger on sled: `Ledger<SledStore>` stores each
 //! decided block, its receipts and its state changes in one commit, reopens
 //! at the same height and state root, and survives SIGKILL at random moments.
 
@@ -8,7 +8,7 @@ use common::process::{acknowledge, exclusive_round, kill_schedule_seed, run_and_
 use kp_ledger::testkit::{self, authority_key, MINUTE_MS};
 use kp_ledger::{Ledger, TxReceipt};
 use kp_storage::{
-    check_consistency, check_consistency_with, BlockStore, CheckDepth, SledStore, StagingStore,
+    check_consistency, check_consistency_with, BlockStore, CheckDepth, SledStore,
     RECEIPTS_BYTES_MAX,
 };
 use kp_types::{merkle, Block, CommitCertificate, Hash, Payload, SignedTransaction};
@@ -20,13 +20,12 @@ const WRITER_TEST: &str = "ledger_writer_child";
 const CHILD_BLOCKS_MAX: u64 = 100_000;
 const KILLS: usize = 10;
 
-type Node = Ledger<StagingStore<SledStore>>;
+type Node = Ledger<SledStore>;
 
-fn open(path: &Path) -> (SledStore, StagingStore<SledStore>, Node) {
+fn open(path: &Path) -> (SledStore, Node) {
     let store = SledStore::open(path).unwrap();
-    let staging = StagingStore::new(store.clone());
-    let ledger = Ledger::open(&testkit::genesis(), staging.clone()).unwrap();
-    (store, staging, ledger)
+    let ledger = Ledger::open(&testkit::genesis(), store.clone()).unwrap();
+    (store, ledger)
 }
 
 /// Block `height` of the test chain: one certificate issued by Botswana to
@@ -64,14 +63,14 @@ fn commit_certificate(block: &Block) -> CommitCertificate {
     }
 }
 
-/// What `kp-node` does with a decided block.
-fn store_block(staging: &StagingStore<SledStore>, ledger: &mut Node, block: &Block) {
-    staging.stage().unwrap();
-    let host_writes = BlockStore::block_writes(block, &commit_certificate(block), &[]);
-    let receipt = ledger.apply_block(block, host_writes).unwrap();
-    let receipts = kp_types::encode(&receipt.receipts);
-    let late = BlockStore::receipts_writes(block.header.height, &receipts).unwrap();
-    staging.commit_staged(late).unwrap();
+/// What `kp-node` does with a decided block: execute it, add the block and
+/// its receipts, commit once.
+fn store_block(ledger: &mut Node, block: &Block) {
+    let mut pending = ledger.execute(block).unwrap();
+    let receipts = kp_types::encode(&pending.receipt().receipts);
+    let host_writes = BlockStore::block_writes(block, &commit_certificate(block), &receipts);
+    pending.add_host_writes(host_writes).unwrap();
+    ledger.advance(pending).unwrap();
 }
 
 fn stored_receipts(store: &SledStore, height: u64) -> Vec<TxReceipt> {
@@ -99,16 +98,16 @@ fn ledger_on_sled_reopens_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let (state_root, last_hash) = {
-        let (store, staging, mut ledger) = open(&path);
+        let (store, mut ledger) = open(&path);
         for _ in 0..4 {
             let block = next_block(&ledger);
-            store_block(&staging, &mut ledger, &block);
+            store_block(&mut ledger, &block);
         }
         assert_eq!(ledger.height(), 4);
         assert_eq!(BlockStore::last_block_height(&store).unwrap(), 4);
         (ledger.state_root(), ledger.last_block_hash())
     };
-    let (store, _staging, ledger) = open(&path);
+    let (store, ledger) = open(&path);
     assert_eq!(ledger.height(), 4);
     assert_eq!(ledger.state_root(), state_root);
     let resume = check_consistency(&store, ledger.height()).unwrap();
@@ -136,11 +135,11 @@ fn ledger_writer_child() {
     let Some((_, dir)) = writer_job() else {
         return;
     };
-    let (store, staging, mut ledger) = open(Path::new(&dir));
+    let (store, mut ledger) = open(Path::new(&dir));
     check_consistency_with(&store, ledger.height(), CheckDepth::Recent(2)).unwrap();
     for _ in 0..CHILD_BLOCKS_MAX {
         let block = next_block(&ledger);
-        store_block(&staging, &mut ledger, &block);
+        store_block(&mut ledger, &block);
         acknowledge(ledger.height());
     }
 }
@@ -160,7 +159,7 @@ fn ledger_killed_mid_block_resumes_with_its_blocks_and_receipts() {
         let acked = run_and_kill(WRITER_TEST, "ledger", &path, acks, delay);
         acked_max = acked.iter().copied().max().unwrap_or(0).max(acked_max);
 
-        let (store, _staging, ledger) = open(&path);
+        let (store, ledger) = open(&path);
         let resume = check_consistency(&store, ledger.height())
             .unwrap_or_else(|e| panic!("kill {kill}: {e}"));
         assert!(

@@ -1,6 +1,7 @@
 //! The commit pipeline: a decided block applied to the ledger and stored in one commit, then announced to waiters, subscribers and the pool.
 
 use super::*;
+use kp_ledger::Pending;
 
 impl Node {
     /// Applies a decided block and stores it with its certificate atomically.
@@ -13,45 +14,31 @@ impl Node {
         // One atomic, durable commit per block: the ledger's state changes,
         // the block, its certificate, the indexes, and the receipts that only
         // exist once the block has executed.
-        self.ledger().store().stage()?;
-        let (receipt, late) = self.apply_staged(block, certificate, Applier::Replica)?;
-        self.ledger().store().commit_staged(late)?;
+        let pending = self.replica.execute_decided(block)?;
+        let pending = self.complete(block, certificate, pending)?;
+        let receipt = self.replica.advance_decided(pending)?;
         self.committed(block, certificate, receipt, started.elapsed())
             .await
     }
 
-    /// Applies `block` into the open stage and returns its receipt with the
-    /// writes that complete its storage (the receipts). On an error the stage
-    /// is aborted: the caller must stop the node, since blocks applied
-    /// earlier in the same stage are in memory but not on disk.
-    pub(super) fn apply_staged(
+    /// Adds the node's writes to an executed block's commit: the block by
+    /// height and hash, its certificate, the transaction index and the
+    /// receipts.
+    pub(super) fn complete(
         &mut self,
         block: &Block,
         certificate: &CommitCertificate,
-        applier: Applier,
-    ) -> Result<(BlockReceipt, WriteSet), NodeError> {
-        let applied = BlockStore::try_block_writes(block, certificate, &[])
-            .map_err(NodeError::from)
-            .and_then(|writes| {
-                Ok(match applier {
-                    Applier::Replica => self.replica.apply_decided(block, writes)?,
-                    Applier::SyncBatch => self.replica.ledger_mut().apply_block(block, writes)?,
-                })
-            })
-            .and_then(|receipt| {
-                // Before the write is durable: the filter may hold a hash
-                // the index does not yet hold, never the other way round.
-                for r in &receipt.receipts {
-                    self.decided.note(&r.tx_hash);
-                }
-                let receipts_bytes = kp_types::encode(&receipt.receipts);
-                let late = BlockStore::receipts_writes(block.header.height, &receipts_bytes)?;
-                Ok((receipt, late))
-            });
-        if applied.is_err() {
-            self.ledger().store().abort_staged();
+        mut pending: Pending,
+    ) -> Result<Pending, NodeError> {
+        let receipts_bytes = kp_types::encode(&pending.receipt().receipts);
+        let writes = BlockStore::try_block_writes(block, certificate, &receipts_bytes)?;
+        pending.add_host_writes(writes)?;
+        // Before the write is durable: the filter may hold a hash the index
+        // does not yet hold, never the other way round.
+        for r in &pending.receipt().receipts {
+            self.decided.note(&r.tx_hash);
         }
-        applied
+        Ok(pending)
     }
 
     /// What follows a block's durable commit: metrics, mempool, waiters,
@@ -108,14 +95,4 @@ impl Node {
         self.refresh_status();
         Ok(())
     }
-}
-
-/// Who applies a block to the ledger: the replica (a block it decided,
-/// whose pool upkeep and next height it then handles), or the batch sync
-/// path (which verified the block with `Replica::verify_synced` and tells
-/// the replica with `Replica::note_committed` once the block is durable).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Applier {
-    Replica,
-    SyncBatch,
 }

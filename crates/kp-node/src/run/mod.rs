@@ -16,11 +16,11 @@ use crate::backend::{NodeBackend, NodeEvent, Request, Shared};
 use crate::config::NodeConfig;
 use crate::keys;
 use kp_consensus::{Consensus, ConsensusConfig, ConsensusMessage, SafetyRecord, SafetyState};
-use kp_ledger::{BlockReceipt, Genesis, Ledger, WriteSet};
+use kp_ledger::{BlockReceipt, Genesis, Ledger};
 use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
 use kp_replica::{Event, MempoolError, Replica, ReplicaConfig};
 use kp_rpc::{ApiError, Backend, Status, Submitted};
-use kp_storage::{BlockStore, SafetyStore, SavedSafety, SledStore, StagingStore, TxFilter};
+use kp_storage::{BlockStore, SafetyStore, SavedSafety, SledStore, TxFilter};
 use kp_types::{
     Block, CommitCertificate, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,
 };
@@ -225,7 +225,7 @@ struct Node {
     config: NodeConfig,
     /// Consensus core, ledger and pool: every decision is the replica's;
     /// this task feeds it and carries out what it returns.
-    replica: Replica<StagingStore<SledStore>>,
+    replica: Replica<SledStore>,
     safety: SafetyStore,
     net: NetClient,
     net_events: mpsc::Receiver<NetEvent>,
@@ -312,8 +312,7 @@ impl Node {
             &config.node.data_dir,
             config.storage.cache_mb.saturating_mul(1024 * 1024),
         )?;
-        // Staging lets a block's receipts join the block's own atomic commit.
-        let mut ledger = Ledger::open(&genesis, StagingStore::new(store.clone()))?;
+        let mut ledger = Ledger::open(&genesis, store.clone())?;
         // The records tree is rebuilt from the state (and checked against
         // its stored root) before the node serves or proposes anything.
         let built = std::time::Instant::now();
@@ -458,7 +457,7 @@ impl Node {
         }
     }
 
-    fn ledger(&self) -> &Ledger<StagingStore<SledStore>> {
+    fn ledger(&self) -> &Ledger<SledStore> {
         self.replica.ledger()
     }
 

@@ -1,6 +1,5 @@
-//! Block sync: asking peers for decided blocks, checking their commit certificates and signatures off the node task, and applying them in stages.
+//! Block sync: asking peers for decided blocks, checking their commit certificates and signatures off the node task, and applying them ahead of the store and writing them in stages.
 
-use super::commit::Applier;
 use super::*;
 use kp_replica::VerifiedSignatures;
 
@@ -107,8 +106,10 @@ impl Node {
     }
 
     /// Verifies and applies consecutive blocks from a sync answer, in order,
-    /// under one staged store commit: one atomic, durable write for the whole
-    /// answer instead of one per block (nothing in it was acknowledged by
+    /// ahead of the store (`Ledger::advance_behind`), written in stages of
+    /// about [`SYNC_STAGE_TXS_MAX`] transactions: one atomic, durable write
+    /// per stage instead of one per block, each written on another thread
+    /// while the next blocks execute (nothing in it was acknowledged by
     /// this node, so losing all of it in a crash only means syncing it
     /// again). The answer's size bounds what the stage holds. Each block's
     /// certificate is checked against the validator set of its own height,
@@ -157,13 +158,12 @@ impl Node {
                 tracing::warn!(height, error = %e, "sync: block refused");
                 break;
             }
-            if staged.blocks.is_empty() {
-                self.ledger().store().stage()?;
-            }
             let block_started = std::time::Instant::now();
-            let (receipt, receipts_writes) =
-                self.apply_staged(&block, &certificate, Applier::SyncBatch)?;
-            staged.late.extend(receipts_writes);
+            // Applied ahead of the store: the next blocks read its writes
+            // while they wait to be written with the others of the stage.
+            let pending = self.replica.ledger_mut().execute(&block)?;
+            let pending = self.complete(&block, &certificate, pending)?;
+            let receipt = self.replica.ledger_mut().advance_behind(pending)?;
             staged.txs += block.txs.len();
             staged
                 .blocks
@@ -172,16 +172,17 @@ impl Node {
                 let waited = std::time::Instant::now();
                 applied += self.finish_synced_write(writing.take()).await?;
                 waits.write += waited.elapsed();
-                let mut full = std::mem::take(&mut staged);
-                let pending = self
-                    .ledger()
-                    .store()
-                    .detach_staged(std::mem::take(&mut full.late))?;
-                writing = Some(SyncedWrite {
-                    write: tokio::task::spawn_blocking(move || pending.write()),
-                    staged: full,
-                    started: std::time::Instant::now(),
-                });
+                let full = std::mem::take(&mut staged);
+                if let Some(writes) = self.replica.ledger_mut().take_behind()? {
+                    let store = self.ledger().store().clone();
+                    writing = Some(SyncedWrite {
+                        write: tokio::task::spawn_blocking(move || {
+                            kp_ledger::StateStore::commit(&store, &writes)
+                        }),
+                        staged: full,
+                        started: std::time::Instant::now(),
+                    });
+                }
             }
         }
         let waited = std::time::Instant::now();
@@ -197,14 +198,12 @@ impl Node {
     }
 
     /// Writes the staged blocks in one durable commit, then announces each.
-    pub(super) async fn store_synced(&mut self, mut staged: Staged) -> Result<usize, NodeError> {
+    pub(super) async fn store_synced(&mut self, staged: Staged) -> Result<usize, NodeError> {
         if staged.blocks.is_empty() {
             return Ok(0);
         }
         let started = std::time::Instant::now();
-        self.ledger()
-            .store()
-            .commit_staged(std::mem::take(&mut staged.late))?;
+        self.replica.ledger_mut().flush_behind()?;
         self.announce_synced(staged, started).await
     }
 
@@ -230,6 +229,7 @@ impl Node {
                 }))
             }
         }
+        self.replica.ledger_mut().behind_written();
         self.announce_synced(staged, started).await
     }
 
@@ -251,7 +251,7 @@ impl Node {
         }
         // Only now that the blocks are durable does anyone hear of them.
         for (block, certificate, receipt, elapsed) in staged.blocks {
-            self.replica.note_committed(&block, &receipt, now_ms());
+            self.replica.note_committed(&receipt, now_ms());
             self.committed(&block, &certificate, receipt, elapsed)
                 .await?;
         }
@@ -306,9 +306,10 @@ pub(super) fn spawn_signature_checks(
     rx
 }
 
-/// Synced blocks whose detached stage is being written on another thread.
+/// Synced blocks whose stage (taken with `Ledger::take_behind`) is being
+/// written on another thread.
 pub(super) struct SyncedWrite {
-    write: tokio::task::JoinHandle<Result<(), kp_storage::StorageError>>,
+    write: tokio::task::JoinHandle<Result<(), kp_ledger::StoreError>>,
     staged: Staged,
     started: std::time::Instant,
 }
@@ -321,11 +322,10 @@ pub(super) struct SyncWaits {
     write: Duration,
 }
 
-/// Synced blocks applied into the open stage and not yet stored.
+/// Synced blocks applied ahead of the store and not yet written.
 #[derive(Default)]
 pub(super) struct Staged {
     blocks: Vec<(Arc<Block>, CommitCertificate, BlockReceipt, Duration)>,
-    late: WriteSet,
     txs: usize,
 }
 

@@ -21,8 +21,8 @@ fn build_chain(
     certs: usize,
     block_certs: usize,
 ) -> u64 {
-    use kp_ledger::{Genesis, Ledger, WriteSet};
-    use kp_storage::{BlockStore, SledStore, StagingStore};
+    use kp_ledger::{Genesis, Ledger};
+    use kp_storage::{BlockStore, SledStore};
     use kp_types::consensus::CommitSignature;
     use kp_types::{CommitCertificate, SignedTransaction};
     // Blocks per durable store commit (a syncing node commits about 4,000
@@ -34,7 +34,7 @@ fn build_chain(
     let genesis_time = genesis.genesis_time;
     let chain_id = genesis.chain_id.clone();
     let store = SledStore::open(data_dir).expect("open the store");
-    let mut ledger = Ledger::open(&genesis, StagingStore::new(store)).expect("open the ledger");
+    let mut ledger = Ledger::open(&genesis, store).expect("open the ledger");
     assert_eq!(ledger.height(), 0, "building a chain needs an empty store");
 
     let (blocks_tx, blocks_rx) = std::sync::mpsc::sync_channel::<Vec<SignedTransaction>>(4);
@@ -79,8 +79,6 @@ fn build_chain(
     validators.sort_by_key(|k| k.public());
     let started = Instant::now();
     let mut applied_certs = 0usize;
-    let mut late = WriteSet::default();
-    ledger.store().stage().expect("stage");
     for txs in blocks_rx {
         let height = ledger.height() + 1;
         let mut block = Block {
@@ -106,8 +104,14 @@ fn build_chain(
                 signature: vote.signature,
             });
         }
-        let writes = BlockStore::try_block_writes(&block, &certificate, &[]).expect("block writes");
-        let receipt = ledger.apply_block(&block, writes).expect("apply the block");
+        let mut pending = ledger.execute(&block).expect("execute the block");
+        let receipts = kp_types::encode(&pending.receipt().receipts);
+        let writes =
+            BlockStore::try_block_writes(&block, &certificate, &receipts).expect("block writes");
+        pending.add_host_writes(writes).expect("host keys");
+        // Applied ahead of the store, written every few blocks (as a syncing
+        // node does).
+        let receipt = ledger.advance_behind(pending).expect("apply the block");
         let refused = receipt
             .receipts
             .iter()
@@ -117,17 +121,9 @@ fn build_chain(
             refused, 0,
             "block {height}: the ledger refused {refused} certificates"
         );
-        late.extend(
-            BlockStore::receipts_writes(height, &kp_types::encode(&receipt.receipts))
-                .expect("receipts writes"),
-        );
         applied_certs += block.txs.len();
         if height.is_multiple_of(blocks_per_commit) {
-            ledger
-                .store()
-                .commit_staged(std::mem::take(&mut late))
-                .expect("commit");
-            ledger.store().stage().expect("stage");
+            ledger.flush_behind().expect("commit");
             let s = started.elapsed().as_secs_f64();
             if height.is_multiple_of(blocks_per_commit * 25) {
                 eprintln!(
@@ -137,7 +133,7 @@ fn build_chain(
             }
         }
     }
-    ledger.store().commit_staged(late).expect("commit");
+    ledger.flush_behind().expect("commit");
     signer.join().expect("signer thread");
     assert_eq!(applied_certs, certs);
     ledger.height()
