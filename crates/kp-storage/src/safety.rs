@@ -10,8 +10,9 @@
 //! dies right after a vote is sent, the restarted node reloads a state at
 //! least as recent as that vote, and so cannot sign a conflicting one.
 
-use crate::error::{backend, StorageError};
-use crate::keys::{unwrap_raw, wrap_raw, KEY_V1};
+use crate::backend;
+use kp_chain::StorageError;
+use kp_chain::keys::{unwrap_raw, wrap_raw, KEY_V1};
 use crate::sled_store::SledStore;
 
 /// Name of the sled tree that holds the safety state.
@@ -143,7 +144,7 @@ impl SafetyStore {
         };
         if value.len() > SAFETY_STATE_BYTES_MAX + 1 {
             return Err(StorageError::Corrupt {
-                key_hex: crate::error::key_hex(key),
+                key_hex: kp_chain::key_hex(key),
                 detail: format!("safety value of {} bytes is over the limit", value.len()),
             });
         }
@@ -162,7 +163,7 @@ impl SafetyStore {
         kp_types::decode(&bytes, limit)
             .map(Some)
             .map_err(|e| StorageError::Corrupt {
-                key_hex: crate::error::key_hex(SAFETY_KEY),
+                key_hex: kp_chain::key_hex(SAFETY_KEY),
                 detail: format!("consensus safety state: {e}"),
             })
     }

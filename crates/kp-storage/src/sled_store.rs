@@ -12,8 +12,9 @@
 //! The consensus safety state lives in a separate tree of the same database
 //! ([`crate::SafetyStore`]), written outside of block commits.
 
-use crate::error::{backend, key_hex, StorageError};
-use crate::keys::{SCHEMA_KEY, SCHEMA_VERSION};
+use crate::backend;
+use kp_chain::{key_hex, StorageError};
+use kp_chain::keys::{SCHEMA_KEY, SCHEMA_VERSION};
 use crate::safety::SafetyStore;
 use kp_ledger::{StateStore, StoreError, WriteSet};
 use std::fs::File;

@@ -5,13 +5,14 @@ mod common;
 
 use common::*;
 use kp_ledger::{MemStore, StateStore, WriteSet, HOST_KEY_PREFIX_MIN};
-use kp_storage::keys::{
+use kp_chain::keys::{
     block_hash_key, height_key, last_block_key, tx_key, TABLE_BLOCK, TABLE_COMMIT, TABLE_RECEIPTS,
 };
-use kp_storage::{
+use kp_chain::{
     check_consistency, check_consistency_with, BlockStore, CheckDepth, ConsistentHeight,
-    Inconsistency, SledStore, StorageError,
+    Inconsistency, StorageError,
 };
+use kp_storage::SledStore;
 use kp_types::{Block, CommitCertificate, Hash};
 
 /// Commits `block` the way a node does: block-store entries as host writes,
@@ -150,7 +151,7 @@ fn block_writes_stay_in_the_host_range() {
     for key in writes.entries.keys() {
         assert!(key[0] >= HOST_KEY_PREFIX_MIN, "{key:?}");
         // Every block-store key carries its key version.
-        assert_eq!(key[1], kp_storage::keys::KEY_V1);
+        assert_eq!(key[1], kp_chain::keys::KEY_V1);
     }
     assert!(writes.entries.values().all(Option::is_some));
 }

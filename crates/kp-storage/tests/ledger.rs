@@ -7,10 +7,10 @@ mod common;
 use common::process::{acknowledge, exclusive_round, kill_schedule_seed, run_and_kill, writer_job};
 use kp_ledger::testkit::{self, authority_key, MINUTE_MS};
 use kp_ledger::{Ledger, TxReceipt};
-use kp_storage::{
-    check_consistency, check_consistency_with, BlockStore, CheckDepth, SledStore,
-    RECEIPTS_BYTES_MAX,
+use kp_chain::{
+    check_consistency, check_consistency_with, BlockStore, CheckDepth, RECEIPTS_BYTES_MAX,
 };
+use kp_storage::SledStore;
 use kp_types::{merkle, Block, CommitCertificate, Hash, Payload, SignedTransaction};
 use rand::{Rng, SeedableRng};
 use std::path::Path;

@@ -46,7 +46,7 @@ impl BlockCache {
 
 /// The block at `height` and its receipts, decoded, with their stored size.
 pub(super) fn read_decided_block(store: &SledStore, height: u64) -> Result<DecidedBlock, ApiError> {
-    use kp_storage::keys::{decode_value, height_key, TABLE_BLOCK};
+    use kp_chain::keys::{decode_value, height_key, TABLE_BLOCK};
     // Read raw (not through `BlockStore::block`) to know the stored size the
     // cache budgets; the checks are those of `BlockStore::block`.
     let key = height_key(TABLE_BLOCK, height);
@@ -68,7 +68,7 @@ pub(super) fn read_decided_block(store: &SledStore, height: u64) -> Result<Decid
     let receipts = match BlockStore::receipts(store, height).map_err(internal)? {
         Some(bytes) if !bytes.is_empty() => {
             stored_bytes += bytes.len();
-            Some(kp_types::decode(&bytes, kp_storage::RECEIPTS_BYTES_MAX).map_err(internal)?)
+            Some(kp_types::decode(&bytes, kp_chain::RECEIPTS_BYTES_MAX).map_err(internal)?)
         }
         _ => None,
     };

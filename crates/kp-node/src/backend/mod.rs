@@ -36,7 +36,8 @@ use kp_ledger::{
     ResolutionRecord, SanctionRecord, SeizureRecord, StateStore, TxReceipt,
 };
 use kp_rpc::{ApiError, ApiEvent, Backend, CertificateFilter, JsonBody, Query, Status, Submitted};
-use kp_storage::{BlockStore, SledStore};
+use kp_chain::BlockStore;
+use kp_storage::SledStore;
 use kp_types::block::BLOCK_BYTES_MAX;
 use kp_types::{Block, CertificateNumber, Hash, ParticipantCode, SignedTransaction, TxHash};
 use serde::Serialize;

@@ -21,7 +21,7 @@ impl kp_ledger::prove::Chain for StoreChain<'_> {
     fn receipts(&self, height: u64) -> Result<Option<Vec<TxReceipt>>, String> {
         match BlockStore::receipts(self.0, height).map_err(|e| e.to_string())? {
             Some(bytes) if !bytes.is_empty() => {
-                kp_types::decode(&bytes, kp_storage::RECEIPTS_BYTES_MAX)
+                kp_types::decode(&bytes, kp_chain::RECEIPTS_BYTES_MAX)
                     .map(Some)
                     .map_err(|e| e.to_string())
             }

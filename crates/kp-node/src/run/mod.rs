@@ -20,7 +20,8 @@ use kp_ledger::{BlockReceipt, Genesis, Ledger};
 use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
 use kp_replica::{Event, MempoolError, Replica, ReplicaConfig};
 use kp_rpc::{ApiError, Backend, Status, Submitted};
-use kp_storage::{BlockStore, SafetyStore, SavedSafety, SledStore, TxFilter};
+use kp_chain::{BlockStore, TxFilter};
+use kp_storage::{SafetyStore, SavedSafety, SledStore};
 use kp_types::{
     Block, CommitCertificate, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,
 };
@@ -321,10 +322,10 @@ impl Node {
             ms = built.elapsed().as_millis() as u64,
             "records tree built"
         );
-        let consistent = kp_storage::check_consistency_with(
+        let consistent = kp_chain::check_consistency_with(
             &store,
             ledger.height(),
-            kp_storage::CheckDepth::Recent(16),
+            kp_chain::CheckDepth::Recent(16),
         )?;
         let indexed = std::time::Instant::now();
         let decided = TxFilter::build(&store)?;

@@ -22,7 +22,8 @@ fn build_chain(
     block_certs: usize,
 ) -> u64 {
     use kp_ledger::{Genesis, Ledger};
-    use kp_storage::{BlockStore, SledStore};
+    use kp_chain::BlockStore;
+    use kp_storage::SledStore;
     use kp_types::consensus::CommitSignature;
     use kp_types::{CommitCertificate, SignedTransaction};
     // Blocks per durable store commit (a syncing node commits about 4,000

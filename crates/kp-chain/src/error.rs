@@ -1,8 +1,9 @@
-//! The storage crate's typed errors.
+//! The typed errors of the stores: the chain's layout here, and the sled
+//! binding (`kp-storage`), which returns the same type.
 //!
 //! Two error types meet here: [`kp_ledger::StoreError`], which the
 //! [`kp_ledger::StateStore`] trait must return, and [`StorageError`], which
-//! everything else in this crate returns. They convert into each other so
+//! everything else in this crate and in `kp-storage` returns. They convert into each other so
 //! that code generic over a `StateStore` can use `?` on both. A node treats
 //! every storage error as fatal (STYLE §8): it stops rather than guess.
 
@@ -187,16 +188,8 @@ impl From<StorageError> for StoreError {
     }
 }
 
-/// Maps a sled error to ours, naming the operation that failed.
-pub(crate) fn backend(operation: &'static str) -> impl Fn(sled::Error) -> StorageError {
-    move |error| StorageError::Backend {
-        operation,
-        detail: error.to_string(),
-    }
-}
-
 /// Lowercase hex of a key, for error messages (keys are short).
-pub(crate) fn key_hex(key: &[u8]) -> String {
+pub fn key_hex(key: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(key.len() * 2);
     for byte in key {
