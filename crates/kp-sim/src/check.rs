@@ -66,6 +66,18 @@ pub enum Violation {
         /// The height it had to reach.
         target: u64,
     },
+    /// An honest replica refused a decided block an honest peer served (its
+    /// certificate or the block did not check out): block sync is broken.
+    SyncRefused {
+        /// The block's height.
+        height: u64,
+        /// The replica that refused it.
+        replica: usize,
+        /// The peer that served it.
+        from: usize,
+        /// Why.
+        error: String,
+    },
     /// The event queue outgrew its bound.
     QueueOverflow {
         /// Its length.
@@ -98,6 +110,10 @@ impl fmt::Display for Violation {
             Violation::Liveness { replica, height, target } => write!(
                 f,
                 "liveness: replica {replica} is at height {height} after healing, needed {target}"
+            ),
+            Violation::SyncRefused { height, replica, from, error } => write!(
+                f,
+                "sync: replica {replica} refused block {height} from honest replica {from}: {error}"
             ),
             Violation::QueueOverflow { len } => write!(f, "event queue overflow: {len} events"),
         }

@@ -28,17 +28,24 @@ pub enum Byzantine {
     /// everyone). Harmless up to `f`; with more than `f` it splits the
     /// network, which the broken-rule test uses.
     Echo,
+    /// Serves lies through block sync: every decided block it sends (sync
+    /// answers, and the announcements of blocks it proposed) is tampered
+    /// with, or carries a commit certificate short of a quorum. Its
+    /// consensus messages are honest. Replicas must refuse what it serves
+    /// and still catch up from honest peers.
+    LyingSyncPeer,
 }
 
 impl Byzantine {
     /// Every behaviour.
-    pub const ALL: [Byzantine; 6] = [
+    pub const ALL: [Byzantine; 7] = [
         Byzantine::EquivocatingProposer,
         Byzantine::DoubleVoter,
         Byzantine::Silent,
         Byzantine::GarbageSender,
         Byzantine::StaleReplayer,
         Byzantine::Echo,
+        Byzantine::LyingSyncPeer,
     ];
 
     /// Whether it signs conflicting messages.

@@ -1,26 +1,28 @@
 //! Deterministic simulator of a kpledger network.
 //!
-//! [`run`] builds `n` validator replicas and a few observers, each with the
-//! real consensus core ([`kp_consensus::Consensus`]), the real ledger
-//! ([`kp_ledger::Ledger`]) over a [`kp_ledger::MemStore`], a mempool and a
-//! durable safety state, and drives them in one thread from one event queue
-//! ordered by simulated time and sequence number. All randomness comes from
-//! one seeded `ChaCha8Rng`, so a seed replays a run exactly (the run's
+//! [`run`] builds `n` validator nodes and a few observers, each driving the
+//! replica the node ships ([`kp_replica::Replica`]: the real consensus core,
+//! the real ledger over a [`kp_ledger::MemStore`] and the real pool) with a
+//! durable safety state, all in one thread from one event queue ordered by
+//! simulated time and sequence number. All randomness comes from one seeded
+//! `ChaCha8Rng`, so a seed replays a run exactly (the run's
 //! [`SimReport::trace_hash`] chains every event and applied block).
 //!
 //! Design:
 //! * [`config`]: what a run looks like; [`SimConfig::from_seed`] derives a
 //!   random configuration (4, 7 or 13 validators, faults, up to `f` byzantine
 //!   validators, workload, governance) from the seed alone.
-//! * [`sim`]: the replicas as hosts of the core (they execute its actions in
-//!   order, persisting safety state before sending), the network (latency,
-//!   jitter, loss, duplication, partitions, gossip relay, block sync), crashes
-//!   and restarts from persisted state only, byzantine behaviours that rewrite
-//!   what a validator sends, the workload and a governance scenario that
+//! * [`sim`]: the nodes as hosts of their replica (they carry out its
+//!   `Ready` batches in order, persisting safety state before sending), the
+//!   network (latency, jitter, loss, duplication, partitions, gossip relay,
+//!   block sync and block announcements), crashes and restarts from persisted
+//!   state only, byzantine behaviours that rewrite what a validator sends
+//!   (or the blocks it serves), the workload and a governance scenario that
 //!   changes the validator set mid-run.
 //! * [`check`]: agreement, validity, identical state roots, no double signing
-//!   by honest validators (across restarts), then liveness after healing and
-//!   evidence on the ledger for every equivocation an honest validator saw.
+//!   by honest validators (across restarts), no decided block an honest peer
+//!   served refused by block sync, then liveness after healing and evidence
+//!   on the ledger for every equivocation an honest validator saw.
 //! * [`fixture`]: the simulated genesis and transaction generator.
 //!
 //! Every failure carries its seed, the violation and a one-line replay

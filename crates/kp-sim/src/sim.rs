@@ -1,6 +1,7 @@
-//! The simulation loop: replicas, the simulated network, faults, byzantine
-//! behaviours, workload and governance, all driven by one seeded event queue
-//! in simulated time.
+//! The simulation loop: simulated nodes, each driving a shipped
+//! [`kp_replica::Replica`] (consensus core, ledger, pool), the simulated
+//! network, faults, byzantine behaviours, workload and governance, all
+//! driven by one seeded event queue in simulated time.
 
 mod byzantine;
 mod faults;
@@ -16,9 +17,9 @@ use crate::config::{Byzantine, SimConfig};
 use crate::fixture::{self, Workload};
 use kp_consensus::{Consensus, ConsensusConfig};
 use kp_ledger::{testkit, Genesis, Ledger, MemStore, StateStore};
+use kp_replica::{Replica, ReplicaConfig};
 use kp_types::{
-    Block, CommitCertificate, Domain, Hash, Payload, PublicKey, SignedTransaction, SigningKey,
-    Timestamp,
+    Block, CommitCertificate, Domain, Hash, PublicKey, SignedTransaction, SigningKey, Timestamp,
 };
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -42,6 +43,14 @@ pub const JUNK_TXS_MAX: usize = 16;
 pub const REPLAY_LOG_MAX: usize = 256;
 /// Inputs processed for one event (an input's actions may feed more inputs).
 pub const INPUTS_PER_EVENT_MAX: usize = 10_000;
+/// A node asks again for the same height's block only after this long (the
+/// node keeps one sync request in flight; a simulated answer may be lost).
+pub const SYNC_RETRY_MS: u64 = 300;
+/// How often a node checks whether it stalled, and asks a peer for blocks.
+pub const SYNC_POLL_MS: u64 = 1_000;
+/// A node that applied no block for this long asks a peer for blocks (the
+/// node's stall timer).
+pub const SYNC_STALL_MS: u64 = 2_000;
 /// Chance (per thousand own votes sent, with crashes on, before healing) that
 /// an honest validator crashes between persisting a vote and sending it.
 pub const CRASH_BEFORE_SEND_PERMILLE: u32 = 3;
@@ -61,8 +70,9 @@ type SlotKey = (u64, u32, u8);
 /// The two encodings an equivocator sends for one slot.
 type SentPair = (Vec<u8>, Vec<u8>);
 
-/// One simulated node: consensus core, ledger and store, mempool.
-struct Replica {
+/// One simulated node: the shipped replica (consensus core, ledger over a
+/// store, pool) plus what the simulated world keeps around it.
+struct Node {
     key: SigningKey,
     /// `key.public()`, cached (deriving it is not free).
     public: PublicKey,
@@ -70,22 +80,14 @@ struct Replica {
     byzantine: Option<Byzantine>,
     alive: bool,
     incarnation: u64,
-    core: Consensus,
-    ledger: Ledger<MemStore>,
-    /// Durable: survives crashes.
-    store: MemStore,
+    /// The replica this node drives; its ledger's store is durable (a restart
+    /// reopens a copy of it), everything else is lost in a crash.
+    replica: Replica<MemStore>,
     /// Durable: the last persisted safety state, encoded.
     safety: Option<Vec<u8>>,
-    /// Durable: evidence transactions not yet seen on the ledger.
-    evidence_pool: BTreeMap<Hash, SignedTransaction>,
-    mempool: Vec<(Hash, SignedTransaction)>,
-    mempool_hashes: BTreeSet<Hash>,
-    /// Evidence ids with a transaction in the mempool.
-    pending_evidence: BTreeSet<Hash>,
     /// Gossip digests seen, with when a copy last reached the core.
     seen: BTreeMap<Hash, u64>,
     seen_order: VecDeque<Hash>,
-    nonce: u64,
     /// Byzantine: the conflicting pair sent per slot, so re-sends repeat it.
     pairs: BTreeMap<SlotKey, SentPair>,
     /// Byzantine: values echoed per slot.
@@ -93,6 +95,16 @@ struct Replica {
     replay_log: VecDeque<Vec<u8>>,
     /// Block sync: the highest height a peer reported, and that peer.
     sync_tip: (u64, usize),
+    /// Block sync: the height last asked for, and when.
+    sync_asked: (u64, u64),
+    /// When this node last applied a block (or restarted).
+    last_progress_ms: u64,
+}
+
+impl Node {
+    fn ledger(&self) -> &Ledger<MemStore> {
+        self.replica.ledger()
+    }
 }
 
 /// The outcome of a successful run.
@@ -124,6 +136,9 @@ pub struct SimReport {
     pub txs_accepted_in_blocks: usize,
     /// Crashes injected.
     pub crashes: usize,
+    /// Synced blocks honest replicas refused (a tampered block, or a
+    /// certificate without a quorum, from a lying peer).
+    pub sync_refused: usize,
 }
 
 /// A failed run: the broken invariant, and how to replay it.
@@ -158,7 +173,7 @@ pub struct Sim {
     now: u64,
     seq: u64,
     queue: BTreeMap<(u64, u64), Event>,
-    replicas: Vec<Replica>,
+    replicas: Vec<Node>,
     genesis: Genesis,
     validators_at_genesis: usize,
     blocked: BTreeSet<(usize, usize)>,
@@ -191,6 +206,8 @@ pub struct Sim {
     junk: VecDeque<SignedTransaction>,
     /// Set when an honest replica applied a block (the goal can only be met then).
     progressed: bool,
+    /// Synced blocks honest replicas refused for a bad certificate or block.
+    sync_refused: usize,
 }
 
 /// Runs one simulation to the end.
@@ -218,33 +235,28 @@ impl Sim {
                 fixture::observer_code(i - cfg.validators)
             };
             let key = testkit::node_key(&code);
-            let store = MemStore::new();
-            let ledger = Ledger::open(&genesis, store.clone()).unwrap_or_else(|e| {
+            let ledger = Ledger::open(&genesis, MemStore::new()).unwrap_or_else(|e| {
                 // The fixture genesis is valid by construction.
                 unreachable_genesis(&e.to_string())
             });
-            replicas.push(Replica {
-                core: Consensus::new(consensus_config(&key), None),
+            let consensus = Consensus::new(consensus_config(&key), None);
+            replicas.push(Node {
+                replica: Replica::new(replica_config(&cfg), key.clone(), consensus, ledger),
                 public: key.public(),
                 key,
                 code,
                 byzantine: roles.get(&i).copied(),
                 alive: true,
                 incarnation: 0,
-                ledger,
-                store,
                 safety: None,
-                evidence_pool: BTreeMap::new(),
-                mempool: Vec::new(),
-                mempool_hashes: BTreeSet::new(),
-                pending_evidence: BTreeSet::new(),
                 seen: BTreeMap::new(),
                 seen_order: VecDeque::new(),
-                nonce: 0,
                 pairs: BTreeMap::new(),
                 echoed: BTreeMap::new(),
                 replay_log: VecDeque::new(),
                 sync_tip: (0, 0),
+                sync_asked: (0, 0),
+                last_progress_ms: 0,
             });
         }
         let validators_at_genesis = cfg.validators;
@@ -277,6 +289,7 @@ impl Sim {
             crashes: 0,
             debug: std::env::var("KP_SIM_DEBUG").is_ok(),
             progressed: false,
+            sync_refused: 0,
             junk: VecDeque::new(),
             cfg,
         };
@@ -298,20 +311,21 @@ impl Sim {
     pub fn status(&self) -> String {
         let mut out = String::new();
         for (i, r) in self.replicas.iter().enumerate() {
+            let core = r.replica.consensus();
             out.push_str(&format!(
                 "  replica {i} {} {:?} alive={} ledger={} core h={} r={} {:?} decided={} validator={} votes={} buffered={} mempool={}\n",
                 r.code,
                 r.byzantine,
                 r.alive,
-                r.ledger.height(),
-                r.core.height(),
-                r.core.round(),
-                r.core.step(),
-                r.core.is_decided(),
-                r.core.is_validator(),
-                r.core.votes_kept(),
-                r.core.future_buffered(),
-                r.mempool.len(),
+                r.ledger().height(),
+                core.height(),
+                core.round(),
+                core.step(),
+                core.is_decided(),
+                core.is_validator(),
+                core.votes_kept(),
+                core.future_buffered(),
+                r.replica.mempool().len(),
             ));
         }
         out
@@ -369,14 +383,14 @@ impl Sim {
     fn honest_heights(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
         (0..self.replicas.len())
             .filter(|i| self.honest(*i))
-            .map(|i| (i, self.replicas[i].ledger.height()))
+            .map(|i| (i, self.replicas[i].ledger().height()))
     }
 
     /// Evidence that honest validators (still validators) saw and that is not
     /// yet on the ledger.
     fn evidence_outstanding(&self) -> Option<(Hash, PublicKey)> {
         let validators: BTreeSet<PublicKey> =
-            self.reference().ledger.validators().into_iter().collect();
+            self.reference().ledger().validators().into_iter().collect();
         self.observed_at_heal.iter().find_map(|(id, by)| {
             let relevant = by
                 .iter()
@@ -430,16 +444,17 @@ impl Sim {
             txs_rejected_in_blocks: self.txs_rejected,
             txs_accepted_in_blocks: self.txs_accepted,
             crashes: self.crashes,
+            sync_refused: self.sync_refused,
         }
     }
 
     /// The most advanced honest live replica (the "operator's view").
-    fn reference(&self) -> &Replica {
+    fn reference(&self) -> &Node {
         let mut best = &self.replicas[0];
         for (i, r) in self.replicas.iter().enumerate() {
             let better = r.alive
                 && self.honest(i)
-                && (r.ledger.height() > best.ledger.height() || !best.alive);
+                && (r.ledger().height() > best.ledger().height() || !best.alive);
             if better {
                 best = r;
             }
@@ -457,20 +472,6 @@ impl Sim {
     }
 }
 
-impl Replica {
-    /// Recomputes which evidence ids have a transaction in the mempool.
-    fn reindex_evidence(&mut self) {
-        self.pending_evidence = self
-            .mempool
-            .iter()
-            .filter_map(|(_, tx)| match &tx.tx.payload {
-                Payload::SubmitEvidence(e) => Some(e.id()),
-                _ => None,
-            })
-            .collect();
-    }
-}
-
 fn consensus_config(key: &SigningKey) -> ConsensusConfig {
     let mut c = ConsensusConfig::new(testkit::CHAIN_ID, key.clone());
     c.timeout_propose_ms = 400;
@@ -479,6 +480,18 @@ fn consensus_config(key: &SigningKey) -> ConsensusConfig {
     c.timeout_delta_ms = 100;
     c.rebroadcast_interval_ms = 500;
     c
+}
+
+/// How a simulated node's replica paces blocks and bounds its work.
+fn replica_config(cfg: &SimConfig) -> ReplicaConfig {
+    ReplicaConfig {
+        block_interval_ms: cfg.commit_delay_ms,
+        empty_block_interval_ms: cfg.commit_delay_ms,
+        clock_drift_max_ms: BLOCK_TIME_DRIFT_MAX_MS,
+        mempool_size_max: MEMPOOL_TXS_MAX,
+        inputs_per_event_max: INPUTS_PER_EVENT_MAX,
+        ..ReplicaConfig::default()
+    }
 }
 
 fn block_key(height: u64) -> Vec<u8> {

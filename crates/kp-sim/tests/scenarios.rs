@@ -216,3 +216,23 @@ fn broken_rule_amnesia_after_restart_is_reported() {
     let failure = found.expect("a validator without its safety state must eventually double-sign");
     eprintln!("checker reported: {failure}");
 }
+
+/// A validator that answers block sync (and announces its blocks) with
+/// tampered blocks or certificates short of a quorum: every replica must
+/// refuse what it serves, and the network must still catch up after crashes
+/// and partitions from the honest peers.
+#[test]
+fn byzantine_lying_sync_peer_is_refused() {
+    let mut cfg = SimConfig::calm(18, 4);
+    cfg.byzantine = vec![Byzantine::LyingSyncPeer];
+    cfg.observers = 2;
+    cfg.faults = Faults {
+        partitions: true,
+        crashes: true,
+        ..lossy()
+    };
+    cfg.fault_phase_ms = 8_000;
+    let report = must_pass(cfg);
+    assert!(report.sync_refused > 0, "{report:?}");
+    assert!(report.min_height >= 5, "{report:?}");
+}

@@ -1,13 +1,15 @@
 //! Byzantine behaviours: what a byzantine validator sends instead of what
-//! its core asked for (silence, garbage, stale replays, equivocation, echoes,
-//! blocks stuffed with rule-breaking transactions).
+//! its core asked for (silence, garbage, stale replays, equivocation,
+//! echoes), and the lying blocks a lying sync peer serves. Every byzantine
+//! validator's replica also stuffs its proposals with rule-breaking
+//! transactions ([`kp_replica::Replica::stuff_proposals`]).
 
 use super::network::NetMessage;
 use super::Sim;
 use crate::config::Byzantine;
 use crate::fixture;
 use kp_consensus::ConsensusMessage;
-use kp_types::{Block, Domain, Evidence, Hash, SignedTransaction, Vote, VoteKind};
+use kp_types::{Block, CommitCertificate, Domain, Evidence, Hash, Vote, VoteKind};
 use rand::Rng;
 
 fn slot_kind(kind: VoteKind) -> u8 {
@@ -18,17 +20,46 @@ fn slot_kind(kind: VoteKind) -> u8 {
 }
 
 impl Sim {
-    /// A byzantine proposer's block: what it built plus up to two well-signed,
-    /// rule-breaking transactions. The block is still valid (`valid(v)` does
-    /// not judge ledger rules); the ledger keeps them with rejection receipts.
-    pub(super) fn stuff_junk(&mut self, mut block: Block) -> Block {
-        let count = self.rng.gen_range(0..=2).min(self.junk.len());
-        for tx in self.junk.iter().take(count) {
-            block.txs.push(tx.clone());
+    /// Hands the current junk (well-signed, rule-breaking transactions) to
+    /// every byzantine validator's replica, whose proposals then carry one
+    /// or two of them. Such a block is still valid (`valid(v)` does not
+    /// judge ledger rules); the ledger keeps them with rejection receipts.
+    pub(super) fn hand_out_junk(&mut self) {
+        let junk: Vec<_> = self.junk.iter().cloned().collect();
+        for r in self.replicas.iter_mut().filter(|r| r.byzantine.is_some()) {
+            r.replica.stuff_proposals(junk.clone());
         }
-        let hashes: Vec<Hash> = block.txs.iter().map(SignedTransaction::hash).collect();
-        block.header.txs_root = kp_types::merkle::root(&hashes);
-        block
+    }
+
+    /// What `node` sends for a decided block it holds (a sync answer, or the
+    /// announcement of a block it proposed): the block, or a lie from a
+    /// lying sync peer.
+    pub(super) fn sync_answer(
+        &mut self,
+        node: usize,
+        mut block: Block,
+        mut certificate: CommitCertificate,
+        tip: u64,
+    ) -> NetMessage {
+        if self.replicas[node].byzantine == Some(Byzantine::LyingSyncPeer) {
+            match self.rng.gen_range(0..3) {
+                // Another block under the real certificate.
+                0 => block.header.time = block.header.time.plus_ms(1),
+                // Another block, and the certificate made to name it (its
+                // signatures are for the real one).
+                1 => {
+                    block.header.time = block.header.time.plus_ms(1);
+                    certificate.block_hash = block.hash();
+                }
+                // The real block, under a certificate short of a quorum.
+                _ => certificate.signatures.truncate(1),
+            }
+        }
+        NetMessage::Block {
+            block: Box::new(block),
+            certificate: Box::new(certificate),
+            tip,
+        }
     }
 
     pub(super) fn outgoing(&mut self, node: usize, to: Option<usize>, message: ConsensusMessage) {

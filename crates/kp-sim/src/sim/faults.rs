@@ -2,12 +2,12 @@
 //! only, and the crash between persisting a vote and sending it.
 
 use super::queue::Event;
-use super::{consensus_config, Sim, CRASH_BEFORE_SEND_PERMILLE};
+use super::{consensus_config, replica_config, Sim, CRASH_BEFORE_SEND_PERMILLE};
 use crate::check::Violation;
 use crate::config::BrokenRule;
 use kp_consensus::{Consensus, ConsensusMessage, SafetyState};
 use kp_ledger::Ledger;
-use kp_types::SignedTransaction;
+use kp_replica::Replica;
 use rand::Rng;
 use std::collections::BTreeSet;
 
@@ -66,29 +66,28 @@ impl Sim {
         // Halves received before the crash are forgotten with the core's votes.
         self.received_halves
             .retain(|(_, replica), _| *replica != node);
+        // The replica (core, pool, pending timers) is dead with it; only
+        // its store and safety state are read again.
         let r = &mut self.replicas[node];
         r.alive = false;
         r.incarnation += 1;
-        r.mempool.clear();
-        r.mempool_hashes.clear();
-        r.pending_evidence.clear();
         r.seen.clear();
         r.seen_order.clear();
         self.crashes += 1;
     }
 
     /// Restarts a crashed replica from what it persisted: its store and its
-    /// safety state; everything else is rebuilt.
+    /// safety state; a new replica is built on them (its pool starts empty,
+    /// as a restarted node's does: pending evidence is lost).
     pub(super) fn restart(&mut self, node: usize) -> Result<(), Violation> {
         if self.replicas[node].alive {
             return Ok(());
         }
-        let genesis = self.genesis.clone();
         let amnesia = self.cfg.broken == Some(BrokenRule::ForgetSafetyOnRestart);
+        let config = replica_config(&self.cfg);
         let r = &mut self.replicas[node];
-        let store = r.store.snapshot();
-        r.store = store.clone();
-        r.ledger = Ledger::open(&genesis, store).map_err(|e| Violation::Validity {
+        let store = r.replica.ledger().store().snapshot();
+        let ledger = Ledger::open(&self.genesis, store).map_err(|e| Violation::Validity {
             height: 0,
             replica: node,
             error: format!("reopen: {e}"),
@@ -98,12 +97,13 @@ impl Sim {
             .as_deref()
             .filter(|_| !amnesia)
             .and_then(|b| SafetyState::decode(b).ok());
-        r.core = Consensus::new(consensus_config(&r.key), restored);
+        let consensus = Consensus::new(consensus_config(&r.key), restored);
+        r.replica = Replica::new(config, r.key.clone(), consensus, ledger);
         r.alive = true;
         r.incarnation += 1;
-        let pool: Vec<SignedTransaction> = r.evidence_pool.values().cloned().collect();
-        for tx in pool {
-            self.mempool_add(node, tx);
+        if r.byzantine.is_some() {
+            r.replica
+                .stuff_proposals(self.junk.iter().cloned().collect());
         }
         self.start(node)
     }

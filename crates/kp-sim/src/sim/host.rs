@@ -1,184 +1,189 @@
-//! The replicas as hosts of the core: they feed it inputs and execute its
-//! actions in order, persisting safety state before sending, apply decided
-//! blocks, keep a mempool and submit evidence.
+//! Each simulated node as a host of the shipped [`kp_replica::Replica`]: it
+//! hands the replica its events with the simulated time, then carries out
+//! every [`Ready`] batch in the order the type states (the safety state
+//! persisted, with the double-sign check; a decided block applied with its
+//! stored copy; messages sent, through the byzantine rewrites and the crash
+//! between persisting a vote and sending it; timers scheduled in simulated
+//! time; evidence gossiped; sync requests sent). It also does what the node's
+//! shell does around the replica: announce the blocks it proposed, ask for
+//! blocks when it stalls, and keep asking while a peer reports more.
 
 use super::network::NetMessage;
 use super::queue::Event;
-use super::{
-    block_key, genesis_time, Sim, BLOCK_TIME_DRIFT_MAX_MS, INPUTS_PER_EVENT_MAX, MEMPOOL_TXS_MAX,
-};
+use super::{block_key, Sim, SYNC_POLL_MS, SYNC_RETRY_MS, SYNC_STALL_MS};
 use crate::check::Violation;
-use crate::config::BrokenRule;
-use kp_consensus::{Action, ConsensusMessage, Input};
-use kp_ledger::{testkit, LedgerEvent, WriteSet};
-use kp_types::{
-    CommitCertificate, Domain, Evidence, Hash, Payload, SignedTransaction, Timestamp, Transaction,
-    VoteKind,
-};
+use crate::config::{BrokenRule, Byzantine};
+use kp_consensus::{ConsensusMessage, SharedBlock};
+use kp_ledger::{LedgerEvent, WriteSet};
+use kp_replica::{Event as ReplicaEvent, Outgoing, Ready, SubmitError, SyncAsk};
+use kp_types::{CommitCertificate, Domain, Hash, SignedTransaction, VoteKind};
 use rand::seq::SliceRandom;
-use std::collections::{BTreeSet, VecDeque};
 
 fn nil_value() -> Hash {
     Hash::of(Domain::Document, b"kp-sim nil vote")
 }
 
 impl Sim {
+    /// Starts a node's replica: it runs the height after its last block.
     pub(super) fn start(&mut self, node: usize) -> Result<(), Violation> {
-        let r = &self.replicas[node];
-        let height = r.ledger.height() + 1;
-        let validators = r.ledger.validators();
-        self.feed(node, Input::StartHeight { height, validators })
+        let incarnation = self.replicas[node].incarnation;
+        self.replicas[node].last_progress_ms = self.now;
+        self.push(SYNC_POLL_MS, Event::SyncPoll { node, incarnation });
+        self.handle(node, ReplicaEvent::Start)
     }
 
-    pub(super) fn mempool_add(&mut self, node: usize, tx: SignedTransaction) {
+    /// Hands one event to a live node's replica and carries out its work.
+    pub(super) fn handle(&mut self, node: usize, event: ReplicaEvent) -> Result<(), Violation> {
+        if !self.replicas[node].alive {
+            return Ok(());
+        }
         let now = self.block_clock();
-        let r = &mut self.replicas[node];
-        if !r.alive || r.mempool.len() >= MEMPOOL_TXS_MAX {
-            return;
-        }
-        let hash = tx.hash();
-        // One pending transaction per equivocation is enough: other
-        // validators' copies of the same evidence are not even checked.
-        let evidence = match &tx.tx.payload {
-            Payload::SubmitEvidence(e) => Some(e.id()),
-            _ => None,
-        };
-        if evidence.is_some_and(|id| r.pending_evidence.contains(&id)) {
-            return;
-        }
-        if r.mempool_hashes.contains(&hash) || r.ledger.check_tx(&tx, now).is_err() {
-            return;
-        }
-        if let Some(id) = evidence {
-            r.pending_evidence.insert(id);
-        }
-        r.mempool_hashes.insert(hash);
-        r.mempool.push((hash, tx));
+        self.replicas[node].replica.handle(event, now);
+        self.drain(node)
     }
 
-    pub(super) fn feed(&mut self, node: usize, input: Input) -> Result<(), Violation> {
-        let mut work = VecDeque::from([input]);
-        let mut processed = 0;
-        while let Some(input) = work.pop_front() {
-            processed += 1;
-            if processed > INPUTS_PER_EVENT_MAX || !self.replicas[node].alive {
+    /// Carries out the replica's batches until it has none (or the node crashed).
+    pub(super) fn drain(&mut self, node: usize) -> Result<(), Violation> {
+        while self.replicas[node].alive {
+            let Some(ready) = self.replicas[node].replica.ready() else {
                 break;
-            }
-            let actions = self.replicas[node].core.handle(input);
-            for action in actions {
-                if !self.replicas[node].alive {
-                    // Crashed in the middle of the batch: the rest is lost.
-                    return Ok(());
-                }
-                self.execute(node, action, &mut work)?;
-            }
+            };
+            self.carry_out(node, ready)?;
         }
         Ok(())
     }
 
-    fn execute(
+    /// Hands a transaction from a client or a peer to `node`'s replica, and
+    /// carries out what follows (it may wake an idle network). The inner
+    /// result says whether the replica took it.
+    pub(super) fn submit_to(
         &mut self,
         node: usize,
-        action: Action,
-        work: &mut VecDeque<Input>,
-    ) -> Result<(), Violation> {
-        match action {
-            Action::PersistSafety(state) => {
-                // What is persisted was signed, sent or not: the double-sign
-                // check covers votes a crash kept from leaving the node.
-                if let Some((signed, block)) = &state.proposal {
-                    let message = ConsensusMessage::Proposal {
-                        signed: signed.clone(),
-                        block: block.clone(),
-                        pol: Vec::new(),
-                    };
+        tx: SignedTransaction,
+    ) -> Result<Result<(), SubmitError>, Violation> {
+        let now = self.block_clock();
+        let hash = tx.hash();
+        let submitted = self.replicas[node].replica.submit(tx, hash, false, now);
+        self.drain(node)?;
+        Ok(submitted)
+    }
+
+    fn carry_out(&mut self, node: usize, ready: Ready) -> Result<(), Violation> {
+        if let Some(state) = ready.safety {
+            // What is persisted was signed, sent or not: the double-sign
+            // check covers votes a crash kept from leaving the node.
+            if let Some((signed, block)) = &state.proposal {
+                let message = ConsensusMessage::Proposal {
+                    signed: signed.clone(),
+                    block: block.clone(),
+                    pol: Vec::new(),
+                };
+                self.record_signed(node, &message)?;
+            }
+            for vote in &state.votes {
+                self.record_signed(node, &ConsensusMessage::Vote(vote.clone()))?;
+            }
+            self.replicas[node].safety = Some(state.encode());
+        }
+        if let Some((block, certificate)) = ready.decided {
+            self.decide(node, block, certificate)?;
+        }
+        for message in ready.messages {
+            match message {
+                Outgoing::Broadcast(message) => {
                     self.record_signed(node, &message)?;
+                    if self.crash_before_send(node, &message) {
+                        // Crashed in the middle of the batch: the rest is lost.
+                        return Ok(());
+                    }
+                    self.outgoing(node, None, message);
                 }
-                for vote in &state.votes {
-                    self.record_signed(node, &ConsensusMessage::Vote(vote.clone()))?;
-                }
-                self.replicas[node].safety = Some(state.encode());
-            }
-            Action::Broadcast(message) => {
-                self.record_signed(node, &message)?;
-                if self.crash_before_send(node, &message) {
-                    return Ok(());
-                }
-                self.outgoing(node, None, message);
-            }
-            Action::SendTo(to_key, message) => {
-                self.record_signed(node, &message)?;
-                if let Some(to) = self.replicas.iter().position(|r| r.public == to_key) {
-                    self.outgoing(node, Some(to), message);
+                Outgoing::To(to_key, message) => {
+                    self.record_signed(node, &message)?;
+                    if let Some(to) = self.replicas.iter().position(|r| r.public == to_key) {
+                        self.outgoing(node, Some(to), message);
+                    }
                 }
             }
-            Action::ScheduleTimeout {
-                timeout,
-                duration_ms,
-            } => {
-                let incarnation = self.replicas[node].incarnation;
-                self.push(
-                    duration_ms,
-                    Event::Timer {
-                        node,
-                        incarnation,
-                        timeout,
-                    },
-                );
+        }
+        let incarnation = self.replicas[node].incarnation;
+        for (after_ms, timer) in ready.timers {
+            self.push(
+                after_ms,
+                Event::Timer {
+                    node,
+                    incarnation,
+                    timer,
+                },
+            );
+        }
+        // Evidence this replica signed and pooled (a byzantine validator's
+        // is not gossiped). It is not kept anywhere durable: like the node,
+        // a replica that crashes loses the evidence still in its pool.
+        if self.honest(node) {
+            for tx in ready.gossip {
+                self.send_all(node, NetMessage::Tx(Box::new(tx)));
             }
-            Action::RequestProposal { height, round } => {
-                let clock = self.block_clock();
-                let r = &self.replicas[node];
-                if r.ledger.height() + 1 == height {
-                    let time = Timestamp(clock.0.max(r.ledger.last_block_time().0 + 1));
-                    let candidates: Vec<SignedTransaction> =
-                        r.mempool.iter().map(|(_, tx)| tx.clone()).collect();
-                    let block = r.ledger.build_block(r.public, time, &candidates);
-                    // What the builder skipped fails in the current state:
-                    // drop it rather than re-check the whole pool after every
-                    // block (a client whose transaction was dropped resubmits).
-                    let kept: BTreeSet<Hash> =
-                        block.txs.iter().map(SignedTransaction::hash).collect();
-                    let r = &mut self.replicas[node];
-                    r.mempool.retain(|(h, _)| kept.contains(h));
-                    r.mempool_hashes = kept;
-                    r.reindex_evidence();
-                    let block = if self.honest(node) {
-                        block
-                    } else {
-                        self.stuff_junk(block)
-                    };
-                    work.push_back(Input::ProposalPayload {
-                        height,
-                        round,
-                        block: std::sync::Arc::new(block),
-                    });
-                }
-            }
-            Action::ValidateBlock { height, block } => {
-                let clock = self.block_clock();
-                let r = &self.replicas[node];
-                let valid = r.ledger.height() + 1 == height
-                    && block.header.time.0 <= clock.0 + BLOCK_TIME_DRIFT_MAX_MS
-                    && r.ledger.validate_block(&block).is_ok();
-                work.push_back(Input::BlockValidity {
-                    height,
-                    block_hash: block.hash(),
-                    valid,
-                });
-            }
-            Action::Decide { block, certificate } => self.decide(node, block, certificate)?,
-            Action::Evidence(evidence) => self.submit_evidence(node, evidence),
-            Action::RequestCommit { height } => {
+        }
+        match ready.sync {
+            Some(SyncAsk::AnyPeer) => {
                 let mut peers: Vec<usize> =
                     (0..self.replicas.len()).filter(|p| *p != node).collect();
                 peers.shuffle(&mut self.rng);
-                for peer in peers.into_iter().take(2) {
-                    self.send(node, peer, NetMessage::SyncRequest { height });
+                let height = self.replicas[node].ledger().height() + 1;
+                if self.sync_due(node, height) {
+                    for peer in peers.into_iter().take(2) {
+                        self.send(node, peer, NetMessage::SyncRequest { height });
+                    }
                 }
+            }
+            Some(SyncAsk::Peer(key)) => {
+                if let Some(peer) = self.replicas.iter().position(|r| r.public == key) {
+                    self.request_sync(node, peer);
+                }
+            }
+            None => {}
+        }
+        if self.debug {
+            for note in ready.notes {
+                eprintln!("t={} replica {node}: {note:?}", self.now);
             }
         }
         Ok(())
+    }
+
+    /// Whether `node` may ask for `height` now (at most one ask per height
+    /// every [`SYNC_RETRY_MS`]); records the ask.
+    fn sync_due(&mut self, node: usize, height: u64) -> bool {
+        let (asked, at) = self.replicas[node].sync_asked;
+        if asked == height && self.now < at + SYNC_RETRY_MS {
+            return false;
+        }
+        self.replicas[node].sync_asked = (height, self.now);
+        true
+    }
+
+    /// Asks `peer` for the block after `node`'s last one.
+    pub(super) fn request_sync(&mut self, node: usize, peer: usize) {
+        let height = self.replicas[node].ledger().height() + 1;
+        if self.sync_due(node, height) {
+            self.send(node, peer, NetMessage::SyncRequest { height });
+        }
+    }
+
+    /// The node's stall timer: no block for a while, ask a random peer.
+    pub(super) fn sync_poll(&mut self, node: usize, incarnation: u64) {
+        let r = &self.replicas[node];
+        if !r.alive || r.incarnation != incarnation {
+            return;
+        }
+        if self.now.saturating_sub(r.last_progress_ms) > SYNC_STALL_MS {
+            let peers: Vec<usize> = (0..self.replicas.len()).filter(|p| *p != node).collect();
+            if let Some(peer) = peers.choose(&mut self.rng).copied() {
+                self.request_sync(node, peer);
+            }
+        }
+        self.push(SYNC_POLL_MS, Event::SyncPoll { node, incarnation });
     }
 
     /// Double-sign check of what an honest validator sends under its own key.
@@ -204,10 +209,13 @@ impl Sim {
         }
     }
 
+    /// Applies a decided block through the replica (with its stored copy in
+    /// the same commit), checks it against the other honest replicas, and
+    /// does what the node's shell does after a block.
     fn decide(
         &mut self,
         node: usize,
-        block: kp_consensus::SharedBlock,
+        block: SharedBlock,
         certificate: CommitCertificate,
     ) -> Result<(), Violation> {
         let mut block = std::sync::Arc::unwrap_or_clone(block);
@@ -215,7 +223,7 @@ impl Sim {
             if node == 0 && block.header.height == height {
                 let r = &self.replicas[0];
                 block = r
-                    .ledger
+                    .ledger()
                     .build_block(r.public, block.header.time.plus_ms(1), &[]);
             }
         }
@@ -223,8 +231,7 @@ impl Sim {
         let mut writes = WriteSet::default();
         writes.put(block_key(height), kp_types::encode(&(&block, &certificate)));
         let honest = self.honest(node);
-        let r = &mut self.replicas[node];
-        let receipt = match r.ledger.apply_block(&block, writes) {
+        let receipt = match self.replicas[node].replica.apply_decided(&block, writes) {
             Ok(receipt) => receipt,
             Err(e) if honest => {
                 return Err(Violation::Validity {
@@ -235,35 +242,7 @@ impl Sim {
             }
             Err(_) => return Ok(()),
         };
-        let included: BTreeSet<Hash> = block.txs.iter().map(SignedTransaction::hash).collect();
-        r.mempool.retain(|(h, _)| !included.contains(h));
-        r.evidence_pool.retain(|h, _| !included.contains(h));
-        let clock = genesis_time().plus_ms(self.now);
-        r.mempool.retain(|(_, tx)| tx.tx.expires_at > clock);
-        r.mempool_hashes = r.mempool.iter().map(|(h, _)| *h).collect();
-        r.reindex_evidence();
-        // Own evidence whose transaction left the mempool without landing
-        // goes back in; evidence the ledger refuses now (recorded, or its
-        // signer no longer a validator) is forgotten.
-        let retry: Vec<(Hash, SignedTransaction)> = r
-            .evidence_pool
-            .iter()
-            .filter(|(_, tx)| match &tx.tx.payload {
-                Payload::SubmitEvidence(e) => !r.pending_evidence.contains(&e.id()),
-                _ => false,
-            })
-            .map(|(h, tx)| (*h, tx.clone()))
-            .collect();
-        for (hash, tx) in retry {
-            let r = &mut self.replicas[node];
-            if r.ledger.check_tx(&tx, clock).is_err() {
-                r.evidence_pool.remove(&hash);
-            } else {
-                self.mempool_add(node, tx);
-            }
-        }
-        let r = &mut self.replicas[node];
-        let incarnation = r.incarnation;
+        self.replicas[node].last_progress_ms = self.now;
         self.trace = Hash::of_parts(
             Domain::Document,
             &[&self.trace.0, &receipt.block_hash.0, &receipt.state_root.0],
@@ -293,43 +272,19 @@ impl Sim {
                 }
             }
         }
+        // The node announces the blocks it proposed, so that observers and
+        // laggards follow without asking.
+        let silent = self.replicas[node].byzantine == Some(Byzantine::Silent);
+        if block.header.proposer == self.replicas[node].public && !silent {
+            let announce = self.sync_answer(node, block, certificate, height);
+            self.send_all(node, announce);
+        }
         let (tip, peer) = self.replicas[node].sync_tip;
         if height < tip {
-            // Catching up: no pause between heights, and fetch the next one
-            // right away instead of waiting for consensus traffic.
-            self.push(0, Event::NextHeight { node, incarnation });
-            self.send(node, peer, NetMessage::SyncRequest { height: height + 1 });
-        } else {
-            self.push(
-                self.cfg.commit_delay_ms,
-                Event::NextHeight { node, incarnation },
-            );
+            // Catching up: fetch the next block right away instead of
+            // waiting for consensus traffic.
+            self.request_sync(node, peer);
         }
         Ok(())
-    }
-
-    fn submit_evidence(&mut self, node: usize, evidence: Evidence) {
-        if !self.honest(node) || !self.replicas[node].core.is_validator() {
-            return;
-        }
-        let known = self.replicas[node]
-            .pending_evidence
-            .contains(&evidence.id());
-        let expires_at = self.block_clock().plus_ms(30 * 60_000);
-        let r = &mut self.replicas[node];
-        r.nonce += 1;
-        let tx = Transaction {
-            chain_id: testkit::CHAIN_ID.to_string(),
-            signer: r.public,
-            nonce: (node as u64) << 40 | r.nonce,
-            expires_at,
-            payload: Payload::SubmitEvidence(evidence),
-        }
-        .sign(&r.key);
-        r.evidence_pool.insert(tx.hash(), tx.clone());
-        if !known {
-            self.mempool_add(node, tx.clone());
-            self.send_all(node, NetMessage::Tx(Box::new(tx)));
-        }
     }
 }

@@ -1,11 +1,13 @@
 //! The simulated network: latency, jitter, loss, duplication and partitions
-//! on every send, gossip relay with duplicate suppression, and block sync.
+//! on every send, gossip relay with duplicate suppression, transaction
+//! gossip, and block sync (answers and proposers' announcements).
 
 use super::queue::Event;
 use super::{stored_block, Sim, GOSSIP_DEDUP_WINDOW_MS, REPLAY_LOG_MAX, SEEN_MESSAGES_MAX};
 use crate::check::Violation;
-use crate::config::Byzantine;
-use kp_consensus::{ConsensusMessage, Input};
+use crate::config::{BrokenRule, Byzantine};
+use kp_consensus::ConsensusMessage;
+use kp_replica::{Event as ReplicaEvent, SyncRefusal, VerifiedSignatures};
 use kp_types::{Block, CommitCertificate, Domain, Hash, SignedTransaction};
 use rand::Rng;
 
@@ -16,11 +18,12 @@ pub(super) enum NetMessage {
     Consensus(Vec<u8>),
     /// Block sync: "send me the decided block of this height".
     SyncRequest { height: u64 },
-    /// Block sync answer.
-    SyncResponse {
+    /// A decided block with its commit certificate: a sync answer, or the
+    /// announcement of a block its proposer applied.
+    Block {
         block: Box<Block>,
         certificate: Box<CommitCertificate>,
-        /// The responder's height, so the requester knows how far to go.
+        /// The sender's height, so the receiver knows how far to go.
         tip: u64,
     },
     /// Transaction gossip.
@@ -76,44 +79,88 @@ impl Sim {
         match message {
             NetMessage::Consensus(bytes) => self.deliver_consensus(to, from, bytes),
             NetMessage::SyncRequest { height } => {
-                if let Some((block, certificate)) = stored_block(&self.replicas[to].store, height) {
-                    let tip = self.replicas[to].ledger.height();
-                    self.send(
-                        to,
+                let stored = stored_block(self.replicas[to].ledger().store(), height);
+                if let Some((block, certificate)) = stored {
+                    let tip = self.replicas[to].ledger().height();
+                    let answer = self.sync_answer(to, block, certificate, tip);
+                    self.send(to, from, answer);
+                }
+                Ok(())
+            }
+            NetMessage::Block {
+                block,
+                certificate,
+                tip,
+            } => self.deliver_block(to, from, *block, *certificate, tip),
+            NetMessage::Tx(tx) => {
+                // Only validators propose, so only they pool others'
+                // transactions (as the node does).
+                if self.replicas[to].replica.is_validator() {
+                    let _ = self.submit_to(to, *tx)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A decided block from a peer: the next one goes to the replica, which
+    /// checks its certificate and the block before taking it; one further
+    /// ahead means this node missed blocks, which it asks the sender for.
+    fn deliver_block(
+        &mut self,
+        to: usize,
+        from: usize,
+        block: Block,
+        certificate: CommitCertificate,
+        tip: u64,
+    ) -> Result<(), Violation> {
+        let height = block.header.height;
+        let next = self.replicas[to].ledger().height() + 1;
+        if height > next {
+            self.request_sync(to, from);
+            return Ok(());
+        }
+        if height < next {
+            return Ok(());
+        }
+        let now = self.block_clock();
+        let taken =
+            self.replicas[to]
+                .replica
+                .synced(block, certificate, &VerifiedSignatures::new(), now);
+        match taken {
+            Ok(_) => {
+                // Keep asking the peer that served this block while it
+                // reports more.
+                let r = &mut self.replicas[to];
+                if tip >= r.sync_tip.0 {
+                    r.sync_tip = (tip, from);
+                }
+                self.drain(to)
+            }
+            Err(SyncRefusal::NotNext { .. }) => Ok(()),
+            Err(refusal) if self.honest(to) => {
+                // Replica 0 serves the block it tampered with under a broken
+                // rule; any other honest peer serves what was decided.
+                let tampering = matches!(self.cfg.broken, Some(BrokenRule::TamperDecision { .. }));
+                if self.honest(from) && !(tampering && from == 0) {
+                    return Err(Violation::SyncRefused {
+                        height,
+                        replica: to,
                         from,
-                        NetMessage::SyncResponse {
-                            block: Box::new(block),
-                            certificate: Box::new(certificate),
-                            tip,
-                        },
+                        error: refusal.to_string(),
+                    });
+                }
+                self.sync_refused += 1;
+                if self.debug {
+                    eprintln!(
+                        "t={} replica {to} refused a block from {from}: {refusal}",
+                        self.now
                     );
                 }
                 Ok(())
             }
-            NetMessage::SyncResponse {
-                block,
-                certificate,
-                tip,
-            } => {
-                let r = &mut self.replicas[to];
-                r.sync_tip = (r.sync_tip.0.max(tip), from);
-                let fits = r.ledger.height() + 1 == block.header.height
-                    && r.ledger.validate_block(&block).is_ok();
-                if fits {
-                    self.feed(
-                        to,
-                        Input::CommitFromSync {
-                            block: std::sync::Arc::new(*block),
-                            certificate: *certificate,
-                        },
-                    )?;
-                }
-                Ok(())
-            }
-            NetMessage::Tx(tx) => {
-                self.mempool_add(to, *tx);
-                Ok(())
-            }
+            Err(_) => Ok(()),
         }
     }
 
@@ -151,7 +198,7 @@ impl Sim {
                 }
             }
         };
-        let core_height = self.replicas[to].core.height();
+        let core_height = self.replicas[to].replica.consensus().height();
         let Ok(message) = ConsensusMessage::decode(&bytes) else {
             return Ok(()); // garbage: dropped before it reaches the core
         };
@@ -180,9 +227,9 @@ impl Sim {
             Some(_) => {}
         }
         let sender = self.replicas[from].public;
-        self.feed(
+        self.handle(
             to,
-            Input::Message {
+            ReplicaEvent::Message {
                 from: sender,
                 message,
             },
@@ -195,7 +242,7 @@ impl Sim {
         let Some((id, half)) = self.halves.get(&digest).copied() else {
             return;
         };
-        let core = &self.replicas[to].core;
+        let core = self.replicas[to].replica.consensus();
         let admitted = core.is_validator()
             && core.height() == message.height()
             && !core.is_decided()

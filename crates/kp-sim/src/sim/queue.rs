@@ -4,7 +4,7 @@
 use super::network::NetMessage;
 use super::Sim;
 use crate::check::Violation;
-use kp_consensus::{Input, Timeout};
+use kp_replica::{Event as ReplicaEvent, Timer};
 use std::collections::BTreeSet;
 
 #[derive(Clone, Debug)]
@@ -14,12 +14,14 @@ pub(super) enum Event {
         from: usize,
         message: NetMessage,
     },
+    /// A timer a node's replica asked for (dropped if the node restarted since).
     Timer {
         node: usize,
         incarnation: u64,
-        timeout: Timeout,
+        timer: Timer,
     },
-    NextHeight {
+    /// A node's stall check (block sync).
+    SyncPoll {
         node: usize,
         incarnation: u64,
     },
@@ -45,7 +47,7 @@ impl Event {
         match self {
             Event::Deliver { to, .. } => (0, *to),
             Event::Timer { node, .. } => (1, *node),
-            Event::NextHeight { node, .. } => (2, *node),
+            Event::SyncPoll { node, .. } => (2, *node),
             Event::Crash { node } => (3, *node),
             Event::Restart { node } => (4, *node),
             Event::Partition { .. } => (5, 0),
@@ -68,17 +70,15 @@ impl Sim {
             Event::Timer {
                 node,
                 incarnation,
-                timeout,
+                timer,
             } => {
-                if self.replicas[node].alive && self.replicas[node].incarnation == incarnation {
-                    self.feed(node, Input::TimeoutElapsed(timeout))?;
+                if self.replicas[node].incarnation == incarnation {
+                    self.handle(node, ReplicaEvent::Timer(timer))?;
                 }
                 Ok(())
             }
-            Event::NextHeight { node, incarnation } => {
-                if self.replicas[node].alive && self.replicas[node].incarnation == incarnation {
-                    self.start(node)?;
-                }
+            Event::SyncPoll { node, incarnation } => {
+                self.sync_poll(node, incarnation);
                 Ok(())
             }
             Event::Crash { node } => {
@@ -115,7 +115,7 @@ impl Sim {
                 Ok(())
             }
             Event::Workload => {
-                self.workload_tick();
+                self.workload_tick()?;
                 let interval = if self.healed {
                     self.cfg.tx_interval_ms * 4
                 } else {

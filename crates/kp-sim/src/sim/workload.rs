@@ -3,8 +3,10 @@
 
 use super::network::NetMessage;
 use super::{Sim, JUNK_TXS_MAX};
+use crate::check::Violation;
 use kp_ledger::records::ResolutionOutcome;
 use kp_ledger::testkit;
+use kp_replica::SubmitError;
 use kp_types::{
     consensus::faults_tolerated, Payload, ResolutionAction, ResolutionProposal, SignedTransaction,
     Timestamp,
@@ -30,58 +32,61 @@ pub(super) enum Governance {
 }
 
 impl Sim {
-    pub(super) fn workload_tick(&mut self) {
+    pub(super) fn workload_tick(&mut self) -> Result<(), Violation> {
         let now = self.block_clock();
         let active: Vec<String> = self
             .reference()
-            .ledger
+            .ledger()
             .validator_codes()
             .into_iter()
             .map(|(c, _)| c.as_str().to_string())
             .collect();
         if let Some(tx) = self.workload.next(&mut self.rng, &active, now) {
-            self.submit(tx);
+            self.submit(tx)?;
         }
         if self.cfg.governance {
-            self.governance_tick();
+            self.governance_tick()?;
         }
+        Ok(())
     }
 
     /// A client hands `tx` to a random live honest replica, which checks it
     /// and gossips it.
-    fn submit(&mut self, tx: SignedTransaction) {
+    fn submit(&mut self, tx: SignedTransaction) -> Result<(), Violation> {
         let live: Vec<usize> = (0..self.replicas.len())
             .filter(|i| self.replicas[*i].alive && self.honest(*i))
             .collect();
         if live.is_empty() {
-            return;
+            return Ok(());
         }
         let entry = live[self.rng.gen_range(0..live.len())];
-        let admitted = self.replicas[entry]
-            .ledger
-            .check_tx(&tx, self.block_clock())
-            .is_ok();
-        if admitted {
-            self.mempool_add(entry, tx.clone());
-            self.send_all(entry, NetMessage::Tx(Box::new(tx)));
-        } else if tx.verify_signature().is_ok() {
-            // Well signed but rule-breaking: byzantine proposers stuff such
-            // transactions into their blocks, which stay valid blocks.
-            self.junk.push_back(tx);
-            if self.junk.len() > JUNK_TXS_MAX {
-                self.junk.pop_front();
+        match self.submit_to(entry, tx.clone())? {
+            // Taken, or the ledger accepts it and the pool is full or holds it.
+            Ok(()) | Err(SubmitError::Pool(_)) => {
+                self.send_all(entry, NetMessage::Tx(Box::new(tx)));
             }
+            Err(SubmitError::Refused(_)) if tx.verify_signature().is_ok() => {
+                // Well signed but rule-breaking: byzantine proposers stuff
+                // such transactions into their blocks, which stay valid blocks.
+                self.junk.push_back(tx);
+                if self.junk.len() > JUNK_TXS_MAX {
+                    self.junk.pop_front();
+                }
+                self.hand_out_junk();
+            }
+            Err(SubmitError::Refused(_)) => {}
         }
+        Ok(())
     }
 
-    fn governance_tick(&mut self) {
+    fn governance_tick(&mut self) -> Result<(), Violation> {
         let now_ms = self.now;
         let clock = self.block_clock();
         let state = std::mem::replace(&mut self.governance, Governance::Done);
         self.governance = match state {
             Governance::Idle if now_ms >= self.cfg.fault_phase_ms / 5 => {
                 match self.expel_target() {
-                    Some(target) => self.resolution(false, target, clock),
+                    Some(target) => self.resolution(false, target, clock)?,
                     None => Governance::Done,
                 }
             }
@@ -93,7 +98,7 @@ impl Sim {
                 since_ms,
             } => {
                 let id = propose.hash();
-                let record = self.reference().ledger.resolution(&id).ok().flatten();
+                let record = self.reference().ledger().resolution(&id).ok().flatten();
                 match record.map(|r| r.outcome) {
                     Some(ResolutionOutcome::Adopted { .. }) if readmit => Governance::Done,
                     Some(ResolutionOutcome::Adopted { .. }) => Governance::Expelled {
@@ -103,7 +108,7 @@ impl Sim {
                     Some(ResolutionOutcome::Pending) => {
                         if now_ms.saturating_sub(since_ms) % 2_000 < self.cfg.tx_interval_ms {
                             for tx in &signs {
-                                self.submit(tx.clone());
+                                self.submit(tx.clone())?;
                             }
                         }
                         Governance::Pending {
@@ -116,7 +121,7 @@ impl Sim {
                     }
                     Some(_) => Governance::Done,
                     None => {
-                        self.submit((*propose).clone());
+                        self.submit((*propose).clone())?;
                         Governance::Pending {
                             readmit,
                             target,
@@ -130,17 +135,18 @@ impl Sim {
             Governance::Expelled { target, since_ms }
                 if now_ms >= since_ms + self.cfg.fault_phase_ms / 4 =>
             {
-                self.resolution(true, target, clock)
+                self.resolution(true, target, clock)?
             }
             other => other,
         };
+        Ok(())
     }
 
     /// Whom to expel without ever letting byzantine validators exceed `f`:
     /// a byzantine validator if there is one, else an honest one if the
     /// smaller set still tolerates the byzantine count (zero here).
     fn expel_target(&self) -> Option<String> {
-        let validators = self.reference().ledger.validator_codes();
+        let validators = self.reference().ledger().validator_codes();
         let byzantine: Vec<String> = self
             .replicas
             .iter()
@@ -161,16 +167,21 @@ impl Sim {
         validators.last().map(|(c, _)| c.as_str().to_string())
     }
 
-    fn resolution(&mut self, readmit: bool, target: String, clock: Timestamp) -> Governance {
+    fn resolution(
+        &mut self,
+        readmit: bool,
+        target: String,
+        clock: Timestamp,
+    ) -> Result<Governance, Violation> {
         let governments: Vec<String> = self
             .reference()
-            .ledger
+            .ledger()
             .validator_codes()
             .into_iter()
             .map(|(c, _)| c.as_str().to_string())
             .collect();
         let Some(proposer) = governments.iter().find(|c| **c != target).cloned() else {
-            return Governance::Done;
+            return Ok(Governance::Done);
         };
         let participant = testkit::code(&target);
         let action = if readmit {
@@ -203,13 +214,13 @@ impl Sim {
                 )
             })
             .collect();
-        self.submit(propose.clone());
-        Governance::Pending {
+        self.submit(propose.clone())?;
+        Ok(Governance::Pending {
             readmit,
             target,
             propose: Box::new(propose),
             signs,
             since_ms: self.now,
-        }
+        })
     }
 }
