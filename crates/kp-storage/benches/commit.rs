@@ -11,8 +11,8 @@ mod common;
 
 use common::{block, certificate, tx, validators};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use kp_ledger::StateStore;
 use kp_chain::{check_consistency_with, BlockStore, CheckDepth};
+use kp_ledger::StateStore;
 use kp_storage::SledStore;
 use kp_types::Hash;
 

@@ -11,9 +11,9 @@
 //! least as recent as that vote, and so cannot sign a conflicting one.
 
 use crate::backend;
-use kp_chain::StorageError;
-use kp_chain::keys::{unwrap_raw, wrap_raw, KEY_V1};
 use crate::sled_store::SledStore;
+use kp_chain::keys::{unwrap_raw, wrap_raw, KEY_V1};
+use kp_chain::StorageError;
 
 /// Name of the sled tree that holds the safety state.
 pub const SAFETY_TREE: &[u8] = b"kpledger/consensus-safety";

@@ -13,9 +13,9 @@
 //! ([`crate::SafetyStore`]), written outside of block commits.
 
 use crate::backend;
-use kp_chain::{key_hex, StorageError};
-use kp_chain::keys::{SCHEMA_KEY, SCHEMA_VERSION};
 use crate::safety::SafetyStore;
+use kp_chain::keys::{SCHEMA_KEY, SCHEMA_VERSION};
+use kp_chain::{key_hex, StorageError};
 use kp_ledger::{StateStore, StoreError, WriteSet};
 use std::fs::File;
 use std::ops::Bound;

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use kp_ledger::{MemStore, StateStore, WriteSet, HOST_KEY_PREFIX_MIN};
 use kp_chain::keys::{
     block_hash_key, height_key, last_block_key, tx_key, TABLE_BLOCK, TABLE_COMMIT, TABLE_RECEIPTS,
 };
@@ -12,6 +11,7 @@ use kp_chain::{
     check_consistency, check_consistency_with, BlockStore, CheckDepth, ConsistentHeight,
     Inconsistency, StorageError,
 };
+use kp_ledger::{MemStore, StateStore, WriteSet, HOST_KEY_PREFIX_MIN};
 use kp_storage::SledStore;
 use kp_types::{Block, CommitCertificate, Hash};
 

@@ -18,8 +18,8 @@ mod common;
 
 use common::process::{acknowledge, exclusive_round, kill_schedule_seed, run_and_kill, writer_job};
 use common::*;
-use kp_ledger::{StateStore, WriteSet};
 use kp_chain::{check_consistency, check_consistency_with, BlockStore, CheckDepth};
+use kp_ledger::{StateStore, WriteSet};
 use kp_storage::SledStore;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

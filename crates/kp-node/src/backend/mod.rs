@@ -30,13 +30,13 @@ use kp_api::answers::{
     AnomaliesAnswer, CertificateAlert, CertificateAnswer, CertificatePage, ParticipantList,
     ResolutionPage, SeizureList, StatisticsAnswer,
 };
+use kp_chain::BlockStore;
 use kp_ledger::keys as ledger_keys;
 use kp_ledger::{
     BlockReceipt, CertificateRecord, LedgerEvent, MembershipStatus, ResolutionOutcome,
     ResolutionRecord, SanctionRecord, SeizureRecord, StateStore, TxReceipt,
 };
 use kp_rpc::{ApiError, ApiEvent, Backend, CertificateFilter, JsonBody, Query, Status, Submitted};
-use kp_chain::BlockStore;
 use kp_storage::SledStore;
 use kp_types::block::BLOCK_BYTES_MAX;
 use kp_types::{Block, CertificateNumber, Hash, ParticipantCode, SignedTransaction, TxHash};

@@ -15,12 +15,12 @@
 use crate::backend::{NodeBackend, NodeEvent, Request, Shared};
 use crate::config::NodeConfig;
 use crate::keys;
+use kp_chain::{BlockStore, TxFilter};
 use kp_consensus::{Consensus, ConsensusConfig, ConsensusMessage, SafetyRecord, SafetyState};
 use kp_ledger::{BlockReceipt, Genesis, Ledger};
 use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
 use kp_replica::{Event, MempoolError, Replica, ReplicaConfig};
 use kp_rpc::{ApiError, Backend, Status, Submitted};
-use kp_chain::{BlockStore, TxFilter};
 use kp_storage::{SafetyStore, SavedSafety, SledStore};
 use kp_types::{
     Block, CommitCertificate, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,

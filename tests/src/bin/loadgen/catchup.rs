@@ -21,8 +21,8 @@ fn build_chain(
     certs: usize,
     block_certs: usize,
 ) -> u64 {
-    use kp_ledger::{Genesis, Ledger};
     use kp_chain::BlockStore;
+    use kp_ledger::{Genesis, Ledger};
     use kp_storage::SledStore;
     use kp_types::consensus::CommitSignature;
     use kp_types::{CommitCertificate, SignedTransaction};
