@@ -62,7 +62,7 @@ pub fn seeds() -> Vec<Vec<u8>> {
     let proof = crate::decode_proof::honest_issue_proof();
     let txs: Vec<SignedTransaction> = proof.acts.iter().map(|a| a.tx.clone()).collect();
     let mut header = chain.at(3).header.clone();
-    let leaves: Vec<Hash> = txs.iter().map(SignedTransaction::hash).collect();
+    let leaves: Vec<Hash> = txs.iter().map(SignedTransaction::leaf).collect();
     header.txs_root = kp_types::merkle::root(&leaves);
     out.push(kp_types::encode(&Block { header, txs }));
     out.push(kp_types::encode(&Block {

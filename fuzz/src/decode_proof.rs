@@ -131,7 +131,7 @@ pub fn check_finding(p: &CertificateProof, finding: &Finding) {
                     .expect("every act of the history is in the proof");
                 assert!(act.tx.verify_signature().is_ok(), "an unsigned act");
                 assert_eq!(act.height, entry.height);
-                assert!(act.inclusion.verify(&tx, &act.header.txs_root));
+                assert!(act.inclusion.verify(&act.tx.leaf(), &act.header.txs_root));
                 assert_eq!(act.tx.tx.chain_id, anchor.chain_id);
                 if entry.event == CertificateEventKind::Issued {
                     match &act.tx.tx.payload {

@@ -148,7 +148,8 @@ pub fn forge(p: &mut CertificateProof, opts: u8) {
         let index = act.inclusion.index % n;
         let mut txs = vec![Hash::ZERO; n as usize];
         let mut results = vec![Hash::ZERO; n as usize];
-        txs[index as usize] = *hash;
+        // The transactions tree's leaf binds the signature too.
+        txs[index as usize] = act.tx.leaf();
         results[index as usize] = result_leaf(hash, None);
         act.header.height = act.height;
         act.header.txs_root = merkle::root(&txs);

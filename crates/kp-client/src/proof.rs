@@ -615,7 +615,8 @@ impl<'a> Acts<'a> {
             return Err(self.bad(act, format!("signed for chain {:?}", act.tx.tx.chain_id)));
         }
         self.tied(act, &act.header, height)?;
-        if !act.inclusion.verify(&tx, &act.header.txs_root) {
+        // The leaf binds the signature checked above to the header.
+        if act.tx.hash() != tx || !act.inclusion.verify(&act.tx.leaf(), &act.header.txs_root) {
             return Err(self.bad(act, "it is not in its block (inclusion path)"));
         }
         // A record naming the last possible height has no next header to

@@ -147,6 +147,14 @@ pub enum MessageError {
         /// The block's actual hash.
         found: Hash,
     },
+    /// The block's transactions are not the ones its header commits to (a
+    /// copy altered on the way): it is not the proposed block at all, so it
+    /// is dropped without a verdict on the block the header names.
+    #[error("the transactions of proposed block {block_hash} do not match its header")]
+    BodyMismatch {
+        /// The header's hash.
+        block_hash: Hash,
+    },
     /// A proof-of-lock round that is not below the proposal's round.
     #[error("proposal for round {round} names pol round {pol_round}")]
     BadPolRound {

@@ -332,11 +332,12 @@ impl<C: Chain, S: StateStore> Prover<'_, C, S> {
     /// The act `hash` in the block at `height`: inclusion and result paths.
     fn act(&self, hash: Hash, height: u64) -> Result<ActProof, ApiError> {
         let block = self.block_at(height)?;
-        let leaves: Vec<Hash> = block.txs.iter().map(SignedTransaction::hash).collect();
-        let position = leaves
+        let position = block
+            .txs
             .iter()
-            .position(|h| *h == hash)
+            .position(|tx| tx.hash() == hash)
             .ok_or_else(|| ApiError::internal(format!("{hash} is not in block {height}")))?;
+        let leaves: Vec<Hash> = block.txs.iter().map(SignedTransaction::leaf).collect();
         let inclusion = merkle::prove(&leaves, position)
             .ok_or_else(|| ApiError::internal("transaction position out of range"))?;
         let Some(receipts) = self.chain.receipts(height).map_err(internal)? else {

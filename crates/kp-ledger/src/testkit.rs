@@ -203,14 +203,14 @@ pub fn block_with(
     time: Timestamp,
     txs: Vec<SignedTransaction>,
 ) -> Block {
-    let hashes: Vec<Hash> = txs.iter().map(SignedTransaction::hash).collect();
+    let leaves: Vec<Hash> = txs.iter().map(SignedTransaction::leaf).collect();
     let proposer = ledger
         .validators()
         .first()
         .copied()
         .unwrap_or(PublicKey([0; 32]));
     Block {
-        header: ledger.next_header(proposer, time, merkle::root(&hashes)),
+        header: ledger.next_header(proposer, time, merkle::root(&leaves)),
         txs,
     }
 }

@@ -226,7 +226,9 @@ fn block_validity_errors() {
         &|b| b.header.proposer = node_key("TW").public(),
         "ProposerNotValidator",
     );
-    check(&|b| b.txs[0].signature.0[5] ^= 1, "BadTxSignature");
+    // The header commits to the signatures: another one under the same
+    // header is another body, not this block.
+    check(&|b| b.txs[0].signature.0[5] ^= 1, "TxsRootMismatch");
     // A bad signature with a matching root: the culprit is named.
     let mut bad = tx.clone();
     bad.signature.0[5] ^= 1;
@@ -927,10 +929,20 @@ fn verified_signatures_are_reused_only_for_the_same_block() {
     let tx = h.by_authority("BW", Payload::IssueCertificate(c));
     let good = block_with(&h.ledger, h.time, vec![tx]);
     assert_eq!(h.ledger.validate_block(&good), Ok(()));
-    // Same header, a forged signature: verified again, and refused.
+    // A forged signature under the same header does not match the header,
+    // which commits to the signatures.
     let mut forged = good.clone();
     forged.txs[0].signature.0[7] ^= 1;
     assert_eq!(forged.hash(), good.hash());
+    assert!(matches!(
+        h.ledger.apply_block(&forged, WriteSet::default()),
+        Err(LedgerError::InvalidBlock(
+            BlockError::TxsRootMismatch { .. }
+        ))
+    ));
+    // With a header that names it, it is another block: verified again,
+    // and refused.
+    forged.header.txs_root = forged.compute_txs_root();
     assert!(matches!(
         h.ledger.apply_block(&forged, WriteSet::default()),
         Err(LedgerError::InvalidBlock(BlockError::BadTxSignature {
@@ -964,6 +976,7 @@ fn validate_block_with_verifies_only_signatures_not_vouched_for() {
     // The second signature is forged: the host vouched only for the first.
     let mut forged = good.clone();
     forged.txs[1].signature.0[3] ^= 1;
+    forged.header.txs_root = forged.compute_txs_root();
     assert!(matches!(
         h.ledger.validate_block_with(&forged, &a_only),
         Err(BlockError::BadTxSignature { index: 1, .. })
@@ -972,6 +985,7 @@ fn validate_block_with_verifies_only_signatures_not_vouched_for() {
     // not this one, so it is verified and refused.
     let mut forged = good.clone();
     forged.txs[0].signature.0[3] ^= 1;
+    forged.header.txs_root = forged.compute_txs_root();
     assert!(matches!(
         h.ledger.validate_block_with(&forged, &a_only),
         Err(BlockError::BadTxSignature { index: 0, .. })

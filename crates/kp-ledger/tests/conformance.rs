@@ -23,16 +23,19 @@ fn frozen_roots() {
         "3e39ec1d2c979a2fc01ab55ec4018deffa7c82ef5ed648920428e1ce627296a0"
     );
     // Both roots changed when the bucket tree gave way to the lattice state
-    // hash (`root.rs`), when the expiry indexes moved to version 2, and when
+    // hash (`root.rs`), when the expiry indexes moved to version 2, when
     // the state gained the validator sets, the results root, the block
-    // hashes and the seizure index that light clients prove.
+    // hashes and the seizure index that light clients prove, and (the block
+    // roots only) when a header's transactions root came to commit to the
+    // signatures (`SignedTransaction::leaf`), which changed the block hash
+    // the state keeps.
     assert_eq!(
         genesis_root,
         "35ef954711319c88760a6d41b10eb03d49b7e6ad0cf6ed7a97e6a755fbd249f4"
     );
     assert_eq!(
         block_root,
-        "db80af7ff7705e813eb6f909c42fa1490e34b171b16635576e248b10be7d5cd6"
+        "534a988fdfd28413a9d0b6b3dab49e17c7dcf28c135f0acb219ca7557dbe0101"
     );
     // The authenticated map of records (`kp_types::smt`) and the results
     // tree, as headers carry them.
@@ -42,7 +45,7 @@ fn frozen_roots() {
     );
     assert_eq!(
         block_records,
-        "b611d7c38f60e6259da38a80ad62c7e2328a41a1495d3be1e2756b7c39b08d76"
+        "b55c79b2f31375be1776630a6819bb4a1bd56c8291ffb522e7c969cb6a19a55b"
     );
     assert_eq!(
         block_results,

@@ -491,7 +491,7 @@ proptest! {
                 time: Timestamp(expires),
                 proposer: node_key("BW").public(),
                 prev_hash: kp_types::Hash([3; 32]),
-                txs_root: kp_types::merkle::root(&txs.iter().map(SignedTransaction::hash).collect::<Vec<_>>()),
+                txs_root: kp_types::merkle::root(&txs.iter().map(SignedTransaction::leaf).collect::<Vec<_>>()),
                 state_root: kp_types::Hash([4; 32]),
                 validators_hash: kp_types::Hash([5; 32]),
                 next_validators_hash: kp_types::Hash([6; 32]),

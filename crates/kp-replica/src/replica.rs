@@ -621,8 +621,7 @@ impl<S: StateStore> Replica<S> {
                 if !self.junk.is_empty() {
                     let count = 1 + ((height + u64::from(round)) % 2) as usize;
                     block.txs.extend(self.junk.iter().take(count).cloned());
-                    let hashes: Vec<_> = block.txs.iter().map(SignedTransaction::hash).collect();
-                    block.header.txs_root = kp_types::merkle::root(&hashes);
+                    block.header.txs_root = block.compute_txs_root();
                 }
                 self.inputs.push_back(Input::ProposalPayload {
                     height,

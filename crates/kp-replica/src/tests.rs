@@ -3,6 +3,7 @@
 //! timers in simulated time.
 
 use super::*;
+use crate::Note;
 use kp_consensus::{Consensus, ConsensusConfig};
 use kp_ledger::testkit::{self, GOVERNMENTS};
 use kp_ledger::{Ledger, MemStore, WriteSet};
@@ -24,6 +25,11 @@ struct Host {
     log: Vec<&'static str>,
     /// Refused transactions in applied blocks: (replica, hash).
     rejected: Vec<(usize, kp_types::TxHash)>,
+    /// Notes the replicas made: (replica, note).
+    notes: Vec<(usize, Note)>,
+    /// A replica that first gets, of each proposal carrying transactions, a
+    /// copy with one signature bit flipped (a peer that alters what it relays).
+    tampered_for: Option<usize>,
 }
 
 fn clock(ms: u64) -> Timestamp {
@@ -63,6 +69,8 @@ impl Host {
             decided: vec![Vec::new(); n],
             log: Vec::new(),
             rejected: Vec::new(),
+            notes: Vec::new(),
+            tampered_for: None,
         };
         for i in 0..n {
             host.replicas[i].handle(Event::Start, clock(0));
@@ -110,14 +118,21 @@ impl Host {
         if !ready.messages.is_empty() {
             self.log.push("messages");
         }
+        self.notes.extend(ready.notes.into_iter().map(|n| (i, n)));
         let me = self.replicas[i].public();
         for message in ready.messages {
             match message {
                 Outgoing::Broadcast(m) => {
                     for to in 0..self.replicas.len() {
-                        if to != i {
-                            self.inbox.push_back((to, me, m.clone()));
+                        if to == i {
+                            continue;
                         }
+                        if self.tampered_for == Some(to) {
+                            if let Some(altered) = altered_copy(&m) {
+                                self.inbox.push_back((to, me, altered));
+                            }
+                        }
+                        self.inbox.push_back((to, me, m.clone()));
                     }
                 }
                 Outgoing::To(peer, m) => {
@@ -157,6 +172,24 @@ impl Host {
             self.drain(i);
         }
     }
+}
+
+/// A proposal carrying transactions, with one bit of its first
+/// transaction's signature flipped: the same signed header, another body.
+fn altered_copy(
+    message: &kp_consensus::ConsensusMessage,
+) -> Option<kp_consensus::ConsensusMessage> {
+    let kp_consensus::ConsensusMessage::Proposal { signed, block, pol } = message else {
+        return None;
+    };
+    let mut body = (**block).clone();
+    let first = body.txs.first_mut()?;
+    first.signature.0[7] ^= 0x10;
+    Some(kp_consensus::ConsensusMessage::Proposal {
+        signed: signed.clone(),
+        block: std::sync::Arc::new(body),
+        pol: pol.clone(),
+    })
 }
 
 fn issue(number: &str) -> SignedTransaction {
@@ -340,4 +373,42 @@ impl Host {
             .expect("decided block stored");
         kp_types::decode(&bytes, kp_consensus::MESSAGE_BYTES_MAX).expect("decodes")
     }
+}
+
+/// A peer that alters the proposals it relays (one flipped signature bit)
+/// must not make a replica judge the genuine block invalid: the altered
+/// copy does not match the header, which commits to the signatures, so it
+/// is dropped, and the genuine copy is validated and decided.
+#[test]
+fn an_altered_copy_of_a_proposal_is_dropped_and_the_genuine_block_decided() {
+    let mut host = Host::new(false);
+    host.tampered_for = Some(3);
+    let tx = issue("BW-2026-0005");
+    let hash = tx.hash();
+    for i in 0..host.replicas.len() {
+        host.replicas[i]
+            .submit(tx.clone(), hash, false, clock(0))
+            .expect("valid");
+        host.drain(i);
+    }
+    let landed = host.run(60_000, |h| {
+        h.replicas
+            .iter()
+            .all(|r| r.mempool().is_empty() && r.ledger().height() >= 1)
+    });
+    assert!(landed, "{:?}", host.notes);
+    let invalid: Vec<_> = host
+        .notes
+        .iter()
+        .filter(|(_, n)| matches!(n, Note::InvalidProposal { .. }))
+        .collect();
+    assert!(
+        invalid.is_empty(),
+        "a genuine block was judged invalid: {invalid:?}"
+    );
+    let certificate = host.replicas[3]
+        .ledger()
+        .certificate(&testkit::number("BW-2026-0005"))
+        .expect("store");
+    assert!(certificate.is_some());
 }

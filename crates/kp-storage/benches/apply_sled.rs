@@ -21,9 +21,9 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use kp_chain::BlockStore;
 use kp_ledger::testkit::{self, authority_key, MINUTE_MS};
 use kp_ledger::{Ledger, StateStore, StoreError, WriteSet};
-use kp_chain::BlockStore;
 use kp_storage::SledStore;
 use kp_types::{merkle, Block, Hash, Payload, SignedTransaction};
 use std::sync::{Arc, Mutex};
@@ -97,11 +97,11 @@ fn block_of_certificates(ledger: &Ledger<Store>) -> Block {
             )
         })
         .collect();
-    let hashes: Vec<Hash> = txs.iter().map(SignedTransaction::hash).collect();
+    let leaves: Vec<Hash> = txs.iter().map(SignedTransaction::leaf).collect();
     Block {
         header: {
             debug_assert_eq!(height, ledger.height() + 1);
-            ledger.next_header(ledger.validators()[0], time, merkle::root(&hashes))
+            ledger.next_header(ledger.validators()[0], time, merkle::root(&leaves))
         },
         txs,
     }

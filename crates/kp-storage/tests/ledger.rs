@@ -5,11 +5,11 @@
 mod common;
 
 use common::process::{acknowledge, exclusive_round, kill_schedule_seed, run_and_kill, writer_job};
-use kp_ledger::testkit::{self, authority_key, MINUTE_MS};
-use kp_ledger::{Ledger, TxReceipt};
 use kp_chain::{
     check_consistency, check_consistency_with, BlockStore, CheckDepth, RECEIPTS_BYTES_MAX,
 };
+use kp_ledger::testkit::{self, authority_key, MINUTE_MS};
+use kp_ledger::{Ledger, TxReceipt};
 use kp_storage::SledStore;
 use kp_types::{merkle, Block, CommitCertificate, Hash, Payload, SignedTransaction};
 use rand::{Rng, SeedableRng};
@@ -41,11 +41,11 @@ fn next_block(ledger: &Node) -> Block {
         Payload::IssueCertificate(certificate),
     );
     let txs = vec![tx];
-    let hashes: Vec<Hash> = txs.iter().map(SignedTransaction::hash).collect();
+    let leaves: Vec<Hash> = txs.iter().map(SignedTransaction::leaf).collect();
     Block {
         header: {
             assert_eq!(height, ledger.height() + 1);
-            ledger.next_header(ledger.validators()[0], time, merkle::root(&hashes))
+            ledger.next_header(ledger.validators()[0], time, merkle::root(&leaves))
         },
         txs,
     }

@@ -88,7 +88,7 @@ impl Block {
 
     /// The Merkle root of this block's transaction hashes.
     pub fn compute_txs_root(&self) -> Hash {
-        let leaves: Vec<Hash> = self.txs.iter().map(SignedTransaction::hash).collect();
+        let leaves: Vec<Hash> = self.txs.iter().map(SignedTransaction::leaf).collect();
         merkle::root(&leaves)
     }
 

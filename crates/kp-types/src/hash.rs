@@ -42,6 +42,9 @@ pub enum Domain {
     /// The result of one transaction of a block (accepted or the rejection
     /// code), a leaf of the block's results tree.
     TxResult,
+    /// A transaction with its signature: the leaf of a block's transactions
+    /// tree, so that the header commits to the signatures too.
+    SignedTransaction,
 }
 
 impl Domain {
@@ -63,6 +66,7 @@ impl Domain {
             Domain::RecordLeaf => "kpledger v1 record leaf",
             Domain::RecordNode => "kpledger v1 record node",
             Domain::TxResult => "kpledger v1 transaction result",
+            Domain::SignedTransaction => "kpledger v1 signed transaction",
         }
     }
 }

@@ -139,6 +139,15 @@ impl SignedTransaction {
         self.tx.hash()
     }
 
+    /// Its leaf in a block's transactions tree: the identity and the
+    /// signature. A header commits to the exact bytes of its block's
+    /// transactions, so no copy of a block can carry other signatures under
+    /// the same header (a copy with a flipped signature bit would otherwise
+    /// be judged invalid under the genuine block's hash).
+    pub fn leaf(&self) -> Hash {
+        tx_leaf(&self.hash(), &self.signature)
+    }
+
     /// Checks the signature against the claimed signer.
     pub fn verify_signature(&self) -> Result<(), CryptoError> {
         self.tx.signer.verify(&self.hash(), &self.signature)
@@ -148,4 +157,10 @@ impl SignedTransaction {
     pub fn decode(bytes: &[u8]) -> Result<Self, crate::EncodingError> {
         crate::decode(bytes, crate::encoding::TX_BYTES_MAX)
     }
+}
+
+/// The leaf of a block's transactions tree for the transaction `hash` signed
+/// with `signature` ([`SignedTransaction::leaf`]).
+pub fn tx_leaf(hash: &TxHash, signature: &Signature) -> Hash {
+    Hash::of_parts(Domain::SignedTransaction, &[&hash.0, &signature.0])
 }

@@ -90,6 +90,17 @@ impl Consensus {
             }
         }
         self.verify_signature(message)?;
+        if let ConsensusMessage::Proposal { block, .. } = message {
+            // After the signature, so that only a proposer's own header costs
+            // this: a body altered on the way must not become "the block" of
+            // that header, whose verdict is kept for the whole height (the
+            // genuine copy, arriving later, would then be judged by it).
+            if block.compute_txs_root() != block.header.txs_root {
+                return Err(MessageError::BodyMismatch {
+                    block_hash: block.hash(),
+                });
+            }
+        }
         Ok(Admitted::Current)
     }
 

@@ -498,15 +498,17 @@ impl<S: StateStore> Ledger<S> {
                 }
             }
         }
+        let leaves: Vec<Hash> = txs.iter().map(SignedTransaction::leaf).collect();
         let block = Block {
-            header: self.next_header(proposer, time, merkle::root(&hashes)),
+            header: self.next_header(proposer, time, merkle::root(&leaves)),
             txs,
         };
         (block, refused)
     }
 
     /// The header of a block for `height() + 1` by `proposer` at `time`
-    /// whose transactions have the Merkle root `txs_root`: every other
+    /// whose transactions have the Merkle root `txs_root` (of their leaves,
+    /// `SignedTransaction::leaf`; `Block::compute_txs_root`): every other
     /// field is the ledger's own (what `validate_block` checks).
     pub fn next_header(&self, proposer: PublicKey, time: Timestamp, txs_root: Hash) -> BlockHeader {
         BlockHeader {

@@ -108,6 +108,7 @@ impl<S: StateStore> Ledger<S> {
         let bytes_max = self.params.block_bytes_max as usize;
         let mut bytes = 0usize;
         let mut hashes = Vec::with_capacity(block.txs.len());
+        let mut leaves = Vec::with_capacity(block.txs.len());
         for stx in &block.txs {
             let tx_bytes = kp_types::encode(&stx.tx);
             // The envelope adds the 64-byte signature to the signed part.
@@ -119,7 +120,9 @@ impl<S: StateStore> Ledger<S> {
                 });
             }
             bytes = bytes.saturating_add(size);
-            hashes.push(Hash::of(kp_types::Domain::Transaction, &tx_bytes));
+            let hash = Hash::of(kp_types::Domain::Transaction, &tx_bytes);
+            leaves.push(kp_types::tx::tx_leaf(&hash, &stx.signature));
+            hashes.push(hash);
         }
         if bytes > bytes_max {
             return Err(BlockError::TooManyBytes {
@@ -127,7 +130,7 @@ impl<S: StateStore> Ledger<S> {
                 max: bytes_max,
             });
         }
-        let computed = merkle::root(&hashes);
+        let computed = merkle::root(&leaves);
         if computed != h.txs_root {
             return Err(BlockError::TxsRootMismatch {
                 computed,
