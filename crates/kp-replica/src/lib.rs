@@ -14,7 +14,7 @@
 //!    layout the host chooses;
 //! 3. [`Ready::messages`]: sent only now, since they may carry the votes the
 //!    safety state records;
-//! 4. the rest ([`Ready::timers`], [`Ready::gossip`], [`Ready::request_sync`]).
+//! 4. the rest ([`Ready::timers`], [`Ready::gossip`], [`Ready::sync_request`]).
 //!
 //! The replica stops a batch before work that takes a while (building a
 //! proposal, validating or applying a block) when messages are waiting,
@@ -28,11 +28,13 @@
 
 pub mod mempool;
 mod replica;
+mod sync;
 #[cfg(test)]
 mod tests;
 
 pub use mempool::{Mempool, MempoolError};
 pub use replica::{
-    Event, Note, Outgoing, Ready, Replica, ReplicaConfig, SubmitError, SyncAsk, SyncRefusal,
-    Synced, Timer, VerifiedSignatures,
+    Event, Note, Outgoing, Ready, Replica, ReplicaConfig, SubmitError, SyncRefusal, Synced, Timer,
+    VerifiedSignatures,
 };
+pub use sync::{SyncConfig, SyncRequest};

@@ -2,6 +2,7 @@
 //! the order a host carries them out in).
 
 use crate::mempool::{Mempool, MempoolError};
+use crate::sync::{Sync, SyncConfig, SyncRequest};
 use kp_consensus::{Action, Consensus, ConsensusMessage, Input, SafetyState, SharedBlock, Timeout};
 use kp_ledger::{BlockReceipt, Ledger, LedgerError, Pending, Rejection, StateStore, WriteSet};
 use kp_types::tx::{Payload, Transaction};
@@ -37,6 +38,8 @@ pub struct ReplicaConfig {
     /// bounded number of actions, and only proposal building and block
     /// validation feed back; the loop is bounded regardless).
     pub inputs_per_event_max: usize,
+    /// How the replica asks peers for decided blocks.
+    pub sync: SyncConfig,
 }
 
 impl Default for ReplicaConfig {
@@ -49,6 +52,7 @@ impl Default for ReplicaConfig {
             recheck_per_block: 256,
             evidence_tx_lifetime_ms: 60 * 60 * 1000,
             inputs_per_event_max: 256,
+            sync: SyncConfig::default(),
         }
     }
 }
@@ -60,6 +64,8 @@ pub enum Timer {
     Consensus(Timeout),
     /// Start this height (after the pause that follows a block).
     StartHeight(u64),
+    /// Check whether block sync is needed (every `SyncConfig::check_ms`).
+    SyncCheck,
 }
 
 /// What happened, as the host tells it.
@@ -80,6 +86,13 @@ pub enum Event {
     },
     /// A timer the replica asked for has fired.
     Timer(Timer),
+    /// A peer is connected: it may be asked for blocks.
+    PeerConnected(PublicKey),
+    /// A peer is gone.
+    PeerDisconnected(PublicKey),
+    /// A peer showed a decided block beyond the next height (gossip): this
+    /// replica missed blocks, which that peer has.
+    PeerAhead(PublicKey),
 }
 
 /// A consensus message to send.
@@ -89,15 +102,6 @@ pub enum Outgoing {
     Broadcast(ConsensusMessage),
     /// To one peer (the votes a lagging validator needs).
     To(PublicKey, ConsensusMessage),
-}
-
-/// Whom to ask for decided blocks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SyncAsk {
-    /// Any connected peer (the core misses a decision it saw certified).
-    AnyPeer,
-    /// This peer, which sent a message of a later height.
-    Peer(PublicKey),
 }
 
 /// Something the host should record (the replica has no log of its own).
@@ -143,8 +147,9 @@ pub struct Ready {
     pub timers: Vec<(u64, Timer)>,
     /// Transactions the replica made (evidence) and pooled, to gossip.
     pub gossip: Vec<SignedTransaction>,
-    /// Ask a peer for decided blocks.
-    pub sync: Option<SyncAsk>,
+    /// Ask a peer for decided blocks; its answer goes to
+    /// [`Replica::sync_answered`].
+    pub sync_request: Option<SyncRequest>,
     /// Things worth a log line.
     pub notes: Vec<Note>,
 }
@@ -157,7 +162,7 @@ impl Ready {
             && self.messages.is_empty()
             && self.timers.is_empty()
             && self.gossip.is_empty()
-            && self.sync.is_none()
+            && self.sync_request.is_none()
             && self.notes.is_empty()
     }
 }
@@ -246,6 +251,8 @@ pub struct Replica<S: StateStore> {
     /// A verified synced block handed to the core: decided directly if the
     /// core has not decided its height once its work is done.
     synced_to_core: Option<(SharedBlock, CommitCertificate)>,
+    /// Block sync, the asking side.
+    sync: Sync,
 }
 
 impl<S: StateStore> Replica<S> {
@@ -274,6 +281,7 @@ impl<S: StateStore> Replica<S> {
             ready: Ready::default(),
             junk: Vec::new(),
             synced_to_core: None,
+            sync: Sync::default(),
         }
     }
 
@@ -315,6 +323,16 @@ impl<S: StateStore> Replica<S> {
         self.ledger.validators().contains(&self.public)
     }
 
+    /// Peers connected (that block sync may ask).
+    pub fn peers(&self) -> usize {
+        self.sync.peers()
+    }
+
+    /// The block request in flight, if any.
+    pub fn sync_in_flight(&self) -> Option<SyncRequest> {
+        self.sync.in_flight()
+    }
+
     /// Whether a decided block waits for [`Replica::apply_decided`].
     pub fn is_awaiting_apply(&self) -> bool {
         self.awaiting.is_some()
@@ -335,7 +353,24 @@ impl<S: StateStore> Replica<S> {
         match event {
             Event::Start => {
                 let next = self.ledger.height() + 1;
+                self.sync.progressed(now);
+                self.ready
+                    .timers
+                    .push((self.config.sync.check_ms, Timer::SyncCheck));
                 self.start_height(next);
+            }
+            Event::PeerConnected(peer) => {
+                self.sync.peer_connected(peer, self.config.sync.peers_max);
+            }
+            Event::PeerDisconnected(peer) => self.sync.peer_disconnected(&peer),
+            Event::PeerAhead(peer) => self.ask_sync(Some(peer)),
+            Event::Timer(Timer::SyncCheck) => {
+                let next = self.ledger.height() + 1;
+                let asked = self.sync.check(next, now, &self.config.sync);
+                self.ready.sync_request = self.ready.sync_request.or(asked);
+                self.ready
+                    .timers
+                    .push((self.config.sync.check_ms, Timer::SyncCheck));
             }
             Event::Message { from, message } => {
                 if !self.is_validator() {
@@ -344,7 +379,7 @@ impl<S: StateStore> Replica<S> {
                 let next = self.ledger.height() + 1;
                 if message.height() > next {
                     // We missed decisions: fetch them from the one who has.
-                    self.ready.sync = Some(SyncAsk::Peer(from));
+                    self.ask_sync(Some(from));
                 } else if message.height() == next {
                     self.wake_idle();
                 }
@@ -470,6 +505,7 @@ impl<S: StateStore> Replica<S> {
     /// expiry), so that a large pool costs no more per block than the block.
     pub fn note_committed(&mut self, receipt: &BlockReceipt, now: Timestamp) {
         self.now = now;
+        self.sync.progressed(now);
         let included: BTreeSet<TxHash> = receipt.receipts.iter().map(|r| r.tx_hash).collect();
         self.mempool.remove_included(&included);
         let ledger = &self.ledger;
@@ -569,6 +605,40 @@ impl<S: StateStore> Replica<S> {
         Ok(Synced::Decided)
     }
 
+    /// An answer to the block request in flight, or its failure (`None`):
+    /// the blocks that follow on from the ledger, for the host to hand over
+    /// with [`Replica::synced`] (or apply in a batch after
+    /// [`Replica::verify_synced`]). If there are any, the next range is
+    /// asked of the same peer at once ([`Ready::sync_request`]), so that it
+    /// travels while these are applied.
+    pub fn sync_answered(
+        &mut self,
+        peer: PublicKey,
+        answer: Option<Vec<(Block, CommitCertificate)>>,
+        now: Timestamp,
+    ) -> Vec<(Block, CommitCertificate)> {
+        self.now = now;
+        let next = self.ledger.height() + 1;
+        let blocks = self.sync.answered(&peer, answer, next);
+        if !blocks.is_empty() {
+            let after = next + blocks.len() as u64;
+            let asked = self.sync.ask(peer, after, now, &self.config.sync);
+            self.ready.sync_request = self.ready.sync_request.or(asked);
+        }
+        blocks
+    }
+
+    /// Asks `peer` (or any connected peer) for the blocks after the ledger's.
+    fn ask_sync(&mut self, peer: Option<PublicKey>) {
+        let next = self.ledger.height() + 1;
+        let (now, config) = (self.now, &self.config.sync);
+        let asked = match peer {
+            Some(peer) => self.sync.ask(peer, next, now, config),
+            None => self.sync.ask_any(next, now, config),
+        };
+        self.ready.sync_request = self.ready.sync_request.or(asked);
+    }
+
     fn start_height(&mut self, height: u64) {
         if !self.is_validator() {
             return;
@@ -651,11 +721,7 @@ impl<S: StateStore> Replica<S> {
                 }
             }
             Action::Evidence(evidence) => self.sign_evidence(evidence),
-            Action::RequestCommit { .. } => {
-                if self.ready.sync.is_none() {
-                    self.ready.sync = Some(SyncAsk::AnyPeer);
-                }
-            }
+            Action::RequestCommit { .. } => self.ask_sync(None),
         }
     }
 

@@ -27,6 +27,8 @@ struct Host {
     rejected: Vec<(usize, kp_types::TxHash)>,
     /// Notes the replicas made: (replica, note).
     notes: Vec<(usize, Note)>,
+    /// Block requests the replicas made: (replica, request).
+    requests: Vec<(usize, SyncRequest)>,
     /// A replica that first gets, of each proposal carrying transactions, a
     /// copy with one signature bit flipped (a peer that alters what it relays).
     tampered_for: Option<usize>,
@@ -70,6 +72,7 @@ impl Host {
             log: Vec::new(),
             rejected: Vec::new(),
             notes: Vec::new(),
+            requests: Vec::new(),
             tampered_for: None,
         };
         for i in 0..n {
@@ -119,6 +122,7 @@ impl Host {
             self.log.push("messages");
         }
         self.notes.extend(ready.notes.into_iter().map(|n| (i, n)));
+        self.requests.extend(ready.sync_request.map(|r| (i, r)));
         let me = self.replicas[i].public();
         for message in ready.messages {
             match message {
@@ -411,4 +415,84 @@ fn an_altered_copy_of_a_proposal_is_dropped_and_the_genuine_block_decided() {
         .certificate(&testkit::number("BW-2026-0005"))
         .expect("store");
     assert!(certificate.is_some());
+}
+
+/// The asking side of block sync: a replica that gets no block asks a
+/// connected peer once it stalls, keeps one request in flight, takes only
+/// blocks that follow on, pipelines the next range to the same peer, and
+/// gives up on a request that is never answered.
+#[test]
+fn a_stalled_replica_asks_a_peer_pipelines_and_forgets_an_unanswered_request() {
+    let mut host = Host::new(true);
+    let observer = host.replicas.len() - 1;
+    assert!(host.run(60_000, |h| h.replicas[0].ledger().height() >= 4));
+    let chain: Vec<_> = (1..=4).map(|h| host.decided_block(0, h)).collect();
+    // No peer connected: the stall check has nobody to ask.
+    assert!(host.requests.iter().all(|(i, _)| *i != observer));
+    let peer = host.replicas[2].public();
+    host.replicas[observer].handle(Event::PeerConnected(peer), clock(host.now));
+    host.drain(observer);
+    let stalled = host.now;
+    assert!(host.run(10_000, |h| h.requests.iter().any(|(i, _)| *i == observer)));
+    let (_, first) = host
+        .requests
+        .iter()
+        .find(|(i, _)| *i == observer)
+        .copied()
+        .unwrap();
+    assert_eq!((first.peer, first.from_height), (peer, 1));
+    assert!(
+        host.now - stalled <= 4_000,
+        "asked within the stall time and a check"
+    );
+    assert_eq!(host.replicas[observer].sync_in_flight(), Some(first));
+
+    // An answer that skips a height gives nothing, and asks nothing more.
+    let asked = host.requests.len();
+    let gap = vec![chain[0].clone(), chain[2].clone()];
+    let taken = host.replicas[observer].sync_answered(peer, Some(gap), clock(host.now));
+    host.drain(observer);
+    assert!(taken.is_empty());
+    assert_eq!(host.replicas[observer].sync_in_flight(), None);
+    assert_eq!(host.requests.len(), asked);
+
+    // Blocks that follow on are handed back, and the next range is asked
+    // of the same peer at once.
+    host.replicas[observer].handle(Event::PeerAhead(peer), clock(host.now));
+    host.drain(observer);
+    let taken =
+        host.replicas[observer].sync_answered(peer, Some(chain[..2].to_vec()), clock(host.now));
+    assert_eq!(taken.len(), 2);
+    let next = host.replicas[observer].sync_in_flight().expect("pipelined");
+    assert_eq!((next.peer, next.from_height), (peer, 3));
+    host.drain(observer);
+    for (block, certificate) in taken {
+        host.replicas[observer]
+            .synced(
+                block,
+                certificate,
+                &VerifiedSignatures::new(),
+                clock(host.now),
+            )
+            .expect("a genuine block");
+        host.drain(observer);
+    }
+    assert_eq!(host.replicas[observer].ledger().height(), 2);
+
+    // The pipelined request is never answered: forgotten after the timeout,
+    // and the stall check asks again from where the ledger is.
+    let before = host.requests.len();
+    let timeout = host.replicas[observer].config().sync.timeout_ms;
+    let mut now = host.now;
+    while now <= host.now + timeout + 5_000 {
+        now += 1_000;
+        host.replicas[observer].handle(Event::Timer(Timer::SyncCheck), clock(now));
+        host.drain(observer);
+    }
+    let retried: Vec<_> = host.requests[before..]
+        .iter()
+        .filter(|(i, _)| *i == observer)
+        .collect();
+    assert_eq!(retried.len(), 1, "{retried:?}");
+    assert_eq!(retried[0].1.from_height, 3);
 }

@@ -43,14 +43,11 @@ pub const JUNK_TXS_MAX: usize = 16;
 pub const REPLAY_LOG_MAX: usize = 256;
 /// Inputs processed for one event (an input's actions may feed more inputs).
 pub const INPUTS_PER_EVENT_MAX: usize = 10_000;
-/// A node asks again for the same height's block only after this long (the
-/// node keeps one sync request in flight; a simulated answer may be lost).
-pub const SYNC_RETRY_MS: u64 = 300;
-/// How often a node checks whether it stalled, and asks a peer for blocks.
-pub const SYNC_POLL_MS: u64 = 1_000;
-/// A node that applied no block for this long asks a peer for blocks (the
-/// node's stall timer).
-pub const SYNC_STALL_MS: u64 = 2_000;
+/// A block request unanswered for this long is given up (a simulated answer
+/// may be lost; the node's network times its requests out the same way).
+pub const SYNC_TIMEOUT_MS: u64 = 1_500;
+/// Most blocks one sync answer carries.
+pub const SYNC_BATCH_MAX: u32 = 32;
 /// Chance (per thousand own votes sent, with crashes on, before healing) that
 /// an honest validator crashes between persisting a vote and sending it.
 pub const CRASH_BEFORE_SEND_PERMILLE: u32 = 3;
@@ -93,12 +90,6 @@ struct Node {
     /// Byzantine: values echoed per slot.
     echoed: BTreeMap<SlotKey, BTreeSet<Option<Hash>>>,
     replay_log: VecDeque<Vec<u8>>,
-    /// Block sync: the highest height a peer reported, and that peer.
-    sync_tip: (u64, usize),
-    /// Block sync: the height last asked for, and when.
-    sync_asked: (u64, u64),
-    /// When this node last applied a block (or restarted).
-    last_progress_ms: u64,
 }
 
 impl Node {
@@ -254,9 +245,6 @@ impl Sim {
                 pairs: BTreeMap::new(),
                 echoed: BTreeMap::new(),
                 replay_log: VecDeque::new(),
-                sync_tip: (0, 0),
-                sync_asked: (0, 0),
-                last_progress_ms: 0,
             });
         }
         let validators_at_genesis = cfg.validators;
@@ -490,6 +478,11 @@ fn replica_config(cfg: &SimConfig) -> ReplicaConfig {
         clock_drift_max_ms: BLOCK_TIME_DRIFT_MAX_MS,
         mempool_size_max: MEMPOOL_TXS_MAX,
         inputs_per_event_max: INPUTS_PER_EVENT_MAX,
+        sync: kp_replica::SyncConfig {
+            batch_max: SYNC_BATCH_MAX,
+            timeout_ms: SYNC_TIMEOUT_MS,
+            ..kp_replica::SyncConfig::default()
+        },
         ..ReplicaConfig::default()
     }
 }

@@ -52,7 +52,6 @@ impl Node {
     ) -> Result<(), NodeError> {
         let height = block.header.height;
         self.shared.metrics.record_block(&receipt.receipts, elapsed);
-        self.last_progress = Instant::now();
         tracing::info!(
             height,
             txs = block.txs.len(),

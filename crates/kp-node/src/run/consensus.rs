@@ -1,7 +1,7 @@
 //! Driving the replica: carrying out its batches in order, and sending its consensus messages (directly to validators, by gossip otherwise).
 
 use super::*;
-use kp_replica::{Note, Outgoing, Ready, SyncAsk};
+use kp_replica::{Note, Outgoing, Ready};
 
 impl Node {
     /// Carries out everything the replica has to do after an event, batch
@@ -51,10 +51,8 @@ impl Node {
         for tx in ready.gossip {
             self.queue_gossip(tx).await;
         }
-        match ready.sync {
-            Some(SyncAsk::AnyPeer) => self.request_sync(),
-            Some(SyncAsk::Peer(peer)) => self.request_sync_from(peer),
-            None => {}
+        if let Some(request) = ready.sync_request {
+            self.send_sync_request(request);
         }
         for note in ready.notes {
             match note {

@@ -176,12 +176,12 @@ impl Node {
     pub(super) async fn on_net(&mut self, event: NetEvent) -> Result<(), NodeError> {
         match event {
             NetEvent::PeerConnected(peer) => {
-                self.peers.insert(peer);
-                self.refresh_status();
+                self.replica.handle(Event::PeerConnected(peer), now_ms());
+                self.drain().await?;
             }
             NetEvent::PeerDisconnected(peer) => {
-                self.peers.remove(&peer);
-                self.refresh_status();
+                self.replica.handle(Event::PeerDisconnected(peer), now_ms());
+                self.drain().await?;
             }
             NetEvent::Gossip { topic, from, bytes } => match topic {
                 Topic::Transactions => self.on_tx_batch(from, &bytes).await?,
@@ -202,7 +202,8 @@ impl Node {
                             let height = block.header.height;
                             let next = self.ledger().height() + 1;
                             if height > next {
-                                self.request_sync_from(from);
+                                self.replica.handle(Event::PeerAhead(from), now_ms());
+                                self.drain().await?;
                             } else if height == next {
                                 self.apply_synced(block, certificate).await?;
                             }

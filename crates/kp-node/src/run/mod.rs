@@ -25,7 +25,7 @@ use kp_storage::{SafetyStore, SavedSafety, SledStore};
 use kp_types::{
     Block, CommitCertificate, PublicKey, SignedTransaction, SigningKey, Timestamp, TxHash,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -61,8 +61,6 @@ const REQUEST_QUEUE: usize = 1024;
 const WAITERS_MAX: usize = 10_000;
 /// How far ahead of the local clock a proposed block's time may be.
 const CLOCK_DRIFT_MAX_MS: u64 = 10_000;
-/// How long without a new block before asking peers for blocks.
-const STALL_MS: u64 = 2_000;
 /// Lifetime the node gives the evidence transactions it signs.
 const EVIDENCE_TX_LIFETIME_MS: u64 = 60 * 60 * 1000;
 /// Inputs the consensus core handles for one event at most.
@@ -215,7 +213,6 @@ fn init_tracing(format: crate::config::LogFormat) {
 enum Timer {
     /// One the replica asked for.
     Replica(kp_replica::Timer),
-    Sync,
     FlushTxs,
 }
 
@@ -236,14 +233,10 @@ struct Node {
     timer_seq: u64,
     waiters: BTreeMap<TxHash, Vec<oneshot::Sender<Result<Submitted, ApiError>>>>,
     allowed: Vec<PublicKey>,
-    peers: BTreeSet<PublicKey>,
-    last_progress: Instant,
-    sync_in_flight: bool,
     /// When blocks fetched from peers were last applied.
     last_synced: Option<Instant>,
     sync_replies: mpsc::Sender<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
     sync_results: mpsc::Receiver<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
-    sync_peer_index: usize,
     /// Permits for block sync answers being read (`serve_blocks`).
     sync_serving: Arc<tokio::sync::Semaphore>,
     rpc_shutdown: Option<oneshot::Sender<()>>,
@@ -416,6 +409,10 @@ impl Node {
             recheck_per_block: MEMPOOL_RECHECK_PER_BLOCK,
             evidence_tx_lifetime_ms: EVIDENCE_TX_LIFETIME_MS,
             inputs_per_event_max: INPUTS_PER_EVENT_MAX,
+            sync: kp_replica::SyncConfig {
+                batch_max: SYNC_BATCH_MAX,
+                ..kp_replica::SyncConfig::default()
+            },
         };
         Ok(Node {
             chain_id: ledger.chain_id().to_string(),
@@ -432,13 +429,9 @@ impl Node {
             timer_seq: 0,
             waiters: BTreeMap::new(),
             allowed,
-            peers: BTreeSet::new(),
-            last_progress: Instant::now(),
-            sync_in_flight: false,
             last_synced: None,
             sync_replies,
             sync_results,
-            sync_peer_index: 0,
             sync_serving: Arc::new(tokio::sync::Semaphore::new(SYNC_SERVE_CONCURRENT)),
             rpc_shutdown: Some(rpc_shutdown),
             tx_outbox: Vec::new(),
@@ -498,7 +491,7 @@ impl Node {
             block_hash: ledger.last_block_hash(),
             state_root: ledger.state_root(),
             block_time: ledger.last_block_time().to_string(),
-            peers: self.peers.len(),
+            peers: self.replica.peers(),
             validators: ledger.validators().len(),
             mempool: self.replica.mempool().len(),
             round: self.replica.consensus().round(),
@@ -520,7 +513,6 @@ impl Node {
         self.refresh_status();
         self.replica.handle(Event::Start, now_ms());
         self.drain().await?;
-        self.schedule(Duration::from_millis(500), Timer::Sync);
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|source| NodeError::Io {
                 action: "install the SIGTERM handler",
@@ -544,7 +536,6 @@ impl Node {
                 },
                 Some(request) = self.requests.recv() => self.on_request(request).await?,
                 Some((peer, answer)) = self.sync_results.recv() => {
-                    self.sync_in_flight = false;
                     self.on_sync_answer(peer, answer).await?;
                 }
                 _ = tokio::time::sleep_until(deadline) => self.fire_timers().await?,
@@ -571,12 +562,6 @@ impl Node {
                     self.drain().await?;
                 }
                 Timer::FlushTxs => self.flush_txs().await,
-                Timer::Sync => {
-                    if self.last_progress.elapsed() > Duration::from_millis(STALL_MS) {
-                        self.request_sync();
-                    }
-                    self.schedule(Duration::from_millis(1000), Timer::Sync);
-                }
             }
         }
         Ok(())

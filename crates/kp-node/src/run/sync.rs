@@ -1,38 +1,25 @@
 //! Block sync: asking peers for decided blocks, checking their commit certificates and signatures off the node task, and applying them ahead of the store and writing them in stages.
 
 use super::*;
-use kp_replica::VerifiedSignatures;
+use kp_replica::{SyncRequest, VerifiedSignatures};
 
 impl Node {
-    pub(super) fn request_sync(&mut self) {
-        let peers: Vec<PublicKey> = self.peers.iter().copied().collect();
-        if peers.is_empty() {
-            return;
-        }
-        self.sync_peer_index = (self.sync_peer_index + 1) % peers.len();
-        self.request_sync_from(peers[self.sync_peer_index]);
-    }
-
-    pub(super) fn request_sync_from(&mut self, peer: PublicKey) {
-        let from = self.ledger().height() + 1;
-        self.request_sync_from_height(peer, from);
-    }
-
-    /// Asks `peer` for the blocks from `from` on, unless a request is
-    /// already in flight (at most one: the pipeline is one answer deep).
-    pub(super) fn request_sync_from_height(&mut self, peer: PublicKey, from: u64) {
-        if self.sync_in_flight {
-            return;
-        }
-        self.sync_in_flight = true;
+    /// Sends the replica's block request on its way; the answer comes back
+    /// to the node task (`on_sync_answer`).
+    pub(super) fn send_sync_request(&mut self, request: SyncRequest) {
         let net = self.net.clone();
         let replies = self.sync_replies.clone();
         tokio::spawn(async move {
             let asked = Instant::now();
-            let answer = net.request_blocks(peer, from, SYNC_BATCH_MAX).await;
+            let SyncRequest {
+                peer,
+                from_height,
+                max,
+            } = request;
+            let answer = net.request_blocks(peer, from_height, max).await;
             tracing::debug!(
                 %peer,
-                from,
+                from_height,
                 bytes = answer.as_ref().map_or(0, Vec::len),
                 roundtrip_ms = asked.elapsed().as_millis() as u64,
                 "sync answer arrived"
@@ -46,49 +33,35 @@ impl Node {
         peer: PublicKey,
         answer: Result<Vec<u8>, kp_network::NetworkError>,
     ) -> Result<(), NodeError> {
-        let bytes = match answer {
-            Ok(bytes) => bytes,
+        let started = std::time::Instant::now();
+        let decoded = match answer {
+            Ok(bytes) => {
+                match kp_types::decode::<Vec<(Block, CommitCertificate)>>(&bytes, SYNC_BYTES_MAX) {
+                    Ok(blocks) => Some(blocks),
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "peer sent an undecodable sync answer");
+                        None
+                    }
+                }
+            }
             Err(e) => {
                 tracing::debug!(%peer, error = %e, "block sync request failed");
-                return Ok(());
+                None
             }
         };
-        let started = std::time::Instant::now();
-        let blocks: Vec<(Block, CommitCertificate)> = match kp_types::decode(&bytes, SYNC_BYTES_MAX)
-        {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "peer sent an undecodable sync answer");
-                return Ok(());
-            }
-        };
-        drop(bytes);
-        // Blocks this node already has (a block gossiped or decided while
-        // the answer travelled) are skipped; the rest must follow on.
-        let next = self.ledger().height() + 1;
-        let blocks: Vec<(Block, CommitCertificate)> = blocks
-            .into_iter()
-            .skip_while(|(block, _)| block.header.height < next)
-            .collect();
-        let contiguous = blocks
-            .iter()
-            .enumerate()
-            .all(|(i, (block, _))| block.header.height == next + i as u64);
-        if blocks.is_empty() || !contiguous || blocks[0].0.header.height != next {
-            if !blocks.is_empty() {
-                tracing::warn!(%peer, "peer sent a sync answer that does not follow on");
-            }
+        // The replica keeps what follows on from the ledger (blocks decided
+        // meanwhile are skipped) and, if anything does, asks the same peer
+        // for the next range at once: it travels (and the peer reads it
+        // from its store) while this one is verified and applied. If this
+        // answer turns out invalid, the next one does not follow on, and
+        // the stall check picks another peer.
+        let blocks = self.replica.sync_answered(peer, decoded, now_ms());
+        self.drain().await?;
+        if blocks.is_empty() {
             return Ok(());
         }
-        // Pipeline: the next answer travels (and the peer reads it from its
-        // store) while this one is verified and applied. An answer smaller
-        // than asked may only mean the peer's size limit cut it; an empty
-        // one ends the sync. If this answer turns out invalid, the next one
-        // does not follow on and is dropped, and the stall timer picks
-        // another peer.
         let count = blocks.len();
         let decode_ms = started.elapsed().as_millis() as u64;
-        self.request_sync_from_height(peer, next + count as u64);
         let mut waits = SyncWaits::default();
         let applied = self.apply_synced_batch(blocks, &mut waits).await?;
         tracing::info!(

@@ -33,14 +33,14 @@ impl Sim {
 
     /// What `node` sends for a decided block it holds (a sync answer, or the
     /// announcement of a block it proposed): the block, or a lie from a
-    /// lying sync peer.
-    pub(super) fn sync_answer(
+    /// lying sync peer (another block, or a certificate that does not
+    /// decide it).
+    pub(super) fn served(
         &mut self,
         node: usize,
         mut block: Block,
         mut certificate: CommitCertificate,
-        tip: u64,
-    ) -> NetMessage {
+    ) -> (Block, CommitCertificate) {
         if self.replicas[node].byzantine == Some(Byzantine::LyingSyncPeer) {
             match self.rng.gen_range(0..3) {
                 // Another block under the real certificate.
@@ -55,11 +55,7 @@ impl Sim {
                 _ => certificate.signatures.truncate(1),
             }
         }
-        NetMessage::Block {
-            block: Box::new(block),
-            certificate: Box::new(certificate),
-            tip,
-        }
+        (block, certificate)
     }
 
     pub(super) fn outgoing(&mut self, node: usize, to: Option<usize>, message: ConsensusMessage) {

@@ -4,20 +4,20 @@
 //! persisted, with the double-sign check; a decided block applied with its
 //! stored copy; messages sent, through the byzantine rewrites and the crash
 //! between persisting a vote and sending it; timers scheduled in simulated
-//! time; evidence gossiped; sync requests sent). It also does what the node's
-//! shell does around the replica: announce the blocks it proposed, ask for
-//! blocks when it stalls, and keep asking while a peer reports more.
+//! time; evidence gossiped; the replica's block requests sent). It also does
+//! what the node's shell does around the replica: announce the blocks it
+//! proposed, and answer peers' block requests from its store. When and whom
+//! to ask for blocks is the replica's (as in the node).
 
 use super::network::NetMessage;
 use super::queue::Event;
-use super::{block_key, Sim, SYNC_POLL_MS, SYNC_RETRY_MS, SYNC_STALL_MS};
+use super::{block_key, Sim};
 use crate::check::Violation;
 use crate::config::{BrokenRule, Byzantine};
 use kp_consensus::{ConsensusMessage, SharedBlock};
 use kp_ledger::{LedgerEvent, WriteSet};
-use kp_replica::{Event as ReplicaEvent, Outgoing, Ready, SubmitError, SyncAsk};
+use kp_replica::{Event as ReplicaEvent, Outgoing, Ready, SubmitError};
 use kp_types::{CommitCertificate, Domain, Hash, SignedTransaction, VoteKind};
-use rand::seq::SliceRandom;
 
 fn nil_value() -> Hash {
     Hash::of(Domain::Document, b"kp-sim nil vote")
@@ -25,10 +25,16 @@ fn nil_value() -> Hash {
 
 impl Sim {
     /// Starts a node's replica: it runs the height after its last block.
+    /// Every other node counts as connected (a partition drops messages,
+    /// and unanswered block requests time out).
     pub(super) fn start(&mut self, node: usize) -> Result<(), Violation> {
-        let incarnation = self.replicas[node].incarnation;
-        self.replicas[node].last_progress_ms = self.now;
-        self.push(SYNC_POLL_MS, Event::SyncPoll { node, incarnation });
+        let peers: Vec<_> = (0..self.replicas.len())
+            .filter(|p| *p != node)
+            .map(|p| self.replicas[p].public)
+            .collect();
+        for peer in peers {
+            self.handle(node, ReplicaEvent::PeerConnected(peer))?;
+        }
         self.handle(node, ReplicaEvent::Start)
     }
 
@@ -125,24 +131,14 @@ impl Sim {
                 self.send_all(node, NetMessage::Tx(Box::new(tx)));
             }
         }
-        match ready.sync {
-            Some(SyncAsk::AnyPeer) => {
-                let mut peers: Vec<usize> =
-                    (0..self.replicas.len()).filter(|p| *p != node).collect();
-                peers.shuffle(&mut self.rng);
-                let height = self.replicas[node].ledger().height() + 1;
-                if self.sync_due(node, height) {
-                    for peer in peers.into_iter().take(2) {
-                        self.send(node, peer, NetMessage::SyncRequest { height });
-                    }
-                }
+        if let Some(request) = ready.sync_request {
+            if let Some(peer) = self.replicas.iter().position(|r| r.public == request.peer) {
+                let message = NetMessage::SyncRequest {
+                    from_height: request.from_height,
+                    max: request.max,
+                };
+                self.send(node, peer, message);
             }
-            Some(SyncAsk::Peer(key)) => {
-                if let Some(peer) = self.replicas.iter().position(|r| r.public == key) {
-                    self.request_sync(node, peer);
-                }
-            }
-            None => {}
         }
         if self.debug {
             for note in ready.notes {
@@ -150,40 +146,6 @@ impl Sim {
             }
         }
         Ok(())
-    }
-
-    /// Whether `node` may ask for `height` now (at most one ask per height
-    /// every [`SYNC_RETRY_MS`]); records the ask.
-    fn sync_due(&mut self, node: usize, height: u64) -> bool {
-        let (asked, at) = self.replicas[node].sync_asked;
-        if asked == height && self.now < at + SYNC_RETRY_MS {
-            return false;
-        }
-        self.replicas[node].sync_asked = (height, self.now);
-        true
-    }
-
-    /// Asks `peer` for the block after `node`'s last one.
-    pub(super) fn request_sync(&mut self, node: usize, peer: usize) {
-        let height = self.replicas[node].ledger().height() + 1;
-        if self.sync_due(node, height) {
-            self.send(node, peer, NetMessage::SyncRequest { height });
-        }
-    }
-
-    /// The node's stall timer: no block for a while, ask a random peer.
-    pub(super) fn sync_poll(&mut self, node: usize, incarnation: u64) {
-        let r = &self.replicas[node];
-        if !r.alive || r.incarnation != incarnation {
-            return;
-        }
-        if self.now.saturating_sub(r.last_progress_ms) > SYNC_STALL_MS {
-            let peers: Vec<usize> = (0..self.replicas.len()).filter(|p| *p != node).collect();
-            if let Some(peer) = peers.choose(&mut self.rng).copied() {
-                self.request_sync(node, peer);
-            }
-        }
-        self.push(SYNC_POLL_MS, Event::SyncPoll { node, incarnation });
     }
 
     /// Double-sign check of what an honest validator sends under its own key.
@@ -242,7 +204,6 @@ impl Sim {
             }
             Err(_) => return Ok(()),
         };
-        self.replicas[node].last_progress_ms = self.now;
         self.trace = Hash::of_parts(
             Domain::Document,
             &[&self.trace.0, &receipt.block_hash.0, &receipt.state_root.0],
@@ -276,14 +237,12 @@ impl Sim {
         // laggards follow without asking.
         let silent = self.replicas[node].byzantine == Some(Byzantine::Silent);
         if block.header.proposer == self.replicas[node].public && !silent {
-            let announce = self.sync_answer(node, block, certificate, height);
+            let (block, certificate) = self.served(node, block, certificate);
+            let announce = NetMessage::Block {
+                block: Box::new(block),
+                certificate: Box::new(certificate),
+            };
             self.send_all(node, announce);
-        }
-        let (tip, peer) = self.replicas[node].sync_tip;
-        if height < tip {
-            // Catching up: fetch the next block right away instead of
-            // waiting for consensus traffic.
-            self.request_sync(node, peer);
         }
         Ok(())
     }

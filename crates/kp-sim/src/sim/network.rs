@@ -16,15 +16,17 @@ use rand::Rng;
 pub(super) enum NetMessage {
     /// An encoded [`ConsensusMessage`] (decoded defensively on receipt).
     Consensus(Vec<u8>),
-    /// Block sync: "send me the decided block of this height".
-    SyncRequest { height: u64 },
-    /// A decided block with its commit certificate: a sync answer, or the
-    /// announcement of a block its proposer applied.
+    /// Block sync: "send me the decided blocks from this height on".
+    SyncRequest { from_height: u64, max: u32 },
+    /// The answer: consecutive decided blocks with their certificates
+    /// (empty if the peer has none from there).
+    SyncAnswer {
+        blocks: Vec<(Block, CommitCertificate)>,
+    },
+    /// The announcement of a decided block by the proposer that applied it.
     Block {
         block: Box<Block>,
         certificate: Box<CommitCertificate>,
-        /// The sender's height, so the receiver knows how far to go.
-        tip: u64,
     },
     /// Transaction gossip.
     Tx(Box<SignedTransaction>),
@@ -78,20 +80,46 @@ impl Sim {
         }
         match message {
             NetMessage::Consensus(bytes) => self.deliver_consensus(to, from, bytes),
-            NetMessage::SyncRequest { height } => {
-                let stored = stored_block(self.replicas[to].ledger().store(), height);
-                if let Some((block, certificate)) = stored {
-                    let tip = self.replicas[to].ledger().height();
-                    let answer = self.sync_answer(to, block, certificate, tip);
-                    self.send(to, from, answer);
+            NetMessage::SyncRequest { from_height, max } => {
+                // Answered from the store, as the node does.
+                let mut blocks = Vec::new();
+                for height in from_height..from_height.saturating_add(u64::from(max)) {
+                    let Some((block, certificate)) =
+                        stored_block(self.replicas[to].ledger().store(), height)
+                    else {
+                        break;
+                    };
+                    blocks.push(self.served(to, block, certificate));
+                }
+                self.send(to, from, NetMessage::SyncAnswer { blocks });
+                Ok(())
+            }
+            NetMessage::SyncAnswer { blocks } => {
+                let now = self.block_clock();
+                let peer = self.replicas[from].public;
+                let blocks = self.replicas[to]
+                    .replica
+                    .sync_answered(peer, Some(blocks), now);
+                self.drain(to)?;
+                for (block, certificate) in blocks {
+                    if !self.deliver_block(to, from, block, certificate)? {
+                        break;
+                    }
                 }
                 Ok(())
             }
-            NetMessage::Block {
-                block,
-                certificate,
-                tip,
-            } => self.deliver_block(to, from, *block, *certificate, tip),
+            NetMessage::Block { block, certificate } => {
+                let height = block.header.height;
+                let next = self.replicas[to].ledger().height() + 1;
+                if height > next {
+                    // This node missed blocks, which the sender has.
+                    let peer = self.replicas[from].public;
+                    self.handle(to, ReplicaEvent::PeerAhead(peer))
+                } else {
+                    self.deliver_block(to, from, *block, *certificate)
+                        .map(|_| ())
+                }
+            }
             NetMessage::Tx(tx) => {
                 // Only validators propose, so only they pool others'
                 // transactions (as the node does).
@@ -103,26 +131,20 @@ impl Sim {
         }
     }
 
-    /// A decided block from a peer: the next one goes to the replica, which
-    /// checks its certificate and the block before taking it; one further
-    /// ahead means this node missed blocks, which it asks the sender for.
+    /// A decided block from a peer goes to the replica, which checks its
+    /// certificate and the block before taking it. Returns whether it was
+    /// taken.
     fn deliver_block(
         &mut self,
         to: usize,
         from: usize,
         block: Block,
         certificate: CommitCertificate,
-        tip: u64,
-    ) -> Result<(), Violation> {
+    ) -> Result<bool, Violation> {
+        if !self.replicas[to].alive {
+            return Ok(false);
+        }
         let height = block.header.height;
-        let next = self.replicas[to].ledger().height() + 1;
-        if height > next {
-            self.request_sync(to, from);
-            return Ok(());
-        }
-        if height < next {
-            return Ok(());
-        }
         let now = self.block_clock();
         let taken =
             self.replicas[to]
@@ -130,15 +152,10 @@ impl Sim {
                 .synced(block, certificate, &VerifiedSignatures::new(), now);
         match taken {
             Ok(_) => {
-                // Keep asking the peer that served this block while it
-                // reports more.
-                let r = &mut self.replicas[to];
-                if tip >= r.sync_tip.0 {
-                    r.sync_tip = (tip, from);
-                }
-                self.drain(to)
+                self.drain(to)?;
+                Ok(true)
             }
-            Err(SyncRefusal::NotNext { .. }) => Ok(()),
+            Err(SyncRefusal::NotNext { .. }) => Ok(false),
             Err(refusal) if self.honest(to) => {
                 // Replica 0 serves the block it tampered with under a broken
                 // rule; any other honest peer serves what was decided.
@@ -158,9 +175,9 @@ impl Sim {
                         self.now
                     );
                 }
-                Ok(())
+                Ok(false)
             }
-            Err(_) => Ok(()),
+            Err(_) => Ok(false),
         }
     }
 

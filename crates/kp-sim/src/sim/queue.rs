@@ -20,11 +20,6 @@ pub(super) enum Event {
         incarnation: u64,
         timer: Timer,
     },
-    /// A node's stall check (block sync).
-    SyncPoll {
-        node: usize,
-        incarnation: u64,
-    },
     Crash {
         node: usize,
     },
@@ -47,7 +42,6 @@ impl Event {
         match self {
             Event::Deliver { to, .. } => (0, *to),
             Event::Timer { node, .. } => (1, *node),
-            Event::SyncPoll { node, .. } => (2, *node),
             Event::Crash { node } => (3, *node),
             Event::Restart { node } => (4, *node),
             Event::Partition { .. } => (5, 0),
@@ -75,10 +69,6 @@ impl Sim {
                 if self.replicas[node].incarnation == incarnation {
                     self.handle(node, ReplicaEvent::Timer(timer))?;
                 }
-                Ok(())
-            }
-            Event::SyncPoll { node, incarnation } => {
-                self.sync_poll(node, incarnation);
                 Ok(())
             }
             Event::Crash { node } => {
