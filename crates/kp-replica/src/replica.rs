@@ -473,6 +473,13 @@ impl<S: StateStore> Replica<S> {
         executed
     }
 
+    /// The host could not store the decided block it was handed (its own
+    /// writes were refused): the replica forgets the decision, and the host
+    /// stops (or, in a simulation, records the failure).
+    pub fn abandon_decided(&mut self) {
+        self.awaiting = None;
+    }
+
     /// Commits the executed decided block (its writes and the host's, in
     /// one store commit, durable when this returns), then drops what it
     /// included from the pool and schedules the next height. On an error

@@ -16,7 +16,7 @@ use crate::check::{Checker, Violation};
 use crate::config::{Byzantine, SimConfig};
 use crate::fixture::{self, Workload};
 use kp_consensus::{Consensus, ConsensusConfig};
-use kp_ledger::{testkit, Genesis, Ledger, MemStore, StateStore};
+use kp_ledger::{testkit, Genesis, Ledger, MemStore};
 use kp_replica::{Replica, ReplicaConfig};
 use kp_types::{
     Block, CommitCertificate, Domain, Hash, PublicKey, SignedTransaction, SigningKey, Timestamp,
@@ -53,9 +53,6 @@ pub const SYNC_BATCH_MAX: u32 = 32;
 pub const CRASH_BEFORE_SEND_PERMILLE: u32 = 3;
 /// How far ahead of a replica's clock a proposed block's time may be.
 pub const BLOCK_TIME_DRIFT_MAX_MS: u64 = 5_000;
-/// Where replicas keep decided blocks and certificates in their store (host
-/// key range, written in the same commit as the block's state).
-const BLOCK_KEY_PREFIX: u8 = 0x80;
 
 /// Genesis time of simulated chains: 2026-01-01T00:00:00Z.
 fn genesis_time() -> Timestamp {
@@ -487,15 +484,14 @@ fn replica_config(cfg: &SimConfig) -> ReplicaConfig {
     }
 }
 
-fn block_key(height: u64) -> Vec<u8> {
-    let mut key = vec![BLOCK_KEY_PREFIX];
-    key.extend_from_slice(&height.to_be_bytes());
-    key
-}
-
+/// The decided block at `height` with its certificate, as the node's block
+/// store holds them (`kp_chain`, the same layout and readers).
 fn stored_block(store: &MemStore, height: u64) -> Option<(Block, CommitCertificate)> {
-    let bytes = store.get(&block_key(height)).ok().flatten()?;
-    kp_types::decode(&bytes, kp_consensus::MESSAGE_BYTES_MAX).ok()
+    let block = kp_chain::BlockStore::block(store, height).ok().flatten()?;
+    let certificate = kp_chain::BlockStore::commit_certificate(store, height)
+        .ok()
+        .flatten()?;
+    Some((block, certificate))
 }
 
 #[cold]

@@ -87,11 +87,19 @@ impl Sim {
         let config = replica_config(&self.cfg);
         let r = &mut self.replicas[node];
         let store = r.replica.ledger().store().snapshot();
-        let ledger = Ledger::open(&self.genesis, store).map_err(|e| Violation::Validity {
-            height: 0,
-            replica: node,
-            error: format!("reopen: {e}"),
-        })?;
+        let ledger =
+            Ledger::open(&self.genesis, store.clone()).map_err(|e| Violation::Validity {
+                height: 0,
+                replica: node,
+                error: format!("reopen: {e}"),
+            })?;
+        // What the node checks when it starts: blocks and state agree.
+        kp_chain::check_consistency_with(&store, ledger.height(), kp_chain::CheckDepth::Recent(16))
+            .map_err(|e| Violation::Validity {
+                height: ledger.height(),
+                replica: node,
+                error: format!("store inconsistent after a restart: {e}"),
+            })?;
         let restored = r
             .safety
             .as_deref()

@@ -11,11 +11,11 @@
 
 use super::network::NetMessage;
 use super::queue::Event;
-use super::{block_key, Sim};
+use super::Sim;
 use crate::check::Violation;
 use crate::config::{BrokenRule, Byzantine};
 use kp_consensus::{ConsensusMessage, SharedBlock};
-use kp_ledger::{LedgerEvent, WriteSet};
+use kp_ledger::LedgerEvent;
 use kp_replica::{Event as ReplicaEvent, Outgoing, Ready, SubmitError};
 use kp_types::{CommitCertificate, Domain, Hash, SignedTransaction, VoteKind};
 
@@ -171,6 +171,27 @@ impl Sim {
         }
     }
 
+    /// Executes a decided block, adds its block-store entries (block,
+    /// certificate, index, receipts) and advances, in one commit.
+    fn store_decided(
+        &mut self,
+        node: usize,
+        block: &kp_types::Block,
+        certificate: &CommitCertificate,
+    ) -> Result<kp_ledger::BlockReceipt, String> {
+        let replica = &mut self.replicas[node].replica;
+        let mut pending = replica.execute_decided(block).map_err(|e| e.to_string())?;
+        let receipts = kp_types::encode(&pending.receipt().receipts);
+        let added = kp_chain::BlockStore::try_block_writes(block, certificate, &receipts)
+            .map_err(|e| e.to_string())
+            .and_then(|writes| pending.add_host_writes(writes).map_err(|e| e.to_string()));
+        if let Err(error) = added {
+            replica.abandon_decided();
+            return Err(error);
+        }
+        replica.advance_decided(pending).map_err(|e| e.to_string())
+    }
+
     /// Applies a decided block through the replica (with its stored copy in
     /// the same commit), checks it against the other honest replicas, and
     /// does what the node's shell does after a block.
@@ -178,7 +199,7 @@ impl Sim {
         &mut self,
         node: usize,
         block: SharedBlock,
-        certificate: CommitCertificate,
+        mut certificate: CommitCertificate,
     ) -> Result<(), Violation> {
         let mut block = std::sync::Arc::unwrap_or_clone(block);
         if let Some(BrokenRule::TamperDecision { height }) = self.cfg.broken {
@@ -187,19 +208,22 @@ impl Sim {
                 block = r
                     .ledger()
                     .build_block(r.public, block.header.time.plus_ms(1), &[]);
+                // The bug stores what it applied under the decision.
+                certificate.block_hash = block.hash();
             }
         }
         let height = block.header.height;
-        let mut writes = WriteSet::default();
-        writes.put(block_key(height), kp_types::encode(&(&block, &certificate)));
         let honest = self.honest(node);
-        let receipt = match self.replicas[node].replica.apply_decided(&block, writes) {
+        // As the node does: execute, add the block store's entries with the
+        // receipts (kp_chain's layout), advance in one commit.
+        let stored = self.store_decided(node, &block, &certificate);
+        let receipt = match stored {
             Ok(receipt) => receipt,
-            Err(e) if honest => {
+            Err(error) if honest => {
                 return Err(Violation::Validity {
                     height,
                     replica: node,
-                    error: e.to_string(),
+                    error,
                 })
             }
             Err(_) => return Ok(()),
