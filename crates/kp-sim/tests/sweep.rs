@@ -10,7 +10,7 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 /// Seeds of the default sweep.
-const DEFAULT_SEEDS: u64 = 200;
+const DEFAULT_SEEDS: u64 = 300;
 
 #[test]
 fn sweep() {
