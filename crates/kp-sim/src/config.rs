@@ -126,6 +126,10 @@ pub struct SimConfig {
     pub tx_interval_ms: u64,
     /// Whether resolutions expel and readmit a validator mid-run.
     pub governance: bool,
+    /// Whether one observer lags: it is down from the start until late in
+    /// the fault phase, then catches up by block sync (answers of many
+    /// blocks, pipelined) while a partition cuts it from half its peers.
+    pub laggard: bool,
     /// A deliberately broken rule (tests of the checker only).
     pub broken: Option<BrokenRule>,
     /// Delay between applying a block and starting the next height
@@ -149,6 +153,7 @@ impl SimConfig {
             liveness_window_ms: 30_000,
             tx_interval_ms: 150,
             governance: false,
+            laggard: false,
             broken: None,
             commit_delay_ms: 200,
             replay: format!(
@@ -198,6 +203,7 @@ impl SimConfig {
             liveness_window_ms: 60_000,
             tx_interval_ms: rng.gen_range(50..=400),
             governance: rng.gen_bool(0.4),
+            laggard: rng.gen_bool(0.3),
             broken: None,
             commit_delay_ms: 200,
             replay: crate::replay_command(seed),

@@ -236,3 +236,21 @@ fn byzantine_lying_sync_peer_is_refused() {
     assert!(report.sync_refused > 0, "{report:?}");
     assert!(report.min_height >= 5, "{report:?}");
 }
+
+/// A lagging observer: down from the start, it comes back with the whole
+/// chain to fetch and catches up by block sync while a partition cuts it
+/// from half its peers, one of which lies about blocks.
+#[test]
+fn a_lagging_observer_catches_up_through_a_partition_and_a_lying_peer() {
+    let mut cfg = SimConfig::calm(21, 4);
+    cfg.byzantine = vec![Byzantine::LyingSyncPeer];
+    cfg.observers = 1;
+    cfg.laggard = true;
+    cfg.faults = lossy();
+    cfg.fault_phase_ms = 12_000;
+    let report = must_pass(cfg);
+    // It had most of the chain to fetch, and every honest replica (the
+    // observer included) reached the goal after healing.
+    assert!(report.min_height >= 10, "{report:?}");
+    assert!(report.crashes >= 1, "{report:?}");
+}

@@ -40,7 +40,33 @@ impl Sim {
                 self.push((start + down).min(phase), Event::Restart { node });
             }
         }
+        if self.cfg.laggard {
+            self.schedule_laggard();
+        }
         self.push(phase, Event::Heal);
+    }
+
+    /// The lagging observer (if there is one): down from the start, back at
+    /// three quarters of the fault phase with the whole chain to fetch, and
+    /// cut from half its peers (both ways) for the first second and a half
+    /// of its catch-up.
+    fn schedule_laggard(&mut self) {
+        let Some(node) = (self.cfg.validators..self.replicas.len()).next() else {
+            return;
+        };
+        let phase = self.cfg.fault_phase_ms;
+        let back = phase * 3 / 4;
+        self.push(0, Event::Crash { node });
+        self.push(back, Event::Restart { node });
+        let mut blocked = std::collections::BTreeSet::new();
+        for peer in (0..self.replicas.len()).filter(|p| *p != node && p % 2 == 0) {
+            blocked.insert((node, peer));
+            blocked.insert((peer, node));
+        }
+        self.partition_id += 1;
+        let id = self.partition_id;
+        self.push(back, Event::Partition { id, blocked });
+        self.push((back + 1_500).min(phase), Event::PartitionEnd { id });
     }
 
     /// A random split of the replicas: symmetric, or one-way.
