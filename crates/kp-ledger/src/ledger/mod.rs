@@ -662,18 +662,7 @@ impl<S: StateStore> Ledger<S> {
     /// in one store commit) and moves the ledger past it. Refused while
     /// blocks applied ahead of the store are not yet written.
     pub fn advance(&mut self, pending: Pending) -> Result<BlockReceipt, LedgerError> {
-        self.check_follows(&pending)?;
-        let Pending {
-            writes,
-            receipt,
-            next,
-        } = pending;
-        let committed = self.store.commit_owned(writes);
-        // Whatever the outcome, the memo may no longer be the store's state.
-        self.memo.clear();
-        committed?;
-        self.moved_past(&receipt, next);
-        Ok(receipt)
+        self.advance_with(pending, |store, writes| store.commit_owned(writes))
     }
 
     /// Moves the ledger past an executed block whose writes the host has not
@@ -683,14 +672,29 @@ impl<S: StateStore> Ledger<S> {
     /// blocks while the last ones are written; nothing about such a block
     /// may be acknowledged before its write is durable.
     pub fn advance_behind(&mut self, pending: Pending) -> Result<BlockReceipt, LedgerError> {
+        self.advance_with(pending, |store, writes| {
+            store.push(writes);
+            Ok(())
+        })
+    }
+
+    /// Moves the ledger past `pending` once `write` has put its writes
+    /// where reads find them (the store, or the layers on top of it).
+    fn advance_with(
+        &mut self,
+        pending: Pending,
+        write: impl FnOnce(&mut Behind<S>, WriteSet) -> Result<(), StoreError>,
+    ) -> Result<BlockReceipt, LedgerError> {
         self.check_follows(&pending)?;
         let Pending {
             writes,
             receipt,
             next,
         } = pending;
-        self.store.push(writes);
+        let written = write(&mut self.store, writes);
+        // Whatever the outcome, the memo may no longer be the store's state.
         self.memo.clear();
+        written?;
         self.moved_past(&receipt, next);
         Ok(receipt)
     }
