@@ -433,16 +433,11 @@ fn tamper(mode: Tamper, proof: &mut serde_json::Value) {
             let anchor = &mut proof["anchor"];
             let mut commit: kp_types::CommitCertificate =
                 serde_json::from_value(anchor["commit"].clone()).unwrap();
-            commit.signatures = (0..4u8)
-                .map(|i| {
-                    let key = kp_types::SigningKey::from_seed([200 + i; 32]);
-                    let vote = commit.precommit_for(key.public()).sign(&key);
-                    kp_types::consensus::CommitSignature {
-                        validator: key.public(),
-                        signature: vote.signature,
-                    }
-                })
+            let strangers: Vec<_> = (0..4u8)
+                .map(|i| kp_types::SigningKey::from_seed([200 + i; 32]))
                 .collect();
+            commit.signatures.clear();
+            commit.sign_with(&strangers);
             anchor["commit"] = serde_json::to_value(&commit).unwrap();
         }
         Tamper::ThinCommit => {

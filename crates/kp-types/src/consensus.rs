@@ -218,6 +218,19 @@ impl CommitCertificate {
         }
     }
 
+    /// Adds each key's signature of its precommit (for whoever holds the
+    /// keys: tests, benchmarks, tools that build a chain; a node's
+    /// certificates come from consensus).
+    pub fn sign_with<'a>(&mut self, keys: impl IntoIterator<Item = &'a SigningKey>) {
+        for key in keys {
+            let vote = self.precommit_for(key.public()).sign(key);
+            self.signatures.push(CommitSignature {
+                validator: key.public(),
+                signature: vote.signature,
+            });
+        }
+    }
+
     /// Checks the certificate against the validator set of its height.
     pub fn verify(&self, chain_id: &str, validators: &[PublicKey]) -> Result<(), CommitError> {
         if self.chain_id != chain_id {

@@ -4,7 +4,6 @@
 
 pub mod process;
 
-use kp_types::consensus::CommitSignature;
 use kp_types::{
     Block, BlockHeader, CommitCertificate, Domain, Hash, Payload, PublicKey, SignedTransaction,
     SigningKey, Timestamp, Transaction,
@@ -70,13 +69,7 @@ pub fn certificate(block: &Block) -> CommitCertificate {
         block_hash: block.hash(),
         signatures: Vec::new(),
     };
-    for key in &validators()[..3] {
-        let vote = certificate.precommit_for(key.public()).sign(key);
-        certificate.signatures.push(CommitSignature {
-            validator: key.public(),
-            signature: vote.signature,
-        });
-    }
+    certificate.sign_with(&validators()[..3]);
     certificate
 }
 

@@ -24,7 +24,6 @@ fn build_chain(
     use kp_chain::BlockStore;
     use kp_ledger::{Genesis, Ledger};
     use kp_storage::SledStore;
-    use kp_types::consensus::CommitSignature;
     use kp_types::{CommitCertificate, SignedTransaction};
     // Blocks per durable store commit (a syncing node commits about 4,000
     // certificates at once; sled's memory per batch grows with its keys).
@@ -98,13 +97,7 @@ fn build_chain(
             block_hash: block.hash(),
             signatures: vec![],
         };
-        for key in &validators {
-            let vote = certificate.precommit_for(key.public()).sign(key);
-            certificate.signatures.push(CommitSignature {
-                validator: key.public(),
-                signature: vote.signature,
-            });
-        }
+        certificate.sign_with(validators.iter().copied());
         let mut pending = ledger.execute(&block).expect("execute the block");
         let receipts = kp_types::encode(&pending.receipt().receipts);
         let writes =
