@@ -485,9 +485,18 @@ impl<S: StateStore> Replica<S> {
     /// included from the pool and schedules the next height. On an error
     /// the ledger is unchanged and the host stops.
     pub fn advance_decided(&mut self, pending: Pending) -> Result<BlockReceipt, LedgerError> {
-        let synced = self.awaiting.take().is_some_and(|(_, synced)| synced);
+        let awaited = self.awaiting.take();
+        let synced = awaited.is_some_and(|(_, synced)| synced);
         let block_empty = pending.receipt().receipts.is_empty();
+        let before = self.ledger.height();
         let receipt = self.ledger.advance(pending)?;
+        // On in release builds too: the block advanced is the one handed out.
+        assert!(
+            awaited.is_some_and(|(height, _)| height == receipt.height)
+                && self.ledger.height() == before + 1,
+            "replica: advanced to block {} while block {awaited:?} was awaited",
+            receipt.height
+        );
         let now = self.now;
         self.note_committed(&receipt, now);
         let next = self.ledger.height() + 1;
@@ -716,6 +725,13 @@ impl<S: StateStore> Replica<S> {
             }
             Action::Decide { block, certificate } => {
                 let height = block.header.height;
+                // On in release builds too: a decision is handed out only
+                // when the last one has been applied (`ready` stops at each).
+                assert!(
+                    self.awaiting.is_none(),
+                    "replica: block {height} decided while block {:?} awaits its apply",
+                    self.awaiting
+                );
                 if height == self.ledger.height() + 1 {
                     self.awaiting = Some((height, false));
                     self.ready.decided = Some((block, certificate));
