@@ -8,7 +8,7 @@
 //! stored without its state changes, nor the reverse, and the "last stored
 //! block height" always equals the ledger's applied height after a crash.
 //!
-//! Reading goes through any [`StateStore`] (the node's [`crate::SledStore`],
+//! Reading goes through any [`StateStore`] (the node's `kp_storage::SledStore`,
 //! or the simulator's `MemStore`). Every value read is decoded with a size
 //! limit and checked against its key ("pair assertions": what was checked
 //! before writing is checked again after reading); a mismatch is
