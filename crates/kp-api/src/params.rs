@@ -42,6 +42,9 @@ pub struct Params {
     /// processed at the start of one block each; the rest roll over to the
     /// next block (rules check expiry directly, so this only bounds work).
     pub housekeeping_per_block_max: u32,
+    /// Most resolutions one government may have pending at once: one
+    /// government cannot flood the list every other one must read and sign.
+    pub pending_resolutions_per_proposer_max: u32,
 }
 
 impl Default for Params {
@@ -59,6 +62,7 @@ impl Default for Params {
             export_excess_pct: 10,
             anomaly_carats_min: 10_000, // 100.00 ct
             housekeeping_per_block_max: 10_000,
+            pending_resolutions_per_proposer_max: 10,
         }
     }
 }
@@ -82,6 +86,9 @@ impl Params {
         }
         if self.housekeeping_per_block_max == 0 {
             return Err("housekeeping_per_block_max must be positive");
+        }
+        if self.pending_resolutions_per_proposer_max == 0 {
+            return Err("pending_resolutions_per_proposer_max must be positive");
         }
         Ok(())
     }

@@ -409,6 +409,14 @@ pub enum Rejection {
         /// Latest allowed.
         latest: Timestamp,
     },
+    /// The proposer already has the most pending resolutions allowed.
+    #[error("{proposer} already has {max} resolutions pending (the genesis limit); wait for one to be decided or to lapse")]
+    TooManyPendingResolutions {
+        /// The proposing government.
+        proposer: ParticipantCode,
+        /// The limit (`pending_resolutions_per_proposer_max`).
+        max: u32,
+    },
     /// The member code of an admission is taken.
     #[error("participant code {participant} is taken")]
     ParticipantExists {
@@ -541,6 +549,7 @@ impl Rejection {
             Rejection::ResolutionLapsed { .. } => "resolution-lapsed",
             Rejection::AlreadySigned { .. } => "already-signed",
             Rejection::BadDeadline { .. } => "bad-deadline",
+            Rejection::TooManyPendingResolutions { .. } => "too-many-pending-resolutions",
             Rejection::ParticipantExists { .. } => "participant-exists",
             Rejection::WrongKind { .. } => "wrong-kind",
             Rejection::NotExpelled { .. } => "not-expelled",

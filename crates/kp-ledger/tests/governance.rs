@@ -458,3 +458,33 @@ fn expelling_the_last_missing_signer_lets_a_repeated_signature_complete() {
     assert_eq!(h.sign_resolution("EU", id), Ok(()));
     assert!(matches!(outcome(&h, id), ResolutionOutcome::Adopted { .. }));
 }
+
+/// One government cannot flood the pending list: past the genesis limit its
+/// proposals are refused until one of its resolutions is decided; another
+/// government is not affected.
+#[test]
+fn pending_resolutions_per_proposer_are_capped() {
+    let mut g = genesis();
+    g.params.pending_resolutions_per_proposer_max = 2;
+    let mut h = Harness::with_genesis(g);
+    let decision_n = |n: u8| ResolutionAction::AdministrativeDecision {
+        title: format!("Decision {n}"),
+        text_hash: Hash::of(kp_types::Domain::Document, &[n]),
+    };
+    let (first, ok) = h.propose("BW", decision_n(1), None);
+    assert_eq!(ok, Ok(()));
+    let (_, ok) = h.propose("BW", decision_n(2), None);
+    assert_eq!(ok, Ok(()));
+    let (_, refused) = h.propose("BW", decision_n(3), None);
+    assert_eq!(
+        refused.map_err(|r| r.code()),
+        Err("too-many-pending-resolutions")
+    );
+    // Another government still proposes.
+    let (_, ok) = h.propose("EU", decision_n(4), None);
+    assert_eq!(ok, Ok(()));
+    // One of Botswana's is rejected: it may propose again.
+    assert_eq!(h.object("CG", first), Ok(()));
+    let (_, ok) = h.propose("BW", decision_n(5), None);
+    assert_eq!(ok, Ok(()));
+}

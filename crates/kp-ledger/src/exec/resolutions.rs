@@ -42,6 +42,7 @@ impl<S: StateStore> Ctx<'_, S> {
         };
         self.check_action(&p.action)?;
         let code = gov.participant.code;
+        self.refuse_past_pending_limit(&code)?;
         self.emit(LedgerEvent::ResolutionProposed {
             id: hash,
             kind: p.action.kind().to_string(),
@@ -59,6 +60,38 @@ impl<S: StateStore> Ctx<'_, S> {
             outcome: ResolutionOutcome::Pending,
         };
         self.after_signature(record)
+    }
+
+    /// Refuses a proposal by `proposer` if it has the most pending
+    /// resolutions allowed. Reads the pending index (bounded: at most this
+    /// limit per government) and the records it names.
+    fn refuse_past_pending_limit(&mut self, proposer: &ParticipantCode) -> Exec<()> {
+        let max = self.params.pending_resolutions_per_proposer_max;
+        let prefix = keys::prefix(keys::table::RESOLUTION_DEADLINE);
+        let mut mine = 0u32;
+        for (k, _) in self.ov.scan(&prefix, usize::MAX)? {
+            let id = k
+                .get(prefix.len() + 8..)
+                .and_then(|rest| <[u8; 32]>::try_from(rest).ok())
+                .map(Hash)
+                .ok_or_else(|| StoreError::Corrupt {
+                    key_hex: k.iter().map(|b| format!("{b:02x}")).collect(),
+                    detail: "resolution-deadline key".into(),
+                })?;
+            let pending_by_proposer = self.ov.resolution(&id)?.is_some_and(|rec| {
+                rec.outcome == ResolutionOutcome::Pending && rec.proposer == *proposer
+            });
+            if pending_by_proposer {
+                mine += 1;
+                if mine >= max {
+                    return reject(Rejection::TooManyPendingResolutions {
+                        proposer: proposer.clone(),
+                        max,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every government Participant of the current membership in good
