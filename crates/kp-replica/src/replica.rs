@@ -455,7 +455,10 @@ impl<S: StateStore> Replica<S> {
         host_writes: WriteSet,
     ) -> Result<BlockReceipt, LedgerError> {
         let mut pending = self.execute_decided(block)?;
-        pending.add_host_writes(host_writes)?;
+        if let Err(e) = pending.add_host_writes(host_writes) {
+            self.abandon_decided();
+            return Err(e);
+        }
         self.advance_decided(pending)
     }
 
@@ -607,6 +610,13 @@ impl<S: StateStore> Replica<S> {
     ) -> Result<Synced, SyncRefusal> {
         self.now = now;
         self.budget = self.config.inputs_per_event_max;
+        if let Some((awaited, _)) = self.awaiting {
+            // A decision is out and not applied yet: this block comes after.
+            return Err(SyncRefusal::NotNext {
+                height: block.header.height,
+                expected: awaited,
+            });
+        }
         self.verify_synced(&block, &certificate, verified)?;
         let height = block.header.height;
         let block = Arc::new(block);

@@ -317,12 +317,23 @@ fn an_observer_takes_a_synced_block_and_refuses_a_forged_certificate() {
     assert!(host.replicas[observer].ready().is_none());
 
     let taken = host.replicas[observer].synced(
+        block.clone(),
+        certificate.clone(),
+        &VerifiedSignatures::new(),
+        clock(host.now),
+    );
+    assert_eq!(taken, Ok(Synced::Decided));
+    // Until the host applies that decision, no other block is taken.
+    let busy = host.replicas[observer].synced(
         block,
         certificate,
         &VerifiedSignatures::new(),
         clock(host.now),
     );
-    assert_eq!(taken, Ok(Synced::Decided));
+    assert!(
+        matches!(busy, Err(SyncRefusal::NotNext { expected: 1, .. })),
+        "{busy:?}"
+    );
     host.drain(observer);
     assert_eq!(host.replicas[observer].ledger().height(), 1);
     assert_eq!(
