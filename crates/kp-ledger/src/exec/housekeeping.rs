@@ -21,6 +21,19 @@ fn hash_at(bytes: &[u8]) -> Option<Hash> {
     Some(Hash(bytes.get(..32)?.try_into().ok()?))
 }
 
+/// The deadline and id of an entry of the pending-resolution index (the
+/// table's prefix is `prefix_len` bytes).
+pub(super) fn resolution_deadline_entry(
+    key: &[u8],
+    prefix_len: usize,
+) -> Result<(Timestamp, Hash), StoreError> {
+    let rest = key.get(prefix_len..).unwrap_or_default();
+    match (be_u64(rest), rest.get(8..).and_then(hash_at)) {
+        (Some(deadline), Some(id)) => Ok((Timestamp(deadline), id)),
+        _ => Err(corrupt(key, "resolution-deadline key")),
+    }
+}
+
 fn corrupt(key: &[u8], detail: &str) -> StoreError {
     StoreError::Corrupt {
         key_hex: key.iter().map(|b| format!("{b:02x}")).collect(),
@@ -220,12 +233,9 @@ impl<S: StateStore> Ctx<'_, S> {
             .ov
             .scan_while(&prefix, self.housekeeping_limit(), |k| k < bound.as_slice())?
         {
-            let rest = &k[prefix.len()..];
-            let (Some(deadline), Some(id)) = (be_u64(rest), rest.get(8..).and_then(hash_at)) else {
-                return Err(corrupt(&k, "resolution-deadline key"));
-            };
+            let (deadline, id) = resolution_deadline_entry(&k, prefix.len())?;
             // Lapses at the deadline: a signature must land strictly before.
-            if Timestamp(deadline) > self.time {
+            if deadline > self.time {
                 break;
             }
             self.ov.delete(k.clone());

@@ -70,14 +70,7 @@ impl<S: StateStore> Ctx<'_, S> {
         let prefix = keys::prefix(keys::table::RESOLUTION_DEADLINE);
         let mut mine = 0u32;
         for (k, _) in self.ov.scan(&prefix, usize::MAX)? {
-            let id = k
-                .get(prefix.len() + 8..)
-                .and_then(|rest| <[u8; 32]>::try_from(rest).ok())
-                .map(Hash)
-                .ok_or_else(|| StoreError::Corrupt {
-                    key_hex: k.iter().map(|b| format!("{b:02x}")).collect(),
-                    detail: "resolution-deadline key".into(),
-                })?;
+            let (_, id) = super::housekeeping::resolution_deadline_entry(&k, prefix.len())?;
             let pending_by_proposer = self.ov.resolution(&id)?.is_some_and(|rec| {
                 rec.outcome == ResolutionOutcome::Pending && rec.proposer == *proposer
             });
