@@ -34,7 +34,7 @@ mod tests;
 
 pub use mempool::{Mempool, MempoolError};
 pub use replica::{
-    Event, Note, Outgoing, Ready, Replica, ReplicaConfig, SubmitError, SyncRefusal, Synced, Timer,
-    VerifiedSignatures,
+    Applied, CatchUpError, Event, Note, Outgoing, Ready, Replica, ReplicaConfig, Stage,
+    SubmitError, SyncRefusal, Synced, Timer, VerifiedSignatures,
 };
 pub use sync::{SyncConfig, SyncRequest};

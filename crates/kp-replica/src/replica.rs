@@ -14,6 +14,9 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use thiserror::Error;
 
+mod catch_up;
+pub use catch_up::{Applied, CatchUpError, Stage};
+
 /// Transaction signatures known to verify, by transaction hash (the host
 /// verified them in a batch, off its event loop).
 pub type VerifiedSignatures = HashMap<TxHash, Signature>;
@@ -253,6 +256,8 @@ pub struct Replica<S: StateStore> {
     synced_to_core: Option<(SharedBlock, CommitCertificate)>,
     /// Block sync, the asking side.
     sync: Sync,
+    /// Synced blocks applied ahead of the store, not yet taken to be written.
+    catch_up: catch_up::CatchUp,
 }
 
 impl<S: StateStore> Replica<S> {
@@ -282,20 +287,13 @@ impl<S: StateStore> Replica<S> {
             junk: Vec::new(),
             synced_to_core: None,
             sync: Sync::default(),
+            catch_up: catch_up::CatchUp::default(),
         }
     }
 
     /// The ledger.
     pub fn ledger(&self) -> &Ledger<S> {
         &self.ledger
-    }
-
-    /// The ledger, for a host that applies blocks it verified with
-    /// [`Replica::verify_synced`] itself (block sync in batches, ahead of
-    /// the store: `Ledger::advance_behind`); it then calls
-    /// [`Replica::note_committed`] once each block is durable.
-    pub fn ledger_mut(&mut self) -> &mut Ledger<S> {
-        &mut self.ledger
     }
 
     /// The consensus core.
@@ -522,7 +520,7 @@ impl<S: StateStore> Replica<S> {
     /// and a bounded slice of the rest, round-robin, is checked again against
     /// the new state (a number the block took, a sanction it adopted, an
     /// expiry), so that a large pool costs no more per block than the block.
-    pub fn note_committed(&mut self, receipt: &BlockReceipt, now: Timestamp) {
+    fn note_committed(&mut self, receipt: &BlockReceipt, now: Timestamp) {
         self.now = now;
         self.sync.progressed(now);
         let included: BTreeSet<TxHash> = receipt.receipts.iter().map(|r| r.tx_hash).collect();

@@ -24,6 +24,12 @@ pub struct SyncConfig {
     pub timeout_ms: u64,
     /// Peers remembered at most.
     pub peers_max: usize,
+    /// Transactions after which blocks applied ahead of the store in a
+    /// catch-up are written (the block that crosses it included). sled
+    /// clones a leaf for every key a batch inserts and frees the old copies
+    /// only when the batch ends, so a batch's memory grows with its keys:
+    /// tens of thousands of certificates in one batch take gigabytes.
+    pub stage_txs_max: usize,
 }
 
 impl Default for SyncConfig {
@@ -34,6 +40,7 @@ impl Default for SyncConfig {
             check_ms: 1_000,
             timeout_ms: 30_000,
             peers_max: 1_024,
+            stage_txs_max: 4_000,
         }
     }
 }

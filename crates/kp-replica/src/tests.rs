@@ -10,6 +10,7 @@ use kp_ledger::{Ledger, MemStore, WriteSet};
 use kp_types::tx::Payload;
 use kp_types::{CommitCertificate, PublicKey, SignedTransaction, Timestamp};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 struct Host {
     replicas: Vec<Replica<MemStore>>,
@@ -506,4 +507,89 @@ fn a_stalled_replica_asks_a_peer_pipelines_and_forgets_an_unanswered_request() {
         .collect();
     assert_eq!(retried.len(), 1, "{retried:?}");
     assert_eq!(retried[0].1.from_height, 3);
+}
+
+/// A replica far behind applies a sync answer in a catch-up: ahead of the
+/// store until its stage is written (a crash before that loses only the
+/// stage), one stage at a time, nothing forged taken, and the next height
+/// started at the end.
+#[test]
+fn a_catch_up_applies_ahead_of_the_store_and_writes_in_stages() {
+    let mut host = Host::new(true);
+    let observer = host.replicas.len() - 1;
+    for number in ["BW-2026-0101", "BW-2026-0102"] {
+        let tx = issue(number);
+        host.replicas[0]
+            .submit(tx.clone(), tx.hash(), false, clock(host.now))
+            .expect("admitted");
+        host.drain(0);
+    }
+    assert!(host.run(120_000, |h| h.replicas[0].ledger().height() >= 4));
+    let blocks: Vec<_> = (1..=4).map(|h| host.decided_block(0, h)).collect();
+    let r = &mut host.replicas[observer];
+    let store = r.ledger().store().clone();
+    let none = VerifiedSignatures::new();
+    for (block, certificate) in &blocks[..3] {
+        let pending = r
+            .catch_up_execute(block, certificate, &none)
+            .expect("a decided block is taken");
+        let full = r
+            .catch_up_advance(Arc::new(block.clone()), certificate.clone(), pending)
+            .expect("applied ahead");
+        assert!(!full, "three blocks stay under the stage size");
+    }
+    // Ahead of the store: the replica is at 3, the disk still at 0.
+    assert_eq!(r.ledger().height(), 3);
+    let reopened = Ledger::open(&testkit::genesis(), store.snapshot()).expect("reopen");
+    assert_eq!(
+        reopened.height(),
+        0,
+        "nothing durable before the stage is written"
+    );
+
+    let stage = r.take_stage().expect("take").expect("a stage");
+    assert_eq!(stage.blocks(), 3);
+    let txs: usize = blocks[..3].iter().map(|(b, _)| b.txs.len()).sum();
+    assert_eq!(stage.txs(), txs);
+    // The fourth block applies meanwhile; its stage waits for this one.
+    let (block, certificate) = &blocks[3];
+    let pending = r
+        .catch_up_execute(block, certificate, &none)
+        .expect("taken");
+    r.catch_up_advance(Arc::new(block.clone()), certificate.clone(), pending)
+        .expect("applied ahead");
+    assert!(r.take_stage().is_err(), "one stage in flight at a time");
+    kp_ledger::StateStore::commit(&store, &stage.writes).expect("written");
+    let applied = r.stage_written(stage);
+    assert_eq!(
+        applied.iter().map(|a| a.receipt.height).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let reopened = Ledger::open(&testkit::genesis(), store.snapshot()).expect("reopen");
+    assert_eq!(reopened.height(), 3);
+
+    // A fifth block with a forged certificate is refused and changes nothing.
+    let (mut block5, mut forged) = blocks[3].clone();
+    block5.header.height = 5;
+    forged.height = 5;
+    forged.block_hash = block5.hash();
+    let refused = r.catch_up_execute(&block5, &forged, &none);
+    assert!(
+        matches!(refused, Err(CatchUpError::Refused(_))),
+        "{refused:?}"
+    );
+    assert_eq!(r.ledger().height(), 4);
+
+    let last = r.take_stage().expect("take").expect("the last stage");
+    kp_ledger::StateStore::commit(&store, &last.writes).expect("written");
+    assert_eq!(r.stage_written(last).len(), 1);
+    r.catch_up_done();
+    let ready = r.ready().expect("the next height is scheduled");
+    assert!(ready.timers.contains(&(0, Timer::StartHeight(5))));
+    let reopened = Ledger::open(&testkit::genesis(), store.snapshot()).expect("reopen");
+    assert_eq!(reopened.height(), 4);
+    assert_eq!(
+        reopened.last_block_hash(),
+        host.replicas[0].ledger().last_block_hash()
+    );
 }

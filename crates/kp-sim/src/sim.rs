@@ -4,6 +4,7 @@
 //! driven by one seeded event queue in simulated time.
 
 mod byzantine;
+mod catch_up;
 mod faults;
 mod host;
 mod network;
@@ -51,6 +52,13 @@ pub const SYNC_BATCH_MAX: u32 = 32;
 /// Chance (per thousand own votes sent, with crashes on, before healing) that
 /// an honest validator crashes between persisting a vote and sending it.
 pub const CRASH_BEFORE_SEND_PERMILLE: u32 = 3;
+/// Transactions after which a catch-up's blocks are written (small, so that
+/// an answer is written in several stages, as a long catch-up is).
+pub const SYNC_STAGE_TXS_MAX: usize = 8;
+/// Chance (per thousand stages of a catch-up, with crashes on, before
+/// healing) that a replica crashes while a stage is being written: before
+/// its commit, or after it and before the replica hears of it.
+pub const CRASH_IN_STAGE_PERMILLE: u32 = 60;
 /// How far ahead of a replica's clock a proposed block's time may be.
 pub const BLOCK_TIME_DRIFT_MAX_MS: u64 = 5_000;
 
@@ -127,6 +135,11 @@ pub struct SimReport {
     /// Synced blocks honest replicas refused (a tampered block, or a
     /// certificate without a quorum, from a lying peer).
     pub sync_refused: usize,
+    /// Catch-up stages written (blocks of sync answers applied ahead of
+    /// the store, written in one commit).
+    pub stages_written: usize,
+    /// Crashes injected while a catch-up stage was written.
+    pub stage_crashes: usize,
 }
 
 /// A failed run: the broken invariant, and how to replay it.
@@ -196,6 +209,8 @@ pub struct Sim {
     progressed: bool,
     /// Synced blocks honest replicas refused for a bad certificate or block.
     sync_refused: usize,
+    stages_written: usize,
+    stage_crashes: usize,
 }
 
 /// Runs one simulation to the end.
@@ -275,6 +290,8 @@ impl Sim {
             debug: std::env::var("KP_SIM_DEBUG").is_ok(),
             progressed: false,
             sync_refused: 0,
+            stages_written: 0,
+            stage_crashes: 0,
             junk: VecDeque::new(),
             cfg,
         };
@@ -430,6 +447,8 @@ impl Sim {
             txs_accepted_in_blocks: self.txs_accepted,
             crashes: self.crashes,
             sync_refused: self.sync_refused,
+            stages_written: self.stages_written,
+            stage_crashes: self.stage_crashes,
         }
     }
 
@@ -478,6 +497,7 @@ fn replica_config(cfg: &SimConfig) -> ReplicaConfig {
         sync: kp_replica::SyncConfig {
             batch_max: SYNC_BATCH_MAX,
             timeout_ms: SYNC_TIMEOUT_MS,
+            stage_txs_max: SYNC_STAGE_TXS_MAX,
             ..kp_replica::SyncConfig::default()
         },
         ..ReplicaConfig::default()

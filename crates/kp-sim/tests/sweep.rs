@@ -22,9 +22,14 @@ fn sweep() {
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut heights = 0;
+    let (mut stages, mut stage_crashes) = (0, 0);
     for seed in first..first + seeds {
         match run(SimConfig::from_seed(seed)) {
-            Ok(report) => heights += report.min_height,
+            Ok(report) => {
+                heights += report.min_height;
+                stages += report.stages_written;
+                stage_crashes += report.stage_crashes;
+            }
             Err(failure) => {
                 eprintln!("FAILED {failure}");
                 failures.push(failure);
@@ -32,7 +37,8 @@ fn sweep() {
         }
     }
     eprintln!(
-        "sweep: {seeds} seeds, {} failed, {heights} heights decided, {:?}",
+        "sweep: {seeds} seeds, {} failed, {heights} heights decided, \
+         {stages} catch-up stages written, {stage_crashes} crashes in a stage, {:?}",
         failures.len(),
         started.elapsed()
     );
@@ -42,6 +48,11 @@ fn sweep() {
         failures.len(),
         failures[0]
     );
+    // The sweep exercises the node's catch-up path, crashes included.
+    if seeds >= DEFAULT_SEEDS {
+        assert!(stages > 0, "no seed caught up in stages");
+        assert!(stage_crashes > 0, "no seed crashed while writing a stage");
+    }
 }
 
 #[test]

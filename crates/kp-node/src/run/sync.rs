@@ -1,7 +1,7 @@
 //! Block sync: asking peers for decided blocks, checking their commit certificates and signatures off the node task, and applying them ahead of the store and writing them in stages.
 
 use super::*;
-use kp_replica::{SyncRequest, VerifiedSignatures};
+use kp_replica::{Applied, CatchUpError, Stage, SyncRequest, VerifiedSignatures};
 
 impl Node {
     /// Sends the replica's block request on its way; the answer comes back
@@ -79,16 +79,13 @@ impl Node {
     }
 
     /// Verifies and applies consecutive blocks from a sync answer, in order,
-    /// ahead of the store (`Ledger::advance_behind`), written in stages of
-    /// about [`SYNC_STAGE_TXS_MAX`] transactions: one atomic, durable write
-    /// per stage instead of one per block, each written on another thread
-    /// while the next blocks execute (nothing in it was acknowledged by
-    /// this node, so losing all of it in a crash only means syncing it
-    /// again). The answer's size bounds what the stage holds. Each block's
-    /// certificate is checked against the validator set of its own height,
-    /// which a block earlier in the answer may have changed. Stops at the
-    /// first block that fails a check; blocks before it are kept. Returns
-    /// how many blocks were applied.
+    /// through the replica's catch-up (`kp_replica::Stage`): ahead of the
+    /// store, written in stages, each stage's commit on another thread
+    /// while the next blocks execute. Each block's certificate is checked
+    /// against the validator set of its own height, which a block earlier
+    /// in the answer may have changed. Stops at the first block that fails
+    /// a check; blocks before it are kept. Returns how many blocks were
+    /// applied.
     pub(super) async fn apply_synced_batch(
         &mut self,
         blocks: Vec<(Block, CommitCertificate)>,
@@ -99,8 +96,7 @@ impl Node {
         // A validator whose core waits on this height lets the core decide
         // it, as for a single synced block (the core's Decide commits it).
         if let Some((block, _)) = blocks.peek() {
-            let height = block.header.height;
-            if self.is_validator() && self.replica.consensus().height() == height {
+            if self.replica.runs_height(block.header.height) {
                 if let Some((block, certificate)) = blocks.next() {
                     if !self.apply_synced(block, certificate).await? {
                         return Ok(0);
@@ -115,7 +111,6 @@ impl Node {
         let blocks: Vec<(Arc<Block>, CommitCertificate)> =
             blocks.map(|(b, c)| (Arc::new(b), c)).collect();
         let mut presigned = spawn_signature_checks(blocks.iter().map(|(b, _)| b.clone()).collect());
-        let mut staged = Staged::default();
         // The last full stage, being written on another thread while the
         // next blocks execute (its blocks are announced once it is durable).
         let mut writing: Option<SyncedWrite> = None;
@@ -124,70 +119,67 @@ impl Node {
             let waited = std::time::Instant::now();
             let verified = presigned.recv().await.unwrap_or_default();
             waits.signatures += waited.elapsed();
-            if self.is_validator() && self.replica.consensus().height() == height {
-                break;
-            }
-            if let Err(e) = self.replica.verify_synced(&block, &certificate, &verified) {
-                tracing::warn!(height, error = %e, "sync: block refused");
-                break;
-            }
-            let block_started = std::time::Instant::now();
-            // Applied ahead of the store: the next blocks read its writes
-            // while they wait to be written with the others of the stage.
-            let pending = self.replica.ledger_mut().execute(&block)?;
+            let pending = match self
+                .replica
+                .catch_up_execute(&block, &certificate, &verified)
+            {
+                Ok(pending) => pending,
+                Err(CatchUpError::Ledger(e)) => return Err(e.into()),
+                Err(CatchUpError::ToConsensus { .. }) => break,
+                Err(e) => {
+                    tracing::warn!(height, error = %e, "sync: block refused");
+                    break;
+                }
+            };
             let pending = self.complete(&block, &certificate, pending)?;
-            let receipt = self.replica.ledger_mut().advance_behind(pending)?;
-            staged.txs += block.txs.len();
-            staged
-                .blocks
-                .push((block, certificate, receipt, block_started.elapsed()));
-            if staged.txs >= SYNC_STAGE_TXS_MAX {
+            let full = self.replica.catch_up_advance(block, certificate, pending)?;
+            if full {
                 let waited = std::time::Instant::now();
                 applied += self.finish_synced_write(writing.take()).await?;
                 waits.write += waited.elapsed();
-                let full = std::mem::take(&mut staged);
-                if let Some(writes) = self.replica.ledger_mut().take_behind()? {
-                    let store = self.ledger().store().clone();
-                    writing = Some(SyncedWrite {
-                        write: tokio::task::spawn_blocking(move || {
-                            kp_ledger::StateStore::commit(&store, &writes)
-                        }),
-                        staged: full,
-                        started: std::time::Instant::now(),
-                    });
-                }
+                writing = self
+                    .replica
+                    .take_stage()?
+                    .map(|stage| self.write_stage(stage));
             }
         }
         let waited = std::time::Instant::now();
         applied += self.finish_synced_write(writing.take()).await?;
-        applied += self.store_synced(staged).await?;
+        let last = self
+            .replica
+            .take_stage()?
+            .map(|stage| self.write_stage(stage));
+        applied += self.finish_synced_write(last).await?;
         waits.write += waited.elapsed();
-        let next = self.ledger().height() + 1;
-        self.schedule(
-            Duration::ZERO,
-            Timer::Replica(kp_replica::Timer::StartHeight(next)),
-        );
+        self.replica.catch_up_done();
+        self.drain().await?;
         Ok(applied)
     }
 
-    /// Writes the staged blocks in one durable commit, then announces each.
-    pub(super) async fn store_synced(&mut self, staged: Staged) -> Result<usize, NodeError> {
-        if staged.blocks.is_empty() {
-            return Ok(0);
+    /// Writes a stage of synced blocks in one durable commit, on another
+    /// thread.
+    fn write_stage(&self, stage: Stage) -> SyncedWrite {
+        let store = self.ledger().store().clone();
+        let writes = stage.writes.clone();
+        SyncedWrite {
+            write: tokio::task::spawn_blocking(move || {
+                kp_ledger::StateStore::commit(&store, &writes)
+            }),
+            stage,
+            started: std::time::Instant::now(),
         }
-        let started = std::time::Instant::now();
-        self.replica.ledger_mut().flush_behind()?;
-        self.announce_synced(staged, started).await
     }
 
-    /// Waits for a detached write of synced blocks, then announces them.
+    /// Waits for a stage's write, then hands it back to the replica and
+    /// announces its blocks (metrics, waiters, events): only now that they
+    /// are durable does anyone hear of them.
     pub(super) async fn finish_synced_write(
         &mut self,
         writing: Option<SyncedWrite>,
     ) -> Result<usize, NodeError> {
         let Some(SyncedWrite {
             write,
-            staged,
+            stage,
             started,
         }) = writing
         else {
@@ -202,29 +194,25 @@ impl Node {
                 }))
             }
         }
-        self.replica.ledger_mut().behind_written();
-        self.announce_synced(staged, started).await
-    }
-
-    /// Announces stored synced blocks (events, metrics, waiters).
-    pub(super) async fn announce_synced(
-        &mut self,
-        staged: Staged,
-        started: std::time::Instant,
-    ) -> Result<usize, NodeError> {
-        let count = staged.blocks.len();
         tracing::debug!(
-            blocks = count,
-            txs = staged.txs,
+            blocks = stage.blocks(),
+            txs = stage.txs(),
             commit_ms = started.elapsed().as_millis() as u64,
             "synced blocks stored in one commit"
         );
+        let applied = self.replica.stage_written(stage);
+        let count = applied.len();
         if count > 0 {
             self.last_synced = Some(Instant::now());
         }
-        // Only now that the blocks are durable does anyone hear of them.
-        for (block, certificate, receipt, elapsed) in staged.blocks {
-            self.replica.note_committed(&receipt, now_ms());
+        // Each block's share of the stage's time, for the block metrics.
+        let elapsed = started.elapsed() / count.max(1) as u32;
+        for Applied {
+            block,
+            certificate,
+            receipt,
+        } in applied
+        {
             self.committed(&block, &certificate, receipt, elapsed)
                 .await?;
         }
@@ -279,11 +267,10 @@ pub(super) fn spawn_signature_checks(
     rx
 }
 
-/// Synced blocks whose stage (taken with `Ledger::take_behind`) is being
-/// written on another thread.
+/// A stage of synced blocks being written on another thread.
 pub(super) struct SyncedWrite {
     write: tokio::task::JoinHandle<Result<(), kp_ledger::StoreError>>,
-    staged: Staged,
+    stage: Stage,
     started: std::time::Instant,
 }
 
@@ -294,17 +281,3 @@ pub(super) struct SyncWaits {
     signatures: Duration,
     write: Duration,
 }
-
-/// Synced blocks applied ahead of the store and not yet written.
-#[derive(Default)]
-pub(super) struct Staged {
-    blocks: Vec<(Arc<Block>, CommitCertificate, BlockReceipt, Duration)>,
-    txs: usize,
-}
-
-/// Transactions after which a sync answer's staged blocks are written (the
-/// block that crosses it included). sled clones a leaf for every key a
-/// batch inserts and frees the old copies only when the batch ends, so a
-/// batch's memory grows with its keys: tens of thousands of certificates in
-/// one batch take gigabytes.
-pub(super) const SYNC_STAGE_TXS_MAX: usize = 4_000;

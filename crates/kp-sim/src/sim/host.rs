@@ -228,6 +228,21 @@ impl Sim {
             }
             Err(_) => return Ok(()),
         };
+        self.applied(node, block, certificate, receipt)
+    }
+
+    /// What follows a block's durable commit: the checks against the other
+    /// honest replicas, the counters, and what the node's shell does (a
+    /// proposer announces its block).
+    pub(super) fn applied(
+        &mut self,
+        node: usize,
+        block: kp_types::Block,
+        certificate: CommitCertificate,
+        receipt: kp_ledger::BlockReceipt,
+    ) -> Result<(), Violation> {
+        let height = block.header.height;
+        let honest = self.honest(node);
         self.trace = Hash::of_parts(
             Domain::Document,
             &[&self.trace.0, &receipt.block_hash.0, &receipt.state_root.0],

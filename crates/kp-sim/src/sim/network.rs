@@ -101,12 +101,7 @@ impl Sim {
                     .replica
                     .sync_answered(peer, Some(blocks), now);
                 self.drain(to)?;
-                for (block, certificate) in blocks {
-                    if !self.deliver_block(to, from, block, certificate)? {
-                        break;
-                    }
-                }
-                Ok(())
+                self.catch_up(to, from, blocks)
             }
             NetMessage::Block { block, certificate } => {
                 let height = block.header.height;
@@ -134,7 +129,7 @@ impl Sim {
     /// A decided block from a peer goes to the replica, which checks its
     /// certificate and the block before taking it. Returns whether it was
     /// taken.
-    fn deliver_block(
+    pub(super) fn deliver_block(
         &mut self,
         to: usize,
         from: usize,
@@ -155,30 +150,41 @@ impl Sim {
                 self.drain(to)?;
                 Ok(true)
             }
-            Err(SyncRefusal::NotNext { .. }) => Ok(false),
-            Err(refusal) if self.honest(to) => {
-                // Replica 0 serves the block it tampered with under a broken
-                // rule; any other honest peer serves what was decided.
-                let tampering = matches!(self.cfg.broken, Some(BrokenRule::TamperDecision { .. }));
-                if self.honest(from) && !(tampering && from == 0) {
-                    return Err(Violation::SyncRefused {
-                        height,
-                        replica: to,
-                        from,
-                        error: refusal.to_string(),
-                    });
-                }
-                self.sync_refused += 1;
-                if self.debug {
-                    eprintln!(
-                        "t={} replica {to} refused a block from {from}: {refusal}",
-                        self.now
-                    );
-                }
-                Ok(false)
-            }
-            Err(_) => Ok(false),
+            Err(refusal) => self.sync_refused(to, from, height, refusal).map(|_| false),
         }
+    }
+
+    /// A block from `from` that `to` did not take: a violation if both are
+    /// honest (an honest peer serves what was decided), else counted.
+    pub(super) fn sync_refused(
+        &mut self,
+        to: usize,
+        from: usize,
+        height: u64,
+        refusal: SyncRefusal,
+    ) -> Result<(), Violation> {
+        if matches!(refusal, SyncRefusal::NotNext { .. }) || !self.honest(to) {
+            return Ok(());
+        }
+        // Replica 0 serves the block it tampered with under a broken rule;
+        // any other honest peer serves what was decided.
+        let tampering = matches!(self.cfg.broken, Some(BrokenRule::TamperDecision { .. }));
+        if self.honest(from) && !(tampering && from == 0) {
+            return Err(Violation::SyncRefused {
+                height,
+                replica: to,
+                from,
+                error: refusal.to_string(),
+            });
+        }
+        self.sync_refused += 1;
+        if self.debug {
+            eprintln!(
+                "t={} replica {to} refused a block from {from}: {refusal}",
+                self.now
+            );
+        }
+        Ok(())
     }
 
     fn deliver_consensus(
