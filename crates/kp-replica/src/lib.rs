@@ -16,6 +16,11 @@
 //!    safety state records;
 //! 4. the rest ([`Ready::timers`], [`Ready::gossip`], [`Ready::sync_request`]).
 //!
+//! Blocks fetched from peers are taken one at a time with
+//! [`Replica::synced`], or, for a node far behind, applied ahead of the
+//! store and written in stages (see [`Stage`] and
+//! [`Replica::catch_up_execute`]).
+//!
 //! The replica stops a batch before work that takes a while (building a
 //! proposal, validating or applying a block) when messages are waiting,
 //! so that the precommit which completed a decision leaves before the
