@@ -8,10 +8,9 @@
 //!
 //! 1. [`Ready::safety`]: made durable before anything else of the batch;
 //! 2. [`Ready::decided`]: a decided block, which the host stores through
-//!    [`Replica::apply_decided`], or [`Replica::execute_decided`] and
-//!    [`Replica::advance_decided`] when its own writes (the receipts) need
-//!    the execution's result: one store commit either way, with the storage
-//!    layout the host chooses;
+//!    [`Replica::store_decided`]: the state, the block, its certificate,
+//!    receipts and index entries (the block store's layout, `kp_chain`) in
+//!    one store commit;
 //! 3. [`Ready::messages`]: sent only now, since they may carry the votes the
 //!    safety state records;
 //! 4. the rest ([`Ready::timers`], [`Ready::gossip`], [`Ready::sync_request`]).

@@ -3,8 +3,9 @@
 
 use crate::mempool::{Mempool, MempoolError};
 use crate::sync::{Sync, SyncConfig, SyncRequest};
+use kp_chain::{BlockStore, StorageError, TxFilter};
 use kp_consensus::{Action, Consensus, ConsensusMessage, Input, SafetyState, SharedBlock, Timeout};
-use kp_ledger::{BlockReceipt, Ledger, LedgerError, Pending, Rejection, StateStore, WriteSet};
+use kp_ledger::{BlockReceipt, Ledger, LedgerError, Pending, Rejection, StateStore, StoreError};
 use kp_types::tx::{Payload, Transaction};
 use kp_types::{
     Block, CommitCertificate, Evidence, PublicKey, Signature, SignedTransaction, SigningKey,
@@ -179,6 +180,12 @@ pub enum SubmitError {
     /// The pool is full, or holds it already.
     #[error(transparent)]
     Pool(#[from] MempoolError),
+    /// It is in a decided block already (accepted or refused there).
+    #[error("transaction {hash} is already in a decided block")]
+    AlreadyDecided {
+        /// The transaction.
+        hash: TxHash,
+    },
 }
 
 /// Why a decided block from a peer was not taken.
@@ -258,19 +265,26 @@ pub struct Replica<S: StateStore> {
     sync: Sync,
     /// Synced blocks applied ahead of the store, not yet taken to be written.
     catch_up: catch_up::CatchUp,
+    /// The transaction hashes the block index may hold: a submitted
+    /// transaction it rules out is not looked up there.
+    decided: TxFilter,
 }
 
 impl<S: StateStore> Replica<S> {
     /// A replica of `ledger` whose core (built by the host, with the safety
     /// state it restored) signs with `key`.
+    ///
+    /// Reads the block store's transaction index once (the filter of
+    /// decided transactions); fails only if the store does.
     pub fn new(
         config: ReplicaConfig,
         key: SigningKey,
         consensus: Consensus,
         ledger: Ledger<S>,
-    ) -> Replica<S> {
+    ) -> Result<Replica<S>, StorageError> {
         let mempool = Mempool::new(config.mempool_size_max.max(1));
-        Replica {
+        let decided = TxFilter::build(ledger.store())?;
+        Ok(Replica {
             public: key.public(),
             key,
             budget: config.inputs_per_event_max,
@@ -288,7 +302,8 @@ impl<S: StateStore> Replica<S> {
             synced_to_core: None,
             sync: Sync::default(),
             catch_up: catch_up::CatchUp::default(),
-        }
+            decided,
+        })
     }
 
     /// The ledger.
@@ -443,30 +458,47 @@ impl<S: StateStore> Replica<S> {
         (!self.ready.is_empty()).then(|| std::mem::take(&mut self.ready))
     }
 
-    /// Applies the decided block of the last [`Ready`] in one store commit
-    /// with the host's `host_writes` (such as the block itself by height):
-    /// [`Replica::execute_decided`], then [`Replica::advance_decided`], for
-    /// a host whose writes do not depend on the receipts.
-    pub fn apply_decided(
+    /// Applies the decided block of the last [`Ready`] and stores it with
+    /// its certificate, its receipts and its transactions' index entries
+    /// (the block store's layout, `kp_chain`), in one durable store commit.
+    /// On an error the decision is dropped, the ledger is unchanged, and
+    /// the host stops (or, in a simulation, records it).
+    pub fn store_decided(
         &mut self,
         block: &Block,
-        host_writes: WriteSet,
+        certificate: &CommitCertificate,
     ) -> Result<BlockReceipt, LedgerError> {
         let mut pending = self.execute_decided(block)?;
-        if let Err(e) = pending.add_host_writes(host_writes) {
+        if let Err(e) = self.add_block_writes(block, certificate, &mut pending) {
             self.abandon_decided();
             return Err(e);
         }
         self.advance_decided(pending)
     }
 
+    /// Adds the block store's entries for an executed block to its commit,
+    /// and notes its transactions as decided (before the write is durable:
+    /// the filter may hold a hash the index does not yet hold, never the
+    /// other way round).
+    fn add_block_writes(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        pending: &mut Pending,
+    ) -> Result<(), LedgerError> {
+        let receipts = &pending.receipt().receipts;
+        let receipts_bytes = kp_types::encode(receipts);
+        let writes = BlockStore::try_block_writes(block, certificate, &receipts_bytes)
+            .map_err(StoreError::from)?;
+        for r in receipts {
+            self.decided.note(&r.tx_hash);
+        }
+        pending.add_host_writes(writes)
+    }
+
     /// Executes the decided block of the last [`Ready`] without changing
-    /// the ledger: the host adds its writes, which may depend on the
-    /// receipts ([`Pending::add_host_writes`]), then calls
-    /// [`Replica::advance_decided`]. On an error the decision is dropped
-    /// and the ledger is unchanged; the host stops (a storage failure) or,
-    /// in a simulation, records it.
-    pub fn execute_decided(&mut self, block: &Block) -> Result<Pending, LedgerError> {
+    /// the ledger. On an error the decision is dropped.
+    fn execute_decided(&mut self, block: &Block) -> Result<Pending, LedgerError> {
         let executed = self.ledger.execute(block);
         if executed.is_err() {
             self.awaiting = None;
@@ -474,10 +506,9 @@ impl<S: StateStore> Replica<S> {
         executed
     }
 
-    /// The host could not store the decided block it was handed (its own
-    /// writes were refused): the replica forgets the decision, and the host
-    /// stops (or, in a simulation, records the failure).
-    pub fn abandon_decided(&mut self) {
+    /// The decided block could not be stored: the replica forgets the
+    /// decision (the host stops, or a simulation records the failure).
+    fn abandon_decided(&mut self) {
         self.awaiting = None;
     }
 
@@ -485,7 +516,7 @@ impl<S: StateStore> Replica<S> {
     /// one store commit, durable when this returns), then drops what it
     /// included from the pool and schedules the next height. On an error
     /// the ledger is unchanged and the host stops.
-    pub fn advance_decided(&mut self, pending: Pending) -> Result<BlockReceipt, LedgerError> {
+    fn advance_decided(&mut self, pending: Pending) -> Result<BlockReceipt, LedgerError> {
         let awaited = self.awaiting.take();
         let synced = awaited.is_some_and(|(_, synced)| synced);
         let block_empty = pending.receipt().receipts.is_empty();
@@ -547,6 +578,15 @@ impl<S: StateStore> Replica<S> {
         self.now = now;
         if self.mempool.contains(&hash) {
             return Ok(());
+        }
+        // Most submissions are new: the filter spares their index lookup.
+        let indexed = self.decided.may_contain(&hash)
+            && matches!(
+                BlockStore::tx_location(self.ledger.store(), &hash),
+                Ok(Some(_))
+            );
+        if indexed {
+            return Err(SubmitError::AlreadyDecided { hash });
         }
         let checked = if verified {
             self.ledger.check_tx_rules(&tx, now)

@@ -6,7 +6,7 @@ use super::*;
 use crate::Note;
 use kp_consensus::{Consensus, ConsensusConfig};
 use kp_ledger::testkit::{self, GOVERNMENTS};
-use kp_ledger::{Ledger, MemStore, WriteSet};
+use kp_ledger::{Ledger, MemStore};
 use kp_types::tx::Payload;
 use kp_types::{CommitCertificate, PublicKey, SignedTransaction, Timestamp};
 use std::collections::{BTreeMap, VecDeque};
@@ -52,7 +52,7 @@ fn replica(code: &str, genesis: &kp_ledger::Genesis) -> Replica<MemStore> {
         empty_block_interval_ms: 200,
         ..ReplicaConfig::default()
     };
-    Replica::new(replica_config, key, Consensus::new(config, None), ledger)
+    Replica::new(replica_config, key, Consensus::new(config, None), ledger).expect("empty store")
 }
 
 impl Host {
@@ -102,15 +102,10 @@ impl Host {
                 ready.messages.is_empty(),
                 "messages never share a batch with a decision"
             );
-            let mut writes = WriteSet::default();
-            writes.put(
-                [&[0x80u8][..], &block.header.height.to_be_bytes()].concat(),
-                kp_types::encode(&(&*block, &certificate)),
-            );
             assert!(self.replicas[i].is_awaiting_apply());
             assert!(self.replicas[i].ready().is_none(), "no work before apply");
             let receipt = self.replicas[i]
-                .apply_decided(&block, writes)
+                .store_decided(&block, &certificate)
                 .expect("a decided block applies");
             self.decided[i].push((block.header.height, receipt.block_hash));
             for r in &receipt.receipts {
@@ -213,7 +208,7 @@ fn six_validators_decide_the_same_blocks_and_a_submitted_certificate_lands() {
     let tx = issue("BW-2026-0001");
     let hash = tx.hash();
     host.replicas[2]
-        .submit(tx, hash, false, clock(0))
+        .submit(tx.clone(), hash, false, clock(0))
         .expect("a valid issue enters the pool");
     host.drain(2);
     let landed = host.run(60_000, |h| {
@@ -231,6 +226,11 @@ fn six_validators_decide_the_same_blocks_and_a_submitted_certificate_lands() {
         .certificate(&testkit::number("BW-2026-0001"))
         .expect("store");
     assert!(certificate.is_some(), "the certificate is on every ledger");
+    // Submitted again, anywhere, it is found in the block index.
+    for r in host.replicas.iter_mut() {
+        let again = r.submit(tx.clone(), hash, false, clock(host.now));
+        assert_eq!(again, Err(SubmitError::AlreadyDecided { hash }));
+    }
     // The contract: safety before messages, no messages with a decision.
     assert!(host.log.contains(&"safety") && host.log.contains(&"decided"));
 }
@@ -383,11 +383,14 @@ fn a_byzantine_proposers_junk_lands_refused_and_changes_nothing() {
 
 impl Host {
     fn decided_block(&self, replica: usize, height: u64) -> (kp_types::Block, CommitCertificate) {
-        let key = [&[0x80u8][..], &height.to_be_bytes()].concat();
-        let bytes = kp_ledger::StateStore::get(self.replicas[replica].ledger().store(), &key)
+        let store = self.replicas[replica].ledger().store();
+        let block = kp_chain::BlockStore::block(store, height)
             .expect("store")
             .expect("decided block stored");
-        kp_types::decode(&bytes, kp_consensus::MESSAGE_BYTES_MAX).expect("decodes")
+        let certificate = kp_chain::BlockStore::commit_certificate(store, height)
+            .expect("store")
+            .expect("its certificate stored");
+        (block, certificate)
     }
 }
 

@@ -244,7 +244,8 @@ impl Sim {
             });
             let consensus = Consensus::new(consensus_config(&key), None);
             replicas.push(Node {
-                replica: Replica::new(replica_config(&cfg), key.clone(), consensus, ledger),
+                replica: Replica::new(replica_config(&cfg), key.clone(), consensus, ledger)
+                    .unwrap_or_else(|e| unreachable_genesis(&e.to_string())),
                 public: key.public(),
                 key,
                 code,
@@ -516,6 +517,6 @@ fn stored_block(store: &MemStore, height: u64) -> Option<(Block, CommitCertifica
 
 #[cold]
 #[allow(clippy::panic)]
-fn unreachable_genesis(error: &str) -> Ledger<MemStore> {
+fn unreachable_genesis<T>(error: &str) -> T {
     panic!("the simulator's genesis is invalid: {error}")
 }

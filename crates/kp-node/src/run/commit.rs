@@ -1,44 +1,19 @@
 //! The commit pipeline: a decided block applied to the ledger and stored in one commit, then announced to waiters, subscribers and the pool.
 
 use super::*;
-use kp_ledger::Pending;
 
 impl Node {
-    /// Applies a decided block and stores it with its certificate atomically.
+    /// Applies a decided block and stores it with its certificate, receipts
+    /// and index entries, in one atomic, durable commit (the replica's).
     pub(super) async fn commit(
         &mut self,
         block: &Block,
         certificate: &CommitCertificate,
     ) -> Result<(), NodeError> {
         let started = std::time::Instant::now();
-        // One atomic, durable commit per block: the ledger's state changes,
-        // the block, its certificate, the indexes, and the receipts that only
-        // exist once the block has executed.
-        let pending = self.replica.execute_decided(block)?;
-        let pending = self.complete(block, certificate, pending)?;
-        let receipt = self.replica.advance_decided(pending)?;
+        let receipt = self.replica.store_decided(block, certificate)?;
         self.committed(block, certificate, receipt, started.elapsed())
             .await
-    }
-
-    /// Adds the node's writes to an executed block's commit: the block by
-    /// height and hash, its certificate, the transaction index and the
-    /// receipts.
-    pub(super) fn complete(
-        &mut self,
-        block: &Block,
-        certificate: &CommitCertificate,
-        mut pending: Pending,
-    ) -> Result<Pending, NodeError> {
-        let receipts_bytes = kp_types::encode(&pending.receipt().receipts);
-        let writes = BlockStore::try_block_writes(block, certificate, &receipts_bytes)?;
-        pending.add_host_writes(writes)?;
-        // Before the write is durable: the filter may hold a hash the index
-        // does not yet hold, never the other way round.
-        for r in &pending.receipt().receipts {
-            self.decided.note(&r.tx_hash);
-        }
-        Ok(pending)
     }
 
     /// What follows a block's durable commit: metrics, mempool, waiters,

@@ -75,19 +75,6 @@ impl Node {
         if self.replica.mempool().contains(&hash) {
             return Ok(hash);
         }
-        // Most submissions are new: the filter spares their index lookup.
-        let indexed = self.decided.may_contain(&hash)
-            && matches!(
-                BlockStore::tx_location(self.ledger().store(), &hash),
-                Ok(Some(_))
-            );
-        if indexed {
-            return Err(ApiError::new(
-                409,
-                "already-decided",
-                format!("transaction {hash} is already in a decided block"),
-            ));
-        }
         let outgoing = gossip.then(|| tx.clone());
         self.replica
             .submit(tx, hash, verified, now_ms())
@@ -102,6 +89,9 @@ impl Node {
                 }
                 SubmitError::Pool(e @ MempoolError::Duplicate { .. }) => {
                     ApiError::new(409, "duplicate", e.to_string())
+                }
+                e @ SubmitError::AlreadyDecided { .. } => {
+                    ApiError::new(409, "already-decided", e.to_string())
                 }
             })?;
         if let Some(tx) = outgoing {

@@ -15,7 +15,7 @@
 use crate::backend::{NodeBackend, NodeEvent, Request, Shared};
 use crate::config::NodeConfig;
 use crate::keys;
-use kp_chain::{BlockStore, TxFilter};
+use kp_chain::BlockStore;
 use kp_consensus::{Consensus, ConsensusConfig, ConsensusMessage, SafetyRecord, SafetyState};
 use kp_ledger::{BlockReceipt, Genesis, Ledger};
 use kp_network::{NetClient, NetEvent, NetworkConfig, Topic};
@@ -249,9 +249,6 @@ struct Node {
     broadcast_outbox: Vec<ConsensusMessage>,
     /// Our broadcast messages sent lately, and when (see `broadcast_due`).
     recently_sent: ResendGate,
-    /// The transaction hashes the block index may hold: a submitted
-    /// transaction it rules out is not looked up there.
-    decided: TxFilter,
     /// Hashes of the blocks last saved with the safety record (`None`:
     /// none saved by this process yet, so the next save writes them).
     safety_blocks: Option<Vec<kp_types::Hash>>,
@@ -320,13 +317,6 @@ impl Node {
             ledger.height(),
             kp_chain::CheckDepth::Recent(16),
         )?;
-        let indexed = std::time::Instant::now();
-        let decided = TxFilter::build(&store)?;
-        tracing::info!(
-            txs = decided.len(),
-            ms = indexed.elapsed().as_millis() as u64,
-            "transaction index filter built"
-        );
         let safety = SafetyStore::open(&store)?;
         let restored = load_safety(&safety)?;
         let me = key.public();
@@ -414,12 +404,19 @@ impl Node {
                 ..kp_replica::SyncConfig::default()
             },
         };
+        let chain_id = ledger.chain_id().to_string();
+        let indexed = std::time::Instant::now();
+        let replica = Replica::new(replica_config, key.clone(), consensus, ledger)?;
+        tracing::info!(
+            ms = indexed.elapsed().as_millis() as u64,
+            "transaction index filter built"
+        );
         Ok(Node {
-            chain_id: ledger.chain_id().to_string(),
+            chain_id,
             code,
-            key: key.clone(),
+            key,
             config,
-            replica: Replica::new(replica_config, key, consensus, ledger),
+            replica,
             safety,
             net,
             net_events,
@@ -439,7 +436,6 @@ impl Node {
             direct_outbox: BTreeMap::new(),
             broadcast_outbox: Vec::new(),
             recently_sent: ResendGate::default(),
-            decided,
             safety_blocks: None,
         })
     }

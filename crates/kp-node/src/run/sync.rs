@@ -131,7 +131,6 @@ impl Node {
                     break;
                 }
             };
-            let pending = self.complete(&block, &certificate, pending)?;
             let full = self.replica.catch_up_advance(block, certificate, pending)?;
             if full {
                 let waited = std::time::Instant::now();

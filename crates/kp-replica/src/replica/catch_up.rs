@@ -97,8 +97,9 @@ impl<S: StateStore> Replica<S> {
     }
 
     /// Verifies a block of a sync answer ([`Replica::verify_synced`]) and
-    /// executes it on the ledger as it stands ahead of the store. The host
-    /// adds its own writes to the result (its block store) and hands it to
+    /// executes it on the ledger as it stands ahead of the store, with the
+    /// block store's entries (as [`Replica::store_decided`]). The host may
+    /// add writes of its own to the result, and hands it to
     /// [`Replica::catch_up_advance`]. Nothing changes on a refusal.
     pub fn catch_up_execute(
         &mut self,
@@ -119,7 +120,9 @@ impl<S: StateStore> Replica<S> {
             return Err(CatchUpError::ToConsensus { height });
         }
         self.verify_synced(block, certificate, verified)?;
-        Ok(self.ledger.execute(block)?)
+        let mut pending = self.ledger.execute(block)?;
+        self.add_block_writes(block, certificate, &mut pending)?;
+        Ok(pending)
     }
 
     /// Moves the ledger past a block executed with

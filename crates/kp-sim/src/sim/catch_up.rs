@@ -48,7 +48,7 @@ impl Sim {
             }
             let height = block.header.height;
             let replica = &mut self.replicas[to].replica;
-            let mut pending = match replica.catch_up_execute(&block, &certificate, &verified) {
+            let pending = match replica.catch_up_execute(&block, &certificate, &verified) {
                 Ok(pending) => pending,
                 Err(CatchUpError::Refused(refusal)) => {
                     self.sync_refused(to, from, height, refusal)?;
@@ -57,18 +57,7 @@ impl Sim {
                 Err(CatchUpError::ToConsensus { .. }) => break,
                 Err(CatchUpError::Ledger(e)) => return self.store_failed(to, height, e),
             };
-            // As the node does: the block store's entries with the receipts.
-            let receipts = kp_types::encode(&pending.receipt().receipts);
-            let added = kp_chain::BlockStore::try_block_writes(&block, &certificate, &receipts)
-                .map_err(|e| e.to_string())
-                .and_then(|writes| pending.add_host_writes(writes).map_err(|e| e.to_string()));
-            if let Err(error) = added {
-                return Err(Violation::Validity {
-                    height,
-                    replica: to,
-                    error,
-                });
-            }
+            let replica = &mut self.replicas[to].replica;
             let full = replica.catch_up_advance(Arc::new(block), certificate, pending);
             match full {
                 Ok(true) => self.write_stage(to)?,

@@ -132,7 +132,13 @@ impl Sim {
             .filter(|_| !amnesia)
             .and_then(|b| SafetyState::decode(b).ok());
         let consensus = Consensus::new(consensus_config(&r.key), restored);
-        r.replica = Replica::new(config, r.key.clone(), consensus, ledger);
+        r.replica = Replica::new(config, r.key.clone(), consensus, ledger).map_err(|e| {
+            Violation::Validity {
+                height: 0,
+                replica: node,
+                error: format!("reopen: {e}"),
+            }
+        })?;
         r.alive = true;
         r.incarnation += 1;
         if r.byzantine.is_some() {

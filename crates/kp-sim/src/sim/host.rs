@@ -171,27 +171,6 @@ impl Sim {
         }
     }
 
-    /// Executes a decided block, adds its block-store entries (block,
-    /// certificate, index, receipts) and advances, in one commit.
-    fn store_decided(
-        &mut self,
-        node: usize,
-        block: &kp_types::Block,
-        certificate: &CommitCertificate,
-    ) -> Result<kp_ledger::BlockReceipt, String> {
-        let replica = &mut self.replicas[node].replica;
-        let mut pending = replica.execute_decided(block).map_err(|e| e.to_string())?;
-        let receipts = kp_types::encode(&pending.receipt().receipts);
-        let added = kp_chain::BlockStore::try_block_writes(block, certificate, &receipts)
-            .map_err(|e| e.to_string())
-            .and_then(|writes| pending.add_host_writes(writes).map_err(|e| e.to_string()));
-        if let Err(error) = added {
-            replica.abandon_decided();
-            return Err(error);
-        }
-        replica.advance_decided(pending).map_err(|e| e.to_string())
-    }
-
     /// Applies a decided block through the replica (with its stored copy in
     /// the same commit), checks it against the other honest replicas, and
     /// does what the node's shell does after a block.
@@ -214,9 +193,12 @@ impl Sim {
         }
         let height = block.header.height;
         let honest = self.honest(node);
-        // As the node does: execute, add the block store's entries with the
-        // receipts (kp_chain's layout), advance in one commit.
-        let stored = self.store_decided(node, &block, &certificate);
+        // As the node does: the block with its certificate, receipts and
+        // index entries (kp_chain's layout) and the state, in one commit.
+        let stored = self.replicas[node]
+            .replica
+            .store_decided(&block, &certificate)
+            .map_err(|e| e.to_string());
         let receipt = match stored {
             Ok(receipt) => receipt,
             Err(error) if honest => {

@@ -74,7 +74,7 @@ impl Sim {
                 }
                 self.hand_out_junk();
             }
-            Err(SubmitError::Refused(_)) => {}
+            Err(SubmitError::Refused(_)) | Err(SubmitError::AlreadyDecided { .. }) => {}
         }
         Ok(())
     }
