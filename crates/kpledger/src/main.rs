@@ -30,7 +30,8 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
-    /// Key files.
+    /// Key files, and a member's keys on the ledger: rotate, recover,
+    /// cancel-recovery.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -121,6 +122,8 @@ enum KeysCommand {
         /// The key file.
         file: PathBuf,
     },
+    #[command(flatten)]
+    Ledger(kp_client::cli::KeyChangeCommand),
 }
 
 fn main() -> ExitCode {
@@ -157,6 +160,12 @@ fn run(cli: Cli) -> Result<(), String> {
             let key = keys::read(&file).map_err(|e| e.to_string())?;
             print_key(&key)
         }
+        Command::Keys {
+            command: KeysCommand::Ledger(command),
+        } => match kp_client::cli::run_keys(&cli.client, command) {
+            Err(kp_client::cli::CliError::Exit(code)) => std::process::exit(i32::from(code)),
+            other => other.map_err(|e| e.to_string()),
+        },
         Command::Genesis {
             command: GenesisCommand::Validate { file },
         } => {
