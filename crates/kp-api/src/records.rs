@@ -46,7 +46,7 @@ pub struct SanctionRecord {
 /// A member as the ledger lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantRecord {
-    /// The member (with its current node key).
+    /// The member (with its current node, government and recovery keys).
     pub participant: Participant,
     /// Active, expelled or removed.
     pub status: MembershipStatus,
