@@ -1,6 +1,7 @@
 //! A government's keys on a running network, through the `kpledger` CLI:
 //! separating the government key from the node key (signed offline:
-//! `--generate-only`, `tx sign`, `tx submit`), then rotating the
+//! `--generate-only`, `tx sign`, `tx submit`), a recovery begun and
+//! cancelled, then rotating the
 //! consensus key and moving the node onto it across a restart
 //! (`docs/adr/0008-government-keys-and-recovery.md`, README "Rotating a
 //! government key").
@@ -150,6 +151,44 @@ fn government_key_apart_then_consensus_key_rotated_across_a_restart() {
         stderr(&refused).contains("signer-not-government-key"),
         "{}",
         stderr(&refused)
+    );
+
+    // The recovery key begins a recovery: visible at once, with its time;
+    // the government key cancels it.
+    let recovered = work.join("bw-government-recovered.key");
+    ok(&rpc, &["keys", "generate", "--out", path(&recovered)]);
+    ok(
+        &rpc,
+        &[
+            "keys",
+            "recover",
+            "--key",
+            path(&node0.join("recovery.key")),
+            "--participant",
+            "BW",
+            "--new-government-key",
+            path(&recovered),
+        ],
+    );
+    let shown = ok(&rpc, &["participant", "show", "BW"]);
+    assert!(shown.contains("PENDING: RECOVERY"), "{shown}");
+    assert!(shown.contains(&public_hex(&recovered)), "{shown}");
+    ok(
+        &rpc,
+        &[
+            "keys",
+            "cancel-recovery",
+            "--key",
+            path(&gov),
+            "--participant",
+            "BW",
+        ],
+    );
+    let shown = ok(&rpc, &["participant", "show", "BW"]);
+    assert!(!shown.contains("PENDING"), "{shown}");
+    assert!(
+        shown.contains(&format!("government key: {}", public_hex(&gov))),
+        "{shown}"
     );
 
     // Rotate the consensus key; the government key signs it.
