@@ -189,6 +189,27 @@ hash {}",
                 genesis.authorities.len(),
                 genesis.hash()
             );
+            // How far the members' keys are apart (ADR 0008): a government
+            // key that is the node key is the form of a genesis written
+            // before the roles were split.
+            let governments: Vec<_> = genesis
+                .participants
+                .iter()
+                .filter(|p| p.kind == kp_types::ParticipantKind::Government)
+                .collect();
+            let apart = governments
+                .iter()
+                .filter(|p| p.government_key != p.node_key)
+                .count();
+            let recovery = governments
+                .iter()
+                .filter(|p| p.recovery_key.is_some())
+                .count();
+            println!(
+                "government keys apart from node keys: {apart} of {}  recovery keys: {recovery} of {}",
+                governments.len(),
+                governments.len()
+            );
             Ok(())
         }
         Command::Genesis {
