@@ -259,10 +259,13 @@ fn participant(code: &str, seed: u8) -> RecordProof {
             name: format!("government of {code}"),
             territories: vec![territory(code)],
             node_key: SigningKey::from_seed([seed; 32]).public(),
+            government_key: SigningKey::from_seed([seed; 32]).public(),
+            recovery_key: None,
         },
         status: MembershipStatus::Active,
         sanction: None,
         authorities: vec![],
+        pending_key_change: None,
     };
     record(keys::participant(&pc(code)), Some(kp_types::encode(&r)))
 }

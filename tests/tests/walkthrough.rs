@@ -620,7 +620,7 @@ fn monitor_approval_and_a_lifted_sanction_through_the_cli() {
     );
     assert!(!wrong.status.success());
     assert!(
-        stderr(&wrong).contains("signer-not-node-key"),
+        stderr(&wrong).contains("signer-not-government-key"),
         "{}",
         stderr(&wrong)
     );

@@ -193,11 +193,13 @@ mod tests {
     use super::*;
     use crate::records::{
         Approval, AuthorityRecord, CertificateEventKind, CertificateHistoryEntry,
-        CertificateStatus, Discrepancy, Receipt, ResolutionOutcome, SanctionRecord, Totals,
+        CertificateStatus, Discrepancy, PendingKeyChange, Receipt, ResolutionOutcome,
+        SanctionRecord, Totals,
     };
     use kp_types::{
-        Authority, Carats, Certificate, Date, HsCode, Participant, ParticipantKind, PublicKey,
-        ResolutionAction, ResolutionProposal, SeizureReason, SeizureReport, Timestamp, UsdCents,
+        Authority, Carats, Certificate, Date, HsCode, KeyRole, Participant, ParticipantKind,
+        PublicKey, ResolutionAction, ResolutionProposal, SeizureReason, SeizureReport, Timestamp,
+        UsdCents,
     };
     use serde::de::DeserializeOwned;
     use std::fmt::Debug;
@@ -397,6 +399,8 @@ mod tests {
             name: "Botswana".into(),
             territories: vec!["BW".parse().unwrap()],
             node_key: PublicKey([7; 32]),
+            government_key: PublicKey([6; 32]),
+            recovery_key: Some(PublicKey([5; 32])),
         };
         round_trip(&ParticipantList {
             items: vec![ParticipantRecord {
@@ -417,6 +421,13 @@ mod tests {
                     registered_height: 1,
                     revoked_height: Some(4),
                 }],
+                pending_key_change: Some(PendingKeyChange {
+                    begun_by: KeyRole::Recovery,
+                    new_government_key: Some(PublicKey([4; 32])),
+                    new_recovery_key: None,
+                    begun_height: 5,
+                    effective_at: Timestamp(6),
+                }),
             }],
         });
     }

@@ -193,6 +193,22 @@ impl Genesis {
             if !keys.insert(p.node_key) {
                 return Err(GenesisError::DuplicateKey { key: p.node_key });
             }
+            // The government key may be the member's own node key (a genesis
+            // written before the roles were split), never anyone else's key.
+            let mut own_keys = vec![p.government_key];
+            own_keys.extend(p.recovery_key);
+            for (i, key) in own_keys.into_iter().enumerate() {
+                let shares_node_key = i == 0 && key == p.node_key;
+                if shares_node_key {
+                    continue;
+                }
+                if key.is_weak() {
+                    return Err(GenesisError::WeakKey { key });
+                }
+                if !keys.insert(key) {
+                    return Err(GenesisError::DuplicateKey { key });
+                }
+            }
             if p.kind.trades() == p.territories.is_empty() {
                 return Err(GenesisError::Territories {
                     code: p.code.clone(),

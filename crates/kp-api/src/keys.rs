@@ -26,11 +26,14 @@
 //! | 0x13 block hash | height (8, BE) | the hash of the block applied at that height |
 //! | 0x14 seizures by certificate | number | `SeizureIndex`: the seizure reports naming it |
 //! | 0x15 validator set | its hash (32) | the set: codes and node keys, by code |
+//! | 0x16 government key | key (32) | code |
+//! | 0x17 recovery key | key (32) | code |
+//! | 0x18 pending key change by time | effective time (8, BE), code | empty |
 //! | 0x7D root meta (not committed) | `root` / `lattice` | root (32) / state hash (2,048) |
 //! | 0x7E bucket index (retired, not committed) | bucket (2), key | entry hash (32) |
 //! | 0x7F bucket digest (retired, not committed) | bucket (2) | digest (32) |
 //!
-//! Every committed table except the ledger's own schedules (0x08, 0x0A) and
+//! Every committed table except the ledger's own schedules (0x08, 0x0A, 0x18) and
 //! replay memory (0x0C, 0x0D) is also a record of the authenticated map
 //! (`kp_types::smt`) whose root block headers carry as `records_root`
 //! ([`is_provable`]): one record, or its absence, can be proven to a light
@@ -98,6 +101,12 @@ pub mod table {
     pub const SEIZURES_BY_CERTIFICATE: u8 = 0x14;
     /// Every validator set the chain has had, by hash.
     pub const VALIDATOR_SET: u8 = 0x15;
+    /// Government key to member.
+    pub const GOVERNMENT_KEY: u8 = 0x16;
+    /// Recovery key to member.
+    pub const RECOVERY_KEY: u8 = 0x17;
+    /// Pending recoveries and recovery-key rotations by the time they take effect.
+    pub const KEY_CHANGE_SCHEDULE: u8 = 0x18;
     /// First table of the (uncommitted) state-root machinery.
     pub const ROOT_MACHINERY_MIN: u8 = 0x7D;
     /// Stored root, for the check on open.
@@ -137,6 +146,24 @@ pub fn participant(code: &ParticipantCode) -> Vec<u8> {
 /// A node key.
 pub fn node_key(k: &PublicKey) -> Vec<u8> {
     key(table::NODE_KEY, &[&k.0])
+}
+
+/// A government key.
+pub fn government_key(k: &PublicKey) -> Vec<u8> {
+    key(table::GOVERNMENT_KEY, &[&k.0])
+}
+
+/// A recovery key.
+pub fn recovery_key(k: &PublicKey) -> Vec<u8> {
+    key(table::RECOVERY_KEY, &[&k.0])
+}
+
+/// A member's pending key change, in the schedule by the time it takes effect.
+pub fn key_change_schedule(effective_at: Timestamp, code: &ParticipantCode) -> Vec<u8> {
+    key(
+        table::KEY_CHANGE_SCHEDULE,
+        &[&effective_at.0.to_be_bytes(), code.as_str().as_bytes()],
+    )
 }
 
 /// An authority.
@@ -305,6 +332,7 @@ pub fn is_provable(key: &[u8]) -> bool {
             key.first(),
             Some(&table::CERTIFICATE_EXPIRY)
                 | Some(&table::RESOLUTION_DEADLINE)
+                | Some(&table::KEY_CHANGE_SCHEDULE)
                 | Some(&table::EXECUTED)
                 | Some(&table::EXECUTED_EXPIRY)
         )

@@ -28,7 +28,8 @@ pub use params::Params;
 pub use records::{
     Anomaly, Approval, AuthorityRecord, BlockReceipt, CertificateEventKind,
     CertificateHistoryEntry, CertificateRecord, CertificateStatus, Discrepancy, EvidenceRecord,
-    LedgerEvent, MembershipStatus, ParticipantRecord, Receipt, ResolutionOutcome, ResolutionRecord,
-    SanctionRecord, SeizureIndex, SeizureRecord, Totals, TradeStatistics, TxReceipt,
+    LedgerEvent, MembershipStatus, ParticipantRecord, PendingKeyChange, Receipt, ResolutionOutcome,
+    ResolutionRecord, SanctionRecord, SeizureIndex, SeizureRecord, Totals, TradeStatistics,
+    TxReceipt,
 };
 pub use rejection::Rejection;

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Longest recovery delay a genesis may set (a year).
+pub const RECOVERY_DELAY_MS_MAX: u64 = 365 * 86_400_000;
+
 /// Parameters of the chain, fixed at genesis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -45,6 +48,11 @@ pub struct Params {
     /// Most resolutions one government may have pending at once: one
     /// government cannot flood the list every other one must read and sign.
     pub pending_resolutions_per_proposer_max: u32,
+    /// How long a recovery begun by a member's recovery key (or a rotation
+    /// of its recovery key by its government key) waits before it takes
+    /// effect, in milliseconds: the time the current key has to notice and
+    /// cancel (`docs/adr/0008-government-keys-and-recovery.md`).
+    pub recovery_delay_ms: u64,
 }
 
 impl Default for Params {
@@ -63,6 +71,7 @@ impl Default for Params {
             anomaly_carats_min: 10_000, // 100.00 ct
             housekeeping_per_block_max: 10_000,
             pending_resolutions_per_proposer_max: 10,
+            recovery_delay_ms: 7 * 86_400_000,
         }
     }
 }
@@ -89,6 +98,9 @@ impl Params {
         }
         if self.pending_resolutions_per_proposer_max == 0 {
             return Err("pending_resolutions_per_proposer_max must be positive");
+        }
+        if self.recovery_delay_ms == 0 || self.recovery_delay_ms > RECOVERY_DELAY_MS_MAX {
+            return Err("recovery_delay_ms must be positive and at most 365 days");
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 
 use crate::rejection::Rejection;
 use kp_types::{
-    Authority, AuthorityId, Carats, Certificate, CertificateNumber, Date, Hash, HsCode,
+    Authority, AuthorityId, Carats, Certificate, CertificateNumber, Date, Hash, HsCode, KeyRole,
     Participant, ParticipantCode, Period, PublicKey, ResolutionProposal, SanctionScope,
     SeizureReport, Timestamp, TxHash, UsdCents,
 };
@@ -46,7 +46,7 @@ pub struct SanctionRecord {
 /// A member as the ledger lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantRecord {
-    /// The member (with its current node key).
+    /// The member (with its current node, government and recovery keys).
     pub participant: Participant,
     /// Active, expelled or removed.
     pub status: MembershipStatus,
@@ -56,6 +56,30 @@ pub struct ParticipantRecord {
     /// stored record keeps this empty and authorities live under their own keys.
     #[serde(default)]
     pub authorities: Vec<AuthorityRecord>,
+    /// A recovery or recovery-key rotation waiting for its time, if any (at
+    /// most one per member).
+    #[serde(default)]
+    pub pending_key_change: Option<PendingKeyChange>,
+}
+
+/// A change of a member's keys that waits for the recovery delay: a
+/// recovery (begun by the recovery key; the government key can cancel) or a
+/// rotation of an existing recovery key (begun by the government key; the
+/// recovery key can cancel). Either key can cancel either kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingKeyChange {
+    /// The key that began it: `recovery` (a recovery) or `government` (a
+    /// rotation of the recovery key).
+    pub begun_by: KeyRole,
+    /// The government key it installs, if any.
+    pub new_government_key: Option<PublicKey>,
+    /// The recovery key it installs, if any.
+    pub new_recovery_key: Option<PublicKey>,
+    /// Height of the block that began it.
+    pub begun_height: u64,
+    /// The first block time at which it takes effect (housekeeping of the
+    /// first block at or after it applies it).
+    pub effective_at: Timestamp,
 }
 
 impl ParticipantRecord {
@@ -559,10 +583,13 @@ pub enum LedgerEvent {
         /// The id.
         authority: AuthorityId,
     },
-    /// A member's node key was replaced.
-    NodeKeyRotated {
+    /// One of a member's keys was replaced (by a rotation, or by a
+    /// recovery or recovery-key rotation taking effect).
+    KeyRotated {
         /// Who.
         participant: ParticipantCode,
+        /// Which key.
+        role: KeyRole,
         /// The new key.
         key: PublicKey,
     },
@@ -579,6 +606,40 @@ pub enum LedgerEvent {
         id: Hash,
         /// The offender.
         offender: PublicKey,
+    },
+    /// A recovery, or a rotation of the recovery key, was begun and waits
+    /// for its time: the member's other key can cancel it until then.
+    KeyChangePending {
+        /// Whose keys.
+        participant: ParticipantCode,
+        /// The key that began it (`recovery`: a recovery; `government`: a
+        /// recovery-key rotation).
+        begun_by: KeyRole,
+        /// When it takes effect.
+        effective_at: Timestamp,
+    },
+    /// A pending recovery or recovery-key rotation was cancelled.
+    KeyChangeCancelled {
+        /// Whose keys.
+        participant: ParticipantCode,
+        /// The key that cancelled it.
+        by: KeyRole,
+    },
+    /// A pending recovery or recovery-key rotation took effect (a
+    /// `KeyRotated` event follows for each key it replaced).
+    KeyChangeCompleted {
+        /// Whose keys.
+        participant: ParticipantCode,
+        /// The key that began it.
+        begun_by: KeyRole,
+    },
+    /// A pending key change could not take effect because one of its keys
+    /// was registered to another member meanwhile; nothing changed.
+    KeyChangeFailed {
+        /// Whose keys.
+        participant: ParticipantCode,
+        /// The key already in use.
+        key: PublicKey,
     },
 }
 

@@ -107,14 +107,16 @@ pub enum Rejection {
         /// Who must act.
         required: ParticipantCode,
     },
-    /// The transaction is not signed by the named member's node key.
-    #[error("transaction is not signed by {participant}'s node key")]
-    SignerNotNodeKey {
+    /// The transaction is not signed by the named member's government key
+    /// (an act for a government signed with its node key, where the two
+    /// differ, is refused with this too).
+    #[error("transaction is not signed by {participant}'s government key")]
+    SignerNotGovernmentKey {
         /// The member.
         participant: ParticipantCode,
     },
-    /// The signer's key is not the node key of any member.
-    #[error("signer {signer} is not a member's node key")]
+    /// The signer's key is not the government key (nor the node key) of any member.
+    #[error("signer {signer} is not a member's government key")]
     UnknownSigner {
         /// The key.
         signer: PublicKey,
@@ -491,6 +493,33 @@ pub enum Rejection {
         /// The key.
         key: PublicKey,
     },
+    /// The transaction is not signed by the named member's recovery key.
+    #[error("transaction is not signed by {participant}'s recovery key")]
+    SignerNotRecoveryKey {
+        /// The member.
+        participant: ParticipantCode,
+    },
+    /// The member has no recovery key registered.
+    #[error("{participant} has no recovery key")]
+    NoRecoveryKey {
+        /// The member.
+        participant: ParticipantCode,
+    },
+    /// The member already has a recovery (or recovery-key rotation) pending:
+    /// one at a time.
+    #[error("{participant} already has a key change pending until {effective_at}")]
+    RecoveryPending {
+        /// The member.
+        participant: ParticipantCode,
+        /// When the pending change takes effect.
+        effective_at: Timestamp,
+    },
+    /// The member has no recovery or recovery-key rotation pending.
+    #[error("{participant} has no key change pending")]
+    NoPendingRecovery {
+        /// The member.
+        participant: ParticipantCode,
+    },
 }
 
 impl Rejection {
@@ -509,7 +538,7 @@ impl Rejection {
             Rejection::SignerNotAuthority { .. } => "signer-not-authority",
             Rejection::AuthorityRevoked { .. } => "authority-revoked",
             Rejection::AuthorityNotOfParticipant { .. } => "authority-not-of-participant",
-            Rejection::SignerNotNodeKey { .. } => "signer-not-node-key",
+            Rejection::SignerNotGovernmentKey { .. } => "signer-not-government-key",
             Rejection::UnknownSigner { .. } => "unknown-signer",
             Rejection::NotAGovernment { .. } => "not-a-government",
             Rejection::UnknownParticipant { .. } => "unknown-participant",
@@ -561,6 +590,10 @@ impl Rejection {
             Rejection::InvalidEvidence { .. } => "invalid-evidence",
             Rejection::DuplicateEvidence { .. } => "duplicate-evidence",
             Rejection::WeakKey { .. } => "weak-key",
+            Rejection::SignerNotRecoveryKey { .. } => "signer-not-recovery-key",
+            Rejection::NoRecoveryKey { .. } => "no-recovery-key",
+            Rejection::RecoveryPending { .. } => "recovery-pending",
+            Rejection::NoPendingRecovery { .. } => "no-pending-recovery",
         }
     }
 }

@@ -269,7 +269,7 @@ fn lying_proxy_swaps_a_record() {
     );
 }
 
-/// A validator's node-key rotation: certificates issued before and after it
+/// A validator's consensus-key rotation: certificates issued before and after it
 /// are both authentic; the light client follows the rotation from headers.
 #[test]
 fn node_key_rotation_then_certificates_before_and_after() {
@@ -277,10 +277,11 @@ fn node_key_rotation_then_certificates_before_and_after() {
     c.issue("BW0000001", "BW", "EU");
     let new_key = extra_key("bw-node-2");
     c.know(new_key.clone());
-    let tx = c.h.by_node(
+    let tx = c.h.by_government(
         "BW",
-        Payload::RotateNodeKey {
+        Payload::RotateKey {
             participant: code("BW"),
+            role: kp_types::KeyRole::Consensus,
             new_key: new_key.public(),
         },
     );

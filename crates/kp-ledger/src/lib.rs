@@ -5,9 +5,10 @@
 //! Certification Scheme (see `docs/ledger.md` and the project's DOMAIN.md):
 //! certificates and their life, seizures, sanctions including green zones and
 //! monitor approval, absolute-consensus resolutions, the validator set derived
-//! from membership, the Chair's rotation, the authority registry, node-key
-//! rotation, equivocation evidence and replay protection. It derives trade
-//! statistics and anomalies from counters kept in state.
+//! from membership, the Chair's rotation, the authority registry, the three
+//! keys of a member (consensus, government, recovery) with their rotation
+//! and recovery after a delay, equivocation evidence and replay protection.
+//! It derives trade statistics and anomalies from counters kept in state.
 //!
 //! Design:
 //! * Pure and deterministic: no IO other than the store trait, no clock (time

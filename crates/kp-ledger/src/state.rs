@@ -9,8 +9,8 @@ use crate::records::{
 };
 use crate::store::{StateStore, StoreError};
 use kp_types::{
-    AuthorityId, CertificateNumber, Hash, HsCode, ParticipantCode, ParticipantKind, PublicKey,
-    Territory,
+    AuthorityId, CertificateNumber, Hash, HsCode, Participant, ParticipantCode, ParticipantKind,
+    PublicKey, Territory,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -132,9 +132,30 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         Ok(out)
     }
 
-    /// Whether a key is any member's node key or any authority's key.
+    pub(crate) fn participant_by_government_key(
+        &self,
+        key: &PublicKey,
+    ) -> Result<Option<ParticipantCode>, StoreError> {
+        self.get_value(&keys::government_key(key))
+    }
+
+    /// Whether a key is any member's node, government or recovery key or any
+    /// authority's key (keys of a pending key change are checked again when
+    /// it takes effect).
     pub(crate) fn key_in_use(&self, key: &PublicKey) -> Result<bool, StoreError> {
-        Ok(self.contains(&keys::node_key(key))? || self.contains(&keys::authority_key(key))?)
+        Ok(self.contains(&keys::node_key(key))?
+            || self.contains(&keys::government_key(key))?
+            || self.contains(&keys::recovery_key(key))?
+            || self.contains(&keys::authority_key(key))?)
+    }
+
+    /// Writes the key indexes of a member's node, government and recovery keys.
+    pub(crate) fn index_member_keys(&mut self, p: &Participant) {
+        self.put_value(keys::node_key(&p.node_key), &p.code);
+        self.put_value(keys::government_key(&p.government_key), &p.code);
+        if let Some(recovery) = &p.recovery_key {
+            self.put_value(keys::recovery_key(recovery), &p.code);
+        }
     }
 
     pub(crate) fn territory_owner(

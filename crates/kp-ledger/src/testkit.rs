@@ -75,6 +75,17 @@ pub fn node_key(member: &str) -> SigningKey {
     SigningKey::from_seed(seed("node ", member))
 }
 
+/// A member's deterministic government key, for a genesis whose members
+/// hold one apart from their node key ([`genesis_with_key_roles`]).
+pub fn government_key(member: &str) -> SigningKey {
+    SigningKey::from_seed(seed("government ", member))
+}
+
+/// A member's deterministic recovery key ([`genesis_with_key_roles`]).
+pub fn recovery_key(member: &str) -> SigningKey {
+    SigningKey::from_seed(seed("recovery ", member))
+}
+
 /// A member's deterministic fixture authority key.
 pub fn authority_key(member: &str) -> SigningKey {
     SigningKey::from_seed(seed("authority ", member))
@@ -93,7 +104,35 @@ pub fn member(code_text: &str, kind: ParticipantKind, territories: &[&str]) -> P
         name: format!("{code_text} (fixture)"),
         territories: territories.iter().map(|t| territory(t)).collect(),
         node_key: node_key(code_text).public(),
+        // The form of a genesis written before the roles were split.
+        government_key: node_key(code_text).public(),
+        recovery_key: None,
     }
+}
+
+/// A member whose government and recovery keys are its own
+/// ([`government_key`], [`recovery_key`]), apart from its node key.
+pub fn member_with_key_roles(
+    code_text: &str,
+    kind: ParticipantKind,
+    territories: &[&str],
+) -> Participant {
+    Participant {
+        government_key: government_key(code_text).public(),
+        recovery_key: Some(recovery_key(code_text).public()),
+        ..member(code_text, kind, territories)
+    }
+}
+
+/// The fixture genesis with every member's government and recovery keys
+/// apart from its node key.
+pub fn genesis_with_key_roles() -> Genesis {
+    let mut g = genesis();
+    for p in &mut g.participants {
+        p.government_key = government_key(p.code.as_str()).public();
+        p.recovery_key = Some(recovery_key(p.code.as_str()).public());
+    }
+    g
 }
 
 /// A member's fixture authority.
@@ -280,6 +319,24 @@ impl Harness {
         self.tx(&node_key(m), payload)
     }
 
+    /// A transaction signed by member `m`'s government key: its node key
+    /// where the ledger lists that as its government key (the fixture
+    /// genesis), otherwise [`government_key`].
+    pub fn by_government(&mut self, m: &str, payload: Payload) -> SignedTransaction {
+        let listed = self
+            .ledger
+            .participant(&code(m))
+            .ok()
+            .flatten()
+            .map(|r| r.participant.government_key);
+        let key = if listed == Some(node_key(m).public()) {
+            node_key(m)
+        } else {
+            government_key(m)
+        };
+        self.tx(&key, payload)
+    }
+
     /// Applies one block with exactly `txs`, then advances time one minute.
     pub fn apply(&mut self, txs: Vec<SignedTransaction>) -> Result<BlockReceipt, LedgerError> {
         let block = block_with(&self.ledger, self.time, txs);
@@ -311,7 +368,7 @@ impl Harness {
 }
 
 impl Harness {
-    /// Proposes a resolution signed by `by`'s node key; returns its id (the
+    /// Proposes a resolution signed by `by`'s government key; returns its id (the
     /// transaction hash) and the verdict.
     pub fn propose(
         &mut self,
@@ -319,7 +376,7 @@ impl Harness {
         action: ResolutionAction,
         deadline: Option<Timestamp>,
     ) -> (ResolutionId, Result<(), Rejection>) {
-        let tx = self.by_node(
+        let tx = self.by_government(
             by,
             Payload::ProposeResolution(ResolutionProposal {
                 title: format!("{} ({by})", action.kind()),
@@ -331,15 +388,15 @@ impl Harness {
         (id, self.run(tx))
     }
 
-    /// Signs a resolution with `by`'s node key.
+    /// Signs a resolution with `by`'s government key.
     pub fn sign_resolution(&mut self, by: &str, id: ResolutionId) -> Result<(), Rejection> {
-        let tx = self.by_node(by, Payload::SignResolution { resolution: id });
+        let tx = self.by_government(by, Payload::SignResolution { resolution: id });
         self.run(tx)
     }
 
-    /// Objects to a resolution with `by`'s node key.
+    /// Objects to a resolution with `by`'s government key.
     pub fn object(&mut self, by: &str, id: ResolutionId) -> Result<(), Rejection> {
-        let tx = self.by_node(
+        let tx = self.by_government(
             by,
             Payload::ObjectResolution {
                 resolution: id,
@@ -349,8 +406,8 @@ impl Harness {
         self.run(tx)
     }
 
-    /// Has every current validator (government in good standing, fixture node
-    /// keys) adopt `action`: the first proposes, the others sign in one block.
+    /// Has every current validator (government in good standing, fixture
+    /// government keys) adopt `action`: the first proposes, the others sign in one block.
     /// Panics unless it is adopted.
     #[allow(clippy::panic)]
     pub fn adopt(&mut self, action: ResolutionAction) -> ResolutionId {
@@ -371,7 +428,7 @@ impl Harness {
         }
         let txs: Vec<_> = rest
             .iter()
-            .map(|c| self.by_node(c, Payload::SignResolution { resolution: id }))
+            .map(|c| self.by_government(c, Payload::SignResolution { resolution: id }))
             .collect();
         let receipt = self
             .apply(txs)

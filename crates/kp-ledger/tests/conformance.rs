@@ -19,11 +19,12 @@ fn frozen_roots() {
     let block_records = h.ledger.records_root().to_hex();
     let block_results = h.ledger.results_root().to_hex();
     // Every hash here changed when the parameters gained
-    // `pending_resolutions_per_proposer_max` (they are in the genesis and
-    // in the state).
+    // `pending_resolutions_per_proposer_max`, and again when they gained
+    // `recovery_delay_ms` and members their government and recovery keys
+    // (in the genesis, the member records and the new government-key index).
     assert_eq!(
         genesis_hash,
-        "30077387efc146cc1c61e9419127cc992e2cc3e0413f7e2f6d030e812848ca48"
+        "120b311a802e328491c27b3876fa8c03c333d45619e6e4582d57486c334dcdaa"
     );
     // Both roots changed when the bucket tree gave way to the lattice state
     // hash (`root.rs`), when the expiry indexes moved to version 2, when
@@ -34,21 +35,21 @@ fn frozen_roots() {
     // the state keeps.
     assert_eq!(
         genesis_root,
-        "e1a53b9c8f3ecba673811a4b15149415b510d860c6562c3e87d5f9c60ba08e4e"
+        "4bcf5d4ebe1d36f6b14f20d6fa23cbccb134bd89499be30709e95a2a02e99d4c"
     );
     assert_eq!(
         block_root,
-        "cc104abad6bad3c381f4b451ce64641f33de1bcda6ca0a0f960b62f46587838d"
+        "f02b5d8a2883d74262886fb2a9d65f35527cdcfb3ef3691295d587a5b2274c51"
     );
     // The authenticated map of records (`kp_types::smt`) and the results
     // tree, as headers carry them.
     assert_eq!(
         genesis_records,
-        "cd2c4951bd87aaf0bc37c32579d94a200437a7b7afc08c32d3487386bc0196aa"
+        "934251e96a3de2538735c1f8078d5aa3a6e32362438726c6d7af503effe23a4b"
     );
     assert_eq!(
         block_records,
-        "fb608478bdc00fc216ca6d5502aed940b96e93c60e660207499d20afce089a5a"
+        "78b277717382c6967448d7ad5e4d001053d55fe4af98a51474aadc3e1d18a190"
     );
     assert_eq!(
         block_results,

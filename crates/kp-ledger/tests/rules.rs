@@ -27,7 +27,7 @@ const ALL_CODES: &[&str] = &[
     "signer-not-authority",
     "authority-revoked",
     "authority-not-of-participant",
-    "signer-not-node-key",
+    "signer-not-government-key",
     "unknown-signer",
     "not-a-government",
     "unknown-participant",
@@ -363,7 +363,7 @@ fn rows() -> Vec<Row> {
             }
         ),
         row!(
-            "signer-not-node-key",
+            "signer-not-government-key",
             "register authority with authority key",
             nothing,
             |h, _m: &Memo| { h.by_authority("BW", Payload::RegisterAuthority(new_authority())) }

@@ -150,12 +150,25 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let node_key = keys::generate();
         keys::write(&dir.join("node.key"), &node_key)?;
+        // A government's recovery key: on a real network it is generated
+        // and kept offline; a local testnet keeps it beside the node. The
+        // government key starts as the node key (`kpledger keys rotate
+        // government` separates them).
+        let recovery_key = if row.kind == ParticipantKind::Government {
+            let key = keys::generate();
+            keys::write(&dir.join("recovery.key"), &key)?;
+            Some(key.public())
+        } else {
+            None
+        };
         participants.push(Participant {
             code: row.code.clone(),
             kind: row.kind,
             name: row.name.clone(),
             territories: row.territories.clone(),
             node_key: node_key.public(),
+            government_key: node_key.public(),
+            recovery_key,
         });
         let authority_key = if row.kind.trades() {
             let key = keys::generate();

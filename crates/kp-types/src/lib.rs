@@ -49,7 +49,7 @@ pub use crypto::{verify_batch, PublicKey, Signature, SigningKey};
 pub use encoding::{decode, encode, EncodingError};
 pub use hash::{Domain, Hash};
 pub use participant::{
-    Authority, AuthorityId, Participant, ParticipantCode, ParticipantKind, Territory,
+    Authority, AuthorityId, KeyRole, Participant, ParticipantCode, ParticipantKind, Territory,
 };
 pub use resolution::{ResolutionAction, ResolutionId, ResolutionProposal, SanctionScope};
 pub use time::{Date, Period, Timestamp};

@@ -138,7 +138,17 @@ impl ParticipantKind {
 }
 
 /// A member of the scheme as the ledger lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its keys have three roles (`docs/adr/0008-government-keys-and-recovery.md`):
+/// the node key votes and identifies the node; the government key acts for
+/// the government (resolutions, the authority registry, monitor approvals,
+/// key rotations); the recovery key, kept cold, can only replace the
+/// government key after a delay during which the government key can cancel.
+///
+/// In a human-readable form (a TOML genesis, JSON) `government_key` may be
+/// left out and then equals `node_key`: genesis files written before the
+/// roles were split keep their meaning. The binary form always carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Participant {
     /// Its code (`BW`, `EU`, `TW`, `WDC`).
     pub code: ParticipantCode,
@@ -149,9 +159,112 @@ pub struct Participant {
     /// The territories whose alpha-2 codes prefix its certificate numbers
     /// (a country: itself; the EU: its member states). Empty for observers.
     pub territories: Vec<Territory>,
-    /// The key of its node: signs consensus messages, resolutions and its own
-    /// registry acts, and is its libp2p identity.
+    /// The key of its node (the consensus key): signs consensus messages and
+    /// is its libp2p identity.
     pub node_key: PublicKey,
+    /// The key that acts for the government: proposes, signs and objects to
+    /// resolutions, registers and revokes authorities, approves as monitor,
+    /// rotates keys, cancels a recovery. May equal `node_key` (a genesis
+    /// written before the roles were split).
+    pub government_key: PublicKey,
+    /// The cold key that can begin a recovery of the government key, if one
+    /// is registered.
+    pub recovery_key: Option<PublicKey>,
+}
+
+/// The form a participant takes in each format: the binary form is strict,
+/// a human-readable one may leave `government_key` out (then the node key).
+#[derive(Deserialize)]
+#[serde(rename = "Participant")]
+struct ParticipantStrict {
+    code: ParticipantCode,
+    kind: ParticipantKind,
+    name: String,
+    territories: Vec<Territory>,
+    node_key: PublicKey,
+    government_key: PublicKey,
+    recovery_key: Option<PublicKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "Participant", deny_unknown_fields)]
+struct ParticipantText {
+    code: ParticipantCode,
+    kind: ParticipantKind,
+    name: String,
+    territories: Vec<Territory>,
+    node_key: PublicKey,
+    #[serde(default)]
+    government_key: Option<PublicKey>,
+    #[serde(default)]
+    recovery_key: Option<PublicKey>,
+}
+
+impl<'de> Deserialize<'de> for Participant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let p = ParticipantText::deserialize(d)?;
+            Ok(Participant {
+                government_key: p.government_key.unwrap_or(p.node_key),
+                code: p.code,
+                kind: p.kind,
+                name: p.name,
+                territories: p.territories,
+                node_key: p.node_key,
+                recovery_key: p.recovery_key,
+            })
+        } else {
+            let p = ParticipantStrict::deserialize(d)?;
+            Ok(Participant {
+                code: p.code,
+                kind: p.kind,
+                name: p.name,
+                territories: p.territories,
+                node_key: p.node_key,
+                government_key: p.government_key,
+                recovery_key: p.recovery_key,
+            })
+        }
+    }
+}
+
+/// The role of one of a member's keys, as a rotation names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyRole {
+    /// The node key: votes, identifies the node on the network.
+    Consensus,
+    /// The government key: acts for the government.
+    Government,
+    /// The cold recovery key.
+    Recovery,
+}
+
+impl KeyRole {
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyRole::Consensus => "consensus",
+            KeyRole::Government => "government",
+            KeyRole::Recovery => "recovery",
+        }
+    }
+}
+
+impl std::str::FromStr for KeyRole {
+    type Err = ParseCodeError;
+    fn from_str(text: &str) -> Result<Self, ParseCodeError> {
+        match text {
+            "consensus" => Ok(KeyRole::Consensus),
+            "government" => Ok(KeyRole::Government),
+            "recovery" => Ok(KeyRole::Recovery),
+            _ => Err(ParseCodeError::custom(
+                "key role",
+                text,
+                "consensus, government or recovery",
+            )),
+        }
+    }
 }
 
 /// A KP Authority: an office that issues and receives certificates.
@@ -185,5 +298,32 @@ mod tests {
         assert!(crate::decode::<Territory>(&bin, 64).is_ok());
         let bad = crate::encode(&"e1".to_string());
         assert!(crate::decode::<Territory>(&bad, 64).is_err());
+    }
+
+    fn key(seed: u8) -> PublicKey {
+        crate::SigningKey::from_seed([seed; 32]).public()
+    }
+
+    #[test]
+    fn government_key_defaults_to_node_key_in_text_only() {
+        let node = key(1);
+        let json = format!(
+            r#"{{"code":"BW","kind":"government","name":"Botswana","territories":["BW"],"node_key":"{node}"}}"#
+        );
+        let p: Participant = serde_json::from_str(&json).unwrap();
+        assert_eq!(p.government_key, node);
+        assert_eq!(p.recovery_key, None);
+        let separate = Participant {
+            government_key: key(2),
+            recovery_key: Some(key(3)),
+            ..p.clone()
+        };
+        let back: Participant =
+            serde_json::from_str(&serde_json::to_string(&separate).unwrap()).unwrap();
+        assert_eq!(back, separate);
+        let bin = crate::encode(&separate);
+        assert_eq!(crate::decode::<Participant>(&bin, 1024).unwrap(), separate);
+        // The binary form has no default: a record without the key does not decode.
+        assert!(crate::decode::<Participant>(&bin[..bin.len() - 33], 1024).is_err());
     }
 }

@@ -14,7 +14,7 @@ use crate::certificate::{
 use crate::consensus::Evidence;
 use crate::crypto::{CryptoError, PublicKey, Signature, SigningKey};
 use crate::hash::{Domain, Hash};
-use crate::participant::{Authority, AuthorityId, ParticipantCode};
+use crate::participant::{Authority, AuthorityId, KeyRole, ParticipantCode};
 use crate::resolution::{ResolutionId, ResolutionProposal};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -32,36 +32,43 @@ pub enum Payload {
     ConfirmImport(ImportConfirmation),
     /// Void before confirmation (signed by an authority of the exporter).
     VoidCertificate(VoidCertificate),
-    /// Approve a certificate as the monitoring body a sanction names (node key).
+    /// Approve a certificate as the monitoring body a sanction names (its
+    /// government key).
     ApproveCertificate(CertificateApproval),
     /// Report a seizure (signed by any Participant's authority).
     ReportSeizure(SeizureReport),
     /// Report half-yearly production (signed by the Participant's authority).
     ReportProduction(ProductionReport),
-    /// Register a KP Authority (signed by its Participant's node key).
+    /// Register a KP Authority (signed by its Participant's government key).
     RegisterAuthority(Authority),
-    /// Revoke a KP Authority (signed by its Participant's node key).
+    /// Revoke a KP Authority (signed by its Participant's government key).
     RevokeAuthority {
         /// The Participant revoking its own authority.
         participant: ParticipantCode,
         /// The authority.
         authority: AuthorityId,
     },
-    /// Replace a member's node key (signed by the current node key).
-    RotateNodeKey {
+    /// Replace one of a member's keys (signed by its government key). A new
+    /// consensus or government key takes effect at once (a consensus key
+    /// votes from the next height on); a new recovery key replacing one
+    /// already registered takes effect only after the recovery delay, during
+    /// which the current recovery key can cancel it.
+    RotateKey {
         /// Whose key.
         participant: ParticipantCode,
+        /// Which key.
+        role: KeyRole,
         /// The new key.
         new_key: PublicKey,
     },
-    /// Propose a resolution (signed by a government Participant's node key).
+    /// Propose a resolution (signed by a government Participant's government key).
     ProposeResolution(ResolutionProposal),
-    /// Sign a pending resolution (government node key).
+    /// Sign a pending resolution (government key).
     SignResolution {
         /// Which.
         resolution: ResolutionId,
     },
-    /// Object to a pending resolution, rejecting it (government node key).
+    /// Object to a pending resolution, rejecting it (government key).
     ObjectResolution {
         /// Which.
         resolution: ResolutionId,
@@ -70,6 +77,23 @@ pub enum Payload {
     },
     /// Put consensus equivocation evidence on the ledger (any validator).
     SubmitEvidence(Evidence),
+    /// Begin replacing a member's government key (signed by its recovery
+    /// key); it takes effect after the chain's recovery delay unless the
+    /// government key cancels it first.
+    BeginRecovery {
+        /// Whose key.
+        participant: ParticipantCode,
+        /// The government key once the recovery completes.
+        new_government_key: PublicKey,
+        /// A new recovery key as well, if any (otherwise the recovery key stays).
+        new_recovery_key: Option<PublicKey>,
+    },
+    /// Cancel a member's pending recovery or recovery-key rotation (signed
+    /// by its government key or its recovery key).
+    CancelRecovery {
+        /// Whose.
+        participant: ParticipantCode,
+    },
 }
 
 impl Payload {
@@ -84,11 +108,13 @@ impl Payload {
             Payload::ReportProduction(_) => "report-production",
             Payload::RegisterAuthority(_) => "register-authority",
             Payload::RevokeAuthority { .. } => "revoke-authority",
-            Payload::RotateNodeKey { .. } => "rotate-node-key",
+            Payload::RotateKey { .. } => "rotate-key",
             Payload::ProposeResolution(_) => "propose-resolution",
             Payload::SignResolution { .. } => "sign-resolution",
             Payload::ObjectResolution { .. } => "object-resolution",
             Payload::SubmitEvidence(_) => "submit-evidence",
+            Payload::BeginRecovery { .. } => "begin-recovery",
+            Payload::CancelRecovery { .. } => "cancel-recovery",
         }
     }
 }

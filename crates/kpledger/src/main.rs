@@ -30,7 +30,8 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
-    /// Key files.
+    /// Key files, and a member's keys on the ledger: rotate, recover,
+    /// cancel-recovery.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -121,6 +122,8 @@ enum KeysCommand {
         /// The key file.
         file: PathBuf,
     },
+    #[command(flatten)]
+    Ledger(kp_client::cli::KeyChangeCommand),
 }
 
 fn main() -> ExitCode {
@@ -157,6 +160,12 @@ fn run(cli: Cli) -> Result<(), String> {
             let key = keys::read(&file).map_err(|e| e.to_string())?;
             print_key(&key)
         }
+        Command::Keys {
+            command: KeysCommand::Ledger(command),
+        } => match kp_client::cli::run_keys(&cli.client, command) {
+            Err(kp_client::cli::CliError::Exit(code)) => std::process::exit(i32::from(code)),
+            other => other.map_err(|e| e.to_string()),
+        },
         Command::Genesis {
             command: GenesisCommand::Validate { file },
         } => {
@@ -179,6 +188,27 @@ hash {}",
                 count(kp_types::ParticipantKind::Observer),
                 genesis.authorities.len(),
                 genesis.hash()
+            );
+            // How far the members' keys are apart (ADR 0008): a government
+            // key that is the node key is the form of a genesis written
+            // before the roles were split.
+            let governments: Vec<_> = genesis
+                .participants
+                .iter()
+                .filter(|p| p.kind == kp_types::ParticipantKind::Government)
+                .collect();
+            let apart = governments
+                .iter()
+                .filter(|p| p.government_key != p.node_key)
+                .count();
+            let recovery = governments
+                .iter()
+                .filter(|p| p.recovery_key.is_some())
+                .count();
+            println!(
+                "government keys apart from node keys: {apart} of {}  recovery keys: {recovery} of {}",
+                governments.len(),
+                governments.len()
             );
             Ok(())
         }

@@ -83,6 +83,12 @@ fn genesis_validate_and_hash_check_a_file_as_a_node_would() {
     let hash = hash.trim();
     assert_eq!(hash.len(), 64, "{hash}");
     assert!(text.contains(&format!("hash {hash}")), "{text}");
+    // The template names no government or recovery key: each government
+    // key is its node key (ADR 0008).
+    assert!(
+        text.contains("government keys apart from node keys: 0 of 4  recovery keys: 0 of 4"),
+        "{text}"
+    );
 
     // A small-order key (the identity point) is refused, as a node would.
     let original = std::fs::read_to_string(file).unwrap();

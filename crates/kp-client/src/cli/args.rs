@@ -32,7 +32,7 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: SeizureCommand,
     },
-    /// A Participant's KP Authorities: register, revoke (signed by its node key).
+    /// A Participant's KP Authorities: register, revoke (signed by its government key).
     Authority {
         /// The command.
         #[command(subcommand)]
@@ -56,6 +56,13 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: ParticipantCommand,
     },
+    /// Offline signing: sign a transaction written by `--generate-only`,
+    /// submit a signed one.
+    Tx {
+        /// The command.
+        #[command(subcommand)]
+        command: TxCommand,
+    },
     /// Trade statistics of a period (one Participant, or every trading one).
     Stats {
         /// The Participant (default: every trading Participant).
@@ -76,13 +83,46 @@ pub enum ClientCommand {
 /// Signing options of a transaction.
 #[derive(Args, Debug, Clone)]
 pub struct Signer {
-    /// The key file that signs (an authority key, or a node key for acts of
-    /// the Participant itself).
+    /// The key file that signs (an authority key, or the government key for
+    /// acts of the Participant itself; a genesis that names no government
+    /// key made the node key the government key).
     #[arg(long)]
     pub key: PathBuf,
     /// Do not wait until the transaction is decided.
     #[arg(long)]
     pub no_wait: bool,
+    /// Write the unsigned transaction to this file (`-`: standard output)
+    /// instead of signing and submitting it: sign it on another machine
+    /// with `kpledger tx sign`, send it with `kpledger tx submit`. `--key`
+    /// may then be the signer's public key (64 hex digits). The round trip
+    /// must end before the transaction expires (50 minutes).
+    #[arg(long, value_name = "FILE")]
+    pub generate_only: Option<PathBuf>,
+}
+
+/// Transactions signed away from the node (offline signing).
+#[derive(Subcommand, Debug)]
+pub enum TxCommand {
+    /// Sign an unsigned transaction written by `--generate-only` (needs no
+    /// node: run it where the key is kept). Prints what it signs.
+    Sign {
+        /// The key file that signs; its public key must be the
+        /// transaction's signer.
+        #[arg(long)]
+        key: PathBuf,
+        /// The unsigned transaction (JSON).
+        input: PathBuf,
+        /// Where to write the signed transaction (JSON).
+        output: PathBuf,
+    },
+    /// Submit a transaction signed by `tx sign`.
+    Submit {
+        /// The signed transaction (JSON).
+        file: PathBuf,
+        /// Do not wait until the transaction is decided.
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 /// Certificate commands.
@@ -247,7 +287,7 @@ pub enum SeizureCommand {
     },
 }
 
-/// Authority commands (signed with the Participant's node key).
+/// Authority commands (signed with the Participant's government key).
 // Parsed once per run: variant sizes do not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
@@ -281,6 +321,58 @@ pub enum AuthorityCommand {
         /// The authority's id.
         #[arg(long)]
         id: String,
+    },
+}
+
+/// Commands that change a member's keys on the ledger (`kpledger keys ...`).
+#[derive(Subcommand, Debug)]
+pub enum KeyChangeCommand {
+    /// Replace one of a member's keys, signed by its government key:
+    /// `consensus` (the node key: votes from the height after next; install
+    /// the new key file on the node and restart it), `government` (at once)
+    /// or `recovery` (at once if none is registered, otherwise after the
+    /// chain's recovery delay, during which the current recovery key can
+    /// cancel).
+    Rotate {
+        /// consensus, government or recovery.
+        role: String,
+        /// Who signs (the member's government key file).
+        #[command(flatten)]
+        signer: Signer,
+        /// The member.
+        #[arg(long, value_parser = participant_code)]
+        participant: String,
+        /// The new key: a key file (only its public key is used) or 64 hex
+        /// digits of a public key.
+        #[arg(long)]
+        new_key: String,
+    },
+    /// Begin replacing a member's government key, signed by its recovery
+    /// key. It takes effect after the chain's recovery delay unless the
+    /// current government key cancels it first.
+    Recover {
+        /// Who signs (the member's recovery key file).
+        #[command(flatten)]
+        signer: Signer,
+        /// The member.
+        #[arg(long, value_parser = participant_code)]
+        participant: String,
+        /// The government key once recovered: a key file or 64 hex digits.
+        #[arg(long)]
+        new_government_key: String,
+        /// A new recovery key as well (a key file or 64 hex digits).
+        #[arg(long)]
+        new_recovery_key: Option<String>,
+    },
+    /// Cancel a member's pending recovery or recovery-key rotation, signed
+    /// by its government key or its recovery key.
+    CancelRecovery {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+        /// The member.
+        #[arg(long, value_parser = participant_code)]
+        participant: String,
     },
 }
 
@@ -410,7 +502,8 @@ impl ProveArgs {
 /// Participant commands.
 #[derive(Subcommand, Debug)]
 pub enum ParticipantCommand {
-    /// Show a member: status, sanction, territories, authorities, node key.
+    /// Show a member: status, sanction, territories, authorities, its node,
+    /// government and recovery keys and any pending key change.
     /// With `--verify`, the record and the authorities are proven from the
     /// genesis you trust instead of taken from the node (exit status:
     /// 0 proven, 1 not authentic, 2 not found, 3 cannot decide).

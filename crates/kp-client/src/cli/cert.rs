@@ -5,7 +5,7 @@ use super::*;
 pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Result<(), CliError> {
     match command {
         CertCommand::Issue { signer, file } => {
-            let key = read_key(&signer.key)?;
+            let key = signer.load()?;
             let certificate = read_certificate(&file)?;
             send(
                 client,
@@ -34,7 +34,7 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
             parcels,
             received_on,
         } => {
-            let key = read_key(&signer.key)?;
+            let key = signer.load()?;
             let number: CertificateNumber = parse("certificate number", &number)?;
             let certified = client.certificate(&number)?.record.certificate;
             let confirmation = ImportConfirmation {
@@ -61,7 +61,7 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
             authority,
             reason,
         } => {
-            let key = read_key(&signer.key)?;
+            let key = signer.load()?;
             let void = VoidCertificate {
                 number: parse("certificate number", &number)?,
                 authority: authority_or_signer(client, authority.as_ref(), &key)?,
@@ -74,7 +74,7 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
             number,
             monitor,
         } => {
-            let key = read_key(&signer.key)?;
+            let key = signer.load()?;
             let number: CertificateNumber = parse("certificate number", &number)?;
             let monitor = match monitor {
                 Some(m) => parse("participant code", &m)?,

@@ -18,14 +18,16 @@ use kp_types::keyfile as keys;
 use kp_types::{
     Authority, AuthorityId, Carats, Certificate, CertificateApproval, CertificateNumber, Date,
     Hash, ImportConfirmation, ParticipantCode, ParticipantKind, Payload, Period, ProductionReport,
-    ResolutionAction, ResolutionProposal, SanctionScope, SeizureReason, SeizureReport, SigningKey,
-    Territory, Timestamp, Transaction, UsdCents, VoidCertificate,
+    PublicKey, ResolutionAction, ResolutionProposal, SanctionScope, SeizureReason, SeizureReport,
+    SignedTransaction, SigningKey, Territory, Timestamp, Transaction, UsdCents, VoidCertificate,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 mod args;
 mod cert;
+mod keys_cmd;
+mod offline;
 mod participant;
 mod registry;
 mod resolution;
@@ -33,6 +35,8 @@ mod verify;
 
 pub use args::*;
 use cert::*;
+pub use keys_cmd::run_keys;
+use offline::tx_command;
 use participant::*;
 use registry::*;
 use resolution::*;
@@ -40,6 +44,10 @@ use verify::*;
 
 /// How long a transaction stays valid after the client signs it.
 const TX_LIFETIME_MS: u64 = 10 * 60 * 1000;
+/// How long a transaction written by `--generate-only` stays valid: long
+/// enough to carry it to the signing machine and back, within the default
+/// `tx_lifetime_max_ms` of an hour.
+const TX_LIFETIME_OFFLINE_MS: u64 = 50 * 60 * 1000;
 
 /// Why a client command failed.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +123,7 @@ pub fn run(global: &Global, command: ClientCommand) -> Result<(), CliError> {
         ClientCommand::Production { command } => production(&client, &out, command),
         ClientCommand::Resolution { command } => resolution(&client, &out, command),
         ClientCommand::Participant { command } => participant(&client, &out, command),
+        ClientCommand::Tx { command } => tx_command(&client, &out, command),
         ClientCommand::Stats {
             participant,
             period,
@@ -176,7 +185,7 @@ fn json_of<T: serde::Serialize + ?Sized>(value: &T) -> String {
 }
 
 /// The authority whose key is `key`, from the node's participant listing.
-fn authority_of(client: &Client, key: &SigningKey) -> Result<AuthorityId, CliError> {
+fn authority_of(client: &Client, key: &SignerKey) -> Result<AuthorityId, CliError> {
     let public = key.public();
     for member in client.participants()?.items {
         for a in member.authorities {
@@ -193,7 +202,7 @@ fn authority_of(client: &Client, key: &SigningKey) -> Result<AuthorityId, CliErr
 fn authority_or_signer(
     client: &Client,
     given: Option<&String>,
-    key: &SigningKey,
+    key: &SignerKey,
 ) -> Result<AuthorityId, CliError> {
     match given {
         Some(id) => parse("authority id", id),
@@ -201,26 +210,85 @@ fn authority_or_signer(
     }
 }
 
+/// The key named by `--key`: a key file, or with `--generate-only` a
+/// public key alone (64 hex digits), since the transaction is signed
+/// elsewhere.
+pub(super) struct SignerKey {
+    public: PublicKey,
+    secret: Option<SigningKey>,
+}
+
+impl SignerKey {
+    fn public(&self) -> PublicKey {
+        self.public
+    }
+}
+
+impl Signer {
+    /// Reads the signing key (or, with `--generate-only`, the public key).
+    fn load(&self) -> Result<SignerKey, CliError> {
+        if self.generate_only.is_some() {
+            let text = self.key.to_string_lossy();
+            if text.trim().len() == 64 {
+                if let Some(public) = PublicKey::from_hex(&text) {
+                    return Ok(SignerKey {
+                        public,
+                        secret: None,
+                    });
+                }
+            }
+        }
+        let secret = read_key(&self.key)?;
+        Ok(SignerKey {
+            public: secret.public(),
+            secret: Some(secret),
+        })
+    }
+}
+
 /// Signs `payload` with the key file and submits it; prints where it landed.
+/// With `--generate-only FILE` it writes the unsigned transaction instead
+/// (JSON; `-` for standard output) and ends the command.
 fn send(
     client: &Client,
     out: &Output,
     signer: &Signer,
-    key: &SigningKey,
+    key: &SignerKey,
     payload: Payload,
 ) -> Result<kp_api::answers::Submitted, CliError> {
     let chain_id = client.chain_id()?;
     let now = now();
-    let tx = Transaction {
+    let unsigned = Transaction {
         chain_id,
         signer: key.public(),
         nonce: now.0,
-        expires_at: now.plus_ms(TX_LIFETIME_MS),
+        expires_at: now.plus_ms(if signer.generate_only.is_some() {
+            TX_LIFETIME_OFFLINE_MS
+        } else {
+            TX_LIFETIME_MS
+        }),
         payload,
+    };
+    if let Some(file) = &signer.generate_only {
+        offline::write_unsigned(file, &unsigned)?;
+        return Err(CliError::Exit(0));
     }
-    .sign(key);
+    let Some(secret) = &key.secret else {
+        return Err(usage("a public key signs nothing: give the key file"));
+    };
+    let tx = unsigned.sign(secret);
+    submit_signed(client, out, &tx, !signer.no_wait)
+}
+
+/// Submits a signed transaction; prints where it landed.
+fn submit_signed(
+    client: &Client,
+    out: &Output,
+    tx: &SignedTransaction,
+    wait: bool,
+) -> Result<kp_api::answers::Submitted, CliError> {
     let kind = tx.tx.payload.kind();
-    let answer = client.submit(&tx, !signer.no_wait)?;
+    let answer = client.submit(tx, wait)?;
     let hash = answer.hash;
     let refusal = answer
         .decided

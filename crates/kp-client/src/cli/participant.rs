@@ -14,7 +14,7 @@ pub(super) fn list<T: serde::Serialize>(items: &[T]) -> String {
 pub(super) fn describe_participant(r: &ParticipantRecord) -> String {
     let p = &r.participant;
     let mut text = format!(
-        "{} {} ({})\n  status: {}\n  sanction: {}\n  territories: {}\n  node key: {}",
+        "{} {} ({})\n  status: {}\n  sanction: {}\n  territories: {}\n  node key (consensus): {}",
         text_of(&p.code),
         p.name,
         text_of(&p.kind),
@@ -26,6 +26,43 @@ pub(super) fn describe_participant(r: &ParticipantRecord) -> String {
         list(&p.territories),
         text_of(&p.node_key)
     );
+    if p.government_key == p.node_key {
+        text.push_str(&format!(
+            "\n  government key: {} (the node key: no government_key in genesis; `kpledger keys rotate government` separates them)",
+            text_of(&p.government_key)
+        ));
+    } else {
+        text.push_str(&format!(
+            "\n  government key: {}",
+            text_of(&p.government_key)
+        ));
+    }
+    text.push_str(&format!(
+        "\n  recovery key: {}",
+        match &p.recovery_key {
+            None => "none".to_string(),
+            Some(key) => text_of(key),
+        }
+    ));
+    if let Some(change) = &r.pending_key_change {
+        let what = match change.begun_by {
+            kp_types::KeyRole::Recovery => "RECOVERY begun by the recovery key",
+            _ => "recovery-key rotation begun by the government key",
+        };
+        let mut keys = Vec::new();
+        if let Some(k) = &change.new_government_key {
+            keys.push(format!("government key -> {}", text_of(k)));
+        }
+        if let Some(k) = &change.new_recovery_key {
+            keys.push(format!("recovery key -> {}", text_of(k)));
+        }
+        text.push_str(&format!(
+            "\n  PENDING: {what} at height {}: {}; takes effect at {} unless cancelled (`kpledger keys cancel-recovery`)",
+            change.begun_height,
+            keys.join(", "),
+            text_of(&change.effective_at)
+        ));
+    }
     for a in &r.authorities {
         text.push_str(&format!(
             "\n  authority {} \"{}\" key {}{}",

@@ -19,7 +19,7 @@ pub(super) fn seizure(
             certificate,
             date,
         } => {
-            let key = read_key(&signer.key)?;
+            let key = signer.load()?;
             let reason: SeizureReason = serde_json::from_value(Value::String(reason.clone()))
                 .map_err(|_| usage(format!("reason {reason:?}: no-certificate, forged-certificate, contents-mismatch or sanctioned-origin")))?;
             let report = SeizureReport {
@@ -73,7 +73,7 @@ pub(super) fn authority(
             name,
             authority_key,
         } => {
-            let key = read_key(&signer.key)?;
+            let key = signer.load()?;
             let authority = Authority {
                 id: parse("authority id", &id)?,
                 participant: parse("participant code", &participant)?,
@@ -93,7 +93,7 @@ pub(super) fn authority(
             participant,
             id,
         } => {
-            let key = read_key(&signer.key)?;
+            let key = signer.load()?;
             let payload = Payload::RevokeAuthority {
                 participant: parse("participant code", &participant)?,
                 authority: parse("authority id", &id)?,
@@ -116,7 +116,7 @@ pub(super) fn production(
         carats,
         value,
     } = command;
-    let key = read_key(&signer.key)?;
+    let key = signer.load()?;
     let report = ProductionReport {
         authority: authority_or_signer(client, authority.as_ref(), &key)?,
         period: parse::<Period>("period", &period)?,

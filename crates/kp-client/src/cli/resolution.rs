@@ -144,7 +144,7 @@ pub(super) fn resolution(
             title,
             action,
         } => {
-            let key = read_key(&signer.key)?;
+            let key = signer.load()?;
             let action = resolution_action(action)?;
             let proposal = ResolutionProposal {
                 title,
@@ -163,7 +163,7 @@ pub(super) fn resolution(
             }
         }
         ResolutionCommand::Sign { signer, id } => {
-            let key = read_key(&signer.key)?;
+            let key = signer.load()?;
             let resolution = resolve_id(client, &id)?;
             send(
                 client,
@@ -175,7 +175,7 @@ pub(super) fn resolution(
             show_resolution(client, out, &resolution)?;
         }
         ResolutionCommand::Object { signer, id, reason } => {
-            let key = read_key(&signer.key)?;
+            let key = signer.load()?;
             let resolution = resolve_id(client, &id)?;
             send(
                 client,

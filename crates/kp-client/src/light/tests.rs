@@ -111,6 +111,8 @@ impl TestChain {
                 name: format!("government {c}"),
                 territories: vec![Territory::new(code(c).as_str()).unwrap()],
                 node_key: key(s).public(),
+                government_key: key(s).public(),
+                recovery_key: None,
             })
             .collect();
         participants.push(Participant {
@@ -119,6 +121,8 @@ impl TestChain {
             name: "observer".into(),
             territories: vec![],
             node_key: key(250).public(),
+            government_key: key(250).public(),
+            recovery_key: None,
         });
         participants.reverse(); // the genesis order does not matter
         let genesis = Genesis {

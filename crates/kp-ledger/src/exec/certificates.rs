@@ -396,7 +396,7 @@ impl<S: StateStore> Ctx<'_, S> {
         hash: TxHash,
         a: &CertificateApproval,
     ) -> Exec<()> {
-        let monitor = self.node_signer_of(&a.monitor, signer)?;
+        let monitor = self.government_key_of(&a.monitor, signer)?;
         if !monitor.is_active() {
             return reject(Rejection::ParticipantExpelled {
                 participant: a.monitor.clone(),

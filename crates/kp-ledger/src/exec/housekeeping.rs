@@ -43,12 +43,14 @@ fn corrupt(key: &[u8], detail: &str) -> StoreError {
 
 impl<S: StateStore> Ctx<'_, S> {
     /// Start-of-block work: Chair rotation, then bounded amounts of
-    /// executed-hash pruning, certificate expiry and resolution lapses.
+    /// executed-hash pruning, certificate expiry and resolution lapses, then
+    /// the key changes (recoveries) whose time has come.
     pub(crate) fn begin_block(&mut self) -> Result<(), StoreError> {
         self.rotate_chair()?;
         self.prune_executed()?;
         self.expire_certificates()?;
         self.lapse_resolutions()?;
+        self.complete_key_changes()?;
         self.keep();
         Ok(())
     }

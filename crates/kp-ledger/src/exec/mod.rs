@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 
 mod certificates;
 mod housekeeping;
+mod member_keys;
 mod registry;
 mod reports;
 mod resolutions;
@@ -316,16 +317,28 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                 participant,
                 authority,
             } => self.revoke_authority(signer, participant, authority),
-            Payload::RotateNodeKey {
+            Payload::RotateKey {
                 participant,
+                role,
                 new_key,
-            } => self.rotate_node_key(signer, participant, new_key),
+            } => self.rotate_key(signer, participant, *role, new_key),
             Payload::ProposeResolution(p) => self.propose(signer, hash, p),
             Payload::SignResolution { resolution } => self.sign_resolution(signer, resolution),
             Payload::ObjectResolution { resolution, reason } => {
                 self.object_resolution(signer, resolution, reason)
             }
             Payload::SubmitEvidence(e) => self.evidence(signer, e),
+            Payload::BeginRecovery {
+                participant,
+                new_government_key,
+                new_recovery_key,
+            } => self.begin_recovery(
+                signer,
+                participant,
+                new_government_key,
+                new_recovery_key.as_ref(),
+            ),
+            Payload::CancelRecovery { participant } => self.cancel_recovery(signer, participant),
         }
     }
 
@@ -382,24 +395,29 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         }
     }
 
-    /// The member `code`, checked to have signed with its node key.
-    fn node_signer_of(
+    /// The member `code`, checked to have signed with its government key.
+    fn government_key_of(
         &self,
         code: &ParticipantCode,
         signer: &PublicKey,
     ) -> Exec<ParticipantRecord> {
         let p = self.existing(code)?;
-        if p.participant.node_key != *signer {
-            return reject(Rejection::SignerNotNodeKey {
+        if p.participant.government_key != *signer {
+            return reject(Rejection::SignerNotGovernmentKey {
                 participant: code.clone(),
             });
         }
         Ok(p)
     }
 
-    /// The government Participant in good standing whose node key signed.
+    /// The government Participant in good standing whose government key
+    /// signed. A member's node key, where it is not also its government
+    /// key, is refused as `signer-not-government-key`.
     fn government_signer(&self, signer: &PublicKey) -> Exec<ParticipantRecord> {
-        let Some(code) = self.ov.participant_by_node_key(signer)? else {
+        let Some(code) = self.ov.participant_by_government_key(signer)? else {
+            if let Some(participant) = self.ov.participant_by_node_key(signer)? {
+                return reject(Rejection::SignerNotGovernmentKey { participant });
+            }
             return reject(Rejection::UnknownSigner { signer: *signer });
         };
         let p = self.existing(&code)?;

@@ -1,4 +1,4 @@
-//! The authority registry and node-key rotation.
+//! The authority registry.
 
 use super::{reject, text, Ctx, Exec, NAME_BYTES_MAX};
 use crate::keys;
@@ -10,7 +10,7 @@ use kp_types::{Authority, AuthorityId, ParticipantCode, PublicKey};
 
 impl<S: StateStore> Ctx<'_, S> {
     pub(super) fn register_authority(&mut self, signer: &PublicKey, a: &Authority) -> Exec<()> {
-        let owner = self.node_signer_of(&a.participant, signer)?;
+        let owner = self.government_key_of(&a.participant, signer)?;
         if !owner.participant.kind.trades() {
             return reject(Rejection::NotTrading {
                 participant: a.participant.clone(),
@@ -65,7 +65,7 @@ impl<S: StateStore> Ctx<'_, S> {
         participant: &ParticipantCode,
         id: &AuthorityId,
     ) -> Exec<()> {
-        self.node_signer_of(participant, signer)?;
+        self.government_key_of(participant, signer)?;
         let Some(mut a) = self.ov.authority(id)? else {
             return reject(Rejection::UnknownAuthority {
                 authority: id.clone(),
@@ -82,30 +82,6 @@ impl<S: StateStore> Ctx<'_, S> {
         self.ov.put_value(keys::authority(id.as_str()), &a);
         self.emit(LedgerEvent::AuthorityRevoked {
             authority: id.clone(),
-        });
-        Ok(())
-    }
-
-    pub(super) fn rotate_node_key(
-        &mut self,
-        signer: &PublicKey,
-        participant: &ParticipantCode,
-        new_key: &PublicKey,
-    ) -> Exec<()> {
-        let mut p = self.node_signer_of(participant, signer)?;
-        if new_key.is_weak() {
-            return reject(Rejection::WeakKey { key: *new_key });
-        }
-        if self.ov.key_in_use(new_key)? {
-            return reject(Rejection::KeyInUse { key: *new_key });
-        }
-        self.ov.delete(keys::node_key(&p.participant.node_key));
-        self.ov.put_value(keys::node_key(new_key), participant);
-        p.participant.node_key = *new_key;
-        self.write_member(&p);
-        self.emit(LedgerEvent::NodeKeyRotated {
-            participant: participant.clone(),
-            key: *new_key,
         });
         Ok(())
     }

@@ -228,12 +228,7 @@ impl<S: StateStore> Ctx<'_, S> {
                 participant: p.code.clone(),
             });
         }
-        if p.node_key.is_weak() {
-            return reject(Rejection::WeakKey { key: p.node_key });
-        }
-        if self.ov.key_in_use(&p.node_key)? {
-            return reject(Rejection::KeyInUse { key: p.node_key });
-        }
+        self.check_new_member_keys(p)?;
         text("name", &p.name, NAME_BYTES_MAX)?;
         count("territories", p.territories.len(), LIST_MAX)?;
         Ok(())
@@ -403,7 +398,7 @@ impl<S: StateStore> Ctx<'_, S> {
     }
 
     fn add_member(&mut self, p: &Participant, change: &str) {
-        self.ov.put_value(keys::node_key(&p.node_key), &p.code);
+        self.ov.index_member_keys(p);
         for t in &p.territories {
             self.ov.put_value(keys::territory(t), &p.code);
         }
@@ -412,6 +407,7 @@ impl<S: StateStore> Ctx<'_, S> {
             status: MembershipStatus::Active,
             sanction: None,
             authorities: Vec::new(),
+            pending_key_change: None,
         });
         self.changed(&p.code, change);
     }

@@ -156,7 +156,7 @@ impl<S: StateStore> Ledger<S> {
         ov.meta_put(meta::CHAIR_YEAR, &genesis.genesis_time.date().year());
         ov.meta_put(meta::SEIZURE_SEQUENCE, &0u64);
         for p in &genesis.participants {
-            ov.put_value(keys::node_key(&p.node_key), &p.code);
+            ov.index_member_keys(p);
             for t in &p.territories {
                 ov.put_value(keys::territory(t), &p.code);
             }
@@ -165,6 +165,7 @@ impl<S: StateStore> Ledger<S> {
                 status: MembershipStatus::Active,
                 sanction: None,
                 authorities: Vec::new(),
+                pending_key_change: None,
             });
         }
         for a in &genesis.authorities {

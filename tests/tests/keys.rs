@@ -1,0 +1,229 @@
+//! A government's keys on a running network, through the `kpledger` CLI:
+//! separating the government key from the node key (signed offline:
+//! `--generate-only`, `tx sign`, `tx submit`), a recovery begun and
+//! cancelled, then rotating the
+//! consensus key and moving the node onto it across a restart
+//! (`docs/adr/0008-government-keys-and-recovery.md`, README "Rotating a
+//! government key").
+
+use kp_e2e::*;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn cli(node: &str, args: &[&str]) -> Output {
+    Command::new(kpledger_bin())
+        .args(["--node", node])
+        .args(args)
+        .output()
+        .expect("run kpledger")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ok(node: &str, args: &[&str]) -> String {
+    let out = cli(node, args);
+    assert!(
+        out.status.success(),
+        "kpledger {args:?} failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn public_hex(file: &Path) -> String {
+    read_key(file).public().to_hex()
+}
+
+#[test]
+fn government_key_apart_then_consensus_key_rotated_across_a_restart() {
+    let mut cluster = Cluster::generate(4, 0);
+    cluster.start_all();
+    cluster.wait_for_height(&[0, 1, 2, 3], 2, Duration::from_secs(60));
+    let rpc = cluster.nodes[0].rpc.clone();
+    let node0 = cluster.nodes[0].dir.clone();
+    let work = cluster.dir.path().to_path_buf();
+
+    // A testnet genesis names no separate government key: it is the node key.
+    let shown = ok(&rpc, &["participant", "show", "BW"]);
+    assert!(
+        shown.contains(&format!(
+            "government key: {}",
+            public_hex(&node0.join("node.key"))
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("(the node key"), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "recovery key: {}",
+            public_hex(&node0.join("recovery.key"))
+        )),
+        "{shown}"
+    );
+
+    // Separate the government key (generated where it will be kept), with
+    // the rotation signed offline: written unsigned on the node's machine
+    // (naming the signer by its public key), signed where the key is, sent.
+    let gov = work.join("bw-government.key");
+    ok(&rpc, &["keys", "generate", "--out", path(&gov)]);
+    let unsigned = work.join("rotate.unsigned.json");
+    let signed = work.join("rotate.signed.json");
+    ok(
+        &rpc,
+        &[
+            "keys",
+            "rotate",
+            "government",
+            "--key",
+            &public_hex(&node0.join("node.key")),
+            "--generate-only",
+            path(&unsigned),
+            "--participant",
+            "BW",
+            "--new-key",
+            &public_hex(&gov),
+        ],
+    );
+    // Nothing was submitted.
+    let shown = ok(&rpc, &["participant", "show", "BW"]);
+    assert!(!shown.contains(&public_hex(&gov)), "{shown}");
+    // The wrong key refuses to sign; the right one signs without a node.
+    let wrong = cli(
+        "http://127.0.0.1:1",
+        &[
+            "tx",
+            "sign",
+            "--key",
+            path(&gov),
+            path(&unsigned),
+            path(&signed),
+        ],
+    );
+    assert!(!wrong.status.success());
+    let printed = ok(
+        "http://127.0.0.1:1",
+        &[
+            "tx",
+            "sign",
+            "--key",
+            path(&node0.join("node.key")),
+            path(&unsigned),
+            path(&signed),
+        ],
+    );
+    assert!(printed.contains("rotate-key"), "{printed}");
+    let sent = ok(&rpc, &["tx", "submit", path(&signed)]);
+    assert!(sent.contains("accepted"), "{sent}");
+    let shown = ok(&rpc, &["participant", "show", "BW"]);
+    assert!(
+        shown.contains(&format!("government key: {}", public_hex(&gov))),
+        "{shown}"
+    );
+    // The node key no longer acts for the government.
+    let refused = cli(
+        &rpc,
+        &[
+            "keys",
+            "rotate",
+            "government",
+            "--key",
+            path(&node0.join("node.key")),
+            "--participant",
+            "BW",
+            "--new-key",
+            path(&node0.join("recovery.key")),
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("signer-not-government-key"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // The recovery key begins a recovery: visible at once, with its time;
+    // the government key cancels it.
+    let recovered = work.join("bw-government-recovered.key");
+    ok(&rpc, &["keys", "generate", "--out", path(&recovered)]);
+    ok(
+        &rpc,
+        &[
+            "keys",
+            "recover",
+            "--key",
+            path(&node0.join("recovery.key")),
+            "--participant",
+            "BW",
+            "--new-government-key",
+            path(&recovered),
+        ],
+    );
+    let shown = ok(&rpc, &["participant", "show", "BW"]);
+    assert!(shown.contains("PENDING: RECOVERY"), "{shown}");
+    assert!(shown.contains(&public_hex(&recovered)), "{shown}");
+    ok(
+        &rpc,
+        &[
+            "keys",
+            "cancel-recovery",
+            "--key",
+            path(&gov),
+            "--participant",
+            "BW",
+        ],
+    );
+    let shown = ok(&rpc, &["participant", "show", "BW"]);
+    assert!(!shown.contains("PENDING"), "{shown}");
+    assert!(
+        shown.contains(&format!("government key: {}", public_hex(&gov))),
+        "{shown}"
+    );
+
+    // Rotate the consensus key; the government key signs it.
+    let new_node_key = work.join("bw-node-2.key");
+    ok(&rpc, &["keys", "generate", "--out", path(&new_node_key)]);
+    ok(
+        &rpc,
+        &[
+            "keys",
+            "rotate",
+            "consensus",
+            "--key",
+            path(&gov),
+            "--participant",
+            "BW",
+            "--new-key",
+            path(&new_node_key),
+        ],
+    );
+    // Three validators carry on while node 0, still on its old key, is no
+    // longer listed: it neither votes nor is let in by its peers.
+    let h = cluster.height(1);
+    cluster.wait_for_height(&[1, 2, 3], h + 3, Duration::from_secs(60));
+    // The operator installs the new key file and restarts the node.
+    assert!(cluster.terminate(0, Duration::from_secs(20)));
+    std::fs::copy(&new_node_key, node0.join("node.key")).expect("install the new key");
+    cluster.start(0);
+    let h = cluster.height(1);
+    cluster.wait_for_height(&[0, 1, 2, 3], h + 3, Duration::from_secs(90));
+    let status = cluster.status(0).expect("node 0 answers");
+    assert_eq!(status["node"], "BW", "{status}");
+    let top = cluster.height(1).min(cluster.height(0));
+    assert_same_chain(&cluster, &[0, 1, 2, 3], top);
+    // With node 1 stopped the chain needs node 0's vote under its new key.
+    cluster.kill(1);
+    let h = cluster.height(0);
+    cluster.wait_for_height(&[0, 2, 3], h + 2, Duration::from_secs(90));
+}
