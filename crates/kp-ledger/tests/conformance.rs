@@ -31,24 +31,26 @@ fn frozen_roots() {
     // hashes and the seizure index that light clients prove, and (the block
     // roots only) when a header's transactions root came to commit to the
     // signatures (`SignedTransaction::leaf`), which changed the block hash
-    // the state keeps.
+    // the state keeps, and when authority records gained `compromised_since`
+    // and certificate records `issued_at` and `sanctioned_origin` (a
+    // revocation as compromised; sanction-aware origin).
     assert_eq!(
         genesis_root,
-        "e1a53b9c8f3ecba673811a4b15149415b510d860c6562c3e87d5f9c60ba08e4e"
+        "d3eff9410b49651e42744e008dfcccf650ddea37566c71bc7e2ff0937848263b"
     );
     assert_eq!(
         block_root,
-        "cc104abad6bad3c381f4b451ce64641f33de1bcda6ca0a0f960b62f46587838d"
+        "2f89769ce100dc5d50047ac30ecbb94f83d11836d770fb13024100e2580c8b25"
     );
     // The authenticated map of records (`kp_types::smt`) and the results
     // tree, as headers carry them.
     assert_eq!(
         genesis_records,
-        "cd2c4951bd87aaf0bc37c32579d94a200437a7b7afc08c32d3487386bc0196aa"
+        "99b0b47d59ae6148a73ee34f935545fadc0bcc6ef4c65891e1385e70c223cd51"
     );
     assert_eq!(
         block_records,
-        "fb608478bdc00fc216ca6d5502aed940b96e93c60e660207499d20afce089a5a"
+        "262513f3efeb30cc74c9f6729e77c5358644fe54895283da60444fe005c46f73"
     );
     assert_eq!(
         block_results,

@@ -46,6 +46,11 @@ pub enum Payload {
         participant: ParticipantCode,
         /// The authority.
         authority: AuthorityId,
+        /// Its key was compromised since this time: certificates it issued
+        /// in blocks of this time or later are flagged wherever they are
+        /// shown (absent in JSON: an ordinary revocation).
+        #[serde(default)]
+        compromised_since: Option<Timestamp>,
     },
     /// Replace a member's node key (signed by the current node key).
     RotateNodeKey {

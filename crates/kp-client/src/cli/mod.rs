@@ -17,7 +17,7 @@ use kp_api::{Genesis, ParticipantRecord, ResolutionOutcome, ResolutionRecord};
 use kp_types::keyfile as keys;
 use kp_types::{
     Authority, AuthorityId, Carats, Certificate, CertificateApproval, CertificateNumber, Date,
-    Hash, ImportConfirmation, ParticipantCode, ParticipantKind, Payload, Period, ProductionReport,
+    Hash, ImportConfirmation, OriginRule, ParticipantCode, ParticipantKind, Payload, Period, ProductionReport,
     ResolutionAction, ResolutionProposal, SanctionScope, SeizureReason, SeizureReport, SigningKey,
     Territory, Timestamp, Transaction, UsdCents, VoidCertificate,
 };

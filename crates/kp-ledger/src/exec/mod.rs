@@ -315,7 +315,8 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             Payload::RevokeAuthority {
                 participant,
                 authority,
-            } => self.revoke_authority(signer, participant, authority),
+                compromised_since,
+            } => self.revoke_authority(signer, participant, authority, *compromised_since),
             Payload::RotateNodeKey {
                 participant,
                 new_key,

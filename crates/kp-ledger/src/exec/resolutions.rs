@@ -14,7 +14,7 @@ use crate::state::{meta, PARTICIPANTS_MAX};
 use crate::store::{StateStore, StoreError};
 use kp_types::{
     Hash, Participant, ParticipantCode, ParticipantKind, PublicKey, ResolutionAction,
-    ResolutionProposal, SanctionScope, TxHash,
+    OriginRule, ResolutionProposal, SanctionScope, TxHash,
 };
 
 impl<S: StateStore> Ctx<'_, S> {
@@ -374,10 +374,12 @@ impl<S: StateStore> Ctx<'_, S> {
                 }
                 Ok(())
             }
-            A::ImposeSanction { participant, scope } => {
-                self.check_sanction_change(participant, Some(scope), true)
-            }
-            A::AmendSanction { participant, scope } => {
+            A::ImposeSanction {
+                participant, scope, ..
+            } => self.check_sanction_change(participant, Some(scope), true),
+            A::AmendSanction {
+                participant, scope, ..
+            } => {
                 self.check_sanction_change(participant, Some(scope), false)
             }
             A::LiftSanction { participant } => self.check_sanction_change(participant, None, false),
@@ -434,10 +436,11 @@ impl<S: StateStore> Ctx<'_, S> {
         use ResolutionAction as A;
         self.check_action(action)?;
         let height = self.height;
-        let sanction = |scope: &SanctionScope| SanctionRecord {
+        let sanction = |scope: &SanctionScope, origin: OriginRule| SanctionRecord {
             scope: scope.clone(),
             resolution: id,
             since_height: height,
+            origin,
         };
         match action {
             A::Admit { participant } => self.add_member(participant, "admitted"),
@@ -453,12 +456,20 @@ impl<S: StateStore> Ctx<'_, S> {
                     r.status = MembershipStatus::Removed { height }
                 })?
             }
-            A::ImposeSanction { participant, scope } => {
-                let s = sanction(scope);
+            A::ImposeSanction {
+                participant,
+                scope,
+                origin,
+            } => {
+                let s = sanction(scope, *origin);
                 self.set_member(participant, "sanction-imposed", |r| r.sanction = Some(s))?
             }
-            A::AmendSanction { participant, scope } => {
-                let s = sanction(scope);
+            A::AmendSanction {
+                participant,
+                scope,
+                origin,
+            } => {
+                let s = sanction(scope, *origin);
                 self.set_member(participant, "sanction-amended", |r| r.sanction = Some(s))?
             }
             A::LiftSanction { participant } => {

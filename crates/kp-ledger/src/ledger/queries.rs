@@ -51,6 +51,19 @@ impl<S: StateStore> Ledger<S> {
         Ok(self.view().certificate(number)?)
     }
 
+    /// The issuing authority of `record` if it was revoked as compromised
+    /// since a time at or before the block that issued the certificate
+    /// ([`AuthorityRecord::compromised_at`]).
+    pub fn compromised_issuer(
+        &self,
+        record: &CertificateRecord,
+    ) -> Result<Option<AuthorityRecord>, LedgerError> {
+        let issuer = self
+            .view()
+            .authority(&record.certificate.issuing_authority)?;
+        Ok(issuer.filter(|a| a.compromised_at(record.issued_at)))
+    }
+
     /// A resolution; for a pending one, `missing` is recomputed against the
     /// current membership.
     pub fn resolution(&self, id: &ResolutionId) -> Result<Option<ResolutionRecord>, LedgerError> {

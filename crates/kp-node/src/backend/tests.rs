@@ -106,6 +106,7 @@ fn indexed_alerts_equal_per_lookup_alerts() {
 
     h.adopt(ResolutionAction::ImposeSanction {
         participant: code("BW"),
+        origin: Default::default(),
         scope: SanctionScope::ExportBan,
     });
     h.adopt(ResolutionAction::Expel {
@@ -113,6 +114,7 @@ fn indexed_alerts_equal_per_lookup_alerts() {
     });
     h.adopt(ResolutionAction::ImposeSanction {
         participant: code("AE"),
+        origin: Default::default(),
         scope: SanctionScope::EnhancedVigilance,
     });
     let today = h.today();
