@@ -188,6 +188,10 @@ pub enum CertCommand {
         /// or gave.
         #[arg(long, value_parser = participant_code)]
         monitor: Option<String>,
+        /// Only certificates this KP Authority issued (e.g. one revoked as
+        /// compromised).
+        #[arg(long, value_name = "ID")]
+        authority: Option<String>,
         /// Status: awaiting-approval, issued, confirmed, voided, expired or
         /// seized.
         #[arg(long)]

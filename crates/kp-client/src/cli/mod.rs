@@ -12,7 +12,7 @@
 
 use crate::{Client, ClientError};
 use clap::{Args, Subcommand};
-use kp_api::answers::CertificateAnswer;
+use kp_api::answers::{CertificateAlert, CertificateAnswer};
 use kp_api::{Genesis, ParticipantRecord, ResolutionOutcome, ResolutionRecord};
 use kp_types::keyfile as keys;
 use kp_types::{

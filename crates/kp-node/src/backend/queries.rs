@@ -314,6 +314,10 @@ pub(super) fn matches_filter(record: &CertificateRecord, filter: &CertificateFil
             .as_ref()
             .is_none_or(|m| record.approval.as_ref().is_some_and(|a| a.monitor == *m))
         && filter
+            .authority
+            .as_ref()
+            .is_none_or(|a| *a == c.issuing_authority)
+        && filter
             .status
             .as_deref()
             .is_none_or(|s| s == record.status.name())
