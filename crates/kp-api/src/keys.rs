@@ -26,18 +26,22 @@
 //! | 0x13 block hash | height (8, BE) | the hash of the block applied at that height |
 //! | 0x14 seizures by certificate | number | `SeizureIndex`: the seizure reports naming it |
 //! | 0x15 validator set | its hash (32) | the set: codes and node keys, by code |
+//! | 0x16 certificates by authority | authority id, 0x00, number | empty: what an authority issued |
 //! | 0x7D root meta (not committed) | `root` / `lattice` | root (32) / state hash (2,048) |
 //! | 0x7E bucket index (retired, not committed) | bucket (2), key | entry hash (32) |
 //! | 0x7F bucket digest (retired, not committed) | bucket (2) | digest (32) |
 //!
-//! Every committed table except the ledger's own schedules (0x08, 0x0A) and
-//! replay memory (0x0C, 0x0D) is also a record of the authenticated map
+//! Every committed table except the ledger's own schedules (0x08, 0x0A),
+//! replay memory (0x0C, 0x0D) and the index of certificates by authority
+//! (0x16) is also a record of the authenticated map
 //! (`kp_types::smt`) whose root block headers carry as `records_root`
 //! ([`is_provable`]): one record, or its absence, can be proven to a light
 //! client. The schedules and the replay memory are left out: they change
 //! with every transaction or block, are pruned as time passes, and say
 //! nothing a client asks (a certificate's or resolution's record holds its
-//! own dates).
+//! own dates). The authority index is a search aid for nodes: a single key
+//! of it proves nothing a client needs, and the sparse tree cannot prove
+//! that a list of them is complete.
 //!
 //! Tables 0x7D..0x7F hold the state-root machinery itself: they are derived
 //! from the committed tables and excluded from the root. Tables 0x7E and 0x7F
@@ -98,6 +102,8 @@ pub mod table {
     pub const SEIZURES_BY_CERTIFICATE: u8 = 0x14;
     /// Every validator set the chain has had, by hash.
     pub const VALIDATOR_SET: u8 = 0x15;
+    /// Certificates by their issuing authority.
+    pub const CERTIFICATE_BY_AUTHORITY: u8 = 0x16;
     /// First table of the (uncommitted) state-root machinery.
     pub const ROOT_MACHINERY_MIN: u8 = 0x7D;
     /// Stored root, for the check on open.
@@ -297,6 +303,19 @@ pub fn validator_set(hash: &Hash) -> Vec<u8> {
     key(table::VALIDATOR_SET, &[&hash.0])
 }
 
+/// The certificates an authority issued (prefix), in number order.
+pub fn certificates_by_authority_prefix(id: &str) -> Vec<u8> {
+    key(table::CERTIFICATE_BY_AUTHORITY, &[id.as_bytes(), &[0]])
+}
+
+/// One certificate an authority issued.
+pub fn certificate_by_authority(id: &str, number: &CertificateNumber) -> Vec<u8> {
+    key(
+        table::CERTIFICATE_BY_AUTHORITY,
+        &[id.as_bytes(), &[0], number.as_str().as_bytes()],
+    )
+}
+
 /// Whether a key is a record of the authenticated map (`records_root`):
 /// every committed key but the replay memory.
 pub fn is_provable(key: &[u8]) -> bool {
@@ -307,6 +326,7 @@ pub fn is_provable(key: &[u8]) -> bool {
                 | Some(&table::RESOLUTION_DEADLINE)
                 | Some(&table::EXECUTED)
                 | Some(&table::EXECUTED_EXPIRY)
+                | Some(&table::CERTIFICATE_BY_AUTHORITY)
         )
 }
 

@@ -139,3 +139,34 @@ fn only_the_owner_revokes_its_authority_as_compromised() {
     let a = h.ledger.authority(&authority_id("BW")).unwrap().unwrap();
     assert_eq!(a.compromised_since, None);
 }
+
+#[test]
+fn the_certificates_an_authority_issued_are_found_by_its_index_page_by_page() {
+    let mut h = Harness::new();
+    h.set_time(at(2026, 2, 1));
+    for n in ["BW003", "BW001", "BW002"] {
+        assert_eq!(h.issue(certificate(n, "BW", "EU", h.today())), Ok(()));
+    }
+    assert_eq!(h.issue(certificate("IN001", "IN", "EU", h.today())), Ok(()));
+    let bw = authority_id("BW");
+    let all = h.ledger.certificates_issued_by(&bw, None, 10).unwrap();
+    assert_eq!(all, [number("BW001"), number("BW002"), number("BW003")]);
+    let page = h.ledger.certificates_issued_by(&bw, None, 2).unwrap();
+    assert_eq!(page, [number("BW001"), number("BW002")]);
+    let rest = h
+        .ledger
+        .certificates_issued_by(&bw, Some(&number("BW002")), 2)
+        .unwrap();
+    assert_eq!(rest, [number("BW003")]);
+    let in_kpa = h
+        .ledger
+        .certificates_issued_by(&authority_id("IN"), None, 10)
+        .unwrap();
+    assert_eq!(in_kpa, [number("IN001")]);
+    // An id that extends another's is a different authority.
+    let none = h
+        .ledger
+        .certificates_issued_by(&kp_types::AuthorityId::new("BW-KP").unwrap(), None, 10)
+        .unwrap();
+    assert!(none.is_empty());
+}

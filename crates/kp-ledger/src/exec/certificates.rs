@@ -155,6 +155,10 @@ impl<S: StateStore> Ctx<'_, S> {
             sanctioned_origin,
         };
         self.tx_issued.push((c.expires_on, c.number.clone()));
+        self.ov.put(
+            keys::certificate_by_authority(c.issuing_authority.as_str(), &c.number),
+            Vec::new(),
+        );
         self.ov.put_certificate(&record);
         self.emit(LedgerEvent::CertificateStatusChanged {
             number: c.number.clone(),
