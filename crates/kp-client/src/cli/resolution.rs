@@ -336,6 +336,47 @@ mod tests {
     }
 
     #[test]
+    fn a_sanction_takes_its_origin_rule() {
+        let cf: ParticipantCode = "CF".parse().unwrap();
+        let refuse = action(&[
+            "impose-sanction",
+            "CF",
+            "--scope",
+            "full-suspension",
+            "--origin",
+            "refuse",
+        ])
+        .unwrap();
+        assert_eq!(
+            refuse,
+            ResolutionAction::ImposeSanction {
+                participant: cf.clone(),
+                scope: SanctionScope::FullSuspension,
+                origin: OriginRule::Refuse,
+            }
+        );
+        let amend = action(&["amend-sanction", "CF", "--scope", "export-ban"]).unwrap();
+        assert_eq!(
+            amend,
+            ResolutionAction::AmendSanction {
+                participant: cf,
+                scope: SanctionScope::ExportBan,
+                origin: OriginRule::Flag,
+            }
+        );
+        let err = action(&[
+            "impose-sanction",
+            "CF",
+            "--scope",
+            "export-ban",
+            "--origin",
+            "ignore",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("flag or refuse"), "{err}");
+    }
+
+    #[test]
     fn the_cursor_before_a_prefix_is_one_below_its_first_id() {
         assert_eq!(after_for_prefix(&"0".repeat(8)), None);
         assert_eq!(
