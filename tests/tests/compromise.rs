@@ -58,12 +58,21 @@ fn a_compromised_authority_flags_what_it_signed_since_then() {
     let first = run_ok(&["--node", &url, "cert", "show", "BW0000001"]);
     assert!(!first.contains("COMPROMISED"), "{first}");
     let flagged = run_ok(&["--node", &url, "cert", "show", "BW0000002"]);
-    assert!(flagged.contains("COMPROMISED AUTHORITY: BW-KPA"), "{flagged}");
+    assert!(
+        flagged.contains("COMPROMISED AUTHORITY: BW-KPA"),
+        "{flagged}"
+    );
     let answer = get_json(&rpc, "/v1/certificates/BW0000002").unwrap();
-    assert_eq!(answer["alerts"][0]["kind"], "compromised-authority", "{answer}");
+    assert_eq!(
+        answer["alerts"][0]["kind"], "compromised-authority",
+        "{answer}"
+    );
 
     let list = run_ok(&["--node", &url, "cert", "list", "--authority", "BW-KPA"]);
-    assert!(list.contains("BW0000001") && list.contains("BW0000002"), "{list}");
+    assert!(
+        list.contains("BW0000001") && list.contains("BW0000002"),
+        "{list}"
+    );
     let none = run_ok(&["--node", &url, "cert", "list", "--authority", "IN-KPA"]);
     assert!(!none.contains("BW0000001"), "{none}");
 
@@ -98,8 +107,14 @@ fn a_compromised_authority_flags_what_it_signed_since_then() {
     };
     let v = verify("BW0000002");
     assert_eq!(v["verdict"]["verdict"], "authentic", "{v}");
-    assert!(kinds(&v).contains(&"compromised-authority".to_string()), "{v}");
+    assert!(
+        kinds(&v).contains(&"compromised-authority".to_string()),
+        "{v}"
+    );
     let v = verify("BW0000001");
-    assert!(!kinds(&v).contains(&"compromised-authority".to_string()), "{v}");
+    assert!(
+        !kinds(&v).contains(&"compromised-authority".to_string()),
+        "{v}"
+    );
     assert!(kinds(&v).contains(&"authority-revoked".to_string()), "{v}");
 }

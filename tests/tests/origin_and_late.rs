@@ -84,7 +84,14 @@ fn a_sanctioned_origin_is_flagged_then_refused_and_a_late_confirmation_is_shown(
         &cluster,
         &url,
         "Export ban on AE",
-        &["impose-sanction", "AE", "--scope", "export-ban", "--origin", "flag"],
+        &[
+            "impose-sanction",
+            "AE",
+            "--scope",
+            "export-ban",
+            "--origin",
+            "flag",
+        ],
     );
     let mut laundered = bw_certificate("BW0000001", today);
     laundered.origin = Origin::Countries(vec![Territory::new("AE").unwrap()]);
@@ -98,7 +105,14 @@ fn a_sanctioned_origin_is_flagged_then_refused_and_a_late_confirmation_is_shown(
         &cluster,
         &url,
         "Refuse AE origin",
-        &["amend-sanction", "AE", "--scope", "export-ban", "--origin", "refuse"],
+        &[
+            "amend-sanction",
+            "AE",
+            "--scope",
+            "export-ban",
+            "--origin",
+            "refuse",
+        ],
     );
     laundered.number = kp_types::CertificateNumber::new("BW0000002").unwrap();
     let (status, answer) = submit(&cluster, 0, &issue_tx(&cluster, laundered), true);

@@ -7,8 +7,8 @@
 
 use crate::rejection::Rejection;
 use kp_types::{
-    Authority, AuthorityId, Carats, Certificate, CertificateNumber, Date, Hash, HsCode,
-    OriginRule, Participant, ParticipantCode, Period, PublicKey, ResolutionProposal, SanctionScope,
+    Authority, AuthorityId, Carats, Certificate, CertificateNumber, Date, Hash, HsCode, OriginRule,
+    Participant, ParticipantCode, Period, PublicKey, ResolutionProposal, SanctionScope,
     SeizureReport, Timestamp, TxHash, UsdCents,
 };
 use serde::{Deserialize, Serialize};
@@ -90,7 +90,8 @@ impl AuthorityRecord {
     /// `issued_at` falls within its compromise: the ledger's block time
     /// decides, not the issue date the signer claimed.
     pub fn compromised_at(&self, issued_at: Timestamp) -> bool {
-        self.compromised_since.is_some_and(|since| issued_at >= since)
+        self.compromised_since
+            .is_some_and(|since| issued_at >= since)
     }
 }
 

@@ -37,10 +37,19 @@ fn a_compromised_issuer_is_proven_for_certificates_issued_since_then_only() {
     c.run(tx);
     c.seal();
     let before = alert_kinds(&c, "BW0000001");
-    assert!(before.contains(&"authority-revoked".to_string()), "{before:?}");
-    assert!(!before.contains(&"compromised-authority".to_string()), "{before:?}");
+    assert!(
+        before.contains(&"authority-revoked".to_string()),
+        "{before:?}"
+    );
+    assert!(
+        !before.contains(&"compromised-authority".to_string()),
+        "{before:?}"
+    );
     let after = alert_kinds(&c, "BW0000002");
-    assert!(after.contains(&"compromised-authority".to_string()), "{after:?}");
+    assert!(
+        after.contains(&"compromised-authority".to_string()),
+        "{after:?}"
+    );
 }
 
 #[test]
@@ -76,8 +85,17 @@ fn a_sanctioned_origin_and_a_late_confirmation_are_proven() {
     c.seal();
 
     let kinds = alert_kinds(&c, "CG0000001");
-    assert!(kinds.contains(&"sanctioned-origin".to_string()), "{kinds:?}");
-    assert!(kinds.contains(&"enhanced-vigilance".to_string()), "{kinds:?}");
+    assert!(
+        kinds.contains(&"sanctioned-origin".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"enhanced-vigilance".to_string()),
+        "{kinds:?}"
+    );
     let kinds = alert_kinds(&c, "BW0000001");
-    assert!(kinds.contains(&"late-confirmation".to_string()), "{kinds:?}");
+    assert!(
+        kinds.contains(&"late-confirmation".to_string()),
+        "{kinds:?}"
+    );
 }

@@ -58,7 +58,10 @@ fn certificates_issued_since_the_compromise_are_flagged_and_earlier_ones_are_not
     }));
 
     assert!(!flagged(&h, "BW001"), "issued before the compromise");
-    assert!(flagged(&h, "BW002"), "included after it, whatever its date says");
+    assert!(
+        flagged(&h, "BW002"),
+        "included after it, whatever its date says"
+    );
     assert!(flagged(&h, "BW003"));
     assert!(!flagged(&h, "IN001"));
     let record = h.ledger.certificate(&number("BW002")).unwrap().unwrap();
@@ -115,12 +118,17 @@ fn a_revoked_authority_can_be_marked_compromised_later_and_earlier_but_not_later
     assert!(flagged(&h, "BW001") && flagged(&h, "BW002"));
     // Narrowing it again is not a revocation's business.
     assert_eq!(
-        revoke(&mut h, "BW", Some(at(2026, 2, 5))).unwrap_err().code(),
+        revoke(&mut h, "BW", Some(at(2026, 2, 5)))
+            .unwrap_err()
+            .code(),
         "authority-revoked"
     );
     let a = h.ledger.authority(&authority_id("BW")).unwrap().unwrap();
     assert_eq!(a.compromised_since, Some(at(2026, 1, 15)));
-    assert_eq!(a.revoked_height, revoked_height, "the revocation height stays");
+    assert_eq!(
+        a.revoked_height, revoked_height,
+        "the revocation height stays"
+    );
 }
 
 #[test]

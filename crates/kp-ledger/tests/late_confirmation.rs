@@ -6,8 +6,7 @@
 use kp_ledger::testkit::*;
 use kp_ledger::{CertificateEventKind, CertificateStatus, LedgerEvent};
 use kp_types::{
-    CertificateApproval, Date, ImportConfirmation, Payload, Period, ResolutionAction,
-    SanctionScope,
+    CertificateApproval, Date, ImportConfirmation, Payload, Period, ResolutionAction, SanctionScope,
 };
 
 fn confirm(h: &mut Harness, n: &str, received_on: Date) -> kp_types::SignedTransaction {
@@ -85,10 +84,7 @@ fn a_confirmation_after_expiry_of_goods_received_before_it_is_accepted_and_flagg
     );
     // Once is enough.
     let tx = confirm(&mut h, "BW001", date(2026, 2, 5));
-    assert_eq!(
-        h.run(tx).unwrap_err().code(),
-        "wrong-certificate-status"
-    );
+    assert_eq!(h.run(tx).unwrap_err().code(), "wrong-certificate-status");
 }
 
 #[test]
@@ -105,18 +101,26 @@ fn goods_received_after_expiry_are_still_refused_and_nothing_changes() {
     assert_eq!(record.receipt, None);
     let bw = h.ledger.statistics(&code("BW"), Q1()).unwrap();
     assert_eq!(bw.expired_unconfirmed.count, 1);
-    assert_eq!(h.ledger.statistics(&code("EU"), Q1()).unwrap().imports.count, 0);
+    assert_eq!(
+        h.ledger
+            .statistics(&code("EU"), Q1())
+            .unwrap()
+            .imports
+            .count,
+        0
+    );
 
     let tx = confirm(&mut h, "BW001", date(2026, 2, 9));
     assert_eq!(h.run(tx), Ok(()));
-    assert!(h
-        .ledger
-        .certificate(&number("BW001"))
-        .unwrap()
-        .unwrap()
-        .receipt
-        .unwrap()
-        .late);
+    assert!(
+        h.ledger
+            .certificate(&number("BW001"))
+            .unwrap()
+            .unwrap()
+            .receipt
+            .unwrap()
+            .late
+    );
 }
 
 #[test]
@@ -182,10 +186,7 @@ fn a_certificate_that_expired_awaiting_approval_cannot_be_confirmed_late() {
     h.set_time(at(2026, 2, 20));
     h.apply(vec![]).unwrap();
     let tx = confirm(&mut h, "BW001", date(2026, 2, 1));
-    assert_eq!(
-        h.run(tx).unwrap_err().code(),
-        "wrong-certificate-status"
-    );
+    assert_eq!(h.run(tx).unwrap_err().code(), "wrong-certificate-status");
     // Nor approved late.
     let tx = h.by_node(
         "WDC",

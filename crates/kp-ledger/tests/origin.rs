@@ -5,9 +5,7 @@
 
 use kp_ledger::testkit::*;
 use kp_ledger::{CertificateRecord, CertificateStatus};
-use kp_types::{
-    Certificate, Date, Origin, OriginRule, ResolutionAction, SanctionScope, Territory,
-};
+use kp_types::{Certificate, Date, Origin, OriginRule, ResolutionAction, SanctionScope, Territory};
 
 fn sanction(h: &mut Harness, who: &str, scope: SanctionScope, origin: OriginRule) {
     h.adopt(ResolutionAction::ImposeSanction {
@@ -19,9 +17,21 @@ fn sanction(h: &mut Harness, who: &str, scope: SanctionScope, origin: OriginRule
 
 /// A certificate from `from` declaring `origins` (territory codes) and
 /// origin `zones`.
-fn declaring(n: &str, from: &str, to: &str, on: Date, origins: &[&str], zones: &[&str]) -> Certificate {
+fn declaring(
+    n: &str,
+    from: &str,
+    to: &str,
+    on: Date,
+    origins: &[&str],
+    zones: &[&str],
+) -> Certificate {
     let mut c = certificate(n, from, to, on);
-    c.origin = Origin::Countries(origins.iter().map(|t| territory(t)).collect::<Vec<Territory>>());
+    c.origin = Origin::Countries(
+        origins
+            .iter()
+            .map(|t| territory(t))
+            .collect::<Vec<Territory>>(),
+    );
     c.origin_zones = zones.iter().map(|z| z.to_string()).collect();
     c
 }
@@ -41,7 +51,12 @@ fn green(zones: &[&str]) -> SanctionScope {
 fn car_suspended_refuse_mode_refuses_laundering_through_a_neighbour_or_a_hub() {
     let mut h = Harness::new_at(at(2013, 1, 1));
     h.set_time(at(2013, 5, 23));
-    sanction(&mut h, "CF", SanctionScope::FullSuspension, OriginRule::Refuse);
+    sanction(
+        &mut h,
+        "CF",
+        SanctionScope::FullSuspension,
+        OriginRule::Refuse,
+    );
     let today = h.today();
     // A neighbour (CG) declaring CAR origin.
     let r = h.issue(declaring("CG001", "CG", "AE", today, &["CF"], &[]));
@@ -74,7 +89,12 @@ fn car_suspended_refuse_mode_refuses_laundering_through_a_neighbour_or_a_hub() {
 fn car_suspended_flag_mode_accepts_and_asks_importers_for_vigilance() {
     let mut h = Harness::new_at(at(2013, 1, 1));
     h.set_time(at(2013, 5, 23));
-    sanction(&mut h, "CF", SanctionScope::FullSuspension, OriginRule::Flag);
+    sanction(
+        &mut h,
+        "CF",
+        SanctionScope::FullSuspension,
+        OriginRule::Flag,
+    );
     let today = h.today();
     assert_eq!(
         h.issue(declaring("CG001", "CG", "AE", today, &["CF"], &[])),
@@ -97,10 +117,9 @@ fn car_suspended_flag_mode_accepts_and_asks_importers_for_vigilance() {
 
 #[test]
 fn the_origin_rule_defaults_to_flag_and_an_amendment_can_change_it() {
-    let action: ResolutionAction = serde_json::from_str(
-        r#"{"impose-sanction":{"participant":"CF","scope":"export-ban"}}"#,
-    )
-    .unwrap();
+    let action: ResolutionAction =
+        serde_json::from_str(r#"{"impose-sanction":{"participant":"CF","scope":"export-ban"}}"#)
+            .unwrap();
     let mut h = Harness::new();
     h.set_time(at(2026, 2, 1));
     h.adopt(action);
@@ -148,12 +167,26 @@ fn partial_exports_judge_other_exporters_by_the_green_list() {
     let today = h.today();
     // Green zones only: accepted, unflagged.
     assert_eq!(
-        h.issue(declaring("CG001", "CG", "AE", today, &["CF"], &["Berberati"])),
+        h.issue(declaring(
+            "CG001",
+            "CG",
+            "AE",
+            today,
+            &["CF"],
+            &["Berberati"]
+        )),
         Ok(())
     );
     assert!(record(&h, "CG001").sanctioned_origin.is_empty());
     // A zone not on the list.
-    let r = h.issue(declaring("CG002", "CG", "AE", today, &["CF"], &["Berberati", "Bria"]));
+    let r = h.issue(declaring(
+        "CG002",
+        "CG",
+        "AE",
+        today,
+        &["CF"],
+        &["Berberati", "Bria"],
+    ));
     let rejection = r.unwrap_err();
     assert_eq!(rejection.code(), "sanctioned-origin");
     assert!(rejection.to_string().contains("Bria"), "{rejection}");
@@ -163,7 +196,14 @@ fn partial_exports_judge_other_exporters_by_the_green_list() {
 
     // CAR itself exports from green zones as before, awaiting the monitor.
     assert_eq!(
-        h.issue(declaring("CF001", "CF", "EU", today, &["CF"], &["Berberati"])),
+        h.issue(declaring(
+            "CF001",
+            "CF",
+            "EU",
+            today,
+            &["CF"],
+            &["Berberati"]
+        )),
         Ok(())
     );
     assert_eq!(
@@ -182,14 +222,28 @@ fn partial_exports_in_flag_mode_flag_non_green_zones() {
     sanction(&mut h, "CF", green(&["Berberati"]), OriginRule::Flag);
     let today = h.today();
     assert_eq!(
-        h.issue(declaring("AE001", "AE", "IN", today, &["BW", "CF"], &["Bria"])),
+        h.issue(declaring(
+            "AE001",
+            "AE",
+            "IN",
+            today,
+            &["BW", "CF"],
+            &["Bria"]
+        )),
         Ok(())
     );
     let r = record(&h, "AE001");
     assert_eq!(r.sanctioned_origin, vec![code("CF")]);
     assert!(r.enhanced_vigilance);
     assert_eq!(
-        h.issue(declaring("AE002", "AE", "IN", today, &["CF"], &["Berberati"])),
+        h.issue(declaring(
+            "AE002",
+            "AE",
+            "IN",
+            today,
+            &["CF"],
+            &["Berberati"]
+        )),
         Ok(())
     );
     assert!(record(&h, "AE002").sanctioned_origin.is_empty());
@@ -200,7 +254,12 @@ fn import_bans_and_enhanced_vigilance_do_not_touch_the_origin() {
     let mut h = Harness::new();
     h.set_time(at(2026, 2, 1));
     sanction(&mut h, "CF", SanctionScope::ImportBan, OriginRule::Refuse);
-    sanction(&mut h, "CG", SanctionScope::EnhancedVigilance, OriginRule::Refuse);
+    sanction(
+        &mut h,
+        "CG",
+        SanctionScope::EnhancedVigilance,
+        OriginRule::Refuse,
+    );
     let today = h.today();
     assert_eq!(
         h.issue(declaring("AE001", "AE", "IN", today, &["CF", "CG"], &[])),

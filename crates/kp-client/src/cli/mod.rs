@@ -17,9 +17,9 @@ use kp_api::{Genesis, ParticipantRecord, ResolutionOutcome, ResolutionRecord};
 use kp_types::keyfile as keys;
 use kp_types::{
     Authority, AuthorityId, Carats, Certificate, CertificateApproval, CertificateNumber, Date,
-    Hash, ImportConfirmation, OriginRule, ParticipantCode, ParticipantKind, Payload, Period, ProductionReport,
-    ResolutionAction, ResolutionProposal, SanctionScope, SeizureReason, SeizureReport, SigningKey,
-    Territory, Timestamp, Transaction, UsdCents, VoidCertificate,
+    Hash, ImportConfirmation, OriginRule, ParticipantCode, ParticipantKind, Payload, Period,
+    ProductionReport, ResolutionAction, ResolutionProposal, SanctionScope, SeizureReason,
+    SeizureReport, SigningKey, Territory, Timestamp, Transaction, UsdCents, VoidCertificate,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -13,8 +13,8 @@ use crate::rejection::Rejection;
 use crate::state::{meta, PARTICIPANTS_MAX};
 use crate::store::{StateStore, StoreError};
 use kp_types::{
-    Hash, Participant, ParticipantCode, ParticipantKind, PublicKey, ResolutionAction,
-    OriginRule, ResolutionProposal, SanctionScope, TxHash,
+    Hash, OriginRule, Participant, ParticipantCode, ParticipantKind, PublicKey, ResolutionAction,
+    ResolutionProposal, SanctionScope, TxHash,
 };
 
 impl<S: StateStore> Ctx<'_, S> {
@@ -379,9 +379,7 @@ impl<S: StateStore> Ctx<'_, S> {
             } => self.check_sanction_change(participant, Some(scope), true),
             A::AmendSanction {
                 participant, scope, ..
-            } => {
-                self.check_sanction_change(participant, Some(scope), false)
-            }
+            } => self.check_sanction_change(participant, Some(scope), false),
             A::LiftSanction { participant } => self.check_sanction_change(participant, None, false),
             A::RemoveObserver { observer } => self
                 .active_of_kind(observer, |k| k == ParticipantKind::Observer, "observer")
