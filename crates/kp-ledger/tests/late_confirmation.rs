@@ -183,10 +183,23 @@ fn a_certificate_that_expired_awaiting_approval_cannot_be_confirmed_late() {
     let mut c = certificate("BW001", "BW", "EU", h.today());
     c.origin_zones = vec!["Orapa".into()];
     assert_eq!(h.issue(c), Ok(()));
+    // Before housekeeping marks it (admission) and after (in a block).
     h.set_time(at(2026, 2, 20));
-    h.apply(vec![]).unwrap();
     let tx = confirm(&mut h, "BW001", date(2026, 2, 1));
-    assert_eq!(h.run(tx).unwrap_err().code(), "wrong-certificate-status");
+    assert_eq!(
+        h.ledger.check_tx(&tx, h.time).unwrap_err().code(),
+        "certificate-expired"
+    );
+    h.apply(vec![]).unwrap();
+    assert_eq!(
+        h.ledger
+            .certificate(&number("BW001"))
+            .unwrap()
+            .unwrap()
+            .status,
+        CertificateStatus::Expired
+    );
+    assert_eq!(h.run(tx).unwrap_err().code(), "certificate-expired");
     // Nor approved late.
     let tx = h.by_node(
         "WDC",

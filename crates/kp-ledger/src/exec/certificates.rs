@@ -349,11 +349,24 @@ impl<S: StateStore> Ctx<'_, S> {
         let mut rec = self.certificate_record(&k.number)?;
         let (auth, _) = self.authority_signer(&k.authority, signer)?;
         Self::require_owner(&auth, &rec.certificate.importing)?;
+        let block_date = self.date();
+        let past_expiry = block_date > rec.certificate.expires_on;
         match (&rec.status, &rec.approval) {
             (CertificateStatus::Issued, _) => {}
             // Expired unconfirmed, having been valid for trade (not left
             // awaiting approval): a late confirmation may still come.
             (CertificateStatus::Expired, _) if rec.counted => {}
+            // Never valid for trade, and past its expiry: the same verdict
+            // whether or not housekeeping has marked it expired yet.
+            (CertificateStatus::Expired | CertificateStatus::AwaitingApproval, _)
+                if past_expiry =>
+            {
+                return reject(Rejection::CertificateExpired {
+                    number: k.number.clone(),
+                    expires_on: rec.certificate.expires_on,
+                    block_date,
+                })
+            }
             (CertificateStatus::AwaitingApproval, Some(a)) => {
                 return reject(Rejection::AwaitingApproval {
                     number: k.number.clone(),
@@ -362,13 +375,12 @@ impl<S: StateStore> Ctx<'_, S> {
             }
             _ => return Self::wrong_status(&rec),
         }
-        let block_date = self.date();
         let c = &rec.certificate;
         // After the expiry date only goods received on or before it may be
         // confirmed, and the confirmation is marked late. The same verdict
         // whether or not the start-of-block housekeeping has already marked
         // the certificate expired (admission checks skip housekeeping).
-        let late = block_date > c.expires_on;
+        let late = past_expiry;
         if late && k.received_on > c.expires_on {
             return reject(Rejection::CertificateExpired {
                 number: k.number.clone(),
