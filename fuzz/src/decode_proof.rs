@@ -280,6 +280,7 @@ fn authority(id: &str, participant: &str) -> RecordProof {
         },
         registered_height: 0,
         revoked_height: None,
+        compromised_since: None,
     };
     record(keys::authority(id), Some(kp_types::encode(&r)))
 }
@@ -373,6 +374,8 @@ pub fn skeleton(kind: Kind) -> CertificateProof {
                 approval: None,
                 void_reason: None,
                 counted: true,
+                issued_at: kp_types::Timestamp(0),
+                sanctioned_origin: Vec::new(),
             };
             records.push(record(keys::certificate(&number()), Some(kp_types::encode(&r))));
             records.push(record(keys::seizures_by_certificate(&number()), None));
@@ -393,6 +396,8 @@ pub fn skeleton(kind: Kind) -> CertificateProof {
                 approval: None,
                 void_reason: None,
                 counted: true,
+                issued_at: kp_types::Timestamp(0),
+                sanctioned_origin: Vec::new(),
             };
             records.push(record(keys::certificate(&number()), Some(kp_types::encode(&r))));
             records.push(record(

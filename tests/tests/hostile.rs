@@ -370,6 +370,7 @@ fn hostile_rpc_input_is_refused_with_clear_errors_and_changes_nothing() {
         Payload::RevokeAuthority {
             participant: kp_types::ParticipantCode::new("AE").expect("code"),
             authority: kp_types::AuthorityId::new("AE-KPA").expect("id"),
+            compromised_since: None,
         },
     );
     decide_ok(&cluster, 2, &revoke, "revocation");
@@ -390,6 +391,7 @@ fn hostile_rpc_input_is_refused_with_clear_errors_and_changes_nothing() {
     let observer = read_key(&cluster.nodes[4].dir.join("node.key"));
     let sanction = ResolutionAction::ImposeSanction {
         participant: kp_types::ParticipantCode::new("IN").expect("code"),
+        origin: Default::default(),
         scope: SanctionScope::ExportBan,
     };
     let by_observer = sign_tx(

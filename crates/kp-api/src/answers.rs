@@ -12,7 +12,10 @@ use crate::records::{
     Anomaly, CertificateRecord, MembershipStatus, ParticipantRecord, ResolutionRecord,
     SeizureRecord, TradeStatistics, TxReceipt,
 };
-use kp_types::{CertificateNumber, Hash, ParticipantCode, Period, SanctionScope, TxHash};
+use kp_types::{
+    AuthorityId, CertificateNumber, Date, Hash, ParticipantCode, Period, SanctionScope, Timestamp,
+    TxHash,
+};
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/certificates/{number}`: the record's fields (flattened, as if
@@ -56,6 +59,30 @@ pub enum CertificateAlert {
     },
     /// The certificate was issued under enhanced vigilance.
     EnhancedVigilance,
+    /// Its issuing authority was revoked as compromised since a time at or
+    /// before the block that issued it: the certificate may be forged.
+    CompromisedAuthority {
+        /// The issuing authority.
+        authority: AuthorityId,
+        /// Compromised since.
+        since: Timestamp,
+        /// Time of the block that issued the certificate.
+        issued_at: Timestamp,
+    },
+    /// Its declared origin includes sanctioned Participants whose sanctions
+    /// ask importers for enhanced vigilance on such certificates.
+    SanctionedOrigin {
+        /// The sanctioned Participants.
+        participants: Vec<ParticipantCode>,
+    },
+    /// The import was confirmed after the certificate's expiry, for goods
+    /// received on or before it.
+    LateConfirmation {
+        /// Date of receipt.
+        received_on: Date,
+        /// The certificate's expiry date.
+        expires_on: Date,
+    },
 }
 
 /// `GET /v1/certificates`: one page of a bounded scan of the certificate
@@ -254,6 +281,7 @@ mod tests {
                 carats: Carats(125_000),
                 parcels: 2,
                 received_on: Date(20_000),
+                late: true,
             }),
             discrepancy: Some(Discrepancy {
                 certified_carats: Carats(125_050),
@@ -268,6 +296,8 @@ mod tests {
             }),
             void_reason: None,
             counted: true,
+            issued_at: Timestamp(1_800_000_000_000),
+            sanctioned_origin: vec![code("CF")],
         }
     }
 
@@ -334,6 +364,18 @@ mod tests {
                 },
                 CertificateAlert::Seizure { seizure: seizure() },
                 CertificateAlert::EnhancedVigilance,
+                CertificateAlert::CompromisedAuthority {
+                    authority: "BW-KPA".parse().unwrap(),
+                    since: Timestamp(1_790_000_000_000),
+                    issued_at: Timestamp(1_800_000_000_000),
+                },
+                CertificateAlert::SanctionedOrigin {
+                    participants: vec![code("CF")],
+                },
+                CertificateAlert::LateConfirmation {
+                    received_on: Date(20_000),
+                    expires_on: Date(19_999),
+                },
             ],
         });
     }
@@ -410,6 +452,7 @@ mod tests {
                     scope: SanctionScope::ExportBan,
                     resolution: Hash([8; 32]),
                     since_height: 2,
+                    origin: kp_types::OriginRule::Refuse,
                 }),
                 authorities: vec![AuthorityRecord {
                     authority: Authority {
@@ -420,6 +463,7 @@ mod tests {
                     },
                     registered_height: 1,
                     revoked_height: Some(4),
+                    compromised_since: Some(Timestamp(1_790_000_000_000)),
                 }],
                 pending_key_change: Some(PendingKeyChange {
                     begun_by: KeyRole::Recovery,

@@ -29,18 +29,22 @@
 //! | 0x16 government key | key (32) | code |
 //! | 0x17 recovery key | key (32) | code |
 //! | 0x18 pending key change by time | effective time (8, BE), code | empty |
+//! | 0x19 certificates by authority | authority id, 0x00, number | empty: what an authority issued |
 //! | 0x7D root meta (not committed) | `root` / `lattice` | root (32) / state hash (2,048) |
 //! | 0x7E bucket index (retired, not committed) | bucket (2), key | entry hash (32) |
 //! | 0x7F bucket digest (retired, not committed) | bucket (2) | digest (32) |
 //!
-//! Every committed table except the ledger's own schedules (0x08, 0x0A, 0x18) and
-//! replay memory (0x0C, 0x0D) is also a record of the authenticated map
+//! Every committed table except the ledger's own schedules (0x08, 0x0A, 0x18),
+//! replay memory (0x0C, 0x0D) and the index of certificates by authority
+//! (0x19) is also a record of the authenticated map
 //! (`kp_types::smt`) whose root block headers carry as `records_root`
 //! ([`is_provable`]): one record, or its absence, can be proven to a light
 //! client. The schedules and the replay memory are left out: they change
 //! with every transaction or block, are pruned as time passes, and say
 //! nothing a client asks (a certificate's or resolution's record holds its
-//! own dates).
+//! own dates). The authority index is a search aid for nodes: a single key
+//! of it proves nothing a client needs, and the sparse tree cannot prove
+//! that a list of them is complete.
 //!
 //! Tables 0x7D..0x7F hold the state-root machinery itself: they are derived
 //! from the committed tables and excluded from the root. Tables 0x7E and 0x7F
@@ -107,6 +111,8 @@ pub mod table {
     pub const RECOVERY_KEY: u8 = 0x17;
     /// Pending recoveries and recovery-key rotations by the time they take effect.
     pub const KEY_CHANGE_SCHEDULE: u8 = 0x18;
+    /// Certificates by their issuing authority.
+    pub const CERTIFICATE_BY_AUTHORITY: u8 = 0x19;
     /// First table of the (uncommitted) state-root machinery.
     pub const ROOT_MACHINERY_MIN: u8 = 0x7D;
     /// Stored root, for the check on open.
@@ -324,6 +330,19 @@ pub fn validator_set(hash: &Hash) -> Vec<u8> {
     key(table::VALIDATOR_SET, &[&hash.0])
 }
 
+/// The certificates an authority issued (prefix), in number order.
+pub fn certificates_by_authority_prefix(id: &str) -> Vec<u8> {
+    key(table::CERTIFICATE_BY_AUTHORITY, &[id.as_bytes(), &[0]])
+}
+
+/// One certificate an authority issued.
+pub fn certificate_by_authority(id: &str, number: &CertificateNumber) -> Vec<u8> {
+    key(
+        table::CERTIFICATE_BY_AUTHORITY,
+        &[id.as_bytes(), &[0], number.as_str().as_bytes()],
+    )
+}
+
 /// Whether a key is a record of the authenticated map (`records_root`):
 /// every committed key but the replay memory.
 pub fn is_provable(key: &[u8]) -> bool {
@@ -335,6 +354,7 @@ pub fn is_provable(key: &[u8]) -> bool {
                 | Some(&table::KEY_CHANGE_SCHEDULE)
                 | Some(&table::EXECUTED)
                 | Some(&table::EXECUTED_EXPIRY)
+                | Some(&table::CERTIFICATE_BY_AUTHORITY)
         )
 }
 

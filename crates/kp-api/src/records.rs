@@ -8,7 +8,7 @@
 use crate::rejection::Rejection;
 use kp_types::{
     Authority, AuthorityId, Carats, Certificate, CertificateNumber, Date, Hash, HsCode, KeyRole,
-    Participant, ParticipantCode, Period, PublicKey, ResolutionProposal, SanctionScope,
+    OriginRule, Participant, ParticipantCode, Period, PublicKey, ResolutionProposal, SanctionScope,
     SeizureReport, Timestamp, TxHash, UsdCents,
 };
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,10 @@ pub struct SanctionRecord {
     pub resolution: Hash,
     /// Height at which it took its current scope.
     pub since_height: u64,
+    /// What happens to other Participants' certificates that declare its
+    /// origin while the sanction forbids its exports.
+    #[serde(default)]
+    pub origin: OriginRule,
 }
 
 /// A member as the ledger lists it.
@@ -98,6 +102,21 @@ pub struct AuthorityRecord {
     pub registered_height: u64,
     /// Height at which it was revoked, if it was.
     pub revoked_height: Option<u64>,
+    /// The time since which its key is known to be compromised, if its
+    /// revocation said so: certificates it issued in blocks of that time or
+    /// later are flagged ([`AuthorityRecord::compromised_at`]).
+    #[serde(default)]
+    pub compromised_since: Option<Timestamp>,
+}
+
+impl AuthorityRecord {
+    /// Whether a certificate this authority issued in a block of time
+    /// `issued_at` falls within its compromise: the ledger's block time
+    /// decides, not the issue date the signer claimed.
+    pub fn compromised_at(&self, issued_at: Timestamp) -> bool {
+        self.compromised_since
+            .is_some_and(|since| issued_at >= since)
+    }
 }
 
 /// Where a certificate stands in its life.
@@ -187,6 +206,10 @@ pub struct Receipt {
     pub parcels: u32,
     /// Date of receipt.
     pub received_on: Date,
+    /// Entered after the certificate's expiry date for goods received on or
+    /// before it.
+    #[serde(default)]
+    pub late: bool,
 }
 
 /// A monitoring body's approval requirement and its state.
@@ -220,6 +243,15 @@ pub struct CertificateRecord {
     /// Whether it was counted in the export statistics (approved or not
     /// needing approval); keeps counters consistent when it is later voided.
     pub counted: bool,
+    /// Time of the block that issued it: what a compromised authority's
+    /// "compromised since" is compared with.
+    #[serde(default)]
+    pub issued_at: Timestamp,
+    /// Sanctioned Participants among its declared origins whose sanctions
+    /// flag such certificates instead of refusing them (it is then also
+    /// flagged for enhanced vigilance).
+    #[serde(default)]
+    pub sanctioned_origin: Vec<ParticipantCode>,
 }
 
 /// How a resolution ended, or that it has not.
@@ -578,10 +610,14 @@ pub enum LedgerEvent {
         /// The id.
         authority: AuthorityId,
     },
-    /// An authority was revoked.
+    /// An authority was revoked (again, when a later revocation records or
+    /// moves back its compromise).
     AuthorityRevoked {
         /// The id.
         authority: AuthorityId,
+        /// Compromised since: the certificates it issued in blocks of this
+        /// time or later are flagged.
+        compromised_since: Option<Timestamp>,
     },
     /// One of a member's keys was replaced (by a rotation, or by a
     /// recovery or recovery-key rotation taking effect).

@@ -520,6 +520,30 @@ pub enum Rejection {
         /// The member.
         participant: ParticipantCode,
     },
+
+    // ---- compromise and laundering (after the keys, for the same reason) ----
+    /// The declared origin includes a Participant whose sanction forbids its
+    /// exports and refuses certificates declaring its origin.
+    #[error("origin {origin} is {participant}'s, whose sanction ({scope}) refuses certificates declaring it{}", zone.as_ref().map(|z| format!(" (origin zone {z:?} is not on its list)")).unwrap_or_default())]
+    SanctionedOrigin {
+        /// The declared origin territory.
+        origin: Territory,
+        /// The sanctioned Participant it belongs to.
+        participant: ParticipantCode,
+        /// The kind of its sanction.
+        scope: String,
+        /// Under partial exports: the origin zone not on its list (`None`
+        /// when the certificate lists no zone).
+        zone: Option<String>,
+    },
+    /// A revocation's "compromised since" time lies after the block time.
+    #[error("compromised since {since} is after the block time {block_time}")]
+    CompromiseInFuture {
+        /// The time given.
+        since: Timestamp,
+        /// Block time.
+        block_time: Timestamp,
+    },
 }
 
 impl Rejection {
@@ -594,6 +618,8 @@ impl Rejection {
             Rejection::NoRecoveryKey { .. } => "no-recovery-key",
             Rejection::RecoveryPending { .. } => "recovery-pending",
             Rejection::NoPendingRecovery { .. } => "no-pending-recovery",
+            Rejection::SanctionedOrigin { .. } => "sanctioned-origin",
+            Rejection::CompromiseInFuture { .. } => "compromise-in-future",
         }
     }
 }

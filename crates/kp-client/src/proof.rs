@@ -116,7 +116,8 @@ pub enum ProofError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     /// `sanction`, `membership`, `seizure`, `enhanced-vigilance`,
-    /// `awaiting-approval`, `authority-revoked`, `discrepancy`.
+    /// `awaiting-approval`, `authority-revoked`, `compromised-authority`,
+    /// `sanctioned-origin`, `late-confirmation`, `discrepancy`.
     pub kind: String,
     /// What it says, in words.
     pub detail: String,
@@ -413,6 +414,9 @@ pub fn verify(
         });
     }
     let mut history = Vec::new();
+    // The time of the block that issued it, from the issue act's proven
+    // header: what a compromise is judged by.
+    let mut issued_at = record.issued_at;
     for entry in &record.history {
         let event = event_name(entry.event);
         history.push((event.to_string(), entry.height));
@@ -427,6 +431,7 @@ pub fn verify(
             if let Some(field) = first_difference(signed, &record.certificate) {
                 return Err(ProofError::TamperedCertificate { field });
             }
+            issued_at = act.header.time;
         }
     }
     let mut alerts = Vec::new();
@@ -468,6 +473,43 @@ pub fn verify(
             detail: format!(
                 "the issuing authority {} was revoked at height {revoked}",
                 c.issuing_authority
+            ),
+        });
+    }
+    if issuer.compromised_at(issued_at) {
+        alerts.push(Alert {
+            kind: "compromised-authority".into(),
+            detail: format!(
+                "the issuing authority {} was revoked as compromised since {}; this certificate was issued in a block of {}: it may be forged",
+                c.issuing_authority,
+                issuer
+                    .compromised_since
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+                issued_at
+            ),
+        });
+    }
+    if !record.sanctioned_origin.is_empty() {
+        alerts.push(Alert {
+            kind: "sanctioned-origin".into(),
+            detail: format!(
+                "the declared origin includes {} under a sanction forbidding its exports: check the shipment closely",
+                record
+                    .sanctioned_origin
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    if let Some(r) = record.receipt.as_ref().filter(|r| r.late) {
+        alerts.push(Alert {
+            kind: "late-confirmation".into(),
+            detail: format!(
+                "confirmed after the expiry on {}, for goods received on {}",
+                c.expires_on, r.received_on
             ),
         });
     }

@@ -120,6 +120,7 @@ fn byzantine_proposer_refused_transactions() {
     c.issue("BW0000001", "BW", "EU");
     c.adopt(ResolutionAction::ImposeSanction {
         participant: code("AE"),
+        origin: Default::default(),
         scope: SanctionScope::FullSuspension,
     });
     let issue = {
@@ -309,6 +310,7 @@ fn awaiting_approval_shown_as_such() {
     let mut c = TestChain::new();
     c.adopt(ResolutionAction::ImposeSanction {
         participant: code("BW"),
+        origin: Default::default(),
         scope: SanctionScope::PartialExports {
             green_zones: vec!["Orapa".into()],
             monitor: Some(code("EU")),
@@ -378,6 +380,7 @@ fn participant_proof_shows_sanction_and_refuses_edits() {
     let mut c = TestChain::new();
     c.adopt(ResolutionAction::ImposeSanction {
         participant: code("CF"),
+        origin: Default::default(),
         scope: SanctionScope::FullSuspension,
     });
     c.seal();
@@ -443,6 +446,7 @@ fn resolution_proof_shows_adoption_and_signers() {
     let mut c = TestChain::new();
     let adopted = c.adopt(ResolutionAction::ImposeSanction {
         participant: code("CF"),
+        origin: Default::default(),
         scope: SanctionScope::FullSuspension,
     });
     let p = kp_types::ResolutionProposal {

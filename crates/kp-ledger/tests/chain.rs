@@ -388,6 +388,7 @@ fn admission_sees_at_once_the_records_a_block_changed() {
     assert_eq!(verdicts(&mut h, 1), [Ok(()), Ok(())]);
     h.adopt(ResolutionAction::ImposeSanction {
         participant: code("BW"),
+        origin: Default::default(),
         scope: SanctionScope::ExportBan,
     });
     assert_eq!(
@@ -403,6 +404,7 @@ fn admission_sees_at_once_the_records_a_block_changed() {
         Payload::RevokeAuthority {
             participant: code("BW"),
             authority: authority_id("BW"),
+            compromised_since: None,
         },
     );
     assert_eq!(h.run(revoke), Ok(()));

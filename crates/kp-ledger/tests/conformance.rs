@@ -32,24 +32,28 @@ fn frozen_roots() {
     // hashes and the seizure index that light clients prove, and (the block
     // roots only) when a header's transactions root came to commit to the
     // signatures (`SignedTransaction::leaf`), which changed the block hash
-    // the state keeps.
+    // the state keeps, and when authority records gained `compromised_since`
+    // and certificate records `issued_at` and `sanctioned_origin` (a
+    // revocation as compromised; sanction-aware origin), and (the block
+    // root only: the records root leaves it out) when an issue came to
+    // write the index of certificates by authority (table 0x19).
     assert_eq!(
         genesis_root,
-        "4bcf5d4ebe1d36f6b14f20d6fa23cbccb134bd89499be30709e95a2a02e99d4c"
+        "c71fed3b66c16dcd6276fea0d49739adfbf5a561663ff1aa6b187dc4628c9a0b"
     );
     assert_eq!(
         block_root,
-        "f02b5d8a2883d74262886fb2a9d65f35527cdcfb3ef3691295d587a5b2274c51"
+        "cb89444ae20a26f96e4c4f41a58b78c4869f86a8aea167a5fefb714119252aff"
     );
     // The authenticated map of records (`kp_types::smt`) and the results
     // tree, as headers carry them.
     assert_eq!(
         genesis_records,
-        "934251e96a3de2538735c1f8078d5aa3a6e32362438726c6d7af503effe23a4b"
+        "1a1387cf1181c9a93fd3a98fd9c566fd52740e5f9b99c3668198073db20b4585"
     );
     assert_eq!(
         block_records,
-        "78b277717382c6967448d7ad5e4d001053d55fe4af98a51474aadc3e1d18a190"
+        "83329261d49c26516803338406fa7970af941d82bb838f1871f3e521e6550e94"
     );
     assert_eq!(
         block_results,

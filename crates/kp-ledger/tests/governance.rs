@@ -315,6 +315,7 @@ fn authority_registry_is_the_participants_own_act() {
         Payload::RevokeAuthority {
             participant: code("IN"),
             authority: a.id.clone(),
+            compromised_since: None,
         },
     );
     assert_eq!(h.run(tx), Ok(()));

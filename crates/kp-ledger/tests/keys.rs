@@ -164,6 +164,7 @@ fn government_acts_need_the_government_key_and_consensus_acts_the_node_key() {
     let revoke = Payload::RevokeAuthority {
         participant: code("IN"),
         authority: authority_id("IN"),
+        compromised_since: None,
     };
     let tx = h.tx(&node_key("IN"), revoke.clone());
     assert_eq!(verdict(&mut h, tx), "signer-not-government-key");

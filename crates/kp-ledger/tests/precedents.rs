@@ -45,6 +45,7 @@ fn central_african_republic_2013_to_2024() {
     h.set_time(at(2013, 5, 23));
     h.adopt(ResolutionAction::ImposeSanction {
         participant: code("CF"),
+        origin: Default::default(),
         scope: SanctionScope::FullSuspension,
     });
     let r = h.issue(cf_cert("CF2013002", h.today(), &["Berberati"]));
@@ -56,6 +57,7 @@ fn central_african_republic_2013_to_2024() {
     h.set_time(at(2015, 7, 1));
     h.adopt(ResolutionAction::AmendSanction {
         participant: code("CF"),
+        origin: Default::default(),
         scope: partial(&["Berberati"]),
     });
     let q = Period::Quarter(2015, 3);
@@ -115,6 +117,7 @@ fn central_african_republic_2013_to_2024() {
     h.set_time(at(2016, 6, 1));
     h.adopt(ResolutionAction::AmendSanction {
         participant: code("CF"),
+        origin: Default::default(),
         scope: partial(&["Berberati", "Boda"]),
     });
     assert_eq!(h.issue(cf_cert("CF2016001", h.today(), &["Boda"])), Ok(()));
@@ -165,6 +168,7 @@ fn central_african_republic_2013_to_2024() {
     h.set_time(at(2024, 11, 15));
     h.adopt(ResolutionAction::ImposeSanction {
         participant: code("CF"),
+        origin: Default::default(),
         scope: SanctionScope::EnhancedVigilance,
     });
     assert_eq!(h.issue(cf_cert("CF2024002", h.today(), &[])), Ok(()));

@@ -213,6 +213,7 @@ impl Driver {
         let action = match g {
             Governance::Sanction { who, scope: s } => ResolutionAction::ImposeSanction {
                 participant: code(MEMBERS[*who]),
+                origin: Default::default(),
                 scope: scope(*s),
             },
             Governance::Lift { who } => ResolutionAction::LiftSanction {

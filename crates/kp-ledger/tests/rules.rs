@@ -116,6 +116,7 @@ fn issued(h: &mut Harness) {
 fn partial_exports_bw(h: &mut Harness) {
     h.adopt(ResolutionAction::ImposeSanction {
         participant: code("BW"),
+        origin: Default::default(),
         scope: SanctionScope::PartialExports {
             green_zones: vec!["Orapa".into()],
             monitor: Some(code("WDC")),
@@ -346,6 +347,7 @@ fn rows() -> Vec<Row> {
                     Payload::RevokeAuthority {
                         participant: code("BW"),
                         authority: authority_id("BW"),
+                        compromised_since: None,
                     },
                 );
                 assert_eq!(h.run(tx), Ok(()));
@@ -426,6 +428,7 @@ fn rows() -> Vec<Row> {
             |h| {
                 h.adopt(ResolutionAction::ImposeSanction {
                     participant: code("BW"),
+                    origin: Default::default(),
                     scope: SanctionScope::ExportBan,
                 });
             },
@@ -437,6 +440,7 @@ fn rows() -> Vec<Row> {
             |h| {
                 h.adopt(ResolutionAction::ImposeSanction {
                     participant: code("EU"),
+                    origin: Default::default(),
                     scope: SanctionScope::ImportBan,
                 });
             },
@@ -755,6 +759,7 @@ fn rows() -> Vec<Row> {
             |h| {
                 h.adopt(ResolutionAction::ImposeSanction {
                     participant: code("IN"),
+                    origin: Default::default(),
                     scope: SanctionScope::EnhancedVigilance,
                 });
             },
@@ -763,6 +768,7 @@ fn rows() -> Vec<Row> {
                 "BW",
                 ResolutionAction::ImposeSanction {
                     participant: code("IN"),
+                    origin: Default::default(),
                     scope: SanctionScope::ExportBan,
                 }
             )
@@ -789,6 +795,7 @@ fn rows() -> Vec<Row> {
                     "BW",
                     ResolutionAction::ImposeSanction {
                         participant: code("CF"),
+                        origin: Default::default(),
                         scope: SanctionScope::PartialExports {
                             green_zones: vec![],
                             monitor: None,

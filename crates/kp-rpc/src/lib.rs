@@ -37,7 +37,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use kp_types::{CertificateNumber, Hash, ParticipantCode, Period, SignedTransaction, TxHash};
+use kp_types::{
+    AuthorityId, CertificateNumber, Hash, ParticipantCode, Period, SignedTransaction, TxHash,
+};
 use serde::{Deserialize, Serialize};
 
 /// Largest request body accepted, in bytes.
@@ -153,6 +155,8 @@ pub struct CertificateFilter {
     /// Only certificates whose approval this monitoring body must give (or
     /// gave): with `status=awaiting-approval`, the monitor's queue.
     pub monitor: Option<ParticipantCode>,
+    /// Only certificates this KP Authority issued (signed).
+    pub authority: Option<AuthorityId>,
     /// Status (`issued`, `confirmed`, `voided`, `expired`, `seized`,
     /// `awaiting-approval`).
     pub status: Option<String>,

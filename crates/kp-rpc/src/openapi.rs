@@ -191,13 +191,14 @@ pub fn document() -> Value {
                 param("exporting", "query", "exporting Participant code", false),
                 param("importing", "query", "importing Participant code", false),
                 param("monitor", "query", "monitoring body whose approval the certificate needs or got (with status=awaiting-approval: its queue)", false),
+                param("authority", "query", "the KP Authority that issued (signed) the certificate", false),
                 param("status", "query", "awaiting-approval, issued, confirmed, voided, expired or seized", false),
                 param("period", "query", "issue date within 2026, 2026H1 or 2026Q1", false),
                 param("after", "query", "continue after this certificate number", false),
                 limit_param(),
             ],
             ok_json("a page: items, next (null at the end), scanned", &["items", "next", "scanned"]),
-            &[("400", "malformed-code, malformed-status, malformed-period, malformed-number, page-limit, unknown-parameter")],
+            &[("400", "malformed-code, malformed-authority, malformed-status, malformed-period, malformed-number, page-limit, unknown-parameter")],
         ),
     );
     paths.insert(

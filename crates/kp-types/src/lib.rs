@@ -51,6 +51,8 @@ pub use hash::{Domain, Hash};
 pub use participant::{
     Authority, AuthorityId, KeyRole, Participant, ParticipantCode, ParticipantKind, Territory,
 };
-pub use resolution::{ResolutionAction, ResolutionId, ResolutionProposal, SanctionScope};
+pub use resolution::{
+    OriginRule, ResolutionAction, ResolutionId, ResolutionProposal, SanctionScope,
+};
 pub use time::{Date, Period, Timestamp};
 pub use tx::{Payload, SignedTransaction, Transaction, TxHash};

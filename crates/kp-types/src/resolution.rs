@@ -32,6 +32,34 @@ pub enum SanctionScope {
     EnhancedVigilance,
 }
 
+/// What a sanction does to a certificate issued by another Participant whose
+/// declared origin includes the sanctioned Participant (stones laundered
+/// through a neighbour or a trading hub). It applies where the sanction
+/// forbids the origin's exports: a full suspension, an export ban, or
+/// partial exports when the certificate's origin zones are not all on the
+/// list. The resolution that imposes or amends the sanction sets it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OriginRule {
+    /// Accepted, and flagged so that importers check the shipment closely
+    /// (enhanced vigilance). The default: a sanction whose resolution does
+    /// not say still makes the origin visible.
+    #[default]
+    Flag,
+    /// Refused (`sanctioned-origin`).
+    Refuse,
+}
+
+impl OriginRule {
+    /// The kebab-case name, as in JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            OriginRule::Flag => "flag",
+            OriginRule::Refuse => "refuse",
+        }
+    }
+}
+
 /// The act a resolution performs when adopted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -57,6 +85,10 @@ pub enum ResolutionAction {
         participant: ParticipantCode,
         /// What it forbids.
         scope: SanctionScope,
+        /// What happens to certificates of other Participants that declare
+        /// its origin (absent in JSON: flagged).
+        #[serde(default)]
+        origin: OriginRule,
     },
     /// Replace the scope of a sanction in force (a zone added, a ban narrowed).
     AmendSanction {
@@ -64,6 +96,10 @@ pub enum ResolutionAction {
         participant: ParticipantCode,
         /// The new scope.
         scope: SanctionScope,
+        /// What happens to certificates of other Participants that declare
+        /// its origin (absent in JSON: flagged).
+        #[serde(default)]
+        origin: OriginRule,
     },
     /// Lift the sanction in force.
     LiftSanction {

@@ -47,6 +47,11 @@ pub enum Payload {
         participant: ParticipantCode,
         /// The authority.
         authority: AuthorityId,
+        /// Its key was compromised since this time: certificates it issued
+        /// in blocks of this time or later are flagged wherever they are
+        /// shown (absent in JSON: an ordinary revocation).
+        #[serde(default)]
+        compromised_since: Option<Timestamp>,
     },
     /// Replace one of a member's keys (signed by its government key). A new
     /// consensus or government key takes effect at once (a consensus key

@@ -228,6 +228,10 @@ pub enum CertCommand {
         /// or gave.
         #[arg(long, value_parser = participant_code)]
         monitor: Option<String>,
+        /// Only certificates this KP Authority issued (e.g. one revoked as
+        /// compromised).
+        #[arg(long, value_name = "ID")]
+        authority: Option<String>,
         /// Status: awaiting-approval, issued, confirmed, voided, expired or
         /// seized.
         #[arg(long)]
@@ -321,6 +325,13 @@ pub enum AuthorityCommand {
         /// The authority's id.
         #[arg(long)]
         id: String,
+        /// Revoke it as compromised since this time (`YYYY-MM-DDTHH:MM:SSZ`
+        /// or `YYYY-MM-DD`, UTC): the certificates it issued in blocks of
+        /// that time or later are flagged wherever they are shown. An
+        /// authority already revoked may be revoked again to add this or
+        /// move it earlier.
+        #[arg(long, value_name = "TIME")]
+        compromised_since: Option<String>,
     },
 }
 
@@ -588,6 +599,11 @@ pub struct ScopeArgs {
     /// certificate.
     #[arg(long, value_parser = participant_code)]
     pub monitor: Option<String>,
+    /// What happens to certificates of other Participants that declare
+    /// the sanctioned Participant's origin while its exports are forbidden:
+    /// `flag` (accepted, flagged for enhanced vigilance) or `refuse`.
+    #[arg(long, default_value = "flag", value_name = "flag|refuse")]
+    pub origin: String,
 }
 
 /// A Participant code as typed: any case, surrounding spaces ignored (`ae`

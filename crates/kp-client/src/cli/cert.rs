@@ -105,6 +105,7 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
             importing,
             awaiting_approval,
             monitor,
+            authority,
             status,
             period,
             after,
@@ -120,6 +121,7 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
                 ("exporting", exporting),
                 ("importing", importing),
                 ("monitor", monitor),
+                ("authority", authority),
                 ("status", status),
                 ("period", period),
                 ("after", after),
@@ -191,6 +193,12 @@ pub(super) fn describe_certificate(answer: &CertificateAnswer) -> String {
             text_of(&r.received_on),
             text_of(&r.authority)
         ));
+        if r.late {
+            text.push_str(&format!(
+                "\n  LATE CONFIRMATION: entered after the expiry on {}, for goods received before it",
+                text_of(&c.expires_on)
+            ));
+        }
     }
     if let Some(d) = &record.discrepancy {
         text.push_str(&format!(
@@ -220,7 +228,28 @@ pub(super) fn describe_certificate(answer: &CertificateAnswer) -> String {
         text.push_str(&format!("\n  void: {reason}"));
     }
     for a in &answer.alerts {
-        text.push_str(&format!("\n  ALERT: {}", json_of(a)));
+        match a {
+            CertificateAlert::CompromisedAuthority {
+                authority,
+                since,
+                issued_at,
+            } => text.push_str(&format!(
+                "\n  ALERT: COMPROMISED AUTHORITY: {} was revoked as compromised since {}; this certificate was issued in a block of {}: it may be forged",
+                text_of(authority),
+                since,
+                issued_at
+            )),
+            CertificateAlert::SanctionedOrigin { participants } => text.push_str(&format!(
+                "\n  ALERT: SANCTIONED ORIGIN: the declared origin includes {} under a sanction forbidding its exports: check the shipment closely",
+                participants
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            CertificateAlert::LateConfirmation { .. } => {}
+            other => text.push_str(&format!("\n  ALERT: {}", json_of(other))),
+        }
     }
     text
 }

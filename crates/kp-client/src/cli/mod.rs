@@ -12,14 +12,15 @@
 
 use crate::{Client, ClientError};
 use clap::{Args, Subcommand};
-use kp_api::answers::CertificateAnswer;
+use kp_api::answers::{CertificateAlert, CertificateAnswer};
 use kp_api::{Genesis, ParticipantRecord, ResolutionOutcome, ResolutionRecord};
 use kp_types::keyfile as keys;
 use kp_types::{
     Authority, AuthorityId, Carats, Certificate, CertificateApproval, CertificateNumber, Date,
-    Hash, ImportConfirmation, ParticipantCode, ParticipantKind, Payload, Period, ProductionReport,
-    PublicKey, ResolutionAction, ResolutionProposal, SanctionScope, SeizureReason, SeizureReport,
-    SignedTransaction, SigningKey, Territory, Timestamp, Transaction, UsdCents, VoidCertificate,
+    Hash, ImportConfirmation, OriginRule, ParticipantCode, ParticipantKind, Payload, Period,
+    ProductionReport, PublicKey, ResolutionAction, ResolutionProposal, SanctionScope,
+    SeizureReason, SeizureReport, SignedTransaction, SigningKey, Territory, Timestamp, Transaction,
+    UsdCents, VoidCertificate,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};

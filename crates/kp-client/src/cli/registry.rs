@@ -92,11 +92,17 @@ pub(super) fn authority(
             signer,
             participant,
             id,
+            compromised_since,
         } => {
             let key = signer.load()?;
+            let compromised_since = compromised_since
+                .as_deref()
+                .map(compromise_time)
+                .transpose()?;
             let payload = Payload::RevokeAuthority {
                 participant: parse("participant code", &participant)?,
                 authority: parse("authority id", &id)?,
+                compromised_since,
             };
             send(client, out, &signer, &key, payload)?;
         }
@@ -131,4 +137,13 @@ pub(super) fn production(
         Payload::ReportProduction(report),
     )?;
     Ok(())
+}
+
+/// A "compromised since" time: a timestamp, or a date meaning its start
+/// (00:00 UTC).
+fn compromise_time(text: &str) -> Result<Timestamp, CliError> {
+    if let Ok(date) = text.parse::<Date>() {
+        return Ok(Timestamp::at_start_of(date));
+    }
+    parse::<Timestamp>("time (YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD)", text)
 }

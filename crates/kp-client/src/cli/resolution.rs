@@ -33,6 +33,15 @@ pub(super) fn scope_of(args: &ScopeArgs) -> Result<SanctionScope, CliError> {
     })
 }
 
+/// The `--origin` rule of a sanction.
+pub(super) fn origin_rule_of(args: &ScopeArgs) -> Result<OriginRule, CliError> {
+    match args.origin.as_str() {
+        "flag" => Ok(OriginRule::Flag),
+        "refuse" => Ok(OriginRule::Refuse),
+        other => Err(usage(format!("--origin {other:?}: flag or refuse"))),
+    }
+}
+
 /// Fewest hex digits a resolution id prefix may have. Ids are hashes, so a
 /// proposer could grind one that shares a short prefix with another's; at 8
 /// digits that takes 2^32 tries per target, and an ambiguous prefix is
@@ -111,10 +120,12 @@ pub(super) fn resolution_action(action: ActionCommand) -> Result<ResolutionActio
         ActionCommand::ImposeSanction { participant, scope } => ResolutionAction::ImposeSanction {
             participant: code(&participant)?,
             scope: scope_of(&scope)?,
+            origin: origin_rule_of(&scope)?,
         },
         ActionCommand::AmendSanction { participant, scope } => ResolutionAction::AmendSanction {
             participant: code(&participant)?,
             scope: scope_of(&scope)?,
+            origin: origin_rule_of(&scope)?,
         },
         ActionCommand::LiftSanction { participant } => ResolutionAction::LiftSanction {
             participant: code(&participant)?,
@@ -315,12 +326,54 @@ mod tests {
             partial,
             ResolutionAction::ImposeSanction {
                 participant: cf,
+                origin: Default::default(),
                 scope: SanctionScope::PartialExports {
                     green_zones: vec!["Zone-A".into(), "Zone-B".into()],
                     monitor: Some("EU".parse().unwrap()),
                 },
             }
         );
+    }
+
+    #[test]
+    fn a_sanction_takes_its_origin_rule() {
+        let cf: ParticipantCode = "CF".parse().unwrap();
+        let refuse = action(&[
+            "impose-sanction",
+            "CF",
+            "--scope",
+            "full-suspension",
+            "--origin",
+            "refuse",
+        ])
+        .unwrap();
+        assert_eq!(
+            refuse,
+            ResolutionAction::ImposeSanction {
+                participant: cf.clone(),
+                scope: SanctionScope::FullSuspension,
+                origin: OriginRule::Refuse,
+            }
+        );
+        let amend = action(&["amend-sanction", "CF", "--scope", "export-ban"]).unwrap();
+        assert_eq!(
+            amend,
+            ResolutionAction::AmendSanction {
+                participant: cf,
+                scope: SanctionScope::ExportBan,
+                origin: OriginRule::Flag,
+            }
+        );
+        let err = action(&[
+            "impose-sanction",
+            "CF",
+            "--scope",
+            "export-ban",
+            "--origin",
+            "ignore",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("flag or refuse"), "{err}");
     }
 
     #[test]

@@ -12,8 +12,8 @@ use crate::records::{
 use crate::rejection::Rejection;
 use crate::store::StateStore;
 use kp_types::{
-    Certificate, CertificateApproval, CertificateNumber, ImportConfirmation, Origin, PublicKey,
-    SanctionScope, TxHash, VoidCertificate,
+    Certificate, CertificateApproval, CertificateNumber, ImportConfirmation, Origin, OriginRule,
+    ParticipantCode, PublicKey, SanctionScope, TxHash, VoidCertificate,
 };
 
 impl<S: StateStore> Ctx<'_, S> {
@@ -126,6 +126,8 @@ impl<S: StateStore> Ctx<'_, S> {
         Self::require_owner(&auth, &c.exporting)?;
         let (exporter, importer) = self.check_parties(c)?;
         let (vigilance, approval) = Self::sanction_checks(c, &exporter, &importer)?;
+        let sanctioned_origin = self.origin_checks(c)?;
+        let vigilance = vigilance || !sanctioned_origin.is_empty();
         let status = if approval.is_some() {
             CertificateStatus::AwaitingApproval
         } else {
@@ -149,8 +151,14 @@ impl<S: StateStore> Ctx<'_, S> {
             approval,
             void_reason: None,
             counted,
+            issued_at: self.time,
+            sanctioned_origin,
         };
         self.tx_issued.push((c.expires_on, c.number.clone()));
+        self.ov.put(
+            keys::certificate_by_authority(c.issuing_authority.as_str(), &c.number),
+            Vec::new(),
+        );
         self.ov.put_certificate(&record);
         self.emit(LedgerEvent::CertificateStatusChanged {
             number: c.number.clone(),
@@ -218,6 +226,57 @@ impl<S: StateStore> Ctx<'_, S> {
             }
         }
         Ok((vigilance, approval))
+    }
+
+    /// The declared origin against the sanctions of the Participants it
+    /// names (other than the exporter, whose own sanction
+    /// [`Ctx::sanction_checks`] applies): an origin whose exports the
+    /// sanction forbids (full suspension, export ban, or partial exports
+    /// with an origin zone missing or not on the list) is refused or
+    /// flagged as that sanction's resolution set. Returns the Participants
+    /// flagged, in the order of the declared origins. A `mixed` origin
+    /// names no country and is not checked.
+    fn origin_checks(&self, c: &Certificate) -> Exec<Vec<ParticipantCode>> {
+        let Origin::Countries(list) = &c.origin else {
+            return Ok(Vec::new());
+        };
+        let mut seen: Vec<ParticipantCode> = Vec::new();
+        let mut flagged = Vec::new();
+        for origin in list {
+            let Some(owner) = self.ov.territory_owner(origin)? else {
+                continue;
+            };
+            if owner == c.exporting || seen.contains(&owner) {
+                continue;
+            }
+            seen.push(owner.clone());
+            let Some(sanction) = self.ov.participant(&owner)?.and_then(|r| r.sanction) else {
+                continue;
+            };
+            let zone = match &sanction.scope {
+                SanctionScope::FullSuspension | SanctionScope::ExportBan => None,
+                SanctionScope::PartialExports { green_zones, .. } => {
+                    match c.origin_zones.iter().find(|z| !green_zones.contains(z)) {
+                        Some(z) => Some(z.clone()),
+                        None if c.origin_zones.is_empty() => None,
+                        None => continue,
+                    }
+                }
+                SanctionScope::ImportBan | SanctionScope::EnhancedVigilance => continue,
+            };
+            match sanction.origin {
+                OriginRule::Refuse => {
+                    return reject(Rejection::SanctionedOrigin {
+                        origin: origin.clone(),
+                        participant: owner,
+                        scope: scope_name(&sanction.scope).into(),
+                        zone,
+                    })
+                }
+                OriginRule::Flag => flagged.push(owner),
+            }
+        }
+        Ok(flagged)
     }
 
     fn certificate_record(&self, number: &CertificateNumber) -> Exec<CertificateRecord> {
@@ -290,11 +349,24 @@ impl<S: StateStore> Ctx<'_, S> {
         let mut rec = self.certificate_record(&k.number)?;
         let (auth, _) = self.authority_signer(&k.authority, signer)?;
         Self::require_owner(&auth, &rec.certificate.importing)?;
+        let block_date = self.date();
+        let past_expiry = block_date > rec.certificate.expires_on;
         match (&rec.status, &rec.approval) {
             (CertificateStatus::Issued, _) => {}
-            // Same verdict whether or not the start-of-block housekeeping has
-            // already marked it expired (admission checks skip housekeeping).
-            (CertificateStatus::Expired, _) => self.refuse_if_expired(&rec)?,
+            // Expired unconfirmed, having been valid for trade (not left
+            // awaiting approval): a late confirmation may still come.
+            (CertificateStatus::Expired, _) if rec.counted => {}
+            // Never valid for trade, and past its expiry: the same verdict
+            // whether or not housekeeping has marked it expired yet.
+            (CertificateStatus::Expired | CertificateStatus::AwaitingApproval, _)
+                if past_expiry =>
+            {
+                return reject(Rejection::CertificateExpired {
+                    number: k.number.clone(),
+                    expires_on: rec.certificate.expires_on,
+                    block_date,
+                })
+            }
             (CertificateStatus::AwaitingApproval, Some(a)) => {
                 return reject(Rejection::AwaitingApproval {
                     number: k.number.clone(),
@@ -303,9 +375,13 @@ impl<S: StateStore> Ctx<'_, S> {
             }
             _ => return Self::wrong_status(&rec),
         }
-        let block_date = self.date();
         let c = &rec.certificate;
-        if block_date > c.expires_on {
+        // After the expiry date only goods received on or before it may be
+        // confirmed, and the confirmation is marked late. The same verdict
+        // whether or not the start-of-block housekeeping has already marked
+        // the certificate expired (admission checks skip housekeeping).
+        let late = past_expiry;
+        if late && k.received_on > c.expires_on {
             return reject(Rejection::CertificateExpired {
                 number: k.number.clone(),
                 expires_on: c.expires_on,
@@ -337,7 +413,12 @@ impl<S: StateStore> Ctx<'_, S> {
             carats: k.carats,
             parcels: k.parcels,
             received_on: k.received_on,
+            late,
         };
+        if rec.status == CertificateStatus::Expired {
+            // It was counted as expired unconfirmed; it no longer is.
+            self.uncount_expired(&rec.certificate)?;
+        }
         self.count_import(&rec.certificate, &receipt, discrepancy.is_some())?;
         if let Some(d) = &discrepancy {
             self.emit(LedgerEvent::DiscrepancyRecorded {

@@ -316,7 +316,8 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             Payload::RevokeAuthority {
                 participant,
                 authority,
-            } => self.revoke_authority(signer, participant, authority),
+                compromised_since,
+            } => self.revoke_authority(signer, participant, authority, *compromised_since),
             Payload::RotateKey {
                 participant,
                 role,

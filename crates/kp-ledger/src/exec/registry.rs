@@ -6,7 +6,7 @@ use crate::records::{AuthorityRecord, LedgerEvent};
 use crate::rejection::Rejection;
 use crate::state::AUTHORITIES_PER_PARTICIPANT_MAX;
 use crate::store::StateStore;
-use kp_types::{Authority, AuthorityId, ParticipantCode, PublicKey};
+use kp_types::{Authority, AuthorityId, ParticipantCode, PublicKey, Timestamp};
 
 impl<S: StateStore> Ctx<'_, S> {
     pub(super) fn register_authority(&mut self, signer: &PublicKey, a: &Authority) -> Exec<()> {
@@ -52,6 +52,7 @@ impl<S: StateStore> Ctx<'_, S> {
             authority: a.clone(),
             registered_height: self.height,
             revoked_height: None,
+            compromised_since: None,
         });
         self.emit(LedgerEvent::AuthorityRegistered {
             authority: a.id.clone(),
@@ -59,11 +60,16 @@ impl<S: StateStore> Ctx<'_, S> {
         Ok(())
     }
 
+    /// Revokes an authority, optionally as compromised since a time. A
+    /// revoked authority may be revoked again only to record a compromise it
+    /// lacks or to move its start earlier (a compromise found after a routine
+    /// revocation, or found to have begun earlier than first thought).
     pub(super) fn revoke_authority(
         &mut self,
         signer: &PublicKey,
         participant: &ParticipantCode,
         id: &AuthorityId,
+        compromised_since: Option<Timestamp>,
     ) -> Exec<()> {
         self.government_key_of(participant, signer)?;
         let Some(mut a) = self.ov.authority(id)? else {
@@ -72,16 +78,35 @@ impl<S: StateStore> Ctx<'_, S> {
             });
         };
         Self::require_owner(&a, participant)?;
-        if a.revoked_height.is_some() {
+        if let Some(since) = compromised_since {
+            if since > self.time {
+                return reject(Rejection::CompromiseInFuture {
+                    since,
+                    block_time: self.time,
+                });
+            }
+        }
+        let widens = match (compromised_since, a.compromised_since) {
+            (Some(new), Some(old)) => new < old,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if a.revoked_height.is_some() && !widens {
             return reject(Rejection::AuthorityRevoked {
                 authority: id.clone(),
             });
         }
-        a.revoked_height = Some(self.height);
+        if a.revoked_height.is_none() {
+            a.revoked_height = Some(self.height);
+        }
+        if widens {
+            a.compromised_since = compromised_since;
+        }
         // The key index stays, so a revoked key can never be registered again.
         self.ov.put_value(keys::authority(id.as_str()), &a);
         self.emit(LedgerEvent::AuthorityRevoked {
             authority: id.clone(),
+            compromised_since: a.compromised_since,
         });
         Ok(())
     }

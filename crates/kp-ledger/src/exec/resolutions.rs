@@ -13,7 +13,7 @@ use crate::rejection::Rejection;
 use crate::state::{meta, PARTICIPANTS_MAX};
 use crate::store::{StateStore, StoreError};
 use kp_types::{
-    Hash, Participant, ParticipantCode, ParticipantKind, PublicKey, ResolutionAction,
+    Hash, OriginRule, Participant, ParticipantCode, ParticipantKind, PublicKey, ResolutionAction,
     ResolutionProposal, SanctionScope, TxHash,
 };
 
@@ -369,12 +369,12 @@ impl<S: StateStore> Ctx<'_, S> {
                 }
                 Ok(())
             }
-            A::ImposeSanction { participant, scope } => {
-                self.check_sanction_change(participant, Some(scope), true)
-            }
-            A::AmendSanction { participant, scope } => {
-                self.check_sanction_change(participant, Some(scope), false)
-            }
+            A::ImposeSanction {
+                participant, scope, ..
+            } => self.check_sanction_change(participant, Some(scope), true),
+            A::AmendSanction {
+                participant, scope, ..
+            } => self.check_sanction_change(participant, Some(scope), false),
             A::LiftSanction { participant } => self.check_sanction_change(participant, None, false),
             A::RemoveObserver { observer } => self
                 .active_of_kind(observer, |k| k == ParticipantKind::Observer, "observer")
@@ -430,10 +430,11 @@ impl<S: StateStore> Ctx<'_, S> {
         use ResolutionAction as A;
         self.check_action(action)?;
         let height = self.height;
-        let sanction = |scope: &SanctionScope| SanctionRecord {
+        let sanction = |scope: &SanctionScope, origin: OriginRule| SanctionRecord {
             scope: scope.clone(),
             resolution: id,
             since_height: height,
+            origin,
         };
         match action {
             A::Admit { participant } => self.add_member(participant, "admitted"),
@@ -449,12 +450,20 @@ impl<S: StateStore> Ctx<'_, S> {
                     r.status = MembershipStatus::Removed { height }
                 })?
             }
-            A::ImposeSanction { participant, scope } => {
-                let s = sanction(scope);
+            A::ImposeSanction {
+                participant,
+                scope,
+                origin,
+            } => {
+                let s = sanction(scope, *origin);
                 self.set_member(participant, "sanction-imposed", |r| r.sanction = Some(s))?
             }
-            A::AmendSanction { participant, scope } => {
-                let s = sanction(scope);
+            A::AmendSanction {
+                participant,
+                scope,
+                origin,
+            } => {
+                let s = sanction(scope, *origin);
                 self.set_member(participant, "sanction-amended", |r| r.sanction = Some(s))?
             }
             A::LiftSanction { participant } => {

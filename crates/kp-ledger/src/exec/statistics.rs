@@ -113,4 +113,15 @@ impl<S: StateStore> Ctx<'_, S> {
         self.ov.put_value(keys::stats(&c.exporting, y, q), &s);
         Ok(())
     }
+
+    /// Undoes [`Ctx::count_expired`] for a certificate confirmed late.
+    pub(super) fn uncount_expired(&mut self, c: &Certificate) -> Result<(), StoreError> {
+        let (y, q) = quarter_of(c.issued_on);
+        let mut s = self.ov.quarter_stats(&c.exporting, y, q)?;
+        s.expired_unconfirmed
+            .subtract(1, c.total_carats(), c.total_value());
+        s.expired_numbers.retain(|n| n != &c.number);
+        self.ov.put_value(keys::stats(&c.exporting, y, q), &s);
+        Ok(())
+    }
 }

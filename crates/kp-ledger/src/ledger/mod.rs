@@ -173,6 +173,7 @@ impl<S: StateStore> Ledger<S> {
                 authority: a.clone(),
                 registered_height: 0,
                 revoked_height: None,
+                compromised_since: None,
             });
         }
         // Heights 1 and 2 are decided by the government members of genesis.

@@ -51,6 +51,46 @@ impl<S: StateStore> Ledger<S> {
         Ok(self.view().certificate(number)?)
     }
 
+    /// The issuing authority of `record` if it was revoked as compromised
+    /// since a time at or before the block that issued the certificate
+    /// ([`AuthorityRecord::compromised_at`]).
+    pub fn compromised_issuer(
+        &self,
+        record: &CertificateRecord,
+    ) -> Result<Option<AuthorityRecord>, LedgerError> {
+        let issuer = self
+            .view()
+            .authority(&record.certificate.issuing_authority)?;
+        Ok(issuer.filter(|a| a.compromised_at(record.issued_at)))
+    }
+
+    /// The numbers of certificates `authority` issued, in number order,
+    /// after `after` (exclusive), at most `limit` of them.
+    pub fn certificates_issued_by(
+        &self,
+        authority: &AuthorityId,
+        after: Option<&CertificateNumber>,
+        limit: usize,
+    ) -> Result<Vec<CertificateNumber>, LedgerError> {
+        let prefix = keys::certificates_by_authority_prefix(authority.as_str());
+        let start = after.map(|n| keys::certificate_by_authority(authority.as_str(), n));
+        let rows = self
+            .store
+            .scan_prefix(&prefix, start.as_deref(), limit)
+            .map_err(LedgerError::from)?;
+        rows.into_iter()
+            .map(|(key, _)| {
+                let text = std::str::from_utf8(&key[prefix.len()..]).unwrap_or_default();
+                CertificateNumber::new(text).map_err(|e| {
+                    LedgerError::from(crate::store::StoreError::Corrupt {
+                        key_hex: hex_of(&key),
+                        detail: format!("no certificate number after the authority: {e}"),
+                    })
+                })
+            })
+            .collect()
+    }
+
     /// A resolution; for a pending one, `missing` is recomputed against the
     /// current membership.
     pub fn resolution(&self, id: &ResolutionId) -> Result<Option<ResolutionRecord>, LedgerError> {
@@ -188,4 +228,8 @@ fn fallback_code() -> ParticipantCode {
 #[allow(clippy::panic)]
 fn unreachable_code() -> ParticipantCode {
     panic!("\"XX\" is a valid participant code")
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -16,6 +16,8 @@ pub struct AlertIndex {
     /// The seizures of the ledger's (bounded) seizure list by the
     /// certificate they name, in the list's order.
     pub(super) seizures: BTreeMap<CertificateNumber, Vec<SeizureRecord>>,
+    /// Authorities revoked as compromised, with the time since when.
+    pub(super) compromised: BTreeMap<AuthorityId, Timestamp>,
 }
 
 /// What a member contributes to a certificate's alerts.
@@ -37,6 +39,11 @@ impl AlertIndex {
             ..AlertIndex::default()
         };
         for record in ledger.participants().map_err(internal)? {
+            for a in &record.authorities {
+                if let Some(since) = a.compromised_since {
+                    index.compromised.insert(a.authority.id.clone(), since);
+                }
+            }
             if record.sanction.is_some() || !record.is_active() {
                 index.participants.insert(
                     record.participant.code.clone(),
@@ -59,7 +66,8 @@ impl AlertIndex {
     }
 
     /// The alerts of `record`: sanctions and membership of both sides,
-    /// seizures naming it, enhanced vigilance.
+    /// seizures naming it, enhanced vigilance, a compromised issuing
+    /// authority, a sanctioned declared origin, a late confirmation.
     pub(super) fn alerts(&self, record: &CertificateRecord) -> Vec<CertificateAlert> {
         let mut alerts = Vec::new();
         for side in [&record.certificate.exporting, &record.certificate.importing] {
@@ -88,6 +96,27 @@ impl AlertIndex {
         }
         if record.enhanced_vigilance {
             alerts.push(CertificateAlert::EnhancedVigilance);
+        }
+        let issuer = &record.certificate.issuing_authority;
+        if let Some(since) = self.compromised.get(issuer) {
+            if record.issued_at >= *since {
+                alerts.push(CertificateAlert::CompromisedAuthority {
+                    authority: issuer.clone(),
+                    since: *since,
+                    issued_at: record.issued_at,
+                });
+            }
+        }
+        if !record.sanctioned_origin.is_empty() {
+            alerts.push(CertificateAlert::SanctionedOrigin {
+                participants: record.sanctioned_origin.clone(),
+            });
+        }
+        if let Some(receipt) = record.receipt.as_ref().filter(|r| r.late) {
+            alerts.push(CertificateAlert::LateConfirmation {
+                received_on: receipt.received_on,
+                expires_on: record.certificate.expires_on,
+            });
         }
         alerts
     }

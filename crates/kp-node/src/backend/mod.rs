@@ -39,7 +39,10 @@ use kp_ledger::{
 use kp_rpc::{ApiError, ApiEvent, Backend, CertificateFilter, JsonBody, Query, Status, Submitted};
 use kp_storage::SledStore;
 use kp_types::block::BLOCK_BYTES_MAX;
-use kp_types::{Block, CertificateNumber, Hash, ParticipantCode, SignedTransaction, TxHash};
+use kp_types::{
+    AuthorityId, Block, CertificateNumber, Hash, ParticipantCode, SignedTransaction, Timestamp,
+    TxHash,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};

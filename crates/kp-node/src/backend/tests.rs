@@ -106,6 +106,7 @@ fn indexed_alerts_equal_per_lookup_alerts() {
 
     h.adopt(ResolutionAction::ImposeSanction {
         participant: code("BW"),
+        origin: Default::default(),
         scope: SanctionScope::ExportBan,
     });
     h.adopt(ResolutionAction::Expel {
@@ -113,6 +114,7 @@ fn indexed_alerts_equal_per_lookup_alerts() {
     });
     h.adopt(ResolutionAction::ImposeSanction {
         participant: code("AE"),
+        origin: Default::default(),
         scope: SanctionScope::EnhancedVigilance,
     });
     let today = h.today();
@@ -191,4 +193,69 @@ fn block_cache_is_bounded_oldest_first() {
     cache.insert(decided(101, BLOCK_CACHE_BYTES_MAX + 1));
     assert!(cache.get(101).is_none(), "larger than the whole budget");
     assert!(cache.get(100).is_some());
+}
+
+/// A compromised issuing authority (only for certificates issued since the
+/// compromise), a sanctioned declared origin and a late confirmation raise
+/// their alerts.
+#[test]
+fn compromise_sanctioned_origin_and_late_confirmation_raise_alerts() {
+    use kp_ledger::testkit::at;
+    use kp_types::{Date, ImportConfirmation, Origin, OriginRule};
+    let mut h = Harness::new();
+    h.set_time(at(2026, 2, 1));
+    assert_eq!(h.issue(certificate("BW001", "BW", "EU", h.today())), Ok(()));
+    h.set_time(at(2026, 2, 10));
+    assert_eq!(h.issue(certificate("BW002", "BW", "EU", h.today())), Ok(()));
+    assert_eq!(h.issue(certificate("IN001", "IN", "EU", h.today())), Ok(()));
+    let tx = h.by_node(
+        "BW",
+        Payload::RevokeAuthority {
+            participant: code("BW"),
+            authority: authority_id("BW"),
+            compromised_since: Some(at(2026, 2, 5)),
+        },
+    );
+    assert_eq!(h.run(tx), Ok(()));
+    h.adopt(ResolutionAction::ImposeSanction {
+        participant: code("CF"),
+        scope: SanctionScope::FullSuspension,
+        origin: OriginRule::Flag,
+    });
+    let mut laundered = certificate("CG001", "CG", "AE", h.today());
+    laundered.origin = Origin::Countries(vec![territory("CF")]);
+    assert_eq!(h.issue(laundered), Ok(()));
+    h.set_time(at(2026, 3, 20));
+    let tx = h.by_authority(
+        "EU",
+        Payload::ConfirmImport(ImportConfirmation {
+            number: number("IN001"),
+            authority: authority_id("EU"),
+            carats: Carats(10_000),
+            parcels: 2,
+            received_on: Date::from_ymd(2026, 3, 1).unwrap(),
+        }),
+    );
+    assert_eq!(h.run(tx), Ok(()));
+
+    let index = AlertIndex::read(&h.ledger, h.ledger.height()).unwrap();
+    let kinds = |n: &str| -> Vec<String> {
+        indexed_answer(&h.ledger, &index, &number(n))["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(kinds("BW001").is_empty(), "{:?}", kinds("BW001"));
+    assert_eq!(kinds("BW002"), ["compromised-authority"]);
+    let answer = indexed_answer(&h.ledger, &index, &number("BW002"));
+    assert_eq!(answer["alerts"][0]["authority"], json!("BW-KPA"));
+    assert_eq!(kinds("CG001"), ["enhanced-vigilance", "sanctioned-origin"]);
+    assert_eq!(kinds("IN001"), ["late-confirmation"]);
+    assert_eq!(answer["sanctioned_origin"], json!([]));
+    assert_eq!(
+        indexed_answer(&h.ledger, &index, &number("IN001"))["receipt"]["late"],
+        json!(true)
+    );
 }

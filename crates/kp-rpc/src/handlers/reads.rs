@@ -5,7 +5,7 @@
 use super::{ask, params, ApiResult, AppState, Params};
 use crate::{ApiError, CertificateFilter, Query, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use axum::extract::{Path, State};
-use kp_types::{CertificateNumber, Hash, ParticipantCode, Period};
+use kp_types::{AuthorityId, CertificateNumber, Hash, ParticipantCode, Period};
 use std::collections::BTreeMap;
 
 fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
@@ -20,6 +20,10 @@ fn parse_number(text: &str) -> Result<CertificateNumber, ApiError> {
 
 fn parse_code(text: &str) -> Result<ParticipantCode, ApiError> {
     ParticipantCode::new(text).map_err(|e| ApiError::bad_request("malformed-code", e.to_string()))
+}
+
+fn parse_authority(text: &str) -> Result<AuthorityId, ApiError> {
+    AuthorityId::new(text).map_err(|e| ApiError::bad_request("malformed-authority", e.to_string()))
 }
 
 fn parse_period(text: &str) -> Result<Period, ApiError> {
@@ -118,6 +122,7 @@ pub(super) async fn certificates(State(state): State<AppState>, raw: Params) -> 
             "exporting",
             "importing",
             "monitor",
+            "authority",
             "status",
             "period",
             "after",
@@ -138,6 +143,10 @@ pub(super) async fn certificates(State(state): State<AppState>, raw: Params) -> 
         exporting: map.get("exporting").map(|c| parse_code(c)).transpose()?,
         importing: map.get("importing").map(|c| parse_code(c)).transpose()?,
         monitor: map.get("monitor").map(|c| parse_code(c)).transpose()?,
+        authority: map
+            .get("authority")
+            .map(|a| parse_authority(a))
+            .transpose()?,
         status,
         period: map.get("period").map(|p| parse_period(p)).transpose()?,
         after: map.get("after").map(|n| parse_number(n)).transpose()?,

@@ -1,0 +1,180 @@
+//! A KP Authority revoked as compromised since a time: the certificates it
+//! issued in blocks of that time or later are flagged, those before are not
+//! (the block time the ledger recorded decides, not the issue date the
+//! signer claimed); a later revocation may add or move back the compromise.
+
+use kp_ledger::testkit::*;
+use kp_ledger::{LedgerEvent, Rejection};
+use kp_types::{Payload, Timestamp};
+
+fn revoke(h: &mut Harness, member: &str, since: Option<Timestamp>) -> Result<(), Rejection> {
+    let tx = h.by_node(
+        member,
+        Payload::RevokeAuthority {
+            participant: code(member),
+            authority: authority_id(member),
+            compromised_since: since,
+        },
+    );
+    h.run(tx)
+}
+
+fn flagged(h: &Harness, n: &str) -> bool {
+    let record = h.ledger.certificate(&number(n)).unwrap().unwrap();
+    h.ledger.compromised_issuer(&record).unwrap().is_some()
+}
+
+#[test]
+fn certificates_issued_since_the_compromise_are_flagged_and_earlier_ones_are_not() {
+    let mut h = Harness::new();
+    h.set_time(at(2026, 2, 1));
+    assert_eq!(h.issue(certificate("BW001", "BW", "EU", h.today())), Ok(()));
+    h.set_time(at(2026, 2, 10));
+    // Claims an issue date before the compromise; included after it.
+    assert_eq!(
+        h.issue(certificate("BW002", "BW", "EU", date(2026, 2, 1))),
+        Ok(())
+    );
+    h.set_time(at(2026, 2, 20));
+    assert_eq!(h.issue(certificate("BW003", "BW", "IN", h.today())), Ok(()));
+    // Another authority's certificate of the same days stays clean.
+    assert_eq!(h.issue(certificate("IN001", "IN", "EU", h.today())), Ok(()));
+
+    h.set_time(at(2026, 3, 1));
+    let since = at(2026, 2, 5);
+    let tx = h.by_node(
+        "BW",
+        Payload::RevokeAuthority {
+            participant: code("BW"),
+            authority: authority_id("BW"),
+            compromised_since: Some(since),
+        },
+    );
+    let receipt = h.apply(vec![tx]).unwrap();
+    assert_eq!(receipt.receipts[0].result, Ok(()));
+    assert!(receipt.events.contains(&LedgerEvent::AuthorityRevoked {
+        authority: authority_id("BW"),
+        compromised_since: Some(since),
+    }));
+
+    assert!(!flagged(&h, "BW001"), "issued before the compromise");
+    assert!(
+        flagged(&h, "BW002"),
+        "included after it, whatever its date says"
+    );
+    assert!(flagged(&h, "BW003"));
+    assert!(!flagged(&h, "IN001"));
+    let record = h.ledger.certificate(&number("BW002")).unwrap().unwrap();
+    assert_eq!(record.issued_at, at(2026, 2, 10));
+    let issuer = h.ledger.compromised_issuer(&record).unwrap().unwrap();
+    assert_eq!(issuer.compromised_since, Some(since));
+    assert!(issuer.revoked_height.is_some());
+
+    // A revoked authority issues nothing more.
+    let r = h.issue(certificate("BW004", "BW", "EU", h.today()));
+    assert_eq!(r.unwrap_err().code(), "authority-revoked");
+}
+
+#[test]
+fn a_compromise_in_the_future_is_refused_and_changes_nothing() {
+    let mut h = Harness::new();
+    h.set_time(at(2026, 2, 1));
+    let r = revoke(&mut h, "BW", Some(at(2026, 3, 1)));
+    assert_eq!(r.unwrap_err().code(), "compromise-in-future");
+    let a = h.ledger.authority(&authority_id("BW")).unwrap().unwrap();
+    assert_eq!(a.revoked_height, None);
+    assert_eq!(a.compromised_since, None);
+    assert_eq!(h.issue(certificate("BW001", "BW", "EU", h.today())), Ok(()));
+}
+
+#[test]
+fn a_revoked_authority_can_be_marked_compromised_later_and_earlier_but_not_later() {
+    let mut h = Harness::new();
+    h.set_time(at(2026, 2, 1));
+    assert_eq!(h.issue(certificate("BW001", "BW", "EU", h.today())), Ok(()));
+    h.set_time(at(2026, 2, 10));
+    assert_eq!(h.issue(certificate("BW002", "BW", "EU", h.today())), Ok(()));
+
+    // A routine revocation first: nothing is flagged.
+    h.set_time(at(2026, 3, 1));
+    assert_eq!(revoke(&mut h, "BW", None), Ok(()));
+    let revoked_height = h
+        .ledger
+        .authority(&authority_id("BW"))
+        .unwrap()
+        .unwrap()
+        .revoked_height;
+    assert!(!flagged(&h, "BW001") && !flagged(&h, "BW002"));
+    assert_eq!(
+        revoke(&mut h, "BW", None).unwrap_err().code(),
+        "authority-revoked"
+    );
+
+    // The compromise is found later.
+    assert_eq!(revoke(&mut h, "BW", Some(at(2026, 2, 5))), Ok(()));
+    assert!(!flagged(&h, "BW001") && flagged(&h, "BW002"));
+    // It began earlier than first thought.
+    assert_eq!(revoke(&mut h, "BW", Some(at(2026, 1, 15))), Ok(()));
+    assert!(flagged(&h, "BW001") && flagged(&h, "BW002"));
+    // Narrowing it again is not a revocation's business.
+    assert_eq!(
+        revoke(&mut h, "BW", Some(at(2026, 2, 5)))
+            .unwrap_err()
+            .code(),
+        "authority-revoked"
+    );
+    let a = h.ledger.authority(&authority_id("BW")).unwrap().unwrap();
+    assert_eq!(a.compromised_since, Some(at(2026, 1, 15)));
+    assert_eq!(
+        a.revoked_height, revoked_height,
+        "the revocation height stays"
+    );
+}
+
+#[test]
+fn only_the_owner_revokes_its_authority_as_compromised() {
+    let mut h = Harness::new();
+    h.set_time(at(2026, 2, 1));
+    let tx = h.by_node(
+        "IN",
+        Payload::RevokeAuthority {
+            participant: code("BW"),
+            authority: authority_id("BW"),
+            compromised_since: Some(at(2026, 1, 15)),
+        },
+    );
+    assert!(h.run(tx).is_err());
+    let a = h.ledger.authority(&authority_id("BW")).unwrap().unwrap();
+    assert_eq!(a.compromised_since, None);
+}
+
+#[test]
+fn the_certificates_an_authority_issued_are_found_by_its_index_page_by_page() {
+    let mut h = Harness::new();
+    h.set_time(at(2026, 2, 1));
+    for n in ["BW003", "BW001", "BW002"] {
+        assert_eq!(h.issue(certificate(n, "BW", "EU", h.today())), Ok(()));
+    }
+    assert_eq!(h.issue(certificate("IN001", "IN", "EU", h.today())), Ok(()));
+    let bw = authority_id("BW");
+    let all = h.ledger.certificates_issued_by(&bw, None, 10).unwrap();
+    assert_eq!(all, [number("BW001"), number("BW002"), number("BW003")]);
+    let page = h.ledger.certificates_issued_by(&bw, None, 2).unwrap();
+    assert_eq!(page, [number("BW001"), number("BW002")]);
+    let rest = h
+        .ledger
+        .certificates_issued_by(&bw, Some(&number("BW002")), 2)
+        .unwrap();
+    assert_eq!(rest, [number("BW003")]);
+    let in_kpa = h
+        .ledger
+        .certificates_issued_by(&authority_id("IN"), None, 10)
+        .unwrap();
+    assert_eq!(in_kpa, [number("IN001")]);
+    // An id that extends another's is a different authority.
+    let none = h
+        .ledger
+        .certificates_issued_by(&kp_types::AuthorityId::new("BW-KP").unwrap(), None, 10)
+        .unwrap();
+    assert!(none.is_empty());
+}
