@@ -1,15 +1,16 @@
 //! Table-driven tests: one row per rejection reason, each starting from a
 //! valid transaction (checked to pass in a fresh ledger) and breaking exactly
-//! one thing, asserting the specific `Rejection` code; and one row per
-//! certificate lifecycle transition.
+//! one thing, asserting the specific `Rejection` code. The certificate
+//! lifecycle's transitions are in `lifecycle.rs`.
 
+mod common;
+use common::*;
 use kp_ledger::testkit::*;
-use kp_ledger::{CertificateStatus, LedgerEvent, Rejection};
+use kp_ledger::Rejection;
 use kp_types::{
-    Authority, Carats, Certificate, CertificateApproval, CertificateLine, Evidence, HsCode,
-    ImportConfirmation, Origin, ParticipantKind, Payload, Period, ProductionReport,
-    ResolutionAction, SanctionScope, SeizureReason, SeizureReport, SignedTransaction, SigningKey,
-    VoidCertificate, Vote, VoteKind,
+    Authority, Carats, Certificate, CertificateApproval, Evidence, HsCode, Origin, ParticipantKind,
+    Payload, Period, ProductionReport, ResolutionAction, SanctionScope, SignedTransaction,
+    SigningKey, Vote, VoteKind,
 };
 use std::collections::BTreeSet;
 
@@ -78,15 +79,14 @@ const ALL_CODES: &[&str] = &[
     "invalid-evidence",
     "duplicate-evidence",
     "weak-key",
+    "no-recovery-key",
+    "signer-not-recovery-key",
+    "recovery-pending",
+    "no-pending-recovery",
+    "compromise-in-future",
+    "sanctioned-origin",
+    "too-many-pending-resolutions",
 ];
-
-fn base_cert(h: &Harness) -> Certificate {
-    certificate("BW0000001", "BW", "EU", h.today())
-}
-
-fn issue_tx(h: &mut Harness, c: Certificate) -> SignedTransaction {
-    h.by_authority("BW", Payload::IssueCertificate(c))
-}
 
 /// What a row's setup leaves for its transaction builder.
 #[derive(Default, Clone)]
@@ -108,29 +108,6 @@ struct Row {
 
 fn nothing(_: &mut Harness) {}
 
-fn issued(h: &mut Harness) {
-    let c = base_cert(h);
-    assert_eq!(h.issue(c), Ok(()));
-}
-
-fn partial_exports_bw(h: &mut Harness) {
-    h.adopt(ResolutionAction::ImposeSanction {
-        participant: code("BW"),
-        origin: Default::default(),
-        scope: SanctionScope::PartialExports {
-            green_zones: vec!["Orapa".into()],
-            monitor: Some(code("WDC")),
-        },
-    });
-}
-
-fn awaiting(h: &mut Harness) {
-    partial_exports_bw(h);
-    let mut c = base_cert(h);
-    c.origin_zones = vec!["Orapa".into()];
-    assert_eq!(h.issue(c), Ok(()));
-}
-
 fn cert_with_fn(
     f: impl Fn(&mut Certificate) + 'static,
 ) -> impl Fn(&mut Harness, &Memo) -> SignedTransaction {
@@ -138,29 +115,6 @@ fn cert_with_fn(
         let mut c = base_cert(h);
         f(&mut c);
         issue_tx(h, c)
-    }
-}
-
-fn confirm(h: &Harness) -> ImportConfirmation {
-    ImportConfirmation {
-        number: number("BW0000001"),
-        authority: authority_id("EU"),
-        carats: Carats(10_000),
-        parcels: 2,
-        received_on: h.today(),
-    }
-}
-
-fn seizure(h: &Harness) -> SeizureReport {
-    SeizureReport {
-        authority: authority_id("EU"),
-        territory: territory("BE"),
-        location: "Antwerp airport".into(),
-        carats: Carats(500),
-        value_usd: None,
-        reason: SeizureReason::NoCertificate,
-        certificate: None,
-        seized_on: h.today(),
     }
 }
 
@@ -199,6 +153,19 @@ fn evidence() -> Evidence {
     Evidence::DuplicateVote {
         first: vote(&k, 1),
         second: vote(&k, 2),
+    }
+}
+
+/// Every member's government and recovery keys apart from its node key.
+fn key_roles(h: &mut Harness) {
+    *h = Harness::with_genesis(genesis_with_key_roles());
+}
+
+fn begin_recovery(member: &str) -> Payload {
+    Payload::BeginRecovery {
+        participant: code(member),
+        new_government_key: extra_key(&format!("{member}-recovered")).public(),
+        new_recovery_key: None,
     }
 }
 
@@ -835,6 +802,94 @@ fn rows() -> Vec<Row> {
             },
             |h, _m: &Memo| h.by_node("EU", Payload::SubmitEvidence(evidence()))
         ),
+        // ---- keys and recovery (ADR 0008) ----
+        row!(
+            "no-recovery-key",
+            "recovery for a member without a recovery key",
+            nothing,
+            |h, _m: &Memo| { h.tx(&recovery_key("BW"), begin_recovery("BW")) }
+        ),
+        row!(
+            "signer-not-recovery-key",
+            "recovery signed by the government key",
+            key_roles,
+            |h, _m: &Memo| { h.tx(&government_key("BW"), begin_recovery("BW")) }
+        ),
+        row!(
+            "recovery-pending",
+            "second recovery while one waits",
+            |h| {
+                key_roles(h);
+                let tx = h.tx(&recovery_key("BW"), begin_recovery("BW"));
+                assert_eq!(h.run(tx), Ok(()));
+            },
+            |h, _m: &Memo| {
+                let again = Payload::BeginRecovery {
+                    participant: code("BW"),
+                    new_government_key: extra_key("bw-second").public(),
+                    new_recovery_key: None,
+                };
+                h.tx(&recovery_key("BW"), again)
+            }
+        ),
+        row!(
+            "no-pending-recovery",
+            "cancel with nothing pending",
+            key_roles,
+            |h, _m: &Memo| {
+                let cancel = Payload::CancelRecovery {
+                    participant: code("BW"),
+                };
+                h.tx(&government_key("BW"), cancel)
+            }
+        ),
+        // ---- compromise and laundering ----
+        row!(
+            "compromise-in-future",
+            "compromised since after the block time",
+            nothing,
+            |h, _m: &Memo| {
+                let since = h.time.plus_ms(1);
+                h.by_node(
+                    "BW",
+                    Payload::RevokeAuthority {
+                        participant: code("BW"),
+                        authority: authority_id("BW"),
+                        compromised_since: Some(since),
+                    },
+                )
+            }
+        ),
+        row!(
+            "sanctioned-origin",
+            "a neighbour declaring a suspended member's origin",
+            |h| {
+                h.adopt(ResolutionAction::ImposeSanction {
+                    participant: code("CF"),
+                    origin: kp_types::OriginRule::Refuse,
+                    scope: SanctionScope::FullSuspension,
+                });
+            },
+            |h, _m: &Memo| {
+                let mut c = certificate("CG0000001", "CG", "AE", h.today());
+                c.origin = Origin::Countries(vec![territory("CF")]);
+                h.by_authority("CG", Payload::IssueCertificate(c))
+            }
+        ),
+        // ---- governance limits ----
+        row!(
+            "too-many-pending-resolutions",
+            "a proposal past the per-proposer cap",
+            |h| {
+                for i in 0..h.ledger.params().pending_resolutions_per_proposer_max {
+                    let member = format!("Z{}", (b'A' + i as u8) as char);
+                    let action = admit(&member, &[member.as_str()]);
+                    let tx = propose_tx(h, "BW", action);
+                    assert_eq!(h.run(tx), Ok(()));
+                }
+            },
+            |h, _m: &Memo| propose_tx(h, "BW", admit("YZ", &["YZ"]))
+        ),
     ]
 }
 
@@ -871,6 +926,23 @@ fn every_rejection_reason_has_a_failing_row() {
     covered.insert("bad-signature");
     let missing: Vec<_> = ALL_CODES.iter().filter(|c| !covered.contains(*c)).collect();
     assert!(missing.is_empty(), "codes without a row: {missing:?}");
+}
+
+/// The list above names every code `Rejection::code` returns (read from its
+/// source), so a new rejection cannot go without a row.
+#[test]
+fn the_code_list_is_every_rejection_code() {
+    let source = include_str!("../../kp-api/src/rejection.rs");
+    let body = &source[source.find("pub fn code(&self)").expect("Rejection::code")..];
+    let body = &body[..body.find("\n    }\n").expect("end of code()")];
+    let mut codes: BTreeSet<&str> = body
+        .split("=> \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    codes.remove("state-unavailable");
+    let listed: BTreeSet<&str> = ALL_CODES.iter().copied().collect();
+    assert_eq!(codes, listed, "ALL_CODES differs from Rejection::code");
 }
 
 #[test]
@@ -917,262 +989,4 @@ fn baselines_are_valid() {
         }),
     );
     assert_eq!(h.run(tx), Ok(()));
-}
-
-fn status(h: &Harness, n: &str) -> CertificateStatus {
-    h.ledger.certificate(&number(n)).unwrap().unwrap().status
-}
-
-/// One row per lifecycle transition: from a certificate in `from`, the act
-/// leads to `to`, with an event saying so.
-#[test]
-fn lifecycle_transitions() {
-    type Act = Box<dyn Fn(&mut Harness) -> SignedTransaction>;
-    let confirm_act: Act = Box::new(|h| {
-        let k = confirm(h);
-        h.by_authority("EU", Payload::ConfirmImport(k))
-    });
-    let void_act: Act = Box::new(|h| {
-        h.by_authority(
-            "BW",
-            Payload::VoidCertificate(VoidCertificate {
-                number: number("BW0000001"),
-                authority: authority_id("BW"),
-                reason: "buyer withdrew".into(),
-            }),
-        )
-    });
-    let seize_act: Act = Box::new(|h| {
-        let mut s = seizure(h);
-        s.certificate = Some(number("BW0000001"));
-        s.reason = SeizureReason::ContentsMismatch;
-        h.by_authority("EU", Payload::ReportSeizure(s))
-    });
-    let approve_act: Act = Box::new(|h| {
-        h.by_node(
-            "WDC",
-            Payload::ApproveCertificate(CertificateApproval {
-                number: number("BW0000001"),
-                monitor: code("WDC"),
-            }),
-        )
-    });
-    use CertificateStatus::*;
-    /// Name, setup, act (`None`: let it expire), status before, status after.
-    type Transition = (
-        &'static str,
-        fn(&mut Harness),
-        Option<Act>,
-        CertificateStatus,
-        CertificateStatus,
-    );
-    let rows: Vec<Transition> = vec![
-        (
-            "issued -> confirmed",
-            issued,
-            Some(confirm_act),
-            Issued,
-            Confirmed,
-        ),
-        ("issued -> voided", issued, Some(void_act), Issued, Voided),
-        ("issued -> seized", issued, Some(seize_act), Issued, Seized),
-        ("issued -> expired", issued, None, Issued, Expired),
-        (
-            "awaiting -> issued",
-            awaiting,
-            Some(approve_act),
-            AwaitingApproval,
-            Issued,
-        ),
-        (
-            "awaiting -> voided",
-            awaiting,
-            Some(Box::new(|h: &mut Harness| {
-                h.by_authority(
-                    "BW",
-                    Payload::VoidCertificate(VoidCertificate {
-                        number: number("BW0000001"),
-                        authority: authority_id("BW"),
-                        reason: "monitor refused".into(),
-                    }),
-                )
-            })),
-            AwaitingApproval,
-            Voided,
-        ),
-        (
-            "awaiting -> seized",
-            awaiting,
-            Some(Box::new(|h: &mut Harness| {
-                let mut s = seizure(h);
-                s.certificate = Some(number("BW0000001"));
-                h.by_authority("EU", Payload::ReportSeizure(s))
-            })),
-            AwaitingApproval,
-            Seized,
-        ),
-        (
-            "awaiting -> expired",
-            awaiting,
-            None,
-            AwaitingApproval,
-            Expired,
-        ),
-    ];
-    for (name, setup, act, from, to) in rows {
-        let mut h = Harness::new();
-        setup(&mut h);
-        assert_eq!(status(&h, "BW0000001"), from, "{name}");
-        let receipt = match act {
-            Some(act) => {
-                let tx = act(&mut h);
-                let r = h.apply(vec![tx]).unwrap();
-                assert_eq!(r.receipts[0].result, Ok(()), "{name}");
-                r
-            }
-            None => {
-                // Valid through the expiry date, expired from the next day.
-                let expiry = h
-                    .ledger
-                    .certificate(&number("BW0000001"))
-                    .unwrap()
-                    .unwrap()
-                    .certificate
-                    .expires_on;
-                h.set_time(kp_types::Timestamp::at_start_of(expiry).plus_ms(3_600_000));
-                let r = h.apply(vec![]).unwrap();
-                assert_eq!(
-                    status(&h, "BW0000001"),
-                    from,
-                    "{name}: not expired on its expiry date"
-                );
-                assert!(
-                    r.events.is_empty()
-                        || !r.events.iter().any(|e| matches!(
-                            e,
-                            LedgerEvent::CertificateStatusChanged { to: Expired, .. }
-                        ))
-                );
-                h.set_time(kp_types::Timestamp::at_start_of(expiry.plus_days(1)));
-                h.apply(vec![]).unwrap()
-            }
-        };
-        assert_eq!(status(&h, "BW0000001"), to, "{name}");
-        assert!(
-            receipt.events.iter().any(|e| matches!(e,
-                LedgerEvent::CertificateStatusChanged { from: Some(f), to: t, .. } if *f == from && *t == to)),
-            "{name}: {:?}", receipt.events
-        );
-        let rec = h.ledger.certificate(&number("BW0000001")).unwrap().unwrap();
-        assert!(rec.history.len() >= 2, "{name}");
-    }
-}
-
-#[test]
-fn confirmation_records_discrepancy() {
-    let mut h = Harness::new();
-    issued(&mut h);
-    let mut k = confirm(&h);
-    k.carats = Carats(9_000);
-    let tx = h.by_authority("EU", Payload::ConfirmImport(k));
-    let r = h.apply(vec![tx]).unwrap();
-    assert_eq!(r.receipts[0].result, Ok(()));
-    let rec = h.ledger.certificate(&number("BW0000001")).unwrap().unwrap();
-    let d = rec.discrepancy.expect("discrepancy kept");
-    assert_eq!(
-        (d.certified_carats, d.received_carats),
-        (Carats(10_000), Carats(9_000))
-    );
-    let stats = h
-        .ledger
-        .statistics(&code("EU"), Period::Quarter(2026, 1))
-        .unwrap();
-    assert_eq!(stats.discrepancies, 1);
-    assert_eq!(stats.imports.carats, Carats(9_000));
-}
-
-#[test]
-fn rejected_transaction_in_block_changes_nothing_but_is_remembered() {
-    let mut h = Harness::new();
-    let mut bad = base_cert(&h);
-    bad.lines.push(CertificateLine {
-        hs_code: HsCode::new("7103.10"),
-        carats: Carats(1),
-        value_usd: kp_types::UsdCents(1),
-        parcels: 1,
-    });
-    let tx = issue_tx(&mut h, bad);
-    let root_before = h.ledger.state_root();
-    let r = h.apply(vec![tx.clone()]).unwrap();
-    assert_eq!(
-        r.receipts[0].result.as_ref().unwrap_err().code(),
-        "hs-code-not-rough"
-    );
-    assert!(h
-        .ledger
-        .certificate(&number("BW0000001"))
-        .unwrap()
-        .is_none());
-    assert_ne!(
-        h.ledger.state_root(),
-        root_before,
-        "height and executed hash changed"
-    );
-    // The refused transaction cannot be included again.
-    let r = h.apply(vec![tx]).unwrap();
-    assert_eq!(
-        r.receipts[0].result.as_ref().unwrap_err().code(),
-        "already-executed"
-    );
-}
-
-/// Acts on a certificate past its expiry get the same verdict at admission
-/// (no housekeeping) and in the block (housekeeping marked it expired).
-#[test]
-fn expiry_verdicts_agree_between_admission_and_block() {
-    type Case = (
-        &'static str,
-        fn(&mut Harness),
-        fn(&mut Harness) -> SignedTransaction,
-    );
-    let acts: Vec<Case> = vec![
-        ("confirm", issued, |h| {
-            let k = confirm(h);
-            h.by_authority("EU", Payload::ConfirmImport(k))
-        }),
-        ("void", issued, |h| {
-            h.by_authority(
-                "BW",
-                Payload::VoidCertificate(VoidCertificate {
-                    number: number("BW0000001"),
-                    authority: authority_id("BW"),
-                    reason: "late".into(),
-                }),
-            )
-        }),
-        ("approve", awaiting, |h| {
-            h.by_node(
-                "WDC",
-                Payload::ApproveCertificate(CertificateApproval {
-                    number: number("BW0000001"),
-                    monitor: code("WDC"),
-                }),
-            )
-        }),
-    ];
-    for (name, setup, act) in acts {
-        let mut h = Harness::new();
-        setup(&mut h);
-        let t = h.time.plus_ms(31 * 86_400_000);
-        h.set_time(t);
-        let tx = act(&mut h);
-        let admitted = h.ledger.check_tx(&tx, h.time);
-        let executed = h.run(tx);
-        assert_eq!(admitted, executed, "{name}");
-        assert_eq!(
-            executed.unwrap_err().code(),
-            "certificate-expired",
-            "{name}"
-        );
-    }
 }
