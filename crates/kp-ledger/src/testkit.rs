@@ -365,6 +365,34 @@ impl Harness {
         let tx = self.by_authority(&from, Payload::IssueCertificate(c));
         self.run(tx)
     }
+
+    /// Runs the import confirmation of certificate `n` by its importer's
+    /// authority (the EU for a `BW…` number, else BW), received today, and
+    /// asserts it is accepted.
+    pub fn confirm_received(&mut self, n: &str, carats: u64) {
+        let importer = if n.starts_with("BW") { "EU" } else { "BW" };
+        let k = kp_types::ImportConfirmation {
+            number: number(n),
+            authority: authority_id(importer),
+            carats: Carats(carats),
+            parcels: 2,
+            received_on: self.today(),
+        };
+        let tx = self.by_authority(importer, Payload::ConfirmImport(k));
+        assert_eq!(self.run(tx), Ok(()), "confirmation of {n}");
+    }
+
+    /// Issues (not run) of certificates BW→EU numbered `BW{n}`, issued
+    /// today, signed by Botswana's authority.
+    pub fn bw_issues(&mut self, numbers: impl IntoIterator<Item = u32>) -> Vec<SignedTransaction> {
+        numbers
+            .into_iter()
+            .map(|n| {
+                let c = certificate(&format!("BW{n}"), "BW", "EU", self.today());
+                self.by_authority("BW", Payload::IssueCertificate(c))
+            })
+            .collect()
+    }
 }
 
 impl Harness {

@@ -1,28 +1,15 @@
 //! Genesis, opening and resuming, block validity, atomic commits with host
-//! writes, replay memory, block building, the state root, statistics and
-//! anomalies.
+//! writes, replay memory, block building and the state root. Statistics and
+//! anomalies are in `statistics.rs`.
 
 use kp_ledger::testkit::*;
 use kp_ledger::{
-    keys, Anomaly, BlockError, Genesis, GenesisError, Ledger, LedgerError, MemStore, StateStore,
-    WriteSet,
+    keys, BlockError, Genesis, GenesisError, Ledger, LedgerError, MemStore, StateStore, WriteSet,
 };
 use kp_types::{
-    Carats, HsCode, ImportConfirmation, Payload, Period, ProductionReport, ResolutionAction,
-    SanctionScope, SignedTransaction, Timestamp, UsdCents,
+    Carats, ImportConfirmation, Payload, Period, ProductionReport, ResolutionAction, SanctionScope,
+    Timestamp, UsdCents,
 };
-
-/// Issues of certificates BW→EU numbered `BW{n}`, signed by Botswana's
-/// authority.
-fn issues(h: &mut Harness, numbers: impl IntoIterator<Item = u32>) -> Vec<SignedTransaction> {
-    numbers
-        .into_iter()
-        .map(|n| {
-            let c = certificate(&format!("BW{n}"), "BW", "EU", h.today());
-            h.by_authority("BW", Payload::IssueCertificate(c))
-        })
-        .collect()
-}
 
 #[test]
 fn genesis_toml_round_trips_and_validates() {
@@ -329,7 +316,7 @@ fn executed_hashes_are_pruned_after_expiry() {
 fn replays_and_taken_numbers_are_refused_by_every_ledger_over_the_store() {
     let mut h = Harness::new();
     let reader = Ledger::open(&genesis(), h.ledger.store().clone()).unwrap();
-    let batch = issues(&mut h, 0..3000);
+    let batch = h.bw_issues(0..3000);
     let receipt = h.apply(batch.clone()).unwrap();
     assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
     let tx = h.by_authority(
@@ -347,7 +334,7 @@ fn replays_and_taken_numbers_are_refused_by_every_ledger_over_the_store() {
             );
         }
     }
-    let taken = issues(&mut h, [0, 2999, 99999]);
+    let taken = h.bw_issues([0, 2999, 99999]);
     for new_tx in &taken {
         for ledger in [&h.ledger, &reader, &reopened] {
             assert_eq!(
@@ -381,7 +368,7 @@ fn admission_sees_at_once_the_records_a_block_changed() {
     // A first block: from now on this ledger keeps what its checks read.
     h.apply(Vec::new()).unwrap();
     let verdicts = |h: &mut Harness, n: u32| {
-        let tx = issues(h, [n]).remove(0);
+        let tx = h.bw_issues([n]).remove(0);
         let now = h.time;
         [&h.ledger, &reader].map(|l| l.check_tx(&tx, now).map_err(|r| r.code()))
     };
@@ -427,7 +414,7 @@ fn remembering_the_store_between_blocks_changes_no_result() {
     let mut blocks = Vec::new();
     let mut expired = 0;
     for round in 0..6u32 {
-        let mut txs = issues(&mut kept, round * 100..round * 100 + 50);
+        let mut txs = kept.bw_issues(round * 100..round * 100 + 50);
         // A taken number and a replay, refused.
         txs.push(kept.by_authority(
             "BW",
@@ -487,7 +474,7 @@ fn remembering_the_store_between_blocks_changes_no_result() {
 #[test]
 fn executed_hashes_are_grouped_per_block_and_window() {
     let mut h = Harness::new();
-    let txs = issues(&mut h, 0..3);
+    let txs = h.bw_issues(0..3);
     let latest = txs.iter().map(|t| t.tx.expires_at).max().unwrap();
     let receipt = h.apply(txs.clone()).unwrap();
     assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
@@ -551,7 +538,7 @@ fn certificates_are_grouped_per_block_for_expiry() {
         groups[0].0,
         keys::certificates_by_expiry(expires_on, receipt.height)
     );
-    confirm(&mut h, "BW1", 10_000);
+    h.confirm_received("BW1", 10_000);
     // A leftover of the version-1 layout for a third, open certificate.
     assert_eq!(h.issue(certificate("BW3", "BW", "EU", h.today())), Ok(()));
     let mut ws = WriteSet::default();
@@ -621,169 +608,6 @@ fn replicas_agree_and_the_root_moves_with_state() {
     assert_eq!(next.header.state_root, ra.state_root);
 }
 
-fn confirm(h: &mut Harness, n: &str, carats: u64) {
-    let k = ImportConfirmation {
-        number: number(n),
-        authority: authority_id(if n.starts_with("BW") { "EU" } else { "BW" }),
-        carats: Carats(carats),
-        parcels: 2,
-        received_on: h.today(),
-    };
-    let signer = if n.starts_with("BW") { "EU" } else { "BW" };
-    let tx = h.by_authority(signer, Payload::ConfirmImport(k));
-    assert_eq!(h.run(tx), Ok(()));
-}
-
-#[test]
-fn statistics_by_period_hs_code_and_partner() {
-    let mut h = Harness::new_at(at(2026, 1, 1));
-    h.set_time(at(2026, 2, 1));
-    assert_eq!(h.issue(certificate("BW1", "BW", "EU", h.today())), Ok(()));
-    confirm(&mut h, "BW1", 10_000);
-    h.set_time(at(2026, 5, 1));
-    let mut c = certificate("BW2", "BW", "IN", h.today());
-    c.lines[0].hs_code = HsCode::new(HsCode::INDUSTRIAL);
-    assert_eq!(h.issue(c), Ok(()));
-    let q1 = h
-        .ledger
-        .statistics(&code("BW"), Period::Quarter(2026, 1))
-        .unwrap();
-    assert_eq!(q1.exports.count, 1);
-    assert_eq!(q1.exports.carats, Carats(10_000));
-    assert_eq!(q1.exports_by_partner[&code("EU")].count, 1);
-    let h1 = h
-        .ledger
-        .statistics(&code("BW"), Period::Half(2026, 1))
-        .unwrap();
-    assert_eq!(h1.exports.count, 2);
-    assert_eq!(h1.exports_by_hs[&HsCode::new(HsCode::GEM)].count, 1);
-    assert_eq!(h1.exports_by_hs[&HsCode::new(HsCode::INDUSTRIAL)].count, 1);
-    let year = h
-        .ledger
-        .statistics(&code("BW"), Period::Year(2026))
-        .unwrap();
-    assert_eq!(year.exports.value_usd, UsdCents(2_000_000));
-    let eu = h
-        .ledger
-        .statistics(&code("EU"), Period::Year(2026))
-        .unwrap();
-    assert_eq!(eu.imports.count, 1);
-    assert_eq!(eu.imports_by_partner[&code("BW")].carats, Carats(10_000));
-    // Voiding takes a certificate out of the figures.
-    let tx = h.by_authority(
-        "BW",
-        Payload::VoidCertificate(kp_types::VoidCertificate {
-            number: number("BW2"),
-            authority: authority_id("BW"),
-            reason: "cancelled".into(),
-        }),
-    );
-    assert_eq!(h.run(tx), Ok(()));
-    let year = h
-        .ledger
-        .statistics(&code("BW"), Period::Year(2026))
-        .unwrap();
-    assert_eq!(year.exports.count, 1);
-    assert!(!year.exports_by_partner.contains_key(&code("IN")));
-}
-
-#[test]
-fn anomalies_carry_their_figures() {
-    let mut h = Harness::new_at(at(2026, 1, 1));
-    // Q1: BW exports 100 ct to EU, EU confirms only 50 ct (mirror mismatch);
-    // AE exports at ten times the norm (value per carat); BW has no
-    // production or imports (exports beyond supply).
-    h.set_time(at(2026, 2, 1));
-    assert_eq!(h.issue(certificate("BW1", "BW", "EU", h.today())), Ok(()));
-    confirm(&mut h, "BW1", 5_000);
-    for i in 0..3 {
-        let n = format!("IN{i}");
-        assert_eq!(h.issue(certificate(&n, "IN", "EU", h.today())), Ok(()));
-    }
-    let mut pricey = certificate("AE1", "AE", "IN", h.today());
-    pricey.lines[0].value_usd = UsdCents(10_000_000);
-    assert_eq!(h.issue(pricey), Ok(()));
-    let tx = h.by_authority(
-        "IN",
-        Payload::ReportProduction(ProductionReport {
-            authority: authority_id("IN"),
-            period: Period::Half(2026, 1),
-            carats: Carats(1_000_000),
-            value_usd: UsdCents(1),
-        }),
-    );
-    assert_eq!(h.run(tx), Ok(()));
-    // Q2: IN's certificates expired unconfirmed; BW exports three times more.
-    h.set_time(at(2026, 4, 10));
-    for i in 2..5 {
-        let n = format!("BW{i}");
-        assert_eq!(h.issue(certificate(&n, "BW", "AE", h.today())), Ok(()));
-    }
-    let q1 = h.ledger.anomalies(Period::Quarter(2026, 1)).unwrap();
-    assert!(q1.iter().any(|a| matches!(a, Anomaly::MirrorMismatch {
-        exporter, importer, exported_carats: Carats(10_000), imported_carats: Carats(5_000), difference_pct: 50, ..
-    } if *exporter == code("BW") && *importer == code("EU"))), "{q1:#?}");
-    assert!(q1.iter().any(|a| matches!(a, Anomaly::ValuePerCaratOutlier { participant, .. } if *participant == code("AE"))), "{q1:#?}");
-    assert!(
-        q1.iter().any(
-            |a| matches!(a, Anomaly::ExpiredUnconfirmed { participant, totals, .. }
-        if *participant == code("IN") && totals.count == 3)
-        ),
-        "{q1:#?}"
-    );
-    assert!(q1.iter().any(|a| matches!(a, Anomaly::ExportsExceedSupply { participant, .. } if *participant == code("BW"))), "{q1:#?}");
-    assert!(!q1.iter().any(|a| matches!(a, Anomaly::ExportsExceedSupply { participant, .. } if *participant == code("IN"))), "IN's production explains its exports");
-    let q2 = h.ledger.anomalies(Period::Quarter(2026, 2)).unwrap();
-    assert!(q2.iter().any(|a| matches!(a, Anomaly::SharpChange {
-        participant, previous_carats: Carats(10_000), current_carats: Carats(30_000), change_pct: 200, ..
-    } if *participant == code("BW"))), "{q2:#?}");
-}
-
-/// `mirror_mismatch_pct` (10) is compared exactly, not after truncating the
-/// percentage: 1,000.00 ct certified against 891.00 ct confirmed (10.9 %) and
-/// 899.99 ct (10.001 %) are flagged; 900.00 ct (exactly 10 %) and 900.01 ct
-/// are not.
-#[test]
-fn mirror_mismatch_threshold_is_exact_on_both_sides() {
-    let mut h = Harness::new_at(at(2026, 1, 1));
-    h.set_time(at(2026, 2, 1));
-    let cases = [
-        ("BW1", "BW", "EU", 89_100u64, true),
-        ("IN1", "IN", "BW", 90_000, false),
-        ("AE1", "AE", "BW", 89_999, true),
-    ];
-    for (n, from, to, received, _) in cases {
-        let mut c = certificate(n, from, to, h.today());
-        c.lines[0].carats = Carats(100_000);
-        c.lines[0].value_usd = UsdCents(100_000 * 200);
-        assert_eq!(h.issue(c), Ok(()));
-        confirm(&mut h, n, received);
-    }
-    let q1 = h.ledger.anomalies(Period::Quarter(2026, 1)).unwrap();
-    for (n, from, to, received, flagged) in cases {
-        let found = q1.iter().any(|a| {
-            matches!(a, Anomaly::MirrorMismatch { exporter, importer, exported_carats: Carats(100_000), imported_carats, .. }
-                if *exporter == code(from) && *importer == code(to) && imported_carats.0 == received)
-        });
-        assert_eq!(
-            found, flagged,
-            "{n}: {received} of 100000 confirmed: {q1:#?}"
-        );
-    }
-    // Just under the threshold on the other side: 900.01 ct (9.999 %).
-    h.set_time(at(2026, 5, 1));
-    let mut c = certificate("BW2", "BW", "EU", h.today());
-    c.lines[0].carats = Carats(100_000);
-    assert_eq!(h.issue(c), Ok(()));
-    confirm(&mut h, "BW2", 90_001);
-    let q2 = h.ledger.anomalies(Period::Quarter(2026, 2)).unwrap();
-    assert!(
-        !q2.iter()
-            .any(|a| matches!(a, Anomaly::MirrorMismatch { .. })),
-        "{q2:#?}"
-    );
-}
-
 /// The incrementally maintained root equals a root computed from scratch
 /// over every committed entry of the store, in another order.
 #[test]
@@ -794,7 +618,7 @@ fn incremental_root_equals_full_recomputation() {
         let n = format!("BW{i}");
         assert_eq!(h.issue(certificate(&n, "BW", "EU", h.today())), Ok(()));
         if i % 3 == 0 {
-            confirm(&mut h, &n, 10_000);
+            h.confirm_received(&n, 10_000);
         }
     }
     h.set_time(h.time.plus_ms(40 * 86_400_000));
@@ -998,7 +822,7 @@ fn validate_block_with_verifies_only_signatures_not_vouched_for() {
 #[test]
 fn build_block_from_verified_matches_build_block() {
     let mut h = Harness::new();
-    let txs = issues(&mut h, 1..=5);
+    let txs = h.bw_issues(1..=5);
     let proposer = h.ledger.validators()[0];
     let checked = h.ledger.build_block(proposer, h.time, &txs);
     let (trusted, refused) = h

@@ -4,18 +4,7 @@
 
 use kp_ledger::testkit::*;
 use kp_ledger::{Ledger, LedgerError, MemStore, StateStore, WriteSet};
-use kp_types::{Payload, SignedTransaction};
-
-/// Issues of certificates BW→EU numbered `BW{n}`.
-fn issues(h: &mut Harness, numbers: impl IntoIterator<Item = u32>) -> Vec<SignedTransaction> {
-    numbers
-        .into_iter()
-        .map(|n| {
-            let c = certificate(&format!("BW{n}"), "BW", "EU", h.today());
-            h.by_authority("BW", Payload::IssueCertificate(c))
-        })
-        .collect()
-}
+use kp_types::Payload;
 
 fn host_entry(height: u64, receipts: &[u8]) -> WriteSet {
     let mut writes = WriteSet::default();
@@ -35,7 +24,7 @@ fn receipts_written_in_the_blocks_own_commit() {
     let mut h = Harness::new();
     let store = MemStore::new();
     let mut ledger = Ledger::open(&genesis(), store.clone()).unwrap();
-    let txs = issues(&mut h, 1..=3);
+    let txs = h.bw_issues(1..=3);
     let block = block_with(&ledger, h.time, txs);
     let before = everything(&store);
     let mut pending = ledger.execute(&block).unwrap();
@@ -61,7 +50,7 @@ fn receipts_written_in_the_blocks_own_commit() {
 fn host_writes_in_the_ledgers_key_range_and_stale_blocks_are_refused() {
     let mut h = Harness::new();
     let mut ledger = Ledger::open(&genesis(), MemStore::new()).unwrap();
-    let block = block_with(&ledger, h.time, issues(&mut h, [1]));
+    let block = block_with(&ledger, h.time, h.bw_issues([1]));
     let mut pending = ledger.execute(&block).unwrap();
     let mut bad = WriteSet::default();
     bad.put(vec![0x01, 0x02], vec![]);
@@ -97,7 +86,7 @@ fn blocks_applied_ahead_of_the_store_end_up_as_applied_one_by_one() {
         h.time = h.time.plus_ms(MINUTE_MS);
         // Later blocks void earlier certificates: they read what the blocks
         // before them wrote, still only ahead of the store.
-        let mut txs = issues(&mut h, [height as u32 * 10, height as u32 * 10 + 1]);
+        let mut txs = h.bw_issues([height as u32 * 10, height as u32 * 10 + 1]);
         if height > 1 {
             let number = number(&format!("BW{}", (height - 1) * 10));
             txs.push(h.by_authority(
