@@ -56,12 +56,33 @@ pub(super) fn describe_participant(r: &ParticipantRecord) -> String {
         if let Some(k) = &change.new_recovery_key {
             keys.push(format!("recovery key -> {}", text_of(k)));
         }
+        let cancel = match change.begun_by {
+            kp_types::KeyRole::Recovery => {
+                "unless cancelled (`kpledger keys cancel-recovery`: by the recovery key, or by the government key and the node key, one half each)"
+            }
+            _ => "unless cancelled (`kpledger keys cancel-recovery`: by the government key or the recovery key)",
+        };
         text.push_str(&format!(
-            "\n  PENDING: {what} at height {}: {}; takes effect at {} unless cancelled (`kpledger keys cancel-recovery`)",
+            "\n  PENDING: {what} at height {}: {}; takes effect at {} {cancel}",
             change.begun_height,
             keys.join(", "),
             text_of(&change.effective_at)
         ));
+        if let Some(signed) = change.cancel_signed_by.first() {
+            let names: Vec<&str> = change
+                .cancel_signed_by
+                .iter()
+                .map(|role| role.name())
+                .collect();
+            let missing = match signed {
+                kp_types::KeyRole::Consensus => "government",
+                _ => "node (consensus)",
+            };
+            text.push_str(&format!(
+                "\n  cancel signed by: {} (half; the {missing} key must sign the other half)",
+                names.join(", ")
+            ));
+        }
     }
     for a in &r.authorities {
         text.push_str(&format!(
