@@ -196,3 +196,57 @@ pub(super) fn stats(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kp_api::{MembershipStatus, PendingKeyChange};
+    use kp_types::{KeyRole, Participant, ParticipantKind, PublicKey, Timestamp};
+
+    fn record(cancel_signed_by: Vec<KeyRole>) -> ParticipantRecord {
+        ParticipantRecord {
+            participant: Participant {
+                code: "BW".parse().unwrap(),
+                kind: ParticipantKind::Government,
+                name: "Botswana".into(),
+                territories: vec!["BW".parse().unwrap()],
+                node_key: PublicKey([7; 32]),
+                government_key: PublicKey([6; 32]),
+                recovery_key: Some(PublicKey([5; 32])),
+            },
+            status: MembershipStatus::Active,
+            sanction: None,
+            authorities: Vec::new(),
+            pending_key_change: Some(PendingKeyChange {
+                begun_by: KeyRole::Recovery,
+                new_government_key: Some(PublicKey([4; 32])),
+                new_recovery_key: None,
+                begun_height: 5,
+                effective_at: Timestamp(6),
+                cancel_signed_by,
+            }),
+            node_key_rotated_at: None,
+        }
+    }
+
+    #[test]
+    fn a_half_signed_cancellation_is_shown_with_the_missing_half() {
+        let none = describe_participant(&record(Vec::new()));
+        assert!(none.contains("PENDING: RECOVERY"), "{none}");
+        assert!(!none.contains("cancel signed by"), "{none}");
+        let government = describe_participant(&record(vec![KeyRole::Government]));
+        assert!(
+            government.contains(
+                "cancel signed by: government (half; the node (consensus) key must sign the other half)"
+            ),
+            "{government}"
+        );
+        let node = describe_participant(&record(vec![KeyRole::Consensus]));
+        assert!(
+            node.contains(
+                "cancel signed by: consensus (half; the government key must sign the other half)"
+            ),
+            "{node}"
+        );
+    }
+}
