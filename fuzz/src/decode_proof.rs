@@ -266,6 +266,7 @@ fn participant(code: &str, seed: u8) -> RecordProof {
         sanction: None,
         authorities: vec![],
         pending_key_change: None,
+        node_key_rotated_at: None,
     };
     record(keys::participant(&pc(code)), Some(kp_types::encode(&r)))
 }

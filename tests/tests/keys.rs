@@ -1,7 +1,7 @@
 //! A government's keys on a running network, through the `kpledger` CLI:
 //! separating the government key from the node key (signed offline:
 //! `--generate-only`, `tx sign`, `tx submit`), a recovery begun and
-//! cancelled, then rotating the
+//! cancelled by the government key and the node key, then rotating the
 //! consensus key and moving the node onto it across a restart
 //! (`docs/adr/0008-government-keys-and-recovery.md`, README "Rotating a
 //! government key").
@@ -154,7 +154,7 @@ fn government_key_apart_then_consensus_key_rotated_across_a_restart() {
     );
 
     // The recovery key begins a recovery: visible at once, with its time;
-    // the government key cancels it.
+    // the government key and the node key cancel it, one half each.
     let recovered = work.join("bw-government-recovered.key");
     ok(&rpc, &["keys", "generate", "--out", path(&recovered)]);
     ok(
@@ -180,6 +180,39 @@ fn government_key_apart_then_consensus_key_rotated_across_a_restart() {
             "cancel-recovery",
             "--key",
             path(&gov),
+            "--participant",
+            "BW",
+        ],
+    );
+    // Half a cancellation: recorded, the recovery still pending; the same
+    // key again is refused.
+    let shown = ok(&rpc, &["participant", "show", "BW"]);
+    assert!(shown.contains("PENDING: RECOVERY"), "{shown}");
+    assert!(shown.contains("cancel signed by: government"), "{shown}");
+    let again = cli(
+        &rpc,
+        &[
+            "keys",
+            "cancel-recovery",
+            "--key",
+            path(&gov),
+            "--participant",
+            "BW",
+        ],
+    );
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("cancel-already-signed"),
+        "{}",
+        stderr(&again)
+    );
+    ok(
+        &rpc,
+        &[
+            "keys",
+            "cancel-recovery",
+            "--key",
+            path(&node0.join("node.key")),
             "--participant",
             "BW",
         ],

@@ -471,7 +471,9 @@ mod tests {
                     new_recovery_key: None,
                     begun_height: 5,
                     effective_at: Timestamp(6),
+                    cancel_signed_by: vec![KeyRole::Government],
                 }),
+                node_key_rotated_at: Some(Timestamp(2)),
             }],
         });
     }

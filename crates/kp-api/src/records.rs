@@ -64,12 +64,22 @@ pub struct ParticipantRecord {
     /// most one per member).
     #[serde(default)]
     pub pending_key_change: Option<PendingKeyChange>,
+    /// Block time at which the government key last rotated the node key;
+    /// `None` if the node key is the one the member was listed with. A node
+    /// key counts toward cancelling a recovery only if it stood a full
+    /// recovery delay before the recovery began, so that a stolen
+    /// government key cannot install a node key of the thief's and sign
+    /// both halves of a cancellation.
+    #[serde(default)]
+    pub node_key_rotated_at: Option<Timestamp>,
 }
 
 /// A change of a member's keys that waits for the recovery delay: a
-/// recovery (begun by the recovery key; the government key can cancel) or a
-/// rotation of an existing recovery key (begun by the government key; the
-/// recovery key can cancel). Either key can cancel either kind.
+/// recovery (begun by the recovery key) or a rotation of an existing
+/// recovery key (begun by the government key). The recovery key cancels
+/// either at once; the government key cancels a rotation at once, but a
+/// recovery only together with the member's node key (two `CancelRecovery`
+/// transactions; see `cancel_signed_by`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingKeyChange {
     /// The key that began it: `recovery` (a recovery) or `government` (a
@@ -84,6 +94,11 @@ pub struct PendingKeyChange {
     /// The first block time at which it takes effect (housekeeping of the
     /// first block at or after it applies it).
     pub effective_at: Timestamp,
+    /// The halves of a cancellation of a recovery signed so far, in role
+    /// order: `government` and/or `consensus` (the node key). The recovery
+    /// is cancelled when both have signed; empty otherwise.
+    #[serde(default)]
+    pub cancel_signed_by: Vec<KeyRole>,
 }
 
 impl ParticipantRecord {
@@ -676,6 +691,17 @@ pub enum LedgerEvent {
         participant: ParticipantCode,
         /// The key already in use.
         key: PublicKey,
+    },
+    /// One half of the cancellation of a pending recovery was signed (by
+    /// the government key or the node key); the recovery stands until the
+    /// other half is signed too.
+    KeyChangeCancelSigned {
+        /// Whose keys.
+        participant: ParticipantCode,
+        /// The key that signed this half: `government` or `consensus`.
+        by: KeyRole,
+        /// The key whose half is still missing.
+        awaiting: KeyRole,
     },
 }
 

@@ -6,7 +6,7 @@
 
 use crate::records::{CertificateStatus, ResolutionOutcome};
 use kp_types::{
-    AuthorityId, CertificateNumber, Date, Hash, ParticipantCode, ParticipantKind, Period,
+    AuthorityId, CertificateNumber, Date, Hash, KeyRole, ParticipantCode, ParticipantKind, Period,
     PublicKey, Territory, Timestamp,
 };
 use serde::{Deserialize, Serialize};
@@ -544,6 +544,31 @@ pub enum Rejection {
         /// Block time.
         block_time: Timestamp,
     },
+
+    // ---- the two-key cancellation of a recovery (last, for the same reason) ----
+    /// This key already signed its half of the cancellation of the member's
+    /// pending recovery; the other half (government key or node key) is
+    /// still missing.
+    #[error("{participant}'s {} key already signed the cancellation of its recovery; the {} key must sign the other half", role.name(), awaiting.name())]
+    CancelAlreadySigned {
+        /// The member.
+        participant: ParticipantCode,
+        /// The role whose half is already signed.
+        role: KeyRole,
+        /// The role whose half is missing.
+        awaiting: KeyRole,
+    },
+    /// The node key signing a cancellation was installed by a rotation of
+    /// the government key less than one recovery delay before the recovery
+    /// began, so it does not count: a stolen government key could otherwise
+    /// install a node key of the thief's and sign both halves.
+    #[error("{participant}'s node key was rotated at {rotated_at}, less than one recovery delay before the recovery began; it cannot cancel this recovery")]
+    NodeKeyTooRecent {
+        /// The member.
+        participant: ParticipantCode,
+        /// When the government key installed the node key.
+        rotated_at: Timestamp,
+    },
 }
 
 impl Rejection {
@@ -620,6 +645,8 @@ impl Rejection {
             Rejection::NoPendingRecovery { .. } => "no-pending-recovery",
             Rejection::SanctionedOrigin { .. } => "sanctioned-origin",
             Rejection::CompromiseInFuture { .. } => "compromise-in-future",
+            Rejection::CancelAlreadySigned { .. } => "cancel-already-signed",
+            Rejection::NodeKeyTooRecent { .. } => "node-key-too-recent",
         }
     }
 }

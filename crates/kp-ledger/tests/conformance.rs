@@ -36,24 +36,29 @@ fn frozen_roots() {
     // and certificate records `issued_at` and `sanctioned_origin` (a
     // revocation as compromised; sanction-aware origin), and (the block
     // root only: the records root leaves it out) when an issue came to
-    // write the index of certificates by authority (table 0x19).
+    // write the index of certificates by authority (table 0x19), and when
+    // member records gained `node_key_rotated_at` (a node key installed by
+    // the government key counts toward cancelling a recovery only after one
+    // recovery delay; ADR 0008). The genesis hash did not change: the
+    // genesis lists `Participant`s, not member records.
     assert_eq!(
         genesis_root,
-        "c71fed3b66c16dcd6276fea0d49739adfbf5a561663ff1aa6b187dc4628c9a0b"
+        "269f8869d7b5675d23389acaf8d5a4ffce68da3bcd18758c2a15a3496a084677"
     );
     assert_eq!(
         block_root,
-        "cb89444ae20a26f96e4c4f41a58b78c4869f86a8aea167a5fefb714119252aff"
+        "f4d6ca8026e07ded3cea5016bab696795b1cd93516cd5901221dd33ab30a1f53"
     );
     // The authenticated map of records (`kp_types::smt`) and the results
-    // tree, as headers carry them.
+    // tree, as headers carry them (the records root changed with member
+    // records, see above).
     assert_eq!(
         genesis_records,
-        "1a1387cf1181c9a93fd3a98fd9c566fd52740e5f9b99c3668198073db20b4585"
+        "758609d160bd8c497af572259aa5d814bc474ac2b99a29951dbd502838db5916"
     );
     assert_eq!(
         block_records,
-        "83329261d49c26516803338406fa7970af941d82bb838f1871f3e521e6550e94"
+        "c350dbe8b1cf4879f74bf42b89bf27a90c3335190cb747f783e070cc2e18a886"
     );
     assert_eq!(
         block_results,

@@ -375,17 +375,50 @@ fn lost_government_key_is_recovered_after_the_delay() {
     ));
 }
 
+/// The halves of a cancellation recorded on `member`'s pending change.
+fn cancel_signed_by(h: &Harness, member: &str) -> Vec<KeyRole> {
+    h.ledger
+        .participant(&code(member))
+        .unwrap()
+        .unwrap()
+        .pending_key_change
+        .expect("a pending change")
+        .cancel_signed_by
+}
+
 /// Case 2 (ADR 0008): the recovery key is stolen. The thief's recovery is
-/// visible at once and the government key cancels it within the delay;
-/// then the government replaces the recovery key.
+/// visible at once; the government cancels it within the delay with its
+/// government key and its node key (one half each), then replaces the
+/// recovery key.
 #[test]
-fn stolen_recovery_key_is_cancelled_by_the_government_key() {
+fn stolen_recovery_key_is_cancelled_by_the_government_and_node_keys() {
     let mut h = Harness::with_genesis(genesis_with_key_roles());
     let thief = extra_key("thief-gov");
     let tx = h.tx(&recovery_key("BW"), begin("BW", &thief));
     assert_eq!(verdict(&mut h, tx), "ok");
-    // The government notices (event, participant record) and cancels.
+    // The government notices (event, participant record) and signs the
+    // first half with its government key: recorded, nothing cancelled yet.
     let tx = h.tx(&government_key("BW"), cancel("BW"));
+    let receipt = h.apply(vec![tx]).unwrap();
+    assert_eq!(receipt.receipts[0].result, Ok(()));
+    assert!(receipt.events.iter().any(|e| matches!(
+        e,
+        LedgerEvent::KeyChangeCancelSigned {
+            by: KeyRole::Government,
+            awaiting: KeyRole::Consensus,
+            ..
+        }
+    )));
+    assert!(!receipt
+        .events
+        .iter()
+        .any(|e| matches!(e, LedgerEvent::KeyChangeCancelled { .. })));
+    assert_eq!(cancel_signed_by(&h, "BW"), vec![KeyRole::Government]);
+    // The same key twice is refused.
+    let tx = h.tx(&government_key("BW"), cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "cancel-already-signed");
+    // The node key signs the second half: the recovery is cancelled.
+    let tx = h.tx(&node_key("BW"), cancel("BW"));
     let receipt = h.apply(vec![tx]).unwrap();
     assert_eq!(receipt.receipts[0].result, Ok(()));
     assert!(receipt.events.iter().any(|e| matches!(
@@ -395,6 +428,8 @@ fn stolen_recovery_key_is_cancelled_by_the_government_key() {
             ..
         }
     )));
+    let rec = h.ledger.participant(&code("BW")).unwrap().unwrap();
+    assert_eq!(rec.pending_key_change, None);
     // Long after the delay nothing changed.
     h.set_time(h.time.plus_ms(8 * DAY_MS));
     h.apply(vec![]).unwrap();
@@ -424,16 +459,128 @@ fn stolen_recovery_key_is_cancelled_by_the_government_key() {
     assert_eq!(verdict(&mut h, tx), "signer-not-recovery-key");
 }
 
+/// Half a cancellation, by either key alone, changes nothing: the recovery
+/// completes after the delay. The order of the halves does not matter.
+#[test]
+fn half_a_cancellation_alone_does_nothing() {
+    let mut h = Harness::with_genesis(genesis_with_key_roles());
+    let new_gov = extra_key("bw-gov-new");
+    let tx = h.tx(&recovery_key("BW"), begin("BW", &new_gov));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let tx = h.tx(&node_key("BW"), cancel("BW"));
+    let receipt = h.apply(vec![tx]).unwrap();
+    assert_eq!(receipt.receipts[0].result, Ok(()));
+    assert!(receipt.events.iter().any(|e| matches!(
+        e,
+        LedgerEvent::KeyChangeCancelSigned {
+            by: KeyRole::Consensus,
+            awaiting: KeyRole::Government,
+            ..
+        }
+    )));
+    assert_eq!(cancel_signed_by(&h, "BW"), vec![KeyRole::Consensus]);
+    let tx = h.tx(&node_key("BW"), cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "cancel-already-signed");
+    // Another member's keys count for nothing.
+    let tx = h.tx(&node_key("EU"), cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "signer-not-government-key");
+    wait_out_delay(&mut h, "BW");
+    let rec = h.ledger.participant(&code("BW")).unwrap().unwrap();
+    assert_eq!(rec.participant.government_key, new_gov.public());
+    assert_eq!(rec.pending_key_change, None);
+
+    // The halves belong to one pending change: a new recovery starts with
+    // none, whatever the last one had.
+    let tx = h.tx(&recovery_key("BW"), begin("BW", &extra_key("bw-gov-3")));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    assert!(cancel_signed_by(&h, "BW").is_empty());
+    // Government half first, then the node half.
+    let tx = h.tx(&new_gov, cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    assert_eq!(cancel_signed_by(&h, "BW"), vec![KeyRole::Government]);
+    let tx = h.tx(&node_key("BW"), cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let rec = h.ledger.participant(&code("BW")).unwrap().unwrap();
+    assert_eq!(rec.pending_key_change, None);
+}
+
+/// The recovery key withdraws its own recovery at once, with or without a
+/// half of a cancellation already signed.
+#[test]
+fn the_recovery_key_withdraws_its_own_recovery() {
+    let mut h = Harness::with_genesis(genesis_with_key_roles());
+    let tx = h.tx(&recovery_key("BW"), begin("BW", &extra_key("a")));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let tx = h.tx(&government_key("BW"), cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let tx = h.tx(&recovery_key("BW"), cancel("BW"));
+    let receipt = h.apply(vec![tx]).unwrap();
+    assert_eq!(receipt.receipts[0].result, Ok(()));
+    assert!(receipt.events.iter().any(|e| matches!(
+        e,
+        LedgerEvent::KeyChangeCancelled {
+            by: KeyRole::Recovery,
+            ..
+        }
+    )));
+    let rec = h.ledger.participant(&code("BW")).unwrap().unwrap();
+    assert_eq!(rec.pending_key_change, None);
+    let tx = h.tx(&recovery_key("BW"), cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "no-pending-recovery");
+}
+
+/// A rotation of the recovery key (begun by the government key) keeps the
+/// one-key rule: the recovery key or the government key cancels it at once;
+/// the node key has no say in it.
+#[test]
+fn a_recovery_key_rotation_is_cancelled_by_one_key() {
+    let mut h = Harness::with_genesis(genesis_with_key_roles());
+    for canceller in [government_key("BW"), recovery_key("BW")] {
+        let tx = h.tx(
+            &government_key("BW"),
+            rotate("BW", KeyRole::Recovery, &extra_key("bw-rec-2")),
+        );
+        assert_eq!(verdict(&mut h, tx), "ok");
+        let tx = h.tx(&node_key("BW"), cancel("BW"));
+        assert_eq!(verdict(&mut h, tx), "signer-not-government-key");
+        let tx = h.tx(&canceller, cancel("BW"));
+        assert_eq!(verdict(&mut h, tx), "ok");
+        let rec = h.ledger.participant(&code("BW")).unwrap().unwrap();
+        assert_eq!(rec.pending_key_change, None);
+    }
+}
+
+/// A member whose government key is still its node key (a genesis written
+/// before the roles were split) holds both halves in one key: one
+/// signature cancels. Separating the keys is what the rule needs.
+#[test]
+fn a_shared_government_and_node_key_signs_both_halves() {
+    let mut h = Harness::new();
+    let tx = h.tx(
+        &node_key("BW"),
+        rotate("BW", KeyRole::Recovery, &extra_key("bw-rec")),
+    );
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let tx = h.tx(&extra_key("bw-rec"), begin("BW", &extra_key("bw-gov")));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let tx = h.tx(&node_key("BW"), cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let rec = h.ledger.participant(&code("BW")).unwrap().unwrap();
+    assert_eq!(rec.pending_key_change, None);
+}
+
 /// Case 3 (ADR 0008): the government key is stolen. The thief can act as
 /// the government at once (that is what a government key is), and can
 /// replace the government key, but cannot replace the recovery key before
-/// the delay; the recovery key overrides the thief's pending rotation and,
-/// unless the thief keeps cancelling, restores the government.
+/// the delay, and cannot cancel a recovery alone: its cancellation is only
+/// a half, and a node key it installs with the stolen key does not count.
+/// The recovery completes and the government regains control.
 #[test]
-fn stolen_government_key_cannot_lock_out_the_recovery_key() {
+fn stolen_government_key_cannot_block_a_recovery() {
     let mut h = Harness::with_genesis(genesis_with_key_roles());
     let thief_gov = extra_key("thief-gov");
     let thief_rec = extra_key("thief-rec");
+    let thief_node = extra_key("thief-node");
     // The thief locks the government out of its government key...
     let tx = h.tx(
         &government_key("BW"),
@@ -459,28 +606,88 @@ fn stolen_government_key_cannot_lock_out_the_recovery_key() {
     // The thief may not start another rotation while the recovery waits.
     let tx = h.tx(&thief_gov, rotate("BW", KeyRole::Recovery, &thief_rec));
     assert_eq!(verdict(&mut h, tx), "recovery-pending");
+    // The thief's cancellation is half of one, and it cannot sign twice.
+    let tx = h.tx(&thief_gov, cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    assert_eq!(cancel_signed_by(&h, "BW"), vec![KeyRole::Government]);
+    let tx = h.tx(&thief_gov, cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "cancel-already-signed");
+    // It installs a node key of its own with the stolen key (at once: that
+    // is what the government key may do), but that key does not count.
+    let tx = h.tx(&thief_gov, rotate("BW", KeyRole::Consensus, &thief_node));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let tx = h.tx(&thief_node, cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "node-key-too-recent");
+    // The recovery completes after the delay.
     wait_out_delay(&mut h, "BW");
     let (_, gov, rec) = keys_of(&h, "BW");
     assert_eq!(gov, restored.public());
     assert_eq!(rec, Some(recovery_key("BW").public()));
     let tx = h.tx(&thief_gov, proposal("thief"));
     assert_eq!(verdict(&mut h, tx), "unknown-signer");
+    // The government, in control again, takes back its node key.
+    let tx = h.tx(
+        &restored,
+        rotate("BW", KeyRole::Consensus, &extra_key("bw-node-3")),
+    );
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let tx = h.tx(&restored, proposal("restored"));
+    assert_eq!(verdict(&mut h, tx), "ok");
 
-    // A thief who keeps watching can cancel each recovery: the contest is
-    // public (every step is an event) but the ledger cannot tell the two
-    // holders apart. The recovery key can always begin again.
+    // A thief who installs its node key before the recovery begins fares no
+    // better: the node key must have stood a full delay before the
+    // recovery began, and the government notices within the delay (its
+    // node left the validator set).
     let mut h = Harness::with_genesis(genesis_with_key_roles());
     let tx = h.tx(
         &government_key("BW"),
-        rotate("BW", KeyRole::Government, &thief_gov),
+        rotate("BW", KeyRole::Consensus, &thief_node),
     );
     assert_eq!(verdict(&mut h, tx), "ok");
+    h.set_time(h.time.plus_ms(DAY_MS));
     let tx = h.tx(&recovery_key("BW"), begin("BW", &restored));
     assert_eq!(verdict(&mut h, tx), "ok");
-    let tx = h.tx(&thief_gov, cancel("BW"));
+    let tx = h.tx(&government_key("BW"), cancel("BW"));
     assert_eq!(verdict(&mut h, tx), "ok");
-    let tx = h.tx(&recovery_key("BW"), begin("BW", &restored));
+    let tx = h.tx(&thief_node, cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "node-key-too-recent");
+    wait_out_delay(&mut h, "BW");
+    assert_eq!(keys_of(&h, "BW").1, restored.public());
+}
+
+/// The remaining case (ADR 0008): the government key and a node key that
+/// has stood a full delay are both stolen (a compromised node that holds
+/// both): the thief holds both halves and cancels every recovery. Keep the
+/// government key off the node.
+#[test]
+fn stolen_government_and_node_keys_cancel_recoveries() {
+    let mut h = Harness::with_genesis(genesis_with_key_roles());
+    for attempt in ["bw-gov-1", "bw-gov-2"] {
+        let tx = h.tx(&recovery_key("BW"), begin("BW", &extra_key(attempt)));
+        assert_eq!(verdict(&mut h, tx), "ok");
+        let tx = h.tx(&government_key("BW"), cancel("BW"));
+        assert_eq!(verdict(&mut h, tx), "ok");
+        let tx = h.tx(&node_key("BW"), cancel("BW"));
+        assert_eq!(verdict(&mut h, tx), "ok");
+        let rec = h.ledger.participant(&code("BW")).unwrap().unwrap();
+        assert_eq!(rec.pending_key_change, None);
+    }
+    assert_eq!(keys_of(&h, "BW").1, government_key("BW").public());
+    // A node key the government key rotated long enough ago counts too.
+    let tx = h.tx(
+        &government_key("BW"),
+        rotate("BW", KeyRole::Consensus, &extra_key("bw-node-2")),
+    );
     assert_eq!(verdict(&mut h, tx), "ok");
+    h.set_time(h.time.plus_ms(7 * DAY_MS));
+    let tx = h.tx(&recovery_key("BW"), begin("BW", &extra_key("bw-gov-3")));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let tx = h.tx(&extra_key("bw-node-2"), cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let tx = h.tx(&government_key("BW"), cancel("BW"));
+    assert_eq!(verdict(&mut h, tx), "ok");
+    let rec = h.ledger.participant(&code("BW")).unwrap().unwrap();
+    assert_eq!(rec.pending_key_change, None);
 }
 
 /// Case 4 (ADR 0008): both keys stolen. The thief holds every power of the
@@ -500,8 +707,9 @@ fn both_keys_stolen_is_a_takeover_made_public() {
         },
     );
     assert_eq!(verdict(&mut h, tx), "ok");
-    // The government could cancel with its copy of the government key, but
-    // the thief holds the same key and begins again; here it simply waits.
+    // The government could cancel with its government key and node key,
+    // but the thief holds the recovery key and begins again; here it simply
+    // waits.
     wait_out_delay(&mut h, "BW");
     let (_, gov, rec) = keys_of(&h, "BW");
     assert_eq!((gov, rec), (thief_gov.public(), Some(thief_rec.public())));

@@ -133,7 +133,7 @@ pub enum Note {
 }
 
 /// What the host must do, in this order: [`Ready::safety`] durable, then
-/// [`Ready::decided`] applied with [`Replica::apply_decided`] and durable,
+/// [`Ready::decided`] applied with [`Replica::store_decided`] and durable,
 /// then [`Ready::messages`] sent, then the rest.
 #[derive(Debug, Default)]
 #[must_use = "a Ready holds durable writes and messages the host must carry out"]
@@ -143,7 +143,7 @@ pub struct Ready {
     pub safety: Option<Box<SafetyState>>,
     /// A decided block of the next height with its commit certificate. The
     /// replica does nothing more until the host has called
-    /// [`Replica::apply_decided`] with it.
+    /// [`Replica::store_decided`] with it.
     pub decided: Option<(SharedBlock, CommitCertificate)>,
     /// Consensus messages, in the order the core produced them.
     pub messages: Vec<Outgoing>,
@@ -346,7 +346,7 @@ impl<S: StateStore> Replica<S> {
         self.sync.in_flight()
     }
 
-    /// Whether a decided block waits for [`Replica::apply_decided`].
+    /// Whether a decided block waits for [`Replica::store_decided`].
     pub fn is_awaiting_apply(&self) -> bool {
         self.awaiting.is_some()
     }
@@ -413,7 +413,7 @@ impl<S: StateStore> Replica<S> {
     }
 
     /// The next batch of work, or `None` when there is none (or a decided
-    /// block waits for [`Replica::apply_decided`]). Call until `None` after
+    /// block waits for [`Replica::store_decided`]). Call until `None` after
     /// each event, carrying out each batch before asking for the next.
     pub fn ready(&mut self) -> Option<Ready> {
         while self.awaiting.is_none() {

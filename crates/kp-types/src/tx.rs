@@ -83,8 +83,8 @@ pub enum Payload {
     /// Put consensus equivocation evidence on the ledger (any validator).
     SubmitEvidence(Evidence),
     /// Begin replacing a member's government key (signed by its recovery
-    /// key); it takes effect after the chain's recovery delay unless the
-    /// government key cancels it first.
+    /// key); it takes effect after the chain's recovery delay unless it is
+    /// cancelled first (see `CancelRecovery`).
     BeginRecovery {
         /// Whose key.
         participant: ParticipantCode,
@@ -93,8 +93,11 @@ pub enum Payload {
         /// A new recovery key as well, if any (otherwise the recovery key stays).
         new_recovery_key: Option<PublicKey>,
     },
-    /// Cancel a member's pending recovery or recovery-key rotation (signed
-    /// by its government key or its recovery key).
+    /// Cancel a member's pending recovery or recovery-key rotation, judged
+    /// by the signer: the recovery key cancels either at once, the
+    /// government key a recovery-key rotation; a recovery needs the
+    /// government key and the node key, each signing one of these (the
+    /// first is recorded as a half, the second cancels).
     CancelRecovery {
         /// Whose.
         participant: ParticipantCode,

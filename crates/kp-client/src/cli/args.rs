@@ -359,8 +359,8 @@ pub enum KeyChangeCommand {
         new_key: String,
     },
     /// Begin replacing a member's government key, signed by its recovery
-    /// key. It takes effect after the chain's recovery delay unless the
-    /// current government key cancels it first.
+    /// key. It takes effect after the chain's recovery delay unless it is
+    /// cancelled first (see `cancel-recovery`).
     Recover {
         /// Who signs (the member's recovery key file).
         #[command(flatten)]
@@ -375,8 +375,11 @@ pub enum KeyChangeCommand {
         #[arg(long)]
         new_recovery_key: Option<String>,
     },
-    /// Cancel a member's pending recovery or recovery-key rotation, signed
-    /// by its government key or its recovery key.
+    /// Cancel a member's pending recovery or recovery-key rotation. The
+    /// recovery key cancels either at once, and the government key a
+    /// recovery-key rotation. A recovery needs the government key and the
+    /// node key: run this once with each `--key`; the first records its
+    /// half (`participant show`), the second cancels.
     CancelRecovery {
         /// Who signs.
         #[command(flatten)]

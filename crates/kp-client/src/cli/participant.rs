@@ -56,12 +56,33 @@ pub(super) fn describe_participant(r: &ParticipantRecord) -> String {
         if let Some(k) = &change.new_recovery_key {
             keys.push(format!("recovery key -> {}", text_of(k)));
         }
+        let cancel = match change.begun_by {
+            kp_types::KeyRole::Recovery => {
+                "unless cancelled (`kpledger keys cancel-recovery`: by the recovery key, or by the government key and the node key, one half each)"
+            }
+            _ => "unless cancelled (`kpledger keys cancel-recovery`: by the government key or the recovery key)",
+        };
         text.push_str(&format!(
-            "\n  PENDING: {what} at height {}: {}; takes effect at {} unless cancelled (`kpledger keys cancel-recovery`)",
+            "\n  PENDING: {what} at height {}: {}; takes effect at {} {cancel}",
             change.begun_height,
             keys.join(", "),
             text_of(&change.effective_at)
         ));
+        if let Some(signed) = change.cancel_signed_by.first() {
+            let names: Vec<&str> = change
+                .cancel_signed_by
+                .iter()
+                .map(|role| role.name())
+                .collect();
+            let missing = match signed {
+                kp_types::KeyRole::Consensus => "government",
+                _ => "node (consensus)",
+            };
+            text.push_str(&format!(
+                "\n  cancel signed by: {} (half; the {missing} key must sign the other half)",
+                names.join(", ")
+            ));
+        }
     }
     for a in &r.authorities {
         text.push_str(&format!(
@@ -174,4 +195,58 @@ pub(super) fn stats(
         text
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kp_api::{MembershipStatus, PendingKeyChange};
+    use kp_types::{KeyRole, Participant, ParticipantKind, PublicKey, Timestamp};
+
+    fn record(cancel_signed_by: Vec<KeyRole>) -> ParticipantRecord {
+        ParticipantRecord {
+            participant: Participant {
+                code: "BW".parse().unwrap(),
+                kind: ParticipantKind::Government,
+                name: "Botswana".into(),
+                territories: vec!["BW".parse().unwrap()],
+                node_key: PublicKey([7; 32]),
+                government_key: PublicKey([6; 32]),
+                recovery_key: Some(PublicKey([5; 32])),
+            },
+            status: MembershipStatus::Active,
+            sanction: None,
+            authorities: Vec::new(),
+            pending_key_change: Some(PendingKeyChange {
+                begun_by: KeyRole::Recovery,
+                new_government_key: Some(PublicKey([4; 32])),
+                new_recovery_key: None,
+                begun_height: 5,
+                effective_at: Timestamp(6),
+                cancel_signed_by,
+            }),
+            node_key_rotated_at: None,
+        }
+    }
+
+    #[test]
+    fn a_half_signed_cancellation_is_shown_with_the_missing_half() {
+        let none = describe_participant(&record(Vec::new()));
+        assert!(none.contains("PENDING: RECOVERY"), "{none}");
+        assert!(!none.contains("cancel signed by"), "{none}");
+        let government = describe_participant(&record(vec![KeyRole::Government]));
+        assert!(
+            government.contains(
+                "cancel signed by: government (half; the node (consensus) key must sign the other half)"
+            ),
+            "{government}"
+        );
+        let node = describe_participant(&record(vec![KeyRole::Consensus]));
+        assert!(
+            node.contains(
+                "cancel signed by: consensus (half; the government key must sign the other half)"
+            ),
+            "{node}"
+        );
+    }
 }

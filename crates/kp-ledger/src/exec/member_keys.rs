@@ -4,9 +4,13 @@
 //!
 //! A new consensus or government key takes effect at once. A recovery
 //! (begun by the recovery key) and the replacement of a registered recovery
-//! key (begun by the government key) wait `params.recovery_delay_ms`; until
-//! then either key can cancel. One change waits per member at most, so the
-//! schedule holds at most one entry per member.
+//! key (begun by the government key) wait `params.recovery_delay_ms`. Until
+//! then the recovery key cancels either at once, the government key cancels
+//! a recovery-key rotation at once, and a recovery is cancelled by the
+//! government key and the node key together (two transactions, one half
+//! each), so that a stolen government key alone cannot block a recovery.
+//! One change waits per member at most, so the schedule holds at most one
+//! entry per member.
 
 use super::{reject, Ctx, Exec};
 use crate::keys;
@@ -57,6 +61,9 @@ impl<S: StateStore> Ctx<'_, S> {
             KeyRole::Consensus => {
                 self.ov.delete(keys::node_key(&p.participant.node_key));
                 p.participant.node_key = *new_key;
+                // A node key the government key installed counts toward
+                // cancelling a recovery only once it has stood a full delay.
+                p.node_key_rotated_at = Some(self.time);
             }
             KeyRole::Government => {
                 self.ov
@@ -106,6 +113,7 @@ impl<S: StateStore> Ctx<'_, S> {
             new_recovery_key,
             begun_height: self.height,
             effective_at,
+            cancel_signed_by: Vec::new(),
         });
         self.write_member(&p);
         self.emit(LedgerEvent::KeyChangePending {
@@ -172,25 +180,29 @@ impl<S: StateStore> Ctx<'_, S> {
         )
     }
 
+    /// `CancelRecovery`. The recovery key withdraws either kind of pending
+    /// change at once; the government key cancels a recovery-key rotation at
+    /// once. A recovery needs the government key and the node key: each
+    /// signs a half, and the second half cancels it. A key that is both (a
+    /// member whose government key is still its node key) signs both halves.
     pub(super) fn cancel_recovery(
         &mut self,
         signer: &PublicKey,
         participant: &ParticipantCode,
     ) -> Exec<()> {
         let mut p = self.existing(participant)?;
-        let by = if p.participant.government_key == *signer {
-            KeyRole::Government
-        } else if p.participant.recovery_key == Some(*signer) {
-            KeyRole::Recovery
-        } else {
+        let is_recovery = p.participant.recovery_key == Some(*signer);
+        let is_government = p.participant.government_key == *signer;
+        let is_node = p.participant.node_key == *signer;
+        if !(is_recovery || is_government || is_node) {
             return reject(Rejection::SignerNotGovernmentKey {
                 participant: participant.clone(),
             });
-        };
+        }
         // A change whose time has come is no longer pending, even if this
         // block's housekeeping has not applied it yet (admission checks run
         // without housekeeping and must agree with execution).
-        let Some(pending) = p
+        let Some(mut pending) = p
             .pending_key_change
             .take()
             .filter(|pending| pending.effective_at > self.time)
@@ -198,6 +210,47 @@ impl<S: StateStore> Ctx<'_, S> {
             return reject(Rejection::NoPendingRecovery {
                 participant: participant.clone(),
             });
+        };
+        let by = if is_recovery {
+            KeyRole::Recovery
+        } else if pending.begun_by != KeyRole::Recovery {
+            // A rotation of the recovery key: the government key began it
+            // and may withdraw it; the node key has no say.
+            if !is_government {
+                return reject(Rejection::SignerNotGovernmentKey {
+                    participant: participant.clone(),
+                });
+            }
+            KeyRole::Government
+        } else {
+            let halves = self.cancel_halves(&p, &pending, is_government, is_node)?;
+            let fresh: Vec<KeyRole> = halves
+                .iter()
+                .copied()
+                .filter(|role| !pending.cancel_signed_by.contains(role))
+                .collect();
+            let Some(&first) = fresh.first() else {
+                let role = halves.first().copied().unwrap_or(KeyRole::Government);
+                return reject(Rejection::CancelAlreadySigned {
+                    participant: participant.clone(),
+                    role,
+                    awaiting: other_half(role),
+                });
+            };
+            pending.cancel_signed_by.extend(fresh.iter().copied());
+            pending.cancel_signed_by.sort();
+            pending.cancel_signed_by.dedup();
+            if pending.cancel_signed_by.len() < 2 {
+                p.pending_key_change = Some(pending);
+                self.write_member(&p);
+                self.emit(LedgerEvent::KeyChangeCancelSigned {
+                    participant: participant.clone(),
+                    by: first,
+                    awaiting: other_half(first),
+                });
+                return Ok(());
+            }
+            KeyRole::Government
         };
         self.ov
             .delete(keys::key_change_schedule(pending.effective_at, participant));
@@ -207,6 +260,46 @@ impl<S: StateStore> Ctx<'_, S> {
             by,
         });
         Ok(())
+    }
+
+    /// The halves of a recovery's cancellation this signer holds: the
+    /// government half if it is the government key, the node half if it is
+    /// the node key and that key stood a full recovery delay before the
+    /// recovery began (or was never rotated by the government key).
+    fn cancel_halves(
+        &self,
+        p: &ParticipantRecord,
+        pending: &PendingKeyChange,
+        is_government: bool,
+        is_node: bool,
+    ) -> Exec<Vec<KeyRole>> {
+        let mut halves = Vec::with_capacity(2);
+        if is_node {
+            let begun_at = Timestamp(
+                pending
+                    .effective_at
+                    .0
+                    .saturating_sub(self.params.recovery_delay_ms),
+            );
+            match p.node_key_rotated_at {
+                Some(rotated_at)
+                    if rotated_at.plus_ms(self.params.recovery_delay_ms) > begun_at =>
+                {
+                    // A node key the government key installed lately might
+                    // be a thief's: it does not count, alone or as a half
+                    // of a key that is both.
+                    return reject(Rejection::NodeKeyTooRecent {
+                        participant: p.participant.code.clone(),
+                        rotated_at,
+                    });
+                }
+                _ => halves.push(KeyRole::Consensus),
+            }
+        }
+        if is_government {
+            halves.push(KeyRole::Government);
+        }
+        Ok(halves)
     }
 
     /// Housekeeping: applies every pending key change whose time has come.
@@ -289,6 +382,14 @@ impl<S: StateStore> Ctx<'_, S> {
         self.ov.index_member_keys(&p.participant);
         self.write_member(p);
         Ok(())
+    }
+}
+
+/// The other half of a recovery's cancellation.
+fn other_half(role: KeyRole) -> KeyRole {
+    match role {
+        KeyRole::Consensus => KeyRole::Government,
+        _ => KeyRole::Consensus,
     }
 }
 

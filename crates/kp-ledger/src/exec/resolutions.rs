@@ -408,6 +408,7 @@ impl<S: StateStore> Ctx<'_, S> {
             sanction: None,
             authorities: Vec::new(),
             pending_key_change: None,
+            node_key_rotated_at: None,
         });
         self.changed(&p.code, change);
     }

@@ -166,6 +166,7 @@ impl<S: StateStore> Ledger<S> {
                 sanction: None,
                 authorities: Vec::new(),
                 pending_key_change: None,
+                node_key_rotated_at: None,
             });
         }
         for a in &genesis.authorities {
