@@ -86,6 +86,8 @@ const ALL_CODES: &[&str] = &[
     "compromise-in-future",
     "sanctioned-origin",
     "too-many-pending-resolutions",
+    "cancel-already-signed",
+    "node-key-too-recent",
 ];
 
 /// What a row's setup leaves for its transaction builder.
@@ -166,6 +168,12 @@ fn begin_recovery(member: &str) -> Payload {
         participant: code(member),
         new_government_key: extra_key(&format!("{member}-recovered")).public(),
         new_recovery_key: None,
+    }
+}
+
+fn cancel_recovery(member: &str) -> Payload {
+    Payload::CancelRecovery {
+        participant: code(member),
     }
 }
 
@@ -842,6 +850,35 @@ fn rows() -> Vec<Row> {
                 };
                 h.tx(&government_key("BW"), cancel)
             }
+        ),
+        row!(
+            "cancel-already-signed",
+            "the government key signs the same half of a cancel twice",
+            |h| {
+                key_roles(h);
+                let tx = h.tx(&recovery_key("BW"), begin_recovery("BW"));
+                assert_eq!(h.run(tx), Ok(()));
+                let tx = h.tx(&government_key("BW"), cancel_recovery("BW"));
+                assert_eq!(h.run(tx), Ok(()));
+            },
+            |h, _m: &Memo| h.tx(&government_key("BW"), cancel_recovery("BW"))
+        ),
+        row!(
+            "node-key-too-recent",
+            "a cancel by a node key the government key set just now",
+            |h| {
+                key_roles(h);
+                let rotate = Payload::RotateKey {
+                    participant: code("BW"),
+                    role: kp_types::KeyRole::Consensus,
+                    new_key: extra_key("bw-node-new").public(),
+                };
+                let tx = h.tx(&government_key("BW"), rotate);
+                assert_eq!(h.run(tx), Ok(()));
+                let tx = h.tx(&recovery_key("BW"), begin_recovery("BW"));
+                assert_eq!(h.run(tx), Ok(()));
+            },
+            |h, _m: &Memo| h.tx(&extra_key("bw-node-new"), cancel_recovery("BW"))
         ),
         // ---- compromise and laundering ----
         row!(
