@@ -12,14 +12,15 @@
 //! or the simulator's `MemStore`). Every value read is decoded with a size
 //! limit and checked against its key ("pair assertions": what was checked
 //! before writing is checked again after reading); a mismatch is
-//! [`StorageError::Corrupt`], never a panic.
+//! [`StoreError::Corrupt`], never a panic.
 
-use crate::error::{key_hex, Inconsistency, StorageError};
+use crate::error::key_hex;
 use crate::keys::{
     block_hash_key, decode_value, encode_value, height_key, height_of_key, last_block_key,
     table_prefix, tx_key, tx_prefix, unwrap_raw, wrap_raw, TABLE_BLOCK, TABLE_COMMIT,
     TABLE_RECEIPTS,
 };
+use kp_ledger::{Inconsistency, StoreError};
 use kp_ledger::{StateStore, WriteSet};
 use kp_types::block::BLOCK_BYTES_MAX;
 use kp_types::encoding::DECODE_BYTES_MAX;
@@ -77,7 +78,7 @@ impl BlockStore {
         block: &Block,
         certificate: &CommitCertificate,
         receipts_bytes: &[u8],
-    ) -> Result<WriteSet, StorageError> {
+    ) -> Result<WriteSet, StoreError> {
         let height = block.header.height;
         let block_hash = block.hash();
         if height == 0 {
@@ -110,7 +111,7 @@ impl BlockStore {
             wrap_raw(&certificate_bytes),
         );
         for (index, tx) in block.txs.iter().enumerate() {
-            let position = u32::try_from(index).map_err(|_| StorageError::TooLarge {
+            let position = u32::try_from(index).map_err(|_| StoreError::TooLarge {
                 what: "transactions in a block",
                 len: block.txs.len(),
                 limit: u32::MAX as usize,
@@ -129,7 +130,7 @@ impl BlockStore {
     pub fn block<S: StateStore + ?Sized>(
         store: &S,
         height: u64,
-    ) -> Result<Option<Block>, StorageError> {
+    ) -> Result<Option<Block>, StoreError> {
         let key = height_key(TABLE_BLOCK, height);
         let Some(value) = store.get(&key)? else {
             return Ok(None);
@@ -151,7 +152,7 @@ impl BlockStore {
     pub fn height_of<S: StateStore + ?Sized>(
         store: &S,
         hash: &Hash,
-    ) -> Result<Option<u64>, StorageError> {
+    ) -> Result<Option<u64>, StoreError> {
         let key = block_hash_key(hash);
         match store.get(&key)? {
             Some(value) => Ok(Some(decode_value(&key, &value, 8)?)),
@@ -163,7 +164,7 @@ impl BlockStore {
     pub fn block_by_hash<S: StateStore + ?Sized>(
         store: &S,
         hash: &Hash,
-    ) -> Result<Option<Block>, StorageError> {
+    ) -> Result<Option<Block>, StoreError> {
         let Some(height) = BlockStore::height_of(store, hash)? else {
             return Ok(None);
         };
@@ -189,7 +190,7 @@ impl BlockStore {
     pub fn commit_certificate<S: StateStore + ?Sized>(
         store: &S,
         height: u64,
-    ) -> Result<Option<CommitCertificate>, StorageError> {
+    ) -> Result<Option<CommitCertificate>, StoreError> {
         let key = height_key(TABLE_COMMIT, height);
         let Some(value) = store.get(&key)? else {
             return Ok(None);
@@ -213,7 +214,7 @@ impl BlockStore {
     pub fn tx_location<S: StateStore + ?Sized>(
         store: &S,
         tx_hash: &TxHash,
-    ) -> Result<Option<(u64, u32)>, StorageError> {
+    ) -> Result<Option<(u64, u32)>, StoreError> {
         Ok(BlockStore::tx_locations(store, tx_hash, 1)?
             .into_iter()
             .next())
@@ -227,7 +228,7 @@ impl BlockStore {
         store: &S,
         tx_hash: &TxHash,
         limit: usize,
-    ) -> Result<Vec<(u64, u32)>, StorageError> {
+    ) -> Result<Vec<(u64, u32)>, StoreError> {
         let prefix = tx_prefix(tx_hash);
         let entries = store.scan_prefix(&prefix, None, limit.min(TX_LOCATIONS_MAX))?;
         let mut out = Vec::with_capacity(entries.len());
@@ -250,7 +251,7 @@ impl BlockStore {
     pub fn receipts<S: StateStore + ?Sized>(
         store: &S,
         height: u64,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let key = height_key(TABLE_RECEIPTS, height);
         let Some(value) = store.get(&key)? else {
             return Ok(None);
@@ -266,7 +267,7 @@ impl BlockStore {
 
     /// Height of the last stored block; 0 when none is stored (height 0 is
     /// genesis, which has no block).
-    pub fn last_block_height<S: StateStore + ?Sized>(store: &S) -> Result<u64, StorageError> {
+    pub fn last_block_height<S: StateStore + ?Sized>(store: &S) -> Result<u64, StoreError> {
         let key = last_block_key();
         match store.get(&key)? {
             Some(value) => {
@@ -290,7 +291,7 @@ impl BlockStore {
         store: &S,
         from_height: u64,
         limit: usize,
-    ) -> Result<Vec<(Block, CommitCertificate)>, StorageError> {
+    ) -> Result<Vec<(Block, CommitCertificate)>, StoreError> {
         let mut out = Vec::new();
         let mut height = from_height;
         while out.len() < limit.min(BLOCK_RANGE_MAX) {
@@ -329,7 +330,7 @@ impl BlockStore {
         from_height: u64,
         limit: usize,
         bytes_max: usize,
-    ) -> Result<(Vec<u8>, usize), StorageError> {
+    ) -> Result<(Vec<u8>, usize), StoreError> {
         const LENGTH_BYTES: usize = 8;
         let mut out = vec![0u8; LENGTH_BYTES];
         let mut count: u64 = 0;
@@ -366,7 +367,7 @@ impl BlockStore {
     pub(crate) fn first_block_above<S: StateStore + ?Sized>(
         store: &S,
         height: u64,
-    ) -> Result<Option<u64>, StorageError> {
+    ) -> Result<Option<u64>, StoreError> {
         let after = height_key(TABLE_BLOCK, height);
         let page = store.scan_prefix(&table_prefix(TABLE_BLOCK), Some(&after), 1)?;
         match page.first() {
@@ -387,15 +388,15 @@ fn location_in_key(prefix: &[u8], key: &[u8]) -> Option<(u64, u32)> {
     Some((u64::from_be_bytes(*height), u32::from_be_bytes(position)))
 }
 
-fn check_len(what: &'static str, len: usize, limit: usize) -> Result<(), StorageError> {
+fn check_len(what: &'static str, len: usize, limit: usize) -> Result<(), StoreError> {
     if len > limit {
-        return Err(StorageError::TooLarge { what, len, limit });
+        return Err(StoreError::TooLarge { what, len, limit });
     }
     Ok(())
 }
 
-fn corrupt(key: &[u8], detail: String) -> StorageError {
-    StorageError::Corrupt {
+fn corrupt(key: &[u8], detail: String) -> StoreError {
+    StoreError::Corrupt {
         key_hex: key_hex(key),
         detail,
     }

@@ -12,9 +12,9 @@
 //! ledger's applied height and passes it in.
 
 use crate::blocks::BlockStore;
-use crate::error::{Inconsistency, StorageError};
 use crate::keys::{height_key, tx_key, TABLE_RECEIPTS};
 use kp_ledger::StateStore;
+use kp_ledger::{Inconsistency, StoreError};
 use kp_types::Hash;
 
 /// Where a node resumes: the last block that is stored and applied.
@@ -41,7 +41,7 @@ pub enum CheckDepth {
 pub fn check_consistency<S: StateStore + ?Sized>(
     store: &S,
     ledger_height: u64,
-) -> Result<ConsistentHeight, StorageError> {
+) -> Result<ConsistentHeight, StoreError> {
     check_consistency_with(store, ledger_height, CheckDepth::Full)
 }
 
@@ -52,13 +52,13 @@ pub fn check_consistency<S: StateStore + ?Sized>(
 /// its hash-index entry and an index entry for every transaction.
 ///
 /// Returns where to resume, or the first problem found as
-/// [`StorageError::Inconsistent`] (or [`StorageError::Corrupt`] for a value
+/// [`StoreError::Inconsistent`] (or [`StoreError::Corrupt`] for a value
 /// that does not decode or contradicts its key).
 pub fn check_consistency_with<S: StateStore + ?Sized>(
     store: &S,
     ledger_height: u64,
     depth: CheckDepth,
-) -> Result<ConsistentHeight, StorageError> {
+) -> Result<ConsistentHeight, StoreError> {
     let last = BlockStore::last_block_height(store)?;
     if last != ledger_height {
         return Err(Inconsistency::HeightMismatch {
@@ -108,7 +108,7 @@ fn check_height<S: StateStore + ?Sized>(
     store: &S,
     height: u64,
     expected_prev: Hash,
-) -> Result<Hash, StorageError> {
+) -> Result<Hash, StoreError> {
     // The reader already refuses a block whose header names another height.
     let Some(block) = BlockStore::block(store, height)? else {
         return Err(Inconsistency::MissingBlock { height }.into());

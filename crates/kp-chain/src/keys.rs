@@ -8,7 +8,8 @@
 //! format gets new version bytes, so old and new entries can live side by side
 //! while a migration runs, and a reader never mistakes one for the other.
 
-use crate::error::{key_hex, StorageError};
+use crate::error::key_hex;
+use kp_ledger::StoreError;
 use kp_ledger::HOST_KEY_PREFIX_MIN;
 use kp_types::Hash;
 use serde::{de::DeserializeOwned, Serialize};
@@ -123,14 +124,14 @@ pub fn wrap_raw(bytes: &[u8]) -> Vec<u8> {
 
 /// The body of a value written by [`encode_value`] or [`wrap_raw`], after
 /// checking its version byte.
-pub fn unwrap_raw<'a>(key: &[u8], value: &'a [u8]) -> Result<&'a [u8], StorageError> {
+pub fn unwrap_raw<'a>(key: &[u8], value: &'a [u8]) -> Result<&'a [u8], StoreError> {
     match value.split_first() {
         Some((&VALUE_V1, body)) => Ok(body),
-        Some((version, _)) => Err(StorageError::Corrupt {
+        Some((version, _)) => Err(StoreError::Corrupt {
             key_hex: key_hex(key),
             detail: format!("unknown value format version {version}"),
         }),
-        None => Err(StorageError::Corrupt {
+        None => Err(StoreError::Corrupt {
             key_hex: key_hex(key),
             detail: "empty value".to_string(),
         }),
@@ -144,9 +145,9 @@ pub fn decode_value<T: DeserializeOwned>(
     key: &[u8],
     value: &[u8],
     limit: usize,
-) -> Result<T, StorageError> {
+) -> Result<T, StoreError> {
     let body = unwrap_raw(key, value)?;
-    kp_types::decode(body, limit).map_err(|e| StorageError::Corrupt {
+    kp_types::decode(body, limit).map_err(|e| StoreError::Corrupt {
         key_hex: key_hex(key),
         detail: e.to_string(),
     })
@@ -186,15 +187,15 @@ mod tests {
         other[0] = 2;
         assert!(matches!(
             decode_value::<u64>(b"k", &other, 8),
-            Err(StorageError::Corrupt { .. })
+            Err(StoreError::Corrupt { .. })
         ));
         assert!(matches!(
             decode_value::<u64>(b"k", &[], 8),
-            Err(StorageError::Corrupt { .. })
+            Err(StoreError::Corrupt { .. })
         ));
         assert!(matches!(
             decode_value::<u64>(b"k", &bytes[..5], 8),
-            Err(StorageError::Corrupt { .. })
+            Err(StoreError::Corrupt { .. })
         ));
     }
 }

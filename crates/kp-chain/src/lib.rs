@@ -16,8 +16,8 @@
 //!   resume.
 //! * [`TxFilter`] tells which transaction hashes the block index may hold,
 //!   so that most new submissions skip the index lookup.
-//! * [`StorageError`] is the one error type of the stores (this crate and
-//!   the sled binding); it converts to and from `kp_ledger::StoreError`.
+//! * [`StoreError`] (`kp_ledger::StoreError`, re-exported) is the one error
+//!   type of every store: the trait, this crate and the sled binding.
 //!
 //! # Key layout
 //!
@@ -44,15 +44,15 @@
 //!
 //! Versions: the second key byte is the table's key-format version and the
 //! first value byte is the value-format version (both `0x01` now); a reader
-//! refuses any other value version as [`StorageError::Corrupt`]. `encode` is
+//! refuses any other value version as [`StoreError::Corrupt`]. `encode` is
 //! [`kp_types::encode`] (bincode 2, big-endian fixed-width integers, ADR
 //! 0001); every stored value is decoded with [`kp_types::decode`] and a size
 //! limit, and checked against its key. The schema marker (written on first
 //! open, checked on every open) names the layout as a whole: a store of
 //! another schema version is refused with
-//! [`StorageError::UnknownSchemaVersion`] (by `kp-storage`, which opens the
+//! [`StoreError::UnknownSchemaVersion`] (by `kp-storage`, which opens the
 //! database), and a database with data but no marker with
-//! [`StorageError::NotAKpledgerStore`].
+//! [`StoreError::NotAKpledgerStore`].
 //!
 //! The transaction index puts the location in the key, not only in the value,
 //! so that a hash ordered twice (a replay the ledger rejected and kept with
@@ -72,5 +72,6 @@ pub use blocks::{
     BlockStore, BLOCK_RANGE_MAX, COMMIT_CERTIFICATE_BYTES_MAX, RECEIPTS_BYTES_MAX, TX_LOCATIONS_MAX,
 };
 pub use consistency::{check_consistency, check_consistency_with, CheckDepth, ConsistentHeight};
-pub use error::{key_hex, Inconsistency, StorageError};
+pub use error::key_hex;
+pub use kp_ledger::{Inconsistency, StoreError};
 pub use tx_filter::TxFilter;

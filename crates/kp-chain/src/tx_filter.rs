@@ -14,10 +14,10 @@
 //! holds but the store does not yet hold only costs a lookup). Memory: about
 //! 10 bits per indexed transaction ([`kp_ledger::bloom::HashBloom`]).
 
-use crate::error::StorageError;
 use crate::keys::{table_prefix, TABLE_TX};
 use kp_ledger::bloom::HashBloom;
 use kp_ledger::StateStore;
+use kp_ledger::StoreError;
 use kp_types::TxHash;
 
 /// Index entries read per page while building.
@@ -36,7 +36,7 @@ impl TxFilter {
     }
 
     /// A filter of every hash in the transaction index of `store`.
-    pub fn build<S: StateStore + ?Sized>(store: &S) -> Result<TxFilter, StorageError> {
+    pub fn build<S: StateStore + ?Sized>(store: &S) -> Result<TxFilter, StoreError> {
         let prefix = table_prefix(TABLE_TX);
         let mut filter = TxFilter::new();
         let mut after: Option<Vec<u8>> = None;
@@ -46,7 +46,7 @@ impl TxFilter {
                 let hash = key
                     .get(prefix.len()..prefix.len() + 32)
                     .and_then(|h| <[u8; 32]>::try_from(h).ok())
-                    .ok_or_else(|| StorageError::Corrupt {
+                    .ok_or_else(|| StoreError::Corrupt {
                         key_hex: crate::error::key_hex(key),
                         detail: "transaction index key too short".into(),
                     })?;

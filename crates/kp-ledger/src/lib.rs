@@ -79,6 +79,7 @@ pub mod root;
 mod state;
 mod stats;
 pub mod store;
+mod store_error;
 pub mod testkit;
 
 pub use error::{BlockError, LedgerError};
@@ -99,3 +100,4 @@ pub use records_tree::{RecordVersions, RECORD_VERSIONS_KEPT};
 pub use rejection::Rejection;
 pub use state::GlobalQuarterStats;
 pub use store::{MemStore, StateStore, StoreError, WriteSet, HOST_KEY_PREFIX_MIN};
+pub use store_error::Inconsistency;

@@ -8,33 +8,12 @@
 //! [`WriteSet`], so that a decided block and the state it produces are written
 //! in one atomic commit.
 
+pub use crate::store_error::StoreError;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use thiserror::Error;
 
 /// Keys whose first byte is at least this belong to the host, never to the ledger.
 pub const HOST_KEY_PREFIX_MIN: u8 = 0x80;
-
-/// A storage failure. The ledger treats it as fatal: the node must stop.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    /// The backend failed to read or write.
-    #[error("storage backend failed during {operation}: {detail}")]
-    Backend {
-        /// What was being done.
-        operation: &'static str,
-        /// What the backend reported.
-        detail: String,
-    },
-    /// Stored bytes did not decode: the store is corrupt or of another version.
-    #[error("stored value under key {key_hex} is corrupt: {detail}")]
-    Corrupt {
-        /// The key, in hex.
-        key_hex: String,
-        /// The decoder's complaint.
-        detail: String,
-    },
-}
 
 /// A set of puts (`Some`) and deletes (`None`) to apply atomically.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

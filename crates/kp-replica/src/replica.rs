@@ -3,7 +3,7 @@
 
 use crate::mempool::{Mempool, MempoolError};
 use crate::sync::{Sync, SyncConfig, SyncRequest};
-use kp_chain::{BlockStore, StorageError, TxFilter};
+use kp_chain::{BlockStore, TxFilter};
 use kp_consensus::{Action, Consensus, ConsensusMessage, Input, SafetyState, SharedBlock, Timeout};
 use kp_ledger::{BlockReceipt, Ledger, LedgerError, Pending, Rejection, StateStore, StoreError};
 use kp_types::tx::{Payload, Transaction};
@@ -281,7 +281,7 @@ impl<S: StateStore> Replica<S> {
         key: SigningKey,
         consensus: Consensus,
         ledger: Ledger<S>,
-    ) -> Result<Replica<S>, StorageError> {
+    ) -> Result<Replica<S>, StoreError> {
         let mempool = Mempool::new(config.mempool_size_max.max(1));
         let decided = TxFilter::build(ledger.store())?;
         Ok(Replica {
@@ -488,8 +488,7 @@ impl<S: StateStore> Replica<S> {
     ) -> Result<(), LedgerError> {
         let receipts = &pending.receipt().receipts;
         let receipts_bytes = kp_types::encode(receipts);
-        let writes = BlockStore::try_block_writes(block, certificate, &receipts_bytes)
-            .map_err(StoreError::from)?;
+        let writes = BlockStore::try_block_writes(block, certificate, &receipts_bytes)?;
         for r in receipts {
             self.decided.note(&r.tx_hash);
         }

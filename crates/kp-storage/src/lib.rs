@@ -69,13 +69,13 @@
 pub mod safety;
 pub mod sled_store;
 
-pub use kp_chain::StorageError;
+pub use kp_chain::StoreError;
 pub use safety::{SafetyStore, SavedSafety, SAFETY_STATE_BYTES_MAX};
 pub use sled_store::SledStore;
 
 /// Maps a sled error to ours, naming the operation that failed.
-pub(crate) fn backend(operation: &'static str) -> impl Fn(sled::Error) -> StorageError {
-    move |error| StorageError::Backend {
+pub(crate) fn backend(operation: &'static str) -> impl Fn(sled::Error) -> StoreError {
+    move |error| StoreError::Backend {
         operation,
         detail: error.to_string(),
     }

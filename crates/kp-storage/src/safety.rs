@@ -13,7 +13,7 @@
 use crate::backend;
 use crate::sled_store::SledStore;
 use kp_chain::keys::{unwrap_raw, wrap_raw, KEY_V1};
-use kp_chain::StorageError;
+use kp_chain::StoreError;
 
 /// Name of the sled tree that holds the safety state.
 pub const SAFETY_TREE: &[u8] = b"kpledger/consensus-safety";
@@ -60,7 +60,7 @@ pub struct SafetyStore {
 
 impl SafetyStore {
     /// The safety state of `store`'s database.
-    pub fn open(store: &SledStore) -> Result<SafetyStore, StorageError> {
+    pub fn open(store: &SledStore) -> Result<SafetyStore, StoreError> {
         let tree = store
             .db()
             .open_tree(SAFETY_TREE)
@@ -73,9 +73,9 @@ impl SafetyStore {
 
     /// Replaces the safety state with `bytes` and makes it durable before
     /// returning. Call it before sending the vote that depends on it.
-    pub fn save(&self, bytes: &[u8]) -> Result<(), StorageError> {
+    pub fn save(&self, bytes: &[u8]) -> Result<(), StoreError> {
         if bytes.len() > SAFETY_STATE_BYTES_MAX {
-            return Err(StorageError::TooLarge {
+            return Err(StoreError::TooLarge {
                 what: "consensus safety state",
                 len: bytes.len(),
                 limit: SAFETY_STATE_BYTES_MAX,
@@ -98,10 +98,10 @@ impl SafetyStore {
     /// returning. A whole state saved earlier by [`SafetyStore::save`] is
     /// removed in the same batch, so that it can never be read in place of
     /// a newer record.
-    pub fn save_parts(&self, record: &[u8], blocks: Option<&[u8]>) -> Result<(), StorageError> {
+    pub fn save_parts(&self, record: &[u8], blocks: Option<&[u8]>) -> Result<(), StoreError> {
         let len = record.len() + blocks.map_or(0, <[u8]>::len);
         if len > SAFETY_STATE_BYTES_MAX {
-            return Err(StorageError::TooLarge {
+            return Err(StoreError::TooLarge {
                 what: "consensus safety state",
                 len,
                 limit: SAFETY_STATE_BYTES_MAX,
@@ -120,7 +120,7 @@ impl SafetyStore {
     }
 
     /// The last saved safety state in whichever format it was saved.
-    pub fn load_parts(&self) -> Result<SavedSafety, StorageError> {
+    pub fn load_parts(&self) -> Result<SavedSafety, StoreError> {
         if let Some(record) = self.read(SAFETY_RECORD_KEY)? {
             let blocks = self.read(SAFETY_BLOCKS_KEY)?;
             return Ok(SavedSafety::Parts { record, blocks });
@@ -132,18 +132,18 @@ impl SafetyStore {
     }
 
     /// The last saved safety state, or `None` on a node that never voted.
-    pub fn load(&self) -> Result<Option<Vec<u8>>, StorageError> {
+    pub fn load(&self) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(SAFETY_KEY)
     }
 
     /// The body of the value at `key` of the safety tree, checked for size
     /// and format version.
-    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(value) = self.tree.get(key).map_err(backend("load safety state"))? else {
             return Ok(None);
         };
         if value.len() > SAFETY_STATE_BYTES_MAX + 1 {
-            return Err(StorageError::Corrupt {
+            return Err(StoreError::Corrupt {
                 key_hex: kp_chain::key_hex(key),
                 detail: format!("safety value of {} bytes is over the limit", value.len()),
             });
@@ -152,17 +152,17 @@ impl SafetyStore {
     }
 
     /// [`SafetyStore::load`] decoded with [`kp_types::decode`] within
-    /// `limit` bytes; bytes that do not decode are [`StorageError::Corrupt`].
+    /// `limit` bytes; bytes that do not decode are [`StoreError::Corrupt`].
     pub fn load_decoded<T: serde::de::DeserializeOwned>(
         &self,
         limit: usize,
-    ) -> Result<Option<T>, StorageError> {
+    ) -> Result<Option<T>, StoreError> {
         let Some(bytes) = self.load()? else {
             return Ok(None);
         };
         kp_types::decode(&bytes, limit)
             .map(Some)
-            .map_err(|e| StorageError::Corrupt {
+            .map_err(|e| StoreError::Corrupt {
                 key_hex: kp_chain::key_hex(SAFETY_KEY),
                 detail: format!("consensus safety state: {e}"),
             })
@@ -217,7 +217,7 @@ mod tests {
         safety.save(b"xyz").unwrap();
         assert!(matches!(
             safety.load_decoded::<(u64, u32)>(64),
-            Err(StorageError::Corrupt { .. })
+            Err(StoreError::Corrupt { .. })
         ));
     }
 
@@ -227,7 +227,7 @@ mod tests {
         let big = vec![0u8; SAFETY_STATE_BYTES_MAX + 1];
         assert!(matches!(
             safety.save(&big),
-            Err(StorageError::TooLarge { .. })
+            Err(StoreError::TooLarge { .. })
         ));
         assert_eq!(safety.load().unwrap(), None);
     }
@@ -272,7 +272,7 @@ mod tests {
         let big = vec![0u8; SAFETY_STATE_BYTES_MAX];
         assert!(matches!(
             safety.save_parts(b"r4", Some(&big)),
-            Err(StorageError::TooLarge { .. })
+            Err(StoreError::TooLarge { .. })
         ));
         assert_eq!(safety.load_parts().unwrap(), parts(b"r3", b""));
         safety.save(b"whole again").unwrap();
@@ -286,6 +286,6 @@ mod tests {
     fn unknown_value_version_is_corrupt() {
         let (_dir, safety) = temp_safety();
         safety.tree.insert(SAFETY_KEY, vec![9u8, 1, 2]).unwrap();
-        assert!(matches!(safety.load(), Err(StorageError::Corrupt { .. })));
+        assert!(matches!(safety.load(), Err(StoreError::Corrupt { .. })));
     }
 }

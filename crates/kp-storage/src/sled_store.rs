@@ -14,8 +14,8 @@
 
 use crate::backend;
 use crate::safety::SafetyStore;
+use kp_chain::key_hex;
 use kp_chain::keys::{SCHEMA_KEY, SCHEMA_VERSION};
-use kp_chain::{key_hex, StorageError};
 use kp_ledger::{StateStore, StoreError, WriteSet};
 use std::fs::File;
 use std::ops::Bound;
@@ -29,7 +29,7 @@ pub const CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 /// A sled database used as the node's state store. Clones share the database.
 ///
 /// Open it once per process: sled locks the directory, and a second open of
-/// the same path fails with [`StorageError::Open`] (after a short bounded
+/// the same path fails with [`StoreError::Open`] (after a short bounded
 /// wait, since a store just dropped may still hold the lock).
 #[derive(Clone, Debug)]
 pub struct SledStore {
@@ -59,8 +59,8 @@ struct DiskSync {
 }
 
 impl DiskSync {
-    fn open(path: &Path) -> Result<DiskSync, StorageError> {
-        let open_error = |e: std::io::Error| StorageError::Open {
+    fn open(path: &Path) -> Result<DiskSync, StoreError> {
+        let open_error = |e: std::io::Error| StoreError::Open {
             path: path.display().to_string(),
             detail: format!("cannot open sled's files for fsync: {e}"),
         };
@@ -78,8 +78,8 @@ impl DiskSync {
         })
     }
 
-    fn sync(&self) -> Result<(), StorageError> {
-        let io = |e: std::io::Error| StorageError::Backend {
+    fn sync(&self) -> Result<(), StoreError> {
+        let io = |e: std::io::Error| StoreError::Backend {
             operation: "fsync",
             detail: e.to_string(),
         };
@@ -147,9 +147,9 @@ impl SledStore {
     ///
     /// A new store gets the schema marker of this build; an existing store
     /// must carry the same one, otherwise it is refused with
-    /// [`StorageError::UnknownSchemaVersion`] (written by another build) or
-    /// [`StorageError::NotAKpledgerStore`] (data but no marker).
-    pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StorageError> {
+    /// [`StoreError::UnknownSchemaVersion`] (written by another build) or
+    /// [`StoreError::NotAKpledgerStore`] (data but no marker).
+    pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
         SledStore::open_with_cache(path, CACHE_BYTES_DEFAULT)
     }
 
@@ -157,7 +157,7 @@ impl SledStore {
     pub fn open_with_cache(
         path: impl AsRef<Path>,
         cache_bytes: u64,
-    ) -> Result<SledStore, StorageError> {
+    ) -> Result<SledStore, StoreError> {
         let path = path.as_ref();
         let config = sled::Config::new().path(path).cache_capacity(cache_bytes);
         let mut attempt = 1;
@@ -183,7 +183,7 @@ impl SledStore {
                     } else {
                         e.to_string()
                     };
-                    return Err(StorageError::Open {
+                    return Err(StoreError::Open {
                         path: path.display().to_string(),
                         detail,
                     });
@@ -197,13 +197,13 @@ impl SledStore {
     }
 
     /// Reads the schema marker, writing it into a brand-new store.
-    fn check_schema(&self, path: &Path) -> Result<(), StorageError> {
+    fn check_schema(&self, path: &Path) -> Result<(), StoreError> {
         let stored = self.db.get(SCHEMA_KEY).map_err(backend("read schema"))?;
         match stored {
             Some(bytes) => {
                 let found = decode_schema(&bytes)?;
                 if found != SCHEMA_VERSION {
-                    return Err(StorageError::UnknownSchemaVersion {
+                    return Err(StoreError::UnknownSchemaVersion {
                         found,
                         supported: SCHEMA_VERSION,
                     });
@@ -218,7 +218,7 @@ impl SledStore {
                 let has_data = self.db.first().map_err(backend("read schema"))?.is_some();
                 let has_trees = self.db.tree_names().len() > 1;
                 if has_data || has_trees {
-                    return Err(StorageError::NotAKpledgerStore {
+                    return Err(StoreError::NotAKpledgerStore {
                         path: path.display().to_string(),
                     });
                 }
@@ -231,12 +231,12 @@ impl SledStore {
     }
 
     /// The consensus safety state of this database.
-    pub fn safety_store(&self) -> Result<SafetyStore, StorageError> {
+    pub fn safety_store(&self) -> Result<SafetyStore, StoreError> {
         SafetyStore::open(self)
     }
 
     /// Bytes the database occupies on disk (for metrics).
-    pub fn size_on_disk(&self) -> Result<u64, StorageError> {
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.db.size_on_disk().map_err(backend("size on disk"))
     }
 
@@ -249,7 +249,7 @@ impl SledStore {
 
     /// Makes everything written so far durable: sled's flush, then a real
     /// fsync of what it wrote ([`DiskSync`]).
-    pub(crate) fn flush(&self, operation: &'static str) -> Result<(), StorageError> {
+    pub(crate) fn flush(&self, operation: &'static str) -> Result<(), StoreError> {
         self.db.flush().map_err(backend(operation))?;
         self.disk.sync()
     }
@@ -257,8 +257,8 @@ impl SledStore {
 
 /// The schema marker is a bare big-endian `u32` (no value envelope): it is
 /// what tells a reader which envelope to expect, so it cannot depend on one.
-fn decode_schema(bytes: &[u8]) -> Result<u32, StorageError> {
-    let array: [u8; 4] = bytes.try_into().map_err(|_| StorageError::Corrupt {
+fn decode_schema(bytes: &[u8]) -> Result<u32, StoreError> {
+    let array: [u8; 4] = bytes.try_into().map_err(|_| StoreError::Corrupt {
         key_hex: key_hex(SCHEMA_KEY),
         detail: format!("schema marker of {} bytes, expected 4", bytes.len()),
     })?;
@@ -469,7 +469,7 @@ mod tests {
         }
         assert_eq!(
             SledStore::open(&path).unwrap_err(),
-            StorageError::UnknownSchemaVersion {
+            StoreError::UnknownSchemaVersion {
                 found: 7,
                 supported: SCHEMA_VERSION
             }
@@ -487,7 +487,7 @@ mod tests {
         }
         assert!(matches!(
             SledStore::open(&path),
-            Err(StorageError::Corrupt { .. })
+            Err(StoreError::Corrupt { .. })
         ));
     }
 
@@ -502,7 +502,7 @@ mod tests {
         }
         assert!(matches!(
             SledStore::open(&path),
-            Err(StorageError::NotAKpledgerStore { .. })
+            Err(StoreError::NotAKpledgerStore { .. })
         ));
     }
 
@@ -510,7 +510,7 @@ mod tests {
     fn second_open_in_one_process_fails_cleanly() {
         let (dir, _store) = temp();
         let error = SledStore::open(dir.path().join("db")).unwrap_err();
-        assert!(matches!(error, StorageError::Open { .. }), "{error:?}");
+        assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
         let text = error.to_string();
         assert!(text.contains("another process has it open"), "{text}");
         assert!(!text.contains("WouldBlock"), "{text}");

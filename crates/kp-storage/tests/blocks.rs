@@ -9,7 +9,7 @@ use kp_chain::keys::{
 };
 use kp_chain::{
     check_consistency, check_consistency_with, BlockStore, CheckDepth, ConsistentHeight,
-    Inconsistency, StorageError,
+    Inconsistency, StoreError,
 };
 use kp_ledger::{MemStore, StateStore, WriteSet, HOST_KEY_PREFIX_MIN};
 use kp_storage::SledStore;
@@ -135,7 +135,7 @@ fn empty_store_is_at_genesis() {
     );
     assert_eq!(
         check_consistency(&store, 1).unwrap_err(),
-        StorageError::Inconsistent(Inconsistency::HeightMismatch {
+        StoreError::Inconsistent(Inconsistency::HeightMismatch {
             last_block_height: 0,
             ledger_height: 1
         })
@@ -163,14 +163,14 @@ fn mismatched_certificate_and_genesis_block_are_refused() {
     let (_, other_certificate) = &chain[1];
     assert!(matches!(
         BlockStore::try_block_writes(block, other_certificate, b""),
-        Err(StorageError::Inconsistent(
+        Err(StoreError::Inconsistent(
             Inconsistency::CertificateMismatch { height: 1, .. }
         ))
     ));
     let genesis = common::block(0, Hash::ZERO, vec![]);
     assert_eq!(
         BlockStore::try_block_writes(&genesis, &certificate(&genesis), b"").unwrap_err(),
-        StorageError::Inconsistent(Inconsistency::BlockAtGenesis)
+        StoreError::Inconsistent(Inconsistency::BlockAtGenesis)
     );
 }
 
@@ -266,9 +266,9 @@ fn put(store: &SledStore, key: Vec<u8>, value: Vec<u8>) {
     store.commit(&writes).unwrap();
 }
 
-fn inconsistency(result: Result<ConsistentHeight, StorageError>) -> Inconsistency {
+fn inconsistency(result: Result<ConsistentHeight, StoreError>) -> Inconsistency {
     match result {
-        Err(StorageError::Inconsistent(problem)) => problem,
+        Err(StoreError::Inconsistent(problem)) => problem,
         other => panic!("expected an inconsistency, got {other:?}"),
     }
 }
@@ -483,7 +483,7 @@ fn garbage_values_are_corrupt_not_panics() {
                         assert!(
                             matches!(
                                 error,
-                                StorageError::Corrupt { .. } | StorageError::Inconsistent(_)
+                                StoreError::Corrupt { .. } | StoreError::Inconsistent(_)
                             ),
                             "{error:?}"
                         );
@@ -504,7 +504,7 @@ fn block_stored_under_the_wrong_height_is_corrupt() {
     put(&store, height_key(TABLE_BLOCK, 2), value);
     assert!(matches!(
         BlockStore::block(&store, 2),
-        Err(StorageError::Corrupt { .. })
+        Err(StoreError::Corrupt { .. })
     ));
     // The hash index of block 2 now leads to a block that is not block 2.
     assert!(BlockStore::block_by_hash(&store, &chain[1].0.hash()).is_err());

@@ -105,15 +105,12 @@ pub enum NodeError {
     /// The node key is unusable.
     #[error(transparent)]
     Key(#[from] keys::KeyFileError),
-    /// The store failed or is inconsistent.
+    /// The store failed or is inconsistent (fatal).
     #[error("storage: {0}")]
-    Storage(#[from] kp_storage::StorageError),
+    Storage(#[from] kp_ledger::StoreError),
     /// The ledger failed (a storage failure underneath: fatal).
     #[error("ledger: {0}")]
     Ledger(#[from] kp_ledger::LedgerError),
-    /// A store commit failed (fatal).
-    #[error("store: {0}")]
-    Store(#[from] kp_ledger::StoreError),
     /// The persisted consensus safety state does not decode.
     #[error(
         "the consensus safety state on disk is corrupt: {source}; restore the data directory \

@@ -187,7 +187,7 @@ impl Node {
         match write.await {
             Ok(written) => written?,
             Err(e) => {
-                return Err(NodeError::Storage(kp_storage::StorageError::Backend {
+                return Err(NodeError::Storage(kp_ledger::StoreError::Backend {
                     operation: "write synced blocks",
                     detail: e.to_string(),
                 }))
