@@ -92,6 +92,19 @@ impl Sim {
         // Halves received before the crash are forgotten with the core's votes.
         self.received_halves
             .retain(|(_, replica), _| *replica != node);
+        // So is the evidence it signed and had not yet seen decided: it sat
+        // in the pool, which a crash loses (as a node's does). An
+        // equivocation this replica alone saw is no longer owed to the
+        // ledger; one that another honest validator saw still is. (Seed
+        // 2037 of the 2000-2999 sweep: the only witness crashed while a
+        // partition kept its evidence from every block.)
+        let recorded = &self.recorded_evidence;
+        for (id, by) in self.observed.iter_mut() {
+            if !recorded.contains(id) {
+                by.remove(&node);
+            }
+        }
+        self.observed.retain(|_, by| !by.is_empty());
         // The replica (core, pool, pending timers) is dead with it; only
         // its store and safety state are read again.
         let r = &mut self.replicas[node];
