@@ -37,16 +37,27 @@ pub fn kpledger_bin() -> PathBuf {
 /// Ranges handed out within one test process never overlap (tests run in
 /// parallel threads); the starting point depends on the process id so that
 /// concurrent test processes are unlikely to collide, and every port is
-/// checked free before it is handed out.
+/// checked free before it is handed out. Ranges lie below the kernel's
+/// ephemeral port range, which outgoing connections draw from.
 pub fn free_port_range(count: u16) -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    const LOW: u32 = 20_000;
-    const SPAN: u32 = 30_000;
-    let origin = (std::process::id().wrapping_mul(7919)) % SPAN;
+    // Below the kernel's ephemeral range: a port checked free here and bound
+    // by a node a moment later must not be taken meanwhile as the source
+    // port of an outgoing connection (61 devnet nodes open thousands; two
+    // nodes once failed to bind their listen port that way).
+    const LOW: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_low
+        .saturating_sub(LOW)
+        .max(4 * u32::from(count) + 1_000);
+    let origin = (std::process::id().wrapping_mul(7919)) % span;
     for _ in 0..500 {
         let offset = NEXT.fetch_add(u32::from(count), Ordering::SeqCst);
-        let base = LOW + (origin + offset) % (SPAN - u32::from(count));
+        let base = LOW + (origin + offset) % (span - u32::from(count));
         let base = base as u16;
         let all_free = (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if all_free {
