@@ -10,7 +10,7 @@ use kp_types::{
     Authority, Domain, Hash, Participant, ParticipantCode, ParticipantKind, PublicKey, Timestamp,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
 /// Why a genesis document is refused.
@@ -104,6 +104,12 @@ pub enum GenesisError {
 pub const PARTICIPANTS_MAX: usize = 1_000;
 /// Most authorities a genesis lists.
 pub const GENESIS_AUTHORITIES_MAX: usize = 10_000;
+/// Most authorities one member may register (revoked ones included), in
+/// genesis and after. Small enough that a member's whole list fits in one
+/// records proof beside its record, its count and the genesis record, so a
+/// light client can see the list complete.
+pub const AUTHORITIES_PER_PARTICIPANT_MAX: usize = 256;
+const _: () = assert!(AUTHORITIES_PER_PARTICIPANT_MAX + 3 <= crate::proof::PROOF_RECORDS_MAX);
 
 /// The genesis document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,7 +246,17 @@ impl Genesis {
             }
         }
         let mut ids = BTreeSet::new();
+        let mut per_member: BTreeMap<&ParticipantCode, usize> = BTreeMap::new();
         for a in &self.authorities {
+            let n = per_member.entry(&a.participant).or_default();
+            *n += 1;
+            if *n > AUTHORITIES_PER_PARTICIPANT_MAX {
+                return Err(GenesisError::TooMany {
+                    what: "authorities of one member",
+                    count: *n,
+                    max: AUTHORITIES_PER_PARTICIPANT_MAX,
+                });
+            }
             if !ids.insert(a.id.clone()) {
                 return Err(GenesisError::DuplicateAuthority {
                     id: a.id.to_string(),

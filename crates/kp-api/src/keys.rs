@@ -113,6 +113,9 @@ pub mod table {
     pub const KEY_CHANGE_SCHEDULE: u8 = 0x18;
     /// Certificates by their issuing authority.
     pub const CERTIFICATE_BY_AUTHORITY: u8 = 0x19;
+    /// How many authorities a member has registered (revoked ones included):
+    /// proven beside the member's authorities, it shows a list complete.
+    pub const AUTHORITY_COUNT: u8 = 0x1A;
     /// First table of the (uncommitted) state-root machinery.
     pub const ROOT_MACHINERY_MIN: u8 = 0x7D;
     /// Stored root, for the check on open.
@@ -191,6 +194,11 @@ pub fn authority_by_participant(code: &ParticipantCode, id: &str) -> Vec<u8> {
         table::AUTHORITY_BY_PARTICIPANT,
         &[code.as_str().as_bytes(), &[0], id.as_bytes()],
     )
+}
+
+/// How many authorities a member has registered.
+pub fn authority_count(code: &ParticipantCode) -> Vec<u8> {
+    key(table::AUTHORITY_COUNT, &[code.as_str().as_bytes()])
 }
 
 /// An authority key.

@@ -275,9 +275,9 @@ fn proven<T>(proof: &RecordsProof, value: Option<T>) -> Proven<T> {
 /// Verifies `proof` of Participant `code` against its anchor, which the
 /// caller has verified with the light client: the Participant's record
 /// (membership, sanction with scope and zones, node key) or its absence,
-/// and each authority the proof lists, which must be this Participant's.
-/// The returned record's `authorities` holds those proven; a proof cannot
-/// show that the node listed them all.
+/// and its authorities: each must be this Participant's, and together they
+/// must be as many as the proven count of its registrations, so a node can
+/// neither slip in another's authority nor leave one out.
 pub fn verify_participant(
     proof: &RecordsProof,
     code: &ParticipantCode,
@@ -298,8 +298,11 @@ pub fn verify_participant(
     }
     record.authorities.clear();
     let authority_table = keys::authority("");
+    let mut seen = std::collections::BTreeSet::new();
     for r in &proof.records {
-        if !r.key.starts_with(&authority_table) || r.value.is_none() {
+        // A record given twice counts once, so repeating one authority
+        // cannot stand in for one left out.
+        if !r.key.starts_with(&authority_table) || r.value.is_none() || !seen.insert(&r.key) {
             continue;
         }
         let id = String::from_utf8_lossy(&r.key[authority_table.len()..]).into_owned();
@@ -314,6 +317,18 @@ pub fn verify_participant(
             });
         }
         record.authorities.push(a);
+    }
+    let count_key = keys::authority_count(code);
+    let registered: u32 = records
+        .decode(&count_key, || format!("the authority count of {code}"))?
+        .unwrap_or(0);
+    if record.authorities.len() != registered as usize {
+        return Err(ProofError::MissingRecord {
+            what: format!(
+                "authorities of {code}: {registered} registered, {} listed",
+                record.authorities.len()
+            ),
+        });
     }
     Ok(proven(proof, Some(record)))
 }

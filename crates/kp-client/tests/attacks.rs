@@ -439,6 +439,64 @@ fn participant_proof_shows_sanction_and_refuses_edits() {
     assert_eq!(v.exit_code(), 2, "{v:?}");
 }
 
+/// `participant show --verify` proves the whole list of a member's
+/// authorities: the ledger counts registrations in a proven record, so a
+/// node that leaves one out, or repeats one in place of another, is caught.
+#[test]
+fn participant_proof_shows_every_authority() {
+    let mut c = TestChain::new();
+    let second = kp_types::Authority {
+        id: kp_types::AuthorityId::new("BW-KPA-FRANCISTOWN").unwrap(),
+        participant: code("BW"),
+        name: "Francistown office".into(),
+        key: kp_types::SigningKey::from_seed([77; 32]).public(),
+    };
+    let tx =
+        c.h.by_node("BW", Payload::RegisterAuthority(second.clone()));
+    c.run(tx);
+    c.seal();
+    let proof = c.prove_participant("BW");
+    let listed = |p: &kp_api::proof::RecordsProof| match c.participant_verdict(p, "BW") {
+        RecordVerdict::Proven(p) => p.value.unwrap().authorities.len(),
+        other => panic!("expected proven, got {other:?}"),
+    };
+    assert_eq!(listed(&proof), 2);
+
+    let is_authority = |r: &kp_api::proof::RecordProof| {
+        r.key.first() == Some(&kp_api::keys::table::AUTHORITY) && r.value.is_some()
+    };
+    let omitted_reason = |p: &kp_api::proof::RecordsProof| match c.participant_verdict(p, "BW") {
+        RecordVerdict::NotAuthentic { reason } => reason,
+        other => panic!("expected NOT AUTHENTIC, got {other:?}"),
+    };
+
+    // A lying node leaves the second office out.
+    let mut omitted = proof.clone();
+    let at = omitted.records.iter().rposition(is_authority).unwrap();
+    let dropped = omitted.records.remove(at);
+    let reason = omitted_reason(&omitted);
+    assert!(reason.contains("2 registered, 1 listed"), "{reason}");
+
+    // It repeats the first in the place of the second.
+    let first = omitted
+        .records
+        .iter()
+        .find(|r| is_authority(r))
+        .unwrap()
+        .clone();
+    omitted.records.push(first);
+    let reason = omitted_reason(&omitted);
+    assert!(reason.contains("2 registered, 1 listed"), "{reason}");
+
+    // It drops the count too: the count is a record the verdict needs.
+    let mut uncounted = proof.clone();
+    let count_key = kp_api::keys::authority_count(&code("BW"));
+    uncounted.records.retain(|r| r.key != count_key);
+    let reason = omitted_reason(&uncounted);
+    assert!(reason.contains("authority count"), "{reason}");
+    assert!(dropped.key.ends_with(second.id.as_str().as_bytes()));
+}
+
 /// `resolution show --verify`: adopted or pending, and who signed, from the
 /// proof; a node that claims a pending resolution adopted is caught.
 #[test]

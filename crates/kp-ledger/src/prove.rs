@@ -157,16 +157,21 @@ impl<C: Chain, S: StateStore> Prover<'_, C, S> {
     }
 
     /// The proof of Participant `code`'s record (membership, sanction, node
-    /// key) and of the authorities the ledger lists under it, as many as a
-    /// proof holds. The list itself is not authenticated: a proof shows each
-    /// listed authority as it stands, not that none is missing.
+    /// key), of how many authorities it has registered, and of each of them:
+    /// the whole list, which always fits in one proof
+    /// ([`crate::state::AUTHORITIES_PER_PARTICIPANT_MAX`]), so a client can
+    /// see that none is missing.
     pub fn participant(&self, code: &ParticipantCode) -> Result<RecordsProof, ApiError> {
         let prefix = keys::authority_by_participant_prefix(code);
         let listed = self
             .store
-            .scan_prefix(&prefix, None, PROOF_RECORDS_MAX - 2)
+            .scan_prefix(&prefix, None, PROOF_RECORDS_MAX - 3)
             .map_err(internal)?;
-        let mut wanted = vec![keys::meta("genesis"), keys::participant(code)];
+        let mut wanted = vec![
+            keys::meta("genesis"),
+            keys::participant(code),
+            keys::authority_count(code),
+        ];
         for (key, _) in listed {
             if let Ok(id) = std::str::from_utf8(&key[prefix.len()..]) {
                 wanted.push(keys::authority(id));

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 /// Most members the ledger lists (bounds every scan of the member table).
 pub const PARTICIPANTS_MAX: usize = crate::genesis::PARTICIPANTS_MAX;
-/// Most authorities one member lists in a query.
-pub const AUTHORITIES_PER_PARTICIPANT_MAX: usize = 10_000;
+/// Most authorities one member may register (revoked ones included).
+pub const AUTHORITIES_PER_PARTICIPANT_MAX: usize = kp_api::genesis::AUTHORITIES_PER_PARTICIPANT_MAX;
 
 /// Names of metadata entries.
 pub mod meta {
@@ -107,14 +107,24 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         self.get_value(&keys::authority(id.as_str()))
     }
 
-    pub(crate) fn put_authority(&mut self, record: &AuthorityRecord) {
+    /// How many authorities `code` has registered (revoked ones included).
+    pub(crate) fn authority_count(&self, code: &ParticipantCode) -> Result<u32, StoreError> {
+        Ok(self.get_value(&keys::authority_count(code))?.unwrap_or(0))
+    }
+
+    /// Registers a new authority: its record, its place in its member's
+    /// list and count, and its key.
+    pub(crate) fn add_authority(&mut self, record: &AuthorityRecord) -> Result<(), StoreError> {
         let a = &record.authority;
+        let count = self.authority_count(&a.participant)?;
+        self.put_value(keys::authority_count(&a.participant), &(count + 1));
         self.put_value(keys::authority(a.id.as_str()), record);
         self.put(
             keys::authority_by_participant(&a.participant, a.id.as_str()),
             Vec::new(),
         );
         self.put_value(keys::authority_key(&a.key), &a.id);
+        Ok(())
     }
 
     pub(crate) fn authorities_of(

@@ -44,6 +44,23 @@ fn genesis_toml_round_trips_and_validates() {
     bad.authorities[0].key = kp_types::PublicKey(identity);
     assert!(matches!(bad.validate(), Err(GenesisError::WeakKey { .. })));
     let mut bad = g.clone();
+    let first = bad.authorities[0].clone();
+    for i in 0..kp_api::genesis::AUTHORITIES_PER_PARTICIPANT_MAX {
+        let mut a = first.clone();
+        a.id = kp_types::AuthorityId::new(&format!("{}-{i}", first.participant)).unwrap();
+        let mut seed = [7u8; 32];
+        seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        a.key = kp_types::SigningKey::from_seed(seed).public();
+        bad.authorities.push(a);
+    }
+    assert!(matches!(
+        bad.validate(),
+        Err(GenesisError::TooMany {
+            what: "authorities of one member",
+            ..
+        })
+    ));
+    let mut bad = g.clone();
     bad.params.block_txs_max = 0;
     assert!(matches!(bad.validate(), Err(GenesisError::Params { .. })));
     assert!(matches!(

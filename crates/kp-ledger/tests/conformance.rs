@@ -39,26 +39,29 @@ fn frozen_roots() {
     // write the index of certificates by authority (table 0x19), and when
     // member records gained `node_key_rotated_at` (a node key installed by
     // the government key counts toward cancelling a recovery only after one
-    // recovery delay; ADR 0008). The genesis hash did not change: the
-    // genesis lists `Participant`s, not member records.
+    // recovery delay; ADR 0008), and when each member's count of
+    // registered authorities became a record (table 0x1A), which a light
+    // client proves a list of authorities complete against. The genesis
+    // hash did not change: the genesis lists `Participant`s, not member
+    // records.
     assert_eq!(
         genesis_root,
-        "269f8869d7b5675d23389acaf8d5a4ffce68da3bcd18758c2a15a3496a084677"
+        "739d98774f41d7e832512f2bfa1df72964c11f920495de3bfa361de59c27065e"
     );
     assert_eq!(
         block_root,
-        "f4d6ca8026e07ded3cea5016bab696795b1cd93516cd5901221dd33ab30a1f53"
+        "2bf4b81cd403f8bc340781a1daa18ab4f73efafc55bccd70a21edc4c801dbedb"
     );
     // The authenticated map of records (`kp_types::smt`) and the results
     // tree, as headers carry them (the records root changed with member
     // records, see above).
     assert_eq!(
         genesis_records,
-        "758609d160bd8c497af572259aa5d814bc474ac2b99a29951dbd502838db5916"
+        "504b1c3d1a798d5ba3f1efd5bc10d089ffd8a686ba1de05294f08999dcafc8ff"
     );
     assert_eq!(
         block_records,
-        "c350dbe8b1cf4879f74bf42b89bf27a90c3335190cb747f783e070cc2e18a886"
+        "55859ac9af28f3e3f4661d73a7b0c27f5e488b4a76c1f08d9af64ad179ce9f9c"
     );
     assert_eq!(
         block_results,

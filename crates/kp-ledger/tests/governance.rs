@@ -324,6 +324,40 @@ fn authority_registry_is_the_participants_own_act() {
     assert_eq!(h.run(tx).unwrap_err().code(), "authority-revoked");
 }
 
+/// A member registers at most `AUTHORITIES_PER_PARTICIPANT_MAX` authorities
+/// (revoked ones count), so its whole list fits in one proof; the count the
+/// ledger keeps is what the light client checks a list against.
+#[test]
+fn authorities_per_member_are_capped_and_counted() {
+    let mut h = Harness::new();
+    let max = kp_api::genesis::AUTHORITIES_PER_PARTICIPANT_MAX;
+    // The fixture genesis gives IN one authority.
+    let office = |i: usize| kp_types::Authority {
+        id: kp_types::AuthorityId::new(&format!("IN-OFFICE-{i}")).unwrap(),
+        participant: code("IN"),
+        name: format!("office {i}"),
+        key: extra_key(&format!("in-office-{i}")).public(),
+    };
+    let txs: Vec<_> = (1..max)
+        .map(|i| h.by_node("IN", Payload::RegisterAuthority(office(i))))
+        .collect();
+    let receipt = h.apply(txs).unwrap();
+    assert!(receipt.receipts.iter().all(|r| r.result.is_ok()));
+    let rec = h.ledger.participant(&code("IN")).unwrap().unwrap();
+    assert_eq!(rec.authorities.len(), max);
+    let tx = h.by_node("IN", Payload::RegisterAuthority(office(max)));
+    assert_eq!(h.run(tx).unwrap_err().code(), "too-many-items");
+    // Another member's count is its own.
+    let other = kp_types::Authority {
+        id: kp_types::AuthorityId::new("AE-DUBAI").unwrap(),
+        participant: code("AE"),
+        name: "Dubai office".into(),
+        key: extra_key("ae-dubai").public(),
+    };
+    let tx = h.by_node("AE", Payload::RegisterAuthority(other));
+    assert_eq!(h.run(tx), Ok(()));
+}
+
 #[test]
 fn consensus_key_rotation_moves_validator_rights_only() {
     // The fixture genesis predates the key roles: BW's government key is

@@ -114,7 +114,9 @@ pub(super) fn participant(
                         client.check_participant(&code, &mut t.light, &t.genesis_hash, t.freshness);
                     show_record_verdict(out, &format!("participant {code}"), &verdict, |p| {
                         let mut text = describe_participant(p);
-                        text.push_str("\n  (each authority shown is proven; the ledger cannot prove that the node listed them all)");
+                        text.push_str(
+                            "\n  (the record and the whole list of authorities are proven)",
+                        );
                         text
                     })?;
                 }

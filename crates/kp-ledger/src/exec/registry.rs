@@ -23,13 +23,7 @@ impl<S: StateStore> Ctx<'_, S> {
             });
         }
         text("name", &a.name, NAME_BYTES_MAX)?;
-        let registered = self
-            .ov
-            .scan(
-                &keys::authority_by_participant_prefix(&a.participant),
-                AUTHORITIES_PER_PARTICIPANT_MAX,
-            )?
-            .len();
+        let registered = self.ov.authority_count(&a.participant)? as usize;
         if registered >= AUTHORITIES_PER_PARTICIPANT_MAX {
             return reject(Rejection::TooManyItems {
                 field: "authorities".into(),
@@ -48,12 +42,12 @@ impl<S: StateStore> Ctx<'_, S> {
         if self.ov.key_in_use(&a.key)? {
             return reject(Rejection::KeyInUse { key: a.key });
         }
-        self.ov.put_authority(&AuthorityRecord {
+        self.ov.add_authority(&AuthorityRecord {
             authority: a.clone(),
             registered_height: self.height,
             revoked_height: None,
             compromised_since: None,
-        });
+        })?;
         self.emit(LedgerEvent::AuthorityRegistered {
             authority: a.id.clone(),
         });

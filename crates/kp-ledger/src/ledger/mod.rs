@@ -170,12 +170,12 @@ impl<S: StateStore> Ledger<S> {
             });
         }
         for a in &genesis.authorities {
-            ov.put_authority(&AuthorityRecord {
+            ov.add_authority(&AuthorityRecord {
                 authority: a.clone(),
                 registered_height: 0,
                 revoked_height: None,
                 compromised_since: None,
-            });
+            })?;
         }
         // Heights 1 and 2 are decided by the government members of genesis.
         let validators = ov.active_governments()?;
