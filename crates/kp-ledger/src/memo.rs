@@ -16,6 +16,7 @@
 //! are not memoized: each of their keys is read about once.
 
 use crate::keys::table;
+use crate::records::ParticipantRecord;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -27,6 +28,10 @@ pub(crate) const MEMO_ENTRIES_MAX: usize = 4_096;
 #[derive(Default)]
 pub(crate) struct ReadMemo {
     values: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+    /// Member records decoded from the remembered values, by key: every
+    /// certificate reads its two members, whose records (keys, territories,
+    /// sanction) cost more to decode than to clone.
+    members: Mutex<HashMap<Vec<u8>, Option<ParticipantRecord>>>,
 }
 
 // The stored values would flood any debug output of the ledger.
@@ -73,9 +78,27 @@ impl ReadMemo {
         values.insert(key.to_vec(), value.clone());
     }
 
+    /// The remembered store record under member `key`, decoded.
+    pub(crate) fn member(&self, key: &[u8]) -> Option<Option<ParticipantRecord>> {
+        lock(&self.members).get(key).cloned()
+    }
+
+    /// Remembers the store's decoded record under member `key`.
+    pub(crate) fn remember_member(&self, key: &[u8], record: &Option<ParticipantRecord>) {
+        let mut members = lock(&self.members);
+        if members.len() >= MEMO_ENTRIES_MAX {
+            members.clear();
+        }
+        members.insert(key.to_vec(), record.clone());
+    }
+
     /// Forgets everything (the store changed).
     pub(crate) fn clear(&mut self) {
         self.values
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.members
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
@@ -88,9 +111,13 @@ impl ReadMemo {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Option<Vec<u8>>>> {
-        // The map holds no invariant a panic could break.
-        self.values.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.values)
     }
+}
+
+fn lock<T>(map: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The maps hold no invariant a panic could break.
+    map.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

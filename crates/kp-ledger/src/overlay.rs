@@ -6,6 +6,7 @@
 //! `StateStore::commit` at the end of the block.
 
 use crate::memo::ReadMemo;
+use crate::records::ParticipantRecord;
 use crate::store::{StateStore, StoreError};
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::RefCell;
@@ -36,6 +37,9 @@ pub(crate) struct Overlay<'a, S: StateStore> {
     block: Changes,
     tx: Changes,
     reads: RefCell<Reads>,
+    /// Member records of the store (not of the pending layers), decoded
+    /// once per overlay.
+    members: RefCell<HashMap<Vec<u8>, Option<ParticipantRecord>>>,
     /// Store values remembered across overlays, if known to be of the
     /// store's current state.
     memo: Option<&'a ReadMemo>,
@@ -49,6 +53,7 @@ impl<'a, S: StateStore> Overlay<'a, S> {
             block: BTreeMap::new(),
             tx: BTreeMap::new(),
             reads: RefCell::new(HashMap::new()),
+            members: RefCell::new(HashMap::new()),
             memo: None,
         }
     }
@@ -117,6 +122,36 @@ impl<'a, S: StateStore> Overlay<'a, S> {
             None => Ok(None),
             Some(bytes) => decode_stored(key, &bytes).map(Some),
         }
+    }
+
+    /// The member record under `key` (a key of the member table), decoded
+    /// once per overlay, and once per height where the memo is on, unless a
+    /// pending layer holds the key: the store's record does not change
+    /// under an overlay, and a pending write is decoded afresh.
+    pub(crate) fn member_record(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<ParticipantRecord>, StoreError> {
+        if self.tx.contains_key(key) || self.block.contains_key(key) {
+            return self.get_value(key);
+        }
+        if let Some(record) = self.members.borrow().get(key) {
+            return Ok(record.clone());
+        }
+        let record = match self.memo.and_then(|m| m.member(key)) {
+            Some(record) => record,
+            None => {
+                let record = self.get_value(key)?;
+                if let Some(m) = self.memo {
+                    m.remember_member(key, &record);
+                }
+                record
+            }
+        };
+        self.members
+            .borrow_mut()
+            .insert(key.to_vec(), record.clone());
+        Ok(record)
     }
 
     /// Raw write into the transaction layer.

@@ -75,7 +75,7 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         &self,
         code: &ParticipantCode,
     ) -> Result<Option<ParticipantRecord>, StoreError> {
-        self.get_value(&keys::participant(code))
+        self.member_record(&keys::participant(code))
     }
 
     pub(crate) fn put_participant(&mut self, record: &ParticipantRecord) {

@@ -127,7 +127,7 @@ impl Mempool {
     pub fn recheck_some(
         &mut self,
         max: usize,
-        mut still_valid: impl FnMut(&SignedTransaction) -> bool,
+        mut still_valid: impl FnMut(&SignedTransaction, &TxHash) -> bool,
     ) -> usize {
         // Past the newest: wrap around to the oldest now, not a call later.
         if self.order.range(self.recheck_cursor..).next().is_none() {
@@ -143,7 +143,7 @@ impl Mempool {
             seen += 1;
             last = Some(seq);
             if let Some(entry) = self.by_hash.get(hash) {
-                if !still_valid(&entry.tx) {
+                if !still_valid(&entry.tx, hash) {
                     failed.push((seq, *hash));
                 }
             }
@@ -226,14 +226,14 @@ mod tests {
         // Rechecks walk the pool in slices, wrapping around.
         let mut checked = Vec::new();
         assert_eq!(
-            pool.recheck_some(1, |t| {
+            pool.recheck_some(1, |t, _| {
                 checked.push(t.tx.nonce);
                 true
             }),
             0
         );
         assert_eq!(
-            pool.recheck_some(1, |t| {
+            pool.recheck_some(1, |t, _| {
                 checked.push(t.tx.nonce);
                 t.tx.nonce != 2
             }),
@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(checked, vec![1, 2]);
         assert_eq!(pool.len(), 1);
         let mut checked = Vec::new();
-        pool.recheck_some(5, |t| {
+        pool.recheck_some(5, |t, _| {
             checked.push(t.tx.nonce);
             true
         });

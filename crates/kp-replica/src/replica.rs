@@ -558,8 +558,8 @@ impl<S: StateStore> Replica<S> {
         let ledger = &self.ledger;
         // Signatures were verified on entry; only the state has changed.
         self.mempool
-            .recheck_some(self.config.recheck_per_block, |tx| {
-                ledger.check_tx_rules(tx, now).is_ok()
+            .recheck_some(self.config.recheck_per_block, |tx, hash| {
+                ledger.check_tx_rules_hashed(tx, *hash, now).is_ok()
             });
     }
 
@@ -588,7 +588,7 @@ impl<S: StateStore> Replica<S> {
             return Err(SubmitError::AlreadyDecided { hash });
         }
         let checked = if verified {
-            self.ledger.check_tx_rules(&tx, now)
+            self.ledger.check_tx_rules_hashed(&tx, hash, now)
         } else {
             self.ledger.check_tx(&tx, now)
         };

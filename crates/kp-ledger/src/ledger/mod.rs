@@ -423,8 +423,21 @@ impl<S: StateStore> Ledger<S> {
     /// whose signature was already verified (a mempool re-check after each
     /// block: the signature cannot have changed, the state can).
     pub fn check_tx_rules(&self, tx: &SignedTransaction, now: Timestamp) -> Result<(), Rejection> {
+        self.check_tx_rules_hashed(tx, tx.hash(), now)
+    }
+
+    /// [`Ledger::check_tx_rules`] for a caller that holds the transaction's
+    /// hash already (`hash` must be `tx.hash()`): admission and the pool's
+    /// re-checks, which key transactions by it, spare hashing it again.
+    pub fn check_tx_rules_hashed(
+        &self,
+        tx: &SignedTransaction,
+        hash: TxHash,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        debug_assert_eq!(hash, tx.hash());
         let mut ctx = self.ctx(now);
-        match ctx.execute(tx, tx.hash()) {
+        match ctx.execute(tx, hash) {
             Ok(result) => result,
             Err(e) => Err(Rejection::StateUnavailable {
                 detail: e.to_string(),
