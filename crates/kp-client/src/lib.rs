@@ -18,6 +18,7 @@
 pub mod cli;
 pub mod light;
 pub mod proof;
+pub mod remote_signer;
 
 use kp_api::answers::{
     AnomaliesAnswer, CertificateAnswer, CertificatePage, ErrorAnswer, NodeStatus, ParticipantList,

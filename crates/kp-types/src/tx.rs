@@ -105,6 +105,25 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// Every name [`Payload::kind`] gives, in the order of the variants.
+    pub const KINDS: [&'static str; 15] = [
+        "issue-certificate",
+        "confirm-import",
+        "void-certificate",
+        "approve-certificate",
+        "report-seizure",
+        "report-production",
+        "register-authority",
+        "revoke-authority",
+        "rotate-key",
+        "propose-resolution",
+        "sign-resolution",
+        "object-resolution",
+        "submit-evidence",
+        "begin-recovery",
+        "cancel-recovery",
+    ];
+
     /// A short name of the kind of transaction (for listings and metrics).
     pub fn kind(&self) -> &'static str {
         match self {

@@ -59,6 +59,26 @@ enum Command {
         #[command(subcommand)]
         command: GenesisCommand,
     },
+    /// Hold a key in a process of its own and sign, over a Unix socket
+    /// (owner-only), the transactions the CLI sends with `--remote-signer
+    /// SOCKET`: the government key stays off the node and out of the
+    /// operator's shell. Logs every request it signs or refuses; runs until
+    /// stopped.
+    Signer {
+        /// The key file it signs with.
+        #[arg(long)]
+        key: PathBuf,
+        /// The socket to listen at (a stale socket there is replaced).
+        #[arg(long)]
+        socket: PathBuf,
+        /// Sign only for this chain.
+        #[arg(long)]
+        chain_id: Option<String>,
+        /// Sign only these kinds of act (repeat; default: every kind), e.g.
+        /// `--allow propose-resolution --allow sign-resolution`.
+        #[arg(long = "allow", value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(kp_types::Payload::KINDS))]
+        allow: Vec<String>,
+    },
     /// Run a node.
     Node {
         /// The node's configuration file.
@@ -145,6 +165,49 @@ fn print_key(key: &kp_types::SigningKey) -> Result<(), String> {
     Ok(())
 }
 
+/// `kpledger signer`: serves one connection at a time until stopped.
+fn run_signer(
+    key: &std::path::Path,
+    socket: &std::path::Path,
+    chain_id: Option<String>,
+    allow: Vec<String>,
+) -> Result<(), String> {
+    use kp_client::remote_signer as signer;
+    let secret = keys::read(key).map_err(|e| e.to_string())?;
+    let policy = signer::SignerPolicy {
+        chain_id,
+        allow: (!allow.is_empty()).then(|| allow.into_iter().collect()),
+        expiry_ahead_max_ms: signer::EXPIRY_AHEAD_MAX_MS_DEFAULT,
+    };
+    let listener = signer::bind(socket).map_err(|e| e.to_string())?;
+    eprintln!(
+        "signer: key {} listening at {} (chain: {}, kinds: {})",
+        secret.public().to_hex(),
+        socket.display(),
+        policy.chain_id.as_deref().unwrap_or("any"),
+        policy
+            .allow
+            .as_ref()
+            .map(|a| a.iter().cloned().collect::<Vec<_>>().join(", "))
+            .unwrap_or_else(|| "any".into())
+    );
+    let now = kp_types::time::wall_clock;
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("signer: accept failed: {e}");
+                continue;
+            }
+        };
+        let mut log = |line: String| eprintln!("signer: {} {line}", now());
+        if let Err(e) = signer::serve_connection(stream, &secret, &policy, &now, &mut log) {
+            eprintln!("signer: connection ended: {e}");
+        }
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Keys {
@@ -166,6 +229,12 @@ fn run(cli: Cli) -> Result<(), String> {
             Err(kp_client::cli::CliError::Exit(code)) => std::process::exit(i32::from(code)),
             other => other.map_err(|e| e.to_string()),
         },
+        Command::Signer {
+            key,
+            socket,
+            chain_id,
+            allow,
+        } => run_signer(&key, &socket, chain_id, allow),
         Command::Genesis {
             command: GenesisCommand::Validate { file },
         } => {

@@ -86,8 +86,13 @@ pub struct Signer {
     /// The key file that signs (an authority key, or the government key for
     /// acts of the Participant itself; a genesis that names no government
     /// key made the node key the government key).
-    #[arg(long)]
-    pub key: PathBuf,
+    #[arg(long, required_unless_present = "remote_signer")]
+    pub key: Option<PathBuf>,
+    /// Have the signer process listening at this Unix socket sign (`kpledger
+    /// signer`), so the key never reaches this shell. With `--key` too
+    /// (a key file or 64 hex digits), the signer's key must be that one.
+    #[arg(long, value_name = "SOCKET", conflicts_with = "generate_only")]
+    pub remote_signer: Option<PathBuf>,
     /// Do not wait until the transaction is decided.
     #[arg(long)]
     pub no_wait: bool,

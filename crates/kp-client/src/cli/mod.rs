@@ -10,6 +10,7 @@
 //!
 //! `cert verify` does not trust the node: see [`crate::proof`].
 
+use crate::remote_signer::RemoteSigner;
 use crate::{Client, ClientError};
 use clap::{Args, Subcommand};
 use kp_api::answers::{CertificateAlert, CertificateAnswer};
@@ -59,6 +60,9 @@ pub enum CliError {
     /// A key file could not be read.
     #[error(transparent)]
     Key(#[from] keys::KeyFileError),
+    /// The remote signer could not be reached, refused, or answered wrong.
+    #[error(transparent)]
+    Signer(#[from] crate::remote_signer::SignerError),
     /// An argument or file is wrong.
     #[error("{0}")]
     Usage(String),
@@ -217,6 +221,7 @@ fn authority_or_signer(
 pub(super) struct SignerKey {
     public: PublicKey,
     secret: Option<SigningKey>,
+    remote: Option<RemoteSigner>,
 }
 
 impl SignerKey {
@@ -226,23 +231,55 @@ impl SignerKey {
 }
 
 impl Signer {
-    /// Reads the signing key (or, with `--generate-only`, the public key).
+    /// Reads the signing key (or, with `--generate-only`, the public key),
+    /// or asks the remote signer for the key it signs with (which must be
+    /// `--key`'s, if that is given too).
     fn load(&self) -> Result<SignerKey, CliError> {
-        if self.generate_only.is_some() {
-            let text = self.key.to_string_lossy();
-            if text.trim().len() == 64 {
-                if let Some(public) = PublicKey::from_hex(&text) {
-                    return Ok(SignerKey {
-                        public,
-                        secret: None,
-                    });
+        let named = |text: &str| {
+            (text.trim().len() == 64)
+                .then(|| PublicKey::from_hex(text))
+                .flatten()
+        };
+        if let Some(socket) = &self.remote_signer {
+            let remote = RemoteSigner::new(socket);
+            let public = remote.public_key()?;
+            if let Some(key) = &self.key {
+                let expected = match named(&key.to_string_lossy()) {
+                    Some(public) => public,
+                    None => read_key(key)?.public(),
+                };
+                if expected != public {
+                    return Err(usage(format!(
+                        "the signer at {} holds key {}, not --key's {}",
+                        socket.display(),
+                        public.to_hex(),
+                        expected.to_hex()
+                    )));
                 }
             }
+            return Ok(SignerKey {
+                public,
+                secret: None,
+                remote: Some(remote),
+            });
         }
-        let secret = read_key(&self.key)?;
+        let Some(key) = &self.key else {
+            return Err(usage("give --key FILE or --remote-signer SOCKET"));
+        };
+        if self.generate_only.is_some() {
+            if let Some(public) = named(&key.to_string_lossy()) {
+                return Ok(SignerKey {
+                    public,
+                    secret: None,
+                    remote: None,
+                });
+            }
+        }
+        let secret = read_key(key)?;
         Ok(SignerKey {
             public: secret.public(),
             secret: Some(secret),
+            remote: None,
         })
     }
 }
@@ -274,10 +311,11 @@ fn send(
         offline::write_unsigned(file, &unsigned)?;
         return Err(CliError::Exit(0));
     }
-    let Some(secret) = &key.secret else {
-        return Err(usage("a public key signs nothing: give the key file"));
+    let tx = match (&key.secret, &key.remote) {
+        (Some(secret), _) => unsigned.sign(secret),
+        (None, Some(remote)) => remote.sign(unsigned)?,
+        (None, None) => return Err(usage("a public key signs nothing: give the key file")),
     };
-    let tx = unsigned.sign(secret);
     submit_signed(client, out, &tx, !signer.no_wait)
 }
 
