@@ -119,6 +119,10 @@ impl Cluster {
             out.to_str().expect("utf-8 path"),
             "--base-port",
             &base.to_string(),
+            // Tests and drills watch heights grow on an idle network: an
+            // empty block a second, not the production heartbeat of a minute.
+            "--empty-block-interval-ms",
+            "1000",
         ]);
         let nodes = (0..count)
             .map(|i| NodeHandle {

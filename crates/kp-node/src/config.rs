@@ -142,11 +142,16 @@ pub struct ConsensusSection {
     /// Pause after a commit before the next height starts, so that a block
     /// collects transactions.
     pub block_interval_ms: u64,
-    /// Pause after an empty block, when no transaction is waiting either:
-    /// the next height starts after this long, or as soon as a transaction
-    /// arrives or another validator starts it, whichever comes first. An idle
-    /// network thus writes about one block per interval instead of one per
-    /// `block_interval_ms`, while a transaction is not delayed by it.
+    /// The idle network's heartbeat: after an empty block, when no
+    /// transaction is waiting either, the next height starts after this
+    /// long, or as soon as a transaction arrives, another validator starts
+    /// it, or the ledger has time-driven work (a resolution's deadline, a
+    /// certificate's expiry, a key change, the Chair's rotation), whichever
+    /// comes first. An idle network thus writes one block a minute by
+    /// default instead of one per `block_interval_ms`, while neither a
+    /// transaction nor a deadline waits for it. Keep it well under the
+    /// light client's `--max-age` (300 s), which reads an older newest block
+    /// as a stale node.
     pub empty_block_interval_ms: u64,
 }
 
@@ -158,7 +163,7 @@ impl Default for ConsensusSection {
             timeout_precommit_ms: 500,
             timeout_delta_ms: 500,
             block_interval_ms: 200,
-            empty_block_interval_ms: 1000,
+            empty_block_interval_ms: 60_000,
         }
     }
 }
@@ -171,8 +176,7 @@ impl ConsensusSection {
     /// Timing for `validators` validators that all run on one machine (a
     /// `kpledger devnet`): up to [`ONE_MACHINE_VALIDATORS_FAST_MAX`] the
     /// defaults; above, rounds long enough for every node to hear a round's
-    /// votes while all of them share a few cores, and an idle network that
-    /// writes an empty block every 5 s instead of every second.
+    /// votes while all of them share a few cores.
     ///
     /// With the defaults, 60 validators on 2 cores spent the machine on
     /// idle rounds: a node in a debug build fell behind its peers' votes,
@@ -189,7 +193,7 @@ impl ConsensusSection {
             timeout_precommit_ms: 2000,
             timeout_delta_ms: 1000,
             block_interval_ms: 500,
-            empty_block_interval_ms: 5000,
+            empty_block_interval_ms: 60_000,
         }
     }
 }

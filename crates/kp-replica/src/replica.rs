@@ -27,8 +27,10 @@ pub type VerifiedSignatures = HashMap<TxHash, Signature>;
 pub struct ReplicaConfig {
     /// Pause after a block before the next height starts.
     pub block_interval_ms: u64,
-    /// Pause after an empty block while the pool is empty too (a
-    /// transaction, or another validator starting the height, ends it early).
+    /// Pause after an empty block while the pool is empty too: the idle
+    /// network's heartbeat. A transaction, another validator starting the
+    /// height, or the ledger's next time-driven work
+    /// ([`kp_ledger::Ledger::next_housekeeping_at`]) ends it early.
     pub empty_block_interval_ms: u64,
     /// How far ahead of the replica's clock a proposed block's time may be.
     pub clock_drift_max_ms: u64,
@@ -50,7 +52,7 @@ impl Default for ReplicaConfig {
     fn default() -> ReplicaConfig {
         ReplicaConfig {
             block_interval_ms: 200,
-            empty_block_interval_ms: 1_000,
+            empty_block_interval_ms: 60_000,
             clock_drift_max_ms: 10_000,
             mempool_size_max: 20_000,
             recheck_per_block: 256,
@@ -534,11 +536,20 @@ impl<S: StateStore> Replica<S> {
         let pause = if synced {
             0
         } else if block_empty && self.mempool.is_empty() {
-            // Nothing to order: wait, unless woken (`wake_idle`).
+            // Nothing to order: wait, unless woken (`wake_idle`), until the
+            // heartbeat or the ledger's next time-driven work, whichever
+            // comes first, so that lapses and expiries happen on time.
             self.idle_height = Some(next);
-            self.config
+            let heartbeat = self
+                .config
                 .empty_block_interval_ms
-                .max(self.config.block_interval_ms)
+                .max(self.config.block_interval_ms);
+            let until_due = match self.ledger.next_housekeeping_at() {
+                Ok(Some(at)) => at.0.saturating_sub(now.0),
+                // Nothing scheduled; a read that fails leaves the heartbeat.
+                Ok(None) | Err(_) => heartbeat,
+            };
+            heartbeat.min(until_due).max(self.config.block_interval_ms)
         } else {
             self.config.block_interval_ms
         };

@@ -40,6 +40,14 @@ fn clock(ms: u64) -> Timestamp {
 }
 
 fn replica(code: &str, genesis: &kp_ledger::Genesis) -> Replica<MemStore> {
+    replica_with_heartbeat(code, genesis, 200)
+}
+
+fn replica_with_heartbeat(
+    code: &str,
+    genesis: &kp_ledger::Genesis,
+    heartbeat_ms: u64,
+) -> Replica<MemStore> {
     let key = testkit::node_key(code);
     let mut config = ConsensusConfig::new(testkit::CHAIN_ID, key.clone());
     config.timeout_propose_ms = 400;
@@ -49,7 +57,7 @@ fn replica(code: &str, genesis: &kp_ledger::Genesis) -> Replica<MemStore> {
     let ledger = Ledger::open(genesis, MemStore::new()).expect("fixture genesis");
     let replica_config = ReplicaConfig {
         block_interval_ms: 50,
-        empty_block_interval_ms: 200,
+        empty_block_interval_ms: heartbeat_ms,
         ..ReplicaConfig::default()
     };
     Replica::new(replica_config, key, Consensus::new(config, None), ledger).expect("empty store")
@@ -57,8 +65,15 @@ fn replica(code: &str, genesis: &kp_ledger::Genesis) -> Replica<MemStore> {
 
 impl Host {
     fn new(observer: bool) -> Host {
+        Host::with_heartbeat(observer, 200)
+    }
+
+    fn with_heartbeat(observer: bool, heartbeat_ms: u64) -> Host {
         let genesis = testkit::genesis();
-        let mut replicas: Vec<_> = GOVERNMENTS.iter().map(|c| replica(c, &genesis)).collect();
+        let mut replicas: Vec<_> = GOVERNMENTS
+            .iter()
+            .map(|c| replica_with_heartbeat(c, &genesis, heartbeat_ms))
+            .collect();
         if observer {
             replicas.push(replica("WDC", &genesis));
         }
@@ -161,10 +176,13 @@ impl Host {
                 self.drain(to);
                 continue;
             }
-            let Some(((at, _), (i, timer))) = self.timers.pop_first() else {
+            let Some(((at, seq), (i, timer))) = self.timers.pop_first() else {
                 return false;
             };
             if at > end {
+                // Not due in this run: it stays for the next.
+                self.timers.insert((at, seq), (i, timer));
+                self.now = end;
                 return false;
             }
             self.now = at;
@@ -233,6 +251,80 @@ fn six_validators_decide_the_same_blocks_and_a_submitted_certificate_lands() {
     }
     // The contract: safety before messages, no messages with a decision.
     assert!(host.log.contains(&"safety") && host.log.contains(&"decided"));
+}
+
+/// A quiet idle network: with a heartbeat of ten minutes, no empty block
+/// is made while nothing happens, a transaction still lands at once, and a
+/// resolution's deadline still lapses it on time (the pause ends at the
+/// ledger's next time-driven work).
+#[test]
+fn a_quiet_network_makes_no_empty_blocks_but_keeps_its_deadlines() {
+    const HEARTBEAT_MS: u64 = 10 * 60_000;
+    let mut host = Host::with_heartbeat(false, HEARTBEAT_MS);
+    assert!(host.run(60_000, |h| h.replicas[0].ledger().height() >= 1));
+    let idle_from = host.replicas[0].ledger().height();
+    host.run(5 * 60_000, |_| false);
+    assert_eq!(
+        host.replicas[0].ledger().height(),
+        idle_from,
+        "no empty block within the heartbeat"
+    );
+
+    // A proposal with a deadline two minutes ahead wakes the network.
+    let deadline = clock(host.now + 2 * 60_000);
+    let proposal = kp_types::ResolutionProposal {
+        title: "expel CF".into(),
+        action: kp_types::ResolutionAction::Expel {
+            participant: testkit::code("CF"),
+        },
+        deadline: Some(deadline),
+    };
+    let tx = testkit::sign(
+        &testkit::node_key("BW"),
+        7,
+        clock(host.now + 3_600_000),
+        Payload::ProposeResolution(proposal),
+    );
+    let id = tx.hash();
+    let woken_at = host.now;
+    host.replicas[0]
+        .submit(tx, id, false, clock(host.now))
+        .expect("a valid proposal");
+    host.drain(0);
+    let resolution = |h: &Host| {
+        h.replicas[0]
+            .ledger()
+            .resolution(&id)
+            .expect("store")
+            .map(|r| r.outcome)
+    };
+    assert!(host.run(60_000, |h| resolution(h).is_some()));
+    assert!(
+        host.now - woken_at < 5_000,
+        "the transaction landed within a few rounds, not at the heartbeat"
+    );
+    assert_eq!(
+        resolution(&host),
+        Some(kp_ledger::ResolutionOutcome::Pending)
+    );
+
+    // Idle again until the deadline, then a block lapses it.
+    let lapsed = host.run(HEARTBEAT_MS, |h| {
+        matches!(
+            resolution(h),
+            Some(kp_ledger::ResolutionOutcome::Lapsed { .. })
+        )
+    });
+    assert!(lapsed, "the deadline lapses the resolution");
+    let late_by = host.now.saturating_sub(deadline.0 - clock(0).0);
+    assert!(
+        late_by < 5_000,
+        "lapsed {late_by} ms after its deadline, not at the heartbeat"
+    );
+    // And quiet again: the next block waits for the heartbeat.
+    let height = host.replicas[0].ledger().height();
+    host.run(HEARTBEAT_MS / 2, |_| false);
+    assert_eq!(host.replicas[0].ledger().height(), height);
 }
 
 #[test]

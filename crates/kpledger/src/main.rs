@@ -53,6 +53,10 @@ enum Command {
         /// Chain id.
         #[arg(long, default_value = "kp-testnet")]
         chain_id: String,
+        /// The idle network's heartbeat written into every node's config
+        /// (`[consensus] empty_block_interval_ms`; default 60,000).
+        #[arg(long, value_name = "MS")]
+        empty_block_interval_ms: Option<u64>,
     },
     /// Genesis files: check one as a node would, print its hash.
     Genesis {
@@ -293,7 +297,12 @@ hash {}",
             out,
             base_port,
             chain_id,
+            empty_block_interval_ms,
         } => {
+            let mut consensus = config::ConsensusSection::default();
+            if let Some(ms) = empty_block_interval_ms {
+                consensus.empty_block_interval_ms = ms;
+            }
             let spec = testnet::TestnetSpec {
                 validators,
                 observers,
@@ -301,7 +310,7 @@ hash {}",
                 base_port,
                 chain_id,
                 genesis_time: kp_types::time::wall_clock(),
-                consensus: config::ConsensusSection::default(),
+                consensus,
             };
             let nodes = testnet::generate(&spec).map_err(|e| e.to_string())?;
             println!("wrote {}", out.join("genesis.toml").display());

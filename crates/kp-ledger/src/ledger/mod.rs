@@ -24,6 +24,7 @@ use kp_types::{
 };
 use std::sync::{Arc, Mutex};
 
+mod due;
 mod queries;
 mod validate;
 
