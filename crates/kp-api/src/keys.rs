@@ -111,7 +111,8 @@ pub mod table {
     pub const RECOVERY_KEY: u8 = 0x17;
     /// Pending recoveries and recovery-key rotations by the time they take effect.
     pub const KEY_CHANGE_SCHEDULE: u8 = 0x18;
-    /// Certificates by their issuing authority.
+    /// Certificates by their issuing authority (a search aid: committed to
+    /// by neither root, see [`is_committed`]).
     pub const CERTIFICATE_BY_AUTHORITY: u8 = 0x19;
     /// How many authorities a member has registered (revoked ones included):
     /// proven beside the member's authorities, it shows a list complete.
@@ -362,13 +363,16 @@ pub fn is_provable(key: &[u8]) -> bool {
                 | Some(&table::KEY_CHANGE_SCHEDULE)
                 | Some(&table::EXECUTED)
                 | Some(&table::EXECUTED_EXPIRY)
-                | Some(&table::CERTIFICATE_BY_AUTHORITY)
         )
 }
 
-/// Whether a key is committed to by the state root.
+/// Whether a key is committed to by the state root: every table below the
+/// root machinery but the index of certificates by authority, a search aid
+/// derived from the certificate records, which no rule reads (so the state
+/// hash, three blake3 expansions per issued certificate with it, costs two).
 pub fn is_committed(key: &[u8]) -> bool {
-    matches!(key.first(), Some(&t) if t < table::ROOT_MACHINERY_MIN)
+    matches!(key.first(), Some(&t) if t < table::ROOT_MACHINERY_MIN
+        && t != table::CERTIFICATE_BY_AUTHORITY)
 }
 
 /// The stored root (not committed).

@@ -4,7 +4,8 @@
 //!
 //! * The state hash is a lattice homomorphic hash (LtHash: a vector of
 //!   [`LANES`] 16-bit lanes, added lane by lane modulo 2^16) of the multiset
-//!   of committed entries `(key, value)` (tables below 0x7D).
+//!   of committed entries `(key, value)` (tables below 0x7D but 0x19, see
+//!   `kp_api::keys::is_committed`).
 //! * An entry's element is the 2,048-byte blake3 output (XOF) of
 //!   `len(key) as u32 BE || key || value` in the `StateEntry` domain, read as
 //!   1,024 little-endian u16 lanes.
@@ -144,6 +145,9 @@ const RECOMPUTE_PAGE: usize = 4096;
 pub fn recompute<S: StateStore>(store: &S) -> Result<StateHash, StoreError> {
     let mut hash = StateHash::empty();
     for table in 0..keys::table::ROOT_MACHINERY_MIN {
+        if !keys::is_committed(&[table]) {
+            continue;
+        }
         let mut cursor: Option<Vec<u8>> = None;
         loop {
             let page = store.scan_prefix(&[table], cursor.as_deref(), RECOMPUTE_PAGE)?;
