@@ -11,9 +11,16 @@ pub use crate::participant::ParseCodeError;
 
 /// A certificate number: the alpha-2 code of the issuing territory, then 1 to
 /// 30 characters of `A-Z`, `0-9` and `-`: `BW0012345`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct CertificateNumber(String);
+
+// As a string, without the copy `into = "String"` makes per encoding.
+impl Serialize for CertificateNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 impl CertificateNumber {
     /// Parses and validates a number's shape (not its prefix's owner).

@@ -27,9 +27,18 @@ impl ParseCodeError {
 macro_rules! code_type {
     ($name:ident, $doc:literal, $kind:literal, $expected:literal, $valid:expr) => {
         #[doc = $doc]
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
+
+        // As a string, like `into = "String"` but without a copy per
+        // encoding (every certificate encodes several codes, every hash
+        // encodes the certificate).
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
 
         impl $name {
             /// Parses and validates a code.
