@@ -533,28 +533,37 @@ impl<S: StateStore> Replica<S> {
         let now = self.now;
         self.note_committed(&receipt, now);
         let next = self.ledger.height() + 1;
-        let pause = if synced {
-            0
-        } else if block_empty && self.mempool.is_empty() {
-            // Nothing to order: wait, unless woken (`wake_idle`), until the
-            // heartbeat or the ledger's next time-driven work, whichever
-            // comes first, so that lapses and expiries happen on time.
+        let pause = self.pause_before(next, block_empty, synced);
+        self.ready.timers.push((pause, Timer::StartHeight(next)));
+        Ok(receipt)
+    }
+
+    /// How long the next height waits after a block. With nothing to order
+    /// (an empty block, an empty pool), until the heartbeat or the ledger's
+    /// next time-driven work, whichever comes first, unless woken
+    /// (`wake_idle`); this holds for a block taken from a peer too, since a
+    /// node that synced an empty tip and started the next height at once
+    /// would wake every validator of an idle network with its messages.
+    /// Otherwise at once after a synced block (more may follow), or after
+    /// the block interval.
+    pub(crate) fn pause_before(&mut self, next: u64, block_empty: bool, synced: bool) -> u64 {
+        if block_empty && self.mempool.is_empty() {
             self.idle_height = Some(next);
             let heartbeat = self
                 .config
                 .empty_block_interval_ms
                 .max(self.config.block_interval_ms);
             let until_due = match self.ledger.next_housekeeping_at() {
-                Ok(Some(at)) => at.0.saturating_sub(now.0),
+                Ok(Some(at)) => at.0.saturating_sub(self.now.0),
                 // Nothing scheduled; a read that fails leaves the heartbeat.
                 Ok(None) | Err(_) => heartbeat,
             };
             heartbeat.min(until_due).max(self.config.block_interval_ms)
+        } else if synced {
+            0
         } else {
             self.config.block_interval_ms
-        };
-        self.ready.timers.push((pause, Timer::StartHeight(next)));
-        Ok(receipt)
+        }
     }
 
     /// What follows any applied block in the pool: what it included leaves,

@@ -680,7 +680,12 @@ fn a_catch_up_applies_ahead_of_the_store_and_writes_in_stages() {
     assert_eq!(r.stage_written(last).len(), 1);
     r.catch_up_done();
     let ready = r.ready().expect("the next height is scheduled");
-    assert!(ready.timers.contains(&(0, Timer::StartHeight(5))));
+    // At once after a block with transactions; after an empty tip, when an
+    // idle block would (so a node that caught up wakes no idle network).
+    assert!(ready
+        .timers
+        .iter()
+        .any(|(_, t)| *t == Timer::StartHeight(5)));
     let reopened = Ledger::open(&testkit::genesis(), store.snapshot()).expect("reopen");
     assert_eq!(reopened.height(), 4);
     assert_eq!(

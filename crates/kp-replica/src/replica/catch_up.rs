@@ -86,6 +86,8 @@ pub enum CatchUpError {
 pub(super) struct CatchUp {
     blocks: Vec<Applied>,
     txs: usize,
+    /// Whether the last block applied held no transaction.
+    last_empty: bool,
 }
 
 impl<S: StateStore> Replica<S> {
@@ -146,6 +148,7 @@ impl<S: StateStore> Replica<S> {
             block.header.height
         );
         self.catch_up.txs += block.txs.len();
+        self.catch_up.last_empty = block.txs.is_empty();
         self.catch_up.blocks.push(Applied {
             block,
             certificate,
@@ -162,7 +165,14 @@ impl<S: StateStore> Replica<S> {
         let Some(writes) = self.ledger.take_behind()? else {
             return Ok(None);
         };
-        let CatchUp { blocks, txs } = std::mem::take(&mut self.catch_up);
+        let last_empty = self.catch_up.last_empty;
+        let CatchUp { blocks, txs, .. } = std::mem::replace(
+            &mut self.catch_up,
+            CatchUp {
+                last_empty,
+                ..CatchUp::default()
+            },
+        );
         Ok(Some(Stage {
             writes,
             blocks,
@@ -195,6 +205,9 @@ impl<S: StateStore> Replica<S> {
             "replica: a catch-up ended with blocks applied and not written"
         );
         let next = self.ledger.height() + 1;
-        self.ready.timers.push((0, Timer::StartHeight(next)));
+        // An empty tip waits like any idle block (`pause_before`), so a node
+        // that caught up does not wake an idle network.
+        let pause = self.pause_before(next, self.catch_up.last_empty, true);
+        self.ready.timers.push((pause, Timer::StartHeight(next)));
     }
 }
