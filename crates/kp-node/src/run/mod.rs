@@ -161,7 +161,19 @@ pub enum NodeError {
 
 /// Runs a node until SIGINT or SIGTERM.
 pub fn run_node(config_path: &Path) -> Result<(), NodeError> {
-    let config = NodeConfig::load(config_path)?;
+    run_node_with(config_path, None)
+}
+
+/// [`run_node`], with the log format of `kpledger node --log-format` over
+/// the configuration's.
+pub fn run_node_with(
+    config_path: &Path,
+    log_format: Option<crate::config::LogFormat>,
+) -> Result<(), NodeError> {
+    let mut config = NodeConfig::load(config_path)?;
+    if let Some(format) = log_format {
+        config.node.log_format = format;
+    }
     init_tracing(config.node.log_format);
     let genesis_text =
         std::fs::read_to_string(&config.node.genesis).map_err(|e| NodeError::Genesis {
