@@ -12,7 +12,7 @@
 //! healed partition) asks a peer for the blocks it misses and checks each
 //! certificate against the validator set of its height before applying it.
 
-use crate::backend::{NodeBackend, NodeEvent, Request, Shared};
+use crate::backend::{NodeBackend, Request, Shared};
 use crate::config::NodeConfig;
 use crate::keys;
 use kp_chain::BlockStore;
@@ -378,6 +378,8 @@ impl Node {
             records: ledger.record_versions(),
             requests: request_tx,
             events,
+            recent_events: Default::default(),
+            ready_block_age_max_ms: config.rpc.ready_block_age_max_s.saturating_mul(1000),
             metrics: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind(&config.rpc.listen)
