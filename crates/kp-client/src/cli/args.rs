@@ -671,7 +671,8 @@ mod tests {
             let parsed: Result<SanctionScope, _> = serde_json::from_value(Value::from(*scope));
             assert!(parsed.is_ok(), "{scope}");
         }
-        let partial = serde_json::json!({"partial-exports": {"green_zones": ["Z"], "monitor": null}});
+        let partial =
+            serde_json::json!({"partial-exports": {"green_zones": ["Z"], "monitor": null}});
         assert!(serde_json::from_value::<SanctionScope>(partial).is_ok());
         assert_eq!(period(" 2026q3 "), Ok("2026Q3".to_string()));
         assert!(period("2026Q5").unwrap_err().contains("YYYYQ1..YYYYQ4"));
