@@ -218,3 +218,36 @@ fn a_client_without_a_node_says_connection_refused() {
     assert!(text.to_lowercase().contains("connection refused"), "{text}");
     assert!(!text.contains("error sending request"), "{text}");
 }
+
+/// The addresses of a node come from KPLEDGER_* variables over its file, as
+/// deploy/compose.yaml sets them: the node listens where they say, not where
+/// the file does, and is ready there.
+#[test]
+fn environment_variables_set_the_addresses_over_the_file() {
+    let mut cluster = Cluster::generate(1, 0);
+    let dir = cluster.nodes[0].dir.clone();
+    let port = free_port_range(2);
+    let rpc = format!("127.0.0.1:{}", port + 1);
+    let log = std::fs::File::create(dir.join("node.log")).unwrap();
+    let child = Command::new(kpledger_bin())
+        .args(["node", "--config"])
+        .arg(dir.join("node.toml"))
+        .env("RUST_LOG", "info")
+        .env("KPLEDGER_RPC_LISTEN", &rpc)
+        .env(
+            "KPLEDGER_NETWORK_LISTEN",
+            format!("/ip4/0.0.0.0/tcp/{port}"),
+        )
+        .env("KPLEDGER_NETWORK_PEERS", "[]")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start kpledger node");
+    cluster.nodes[0].child = Some(child);
+    let ready = wait_until(Duration::from_secs(60), || {
+        get_json(&rpc, "/v1/health/ready").is_some_and(|r| r["ok"] == true)
+    });
+    assert!(ready, "{}", cluster.logs_tail(20));
+    assert!(get_json(&cluster.nodes[0].rpc, "/v1/status").is_none());
+}
