@@ -289,3 +289,82 @@ fn participant_codes_are_taken_in_any_case() {
     assert!(!ok);
     assert!(text.contains("/v1/participants/BW"), "{text}");
 }
+
+/// deploy/compose.yaml runs the network `kpledger testnet` writes with its
+/// init service's options: each node's addresses there must be the ones
+/// its generated config has (ports), on the container's own IP.
+#[test]
+fn the_compose_file_follows_the_testnet_layout() {
+    let compose = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/compose.yaml"
+    ))
+    .unwrap();
+    assert!(
+        compose.contains("testnet --validators 4 --observers 1"),
+        "the init service's options changed"
+    );
+    assert!(compose.contains("--base-port 26600"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("devnet");
+    let (ok, text) = kpledger(&[
+        "testnet",
+        "--validators",
+        "4",
+        "--observers",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--base-port",
+        "26600",
+    ]);
+    assert!(ok, "{text}");
+    // Each node's section, up to the next one.
+    let sections: Vec<&str> = compose.split("\n  node").skip(1).collect();
+    assert_eq!(sections.len(), 5, "five node services");
+    for (i, section) in sections.iter().enumerate() {
+        assert!(
+            section.starts_with(&format!("{i}:")),
+            "node{i} out of order"
+        );
+        let config = std::fs::read_to_string(out.join(format!("node{i}/node.toml"))).unwrap();
+        let port = |key: &str| -> String {
+            let line = config
+                .lines()
+                .find(|l| l.starts_with(key))
+                .unwrap_or_else(|| panic!("no {key} in node{i}'s config"));
+            line.rsplit(['/', ':'])
+                .next()
+                .unwrap()
+                .trim_end_matches('"')
+                .to_string()
+        };
+        // [network] listen comes before [rpc] listen in the file.
+        let p2p = port("listen = \"/ip4/");
+        let rpc = port("listen = \"127.0.0.1:");
+        assert!(
+            section.contains(&format!(
+                "KPLEDGER_NETWORK_LISTEN: /ip4/0.0.0.0/tcp/{p2p}\n"
+            )),
+            "node{i}: p2p port {p2p}:\n{section}"
+        );
+        assert!(
+            section.contains(&format!("KPLEDGER_RPC_LISTEN: 0.0.0.0:{rpc}\n")),
+            "node{i}: rpc port {rpc}:\n{section}"
+        );
+        assert!(
+            section.contains(&format!("/var/lib/kpledger/devnet/node{i}/node.toml")),
+            "node{i}: config path"
+        );
+        // Its peers: every other node's p2p port, none of its own.
+        let peers = section
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("KPLEDGER_NETWORK_PEERS: "))
+            .unwrap_or_else(|| panic!("node{i}: no peers"));
+        assert_eq!(peers.matches("/tcp/").count(), 4, "node{i}: {peers}");
+        assert!(
+            !peers.contains(&format!("/tcp/{p2p}\"")),
+            "node{i} dials itself"
+        );
+    }
+}
