@@ -17,7 +17,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="${KPLEDGER_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/kpledger}"
 work="$(mktemp -d)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [[ -n "${IDLE_KEEP:-}" ]] && echo "kept $work" >&2 || rm -rf "$work"; }
 trap cleanup EXIT
 # A free range below the ephemeral ports.
 base=$((20000 + (RANDOM % 200) * 50))
@@ -51,6 +51,10 @@ disk() { du -sb "$work/net/node0" | cut -f1; }
 h0=$(height); c0=$(cpu); d0=$(disk); t0=$(date +%s.%N)
 sleep "$secs"
 h1=$(height); c1=$(cpu); d1=$(disk); t1=$(date +%s.%N)
+# When each block of the idle window was made, and by whom (its proposer).
+times=$(for h in $(seq "$((h0 + 1))" "$h1"); do
+    curl -sf "$rpc0/v1/blocks/$h" | python3 -c 'import json,sys; b=json.load(sys.stdin); h=b.get("block",b)["header"]; print(str(h["time"])+":"+str(h["proposer"])[:8])' 2>/dev/null
+done | tr '\n' ' ')
 # The first transaction after the idleness: a BW certificate, timed to its decision.
 cert="$work/cert.toml"
 python3 - "$cert" <<'PY'
@@ -83,9 +87,9 @@ PY
 s0=$(date +%s.%N)
 "$bin" --node "$rpc0" cert issue --key "$work/net/node0/authority.key" --file "$cert" > "$work/issue.log" 2>&1 || true
 s1=$(date +%s.%N)
-python3 - "$heartbeat" "$validators" "$secs" "$h0" "$h1" "$c0" "$c1" "$d0" "$d1" "$t0" "$t1" "$s0" "$s1" "$work/issue.log" <<'PY'
+python3 - "$heartbeat" "$validators" "$secs" "$h0" "$h1" "$c0" "$c1" "$d0" "$d1" "$t0" "$t1" "$s0" "$s1" "$work/issue.log" "$times" <<'PY'
 import json, os, sys
-hb, v, secs, h0, h1, c0, c1, d0, d1, t0, t1, s0, s1, log = sys.argv[1:]
+hb, v, secs, h0, h1, c0, c1, d0, d1, t0, t1, s0, s1, log, times = sys.argv[1:]
 el = float(t1) - float(t0)
 tick = os.sysconf("SC_CLK_TCK")
 hour = 3600 / el
@@ -96,5 +100,6 @@ print(json.dumps({
     "node0_disk_bytes_per_hour": int((int(d1) - int(d0)) * hour),
     "cpu_s_per_hour_all_nodes": round((int(c1) - int(c0)) / tick * hour, 1),
     "first_tx_decided_s": round(float(s1) - float(s0), 2) if issued else None,
+    "blocks": times.split(),
 }))
 PY

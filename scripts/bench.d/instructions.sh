@@ -29,11 +29,13 @@ if ! command -v valgrind > /dev/null; then
     fi
 fi
 if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
-    log "release build (kp-e2e's instructions)"
-    (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -q -p kp-e2e --bin instructions) >&2
+    # The profiling profile: the release build with its symbols, which
+    # callgrind needs to count only the `measured_` functions.
+    log "profiling build (kp-e2e's instructions)"
+    (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --profile profiling -q -p kp-e2e --bin instructions) >&2
 fi
 blocks="${INSTR_BLOCKS:-2}"
-bins=("current=$target/release/instructions")
+bins=("current=$target/profiling/instructions")
 [[ -n "${INSTR_BASELINE:-}" ]] && bins=("baseline=$INSTR_BASELINE" "${bins[@]}")
 
 # count BIN WORKLOAD: "instructions certificates" of the measured functions.

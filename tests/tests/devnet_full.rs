@@ -72,7 +72,10 @@ fn a_devnet_of_60_validators_reports_its_progress_until_every_validator_has_a_bl
     }
     let text = output.join("\n");
     assert!(decided, "no first block:\n{text}");
-    assert!(text.contains("61 nodes running"), "{text}");
+    assert!(
+        text.contains("started 61 nodes (60 voting); no block yet"),
+        "{text}"
+    );
     assert!(
         output
             .iter()

@@ -38,6 +38,16 @@ fn ok(node: &str, args: &[&str]) -> String {
     stdout(&out)
 }
 
+/// `kpledger keys generate --out FILE`: a local command, which takes no
+/// `--node`.
+fn generate(file: &Path) {
+    let out = Command::new(kpledger_bin())
+        .args(["keys", "generate", "--out", path(file)])
+        .output()
+        .expect("run kpledger");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -77,7 +87,7 @@ fn government_key_apart_then_consensus_key_rotated_across_a_restart() {
     // the rotation signed offline: written unsigned on the node's machine
     // (naming the signer by its public key), signed where the key is, sent.
     let gov = work.join("bw-government.key");
-    ok(&rpc, &["keys", "generate", "--out", path(&gov)]);
+    generate(&gov);
     let unsigned = work.join("rotate.unsigned.json");
     let signed = work.join("rotate.signed.json");
     ok(
@@ -156,7 +166,7 @@ fn government_key_apart_then_consensus_key_rotated_across_a_restart() {
     // The recovery key begins a recovery: visible at once, with its time;
     // the government key and the node key cancel it, one half each.
     let recovered = work.join("bw-government-recovered.key");
-    ok(&rpc, &["keys", "generate", "--out", path(&recovered)]);
+    generate(&recovered);
     ok(
         &rpc,
         &[
@@ -226,7 +236,7 @@ fn government_key_apart_then_consensus_key_rotated_across_a_restart() {
 
     // Rotate the consensus key; the government key signs it.
     let new_node_key = work.join("bw-node-2.key");
-    ok(&rpc, &["keys", "generate", "--out", path(&new_node_key)]);
+    generate(&new_node_key);
     ok(
         &rpc,
         &[

@@ -64,6 +64,18 @@ fn every_endpoint_and_error_case_against_a_running_network() {
     assert_eq!(health["catching_up"], false, "{health}");
     assert!(health["peers"].as_u64() >= Some(3), "{health}");
     assert_eq!(health["problems"], serde_json::json!([]), "{health}");
+    // The probes: alive; ready, with 4 validators needing 2 peers each
+    // (a quorum of 3 with itself).
+    let (status, live) = get(&node, "/v1/health/live");
+    assert_eq!(
+        (status, &live["ok"]),
+        (200, &serde_json::json!(true)),
+        "{live}"
+    );
+    let (status, ready) = get(&node, "/v1/health/ready");
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["peers_needed"], 2, "{ready}");
+    assert_eq!(ready["block_age_max_ms"], 120_000, "{ready}");
 
     // An events subscriber on another node, started before the transaction.
     let events_addr = other.clone();
@@ -293,6 +305,46 @@ fn every_endpoint_and_error_case_against_a_running_network() {
     });
     assert!(got, "no certificate event: {lines:?}");
     assert!(lines.iter().any(|l| l == "event: certificate"));
+    // Its id is where it stands in the chain: the block's height, then its
+    // place among the block's events (the block event is 0).
+    let id = lines
+        .iter()
+        .skip_while(|l| *l != "event: certificate")
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap_or_else(|| panic!("no id after the certificate event: {lines:?}"))
+        .to_string();
+    assert_eq!(id, format!("{height}.1"), "{lines:?}");
+
+    // A reader that reconnects with Last-Event-ID gets what came after it,
+    // on any node (ids follow the chain): after the block event of the
+    // certificate's block, the certificate event, at once.
+    let resumed = |addr: &str, last: &str| {
+        let resp = http()
+            .get(format!("http://{addr}/v1/events?kinds=certificate"))
+            .header("Last-Event-ID", last)
+            .send()
+            .unwrap();
+        let mut lines = Vec::new();
+        for line in BufReader::new(resp).lines() {
+            let Ok(line) = line else { break };
+            let done = line.starts_with("data: ");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    };
+    for addr in [&node, &other] {
+        let lines = resumed(addr, &format!("{height}.0"));
+        assert_eq!(lines[0], "event: certificate", "{lines:?}");
+        assert_eq!(lines[1], format!("id: {height}.1"), "{lines:?}");
+        assert!(lines[2].contains("BW0000777"), "{lines:?}");
+    }
+    // An id that is not one is said to be so, and the stream goes on.
+    let lines = resumed(&node, "yesterday");
+    assert_eq!(lines[0], "event: lagged", "{lines:?}");
+    assert!(lines[1].contains("not an event id"), "{lines:?}");
 
     // Metrics and the OpenAPI document.
     let metrics = http()

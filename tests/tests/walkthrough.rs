@@ -154,6 +154,17 @@ fn readme_walkthrough_through_the_cli() {
     let log = std::fs::read_to_string(dir.join("node0/node.log")).unwrap();
     assert!(log.contains("committed"), "{log}");
     assert!(!log.contains('\u{1b}'), "colour codes in node.log");
+    // The devnet's own words: counts in the singular where they are one, and
+    // no claim of a running network before its first block.
+    let said = std::fs::read_to_string(root.path().join("devnet.log")).unwrap();
+    assert!(
+        said.contains("created a devnet of 4 validators and 1 observer in"),
+        "{said}"
+    );
+    assert!(
+        said.contains("started 5 nodes (4 voting); no block yet"),
+        "{said}"
+    );
 
     // 1. Botswana's authority issues a certificate to the EU.
     let cert_file = root.path().join("BW2026000001.toml");

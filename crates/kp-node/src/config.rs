@@ -87,7 +87,7 @@ pub struct NodeSection {
 }
 
 /// The node's log format (`[node] log_format`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Lines for a person to read.
@@ -125,6 +125,15 @@ pub struct NetworkSection {
 pub struct RpcSection {
     /// Listen address, e.g. `127.0.0.1:8600`.
     pub listen: String,
+    /// How old the last block may be, in seconds, for `/v1/health/ready`
+    /// to answer 200 (default 120; an idle network writes an empty block
+    /// every second, or every 5 s on one machine above 16 validators).
+    #[serde(default = "default_ready_block_age_max_s")]
+    pub ready_block_age_max_s: u64,
+}
+
+fn default_ready_block_age_max_s() -> u64 {
+    kp_rpc::HEALTH_BLOCK_AGE_MAX_MS / 1000
 }
 
 /// Consensus timeouts, in milliseconds. Each grows by `delta_ms` per round.
@@ -341,6 +350,12 @@ impl NodeConfig {
             return Err(invalid(
                 "rpc.listen",
                 "must be an address like 127.0.0.1:8600",
+            ));
+        }
+        if !(1..=86_400).contains(&self.rpc.ready_block_age_max_s) {
+            return Err(invalid(
+                "rpc.ready_block_age_max_s",
+                "must be between 1 and 86400",
             ));
         }
         if self.consensus.timeout_propose_ms == 0 {

@@ -35,9 +35,14 @@ pub struct DevnetArgs {
     /// Observers on first run (default 1).
     #[arg(long)]
     pub observers: Option<usize>,
-    /// First port on first run; node I uses base+2I (peers) and base+2I+1 (HTTP).
-    #[arg(long, default_value_t = 26600)]
-    pub base_port: u16,
+    /// First port on first run (default 26600); node I uses base+2I
+    /// (peers) and base+2I+1 (HTTP). A devnet that exists keeps its own.
+    #[arg(long)]
+    pub base_port: Option<u16>,
+    /// How the nodes write their logs (`nodeI/node.log`; default: each
+    /// node's `[node] log_format`, `text`). Neither has colour codes.
+    #[arg(long, value_enum)]
+    pub log_format: Option<crate::config::LogFormat>,
     /// Write the network and exit without starting it.
     #[arg(long)]
     pub init_only: bool,
@@ -57,12 +62,13 @@ pub enum DevnetError {
         /// What failed.
         detail: String,
     },
-    /// `--validators` or `--observers` asked for another network than the
-    /// one that exists in the folder.
+    /// `--validators`, `--observers` or `--base-port` asked for another
+    /// network than the one that exists in the folder.
     #[error(
-        "{dir} holds a devnet of {validators} validators and {observers} observer(s); \
-         --validators/--observers apply only when a devnet is created: use another --dir, \
-         or delete {dir} to start afresh"
+        "{} holds a devnet of {} and {} on ports from {base_port}; \
+         --validators, --observers and --base-port apply only when a devnet is created: \
+         leave them out to resume it, use another --dir, or delete {} to start afresh",
+        dir.display(), plural(*validators, "validator"), plural(*observers, "observer"), dir.display()
     )]
     Mismatch {
         /// The folder.
@@ -71,6 +77,8 @@ pub enum DevnetError {
         validators: usize,
         /// Observers it holds.
         observers: usize,
+        /// Its first port.
+        base_port: u16,
     },
     /// A process or file operation failed.
     #[error("cannot {action}: {source}")]
@@ -92,6 +100,18 @@ struct DevnetNode {
     authority_key: Option<PathBuf>,
     node_key: PathBuf,
 }
+
+/// `1 observer`, `2 observers`.
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// Port of the first devnet base port when `--base-port` is not given.
+pub const BASE_PORT_DEFAULT: u16 = 26600;
 
 fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> DevnetError {
     let action = action.into();
@@ -158,26 +178,37 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
             validators,
             observers,
             out: args.dir.clone(),
-            base_port: args.base_port,
+            base_port: args.base_port.unwrap_or(BASE_PORT_DEFAULT),
             chain_id: "kp-devnet".into(),
             genesis_time: kp_types::time::wall_clock(),
             consensus: ConsensusSection::for_one_machine(validators),
         })?;
         println!(
-            "created a devnet of {validators} validators and {observers} observers in {}",
+            "created a devnet of {} and {} in {}",
+            plural(validators, "validator"),
+            plural(observers, "observer"),
             args.dir.display()
         );
     }
     let nodes = existing_nodes(&args.dir)?;
     let held = nodes.iter().filter(|n| n.validator).count();
     let held_observers = nodes.len() - held;
+    // Node 0 answers HTTP on base+1 (`testnet`'s layout).
+    let held_base = nodes
+        .first()
+        .and_then(|n| n.rpc.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .map(|port| port.saturating_sub(1))
+        .unwrap_or(BASE_PORT_DEFAULT);
     if args.validators.is_some_and(|v| v != held)
         || args.observers.is_some_and(|o| o != held_observers)
+        || args.base_port.is_some_and(|b| b != held_base)
     {
         return Err(DevnetError::Mismatch {
             dir: args.dir.clone(),
             validators: held,
             observers: held_observers,
+            base_port: held_base,
         });
     }
     if resumed {
@@ -190,7 +221,7 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
     let exe = std::env::current_exe().map_err(io("find the kpledger binary"))?;
     let mut children: Vec<(usize, Child)> = Vec::new();
     for node in &nodes {
-        match start(&exe, node) {
+        match start(&exe, node, args.log_format) {
             Ok(child) => children.push((node.index, child)),
             Err(e) => {
                 stop(&mut children);
@@ -198,7 +229,12 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
             }
         }
     }
-    println!("\n{} nodes running; Ctrl-C stops them all.", children.len());
+    // Started is not running: the first block comes later, and the progress
+    // lines below say when.
+    println!(
+        "\nstarted {} ({held} voting); no block yet, progress follows. Ctrl-C stops them all.",
+        plural(children.len(), "node")
+    );
     let validators: Vec<String> = nodes
         .iter()
         .filter(|n| n.validator)
@@ -209,7 +245,11 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
     result
 }
 
-fn start(exe: &Path, node: &DevnetNode) -> Result<Child, DevnetError> {
+fn start(
+    exe: &Path,
+    node: &DevnetNode,
+    log_format: Option<crate::config::LogFormat>,
+) -> Result<Child, DevnetError> {
     let dir = node.config.parent().unwrap_or(Path::new("."));
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -217,10 +257,16 @@ fn start(exe: &Path, node: &DevnetNode) -> Result<Child, DevnetError> {
         .open(dir.join("node.log"))
         .map_err(io(format!("open {}/node.log", dir.display())))?;
     let err_log = log.try_clone().map_err(io("duplicate the log handle"))?;
-    Command::new(exe)
-        .arg("node")
-        .arg("--config")
-        .arg(&node.config)
+    let mut command = Command::new(exe);
+    command.arg("node").arg("--config").arg(&node.config);
+    if let Some(format) = log_format {
+        let name = match format {
+            crate::config::LogFormat::Text => "text",
+            crate::config::LogFormat::Json => "json",
+        };
+        command.args(["--log-format", name]);
+    }
+    command
         .env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),

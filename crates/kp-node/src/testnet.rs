@@ -210,6 +210,7 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
             },
             rpc: RpcSection {
                 listen: rpc.clone(),
+                ready_block_age_max_s: kp_rpc::HEALTH_BLOCK_AGE_MAX_MS / 1000,
             },
             consensus: spec.consensus.clone(),
             mempool: MempoolSection::default(),

@@ -162,3 +162,38 @@ fn environment_variables_set_config_values_and_typos_are_refused() {
         .to_string();
     assert!(range.contains("storage.cache_mb"), "{range}");
 }
+
+/// Every key of a node's configuration has its `KPLEDGER_*` variable, which
+/// the node takes (a key it did not know would be refused as a typo), and
+/// docs/operations.md lists it.
+#[test]
+fn every_config_key_has_a_documented_environment_variable() {
+    let path = node_config_dir().join("node.toml");
+    let plain = NodeConfig::load_with(&path, Vec::new()).unwrap();
+    let full: toml::Table = toml::from_str(&plain.to_toml()).unwrap();
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/operations.md"
+    ))
+    .unwrap();
+    let mut count = 0;
+    for (section, keys) in &full {
+        let keys = keys.as_table().expect("a section");
+        for (key, value) in keys {
+            let variable = format!(
+                "KPLEDGER_{}_{}",
+                section.to_ascii_uppercase(),
+                key.to_ascii_uppercase()
+            );
+            assert!(
+                docs.contains(&format!("`{variable}`")),
+                "docs/operations.md does not list {variable}"
+            );
+            let set = NodeConfig::load_with(&path, vec![(variable.clone(), value.to_string())])
+                .unwrap_or_else(|e| panic!("{variable}={value}: {e}"));
+            assert_eq!(set, plain, "{variable}={value}");
+            count += 1;
+        }
+    }
+    assert!(count >= 18, "only {count} keys");
+}

@@ -57,8 +57,10 @@ pub const SSE_SUBSCRIBERS_MAX: usize = 64;
 pub use kp_api::answers::NodeStatus as Status;
 
 /// A node whose last block is older than this, and that is not catching up,
-/// is unhealthy: the network, or this node's part in it, has stopped
-/// (an idle network still writes an empty block every few seconds).
+/// is not ready (`/v1/health/ready`) unless its backend sets another bound
+/// ([`Backend::ready_block_age_max_ms`]): the network, or this node's part
+/// in it, has stopped (an idle network still writes an empty block every
+/// few seconds).
 pub const HEALTH_BLOCK_AGE_MAX_MS: u64 = 120_000;
 
 /// An API error: HTTP status, stable code, and a message a person can act on.
@@ -268,13 +270,19 @@ impl IntoResponse for JsonBody {
 }
 
 /// One server-sent event: its kind (`block`, `certificate`, `resolution`,
-/// `seizure`, `lagged`) and its JSON data.
+/// `seizure`, `lagged`), its JSON data and its id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiEvent {
     /// The event's kind (SSE `event:` field).
     pub kind: String,
     /// The payload (SSE `data:` field).
     pub data: serde_json::Value,
+    /// Where the event stands in the stream (SSE `id:` field): a client
+    /// that reconnects with it as `Last-Event-ID` resumes after it
+    /// ([`Backend::resume`]). `None` for a notice about the stream itself
+    /// (`lagged`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// The node as the API sees it.
@@ -317,6 +325,29 @@ pub trait Backend: Send + Sync + 'static {
     /// Events from now on. The stream must never block the node: a slow
     /// reader loses events (and gets a `lagged` event instead).
     fn subscribe(&self) -> BoxStream<'static, ApiEvent>;
+    /// Events after the one whose id is `last_event_id`: those the node
+    /// still keeps, then [`Backend::subscribe`]'s. When events after it are
+    /// no longer kept (or the id is not one of its ids), the stream starts
+    /// with a `lagged` event that says so. The default keeps none.
+    fn resume(&self, last_event_id: &str) -> BoxStream<'static, ApiEvent> {
+        let notice = ApiEvent {
+            kind: "lagged".into(),
+            data: serde_json::json!({
+                "last_event_id": last_event_id,
+                "message": "this server keeps no past events: the stream goes on from now",
+            }),
+            id: None,
+        };
+        futures::stream::StreamExt::boxed(futures::stream::StreamExt::chain(
+            futures::stream::iter([notice]),
+            self.subscribe(),
+        ))
+    }
+    /// How old the last block may be for the node to be ready
+    /// (`/v1/health/ready`), in milliseconds.
+    fn ready_block_age_max_ms(&self) -> u64 {
+        HEALTH_BLOCK_AGE_MAX_MS
+    }
     /// Prometheus text exposition of the node's metrics.
     fn metrics(&self) -> String;
 }

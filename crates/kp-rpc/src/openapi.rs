@@ -79,15 +79,40 @@ pub fn document() -> Value {
             &[],
         ),
     );
-    paths.insert(
-        "/v1/health".into(),
+    let ready = |summary: &str| {
         get_op(
-            "Health: 200 when the node follows the network; 503 with `problems` when it is catching up, has no peers or has had no block for 120 s",
+            summary,
             vec![],
             ok_json(
-                "healthy",
-                &["ok", "height", "catching_up", "peers", "block_age_ms", "problems"],
+                "ready",
+                &[
+                    "ok",
+                    "height",
+                    "catching_up",
+                    "peers",
+                    "peers_needed",
+                    "block_age_ms",
+                    "block_age_max_ms",
+                    "problems",
+                ],
             ),
+            &[],
+        )
+    };
+    paths.insert(
+        "/v1/health".into(),
+        ready("Readiness, as /v1/health/ready (kept for the probes written before it)"),
+    );
+    paths.insert(
+        "/v1/health/ready".into(),
+        ready("Readiness: 200 when the node follows the network; 503 with `problems` when it is catching up, has fewer peers than it needs (a validator: enough for a quorum; another node: one) or its last block is older than the node's bound (`[rpc] ready_block_age_max_s`, default 120 s)"),
+    );
+    paths.insert(
+        "/v1/health/live".into(),
+        get_op(
+            "Liveness: 200 whenever the server answers (a node catching up is alive)",
+            vec![],
+            ok_json("alive", &["ok", "height"]),
             &[],
         ),
     );
@@ -328,8 +353,12 @@ pub fn document() -> Value {
     paths.insert(
         "/v1/events".into(),
         json!({"get": {
-            "summary": "Server-sent events: block, certificate, resolution, seizure (and lagged when this reader fell behind and lost events)",
-            "parameters": [param("kinds", "query", "comma-separated kinds to receive, e.g. certificate,seizure", false)],
+            "summary": "Server-sent events: block, certificate, resolution, seizure (and lagged when this reader fell behind and lost events). Each event but lagged has an id HEIGHT.INDEX, the same on every node; a reader that reconnects with the header Last-Event-ID (or ?last_event_id=) gets the events after it that the node still keeps (the last 4096), or a lagged event first that says they are no longer kept",
+            "parameters": [
+                param("kinds", "query", "comma-separated kinds to receive, e.g. certificate,seizure", false),
+                param("last_event_id", "query", "resume after this event id (as the Last-Event-ID header)", false),
+                param("Last-Event-ID", "header", "resume after this event id", false)
+            ],
             "responses": {
                 "200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                 "400": error_response("unknown-parameter"),

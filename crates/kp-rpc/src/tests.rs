@@ -103,9 +103,32 @@ impl Backend for FakeBackend {
         futures::stream::iter(vec![ApiEvent {
             kind: "block".into(),
             data: json!({"height": 8}),
+            id: Some("8.0".into()),
         }])
         .chain(futures::stream::pending())
         .boxed()
+    }
+
+    fn resume(&self, last_event_id: &str) -> BoxStream<'static, ApiEvent> {
+        // The events after `last_event_id` that this fake keeps: 7.0 and 8.0.
+        let kept = [("7.0", 7), ("8.0", 8)];
+        let after: Vec<ApiEvent> = kept
+            .iter()
+            .filter(|(id, _)| *id > last_event_id)
+            .map(|(id, height)| ApiEvent {
+                kind: "block".into(),
+                data: json!({ "height": height }),
+                id: Some((*id).into()),
+            })
+            .collect();
+        futures::stream::iter(after)
+            .chain(futures::stream::pending())
+            .boxed()
+    }
+
+    fn ready_block_age_max_ms(&self) -> u64 {
+        // Any age: the fake's block is from 1970.
+        u64::MAX
     }
 
     fn metrics(&self) -> String {
@@ -273,6 +296,53 @@ async fn events_stream_and_metrics() {
     assert!(text.contains("kpledger_height 7"));
 }
 
+/// Reads the event stream at `path` (with `last_event_id` as the header)
+/// until `want` events have come; returns the text.
+async fn read_events(base: &str, path: &str, last_event_id: Option<&str>, want: usize) -> String {
+    let mut request = reqwest::Client::new().get(format!("{base}{path}"));
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id);
+    }
+    let mut resp = request.send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut text = String::new();
+    while text.matches("event: ").count() < want {
+        let chunk = resp.chunk().await.unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
+}
+
+#[tokio::test]
+async fn events_carry_ids_and_last_event_id_resumes_after_one() {
+    let base = start().await;
+    let text = read_events(&base, "/v1/events", None, 1).await;
+    assert!(text.contains("id: 8.0"), "{text}");
+    // After 7.0, the stream resumes with 8.0 (what the backend keeps after it).
+    let text = read_events(&base, "/v1/events", Some("7.0"), 1).await;
+    assert!(text.contains("id: 8.0\n"), "{text}");
+    assert!(!text.contains("id: 7.0"), "{text}");
+    // After 6.9: 7.0, then 8.0; the query parameter works as the header.
+    let text = read_events(&base, "/v1/events?last_event_id=6.9", None, 2).await;
+    let first = text.find("id: 7.0").expect("7.0 first");
+    let second = text.find("id: 8.0").expect("8.0 second");
+    assert!(first < second, "{text}");
+}
+
+#[tokio::test]
+async fn live_and_ready_probes() {
+    let base = start().await;
+    let (status, body) = get(&base, "/v1/health/live").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"ok": true, "height": 7}));
+    // The fake validator of a one-validator network needs no peers, and its
+    // backend takes any block age.
+    let (status, body) = get(&base, "/v1/health/ready").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["peers_needed"], 0, "{body}");
+    assert_eq!(body["block_age_max_ms"], u64::MAX, "{body}");
+}
+
 /// Fills a path template with example values.
 fn example(template: &str) -> String {
     template
@@ -294,6 +364,8 @@ async fn openapi_matches_the_server() {
     let routes = [
         "/v1/status",
         "/v1/health",
+        "/v1/health/live",
+        "/v1/health/ready",
         "/v1/genesis",
         "/v1/openapi.json",
         "/v1/txs",

@@ -1,6 +1,7 @@
 //! The `kpledger` binary.
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Arg, ArgMatches, FromArgMatches, Parser, Subcommand};
 use kp_node::{config, keys, testnet};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,11 +16,20 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(
     name = "kpledger",
-    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("KPLEDGER_COMMIT"), ")"),
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("KPLEDGER_COMMIT"),
+        ", built ",
+        env!("KPLEDGER_BUILD_DATE"),
+        ")"
+    ),
     about = "Kimberley Process certificate ledger"
 )]
 struct Cli {
-    // rpc: --node and --json of the client commands.
+    // rpc: --node and --json of the client commands. Given before the
+    // command here; [`command`] also gives them to each client command (and
+    // only to those), so they may follow it as well.
     #[command(flatten)]
     client: kp_client::cli::Global,
     #[command(subcommand)]
@@ -88,6 +98,10 @@ enum Command {
         /// The node's configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// How the log is written on stdout (default: `[node] log_format`
+        /// of the configuration, itself `text` unless set).
+        #[arg(long, value_enum)]
+        log_format: Option<config::LogFormat>,
     },
     // rpc: the one-command local network and the client commands.
     /// Start a local network (4 validators + 1 observer in ./devnet); Ctrl-C stops it.
@@ -150,8 +164,89 @@ enum KeysCommand {
     Ledger(kp_client::cli::KeyChangeCommand),
 }
 
+/// The commands that talk to a node, by path below `kpledger`: those that
+/// take the client options (`--node`, `--json`, ...).
+fn is_client_path(path: &[&str]) -> bool {
+    match path {
+        ["keys", rest @ ..] => matches!(rest, ["rotate" | "recover" | "cancel-recovery", ..]),
+        [first, ..] => !matches!(
+            *first,
+            "testnet" | "genesis" | "node" | "devnet" | "completions" | "man"
+        ),
+        [] => false,
+    }
+}
+
+/// Gives `args` (global, so that their subcommands have them too) to every
+/// client command below `command`, whose path is `path`.
+fn with_client_args(mut command: clap::Command, path: &[&str], args: &[Arg]) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in names {
+        let mut sub_path = path.to_vec();
+        sub_path.push(&name);
+        if is_client_path(&sub_path) {
+            command = command.mut_subcommand(&name, |sub| {
+                args.iter()
+                    .fold(sub, |sub, arg| sub.arg(arg.clone().global(true)))
+            });
+        } else if path.is_empty() {
+            // `keys` holds client commands and others.
+            command = command.mut_subcommand(&name, |sub| with_client_args(sub, &sub_path, args));
+        }
+    }
+    command
+}
+
+/// The command line: the client options (`--node`, `--json`, ...) are
+/// shown and taken on the commands that talk to a node, and not on `keys
+/// generate|show`, `testnet`, `genesis`, `node`, `devnet`, `completions`,
+/// `man`, where they would do nothing. Before the command they are taken
+/// too (`kpledger --node URL cert show N`, as the README writes it), and
+/// refused by [`run`] ahead of a command that is not a client's.
+fn command() -> clap::Command {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let client_args: Vec<Arg> =
+        <kp_client::cli::Global as clap::Args>::augment_args(clap::Command::new("client"))
+            .get_arguments()
+            .cloned()
+            .collect();
+    for arg in &client_args {
+        command = command.mut_arg(arg.get_id().clone(), |a| a.global(false));
+    }
+    with_client_args(command, &[], &client_args)
+}
+
+/// The client options given on the command line ahead of the command.
+fn client_options_given(matches: &ArgMatches) -> Vec<String> {
+    <kp_client::cli::Global as clap::Args>::augment_args(clap::Command::new("client"))
+        .get_arguments()
+        .filter(|arg| matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let talks_to_a_node = matches!(
+        cli.command,
+        Command::Client(_)
+            | Command::Keys {
+                command: KeysCommand::Ledger(_)
+            }
+    );
+    let given = client_options_given(&matches);
+    if !talks_to_a_node && !given.is_empty() {
+        eprintln!(
+            "error: {} {} to the commands that talk to a node (status, cert, resolution, ...), not to this one",
+            given.join(" and "),
+            if given.len() == 1 { "applies" } else { "apply" }
+        );
+        return ExitCode::from(2);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -329,7 +424,7 @@ hash {}",
             Ok(())
         }
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut command = command();
             // Into memory first: the crate panics on a failed write, and a
             // closed pipe (`| head`) is no reason to.
             let mut script = Vec::new();
@@ -344,14 +439,15 @@ hash {}",
         Command::Man { out } => {
             std::fs::create_dir_all(&out)
                 .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-            let command = <Cli as clap::CommandFactory>::command();
-            clap_mangen::generate_to(command, &out).map_err(|e| {
+            clap_mangen::generate_to(command(), &out).map_err(|e| {
                 format!("cannot write the manual pages into {}: {e}", out.display())
             })?;
             println!("wrote the manual pages into {}", out.display());
             Ok(())
         }
-        Command::Node { config } => kp_node::run::run_node(&config).map_err(|e| e.to_string()),
+        Command::Node { config, log_format } => {
+            kp_node::run::run_node_with(&config, log_format).map_err(|e| e.to_string())
+        }
         Command::Devnet(args) => kp_node::devnet::run(&args).map_err(|e| e.to_string()),
         Command::Client(command) => match kp_client::cli::run(&cli.client, command) {
             // The verdict is printed; only the status remains to give.

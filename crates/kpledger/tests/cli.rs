@@ -54,14 +54,25 @@ fn a_usage_error_fails_and_shows_the_usage() {
 fn version_names_the_commit() {
     let (ok, text) = kpledger(&["--version"]);
     assert!(ok, "{text}");
-    let commit = text
+    let (commit, date) = text
         .split("(commit ")
         .nth(1)
         .and_then(|rest| rest.split(')').next())
-        .unwrap_or_else(|| panic!("no commit in {text:?}"));
+        .and_then(|inside| inside.split_once(", built "))
+        .unwrap_or_else(|| panic!("no commit and build date in {text:?}"));
     assert!(
         commit == "unknown"
             || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{text}"
+    );
+    // YYYY-MM-DD
+    let digits: Vec<&str> = date.split('-').collect();
+    assert!(
+        digits.len() == 3
+            && [4, 2, 2]
+                .iter()
+                .zip(&digits)
+                .all(|(n, d)| d.len() == *n && d.bytes().all(|b| b.is_ascii_digit())),
         "{text}"
     );
 }
@@ -159,4 +170,201 @@ fn man_writes_a_page_per_command() {
     }
     let verify = std::fs::read_to_string(out_dir.join("kpledger-cert-verify.1")).unwrap();
     assert!(verify.contains("genesis"), "{verify}");
+}
+
+#[test]
+fn help_lists_the_values_of_status_period_scope_and_reason() {
+    let (ok, text) = kpledger(&["cert", "list", "--help"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(
+            "[possible values: awaiting-approval, issued, confirmed, voided, expired, seized]"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("--period <YYYY|YYYYH1-2|YYYYQ1-4>"), "{text}");
+    let (ok, text) = kpledger(&["seizure", "report", "--help"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("[possible values: no-certificate, forged-certificate, contents-mismatch, sanctioned-origin]"),
+        "{text}"
+    );
+    let (ok, text) = kpledger(&[
+        "resolution",
+        "propose",
+        "--key",
+        "k",
+        "--title",
+        "t",
+        "impose-sanction",
+        "--help",
+    ]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("[possible values: full-suspension, export-ban, import-ban, enhanced-vigilance, partial-exports]"),
+        "{text}"
+    );
+    assert!(text.contains("[possible values: flag, refuse]"), "{text}");
+    // A wrong value is refused before anything is sent, naming the values.
+    let (ok, text) = kpledger(&["cert", "list", "--status", "isued"]);
+    assert!(!ok);
+    assert!(
+        text.contains("invalid value 'isued' for '--status"),
+        "{text}"
+    );
+    assert!(
+        text.contains("possible values: awaiting-approval"),
+        "{text}"
+    );
+    let (ok, text) = kpledger(&["stats", "--period", "2026Q5"]);
+    assert!(!ok);
+    assert!(
+        text.contains("invalid value '2026Q5' for '--period"),
+        "{text}"
+    );
+    assert!(text.contains("YYYYQ1..YYYYQ4"), "{text}");
+}
+
+#[test]
+fn node_and_json_are_options_of_the_client_commands_only() {
+    for command in [
+        &["node", "--help"][..],
+        &["devnet", "--help"],
+        &["testnet", "--help"],
+        &["keys", "generate", "--help"],
+        &["keys", "show", "--help"],
+        &["genesis", "hash", "--help"],
+    ] {
+        let (ok, text) = kpledger(command);
+        assert!(ok, "{text}");
+        assert!(!text.contains("--node"), "{command:?}:\n{text}");
+        assert!(!text.contains("--json"), "{command:?}:\n{text}");
+    }
+    for command in [
+        &["cert", "show", "--help"][..],
+        &["status", "--help"],
+        &["keys", "rotate", "--help"],
+        &["anomalies", "--help"],
+    ] {
+        let (ok, text) = kpledger(command);
+        assert!(ok, "{text}");
+        assert!(text.contains("--node <NODE>"), "{command:?}:\n{text}");
+        assert!(text.contains("--json"), "{command:?}:\n{text}");
+    }
+    // Ahead of a command that does not talk to a node, they are refused.
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.key");
+    let (ok, text) = kpledger(&["--json", "keys", "generate", "--out", key.to_str().unwrap()]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("--json applies to the commands that talk to a node"),
+        "{text}"
+    );
+    assert!(!key.exists());
+    // After a client command they are taken as well as before it: a node
+    // that is not there is named as such either way.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    for args in [
+        vec!["--node", url.as_str(), "status"],
+        vec!["status", "--node", url.as_str()],
+    ] {
+        let (ok, text) = kpledger(&args);
+        assert!(!ok, "{text}");
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(text.to_lowercase().contains("connection refused"), "{text}");
+    }
+}
+
+#[test]
+fn participant_codes_are_taken_in_any_case() {
+    // `participant show` with a code in lower case reaches the node as the
+    // code in upper case: the request goes out (and finds no node) instead
+    // of being refused as a malformed code.
+    let (ok, text) = kpledger(&["--node", "http://127.0.0.1:9", "participant", "show", "bw"]);
+    assert!(!ok);
+    assert!(text.contains("/v1/participants/BW"), "{text}");
+}
+
+/// deploy/compose.yaml runs the network `kpledger testnet` writes with its
+/// init service's options: each node's addresses there must be the ones
+/// its generated config has (ports), on the container's own IP.
+#[test]
+fn the_compose_file_follows_the_testnet_layout() {
+    let compose = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/compose.yaml"
+    ))
+    .unwrap();
+    assert!(
+        compose.contains("testnet --validators 4 --observers 1"),
+        "the init service's options changed"
+    );
+    assert!(compose.contains("--base-port 26600"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("devnet");
+    let (ok, text) = kpledger(&[
+        "testnet",
+        "--validators",
+        "4",
+        "--observers",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--base-port",
+        "26600",
+    ]);
+    assert!(ok, "{text}");
+    // Each node's section, up to the next one.
+    let sections: Vec<&str> = compose.split("\n  node").skip(1).collect();
+    assert_eq!(sections.len(), 5, "five node services");
+    for (i, section) in sections.iter().enumerate() {
+        assert!(
+            section.starts_with(&format!("{i}:")),
+            "node{i} out of order"
+        );
+        let config = std::fs::read_to_string(out.join(format!("node{i}/node.toml"))).unwrap();
+        let port = |key: &str| -> String {
+            let line = config
+                .lines()
+                .find(|l| l.starts_with(key))
+                .unwrap_or_else(|| panic!("no {key} in node{i}'s config"));
+            line.rsplit(['/', ':'])
+                .next()
+                .unwrap()
+                .trim_end_matches('"')
+                .to_string()
+        };
+        // [network] listen comes before [rpc] listen in the file.
+        let p2p = port("listen = \"/ip4/");
+        let rpc = port("listen = \"127.0.0.1:");
+        assert!(
+            section.contains(&format!(
+                "KPLEDGER_NETWORK_LISTEN: /ip4/0.0.0.0/tcp/{p2p}\n"
+            )),
+            "node{i}: p2p port {p2p}:\n{section}"
+        );
+        assert!(
+            section.contains(&format!("KPLEDGER_RPC_LISTEN: 0.0.0.0:{rpc}\n")),
+            "node{i}: rpc port {rpc}:\n{section}"
+        );
+        assert!(
+            section.contains(&format!("/var/lib/kpledger/devnet/node{i}/node.toml")),
+            "node{i}: config path"
+        );
+        // Its peers: every other node's p2p port, none of its own.
+        let peers = section
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("KPLEDGER_NETWORK_PEERS: "))
+            .unwrap_or_else(|| panic!("node{i}: no peers"));
+        assert_eq!(peers.matches("/tcp/").count(), 4, "node{i}: {peers}");
+        assert!(
+            !peers.contains(&format!("/tcp/{p2p}\"")),
+            "node{i} dials itself"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The command-line arguments of the client commands (clap).
 
 use super::*;
+use clap::builder::PossibleValuesParser;
 
 /// Options shared by every client command.
 #[derive(Args, Debug, Clone)]
@@ -69,13 +70,13 @@ pub enum ClientCommand {
         #[arg(long, value_parser = participant_code)]
         participant: Option<String>,
         /// 2026, 2026H1 or 2026Q1 (default: the quarter of the last block).
-        #[arg(long)]
+        #[arg(long, value_parser = period, value_name = PERIOD_FORMS)]
         period: Option<String>,
     },
     /// Anomalies of a period.
     Anomalies {
         /// 2026, 2026H1 or 2026Q1 (default: the quarter of the last block).
-        #[arg(long)]
+        #[arg(long, value_parser = period, value_name = PERIOD_FORMS)]
         period: Option<String>,
     },
 }
@@ -237,12 +238,11 @@ pub enum CertCommand {
         /// compromised).
         #[arg(long, value_name = "ID")]
         authority: Option<String>,
-        /// Status: awaiting-approval, issued, confirmed, voided, expired or
-        /// seized.
-        #[arg(long)]
+        /// Status.
+        #[arg(long, value_parser = PossibleValuesParser::new(CERTIFICATE_STATUSES))]
         status: Option<String>,
         /// Issue period: 2026, 2026H1 or 2026Q1.
-        #[arg(long)]
+        #[arg(long, value_parser = period, value_name = PERIOD_FORMS)]
         period: Option<String>,
         /// Continue after this number.
         #[arg(long)]
@@ -278,8 +278,8 @@ pub enum SeizureCommand {
         /// Value in USD, if known.
         #[arg(long)]
         value: Option<String>,
-        /// no-certificate, forged-certificate, contents-mismatch or sanctioned-origin.
-        #[arg(long)]
+        /// Why the goods were seized.
+        #[arg(long, value_parser = PossibleValuesParser::new(SEIZURE_REASONS))]
         reason: String,
         /// The certificate presented, if any.
         #[arg(long)]
@@ -350,7 +350,8 @@ pub enum KeyChangeCommand {
     /// chain's recovery delay, during which the current recovery key can
     /// cancel).
     Rotate {
-        /// consensus, government or recovery.
+        /// Which key.
+        #[arg(value_parser = PossibleValuesParser::new(["consensus", "government", "recovery"]))]
         role: String,
         /// Who signs (the member's government key file).
         #[command(flatten)]
@@ -594,10 +595,9 @@ pub enum ActionCommand {
 /// A sanction's scope.
 #[derive(Args, Debug, Clone)]
 pub struct ScopeArgs {
-    /// full-suspension, export-ban, import-ban, enhanced-vigilance or
-    /// partial-exports (with --green-zones and, if each certificate needs
-    /// approval, --monitor).
-    #[arg(long)]
+    /// The sanction: partial-exports goes with --green-zones and, if each
+    /// certificate needs approval, --monitor.
+    #[arg(long, value_parser = PossibleValuesParser::new(SANCTION_SCOPES))]
     pub scope: String,
     /// With --scope partial-exports: the origin zones certificates may
     /// declare (comma-separated or repeated).
@@ -610,12 +610,76 @@ pub struct ScopeArgs {
     /// What happens to certificates of other Participants that declare
     /// the sanctioned Participant's origin while its exports are forbidden:
     /// `flag` (accepted, flagged for enhanced vigilance) or `refuse`.
-    #[arg(long, default_value = "flag", value_name = "flag|refuse")]
+    #[arg(long, default_value = "flag", value_parser = PossibleValuesParser::new(["flag", "refuse"]))]
     pub origin: String,
+}
+
+/// The statuses `cert list --status` takes (those the node's search takes).
+pub const CERTIFICATE_STATUSES: [&str; 6] = [
+    "awaiting-approval",
+    "issued",
+    "confirmed",
+    "voided",
+    "expired",
+    "seized",
+];
+
+/// The reasons `seizure report --reason` takes (`kp_types::SeizureReason`).
+pub const SEIZURE_REASONS: [&str; 4] = [
+    "no-certificate",
+    "forged-certificate",
+    "contents-mismatch",
+    "sanctioned-origin",
+];
+
+/// The scopes `--scope` takes (`kp_types::SanctionScope`).
+pub const SANCTION_SCOPES: [&str; 5] = [
+    "full-suspension",
+    "export-ban",
+    "import-ban",
+    "enhanced-vigilance",
+    "partial-exports",
+];
+
+/// How `--help` names the forms of a period.
+const PERIOD_FORMS: &str = "YYYY|YYYYH1-2|YYYYQ1-4";
+
+/// A period as typed (`2026`, `2026h1`, `2026Q3`), checked when parsed so
+/// that a wrong one is refused with its forms before anything is sent.
+fn period(text: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    trimmed
+        .parse::<kp_types::Period>()
+        .map(|_| trimmed.to_ascii_uppercase())
+        .map_err(|e| e.to_string())
 }
 
 /// A Participant code as typed: any case, surrounding spaces ignored (`ae`
 /// is AE). Whether it is a well-formed code is checked where it is used.
 fn participant_code(text: &str) -> Result<String, String> {
     Ok(text.trim().to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The values `--help` lists are the ones the ledger's types take, and
+    /// the certificate statuses those the node's search takes.
+    #[test]
+    fn the_listed_values_are_the_ledgers() {
+        for reason in SEIZURE_REASONS {
+            let parsed: Result<SeizureReason, _> = serde_json::from_value(Value::from(reason));
+            assert!(parsed.is_ok(), "{reason}");
+        }
+        for scope in SANCTION_SCOPES.iter().filter(|s| **s != "partial-exports") {
+            let parsed: Result<SanctionScope, _> = serde_json::from_value(Value::from(*scope));
+            assert!(parsed.is_ok(), "{scope}");
+        }
+        let partial =
+            serde_json::json!({"partial-exports": {"green_zones": ["Z"], "monitor": null}});
+        assert!(serde_json::from_value::<SanctionScope>(partial).is_ok());
+        assert_eq!(period(" 2026q3 "), Ok("2026Q3".to_string()));
+        assert!(period("2026Q5").unwrap_err().contains("YYYYQ1..YYYYQ4"));
+    }
 }

@@ -373,7 +373,11 @@ mod tests {
             "ignore",
         ])
         .unwrap_err();
-        assert!(err.to_string().contains("flag or refuse"), "{err}");
+        // Refused by the parser, which lists the values.
+        assert!(
+            err.to_string().contains("[possible values: flag, refuse]"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@
 //!   ([`BlockCache`]): a decided block never changes, and decoding a whole
 //!   block to answer for one transaction was most of a lookup's cost.
 
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::BoxStream;
 use kp_api::answers::{
     AnomaliesAnswer, CertificateAlert, CertificateAnswer, CertificatePage, ParticipantList,
     ResolutionPage, SeizureList, StatisticsAnswer,
@@ -33,8 +33,8 @@ use kp_api::answers::{
 use kp_chain::BlockStore;
 use kp_ledger::keys as ledger_keys;
 use kp_ledger::{
-    BlockReceipt, CertificateRecord, LedgerEvent, MembershipStatus, ResolutionOutcome,
-    ResolutionRecord, SanctionRecord, SeizureRecord, StateStore, TxReceipt,
+    CertificateRecord, MembershipStatus, ResolutionOutcome, ResolutionRecord, SanctionRecord,
+    SeizureRecord, StateStore, TxReceipt,
 };
 use kp_rpc::{ApiError, ApiEvent, Backend, CertificateFilter, JsonBody, Query, Status, Submitted};
 use kp_storage::SledStore;
@@ -54,6 +54,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 mod alerts;
 mod cache;
+pub mod events;
 mod metrics;
 mod proofs;
 mod queries;
@@ -91,9 +92,11 @@ const _: () = assert!(BLOCK_CACHE_BLOCKS_MAX > 0 && BLOCK_CACHE_BYTES_MAX >= BLO
 /// What the node task publishes after applying a block.
 #[derive(Clone, Debug)]
 pub struct NodeEvent {
-    /// The block's receipt: height, hash, state root, per-transaction
-    /// receipts and ledger events.
-    pub receipt: Arc<BlockReceipt>,
+    /// The block's height.
+    pub height: u64,
+    /// What subscribers see of it, with the events' ids
+    /// ([`events::block_events`]).
+    pub events: events::BlockEvents,
 }
 
 /// What the RPC asks of the node task.
@@ -136,6 +139,11 @@ pub struct Shared {
     pub requests: mpsc::Sender<Request>,
     /// Applied blocks, for subscribers.
     pub events: broadcast::Sender<NodeEvent>,
+    /// The events of the last applied blocks, for readers that reconnect.
+    pub recent_events: Mutex<events::EventRing>,
+    /// How old the last block may be for the node to be ready
+    /// (`[rpc] ready_block_age_max_s`), in milliseconds.
+    pub ready_block_age_max_ms: u64,
     /// Counters.
     pub metrics: Metrics,
 }
@@ -261,65 +269,18 @@ impl Backend for NodeBackend {
     }
 
     fn subscribe(&self) -> BoxStream<'static, ApiEvent> {
-        let receiver = self.shared.events.subscribe();
-        futures::stream::unfold(receiver, |mut receiver| async move {
-            let events = match receiver.recv().await {
-                Ok(event) => block_events(&event.receipt),
-                Err(broadcast::error::RecvError::Lagged(lost)) => vec![ApiEvent {
-                    kind: "lagged".into(),
-                    data: json!({ "lost_blocks": lost }),
-                }],
-                Err(broadcast::error::RecvError::Closed) => return None,
-            };
-            Some((futures::stream::iter(events), receiver))
-        })
-        .flatten()
-        .boxed()
+        events::live(self.shared.events.subscribe(), None)
+    }
+
+    fn resume(&self, last_event_id: &str) -> BoxStream<'static, ApiEvent> {
+        events::resume(&self.shared, last_event_id)
+    }
+
+    fn ready_block_age_max_ms(&self) -> u64 {
+        self.shared.ready_block_age_max_ms
     }
 
     fn metrics(&self) -> String {
         self.shared.metrics.render(&self.status())
     }
-}
-
-/// The events API subscribers see for one applied block.
-fn block_events(receipt: &BlockReceipt) -> Vec<ApiEvent> {
-    let rejected = receipt
-        .receipts
-        .iter()
-        .filter(|r| r.result.is_err())
-        .count();
-    let mut out = vec![ApiEvent {
-        kind: "block".into(),
-        data: json!({
-            "height": receipt.height,
-            "hash": receipt.block_hash,
-            "state_root": receipt.state_root,
-            "txs": receipt.receipts.len(),
-            "rejected": rejected,
-        }),
-    }];
-    for event in &receipt.events {
-        let kind = match event {
-            LedgerEvent::CertificateStatusChanged { .. }
-            | LedgerEvent::CertificateApproved { .. }
-            | LedgerEvent::DiscrepancyRecorded { .. } => "certificate",
-            LedgerEvent::ResolutionProposed { .. }
-            | LedgerEvent::ResolutionAdopted { .. }
-            | LedgerEvent::ResolutionFailed { .. }
-            | LedgerEvent::ResolutionRejected { .. }
-            | LedgerEvent::ResolutionLapsed { .. } => "resolution",
-            LedgerEvent::SeizureReported { .. } => "seizure",
-            _ => "ledger",
-        };
-        let mut data = serde_json::to_value(event).unwrap_or(Value::Null);
-        if let Value::Object(map) = &mut data {
-            map.insert("height".into(), json!(receipt.height));
-        }
-        out.push(ApiEvent {
-            kind: kind.into(),
-            data,
-        });
-    }
-    out
 }

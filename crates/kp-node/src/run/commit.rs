@@ -58,10 +58,7 @@ impl Node {
                 tracing::error!(error = %e, "cannot update the allowed peers");
             }
         }
-        // Nobody listening is fine; a lagging subscriber is told it lagged.
-        let _ = self.shared.events.send(NodeEvent {
-            receipt: Arc::new(receipt),
-        });
+        crate::backend::events::publish(&self.shared, &receipt);
         if block.header.proposer == self.key.public() {
             let bytes = kp_types::encode(&(block, certificate));
             self.publish(Topic::Blocks, bytes).await;

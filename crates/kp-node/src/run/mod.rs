@@ -12,7 +12,7 @@
 //! healed partition) asks a peer for the blocks it misses and checks each
 //! certificate against the validator set of its height before applying it.
 
-use crate::backend::{NodeBackend, NodeEvent, Request, Shared};
+use crate::backend::{NodeBackend, Request, Shared};
 use crate::config::NodeConfig;
 use crate::keys;
 use kp_chain::BlockStore;
@@ -161,7 +161,19 @@ pub enum NodeError {
 
 /// Runs a node until SIGINT or SIGTERM.
 pub fn run_node(config_path: &Path) -> Result<(), NodeError> {
-    let config = NodeConfig::load(config_path)?;
+    run_node_with(config_path, None)
+}
+
+/// [`run_node`], with the log format of `kpledger node --log-format` over
+/// the configuration's.
+pub fn run_node_with(
+    config_path: &Path,
+    log_format: Option<crate::config::LogFormat>,
+) -> Result<(), NodeError> {
+    let mut config = NodeConfig::load(config_path)?;
+    if let Some(format) = log_format {
+        config.node.log_format = format;
+    }
     init_tracing(config.node.log_format);
     let genesis_text =
         std::fs::read_to_string(&config.node.genesis).map_err(|e| NodeError::Genesis {
@@ -366,6 +378,8 @@ impl Node {
             records: ledger.record_versions(),
             requests: request_tx,
             events,
+            recent_events: Default::default(),
+            ready_block_age_max_ms: config.rpc.ready_block_age_max_s.saturating_mul(1000),
             metrics: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind(&config.rpc.listen)

@@ -14,7 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use node::{events, genesis, health, metrics, not_found, openapi_doc, status};
+use node::{events, genesis, health, live, metrics, not_found, openapi_doc, status};
 use reads::{
     anomalies, block, block_by_hash, certificate, certificate_proof, certificates, light_block,
     participant, participant_proof, participants, resolution, resolution_proof, resolutions,
@@ -41,6 +41,8 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/health", get(health))
+        .route("/v1/health/live", get(live))
+        .route("/v1/health/ready", get(health))
         .route("/v1/genesis", get(genesis))
         .route("/v1/openapi.json", get(openapi_doc))
         .route("/v1/txs", post(submit))

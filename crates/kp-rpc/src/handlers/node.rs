@@ -14,13 +14,22 @@ pub(super) async fn status(State(state): State<AppState>) -> Json<Status> {
     Json(state.backend.status())
 }
 
-/// `GET /v1/health`: 200 when the node follows the network, 503 with the
-/// problems when it does not (catching up, no peers, no block for a while),
-/// so that a load balancer or an orchestrator's probe can act on it.
+/// `GET /v1/health/live`: 200 whenever the server answers at all. An
+/// orchestrator restarts a node that fails it; a node catching up is alive
+/// (restarting it would only start the catch-up again).
+pub(super) async fn live(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let status = state.backend.status();
+    Json(serde_json::json!({ "ok": true, "height": status.height }))
+}
+
+/// `GET /v1/health` and `GET /v1/health/ready`: 200 when the node follows
+/// the network, 503 with the problems when it does not (catching up, fewer
+/// peers than it needs, no block for longer than the node's bound), so that
+/// a load balancer or an orchestrator's readiness probe can act on it.
 pub(super) async fn health(State(state): State<AppState>) -> Response {
     let status = state.backend.status();
     let now = kp_types::time::wall_clock().0;
-    let (ok, body) = health_of(&status, now);
+    let (ok, body) = health_of(&status, now, state.backend.ready_block_age_max_ms());
     let code = if ok {
         axum::http::StatusCode::OK
     } else {
@@ -29,9 +38,30 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
     (code, Json(body)).into_response()
 }
 
-/// Whether a node with `status` is healthy at `now` (ms since 1970), and
-/// the body `/v1/health` answers.
-pub(crate) fn health_of(status: &Status, now: u64) -> (bool, serde_json::Value) {
+/// Peers a node needs to follow the network: a validator, enough to make a
+/// quorum (2f+1 of `validators`, itself included); an observer or another
+/// non-voting node, one; a network of one validator, none.
+pub(crate) fn peers_needed(status: &Status) -> usize {
+    let n = status.validators;
+    if n <= 1 {
+        return 0;
+    }
+    let quorum = 2 * ((n - 1) / 3) + 1;
+    if status.role == "validator" {
+        quorum - 1
+    } else {
+        1
+    }
+}
+
+/// Whether a node with `status` is ready at `now` (ms since 1970) when its
+/// last block may be at most `block_age_max_ms` old, and the body
+/// `/v1/health/ready` answers.
+pub(crate) fn health_of(
+    status: &Status,
+    now: u64,
+    block_age_max_ms: u64,
+) -> (bool, serde_json::Value) {
     let block_age_ms = now.saturating_sub(status.block_time_ms);
     let mut problems = Vec::new();
     if status.catching_up {
@@ -40,15 +70,27 @@ pub(crate) fn health_of(status: &Status, now: u64) -> (bool, serde_json::Value) 
             status.height,
             block_age_ms / 1000
         ));
-    } else if block_age_ms > crate::HEALTH_BLOCK_AGE_MAX_MS {
+    } else if block_age_ms > block_age_max_ms {
         problems.push(format!(
             "no block for {} s (height {})",
             block_age_ms / 1000,
             status.height
         ));
     }
-    if status.peers == 0 && status.validators > 1 {
+    let peers_needed = peers_needed(status);
+    if status.peers == 0 && peers_needed > 0 {
         problems.push("no peers".to_string());
+    } else if status.peers < peers_needed {
+        problems.push(format!(
+            "{} peers, fewer than the {peers_needed} a {} of {} validators needs",
+            status.peers,
+            if status.role == "validator" {
+                "validator"
+            } else {
+                "node"
+            },
+            status.validators
+        ));
     }
     let ok = problems.is_empty();
     let body = serde_json::json!({
@@ -56,7 +98,9 @@ pub(crate) fn health_of(status: &Status, now: u64) -> (bool, serde_json::Value) 
         "height": status.height,
         "catching_up": status.catching_up,
         "peers": status.peers,
+        "peers_needed": peers_needed,
         "block_age_ms": block_age_ms,
+        "block_age_max_ms": block_age_max_ms,
         "problems": problems,
     });
     (ok, body)
@@ -74,11 +118,24 @@ pub(super) async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /v1/openapi.json")
 }
 
+/// `GET /v1/events`: the node's events from now on, or, with a
+/// `Last-Event-ID` header (what a browser's `EventSource` sends when it
+/// reconnects) or `?last_event_id=`, from the event after that one.
 pub(super) async fn events(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     raw: Params,
 ) -> Result<Response, ApiError> {
-    let map = params(raw, &["kinds"])?;
+    let map = params(raw, &["kinds", "last_event_id"])?;
+    let last_event_id = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::bad_request("malformed-query", "Last-Event-ID is not text"))?
+                .to_string(),
+        ),
+        None => map.get("last_event_id").cloned(),
+    };
     let kinds: Option<Vec<String>> = map
         .get("kinds")
         .map(|k| k.split(',').map(|s| s.trim().to_string()).collect());
@@ -87,17 +144,29 @@ pub(super) async fn events(
             "{SSE_SUBSCRIBERS_MAX} event streams are open; retry later"
         ))
     })?;
-    let stream = state.backend.subscribe().filter_map(move |event| {
+    let source = match last_event_id.as_deref().map(str::trim) {
+        Some(last) if !last.is_empty() => state.backend.resume(last),
+        _ => state.backend.subscribe(),
+    };
+    let stream = source.filter_map(move |event| {
         // The permit lives as long as the stream: dropping the connection
         // frees the slot.
         let _held = &permit;
         let keep = event.kind == "lagged" || kinds.as_ref().is_none_or(|k| k.contains(&event.kind));
         let out = keep.then(|| {
-            Ok::<_, std::convert::Infallible>(
-                Event::default()
-                    .event(event.kind.clone())
-                    .data(event.data.to_string()),
-            )
+            // `event:`, `id:`, then `data:`: the fields go out in the order
+            // they are set.
+            let mut sse = Event::default().event(event.kind.clone());
+            // An id with a line break would end the field early (axum
+            // refuses it): such an event goes without one.
+            if let Some(id) = event
+                .id
+                .as_deref()
+                .filter(|id| !id.contains(['\n', '\r', '\0']))
+            {
+                sse = sse.id(id);
+            }
+            Ok::<_, std::convert::Infallible>(sse.data(event.data.to_string()))
         });
         futures::future::ready(out)
     });
@@ -118,8 +187,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
 mod health_tests {
     use super::*;
 
+    const AGE: u64 = crate::HEALTH_BLOCK_AGE_MAX_MS;
+
     fn following(now: u64) -> Status {
         Status {
+            role: "validator".into(),
             height: 9,
             block_time_ms: now - 3_000,
             peers: 4,
@@ -131,7 +203,7 @@ mod health_tests {
     #[test]
     fn a_node_that_follows_the_network_is_healthy() {
         let now = 1_800_000_000_000;
-        let (ok, body) = health_of(&following(now), now);
+        let (ok, body) = health_of(&following(now), now, AGE);
         assert!(ok, "{body}");
         assert_eq!(body["block_age_ms"], 3_000);
         assert_eq!(body["problems"], serde_json::json!([]));
@@ -141,7 +213,7 @@ mod health_tests {
             validators: 1,
             ..following(now)
         };
-        assert!(health_of(&alone, now).0);
+        assert!(health_of(&alone, now, AGE).0);
     }
 
     #[test]
@@ -152,7 +224,7 @@ mod health_tests {
             block_time_ms: now - 86_400_000,
             ..following(now)
         };
-        let (ok, body) = health_of(&catching_up, now);
+        let (ok, body) = health_of(&catching_up, now, AGE);
         assert!(!ok);
         assert!(
             body["problems"][0]
@@ -165,7 +237,7 @@ mod health_tests {
             block_time_ms: now - crate::HEALTH_BLOCK_AGE_MAX_MS - 1,
             ..following(now)
         };
-        let (ok, body) = health_of(&stalled, now);
+        let (ok, body) = health_of(&stalled, now, AGE);
         assert!(!ok);
         assert!(
             body["problems"][0]
@@ -178,8 +250,50 @@ mod health_tests {
             peers: 0,
             ..following(now)
         };
-        let (ok, body) = health_of(&cut_off, now);
+        let (ok, body) = health_of(&cut_off, now, AGE);
         assert!(!ok);
         assert_eq!(body["problems"], serde_json::json!(["no peers"]));
+    }
+
+    #[test]
+    fn a_validator_needs_peers_for_a_quorum_and_an_observer_one() {
+        let now = 1_800_000_000_000;
+        // 7 validators: f = 2, quorum 5, so 4 peers besides itself.
+        let seven = |peers, role: &str| Status {
+            peers,
+            validators: 7,
+            role: role.into(),
+            ..following(now)
+        };
+        assert!(health_of(&seven(4, "validator"), now, AGE).0);
+        let (ok, body) = health_of(&seven(3, "validator"), now, AGE);
+        assert!(!ok);
+        assert_eq!(
+            body["problems"],
+            serde_json::json!(["3 peers, fewer than the 4 a validator of 7 validators needs"])
+        );
+        assert_eq!(body["peers_needed"], 4);
+        assert!(health_of(&seven(1, "observer"), now, AGE).0);
+        assert!(!health_of(&seven(0, "observer"), now, AGE).0);
+    }
+
+    #[test]
+    fn the_block_age_bound_is_the_nodes() {
+        let now = 1_800_000_000_000;
+        let ten_s_old = Status {
+            block_time_ms: now - 10_000,
+            ..following(now)
+        };
+        assert!(health_of(&ten_s_old, now, AGE).0);
+        let (ok, body) = health_of(&ten_s_old, now, 5_000);
+        assert!(!ok);
+        assert_eq!(body["block_age_max_ms"], 5_000);
+        assert!(
+            body["problems"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("no block for 10 s"),
+            "{body}"
+        );
     }
 }
