@@ -803,11 +803,13 @@ impl<S: StateStore> Replica<S> {
                     self.awaiting = Some((height, false));
                     self.ready.decided = Some((block, certificate));
                 } else {
-                    // Applied already (from sync): just go on.
+                    // Applied already (from sync): go on as after any block;
+                    // an empty one waits like an idle block, or this node
+                    // alone would start the next height and wake an idle
+                    // network with its messages.
                     let next = self.ledger.height() + 1;
-                    self.ready
-                        .timers
-                        .push((self.config.block_interval_ms, Timer::StartHeight(next)));
+                    let pause = self.pause_before(next, block.txs.is_empty(), false);
+                    self.ready.timers.push((pause, Timer::StartHeight(next)));
                 }
             }
             Action::Evidence(evidence) => self.sign_evidence(evidence),
