@@ -27,8 +27,10 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
+pub mod access;
 mod handlers;
 pub mod openapi;
+pub mod tls;
 
 pub use handlers::{router, serve};
 
@@ -166,6 +168,9 @@ pub struct CertificateFilter {
     pub after: Option<CertificateNumber>,
     /// Page size, 1 to [`PAGE_LIMIT_MAX`].
     pub limit: usize,
+    /// Most records the search reads before it ends the page early with a
+    /// `next` cursor (the access policy's cost cap); 0: the node's own cap.
+    pub scan_max: usize,
 }
 
 /// A read the API asks of the node. Every answer is JSON.

@@ -8,7 +8,7 @@ use kp_types::{Payload, SigningKey, Timestamp, Transaction};
 use serde_json::json;
 use std::sync::Arc;
 
-struct FakeBackend;
+pub(crate) struct FakeBackend;
 
 fn fake_certificate() -> serde_json::Value {
     json!({"certificate": {"number": "BW0001"}, "status": "issued", "history": [], "alerts": []})
@@ -113,11 +113,29 @@ impl Backend for FakeBackend {
     }
 }
 
+/// A server whose anonymous callers are the operator: the tests of the
+/// endpoints themselves (access control has its own, `access_tests`).
 async fn start() -> String {
+    start_with(access::AccessPolicy {
+        anonymous: access::Anonymous::Scope(access::Scope::Operator),
+        ..Default::default()
+    })
+    .await
+}
+
+/// A plain-HTTP server with `policy`.
+pub(crate) async fn start_with(policy: access::AccessPolicy) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        let _ = serve(listener, Arc::new(FakeBackend), futures::future::pending()).await;
+        let _ = serve(
+            listener,
+            Arc::new(FakeBackend),
+            Arc::new(policy),
+            None,
+            futures::future::pending(),
+        )
+        .await;
     });
     format!("http://{addr}")
 }
