@@ -69,6 +69,14 @@ pub enum ClientError {
         /// What was wrong.
         detail: String,
     },
+    /// The certificate authority file (`--ca`) is unusable.
+    #[error("--ca {path}: {detail}")]
+    Ca {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The answer is larger than [`RESPONSE_BYTES_MAX`].
     #[error("answer from {url} exceeds {RESPONSE_BYTES_MAX} bytes")]
     TooLarge {
@@ -82,6 +90,25 @@ pub enum ClientError {
 pub struct Client {
     base: String,
     http: reqwest::blocking::Client,
+    ca: Option<std::path::PathBuf>,
+}
+
+/// How a client reaches a node beyond its URL.
+#[derive(Clone, Default)]
+pub struct Connection {
+    /// Bearer token sent as `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// PEM certificate authority trusted for `https://`, besides the web's.
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("token", &self.token.as_ref().map(|_| "<hidden>"))
+            .field("ca", &self.ca)
+            .finish()
+    }
 }
 
 /// What `cert verify` concludes, and the exit status it maps to.
@@ -211,6 +238,25 @@ fn http_detail(e: &reqwest::Error) -> String {
     let Some(deepest) = causes.last() else {
         return e.to_string();
     };
+    let https = e.url().is_some_and(|u| u.scheme() == "https");
+    let chain = causes.join(": ");
+    if https
+        && ["InvalidContentType", "corrupt message", "InvalidMessage"]
+            .iter()
+            .any(|sign| chain.contains(sign))
+    {
+        return format!(
+            "the node does not speak TLS: it answered the TLS handshake with something else \
+             (plain HTTP?) ({deepest}); use an http:// URL, or serve TLS on the node \
+             ([rpc] tls_cert and tls_key)"
+        );
+    }
+    if https && chain.contains("invalid peer certificate") {
+        return format!(
+            "the node's TLS certificate is not trusted ({deepest}); pass --ca FILE with the \
+             certificate authority that signed it"
+        );
+    }
     if e.is_timeout() {
         format!("timed out ({deepest})")
     } else if e.is_connect() {
@@ -221,8 +267,27 @@ fn http_detail(e: &reqwest::Error) -> String {
 }
 
 impl Client {
-    /// A client of the node at `base` (e.g. `http://127.0.0.1:26601`).
+    /// A client of the node at `base` (e.g. `http://127.0.0.1:26601`),
+    /// anonymous, trusting the web's certificate authorities.
     pub fn new(base: &str) -> Result<Client, ClientError> {
+        Client::connect(base, &Connection::default())
+    }
+
+    /// A client of another node with this one's certificate authority and
+    /// no token (a token is for the node that issued it).
+    pub fn sibling(&self, base: &str) -> Result<Client, ClientError> {
+        Client::connect(
+            base,
+            &Connection {
+                token: None,
+                ca: self.ca.clone(),
+            },
+        )
+    }
+
+    /// A client of the node at `base` with a token and a certificate
+    /// authority.
+    pub fn connect(base: &str, connection: &Connection) -> Result<Client, ClientError> {
         // `http://host:port`, with or without the scheme, a trailing slash or
         // the API's `/v1` (paths are added to the base, `/v1` included).
         let trimmed = base.trim().trim_end_matches('/');
@@ -232,16 +297,47 @@ impl Client {
         } else {
             format!("http://{trimmed}")
         };
-        let http = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder()
             // Submissions with wait take up to the node's 60 s.
             .timeout(Duration::from_secs(75))
             .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| ClientError::Http {
-                url: base.clone(),
-                detail: http_detail(&e),
-            })?;
-        Ok(Client { base, http })
+            .use_rustls_tls();
+        if let Some(path) = &connection.ca {
+            let ca_error = |detail: String| ClientError::Ca {
+                path: path.clone(),
+                detail,
+            };
+            let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+            let certificates =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_error(e.to_string()))?;
+            if certificates.is_empty() {
+                return Err(ca_error("holds no PEM CERTIFICATE block".into()));
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let Some(token) = &connection.token {
+            let mut value =
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                    .map_err(|_| ClientError::Http {
+                        url: base.clone(),
+                        detail: "the token holds characters a header cannot carry".into(),
+                    })?;
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            builder = builder.default_headers(headers);
+        }
+        let http = builder.build().map_err(|e| ClientError::Http {
+            url: base.clone(),
+            detail: http_detail(&e),
+        })?;
+        Ok(Client {
+            base,
+            http,
+            ca: connection.ca.clone(),
+        })
     }
 
     /// The node's base URL.

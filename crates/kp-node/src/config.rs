@@ -119,12 +119,87 @@ pub struct NetworkSection {
     pub message_bytes_max: usize,
 }
 
-/// HTTP API.
+/// HTTP API: address, who may read what, rates, TLS.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RpcSection {
     /// Listen address, e.g. `127.0.0.1:8600`.
     pub listen: String,
+    /// What a caller without a token gets: `public` (the default), `none`,
+    /// `participant:CODE` or `operator` (only where every caller is
+    /// trusted, as on a loopback devnet).
+    #[serde(default = "default_anonymous")]
+    pub anonymous: String,
+    /// The token file (`kpledger rpc token create|list|revoke`): hashes of
+    /// the bearer tokens the operator issued, with their scopes.
+    #[serde(default = "default_tokens_file")]
+    pub tokens_file: PathBuf,
+    /// Requests per second one client (a token, or an address without one)
+    /// may sustain; 0: no per-client limit.
+    #[serde(default = "default_rate_per_second")]
+    pub rate_per_second: u32,
+    /// Requests one client may send at once before the rate applies.
+    #[serde(default = "default_rate_burst")]
+    pub rate_burst: u32,
+    /// Most records one certificate search reads (1 to 10000); the page
+    /// then ends early with a `next` cursor.
+    #[serde(default = "default_search_scan_max")]
+    pub search_scan_max: usize,
+    /// The finest statistics period served to callers other than the
+    /// Participant itself: `half-year` (what the KP publishes), `year` or
+    /// `quarter`.
+    #[serde(default = "default_public_statistics")]
+    pub public_statistics: kp_rpc::access::PublicPeriod,
+    /// PEM certificate chain: with `tls_key`, the API is served over TLS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (mode 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl RpcSection {
+    /// A section listening on `listen` with every other field at its default.
+    pub fn listening_on(listen: String) -> RpcSection {
+        RpcSection {
+            listen,
+            anonymous: default_anonymous(),
+            tokens_file: default_tokens_file(),
+            rate_per_second: default_rate_per_second(),
+            rate_burst: default_rate_burst(),
+            search_scan_max: default_search_scan_max(),
+            public_statistics: default_public_statistics(),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+fn default_anonymous() -> String {
+    "public".into()
+}
+
+fn default_tokens_file() -> PathBuf {
+    PathBuf::from("rpc-tokens.toml")
+}
+
+/// Default of `[rpc] rate_per_second`.
+pub const RATE_PER_SECOND_DEFAULT: u32 = 100;
+
+fn default_rate_per_second() -> u32 {
+    RATE_PER_SECOND_DEFAULT
+}
+
+fn default_rate_burst() -> u32 {
+    2 * RATE_PER_SECOND_DEFAULT
+}
+
+fn default_search_scan_max() -> usize {
+    kp_rpc::access::SEARCH_SCAN_MAX_DEFAULT
+}
+
+fn default_public_statistics() -> kp_rpc::access::PublicPeriod {
+    kp_rpc::access::PublicPeriod::HalfYear
 }
 
 /// Consensus timeouts, in milliseconds. Each grows by `delta_ms` per round.
@@ -303,7 +378,12 @@ impl NodeConfig {
             &mut config.node.genesis,
             &mut config.node.key_file,
             &mut config.node.data_dir,
-        ] {
+            &mut config.rpc.tokens_file,
+        ]
+        .into_iter()
+        .chain(config.rpc.tls_cert.as_mut())
+        .chain(config.rpc.tls_key.as_mut())
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -337,6 +417,27 @@ impl NodeConfig {
             return Err(invalid(
                 "rpc.listen",
                 "must be an address like 127.0.0.1:8600",
+            ));
+        }
+        if let Err(e) = self.rpc.anonymous.parse::<kp_rpc::access::Anonymous>() {
+            return Err(invalid("rpc.anonymous", &format!("{e}, or none")));
+        }
+        if !(1..=10_000).contains(&self.rpc.search_scan_max) {
+            return Err(invalid(
+                "rpc.search_scan_max",
+                "must be between 1 and 10000",
+            ));
+        }
+        if self.rpc.rate_per_second > 0 && self.rpc.rate_burst == 0 {
+            return Err(invalid(
+                "rpc.rate_burst",
+                "must be at least 1 when rate_per_second is set",
+            ));
+        }
+        if self.rpc.tls_cert.is_some() != self.rpc.tls_key.is_some() {
+            return Err(invalid(
+                "rpc.tls_cert",
+                "and rpc.tls_key go together: set both to serve TLS, or neither",
             ));
         }
         if self.consensus.timeout_propose_ms == 0 {

@@ -564,7 +564,10 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains(&token), "the token itself is never stored");
         assert!(text.contains(&entry.hash));
-        assert_eq!(store.verify(&token), Some((entry.id.clone(), Scope::Operator)));
+        assert_eq!(
+            store.verify(&token),
+            Some((entry.id.clone(), Scope::Operator))
+        );
         assert_eq!(store.verify("kpt_00"), None);
         file.revoke(&entry.id).unwrap();
         file.save(&path).unwrap();

@@ -343,4 +343,6 @@ pub struct SubmitBody {
 }
 
 #[cfg(test)]
+mod access_tests;
+#[cfg(test)]
 mod tests;

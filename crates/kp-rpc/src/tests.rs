@@ -11,7 +11,13 @@ use std::sync::Arc;
 pub(crate) struct FakeBackend;
 
 fn fake_certificate() -> serde_json::Value {
-    json!({"certificate": {"number": "BW0001"}, "status": "issued", "history": [], "alerts": []})
+    json!({
+        "certificate": {
+            "number": "BW0001", "exporting": "BW", "importing": "EU",
+            "exporter": {"name": "Debswana"}, "lines": [{"carats": "100.00"}]
+        },
+        "status": "issued", "history": [], "alerts": []
+    })
 }
 
 impl Backend for FakeBackend {
@@ -87,8 +93,14 @@ impl Backend for FakeBackend {
             Query::Statistics {
                 participant,
                 period,
-            } => json!({"participant": participant, "period": period, "statistics": {}}),
-            Query::Anomalies { period } => json!({"period": period, "items": []}),
+            } => json!({"participant": participant, "period": period, "statistics": {
+                "exports": {"carats": "1"}, "imports": {"carats": "2"}, "production": {},
+                "exports_by_partner": {"EU": {"carats": "1"}}
+            }}),
+            Query::Anomalies { period } => json!({"period": period, "items": [
+                {"mirror-mismatch": {"exporter": "BW", "importer": "EU"}},
+                {"mirror-mismatch": {"exporter": "AE", "importer": "IN"}}
+            ]}),
         })
     }
 
@@ -140,7 +152,7 @@ pub(crate) async fn start_with(policy: access::AccessPolicy) -> String {
     format!("http://{addr}")
 }
 
-fn signed_tx(nonce: u64) -> SignedTransaction {
+pub(crate) fn signed_tx(nonce: u64) -> SignedTransaction {
     let key = SigningKey::from_seed([3; 32]);
     Transaction {
         chain_id: "kp-test".into(),

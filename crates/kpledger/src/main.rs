@@ -82,8 +82,108 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The node's RPC: bearer tokens for its scopes (public,
+    /// participant:CODE, operator).
+    Rpc {
+        #[command(subcommand)]
+        command: RpcCommand,
+    },
     #[command(flatten)]
     Client(kp_client::cli::ClientCommand),
+}
+
+#[derive(Subcommand)]
+enum RpcCommand {
+    /// Bearer tokens: create (printed once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// Which token file: the node's (`--config`) or one named (`--file`).
+#[derive(clap::Args)]
+struct TokenFileArgs {
+    /// The node's configuration; its `[rpc] tokens_file` is used.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The token file itself.
+    #[arg(long, conflicts_with = "config")]
+    file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token and print it (only its hash is kept: it cannot be
+    /// shown again). A running node accepts it with the next request.
+    Create {
+        /// public, participant:CODE (e.g. participant:BW) or operator.
+        #[arg(long)]
+        scope: String,
+        /// A note on whom it is for.
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        file: TokenFileArgs,
+    },
+    /// List the tokens: id, scope, when issued, label.
+    List {
+        #[command(flatten)]
+        file: TokenFileArgs,
+    },
+    /// Revoke a token by id; a running node refuses it from the next request.
+    Revoke {
+        /// The token's id (`token list`).
+        id: String,
+        #[command(flatten)]
+        file: TokenFileArgs,
+    },
+}
+
+fn run_token(command: TokenCommand) -> Result<(), String> {
+    use kp_node::rpc_tokens;
+    let path = |f: &TokenFileArgs| {
+        rpc_tokens::tokens_file(f.config.as_deref(), f.file.as_deref()).map_err(|e| e.to_string())
+    };
+    match command {
+        TokenCommand::Create { scope, label, file } => {
+            let scope: kp_node::rpc_tokens::Scope = scope.parse().map_err(|e| format!("{e}"))?;
+            let path = path(&file)?;
+            let (token, entry) =
+                rpc_tokens::create(&path, scope, label).map_err(|e| e.to_string())?;
+            println!("{token}");
+            eprintln!(
+                "token {} with scope {} written (hashed) to {}; it is shown only now",
+                entry.id,
+                entry.scope,
+                path.display()
+            );
+            Ok(())
+        }
+        TokenCommand::List { file } => {
+            let path = path(&file)?;
+            let tokens = rpc_tokens::list(&path).map_err(|e| e.to_string())?;
+            if tokens.is_empty() {
+                println!("no tokens in {}", path.display());
+            }
+            for t in tokens {
+                println!(
+                    "{}  {:<18} {}  {}",
+                    t.id,
+                    t.scope.to_string(),
+                    t.created,
+                    t.label
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { id, file } => {
+            let path = path(&file)?;
+            let entry = rpc_tokens::revoke(&path, &id).map_err(|e| e.to_string())?;
+            println!("revoked {} ({})", entry.id, entry.scope);
+            Ok(())
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -273,6 +373,9 @@ hash {}",
             println!("wrote the manual pages into {}", out.display());
             Ok(())
         }
+        Command::Rpc {
+            command: RpcCommand::Token { command },
+        } => run_token(command),
         Command::Node { config } => kp_node::run::run_node(&config).map_err(|e| e.to_string()),
         Command::Devnet(args) => kp_node::devnet::run(&args).map_err(|e| e.to_string()),
         Command::Client(command) => match kp_client::cli::run(&cli.client, command) {

@@ -11,6 +11,24 @@ pub struct Global {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Bearer token for the node's RPC (`kpledger rpc token create` on the
+    /// node); without one the node serves what it gives anonymous callers.
+    #[arg(long, global = true, env = "KPLEDGER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// PEM certificate authority to trust for an https:// node, besides the
+    /// web's (e.g. devnet/tls/ca.pem of `kpledger devnet --tls`).
+    #[arg(long, global = true, env = "KPLEDGER_CA")]
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl Global {
+    /// How to reach the node: its token and certificate authority.
+    pub fn connection(&self) -> crate::Connection {
+        crate::Connection {
+            token: self.token.clone(),
+            ca: self.ca.clone(),
+        }
+    }
 }
 
 /// The client commands.

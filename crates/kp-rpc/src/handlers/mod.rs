@@ -27,8 +27,8 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use submission::{submit, submit_batch};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
 #[derive(Clone)]
@@ -185,24 +185,25 @@ async fn serve_tls(
                 }
                 _ => return,
             }
-            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-            {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                tower::ServiceExt::oneshot(app.clone(), request)
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(
-                hyper_util::rt::TokioExecutor::new(),
+            let tls =
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    tower::ServiceExt::oneshot(app.clone(), request)
+                },
             );
-            let connection = builder
-                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service);
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let connection =
+                builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service);
             let _ = watcher.watch(connection.into_owned()).await;
         });
     }
@@ -302,7 +303,11 @@ async fn need(need: Need, request: Request, next: Next) -> Response {
         .extensions()
         .get::<Caller>()
         .map(|caller| caller.require(need).map(|_| ()))
-        .unwrap_or_else(|| Err(ApiError::internal("no caller: authentication layer missing")));
+        .unwrap_or_else(|| {
+            Err(ApiError::internal(
+                "no caller: authentication layer missing",
+            ))
+        });
     match allowed {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),

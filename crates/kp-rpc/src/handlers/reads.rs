@@ -7,8 +7,8 @@ use crate::access::{self, Caller, Scope};
 use crate::{ApiError, CertificateFilter, JsonBody, Query, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use axum::extract::{Path, State};
 use axum::Extension;
-use serde_json::{json, Value};
 use kp_types::{AuthorityId, CertificateNumber, Hash, ParticipantCode, Period};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
