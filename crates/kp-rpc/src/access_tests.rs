@@ -449,3 +449,45 @@ impl KeyPairFile {
         KeyPairFile(path)
     }
 }
+
+#[tokio::test]
+async fn every_documented_route_needs_the_scope_the_document_says() {
+    let s = server(Anonymous::Scope(Scope::Public), None).await;
+    let doc = crate::openapi::document();
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        let path = template
+            .replace("{number}", "BW0001")
+            .replace("{height}", "1")
+            .replace("{code}", "BW")
+            .replace("{hash}", &"00".repeat(32))
+            .replace("{id}", &"00".repeat(32));
+        let scope = crate::openapi::scope_of(template);
+        for method in item.as_object().unwrap().keys() {
+            assert_eq!(item[method]["x-scope"], scope, "{template}");
+            let method: reqwest::Method = method.to_uppercase().parse().unwrap();
+            let path = if template == "/v1/events" {
+                "/v1/events?kinds=block".to_string()
+            } else {
+                path.clone()
+            };
+            let response = reqwest::Client::new()
+                .request(method.clone(), format!("{}{path}", s.base))
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            if scope == "public" {
+                assert_ne!(status, 401, "{method} {template} is public");
+            } else {
+                assert_eq!(status, 401, "{method} {template} needs {scope}");
+                let answer: serde_json::Value = response.json().await.unwrap();
+                assert!(
+                    message(&answer).contains(&format!("needs scope {scope}")),
+                    "{answer}"
+                );
+            }
+        }
+    }
+}
