@@ -213,7 +213,8 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
                 // and trusted, so callers without a token are the operator,
                 // as they were before scopes, and nothing limits their
                 // rate (benchmarks and drills send from one address). A
-                // real node keeps the default, public (README: Access).
+                // real node keeps the default, public (README, "Access to
+                // the RPC").
                 anonymous: "operator".into(),
                 rate_per_second: 0,
                 ..RpcSection::listening_on(rpc.clone())
