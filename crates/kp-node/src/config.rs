@@ -484,6 +484,37 @@ mod tests {
     }
 
     #[test]
+    fn rpc_access_settings_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let base = "[node]\ngenesis='g'\nkey_file='k'\ndata_dir='d'\n[network]\nlisten='/ip4/127.0.0.1/tcp/1'\n[rpc]\nlisten='127.0.0.1:1'\n";
+        std::fs::write(&path, base).unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.rpc.anonymous, "public");
+        assert_eq!(config.rpc.tokens_file, dir.path().join("rpc-tokens.toml"));
+        assert_eq!(config.rpc.tls_cert, None);
+        for (extra, field) in [
+            ("anonymous = 'everyone'\n", "rpc.anonymous"),
+            ("tls_cert = 'c.pem'\n", "rpc.tls_cert"),
+            ("search_scan_max = 0\n", "rpc.search_scan_max"),
+            ("rate_burst = 0\n", "rpc.rate_burst"),
+        ] {
+            std::fs::write(&path, format!("{base}{extra}")).unwrap();
+            match NodeConfig::load(&path) {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field, "{extra}"),
+                other => panic!("{extra}: {other:?}"),
+            }
+        }
+        std::fs::write(
+            &path,
+            format!("{base}anonymous = 'participant:BW'\ntls_cert = 'c.pem'\ntls_key = 'k.pem'\n"),
+        )
+        .unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.rpc.tls_key, Some(dir.path().join("k.pem")));
+    }
+
+    #[test]
     fn unknown_fields_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");

@@ -272,7 +272,10 @@ fn caller_of(access: &AccessPolicy, request: &Request) -> Result<Caller, ApiErro
 static LIMITER_CALLS: AtomicU64 = AtomicU64::new(0);
 
 fn rate_check(limiter: &Limiter, key: String, path: &str) -> Result<(), ApiError> {
-    if LIMITER_CALLS.fetch_add(1, Ordering::Relaxed) % LIMITER_SWEEP_EVERY == 0 {
+    if LIMITER_CALLS
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(LIMITER_SWEEP_EVERY)
+    {
         limiter.retain_recent();
     }
     let key = if limiter.len() >= LIMITER_CLIENTS_MAX {
