@@ -225,6 +225,97 @@ fn tls_tokens_and_scopes_between_the_cli_and_a_node() {
     assert_eq!(public["view"], "public", "{public}");
     assert!(public["certificate"].get("lines").is_none(), "{public}");
 
+    let (ok, text) = cli(
+        &[
+            "--node",
+            &url,
+            "--ca",
+            ca_arg,
+            "cert",
+            "show",
+            "BW2026000077",
+        ],
+        &[],
+    );
+    assert!(
+        ok && text.contains("public view") && text.contains("BW -> EU"),
+        "{text}"
+    );
+    // A confirmation needs the certificate in full: anonymously it says why not.
+    let (ok, text) = cli(
+        &[
+            "--node",
+            &url,
+            "--ca",
+            ca_arg,
+            "cert",
+            "confirm",
+            "BW2026000077",
+            "--key",
+            dir.join("node1").join("authority.key").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        !ok && text.contains("participant:CODE of either side"),
+        "{text}"
+    );
+
+    // Statistics: the public gets half-year totals, the Participant its quarters.
+    let (ok, text) = cli(
+        &[
+            "--node",
+            &url,
+            "--ca",
+            ca_arg,
+            "--json",
+            "stats",
+            "--participant",
+            "BW",
+        ],
+        &[],
+    );
+    assert!(ok && text.contains("H"), "{text}");
+    let quarter = format!(
+        "{}Q1",
+        &text[text.find("\"period\": \"").unwrap() + 11..][..4]
+    );
+    let (ok, text) = cli(
+        &[
+            "--node",
+            &url,
+            "--ca",
+            ca_arg,
+            "stats",
+            "--participant",
+            "BW",
+            "--period",
+            &quarter,
+        ],
+        &[],
+    );
+    assert!(
+        !ok && text.contains("forbidden (HTTP 403)") && text.contains("participant:BW"),
+        "{text}"
+    );
+    let (ok, text) = cli(
+        &[
+            "--node",
+            &url,
+            "--ca",
+            ca_arg,
+            "--token",
+            &bw,
+            "stats",
+            "--participant",
+            "BW",
+            "--period",
+            &quarter,
+        ],
+        &[],
+    );
+    assert!(ok, "{text}");
+
     // A revoked token is refused from the next request.
     let id = run_ok(&["rpc", "token", "list", "--config", config_arg])
         .lines()

@@ -93,6 +93,16 @@ pub struct Client {
     ca: Option<std::path::PathBuf>,
 }
 
+/// A certificate as a node shows it to the caller.
+#[derive(Clone, Debug)]
+pub enum CertificateView {
+    /// Every field: the caller is a side of it, or the operator.
+    Full(Box<CertificateAnswer>),
+    /// The public view: number, Participants, authority, dates, status,
+    /// alerts.
+    Public(serde_json::Value),
+}
+
 /// How a client reaches a node beyond its URL.
 #[derive(Clone, Default)]
 pub struct Connection {
@@ -414,7 +424,36 @@ impl Client {
         &self,
         number: &CertificateNumber,
     ) -> Result<CertificateAnswer, ClientError> {
-        self.get_as(&format!("/v1/certificates/{number}"))
+        match self.certificate_view(number)? {
+            CertificateView::Full(answer) => Ok(*answer),
+            CertificateView::Public(_) => Err(ClientError::Decode {
+                url: format!("{}/v1/certificates/{number}", self.base),
+                detail: "the node gave only the public view of this certificate: the caller is \
+                         neither its exporting nor its importing Participant; send a token of \
+                         scope participant:CODE of either side (--token or KPLEDGER_TOKEN)"
+                    .into(),
+            }),
+        }
+    }
+
+    /// `GET /v1/certificates/{number}` as the caller may see it: in full,
+    /// or the public view (`view: public`) a caller gets who is neither
+    /// side of it.
+    pub fn certificate_view(
+        &self,
+        number: &CertificateNumber,
+    ) -> Result<CertificateView, ClientError> {
+        let path = format!("/v1/certificates/{number}");
+        let value = self.get(&path)?;
+        if value["view"] == "public" {
+            return Ok(CertificateView::Public(value));
+        }
+        serde_json::from_value(value)
+            .map(|answer| CertificateView::Full(Box::new(answer)))
+            .map_err(|e| ClientError::Decode {
+                url: format!("{}{path}", self.base),
+                detail: format!("not {}: {e}", type_name::<CertificateAnswer>()),
+            })
     }
 
     /// `GET /v1/certificates?{query}`: one page of the certificate search
@@ -456,9 +495,25 @@ impl Client {
         code: &str,
         period: Option<&str>,
     ) -> Result<StatisticsAnswer, ClientError> {
-        self.get_as(&match period {
+        let path = match period {
             Some(p) => format!("/v1/statistics/{code}?period={p}"),
             None => format!("/v1/statistics/{code}"),
+        };
+        let mut value = self.get(&path)?;
+        // The published view (callers other than the Participant) holds
+        // the totals only: the rest of the figures stay empty.
+        if value["view"] == "published" {
+            let totals = value["statistics"].take();
+            let mut statistics =
+                serde_json::to_value(kp_api::TradeStatistics::default()).unwrap_or_default();
+            for field in ["exports", "imports", "production"] {
+                statistics[field] = totals[field].clone();
+            }
+            value["statistics"] = statistics;
+        }
+        serde_json::from_value(value).map_err(|e| ClientError::Decode {
+            url: format!("{}{path}", self.base),
+            detail: format!("not {}: {e}", type_name::<StatisticsAnswer>()),
         })
     }
 

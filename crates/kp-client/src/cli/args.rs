@@ -86,7 +86,9 @@ pub enum ClientCommand {
         /// The Participant (default: every trading Participant).
         #[arg(long, value_parser = participant_code)]
         participant: Option<String>,
-        /// 2026, 2026H1 or 2026Q1 (default: the quarter of the last block).
+        /// 2026, 2026H1 or 2026Q1 (default: the quarter of the last block
+        /// for the Participant's own token and the operator, the half-year
+        /// for everyone else, who gets the published totals).
         #[arg(long)]
         period: Option<String>,
     },
