@@ -428,10 +428,10 @@ impl NodeConfig {
                 "must be between 1 and 10000",
             ));
         }
-        if self.rpc.rate_per_second > 0 && self.rpc.rate_burst == 0 {
+        if self.rpc.rate_per_second > 0 && self.rpc.rate_burst < kp_rpc::access::SEARCH_COST {
             return Err(invalid(
                 "rpc.rate_burst",
-                "must be at least 1 when rate_per_second is set",
+                "must be at least 5 (what a search costs) when rate_per_second is set",
             ));
         }
         if self.rpc.tls_cert.is_some() != self.rpc.tls_key.is_some() {

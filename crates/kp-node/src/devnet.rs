@@ -201,6 +201,9 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
     }
     if resumed {
         println!("resuming the devnet in {}", args.dir.display());
+        if args.tls && nodes.first().is_some_and(|n| n.scheme == "http") {
+            println!("(--tls applies when a devnet is created: this one serves plain HTTP)");
+        }
     }
     print_guide(&args.dir, &nodes);
     if args.init_only {

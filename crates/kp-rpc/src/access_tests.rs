@@ -361,6 +361,7 @@ async fn a_client_over_its_rate_gets_429_and_others_are_served() {
     let limited = statuses.iter().find(|(status, _)| *status == 429);
     let (_, answer) = limited.expect("ten requests at once over a rate of 1/s with a burst of 3");
     assert_eq!(code(answer), "rate-limited");
+    assert!(message(answer).contains("retry in"), "{answer}");
     // Another client (another token) has its own allowance.
     assert_eq!(get(&s.base, "/v1/status", Some(&s.tokens.ae)).await.0, 200);
 }

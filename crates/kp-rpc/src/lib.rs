@@ -19,6 +19,12 @@
 //!   are open at once.
 //! * Everything is bounded: request bodies ([`BODY_BYTES_MAX`]), page sizes
 //!   ([`PAGE_LIMIT_MAX`]), requests in flight ([`REQUESTS_IN_FLIGHT_MAX`]).
+//! * Access ([`access`]): every caller has a scope (`public`,
+//!   `participant:CODE`, `operator`) from its bearer token or the node's
+//!   policy for anonymous callers; each route needs a least scope, and a
+//!   few handlers narrow their answer to the caller (public views of a
+//!   certificate and of statistics). A per-client rate limit (GCRA, keyed
+//!   by token or address) runs before any handler. TLS ([`tls`]) is rustls.
 //! * Errors are JSON `{"error": {"code": "...", "message": "..."}}` with an
 //!   HTTP status; `code` is stable and machine-readable (the list is in
 //!   `docs/rpc.md` and in the OpenAPI document), `message` is for people.

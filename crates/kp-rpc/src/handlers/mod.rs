@@ -225,11 +225,11 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
             None => request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| format!("ip:{}", addr.ip()))
+                .map(|ConnectInfo(addr)| client_key(addr.ip()))
                 .unwrap_or_else(|| "ip:unknown".to_string()),
         };
-        if let Err(e) = rate_check(limiter, key, request.uri().path()) {
-            return e.into_response();
+        if let Err(refused) = rate_check(limiter, key, request.uri().path()) {
+            return refused;
         }
     }
     request.extensions_mut().insert(caller);
@@ -249,7 +249,10 @@ fn caller_of(access: &AccessPolicy, request: &Request) -> Result<Caller, ApiErro
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        // The scheme's name is case-insensitive (RFC 9110, 11.1).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
@@ -269,15 +272,30 @@ fn caller_of(access: &AccessPolicy, request: &Request) -> Result<Caller, ApiErro
     })
 }
 
+/// The rate key of a client without a token: its IPv4 address, or the /64
+/// of its IPv6 address (one host commonly holds a whole /64).
+fn client_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => format!("ip:{v4}"),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("ip6:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 static LIMITER_CALLS: AtomicU64 = AtomicU64::new(0);
 
-fn rate_check(limiter: &Limiter, key: String, path: &str) -> Result<(), ApiError> {
-    if LIMITER_CALLS
-        .fetch_add(1, Ordering::Relaxed)
-        .is_multiple_of(LIMITER_SWEEP_EVERY)
-    {
+fn rate_check(limiter: &Limiter, key: String, path: &str) -> Result<(), Response> {
+    let calls = LIMITER_CALLS.fetch_add(1, Ordering::Relaxed);
+    if calls.is_multiple_of(LIMITER_SWEEP_EVERY) || limiter.len() >= LIMITER_CLIENTS_MAX {
         limiter.retain_recent();
     }
+    // Past the bound (clients within one refill window), every client
+    // shares one allowance until the sweep frees room: memory stays bounded.
     let key = if limiter.len() >= LIMITER_CLIENTS_MAX {
         "overflow".to_string()
     } else {
@@ -290,15 +308,31 @@ fn rate_check(limiter: &Limiter, key: String, path: &str) -> Result<(), ApiError
         1
     };
     let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
-    match limiter.check_key_n(&key, cost) {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) | Err(_) => Err(ApiError::new(
-            429,
-            "rate-limited",
-            "this client sent more requests than the node's per-client rate ([rpc] rate_per_second, \
-             rate_burst) allows; retry shortly",
-        )),
-    }
+    let wait = match limiter.check_key_n(&key, cost) {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(not_until)) => {
+            use governor::clock::Clock;
+            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+        }
+        // More than the burst: never allowed (the config keeps the burst at
+        // least the cost of a search).
+        Err(_) => Duration::from_secs(1),
+    };
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = ApiError::new(
+        429,
+        "rate-limited",
+        format!(
+            "this client sent more requests than the node's per-client rate ([rpc] \
+             rate_per_second, rate_burst) allows; retry in {seconds} s"
+        ),
+    )
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(seconds.max(1)),
+    );
+    Err(response)
 }
 
 async fn need(need: Need, request: Request, next: Next) -> Response {
