@@ -3,10 +3,10 @@
 //! * A caller has one [`Scope`]: `public` (status, headers, proofs,
 //!   verification by exact certificate number, published statistics),
 //!   `participant:CODE` (that Participant's own certificates in full,
-//!   searches over them, its per-partner statistics, transactions, blocks,
-//!   events and resolutions in progress) or `operator` (all of it, and node
-//!   administration such as `/metrics`). Each scope includes the ones
-//!   before it.
+//!   searches over them, its per-partner statistics, transactions'
+//!   outcomes, events and resolutions in progress) or `operator` (all of
+//!   it, whole blocks and transaction bodies, and node administration such
+//!   as `/metrics`). Each scope includes the ones before it.
 //! * A caller proves its scope with `Authorization: Bearer <token>`. The
 //!   operator issues tokens (`kpledger rpc token create`); the node keeps
 //!   only their blake3 hashes, in the token file ([`TokenFile`]), and reads

@@ -169,7 +169,6 @@ async fn anonymous_and_wrong_scope_calls_are_refused_and_change_nothing() {
     let tx_path = format!("/v1/txs/{}", "00".repeat(32));
     for path in [
         tx_path.as_str(),
-        "/v1/blocks/1",
         "/v1/certificates?exporting=BW",
         "/v1/anomalies",
         "/v1/events",
@@ -182,9 +181,23 @@ async fn anonymous_and_wrong_scope_calls_are_refused_and_change_nothing() {
         );
     }
     // A public token on a participant route, a participant on the operator's: 403.
-    let (status, answer) = get(&s.base, "/v1/blocks/1", Some(&t.public)).await;
+    let (status, answer) = get(&s.base, "/v1/seizures", Some(&t.public)).await;
     assert_eq!((status, code(&answer)), (403, "forbidden"));
     assert!(message(&answer).contains("needs scope participant; this token has scope public"));
+    // Whole blocks are the operator's; a participant reads a transaction's
+    // outcome without its body.
+    let (status, answer) = get(&s.base, "/v1/blocks/1", Some(&t.bw)).await;
+    assert_eq!((status, code(&answer)), (403, "forbidden"));
+    assert!(message(&answer).contains("needs scope operator"));
+    assert_eq!(get(&s.base, "/v1/blocks/1", Some(&t.operator)).await.0, 200);
+    let (status, outcome) = get(&s.base, &tx_path, Some(&t.bw)).await;
+    assert_eq!(status, 200);
+    assert!(
+        outcome.get("tx").is_none() && outcome.get("height").is_some(),
+        "{outcome}"
+    );
+    let (_, full) = get(&s.base, &tx_path, Some(&t.operator)).await;
+    assert!(full.get("tx").is_some(), "{full}");
     let (status, answer) = get(&s.base, "/metrics", Some(&t.bw)).await;
     assert_eq!((status, code(&answer)), (403, "forbidden"));
     assert!(message(&answer).contains("needs scope operator"));

@@ -57,10 +57,8 @@ fn limit_param() -> Value {
 /// the router applies the same, and a test checks that they agree.
 pub fn scope_of(path: &str) -> &'static str {
     match path {
-        "/metrics" => "operator",
+        "/metrics" | "/v1/blocks/{height}" | "/v1/blocks/by-hash/{hash}" => "operator",
         "/v1/txs/{hash}"
-        | "/v1/blocks/{height}"
-        | "/v1/blocks/by-hash/{hash}"
         | "/v1/certificates"
         | "/v1/resolutions"
         | "/v1/resolutions/{id}"
@@ -410,7 +408,7 @@ pub fn document() -> Value {
         "components": {"securitySchemes": {"bearer": {
             "type": "http",
             "scheme": "bearer",
-            "description": "A token the node's operator issued (`kpledger rpc token create --scope public|participant:CODE|operator`). Scopes: public (status, headers, proofs, a certificate by number in its public view, published statistics), participant:CODE (that Participant's certificates in full and searches over them, its detailed statistics, transactions, blocks, events, resolutions, seizures, anomalies naming it), operator (everything, /metrics). Each includes the ones before it. Callers without a token get what the node's `[rpc] anonymous` says (public by default)."
+            "description": "A token the node's operator issued (`kpledger rpc token create --scope public|participant:CODE|operator`). Scopes: public (status, headers, proofs, a certificate by number in its public view, published statistics), participant:CODE (that Participant's certificates in full and searches over them, its detailed statistics, a transaction's outcome without its body, events, resolutions, seizures, anomalies naming it), operator (everything: whole blocks, transaction bodies, /metrics). Each includes the ones before it. Callers without a token get what the node's `[rpc] anonymous` says (public by default)."
         }}, "schemas": {"Error": {
             "type": "object",
             "required": ["error"],

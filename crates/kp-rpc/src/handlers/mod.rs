@@ -84,12 +84,11 @@ pub fn router(backend: Arc<dyn Backend>, access: Arc<AccessPolicy>) -> Router {
         .route("/v1/resolutions/{id}/proof", get(resolution_proof))
         .route("/v1/statistics/{code}", get(statistics))
         .route_layer(middleware::from_fn(need_public));
-    // Participant: shipment-level data (transactions, blocks, searches,
-    // events), resolutions in progress, seizures, anomalies.
+    // Participant: a transaction's outcome (its body to the operator
+    // only), searches over its own certificates, events, resolutions in
+    // progress, seizures, anomalies that name it.
     let participant = Router::new()
         .route("/v1/txs/{hash}", get(transaction))
-        .route("/v1/blocks/{height}", get(block))
-        .route("/v1/blocks/by-hash/{hash}", get(block_by_hash))
         .route("/v1/certificates", get(certificates))
         .route("/v1/resolutions", get(resolutions))
         .route("/v1/resolutions/{id}", get(resolution))
@@ -97,7 +96,10 @@ pub fn router(backend: Arc<dyn Backend>, access: Arc<AccessPolicy>) -> Router {
         .route("/v1/anomalies", get(anomalies))
         .route("/v1/events", get(events))
         .route_layer(middleware::from_fn(need_participant));
+    // Operator: whole blocks hold every Participant's certificates in full.
     let operator = Router::new()
+        .route("/v1/blocks/{height}", get(block))
+        .route("/v1/blocks/by-hash/{hash}", get(block_by_hash))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn(need_operator));
     Router::new()

@@ -56,12 +56,24 @@ fn page_limit(map: &BTreeMap<String, String>) -> Result<usize, ApiError> {
     }
 }
 
+/// A decided transaction: where it is and its outcome; its body (a whole
+/// certificate, say) only to the operator, since a Participant reads other
+/// Participants' certificates in full only through their own tokens.
 pub(super) async fn transaction(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(hash): Path<String>,
 ) -> ApiResult {
     let hash = parse_hash(&hash, "a transaction hash")?;
-    ask(&state, Query::Transaction(hash)).await
+    let answer = ask(&state, Query::Transaction(hash)).await?;
+    if caller.scope == Some(Scope::Operator) {
+        return Ok(answer);
+    }
+    let mut value = answer.to_value()?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("tx");
+    }
+    JsonBody::new(&value)
 }
 
 pub(super) async fn block(State(state): State<AppState>, Path(height): Path<String>) -> ApiResult {
