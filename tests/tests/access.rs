@@ -71,7 +71,46 @@ fn tls_tokens_and_scopes_between_the_cli_and_a_node() {
         text.replace("anonymous = \"operator\"", "anonymous = \"public\""),
     )
     .unwrap();
+    // mTLS: a client certificate authority of the operator's, and one
+    // certificate it signed for Botswana's customs system.
+    let client_pem = node_dir.join("bw-client.pem");
+    {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, "clients");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        std::fs::write(node_dir.join("clients-ca.pem"), ca_cert.pem()).unwrap();
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.distinguished_name
+            .push(DnType::CommonName, "bw-customs");
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
+        std::fs::write(
+            &client_pem,
+            format!("{}{}", cert.pem(), key.serialize_pem()),
+        )
+        .unwrap();
+    }
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("[rpc]\n", "[rpc]\ntls_client_ca = \"clients-ca.pem\"\n", 1),
+    )
+    .unwrap();
     let config_arg = config.to_str().unwrap();
+    run_ok(&[
+        "rpc",
+        "token",
+        "create",
+        "--scope",
+        "participant:BW",
+        "--client-cert",
+        client_pem.to_str().unwrap(),
+        "--config",
+        config_arg,
+    ]);
     let token = |scope: &str| {
         run_ok(&[
             "rpc", "token", "create", "--scope", scope, "--config", config_arg,
@@ -83,6 +122,7 @@ fn tls_tokens_and_scopes_between_the_cli_and_a_node() {
     let operator = token("operator");
     let listed = run_ok(&["rpc", "token", "list", "--config", config_arg]);
     assert!(listed.contains("participant:BW") && listed.contains("operator"));
+    assert!(listed.contains("client-cert"), "{listed}");
     let stored = std::fs::read_to_string(node_dir.join("rpc-tokens.toml")).unwrap();
     assert!(!stored.contains(&bw), "the token itself is never stored");
 
@@ -172,6 +212,24 @@ fn tls_tokens_and_scopes_between_the_cli_and_a_node() {
         !ok && text.contains("forbidden (HTTP 403)") && text.contains("exporting=BW"),
         "{text}"
     );
+
+    // The registered client certificate proves participant:BW.
+    let (ok, text) = cli(
+        &[
+            "--node",
+            &url,
+            "--ca",
+            ca_arg,
+            "--client-cert",
+            client_pem.to_str().unwrap(),
+            "cert",
+            "list",
+            "--exporting",
+            "BW",
+        ],
+        &[],
+    );
+    assert!(ok, "{text}");
 
     // A write with a token the node did not issue is refused and changes
     // nothing: the same transaction is then taken, and decided, as new.
@@ -319,7 +377,7 @@ fn tls_tokens_and_scopes_between_the_cli_and_a_node() {
     // A revoked token is refused from the next request.
     let id = run_ok(&["rpc", "token", "list", "--config", config_arg])
         .lines()
-        .find(|l| l.contains("participant:BW"))
+        .find(|l| l.contains("participant:BW") && l.contains(" token "))
         .and_then(|l| l.split_whitespace().next().map(str::to_string))
         .unwrap();
     run_ok(&["rpc", "token", "revoke", &id, "--config", config_arg]);

@@ -69,8 +69,9 @@ pub enum ClientError {
         /// What was wrong.
         detail: String,
     },
-    /// The certificate authority file (`--ca`) is unusable.
-    #[error("--ca {path}: {detail}")]
+    /// The certificate authority file (`--ca`) or client certificate
+    /// (`--client-cert`) is unusable.
+    #[error("{path}: {detail}")]
     Ca {
         /// The file.
         path: std::path::PathBuf,
@@ -110,6 +111,8 @@ pub struct Connection {
     pub token: Option<String>,
     /// PEM certificate authority trusted for `https://`, besides the web's.
     pub ca: Option<std::path::PathBuf>,
+    /// PEM file with a TLS client certificate and its key (mTLS).
+    pub client_cert: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -117,6 +120,7 @@ impl std::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("token", &self.token.as_ref().map(|_| "<hidden>"))
             .field("ca", &self.ca)
+            .field("client_cert", &self.client_cert)
             .finish()
     }
 }
@@ -291,6 +295,7 @@ impl Client {
             &Connection {
                 token: None,
                 ca: self.ca.clone(),
+                client_cert: None,
             },
         )
     }
@@ -315,7 +320,7 @@ impl Client {
         if let Some(path) = &connection.ca {
             let ca_error = |detail: String| ClientError::Ca {
                 path: path.clone(),
-                detail,
+                detail: format!("--ca: {detail}"),
             };
             let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
             let certificates =
@@ -326,6 +331,18 @@ impl Client {
             for certificate in certificates {
                 builder = builder.add_root_certificate(certificate);
             }
+        }
+        if let Some(path) = &connection.client_cert {
+            let identity = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| reqwest::Identity::from_pem(&pem).map_err(|e| e.to_string()))
+                .map_err(|detail| ClientError::Ca {
+                    path: path.clone(),
+                    detail: format!(
+                        "--client-cert needs a certificate and its key in PEM: {detail}"
+                    ),
+                })?;
+            builder = builder.identity(identity);
         }
         if let Some(token) = &connection.token {
             let mut value =

@@ -156,6 +156,11 @@ pub struct RpcSection {
     /// PEM private key of `tls_cert` (mode 0600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// PEM certificate authority of client certificates (mTLS): a client
+    /// may prove a scope with a certificate it signed and the operator
+    /// registered (`kpledger rpc token create --client-cert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl RpcSection {
@@ -171,6 +176,7 @@ impl RpcSection {
             public_statistics: default_public_statistics(),
             tls_cert: None,
             tls_key: None,
+            tls_client_ca: None,
         }
     }
 }
@@ -383,6 +389,7 @@ impl NodeConfig {
         .into_iter()
         .chain(config.rpc.tls_cert.as_mut())
         .chain(config.rpc.tls_key.as_mut())
+        .chain(config.rpc.tls_client_ca.as_mut())
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -432,6 +439,12 @@ impl NodeConfig {
             return Err(invalid(
                 "rpc.rate_burst",
                 "must be at least 5 (what a search costs) when rate_per_second is set",
+            ));
+        }
+        if self.rpc.tls_client_ca.is_some() && self.rpc.tls_cert.is_none() {
+            return Err(invalid(
+                "rpc.tls_client_ca",
+                "needs tls_cert and tls_key: client certificates are asked for over TLS",
             ));
         }
         if self.rpc.tls_cert.is_some() != self.rpc.tls_key.is_some() {

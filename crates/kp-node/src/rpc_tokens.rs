@@ -4,7 +4,7 @@
 //! new token works, and a revoked one stops working, with the next request.
 
 use crate::config::{ConfigError, NodeConfig};
-pub use kp_rpc::access::Scope;
+pub use kp_rpc::access::{Credential, Scope};
 use kp_rpc::access::{TokenError, TokenFile, TOKEN_SECRET_BYTES};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -18,6 +18,9 @@ pub enum TokenCommandError {
     /// The token file is unusable, or no token has that id.
     #[error(transparent)]
     Tokens(#[from] TokenError),
+    /// The client certificate file is unusable.
+    #[error(transparent)]
+    Certificate(#[from] kp_rpc::tls::TlsError),
     /// Neither `--config` nor `--file` was given.
     #[error("name the node: --config node.toml (its [rpc] tokens_file) or --file rpc-tokens.toml")]
     NoFile,
@@ -50,6 +53,23 @@ pub fn create(
     let (token, entry) = file.create(scope, secret, created, label);
     file.save(path)?;
     Ok((token, entry))
+}
+
+/// Gives the TLS client certificate in the PEM file `certificate` the
+/// scope `scope` (mTLS; the node asks for client certificates signed by
+/// `[rpc] tls_client_ca`).
+pub fn register_certificate(
+    path: &Path,
+    certificate: &Path,
+    scope: Scope,
+    label: String,
+) -> Result<kp_rpc::access::TokenEntry, TokenCommandError> {
+    let der = kp_rpc::tls::certificate_der(certificate)?;
+    let mut file = TokenFile::load(path)?;
+    let created = kp_types::time::wall_clock().to_string();
+    let entry = file.add_certificate(scope, &der, created, label);
+    file.save(path)?;
+    Ok(entry)
 }
 
 /// The tokens of `path` (ids, scopes, dates, labels; never the tokens).

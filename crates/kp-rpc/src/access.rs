@@ -320,6 +320,27 @@ pub struct TokenEntry {
     /// A note: whom it was issued to.
     #[serde(default)]
     pub label: String,
+    /// What proves it: a bearer token (the default), or a TLS client
+    /// certificate whose DER encoding `hash` is the blake3 of.
+    #[serde(default, skip_serializing_if = "Credential::is_token")]
+    pub credential: Credential,
+}
+
+/// How a caller proves a scope.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Credential {
+    /// `Authorization: Bearer <token>`.
+    #[default]
+    Token,
+    /// A TLS client certificate (mTLS), signed by `[rpc] tls_client_ca`.
+    ClientCertificate,
+}
+
+impl Credential {
+    fn is_token(&self) -> bool {
+        *self == Credential::Token
+    }
 }
 
 /// The token file (TOML, `[[tokens]]`).
@@ -436,9 +457,31 @@ impl TokenFile {
             hash,
             created,
             label,
+            credential: Credential::Token,
         };
         self.tokens.push(entry.clone());
         (token, entry)
+    }
+
+    /// Gives the TLS client certificate `der` (its DER encoding) `scope`.
+    pub fn add_certificate(
+        &mut self,
+        scope: Scope,
+        der: &[u8],
+        created: String,
+        label: String,
+    ) -> TokenEntry {
+        let hash = blake3::hash(der).to_hex().to_string();
+        let entry = TokenEntry {
+            id: hash[..12].to_string(),
+            scope,
+            hash,
+            created,
+            label,
+            credential: Credential::ClientCertificate,
+        };
+        self.tokens.push(entry.clone());
+        entry
     }
 
     /// Removes the token `id`.
@@ -463,7 +506,7 @@ pub struct TokenStore {
 #[derive(Debug, Default)]
 struct Loaded {
     stamp: Option<(SystemTime, u64)>,
-    by_hash: BTreeMap<String, (String, Scope)>,
+    by_hash: BTreeMap<(Credential, String), (String, Scope)>,
 }
 
 impl TokenStore {
@@ -510,7 +553,7 @@ impl TokenStore {
         let by_hash = file
             .tokens
             .into_iter()
-            .map(|t| (t.hash, (t.id, t.scope)))
+            .map(|t| ((t.credential, t.hash), (t.id, t.scope)))
             .collect();
         let mut loaded = self.state.write().unwrap_or_else(|e| e.into_inner());
         *loaded = Loaded { stamp, by_hash };
@@ -520,12 +563,24 @@ impl TokenStore {
     /// The id and scope of `token`, if the node issued it and it is not
     /// revoked.
     pub fn verify(&self, token: &str) -> Option<(String, Scope)> {
+        self.find(Credential::Token, token_hash(token))
+    }
+
+    /// The id and scope given to the TLS client certificate `der`, if the
+    /// operator registered it.
+    pub fn verify_certificate(&self, der: &[u8]) -> Option<(String, Scope)> {
+        self.find(
+            Credential::ClientCertificate,
+            blake3::hash(der).to_hex().to_string(),
+        )
+    }
+
+    fn find(&self, credential: Credential, hash: String) -> Option<(String, Scope)> {
         if let Err(e) = self.refresh() {
             tracing::warn!(error = %e, "token file unreadable; keeping the tokens read before");
         }
-        let hash = token_hash(token);
         let loaded = self.state.read().unwrap_or_else(|e| e.into_inner());
-        loaded.by_hash.get(&hash).cloned()
+        loaded.by_hash.get(&(credential, hash)).cloned()
     }
 }
 

@@ -406,7 +406,7 @@ fn local_ca(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, s
 async fn tls_serves_https_and_tells_a_plain_client_to_use_it() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = local_ca(dir.path());
-    let config = crate::tls::server_config(&cert, &key).unwrap();
+    let config = crate::tls::server_config(&cert, &key, None).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -445,7 +445,7 @@ async fn tls_serves_https_and_tells_a_plain_client_to_use_it() {
     assert!(format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
     // A certificate and key that do not match are refused with both named.
     let other = KeyPairFile::new(dir.path());
-    let refused = crate::tls::server_config(&cert, &other.0).unwrap_err();
+    let refused = crate::tls::server_config(&cert, &other.0, None).unwrap_err();
     assert!(
         refused
             .to_string()
@@ -504,4 +504,109 @@ async fn every_documented_route_needs_the_scope_the_document_says() {
             }
         }
     }
+}
+
+/// A CA for client certificates: its certificate, key and PEM file.
+fn client_ca(dir: &std::path::Path) -> (rcgen::Certificate, rcgen::KeyPair, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "clients CA");
+    let key = KeyPair::generate().unwrap();
+    let cert = ca.self_signed(&key).unwrap();
+    let path = dir.join("clients-ca.pem");
+    std::fs::write(&path, cert.pem()).unwrap();
+    (cert, key, path)
+}
+
+/// A client certificate the CA signed: its PEM with the key (what a
+/// client's `--client-cert` holds) and the certificate's DER.
+fn client_identity(
+    ca: &(rcgen::Certificate, rcgen::KeyPair, std::path::PathBuf),
+    name: &str,
+) -> (Vec<u8>, Vec<u8>) {
+    use rcgen::{CertificateParams, DnType, KeyPair};
+    let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, name);
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &ca.0, &ca.1).unwrap();
+    let identity = format!("{}{}", cert.pem(), key.serialize_pem()).into_bytes();
+    (identity, cert.der().to_vec())
+}
+
+#[tokio::test]
+async fn a_registered_client_certificate_proves_its_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server_ca, cert, key) = local_ca(dir.path());
+    let ca = client_ca(dir.path());
+    let (bw_identity, bw_der) = client_identity(&ca, "bw-customs");
+    // A second certificate of the same CA, never registered.
+    let (stranger, _) = client_identity(&ca, "stranger");
+    let clients_ca = ca.2.clone();
+    let tokens_path = dir.path().join("rpc-tokens.toml");
+    let mut file = TokenFile::default();
+    file.add_certificate(
+        "participant:BW".parse().unwrap(),
+        &bw_der,
+        "now".into(),
+        String::new(),
+    );
+    file.save(&tokens_path).unwrap();
+    let config = crate::tls::server_config(&cert, &key, Some(&clients_ca)).unwrap();
+    let policy = AccessPolicy {
+        tokens: TokenStore::open(tokens_path).unwrap(),
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = serve(
+            listener,
+            Arc::new(FakeBackend),
+            Arc::new(policy),
+            Some(config),
+            futures::future::pending(),
+        )
+        .await;
+    });
+    let client = |identity: Option<&[u8]>| {
+        let root = reqwest::Certificate::from_pem(&std::fs::read(&server_ca).unwrap()).unwrap();
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(root);
+        if let Some(pem) = identity {
+            builder = builder.identity(reqwest::Identity::from_pem(pem).unwrap());
+        }
+        builder.build().unwrap()
+    };
+    let search = format!("https://{addr}/v1/certificates?exporting=BW");
+    // The registered certificate has participant:BW.
+    let answer = client(Some(&bw_identity))
+        .get(&search)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let answer = client(Some(&bw_identity))
+        .get(format!("https://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 403);
+    // No certificate: anonymous (public).
+    let answer = client(None).get(&search).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 401);
+    // A certificate the CA signed but the operator never registered: 401.
+    let answer = client(Some(&stranger)).get(&search).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 401);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert!(message(&body).contains("not registered"), "{body}");
+    // A bearer token of the caller's wins over its certificate: a forged one is refused.
+    let answer = client(Some(&bw_identity))
+        .get(&search)
+        .bearer_auth("kpt_forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 401);
 }

@@ -1,5 +1,7 @@
 //! TLS of the RPC: rustls (ring provider) with the certificate chain and key
-//! that `[rpc] tls_cert` and `tls_key` name, both PEM.
+//! that `[rpc] tls_cert` and `tls_key` name, both PEM; with `[rpc]
+//! tls_client_ca`, clients may prove a scope by a certificate it signed,
+//! registered with `kpledger rpc token create --client-cert` (mTLS).
 //!
 //! A node that serves TLS answers a client that speaks plain HTTP to it with
 //! a plain `400 tls-required` that says to use `https://`, instead of
@@ -45,24 +47,48 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The server configuration of a node with the certificate chain in
-/// `cert` and the private key in `key` (PEM): TLS 1.2 and 1.3, HTTP/1.1
-/// and HTTP/2 offered by ALPN.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    let chain = CertificateDer::pem_file_iter(cert)
+/// The DER encoding of the first certificate in the PEM file `path` (a
+/// client certificate to register with `kpledger rpc token create
+/// --client-cert`).
+pub fn certificate_der(path: &Path) -> Result<Vec<u8>, TlsError> {
+    CertificateDer::from_pem_file(path)
+        .map(|c| c.as_ref().to_vec())
+        .map_err(|e| TlsError::File {
+            what: "certificate",
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })
+}
+
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let chain = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| TlsError::File {
             what: "certificate",
-            path: cert.to_path_buf(),
+            path: path.to_path_buf(),
             detail: e.to_string(),
         })?;
     if chain.is_empty() {
         return Err(TlsError::File {
             what: "certificate",
-            path: cert.to_path_buf(),
+            path: path.to_path_buf(),
             detail: "holds no CERTIFICATE block".into(),
         });
     }
+    Ok(chain)
+}
+
+/// The server configuration of a node with the certificate chain in
+/// `cert` and the private key in `key` (PEM): TLS 1.2 and 1.3, HTTP/1.1
+/// and HTTP/2 offered by ALPN. With `client_ca`, clients may present a
+/// certificate signed by it (mTLS; optional: a client without one is
+/// served as anonymous or by its bearer token).
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let chain = certificates(cert)?;
     let private = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::File {
         what: "key",
         path: key.to_path_buf(),
@@ -73,10 +99,31 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         key: key.to_path_buf(),
         detail,
     };
-    let mut config = ServerConfig::builder_with_provider(provider())
+    let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| config_error(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| config_error(e.to_string()))?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for root in certificates(ca)? {
+                roots.add(root).map_err(|e| TlsError::File {
+                    what: "client CA",
+                    path: ca.to_path_buf(),
+                    detail: e.to_string(),
+                })?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| config_error(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(chain, private)
         .map_err(|e| config_error(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

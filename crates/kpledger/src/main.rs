@@ -123,6 +123,10 @@ enum TokenCommand {
         /// A note on whom it is for.
         #[arg(long, default_value = "")]
         label: String,
+        /// Instead of a token, give the scope to this TLS client
+        /// certificate (PEM), for a node with `[rpc] tls_client_ca` (mTLS).
+        #[arg(long, value_name = "PEM")]
+        client_cert: Option<PathBuf>,
         #[command(flatten)]
         file: TokenFileArgs,
     },
@@ -146,9 +150,26 @@ fn run_token(command: TokenCommand) -> Result<(), String> {
         rpc_tokens::tokens_file(f.config.as_deref(), f.file.as_deref()).map_err(|e| e.to_string())
     };
     match command {
-        TokenCommand::Create { scope, label, file } => {
+        TokenCommand::Create {
+            scope,
+            label,
+            client_cert,
+            file,
+        } => {
             let scope: kp_node::rpc_tokens::Scope = scope.parse().map_err(|e| format!("{e}"))?;
             let path = path(&file)?;
+            if let Some(certificate) = client_cert {
+                let entry = rpc_tokens::register_certificate(&path, &certificate, scope, label)
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "client certificate {} ({}) has scope {} (written to {})",
+                    entry.id,
+                    certificate.display(),
+                    entry.scope,
+                    path.display()
+                );
+                return Ok(());
+            }
             let (token, entry) =
                 rpc_tokens::create(&path, scope, label).map_err(|e| e.to_string())?;
             println!("{token}");
@@ -167,9 +188,14 @@ fn run_token(command: TokenCommand) -> Result<(), String> {
                 println!("no tokens in {}", path.display());
             }
             for t in tokens {
+                let kind = match t.credential {
+                    kp_node::rpc_tokens::Credential::Token => "token",
+                    kp_node::rpc_tokens::Credential::ClientCertificate => "client-cert",
+                };
                 println!(
-                    "{}  {:<18} {}  {}",
+                    "{}  {:<11} {:<18} {}  {}",
                     t.id,
+                    kind,
                     t.scope.to_string(),
                     t.created,
                     t.label

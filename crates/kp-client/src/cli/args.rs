@@ -19,6 +19,10 @@ pub struct Global {
     /// web's (e.g. devnet/tls/ca.pem of `kpledger devnet --tls`).
     #[arg(long, global = true, env = "KPLEDGER_CA")]
     pub ca: Option<std::path::PathBuf>,
+    /// PEM file holding a TLS client certificate and its private key (mTLS),
+    /// for a node that registered the certificate with a scope.
+    #[arg(long, global = true, env = "KPLEDGER_CLIENT_CERT")]
+    pub client_cert: Option<std::path::PathBuf>,
 }
 
 impl Global {
@@ -27,6 +31,7 @@ impl Global {
         crate::Connection {
             token: self.token.clone(),
             ca: self.ca.clone(),
+            client_cert: self.client_cert.clone(),
         }
     }
 }

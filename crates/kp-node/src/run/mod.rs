@@ -385,7 +385,11 @@ impl Node {
         let backend: Arc<dyn Backend> = Arc::new(NodeBackend::new(shared.clone()));
         let access = Arc::new(access_policy(&config.rpc)?);
         let tls = match (&config.rpc.tls_cert, &config.rpc.tls_key) {
-            (Some(cert), Some(key)) => Some(kp_rpc::tls::server_config(cert, key)?),
+            (Some(cert), Some(key)) => Some(kp_rpc::tls::server_config(
+                cert,
+                key,
+                config.rpc.tls_client_ca.as_deref(),
+            )?),
             _ => None,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };

@@ -196,9 +196,19 @@ async fn serve_tls(
                     }
                     Err(_) => return,
                 };
+            // The client's certificate, if it showed one the client CA signed.
+            let client_certificate = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|der| ClientCertificate(Arc::from(der.as_ref())));
             let service = hyper::service::service_fn(
                 move |mut request: hyper::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
+                    if let Some(certificate) = &client_certificate {
+                        request.extensions_mut().insert(certificate.clone());
+                    }
                     tower::ServiceExt::oneshot(app.clone(), request)
                 },
             );
@@ -238,8 +248,27 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     next.run(request).await
 }
 
+/// The DER encoding of the certificate a TLS client authenticated with.
+#[derive(Clone, Debug)]
+struct ClientCertificate(Arc<[u8]>);
+
 fn caller_of(access: &AccessPolicy, request: &Request) -> Result<Caller, ApiError> {
-    let Some(value) = request.headers().get(axum::http::header::AUTHORIZATION) else {
+    let header = request.headers().get(axum::http::header::AUTHORIZATION);
+    if let (None, Some(ClientCertificate(der))) =
+        (header, request.extensions().get::<ClientCertificate>())
+    {
+        let (id, scope) = access.tokens.verify_certificate(der).ok_or_else(|| {
+            access::unauthenticated(
+                "this TLS client certificate is not registered on this node; ask the node's \
+                 operator to register it (kpledger rpc token create --client-cert)",
+            )
+        })?;
+        return Ok(Caller {
+            scope: Some(scope),
+            token: Some(id),
+        });
+    }
+    let Some(value) = header else {
         return Ok(Caller {
             scope: match &access.anonymous {
                 Anonymous::None => None,
