@@ -240,8 +240,8 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
                 .map(|ConnectInfo(addr)| client_key(addr.ip()))
                 .unwrap_or_else(|| "ip:unknown".to_string()),
         };
-        if let Err(refused) = rate_check(limiter, key, request.uri().path()) {
-            return refused;
+        if let Err(wait) = rate_check(limiter, key, request.uri().path()) {
+            return rate_limited(wait);
         }
     }
     request.extensions_mut().insert(caller);
@@ -320,7 +320,9 @@ fn client_key(ip: std::net::IpAddr) -> String {
 
 static LIMITER_CALLS: AtomicU64 = AtomicU64::new(0);
 
-fn rate_check(limiter: &Limiter, key: String, path: &str) -> Result<(), Response> {
+/// Takes the request's cost from the client's allowance, or says how long
+/// until it can be taken.
+fn rate_check(limiter: &Limiter, key: String, path: &str) -> Result<(), Duration> {
     let calls = LIMITER_CALLS.fetch_add(1, Ordering::Relaxed);
     if calls.is_multiple_of(LIMITER_SWEEP_EVERY) || limiter.len() >= LIMITER_CLIENTS_MAX {
         limiter.retain_recent();
@@ -349,6 +351,11 @@ fn rate_check(limiter: &Limiter, key: String, path: &str) -> Result<(), Response
         // least the cost of a search).
         Err(_) => Duration::from_secs(1),
     };
+    Err(wait)
+}
+
+/// `429 rate-limited` with `Retry-After`.
+fn rate_limited(wait: Duration) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let mut response = ApiError::new(
         429,
@@ -363,7 +370,7 @@ fn rate_check(limiter: &Limiter, key: String, path: &str) -> Result<(), Response
         axum::http::header::RETRY_AFTER,
         axum::http::HeaderValue::from(seconds.max(1)),
     );
-    Err(response)
+    response
 }
 
 async fn need(need: Need, request: Request, next: Next) -> Response {
