@@ -309,6 +309,11 @@ fn print_guide(dir: &Path, nodes: &[DevnetNode]) {
         return;
     };
     let d = dir.display();
+    println!(
+        "\nthe RPC serves every caller as the operator ([rpc] anonymous = \"operator\" in \
+         {d}/nodeI/node.toml: a network on 127.0.0.1); set it to \"public\" and issue tokens \
+         with `kpledger rpc token create --config {d}/node0/node.toml --scope ...` to try scopes"
+    );
     if first.scheme == "https" {
         println!(
             "\nthe RPC is served over TLS: use https:// and --ca {d}/tls/ca.pem (or KPLEDGER_CA)"
