@@ -16,10 +16,13 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
 pub mod cli;
+mod connection;
 pub mod light;
 pub mod proof;
 pub mod remote_signer;
 
+use connection::http_detail;
+pub use connection::Connection;
 use kp_api::answers::{
     AnomaliesAnswer, CertificateAnswer, CertificatePage, ErrorAnswer, NodeStatus, ParticipantList,
     ResolutionPage, SeizureList, StatisticsAnswer, Submitted,
@@ -33,7 +36,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::any::type_name;
 use std::io::Read;
-use std::time::Duration;
 use thiserror::Error;
 
 /// Largest answer read from a node.
@@ -70,6 +72,15 @@ pub enum ClientError {
         /// What was wrong.
         detail: String,
     },
+    /// The certificate authority file (`--ca`) or client certificate
+    /// (`--client-cert`) is unusable.
+    #[error("{path}: {detail}")]
+    Ca {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The answer is larger than [`RESPONSE_BYTES_MAX`].
     #[error("answer from {url} exceeds {RESPONSE_BYTES_MAX} bytes")]
     TooLarge {
@@ -83,6 +94,17 @@ pub enum ClientError {
 pub struct Client {
     base: String,
     http: reqwest::blocking::Client,
+    ca: Option<std::path::PathBuf>,
+}
+
+/// A certificate as a node shows it to the caller.
+#[derive(Clone, Debug)]
+pub enum CertificateView {
+    /// Every field: the caller is a side of it, or the operator.
+    Full(Box<CertificateAnswer>),
+    /// The public view: number, Participants, authority, dates, status,
+    /// alerts.
+    Public(serde_json::Value),
 }
 
 /// What `cert verify` concludes, and the exit status it maps to.
@@ -196,55 +218,7 @@ pub struct Freshness {
     pub max_age_ms: u64,
 }
 
-/// What went wrong with a request, cause included: reqwest's own message
-/// ("error sending request for url ...") hides whether the connection was
-/// refused, timed out or failed in TLS; its sources say.
-fn http_detail(e: &reqwest::Error) -> String {
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !causes.contains(&text) {
-            causes.push(text);
-        }
-        source = cause.source();
-    }
-    let Some(deepest) = causes.last() else {
-        return e.to_string();
-    };
-    if e.is_timeout() {
-        format!("timed out ({deepest})")
-    } else if e.is_connect() {
-        format!("cannot connect: {deepest} (is a node's RPC listening there?)")
-    } else {
-        format!("{e}: {deepest}")
-    }
-}
-
 impl Client {
-    /// A client of the node at `base` (e.g. `http://127.0.0.1:26601`).
-    pub fn new(base: &str) -> Result<Client, ClientError> {
-        // `http://host:port`, with or without the scheme, a trailing slash or
-        // the API's `/v1` (paths are added to the base, `/v1` included).
-        let trimmed = base.trim().trim_end_matches('/');
-        let trimmed = trimmed.strip_suffix("/v1").unwrap_or(trimmed);
-        let base = if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
-            trimmed.to_string()
-        } else {
-            format!("http://{trimmed}")
-        };
-        let http = reqwest::blocking::Client::builder()
-            // Submissions with wait take up to the node's 60 s.
-            .timeout(Duration::from_secs(75))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| ClientError::Http {
-                url: base.clone(),
-                detail: http_detail(&e),
-            })?;
-        Ok(Client { base, http })
-    }
-
     /// The node's base URL.
     pub fn base(&self) -> &str {
         &self.base
@@ -319,7 +293,36 @@ impl Client {
         &self,
         number: &CertificateNumber,
     ) -> Result<CertificateAnswer, ClientError> {
-        self.get_as(&format!("/v1/certificates/{number}"))
+        match self.certificate_view(number)? {
+            CertificateView::Full(answer) => Ok(*answer),
+            CertificateView::Public(_) => Err(ClientError::Decode {
+                url: format!("{}/v1/certificates/{number}", self.base),
+                detail: "the node gave only the public view of this certificate: the caller is \
+                         neither its exporting nor its importing Participant; send a token of \
+                         scope participant:CODE of either side (--token or KPLEDGER_TOKEN)"
+                    .into(),
+            }),
+        }
+    }
+
+    /// `GET /v1/certificates/{number}` as the caller may see it: in full,
+    /// or the public view (`view: public`) a caller gets who is neither
+    /// side of it.
+    pub fn certificate_view(
+        &self,
+        number: &CertificateNumber,
+    ) -> Result<CertificateView, ClientError> {
+        let path = format!("/v1/certificates/{number}");
+        let value = self.get(&path)?;
+        if value["view"] == "public" {
+            return Ok(CertificateView::Public(value));
+        }
+        serde_json::from_value(value)
+            .map(|answer| CertificateView::Full(Box::new(answer)))
+            .map_err(|e| ClientError::Decode {
+                url: format!("{}{path}", self.base),
+                detail: format!("not {}: {e}", type_name::<CertificateAnswer>()),
+            })
     }
 
     /// `GET /v1/certificates?{query}`: one page of the certificate search
@@ -361,9 +364,25 @@ impl Client {
         code: &str,
         period: Option<&str>,
     ) -> Result<StatisticsAnswer, ClientError> {
-        self.get_as(&match period {
+        let path = match period {
             Some(p) => format!("/v1/statistics/{code}?period={p}"),
             None => format!("/v1/statistics/{code}"),
+        };
+        let mut value = self.get(&path)?;
+        // The published view (callers other than the Participant) holds
+        // the totals only: the rest of the figures stay empty.
+        if value["view"] == "published" {
+            let totals = value["statistics"].take();
+            let mut statistics =
+                serde_json::to_value(kp_api::TradeStatistics::default()).unwrap_or_default();
+            for field in ["exports", "imports", "production"] {
+                statistics[field] = totals[field].clone();
+            }
+            value["statistics"] = statistics;
+        }
+        serde_json::from_value(value).map_err(|e| ClientError::Decode {
+            url: format!("{}{path}", self.base),
+            detail: format!("not {}: {e}", type_name::<StatisticsAnswer>()),
         })
     }
 

@@ -119,17 +119,99 @@ pub struct NetworkSection {
     pub message_bytes_max: usize,
 }
 
-/// HTTP API.
+/// HTTP API: address, who may read what, rates, TLS.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RpcSection {
     /// Listen address, e.g. `127.0.0.1:8600`.
     pub listen: String,
+    /// What a caller without a token gets: `public` (the default), `none`,
+    /// `participant:CODE` or `operator` (only where every caller is
+    /// trusted, as on a loopback devnet).
+    #[serde(default = "default_anonymous")]
+    pub anonymous: String,
+    /// The token file (`kpledger rpc token create|list|revoke`): hashes of
+    /// the bearer tokens the operator issued, with their scopes.
+    #[serde(default = "default_tokens_file")]
+    pub tokens_file: PathBuf,
+    /// Requests per second one client (a token, or an address without one)
+    /// may sustain; 0: no per-client limit.
+    #[serde(default = "default_rate_per_second")]
+    pub rate_per_second: u32,
+    /// Requests one client may send at once before the rate applies.
+    #[serde(default = "default_rate_burst")]
+    pub rate_burst: u32,
+    /// Most records one certificate search reads (1 to 10000); the page
+    /// then ends early with a `next` cursor.
+    #[serde(default = "default_search_scan_max")]
+    pub search_scan_max: usize,
+    /// The finest statistics period served to callers other than the
+    /// Participant itself: `half-year` (what the KP publishes), `year` or
+    /// `quarter`.
+    #[serde(default = "default_public_statistics")]
+    pub public_statistics: kp_rpc::access::PublicPeriod,
+    /// PEM certificate chain: with `tls_key`, the API is served over TLS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (mode 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM certificate authority of client certificates (mTLS): a client
+    /// may prove a scope with a certificate it signed and the operator
+    /// registered (`kpledger rpc token create --client-cert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_ca: Option<PathBuf>,
     /// How old the last block may be, in seconds, for `/v1/health/ready`
-    /// to answer 200 (default 120; an idle network writes an empty block
-    /// every second, or every 5 s on one machine above 16 validators).
+    /// to answer 200 (default 120; an idle network writes an empty block every
+    /// minute by default, `[consensus] empty_block_interval_ms`).
     #[serde(default = "default_ready_block_age_max_s")]
     pub ready_block_age_max_s: u64,
+}
+
+impl RpcSection {
+    /// A section listening on `listen` with every other field at its default.
+    pub fn listening_on(listen: String) -> RpcSection {
+        RpcSection {
+            listen,
+            anonymous: default_anonymous(),
+            tokens_file: default_tokens_file(),
+            rate_per_second: default_rate_per_second(),
+            rate_burst: default_rate_burst(),
+            search_scan_max: default_search_scan_max(),
+            public_statistics: default_public_statistics(),
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            ready_block_age_max_s: default_ready_block_age_max_s(),
+        }
+    }
+}
+
+fn default_anonymous() -> String {
+    "public".into()
+}
+
+fn default_tokens_file() -> PathBuf {
+    PathBuf::from("rpc-tokens.toml")
+}
+
+/// Default of `[rpc] rate_per_second`.
+pub const RATE_PER_SECOND_DEFAULT: u32 = 100;
+
+fn default_rate_per_second() -> u32 {
+    RATE_PER_SECOND_DEFAULT
+}
+
+fn default_rate_burst() -> u32 {
+    2 * RATE_PER_SECOND_DEFAULT
+}
+
+fn default_search_scan_max() -> usize {
+    kp_rpc::access::SEARCH_SCAN_MAX_DEFAULT
+}
+
+fn default_public_statistics() -> kp_rpc::access::PublicPeriod {
+    kp_rpc::access::PublicPeriod::HalfYear
 }
 
 fn default_ready_block_age_max_s() -> u64 {
@@ -316,7 +398,13 @@ impl NodeConfig {
             &mut config.node.genesis,
             &mut config.node.key_file,
             &mut config.node.data_dir,
-        ] {
+            &mut config.rpc.tokens_file,
+        ]
+        .into_iter()
+        .chain(config.rpc.tls_cert.as_mut())
+        .chain(config.rpc.tls_key.as_mut())
+        .chain(config.rpc.tls_client_ca.as_mut())
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -356,6 +444,33 @@ impl NodeConfig {
             return Err(invalid(
                 "rpc.ready_block_age_max_s",
                 "must be between 1 and 86400",
+            ));
+        }
+        if let Err(e) = self.rpc.anonymous.parse::<kp_rpc::access::Anonymous>() {
+            return Err(invalid("rpc.anonymous", &format!("{e}, or none")));
+        }
+        if !(1..=10_000).contains(&self.rpc.search_scan_max) {
+            return Err(invalid(
+                "rpc.search_scan_max",
+                "must be between 1 and 10000",
+            ));
+        }
+        if self.rpc.rate_per_second > 0 && self.rpc.rate_burst < kp_rpc::access::SEARCH_COST {
+            return Err(invalid(
+                "rpc.rate_burst",
+                "must be at least 5 (what a search costs) when rate_per_second is set",
+            ));
+        }
+        if self.rpc.tls_client_ca.is_some() && self.rpc.tls_cert.is_none() {
+            return Err(invalid(
+                "rpc.tls_client_ca",
+                "needs tls_cert and tls_key: client certificates are asked for over TLS",
+            ));
+        }
+        if self.rpc.tls_cert.is_some() != self.rpc.tls_key.is_some() {
+            return Err(invalid(
+                "rpc.tls_cert",
+                "and rpc.tls_key go together: set both to serve TLS, or neither",
             ));
         }
         if self.consensus.timeout_propose_ms == 0 {
@@ -399,6 +514,37 @@ mod tests {
         std::fs::write(&path, base).unwrap();
         let config = NodeConfig::load(&path).unwrap();
         assert_eq!(config.storage.cache_mb, CACHE_MB_DEFAULT);
+    }
+
+    #[test]
+    fn rpc_access_settings_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let base = "[node]\ngenesis='g'\nkey_file='k'\ndata_dir='d'\n[network]\nlisten='/ip4/127.0.0.1/tcp/1'\n[rpc]\nlisten='127.0.0.1:1'\n";
+        std::fs::write(&path, base).unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.rpc.anonymous, "public");
+        assert_eq!(config.rpc.tokens_file, dir.path().join("rpc-tokens.toml"));
+        assert_eq!(config.rpc.tls_cert, None);
+        for (extra, field) in [
+            ("anonymous = 'everyone'\n", "rpc.anonymous"),
+            ("tls_cert = 'c.pem'\n", "rpc.tls_cert"),
+            ("search_scan_max = 0\n", "rpc.search_scan_max"),
+            ("rate_burst = 0\n", "rpc.rate_burst"),
+        ] {
+            std::fs::write(&path, format!("{base}{extra}")).unwrap();
+            match NodeConfig::load(&path) {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field, "{extra}"),
+                other => panic!("{extra}: {other:?}"),
+            }
+        }
+        std::fs::write(
+            &path,
+            format!("{base}anonymous = 'participant:BW'\ntls_cert = 'c.pem'\ntls_key = 'k.pem'\n"),
+        )
+        .unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.rpc.tls_key, Some(dir.path().join("k.pem")));
     }
 
     #[test]

@@ -46,6 +46,12 @@ pub struct DevnetArgs {
     /// Write the network and exit without starting it.
     #[arg(long)]
     pub init_only: bool,
+    /// On first run, serve every node's RPC over TLS: make a local
+    /// certificate authority (`DIR/tls/ca.pem`, for clients' `--ca`) and a
+    /// certificate per node. Off by default, so that the plain
+    /// `http://` walkthrough works as written.
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// Why the devnet could not start.
@@ -80,6 +86,9 @@ pub enum DevnetError {
         /// Its first port.
         base_port: u16,
     },
+    /// The TLS certificates could not be made.
+    #[error(transparent)]
+    Tls(#[from] crate::devnet_tls::DevnetTlsError),
     /// A process or file operation failed.
     #[error("cannot {action}: {source}")]
     Io {
@@ -91,6 +100,8 @@ pub enum DevnetError {
 }
 
 struct DevnetNode {
+    /// `https` when the node serves TLS, else `http`.
+    scheme: &'static str,
     index: usize,
     code: String,
     /// A government node, which votes (observers do not).
@@ -155,6 +166,11 @@ fn existing_nodes(dir: &Path) -> Result<Vec<DevnetNode>, DevnetError> {
             .iter()
             .any(|p| p.code.as_str() == code && p.kind == ParticipantKind::Government);
         nodes.push(DevnetNode {
+            scheme: if config.rpc.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             index,
             code,
             validator,
@@ -189,6 +205,9 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
             plural(observers, "observer"),
             args.dir.display()
         );
+        if args.tls {
+            enable_tls(&args.dir)?;
+        }
     }
     let nodes = existing_nodes(&args.dir)?;
     let held = nodes.iter().filter(|n| n.validator).count();
@@ -213,6 +232,9 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
     }
     if resumed {
         println!("resuming the devnet in {}", args.dir.display());
+        if args.tls && nodes.first().is_some_and(|n| n.scheme == "http") {
+            println!("(--tls applies when a devnet is created: this one serves plain HTTP)");
+        }
     }
     print_guide(&args.dir, &nodes);
     if args.init_only {
@@ -238,7 +260,7 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
     let validators: Vec<String> = nodes
         .iter()
         .filter(|n| n.validator)
-        .map(|n| format!("http://{}/v1/status", n.rpc))
+        .map(|n| format!("{}://{}/v1/status", n.scheme, n.rpc))
         .collect();
     let result = wait_for_signal(&mut children, &validators, &args.dir);
     stop(&mut children);
@@ -278,6 +300,39 @@ fn start(
         .map_err(io(format!("start node {}", node.index)))
 }
 
+/// Makes the devnet's certificate authority and node certificates, and
+/// names them in each node's `[rpc]` section.
+fn enable_tls(dir: &Path) -> Result<(), DevnetError> {
+    let configs: Vec<PathBuf> = (0..DEVNET_NODES_MAX)
+        .map(|i| dir.join(format!("node{i}")).join("node.toml"))
+        .take_while(|p| p.exists())
+        .collect();
+    let node_dirs: Vec<PathBuf> = configs
+        .iter()
+        .filter_map(|c| c.parent().map(Path::to_path_buf))
+        .collect();
+    let ca = crate::devnet_tls::make(dir, &node_dirs)?;
+    for config in &configs {
+        let text =
+            std::fs::read_to_string(config).map_err(io(format!("read {}", config.display())))?;
+        let text = text.replacen(
+            "[rpc]\n",
+            &format!(
+                "[rpc]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                crate::devnet_tls::NODE_CERT,
+                crate::devnet_tls::NODE_KEY
+            ),
+            1,
+        );
+        std::fs::write(config, text).map_err(io(format!("write {}", config.display())))?;
+    }
+    println!(
+        "every node serves its RPC over TLS; clients trust {} with --ca (or KPLEDGER_CA)",
+        ca.display()
+    );
+    Ok(())
+}
+
 fn print_guide(dir: &Path, nodes: &[DevnetNode]) {
     println!(
         "\n{:<5} {:<6} {:<28} AUTHORITY KEY / NODE KEY",
@@ -288,7 +343,7 @@ fn print_guide(dir: &Path, nodes: &[DevnetNode]) {
             "{:<5} {:<6} {:<28} {} / {}",
             node.index,
             node.code,
-            format!("http://{}", node.rpc),
+            format!("{}://{}", node.scheme, node.rpc),
             node.authority_key
                 .as_ref()
                 .map(|p| p.display().to_string())
@@ -301,14 +356,25 @@ fn print_guide(dir: &Path, nodes: &[DevnetNode]) {
     };
     let d = dir.display();
     println!(
+        "\nthe RPC serves every caller as the operator ([rpc] anonymous = \"operator\" in \
+         {d}/nodeI/node.toml: a network on 127.0.0.1); set it to \"public\" and issue tokens \
+         with `kpledger rpc token create --config {d}/node0/node.toml --scope ...` to try scopes"
+    );
+    if first.scheme == "https" {
+        println!(
+            "\nthe RPC is served over TLS: use https:// and --ca {d}/tls/ca.pem (or KPLEDGER_CA)"
+        );
+    }
+    println!(
         "\nlogs: {d}/nodeI/node.log    genesis: {d}/genesis.toml\n\
          try (in another terminal):\n  \
-         kpledger --node http://{rpc} status\n  \
-         kpledger --node http://{rpc} participant list\n  \
-         kpledger --node http://{rpc} cert issue --key {d}/node0/authority.key --file CERT.toml\n  \
-         kpledger --node http://{rpc} cert verify BW0000001 --genesis {d}/genesis.toml\n\
+         kpledger --node {scheme}://{rpc} status\n  \
+         kpledger --node {scheme}://{rpc} participant list\n  \
+         kpledger --node {scheme}://{rpc} cert issue --key {d}/node0/authority.key --file CERT.toml\n  \
+         kpledger --node {scheme}://{rpc} cert verify BW0000001 --genesis {d}/genesis.toml\n\
          (README.md walks through issuing, confirming, a sanction and verification.)",
-        rpc = first.rpc
+        rpc = first.rpc,
+        scheme = first.scheme,
     );
 }
 
@@ -360,7 +426,16 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Asks every validator for its status until all of them have decided a
 /// block, printing a line whenever the picture changes.
 async fn report_progress(urls: Vec<String>, dir: PathBuf) {
-    let Ok(http) = reqwest::Client::builder().timeout(PROBE_TIMEOUT).build() else {
+    let mut builder = reqwest::Client::builder()
+        .timeout(PROBE_TIMEOUT)
+        .use_rustls_tls();
+    let ca = std::fs::read(dir.join("tls").join("ca.pem"))
+        .ok()
+        .and_then(|pem| reqwest::Certificate::from_pem(&pem).ok());
+    if let Some(ca) = ca {
+        builder = builder.add_root_certificate(ca);
+    }
+    let Ok(http) = builder.build() else {
         return;
     };
     let started = Instant::now();

@@ -8,7 +8,9 @@ pub mod backend;
 // rpc: the one-command devnet.
 pub mod config;
 pub mod devnet;
+pub mod devnet_tls;
 pub mod keys;
+pub mod rpc_tokens;
 pub mod run;
 pub mod table;
 pub mod testnet;

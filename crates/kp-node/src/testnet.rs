@@ -209,8 +209,16 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
                 message_bytes_max: kp_types::block::BLOCK_BYTES_MAX + 64 * 1024,
             },
             rpc: RpcSection {
-                listen: rpc.clone(),
+                // A network on 127.0.0.1: every caller is on this machine
+                // and trusted, so callers without a token are the operator,
+                // as they were before scopes, and nothing limits their
+                // rate (benchmarks and drills send from one address). A
+                // real node keeps the default, public (README, "Access to
+                // the RPC").
+                anonymous: "operator".into(),
+                rate_per_second: 0,
                 ready_block_age_max_s: kp_rpc::HEALTH_BLOCK_AGE_MAX_MS / 1000,
+                ..RpcSection::listening_on(rpc.clone())
             },
             consensus: spec.consensus.clone(),
             mempool: MempoolSection::default(),

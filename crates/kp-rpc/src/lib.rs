@@ -19,6 +19,12 @@
 //!   are open at once.
 //! * Everything is bounded: request bodies ([`BODY_BYTES_MAX`]), page sizes
 //!   ([`PAGE_LIMIT_MAX`]), requests in flight ([`REQUESTS_IN_FLIGHT_MAX`]).
+//! * Access ([`access`]): every caller has a scope (`public`,
+//!   `participant:CODE`, `operator`) from its bearer token or the node's
+//!   policy for anonymous callers; each route needs a least scope, and a
+//!   few handlers narrow their answer to the caller (public views of a
+//!   certificate and of statistics). A per-client rate limit (GCRA, keyed
+//!   by token or address) runs before any handler. TLS ([`tls`]) is rustls.
 //! * Errors are JSON `{"error": {"code": "...", "message": "..."}}` with an
 //!   HTTP status; `code` is stable and machine-readable (the list is in
 //!   `docs/rpc.md` and in the OpenAPI document), `message` is for people.
@@ -27,8 +33,10 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
+pub mod access;
 mod handlers;
 pub mod openapi;
+pub mod tls;
 
 pub use handlers::{router, serve};
 
@@ -168,6 +176,9 @@ pub struct CertificateFilter {
     pub after: Option<CertificateNumber>,
     /// Page size, 1 to [`PAGE_LIMIT_MAX`].
     pub limit: usize,
+    /// Most records the search reads before it ends the page early with a
+    /// `next` cursor (the access policy's cost cap); 0: the node's own cap.
+    pub scan_max: usize,
 }
 
 /// A read the API asks of the node. Every answer is JSON.
@@ -368,5 +379,7 @@ pub struct SubmitBody {
     pub wait: bool,
 }
 
+#[cfg(test)]
+mod access_tests;
 #[cfg(test)]
 mod tests;

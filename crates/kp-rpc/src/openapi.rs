@@ -53,6 +53,54 @@ fn limit_param() -> Value {
     )
 }
 
+/// The least scope each documented path needs (`docs/rpc.md`, "Access");
+/// the router applies the same, and a test checks that they agree.
+pub fn scope_of(path: &str) -> &'static str {
+    match path {
+        "/metrics" | "/v1/blocks/{height}" | "/v1/blocks/by-hash/{hash}" => "operator",
+        "/v1/txs/{hash}"
+        | "/v1/certificates"
+        | "/v1/resolutions"
+        | "/v1/resolutions/{id}"
+        | "/v1/seizures"
+        | "/v1/anomalies"
+        | "/v1/events" => "participant",
+        _ => "public",
+    }
+}
+
+/// Declares each operation's scope (`x-scope`), its security (the bearer
+/// token; optional where anonymous callers may be served) and the answers
+/// of access control: 401, 403 and 429.
+fn with_access(paths: &mut serde_json::Map<String, Value>) {
+    for (path, item) in paths.iter_mut() {
+        let scope = scope_of(path);
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            operation["x-scope"] = json!(scope);
+            operation["security"] = if scope == "public" {
+                json!([{}, {"bearer": []}])
+            } else {
+                json!([{"bearer": []}])
+            };
+            let responses = &mut operation["responses"];
+            responses["401"] = error_response(&format!(
+                "unauthenticated: no token and anonymous callers do not get scope {scope}, or a token this node did not issue (or revoked)"
+            ));
+            if scope != "public" {
+                responses["403"] = error_response(&format!(
+                    "forbidden: the token's scope is not {scope} or wider"
+                ));
+            }
+            responses["429"] = error_response(
+                "rate-limited: this client is over its rate ([rpc] rate_per_second); retry shortly",
+            );
+        }
+    }
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut paths = serde_json::Map::new();
@@ -211,7 +259,7 @@ pub fn document() -> Value {
     paths.insert(
         "/v1/certificates".into(),
         get_op(
-            "Search certificates (bounded scan in number order; continue with `after` = the answer's `next`)",
+            "Search certificates (a scan in number order of at most `[rpc] search_scan_max` records; continue with `after` = the answer's `next`). A participant:CODE token must name its own side: exporting=CODE, importing=CODE or monitor=CODE (403 otherwise)",
             vec![
                 param("exporting", "query", "exporting Participant code", false),
                 param("importing", "query", "importing Participant code", false),
@@ -229,9 +277,9 @@ pub fn document() -> Value {
     paths.insert(
         "/v1/certificates/{number}".into(),
         get_op(
-            "A certificate: every field, status, history (each step with its transaction and height), receipt, flags, and the sanctions and seizure alerts that touch it",
+            "A certificate: for its exporting and importing Participants (and the operator) every field, status, history (each step with its transaction and height), receipt, flags, and the sanctions and seizure alerts that touch it; for anyone else the public view (`view: public`): number, Participants, issuing authority, dates, status, issue time and alerts",
             vec![param("number", "path", "certificate number, e.g. BW0012345", true)],
-            ok_json("certificate", &["certificate", "status", "history", "alerts"]),
+            ok_json("certificate", &["certificate", "status", "alerts"]),
             &[("400", "malformed-number"), ("404", "not-found")],
         ),
     );
@@ -329,7 +377,7 @@ pub fn document() -> Value {
     paths.insert(
         "/v1/statistics/{code}".into(),
         get_op(
-            "A member's trade statistics (Annex III) for a period (default: the quarter of the last block)",
+            "A member's trade statistics (Annex III) for a period. For the member itself (and the operator): every figure, any period (default: the quarter of the last block). For anyone else what the KP publishes (`view: published`): exports, imports and production totals per half-year or year (`[rpc] public_statistics`; default: the half-year of the last block); a finer period is 403 forbidden",
             vec![
                 param("code", "path", "Participant code", true),
                 param("period", "query", "2026, 2026H1 or 2026Q1", false),
@@ -337,6 +385,7 @@ pub fn document() -> Value {
             ok_json("statistics", &["participant", "period", "statistics"]),
             &[
                 ("400", "malformed-code, malformed-period, unknown-parameter"),
+                ("403", "forbidden: a period finer than the published one, asked by another than the member"),
                 ("404", "not-found: no member has this code"),
             ],
         ),
@@ -344,7 +393,7 @@ pub fn document() -> Value {
     paths.insert(
         "/v1/anomalies".into(),
         get_op(
-            "Anomalies of a period, each with the figures behind it",
+            "Anomalies of a period, each with the figures behind it: a participant token sees those that name its Participant, the operator all",
             vec![param("period", "query", "2026, 2026H1 or 2026Q1", false)],
             ok_json("anomalies", &["period", "items"]),
             &[("400", "malformed-period, unknown-parameter")],
@@ -376,15 +425,20 @@ pub fn document() -> Value {
             }
         }}),
     );
+    with_access(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "kpledger node API",
             "version": "1",
-            "description": "Kimberley Process certificate ledger. Errors are {\"error\": {\"code\", \"message\"}} with a stable code. Amounts are decimal strings (carats and US dollars with two decimals); hashes and keys are hex."
+            "description": "Kimberley Process certificate ledger. Access: each operation's `x-scope` is the least scope it needs (see the bearer security scheme). Errors are {\"error\": {\"code\", \"message\"}} with a stable code. Amounts are decimal strings (carats and US dollars with two decimals); hashes and keys are hex."
         },
         "paths": paths,
-        "components": {"schemas": {"Error": {
+        "components": {"securitySchemes": {"bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token the node's operator issued (`kpledger rpc token create --scope public|participant:CODE|operator`). Scopes: public (status, headers, proofs, a certificate by number in its public view, published statistics), participant:CODE (that Participant's certificates in full and searches over them, its detailed statistics, a transaction's outcome without its body, events, resolutions, seizures, anomalies naming it), operator (everything: whole blocks, transaction bodies, /metrics). Each includes the ones before it. Callers without a token get what the node's `[rpc] anonymous` says (public by default)."
+        }}, "schemas": {"Error": {
             "type": "object",
             "required": ["error"],
             "properties": {"error": {

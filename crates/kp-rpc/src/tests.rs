@@ -8,10 +8,16 @@ use kp_types::{Payload, SigningKey, Timestamp, Transaction};
 use serde_json::json;
 use std::sync::Arc;
 
-struct FakeBackend;
+pub(crate) struct FakeBackend;
 
 fn fake_certificate() -> serde_json::Value {
-    json!({"certificate": {"number": "BW0001"}, "status": "issued", "history": [], "alerts": []})
+    json!({
+        "certificate": {
+            "number": "BW0001", "exporting": "BW", "importing": "EU",
+            "exporter": {"name": "Debswana"}, "lines": [{"carats": "100.00"}]
+        },
+        "status": "issued", "history": [], "alerts": []
+    })
 }
 
 impl Backend for FakeBackend {
@@ -87,8 +93,14 @@ impl Backend for FakeBackend {
             Query::Statistics {
                 participant,
                 period,
-            } => json!({"participant": participant, "period": period, "statistics": {}}),
-            Query::Anomalies { period } => json!({"period": period, "items": []}),
+            } => json!({"participant": participant, "period": period, "statistics": {
+                "exports": {"carats": "1"}, "imports": {"carats": "2"}, "production": {},
+                "exports_by_partner": {"EU": {"carats": "1"}}
+            }}),
+            Query::Anomalies { period } => json!({"period": period, "items": [
+                {"mirror-mismatch": {"exporter": "BW", "importer": "EU"}},
+                {"mirror-mismatch": {"exporter": "AE", "importer": "IN"}}
+            ]}),
         })
     }
 
@@ -136,16 +148,34 @@ impl Backend for FakeBackend {
     }
 }
 
+/// A server whose anonymous callers are the operator: the tests of the
+/// endpoints themselves (access control has its own, `access_tests`).
 async fn start() -> String {
+    start_with(access::AccessPolicy {
+        anonymous: access::Anonymous::Scope(access::Scope::Operator),
+        ..Default::default()
+    })
+    .await
+}
+
+/// A plain-HTTP server with `policy`.
+pub(crate) async fn start_with(policy: access::AccessPolicy) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        let _ = serve(listener, Arc::new(FakeBackend), futures::future::pending()).await;
+        let _ = serve(
+            listener,
+            Arc::new(FakeBackend),
+            Arc::new(policy),
+            None,
+            futures::future::pending(),
+        )
+        .await;
     });
     format!("http://{addr}")
 }
 
-fn signed_tx(nonce: u64) -> SignedTransaction {
+pub(crate) fn signed_tx(nonce: u64) -> SignedTransaction {
     let key = SigningKey::from_seed([3; 32]);
     Transaction {
         chain_id: "kp-test".into(),

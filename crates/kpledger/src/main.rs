@@ -120,8 +120,134 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The node's RPC: bearer tokens for its scopes (public,
+    /// participant:CODE, operator).
+    Rpc {
+        #[command(subcommand)]
+        command: RpcCommand,
+    },
     #[command(flatten)]
     Client(kp_client::cli::ClientCommand),
+}
+
+#[derive(Subcommand)]
+enum RpcCommand {
+    /// Bearer tokens: create (printed once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// Which token file: the node's (`--config`) or one named (`--file`).
+#[derive(clap::Args)]
+struct TokenFileArgs {
+    /// The node's configuration; its `[rpc] tokens_file` is used.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The token file itself.
+    #[arg(long, conflicts_with = "config")]
+    file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token and print it (only its hash is kept: it cannot be
+    /// shown again). A running node accepts it with the next request.
+    Create {
+        /// public, participant:CODE (e.g. participant:BW) or operator.
+        #[arg(long)]
+        scope: String,
+        /// A note on whom it is for.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Instead of a token, give the scope to this TLS client
+        /// certificate (PEM), for a node with `[rpc] tls_client_ca` (mTLS).
+        #[arg(long, value_name = "PEM")]
+        client_cert: Option<PathBuf>,
+        #[command(flatten)]
+        file: TokenFileArgs,
+    },
+    /// List the tokens: id, scope, when issued, label.
+    List {
+        #[command(flatten)]
+        file: TokenFileArgs,
+    },
+    /// Revoke a token by id; a running node refuses it from the next request.
+    Revoke {
+        /// The token's id (`token list`).
+        id: String,
+        #[command(flatten)]
+        file: TokenFileArgs,
+    },
+}
+
+fn run_token(command: TokenCommand) -> Result<(), String> {
+    use kp_node::rpc_tokens;
+    let path = |f: &TokenFileArgs| {
+        rpc_tokens::tokens_file(f.config.as_deref(), f.file.as_deref()).map_err(|e| e.to_string())
+    };
+    match command {
+        TokenCommand::Create {
+            scope,
+            label,
+            client_cert,
+            file,
+        } => {
+            let scope: kp_node::rpc_tokens::Scope = scope.parse().map_err(|e| format!("{e}"))?;
+            let path = path(&file)?;
+            if let Some(certificate) = client_cert {
+                let entry = rpc_tokens::register_certificate(&path, &certificate, scope, label)
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "client certificate {} ({}) has scope {} (written to {})",
+                    entry.id,
+                    certificate.display(),
+                    entry.scope,
+                    path.display()
+                );
+                return Ok(());
+            }
+            let (token, entry) =
+                rpc_tokens::create(&path, scope, label).map_err(|e| e.to_string())?;
+            println!("{token}");
+            eprintln!(
+                "token {} with scope {} written (hashed) to {}; it is shown only now",
+                entry.id,
+                entry.scope,
+                path.display()
+            );
+            Ok(())
+        }
+        TokenCommand::List { file } => {
+            let path = path(&file)?;
+            let tokens = rpc_tokens::list(&path).map_err(|e| e.to_string())?;
+            if tokens.is_empty() {
+                println!("no tokens in {}", path.display());
+            }
+            for t in tokens {
+                let kind = match t.credential {
+                    kp_node::rpc_tokens::Credential::Token => "token",
+                    kp_node::rpc_tokens::Credential::ClientCertificate => "client-cert",
+                };
+                println!(
+                    "{}  {:<11} {:<18} {}  {}",
+                    t.id,
+                    kind,
+                    t.scope.to_string(),
+                    t.created,
+                    t.label
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { id, file } => {
+            let path = path(&file)?;
+            let entry = rpc_tokens::revoke(&path, &id).map_err(|e| e.to_string())?;
+            println!("revoked {} ({})", entry.id, entry.scope);
+            Ok(())
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -445,6 +571,9 @@ hash {}",
             println!("wrote the manual pages into {}", out.display());
             Ok(())
         }
+        Command::Rpc {
+            command: RpcCommand::Token { command },
+        } => run_token(command),
         Command::Node { config, log_format } => {
             kp_node::run::run_node_with(&config, log_format).map_err(|e| e.to_string())
         }

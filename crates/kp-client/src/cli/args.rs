@@ -12,6 +12,29 @@ pub struct Global {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Bearer token for the node's RPC (`kpledger rpc token create` on the
+    /// node); without one the node serves what it gives anonymous callers.
+    #[arg(long, global = true, env = "KPLEDGER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// PEM certificate authority to trust for an https:// node, besides the
+    /// web's (e.g. devnet/tls/ca.pem of `kpledger devnet --tls`).
+    #[arg(long, global = true, env = "KPLEDGER_CA")]
+    pub ca: Option<std::path::PathBuf>,
+    /// PEM file holding a TLS client certificate and its private key (mTLS),
+    /// for a node that registered the certificate with a scope.
+    #[arg(long, global = true, env = "KPLEDGER_CLIENT_CERT")]
+    pub client_cert: Option<std::path::PathBuf>,
+}
+
+impl Global {
+    /// How to reach the node: its token and certificate authority.
+    pub fn connection(&self) -> crate::Connection {
+        crate::Connection {
+            token: self.token.clone(),
+            ca: self.ca.clone(),
+            client_cert: self.client_cert.clone(),
+        }
+    }
 }
 
 /// The client commands.
@@ -69,7 +92,9 @@ pub enum ClientCommand {
         /// The Participant (default: every trading Participant).
         #[arg(long, value_parser = participant_code)]
         participant: Option<String>,
-        /// 2026, 2026H1 or 2026Q1 (default: the quarter of the last block).
+        /// 2026, 2026H1 or 2026Q1 (default: the quarter of the last block
+        /// for the Participant's own token and the operator, the half-year
+        /// for everyone else, who gets the published totals).
         #[arg(long, value_parser = period, value_name = PERIOD_FORMS)]
         period: Option<String>,
     },

@@ -17,8 +17,29 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
         }
         CertCommand::Show { number } => {
             let number: CertificateNumber = parse("certificate number", &number)?;
-            let answer = client.certificate(&number)?;
-            out.show(&answer, || describe_certificate(&answer));
+            match client.certificate_view(&number)? {
+                crate::CertificateView::Full(answer) => {
+                    out.show(&answer, || describe_certificate(&answer))
+                }
+                crate::CertificateView::Public(view) => out.show(&view, || {
+                    let c = &view["certificate"];
+                    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+                    format!(
+                        "{} {}  {} -> {}  issued by {} on {}, expires {}\n\
+                         public view: the shipment's details are for its exporting and \
+                         importing Participants (a participant token of either side shows them)\n\
+                         alerts: {}",
+                        text(&c["number"]),
+                        text(&view["status"]),
+                        text(&c["exporting"]),
+                        text(&c["importing"]),
+                        text(&c["issuing_authority"]),
+                        text(&c["issued_on"]),
+                        text(&c["expires_on"]),
+                        view["alerts"].as_array().map_or(0, Vec::len)
+                    )
+                }),
+            }
         }
         CertCommand::Verify {
             number,

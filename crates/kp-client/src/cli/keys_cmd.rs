@@ -18,7 +18,7 @@ fn public_key_arg(what: &str, text: &str) -> Result<PublicKey, CliError> {
 
 /// Runs a `kpledger keys` command that changes the ledger.
 pub fn run_keys(global: &Global, command: KeyChangeCommand) -> Result<(), CliError> {
-    let client = Client::new(&global.node)?;
+    let client = Client::connect(&global.node, &global.connection())?;
     let out = Output { json: global.json };
     match command {
         KeyChangeCommand::Rotate {

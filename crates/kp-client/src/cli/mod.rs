@@ -107,7 +107,7 @@ fn date_or_today(text: Option<&String>) -> Result<Date, CliError> {
 
 /// Runs a client command.
 pub fn run(global: &Global, command: ClientCommand) -> Result<(), CliError> {
-    let client = Client::new(&global.node)?;
+    let client = Client::connect(&global.node, &global.connection())?;
     let out = Output { json: global.json };
     match command {
         ClientCommand::Status => {

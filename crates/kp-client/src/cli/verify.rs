@@ -91,7 +91,7 @@ pub(super) fn verify(
     if !matches!(verdict, Verdict::CannotDecide { .. }) {
         let mut anchors = vec![(client.base().to_string(), anchor)];
         for url in also.iter().take(16) {
-            let other = match Client::new(url) {
+            let other = match client.sibling(url) {
                 Ok(c) => c,
                 Err(e) => {
                     verdict = Verdict::CannotDecide {

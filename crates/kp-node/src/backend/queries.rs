@@ -242,6 +242,7 @@ impl NodeBackend {
             &prefix,
             start_after,
             filter.limit,
+            scan_max_of(filter),
             |record: &CertificateRecord| record.certificate.number.clone(),
             |record| Ok(matches_filter(&record, filter).then_some(record)),
         )?;
@@ -264,8 +265,9 @@ impl NodeBackend {
         let mut items = Vec::new();
         let mut scanned = 0usize;
         let mut after = filter.after.clone();
-        while items.len() < filter.limit && scanned < CERTIFICATE_SCAN_MAX {
-            let chunk = SCAN_CHUNK.min(CERTIFICATE_SCAN_MAX - scanned);
+        let scan_max = scan_max_of(filter);
+        while items.len() < filter.limit && scanned < scan_max {
+            let chunk = SCAN_CHUNK.min(scan_max - scanned);
             let numbers = ledger
                 .certificates_issued_by(authority, after.as_ref(), chunk)
                 .map_err(internal)?;
@@ -312,6 +314,7 @@ impl NodeBackend {
             &prefix,
             start_after,
             limit,
+            CERTIFICATE_SCAN_MAX,
             |record: &ResolutionRecord| record.id,
             |record| {
                 let pending = record.outcome == ResolutionOutcome::Pending;
@@ -374,8 +377,18 @@ pub(super) fn matches_filter(record: &CertificateRecord, filter: &CertificateFil
         && filter.period.is_none_or(|p| p.contains(c.issued_on))
 }
 
+/// The most records a certificate search reads: the cap the RPC's access
+/// policy set (`[rpc] search_scan_max`), never above [`CERTIFICATE_SCAN_MAX`];
+/// 0 (no cap given) is [`CERTIFICATE_SCAN_MAX`].
+fn scan_max_of(filter: &CertificateFilter) -> usize {
+    match filter.scan_max {
+        0 => CERTIFICATE_SCAN_MAX,
+        n => n.min(CERTIFICATE_SCAN_MAX),
+    }
+}
+
 /// One page of a ledger table, scanned in key order after `start_after` in
-/// bounded chunks (at most [`CERTIFICATE_SCAN_MAX`] records looked at): the
+/// bounded chunks (at most `scan_max` records looked at): the
 /// records `keep` returns (at most `limit`), the cursor of the last record
 /// looked at when the table may hold more, and how many were looked at.
 pub(super) fn scan_page<T, C>(
@@ -383,6 +396,7 @@ pub(super) fn scan_page<T, C>(
     prefix: &[u8],
     mut start_after: Option<Vec<u8>>,
     limit: usize,
+    scan_max: usize,
     cursor: impl Fn(&T) -> C,
     mut keep: impl FnMut(T) -> Result<Option<T>, ApiError>,
 ) -> Result<(Vec<T>, Option<C>, usize), ApiError>
@@ -392,8 +406,8 @@ where
     let mut items = Vec::new();
     let mut scanned = 0usize;
     let mut last = None;
-    while items.len() < limit && scanned < CERTIFICATE_SCAN_MAX {
-        let chunk = SCAN_CHUNK.min(CERTIFICATE_SCAN_MAX - scanned);
+    while items.len() < limit && scanned < scan_max {
+        let chunk = SCAN_CHUNK.min(scan_max - scanned);
         let rows = store
             .scan_prefix(prefix, start_after.as_deref(), chunk)
             .map_err(internal)?;

@@ -126,6 +126,12 @@ pub enum NodeError {
          directory from a backup (starting without this state risks signing twice in a round)"
     )]
     SafetyBlockMissing,
+    /// The RPC's token file is unusable.
+    #[error("[rpc] tokens_file: {0}")]
+    Tokens(#[from] kp_rpc::access::TokenError),
+    /// The RPC's TLS certificate or key is unusable.
+    #[error("[rpc] tls_cert/tls_key: {0}")]
+    Tls(#[from] kp_rpc::tls::TlsError),
     /// The network could not start.
     #[error("network: {0}")]
     Network(#[from] kp_network::NetworkError),
@@ -391,15 +397,30 @@ impl Node {
             })?;
         let (rpc_shutdown, rpc_stop) = oneshot::channel::<()>();
         let backend: Arc<dyn Backend> = Arc::new(NodeBackend::new(shared.clone()));
+        let access = Arc::new(access_policy(&config.rpc)?);
+        let tls = match (&config.rpc.tls_cert, &config.rpc.tls_key) {
+            (Some(cert), Some(key)) => Some(kp_rpc::tls::server_config(
+                cert,
+                key,
+                config.rpc.tls_client_ca.as_deref(),
+            )?),
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         tokio::spawn(async move {
             let stop = async move {
                 let _ = rpc_stop.await;
             };
-            if let Err(e) = kp_rpc::serve(listener, backend, stop).await {
+            if let Err(e) = kp_rpc::serve(listener, backend, access, tls, stop).await {
                 tracing::error!(error = %e, "RPC server stopped");
             }
         });
-        tracing::info!(rpc = %config.rpc.listen, p2p = %config.network.listen, "listening");
+        tracing::info!(
+            rpc = %format!("{scheme}://{}", config.rpc.listen),
+            anonymous = %config.rpc.anonymous,
+            p2p = %config.network.listen,
+            "listening"
+        );
 
         let (sync_replies, sync_results) = mpsc::channel(4);
         let replica_config = ReplicaConfig {
@@ -573,4 +594,26 @@ impl Node {
         }
         Ok(())
     }
+}
+
+/// The RPC's access policy from `[rpc]` (the config was validated: the
+/// anonymous scope parses).
+fn access_policy(
+    rpc: &crate::config::RpcSection,
+) -> Result<kp_rpc::access::AccessPolicy, NodeError> {
+    use kp_rpc::access::{AccessPolicy, Anonymous, RateLimit, Scope, TokenStore};
+    let anonymous = rpc
+        .anonymous
+        .parse::<Anonymous>()
+        .unwrap_or(Anonymous::Scope(Scope::Public));
+    Ok(AccessPolicy {
+        anonymous,
+        tokens: TokenStore::open(rpc.tokens_file.clone())?,
+        rate: (rpc.rate_per_second > 0).then_some(RateLimit {
+            per_second: rpc.rate_per_second,
+            burst: rpc.rate_burst,
+        }),
+        search_scan_max: rpc.search_scan_max,
+        public_statistics: rpc.public_statistics,
+    })
 }

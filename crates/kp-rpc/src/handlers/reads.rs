@@ -3,9 +3,12 @@
 //! and query parameters parsed into a [`Query`] for the node.
 
 use super::{ask, params, ApiResult, AppState, Params};
-use crate::{ApiError, CertificateFilter, Query, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
+use crate::access::{self, Caller, Scope};
+use crate::{ApiError, CertificateFilter, JsonBody, Query, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use axum::extract::{Path, State};
+use axum::Extension;
 use kp_types::{AuthorityId, CertificateNumber, Hash, ParticipantCode, Period};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
@@ -53,12 +56,24 @@ fn page_limit(map: &BTreeMap<String, String>) -> Result<usize, ApiError> {
     }
 }
 
+/// A decided transaction: where it is and its outcome; its body (a whole
+/// certificate, say) only to the operator, since a Participant reads other
+/// Participants' certificates in full only through their own tokens.
 pub(super) async fn transaction(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(hash): Path<String>,
 ) -> ApiResult {
     let hash = parse_hash(&hash, "a transaction hash")?;
-    ask(&state, Query::Transaction(hash)).await
+    let answer = ask(&state, Query::Transaction(hash)).await?;
+    if caller.scope == Some(Scope::Operator) {
+        return Ok(answer);
+    }
+    let mut value = answer.to_value()?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("tx");
+    }
+    JsonBody::new(&value)
 }
 
 pub(super) async fn block(State(state): State<AppState>, Path(height): Path<String>) -> ApiResult {
@@ -76,11 +91,50 @@ pub(super) async fn block_by_hash(
     ask(&state, Query::BlockByHash(hash)).await
 }
 
+/// A certificate by its exact number: in full for its exporting or
+/// importing Participant (and the operator); for anyone else the public
+/// view, which verifies it without its shipment's details.
 pub(super) async fn certificate(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(number): Path<String>,
 ) -> ApiResult {
-    ask(&state, Query::Certificate(parse_number(&number)?)).await
+    let answer = ask(&state, Query::Certificate(parse_number(&number)?)).await?;
+    let scope = caller.scope_or_public();
+    if scope == Scope::Operator {
+        return Ok(answer);
+    }
+    let value = answer.to_value()?;
+    let side = |field: &str| {
+        value["certificate"][field]
+            .as_str()
+            .and_then(|code| kp_types::ParticipantCode::new(code).ok())
+            .is_some_and(|code| scope.sees_all_of(&code))
+    };
+    if side("exporting") || side("importing") {
+        return Ok(answer);
+    }
+    JsonBody::new(&public_certificate(&value))
+}
+
+/// The public view of a certificate answer: who, when, status, alerts;
+/// not the parties, parcels, carats or values.
+fn public_certificate(value: &Value) -> Value {
+    let certificate = &value["certificate"];
+    json!({
+        "view": "public",
+        "certificate": {
+            "number": certificate["number"],
+            "exporting": certificate["exporting"],
+            "importing": certificate["importing"],
+            "issuing_authority": certificate["issuing_authority"],
+            "issued_on": certificate["issued_on"],
+            "expires_on": certificate["expires_on"],
+        },
+        "status": value["status"],
+        "issued_at": value["issued_at"],
+        "alerts": value["alerts"],
+    })
 }
 
 pub(super) async fn light_block(
@@ -115,7 +169,11 @@ const CERTIFICATE_STATUSES: [&str; 6] = [
     "seized",
 ];
 
-pub(super) async fn certificates(State(state): State<AppState>, raw: Params) -> ApiResult {
+pub(super) async fn certificates(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    raw: Params,
+) -> ApiResult {
     let map = params(
         raw,
         &[
@@ -151,7 +209,21 @@ pub(super) async fn certificates(State(state): State<AppState>, raw: Params) -> 
         period: map.get("period").map(|p| parse_period(p)).transpose()?,
         after: map.get("after").map(|n| parse_number(n)).transpose()?,
         limit: page_limit(&map)?,
+        scan_max: state.access.search_scan_max,
     };
+    // A Participant searches its own certificates: those it exports,
+    // imports, or must approve as the monitoring body.
+    if let Some(Scope::Participant(own)) = &caller.scope {
+        let own_side = [&filter.exporting, &filter.importing, &filter.monitor]
+            .into_iter()
+            .any(|side| side.as_ref() == Some(own));
+        if !own_side {
+            return Err(access::forbidden(format!(
+                "a participant:{own} token searches {own}'s own certificates: add exporting={own}, \
+                 importing={own} or monitor={own} (scope operator searches them all)"
+            )));
+        }
+    }
     ask(&state, Query::Certificates(filter)).await
 }
 
@@ -223,34 +295,110 @@ pub(super) async fn seizures(State(state): State<AppState>, raw: Params) -> ApiR
     ask(&state, Query::Seizures { limit }).await
 }
 
+/// A member's statistics: in full (by partner, by HS code, any period)
+/// for that member and the operator; for anyone else what the KP
+/// publishes: totals per period of the published granularity
+/// (`[rpc] public_statistics`, half-years by default) or coarser.
 pub(super) async fn statistics(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(code): Path<String>,
     raw: Params,
 ) -> ApiResult {
     let map = params(raw, &["period"])?;
     let participant = parse_code(&code)?;
+    let full = caller.scope_or_public().sees_all_of(&participant);
+    let granularity = state.access.public_statistics;
     let period = match map.get("period") {
         Some(p) => parse_period(p)?,
-        None => current_quarter(&state),
+        None if full => current_quarter(&state),
+        None => granularity.containing(current_date(&state)),
     };
-    ask(
+    if !full && !granularity.allows(&period) {
+        return Err(access::forbidden(format!(
+            "statistics of {participant} are published per {granularity} or year: ask for \
+             {} or a year; {period} and per-partner figures need scope participant:{participant}",
+            granularity.containing(first_day(period)),
+        )));
+    }
+    let answer = ask(
         &state,
         Query::Statistics {
             participant,
             period,
         },
     )
-    .await
+    .await?;
+    if full {
+        return Ok(answer);
+    }
+    let value = answer.to_value()?;
+    let statistics = &value["statistics"];
+    JsonBody::new(&json!({
+        "view": "published",
+        "participant": value["participant"],
+        "period": value["period"],
+        "statistics": {
+            "exports": statistics["exports"],
+            "imports": statistics["imports"],
+            "production": statistics["production"],
+        },
+    }))
 }
 
-pub(super) async fn anomalies(State(state): State<AppState>, raw: Params) -> ApiResult {
+/// The first day of `period`.
+fn first_day(period: Period) -> kp_types::Date {
+    let (year, month) = match period {
+        Period::Year(year) => (year, 1),
+        Period::Half(year, half) => (year, u32::from(half.saturating_sub(1)) * 6 + 1),
+        Period::Quarter(year, quarter) => (year, u32::from(quarter.saturating_sub(1)) * 3 + 1),
+    };
+    kp_types::Date::from_ymd(year, month, 1).unwrap_or(kp_types::Date(0))
+}
+
+/// Anomalies name pairs of Participants: a Participant sees those that
+/// name it, the operator all of them.
+pub(super) async fn anomalies(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    raw: Params,
+) -> ApiResult {
     let map = params(raw, &["period"])?;
     let period = match map.get("period") {
         Some(p) => parse_period(p)?,
         None => current_quarter(&state),
     };
-    ask(&state, Query::Anomalies { period }).await
+    let answer = ask(&state, Query::Anomalies { period }).await?;
+    let Some(Scope::Participant(own)) = &caller.scope else {
+        return Ok(answer);
+    };
+    let mut value = answer.to_value()?;
+    if let Some(items) = value["items"].as_array_mut() {
+        items.retain(|item| names(item, own.as_str(), 4));
+    }
+    JsonBody::new(&value)
+}
+
+/// Whether `value` holds the string `code` within `depth` levels.
+fn names(value: &Value, code: &str, depth: u8) -> bool {
+    match value {
+        Value::String(s) => s == code,
+        _ if depth == 0 => false,
+        Value::Array(items) => items.iter().any(|v| names(v, code, depth - 1)),
+        Value::Object(fields) => fields.values().any(|v| names(v, code, depth - 1)),
+        _ => false,
+    }
+}
+
+/// The date of the last block (the ledger's clock, not this machine's).
+fn current_date(state: &AppState) -> kp_types::Date {
+    state
+        .backend
+        .status()
+        .block_time
+        .parse::<kp_types::Timestamp>()
+        .map(|t| t.date())
+        .unwrap_or(kp_types::Date(0))
 }
 
 /// The quarter of the last block's time (the ledger's clock, not this
