@@ -297,7 +297,7 @@ fn is_client_path(path: &[&str]) -> bool {
         ["keys", rest @ ..] => matches!(rest, ["rotate" | "recover" | "cancel-recovery", ..]),
         [first, ..] => !matches!(
             *first,
-            "testnet" | "genesis" | "node" | "devnet" | "completions" | "man"
+            "testnet" | "genesis" | "node" | "devnet" | "completions" | "man" | "signer" | "rpc"
         ),
         [] => false,
     }
