@@ -142,7 +142,15 @@ pub fn authority(member: &str) -> Authority {
         participant: code(member),
         name: format!("{member} KP Authority"),
         key: authority_key(member).public(),
+        encryption_key: None,
     }
+}
+
+/// A member's deterministic fixture encryption key pair for sealed fields
+/// (the fixture authorities register none: [`genesis`] certificates are
+/// plain; tests of sealing set them).
+pub fn encryption_key(member: &str) -> kp_types::DecryptionKey {
+    kp_types::DecryptionKey::from_seed(&seed("encryption ", member))
 }
 
 /// The fixture genesis at `genesis_time`: governments BW, EU (territories
@@ -196,14 +204,17 @@ pub fn certificate(number_text: &str, from: &str, to: &str, issued_on: Date) -> 
         issuing_authority: authority_id(from),
         importing: code(to),
         destination,
-        exporter: Party {
-            name: format!("{from} Exporter Ltd"),
-            address: format!("1 Mine Road, {from}"),
-        },
-        importer: Party {
-            name: format!("{to} Importer BV"),
-            address: format!("2 Bourse Street, {to}"),
-        },
+        parties: kp_types::Parties::Plain(kp_types::SealedFields {
+            exporter: Party {
+                name: format!("{from} Exporter Ltd"),
+                address: format!("1 Mine Road, {from}"),
+            },
+            importer: Party {
+                name: format!("{to} Importer BV"),
+                address: format!("2 Bourse Street, {to}"),
+            },
+            details: String::new(),
+        }),
         origin: Origin::Countries(vec![origin_territory]),
         origin_zones: Vec::new(),
         lines: vec![CertificateLine {

@@ -297,6 +297,7 @@ fn authority_registry_is_the_participants_own_act() {
         participant: code("IN"),
         name: "Mumbai office".into(),
         key: key.public(),
+        encryption_key: None,
     };
     // Another member cannot register it.
     let tx = h.by_node("BW", Payload::RegisterAuthority(a.clone()));

@@ -135,6 +135,7 @@ fn new_authority() -> Authority {
         participant: code("BW"),
         name: "Gaborone office".into(),
         key: extra_key("bw2").public(),
+        encryption_key: None,
     }
 }
 
@@ -284,7 +285,11 @@ fn rows() -> Vec<Row> {
             "bad-text",
             "empty exporter name",
             nothing,
-            cert_with_fn(|c: &mut Certificate| c.exporter.name.clear())
+            cert_with_fn(|c: &mut Certificate| {
+                if let kp_types::Parties::Plain(f) = &mut c.parties {
+                    f.exporter.name.clear()
+                }
+            })
         ),
         row!(
             "too-many-items",

@@ -174,11 +174,16 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
             let key = keys::generate();
             let path = dir.join("authority.key");
             keys::write(&path, &key)?;
+            // The authority's encryption key for sealed fields (ADR 0009):
+            // a key file of its own beside the signing key.
+            let sealing = keys::generate();
+            keys::write(&dir.join("encryption.key"), &sealing)?;
             authorities.push(Authority {
                 id: authority_id(row.code.as_str()),
                 participant: row.code.clone(),
                 name: format!("KP Authority of {}", row.name),
                 key: key.public(),
+                encryption_key: Some(kp_types::DecryptionKey::from_seed(&sealing.seed()).public()),
             });
             Some(path)
         } else {

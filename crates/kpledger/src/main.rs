@@ -111,13 +111,15 @@ fn load_genesis(file: &std::path::Path) -> Result<kp_api::Genesis, String> {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Write a new key (mode 0600) and print its public key and peer id.
+    /// Write a new key (mode 0600) and print its public key, peer id and
+    /// X25519 encryption key (a file used as an authority's encryption key
+    /// must be a file of its own).
     Generate {
         /// Where to write it; an existing file is never overwritten.
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print the public key and peer id of a key file.
+    /// Print the public key, peer id and encryption key of a key file.
     Show {
         /// The key file.
         file: PathBuf,
@@ -142,6 +144,10 @@ fn print_key(key: &kp_types::SigningKey) -> Result<(), String> {
     let peer = kp_network::peer_id_of(&public).map_err(|e| e.to_string())?;
     println!("public_key = \"{}\"", public.to_hex());
     println!("peer_id = \"{peer}\"");
+    // The X25519 key of the same seed, for a file used as an authority's
+    // encryption key (ADR 0009; never the file of a signing key).
+    let encryption = kp_types::DecryptionKey::from_seed(&key.seed()).public();
+    println!("encryption_key = \"{}\"", encryption.to_hex());
     Ok(())
 }
 
