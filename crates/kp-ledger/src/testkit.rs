@@ -489,3 +489,45 @@ impl Default for Harness {
         Harness::new()
     }
 }
+
+/// Registers the fixture encryption key ([`encryption_key`]) of each
+/// member's fixture authority (signed by its government key).
+#[allow(clippy::panic)]
+pub fn set_encryption_keys(h: &mut Harness, members: &[&str]) {
+    for m in members {
+        let payload = Payload::SetEncryptionKey {
+            participant: code(m),
+            authority: authority_id(m),
+            key: encryption_key(m).public(),
+        };
+        let tx = h.by_government(m, payload);
+        if let Err(r) = h.run(tx) {
+            panic!("fixture encryption key of {m}: {r}");
+        }
+    }
+}
+
+/// Seals a plain fixture certificate to its issuing authority and the
+/// fixture authority of `importing` under their fixture encryption keys.
+#[allow(clippy::panic)]
+pub fn seal_certificate(c: &mut Certificate, importing: &str) {
+    let kp_types::Parties::Plain(fields) = &c.parties else {
+        panic!("already sealed");
+    };
+    let exporting = c.exporting.as_str().to_string();
+    let sealed = kp_types::sealed::seal(
+        &c.number,
+        fields,
+        [7; kp_types::sealed::SALT_BYTES],
+        &[
+            (
+                c.issuing_authority.clone(),
+                encryption_key(&exporting).public(),
+            ),
+            (authority_id(importing), encryption_key(importing).public()),
+        ],
+        [11; 32],
+    )
+    .unwrap_or_else(|e| panic!("fixture seal: {e}"));
+    c.parties = kp_types::Parties::Sealed(sealed);
+}

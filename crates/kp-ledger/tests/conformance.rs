@@ -21,10 +21,12 @@ fn frozen_roots() {
     // Every hash here changed when the parameters gained
     // `pending_resolutions_per_proposer_max`, and again when they gained
     // `recovery_delay_ms` and members their government and recovery keys
-    // (in the genesis, the member records and the new government-key index).
+    // (in the genesis, the member records and the new government-key index),
+    // and (every hash) when authorities gained `encryption_key` and
+    // certificates `parties`, plain or sealed (ADR 0009).
     assert_eq!(
         genesis_hash,
-        "120b311a802e328491c27b3876fa8c03c333d45619e6e4582d57486c334dcdaa"
+        "11db3e4e1ee4b8ce71f6fa6672f6e32fe0336665bef5019d0f618a436840a3df"
     );
     // Both roots changed when the bucket tree gave way to the lattice state
     // hash (`root.rs`), when the expiry indexes moved to version 2, when
@@ -43,25 +45,25 @@ fn frozen_roots() {
     // genesis lists `Participant`s, not member records.
     assert_eq!(
         genesis_root,
-        "269f8869d7b5675d23389acaf8d5a4ffce68da3bcd18758c2a15a3496a084677"
+        "775c41575e67c592426984f925842cf5dcdf6ec149cff0379720260939b23f38"
     );
     assert_eq!(
         block_root,
-        "f4d6ca8026e07ded3cea5016bab696795b1cd93516cd5901221dd33ab30a1f53"
+        "a7ecb6e45211727002c981e5649b5819322a9032e4d997be955f6dc15968ddcd"
     );
     // The authenticated map of records (`kp_types::smt`) and the results
     // tree, as headers carry them (the records root changed with member
     // records, see above).
     assert_eq!(
         genesis_records,
-        "758609d160bd8c497af572259aa5d814bc474ac2b99a29951dbd502838db5916"
+        "7f5b59cd89269c568fa2a70ecb3e6b4d5ecf5ce1090926fab38f3365fa65c3fc"
     );
     assert_eq!(
         block_records,
-        "c350dbe8b1cf4879f74bf42b89bf27a90c3335190cb747f783e070cc2e18a886"
+        "289446cea4b4f3bf8d6c607bbefc7fbb62e7fe6e9620f106fd039348e4a23f32"
     );
     assert_eq!(
         block_results,
-        "90938e62b9781f8008e36889c6db824892e1c19fd273952e3fb55684c52629bf"
+        "ede4618fac18ccc03614088f8f9d783e0c80908de22d04d00f74fb9326533af6"
     );
 }
