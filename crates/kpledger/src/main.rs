@@ -53,6 +53,10 @@ enum Command {
         /// Chain id.
         #[arg(long, default_value = "kp-testnet")]
         chain_id: String,
+        /// Register no encryption keys for the authorities: certificates
+        /// stay in the clear (ADR 0009; for comparisons with sealed ones).
+        #[arg(long)]
+        plain: bool,
     },
     /// Genesis files: check one as a node would, print its hash.
     Genesis {
@@ -230,6 +234,7 @@ hash {}",
             out,
             base_port,
             chain_id,
+            plain,
         } => {
             let spec = testnet::TestnetSpec {
                 validators,
@@ -239,6 +244,7 @@ hash {}",
                 chain_id,
                 genesis_time: kp_types::time::wall_clock(),
                 consensus: config::ConsensusSection::default(),
+                encryption_keys: !plain,
             };
             let nodes = testnet::generate(&spec).map_err(|e| e.to_string())?;
             println!("wrote {}", out.join("genesis.toml").display());
