@@ -118,16 +118,18 @@ impl Cluster {
         let count = validators + observers;
         let base = free_port_range(2 * count as u16);
         let out = dir.path().join("net");
+        let (validators_text, observers_text) = (validators.to_string(), observers.to_string());
+        let base_text = base.to_string();
         let mut args = vec![
             "testnet",
             "--validators",
-            &validators.to_string(),
+            &validators_text,
             "--observers",
-            &observers.to_string(),
+            &observers_text,
             "--out",
             out.to_str().expect("utf-8 path"),
             "--base-port",
-            &base.to_string(),
+            &base_text,
         ];
         if !sealed {
             args.push("--plain");
