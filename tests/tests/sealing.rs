@@ -41,7 +41,11 @@ fn text(out: &Output) -> String {
 
 fn ok(node: &str, args: &[&str]) -> String {
     let out = cli(node, args);
-    assert!(out.status.success(), "kpledger {args:?} failed:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "kpledger {args:?} failed:\n{}",
+        text(&out)
+    );
     text(&out)
 }
 
@@ -215,7 +219,10 @@ fn sealed_names_stay_with_the_two_authorities() {
         }
         let shown = ok(&observer, &args);
         for secret in SECRETS {
-            assert!(shown.contains(secret), "node{i} cannot read {secret}:\n{shown}");
+            assert!(
+                shown.contains(secret),
+                "node{i} cannot read {secret}:\n{shown}"
+            );
         }
     }
     // A third government's key reads the commitment only.
@@ -296,8 +303,7 @@ fn sealed_names_stay_with_the_two_authorities() {
         paths.push(format!("/v1/light/blocks/{h}"));
         let block = get_json(&observer, &format!("/v1/blocks/{h}")).unwrap();
         for tx in block["block"]["txs"].as_array().into_iter().flatten() {
-            let signed: kp_types::SignedTransaction =
-                serde_json::from_value(tx.clone()).unwrap();
+            let signed: kp_types::SignedTransaction = serde_json::from_value(tx.clone()).unwrap();
             paths.push(format!("/v1/txs/{}", signed.hash()));
             txs += 1;
         }
@@ -305,7 +311,11 @@ fn sealed_names_stay_with_the_two_authorities() {
     assert!(txs >= 2, "the issue and the confirmation are in blocks");
     for p in &paths {
         let answer = get_raw(&observer, p);
-        assert!(answer.starts_with(b"HTTP/1.1 200"), "{p}: {}", String::from_utf8_lossy(&answer[..answer.len().min(200)]));
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200"),
+            "{p}: {}",
+            String::from_utf8_lossy(&answer[..answer.len().min(200)])
+        );
         assert!(leaks(&answer).is_empty(), "{p} leaks {:?}", leaks(&answer));
     }
     let streamed = events.join().unwrap();
@@ -313,11 +323,18 @@ fn sealed_names_stay_with_the_two_authorities() {
         String::from_utf8_lossy(&streamed).contains(NUMBER),
         "the observer streamed the certificate's events"
     );
-    assert!(leaks(&streamed).is_empty(), "events leak {:?}", leaks(&streamed));
+    assert!(
+        leaks(&streamed).is_empty(),
+        "events leak {:?}",
+        leaks(&streamed)
+    );
 
     // Every file of the observer, raw bytes, once it has stopped (its store
     // flushed): the number is there (the scan sees plain bytes), no name is.
-    assert!(cluster.terminate(4, Duration::from_secs(20)), "observer stops cleanly");
+    assert!(
+        cluster.terminate(4, Duration::from_secs(20)),
+        "observer stops cleanly"
+    );
     let mut all = Vec::new();
     files(&dir(4), &mut all);
     assert!(

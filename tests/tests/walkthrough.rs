@@ -415,7 +415,10 @@ fn readme_walkthrough_through_the_cli() {
             path(&document),
         ],
     );
-    assert!(checked.contains("match the ledger's commitment"), "{checked}");
+    assert!(
+        checked.contains("match the ledger's commitment"),
+        "{checked}"
+    );
     let forged = root.path().join("forged.doc.toml");
     std::fs::write(
         &forged,

@@ -51,9 +51,7 @@ fn a_sealed_certificate_is_accepted_and_counted_like_a_plain_one() {
     };
     // Both authorities open it; a third government's key cannot.
     for member in ["BW", "EU"] {
-        let opened = envelope
-            .open(&c.number, &encryption_key(member))
-            .unwrap();
+        let opened = envelope.open(&c.number, &encryption_key(member)).unwrap();
         assert_eq!(opened.fields.exporter.name, "BW Exporter Ltd");
         assert_eq!(opened.fields.importer.name, "EU Importer BV");
     }
@@ -72,7 +70,11 @@ fn the_importing_copy_must_be_an_unrevoked_authority_of_the_importer() {
     seal_certificate(&mut c, "IN");
     let r = h.issue(c).unwrap_err();
     assert_eq!(r.code(), "sealed-recipient-wrong", "{r}");
-    assert!(r.to_string().contains("not of the importing Participant EU"), "{r}");
+    assert!(
+        r.to_string()
+            .contains("not of the importing Participant EU"),
+        "{r}"
+    );
     // The issuing copy must be the issuing authority's.
     let mut c = certificate("BW0000001", "BW", "EU", h.today());
     seal_certificate(&mut c, "EU");

@@ -428,16 +428,21 @@ impl Sealed {
 
     /// Decodes an envelope from its canonical bytes, bounded, and checks its shape.
     pub fn decode(bytes: &[u8]) -> Result<Sealed, SealError> {
-        let sealed: Sealed = crate::encoding::decode(bytes, ENVELOPE_BYTES_MAX)
-            .map_err(|e| SealError::Malformed {
+        let sealed: Sealed = crate::encoding::decode(bytes, ENVELOPE_BYTES_MAX).map_err(|e| {
+            SealError::Malformed {
                 detail: e.to_string(),
-            })?;
+            }
+        })?;
         sealed.check_shape()?;
         Ok(sealed)
     }
 
     /// Opens the copy sealed to `key` and checks it against the commitment.
-    pub fn open(&self, number: &CertificateNumber, key: &DecryptionKey) -> Result<Opened, SealError> {
+    pub fn open(
+        &self,
+        number: &CertificateNumber,
+        key: &DecryptionKey,
+    ) -> Result<Opened, SealError> {
         self.check_shape()?;
         let Some(copy) = self.recipients.iter().find(|c| c.key == key.public) else {
             return Err(SealError::NotARecipient {
@@ -463,11 +468,12 @@ impl Sealed {
             &aad(number, &self.commitment),
         )
         .map_err(|_| SealError::Decrypt)?;
-        let opened: Opened = crate::encoding::decode(&plaintext, PLAINTEXT_BYTES_MAX).map_err(
-            |e| SealError::Malformed {
-                detail: format!("decrypted fields do not decode: {e}"),
-            },
-        )?;
+        let opened: Opened =
+            crate::encoding::decode(&plaintext, PLAINTEXT_BYTES_MAX).map_err(|e| {
+                SealError::Malformed {
+                    detail: format!("decrypted fields do not decode: {e}"),
+                }
+            })?;
         if opened.commitment() != self.commitment {
             return Err(SealError::CommitmentMismatch {
                 commitment: self.commitment,

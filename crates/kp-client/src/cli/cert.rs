@@ -56,7 +56,15 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
             document,
         } => {
             let document = document.map(|p| Document::read(&p)).transpose()?;
-            verify(client, out, &number, &genesis, &also, &light, document.as_ref())?
+            verify(
+                client,
+                out,
+                &number,
+                &genesis,
+                &also,
+                &light,
+                document.as_ref(),
+            )?
         }
         CertCommand::Confirm {
             signer,

@@ -80,9 +80,7 @@ pub(super) fn authority(
                 participant: parse("participant code", &participant)?,
                 name,
                 key: keys::public_of(&authority_key)?,
-                encryption_key: encryption_key
-                    .map(|k| encryption_key_arg(&k))
-                    .transpose()?,
+                encryption_key: encryption_key.map(|k| encryption_key_arg(&k)).transpose()?,
             };
             send(
                 client,

@@ -236,8 +236,8 @@ impl Document {
 
     /// Writes the document as TOML.
     pub fn write(&self, path: &Path) -> Result<(), CliError> {
-        let text = toml::to_string(self)
-            .map_err(|e| usage(format!("cannot write the document: {e}")))?;
+        let text =
+            toml::to_string(self).map_err(|e| usage(format!("cannot write the document: {e}")))?;
         let text = format!(
             "# kpledger certificate document: check with `kpledger cert verify {} --document FILE`\n{text}",
             self.number
@@ -283,7 +283,10 @@ impl Document {
                         ));
                     }
                 }
-                Ok("document: exporter, importer and details match the ledger's (in the clear)".into())
+                Ok(
+                    "document: exporter, importer and details match the ledger's (in the clear)"
+                        .into(),
+                )
             }
         }
     }

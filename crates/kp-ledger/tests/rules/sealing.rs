@@ -37,12 +37,9 @@ fn sealed_with(h: &mut Harness, f: impl Fn(&mut kp_types::Sealed)) -> kp_types::
 
 pub fn rows() -> Vec<Row> {
     vec![
-        row(
-            "sealed-envelope-malformed",
-            "one copy only",
-            both,
-            |h| sealed_with(h, |s| drop(s.recipients.pop())),
-        ),
+        row("sealed-envelope-malformed", "one copy only", both, |h| {
+            sealed_with(h, |s| drop(s.recipients.pop()))
+        }),
         row(
             "sealed-recipient-wrong",
             "importing copy sealed to a key the authority did not register",

@@ -53,7 +53,10 @@ fn both_recipients_open_and_a_third_key_reads_the_commitment_only() {
         assert_eq!(opened.commitment(), sealed.commitment);
     }
     let refused = sealed.open(&number(), &third).unwrap_err();
-    assert!(matches!(refused, SealError::NotARecipient { .. }), "{refused}");
+    assert!(
+        matches!(refused, SealError::NotARecipient { .. }),
+        "{refused}"
+    );
     assert!(refused.to_string().contains("BW-KPA, EU-KPA"), "{refused}");
     // The plaintext appears nowhere in the envelope's bytes.
     let bytes = crate::encode(&sealed);
@@ -70,7 +73,10 @@ fn sealing_is_deterministic_in_its_inputs() {
     assert_eq!(sealed_with(7), sealed_with(7));
     let other = sealed_with(8);
     assert_eq!(other.commitment, sealed_with(7).commitment);
-    assert_ne!(other.recipients[0].ciphertext, sealed_with(7).recipients[0].ciphertext);
+    assert_ne!(
+        other.recipients[0].ciphertext,
+        sealed_with(7).recipients[0].ciphertext
+    );
 }
 
 #[test]
@@ -96,27 +102,45 @@ fn tampering_or_moving_an_envelope_fails_to_open() {
     assert_eq!(flipped.open(&number(), &exporting), Err(SealError::Decrypt));
     // Moved to another certificate: the number is bound as additional data.
     let other = CertificateNumber::new("BW0000002").unwrap();
-    assert_eq!(sealed_with(7).open(&other, &exporting), Err(SealError::Decrypt));
+    assert_eq!(
+        sealed_with(7).open(&other, &exporting),
+        Err(SealError::Decrypt)
+    );
     // A changed commitment is bound too.
     let mut recommitted = sealed_with(7);
     recommitted.commitment = Hash([0; 32]);
-    assert_eq!(recommitted.open(&number(), &exporting), Err(SealError::Decrypt));
+    assert_eq!(
+        recommitted.open(&number(), &exporting),
+        Err(SealError::Decrypt)
+    );
 }
 
 #[test]
 fn malformed_envelopes_are_refused_by_shape() {
     let mut one = sealed_with(7);
     one.recipients.pop();
-    assert!(matches!(one.check_shape(), Err(SealError::Malformed { .. })));
+    assert!(matches!(
+        one.check_shape(),
+        Err(SealError::Malformed { .. })
+    ));
     let mut same = sealed_with(7);
     same.recipients[1].authority = same.recipients[0].authority.clone();
-    assert!(matches!(same.check_shape(), Err(SealError::Malformed { .. })));
+    assert!(matches!(
+        same.check_shape(),
+        Err(SealError::Malformed { .. })
+    ));
     let mut short = sealed_with(7);
     short.recipients[0].ciphertext.truncate(TAG_BYTES);
-    assert!(matches!(short.check_shape(), Err(SealError::Malformed { .. })));
+    assert!(matches!(
+        short.check_shape(),
+        Err(SealError::Malformed { .. })
+    ));
     let mut long = sealed_with(7);
     long.recipients[1].ciphertext = vec![0; CIPHERTEXT_BYTES_MAX + 1];
-    assert!(matches!(long.check_shape(), Err(SealError::Malformed { .. })));
+    assert!(matches!(
+        long.check_shape(),
+        Err(SealError::Malformed { .. })
+    ));
     // Too long to seal at all.
     let mut f = fields();
     f.details = "x".repeat(DETAILS_BYTES_MAX + 1);
