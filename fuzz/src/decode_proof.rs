@@ -281,6 +281,7 @@ fn authority(id: &str, participant: &str) -> RecordProof {
             participant: pc(participant),
             name: format!("authority {id}"),
             key: authority_key(id).public(),
+            encryption_key: None,
         },
         registered_height: 0,
         revoked_height: None,
