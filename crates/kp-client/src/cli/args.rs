@@ -130,7 +130,10 @@ pub enum TxCommand {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum CertCommand {
-    /// Issue a certificate described in a TOML or JSON file.
+    /// Issue a certificate described in a TOML or JSON file. The exporter,
+    /// importer and `details` are sealed to the issuing authority and an
+    /// authority of the importer when both have encryption keys (ADR 0009);
+    /// otherwise they stay in the clear, with a warning.
     Issue {
         /// Who signs.
         #[command(flatten)]
