@@ -11,8 +11,8 @@ use kp_ledger::testkit::{
     authority_key, block_with, certificate, encryption_key, genesis, seal_certificate, sign,
     MINUTE_MS,
 };
-use kp_ledger::{Ledger, MemStore, WriteSet};
 use kp_ledger::Genesis;
+use kp_ledger::{Ledger, MemStore, WriteSet};
 use kp_types::{Block, Payload, SignedTransaction};
 
 const CERTS: usize = 1000;

@@ -310,3 +310,73 @@ pub(super) fn describe_parties(parties: &Parties) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed_certificate() -> (Certificate, DecryptionKey) {
+        let key = DecryptionKey::from_seed(&[5; 32]);
+        let other = DecryptionKey::from_seed(&[6; 32]);
+        let mut c = kp_ledger::testkit::certificate(
+            "BW0000001",
+            "BW",
+            "EU",
+            kp_ledger::testkit::date(2026, 12, 1),
+        );
+        let Parties::Plain(fields) = &c.parties else {
+            unreachable!()
+        };
+        let recipients = [
+            (c.issuing_authority.clone(), key.public()),
+            ("EU-KPA".parse().unwrap(), other.public()),
+        ];
+        let sealed =
+            sealed::seal(&c.number, fields, [8; SALT_BYTES], &recipients, [9; 32]).unwrap();
+        c.parties = Parties::Sealed(sealed);
+        (c, key)
+    }
+
+    #[test]
+    fn a_document_matches_its_commitment_and_a_changed_one_does_not() {
+        let (c, key) = sealed_certificate();
+        let opened = c.parties.sealed().unwrap().open(&c.number, &key).unwrap();
+        let document = Document::of(&c.number, &opened);
+        let line = document.check(&c).unwrap();
+        assert!(line.contains("match the ledger's commitment"), "{line}");
+        // Through its file form, as an officer would hold it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc.toml");
+        document.write(&path).unwrap();
+        assert_eq!(Document::read(&path).unwrap(), document);
+
+        let mut renamed = document.clone();
+        renamed.importer.name.push('s');
+        let why = renamed.check(&c).unwrap_err();
+        assert!(
+            why.contains("do not match the ledger's commitment"),
+            "{why}"
+        );
+        let mut salted = document.clone();
+        salted.salt = hex::encode([0u8; SALT_BYTES]);
+        assert!(salted.check(&c).is_err());
+        let mut bad_salt = document.clone();
+        bad_salt.salt = "zz".into();
+        assert!(bad_salt.check(&c).unwrap_err().contains("64 hex digits"));
+        let mut other = document;
+        other.number = "BW0000002".parse().unwrap();
+        assert!(other.check(&c).unwrap_err().contains("BW0000002"));
+    }
+
+    #[test]
+    fn a_document_with_an_unknown_field_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc.toml");
+        std::fs::write(
+            &path,
+            "number = \"BW0000001\"\nsalt = \"00\"\nexporter_name = \"x\"\n",
+        )
+        .unwrap();
+        assert!(Document::read(&path).is_err());
+    }
+}

@@ -40,12 +40,16 @@ fn presign(
                 salt[8..16].copy_from_slice(&now.to_le_bytes());
                 let recipients = [
                     (authority.clone(), bw.public()),
-                    (kp_types::AuthorityId::new("EU-KPA").expect("valid id"), eu.public()),
+                    (
+                        kp_types::AuthorityId::new("EU-KPA").expect("valid id"),
+                        eu.public(),
+                    ),
                 ];
                 let mut entropy = salt;
                 entropy[31] = 1;
-                let sealed = kp_types::sealed::seal(&cert.number, fields, salt, &recipients, entropy)
-                    .expect("seal to the testnet's keys");
+                let sealed =
+                    kp_types::sealed::seal(&cert.number, fields, salt, &recipients, entropy)
+                        .expect("seal to the testnet's keys");
                 cert.parties = kp_types::Parties::Sealed(sealed);
             }
             let stx = Transaction {
