@@ -117,7 +117,13 @@ fn a_rotated_key_seals_from_then_on_and_old_certificates_stay_readable() {
             key: new_key.public(),
         },
     );
-    assert_eq!(h.run(rotate), Ok(()));
+    let receipt = h.apply(vec![rotate]).unwrap();
+    assert_eq!(receipt.receipts[0].result, Ok(()));
+    assert!(receipt.events.iter().any(|e| matches!(
+        e,
+        kp_ledger::LedgerEvent::EncryptionKeySet { authority, key }
+            if *authority == authority_id("EU") && *key == new_key.public()
+    )));
     // Sealed to the old key: refused now, naming the registered key.
     let mut stale = certificate("BW0000002", "BW", "EU", h.today());
     seal_certificate(&mut stale, "EU");

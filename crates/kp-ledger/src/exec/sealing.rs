@@ -8,7 +8,7 @@
 
 use super::{reject, text, Ctx, Exec, ADDRESS_BYTES_MAX, NAME_BYTES_MAX};
 use crate::keys;
-use crate::records::AuthorityRecord;
+use crate::records::{AuthorityRecord, LedgerEvent};
 use crate::rejection::Rejection;
 use crate::state::AUTHORITIES_PER_PARTICIPANT_MAX;
 use crate::store::StateStore;
@@ -159,6 +159,10 @@ impl<S: StateStore> Ctx<'_, S> {
         }
         a.authority.encryption_key = Some(*key);
         self.ov.put_value(keys::authority(id.as_str()), &a);
+        self.emit(LedgerEvent::EncryptionKeySet {
+            authority: id.clone(),
+            key: *key,
+        });
         Ok(())
     }
 }
