@@ -284,6 +284,8 @@ fn sealed_names_stay_with_the_two_authorities() {
         "/v1/participants/BW",
         "/v1/participants/EU",
         "/v1/participants/BW/proof",
+        "/v1/participants/EU/proof",
+        "/v1/openapi.json",
         "/v1/seizures?limit=100",
         "/v1/statistics/BW",
         "/v1/statistics/EU",
