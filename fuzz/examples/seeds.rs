@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 
 type Target = (&'static str, fn(&[u8]), fn() -> Vec<Vec<u8>>);
 
-const TARGETS: [Target; 4] = [
+const TARGETS: [Target; 5] = [
     ("decode_header", kp_fuzz::decode_header::run, kp_fuzz::decode_header::seeds),
     ("decode_proof", kp_fuzz::decode_proof::run, kp_fuzz::decode_proof::seeds),
     ("smt_proof", kp_fuzz::smt_proof::run, kp_fuzz::smt_proof::seeds),
     ("light_verify", kp_fuzz::light_verify::run, kp_fuzz::light_verify::seeds),
+    ("sealed_envelope", kp_fuzz::sealed_envelope::run, kp_fuzz::sealed_envelope::seeds),
 ];
 
 fn main() {

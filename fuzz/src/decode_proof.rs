@@ -177,14 +177,17 @@ fn certificate() -> Certificate {
         issuing_authority: aid("BW-MMGE"),
         importing: pc("BE"),
         destination: territory("BE"),
-        exporter: Party {
-            name: "Debswana".into(),
-            address: "Gaborone".into(),
-        },
-        importer: Party {
-            name: "Antwerp Diamonds".into(),
-            address: "Antwerp".into(),
-        },
+        parties: kp_types::Parties::Plain(kp_types::SealedFields {
+            exporter: Party {
+                name: "Debswana".into(),
+                address: "Gaborone".into(),
+            },
+            importer: Party {
+                name: "Antwerp Diamonds".into(),
+                address: "Antwerp".into(),
+            },
+            details: String::new(),
+        }),
         origin: Origin::Countries(vec![territory("BW")]),
         origin_zones: vec![],
         lines: vec![CertificateLine {
@@ -278,6 +281,7 @@ fn authority(id: &str, participant: &str) -> RecordProof {
             participant: pc(participant),
             name: format!("authority {id}"),
             key: authority_key(id).public(),
+            encryption_key: None,
         },
         registered_height: 0,
         revoked_height: None,

@@ -20,6 +20,7 @@ pub mod decode_header;
 pub mod decode_proof;
 pub mod forge;
 pub mod light_verify;
+pub mod sealed_envelope;
 pub mod smt_proof;
 
 pub use chain::CHAIN;

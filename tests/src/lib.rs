@@ -103,27 +103,42 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Generates (but does not start) `validators + observers` nodes.
+    /// Generates (but does not start) `validators + observers` nodes whose
+    /// authorities have no encryption keys (certificates in the clear, as
+    /// most tests build them with `kp_ledger::testkit::certificate`).
     pub fn generate(validators: usize, observers: usize) -> Cluster {
+        Cluster::generate_with(validators, observers, false)
+    }
+
+    /// As [`Cluster::generate`], with encryption keys for every authority
+    /// (`nodeI/encryption.key`) when `sealed`: certificates between them
+    /// must be sealed (ADR 0011).
+    pub fn generate_with(validators: usize, observers: usize, sealed: bool) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let count = validators + observers;
         let base = free_port_range(2 * count as u16);
         let out = dir.path().join("net");
-        run_ok(&[
+        let (validators_text, observers_text) = (validators.to_string(), observers.to_string());
+        let base_text = base.to_string();
+        let mut args = vec![
             "testnet",
             "--validators",
-            &validators.to_string(),
+            &validators_text,
             "--observers",
-            &observers.to_string(),
+            &observers_text,
             "--out",
             out.to_str().expect("utf-8 path"),
             "--base-port",
-            &base.to_string(),
+            &base_text,
             // Tests and drills watch heights grow on an idle network: an
             // empty block a second, not the production heartbeat of a minute.
             "--empty-block-interval-ms",
             "1000",
-        ]);
+        ];
+        if !sealed {
+            args.push("--plain");
+        }
+        run_ok(&args);
         let nodes = (0..count)
             .map(|i| NodeHandle {
                 dir: out.join(format!("node{i}")),

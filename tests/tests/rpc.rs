@@ -465,8 +465,8 @@ fn tamper(mode: Tamper, proof: &mut serde_json::Value) {
             record["value"] = format!("{}{flipped}", &value[..value.len() - 1]).into();
         }
         Tamper::CertificateInTransaction => {
-            proof["acts"][0]["tx"]["tx"]["payload"]["issue-certificate"]["importer"]["name"] =
-                "Someone Else Ltd".into();
+            proof["acts"][0]["tx"]["tx"]["payload"]["issue-certificate"]["parties"]["plain"]
+                ["importer"]["name"] = "Someone Else Ltd".into();
         }
         Tamper::MerklePath => {
             let tx = &mut proof["acts"][0];

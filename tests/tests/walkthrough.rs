@@ -112,6 +112,7 @@ destination = "{destination}"
 origin = {{ countries = ["{from}"] }}
 issued_on = "{issued}"
 expires_on = "{expires}"
+details = "Invoice DB-2026-118; 3 parcels of sawables"
 
 [exporter]
 name = "Debswana Diamond Company"
@@ -200,6 +201,38 @@ fn readme_walkthrough_through_the_cli() {
     settle(base, 3);
     let shown = ok(&bw, &["cert", "show", "BW2026000001"]);
     assert!(shown.contains("status confirmed"), "{shown}");
+    // The names are sealed to BW-KPA and EU-KPA: `cert show` gives the
+    // commitment; the EU's encryption key opens them and writes the
+    // document; the UAE's key is refused.
+    assert!(shown.contains("SEALED to BW-KPA and EU-KPA"), "{shown}");
+    assert!(!shown.contains("Antwerp Rough Traders BV"), "{shown}");
+    let document = root.path().join("BW2026000001.doc.toml");
+    let opened = ok(
+        &eu,
+        &[
+            "cert",
+            "show",
+            "BW2026000001",
+            "--key",
+            path(&dir.join("node1/encryption.key")),
+            "--document-out",
+            path(&document),
+        ],
+    );
+    assert!(opened.contains("Antwerp Rough Traders BV"), "{opened}");
+    let refused = cli(
+        &eu,
+        &[
+            "cert",
+            "show",
+            "BW2026000001",
+            "--key",
+            path(&dir.join("node2/encryption.key")),
+        ],
+    );
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("is not a recipient"), "{said}");
 
     // A shipment that arrives 10.9 % short (1,000.00 ct certified, 891.00
     // received): `cert show` says so in text, and the pair is a mirror
@@ -379,6 +412,47 @@ fn readme_walkthrough_through_the_cli() {
         ],
     );
     assert!(twice.contains("nodes agree on the header"), "{twice}");
+    // The paper document matches the ledger's commitment; a changed name
+    // does not.
+    let checked = ok(
+        &observer_url,
+        &[
+            "cert",
+            "verify",
+            "BW2026000001",
+            "--genesis",
+            path(&genesis),
+            "--document",
+            path(&document),
+        ],
+    );
+    assert!(
+        checked.contains("match the ledger's commitment"),
+        "{checked}"
+    );
+    let forged = root.path().join("forged.doc.toml");
+    std::fs::write(
+        &forged,
+        std::fs::read_to_string(&document)
+            .unwrap()
+            .replace("Antwerp Rough Traders BV", "Antwerp Rough Trader BV"),
+    )
+    .unwrap();
+    let mismatch = cli(
+        &observer_url,
+        &[
+            "cert",
+            "verify",
+            "BW2026000001",
+            "--genesis",
+            path(&genesis),
+            "--document",
+            path(&forged),
+        ],
+    );
+    assert_eq!(mismatch.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&mismatch.stdout);
+    assert!(said.contains("NOT AUTHENTIC: DOCUMENT MISMATCH"), "{said}");
     let json = ok(
         &observer_url,
         &[

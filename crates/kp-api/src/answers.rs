@@ -234,8 +234,9 @@ mod tests {
     const CERTIFICATE: &str = r#"{
         "number": "BW2026000001", "exporting": "BW", "issuing_authority": "BW-KPA",
         "importing": "EU", "destination": "BE",
-        "exporter": {"name": "Debswana", "address": "Gaborone"},
-        "importer": {"name": "Antwerp Rough Traders BV", "address": "Antwerp"},
+        "parties": {"plain": {
+            "exporter": {"name": "Debswana", "address": "Gaborone"},
+            "importer": {"name": "Antwerp Rough Traders BV", "address": "Antwerp"}}},
         "origin": {"countries": ["BW"]}, "origin_zones": [],
         "lines": [{"hs_code": "7102.31", "carats": "1250.50",
                    "value_usd": "2500000.00", "parcels": 3}],
@@ -460,6 +461,7 @@ mod tests {
                         participant: code("BW"),
                         name: "Botswana KP Authority".into(),
                         key: PublicKey([9; 32]),
+                        encryption_key: None,
                     },
                     registered_height: 1,
                     revoked_height: Some(4),

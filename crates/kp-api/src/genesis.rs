@@ -47,6 +47,12 @@ pub enum GenesisError {
         /// The key.
         key: PublicKey,
     },
+    /// An authority's encryption key is of small order or not an X25519 key.
+    #[error("authority {id}'s encryption key is of small order or not an X25519 key")]
+    WeakEncryptionKey {
+        /// The authority.
+        id: String,
+    },
     /// Two members claim a territory.
     #[error("territory {territory} claimed twice")]
     DuplicateTerritory {
@@ -264,6 +270,11 @@ impl Genesis {
             }
             if a.key.is_weak() {
                 return Err(GenesisError::WeakKey { key: a.key });
+            }
+            if a.encryption_key.is_some_and(|k| k.is_weak()) {
+                return Err(GenesisError::WeakEncryptionKey {
+                    id: a.id.to_string(),
+                });
             }
             if !keys.insert(a.key) {
                 return Err(GenesisError::DuplicateKey { key: a.key });

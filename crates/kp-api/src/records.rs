@@ -703,6 +703,14 @@ pub enum LedgerEvent {
         /// The key whose half is still missing.
         awaiting: KeyRole,
     },
+    /// An authority's encryption key for sealed fields was set or replaced
+    /// (ADR 0011): certificates sealed from now on use it.
+    EncryptionKeySet {
+        /// The authority.
+        authority: AuthorityId,
+        /// Its new X25519 key.
+        key: kp_types::EncryptionKey,
+    },
 }
 
 /// What applying a block did.

@@ -569,6 +569,42 @@ pub enum Rejection {
         /// When the government key installed the node key.
         rotated_at: Timestamp,
     },
+
+    // ---- sealed commercial fields (ADR 0011; last, for the same reason) ----
+    /// A sealed envelope's shape is wrong (copies, sizes).
+    #[error("sealed envelope malformed: {detail}")]
+    SealedEnvelopeMalformed {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A copy of a sealed envelope is not for the authority or key it must be.
+    #[error("sealed copy {position} (sealed to {authority}) is wrong: {detail}")]
+    SealedRecipientWrong {
+        /// 0: the issuing authority's copy; 1: the importing authority's.
+        position: u8,
+        /// The authority the copy names.
+        authority: AuthorityId,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The authority has no registered encryption key to seal to.
+    #[error("authority {authority} has no encryption key registered; nothing can be sealed to it")]
+    NoEncryptionKey {
+        /// The authority.
+        authority: AuthorityId,
+    },
+    /// A certificate in the clear where both sides can read a sealed one.
+    #[error("certificate must be sealed: the issuing authority and {importing_authority} of the importing Participant have encryption keys")]
+    SealingRequired {
+        /// An authority of the importing Participant with a key.
+        importing_authority: AuthorityId,
+    },
+    /// An encryption key of small order, or not an X25519 key.
+    #[error("encryption key of {authority} is not a usable X25519 key")]
+    WeakEncryptionKey {
+        /// The authority.
+        authority: AuthorityId,
+    },
 }
 
 impl Rejection {
@@ -647,6 +683,11 @@ impl Rejection {
             Rejection::CompromiseInFuture { .. } => "compromise-in-future",
             Rejection::CancelAlreadySigned { .. } => "cancel-already-signed",
             Rejection::NodeKeyTooRecent { .. } => "node-key-too-recent",
+            Rejection::SealedEnvelopeMalformed { .. } => "sealed-envelope-malformed",
+            Rejection::SealedRecipientWrong { .. } => "sealed-recipient-wrong",
+            Rejection::NoEncryptionKey { .. } => "no-encryption-key",
+            Rejection::SealingRequired { .. } => "sealing-required",
+            Rejection::WeakEncryptionKey { .. } => "weak-encryption-key",
         }
     }
 }

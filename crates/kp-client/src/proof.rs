@@ -768,7 +768,7 @@ fn event_name(kind: CertificateEventKind) -> &'static str {
 }
 
 fn first_difference(a: &kp_types::Certificate, b: &kp_types::Certificate) -> Option<&'static str> {
-    let checks: [(&'static str, bool); 12] = [
+    let checks: [(&'static str, bool); 11] = [
         ("number", a.number == b.number),
         ("exporting", a.exporting == b.exporting),
         (
@@ -777,8 +777,7 @@ fn first_difference(a: &kp_types::Certificate, b: &kp_types::Certificate) -> Opt
         ),
         ("importing", a.importing == b.importing),
         ("destination", a.destination == b.destination),
-        ("exporter", a.exporter == b.exporter),
-        ("importer", a.importer == b.importer),
+        ("parties", a.parties == b.parties),
         ("origin", a.origin == b.origin),
         ("origin_zones", a.origin_zones == b.origin_zones),
         ("lines", a.lines == b.lines),

@@ -450,6 +450,7 @@ fn participant_proof_shows_every_authority() {
         participant: code("BW"),
         name: "Francistown office".into(),
         key: kp_types::SigningKey::from_seed([77; 32]).public(),
+        encryption_key: None,
     };
     let tx =
         c.h.by_node("BW", Payload::RegisterAuthority(second.clone()));

@@ -142,7 +142,15 @@ pub fn authority(member: &str) -> Authority {
         participant: code(member),
         name: format!("{member} KP Authority"),
         key: authority_key(member).public(),
+        encryption_key: None,
     }
+}
+
+/// A member's deterministic fixture encryption key pair for sealed fields
+/// (the fixture authorities register none: [`genesis`] certificates are
+/// plain; tests of sealing set them).
+pub fn encryption_key(member: &str) -> kp_types::DecryptionKey {
+    kp_types::DecryptionKey::from_seed(&seed("encryption ", member))
 }
 
 /// The fixture genesis at `genesis_time`: governments BW, EU (territories
@@ -196,14 +204,17 @@ pub fn certificate(number_text: &str, from: &str, to: &str, issued_on: Date) -> 
         issuing_authority: authority_id(from),
         importing: code(to),
         destination,
-        exporter: Party {
-            name: format!("{from} Exporter Ltd"),
-            address: format!("1 Mine Road, {from}"),
-        },
-        importer: Party {
-            name: format!("{to} Importer BV"),
-            address: format!("2 Bourse Street, {to}"),
-        },
+        parties: kp_types::Parties::Plain(kp_types::SealedFields {
+            exporter: Party {
+                name: format!("{from} Exporter Ltd"),
+                address: format!("1 Mine Road, {from}"),
+            },
+            importer: Party {
+                name: format!("{to} Importer BV"),
+                address: format!("2 Bourse Street, {to}"),
+            },
+            details: String::new(),
+        }),
         origin: Origin::Countries(vec![origin_territory]),
         origin_zones: Vec::new(),
         lines: vec![CertificateLine {
@@ -477,4 +488,46 @@ impl Default for Harness {
     fn default() -> Self {
         Harness::new()
     }
+}
+
+/// Registers the fixture encryption key ([`encryption_key`]) of each
+/// member's fixture authority (signed by its government key).
+#[allow(clippy::panic)]
+pub fn set_encryption_keys(h: &mut Harness, members: &[&str]) {
+    for m in members {
+        let payload = Payload::SetEncryptionKey {
+            participant: code(m),
+            authority: authority_id(m),
+            key: encryption_key(m).public(),
+        };
+        let tx = h.by_government(m, payload);
+        if let Err(r) = h.run(tx) {
+            panic!("fixture encryption key of {m}: {r}");
+        }
+    }
+}
+
+/// Seals a plain fixture certificate to its issuing authority and the
+/// fixture authority of `importing` under their fixture encryption keys.
+#[allow(clippy::panic)]
+pub fn seal_certificate(c: &mut Certificate, importing: &str) {
+    let kp_types::Parties::Plain(fields) = &c.parties else {
+        panic!("already sealed");
+    };
+    let exporting = c.exporting.as_str().to_string();
+    let sealed = kp_types::sealed::seal(
+        &c.number,
+        fields,
+        [7; kp_types::sealed::SALT_BYTES],
+        &[
+            (
+                c.issuing_authority.clone(),
+                encryption_key(&exporting).public(),
+            ),
+            (authority_id(importing), encryption_key(importing).public()),
+        ],
+        [11; 32],
+    )
+    .unwrap_or_else(|e| panic!("fixture seal: {e}"));
+    c.parties = kp_types::Parties::Sealed(sealed);
 }

@@ -21,10 +21,12 @@ fn frozen_roots() {
     // Every hash here changed when the parameters gained
     // `pending_resolutions_per_proposer_max`, and again when they gained
     // `recovery_delay_ms` and members their government and recovery keys
-    // (in the genesis, the member records and the new government-key index).
+    // (in the genesis, the member records and the new government-key index),
+    // and (every hash) when authorities gained `encryption_key` and
+    // certificates `parties`, plain or sealed (ADR 0011).
     assert_eq!(
         genesis_hash,
-        "120b311a802e328491c27b3876fa8c03c333d45619e6e4582d57486c334dcdaa"
+        "11db3e4e1ee4b8ce71f6fa6672f6e32fe0336665bef5019d0f618a436840a3df"
     );
     // Both roots changed when the bucket tree gave way to the lattice state
     // hash (`root.rs`), when the expiry indexes moved to version 2, when
@@ -43,30 +45,28 @@ fn frozen_roots() {
     // registered authorities became a record (table 0x1A), which a light
     // client proves a list of authorities complete against, and (the block
     // root only) when the index of certificates by authority (0x19) left
-    // the state root. The genesis
-    // hash did not change: the genesis lists `Participant`s, not member
-    // records.
+    // the state root.
     assert_eq!(
         genesis_root,
-        "739d98774f41d7e832512f2bfa1df72964c11f920495de3bfa361de59c27065e"
+        "517ff815751844f0d4e37a4efe41d41f7c270d5471e86da9b36eccab68e87e8d"
     );
     assert_eq!(
         block_root,
-        "f09c4d517ae8237f0de1f6b6b541f85fbba6b4b501cb1218412df71301ddcc3f"
+        "35b4fdbd3d49636cc69dda221eb053e31c03df449eb2e0c439479c43c7ddd589"
     );
     // The authenticated map of records (`kp_types::smt`) and the results
     // tree, as headers carry them (the records root changed with member
     // records, see above).
     assert_eq!(
         genesis_records,
-        "504b1c3d1a798d5ba3f1efd5bc10d089ffd8a686ba1de05294f08999dcafc8ff"
+        "4359eb6de537a2c413f301e23492c49fd31cd16d64ac7f9e1dddc43684d0c4a2"
     );
     assert_eq!(
         block_records,
-        "55859ac9af28f3e3f4661d73a7b0c27f5e488b4a76c1f08d9af64ad179ce9f9c"
+        "2b249fe4c6b4edd6ad1729ad834d7c0b4d4995d170d46df8e4c440d32c4806f6"
     );
     assert_eq!(
         block_results,
-        "90938e62b9781f8008e36889c6db824892e1c19fd273952e3fb55684c52629bf"
+        "ede4618fac18ccc03614088f8f9d783e0c80908de22d04d00f74fb9326533af6"
     );
 }

@@ -297,6 +297,7 @@ fn authority_registry_is_the_participants_own_act() {
         participant: code("IN"),
         name: "Mumbai office".into(),
         key: key.public(),
+        encryption_key: None,
     };
     // Another member cannot register it.
     let tx = h.by_node("BW", Payload::RegisterAuthority(a.clone()));
@@ -337,6 +338,7 @@ fn authorities_per_member_are_capped_and_counted() {
         participant: code("IN"),
         name: format!("office {i}"),
         key: extra_key(&format!("in-office-{i}")).public(),
+        encryption_key: None,
     };
     let txs: Vec<_> = (1..max)
         .map(|i| h.by_node("IN", Payload::RegisterAuthority(office(i))))
@@ -353,6 +355,7 @@ fn authorities_per_member_are_capped_and_counted() {
         participant: code("AE"),
         name: "Dubai office".into(),
         key: extra_key("ae-dubai").public(),
+        encryption_key: None,
     };
     let tx = h.by_node("AE", Payload::RegisterAuthority(other));
     assert_eq!(h.run(tx), Ok(()));

@@ -428,14 +428,17 @@ fn certificate_strategy() -> impl Strategy<Value = Certificate> {
                     issuing_authority: authority_id(&from),
                     importing: code(&to),
                     destination: territory(&dest),
-                    exporter: Party {
-                        name: parties.0,
-                        address: parties.1,
-                    },
-                    importer: Party {
-                        name: parties.2,
-                        address: parties.3,
-                    },
+                    parties: kp_types::Parties::Plain(kp_types::SealedFields {
+                        exporter: Party {
+                            name: parties.0,
+                            address: parties.1,
+                        },
+                        importer: Party {
+                            name: parties.2,
+                            address: parties.3,
+                        },
+                        details: String::new(),
+                    }),
                     origin: if mixed {
                         Origin::Mixed
                     } else {

@@ -14,81 +14,11 @@ use kp_types::{
 };
 use std::collections::BTreeSet;
 
-/// Every rejection code; the table must cover all but `state-unavailable`
-/// (a storage failure during admission, not a rule).
-const ALL_CODES: &[&str] = &[
-    "wrong-chain",
-    "tx-expired",
-    "tx-lifetime-too-long",
-    "already-executed",
-    "bad-signature",
-    "bad-text",
-    "too-many-items",
-    "unknown-authority",
-    "signer-not-authority",
-    "authority-revoked",
-    "authority-not-of-participant",
-    "signer-not-government-key",
-    "unknown-signer",
-    "not-a-government",
-    "unknown-participant",
-    "not-trading",
-    "participant-expelled",
-    "same-participant",
-    "export-forbidden",
-    "import-forbidden",
-    "origin-zones-missing",
-    "origin-zone-not-green",
-    "number-taken",
-    "number-prefix-not-exporter",
-    "destination-not-importer",
-    "date-in-future",
-    "expiry-not-after-issue",
-    "validity-too-long",
-    "no-lines",
-    "hs-code-not-rough",
-    "zero-amount",
-    "unknown-origin",
-    "no-origin",
-    "no-territories",
-    "unknown-certificate",
-    "wrong-certificate-status",
-    "awaiting-approval",
-    "certificate-expired",
-    "received-before-issue",
-    "not-the-monitor",
-    "territory-not-of-participant",
-    "not-a-half-year",
-    "period-in-future",
-    "production-already-reported",
-    "authority-exists",
-    "key-in-use",
-    "unknown-resolution",
-    "resolution-closed",
-    "resolution-lapsed",
-    "already-signed",
-    "bad-deadline",
-    "participant-exists",
-    "wrong-kind",
-    "not-expelled",
-    "no-sanction",
-    "sanction-in-force",
-    "territory-taken",
-    "no-green-zones",
-    "not-a-validator",
-    "invalid-evidence",
-    "duplicate-evidence",
-    "weak-key",
-    "no-recovery-key",
-    "signer-not-recovery-key",
-    "recovery-pending",
-    "no-pending-recovery",
-    "compromise-in-future",
-    "sanctioned-origin",
-    "too-many-pending-resolutions",
-    "cancel-already-signed",
-    "node-key-too-recent",
-];
+#[path = "rules/codes.rs"]
+mod codes;
+use codes::ALL_CODES;
+#[path = "rules/sealing.rs"]
+mod sealing;
 
 /// What a row's setup leaves for its transaction builder.
 #[derive(Default, Clone)]
@@ -135,6 +65,7 @@ fn new_authority() -> Authority {
         participant: code("BW"),
         name: "Gaborone office".into(),
         key: extra_key("bw2").public(),
+        encryption_key: None,
     }
 }
 
@@ -284,7 +215,11 @@ fn rows() -> Vec<Row> {
             "bad-text",
             "empty exporter name",
             nothing,
-            cert_with_fn(|c: &mut Certificate| c.exporter.name.clear())
+            cert_with_fn(|c: &mut Certificate| {
+                if let kp_types::Parties::Plain(f) = &mut c.parties {
+                    f.exporter.name.clear()
+                }
+            })
         ),
         row!(
             "too-many-items",
@@ -928,6 +863,9 @@ fn rows() -> Vec<Row> {
             |h, _m: &Memo| propose_tx(h, "BW", admit("YZ", &["YZ"]))
         ),
     ]
+    .into_iter()
+    .chain(sealing::rows())
+    .collect()
 }
 
 #[test]

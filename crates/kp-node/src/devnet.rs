@@ -198,6 +198,7 @@ pub fn run(args: &DevnetArgs) -> Result<(), DevnetError> {
             chain_id: "kp-devnet".into(),
             genesis_time: kp_types::time::wall_clock(),
             consensus: ConsensusSection::for_one_machine(validators),
+            encryption_keys: true,
         })?;
         println!(
             "created a devnet of {} and {} in {}",

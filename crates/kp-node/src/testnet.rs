@@ -75,6 +75,9 @@ pub struct TestnetSpec {
     pub genesis_time: Timestamp,
     /// Consensus timing written into every node's config.
     pub consensus: ConsensusSection,
+    /// Whether each authority gets an encryption key (`nodeI/encryption.key`),
+    /// so that certificates between them are sealed (ADR 0011).
+    pub encryption_keys: bool,
 }
 
 /// One generated node.
@@ -174,11 +177,21 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
             let key = keys::generate();
             let path = dir.join("authority.key");
             keys::write(&path, &key)?;
+            // The authority's encryption key for sealed fields (ADR 0011):
+            // a key file of its own beside the signing key.
+            let encryption_key = if spec.encryption_keys {
+                let sealing = keys::generate();
+                keys::write(&dir.join("encryption.key"), &sealing)?;
+                Some(kp_types::DecryptionKey::from_seed(&sealing.seed()).public())
+            } else {
+                None
+            };
             authorities.push(Authority {
                 id: authority_id(row.code.as_str()),
                 participant: row.code.clone(),
                 name: format!("KP Authority of {}", row.name),
                 key: key.public(),
+                encryption_key,
             });
             Some(path)
         } else {

@@ -70,6 +70,7 @@ fn testnet_writes_keys_configs_and_a_valid_genesis() {
         chain_id: "kp-testnet".into(),
         genesis_time: Timestamp(1_800_000_000_000),
         consensus: kp_node::config::ConsensusSection::default(),
+        encryption_keys: true,
     };
     let nodes = generate(&spec).unwrap();
     assert_eq!(nodes.len(), 5);
@@ -77,6 +78,15 @@ fn testnet_writes_keys_configs_and_a_valid_genesis() {
     assert_eq!(codes, ["BW", "EU", "AE", "IN", "WDC"]);
     let genesis = load_genesis(&spec.out.join("genesis.toml"));
     assert_eq!(genesis.authorities.len(), 4, "observers have no authority");
+    // Each authority's encryption key is registered and its file is beside it.
+    for (a, node) in genesis.authorities.iter().zip(&nodes) {
+        let file = node.config.parent().unwrap().join("encryption.key");
+        let seed = kp_types::keyfile::read(&file).unwrap().seed();
+        assert_eq!(
+            a.encryption_key,
+            Some(kp_types::DecryptionKey::from_seed(&seed).public())
+        );
+    }
     let mut ports = std::collections::BTreeSet::new();
     for node in &nodes {
         let key = node.dir.join("node.key");

@@ -3,6 +3,7 @@
 
 use crate::amount::{Carats, UsdCents};
 use crate::participant::{AuthorityId, ParticipantCode, Territory};
+use crate::sealed::Parties;
 use crate::time::{Date, Period};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -171,10 +172,10 @@ pub struct Certificate {
     pub importing: ParticipantCode,
     /// The destination territory, one of the importing Participant's.
     pub destination: Territory,
-    /// Exporter's name and address.
-    pub exporter: Party,
-    /// Importer's name and address.
-    pub importer: Party,
+    /// Exporter's and importer's names and addresses and the parcels'
+    /// commercial details: sealed to the two authorities (ADR 0011), or in
+    /// the clear where they have no encryption keys.
+    pub parties: Parties,
     /// Country or countries of mining, or mixed.
     pub origin: Origin,
     /// Sub-national origin zones (needed where a sanction lists green zones).

@@ -45,6 +45,8 @@ pub enum Domain {
     /// A transaction with its signature: the leaf of a block's transactions
     /// tree, so that the header commits to the signatures too.
     SignedTransaction,
+    /// The salted commitment of a certificate's sealed fields.
+    SealedFields,
 }
 
 impl Domain {
@@ -67,6 +69,7 @@ impl Domain {
             Domain::RecordNode => "kpledger v1 record node",
             Domain::TxResult => "kpledger v1 transaction result",
             Domain::SignedTransaction => "kpledger v1 signed transaction",
+            Domain::SealedFields => "kpledger v1 sealed certificate fields commitment",
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod keyfile;
 pub mod merkle;
 pub mod participant;
 pub mod resolution;
+pub mod sealed;
 mod serde_bytes;
 pub mod smt;
 pub mod time;
@@ -54,5 +55,6 @@ pub use participant::{
 pub use resolution::{
     OriginRule, ResolutionAction, ResolutionId, ResolutionProposal, SanctionScope,
 };
+pub use sealed::{DecryptionKey, EncryptionKey, Parties, Sealed, SealedFields};
 pub use time::{Date, Period, Timestamp};
 pub use tx::{Payload, SignedTransaction, Transaction, TxHash};

@@ -287,6 +287,10 @@ pub struct Authority {
     pub name: String,
     /// The key it signs certificates, confirmations, voids and reports with.
     pub key: PublicKey,
+    /// The X25519 key certificates' sealed fields are encrypted to (ADR
+    /// 0011). Absent: certificates it issues or receives stay in the clear.
+    #[serde(default)]
+    pub encryption_key: Option<crate::sealed::EncryptionKey>,
 }
 
 #[cfg(test)]

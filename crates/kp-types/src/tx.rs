@@ -102,6 +102,17 @@ pub enum Payload {
         /// Whose.
         participant: ParticipantCode,
     },
+    /// Register or replace an authority's encryption key for sealed fields
+    /// (signed by its Participant's government key; ADR 0011). Certificates
+    /// sealed before stay sealed to the old key.
+    SetEncryptionKey {
+        /// The Participant owning the authority.
+        participant: ParticipantCode,
+        /// The authority.
+        authority: AuthorityId,
+        /// The new X25519 key.
+        key: crate::sealed::EncryptionKey,
+    },
 }
 
 impl Payload {
@@ -142,6 +153,7 @@ impl Payload {
             Payload::SubmitEvidence(_) => "submit-evidence",
             Payload::BeginRecovery { .. } => "begin-recovery",
             Payload::CancelRecovery { .. } => "cancel-recovery",
+            Payload::SetEncryptionKey { .. } => "set-encryption-key",
         }
     }
 }

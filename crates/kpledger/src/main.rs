@@ -67,6 +67,10 @@ enum Command {
         /// (`[consensus] empty_block_interval_ms`; default 60,000).
         #[arg(long, value_name = "MS")]
         empty_block_interval_ms: Option<u64>,
+        /// Register no encryption keys for the authorities: certificates
+        /// stay in the clear (ADR 0011; for comparisons with sealed ones).
+        #[arg(long)]
+        plain: bool,
     },
     /// Genesis files: check one as a node would, print its hash.
     Genesis {
@@ -275,13 +279,15 @@ fn load_genesis(file: &std::path::Path) -> Result<kp_api::Genesis, String> {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Write a new key (mode 0600) and print its public key and peer id.
+    /// Write a new key (mode 0600) and print its public key, peer id and
+    /// X25519 encryption key (a file used as an authority's encryption key
+    /// must be a file of its own).
     Generate {
         /// Where to write it; an existing file is never overwritten.
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print the public key and peer id of a key file.
+    /// Print the public key, peer id and encryption key of a key file.
     Show {
         /// The key file.
         file: PathBuf,
@@ -387,6 +393,10 @@ fn print_key(key: &kp_types::SigningKey) -> Result<(), String> {
     let peer = kp_network::peer_id_of(&public).map_err(|e| e.to_string())?;
     println!("public_key = \"{}\"", public.to_hex());
     println!("peer_id = \"{peer}\"");
+    // The X25519 key of the same seed, for a file used as an authority's
+    // encryption key (ADR 0011; never the file of a signing key).
+    let encryption = kp_types::DecryptionKey::from_seed(&key.seed()).public();
+    println!("encryption_key = \"{}\"", encryption.to_hex());
     Ok(())
 }
 
@@ -519,6 +529,7 @@ hash {}",
             base_port,
             chain_id,
             empty_block_interval_ms,
+            plain,
         } => {
             let mut consensus = config::ConsensusSection::default();
             if let Some(ms) = empty_block_interval_ms {
@@ -532,6 +543,7 @@ hash {}",
                 chain_id,
                 genesis_time: kp_types::time::wall_clock(),
                 consensus,
+                encryption_keys: !plain,
             };
             let nodes = testnet::generate(&spec).map_err(|e| e.to_string())?;
             println!("wrote {}", out.join("genesis.toml").display());

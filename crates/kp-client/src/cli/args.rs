@@ -161,7 +161,10 @@ pub enum TxCommand {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum CertCommand {
-    /// Issue a certificate described in a TOML or JSON file.
+    /// Issue a certificate described in a TOML or JSON file. The exporter,
+    /// importer and `details` are sealed to the issuing authority and an
+    /// authority of the importer when both have encryption keys (ADR 0011);
+    /// otherwise they stay in the clear, with a warning.
     Issue {
         /// Who signs.
         #[command(flatten)]
@@ -169,11 +172,25 @@ pub enum CertCommand {
         /// The certificate (.toml or .json).
         #[arg(long)]
         file: PathBuf,
+        /// The importing Participant's authority to seal to (default: its
+        /// first unrevoked authority with an encryption key).
+        #[arg(long, value_name = "ID")]
+        importing_authority: Option<String>,
     },
-    /// Show a certificate: every field, status, history, alerts.
+    /// Show a certificate: every field, status, history, alerts. Sealed
+    /// fields (exporter, importer, details) show as their commitment unless
+    /// `--key` opens them.
     Show {
         /// Its number.
         number: String,
+        /// An authority's encryption key file: decrypt the sealed fields
+        /// (only the two authorities of the shipment can).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// With `--key`: write the document a customs officer checks with
+        /// `cert verify --document` (the sealed fields and the salt, TOML).
+        #[arg(long, value_name = "FILE", requires = "key")]
+        document_out: Option<PathBuf>,
     },
     /// Check a certificate without trusting the node: a light client
     /// verifies a recent decided header from the genesis you trust, then the
@@ -194,6 +211,12 @@ pub enum CertCommand {
         /// How the light client keeps and trusts headers.
         #[command(flatten)]
         light: LightArgs,
+        /// A document of the certificate (written by `cert show --key ...
+        /// --document-out`, or typed from the paper): check that its
+        /// exporter, importer, details and salt match the ledger's
+        /// commitment. A mismatch is NOT AUTHENTIC (exit status 1).
+        #[arg(long, value_name = "FILE")]
+        document: Option<PathBuf>,
     },
     /// Confirm receipt as the importing authority (default: what was certified).
     Confirm {
@@ -343,6 +366,27 @@ pub enum AuthorityCommand {
         /// The authority's key file (only its public key is used).
         #[arg(long)]
         authority_key: PathBuf,
+        /// The authority's encryption key file (another key file: its X25519
+        /// public key is registered), or 64 hex digits of the public key.
+        /// Without one, certificates it issues or receives are not sealed.
+        #[arg(long, value_name = "FILE_OR_HEX")]
+        encryption_key: Option<String>,
+    },
+    /// Set or replace an authority's encryption key for sealed fields
+    /// (certificates sealed before stay sealed to the old key).
+    SetEncryptionKey {
+        /// Who signs (the Participant's government key).
+        #[command(flatten)]
+        signer: Signer,
+        /// The Participant.
+        #[arg(long, value_parser = participant_code)]
+        participant: String,
+        /// The authority's id.
+        #[arg(long)]
+        id: String,
+        /// The encryption key file, or 64 hex digits of its public key.
+        #[arg(long, value_name = "FILE_OR_HEX")]
+        encryption_key: String,
     },
     /// Revoke a KP Authority.
     Revoke {

@@ -4,9 +4,14 @@ use super::*;
 
 pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Result<(), CliError> {
     match command {
-        CertCommand::Issue { signer, file } => {
+        CertCommand::Issue {
+            signer,
+            file,
+            importing_authority,
+        } => {
             let key = signer.load()?;
-            let certificate = read_certificate(&file)?;
+            let draft = read_certificate(&file)?;
+            let certificate = seal::seal_draft(client, draft, importing_authority.as_deref())?;
             send(
                 client,
                 out,
@@ -15,11 +20,42 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
                 Payload::IssueCertificate(certificate),
             )?;
         }
-        CertCommand::Show { number } => {
+        CertCommand::Show {
+            number,
+            key,
+            document_out,
+        } => {
             let number: CertificateNumber = parse("certificate number", &number)?;
             match client.certificate_view(&number)? {
                 crate::CertificateView::Full(answer) => {
-                    out.show(&answer, || describe_certificate(&answer))
+                    let answer = *answer;
+                    match key {
+                        None => out.show(&answer, || describe_certificate(&answer, None)),
+                        Some(key) => {
+                            let certificate = &answer.record.certificate;
+                            let opened = seal::open(certificate, &key)?;
+                            if let Some(path) = &document_out {
+                                Document::of(&number, &opened).write(path)?;
+                            }
+                            let value = serde_json::json!({
+                                "certificate": &answer,
+                                "opened": Document::of(&number, &opened),
+                            });
+                            out.show(&value, || describe_certificate(&answer, Some(&opened)));
+                            if let Some(path) = &document_out {
+                                if !out.json {
+                                    println!("wrote the document {}", path.display());
+                                }
+                            }
+                        }
+                    }
+                }
+                crate::CertificateView::Public(_) if key.is_some() => {
+                    return Err(usage(
+                        "the node serves only the public view of this certificate, \
+                         without its sealed fields: give a participant token of its \
+                         exporting or importing side (--token)",
+                    ));
                 }
                 crate::CertificateView::Public(view) => out.show(&view, || {
                     let c = &view["certificate"];
@@ -46,7 +82,19 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
             genesis,
             also,
             light,
-        } => verify(client, out, &number, &genesis, &also, &light)?,
+            document,
+        } => {
+            let document = document.map(|p| Document::read(&p)).transpose()?;
+            verify(
+                client,
+                out,
+                &number,
+                &genesis,
+                &also,
+                &light,
+                document.as_ref(),
+            )?
+        }
         CertCommand::Confirm {
             signer,
             number,
@@ -180,14 +228,21 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
     Ok(())
 }
 
-pub(super) fn describe_certificate(answer: &CertificateAnswer) -> String {
+pub(super) fn describe_certificate(
+    answer: &CertificateAnswer,
+    opened: Option<&kp_types::sealed::Opened>,
+) -> String {
     let record = &answer.record;
     let c = &record.certificate;
+    let parties = match opened {
+        Some(o) => seal::describe_opened(o, c.parties.sealed().is_some()),
+        None => seal::describe_parties(&c.parties),
+    };
     let mut text = format!(
-        "certificate {}  status {}\n  from {} (authority {}) to {} (destination {})\n  exporter {} / importer {}\n  issued {}  expires {}",
+        "certificate {}  status {}\n  from {} (authority {}) to {} (destination {})\n{parties}\n  issued {}  expires {}",
         text_of(&c.number), record.status.name(), text_of(&c.exporting),
         text_of(&c.issuing_authority), text_of(&c.importing), text_of(&c.destination),
-        c.exporter.name, c.importer.name, text_of(&c.issued_on), text_of(&c.expires_on)
+        text_of(&c.issued_on), text_of(&c.expires_on)
     );
     for line in &c.lines {
         text.push_str(&format!(

@@ -33,6 +33,7 @@ mod offline;
 mod participant;
 mod registry;
 mod resolution;
+mod seal;
 mod verify;
 
 pub use args::*;
@@ -42,6 +43,7 @@ use offline::tx_command;
 use participant::*;
 use registry::*;
 use resolution::*;
+pub use seal::{CertificateDraft, Document};
 use verify::*;
 
 /// How long a transaction stays valid after the client signs it.
@@ -361,7 +363,7 @@ fn read_key(path: &Path) -> Result<SigningKey, CliError> {
     Ok(keys::read(path)?)
 }
 
-fn read_certificate(path: &Path) -> Result<Certificate, CliError> {
+fn read_certificate(path: &Path) -> Result<CertificateDraft, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
     let is_json = path.extension().is_some_and(|e| e == "json");
@@ -373,7 +375,7 @@ fn read_certificate(path: &Path) -> Result<Certificate, CliError> {
 /// for `origin_zones`) would otherwise be dropped and the certificate issued
 /// without it. Native TOML dates (`issued_on = 2026-12-05`) are taken like
 /// quoted ones.
-fn parse_certificate(text: &str, is_json: bool) -> Result<Certificate, String> {
+fn parse_certificate(text: &str, is_json: bool) -> Result<CertificateDraft, String> {
     let mut unknown = Vec::new();
     let certificate = if is_json {
         let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;

@@ -72,6 +72,7 @@ pub(super) fn authority(
             id,
             name,
             authority_key,
+            encryption_key,
         } => {
             let key = signer.load()?;
             let authority = Authority {
@@ -79,6 +80,7 @@ pub(super) fn authority(
                 participant: parse("participant code", &participant)?,
                 name,
                 key: keys::public_of(&authority_key)?,
+                encryption_key: encryption_key.map(|k| encryption_key_arg(&k)).transpose()?,
             };
             send(
                 client,
@@ -87,6 +89,20 @@ pub(super) fn authority(
                 &key,
                 Payload::RegisterAuthority(authority),
             )?;
+        }
+        AuthorityCommand::SetEncryptionKey {
+            signer,
+            participant,
+            id,
+            encryption_key,
+        } => {
+            let key = signer.load()?;
+            let payload = Payload::SetEncryptionKey {
+                participant: parse("participant code", &participant)?,
+                authority: parse("authority id", &id)?,
+                key: encryption_key_arg(&encryption_key)?,
+            };
+            send(client, out, &signer, &key, payload)?;
         }
         AuthorityCommand::Revoke {
             signer,
@@ -146,4 +162,19 @@ fn compromise_time(text: &str) -> Result<Timestamp, CliError> {
         return Ok(Timestamp::at_start_of(date));
     }
     parse::<Timestamp>("time (YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD)", text)
+}
+
+/// An encryption key given as 64 hex digits, or derived from an encryption
+/// key file (only its public half is used).
+fn encryption_key_arg(text: &str) -> Result<kp_types::EncryptionKey, CliError> {
+    if let Some(key) = kp_types::EncryptionKey::from_hex(text).filter(|_| text.trim().len() == 64) {
+        return Ok(key);
+    }
+    keys::read(Path::new(text))
+        .map(|k| kp_types::DecryptionKey::from_seed(&k.seed()).public())
+        .map_err(|e| {
+            usage(format!(
+                "encryption key {text:?}: neither 64 hex digits nor a key file ({e})"
+            ))
+        })
 }

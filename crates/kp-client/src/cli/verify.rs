@@ -77,6 +77,7 @@ pub(super) fn verify(
     genesis: &Path,
     also: &[String],
     options: &LightArgs,
+    document: Option<&Document>,
 ) -> Result<(), CliError> {
     use crate::Verdict;
     let number: CertificateNumber = parse("certificate number", number)?;
@@ -113,6 +114,18 @@ pub(super) fn verify(
             match crate::compare_at_common_height(&anchors, &mut light, freshness.now) {
                 Ok(line) => notes.push(line),
                 Err(fork) => verdict = fork,
+            }
+        }
+    }
+    // The document is checked against the certificate as proven, never
+    // against what a node claims: a lying node cannot make it match.
+    if let (Some(document), Verdict::Authentic(v)) = (document, &verdict) {
+        match document.check(&v.certificate) {
+            Ok(line) => notes.push(line),
+            Err(reason) => {
+                verdict = Verdict::NotAuthentic {
+                    reason: format!("DOCUMENT MISMATCH: {reason}"),
+                }
             }
         }
     }

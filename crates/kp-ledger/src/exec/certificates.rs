@@ -1,8 +1,8 @@
 //! Certificates: issue, import confirmation, void and monitor approval, under sanctions.
 
 use super::{
-    count, reject, scope_name, text, Ctx, Exec, ADDRESS_BYTES_MAX, LINES_MAX, NAME_BYTES_MAX,
-    ORIGINS_MAX, REASON_BYTES_MAX, ZONE_BYTES_MAX,
+    count, reject, scope_name, text, Ctx, Exec, LINES_MAX, ORIGINS_MAX, REASON_BYTES_MAX,
+    ZONE_BYTES_MAX,
 };
 use crate::keys;
 use crate::records::{
@@ -18,10 +18,9 @@ use kp_types::{
 
 impl<S: StateStore> Ctx<'_, S> {
     fn check_certificate_shape(&self, c: &Certificate) -> Exec<()> {
-        text("exporter.name", &c.exporter.name, NAME_BYTES_MAX)?;
-        text("exporter.address", &c.exporter.address, ADDRESS_BYTES_MAX)?;
-        text("importer.name", &c.importer.name, NAME_BYTES_MAX)?;
-        text("importer.address", &c.importer.address, ADDRESS_BYTES_MAX)?;
+        if let kp_types::Parties::Plain(fields) = &c.parties {
+            super::sealing::check_plain_fields(fields)?;
+        }
         count("origin_zones", c.origin_zones.len(), ORIGINS_MAX)?;
         for z in &c.origin_zones {
             text("origin_zones", z, ZONE_BYTES_MAX)?;
@@ -125,6 +124,7 @@ impl<S: StateStore> Ctx<'_, S> {
         let (auth, _) = self.authority_signer(&c.issuing_authority, signer)?;
         Self::require_owner(&auth, &c.exporting)?;
         let (exporter, importer) = self.check_parties(c)?;
+        self.check_sealing(c, &auth)?;
         let (vigilance, approval) = Self::sanction_checks(c, &exporter, &importer)?;
         let sanctioned_origin = self.origin_checks(c)?;
         let vigilance = vigilance || !sanctioned_origin.is_empty();

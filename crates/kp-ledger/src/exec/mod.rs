@@ -33,6 +33,7 @@ mod member_keys;
 mod registry;
 mod reports;
 mod resolutions;
+mod sealing;
 mod statistics;
 
 /// Longest name (party, authority, member).
@@ -340,6 +341,11 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                 new_recovery_key.as_ref(),
             ),
             Payload::CancelRecovery { participant } => self.cancel_recovery(signer, participant),
+            Payload::SetEncryptionKey {
+                participant,
+                authority,
+                key,
+            } => self.set_encryption_key(signer, participant, authority, key),
         }
     }
 

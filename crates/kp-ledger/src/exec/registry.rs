@@ -42,6 +42,11 @@ impl<S: StateStore> Ctx<'_, S> {
         if self.ov.key_in_use(&a.key)? {
             return reject(Rejection::KeyInUse { key: a.key });
         }
+        if a.encryption_key.is_some_and(|k| k.is_weak()) {
+            return reject(Rejection::WeakEncryptionKey {
+                authority: a.id.clone(),
+            });
+        }
         self.ov.add_authority(&AuthorityRecord {
             authority: a.clone(),
             registered_height: self.height,

@@ -13,8 +13,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// `count` distinct signed certificate issues BW→EU.
-fn presign(key: &SigningKey, count: usize, run: u64) -> Vec<(TxHash, SignedTransaction)> {
+/// The BW and EU authorities' decryption keys of a network generated with
+/// encryption keys (`loadgen ingest --sealed`), to seal to their public halves.
+type SealTo = Option<(kp_types::DecryptionKey, kp_types::DecryptionKey)>;
+
+/// `count` distinct signed certificate issues BW→EU, sealed to BW-KPA and
+/// EU-KPA when `seal_to` holds their keys (ADR 0011).
+fn presign(
+    key: &SigningKey,
+    count: usize,
+    run: u64,
+    seal_to: &SealTo,
+) -> Vec<(TxHash, SignedTransaction)> {
     let now = now_ms();
     let today = Timestamp(now).date();
     let authority = kp_types::AuthorityId::new("BW-KPA").expect("valid id");
@@ -24,6 +34,24 @@ fn presign(key: &SigningKey, count: usize, run: u64) -> Vec<(TxHash, SignedTrans
             let mut cert =
                 kp_ledger::testkit::certificate(&format!("BW{run:02}{i:07}"), "BW", "EU", today);
             cert.issuing_authority = authority.clone();
+            if let (Some((bw, eu)), kp_types::Parties::Plain(fields)) = (seal_to, &cert.parties) {
+                let mut salt = [0u8; 32];
+                salt[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                salt[8..16].copy_from_slice(&now.to_le_bytes());
+                let recipients = [
+                    (authority.clone(), bw.public()),
+                    (
+                        kp_types::AuthorityId::new("EU-KPA").expect("valid id"),
+                        eu.public(),
+                    ),
+                ];
+                let mut entropy = salt;
+                entropy[31] = 1;
+                let sealed =
+                    kp_types::sealed::seal(&cert.number, fields, salt, &recipients, entropy)
+                        .expect("seal to the testnet's keys");
+                cert.parties = kp_types::Parties::Sealed(sealed);
+            }
             let stx = Transaction {
                 chain_id: kp_e2e::TESTNET_CHAIN_ID.to_string(),
                 signer: key.public(),
@@ -148,6 +176,9 @@ pub(crate) fn ingest(opts: &Opts) -> Json {
     // load, and the time it takes to sync and verify the chain is the
     // catch-up benchmark.
     let late = opts.flag("late-observer");
+    // With --sealed the authorities have encryption keys and every
+    // certificate is sealed (ADR 0011), for comparison with plain ones.
+    let sealed = opts.flag("sealed");
     let first_late = if late { nodes - 1 } else { nodes };
     let startup_timeout = Duration::from_secs(60 + 5 * nodes as u64);
     let mut attempt = 0;
@@ -156,7 +187,7 @@ pub(crate) fn ingest(opts: &Opts) -> Json {
     // the bind (the node then exits): start again on other ports.
     let mut cluster = loop {
         attempt += 1;
-        let mut cluster = Cluster::generate(validators, observers);
+        let mut cluster = Cluster::generate_with(validators, observers, sealed);
         for i in 0..first_late {
             cluster.start(i);
         }
@@ -194,7 +225,14 @@ pub(crate) fn ingest(opts: &Opts) -> Json {
 
     let key = kp_e2e::read_key(&cluster.nodes[0].dir.join("authority.key"));
     let signed_at = Instant::now();
-    let bodies = Arc::new(presign(&key, certs, 1));
+    let seal_to: SealTo = sealed.then(|| {
+        let open = |i: usize| {
+            let seed = kp_e2e::read_key(&cluster.nodes[i].dir.join("encryption.key")).seed();
+            kp_types::DecryptionKey::from_seed(&seed)
+        };
+        (open(0), open(1))
+    });
+    let bodies = Arc::new(presign(&key, certs, 1, &seal_to));
     let presign_s = signed_at.elapsed().as_secs_f64();
 
     let decided = Arc::new(Mutex::new(Decided::default()));
@@ -443,6 +481,7 @@ pub(crate) fn ingest(opts: &Opts) -> Json {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let result = serde_json::json!({
         "mode": "ingest",
+        "sealed": sealed,
         "validators": validators,
         "observers": observers,
         "nodes": nodes,

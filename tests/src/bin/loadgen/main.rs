@@ -16,7 +16,9 @@
 //!   seconds and peak memory of each node (from `/proc`), store bytes per
 //!   certificate, and whether the observer kept up.
 //!   With `--info-file F` the network stays up after the run (for the query
-//!   benchmark) until `F` is deleted.
+//!   benchmark) until `F` is deleted. With `--sealed` the authorities have
+//!   encryption keys and every certificate is sealed (ADR 0011; sealing is
+//!   part of the pre-signing, outside the clock).
 //!
 //! * `loadgen catchup --certs N [--block-certs B]` — the catch-up benchmark
 //!   on a chain of N certificates built without the network: a 2-validator
