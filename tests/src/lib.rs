@@ -333,6 +333,44 @@ pub fn bw_certificate_tx(cluster: &Cluster, suffix: &str) -> kp_types::SignedTra
     .sign(&key)
 }
 
+/// Seals the parties of `tx`'s certificate to BW-KPA and EU-KPA, whose
+/// encryption keys are `nodeI/encryption.key` in `bw_dir` and `eu_dir`
+/// (a network whose authorities have keys refuses plain certificates between
+/// them), and signs it again with `key`.
+pub fn sealed_bw_to_eu(
+    tx: kp_types::SignedTransaction,
+    bw_dir: &Path,
+    eu_dir: &Path,
+    key: &kp_types::SigningKey,
+) -> kp_types::SignedTransaction {
+    let mut tx = tx.tx;
+    let kp_types::tx::Payload::IssueCertificate(cert) = &mut tx.payload else {
+        panic!("not a certificate issue");
+    };
+    let kp_types::Parties::Plain(fields) = &cert.parties else {
+        panic!("already sealed");
+    };
+    let open = |dir: &Path| {
+        kp_types::DecryptionKey::from_seed(&read_key(&dir.join("encryption.key")).seed())
+    };
+    let recipients = [
+        (
+            kp_types::AuthorityId::new("BW-KPA").expect("valid id"),
+            open(bw_dir).public(),
+        ),
+        (
+            kp_types::AuthorityId::new("EU-KPA").expect("valid id"),
+            open(eu_dir).public(),
+        ),
+    ];
+    let mut salt = [7u8; 32];
+    salt[..8].copy_from_slice(&tx.nonce.to_le_bytes());
+    let sealed = kp_types::sealed::seal(&cert.number, fields, salt, &recipients, [9u8; 32])
+        .expect("seal to the network's keys");
+    cert.parties = kp_types::Parties::Sealed(sealed);
+    tx.sign(key)
+}
+
 /// `POST /v1/txs` of the canonical bytes of `tx` to node `i`.
 pub fn submit(
     cluster: &Cluster,

@@ -236,7 +236,9 @@ fn tls_tokens_and_scopes_between_the_cli_and_a_node() {
     let key = read_key(&node_dir.join("authority.key"));
     let mut tx = kp_e2e::bw_certificate_tx(&cluster, "2026000077").tx;
     tx.chain_id = "kp-devnet".into();
-    let tx = tx.sign(&key);
+    // The devnet's authorities have encryption keys: a certificate between
+    // them must be sealed (ADR 0011).
+    let tx = kp_e2e::sealed_bw_to_eu(tx.sign(&key), &node_dir, &dir.join("node1"), &key);
     let body = serde_json::json!({"tx_hex": hex::encode(kp_types::encode(&tx)), "wait": true});
     let http = https_client(&ca);
     let refused = http
