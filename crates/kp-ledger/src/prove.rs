@@ -159,7 +159,7 @@ impl<C: Chain, S: StateStore> Prover<'_, C, S> {
     /// The proof of Participant `code`'s record (membership, sanction, node
     /// key), of how many authorities it has registered, and of each of them:
     /// the whole list, which always fits in one proof
-    /// ([`crate::state::AUTHORITIES_PER_PARTICIPANT_MAX`]), so a client can
+    /// ([`kp_api::genesis::AUTHORITIES_PER_PARTICIPANT_MAX`]), so a client can
     /// see that none is missing.
     pub fn participant(&self, code: &ParticipantCode) -> Result<RecordsProof, ApiError> {
         let prefix = keys::authority_by_participant_prefix(code);
