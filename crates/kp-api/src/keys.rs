@@ -112,7 +112,7 @@ pub mod table {
     /// Pending recoveries and recovery-key rotations by the time they take effect.
     pub const KEY_CHANGE_SCHEDULE: u8 = 0x18;
     /// Certificates by their issuing authority (a search aid: committed to
-    /// by neither root, see [`is_committed`]).
+    /// by neither root, see [`super::is_committed`]).
     pub const CERTIFICATE_BY_AUTHORITY: u8 = 0x19;
     /// How many authorities a member has registered (revoked ones included):
     /// proven beside the member's authorities, it shows a list complete.
