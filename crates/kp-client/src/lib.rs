@@ -754,8 +754,10 @@ pub fn combine(first: Verdict, second: Verdict, second_url: &str) -> Verdict {
 /// Compares the nodes' headers at the lowest of their anchors' heights:
 /// each is verified by the light client, which refuses a second decided
 /// header at a height it already holds. Two such headers are a fork:
-/// the verdict says so, with both headers as evidence.
+/// the verdict says so, with both headers as evidence. The nodes are asked
+/// as `via`'s siblings (its `--ca`, without its token).
 pub fn compare_at_common_height(
+    via: &Client,
     anchors: &[(String, Option<LightBlock>)],
     light: &mut LightClient,
     now: Timestamp,
@@ -772,7 +774,7 @@ pub fn compare_at_common_height(
         let block = match anchor {
             Some(a) if a.header.height == common => a.clone(),
             _ => {
-                let client = Client::new(url).map_err(|e| {
+                let client = via.sibling(url).map_err(|e| {
                     Verdict::cannot(format!("cannot ask {url} for height {common}: {e}"))
                 })?;
                 client.light_block(common).map_err(|e| {
@@ -786,7 +788,7 @@ pub fn compare_at_common_height(
             }
         }
         let mut fetch = |h: u64| {
-            Client::new(url)
+            via.sibling(url)
                 .and_then(|c| c.light_block(h))
                 .map_err(|e| e.to_string())
         };

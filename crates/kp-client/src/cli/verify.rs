@@ -111,7 +111,7 @@ pub(super) fn verify(
             }
         }
         if !matches!(verdict, Verdict::CannotDecide { .. }) && anchors.len() > 1 {
-            match crate::compare_at_common_height(&anchors, &mut light, freshness.now) {
+            match crate::compare_at_common_height(client, &anchors, &mut light, freshness.now) {
                 Ok(line) => notes.push(line),
                 Err(fork) => verdict = fork,
             }
