@@ -381,7 +381,16 @@ impl<S: StateStore> Replica<S> {
             Event::PeerAhead(peer) => self.ask_sync(Some(peer)),
             Event::Timer(Timer::SyncCheck) => {
                 let next = self.ledger.height() + 1;
-                let asked = self.sync.check(next, now, &self.config.sync);
+                // An idle network rightly makes no block for a heartbeat:
+                // asking peers every check meanwhile would be a request a
+                // second from every node for nothing. A peer ahead, or a
+                // message of a later height, still asks at once.
+                let quiet_ms = if self.idle_height == Some(next) {
+                    self.config.empty_block_interval_ms
+                } else {
+                    0
+                };
+                let asked = self.sync.check(next, now, &self.config.sync, quiet_ms);
                 self.ready.sync_request = self.ready.sync_request.or(asked);
                 self.ready
                     .timers

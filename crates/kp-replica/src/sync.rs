@@ -127,18 +127,21 @@ impl Sync {
 
     /// The periodic check: forget a request unanswered for too long, and
     /// ask someone if no block came for a while.
+    /// `quiet_ms` is how long the network may rightly make no block on top
+    /// of `stall_ms` (an idle network's heartbeat, or 0).
     pub(crate) fn check(
         &mut self,
         from_height: u64,
         now: Timestamp,
         config: &SyncConfig,
+        quiet_ms: u64,
     ) -> Option<SyncRequest> {
         if let Some((_, since)) = self.in_flight {
             if now.0.saturating_sub(since.0) >= config.timeout_ms {
                 self.in_flight = None;
             }
         }
-        if now.0.saturating_sub(self.last_progress.0) > config.stall_ms {
+        if now.0.saturating_sub(self.last_progress.0) > config.stall_ms.saturating_add(quiet_ms) {
             return self.ask_any(from_height, now, config);
         }
         None

@@ -261,14 +261,28 @@ fn six_validators_decide_the_same_blocks_and_a_submitted_certificate_lands() {
 fn a_quiet_network_makes_no_empty_blocks_but_keeps_its_deadlines() {
     const HEARTBEAT_MS: u64 = 10 * 60_000;
     let mut host = Host::with_heartbeat(false, HEARTBEAT_MS);
+    // Every replica knows every other as a peer it could ask for blocks.
+    let keys: Vec<PublicKey> = host.replicas.iter().map(|r| r.public()).collect();
+    for (i, r) in host.replicas.iter_mut().enumerate() {
+        for (j, k) in keys.iter().enumerate() {
+            if i != j {
+                r.handle(Event::PeerConnected(*k), clock(0));
+            }
+        }
+    }
     assert!(host.run(60_000, |h| h.replicas[0].ledger().height() >= 1));
     let idle_from = host.replicas[0].ledger().height();
+    let asked_before = host.requests.len();
     host.run(5 * 60_000, |_| false);
     assert_eq!(
         host.replicas[0].ledger().height(),
         idle_from,
         "no empty block within the heartbeat"
     );
+    // Nor does any replica ask its peers for blocks as a stalled one would
+    // (here, where no answer comes, 60 requests in five minutes if they did).
+    let asked = host.requests.len() - asked_before;
+    assert!(asked <= 6, "{asked} sync requests while rightly idle");
 
     // A proposal with a deadline two minutes ahead wakes the network.
     let deadline = clock(host.now + 2 * 60_000);

@@ -532,6 +532,13 @@ impl Node {
     }
 
     fn schedule(&mut self, after: Duration, timer: Timer) {
+        if let Timer::Replica(kp_replica::Timer::StartHeight(height)) = &timer {
+            tracing::debug!(
+                height,
+                after_ms = after.as_millis() as u64,
+                "next height scheduled"
+            );
+        }
         self.timer_seq += 1;
         self.timers
             .insert((Instant::now() + after, self.timer_seq), timer);
@@ -586,6 +593,9 @@ impl Node {
             let timer = entry.remove();
             match timer {
                 Timer::Replica(timer) => {
+                    if let kp_replica::Timer::StartHeight(height) = &timer {
+                        tracing::debug!(height, "height start due");
+                    }
                     self.replica.handle(Event::Timer(timer), now_ms());
                     self.drain().await?;
                 }
