@@ -82,6 +82,31 @@ pub fn run_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs `kpledger --node NODE ARGS...` (a client command) and returns what
+/// it did, whether it succeeded or not.
+pub fn kpledger_at(node: &str, args: &[&str]) -> std::process::Output {
+    Command::new(kpledger_bin())
+        .args(["--node", node])
+        .args(args)
+        .output()
+        .expect("run kpledger")
+}
+
+/// A command's standard output and error, together (for messages and for
+/// assertions' explanations).
+pub fn all_output(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A path as the `&str` a command line takes.
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
 /// One node of a cluster.
 pub struct NodeHandle {
     /// `DIR/nodeI`.

@@ -11,13 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-fn cli(node: &str, args: &[&str]) -> Output {
-    Command::new(kpledger_bin())
-        .args(["--node", node])
-        .args(args)
-        .output()
-        .expect("run kpledger")
-}
+use kp_e2e::{kpledger_at as cli, path_str as path};
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -46,10 +40,6 @@ fn generate(file: &Path) {
         .output()
         .expect("run kpledger");
     assert!(out.status.success(), "{}", stderr(&out));
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 fn public_hex(file: &Path) -> String {

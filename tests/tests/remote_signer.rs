@@ -5,28 +5,10 @@
 
 use kp_e2e::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn cli(node: &str, args: &[&str]) -> Output {
-    Command::new(kpledger_bin())
-        .args(["--node", node])
-        .args(args)
-        .output()
-        .expect("run kpledger")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use kp_e2e::{all_output as text, kpledger_at as cli, path_str as path};
 
 /// The signer process, killed when dropped (also when the test fails).
 struct SignerProcess {

@@ -46,13 +46,7 @@ fn start_devnet(root: &Path, base: u16) -> Devnet {
     Devnet { child, dir }
 }
 
-fn cli(node: &str, args: &[&str]) -> Output {
-    Command::new(kpledger_bin())
-        .args(["--node", node])
-        .args(args)
-        .output()
-        .expect("run kpledger")
-}
+use kp_e2e::{kpledger_at as cli, path_str as path};
 
 /// Runs a client command that must succeed; returns its stdout.
 fn ok(node: &str, args: &[&str]) -> String {
@@ -81,10 +75,6 @@ fn settle(base: u16, from: u16) {
         })
     });
     assert!(all, "nodes did not reach height {target}");
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 fn today() -> kp_types::Date {

@@ -245,6 +245,45 @@ pub fn sign(
     .sign(key)
 }
 
+/// Exporter, number prefix and importer of the issues of
+/// [`block_of_issues`], in turn.
+pub const ISSUE_ROUTES: [(&str, &str, &str); 4] = [
+    ("BW", "BW", "EU"),
+    ("EU", "BE", "IN"),
+    ("IN", "IN", "AE"),
+    ("AE", "AE", "IN"),
+];
+
+/// The next block of `ledger` (over any store), a minute after its last,
+/// holding `count` valid certificate issuances along [`ISSUE_ROUTES`], with
+/// numbers unique across the blocks of one ledger: the benchmarks' block.
+pub fn block_of_issues<S: crate::StateStore>(ledger: &Ledger<S>, count: usize) -> Block {
+    let height = ledger.height() + 1;
+    let time = ledger.last_block_time().plus_ms(MINUTE_MS);
+    let first = height as usize * count;
+    let txs: Vec<SignedTransaction> = (first..first + count)
+        .map(|i| {
+            let (from, prefix, to) = ISSUE_ROUTES[i % ISSUE_ROUTES.len()];
+            let c = certificate(&format!("{prefix}{i:08}"), from, to, time.date());
+            sign(
+                &authority_key(from),
+                i as u64,
+                time.plus_ms(10 * MINUTE_MS),
+                Payload::IssueCertificate(c),
+            )
+        })
+        .collect();
+    let leaves: Vec<Hash> = txs.iter().map(SignedTransaction::leaf).collect();
+    Block {
+        header: ledger.next_header(
+            ledger.validators()[0],
+            time,
+            kp_types::merkle::root(&leaves),
+        ),
+        txs,
+    }
+}
+
 /// A block for the ledger's next height containing exactly `txs`, proposed by
 /// the first validator (no filtering: rule-breaking transactions stay in the
 /// block and get rejection receipts).

@@ -22,22 +22,14 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use kp_chain::BlockStore;
-use kp_ledger::testkit::{self, authority_key, MINUTE_MS};
+use kp_ledger::testkit::{self, MINUTE_MS};
 use kp_ledger::{Ledger, StateStore, StoreError, WriteSet};
 use kp_storage::SledStore;
-use kp_types::{merkle, Block, Hash, Payload, SignedTransaction};
+use kp_types::Block;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const CERTS: usize = 1000;
-
-/// Exporter, number prefix, importer.
-const ROUTES: [(&str, &str, &str); 4] = [
-    ("BW", "BW", "EU"),
-    ("EU", "BE", "IN"),
-    ("IN", "IN", "AE"),
-    ("AE", "AE", "IN"),
-];
 
 /// Entries of the last commit: ledger state, root machinery, host.
 type Counts = Arc<Mutex<[usize; 3]>>;
@@ -81,30 +73,7 @@ impl<S: StateStore> StateStore for Counting<S> {
 type Store = Counting<SledStore>;
 
 fn block_of_certificates(ledger: &Ledger<Store>) -> Block {
-    let height = ledger.height() + 1;
-    let time = ledger.last_block_time().plus_ms(MINUTE_MS);
-    // Numbers stay unique across the blocks of one ledger.
-    let first = height as usize * CERTS;
-    let txs: Vec<SignedTransaction> = (first..first + CERTS)
-        .map(|i| {
-            let (from, prefix, to) = ROUTES[i % ROUTES.len()];
-            let c = testkit::certificate(&format!("{prefix}{i:08}"), from, to, time.date());
-            testkit::sign(
-                &authority_key(from),
-                i as u64,
-                time.plus_ms(10 * MINUTE_MS),
-                Payload::IssueCertificate(c),
-            )
-        })
-        .collect();
-    let leaves: Vec<Hash> = txs.iter().map(SignedTransaction::leaf).collect();
-    Block {
-        header: {
-            debug_assert_eq!(height, ledger.height() + 1);
-            ledger.next_header(ledger.validators()[0], time, merkle::root(&leaves))
-        },
-        txs,
-    }
+    testkit::block_of_issues(ledger, CERTS)
 }
 
 /// The node's commit of one decided block (`kp-node`'s `run/commit.rs`).

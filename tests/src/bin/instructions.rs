@@ -33,13 +33,11 @@
 
 use kp_chain::BlockStore;
 use kp_consensus::{Consensus, ConsensusConfig};
-use kp_ledger::testkit::{self, authority_key, GOVERNMENTS, MINUTE_MS};
+use kp_ledger::testkit::{self, GOVERNMENTS};
 use kp_ledger::{Ledger, MemStore, StateStore, WriteSet};
 use kp_replica::{Replica, ReplicaConfig, VerifiedSignatures};
 use kp_storage::SledStore;
-use kp_types::{
-    merkle, Block, CommitCertificate, Hash, Payload, PublicKey, SignedTransaction, SigningKey,
-};
+use kp_types::{Block, CommitCertificate, PublicKey, SignedTransaction, SigningKey};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -51,14 +49,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const CERTS: usize = 1000;
 /// The intake's signature batches.
 const BATCH: usize = 64;
-
-/// Exporter, number prefix, importer.
-const ROUTES: [(&str, &str, &str); 4] = [
-    ("BW", "BW", "EU"),
-    ("EU", "BE", "IN"),
-    ("IN", "IN", "AE"),
-    ("AE", "AE", "IN"),
-];
 
 fn usage() -> ! {
     eprintln!("usage: instructions admission|apply|codec|catchup BLOCKS");
@@ -99,29 +89,6 @@ struct Chain {
     blocks: Vec<(Block, CommitCertificate)>,
 }
 
-fn block_of_certificates(ledger: &Ledger<MemStore>) -> Block {
-    let height = ledger.height() + 1;
-    let time = ledger.last_block_time().plus_ms(MINUTE_MS);
-    let first = height as usize * CERTS;
-    let txs: Vec<SignedTransaction> = (first..first + CERTS)
-        .map(|i| {
-            let (from, prefix, to) = ROUTES[i % ROUTES.len()];
-            let c = testkit::certificate(&format!("{prefix}{i:08}"), from, to, time.date());
-            testkit::sign(
-                &authority_key(from),
-                i as u64,
-                time.plus_ms(10 * MINUTE_MS),
-                Payload::IssueCertificate(c),
-            )
-        })
-        .collect();
-    let leaves: Vec<Hash> = txs.iter().map(SignedTransaction::leaf).collect();
-    Block {
-        header: ledger.next_header(ledger.validators()[0], time, merkle::root(&leaves)),
-        txs,
-    }
-}
-
 fn build_chain(blocks: usize) -> Chain {
     let keys: BTreeMap<PublicKey, SigningKey> = GOVERNMENTS
         .iter()
@@ -134,7 +101,7 @@ fn build_chain(blocks: usize) -> Chain {
     let mut out = Vec::with_capacity(blocks);
     for _ in 0..blocks {
         let validators = ledger.validators();
-        let block = block_of_certificates(&ledger);
+        let block = testkit::block_of_issues(&ledger, CERTS);
         let receipt = ledger
             .apply_block(&block, WriteSet::default())
             .expect("block applies");
