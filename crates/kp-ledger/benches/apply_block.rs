@@ -6,37 +6,14 @@
 //! "elem/s": certificates (or signatures) per second.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use kp_ledger::testkit::{authority_key, block_with, certificate, genesis, sign, MINUTE_MS};
+use kp_ledger::testkit::{block_of_issues, block_with, genesis, MINUTE_MS};
 use kp_ledger::{Ledger, MemStore, SignatureVerification, WriteSet};
-use kp_types::{verify_batch, Block, Payload, SignedTransaction};
+use kp_types::{verify_batch, Block};
 
 const CERTS: usize = 1000;
 
-/// Exporter, number prefix, importer.
-const ROUTES: [(&str, &str, &str); 4] = [
-    ("BW", "BW", "EU"),
-    ("EU", "BE", "IN"),
-    ("IN", "IN", "AE"),
-    ("AE", "AE", "IN"),
-];
-
 fn block_of_certificates(ledger: &Ledger<MemStore>) -> Block {
-    let time = ledger.last_block_time().plus_ms(MINUTE_MS);
-    // Numbers stay unique across the blocks of one ledger.
-    let first = ledger.height() as usize * CERTS;
-    let txs: Vec<SignedTransaction> = (first..first + CERTS)
-        .map(|i| {
-            let (from, prefix, to) = ROUTES[i % ROUTES.len()];
-            let c = certificate(&format!("{prefix}{i:08}"), from, to, time.date());
-            sign(
-                &authority_key(from),
-                i as u64,
-                time.plus_ms(10 * MINUTE_MS),
-                Payload::IssueCertificate(c),
-            )
-        })
-        .collect();
-    block_with(ledger, time, txs)
+    block_of_issues(ledger, CERTS)
 }
 
 fn fresh() -> Ledger<MemStore> {
