@@ -610,3 +610,47 @@ async fn a_registered_client_certificate_proves_its_scope() {
         .unwrap();
     assert_eq!(answer.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn the_web_pages_need_no_token_and_carry_their_headers() {
+    // A node that serves no anonymous caller still serves its pages: they
+    // hold no ledger data, and the page asks for a token itself.
+    let s = server(Anonymous::None, None).await;
+    let resp = reqwest::get(format!("{}/", s.base)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let h = resp.headers().clone();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(
+        h["content-security-policy"],
+        kp_web::CONTENT_SECURITY_POLICY
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["cache-control"], "no-cache");
+    let etag = h["etag"].to_str().unwrap().to_string();
+    assert!(resp.text().await.unwrap().contains("<html"));
+
+    // Revalidation: the same ETag answers 304 with no body.
+    let again = reqwest::Client::new()
+        .get(format!("{}/", s.base))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+
+    let css = reqwest::get(format!("{}/web/style.css", s.base))
+        .await
+        .unwrap();
+    assert_eq!(css.status().as_u16(), 200);
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+
+    for missing in ["/web/nope.js", "/web/../Cargo.toml", "/web/"] {
+        let (status, answer) = get(&s.base, missing, None).await;
+        assert_eq!((status, code(&answer)), (404, "not-found"), "{missing}");
+    }
+    // The data behind the pages keeps its scope.
+    assert_eq!(get(&s.base, "/v1/status", None).await.0, 401);
+}

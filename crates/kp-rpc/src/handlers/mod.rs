@@ -4,6 +4,7 @@
 mod node;
 mod reads;
 mod submission;
+mod web;
 
 use crate::access::{self, AccessPolicy, Anonymous, Caller, Need};
 use crate::{
@@ -104,7 +105,12 @@ pub fn router(backend: Arc<dyn Backend>, access: Arc<AccessPolicy>) -> Router {
         .route("/v1/blocks/by-hash/{hash}", get(block_by_hash))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn(need_operator));
+    // The web pages: static files with no ledger data, so no scope.
+    let pages = Router::new()
+        .route("/", get(web::index))
+        .route("/web/{*path}", get(web::file));
     Router::new()
+        .merge(pages)
         .merge(public)
         .merge(participant)
         .merge(operator)
