@@ -6,6 +6,8 @@
 //! so nothing is left running when a test fails. Ports are chosen free at run
 //! time, never fixed.
 
+pub mod browser;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -57,6 +57,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("index.html", HTML),
     asset!("style.css", CSS),
     asset!("common.js", JS),
+    asset!("icon.svg", "image/svg+xml"),
 ];
 
 /// The page served at `/`: the certificate check.

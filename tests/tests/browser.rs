@@ -1,0 +1,27 @@
+//! The node's web pages in a real browser (headless Chromium through
+//! playwright-core; see `kp_e2e::browser`), against a real network.
+
+use kp_e2e::browser::run_scenario;
+use kp_e2e::*;
+use std::time::Duration;
+
+const PROGRESS: Duration = Duration::from_secs(60);
+
+/// Where scenarios save screenshots: `$KPLEDGER_SCREENSHOTS` when set (see
+/// `scripts/screenshots`), else nowhere.
+fn screenshot_env() -> Vec<(&'static str, String)> {
+    std::env::var("KPLEDGER_SCREENSHOTS")
+        .map(|dir| vec![("KPLEDGER_SCREENSHOTS", dir)])
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_pages_load_on_a_desktop_and_a_phone_and_answer_the_keyboard() {
+    let mut cluster = Cluster::generate(4, 0);
+    cluster.start_all();
+    cluster.wait_for_height(&[0, 1, 2, 3], 1, PROGRESS);
+    let base = format!("http://{}", cluster.nodes[0].rpc);
+    let env = screenshot_env();
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run_scenario("smoke.mjs", &[&base], &envs);
+}
