@@ -259,6 +259,35 @@ fn sealed_names_stay_with_the_two_authorities() {
     assert_eq!(authentic.status.code(), Some(0), "{said}");
     assert!(said.contains("AUTHENTIC"), "{said}");
     assert!(said.contains("match the ledger's commitment"), "{said}");
+    // The importing authority opens the proven record: the same names,
+    // said to be proven, and the document it writes is the same one.
+    let proven_doc = work.path().join("proven.toml");
+    let opened = cli(
+        &observer,
+        &[
+            "cert",
+            "verify",
+            NUMBER,
+            "--genesis",
+            path(&genesis),
+            "--light-dir",
+            path(&light),
+            "--key",
+            path(&dir(1).join("encryption.key")),
+            "--document-out",
+            path(&proven_doc),
+        ],
+    );
+    let said = text(&opened);
+    assert_eq!(opened.status.code(), Some(0), "{said}");
+    assert!(said.contains("opened from the proven record"), "{said}");
+    for secret in SECRETS {
+        assert!(said.contains(secret), "proven open lacks {secret}:\n{said}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&proven_doc).unwrap(),
+        std::fs::read_to_string(&document).unwrap()
+    );
     let tampered = work.path().join("tampered.toml");
     let original = std::fs::read_to_string(&document).unwrap();
     std::fs::write(

@@ -568,3 +568,91 @@ fn resolution_proof_shows_adoption_and_signers() {
     let v = c.resolution_verdict(&c.prove_resolution(&unknown), &unknown);
     assert_eq!(v.exit_code(), 2, "{v:?}");
 }
+
+/// Sealed fields are opened from the proven record only: anyone can encrypt
+/// to an authority's public key, so a lying node can seal invented names
+/// with a commitment that matches them. The issuing authority's signature
+/// over the certificate (and the record's Merkle path) refuses that.
+#[test]
+fn a_node_that_reseals_invented_names_is_caught() {
+    use kp_api::records::CertificateRecord;
+    use kp_types::sealed::{seal, SealedFields, SALT_BYTES};
+    let mut c = TestChain::new();
+    for m in ["BW", "EU"] {
+        let tx = c.h.by_government(
+            m,
+            Payload::SetEncryptionKey {
+                participant: code(m),
+                authority: authority_id(m),
+                key: encryption_key(m).public(),
+            },
+        );
+        c.run(tx);
+    }
+    let mut cert = certificate("BW0000001", "BW", "EU", c.h.today());
+    let kp_types::Parties::Plain(real) = cert.parties.clone() else {
+        panic!("fixture is plain");
+    };
+    seal_certificate(&mut cert, "EU");
+    let tx = c.h.by_authority("BW", Payload::IssueCertificate(cert));
+    c.run(tx);
+    c.seal();
+
+    // Honest: the proven envelope opens, for the importer, to the real names.
+    let honest = c.prove("BW0000001");
+    let v = authentic(c.verdict(&honest, "BW0000001"));
+    let n = number("BW0000001");
+    let sealed = v
+        .certificate
+        .parties
+        .sealed()
+        .expect("sealed on the ledger");
+    let opened = sealed.open(&n, &encryption_key("EU")).unwrap();
+    assert_eq!(opened.fields, real);
+
+    // The lie: invented names, sealed to the same two authority keys with
+    // a matching commitment, put in the certificate record the node serves.
+    let invented = SealedFields {
+        exporter: kp_types::Party {
+            name: "Invented Exports".into(),
+            address: "nowhere".into(),
+        },
+        ..real.clone()
+    };
+    let forged = seal(
+        &n,
+        &invented,
+        [9; SALT_BYTES],
+        &[
+            (authority_id("BW"), encryption_key("BW").public()),
+            (authority_id("EU"), encryption_key("EU").public()),
+        ],
+        [5; 32],
+    )
+    .unwrap();
+    assert_eq!(
+        forged.open(&n, &encryption_key("EU")).unwrap().fields,
+        invented,
+        "the forged envelope opens on its own"
+    );
+    let key = kp_ledger::keys::certificate(&n);
+    let mut lying = honest.clone();
+    let slot = lying.records.iter_mut().find(|r| r.key == key).unwrap();
+    let mut record: CertificateRecord =
+        kp_types::decode(slot.value.as_ref().unwrap(), 1 << 20).unwrap();
+    record.certificate.parties = kp_types::Parties::Sealed(forged.clone());
+    slot.value = Some(kp_types::encode(&record));
+    let reason = not_authentic(c.verdict(&lying, "BW0000001"));
+    assert!(reason.contains("record"), "{reason}");
+
+    // Also swapping it in the issuing act: its signature no longer holds.
+    for act in lying.acts.iter_mut() {
+        if let Payload::IssueCertificate(c) = &mut act.tx.tx.payload {
+            c.parties = kp_types::Parties::Sealed(forged.clone());
+        }
+    }
+    assert!(matches!(
+        c.verdict(&lying, "BW0000001"),
+        Verdict::NotAuthentic { .. }
+    ));
+}

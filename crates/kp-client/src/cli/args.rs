@@ -184,7 +184,9 @@ pub enum CertCommand {
         /// Its number.
         number: String,
         /// An authority's encryption key file: decrypt the sealed fields
-        /// (only the two authorities of the shipment can).
+        /// (only the two authorities of the shipment can). They are opened
+        /// from this node's answer, unproven: `cert verify --key` opens the
+        /// proven record instead.
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
         /// With `--key`: write the document a customs officer checks with
@@ -217,6 +219,14 @@ pub enum CertCommand {
         /// commitment. A mismatch is NOT AUTHENTIC (exit status 1).
         #[arg(long, value_name = "FILE")]
         document: Option<PathBuf>,
+        /// An authority's encryption key file: once the certificate is
+        /// proven AUTHENTIC, open its sealed fields from the proven record
+        /// (which its issuing authority signed), never from a node's word.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// With `--key`: write the document of the proven, opened fields.
+        #[arg(long, value_name = "FILE", requires = "key")]
+        document_out: Option<PathBuf>,
     },
     /// Confirm receipt as the importing authority (default: what was certified).
     Confirm {

@@ -40,8 +40,16 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
                             let value = serde_json::json!({
                                 "certificate": &answer,
                                 "opened": Document::of(&number, &opened),
+                                "proven": false,
                             });
-                            out.show(&value, || describe_certificate(&answer, Some(&opened)));
+                            out.show(&value, || {
+                                format!(
+                                    "{}\n  note: opened from this node's answer, not proven: a node \
+                                     can seal invented names to your key. `cert verify {number} \
+                                     --genesis FILE --key FILE` opens the proven record.",
+                                    describe_certificate(&answer, Some(&opened))
+                                )
+                            });
                             if let Some(path) = &document_out {
                                 if !out.json {
                                     println!("wrote the document {}", path.display());
@@ -83,6 +91,8 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
             also,
             light,
             document,
+            key,
+            document_out,
         } => {
             let document = document.map(|p| Document::read(&p)).transpose()?;
             verify(
@@ -92,7 +102,11 @@ pub(super) fn cert(client: &Client, out: &Output, command: CertCommand) -> Resul
                 &genesis,
                 &also,
                 &light,
-                document.as_ref(),
+                super::verify::Extras {
+                    document: document.as_ref(),
+                    key: key.as_deref(),
+                    document_out: document_out.as_deref(),
+                },
             )?
         }
         CertCommand::Confirm {

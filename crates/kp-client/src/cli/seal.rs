@@ -176,7 +176,7 @@ pub(super) fn describe_opened(opened: &Opened, sealed: bool) -> String {
     }
     if sealed {
         text.push_str(&format!(
-            "\n  salt: {} (opened with your key; matches the ledger's commitment {})",
+            "\n  salt: {} (opened with your key; matches the envelope's commitment {})",
             hex::encode(opened.salt),
             opened.commitment()
         ));

@@ -70,6 +70,17 @@ pub(super) fn open_light(
     })
 }
 
+/// What `cert verify` does beside the verdict, on the proven certificate.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Extras<'a> {
+    /// Check this document against the proven commitment.
+    pub document: Option<&'a Document>,
+    /// Open the proven sealed fields with this key file.
+    pub key: Option<&'a Path>,
+    /// Write the opened fields' document here (with `key`).
+    pub document_out: Option<&'a Path>,
+}
+
 pub(super) fn verify(
     client: &Client,
     out: &Output,
@@ -77,8 +88,9 @@ pub(super) fn verify(
     genesis: &Path,
     also: &[String],
     options: &LightArgs,
-    document: Option<&Document>,
+    extras: Extras<'_>,
 ) -> Result<(), CliError> {
+    let document = extras.document;
     use crate::Verdict;
     let number: CertificateNumber = parse("certificate number", number)?;
     let Trusted {
@@ -129,9 +141,38 @@ pub(super) fn verify(
             }
         }
     }
+    // Sealed fields are opened from the certificate as proven: its issuing
+    // authority signed the envelope, so a node cannot swap in names it
+    // sealed itself (anyone can encrypt to an authority's public key).
+    let opened = match (extras.key, &verdict) {
+        (Some(key), crate::Verdict::Authentic(v)) => {
+            let opened = super::seal::open(&v.certificate, key)?;
+            if let Some(path) = extras.document_out {
+                Document::of(&number, &opened).write(path)?;
+                notes.push(format!("wrote the document {}", path.display()));
+            }
+            Some(opened)
+        }
+        _ => None,
+    };
     let value = serde_json::to_value(&verdict).unwrap_or(Value::Null);
-    let value = serde_json::json!({ "number": number, "verdict": value, "notes": notes });
-    out.show(&value, || verdict_text(&number, &verdict, &notes));
+    let value = serde_json::json!({
+        "number": number,
+        "verdict": value,
+        "notes": notes,
+        "opened": opened.as_ref().map(|o| Document::of(&number, o)),
+    });
+    out.show(&value, || {
+        let mut text = verdict_text(&number, &verdict, &notes);
+        if let (Some(o), crate::Verdict::Authentic(v)) = (&opened, &verdict) {
+            text.push_str("\n  sealed fields, opened from the proven record:\n");
+            text.push_str(&super::seal::describe_opened(
+                o,
+                v.certificate.parties.sealed().is_some(),
+            ));
+        }
+        text
+    });
     match verdict.exit_code() {
         0 => Ok(()),
         code => Err(CliError::Exit(code as u8)),
