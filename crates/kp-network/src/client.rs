@@ -7,6 +7,7 @@ use kp_types::PublicKey;
 use libp2p::request_response::InboundRequestId;
 use libp2p::{Multiaddr, PeerId};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -138,6 +139,8 @@ pub(crate) enum Command {
 /// bounded command channel (backpressure), then for the loop's answer.
 #[derive(Clone, Debug)]
 pub struct NetClient {
+    /// libp2p's metrics (bandwidth, connections, gossipsub, identify, ping).
+    pub(crate) metrics: Arc<prometheus_client::registry::Registry>,
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) peer_id: PeerId,
     pub(crate) message_bytes_max: usize,
@@ -150,6 +153,14 @@ pub struct NetClient {
 const REPLY_SLACK: Duration = Duration::from_secs(2);
 
 impl NetClient {
+    /// libp2p's metrics in the OpenMetrics text format, without the final
+    /// `# EOF` line (the node appends them to its own).
+    pub fn encode_metrics(&self, out: &mut String) {
+        if prometheus_client::encoding::text::encode_registry(out, &self.metrics).is_err() {
+            out.push_str("# libp2p metrics could not be encoded\n");
+        }
+    }
+
     /// This node's peer id.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id

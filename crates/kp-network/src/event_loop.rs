@@ -75,6 +75,8 @@ struct EventLoop {
     direct_inbound_dropped: Arc<AtomicU64>,
     redial_delay_min: Duration,
     stats: NetStats,
+    /// libp2p's metrics, registered in the registry the client encodes.
+    metrics: libp2p::metrics::Metrics,
 }
 
 type PendingReply = Result<Vec<u8>, NetworkError>;
@@ -92,6 +94,9 @@ pub async fn start(
     let peer_id = keypair.public().to_peer_id();
     let behaviour = build_behaviour(&config, &keypair, &allowed)?;
     let idle = config.idle_connection_timeout;
+    // libp2p's own metrics: bytes in and out per protocol, connections,
+    // gossipsub, identify and ping (`libp2p_*` in the node's /metrics).
+    let mut registry = prometheus_client::registry::Registry::default();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -100,10 +105,13 @@ pub async fn start(
             yamux::Config::default,
         )
         .map_err(|source| NetworkError::Noise { source })?
+        .with_bandwidth_metrics(&mut registry)
         .with_behaviour(move |_| behaviour)
         .map_err(|never| match never {})?
         .with_swarm_config(|swarm_config| swarm_config.with_idle_connection_timeout(idle))
         .build();
+    let metrics = libp2p::metrics::Metrics::new(&mut registry);
+    let registry = Arc::new(registry);
     let topics = Topic::ALL.map(|topic| (topic, topic.gossip_topic(&config.chain_id).hash()));
     for topic in Topic::ALL {
         swarm
@@ -178,12 +186,14 @@ pub async fn start(
         direct_inbound,
         direct_inbound_dropped,
         redial_delay_min: config.redial_delay_min,
+        metrics,
         stats: NetStats::default(),
     };
     event_loop.wait_listening().await?;
     info!(%peer_id, addresses = ?event_loop.listen_addrs, "network listening");
     tokio::spawn(event_loop.run());
     let client = NetClient {
+        metrics: registry,
         commands: command_sender,
         peer_id,
         message_bytes_max: config.message_bytes_max,
@@ -257,6 +267,7 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.record_metrics(&event);
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 debug!(%address, "listening");
@@ -303,6 +314,19 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Direct(())) => {}
             SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => trace!(?event, "identify"),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => self.on_ping(event),
+            _ => {}
+        }
+    }
+
+    /// Counts the event in libp2p's metrics (connections, and the events of
+    /// the behaviours libp2p-metrics knows).
+    fn record_metrics(&self, event: &SwarmEvent<BehaviourEvent>) {
+        use libp2p::metrics::Recorder;
+        self.metrics.record(event);
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => self.metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => self.metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(e)) => self.metrics.record(e),
             _ => {}
         }
     }

@@ -359,7 +359,8 @@ pub trait Backend: Send + Sync + 'static {
     fn ready_block_age_max_ms(&self) -> u64 {
         HEALTH_BLOCK_AGE_MAX_MS
     }
-    /// Prometheus text exposition of the node's metrics.
+    /// The node's metrics in the OpenMetrics text format, without the
+    /// final `# EOF` line: the server appends its own RPC metrics, then it.
     fn metrics(&self) -> String;
 }
 

@@ -418,9 +418,9 @@ pub fn document() -> Value {
     paths.insert(
         "/metrics".into(),
         json!({"get": {
-            "summary": "Prometheus metrics: height, round, peers, mempool, transactions decided and rejected by reason, block commit time",
+            "summary": "Metrics in the OpenMetrics text format: height, round, peers, mempool, transactions decided and refused by reason, histograms of block commit time, block interval, submit-to-decide and RPC latency per route, process figures, libp2p's own metrics (docs/operations.md)",
             "responses": {
-                "200": {"description": "text exposition format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "200": {"description": "OpenMetrics 1.0 text", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}},
                 "503": error_response("too many requests in flight")
             }
         }}),

@@ -324,6 +324,16 @@ async fn events_stream_and_metrics() {
         .await
         .unwrap();
     assert!(text.contains("kpledger_height 7"));
+    // The RPC's own latencies, by route template (never the raw path),
+    // and one final EOF line.
+    assert!(
+        text.contains(
+            "kpledger_rpc_request_duration_seconds_count{method=\"GET\",route=\"/v1/events\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert_eq!(text.matches("# EOF").count(), 1);
 }
 
 /// Reads the event stream at `path` (with `last_event_id` as the header)

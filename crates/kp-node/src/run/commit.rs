@@ -26,7 +26,9 @@ impl Node {
         elapsed: Duration,
     ) -> Result<(), NodeError> {
         let height = block.header.height;
-        self.shared.metrics.record_block(&receipt.receipts, elapsed);
+        self.shared
+            .metrics
+            .record_block(block.header.time, &receipt.receipts, elapsed);
         tracing::info!(
             height,
             txs = block.txs.len(),

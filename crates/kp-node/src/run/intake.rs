@@ -95,6 +95,10 @@ impl Node {
                 }
             })?;
         if let Some(tx) = outgoing {
+            // Submitted through this node's RPC: timed until decided.
+            self.shared
+                .metrics
+                .submitted(hash, std::time::Instant::now());
             self.queue_gossip(tx).await;
         }
         Ok(hash)

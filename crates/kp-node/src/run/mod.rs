@@ -386,7 +386,7 @@ impl Node {
             events,
             recent_events: Default::default(),
             ready_block_age_max_ms: config.rpc.ready_block_age_max_s.saturating_mul(1000),
-            metrics: Default::default(),
+            metrics: crate::backend::Metrics::new(Some(net.clone())),
         });
         let listener = tokio::net::TcpListener::bind(&config.rpc.listen)
             .await

@@ -4,6 +4,7 @@
 mod node;
 mod reads;
 mod submission;
+mod timing;
 mod web;
 
 use crate::access::{self, AccessPolicy, Anonymous, Caller, Need};
@@ -38,6 +39,7 @@ struct AppState {
     sse: Arc<Semaphore>,
     access: Arc<AccessPolicy>,
     limiter: Option<Arc<Limiter>>,
+    rpc_metrics: Arc<timing::RpcMetrics>,
 }
 
 /// Keyed GCRA limiter: one cell bucket per token id or client address.
@@ -64,6 +66,7 @@ pub fn router(backend: Arc<dyn Backend>, access: Arc<AccessPolicy>) -> Router {
         sse: Arc::new(Semaphore::new(SSE_SUBSCRIBERS_MAX)),
         access,
         limiter,
+        rpc_metrics: Arc::new(timing::RpcMetrics::new()),
     };
     let in_flight = Arc::new(Semaphore::new(REQUESTS_IN_FLIGHT_MAX));
     // Public: what anyone the node serves may call. Signed writes are safe
@@ -116,6 +119,10 @@ pub fn router(backend: Arc<dyn Backend>, access: Arc<AccessPolicy>) -> Router {
         .merge(operator)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(
+            state.rpc_metrics.clone(),
+            timing::time_request,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(in_flight, limit_in_flight))
         .with_state(state)

@@ -175,10 +175,18 @@ pub(super) async fn events(
         .into_response())
 }
 
+/// `GET /metrics`: the node's metrics, then the RPC's, in the OpenMetrics
+/// text format.
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+    let mut text = state.backend.metrics();
+    state.rpc_metrics.encode(&mut text);
+    text.push_str("# EOF\n");
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.backend.metrics(),
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
     )
         .into_response()
 }
