@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+pub mod ceremony;
 // rpc: the one-command devnet.
 pub mod config;
 pub mod devnet;

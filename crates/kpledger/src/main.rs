@@ -2,6 +2,8 @@
 
 use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, FromArgMatches, Parser, Subcommand};
+mod genesis_cli;
+
 use kp_node::{config, keys, testnet};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,7 +77,7 @@ enum Command {
     /// Genesis files: check one as a node would, print its hash.
     Genesis {
         #[command(subcommand)]
-        command: GenesisCommand,
+        command: genesis_cli::GenesisCommand,
     },
     /// Hold a key in a process of its own and sign, over a Unix socket
     /// (owner-only), the transactions the CLI sends with `--remote-signer
@@ -252,29 +254,6 @@ fn run_token(command: TokenCommand) -> Result<(), String> {
             Ok(())
         }
     }
-}
-
-#[derive(Subcommand)]
-enum GenesisCommand {
-    /// Check a genesis file against every rule a node applies when it
-    /// starts; print its chain id, members and hash (exit status 1 if it
-    /// fails).
-    Validate {
-        /// The genesis file.
-        file: PathBuf,
-    },
-    /// Print the hash of a genesis file: what every node of the network must
-    /// share, and what a light client trusts.
-    Hash {
-        /// The genesis file.
-        file: PathBuf,
-    },
-}
-
-fn load_genesis(file: &std::path::Path) -> Result<kp_api::Genesis, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    kp_api::Genesis::from_toml(&text).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 #[derive(Subcommand)]
@@ -470,58 +449,7 @@ fn run(cli: Cli) -> Result<(), String> {
             chain_id,
             allow,
         } => run_signer(&key, &socket, chain_id, allow),
-        Command::Genesis {
-            command: GenesisCommand::Validate { file },
-        } => {
-            let genesis = load_genesis(&file)?;
-            let count = |kind: kp_types::ParticipantKind| {
-                genesis
-                    .participants
-                    .iter()
-                    .filter(|p| p.kind == kind)
-                    .count()
-            };
-            println!(
-                "{}: valid
-chain {}  governments {}  trading entities {}  observers {}  authorities {}
-hash {}",
-                file.display(),
-                genesis.chain_id,
-                count(kp_types::ParticipantKind::Government),
-                count(kp_types::ParticipantKind::TradingEntity),
-                count(kp_types::ParticipantKind::Observer),
-                genesis.authorities.len(),
-                genesis.hash()
-            );
-            // How far the members' keys are apart (ADR 0008): a government
-            // key that is the node key is the form of a genesis written
-            // before the roles were split.
-            let governments: Vec<_> = genesis
-                .participants
-                .iter()
-                .filter(|p| p.kind == kp_types::ParticipantKind::Government)
-                .collect();
-            let apart = governments
-                .iter()
-                .filter(|p| p.government_key != p.node_key)
-                .count();
-            let recovery = governments
-                .iter()
-                .filter(|p| p.recovery_key.is_some())
-                .count();
-            println!(
-                "government keys apart from node keys: {apart} of {}  recovery keys: {recovery} of {}",
-                governments.len(),
-                governments.len()
-            );
-            Ok(())
-        }
-        Command::Genesis {
-            command: GenesisCommand::Hash { file },
-        } => {
-            println!("{}", load_genesis(&file)?.hash());
-            Ok(())
-        }
+        Command::Genesis { command } => genesis_cli::run(command),
         Command::Testnet {
             validators,
             observers,
