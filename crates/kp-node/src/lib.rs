@@ -13,5 +13,6 @@ pub mod devnet_tls;
 pub mod keys;
 pub mod rpc_tokens;
 pub mod run;
+pub mod snapshot;
 pub mod table;
 pub mod testnet;

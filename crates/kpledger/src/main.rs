@@ -74,7 +74,15 @@ enum Command {
         #[arg(long)]
         plain: bool,
     },
-    /// Genesis files: check one as a node would, print its hash.
+    /// Backups of a node's chain: export from a stopped node, import into
+    /// an empty data directory (every block is verified again on import).
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
+    /// Genesis files: check one as a node would, print its hash, and the
+    /// ceremony that makes one (init, add-participant, add-authority,
+    /// sign, verify-signatures).
     Genesis {
         #[command(subcommand)]
         command: genesis_cli::GenesisCommand,
@@ -277,12 +285,82 @@ enum KeysCommand {
 
 /// The commands that talk to a node, by path below `kpledger`: those that
 /// take the client options (`--node`, `--json`, ...).
+#[derive(Subcommand)]
+enum SnapshotCommand {
+    /// Write the node's decided chain (blocks and commit certificates, with
+    /// a blake3 checksum) to a file. The node must be stopped.
+    Export {
+        /// The node's config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The snapshot file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rebuild the node's store from a snapshot, verifying every block's
+    /// commit certificate and every transaction again, into an empty data
+    /// directory; a refused snapshot changes nothing. Then start the node:
+    /// it syncs the blocks decided since from its peers.
+    Import {
+        /// The node's config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The snapshot file.
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+    },
+}
+
+fn snapshot(command: SnapshotCommand) -> Result<(), String> {
+    let load = |path: &std::path::Path| -> Result<_, String> {
+        let config = config::NodeConfig::load(path).map_err(|e| e.to_string())?;
+        let genesis = genesis_cli::load_genesis(&config.node.genesis)?;
+        Ok((config, genesis))
+    };
+    let (verb, summary) = match command {
+        SnapshotCommand::Export { config, out } => {
+            let (config, genesis) = load(&config)?;
+            let summary =
+                kp_node::snapshot::export(&config, &genesis, &out).map_err(|e| e.to_string())?;
+            (format!("exported to {}", out.display()), summary)
+        }
+        SnapshotCommand::Import { config, input } => {
+            let (config, genesis) = load(&config)?;
+            let summary =
+                kp_node::snapshot::import(&config, &genesis, &input).map_err(|e| e.to_string())?;
+            let verb = format!(
+                "imported into {} (every block verified)",
+                config.node.data_dir.display()
+            );
+            (verb, summary)
+        }
+    };
+    println!(
+        "{verb}: chain {} height {} ({} transactions, {} bytes)\nblock {}\nstate root {}",
+        summary.header.chain_id,
+        summary.header.height,
+        summary.txs,
+        summary.bytes,
+        summary.header.block_hash,
+        summary.header.state_root
+    );
+    Ok(())
+}
+
 fn is_client_path(path: &[&str]) -> bool {
     match path {
         ["keys", rest @ ..] => matches!(rest, ["rotate" | "recover" | "cancel-recovery", ..]),
         [first, ..] => !matches!(
             *first,
-            "testnet" | "genesis" | "node" | "devnet" | "completions" | "man" | "signer" | "rpc"
+            "testnet"
+                | "genesis"
+                | "snapshot"
+                | "node"
+                | "devnet"
+                | "completions"
+                | "man"
+                | "signer"
+                | "rpc"
         ),
         [] => false,
     }
@@ -450,6 +528,7 @@ fn run(cli: Cli) -> Result<(), String> {
             allow,
         } => run_signer(&key, &socket, chain_id, allow),
         Command::Genesis { command } => genesis_cli::run(command),
+        Command::Snapshot { command } => snapshot(command),
         Command::Testnet {
             validators,
             observers,
