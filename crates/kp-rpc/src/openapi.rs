@@ -409,7 +409,15 @@ pub fn document() -> Value {
                 param("Last-Event-ID", "header", "resume after this event id", false)
             ],
             "responses": {
-                "200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                "200": {"description": "text/event-stream: each event has a name (event), an id (except lagged) and JSON data", "content": {"text/event-stream": {"schema": {
+                    "type": "object",
+                    "required": ["event", "data"],
+                    "properties": {
+                        "event": {"type": "string", "enum": ["block", "certificate", "resolution", "seizure", "lagged"]},
+                        "id": {"type": "string", "pattern": "^[0-9]+\\.[0-9]+$"},
+                        "data": {"type": "string", "contentMediaType": "application/json"}
+                    }
+                }}}},
                 "400": error_response("unknown-parameter"),
                 "503": error_response("unavailable: too many open streams")
             }
