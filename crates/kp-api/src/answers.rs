@@ -173,6 +173,21 @@ pub struct NodeStatus {
     /// and is still far behind the network (see `/v1/health`).
     #[serde(default)]
     pub catching_up: bool,
+    /// Each validator of the next height with the last height whose commit
+    /// certificate this node applied carries its precommit (`null`: none
+    /// since this node started). The dashboard's "last seen" of validators.
+    #[serde(default)]
+    pub validators_seen: Vec<ValidatorSeen>,
+}
+
+/// A validator and the last height it was seen signing a commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorSeen {
+    /// Its Participant code.
+    pub participant: String,
+    /// The last height whose commit certificate holds its signature, as
+    /// this node applied it since it started.
+    pub last_signed_height: Option<u64>,
 }
 
 /// Every API error's body (HTTP 4xx and 5xx):
