@@ -18,6 +18,7 @@
     participants: [],
     status: null,
     lastEventId: null,
+    pending: 0,
     timers: {},
   };
 
@@ -122,6 +123,9 @@
         api("/v1/health/ready").catch((e) => ({ ok: false, problems: [e.message] })),
       ]);
       state.status = s;
+      // The header's node line (common.js writes it once) follows the chain.
+      const line = slot("node-status");
+      if (line) line.textContent = `${s.node} · ${s.chain_id} · height ${s.height}`;
       const age = s.block_time_ms ? Math.max(0, Date.now() - s.block_time_ms) : null;
       const body = [
         facts([
@@ -278,6 +282,7 @@
         if (!page.next) break;
         after = page.next;
       }
+      state.pending = items.filter((r) => outcomeOf(r).kind === "pending").length;
       if (!items.length) {
         fill("resolutions-body", el("p", { class: "muted" }, "No resolution has been proposed."));
         return;
@@ -522,6 +527,10 @@
     switch (kind) {
       case "block":
         soon("health", 1000, loadHealth);
+        // A signature that does not complete a resolution makes no event
+        // of its own: a block with transactions while one is pending may
+        // hold one, so the pending ones are read again.
+        if (data && data.txs > 0 && state.pending > 0) soon("resolutions", 200, loadResolutions);
         break;
       case "resolution":
         soon("resolutions", 200, loadResolutions);
