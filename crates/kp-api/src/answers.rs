@@ -536,14 +536,30 @@ mod tests {
             round: 1,
             block_time_ms: 1_796_540_400_000,
             catching_up: true,
+            validators_seen: vec![
+                ValidatorSeen {
+                    participant: "BW".into(),
+                    last_signed_height: Some(12),
+                },
+                ValidatorSeen {
+                    participant: "EU".into(),
+                    last_signed_height: None,
+                },
+            ],
         };
         round_trip(&status);
         let mut json = serde_json::to_value(&status).unwrap();
+        assert_eq!(
+            json["validators_seen"][1]["last_signed_height"],
+            serde_json::Value::Null
+        );
         let map = json.as_object_mut().unwrap();
         map.remove("block_time_ms");
         map.remove("catching_up");
+        map.remove("validators_seen");
         let older: NodeStatus = serde_json::from_value(json).unwrap();
         assert_eq!((older.block_time_ms, older.catching_up), (0, false));
+        assert!(older.validators_seen.is_empty());
     }
 
     #[test]

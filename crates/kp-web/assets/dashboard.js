@@ -147,7 +147,7 @@
           return el(
             "tr",
             { class: behind !== null && behind <= 2 ? "" : "flagged" },
-            el("th", { scope: "row" }, v.participant),
+            el("th", { scope: "row" }, behind !== null && behind <= 2 ? v.participant : `${v.participant} (behind)`),
             el("td", {}, seen ? String(v.last_signed_height) : "not since this node started"),
             el("td", {}, behind === null ? "—" : String(behind)),
           );
