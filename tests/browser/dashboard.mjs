@@ -40,9 +40,11 @@ scenario(async ([base, bin, dir]) => {
   check(base && bin && dir, "usage: dashboard.mjs BASE_URL KPLEDGER_BIN NETWORK_DIR");
   await withBrowser(async (browser) => {
     const page = await newPage(browser);
-    const response = await page.goto(`${base}/web/dashboard.html`);
-    check(response && response.status() === 200, `GET /web/dashboard.html answered ${response && response.status()}`);
-    // The index page links to the dashboard.
+    // The check page links to the dashboard.
+    await page.goto(`${base}/`);
+    await page.click('nav a[href="/web/dashboard.html"]');
+    await page.waitForURL(`${base}/web/dashboard.html`, WAIT);
+    check(/Dashboard/.test(await page.title()), `title: ${await page.title()}`);
     // Network health: height, and every validator's last signed height.
     await page.waitForSelector("#validators-seen tbody tr", WAIT);
     const seen = await page.$$eval("#validators-seen tbody th", (ths) => ths.map((t) => t.textContent.split(" ")[0]).sort());
