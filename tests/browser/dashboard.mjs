@@ -112,7 +112,7 @@ scenario(async ([base, bin, dir]) => {
     const phone = await newPage(browser, { phone: true });
     await phone.goto(`${base}/web/dashboard.html`);
     await phone.waitForSelector(`article.resolution[data-id="${id}"]`, WAIT);
-    await phone.waitForSelector("#mirror-table", WAIT).catch(() => {});
+    await phone.waitForSelector("#stats-table", WAIT);
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 0, `the dashboard is ${overflow}px wider than a phone screen`);
     let focused = "";

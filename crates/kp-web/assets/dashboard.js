@@ -49,7 +49,7 @@
     return el("p", { class: "error-box" }, `${what} could not be read: ${e.message}`);
   }
 
-  /** Runs `fn` at most once per `ms` for bursts of events (the last call wins). */
+  /** Runs `fn` once, `ms` after the first call of a burst (later calls of the burst join it). */
   function soon(name, ms, fn) {
     if (state.timers[name]) return;
     state.timers[name] = setTimeout(() => {
@@ -338,7 +338,9 @@
 
   /** Grouped bars: one group per period, one bar per flow. */
   function chart(answers, measure) {
-    const W = 640, H = 240, left = 64, bottom = 28, top = 10;
+    // As wide as its box (at most 640 units), so that labels stay legible on a phone.
+    const W = Math.round(Math.min(640, Math.max(320, slot("stats-body").clientWidth || 640)));
+    const H = 240, left = 64, bottom = 28, top = 10;
     const values = answers.map((a) => FLOWS.map((f) => amount(a.statistics[f] && a.statistics[f][measure])));
     const max = Math.max(1, ...values.flat());
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-labelledby": "chart-title" });
