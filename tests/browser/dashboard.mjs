@@ -4,8 +4,14 @@
 // signature bar moves, live through /v1/events, as the governments sign
 // it one by one with the CLI, until it is adopted and its sanction shows.
 //
-// Usage: node dashboard.mjs BASE_URL KPLEDGER_BIN NETWORK_DIR
-// (NETWORK_DIR holds nodeI/node.key of validators 0-3: BW, EU, AE, IN).
+// With a participant token saved in the page, the events come through the
+// page's fetch reader (EventSource cannot send a token) and another
+// resolution shows up live; BW's quarters are refused to the EU's token
+// and the page shows the published half-years instead, saying why.
+//
+// Usage: node dashboard.mjs BASE_URL KPLEDGER_BIN NETWORK_DIR EU_TOKEN
+// (NETWORK_DIR holds nodeI/node.key of validators 0-3: BW, EU, AE, IN;
+// EU_TOKEN is a participant:EU bearer token of the node at BASE_URL).
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { withBrowser, newPage, check, noErrors, screenshot, scenario } from "./lib.mjs";
@@ -36,8 +42,8 @@ async function waitForBar(page, id, signed, outcome) {
   }, id);
 }
 
-scenario(async ([base, bin, dir]) => {
-  check(base && bin && dir, "usage: dashboard.mjs BASE_URL KPLEDGER_BIN NETWORK_DIR");
+scenario(async ([base, bin, dir, euToken]) => {
+  check(base && bin && dir && euToken, "usage: dashboard.mjs BASE_URL KPLEDGER_BIN NETWORK_DIR EU_TOKEN");
   await withBrowser(async (browser) => {
     const page = await newPage(browser);
     // The check page links to the dashboard.
@@ -103,10 +109,30 @@ scenario(async ([base, bin, dir]) => {
     const denied = await page.textContent("#health-body .denied");
     check(/401/.test(denied) && /Paste a token/.test(denied), `refusal shown: ${denied}`);
     await page.waitForFunction(() => /refused \(401\)/.test(document.getElementById("live-state").textContent), null, WAIT);
+
+    // The EU's participant token: live events through the page's own
+    // reader, and BW's figures as published (half-years, totals).
+    await page.fill("#token", euToken);
+    await page.click("#token-form button[type=submit]");
+    await page.waitForFunction(() => /with the saved token/.test(document.getElementById("live-state").textContent), null, WAIT);
+    await page.waitForSelector("#validators-seen", WAIT);
+    await page.selectOption("#stats-participant", "BW");
+    await page.selectOption("#stats-granularity", "quarter");
+    await page.click("#stats-form button[type=submit]");
+    await page.waitForFunction(() => /published half-years/.test(document.getElementById("stats-body").textContent), null, WAIT);
+    const published = await page.textContent("#stats-body");
+    check(/participant:BW/.test(published) && /per-partner figures/.test(published), `published view: ${published}`);
+    const lifted = cli(bin, base, ["resolution", "propose", "--key", key(1), "--title", "Lift the export ban on AE", "lift-sanction", "AE"]);
+    const liftId = (lifted.split("\n").find((l) => l.startsWith("resolution id ")) || "").slice("resolution id ".length).trim();
+    bar = await waitForBar(page, liftId, 1, "pending");
+    check(bar.signed.join() === "EU", `the lifting resolution's bar: ${JSON.stringify(bar)}`);
+    const liveLog = await page.textContent("#live-log");
+    check(/resolution: resolution-proposed/.test(liveLog), `live log with the token: ${liveLog}`);
+
     await page.click("#token-forget");
     await page.waitForSelector("#validators-seen", WAIT);
-    // 401s are what the check provoked: the console logs them as failed loads.
-    noErrors(page, ["401", "Unauthorized"]);
+    // 401s and 403s are what the checks provoked: the console logs them as failed loads.
+    noErrors(page, ["401", "403", "Unauthorized", "Forbidden"]);
 
     // A phone: one column, nothing wider than the screen, the token field reachable by keyboard.
     const phone = await newPage(browser, { phone: true });

@@ -39,11 +39,24 @@ fn the_dashboard_shows_figures_and_a_signature_bar_that_moves_as_governments_sig
         .parent()
         .expect("network dir")
         .to_path_buf();
+    // A participant token: the scenario reads the events with it.
+    let config = cluster.nodes[0].dir.join("node.toml");
+    let eu_token = run_ok(&[
+        "rpc",
+        "token",
+        "create",
+        "--scope",
+        "participant:EU",
+        "--config",
+        path_str(&config),
+    ])
+    .trim()
+    .to_string();
     let env = screenshot_env();
     let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     run_scenario(
         "dashboard.mjs",
-        &[&base, path_str(&bin), path_str(&net)],
+        &[&base, path_str(&bin), path_str(&net), &eu_token],
         &envs,
     );
 }
