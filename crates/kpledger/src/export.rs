@@ -199,6 +199,31 @@ pub fn date_range(from: &str, to: &str) -> Result<(Date, Date), ExportCliError> 
     Ok((first, last))
 }
 
+/// Attempts at one request the node answered 429 (over this client's
+/// rate) or 503 (busy): an export makes one request per Participant and
+/// period, which can pass a per-client rate.
+const ATTEMPTS_MAX: u32 = 6;
+
+/// `GET path`, waiting and trying again (1, 2, 4, 8, 8 s) while the node
+/// says to retry.
+fn get(client: &Client, path: &str) -> Result<Value, ExportCliError> {
+    let mut wait = std::time::Duration::from_secs(1);
+    for attempt in 1..=ATTEMPTS_MAX {
+        match client.get(path) {
+            Err(ClientError::Api {
+                status: 429 | 503, ..
+            }) if attempt < ATTEMPTS_MAX => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_secs(8));
+            }
+            other => return Ok(other?),
+        }
+    }
+    Err(ExportCliError::Answer(format!(
+        "{path}: no answer after {ATTEMPTS_MAX} attempts"
+    )))
+}
+
 fn columns(spec: &[(&'static str, Kind)]) -> Vec<Column> {
     spec.iter()
         .map(|(name, kind)| Column { name, kind: *kind })
@@ -260,7 +285,7 @@ fn statistics(
     let codes: Vec<String> = match participant {
         Some(code) => vec![code.to_string()],
         None => {
-            let list = client.get("/v1/participants")?;
+            let list = get(client, "/v1/participants")?;
             list["items"]
                 .as_array()
                 .ok_or_else(|| ExportCliError::Answer("/v1/participants without items".into()))?
@@ -273,7 +298,7 @@ fn statistics(
     let mut table = Table::new(columns(STATISTICS_COLUMNS));
     for code in &codes {
         for period in periods {
-            let answer = client.get(&format!("/v1/statistics/{code}?period={period}"))?;
+            let answer = get(client, &format!("/v1/statistics/{code}?period={period}"))?;
             statistics_rows(&mut table, &answer)?;
         }
     }
@@ -388,7 +413,7 @@ fn certificates(
                 if let Some(a) = &after {
                     query.push_str(&format!("&after={a}"));
                 }
-                let page = client.get(&format!("/v1/certificates?{query}"))?;
+                let page = get(client, &format!("/v1/certificates?{query}"))?;
                 for item in page["items"].as_array().into_iter().flatten() {
                     let issued = item["certificate"]["issued_on"]
                         .as_str()
