@@ -426,3 +426,82 @@ pub fn assert_same_chain(cluster: &Cluster, which: &[usize], up_to: u64) {
         );
     }
 }
+
+/// A certificate file for `kpledger cert issue --file`: `number` from
+/// `from` (its authority `FROM-KPA`) to `to`, issued today, one line of
+/// `carats` of HS 7102.31 worth 2,500,000.00 USD in 3 parcels.
+pub fn certificate_file_toml(number: &str, from: &str, to: &str, carats: &str) -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64;
+    let issued = kp_types::Timestamp(now_ms).date();
+    format!(
+        r#"number = "{number}"
+exporting = "{from}"
+issuing_authority = "{from}-KPA"
+importing = "{to}"
+destination = "BE"
+origin = {{ countries = ["{from}"] }}
+issued_on = "{issued}"
+expires_on = "{expires}"
+details = "Invoice DB-2026-118, \"sawables\"; 3 parcels"
+
+[exporter]
+name = "Debswana Diamond Company"
+address = "Plot 64288, Airport Road, Gaborone"
+
+[importer]
+name = "Antwerp Rough Traders BV"
+address = "Hoveniersstraat 2, 2018 Antwerp"
+
+[[lines]]
+hs_code = "7102.31"
+carats = "{carats}"
+value_usd = "2500000.00"
+parcels = 3
+"#,
+        expires = issued.plus_days(30)
+    )
+}
+
+/// On a plain 4-validator cluster: BW issues BW2026000001 (1251.50 ct) and
+/// BW2026000002 (1252.50 ct) to the EU, and the EU confirms the first with
+/// 1000.00 ct received (a mirror mismatch), all through the CLI at node 0.
+pub fn issue_two_bw_certificates(cluster: &Cluster) {
+    let node = format!("http://{}", cluster.nodes[0].rpc);
+    let dir = cluster.dir.path();
+    for (n, carats) in [("1", "1251.50"), ("2", "1252.50")] {
+        let number = format!("BW202600000{n}");
+        let file = dir.join(format!("{number}.toml"));
+        std::fs::write(&file, certificate_file_toml(&number, "BW", "EU", carats))
+            .expect("write certificate file");
+        let key = cluster.nodes[0].dir.join("authority.key");
+        let out = kpledger_at(
+            &node,
+            &[
+                "cert",
+                "issue",
+                "--key",
+                path_str(&key),
+                "--file",
+                path_str(&file),
+            ],
+        );
+        assert!(out.status.success(), "{}", all_output(&out));
+    }
+    let eu_key = cluster.nodes[1].dir.join("authority.key");
+    let out = kpledger_at(
+        &node,
+        &[
+            "cert",
+            "confirm",
+            "BW2026000001",
+            "--key",
+            path_str(&eu_key),
+            "--carats",
+            "1000.00",
+        ],
+    );
+    assert!(out.status.success(), "{}", all_output(&out));
+}

@@ -173,6 +173,21 @@ pub struct NodeStatus {
     /// and is still far behind the network (see `/v1/health`).
     #[serde(default)]
     pub catching_up: bool,
+    /// Each validator of the next height with the last height whose commit
+    /// certificate this node applied carries its precommit (`null`: none
+    /// since this node started). The dashboard's "last seen" of validators.
+    #[serde(default)]
+    pub validators_seen: Vec<ValidatorSeen>,
+}
+
+/// A validator and the last height it was seen signing a commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorSeen {
+    /// Its Participant code.
+    pub participant: String,
+    /// The last height whose commit certificate holds its signature, as
+    /// this node applied it since it started.
+    pub last_signed_height: Option<u64>,
 }
 
 /// Every API error's body (HTTP 4xx and 5xx):
@@ -521,14 +536,30 @@ mod tests {
             round: 1,
             block_time_ms: 1_796_540_400_000,
             catching_up: true,
+            validators_seen: vec![
+                ValidatorSeen {
+                    participant: "BW".into(),
+                    last_signed_height: Some(12),
+                },
+                ValidatorSeen {
+                    participant: "EU".into(),
+                    last_signed_height: None,
+                },
+            ],
         };
         round_trip(&status);
         let mut json = serde_json::to_value(&status).unwrap();
+        assert_eq!(
+            json["validators_seen"][1]["last_signed_height"],
+            serde_json::Value::Null
+        );
         let map = json.as_object_mut().unwrap();
         map.remove("block_time_ms");
         map.remove("catching_up");
+        map.remove("validators_seen");
         let older: NodeStatus = serde_json::from_value(json).unwrap();
         assert_eq!((older.block_time_ms, older.catching_up), (0, false));
+        assert!(older.validators_seen.is_empty());
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub fn document() -> Value {
     paths.insert(
         "/v1/status".into(),
         get_op(
-            "Chain, height, last block, peers, validators, mempool, round",
+            "Chain, height, last block, peers, validators, mempool, round, and validators_seen: each validator of the next height with the last height whose commit certificate this node applied carries its signature (null: none since the node started)",
             vec![],
             ok_json(
                 "status",

@@ -58,6 +58,9 @@ pub static ASSETS: &[Asset] = &[
     asset!("style.css", CSS),
     asset!("common.js", JS),
     asset!("icon.svg", "image/svg+xml"),
+    asset!("dashboard.html", HTML),
+    asset!("dashboard.css", CSS),
+    asset!("dashboard.js", JS),
 ];
 
 /// The page served at `/`: the certificate check.

@@ -8,6 +8,8 @@ use kp_node::{config, keys, testnet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod export;
+
 /// A node frees on one thread much of what another allocated (decoded
 /// blocks, store pages); mimalloc handles that without the arena
 /// consolidation that glibc malloc spent a third of the sync thread on
@@ -139,6 +141,14 @@ enum Command {
     Rpc {
         #[command(subcommand)]
         command: RpcCommand,
+    },
+    /// Write the figures the caller's scope may read, for analysts:
+    /// `kpledger export statistics --format parquet --from 2026Q1 --to
+    /// 2026Q4 --out stats.parquet` (CSV or Parquet; DuckDB and pandas read
+    /// both).
+    Export {
+        #[command(subcommand)]
+        command: export::ExportCommand,
     },
     #[command(flatten)]
     Client(kp_client::cli::ClientCommand),
@@ -423,6 +433,7 @@ fn main() -> ExitCode {
     let talks_to_a_node = matches!(
         cli.command,
         Command::Client(_)
+            | Command::Export { .. }
             | Command::Keys {
                 command: KeysCommand::Ledger(_)
             }
@@ -597,6 +608,18 @@ fn run(cli: Cli) -> Result<(), String> {
             kp_node::run::run_node_with(&config, log_format).map_err(|e| e.to_string())
         }
         Command::Devnet(args) => kp_node::devnet::run(&args).map_err(|e| e.to_string()),
+        Command::Export { command } => {
+            let client = kp_client::Client::connect(&cli.client.node, &cli.client.connection())
+                .map_err(|e| e.to_string())?;
+            match export::run(&client, command) {
+                // A usage error, as clap's own: exit status 2.
+                Err(e @ export::ExportCliError::Usage(_)) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(2)
+                }
+                other => other.map_err(|e| e.to_string()),
+            }
+        }
         Command::Client(command) => match kp_client::cli::run(&cli.client, command) {
             // The verdict is printed; only the status remains to give.
             Err(kp_client::cli::CliError::Exit(code)) => std::process::exit(i32::from(code)),

@@ -53,6 +53,13 @@ impl Node {
                 }
             }
         }
+        // Who signed this commit; the map keeps current validators only.
+        for signature in &certificate.signatures {
+            self.validators_seen.insert(signature.validator, height);
+        }
+        let validators = self.ledger().validators();
+        self.validators_seen
+            .retain(|key, _| validators.contains(key));
         let members = self.ledger().network_members();
         if members != self.allowed {
             self.allowed = members.clone();

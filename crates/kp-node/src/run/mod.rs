@@ -250,6 +250,9 @@ struct Node {
     allowed: Vec<PublicKey>,
     /// When blocks fetched from peers were last applied.
     last_synced: Option<Instant>,
+    /// The last height whose applied commit certificate each validator
+    /// signed (`/v1/status` `validators_seen`); only current validators.
+    validators_seen: BTreeMap<PublicKey, u64>,
     sync_replies: mpsc::Sender<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
     sync_results: mpsc::Receiver<(PublicKey, Result<Vec<u8>, kp_network::NetworkError>)>,
     /// Permits for block sync answers being read (`serve_blocks`).
@@ -459,6 +462,7 @@ impl Node {
             waiters: BTreeMap::new(),
             allowed,
             last_synced: None,
+            validators_seen: BTreeMap::new(),
             sync_replies,
             sync_results,
             sync_serving: Arc::new(tokio::sync::Semaphore::new(SYNC_SERVE_CONCURRENT)),
@@ -525,6 +529,14 @@ impl Node {
             round: self.replica.consensus().round(),
             block_time_ms: ledger.last_block_time().0,
             catching_up: self.catching_up(),
+            validators_seen: ledger
+                .validator_codes()
+                .into_iter()
+                .map(|(code, key)| kp_api::answers::ValidatorSeen {
+                    participant: code.to_string(),
+                    last_signed_height: self.validators_seen.get(&key).copied(),
+                })
+                .collect(),
         };
         if let Ok(mut slot) = self.shared.status.write() {
             *slot = status;
