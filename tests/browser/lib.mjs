@@ -33,13 +33,16 @@ export async function withBrowser(run) {
   }
 }
 
-/** A new page (phone-size with `phone`) whose script errors fail the scenario. */
-export async function newPage(browser, { phone = false } = {}) {
-  const context = await browser.newContext(
-    phone
-      ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
-      : { viewport: { width: 1280, height: 900 } },
-  );
+/**
+ * A new page (phone-size with `phone`; `scale` device pixels per CSS pixel)
+ * whose script errors fail the scenario.
+ */
+export async function newPage(browser, { phone = false, scale = undefined } = {}) {
+  const options = phone
+    ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
+    : { viewport: { width: 1280, height: 900 } };
+  if (scale) options.deviceScaleFactor = scale;
+  const context = await browser.newContext(options);
   const page = await context.newPage();
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(`page error: ${e.message}`));
