@@ -1,14 +1,17 @@
-// The printable certificate: every Annex I field and a QR code; a picture
-// of that QR code uploaded to the check page opens the check of that
-// certificate, which is AUTHENTIC.
-// Usage: node print.mjs BASE_URL NUMBER
+// The printable certificate of a sealed certificate: every Annex I field,
+// the sealed ones as sealed, and a QR code; a picture of that QR code
+// uploaded to the check page opens the check of that certificate, which is
+// AUTHENTIC, and a code with an altered digest is NOT AUTHENTIC. The
+// exporting officer's document prints the sealed names only if it matches
+// the proven commitment.
+// Usage: node print.mjs BASE_URL NUMBER DOCUMENT ALTERED_DOCUMENT
 import os from "node:os";
 import path from "node:path";
 import fs from "node:fs";
 import { withBrowser, newPage, check, noErrors, screenshot, scenario } from "./lib.mjs";
 
-scenario(async ([base, number]) => {
-  check(base && number, "usage: print.mjs BASE_URL NUMBER");
+scenario(async ([base, number, documentFile, alteredFile]) => {
+  check(base && number && documentFile && alteredFile, "usage: print.mjs BASE_URL NUMBER DOCUMENT ALTERED_DOCUMENT");
   await withBrowser(async (browser) => {
     const page = await newPage(browser, { scale: 2 });
     await page.goto(`${base}/web/print.html?number=${encodeURIComponent(number)}`);
@@ -20,6 +23,8 @@ scenario(async ([base, number]) => {
       "Value (USD)", "Parcels"]) {
       check(sheet.includes(field), `the printed certificate lacks ${field}`);
     }
+    check(/SEALED \(readable by BW-KPA and EU-KPA only\)/.test(sheet), `sealed fields shown as sealed: ${sheet}`);
+    check(/Commitment of the sealed fields/.test(sheet), "the commitment is shown");
     await page.waitForFunction(() => {
       const img = document.getElementById("qr");
       return img && img.complete && img.naturalWidth > 0;
@@ -32,6 +37,15 @@ scenario(async ([base, number]) => {
     await page.emulateMedia({ media: "screen" });
     const qrFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kp-qr-")), "qr.png");
     await page.locator("#qr").screenshot({ path: qrFile });
+    // A document whose names differ from the proven commitment is refused.
+    await page.setInputFiles("#document", alteredFile);
+    await page.waitForFunction(() => /DOCUMENT MISMATCH/.test(document.getElementById("document-status").textContent));
+    check(!(await page.textContent("#sheet")).includes("Not "), "the altered names are not printed");
+    // The exporting officer's document: the names appear.
+    await page.setInputFiles("#document", documentFile);
+    await page.waitForFunction(() => /matches the ledger/.test(document.getElementById("document-status").textContent));
+    const opened = await page.textContent("#sheet");
+    check(/BW Exporter Ltd/.test(opened) && /shown from the loaded document/.test(opened), `opened names: ${opened}`);
     noErrors(page);
 
     // The picture of the QR code, uploaded to the check page.
@@ -45,7 +59,19 @@ scenario(async ([base, number]) => {
     check(shown.includes(number), `the scanned check is of ${number}: ${shown}`);
     check(checkPage.url().includes("code="), `the check opened from the code: ${checkPage.url()}`);
     check((await checkPage.inputValue("#number")) === number, "the number field shows the scanned number");
+    check(/SEALED/.test(shown), "the check page shows the sealed fields as sealed");
     noErrors(checkPage);
+
+    // The same code with another digest: an altered paper.
+    const text = (await page.textContent(".qr p")).trim();
+    const forged = text.replace(/[0-9a-f]{64}$/, "0".repeat(64));
+    const forgedPage = await newPage(browser);
+    await forgedPage.goto(`${base}/?code=${encodeURIComponent(forged)}`);
+    await forgedPage.waitForSelector("#verdict", { timeout: 60000 });
+    const forgedShown = await forgedPage.textContent("#result");
+    check((await forgedPage.getAttribute("#verdict", "data-verdict")) === "not-authentic", `altered paper: ${forgedShown}`);
+    check(/PAPER MISMATCH/.test(forgedShown), `the reason names the paper: ${forgedShown}`);
+    noErrors(forgedPage);
     fs.rmSync(path.dirname(qrFile), { recursive: true, force: true });
   });
 });
