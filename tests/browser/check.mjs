@@ -27,6 +27,13 @@ scenario(async ([base, lying, number, unknown]) => {
     check(/[0-9a-f]{64}/.test(await page.textContent("#genesis-hash")), "the genesis fingerprint is shown");
     check(/What this check trusts/.test(await page.textContent("#trust")), "what the check trusts");
     await screenshot(page, "check-authentic");
+    // Again, from the anchor this browser verified and remembered.
+    const remembered = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("kpledger.trusted.")).length);
+    check(remembered === 1, "the verified anchor is remembered");
+    const again = await verdictOf(page, base, number);
+    check(again === "authentic", `checked again from the remembered anchor: ${again}: ${await page.textContent("#result")}`);
+    const from = await page.getAttribute("#verdict", "data-trusted-height");
+    check(Number(from) > 0, `the second check started from the remembered header, not the genesis (${from})`);
     noErrors(page);
 
     // Keyboard: type the number and press Enter.

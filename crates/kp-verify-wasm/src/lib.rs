@@ -10,10 +10,11 @@
 //!   fingerprint of the genesis the node serves, which the page pins.
 //! * `{"op": "check", "genesis": G, "pinned": HASH?, "number": N, "proof":
 //!   P, "blocks": [LIGHT_BLOCK...], "now_ms": T, "max_age_ms": A, "paper":
-//!   QR_TEXT?}` → either `{"need": H}` (fetch `/v1/light/blocks/H`, add it
+//!   QR_TEXT?, "trust_header": "HEIGHT:HASH"?}` → either `{"need": H}` (fetch `/v1/light/blocks/H`, add it
 //!   to `blocks`, call again; at most [`FETCHES_MAX`] times) or `{"verdict":
-//!   V, "genesis_hash", "chain_id", "digest"?}` with `V` the CLI's `--json`
-//!   verdict.
+//!   V, "genesis_hash", "chain_id", "digest"?, "trusted_height"}` with `V`
+//!   the CLI's `--json` verdict and `trusted_height` where verification
+//!   started (0: the genesis).
 //! * `{"op": "paper", "text": QR_TEXT}` → `{"chain_id", "number", "digest"}`.
 //! * `{"op": "document", "certificate": C, "document": TOML_OR_JSON}` →
 //!   `{"matches": bool, "detail", "fields"?}`: a document (what `cert show
@@ -87,6 +88,12 @@ struct CheckRequest {
     /// The text of a scanned paper's QR code.
     #[serde(default)]
     paper: Option<String>,
+    /// `HEIGHT:HASH`: start from this header instead of the genesis (the
+    /// CLI's `--trust-header`; the page passes the anchor it verified
+    /// last, so that checks keep working past the trust period of the
+    /// genesis validators). Its light block is asked for like any other.
+    #[serde(default)]
+    trust_header: Option<String>,
 }
 
 /// Answers one request (see the crate docs); never panics on bad input.
@@ -162,16 +169,39 @@ fn check(r: CheckRequest) -> Result<Value, RequestError> {
             return Ok(answer(&verdict, None));
         }
     };
-    let mut light = match LightClient::new(
-        TrustedState::from_genesis(&r.genesis),
-        TrustOptions::default(),
-        None,
-    ) {
+    let blocks: BTreeMap<u64, LightBlock> =
+        r.blocks.into_iter().map(|b| (b.header.height, b)).collect();
+    let root = match r.trust_header.as_deref().map(str::trim) {
+        None => TrustedState::from_genesis(&r.genesis),
+        Some(pin) => {
+            let Some((height, hash)) = pin
+                .split_once(':')
+                .and_then(|(h, x)| Some((h.parse::<u64>().ok()?, Hash::from_hex(x)?)))
+            else {
+                let verdict = cannot(format!(
+                    "trusted header {pin:?}: expected HEIGHT:HASH, a height and 64 hex digits"
+                ));
+                return Ok(answer(&verdict, None));
+            };
+            let Some(block) = blocks.get(&height) else {
+                return Ok(json!({ "need": height }));
+            };
+            match TrustedState::from_pinned(&r.genesis.chain_id, genesis_hash, height, hash, block)
+            {
+                Ok(root) => root,
+                Err(e) => {
+                    let verdict = cannot(format!("trusted header {pin}: {e}"));
+                    return Ok(answer(&verdict, None));
+                }
+            }
+        }
+    };
+    // Where verification started: 0 for the genesis, else the trusted header.
+    let trusted_height = root.height;
+    let mut light = match LightClient::new(root, TrustOptions::default(), None) {
         Ok(l) => l,
         Err(e) => return Ok(answer(&cannot(format!("light client: {e}")), None)),
     };
-    let blocks: BTreeMap<u64, LightBlock> =
-        r.blocks.into_iter().map(|b| (b.header.height, b)).collect();
     let mut need = None;
     let mut fetch = |height: u64| match blocks.get(&height) {
         Some(b) => Ok(b.clone()),
@@ -223,7 +253,9 @@ fn check(r: CheckRequest) -> Result<Value, RequestError> {
             };
         }
     }
-    Ok(answer(&verdict, digest))
+    let mut out = answer(&verdict, digest);
+    out["trusted_height"] = json!(trusted_height);
+    Ok(out)
 }
 
 fn check_document(certificate: &Certificate, text: &str) -> Value {

@@ -150,3 +150,28 @@ fn a_document_matches_only_the_proven_fields() {
     }));
     assert_eq!(answer["matches"], false, "{answer}");
 }
+
+#[test]
+fn a_trusted_header_replaces_the_genesis_and_a_wrong_one_cannot_decide() {
+    let mut chain = chain_with("BW2026000001");
+    chain.seal();
+    let block = chain.light_block(1);
+    let pin = format!("1:{}", block.header.hash());
+    // The verifier asks for the pinned header's light block first.
+    let answer = check(&chain, "BW2026000001", json!({ "trust_header": pin }));
+    assert_eq!(answer["need"], 1, "{answer}");
+    let answer = check(
+        &chain,
+        "BW2026000001",
+        json!({ "trust_header": pin, "blocks": [block] }),
+    );
+    assert_eq!(answer["verdict"]["verdict"], "authentic", "{answer}");
+    assert_eq!(answer["trusted_height"], 1, "{answer}");
+    let wrong = format!("1:{}", Hash([4; 32]));
+    let answer = check(
+        &chain,
+        "BW2026000001",
+        json!({ "trust_header": wrong, "blocks": [block] }),
+    );
+    assert_eq!(answer["verdict"]["verdict"], "cannot-decide", "{answer}");
+}

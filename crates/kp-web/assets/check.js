@@ -22,7 +22,10 @@
     const v = result.verdict || {};
     let [word, tone] = VERDICTS[v.verdict] || ["CANNOT DECIDE", "warn"];
     if (v.verdict === "cannot-decide" && /max-age|stale/i.test(v.reason || "")) word = "CANNOT DECIDE / STALE";
-    const box = el("div", { class: `verdict ${tone}`, id: "verdict", "data-verdict": v.verdict || "cannot-decide" },
+    const box = el("div", {
+      class: `verdict ${tone}`, id: "verdict", "data-verdict": v.verdict || "cannot-decide",
+      "data-trusted-height": String(result.trusted_height === undefined ? "" : result.trusted_height),
+    },
       el("p", { class: "word" }, word),
       el("p", {}, `Certificate ${number}`));
     slot.append(box);
@@ -38,7 +41,8 @@
       slot.append(el("h2", {}, "Chain of acts"), certview.acts(v.history));
       if (result.digest) slot.append(el("p", { class: "help" }, `Certificate fingerprint (as on its QR code): ${result.digest}`));
       slot.append(el("p", {}, el("a", { href: `/web/print.html?number=${encodeURIComponent(c.number)}` }, "Printable certificate")));
-      slot.append(el("p", { class: "help" }, "Proven from the genesis by block headers, validator signatures and Merkle proofs; the node's word was not needed."));
+      const from = result.trusted_height ? `from block ${result.trusted_height}, which this browser verified from the genesis before,` : "from the genesis";
+      slot.append(el("p", { class: "help" }, `Proven ${from} by block headers, validator signatures and Merkle proofs; the node's word was not needed.`));
     } else if (v.verdict === "not-found") {
       box.append(el("p", { id: "as-of" }, `The ledger proves that no certificate of this number exists, ${asOf(v)}.`));
       for (const s of v.seizures || []) {

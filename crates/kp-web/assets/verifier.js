@@ -79,21 +79,39 @@ const verifier = (() => {
     } catch (e) {
       return Object.assign(cannot(`the node gave no proof for ${number}: ${e.message}`), { genesis: g });
     }
+    // The anchor this browser verified last (from the same pinned genesis)
+    // is where the next check starts, as the CLI's light store: checks keep
+    // working after the genesis validators' trust period. If it cannot
+    // serve (too old, or the node is far behind it), start from genesis.
+    const trustKey = `kpledger.trusted.${g.hash}`;
+    const remembered = localStorage.getItem(trustKey);
+    let result = await prove(g, number, proof, paper, remembered);
+    if (remembered && result.verdict && result.verdict.verdict === "cannot-decide") {
+      result = await prove(g, number, proof, paper, null);
+    }
+    const v = result.verdict || {};
+    if (v.verdict === "authentic" && g.pinned === g.hash) {
+      localStorage.setItem(trustKey, `${v.as_of_height + 1}:${v.anchor_hash}`);
+    }
+    return Object.assign(result, { genesis: g });
+  }
+
+  async function prove(g, number, proof, paper, trustHeader) {
     const blocks = [];
     for (let round = 0; round <= FETCHES_MAX; round++) {
       const answer = await call({
         op: "check", genesis: g.doc, pinned: g.pinned, number, proof, blocks,
-        now_ms: Date.now(), max_age_ms: MAX_AGE_MS, paper: paper || null,
+        now_ms: Date.now(), max_age_ms: MAX_AGE_MS, paper: paper || null, trust_header: trustHeader,
       });
-      if (answer.error) return Object.assign(cannot(answer.error), { genesis: g });
-      if (answer.need === undefined) return Object.assign(answer, { genesis: g });
+      if (answer.error) return cannot(answer.error);
+      if (answer.need === undefined) return answer;
       try {
         blocks.push(await kp.api(`/v1/light/blocks/${answer.need}`));
       } catch (e) {
-        return Object.assign(cannot(`the node cannot give block ${answer.need}: ${e.message}`), { genesis: g });
+        return cannot(`the node cannot give block ${answer.need}: ${e.message}`);
       }
     }
-    return Object.assign(cannot(`more than ${FETCHES_MAX} blocks needed`), { genesis: g });
+    return cannot(`more than ${FETCHES_MAX} blocks needed`);
   }
 
   return { call, check, genesis, pin, PIN_KEY };
