@@ -11,8 +11,11 @@ import fs from "node:fs";
 
 export const CHROMIUM = process.env.KPLEDGER_CHROMIUM || "/usr/bin/chromium";
 
-/** Starts the browser; `run(browser)` is the scenario. Always closes it. */
-export async function withBrowser(run) {
+/**
+ * Starts the browser (with `extraArgs` after the usual ones); `run(browser)`
+ * is the scenario. Always closes it.
+ */
+export async function withBrowser(run, extraArgs = []) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -24,6 +27,7 @@ export async function withBrowser(run) {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
   });
   try {

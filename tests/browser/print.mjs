@@ -11,6 +11,7 @@ import fs from "node:fs";
 import { withBrowser, newPage, check, noErrors, screenshot, scenario } from "./lib.mjs";
 
 scenario(async ([base, number, documentFile, alteredFile]) => {
+  let cameraPath = null;
   check(base && number && documentFile && alteredFile, "usage: print.mjs BASE_URL NUMBER DOCUMENT ALTERED_DOCUMENT");
   await withBrowser(async (browser) => {
     const page = await newPage(browser, { scale: 2 });
@@ -37,6 +38,10 @@ scenario(async ([base, number, documentFile, alteredFile]) => {
     await page.emulateMedia({ media: "screen" });
     const qrFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kp-qr-")), "qr.png");
     await page.locator("#qr").screenshot({ path: qrFile });
+    // The same code as a camera would film it: a motion-JPEG file that
+    // Chromium plays as its fake camera (below).
+    const cameraFile = path.join(path.dirname(qrFile), "qr.mjpeg");
+    await page.locator(".qr").screenshot({ path: cameraFile, type: "jpeg", quality: 95 });
     // A document whose names differ from the proven commitment is refused.
     await page.setInputFiles("#document", alteredFile);
     await page.waitForFunction(() => /DOCUMENT MISMATCH/.test(document.getElementById("document-status").textContent));
@@ -72,6 +77,22 @@ scenario(async ([base, number, documentFile, alteredFile]) => {
     check((await forgedPage.getAttribute("#verdict", "data-verdict")) === "not-authentic", `altered paper: ${forgedShown}`);
     check(/PAPER MISMATCH/.test(forgedShown), `the reason names the paper: ${forgedShown}`);
     noErrors(forgedPage);
-    fs.rmSync(path.dirname(qrFile), { recursive: true, force: true });
+    cameraPath = cameraFile;
   });
+
+  // The camera: Chromium's fake capture device films the printed code.
+  await withBrowser(async (browser) => {
+    const page = await newPage(browser);
+    await page.context().grantPermissions(["camera"], { origin: base });
+    await page.goto(`${base}/`);
+    await page.click("#scan summary");
+    await page.click("#camera-start");
+    await page.waitForSelector("#verdict", { timeout: 60000 });
+    const shown = await page.textContent("#result");
+    check((await page.getAttribute("#verdict", "data-verdict")) === "authentic", `camera check: ${shown}`);
+    check(shown.includes(number), `the camera check is of ${number}`);
+    check(await page.isHidden("#camera"), "the camera stops once the code is read");
+    noErrors(page);
+  }, ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${cameraPath}`]);
+  fs.rmSync(path.dirname(cameraPath), { recursive: true, force: true });
 });

@@ -117,7 +117,8 @@ fn network_with_a_sealed_certificate(suffix: &str) -> (Cluster, String, String) 
 
 /// The printable certificate carries every Annex I field, its sealed fields
 /// as sealed, and a QR code. A picture of that code uploaded to the check
-/// page opens the check of that certificate (AUTHENTIC); a code whose
+/// page, or filmed by the (fake) camera, opens the check of that
+/// certificate (AUTHENTIC); a code whose
 /// digest was altered is NOT AUTHENTIC. The exporting officer's document
 /// prints the sealed names only when it matches the proven commitment.
 #[test]
