@@ -1,7 +1,8 @@
 // The certificate check page against a real network: a genuine certificate
 // is AUTHENTIC (on a desktop and a phone), the same certificate through a
 // node that tampers its proof is NOT AUTHENTIC, an unknown number is NOT
-// FOUND; the form works from the keyboard.
+// FOUND; another pinned genesis and a stale answer CANNOT DECIDE; the form
+// works from the keyboard.
 // Usage: node check.mjs BASE_URL LYING_URL NUMBER UNKNOWN_NUMBER
 import { withBrowser, newPage, check, noErrors, screenshot, scenario } from "./lib.mjs";
 
@@ -64,6 +65,26 @@ scenario(async ([base, lying, number, unknown]) => {
     check(/NOT AUTHENTIC/.test(await lied.textContent("#verdict .word")), "the verdict word");
     await screenshot(lied, "check-not-authentic");
     noErrors(lied);
+
+    // A browser that pinned another genesis (as the KP publishes it) refuses
+    // this node's: CANNOT DECIDE, with a warning.
+    const pinned = await newPage(browser);
+    await pinned.goto(`${base}/`);
+    await pinned.fill("#pin", "ab".repeat(32));
+    await pinned.click("#pin-form button");
+    await pinned.waitForFunction(() => /WARNING/.test(document.getElementById("genesis-pin").textContent));
+    const otherGenesis = await verdictOf(pinned, base, number);
+    const why = await pinned.textContent("#result");
+    check(otherGenesis === "cannot-decide" && /you pinned/.test(why), `another pinned genesis: ${otherGenesis}: ${why}`);
+    noErrors(pinned);
+
+    // A device clock ten minutes ahead of the network: the answer is stale.
+    const late = await newPage(browser);
+    await late.clock.setFixedTime(Date.now() + 10 * 60 * 1000);
+    const stale = await verdictOf(late, base, number);
+    check(stale === "cannot-decide", `a stale answer reads ${stale}`);
+    check(/CANNOT DECIDE \/ STALE/.test(await late.textContent("#verdict .word")), "the verdict says STALE");
+    noErrors(late);
 
     // An unknown number: proven absent.
     const none = await newPage(browser);

@@ -44,7 +44,9 @@ fn network_with_a_certificate(suffix: &str) -> (Cluster, String) {
 
 /// The certificate check page proves a genuine certificate AUTHENTIC in the
 /// browser, shows NOT AUTHENTIC when a lying node alters a carat figure in
-/// its proof, and NOT FOUND for a number the ledger proves absent.
+/// its proof, NOT FOUND for a number the ledger proves absent, and CANNOT
+/// DECIDE where the browser pinned another genesis or its clock makes the
+/// answer stale.
 #[test]
 fn the_check_page_proves_genuine_refuses_tampered_and_finds_no_unknown() {
     let (cluster, number) = network_with_a_certificate("0000701");
