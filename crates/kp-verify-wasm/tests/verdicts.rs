@@ -175,3 +175,38 @@ fn a_trusted_header_replaces_the_genesis_and_a_wrong_one_cannot_decide() {
     );
     assert_eq!(answer["verdict"]["verdict"], "cannot-decide", "{answer}");
 }
+
+/// A green-zone certificate awaiting the monitor's approval reads so, with
+/// the sanction and approval alerts, never as issued.
+#[test]
+fn awaiting_approval_is_shown_as_such() {
+    use kp_ledger::testkit::{certificate, code};
+    use kp_types::{Payload, ResolutionAction, SanctionScope};
+    let mut chain = TestChain::new();
+    chain.adopt(ResolutionAction::ImposeSanction {
+        participant: code("BW"),
+        origin: Default::default(),
+        scope: SanctionScope::PartialExports {
+            green_zones: vec!["Orapa".into()],
+            monitor: Some(code("EU")),
+        },
+    });
+    let mut cert = certificate("BW0000001", "BW", "EU", chain.h.today());
+    cert.origin_zones = vec!["Orapa".into()];
+    let tx = chain.h.by_authority("BW", Payload::IssueCertificate(cert));
+    chain.run(tx);
+    chain.seal();
+    let answer = check(&chain, "BW0000001", json!({}));
+    assert_eq!(answer["verdict"]["verdict"], "authentic", "{answer}");
+    assert_eq!(answer["verdict"]["status"], "awaiting-approval");
+    let kinds: Vec<&str> = answer["verdict"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"awaiting-approval") && kinds.contains(&"sanction"),
+        "{kinds:?}"
+    );
+}
