@@ -11,8 +11,11 @@ import fs from "node:fs";
 
 export const CHROMIUM = process.env.KPLEDGER_CHROMIUM || "/usr/bin/chromium";
 
-/** Starts the browser; `run(browser)` is the scenario. Always closes it. */
-export async function withBrowser(run) {
+/**
+ * Starts the browser (with `extraArgs` after the usual ones); `run(browser)`
+ * is the scenario. Always closes it.
+ */
+export async function withBrowser(run, extraArgs = []) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -24,6 +27,7 @@ export async function withBrowser(run) {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
   });
   try {
@@ -33,13 +37,16 @@ export async function withBrowser(run) {
   }
 }
 
-/** A new page (phone-size with `phone`) whose script errors fail the scenario. */
-export async function newPage(browser, { phone = false } = {}) {
-  const context = await browser.newContext(
-    phone
-      ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
-      : { viewport: { width: 1280, height: 900 } },
-  );
+/**
+ * A new page (phone-size with `phone`; `scale` device pixels per CSS pixel)
+ * whose script errors fail the scenario.
+ */
+export async function newPage(browser, { phone = false, scale = undefined } = {}) {
+  const options = phone
+    ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
+    : { viewport: { width: 1280, height: 900 } };
+  if (scale) options.deviceScaleFactor = scale;
+  const context = await browser.newContext(options);
   const page = await context.newPage();
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(`page error: ${e.message}`));

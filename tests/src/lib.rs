@@ -7,6 +7,7 @@
 //! time, never fixed.
 
 pub mod browser;
+pub mod proxy;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -14,6 +14,7 @@
 pub mod answers;
 pub mod genesis;
 pub mod keys;
+pub mod paper;
 pub mod params;
 pub mod proof;
 pub mod records;

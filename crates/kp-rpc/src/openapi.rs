@@ -293,6 +293,20 @@ pub fn document() -> Value {
         ),
     );
     paths.insert(
+        "/v1/certificates/{number}/qr.svg".into(),
+        json!({"get": {
+            "summary": "The QR code of the printed certificate, as SVG: the text `kpledger-certificate:v1/CHAIN/NUMBER/DIGEST`, DIGEST being the blake3 digest of the certificate as its authority signed it (ADR 0013); the check page verifies it against the proven certificate",
+            "parameters": [param("number", "path", "certificate number", true)],
+            "responses": {
+                "200": {"description": "an SVG picture", "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+                "400": error_response("malformed-number"),
+                "404": error_response("not-found: no certificate of this number"),
+                "500": error_response("internal: the stored record does not decode as a certificate"),
+                "503": error_response("too many requests in flight")
+            }
+        }}),
+    );
+    paths.insert(
         "/v1/light/blocks/{height}".into(),
         get_op(
             "A decided header with its commit certificate and the validator set of its height, for light clients",

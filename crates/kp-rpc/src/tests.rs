@@ -416,6 +416,7 @@ async fn openapi_matches_the_server() {
         "/v1/certificates",
         "/v1/certificates/{number}",
         "/v1/certificates/{number}/proof",
+        "/v1/certificates/{number}/qr.svg",
         "/v1/light/blocks/{height}",
         "/v1/participants",
         "/v1/participants/{code}",

@@ -25,6 +25,8 @@ pub mod consensus;
 pub mod crypto;
 pub mod encoding;
 pub mod hash;
+// Unix file modes guard key files; the WebAssembly verifier has none.
+#[cfg(unix)]
 pub mod keyfile;
 pub mod merkle;
 pub mod participant;

@@ -6,7 +6,7 @@ use crate::hash::{Domain, Hash};
 use serde::{Deserialize, Serialize};
 
 /// Most leaves a tree may have (a proof has at most 32 steps).
-pub const LEAVES_MAX: usize = 1 << 32;
+pub const LEAVES_MAX: u64 = 1 << 32;
 
 fn leaf(value: &Hash) -> Hash {
     Hash::of(Domain::MerkleLeaf, &value.0)

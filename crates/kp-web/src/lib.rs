@@ -58,6 +58,21 @@ pub static ASSETS: &[Asset] = &[
     asset!("style.css", CSS),
     asset!("common.js", JS),
     asset!("icon.svg", "image/svg+xml"),
+    // The certificate check (index.html) and the printable certificate.
+    asset!("verifier.js", JS),
+    asset!("certificate.js", JS),
+    asset!("check.js", JS),
+    asset!("scan.js", JS),
+    asset!("print.html", HTML),
+    asset!("print.js", JS),
+    asset!("print.css", CSS),
+    // kp-verify-wasm built by scripts/build-wasm (ADR 0013).
+    asset!("kp_verify.wasm", "application/wasm"),
+    // jsQR 1.4.0 (npm `jsqr`, Apache-2.0), vendored unchanged: the QR
+    // decoder of scan.js; its licence travels with it.
+    asset!("jsQR.js", JS),
+    asset!("jsQR.LICENSE.txt", "text/plain; charset=utf-8"),
+    // The dashboard.
     asset!("dashboard.html", HTML),
     asset!("dashboard.css", CSS),
     asset!("dashboard.js", JS),

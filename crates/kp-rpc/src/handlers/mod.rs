@@ -2,6 +2,7 @@
 //! what the handlers share (state, the query hand-off, query parameters).
 
 mod node;
+mod paper;
 mod reads;
 mod submission;
 mod timing;
@@ -83,6 +84,10 @@ pub fn router(backend: Arc<dyn Backend>, access: Arc<AccessPolicy>) -> Router {
         .route("/v1/txs/batch", post(submit_batch))
         .route("/v1/certificates/{number}", get(certificate))
         .route("/v1/certificates/{number}/proof", get(certificate_proof))
+        .route(
+            "/v1/certificates/{number}/qr.svg",
+            get(paper::certificate_qr),
+        )
         .route("/v1/light/blocks/{height}", get(light_block))
         .route("/v1/participants", get(participants))
         .route("/v1/participants/{code}", get(participant))
