@@ -250,6 +250,9 @@ struct Node {
     allowed: Vec<PublicKey>,
     /// When blocks fetched from peers were last applied.
     last_synced: Option<Instant>,
+    /// The last catch-up progress line: when, and the height and block
+    /// time then (`sync::CatchUpProgress`).
+    catch_up_progress: Option<sync::CatchUpMark>,
     /// The last height whose applied commit certificate each validator
     /// signed (`/v1/status` `validators_seen`); only current validators.
     validators_seen: BTreeMap<PublicKey, u64>,
@@ -462,6 +465,7 @@ impl Node {
             waiters: BTreeMap::new(),
             allowed,
             last_synced: None,
+            catch_up_progress: None,
             validators_seen: BTreeMap::new(),
             sync_replies,
             sync_results,

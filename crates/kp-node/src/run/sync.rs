@@ -203,6 +203,7 @@ impl Node {
         let count = applied.len();
         if count > 0 {
             self.last_synced = Some(Instant::now());
+            self.log_catch_up_progress();
         }
         // Each block's share of the stage's time, for the block metrics.
         let elapsed = started.elapsed() / count.max(1) as u32;
@@ -279,4 +280,98 @@ pub(super) struct SyncedWrite {
 pub(super) struct SyncWaits {
     signatures: Duration,
     write: Duration,
+}
+
+/// Where catch-up stood at its last progress line.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CatchUpMark {
+    at: Instant,
+    height: u64,
+    block_time_ms: u64,
+}
+
+/// How often a node that catches up says how far it is.
+const CATCH_UP_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The catch-up progress line's figures: blocks a second, and the time to
+/// reach the present at the pace the blocks' own times advance (the node
+/// does not know the network's height, but it knows the wall clock: a
+/// chain that advances an hour of block time a second is an hour behind
+/// for a second more).
+pub(super) fn catch_up_pace(
+    from: CatchUpMark,
+    height: u64,
+    block_time_ms: u64,
+    now_ms: u64,
+    elapsed: Duration,
+) -> (f64, Option<Duration>) {
+    let seconds = elapsed.as_secs_f64().max(1e-3);
+    let blocks_per_s = height.saturating_sub(from.height) as f64 / seconds;
+    let chain_ms_per_s = block_time_ms.saturating_sub(from.block_time_ms) as f64 / seconds;
+    let behind_ms = now_ms.saturating_sub(block_time_ms) as f64;
+    // Each wall second brings the chain chain_ms_per_s closer, less the
+    // 1,000 ms the present moves on.
+    let closing = chain_ms_per_s - 1000.0;
+    let eta = (closing > 0.0).then(|| Duration::from_secs_f64((behind_ms / closing).min(1e9)));
+    (blocks_per_s, eta)
+}
+
+impl Node {
+    /// Every [`CATCH_UP_LOG_EVERY`] while catching up: the height, how far
+    /// behind the present the last block is, the pace and an estimate of
+    /// the time left.
+    fn log_catch_up_progress(&mut self) {
+        let ledger = self.ledger();
+        let height = ledger.height();
+        let block_time_ms = ledger.last_block_time().0;
+        let now = now_ms().0;
+        let mark = CatchUpMark {
+            at: Instant::now(),
+            height,
+            block_time_ms,
+        };
+        let Some(from) = self.catch_up_progress else {
+            self.catch_up_progress = Some(mark);
+            return;
+        };
+        let elapsed = from.at.elapsed();
+        if elapsed < CATCH_UP_LOG_EVERY {
+            return;
+        }
+        self.catch_up_progress = Some(mark);
+        let behind_s = now.saturating_sub(block_time_ms) / 1000;
+        if !self.catching_up() {
+            return;
+        }
+        let (blocks_per_s, eta) = catch_up_pace(from, height, block_time_ms, now, elapsed);
+        tracing::info!(
+            height,
+            behind_s,
+            blocks_per_s = blocks_per_s.round() as u64,
+            eta_s = eta.map(|d| d.as_secs()),
+            "catching up"
+        );
+    }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::*;
+
+    #[test]
+    fn the_time_left_follows_the_pace_of_block_time() {
+        let from = CatchUpMark {
+            at: Instant::now(),
+            height: 1_000,
+            block_time_ms: 0,
+        };
+        // 10 s: 5,000 blocks covering 101 s of block time; the present is
+        // 1,000 s past the last block: the gap closes by 9.1 s a second.
+        let (rate, eta) = catch_up_pace(from, 6_000, 101_000, 1_101_000, Duration::from_secs(10));
+        assert_eq!(rate.round() as u64, 500);
+        assert_eq!(eta.unwrap().as_secs(), 109);
+        // Slower than the present: no estimate.
+        let (_, eta) = catch_up_pace(from, 1_005, 5_000, 1_000_000, Duration::from_secs(10));
+        assert!(eta.is_none());
+    }
 }
