@@ -85,13 +85,18 @@ fn read_text(path: &Path) -> Result<String, CeremonyError> {
     std::fs::read_to_string(path).map_err(|e| io("read", e))
 }
 
-/// Reads a draft genesis: parsed, not validated.
-pub fn read_draft(path: &Path) -> Result<Genesis, CeremonyError> {
+/// Reads a TOML file of the ceremony (a draft, a sign-off).
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CeremonyError> {
     let text = read_text(path)?;
     toml::from_str(&text).map_err(|e| CeremonyError::Parse {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })
+}
+
+/// Reads a draft genesis: parsed, not validated.
+pub fn read_draft(path: &Path) -> Result<Genesis, CeremonyError> {
+    read_toml(path)
 }
 
 /// Writes a draft genesis (through a temporary file, then a rename).
@@ -322,11 +327,7 @@ pub fn sign(
 
 /// Reads a sign-off file.
 pub fn read_sign_off(path: &Path) -> Result<SignOff, CeremonyError> {
-    let text = read_text(path)?;
-    toml::from_str(&text).map_err(|e| CeremonyError::Parse {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    })
+    read_toml(path)
 }
 
 /// Writes a sign-off file.
