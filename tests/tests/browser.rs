@@ -176,3 +176,13 @@ fn a_printed_certificate_qr_code_opens_its_check() {
         &envs,
     );
 }
+
+/// Accessibility basics (labels, contrast, names, landmarks) of the check
+/// page with a verdict, the print page and the dashboard, by axe-core
+/// against WCAG 2.1 A and AA, on a desktop and a phone.
+#[test]
+fn every_page_passes_the_accessibility_rules_of_axe() {
+    let (cluster, number) = network_with_a_certificate("0000709");
+    let base = format!("http://{}", cluster.nodes[0].rpc);
+    run_scenario("a11y.mjs", &[&base, &number], &[]);
+}

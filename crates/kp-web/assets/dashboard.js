@@ -155,7 +155,7 @@
         body.push(
           el(
             "div",
-            { class: "scroll" },
+            { class: "scroll", tabindex: "0", role: "region", "aria-label": "Validators' last signed heights" },
             el(
               "table",
               { class: "figures", id: "validators-seen" },
@@ -379,7 +379,7 @@
       }
       return tr;
     });
-    return el("div", { class: "scroll" }, el("table", { class: "figures", id: "stats-table" }, el("caption", {}, "Figures behind the chart"), el("thead", {}, head), el("tbody", {}, ...rows)));
+    return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Figures behind the chart" }, el("table", { class: "figures", id: "stats-table" }, el("caption", {}, "Figures behind the chart"), el("thead", {}, head), el("tbody", {}, ...rows)));
   }
 
   /** What `code` exported to each partner against what the partner confirmed importing from it. */
@@ -415,7 +415,7 @@
     if (!rows.length) return el("p", { class: "muted" }, `No exports by ${code} in ${period}.`);
     return el(
       "div",
-      { class: "scroll" },
+      { class: "scroll", tabindex: "0", role: "region", "aria-label": "Mirror comparison" },
       el(
         "table",
         { class: "figures", id: "mirror-table" },
