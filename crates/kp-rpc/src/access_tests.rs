@@ -7,6 +7,7 @@ use crate::access::{
 };
 use crate::tests::FakeBackend;
 use crate::*;
+use futures::stream::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -31,7 +32,28 @@ impl Backend for Counting {
         FakeBackend.query(query)
     }
     fn subscribe(&self) -> BoxStream<'static, ApiEvent> {
-        FakeBackend.subscribe()
+        // A block, a certificate of BW's and one of two others, a seizure.
+        let event = |kind: &str, data: serde_json::Value, id: &str| ApiEvent {
+            kind: kind.into(),
+            data,
+            id: Some(id.into()),
+        };
+        futures::stream::iter(vec![
+            event("block", serde_json::json!({"height": 9}), "9.0"),
+            event(
+                "certificate",
+                serde_json::json!({"number": "BW1", "exporting": "BW", "importing": "EU"}),
+                "9.1",
+            ),
+            event(
+                "certificate",
+                serde_json::json!({"number": "AE1", "exporting": "AE", "importing": "IN"}),
+                "9.2",
+            ),
+            event("seizure", serde_json::json!({"reporter": "IN"}), "9.3"),
+        ])
+        .chain(futures::stream::pending())
+        .boxed()
     }
     fn metrics(&self) -> String {
         FakeBackend.metrics()
@@ -653,4 +675,51 @@ async fn the_web_pages_need_no_token_and_carry_their_headers() {
     }
     // The data behind the pages keeps its scope.
     assert_eq!(get(&s.base, "/v1/status", None).await.0, 401);
+}
+
+/// Reads `want` events of the stream as `token`; returns their ids.
+async fn event_ids(base: &str, token: &str, want: usize) -> Vec<String> {
+    let mut resp = reqwest::Client::new()
+        .get(format!("{base}/v1/events"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut text = String::new();
+    let mut ids = Vec::new();
+    while ids.len() < want {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), resp.chunk())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        ids = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: "))
+            .map(str::to_string)
+            .collect();
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_participant_sees_the_events_of_its_own_certificates_only() {
+    let s = server(Anonymous::Scope(Scope::Public), None).await;
+    // BW: the block, its own certificate and the seizure; not AE's.
+    assert_eq!(
+        event_ids(&s.base, &s.tokens.bw, 3).await,
+        vec!["9.0", "9.1", "9.3"]
+    );
+    // AE: its own certificate.
+    assert_eq!(
+        event_ids(&s.base, &s.tokens.ae, 3).await,
+        vec!["9.0", "9.2", "9.3"]
+    );
+    // The operator: all of them.
+    assert_eq!(
+        event_ids(&s.base, &s.tokens.operator, 4).await,
+        vec!["9.0", "9.1", "9.2", "9.3"]
+    );
 }

@@ -13,6 +13,7 @@ use super::{NodeEvent, Shared};
 use futures::stream::{BoxStream, StreamExt};
 use kp_ledger::{BlockReceipt, LedgerEvent};
 use kp_rpc::ApiEvent;
+use kp_types::{CertificateNumber, ParticipantCode};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -75,7 +76,18 @@ pub fn parse_event_id(text: &str) -> Option<(u64, u32)> {
 /// Publishes the events of an applied block: kept for readers that
 /// reconnect, then sent to the subscribers.
 pub fn publish(shared: &Shared, receipt: &BlockReceipt) {
-    let events: BlockEvents = Arc::new(block_events(receipt));
+    // The certificate's two sides, so that the RPC can show a Participant
+    // only the events of its own certificates (the block is stored: its
+    // records are readable).
+    let parties = |number: &CertificateNumber| {
+        shared
+            .ledger
+            .certificate(number)
+            .ok()
+            .flatten()
+            .map(|r| (r.certificate.exporting, r.certificate.importing))
+    };
+    let events: BlockEvents = Arc::new(block_events(receipt, parties));
     shared
         .recent_events
         .lock()
@@ -191,7 +203,12 @@ pub fn resume(shared: &Shared, last_event_id: &str) -> BoxStream<'static, ApiEve
 }
 
 /// The events API subscribers see for one applied block, with their ids.
-pub fn block_events(receipt: &BlockReceipt) -> Vec<ApiEvent> {
+/// A certificate's events carry its `exporting` and `importing` sides, as
+/// `parties` gives them.
+pub fn block_events(
+    receipt: &BlockReceipt,
+    parties: impl Fn(&CertificateNumber) -> Option<(ParticipantCode, ParticipantCode)>,
+) -> Vec<ApiEvent> {
     let rejected = receipt
         .receipts
         .iter()
@@ -225,6 +242,16 @@ pub fn block_events(receipt: &BlockReceipt) -> Vec<ApiEvent> {
         let mut data = serde_json::to_value(event).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut data {
             map.insert("height".into(), json!(receipt.height));
+            let number = match event {
+                LedgerEvent::CertificateStatusChanged { number, .. }
+                | LedgerEvent::CertificateApproved { number, .. }
+                | LedgerEvent::DiscrepancyRecorded { number, .. } => Some(number),
+                _ => None,
+            };
+            if let Some((exporting, importing)) = number.and_then(&parties) {
+                map.insert("exporting".into(), json!(exporting));
+                map.insert("importing".into(), json!(importing));
+            }
         }
         out.push(ApiEvent {
             kind: kind.into(),

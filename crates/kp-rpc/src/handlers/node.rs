@@ -123,9 +123,17 @@ pub(super) async fn not_found() -> ApiError {
 /// reconnects) or `?last_event_id=`, from the event after that one.
 pub(super) async fn events(
     State(state): State<AppState>,
+    axum::extract::Extension(caller): axum::extract::Extension<crate::access::Caller>,
     headers: axum::http::HeaderMap,
     raw: Params,
 ) -> Result<Response, ApiError> {
+    // A Participant sees the events of its own certificates only, as its
+    // searches see its own certificates (resolutions, seizures and blocks
+    // are everyone's); the operator sees all.
+    let own = match &caller.scope {
+        Some(crate::access::Scope::Participant(code)) => Some(code.to_string()),
+        _ => None,
+    };
     let map = params(raw, &["kinds", "last_event_id"])?;
     let last_event_id = match headers.get("last-event-id") {
         Some(value) => Some(
@@ -152,7 +160,11 @@ pub(super) async fn events(
         // The permit lives as long as the stream: dropping the connection
         // frees the slot.
         let _held = &permit;
-        let keep = event.kind == "lagged" || kinds.as_ref().is_none_or(|k| k.contains(&event.kind));
+        let mine = |side: &str| event.data[side].as_str() == own.as_deref();
+        let visible =
+            event.kind != "certificate" || own.is_none() || mine("exporting") || mine("importing");
+        let keep = event.kind == "lagged"
+            || (visible && kinds.as_ref().is_none_or(|k| k.contains(&event.kind)));
         let out = keep.then(|| {
             // `event:`, `id:`, then `data:`: the fields go out in the order
             // they are set.
