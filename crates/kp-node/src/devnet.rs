@@ -373,6 +373,8 @@ fn print_guide(dir: &Path, nodes: &[DevnetNode]) {
          kpledger --node {scheme}://{rpc} participant list\n  \
          kpledger --node {scheme}://{rpc} cert issue --key {d}/node0/authority.key --file CERT.toml\n  \
          kpledger --node {scheme}://{rpc} cert verify BW0000001 --genesis {d}/genesis.toml\n\
+         or in a browser: {scheme}://{rpc}/ (check a certificate), \
+         {scheme}://{rpc}/web/dashboard.html (dashboard)\n\
          (README.md walks through issuing, confirming, a sanction and verification.)",
         rpc = first.rpc,
         scheme = first.scheme,
