@@ -186,12 +186,16 @@ fn write_frame(w: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
     w.write_all(bytes)
 }
 
+/// Told how far a long export or import is: (blocks done, blocks in all).
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
 /// `snapshot export`: the chain of the (stopped) node of `config`, to `out`
 /// (written beside it, then renamed: a failed export leaves no file).
 pub fn export(
     config: &NodeConfig,
     genesis: &Genesis,
     out: &Path,
+    progress: Progress<'_>,
 ) -> Result<SnapshotSummary, SnapshotError> {
     let dir = &config.node.data_dir;
     if !dir.exists() {
@@ -235,6 +239,7 @@ pub fn export(
             txs += block.txs.len() as u64;
             write_frame(&mut w, &kp_types::encode(&(&block, &certificate)))
                 .map_err(io("write", &tmp))?;
+            progress(h, height);
         }
         let digest = w.hasher.finalize();
         w.inner
@@ -316,6 +321,7 @@ pub fn import(
     config: &NodeConfig,
     genesis: &Genesis,
     input: &Path,
+    progress: Progress<'_>,
 ) -> Result<SnapshotSummary, SnapshotError> {
     let dir = config.node.data_dir.clone();
     if dir.exists() {
@@ -358,7 +364,7 @@ pub fn import(
     if building.exists() {
         std::fs::remove_dir_all(&building).map_err(io("remove", &building))?;
     }
-    let result = replay(config, genesis, &header, &mut r, &building);
+    let result = replay(config, genesis, &header, &mut r, &building, progress);
     let txs = match result {
         Ok(txs) => txs,
         Err(e) => {
@@ -382,6 +388,7 @@ fn replay<R: Read>(
     header: &SnapshotHeader,
     r: &mut FrameReader<R>,
     dir: &Path,
+    progress: Progress<'_>,
 ) -> Result<u64, SnapshotError> {
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
     let store = open_store(config, dir)?;
@@ -435,6 +442,7 @@ fn replay<R: Read>(
         {
             write_stage(&mut replica)?;
         }
+        progress(height, header.height);
     }
     write_stage(&mut replica)?;
     replica.catch_up_done();

@@ -327,17 +327,32 @@ fn snapshot(command: SnapshotCommand) -> Result<(), String> {
         let genesis = genesis_cli::load_genesis(&config.node.genesis)?;
         Ok((config, genesis))
     };
+    // A bar on a terminal; nothing in a pipe or a log.
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] block {pos}/{len} ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut progress = |done: u64, all: u64| {
+        bar.set_length(all);
+        bar.set_position(done);
+    };
     let (verb, summary) = match command {
         SnapshotCommand::Export { config, out } => {
             let (config, genesis) = load(&config)?;
-            let summary =
-                kp_node::snapshot::export(&config, &genesis, &out).map_err(|e| e.to_string())?;
+            bar.set_message("exporting");
+            let summary = kp_node::snapshot::export(&config, &genesis, &out, &mut progress)
+                .map_err(|e| e.to_string())?;
             (format!("exported to {}", out.display()), summary)
         }
         SnapshotCommand::Import { config, input } => {
             let (config, genesis) = load(&config)?;
-            let summary =
-                kp_node::snapshot::import(&config, &genesis, &input).map_err(|e| e.to_string())?;
+            bar.set_message("verifying and applying");
+            let summary = kp_node::snapshot::import(&config, &genesis, &input, &mut progress)
+                .map_err(|e| e.to_string())?;
             let verb = format!(
                 "imported into {} (every block verified)",
                 config.node.data_dir.display()
@@ -345,6 +360,7 @@ fn snapshot(command: SnapshotCommand) -> Result<(), String> {
             (verb, summary)
         }
     };
+    bar.finish_and_clear();
     println!(
         "{verb}: chain {} height {} ({} transactions, {} bytes)\nblock {}\nstate root {}",
         summary.header.chain_id,
