@@ -135,11 +135,22 @@ pub struct SimConfig {
     /// Delay between applying a block and starting the next height
     /// (CometBFT's `timeout_commit`): paces heights in simulated time.
     pub commit_delay_ms: u64,
+    /// One-way latency between each pair of replicas, in milliseconds
+    /// (`geo::latency_table`), in place of `faults.latency_ms`; the
+    /// jitter is added as usual.
+    pub latency_table: Option<Vec<Vec<u64>>>,
+    /// Consensus timeouts in milliseconds: propose, prevote, precommit,
+    /// and the increase per round ([`SimConfig::TIMEOUTS_MS`] by default).
+    pub timeouts_ms: [u64; 4],
     /// The command that replays this configuration, printed on failure.
     pub replay: String,
 }
 
 impl SimConfig {
+    /// The simulator's consensus timeouts (propose, prevote, precommit,
+    /// delta): short, for a network of a few milliseconds.
+    pub const TIMEOUTS_MS: [u64; 4] = [400, 200, 200, 100];
+
     /// A fault-free run of `validators` validators.
     pub fn calm(seed: u64, validators: usize) -> SimConfig {
         SimConfig {
@@ -156,6 +167,8 @@ impl SimConfig {
             laggard: false,
             broken: None,
             commit_delay_ms: 200,
+            latency_table: None,
+            timeouts_ms: SimConfig::TIMEOUTS_MS,
             replay: format!(
                 "cargo test -p kp-sim --test scenarios -- --nocapture   # SimConfig::calm({seed}, {validators}) with the test's overrides"
             ),
@@ -206,6 +219,8 @@ impl SimConfig {
             laggard: rng.gen_bool(0.3),
             broken: None,
             commit_delay_ms: 200,
+            latency_table: None,
+            timeouts_ms: SimConfig::TIMEOUTS_MS,
             replay: crate::replay_command(seed),
         }
     }

@@ -33,6 +33,7 @@
 pub mod check;
 pub mod config;
 pub mod fixture;
+pub mod geo;
 pub mod sim;
 
 pub use check::Violation;

@@ -140,6 +140,9 @@ pub struct SimReport {
     pub stages_written: usize,
     /// Crashes injected while a catch-up stage was written.
     pub stage_crashes: usize,
+    /// For each workload transaction decided: simulated milliseconds from
+    /// its submission to the first honest replica's commit of its block.
+    pub finality_ms: Vec<u64>,
 }
 
 /// A failed run: the broken invariant, and how to replay it.
@@ -211,6 +214,9 @@ pub struct Sim {
     sync_refused: usize,
     stages_written: usize,
     stage_crashes: usize,
+    /// When each workload transaction was submitted (until decided).
+    submitted_at: BTreeMap<Hash, u64>,
+    finality_ms: Vec<u64>,
 }
 
 /// Runs one simulation to the end.
@@ -242,7 +248,7 @@ impl Sim {
                 // The fixture genesis is valid by construction.
                 unreachable_genesis(&e.to_string())
             });
-            let consensus = Consensus::new(consensus_config(&key), None);
+            let consensus = Consensus::new(consensus_config(&key, cfg.timeouts_ms), None);
             replicas.push(Node {
                 replica: Replica::new(replica_config(&cfg), key.clone(), consensus, ledger)
                     .unwrap_or_else(|e| unreachable_genesis(&e.to_string())),
@@ -293,6 +299,8 @@ impl Sim {
             sync_refused: 0,
             stages_written: 0,
             stage_crashes: 0,
+            submitted_at: BTreeMap::new(),
+            finality_ms: Vec::new(),
             junk: VecDeque::new(),
             cfg,
         };
@@ -450,6 +458,7 @@ impl Sim {
             sync_refused: self.sync_refused,
             stages_written: self.stages_written,
             stage_crashes: self.stage_crashes,
+            finality_ms: self.finality_ms.clone(),
         }
     }
 
@@ -477,12 +486,13 @@ impl Sim {
     }
 }
 
-fn consensus_config(key: &SigningKey) -> ConsensusConfig {
+fn consensus_config(key: &SigningKey, timeouts_ms: [u64; 4]) -> ConsensusConfig {
     let mut c = ConsensusConfig::new(testkit::CHAIN_ID, key.clone());
-    c.timeout_propose_ms = 400;
-    c.timeout_prevote_ms = 200;
-    c.timeout_precommit_ms = 200;
-    c.timeout_delta_ms = 100;
+    let [propose, prevote, precommit, delta] = timeouts_ms;
+    c.timeout_propose_ms = propose;
+    c.timeout_prevote_ms = prevote;
+    c.timeout_precommit_ms = precommit;
+    c.timeout_delta_ms = delta;
     c.rebroadcast_interval_ms = 500;
     c
 }

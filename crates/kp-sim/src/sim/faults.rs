@@ -144,7 +144,7 @@ impl Sim {
             .as_deref()
             .filter(|_| !amnesia)
             .and_then(|b| SafetyState::decode(b).ok());
-        let consensus = Consensus::new(consensus_config(&r.key), restored);
+        let consensus = Consensus::new(consensus_config(&r.key, self.cfg.timeouts_ms), restored);
         r.replica = Replica::new(config, r.key.clone(), consensus, ledger).map_err(|e| {
             Violation::Validity {
                 height: 0,

@@ -251,6 +251,9 @@ impl Sim {
                         Ok(()) => self.txs_accepted += 1,
                         Err(_) => self.txs_rejected += 1,
                     }
+                    if let Some(at) = self.submitted_at.remove(&tx.tx_hash) {
+                        self.finality_ms.push(self.now.saturating_sub(at));
+                    }
                 }
             }
         }

@@ -45,12 +45,17 @@ impl Sim {
                 return;
             }
         }
-        let delay = self.cfg.faults.latency_ms + self.rng.gen_range(0..=self.cfg.faults.jitter_ms);
+        let base = self
+            .cfg
+            .latency_table
+            .as_ref()
+            .and_then(|t| t.get(from)?.get(to).copied())
+            .unwrap_or(self.cfg.faults.latency_ms);
+        let delay = base + self.rng.gen_range(0..=self.cfg.faults.jitter_ms);
         let duplicate =
             !self.healed && self.rng.gen_range(0..1000) < self.cfg.faults.duplicate_permille;
         if duplicate {
-            let again =
-                self.cfg.faults.latency_ms + self.rng.gen_range(0..=self.cfg.faults.jitter_ms * 2);
+            let again = base + self.rng.gen_range(0..=self.cfg.faults.jitter_ms * 2);
             self.push(
                 again,
                 Event::Deliver {

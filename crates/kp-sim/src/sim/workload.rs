@@ -31,6 +31,9 @@ pub(super) enum Governance {
     Done,
 }
 
+/// Workload transactions timed at once for `SimReport::finality_ms`.
+const SUBMISSIONS_TIMED_MAX: usize = 100_000;
+
 impl Sim {
     pub(super) fn workload_tick(&mut self) -> Result<(), Violation> {
         let now = self.block_clock();
@@ -63,6 +66,12 @@ impl Sim {
         match self.submit_to(entry, tx.clone())? {
             // Taken, or the ledger accepts it and the pool is full or holds it.
             Ok(()) | Err(SubmitError::Pool(_)) => {
+                // Timed until its block is decided. Bounded: past the
+                // bound, the timed one of lowest hash is dropped.
+                if self.submitted_at.len() >= SUBMISSIONS_TIMED_MAX {
+                    self.submitted_at.pop_first();
+                }
+                self.submitted_at.insert(tx.hash(), self.now);
                 self.send_all(entry, NetMessage::Tx(Box::new(tx)));
             }
             Err(SubmitError::Refused(_)) if tx.verify_signature().is_ok() => {
