@@ -723,3 +723,24 @@ async fn a_participant_sees_the_events_of_its_own_certificates_only() {
         vec!["9.0", "9.1", "9.2", "9.3"]
     );
 }
+
+#[tokio::test]
+async fn refusals_of_access_control_are_timed_too() {
+    let s = server(Anonymous::None, None).await;
+    assert_eq!(get(&s.base, "/v1/status", None).await.0, 401);
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", s.base))
+        .bearer_auth(&s.tokens.operator)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            "kpledger_rpc_request_duration_seconds_count{method=\"GET\",route=\"/v1/status\",status=\"401\"} 1"
+        ),
+        "{text}"
+    );
+}

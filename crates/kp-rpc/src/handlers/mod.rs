@@ -124,12 +124,14 @@ pub fn router(backend: Arc<dyn Backend>, access: Arc<AccessPolicy>) -> Router {
         .merge(operator)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(in_flight, limit_in_flight))
+        // Outermost: every answer is timed, refusals of access control
+        // (401, 403, 429) and of the in-flight limit (503) included.
         .layer(middleware::from_fn_with_state(
             state.rpc_metrics.clone(),
             timing::time_request,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .layer(middleware::from_fn_with_state(in_flight, limit_in_flight))
         .with_state(state)
 }
 
