@@ -520,44 +520,6 @@ fn tamper(mode: Tamper, proof: &mut serde_json::Value) {
     }
 }
 
-/// A node in front of a real one that answers everything faithfully except
-/// certificate proofs, which it alters as `mode` says.
-fn lying_proxy(upstream: String, mode: std::sync::Arc<std::sync::Mutex<Tamper>>) -> String {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
-                if stream.read(&mut byte).unwrap_or(0) == 0 {
-                    break;
-                }
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8_lossy(&head);
-            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let Ok(resp) = http().get(format!("http://{upstream}{path}")).send() else {
-                continue;
-            };
-            let status = resp.status().as_u16();
-            let mut body: serde_json::Value = resp.json().unwrap_or_default();
-            if path.ends_with("/proof") && status == 200 {
-                tamper(*mode.lock().unwrap(), &mut body);
-            }
-            let body = body.to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    addr
-}
-
 #[test]
 fn cert_verify_refuses_every_tampered_proof() {
     let mut cluster = Cluster::generate(4, 0);
@@ -571,7 +533,18 @@ fn cert_verify_refuses_every_tampered_proof() {
     // after the certificate's block.
     cluster.wait_for_height(&[1], decided + 1, PROGRESS);
     let mode = std::sync::Arc::new(std::sync::Mutex::new(Tamper::Nothing));
-    let proxy = lying_proxy(cluster.nodes[1].rpc.clone(), mode.clone());
+    // A node in front of a real one that answers everything faithfully
+    // except certificate proofs, which it alters as `mode` says.
+    let tampering = mode.clone();
+    let liar = kp_e2e::proxy::LyingProxy::start(
+        &cluster.nodes[1].rpc,
+        Box::new(move |path: &str, body: &mut serde_json::Value| {
+            if path.ends_with("/proof") {
+                tamper(*tampering.lock().unwrap(), body);
+            }
+        }),
+    );
+    let proxy = liar.addr.clone();
     let genesis = cluster.dir.path().join("net/genesis.toml");
     let verify = || {
         std::process::Command::new(kpledger_bin())
