@@ -428,42 +428,104 @@ pub fn assert_same_chain(cluster: &Cluster, which: &[usize], up_to: u64) {
     }
 }
 
-/// A certificate file for `kpledger cert issue --file`: `number` from
-/// `from` (its authority `FROM-KPA`) to `to`, issued today, one line of
-/// `carats` of HS 7102.31 worth 2,500,000.00 USD in 3 parcels.
-pub fn certificate_file_toml(number: &str, from: &str, to: &str, carats: &str) -> String {
+/// Today's date (UTC), as certificates carry it.
+pub fn today() -> kp_types::Date {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_millis() as u64;
-    let issued = kp_types::Timestamp(now_ms).date();
-    format!(
-        r#"number = "{number}"
-exporting = "{from}"
-issuing_authority = "{from}-KPA"
-importing = "{to}"
-destination = "BE"
-origin = {{ countries = ["{from}"] }}
+    kp_types::Timestamp(now_ms).date()
+}
+
+/// A certificate file for `kpledger cert issue --file`, as the README
+/// writes one: `number` from `from` (its authority `FROM-KPA`) to `to`,
+/// issued today for 30 days, one line of HS 7102.31 worth 2,500,000.00
+/// USD in 3 parcels. The other fields have the README's values; change
+/// them with struct update syntax.
+#[derive(Clone, Debug)]
+pub struct CertificateFile<'a> {
+    /// Its number.
+    pub number: &'a str,
+    /// The exporting Participant.
+    pub from: &'a str,
+    /// The importing Participant.
+    pub to: &'a str,
+    /// The destination territory.
+    pub destination: &'a str,
+    /// The line's carats.
+    pub carats: &'a str,
+    /// The parcels' commercial details.
+    pub details: &'a str,
+    /// The exporter's name and address.
+    pub exporter: (&'a str, &'a str),
+    /// The importer's name and address.
+    pub importer: (&'a str, &'a str),
+}
+
+impl<'a> CertificateFile<'a> {
+    /// The README's certificate, numbered `number`, from `from` to `to`.
+    pub fn new(number: &'a str, from: &'a str, to: &'a str) -> CertificateFile<'a> {
+        CertificateFile {
+            number,
+            from,
+            to,
+            destination: "BE",
+            carats: "1250.50",
+            details: "Invoice DB-2026-118; 3 parcels of sawables",
+            exporter: (
+                "Debswana Diamond Company",
+                "Plot 64288, Airport Road, Gaborone",
+            ),
+            importer: (
+                "Antwerp Rough Traders BV",
+                "Hoveniersstraat 2, 2018 Antwerp",
+            ),
+        }
+    }
+
+    /// The file's text (strings quoted and escaped as TOML wants them).
+    pub fn toml(&self) -> String {
+        let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let issued = today();
+        format!(
+            r#"number = {number}
+exporting = {from}
+issuing_authority = {authority}
+importing = {to}
+destination = {destination}
+origin = {{ countries = [{from}] }}
 issued_on = "{issued}"
 expires_on = "{expires}"
-details = "Invoice DB-2026-118, \"sawables\"; 3 parcels"
+details = {details}
 
 [exporter]
-name = "Debswana Diamond Company"
-address = "Plot 64288, Airport Road, Gaborone"
+name = {exporter}
+address = {exporter_address}
 
 [importer]
-name = "Antwerp Rough Traders BV"
-address = "Hoveniersstraat 2, 2018 Antwerp"
+name = {importer}
+address = {importer_address}
 
 [[lines]]
 hs_code = "7102.31"
-carats = "{carats}"
+carats = {carats}
 value_usd = "2500000.00"
 parcels = 3
 "#,
-        expires = issued.plus_days(30)
-    )
+            number = q(self.number),
+            from = q(self.from),
+            authority = q(&format!("{}-KPA", self.from)),
+            to = q(self.to),
+            destination = q(self.destination),
+            expires = issued.plus_days(30),
+            details = q(self.details),
+            exporter = q(self.exporter.0),
+            exporter_address = q(self.exporter.1),
+            importer = q(self.importer.0),
+            importer_address = q(self.importer.1),
+            carats = q(self.carats),
+        )
+    }
 }
 
 /// On a plain 4-validator cluster: BW issues BW2026000001 (1251.50 ct) and
@@ -475,8 +537,14 @@ pub fn issue_two_bw_certificates(cluster: &Cluster) {
     for (n, carats) in [("1", "1251.50"), ("2", "1252.50")] {
         let number = format!("BW202600000{n}");
         let file = dir.join(format!("{number}.toml"));
-        std::fs::write(&file, certificate_file_toml(&number, "BW", "EU", carats))
-            .expect("write certificate file");
+        let text = CertificateFile {
+            carats,
+            // Quotes and a comma: the CSV export must quote this field.
+            details: "Invoice DB-2026-118, \"sawables\"; 3 parcels",
+            ..CertificateFile::new(&number, "BW", "EU")
+        }
+        .toml();
+        std::fs::write(&file, text).expect("write certificate file");
         let key = cluster.nodes[0].dir.join("authority.key");
         let out = kpledger_at(
             &node,

@@ -54,43 +54,15 @@ fn path(p: &Path) -> &str {
 }
 
 fn certificate_toml() -> String {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let issued = kp_types::Timestamp(ms).date();
-    format!(
-        r#"number = "{NUMBER}"
-exporting = "BW"
-issuing_authority = "BW-KPA"
-importing = "EU"
-destination = "BE"
-origin = {{ countries = ["BW"] }}
-issued_on = "{issued}"
-expires_on = "{expires}"
-details = "{details}"
-
-[exporter]
-name = "{exporter}"
-address = "{exporter_address}, Gaborone"
-
-[importer]
-name = "{importer}"
-address = "{importer_address}, Antwerp"
-
-[[lines]]
-hs_code = "7102.31"
-carats = "1250.50"
-value_usd = "2500000.00"
-parcels = 3
-"#,
-        expires = issued.plus_days(30),
-        exporter = SECRETS[0],
-        exporter_address = SECRETS[1],
-        importer = SECRETS[2],
-        importer_address = SECRETS[3],
-        details = SECRETS[4],
-    )
+    let exporter_address = format!("{}, Gaborone", SECRETS[1]);
+    let importer_address = format!("{}, Antwerp", SECRETS[3]);
+    CertificateFile {
+        details: SECRETS[4],
+        exporter: (SECRETS[0], &exporter_address),
+        importer: (SECRETS[2], &importer_address),
+        ..CertificateFile::new(NUMBER, "BW", "EU")
+    }
+    .toml()
 }
 
 fn leaks(bytes: &[u8]) -> Vec<&'static str> {

@@ -77,49 +77,12 @@ fn settle(base: u16, from: u16) {
     assert!(all, "nodes did not reach height {target}");
 }
 
-fn today() -> kp_types::Date {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    kp_types::Timestamp(ms).date()
-}
-
-fn certificate_toml(
-    number: &str,
-    from: &str,
-    authority: &str,
-    to: &str,
-    destination: &str,
-) -> String {
-    let issued = today();
-    format!(
-        r#"number = "{number}"
-exporting = "{from}"
-issuing_authority = "{authority}"
-importing = "{to}"
-destination = "{destination}"
-origin = {{ countries = ["{from}"] }}
-issued_on = "{issued}"
-expires_on = "{expires}"
-details = "Invoice DB-2026-118; 3 parcels of sawables"
-
-[exporter]
-name = "Debswana Diamond Company"
-address = "Plot 64288, Airport Road, Gaborone"
-
-[importer]
-name = "Antwerp Rough Traders BV"
-address = "Hoveniersstraat 2, 2018 Antwerp"
-
-[[lines]]
-hs_code = "7102.31"
-carats = "1250.50"
-value_usd = "2500000.00"
-parcels = 3
-"#,
-        expires = issued.plus_days(30)
-    )
+fn certificate_toml(number: &str, from: &str, to: &str, destination: &str) -> String {
+    CertificateFile {
+        destination,
+        ..CertificateFile::new(number, from, to)
+    }
+    .toml()
 }
 
 #[test]
@@ -161,7 +124,7 @@ fn readme_walkthrough_through_the_cli() {
     let cert_file = root.path().join("BW2026000001.toml");
     std::fs::write(
         &cert_file,
-        certificate_toml("BW2026000001", "BW", "BW-KPA", "EU", "BE"),
+        certificate_toml("BW2026000001", "BW", "EU", "BE"),
     )
     .unwrap();
     let bw_key = dir.join("node0/authority.key");
@@ -230,7 +193,7 @@ fn readme_walkthrough_through_the_cli() {
     let in_file = root.path().join("IN2026000001.toml");
     std::fs::write(
         &in_file,
-        certificate_toml("IN2026000001", "IN", "IN-KPA", "BW", "BW").replace("1250.50", "1000.00"),
+        certificate_toml("IN2026000001", "IN", "BW", "BW").replace("1250.50", "1000.00"),
     )
     .unwrap();
     let out = ok(
@@ -352,11 +315,7 @@ fn readme_walkthrough_through_the_cli() {
 
     // 4. A certificate from the UAE is now refused, with a reason.
     let ae_file = root.path().join("AE2026000001.toml");
-    std::fs::write(
-        &ae_file,
-        certificate_toml("AE2026000001", "AE", "AE-KPA", "EU", "BE"),
-    )
-    .unwrap();
+    std::fs::write(&ae_file, certificate_toml("AE2026000001", "AE", "EU", "BE")).unwrap();
     let refused = cli(
         &bw,
         &[
@@ -587,7 +546,7 @@ fn monitor_approval_and_a_lifted_sanction_through_the_cli() {
         let file = root.path().join(format!("{number}.toml"));
         std::fs::write(
             &file,
-            certificate_toml(number, "AE", "AE-KPA", "BW", "BW").replace(
+            certificate_toml(number, "AE", "BW", "BW").replace(
                 "origin = {",
                 &format!("origin_zones = [{zones}]\norigin = {{"),
             ),
