@@ -89,15 +89,7 @@
   window.kpCheckCode = fromCode;
 
   document.addEventListener("DOMContentLoaded", async () => {
-    const form = document.getElementById("check-form");
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const number = document.getElementById("number").value.trim().toUpperCase();
-      const url = new URL(location.href);
-      url.search = `?number=${encodeURIComponent(number)}`;
-      history.replaceState(null, "", url);
-      run(number, null);
-    });
+    kp.onNumberForm("check-form", (number) => run(number, null));
     document.getElementById("pin-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const value = document.getElementById("pin").value.trim();

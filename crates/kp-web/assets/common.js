@@ -44,6 +44,22 @@ const kp = (() => {
     }
   }
 
+  /**
+   * A form with a certificate number field (`#number`): on submit, the
+   * number (trimmed, upper case) goes into the address bar as `?number=`,
+   * so that the page can be reloaded or shared, and to `go(number)`.
+   */
+  function onNumberForm(formId, go) {
+    document.getElementById(formId).addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const number = document.getElementById("number").value.trim().toUpperCase();
+      const url = new URL(location.href);
+      url.search = `?number=${encodeURIComponent(number)}`;
+      history.replaceState(null, "", url);
+      go(number);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", showNode);
-  return { api, el, TOKEN_KEY };
+  return { api, el, onNumberForm, TOKEN_KEY };
 })();

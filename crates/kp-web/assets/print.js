@@ -74,15 +74,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    const form = document.getElementById("print-form");
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const number = document.getElementById("number").value.trim().toUpperCase();
-      const url = new URL(location.href);
-      url.search = `?number=${encodeURIComponent(number)}`;
-      history.replaceState(null, "", url);
-      load(number);
-    });
+    kp.onNumberForm("print-form", load);
     document.getElementById("print").addEventListener("click", () => window.print());
     document.getElementById("document").addEventListener("change", (ev) => {
       const file = ev.target.files && ev.target.files[0];
