@@ -116,6 +116,9 @@ scenario(async ([base, bin, dir, euToken]) => {
     await page.click("#token-form button[type=submit]");
     await page.waitForFunction(() => /with the saved token/.test(document.getElementById("live-state").textContent), null, WAIT);
     await page.waitForSelector("#validators-seen", WAIT);
+    // The token change reloads the statistics: let that load finish, so
+    // the view chosen next is the one the section ends on.
+    await page.waitForSelector('#stats-body[aria-busy="false"]', WAIT);
     await page.selectOption("#stats-participant", "BW");
     await page.selectOption("#stats-granularity", "quarter");
     await page.click("#stats-form button[type=submit]");

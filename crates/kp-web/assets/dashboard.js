@@ -20,6 +20,12 @@
     lastEventId: null,
     pending: 0,
     timers: {},
+    // Statistics loads overlap (a form submit, a token change, a
+    // certificate event): only the newest one may write the section.
+    statsSeq: 0,
+    // The Participant whose quarterly figures this token was refused, so
+    // that a reload of the half-years keeps saying why.
+    quarterRefused: null,
   };
 
   // ---- helpers -------------------------------------------------------
@@ -106,6 +112,8 @@
 
   function reloadAll() {
     showAccess();
+    state.quarterRefused = null;
+    slot("stats-body").setAttribute("aria-busy", "true");
     loadHealth();
     loadParticipants().then(() => {
       loadResolutions();
@@ -453,9 +461,24 @@
   }
 
   async function loadStatistics() {
+    const seq = ++state.statsSeq;
+    const body = slot("stats-body");
+    body.setAttribute("aria-busy", "true");
+    try {
+      await statisticsView(() => seq === state.statsSeq);
+    } finally {
+      if (seq === state.statsSeq) body.setAttribute("aria-busy", "false");
+    }
+  }
+
+  /** Builds the statistics section; writes it only while `current()` holds. */
+  async function statisticsView(current) {
+    const show = (...children) => {
+      if (current()) fill("stats-body", ...children);
+    };
     const code = slot("stats-participant").value;
     if (!code) {
-      fill("stats-body", el("p", { class: "muted" }, "No trading Participant is listed."));
+      show(el("p", { class: "muted" }, "No trading Participant is listed."));
       return;
     }
     let granularity = slot("stats-granularity").value;
@@ -470,17 +493,21 @@
         // The node publishes coarser figures to this scope: show those.
         granularity = "half";
         slot("stats-granularity").value = "half";
-        note = el("p", { class: "denied", role: "note" }, `Quarterly figures of ${code} need scope participant:${code} or operator (${e.message}). Showing the published half-years.`);
+        state.quarterRefused = { code, why: e.message };
         try {
           answers = await statisticsOf(code, periodsUpTo(at, granularity, PERIODS_SHOWN));
         } catch (e2) {
-          fill("stats-body", failure(e2, "Statistics"));
+          show(failure(e2, "Statistics"));
           return;
         }
       } else {
-        fill("stats-body", failure(e, "Statistics"));
+        show(failure(e, "Statistics"));
         return;
       }
+    }
+    const refused = state.quarterRefused;
+    if (granularity === "half" && refused && refused.code === code) {
+      note = el("p", { class: "denied", role: "note" }, `Quarterly figures of ${code} need scope participant:${code} or operator (${refused.why}). Showing the published half-years.`);
     }
     const last = answers[answers.length - 1];
     const flagged = await loadAnomalies(last.period);
@@ -494,7 +521,7 @@
       figuresTable(answers),
       await mirror(code, last.period, last, flagged),
     );
-    fill("stats-body", ...parts);
+    show(...parts);
   }
 
   function setupStatistics() {
