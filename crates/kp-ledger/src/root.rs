@@ -67,7 +67,7 @@ fn lanes_of(bytes: &[u8; STATE_HASH_BYTES]) -> [u16; LANES] {
 /// An entry's element: its key and value expanded to [`LANES`] lanes.
 fn element(key: &[u8], value: &[u8]) -> [u16; LANES] {
     let len = u32::try_from(key.len()).unwrap_or(u32::MAX).to_be_bytes();
-    let mut hasher = blake3::Hasher::new_derive_key(Domain::StateEntry.context());
+    let mut hasher = Domain::StateEntry.hasher();
     hasher.update(&len);
     hasher.update(key);
     hasher.update(value);

@@ -376,6 +376,11 @@ impl<S: StateStore> Replica<S> {
             }
             Event::PeerConnected(peer) => {
                 self.sync.peer_connected(peer, self.config.sync.peers_max);
+                // A peer just met may be ahead: ask it now rather than at
+                // the next stall check (a second later for a node that
+                // starts behind; one empty answer for a peer level with
+                // this one). One request in flight at a time bounds it.
+                self.ask_sync(Some(peer));
             }
             Event::PeerDisconnected(peer) => self.sync.peer_disconnected(&peer),
             Event::PeerAhead(peer) => self.ask_sync(Some(peer)),

@@ -302,6 +302,13 @@ fn observe(
     if !ok {
         eprintln!("{}", cluster.logs_tail(20));
     }
+    // LOADGEN_KEEP_LOG=FILE keeps the observer's log (its `synced` lines
+    // say where each sync answer's time went).
+    if let Ok(keep) = std::env::var("LOADGEN_KEEP_LOG") {
+        if let Err(e) = std::fs::copy(node.dir.join("node.log"), &keep) {
+            eprintln!("loadgen: could not keep the observer log in {keep}: {e}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&data);
     run
 }
