@@ -251,3 +251,27 @@ fn environment_variables_set_the_addresses_over_the_file() {
     assert!(ready, "{}", cluster.logs_tail(20));
     assert!(get_json(&cluster.nodes[0].rpc, "/v1/status").is_none());
 }
+
+/// `kpledger ... | head` closes standard output before the command is done:
+/// the command stops quietly, as a shell tool stopped by SIGPIPE does
+/// (status 141), instead of a Rust panic with a backtrace.
+#[test]
+fn a_closed_pipe_on_standard_output_stops_the_cli_without_a_panic() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("k.key");
+    let (ok, out) = kpledger(&["keys", "generate", "--out", key.to_str().expect("utf-8 path")]);
+    assert!(ok, "keys generate: {out}");
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(kpledger_bin())
+        .args(["keys", "show"])
+        .arg(&key)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run kpledger keys show");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "a panic on a closed pipe:\n{stderr}");
+    assert_eq!(out.status.code(), Some(141), "stderr:\n{stderr}");
+}

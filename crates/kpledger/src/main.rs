@@ -443,7 +443,23 @@ fn client_options_given(matches: &ArgMatches) -> Vec<String> {
         .collect()
 }
 
+/// `println!` panics when standard output is a closed pipe (`kpledger ... |
+/// head`). The reader chose to stop reading: that is no error of ours.
+/// Exit as a program stopped by SIGPIPE shows to a shell (status 141),
+/// without a message; every other panic keeps the default report.
+fn quiet_on_a_closed_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload_as_str().unwrap_or("");
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_a_closed_pipe();
     let matches = command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let talks_to_a_node = matches!(
