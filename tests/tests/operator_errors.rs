@@ -259,7 +259,12 @@ fn environment_variables_set_the_addresses_over_the_file() {
 fn a_closed_pipe_on_standard_output_stops_the_cli_without_a_panic() {
     let dir = tempfile::tempdir().expect("temp dir");
     let key = dir.path().join("k.key");
-    let (ok, out) = kpledger(&["keys", "generate", "--out", key.to_str().expect("utf-8 path")]);
+    let (ok, out) = kpledger(&[
+        "keys",
+        "generate",
+        "--out",
+        key.to_str().expect("utf-8 path"),
+    ]);
     assert!(ok, "keys generate: {out}");
     let (reader, writer) = std::io::pipe().expect("a pipe");
     drop(reader);
@@ -272,6 +277,9 @@ fn a_closed_pipe_on_standard_output_stops_the_cli_without_a_panic() {
         .output()
         .expect("run kpledger keys show");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "a panic on a closed pipe:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic on a closed pipe:\n{stderr}"
+    );
     assert_eq!(out.status.code(), Some(141), "stderr:\n{stderr}");
 }

@@ -187,7 +187,10 @@ mod tests {
     #[test]
     fn every_domain_hasher_is_blake3_derive_key_of_its_context() {
         for (i, domain) in Domain::ALL.iter().enumerate() {
-            assert_eq!(*domain as usize, i, "Domain::ALL is out of order at {domain:?}");
+            assert_eq!(
+                *domain as usize, i,
+                "Domain::ALL is out of order at {domain:?}"
+            );
             for input in [&b""[..], b"x", &[7u8; 64], &[9u8; 1500]] {
                 assert_eq!(
                     Hash::of(*domain, input).0,

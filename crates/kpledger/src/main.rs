@@ -450,7 +450,12 @@ fn client_options_given(matches: &ArgMatches) -> Vec<String> {
 fn quiet_on_a_closed_pipe() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let message = info.payload_as_str().unwrap_or("");
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
         if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
             std::process::exit(141);
         }
