@@ -4,7 +4,8 @@
 //! cancelled by the government key and the node key, then rotating the
 //! consensus key and moving the node onto it across a restart
 //! (`docs/adr/0008-government-keys-and-recovery.md`, README "Rotating a
-//! government key").
+//! government key"); and rotating an authority's signing key: what the old
+//! key issued before stays AUTHENTIC, the old key is refused after.
 
 use kp_e2e::*;
 use std::path::Path;
@@ -259,4 +260,134 @@ fn government_key_apart_then_consensus_key_rotated_across_a_restart() {
     cluster.kill(1);
     let h = cluster.height(0);
     cluster.wait_for_height(&[0, 2, 3], h + 2, Duration::from_secs(90));
+}
+
+/// `kpledger cert issue` of the README's certificate `number` (BW to the
+/// EU) signed with `key`; the command's output.
+fn issue_with(cluster: &Cluster, key: &Path, number: &str) -> Output {
+    let file = cluster.dir.path().join(format!("{number}.toml"));
+    std::fs::write(&file, CertificateFile::new(number, "BW", "EU").toml())
+        .expect("write certificate file");
+    cli(
+        &cluster.nodes[0].rpc,
+        &["cert", "issue", "--key", path(key), "--file", path(&file)],
+    )
+}
+
+#[test]
+fn authority_key_rotated_old_certificates_stay_authentic() {
+    let mut cluster = Cluster::generate(4, 0);
+    cluster.start_all();
+    cluster.wait_for_height(&[0, 1, 2, 3], 2, Duration::from_secs(60));
+    let rpc = cluster.nodes[0].rpc.clone();
+    let node0 = cluster.nodes[0].dir.clone();
+    let work = cluster.dir.path().to_path_buf();
+    let old = node0.join("authority.key");
+
+    let out = issue_with(&cluster, &old, "BW2026000001");
+    assert!(out.status.success(), "{}", all_output(&out));
+
+    // The rotation, signed offline by the government key (the node key of
+    // a testnet genesis): written unsigned, signed, sent.
+    let new = work.join("bw-kpa-2.key");
+    generate(&new);
+    let unsigned = work.join("rotate-authority.unsigned.json");
+    let signed = work.join("rotate-authority.signed.json");
+    ok(
+        &rpc,
+        &[
+            "keys",
+            "rotate",
+            "authority",
+            "--authority",
+            "BW-KPA",
+            "--new-key",
+            path(&new),
+            "--key",
+            &public_hex(&node0.join("node.key")),
+            "--generate-only",
+            path(&unsigned),
+        ],
+    );
+    let printed = ok(
+        "http://127.0.0.1:1",
+        &[
+            "tx",
+            "sign",
+            "--key",
+            path(&node0.join("node.key")),
+            path(&unsigned),
+            path(&signed),
+        ],
+    );
+    assert!(printed.contains("rotate-authority-key"), "{printed}");
+    let sent = ok(&rpc, &["tx", "submit", path(&signed)]);
+    assert!(sent.contains("accepted"), "{sent}");
+
+    // The key history, in `participant show` and the RPC record.
+    let shown = ok(&rpc, &["participant", "show", "BW"]);
+    assert!(
+        shown.contains(&format!("key {}", public_hex(&new))),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("previous key {}", public_hex(&old))),
+        "{shown}"
+    );
+    let record = get_json(&rpc, "/v1/participants/BW").expect("participant record");
+    let authority = &record["authorities"][0];
+    assert_eq!(authority["authority"]["key"], public_hex(&new), "{record}");
+    assert_eq!(
+        authority["previous_keys"][0]["key"],
+        public_hex(&old),
+        "{record}"
+    );
+
+    // The new key issues; the old one is refused, by name.
+    let out = issue_with(&cluster, &new, "BW2026000002");
+    assert!(out.status.success(), "{}", all_output(&out));
+    let out = issue_with(&cluster, &old, "BW2026000003");
+    assert!(!out.status.success(), "{}", all_output(&out));
+    assert!(
+        all_output(&out).contains("authority-key-retired"),
+        "{}",
+        all_output(&out)
+    );
+
+    // cert verify proves the old certificate against the authority's key
+    // history: AUTHENTIC, as is the new one.
+    let after = cluster.height(0);
+    cluster.wait_for_height(&[0], after + 1, Duration::from_secs(60));
+    let genesis = work.join("net/genesis.toml");
+    let light = work.join("light");
+    for n in ["BW2026000001", "BW2026000002"] {
+        let out = ok(
+            &rpc,
+            &[
+                "--json",
+                "cert",
+                "verify",
+                n,
+                "--genesis",
+                path(&genesis),
+                "--light-dir",
+                path(&light),
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).expect("JSON verdict");
+        assert_eq!(v["verdict"]["verdict"], "authentic", "{n}: {v}");
+    }
+    let shown = ok(
+        &rpc,
+        &[
+            "cert",
+            "verify",
+            "BW2026000001",
+            "--genesis",
+            path(&genesis),
+            "--light-dir",
+            path(&light),
+        ],
+    );
+    assert!(shown.contains("AUTHENTIC"), "{shown}");
 }
