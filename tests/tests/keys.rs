@@ -225,9 +225,11 @@ fn government_key_apart_then_consensus_key_rotated_across_a_restart() {
         "{shown}"
     );
 
-    // Rotate the consensus key; the government key signs it.
-    let new_node_key = work.join("bw-node-2.key");
+    // Rotate the consensus key; the government key signs it. The operator
+    // puts the new key beside the node key, as `node.key.next`.
+    let new_node_key = node0.join("node.key.next");
     generate(&new_node_key);
+    let new_public = public_hex(&new_node_key);
     ok(
         &rpc,
         &[
@@ -246,14 +248,23 @@ fn government_key_apart_then_consensus_key_rotated_across_a_restart() {
     // longer listed: it neither votes nor is let in by its peers.
     let h = cluster.height(1);
     cluster.wait_for_height(&[1, 2, 3], h + 3, Duration::from_secs(60));
-    // The operator installs the new key file and restarts the node.
+    // The operator restarts the node: it finds the ledger listing the next
+    // key and makes it its key file (the old one kept as .retired).
     assert!(cluster.terminate(0, Duration::from_secs(20)));
-    std::fs::copy(&new_node_key, node0.join("node.key")).expect("install the new key");
     cluster.start(0);
     let h = cluster.height(1);
     cluster.wait_for_height(&[0, 1, 2, 3], h + 3, Duration::from_secs(90));
     let status = cluster.status(0).expect("node 0 answers");
     assert_eq!(status["node"], "BW", "{status}");
+    assert_eq!(public_hex(&node0.join("node.key")), new_public);
+    assert!(!new_node_key.exists());
+    assert!(node0.join("node.key.retired").exists());
+    // Killed without warning after the switch, it restarts with the new key.
+    cluster.kill(0);
+    cluster.start(0);
+    let h = cluster.height(1);
+    cluster.wait_for_height(&[0, 1, 2, 3], h + 2, Duration::from_secs(90));
+    assert_eq!(cluster.status(0).expect("node 0 answers")["node"], "BW");
     let top = cluster.height(1).min(cluster.height(0));
     assert_same_chain(&cluster, &[0, 1, 2, 3], top);
     // With node 1 stopped the chain needs node 0's vote under its new key.

@@ -36,6 +36,7 @@ use tokio::time::Instant;
 mod commit;
 mod consensus;
 mod intake;
+mod next_key;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -340,6 +341,25 @@ impl Node {
         )?;
         let safety = SafetyStore::open(&store)?;
         let restored = load_safety(&safety)?;
+        // A rotated consensus key the operator put beside the key file
+        // becomes the node's key once the ledger lists it (the safety
+        // state carries over: no height is listed for both keys).
+        let members = ledger.participants()?;
+        let (key, next) = next_key::promote_if_listed(&config.node.key_file, key, |k| {
+            members.iter().any(|p| p.participant.node_key == *k)
+        })?;
+        match next {
+            next_key::NextKey::None => {}
+            next_key::NextKey::Waiting(next) => tracing::info!(
+                next = %next.to_hex(),
+                "a next node key waits beside the key file until the ledger lists it (kpledger keys rotate consensus)"
+            ),
+            next_key::NextKey::Promoted { old, new } => tracing::warn!(
+                old = %old.to_hex(),
+                new = %new.to_hex(),
+                "switched to the rotated node key the ledger lists; the old key is kept beside it as .retired"
+            ),
+        }
         let me = key.public();
         let code = ledger
             .participants()?
