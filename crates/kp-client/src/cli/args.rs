@@ -423,8 +423,9 @@ pub enum AuthorityCommand {
 #[derive(Subcommand, Debug)]
 pub enum KeyChangeCommand {
     /// Replace one of a member's keys, signed by its government key:
-    /// `consensus` (the node key: votes from the height after next; install
-    /// the new key file on the node and restart it), `government` (at once)
+    /// `consensus` (the node key: votes from the height after next; put the
+    /// new key file beside the node's key file as `<key_file>.next` first,
+    /// and the node switches to it by itself), `government` (at once)
     /// or `recovery` (at once if none is registered, otherwise after the
     /// chain's recovery delay, during which the current recovery key can
     /// cancel); or `authority`: the signing key of one of its KP

@@ -81,6 +81,9 @@ const DIRECT_MESSAGES_MAX: usize = 512;
 /// Least time between two direct broadcasts of the same consensus message
 /// (see `broadcast_due`); gossip used to suppress identical re-sends for 6 s.
 const RESEND_MS: u64 = 6_000;
+/// How long a restart of the network (a rotated consensus key) waits for
+/// the old network to stop.
+const NETWORK_STOP_WAIT: Duration = Duration::from_secs(10);
 /// Largest encoded decided-block gossip message or sync answer.
 const SYNC_BYTES_MAX: usize = 32 * 1024 * 1024;
 
@@ -298,6 +301,30 @@ fn load_safety(safety: &SafetyStore) -> Result<Option<SafetyState>, NodeError> {
     }
 }
 
+/// The network's configuration: this node's key is its identity.
+fn network_config(
+    config: &NodeConfig,
+    chain_id: &str,
+    key: &SigningKey,
+    allowed: &[PublicKey],
+) -> Result<NetworkConfig, NodeError> {
+    let mut net_config = NetworkConfig::new(
+        chain_id,
+        key.clone(),
+        parse_multiaddr("[network] listen", &config.network.listen)?,
+    );
+    net_config.bootstrap = config
+        .network
+        .peers
+        .iter()
+        .map(|p| parse_multiaddr("[network] peers", p))
+        .collect::<Result<Vec<_>, _>>()?;
+    net_config.allowed = allowed.to_vec();
+    net_config.message_bytes_max = config.network.message_bytes_max;
+    net_config.response_bytes_max = config.network.message_bytes_max;
+    Ok(net_config)
+}
+
 fn now_ms() -> Timestamp {
     kp_types::time::wall_clock()
 }
@@ -383,20 +410,7 @@ impl Node {
         let consensus = Consensus::new(consensus_config, restored);
 
         let allowed = ledger.network_members();
-        let mut net_config = NetworkConfig::new(
-            ledger.chain_id(),
-            key.clone(),
-            parse_multiaddr("[network] listen", &config.network.listen)?,
-        );
-        net_config.bootstrap = config
-            .network
-            .peers
-            .iter()
-            .map(|p| parse_multiaddr("[network] peers", p))
-            .collect::<Result<Vec<_>, _>>()?;
-        net_config.allowed = allowed.clone();
-        net_config.message_bytes_max = config.network.message_bytes_max;
-        net_config.response_bytes_max = config.network.message_bytes_max;
+        let net_config = network_config(&config, ledger.chain_id(), &key, &allowed)?;
         let (net, net_events) = kp_network::start(net_config).await?;
 
         let (request_tx, requests) = mpsc::channel(REQUEST_QUEUE);
