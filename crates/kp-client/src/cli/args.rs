@@ -441,10 +441,10 @@ pub enum KeyChangeCommand {
         signer: Signer,
         /// The member (for `authority`: by default the authority's owner,
         /// as the node lists it).
-        #[arg(long, value_parser = participant_code, required_unless_present = "authority")]
+        #[arg(long, value_parser = participant_code, required_if_eq_any = [("role", "consensus"), ("role", "government"), ("role", "recovery")])]
         participant: Option<String>,
         /// The authority whose signing key is replaced (`authority` only).
-        #[arg(long)]
+        #[arg(long, required_if_eq("role", "authority"))]
         authority: Option<String>,
         /// The new key: a key file (only its public key is used) or 64 hex
         /// digits of a public key.

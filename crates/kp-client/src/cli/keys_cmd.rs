@@ -46,7 +46,6 @@ pub fn run_keys(global: &Global, command: KeyChangeCommand) -> Result<(), CliErr
             new_key,
             new_encryption_key,
         } => {
-            let key = signer.load()?;
             let new_key = public_key_arg("new key", &new_key)?;
             let payload = if role == "authority" {
                 let Some(authority) = authority else {
@@ -82,6 +81,7 @@ pub fn run_keys(global: &Global, command: KeyChangeCommand) -> Result<(), CliErr
                     new_key,
                 }
             };
+            let key = signer.load()?;
             send(&client, &out, &signer, &key, payload)?;
         }
         KeyChangeCommand::Recover {
