@@ -481,6 +481,10 @@ mod tests {
                     registered_height: 1,
                     revoked_height: Some(4),
                     compromised_since: Some(Timestamp(1_790_000_000_000)),
+                    previous_keys: vec![crate::PreviousAuthorityKey {
+                        key: PublicKey([10; 32]),
+                        until_height: 3,
+                    }],
                 }],
                 pending_key_change: Some(PendingKeyChange {
                     begun_by: KeyRole::Recovery,

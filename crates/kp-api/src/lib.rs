@@ -29,8 +29,8 @@ pub use params::Params;
 pub use records::{
     Anomaly, Approval, AuthorityRecord, BlockReceipt, CertificateEventKind,
     CertificateHistoryEntry, CertificateRecord, CertificateStatus, Discrepancy, EvidenceRecord,
-    LedgerEvent, MembershipStatus, ParticipantRecord, PendingKeyChange, Receipt, ResolutionOutcome,
-    ResolutionRecord, SanctionRecord, SeizureIndex, SeizureRecord, Totals, TradeStatistics,
-    TxReceipt,
+    KeyStanding, LedgerEvent, MembershipStatus, ParticipantRecord, PendingKeyChange,
+    PreviousAuthorityKey, Receipt, ResolutionOutcome, ResolutionRecord, SanctionRecord,
+    SeizureIndex, SeizureRecord, Totals, TradeStatistics, TxReceipt,
 };
 pub use rejection::Rejection;

@@ -122,9 +122,72 @@ pub struct AuthorityRecord {
     /// later are flagged ([`AuthorityRecord::compromised_at`]).
     #[serde(default)]
     pub compromised_since: Option<Timestamp>,
+    /// The signing keys it held before its current one, oldest first, each
+    /// with the height of the block that rotated it away (ADR 0008,
+    /// "Rotating an authority key"). Acts a key signed up to that block
+    /// stay valid; later acts by it are refused.
+    #[serde(default)]
+    pub previous_keys: Vec<PreviousAuthorityKey>,
+}
+
+/// A signing key an authority held before a rotation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousAuthorityKey {
+    /// The key.
+    pub key: PublicKey,
+    /// The height of the block whose `RotateAuthorityKey` replaced it: the
+    /// key signed acts of this height (before the rotation in the block)
+    /// and earlier, never later.
+    pub until_height: u64,
+}
+
+/// Whose key signed an authority's act at some height
+/// ([`AuthorityRecord::key_standing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStanding {
+    /// The key held then.
+    Held,
+    /// One of its keys, but rotated away before that height (the block
+    /// that rotated it).
+    Retired {
+        /// The block whose rotation retired it.
+        until_height: u64,
+    },
+    /// Not one of its keys then (another's, or a key of it only later).
+    Foreign,
 }
 
 impl AuthorityRecord {
+    /// Most rotations of one authority's signing key the record keeps.
+    pub const PREVIOUS_KEYS_MAX: usize = 32;
+
+    /// Whether `key` was this authority's signing key for an act in the
+    /// block of `height`. A key held from one rotation to the next is
+    /// valid in both rotations' blocks: within a block the ledger orders
+    /// acts, and a light client learns its verdict from the results root.
+    pub fn key_standing(&self, key: &PublicKey, height: u64) -> KeyStanding {
+        let mut from = self.registered_height;
+        for previous in &self.previous_keys {
+            if previous.key == *key {
+                return if (from..=previous.until_height).contains(&height) {
+                    KeyStanding::Held
+                } else if height > previous.until_height {
+                    KeyStanding::Retired {
+                        until_height: previous.until_height,
+                    }
+                } else {
+                    KeyStanding::Foreign
+                };
+            }
+            from = previous.until_height;
+        }
+        if self.authority.key == *key && height >= from {
+            KeyStanding::Held
+        } else {
+            KeyStanding::Foreign
+        }
+    }
+
     /// Whether a certificate this authority issued in a block of time
     /// `issued_at` falls within its compromise: the ledger's block time
     /// decides, not the issue date the signer claimed.
@@ -710,6 +773,16 @@ pub enum LedgerEvent {
         authority: AuthorityId,
         /// Its new X25519 key.
         key: kp_types::EncryptionKey,
+    },
+    /// An authority's signing key was replaced (ADR 0008): the old key's
+    /// acts up to this block stay valid, later ones are refused.
+    AuthorityKeyRotated {
+        /// The authority.
+        authority: AuthorityId,
+        /// Its new signing key.
+        key: PublicKey,
+        /// The key it replaced.
+        previous: PublicKey,
     },
 }
 

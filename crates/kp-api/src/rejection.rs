@@ -605,6 +605,17 @@ pub enum Rejection {
         /// The authority.
         authority: AuthorityId,
     },
+
+    // ---- authority key rotation (ADR 0008; last, for the same reason) ----
+    /// Signed with a key the authority held before a rotation: acts it
+    /// signed up to the rotation stay valid, later ones are refused.
+    #[error("transaction is signed by a key authority {authority} held until its rotation at height {until_height}; it signs with its new key now")]
+    AuthorityKeyRetired {
+        /// The authority.
+        authority: AuthorityId,
+        /// The block whose rotation retired the key.
+        until_height: u64,
+    },
 }
 
 impl Rejection {
@@ -688,6 +699,7 @@ impl Rejection {
             Rejection::NoEncryptionKey { .. } => "no-encryption-key",
             Rejection::SealingRequired { .. } => "sealing-required",
             Rejection::WeakEncryptionKey { .. } => "weak-encryption-key",
+            Rejection::AuthorityKeyRetired { .. } => "authority-key-retired",
         }
     }
 }

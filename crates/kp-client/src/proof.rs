@@ -18,7 +18,8 @@
 //!   anchor through the block hashes the state records;
 //! * that each act is what the record says (its kind, its number), that the
 //!   issue's signed certificate is the record's, and that each authority's
-//!   act was signed by that authority's registered key, of the right side.
+//!   act was signed by the key that authority held at the act's height
+//!   (the record keeps the keys a rotation replaced), of the right side.
 //!
 //! What comes out ([`Finding`]) is what the ledger held after block
 //! `as_of_height`: status, history, sanctions, memberships, seizures,
@@ -31,8 +32,8 @@ use kp_api::proof::{
     PROOF_RECORDS_MAX,
 };
 use kp_api::{
-    AuthorityRecord, CertificateEventKind, CertificateRecord, CertificateStatus, MembershipStatus,
-    ParticipantRecord, ResolutionRecord, SeizureIndex, SeizureRecord,
+    AuthorityRecord, CertificateEventKind, CertificateRecord, CertificateStatus, KeyStanding,
+    MembershipStatus, ParticipantRecord, ResolutionRecord, SeizureIndex, SeizureRecord,
 };
 use kp_types::{
     result_leaf, BlockHeader, CertificateNumber, Date, Hash, ParticipantCode, Payload, Timestamp,
@@ -721,8 +722,23 @@ fn check_signer(
     };
     let a: AuthorityRecord =
         records.require(&keys::authority(id.as_str()), || format!("authority {id}"))?;
-    if a.authority.key != act.tx.tx.signer {
-        return Err(acts.bad(act, format!("signed by a key that is not authority {id}'s")));
+    // The key the authority held at the act's height, from the proven
+    // record's key history: a key rotated away signs nothing after its
+    // rotation's block, a new key nothing before it.
+    match a.key_standing(&act.tx.tx.signer, act.height) {
+        KeyStanding::Held => {}
+        KeyStanding::Retired { until_height } => {
+            return Err(acts.bad(
+                act,
+                format!("signed by a key authority {id} held only until its rotation at height {until_height}"),
+            ));
+        }
+        KeyStanding::Foreign => {
+            return Err(acts.bad(
+                act,
+                format!("signed by a key that was not authority {id}'s at that height"),
+            ));
+        }
     }
     if a.registered_height > act.height || a.revoked_height.is_some_and(|r| r <= act.height) {
         return Err(acts.bad(

@@ -13,7 +13,7 @@ use kp_api::ResolutionOutcome;
 use kp_client::light::{LightClient, TrustOptions, TrustedState};
 use kp_client::{judge, Freshness, RecordVerdict, Verdict};
 use kp_ledger::testkit::*;
-use kp_ledger::{Ledger, MemStore, WriteSet};
+use kp_ledger::{Ledger, MemStore, StateStore, WriteSet};
 use kp_types::{
     Block, CertificateNumber, Hash, Payload, ResolutionAction, SanctionScope, Timestamp,
 };
@@ -655,4 +655,71 @@ fn a_node_that_reseals_invented_names_is_caught() {
         c.verdict(&lying, "BW0000001"),
         Verdict::NotAuthentic { .. }
     ));
+}
+
+/// An authority's key rotation (ADR 0008): a certificate its old key issued
+/// before the rotation stays AUTHENTIC after it, one its new key issued
+/// after it is AUTHENTIC too, and an act the old key signed after the
+/// rotation is refused even when a lying chain shows it accepted: the
+/// light client checks the signer against the key the proven authority
+/// record lists for the act's height.
+#[test]
+fn authority_key_rotation_keeps_old_certificates_and_refuses_the_old_key_after_it() {
+    let mut c = TestChain::new();
+    let old = authority_key("BW");
+    let new = extra_key("bw-authority-2");
+    c.issue("BW0000001", "BW", "EU");
+    let tx = c.h.by_government(
+        "BW",
+        Payload::RotateAuthorityKey {
+            participant: code("BW"),
+            authority: authority_id("BW"),
+            new_key: new.public(),
+            new_encryption_key: None,
+        },
+    );
+    c.run(tx);
+    let rotated_at = c.blocks.len() as u64;
+    let cert = certificate("BW0000002", "BW", "EU", c.h.today());
+    let tx = c.h.tx(&new, Payload::IssueCertificate(cert));
+    c.run(tx);
+    c.seal();
+    for n in ["BW0000001", "BW0000002"] {
+        let proof = c.prove(n);
+        assert_eq!(authentic(c.verdict(&proof, n)).status, "issued", "{n}");
+    }
+
+    // The lie: validators colluding with a thief of the old key decide a
+    // block whose ledger took the old key as still the authority's. The
+    // test stands for their ledger by showing the store the record as it
+    // was before the rotation for that one block, then restoring it: the
+    // records tree, headers, results and commits are all consistent, and
+    // the proven authority record carries the rotation.
+    let store = c.h.ledger.store();
+    let key = kp_ledger::keys::authority(authority_id("BW").as_str());
+    let genuine = store.get(&key).unwrap().unwrap();
+    let mut before: kp_ledger::AuthorityRecord = kp_types::decode(&genuine, 1 << 16).unwrap();
+    before.authority.key = old.public();
+    before.previous_keys.clear();
+    let mut patch = WriteSet::default();
+    patch.put(key.clone(), kp_types::encode(&before));
+    store.commit(&patch).unwrap();
+    let cert = certificate("BW0000003", "BW", "EU", c.h.today());
+    let tx = c.h.tx(&old, Payload::IssueCertificate(cert));
+    c.run(tx);
+    let mut restore = WriteSet::default();
+    restore.put(key, genuine);
+    c.h.ledger.store().commit(&restore).unwrap();
+    c.seal();
+    let proof = c.prove("BW0000003");
+    let reason = not_authentic(c.verdict(&proof, "BW0000003"));
+    assert!(
+        reason.contains(&format!(
+            "signed by a key authority BW-KPA held only until its rotation at height {rotated_at}"
+        )),
+        "{reason}"
+    );
+    // The certificates of the honest blocks are still AUTHENTIC.
+    let proof = c.prove("BW0000001");
+    assert_eq!(authentic(c.verdict(&proof, "BW0000001")).status, "issued");
 }

@@ -14,7 +14,8 @@ use crate::votes::VoteKeeper;
 use crate::SharedBlock;
 use kp_types::consensus::{faults_tolerated, CommitError};
 use kp_types::{
-    quorum, CommitCertificate, Hash, Proposal, PublicKey, SignedProposal, Vote, VoteKind,
+    quorum, CommitCertificate, Hash, Proposal, PublicKey, SignedProposal, SigningKey, Vote,
+    VoteKind,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -134,6 +135,18 @@ impl Consensus {
     /// This node's key.
     pub fn public_key(&self) -> PublicKey {
         self.me
+    }
+
+    /// Signs with `key` from now on: the node's consensus key was rotated
+    /// (ADR 0008). The safety state carries over. The core signs only at
+    /// heights whose validator set lists its key, and a height's set lists
+    /// one node key per government, so no height is signed by both keys: a
+    /// switch during a height that lists the old key leaves the rest of that
+    /// height unsigned by this node, and the new key signs from the first
+    /// height that lists it.
+    pub fn set_key(&mut self, key: SigningKey) {
+        self.me = key.public();
+        self.config.key = key;
     }
 
     /// `h_p`.

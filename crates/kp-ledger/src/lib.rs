@@ -93,8 +93,9 @@ pub use params::Params;
 pub use records::{
     Anomaly, Approval, AuthorityRecord, BlockReceipt, CertificateEventKind,
     CertificateHistoryEntry, CertificateRecord, CertificateStatus, Discrepancy, EvidenceRecord,
-    LedgerEvent, MembershipStatus, ParticipantRecord, Receipt, ResolutionOutcome, ResolutionRecord,
-    SanctionRecord, SeizureIndex, SeizureRecord, Totals, TradeStatistics, TxReceipt,
+    KeyStanding, LedgerEvent, MembershipStatus, ParticipantRecord, PreviousAuthorityKey, Receipt,
+    ResolutionOutcome, ResolutionRecord, SanctionRecord, SeizureIndex, SeizureRecord, Totals,
+    TradeStatistics, TxReceipt,
 };
 pub use records_tree::{RecordVersions, RECORD_VERSIONS_KEPT};
 pub use rejection::Rejection;

@@ -45,25 +45,26 @@ fn frozen_roots() {
     // registered authorities became a record (table 0x1A), which a light
     // client proves a list of authorities complete against, and (the block
     // root only) when the index of certificates by authority (0x19) left
-    // the state root.
+    // the state root, and when authority records gained `previous_keys`
+    // (the keys a rotation replaced; ADR 0008).
     assert_eq!(
         genesis_root,
-        "517ff815751844f0d4e37a4efe41d41f7c270d5471e86da9b36eccab68e87e8d"
+        "bc47d426c905d83aae4a020ab9cecbb393e4b83a661f3e9a9fcbd9c05aa4e44b"
     );
     assert_eq!(
         block_root,
-        "35b4fdbd3d49636cc69dda221eb053e31c03df449eb2e0c439479c43c7ddd589"
+        "666006b2239cec3b4cf8cc7e8e2cba76b4ece979aef36d2cc7679debfa3e6290"
     );
     // The authenticated map of records (`kp_types::smt`) and the results
     // tree, as headers carry them (the records root changed with member
     // records, see above).
     assert_eq!(
         genesis_records,
-        "4359eb6de537a2c413f301e23492c49fd31cd16d64ac7f9e1dddc43684d0c4a2"
+        "089a1c6a9ad1fe8dee2b3bb3291582b559291267e7272f8839af1bcb3b529622"
     );
     assert_eq!(
         block_records,
-        "2b249fe4c6b4edd6ad1729ad834d7c0b4d4995d170d46df8e4c440d32c4806f6"
+        "f4dd45a2c6b4a6933e42436e4e080d51bacbf94f6a3308881c71cc029d80cfc6"
     );
     assert_eq!(
         block_results,

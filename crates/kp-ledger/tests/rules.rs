@@ -17,6 +17,8 @@ use std::collections::BTreeSet;
 #[path = "rules/codes.rs"]
 mod codes;
 use codes::ALL_CODES;
+#[path = "rules/authority_keys.rs"]
+mod authority_keys;
 #[path = "rules/sealing.rs"]
 mod sealing;
 
@@ -865,6 +867,7 @@ fn rows() -> Vec<Row> {
     ]
     .into_iter()
     .chain(sealing::rows())
+    .chain(authority_keys::rows())
     .collect()
 }
 

@@ -328,6 +328,15 @@ impl<S: StateStore> Replica<S> {
         self.public
     }
 
+    /// Signs with `key` from now on (votes, proposals, evidence): the node's
+    /// consensus key was rotated and the ledger lists the new one (ADR 0008;
+    /// [`Consensus::set_key`] says why no height is signed by both keys).
+    pub fn set_key(&mut self, key: SigningKey) {
+        self.public = key.public();
+        self.consensus.set_key(key.clone());
+        self.key = key;
+    }
+
     /// The config.
     pub fn config(&self) -> &ReplicaConfig {
         &self.config

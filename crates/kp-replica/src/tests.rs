@@ -33,7 +33,15 @@ struct Host {
     /// A replica that first gets, of each proposal carrying transactions, a
     /// copy with one signature bit flipped (a peer that alters what it relays).
     tampered_for: Option<usize>,
+    /// A replica's next consensus key: it switches to it once its ledger
+    /// lists it (`key_switch.rs`).
+    next_key: Option<(usize, kp_types::SigningKey)>,
+    /// Every (signer, height) of a proposal or vote sent.
+    signed: Vec<(PublicKey, u64)>,
 }
+
+#[path = "tests_key_switch.rs"]
+mod key_switch;
 
 fn clock(ms: u64) -> Timestamp {
     testkit::at(2026, 1, 1).plus_ms(ms)
@@ -90,6 +98,8 @@ impl Host {
             notes: Vec::new(),
             requests: Vec::new(),
             tampered_for: None,
+            next_key: None,
+            signed: Vec::new(),
         };
         for i in 0..n {
             host.replicas[i].handle(Event::Start, clock(0));
@@ -123,6 +133,7 @@ impl Host {
                 .store_decided(&block, &certificate)
                 .expect("a decided block applies");
             self.decided[i].push((block.header.height, receipt.block_hash));
+            self.switch_if_listed(i);
             for r in &receipt.receipts {
                 if r.result.is_err() {
                     self.rejected.push((i, r.tx_hash));
@@ -135,6 +146,17 @@ impl Host {
         self.notes.extend(ready.notes.into_iter().map(|n| (i, n)));
         self.requests.extend(ready.sync_request.map(|r| (i, r)));
         let me = self.replicas[i].public();
+        for message in &ready.messages {
+            let (Outgoing::Broadcast(m) | Outgoing::To(_, m)) = message;
+            match m {
+                kp_consensus::ConsensusMessage::Proposal { signed, .. } => self
+                    .signed
+                    .push((signed.proposal.proposer, signed.proposal.height)),
+                kp_consensus::ConsensusMessage::Vote(v) => {
+                    self.signed.push((v.vote.validator, v.vote.height))
+                }
+            }
+        }
         for message in ready.messages {
             match message {
                 Outgoing::Broadcast(m) => {

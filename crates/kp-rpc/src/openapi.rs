@@ -336,7 +336,7 @@ pub fn document() -> Value {
     paths.insert(
         "/v1/participants".into(),
         get_op(
-            "Every member with status, sanction, territories, authorities and node key",
+            "Every member with status, sanction, territories, authorities (each with its signing key and `previous_keys`: the keys a rotation replaced, with the height of that rotation) and keys",
             vec![],
             ok_json("members", &["items"]),
             &[],
@@ -345,7 +345,7 @@ pub fn document() -> Value {
     paths.insert(
         "/v1/participants/{code}".into(),
         get_op(
-            "A member with status, sanction, territories, authorities and node key",
+            "A member with status, sanction, territories, authorities (each with its signing key and `previous_keys`: the keys a rotation replaced, with the height of that rotation) and keys",
             vec![param("code", "path", "Participant code, e.g. BW", true)],
             ok_json(
                 "member",

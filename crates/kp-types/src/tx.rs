@@ -113,11 +113,26 @@ pub enum Payload {
         /// The new X25519 key.
         key: crate::sealed::EncryptionKey,
     },
+    /// Replace an authority's signing key, and optionally its encryption
+    /// key, keeping its id (signed by its Participant's government key;
+    /// ADR 0008, "Rotating an authority key"). Acts the old key signed
+    /// before stay valid; from this transaction on the old key is refused.
+    /// Last of the variants, so blocks written before it still decode.
+    RotateAuthorityKey {
+        /// The Participant owning the authority.
+        participant: ParticipantCode,
+        /// The authority.
+        authority: AuthorityId,
+        /// Its new signing key.
+        new_key: PublicKey,
+        /// Its new X25519 key for sealed fields, if it changes too.
+        new_encryption_key: Option<crate::sealed::EncryptionKey>,
+    },
 }
 
 impl Payload {
     /// Every name [`Payload::kind`] gives, in the order of the variants.
-    pub const KINDS: [&'static str; 15] = [
+    pub const KINDS: [&'static str; 17] = [
         "issue-certificate",
         "confirm-import",
         "void-certificate",
@@ -133,6 +148,8 @@ impl Payload {
         "submit-evidence",
         "begin-recovery",
         "cancel-recovery",
+        "set-encryption-key",
+        "rotate-authority-key",
     ];
 
     /// A short name of the kind of transaction (for listings and metrics).
@@ -154,6 +171,7 @@ impl Payload {
             Payload::BeginRecovery { .. } => "begin-recovery",
             Payload::CancelRecovery { .. } => "cancel-recovery",
             Payload::SetEncryptionKey { .. } => "set-encryption-key",
+            Payload::RotateAuthorityKey { .. } => "rotate-authority-key",
         }
     }
 }

@@ -423,25 +423,37 @@ pub enum AuthorityCommand {
 #[derive(Subcommand, Debug)]
 pub enum KeyChangeCommand {
     /// Replace one of a member's keys, signed by its government key:
-    /// `consensus` (the node key: votes from the height after next; install
-    /// the new key file on the node and restart it), `government` (at once)
+    /// `consensus` (the node key: votes from the height after next; put the
+    /// new key file beside the node's key file as `<key_file>.next` first,
+    /// and the node switches to it by itself), `government` (at once)
     /// or `recovery` (at once if none is registered, otherwise after the
     /// chain's recovery delay, during which the current recovery key can
-    /// cancel).
+    /// cancel); or `authority`: the signing key of one of its KP
+    /// Authorities (`--authority ID`), at once, keeping the authority's id.
+    /// What the old authority key signed before stays valid; from then on
+    /// it is refused.
     Rotate {
         /// Which key.
-        #[arg(value_parser = PossibleValuesParser::new(["consensus", "government", "recovery"]))]
+        #[arg(value_parser = PossibleValuesParser::new(["consensus", "government", "recovery", "authority"]))]
         role: String,
         /// Who signs (the member's government key file).
         #[command(flatten)]
         signer: Signer,
-        /// The member.
-        #[arg(long, value_parser = participant_code)]
-        participant: String,
+        /// The member (for `authority`: by default the authority's owner,
+        /// as the node lists it).
+        #[arg(long, value_parser = participant_code, required_if_eq_any = [("role", "consensus"), ("role", "government"), ("role", "recovery")])]
+        participant: Option<String>,
+        /// The authority whose signing key is replaced (`authority` only).
+        #[arg(long, required_if_eq("role", "authority"))]
+        authority: Option<String>,
         /// The new key: a key file (only its public key is used) or 64 hex
         /// digits of a public key.
         #[arg(long)]
         new_key: String,
+        /// A new encryption key for sealed fields as well (`authority`
+        /// only): an encryption key file or 64 hex digits.
+        #[arg(long, value_name = "FILE_OR_HEX", requires = "authority")]
+        new_encryption_key: Option<String>,
     },
     /// Begin replacing a member's government key, signed by its recovery
     /// key. It takes effect after the chain's recovery delay unless it is

@@ -1,5 +1,5 @@
-//! `kpledger keys rotate | recover | cancel-recovery`: a member's keys on
-//! the ledger (`docs/adr/0008-government-keys-and-recovery.md`).
+//! `kpledger keys rotate | recover | cancel-recovery`: a member's keys (and
+//! its authorities' signing keys) on the ledger (`docs/adr/0008-government-keys-and-recovery.md`).
 
 use super::*;
 
@@ -16,6 +16,23 @@ fn public_key_arg(what: &str, text: &str) -> Result<PublicKey, CliError> {
     })
 }
 
+/// The Participant that owns `authority`, from the node's listing (the
+/// ledger checks it again: a lie only gets the rotation refused).
+fn owner_of(client: &Client, authority: &AuthorityId) -> Result<ParticipantCode, CliError> {
+    for member in client.participants()?.items {
+        if member
+            .authorities
+            .iter()
+            .any(|a| &a.authority.id == authority)
+        {
+            return Ok(member.participant.code);
+        }
+    }
+    Err(usage(format!(
+        "authority {authority} is not on the ledger; check the id, or give --participant"
+    )))
+}
+
 /// Runs a `kpledger keys` command that changes the ledger.
 pub fn run_keys(global: &Global, command: KeyChangeCommand) -> Result<(), CliError> {
     let client = Client::connect(&global.node, &global.connection())?;
@@ -25,14 +42,46 @@ pub fn run_keys(global: &Global, command: KeyChangeCommand) -> Result<(), CliErr
             role,
             signer,
             participant,
+            authority,
             new_key,
+            new_encryption_key,
         } => {
-            let key = signer.load()?;
-            let payload = Payload::RotateKey {
-                participant: parse("participant code", &participant)?,
-                role: parse("key role", &role)?,
-                new_key: public_key_arg("new key", &new_key)?,
+            let new_key = public_key_arg("new key", &new_key)?;
+            let payload = if role == "authority" {
+                let Some(authority) = authority else {
+                    return Err(usage("keys rotate authority needs --authority ID"));
+                };
+                let authority: AuthorityId = parse("authority id", &authority)?;
+                let participant = match participant {
+                    Some(code) => parse("participant code", &code)?,
+                    None => owner_of(&client, &authority)?,
+                };
+                Payload::RotateAuthorityKey {
+                    participant,
+                    authority,
+                    new_key,
+                    new_encryption_key: new_encryption_key
+                        .map(|k| registry::encryption_key_arg(&k))
+                        .transpose()?,
+                }
+            } else {
+                if authority.is_some() || new_encryption_key.is_some() {
+                    return Err(usage(format!(
+                        "--authority and --new-encryption-key belong to keys rotate authority, not {role}"
+                    )));
+                }
+                let Some(participant) = participant else {
+                    return Err(usage(format!(
+                        "keys rotate {role} needs --participant CODE"
+                    )));
+                };
+                Payload::RotateKey {
+                    participant: parse("participant code", &participant)?,
+                    role: parse("key role", &role)?,
+                    new_key,
+                }
             };
+            let key = signer.load()?;
             send(&client, &out, &signer, &key, payload)?;
         }
         KeyChangeCommand::Recover {

@@ -95,6 +95,16 @@ pub(super) fn describe_participant(r: &ParticipantRecord) -> String {
                 Some(h) => format!(" (revoked at {h})"),
             }
         ));
+        // Oldest first: each key signed the authority's acts up to the
+        // block of its rotation, and nothing after.
+        for p in &a.previous_keys {
+            text.push_str(&format!(
+                "
+    previous key {} (signed until its rotation at height {})",
+                text_of(&p.key),
+                p.until_height
+            ));
+        }
     }
     text
 }
@@ -249,6 +259,39 @@ mod tests {
                 "cancel signed by: consensus (half; the government key must sign the other half)"
             ),
             "{node}"
+        );
+    }
+
+    #[test]
+    fn an_authority_shows_its_key_history() {
+        let mut r = record(Vec::new());
+        r.authorities.push(kp_api::AuthorityRecord {
+            authority: kp_types::Authority {
+                id: "BW-KPA".parse().unwrap(),
+                participant: "BW".parse().unwrap(),
+                name: "Botswana KP Authority".into(),
+                key: PublicKey([9; 32]),
+                encryption_key: None,
+            },
+            registered_height: 0,
+            revoked_height: None,
+            compromised_since: None,
+            previous_keys: vec![kp_api::PreviousAuthorityKey {
+                key: PublicKey([8; 32]),
+                until_height: 12,
+            }],
+        });
+        let text = describe_participant(&r);
+        assert!(
+            text.contains(&format!("key {}", PublicKey([9; 32]).to_hex())),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "previous key {} (signed until its rotation at height 12)",
+                PublicKey([8; 32]).to_hex()
+            )),
+            "{text}"
         );
     }
 }

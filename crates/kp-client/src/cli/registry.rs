@@ -166,7 +166,7 @@ fn compromise_time(text: &str) -> Result<Timestamp, CliError> {
 
 /// An encryption key given as 64 hex digits, or derived from an encryption
 /// key file (only its public half is used).
-fn encryption_key_arg(text: &str) -> Result<kp_types::EncryptionKey, CliError> {
+pub(super) fn encryption_key_arg(text: &str) -> Result<kp_types::EncryptionKey, CliError> {
     if let Some(key) = kp_types::EncryptionKey::from_hex(text).filter(|_| text.trim().len() == 64) {
         return Ok(key);
     }

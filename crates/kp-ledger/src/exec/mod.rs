@@ -346,6 +346,18 @@ impl<'a, S: StateStore> Ctx<'a, S> {
                 authority,
                 key,
             } => self.set_encryption_key(signer, participant, authority, key),
+            Payload::RotateAuthorityKey {
+                participant,
+                authority,
+                new_key,
+                new_encryption_key,
+            } => self.rotate_authority_key(
+                signer,
+                participant,
+                authority,
+                new_key,
+                new_encryption_key.as_ref(),
+            ),
         }
     }
 
@@ -364,6 +376,14 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             });
         };
         if a.authority.key != *signer {
+            // A key rotated away signs nothing after its rotation (acts it
+            // signed before stay valid: they are already on the ledger).
+            if let Some(previous) = a.previous_keys.iter().find(|p| p.key == *signer) {
+                return reject(Rejection::AuthorityKeyRetired {
+                    authority: id.clone(),
+                    until_height: previous.until_height,
+                });
+            }
             return reject(Rejection::SignerNotAuthority {
                 authority: id.clone(),
             });

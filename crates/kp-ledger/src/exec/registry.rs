@@ -2,11 +2,11 @@
 
 use super::{reject, text, Ctx, Exec, NAME_BYTES_MAX};
 use crate::keys;
-use crate::records::{AuthorityRecord, LedgerEvent};
+use crate::records::{AuthorityRecord, LedgerEvent, PreviousAuthorityKey};
 use crate::rejection::Rejection;
 use crate::state::AUTHORITIES_PER_PARTICIPANT_MAX;
 use crate::store::StateStore;
-use kp_types::{Authority, AuthorityId, ParticipantCode, PublicKey, Timestamp};
+use kp_types::{Authority, AuthorityId, EncryptionKey, ParticipantCode, PublicKey, Timestamp};
 
 impl<S: StateStore> Ctx<'_, S> {
     pub(super) fn register_authority(&mut self, signer: &PublicKey, a: &Authority) -> Exec<()> {
@@ -52,6 +52,7 @@ impl<S: StateStore> Ctx<'_, S> {
             registered_height: self.height,
             revoked_height: None,
             compromised_since: None,
+            previous_keys: Vec::new(),
         })?;
         self.emit(LedgerEvent::AuthorityRegistered {
             authority: a.id.clone(),
@@ -107,6 +108,77 @@ impl<S: StateStore> Ctx<'_, S> {
             authority: id.clone(),
             compromised_since: a.compromised_since,
         });
+        Ok(())
+    }
+
+    /// `RotateAuthorityKey`: the owner's government key replaces an
+    /// authority's signing key (and, if given, its encryption key), keeping
+    /// its id. The old key joins the record's history with this block's
+    /// height: acts it signed up to here stay valid (a light client checks
+    /// each act against the key of its height), later ones are refused
+    /// (`authority-key-retired`). Its index entry stays, so no one can
+    /// register it again.
+    pub(super) fn rotate_authority_key(
+        &mut self,
+        signer: &PublicKey,
+        participant: &ParticipantCode,
+        id: &AuthorityId,
+        new_key: &PublicKey,
+        new_encryption_key: Option<&EncryptionKey>,
+    ) -> Exec<()> {
+        self.government_key_of(participant, signer)?;
+        let Some(mut a) = self.ov.authority(id)? else {
+            return reject(Rejection::UnknownAuthority {
+                authority: id.clone(),
+            });
+        };
+        Self::require_owner(&a, participant)?;
+        if a.revoked_height.is_some() {
+            return reject(Rejection::AuthorityRevoked {
+                authority: id.clone(),
+            });
+        }
+        let rotations = a.previous_keys.len() + 1;
+        if rotations > AuthorityRecord::PREVIOUS_KEYS_MAX {
+            return reject(Rejection::TooManyItems {
+                field: "previous_keys".into(),
+                count: rotations,
+                max: AuthorityRecord::PREVIOUS_KEYS_MAX,
+            });
+        }
+        if new_key.is_weak() {
+            return reject(Rejection::WeakKey { key: *new_key });
+        }
+        if self.ov.key_in_use(new_key)? {
+            return reject(Rejection::KeyInUse { key: *new_key });
+        }
+        if new_encryption_key.is_some_and(|k| k.is_weak()) {
+            return reject(Rejection::WeakEncryptionKey {
+                authority: id.clone(),
+            });
+        }
+        let previous = a.authority.key;
+        a.previous_keys.push(PreviousAuthorityKey {
+            key: previous,
+            until_height: self.height,
+        });
+        a.authority.key = *new_key;
+        if let Some(k) = new_encryption_key {
+            a.authority.encryption_key = Some(*k);
+        }
+        self.ov.put_value(keys::authority(id.as_str()), &a);
+        self.ov.put_value(keys::authority_key(new_key), id);
+        self.emit(LedgerEvent::AuthorityKeyRotated {
+            authority: id.clone(),
+            key: *new_key,
+            previous,
+        });
+        if let Some(k) = new_encryption_key {
+            self.emit(LedgerEvent::EncryptionKeySet {
+                authority: id.clone(),
+                key: *k,
+            });
+        }
         Ok(())
     }
 }

@@ -176,6 +176,7 @@ impl<S: StateStore> Ledger<S> {
                 registered_height: 0,
                 revoked_height: None,
                 compromised_since: None,
+                previous_keys: Vec::new(),
             })?;
         }
         // Heights 1 and 2 are decided by the government members of genesis.

@@ -79,4 +79,5 @@ pub const ALL_CODES: &[&str] = &[
     "no-encryption-key",
     "sealing-required",
     "weak-encryption-key",
+    "authority-key-retired",
 ];

@@ -51,7 +51,8 @@ pub struct Metrics {
     last_block_ms: AtomicU64,
     /// When each transaction submitted through this node's RPC arrived.
     submitted: Mutex<HashMap<TxHash, Instant>>,
-    network: Option<kp_network::NetClient>,
+    /// Replaced when the node restarts its network under a rotated key.
+    network: std::sync::RwLock<Option<kp_network::NetClient>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -158,7 +159,15 @@ impl Metrics {
             catching_up,
             last_block_ms: AtomicU64::new(0),
             submitted: Mutex::new(HashMap::new()),
-            network,
+            network: std::sync::RwLock::new(network),
+        }
+    }
+
+    /// The network whose metrics a scrape adds, after a restart of the
+    /// network under a rotated consensus key.
+    pub fn set_network(&self, network: kp_network::NetClient) {
+        if let Ok(mut slot) = self.network.write() {
+            *slot = Some(network);
         }
     }
 
@@ -224,7 +233,7 @@ impl Metrics {
                 out.push_str("# the node's metrics could not be encoded\n");
             }
         }
-        if let Some(net) = &self.network {
+        if let Some(net) = self.network.read().ok().as_ref().and_then(|n| n.as_ref()) {
             net.encode_metrics(&mut out);
         }
         out

@@ -36,6 +36,7 @@ use tokio::time::Instant;
 mod commit;
 mod consensus;
 mod intake;
+mod next_key;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -80,6 +81,9 @@ const DIRECT_MESSAGES_MAX: usize = 512;
 /// Least time between two direct broadcasts of the same consensus message
 /// (see `broadcast_due`); gossip used to suppress identical re-sends for 6 s.
 const RESEND_MS: u64 = 6_000;
+/// How long a restart of the network (a rotated consensus key) waits for
+/// the old network to stop.
+const NETWORK_STOP_WAIT: Duration = Duration::from_secs(10);
 /// Largest encoded decided-block gossip message or sync answer.
 const SYNC_BYTES_MAX: usize = 32 * 1024 * 1024;
 
@@ -297,6 +301,30 @@ fn load_safety(safety: &SafetyStore) -> Result<Option<SafetyState>, NodeError> {
     }
 }
 
+/// The network's configuration: this node's key is its identity.
+fn network_config(
+    config: &NodeConfig,
+    chain_id: &str,
+    key: &SigningKey,
+    allowed: &[PublicKey],
+) -> Result<NetworkConfig, NodeError> {
+    let mut net_config = NetworkConfig::new(
+        chain_id,
+        key.clone(),
+        parse_multiaddr("[network] listen", &config.network.listen)?,
+    );
+    net_config.bootstrap = config
+        .network
+        .peers
+        .iter()
+        .map(|p| parse_multiaddr("[network] peers", p))
+        .collect::<Result<Vec<_>, _>>()?;
+    net_config.allowed = allowed.to_vec();
+    net_config.message_bytes_max = config.network.message_bytes_max;
+    net_config.response_bytes_max = config.network.message_bytes_max;
+    Ok(net_config)
+}
+
 fn now_ms() -> Timestamp {
     kp_types::time::wall_clock()
 }
@@ -340,6 +368,25 @@ impl Node {
         )?;
         let safety = SafetyStore::open(&store)?;
         let restored = load_safety(&safety)?;
+        // A rotated consensus key the operator put beside the key file
+        // becomes the node's key once the ledger lists it (the safety
+        // state carries over: no height is listed for both keys).
+        let members = ledger.participants()?;
+        let (key, next) = next_key::promote_if_listed(&config.node.key_file, key, |k| {
+            members.iter().any(|p| p.participant.node_key == *k)
+        })?;
+        match next {
+            next_key::NextKey::None => {}
+            next_key::NextKey::Waiting(next) => tracing::info!(
+                next = %next.to_hex(),
+                "a next node key waits beside the key file until the ledger lists it (kpledger keys rotate consensus)"
+            ),
+            next_key::NextKey::Promoted { old, new } => tracing::warn!(
+                old = %old.to_hex(),
+                new = %new.to_hex(),
+                "switched to the rotated node key the ledger lists; the old key is kept beside it as .retired"
+            ),
+        }
         let me = key.public();
         let code = ledger
             .participants()?
@@ -363,20 +410,7 @@ impl Node {
         let consensus = Consensus::new(consensus_config, restored);
 
         let allowed = ledger.network_members();
-        let mut net_config = NetworkConfig::new(
-            ledger.chain_id(),
-            key.clone(),
-            parse_multiaddr("[network] listen", &config.network.listen)?,
-        );
-        net_config.bootstrap = config
-            .network
-            .peers
-            .iter()
-            .map(|p| parse_multiaddr("[network] peers", p))
-            .collect::<Result<Vec<_>, _>>()?;
-        net_config.allowed = allowed.clone();
-        net_config.message_bytes_max = config.network.message_bytes_max;
-        net_config.response_bytes_max = config.network.message_bytes_max;
+        let net_config = network_config(&config, ledger.chain_id(), &key, &allowed)?;
         let (net, net_events) = kp_network::start(net_config).await?;
 
         let (request_tx, requests) = mpsc::channel(REQUEST_QUEUE);
