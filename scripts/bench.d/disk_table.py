@@ -47,7 +47,8 @@ lines += [
     "By key table, per certificate (the validator's store; the observer's is the "
     "same but for the safety state). Retained bytes are key plus value bytes; "
     "the safety state is one record and one set of blocks, overwritten at every "
-    "save, so what it retains does not grow with the chain (its written bytes do).",
+    "save: what it holds (its row) does not grow with the chain and is left out "
+    "of the totals, its written bytes are counted.",
     "",
 ]
 head = "| table | category | entries/cert (4v/10) | key B/entry | value B/entry |"
