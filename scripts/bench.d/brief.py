@@ -7,6 +7,13 @@ try:
 except (OSError, ValueError) as e:
     print(f"no result ({e})")
     sys.exit(0)
+if r.get("mode") == "disk":
+    print("; ".join(
+        f"{x['validators']}v blocks of {x['block_certs']}: validator {x['validator']['retained_bytes']:.0f} B/cert "
+        f"({x['validator']['retained_bytes_without_commit']:.0f} without commit certificates), "
+        f"directory +{x['validator']['disk_bytes']:.0f} B/cert; observer {x['observer']['retained_bytes']:.0f}"
+        for x in r["runs"]))
+    sys.exit(0)
 if r.get("mode") == "catchup":
     c = r["catchup"]
     runs = "; ".join(f"{x['catchup_certs_per_s']}/s ({x['binary']})" for x in r.get("runs", []))

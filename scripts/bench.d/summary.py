@@ -30,6 +30,11 @@ if q:
 if cu and cu.get("catchup"):
     s.update(catchup_certs_per_s=cu["catchup"]["catchup_certs_per_s"],
              catchup_chain_certs=cu["catchup"]["chain_certs"])
+d = load("disk")
+if d:
+    # Bytes per certificate a validator keeps, by block size.
+    s["disk_bytes_per_cert"] = {str(r["block_certs"]): r["validator"]["retained_bytes"]
+                                for r in d["runs"] if r["validators"] == 4}
 for name in ("v16-saturate", "v60-saturate", "v60-paced"):
     r = load(name)
     if r:

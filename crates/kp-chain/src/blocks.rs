@@ -18,7 +18,7 @@ use crate::error::key_hex;
 use crate::keys::{
     block_hash_key, decode_value, encode_value, height_key, height_of_key, last_block_key,
     table_prefix, tx_key, tx_prefix, unwrap_raw, wrap_raw, TABLE_BLOCK, TABLE_COMMIT,
-    TABLE_RECEIPTS,
+    TABLE_RECEIPTS, VALUE_V2_LOCATION_IN_KEY,
 };
 use kp_ledger::{Inconsistency, StoreError};
 use kp_ledger::{StateStore, WriteSet};
@@ -116,9 +116,11 @@ impl BlockStore {
                 len: block.txs.len(),
                 limit: u32::MAX as usize,
             })?;
+            // The key ends with the location: the value repeats nothing
+            // (schema 2; 12 bytes a transaction less than schema 1).
             writes.put(
                 tx_key(&tx.hash(), height, position),
-                encode_value(&(height, position)),
+                vec![VALUE_V2_LOCATION_IN_KEY],
             );
         }
         writes.put(height_key(TABLE_RECEIPTS, height), wrap_raw(receipts_bytes));
@@ -233,15 +235,21 @@ impl BlockStore {
         let entries = store.scan_prefix(&prefix, None, limit.min(TX_LOCATIONS_MAX))?;
         let mut out = Vec::with_capacity(entries.len());
         for (key, value) in entries {
-            let in_key = location_in_key(&prefix, &key);
-            let in_value: (u64, u32) = decode_value(&key, &value, 12)?;
-            if in_key != Some(in_value) {
-                return Err(corrupt(
-                    &key,
-                    format!("index value {in_value:?} disagrees with its key"),
-                ));
+            let Some(in_key) = location_in_key(&prefix, &key) else {
+                return Err(corrupt(&key, "malformed transaction index key".into()));
+            };
+            // Schema 2: the version byte alone. Schema 1 (still read): the
+            // location again, which must agree with the key.
+            if value.as_slice() != [VALUE_V2_LOCATION_IN_KEY] {
+                let in_value: (u64, u32) = decode_value(&key, &value, 12)?;
+                if in_value != in_key {
+                    return Err(corrupt(
+                        &key,
+                        format!("index value {in_value:?} disagrees with its key"),
+                    ));
+                }
             }
-            out.push(in_value);
+            out.push(in_key);
         }
         Ok(out)
     }

@@ -31,14 +31,30 @@ pub const TABLE_LAST_BLOCK: u8 = 0x86;
 
 /// Key-format version of every block-store table in this build.
 pub const KEY_V1: u8 = 0x01;
-/// Value-format version of every value this crate writes.
+/// Value-format version of every value this crate writes but the
+/// transaction index's.
 pub const VALUE_V1: u8 = 0x01;
+/// Value-format version of a transaction-index entry that is its key alone:
+/// the value is this one byte, since the key already ends with the
+/// location (schema 2; schema 1 wrote `VALUE_V1 || encode((height,
+/// position))`, which readers still accept).
+pub const VALUE_V2_LOCATION_IN_KEY: u8 = 0x02;
 
 /// The schema marker's key: `0x80 || "schema"`.
 pub const SCHEMA_KEY: &[u8] = b"\x80schema";
-/// The schema this build reads and writes. Bump it (and write a migration)
-/// when a table's key or value format changes incompatibly.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema this build writes. Bump it (and write a migration) when a
+/// table's key or value format changes incompatibly.
+///
+/// Schema 2 writes transaction-index values as [`VALUE_V2_LOCATION_IN_KEY`]
+/// alone (ADR 0014); everything else is as in schema 1.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Earlier schemas this build still reads, and upgrades on open by
+/// rewriting the marker alone: a schema-1 store holds only entries that
+/// schema 2's readers accept, so nothing else needs rewriting. The new
+/// marker keeps builds that know only schema 1 from reading the entries
+/// written from then on.
+pub const SCHEMA_VERSIONS_UPGRADED: &[u32] = &[1];
 
 // Every table byte is in the host range: the ledger never writes there, so the
 // block store can share the ledger's keyspace and its atomic commit.

@@ -33,7 +33,7 @@
 //! | block | `81` `01` height (8) | `01` `encode(Block)` |
 //! | block hash | `82` `01` block hash (32) | `01` `encode(height: u64)` |
 //! | commit certificate | `83` `01` height (8) | `01` `encode(CommitCertificate)` |
-//! | transaction index | `84` `01` tx hash (32) height (8) position (4) | `01` `encode((height: u64, position: u32))` |
+//! | transaction index | `84` `01` tx hash (32) height (8) position (4) | `02` alone (schema 1 wrote `01` `encode((height: u64, position: u32))`, still read) |
 //! | receipts | `85` `01` height (8) | `01` receipts bytes as the ledger encoded them |
 //! | last stored block | `86` `01` | `01` `encode(height: u64)` |
 //!
@@ -43,13 +43,16 @@
 //! node's bytes.
 //!
 //! Versions: the second key byte is the table's key-format version and the
-//! first value byte is the value-format version (both `0x01` now); a reader
-//! refuses any other value version as [`StoreError::Corrupt`]. `encode` is
+//! first value byte is the value-format version (`0x01`, but `0x02` for a
+//! transaction-index entry, whose location is in its key: ADR 0014); a
+//! reader refuses any other value version as [`StoreError::Corrupt`]. `encode` is
 //! [`kp_types::encode`] (bincode 2, big-endian fixed-width integers, ADR
 //! 0001); every stored value is decoded with [`kp_types::decode`] and a size
 //! limit, and checked against its key. The schema marker (written on first
-//! open, checked on every open) names the layout as a whole: a store of
-//! another schema version is refused with
+//! open, checked on every open) names the layout as a whole (2 now; a
+//! schema-1 store is upgraded on open by rewriting the marker alone, since
+//! its entries are all readable as they are): a store of another schema
+//! version is refused with
 //! [`StoreError::UnknownSchemaVersion`] (by `kp-storage`, which opens the
 //! database), and a database with data but no marker with
 //! [`StoreError::NotAKpledgerStore`].

@@ -15,7 +15,7 @@
 use crate::backend;
 use crate::safety::SafetyStore;
 use kp_chain::key_hex;
-use kp_chain::keys::{SCHEMA_KEY, SCHEMA_VERSION};
+use kp_chain::keys::{SCHEMA_KEY, SCHEMA_VERSION, SCHEMA_VERSIONS_UPGRADED};
 use kp_ledger::{StateStore, StoreError, WriteSet};
 use std::fs::File;
 use std::ops::Bound;
@@ -146,7 +146,9 @@ impl SledStore {
     /// default cache size.
     ///
     /// A new store gets the schema marker of this build; an existing store
-    /// must carry the same one, otherwise it is refused with
+    /// must carry the same one or one this build upgrades
+    /// (`kp_chain::keys::SCHEMA_VERSIONS_UPGRADED`: its marker is rewritten
+    /// on open), otherwise it is refused with
     /// [`StoreError::UnknownSchemaVersion`] (written by another build) or
     /// [`StoreError::NotAKpledgerStore`] (data but no marker).
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
@@ -202,13 +204,22 @@ impl SledStore {
         match stored {
             Some(bytes) => {
                 let found = decode_schema(&bytes)?;
-                if found != SCHEMA_VERSION {
+                if found == SCHEMA_VERSION {
+                    return Ok(());
+                }
+                if !SCHEMA_VERSIONS_UPGRADED.contains(&found) {
                     return Err(StoreError::UnknownSchemaVersion {
                         found,
                         supported: SCHEMA_VERSION,
                     });
                 }
-                Ok(())
+                // An earlier schema whose entries this build reads as they
+                // are: only the marker changes, durably, before anything
+                // of the new schema is written (kp_chain::keys).
+                self.db
+                    .insert(SCHEMA_KEY, SCHEMA_VERSION.to_be_bytes().to_vec())
+                    .map_err(backend("upgrade schema"))?;
+                self.flush("upgrade schema")
             }
             None => {
                 // Only an empty database may be adopted; anything else was
@@ -474,6 +485,31 @@ mod tests {
                 supported: SCHEMA_VERSION
             }
         );
+    }
+
+    #[test]
+    fn schema_1_is_upgraded_on_open_and_refused_by_builds_of_schema_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let store = SledStore::open(&path).unwrap();
+            store
+                .db()
+                .insert(SCHEMA_KEY, 1u32.to_be_bytes().to_vec())
+                .unwrap();
+            let mut ws = WriteSet::default();
+            ws.put(b"a".to_vec(), b"1".to_vec());
+            store.commit(&ws).unwrap();
+        }
+        let store = SledStore::open(&path).unwrap();
+        assert_eq!(
+            store.db().get(SCHEMA_KEY).unwrap().unwrap().to_vec(),
+            SCHEMA_VERSION.to_be_bytes().to_vec()
+        );
+        assert_eq!(store.get(b"a").unwrap(), Some(b"1".to_vec()));
+        // What a build of schema 1 checks on open: the marker it finds.
+        let marker = decode_schema(&store.db().get(SCHEMA_KEY).unwrap().unwrap()).unwrap();
+        assert_ne!(marker, 1, "a schema-1 build would read schema-2 entries");
     }
 
     #[test]

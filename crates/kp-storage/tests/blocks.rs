@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use kp_chain::keys::{
-    block_hash_key, height_key, last_block_key, tx_key, TABLE_BLOCK, TABLE_COMMIT, TABLE_RECEIPTS,
+    block_hash_key, encode_value, height_key, last_block_key, tx_key, TABLE_BLOCK, TABLE_COMMIT,
+    TABLE_RECEIPTS, VALUE_V2_LOCATION_IN_KEY,
 };
 use kp_chain::{
     check_consistency, check_consistency_with, BlockStore, CheckDepth, ConsistentHeight,
@@ -508,4 +509,33 @@ fn block_stored_under_the_wrong_height_is_corrupt() {
     ));
     // The hash index of block 2 now leads to a block that is not block 2.
     assert!(BlockStore::block_by_hash(&store, &chain[1].0.hash()).is_err());
+}
+
+#[test]
+fn transaction_index_entries_are_their_key_and_schema_1_entries_still_read() {
+    let (_dir, store) = temp_sled();
+    let chain = stored_chain(&store, 3);
+    let tx = chain[1].0.txs[1].hash();
+    let key = tx_key(&tx, 2, 1);
+    // Schema 2: the value is the version byte alone (the key holds the location).
+    assert_eq!(
+        store.get(&key).unwrap(),
+        Some(vec![VALUE_V2_LOCATION_IN_KEY])
+    );
+    // A schema-1 entry (the location again, behind version 1) reads the same.
+    put(&store, key.clone(), encode_value(&(2u64, 1u32)));
+    assert_eq!(BlockStore::tx_location(&store, &tx).unwrap(), Some((2, 1)));
+    check_consistency(&store, 3).unwrap();
+    // ... and must agree with its key.
+    put(&store, key.clone(), encode_value(&(2u64, 0u32)));
+    assert!(matches!(
+        BlockStore::tx_location(&store, &tx),
+        Err(StoreError::Corrupt { .. })
+    ));
+    // Version 2 with a body is not a schema-2 entry.
+    put(&store, key, vec![VALUE_V2_LOCATION_IN_KEY, 0]);
+    assert!(matches!(
+        BlockStore::tx_location(&store, &tx),
+        Err(StoreError::Corrupt { .. })
+    ));
 }

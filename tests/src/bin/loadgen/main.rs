@@ -32,6 +32,11 @@
 //!   it reports the validators' height. Building through the network runs
 //!   at the ingest rate (hundreds of certificates per second); this runs at
 //!   the ledger's apply rate.
+//! * `loadgen disk [--validators 4,60] [--block-certs 2000,10] [--certs N]
+//!   [--small-certs M]` — bytes per certificate on disk for a validator and
+//!   an observer, by key table, with and without the commit certificates,
+//!   on chains built with the library crates (deterministic; see
+//!   `disk.rs`). `scripts/bench --disk` runs it and writes its tables.
 //!
 //! Pre-signing happens before the clock starts, so the figures measure the
 //! network, not the client's signing. The submission window (submitted but not
@@ -43,11 +48,13 @@
 
 mod catchup;
 mod ceiling;
+mod disk;
 mod ingest;
 mod measure;
 
 use catchup::catchup;
 use ceiling::ceiling;
+use disk::disk;
 use ingest::ingest;
 use std::collections::BTreeMap;
 
@@ -56,7 +63,7 @@ type Json = serde_json::Value;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(mode) = args.first() else {
-        eprintln!("usage: loadgen ceiling|ingest|catchup [options]");
+        eprintln!("usage: loadgen ceiling|ingest|catchup|disk [options]");
         std::process::exit(2);
     };
     let opts = Opts::parse(&args[1..]);
@@ -64,6 +71,7 @@ fn main() {
         "ceiling" => ceiling(opts.get_f64("secs", 3.0)),
         "ingest" => ingest(&opts),
         "catchup" => catchup(&opts),
+        "disk" => disk(&opts),
         other => {
             eprintln!("unknown mode {other}");
             std::process::exit(2);
