@@ -1,20 +1,10 @@
 //! Transaction intake and the node's inputs: gossiped batches, RPC submissions and their waiters, network events.
 
+use super::outbound::Outbound;
 use super::*;
 use kp_replica::SubmitError;
 
 impl Node {
-    /// Gossips the pending outgoing transactions as one message.
-    pub(super) async fn flush_txs(&mut self) {
-        if self.tx_outbox.is_empty() {
-            return;
-        }
-        let batch = std::mem::take(&mut self.tx_outbox);
-        self.tx_outbox_bytes = 0;
-        self.publish(Topic::Transactions, kp_types::encode(&batch))
-            .await;
-    }
-
     /// A batch of transactions gossiped by a peer: the new ones are verified
     /// in one batch, then checked against the rules and pooled.
     pub(super) async fn on_tx_batch(
@@ -99,22 +89,9 @@ impl Node {
             self.shared
                 .metrics
                 .submitted(hash, std::time::Instant::now());
-            self.queue_gossip(tx).await;
+            self.send_out(Outbound::Transactions(vec![tx])).await;
         }
         Ok(hash)
-    }
-
-    /// Queues a pooled transaction for gossip, in batches.
-    pub(super) async fn queue_gossip(&mut self, tx: SignedTransaction) {
-        self.tx_outbox_bytes += kp_types::encoding::encoded_len(&tx);
-        self.tx_outbox.push(tx);
-        if self.tx_outbox.len() >= TX_GOSSIP_BATCH_MAX
-            || self.tx_outbox_bytes >= TX_GOSSIP_BYTES_MAX
-        {
-            self.flush_txs().await;
-        } else if self.tx_outbox.len() == 1 {
-            self.schedule(Duration::from_millis(TX_GOSSIP_DELAY_MS), Timer::FlushTxs);
-        }
     }
 
     pub(super) async fn on_request(&mut self, request: Request) -> Result<(), NodeError> {
@@ -215,6 +192,45 @@ impl Node {
             } => self.serve_blocks(from_height, max, handle),
         }
         Ok(())
+    }
+
+    /// A peer's direct consensus messages, each handled like gossip from it.
+    pub(super) async fn on_direct(
+        &mut self,
+        from: PublicKey,
+        bytes: &[u8],
+    ) -> Result<(), NodeError> {
+        if !self.is_validator() {
+            return Ok(());
+        }
+        let limit = self.config.network.message_bytes_max;
+        let messages = match kp_types::decode::<Vec<ConsensusMessage>>(bytes, limit) {
+            Ok(messages) if messages.len() <= DIRECT_MESSAGES_MAX => messages,
+            Ok(messages) => {
+                tracing::debug!(%from, count = messages.len(), "direct message with too many parts");
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::debug!(%from, error = %e, "undecodable direct message");
+                return Ok(());
+            }
+        };
+        for message in messages {
+            self.on_consensus(from, message).await?;
+        }
+        Ok(())
+    }
+
+    /// A consensus message from `from`, by gossip or direct (the replica
+    /// asks for blocks when the message shows we missed decisions).
+    pub(super) async fn on_consensus(
+        &mut self,
+        from: PublicKey,
+        message: ConsensusMessage,
+    ) -> Result<(), NodeError> {
+        self.replica
+            .handle(Event::Message { from, message }, now_ms());
+        self.drain().await
     }
 
     /// Answers a peer's block request off this task, from the durable store

@@ -12,10 +12,13 @@
 //! whose set lists its key (`kp-consensus`), so the old key's last height
 //! is before the new key's first, whenever the switch happens.
 
-use super::NodeError;
+use super::outbound::Outbound;
+use super::start::network_config;
+use super::{Node, NodeError, NETWORK_STOP_WAIT};
 use crate::keys;
 use kp_types::{PublicKey, SigningKey};
 use std::path::{Path, PathBuf};
+use tokio::time::Instant;
 
 /// What the start made of a next key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +94,69 @@ pub(super) fn promote_if_listed(
             new: next.public(),
         },
     ))
+}
+
+impl Node {
+    /// Switches to the rotated consensus key the operator put beside the
+    /// key file (`<key_file>.next`) once the ledger lists it as a node key
+    /// (ADR 0008), in the block of the rotation: then, not a block later
+    /// when the validator set lists it, because peers stop letting the old
+    /// identity in as soon as the ledger drops its key. The key file first
+    /// (one atomic rename, so a crash at any point restarts with the key
+    /// the ledger lists), then the replica's signer (the safety state
+    /// carries over; the next height's set still lists the old key, which
+    /// no longer signs, and the new key signs from the height after, so no
+    /// height is signed by both), then the network, whose identity is the
+    /// key. Looked for only while the ledger does not list the node's key,
+    /// so a listed node pays nothing per block.
+    pub(super) async fn switch_to_next_key(
+        &mut self,
+        members: &[PublicKey],
+    ) -> Result<(), NodeError> {
+        let key_file = self.config.node.key_file.clone();
+        let (key, next) = promote_if_listed(&key_file, self.key.clone(), |k| members.contains(k))?;
+        let NextKey::Promoted { old, new } = next else {
+            return Ok(());
+        };
+        tracing::warn!(
+            old = %old.to_hex(),
+            new = %new.to_hex(),
+            height = self.ledger().height(),
+            "switched to the rotated node key the ledger lists; restarting the network under it"
+        );
+        self.replica.set_key(key.clone());
+        self.key = key;
+        self.restart_network().await
+    }
+
+    /// Stops the network and starts it again under the node's key: the old
+    /// swarm is gone (its listener closed) before the new one listens on the
+    /// same address. Consensus messages lost meanwhile are sent again by the
+    /// core's rebroadcast, and missed blocks come by block sync.
+    async fn restart_network(&mut self) -> Result<(), NodeError> {
+        let _ = self.net.shutdown().await;
+        // The old event loop drops its sender when it ends; bounded wait.
+        let deadline = Instant::now() + NETWORK_STOP_WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.net_events.recv()).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        "the old network did not stop in time; starting the new one anyway"
+                    );
+                    break;
+                }
+            }
+        }
+        let net_config = network_config(&self.config, &self.chain_id, &self.key, &self.allowed)?;
+        let (net, events) = kp_network::start(net_config).await?;
+        self.shared.metrics.set_network(net.clone());
+        self.send_out(Outbound::Network(net.clone())).await;
+        self.net = net;
+        self.net_events = events;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

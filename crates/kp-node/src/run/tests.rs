@@ -1,6 +1,9 @@
 //! Tests of the node task's pure parts: the resend gate, direct-message chunks, sync answer sizes, safety-state formats.
 
+use super::outbound::{direct_chunks, ResendGate};
+use super::start::load_safety;
 use super::*;
+use kp_consensus::SafetyState;
 use kp_types::{BlockHeader, Hash};
 
 fn decided(height: u64, padding: usize) -> (Block, CommitCertificate) {
