@@ -76,6 +76,7 @@ mod overlay;
 pub mod prove;
 pub mod records_tree;
 pub mod root;
+pub mod snapshot;
 mod state;
 mod stats;
 pub mod store;
