@@ -17,7 +17,7 @@
 use crate::error::key_hex;
 use crate::keys::{
     block_hash_key, decode_value, encode_value, height_key, height_of_key, last_block_key,
-    table_prefix, tx_key, tx_prefix, unwrap_raw, wrap_raw, TABLE_BLOCK, TABLE_COMMIT,
+    table_prefix, tx_key, tx_prefix, unwrap_raw, wrap_raw, BASE_KEY, TABLE_BLOCK, TABLE_COMMIT,
     TABLE_RECEIPTS, VALUE_V2_LOCATION_IN_KEY,
 };
 use kp_ledger::{Inconsistency, StoreError};
@@ -271,6 +271,34 @@ impl BlockStore {
             ));
         }
         Ok(Some(unwrap_raw(&key, &value)?.to_vec()))
+    }
+
+    /// Where a store restored from a state snapshot begins: the height of
+    /// the restored state and the hash of its block, which the store does
+    /// not hold (nor any block below it). `None` for a store that holds its
+    /// chain from genesis.
+    pub fn base<S: StateStore + ?Sized>(store: &S) -> Result<Option<(u64, Hash)>, StoreError> {
+        match store.get(BASE_KEY)? {
+            Some(value) => {
+                let base: (u64, Hash) = decode_value(BASE_KEY, &value, 64)?;
+                if base.0 == 0 {
+                    return Err(corrupt(BASE_KEY, "a base at genesis".into()));
+                }
+                Ok(Some(base))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The writes that make a store restored to the state of `height`
+    /// (whose block hashes to `block_hash`) a chain that begins there: the
+    /// base, and `height` as the last stored block, so that the next block
+    /// stored is `height + 1`.
+    pub fn base_writes(height: u64, block_hash: Hash) -> WriteSet {
+        let mut writes = WriteSet::default();
+        writes.put(BASE_KEY.to_vec(), encode_value(&(height, block_hash)));
+        writes.put(last_block_key(), encode_value(&height));
+        writes
     }
 
     /// Height of the last stored block; 0 when none is stored (height 0 is

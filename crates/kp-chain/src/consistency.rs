@@ -80,12 +80,28 @@ pub fn check_consistency_with<S: StateStore + ?Sized>(
             block_hash: Hash::ZERO,
         });
     }
+    // A store restored from a state snapshot holds no block up to its base.
+    let base = BlockStore::base(store)?;
+    let (floor, floor_hash) = base.unwrap_or((0, Hash::ZERO));
+    if last < floor {
+        return Err(Inconsistency::HeightMismatch {
+            last_block_height: last,
+            ledger_height: floor,
+        }
+        .into());
+    }
+    if last == floor {
+        return Ok(ConsistentHeight {
+            height: last,
+            block_hash: floor_hash,
+        });
+    }
     let first = match depth {
-        CheckDepth::Full => 1,
-        CheckDepth::Recent(n) => last.saturating_sub(n.max(1) - 1).max(1),
+        CheckDepth::Full => floor + 1,
+        CheckDepth::Recent(n) => last.saturating_sub(n.max(1) - 1).max(floor + 1),
     };
-    let mut prev_hash = if first == 1 {
-        Hash::ZERO
+    let mut prev_hash = if first == floor + 1 {
+        floor_hash
     } else {
         let below = first - 1;
         match BlockStore::block(store, below)? {

@@ -116,6 +116,10 @@ pub fn tx_key(tx_hash: &Hash, height: u64, position: u32) -> Vec<u8> {
     key
 }
 
+/// `0x80 "base"`: where a store restored from a state snapshot begins
+/// (ADR 0016). Value: `VALUE_V1 || encode((height: u64, block hash))`.
+pub const BASE_KEY: &[u8] = b"\x80base";
+
 /// `0x86 || KEY_V1`.
 pub fn last_block_key() -> Vec<u8> {
     table_prefix(TABLE_LAST_BLOCK).to_vec()

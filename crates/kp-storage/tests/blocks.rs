@@ -539,3 +539,53 @@ fn transaction_index_entries_are_their_key_and_schema_1_entries_still_read() {
         Err(StoreError::Corrupt { .. })
     ));
 }
+
+/// A store restored from a state snapshot (ADR 0016) holds no block up to
+/// its base: the check resumes at the base, the next block must extend the
+/// base's hash, and block sync finds nothing to serve below it.
+#[test]
+fn a_store_restored_at_a_base_resumes_there_and_extends_it() {
+    let full = chain(6);
+    let (base_block, _) = &full[3];
+    let base = (base_block.header.height, base_block.hash());
+    let (_dir, store) = temp_sled();
+    store
+        .commit(&BlockStore::base_writes(base.0, base.1))
+        .unwrap();
+    assert_eq!(BlockStore::base(&store).unwrap(), Some(base));
+    assert_eq!(
+        check_consistency(&store, base.0).unwrap(),
+        ConsistentHeight {
+            height: base.0,
+            block_hash: base.1
+        }
+    );
+    assert!(BlockStore::blocks_from(&store, 1, 10).unwrap().is_empty());
+    // The next block extends the base; both depths check it.
+    let (next, certificate) = &full[4];
+    apply(&store, next, certificate);
+    for depth in [CheckDepth::Full, CheckDepth::Recent(16)] {
+        assert_eq!(
+            check_consistency_with(&store, next.header.height, depth).unwrap(),
+            ConsistentHeight {
+                height: next.header.height,
+                block_hash: next.hash()
+            }
+        );
+    }
+    // A base whose hash is not the next block's parent is a broken chain.
+    let (_dir2, other) = temp_sled();
+    other
+        .commit(&BlockStore::base_writes(base.0, Hash([9; 32])))
+        .unwrap();
+    apply(&other, next, certificate);
+    assert!(matches!(
+        inconsistency(check_consistency(&other, next.header.height)),
+        Inconsistency::BrokenChain { .. }
+    ));
+    // The ledger below the base is refused.
+    assert!(matches!(
+        inconsistency(check_consistency(&store, base.0 - 1)),
+        Inconsistency::HeightMismatch { .. }
+    ));
+}
