@@ -19,6 +19,7 @@ pub mod params;
 pub mod proof;
 pub mod records;
 pub mod rejection;
+pub mod snapshots;
 
 pub use answers::{
     AnomaliesAnswer, CertificateAlert, CertificateAnswer, CertificatePage, ErrorAnswer,

@@ -146,6 +146,39 @@ impl Client {
         self.read(&url, response)
     }
 
+    /// `GET path` as bytes (an octet-stream answer), at most `max` of them;
+    /// an error status is read as the API's JSON error.
+    pub fn get_bytes(&self, path: &str, max: u64) -> Result<Vec<u8>, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let response = self.http.get(&url).send().map_err(|e| ClientError::Http {
+            url: url.clone(),
+            detail: http_detail(&e),
+        })?;
+        if response.status().as_u16() >= 400 {
+            return self.read(&url, response).and_then(|value| {
+                Err(ClientError::Decode {
+                    url: url.clone(),
+                    detail: format!("an error status with a body that is not an error: {value}"),
+                })
+            });
+        }
+        let mut bytes = Vec::new();
+        response
+            .take(max + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ClientError::Http {
+                url: url.clone(),
+                detail: e.to_string(),
+            })?;
+        if bytes.len() as u64 > max {
+            return Err(ClientError::Decode {
+                url,
+                detail: format!("the answer exceeds {max} bytes"),
+            });
+        }
+        Ok(bytes)
+    }
+
     /// `GET path` decoded as `T`; an answer that is not a `T` is
     /// [`ClientError::Decode`] naming the URL and the type expected.
     pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {

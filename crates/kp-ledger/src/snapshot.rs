@@ -277,7 +277,8 @@ pub struct Restore<'g, S: StateStore> {
 }
 
 impl<'g, S: StateStore> Restore<'g, S> {
-    /// Starts a restore of `manifest` into `store`, which must be empty.
+    /// Starts a restore of `manifest` into `store`, which must hold no
+    /// ledger entry.
     /// The manifest must be of `genesis`'s chain and name exactly the
     /// `trusted` height, block and roots.
     pub fn new(
@@ -320,7 +321,13 @@ impl<'g, S: StateStore> Restore<'g, S> {
                 "more chunks, or larger ones, than a restore takes".into(),
             ));
         }
-        if !store.scan_prefix(&[], None, 1)?.is_empty() {
+        // No ledger entry yet (a host's own marks, such as the store's
+        // schema, sort after every ledger table).
+        if store
+            .scan_prefix(&[], None, 1)?
+            .first()
+            .is_some_and(|(k, _)| k.first().is_some_and(|t| *t < crate::HOST_KEY_PREFIX_MIN))
+        {
             return Err(SnapshotError::NotEmpty);
         }
         Ok(Restore {

@@ -10,8 +10,15 @@ use thiserror::Error;
 pub const ENV_PREFIX: &str = "KPLEDGER_";
 
 /// The sections of a node's configuration file.
-pub const CONFIG_SECTIONS: [&str; 6] =
-    ["node", "network", "rpc", "consensus", "mempool", "storage"];
+pub const CONFIG_SECTIONS: [&str; 7] = [
+    "node",
+    "network",
+    "rpc",
+    "consensus",
+    "mempool",
+    "storage",
+    "state_sync",
+];
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, Error)]
@@ -63,6 +70,10 @@ pub struct NodeConfig {
     /// The database.
     #[serde(default)]
     pub storage: StorageSection,
+    /// State snapshots: taking them for late joiners, and starting from one
+    /// (ADR 0016).
+    #[serde(default)]
+    pub state_sync: StateSyncSection,
 }
 
 /// Identity and files.
@@ -322,6 +333,46 @@ impl Default for StorageSection {
     }
 }
 
+/// State snapshots (ADR 0016): a node takes them for late joiners, and a
+/// late joiner starts from one instead of replaying every block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateSyncSection {
+    /// Take a snapshot of the state after every block whose height is a
+    /// multiple of this (0: never). The node pauses while it is taken (a
+    /// walk of the state: about a second per 200 MB).
+    pub snapshot_interval: u64,
+    /// How many recent snapshots to keep (under `<data_dir>/snapshots`).
+    pub snapshot_keep: usize,
+    /// Start from a snapshot when the data directory holds no chain yet.
+    pub enable: bool,
+    /// RPC addresses of nodes to take the snapshot from
+    /// (`http://host:port`). The first one's latest snapshot is restored;
+    /// every one's header of that height must agree (two headers with valid
+    /// commits at one height are a fork, and the start is refused).
+    pub rpc_servers: Vec<String>,
+    /// A file holding the bearer token for the servers (their snapshots
+    /// need the operator scope, as their blocks do); none: anonymous.
+    pub rpc_token_file: Option<PathBuf>,
+    /// `HEIGHT:HASH` of a header to trust instead of the genesis (needed
+    /// once the genesis is older than the light client's trust period, 14
+    /// days), as `cert verify --trust-header` takes it.
+    pub trust_header: Option<String>,
+}
+
+impl Default for StateSyncSection {
+    fn default() -> Self {
+        StateSyncSection {
+            snapshot_interval: 0,
+            snapshot_keep: 2,
+            enable: false,
+            rpc_servers: Vec::new(),
+            rpc_token_file: None,
+            trust_header: None,
+        }
+    }
+}
+
 /// Default page cache of the database, in MiB.
 pub const CACHE_MB_DEFAULT: u64 = 512;
 
@@ -362,16 +413,24 @@ impl NodeConfig {
         };
         let mut table: toml::Table = toml::from_str(&text).map_err(parse)?;
         for (name, raw) in env {
-            let Some((section, key)) = name
-                .strip_prefix(ENV_PREFIX)
-                .and_then(|rest| rest.split_once('_'))
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let rest = rest.to_ascii_lowercase();
+            // The section is the longest one the name starts with
+            // (`KPLEDGER_STATE_SYNC_ENABLE` is `[state_sync] enable`).
+            let Some((section, key)) = CONFIG_SECTIONS
+                .iter()
+                .filter_map(|s| {
+                    rest.strip_prefix(s)
+                        .and_then(|k| k.strip_prefix('_'))
+                        .filter(|k| !k.is_empty())
+                        .map(|k| (s.to_string(), k.to_string()))
+                })
+                .max_by_key(|(s, _)| s.len())
             else {
                 continue;
             };
-            let section = section.to_ascii_lowercase();
-            if !CONFIG_SECTIONS.contains(&section.as_str()) {
-                continue;
-            }
             let value = toml::from_str::<toml::Table>(&format!("value = {raw}"))
                 .ok()
                 .and_then(|mut t| t.remove("value"))
@@ -404,6 +463,7 @@ impl NodeConfig {
         .chain(config.rpc.tls_cert.as_mut())
         .chain(config.rpc.tls_key.as_mut())
         .chain(config.rpc.tls_client_ca.as_mut())
+        .chain(config.state_sync.rpc_token_file.as_mut())
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -419,6 +479,18 @@ impl NodeConfig {
             field,
             problem: problem.to_string(),
         };
+        if !(1..=100).contains(&self.state_sync.snapshot_keep) {
+            return Err(invalid(
+                "state_sync.snapshot_keep",
+                "must be between 1 and 100",
+            ));
+        }
+        if self.state_sync.enable && self.state_sync.rpc_servers.is_empty() {
+            return Err(invalid(
+                "state_sync.rpc_servers",
+                "must name at least one node's RPC address when state_sync.enable is true",
+            ));
+        }
         if !(1..=256).contains(&self.node.threads) {
             return Err(invalid("node.threads", "must be between 1 and 256"));
         }

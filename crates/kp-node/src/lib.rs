@@ -14,5 +14,6 @@ pub mod keys;
 pub mod rpc_tokens;
 pub mod run;
 pub mod snapshot;
+pub mod state_snapshots;
 pub mod table;
 pub mod testnet;

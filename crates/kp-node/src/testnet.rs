@@ -236,6 +236,7 @@ pub fn generate(spec: &TestnetSpec) -> Result<Vec<TestnetNode>, TestnetError> {
             consensus: spec.consensus.clone(),
             mempool: MempoolSection::default(),
             storage: StorageSection::default(),
+            state_sync: crate::config::StateSyncSection::default(),
         };
         let path = dir.join("node.toml");
         let text = format!(

@@ -362,6 +362,19 @@ pub trait Backend: Send + Sync + 'static {
     /// The node's metrics in the OpenMetrics text format, without the
     /// final `# EOF` line: the server appends its own RPC metrics, then it.
     fn metrics(&self) -> String;
+    /// The state snapshots kept for late joiners, newest first (ADR 0016).
+    /// May read files: the server calls it on the blocking pool. The
+    /// default keeps none.
+    fn snapshots(&self) -> kp_api::snapshots::SnapshotList {
+        kp_api::snapshots::SnapshotList::default()
+    }
+    /// The stored bytes of the snapshot of `height`: its manifest
+    /// (`chunk: None`) or one chunk. `None`: not kept here. On the blocking
+    /// pool, as [`Backend::snapshots`].
+    fn snapshot_bytes(&self, height: u64, chunk: Option<u32>) -> Option<Vec<u8>> {
+        let _ = (height, chunk);
+        None
+    }
 }
 
 /// Body of `POST /v1/txs`: the signed transaction as hex of its canonical

@@ -57,7 +57,12 @@ fn limit_param() -> Value {
 /// the router applies the same, and a test checks that they agree.
 pub fn scope_of(path: &str) -> &'static str {
     match path {
-        "/metrics" | "/v1/blocks/{height}" | "/v1/blocks/by-hash/{hash}" => "operator",
+        "/metrics"
+        | "/v1/blocks/{height}"
+        | "/v1/blocks/by-hash/{hash}"
+        | "/v1/snapshots"
+        | "/v1/snapshots/{height}/manifest"
+        | "/v1/snapshots/{height}/chunks/{index}" => "operator",
         "/v1/txs/{hash}"
         | "/v1/certificates"
         | "/v1/resolutions"
@@ -254,6 +259,45 @@ pub fn document() -> Value {
             vec![param("hash", "path", "block hash, 64 hex digits", true)],
             ok_json("block", &["hash", "block", "commit_certificate"]),
             &[("400", "malformed-hash"), ("404", "not-found")],
+        ),
+    );
+    paths.insert(
+        "/v1/snapshots".into(),
+        get_op(
+            "The state snapshots this node keeps for late joiners (ADR 0016), newest first: height, manifest hash, state root, chunks and bytes. A joiner checks every chunk against the manifest and the whole against the header of height + 1 it verified",
+            vec![],
+            ok_json("snapshots", &["snapshots"]),
+            &[],
+        ),
+    );
+    let octets = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+        })
+    };
+    paths.insert(
+        "/v1/snapshots/{height}/manifest".into(),
+        get_op(
+            "A snapshot's manifest, as stored (its canonical encoding)",
+            vec![param("height", "path", "the snapshot's height", true)],
+            octets("the manifest's bytes"),
+            &[("400", "malformed-height"), ("404", "not-found")],
+        ),
+    );
+    paths.insert(
+        "/v1/snapshots/{height}/chunks/{index}".into(),
+        get_op(
+            "One chunk of a snapshot, as stored (its canonical encoding)",
+            vec![
+                param("height", "path", "the snapshot's height", true),
+                param("index", "path", "the chunk's index, from 0", true),
+            ],
+            octets("the chunk's bytes"),
+            &[
+                ("400", "malformed-height or malformed-chunk"),
+                ("404", "not-found"),
+            ],
         ),
     );
     paths.insert(

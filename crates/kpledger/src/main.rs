@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod export;
+mod state_sync;
 
 /// A node frees on one thread much of what another allocated (decoded
 /// blocks, store pages); mimalloc handles that without the arena
@@ -642,6 +643,7 @@ fn run(cli: Cli) -> Result<(), String> {
             command: RpcCommand::Token { command },
         } => run_token(command),
         Command::Node { config, log_format } => {
+            state_sync::restore_if_configured(&config)?;
             kp_node::run::run_node_with(&config, log_format).map_err(|e| e.to_string())
         }
         Command::Devnet(args) => kp_node::devnet::run(&args).map_err(|e| e.to_string()),

@@ -145,6 +145,8 @@ pub struct Shared {
     pub ready_block_age_max_ms: u64,
     /// Counters.
     pub metrics: Metrics,
+    /// The state snapshots kept for late joiners (ADR 0016).
+    pub snapshots: crate::state_snapshots::SnapshotDir,
 }
 
 /// The node's implementation of the RPC backend: the shared node state and
@@ -281,5 +283,18 @@ impl Backend for NodeBackend {
 
     fn metrics(&self) -> String {
         self.shared.metrics.render(&self.status())
+    }
+
+    fn snapshots(&self) -> kp_api::snapshots::SnapshotList {
+        kp_api::snapshots::SnapshotList {
+            snapshots: self.shared.snapshots.list(),
+        }
+    }
+
+    fn snapshot_bytes(&self, height: u64, chunk: Option<u32>) -> Option<Vec<u8>> {
+        match chunk {
+            None => self.shared.snapshots.manifest_bytes(height),
+            Some(index) => self.shared.snapshots.chunk(height, index),
+        }
     }
 }

@@ -101,8 +101,33 @@ impl Node {
     ) -> Result<(), NodeError> {
         let started = std::time::Instant::now();
         let receipt = self.replica.store_decided(block, certificate)?;
+        self.snapshot_if_due(block.header.height);
         self.committed(block, certificate, receipt, started.elapsed())
             .await
+    }
+
+    /// Every `[state_sync] snapshot_interval` blocks, a snapshot of the
+    /// state just committed, for late joiners (ADR 0016). It is taken
+    /// before anything else can be committed, so it is this height's state;
+    /// consensus waits meanwhile. A failure is logged, not fatal.
+    fn snapshot_if_due(&self, height: u64) {
+        let interval = self.config.state_sync.snapshot_interval;
+        if interval == 0 || height % interval != 0 {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let keep = self.config.state_sync.snapshot_keep;
+        let dir = &self.shared.snapshots;
+        match tokio::task::block_in_place(|| dir.take(self.replica.ledger(), keep)) {
+            Ok(manifest) => tracing::info!(
+                height,
+                chunks = manifest.chunks.len(),
+                bytes = manifest.total_bytes(),
+                ms = started.elapsed().as_millis() as u64,
+                "state snapshot taken"
+            ),
+            Err(e) => tracing::warn!(height, error = %e, "state snapshot not taken"),
+        }
     }
 
     /// What follows a block's durable commit: metrics, mempool, waiters,

@@ -215,6 +215,7 @@ impl Node {
             recent_events: Default::default(),
             ready_block_age_max_ms: config.rpc.ready_block_age_max_s.saturating_mul(1000),
             metrics: crate::backend::Metrics::new(Some(net.clone())),
+            snapshots: crate::state_snapshots::SnapshotDir::new(&config.node.data_dir),
         });
         let listener = tokio::net::TcpListener::bind(&config.rpc.listen)
             .await

@@ -4,6 +4,7 @@
 mod node;
 mod paper;
 mod reads;
+mod snapshots;
 mod submission;
 mod timing;
 mod web;
@@ -111,6 +112,12 @@ pub fn router(backend: Arc<dyn Backend>, access: Arc<AccessPolicy>) -> Router {
     let operator = Router::new()
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/blocks/by-hash/{hash}", get(block_by_hash))
+        .route("/v1/snapshots", get(snapshots::list))
+        .route("/v1/snapshots/{height}/manifest", get(snapshots::manifest))
+        .route(
+            "/v1/snapshots/{height}/chunks/{index}",
+            get(snapshots::chunk),
+        )
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn(need_operator));
     // The web pages: static files with no ledger data, so no scope.
