@@ -183,6 +183,12 @@ impl Cluster {
 
     /// Starts node `i` (its log goes to `nodeI/node.log`).
     pub fn start(&mut self, i: usize) {
+        self.start_with_env(i, &[]);
+    }
+
+    /// Starts node `i` with extra environment variables (the
+    /// `KPLEDGER_<SECTION>_<KEY>` overrides of its configuration).
+    pub fn start_with_env(&mut self, i: usize, env: &[(&str, &str)]) {
         let node = &mut self.nodes[i];
         assert!(node.child.is_none(), "node {i} already running");
         let log = std::fs::OpenOptions::new()
@@ -194,6 +200,7 @@ impl Cluster {
             .args(["node", "--config"])
             .arg(node.dir.join("node.toml"))
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log"))
             .stderr(log)
