@@ -149,6 +149,28 @@ fn environment_variables_set_config_values_and_typos_are_refused() {
     assert_eq!(plain.node.threads, 2);
     let threads = NodeConfig::load_with(&path, env(&[("KPLEDGER_NODE_THREADS", "8")])).unwrap();
     assert_eq!(threads.node.threads, 8);
+    // A two-word section: `[state_sync] enable`, `rpc_servers`.
+    assert!(!plain.state_sync.enable);
+    let sync = NodeConfig::load_with(
+        &path,
+        env(&[
+            ("KPLEDGER_STATE_SYNC_ENABLE", "true"),
+            (
+                "KPLEDGER_STATE_SYNC_RPC_SERVERS",
+                r#"["http://10.0.0.2:26601"]"#,
+            ),
+            ("KPLEDGER_STATE_SYNC_SNAPSHOT_INTERVAL", "500"),
+        ]),
+    )
+    .unwrap();
+    assert!(sync.state_sync.enable);
+    assert_eq!(sync.state_sync.rpc_servers, vec!["http://10.0.0.2:26601"]);
+    assert_eq!(sync.state_sync.snapshot_interval, 500);
+    // Enabled with no server to restore from: refused.
+    let nowhere = NodeConfig::load_with(&path, env(&[("KPLEDGER_STATE_SYNC_ENABLE", "true")]))
+        .unwrap_err()
+        .to_string();
+    assert!(nowhere.contains("state_sync.rpc_servers"), "{nowhere}");
     let none = NodeConfig::load_with(&path, env(&[("KPLEDGER_NODE_THREADS", "0")]))
         .unwrap_err()
         .to_string();
