@@ -166,3 +166,107 @@ fn a_server_that_lies_about_the_header_above_the_snapshot_stops_the_start() {
     assert!(!data.exists() || std::fs::read_dir(&data).unwrap().next().is_none());
     drop(liar);
 }
+
+/// The case: a government admitted by resolution after the network
+/// has run starts its node from a snapshot, and validates.
+#[test]
+fn a_government_admitted_late_starts_from_a_snapshot_and_signs_blocks() {
+    let (mut cluster, _) = network_with_snapshots();
+    let url = format!("http://{}", cluster.nodes[0].rpc);
+    // Observer 5's files become the new government's node, with its own key.
+    let dir = cluster.nodes[5].dir.clone();
+    let key = kp_types::SigningKey::from_seed([0x55; 32]);
+    std::fs::write(dir.join("node.key"), hex::encode(key.seed())).unwrap();
+    let uzbekistan = kp_types::Participant {
+        code: kp_types::ParticipantCode::new("UZ").unwrap(),
+        kind: kp_types::ParticipantKind::Government,
+        name: "Uzbekistan".into(),
+        territories: vec![kp_types::Territory::new("UZ").unwrap()],
+        node_key: key.public(),
+        government_key: key.public(),
+        recovery_key: None,
+    };
+    let action = serde_json::to_string(&kp_types::ResolutionAction::Admit {
+        participant: uzbekistan,
+    })
+    .unwrap();
+    let node_key = |i: usize| path_str(&cluster.nodes[i].dir.join("node.key")).to_string();
+    let proposed = run_ok(&[
+        "--node",
+        &url,
+        "resolution",
+        "propose",
+        "--key",
+        &node_key(0),
+        "--title",
+        "Admit Uzbekistan",
+        "json",
+        &action,
+    ]);
+    let id = proposed
+        .lines()
+        .find_map(|l| l.strip_prefix("resolution id "))
+        .unwrap_or_else(|| panic!("{proposed}"))
+        .trim()
+        .to_string();
+    for i in 1..4 {
+        run_ok(&[
+            "--node",
+            &url,
+            "resolution",
+            "sign",
+            &id,
+            "--key",
+            &node_key(i),
+        ]);
+    }
+    let admitted = cluster.height(0);
+    assert!(
+        wait_until(PROGRESS, || {
+            get_json(&cluster.nodes[0].rpc, "/v1/status").is_some_and(|s| s["validators"] == 5)
+        }),
+        "UZ is not a validator:\n{}",
+        cluster.logs_tail(20)
+    );
+    assert!(
+        wait_until(PROGRESS, || snapshot_heights(&cluster, 0)
+            .first()
+            .is_some_and(|h| *h > admitted)),
+        "no snapshot after the admission"
+    );
+
+    let servers = format!(
+        "[\"http://{}\",\"http://{}\"]",
+        cluster.nodes[0].rpc, cluster.nodes[2].rpc
+    );
+    cluster.start_with_env(
+        5,
+        &[
+            ("KPLEDGER_STATE_SYNC_ENABLE", "true"),
+            ("KPLEDGER_STATE_SYNC_RPC_SERVERS", &servers),
+        ],
+    );
+    let target = cluster.height(0) + 3;
+    cluster.wait_for_height(&[5], target, PROGRESS);
+    let said = log(&cluster, 5);
+    assert!(said.contains("restored the state of height"), "{said}");
+    let status = cluster.status(5).unwrap();
+    assert_eq!(status["node"], "UZ", "{status}");
+    assert_eq!(status["role"], "validator", "{status}");
+    // Its precommits reach the commit certificates the others apply.
+    let signed = |s: &serde_json::Value| {
+        s["validators_seen"]
+            .as_array()
+            .and_then(|a| a.iter().find(|v| v["participant"] == "UZ"))
+            .and_then(|v| v["last_signed_height"].as_u64())
+    };
+    assert!(
+        wait_until(PROGRESS, || cluster
+            .status(0)
+            .and_then(|s| signed(&s))
+            .is_some_and(|h| h > target)),
+        "UZ signs no commit: {:?}\n{}",
+        cluster.status(0),
+        cluster.logs_tail(20)
+    );
+}
