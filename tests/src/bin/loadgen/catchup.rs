@@ -185,8 +185,16 @@ pub(crate) fn catchup(opts: &Opts) -> Json {
          {:.0} MB per copy, copied in {copy_s:.1}s",
         store_bytes as f64 / 1048576.0
     );
+    // With --state-sync, each validator takes a snapshot of the state after
+    // the first block it adds to the stored chain (ADR 0016).
+    let state_sync = opts.0.contains_key("state-sync");
+    let interval = (chain_height + 1).to_string();
     for i in 0..validators {
-        cluster.start(i);
+        if state_sync {
+            cluster.start_with_env(i, &[("KPLEDGER_STATE_SYNC_SNAPSHOT_INTERVAL", &interval)]);
+        } else {
+            cluster.start(i);
+        }
     }
     // The validators continue the stored chain: empty blocks from here on.
     let up = kp_e2e::wait_until(Duration::from_secs(120), || {
@@ -198,6 +206,19 @@ pub(crate) fn catchup(opts: &Opts) -> Json {
         std::process::exit(1);
     }
     let observer = validators;
+    if state_sync {
+        let listed = kp_e2e::wait_until(Duration::from_secs(600), || {
+            (0..validators).all(|i| {
+                kp_e2e::get_json(&cluster.nodes[i].rpc, "/v1/snapshots")
+                    .is_some_and(|v| v["snapshots"].as_array().is_some_and(|a| !a.is_empty()))
+            })
+        });
+        if !listed {
+            eprintln!("loadgen: the validators took no snapshot");
+            eprintln!("{}", cluster.logs_tail(20));
+            std::process::exit(1);
+        }
+    }
     let target = (0..validators)
         .map(|i| cluster.height(i))
         .max()
@@ -209,10 +230,51 @@ pub(crate) fn catchup(opts: &Opts) -> Json {
         None => vec![kp_e2e::kpledger_bin()],
     };
     let timeout = Duration::from_secs_f64(opts.get_f64("catchup-timeout", 1800.0));
-    let runs: Vec<Json> = bins
+    let mut runs: Vec<Json> = bins
         .iter()
-        .map(|bin| observe(&cluster, observer, bin, target, certs, timeout))
+        .map(|bin| observe(&cluster, observer, bin, target, certs, timeout, &[]))
         .collect();
+    // The same observer from a snapshot of the validators' state instead of
+    // replaying every block.
+    let servers = format!(
+        "[{}]",
+        (0..validators)
+            .map(|i| format!("\"http://{}\"", cluster.nodes[i].rpc))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let synced = state_sync.then(|| {
+        let env = [
+            ("KPLEDGER_STATE_SYNC_ENABLE", "true"),
+            ("KPLEDGER_STATE_SYNC_RPC_SERVERS", servers.as_str()),
+        ];
+        let mut run = observe(
+            &cluster,
+            observer,
+            &kp_e2e::kpledger_bin(),
+            target,
+            certs,
+            timeout,
+            &env,
+        );
+        run["mode"] = "state-sync".into();
+        run
+    });
+    let snapshot_ms: Vec<Json> = (0..validators)
+        .map(|i| {
+            let log =
+                std::fs::read_to_string(cluster.nodes[i].dir.join("node.log")).unwrap_or_default();
+            log.lines()
+                .filter(|l| l.contains("state snapshot taken"))
+                .filter_map(|l| l.split("ms=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+                .map(Json::from)
+                .next()
+                .unwrap_or(Json::Null)
+        })
+        .collect();
+    if let Some(run) = &synced {
+        runs.push(run.clone());
+    }
     let result = serde_json::json!({
         "mode": "catchup",
         "validators": validators,
@@ -223,6 +285,8 @@ pub(crate) fn catchup(opts: &Opts) -> Json {
         "chain_copy_s": (copy_s * 10.0).round() / 10.0,
         "store_mb_per_copy": (store_bytes as f64 / 1048576.0).round(),
         "catchup": runs.first().cloned().unwrap_or(Json::Null),
+        "state_sync": synced.unwrap_or(Json::Null),
+        "snapshot_ms": snapshot_ms,
         "runs": runs,
         "loadavg_start": load_start,
         "loadavg_end": loadavg(),
@@ -240,6 +304,7 @@ fn observe(
     target: u64,
     certs: usize,
     timeout: Duration,
+    env: &[(&str, &str)],
 ) -> Json {
     let node = &cluster.nodes[observer];
     let data = node.dir.join("data");
@@ -256,6 +321,7 @@ fn observe(
         .args(["node", "--config"])
         .arg(node.dir.join("node.toml"))
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().expect("clone log"))
         .stderr(log)

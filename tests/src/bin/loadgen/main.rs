@@ -20,7 +20,7 @@
 //!   encryption keys and every certificate is sealed (ADR 0011; sealing is
 //!   part of the pre-signing, outside the clock).
 //!
-//! * `loadgen catchup --certs N [--block-certs B]` — the catch-up benchmark
+//! * `loadgen catchup --certs N [--block-certs B] [--state-sync]` — the catch-up benchmark
 //!   on a chain of N certificates built without the network: a 2-validator
 //!   (BW, EU) + 1-observer testnet is generated, validator 0's store is
 //!   written directly with the library crates (blocks of B BW→EU
@@ -31,7 +31,10 @@
 //!   from the stored height), then the observer is started and timed until
 //!   it reports the validators' height. Building through the network runs
 //!   at the ingest rate (hundreds of certificates per second); this runs at
-//!   the ledger's apply rate.
+//!   the ledger's apply rate. With `--state-sync` the validators take a
+//!   snapshot of the state after their first new block, and a second
+//!   observer run starts from it (`[state_sync] enable`, ADR 0016) instead
+//!   of replaying: `state_sync` in the JSON, beside `catchup`.
 //! * `loadgen disk [--validators 4,60] [--block-certs 2000,10] [--certs N]
 //!   [--small-certs M]` — bytes per certificate on disk for a validator and
 //!   an observer, by key table, with and without the commit certificates,
