@@ -139,7 +139,8 @@ pub fn restore_if_configured(config_path: &Path) -> Result<(), String> {
     let mut fetch = |h: u64| first.light_block(h).map_err(|e| e.to_string());
     light.verify(&target, now(), &mut fetch).map_err(|e| {
         format!(
-            "state sync: the header of height {} is not proven: {e}",
+            "state sync: the header of height {} is not proven: {e} (a genesis older than \
+             the light client's trust period of 14 days needs [state_sync] trust_header)",
             height + 1
         )
     })?;
