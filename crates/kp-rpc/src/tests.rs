@@ -391,6 +391,7 @@ fn example(template: &str) -> String {
         .replace("{height}", "1")
         .replace("{number}", "BW0001")
         .replace("{code}", "BW")
+        .replace("{index}", "0")
 }
 
 #[tokio::test]
@@ -413,6 +414,9 @@ async fn openapi_matches_the_server() {
         "/v1/txs/{hash}",
         "/v1/blocks/{height}",
         "/v1/blocks/by-hash/{hash}",
+        "/v1/snapshots",
+        "/v1/snapshots/{height}/manifest",
+        "/v1/snapshots/{height}/chunks/{index}",
         "/v1/certificates",
         "/v1/certificates/{number}",
         "/v1/certificates/{number}/proof",
