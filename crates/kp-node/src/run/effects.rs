@@ -112,7 +112,7 @@ impl Node {
     /// consensus waits meanwhile. A failure is logged, not fatal.
     fn snapshot_if_due(&self, height: u64) {
         let interval = self.config.state_sync.snapshot_interval;
-        if interval == 0 || height % interval != 0 {
+        if interval == 0 || !height.is_multiple_of(interval) {
             return;
         }
         let started = std::time::Instant::now();

@@ -266,7 +266,14 @@ pub(crate) fn catchup(opts: &Opts) -> Json {
                 std::fs::read_to_string(cluster.nodes[i].dir.join("node.log")).unwrap_or_default();
             log.lines()
                 .filter(|l| l.contains("state snapshot taken"))
-                .filter_map(|l| l.split("ms=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+                .filter_map(|l| {
+                    l.split("ms=")
+                        .nth(1)?
+                        .split_whitespace()
+                        .next()?
+                        .parse::<u64>()
+                        .ok()
+                })
                 .map(Json::from)
                 .next()
                 .unwrap_or(Json::Null)
