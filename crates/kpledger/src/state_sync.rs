@@ -70,7 +70,9 @@ pub fn restore_if_configured(config_path: &Path) -> Result<(), String> {
         .iter()
         .map(|url| Client::connect(url, &connection).map_err(|e| format!("{url}: {e}")))
         .collect::<Result<_, _>>()?;
-    let first = &servers[0];
+    let Some(first) = servers.first() else {
+        return Err("state sync: [state_sync] rpc_servers names no server".into());
+    };
 
     // 1. The newest snapshot the first server keeps.
     let list: kp_api::snapshots::SnapshotList = first.get_as("/v1/snapshots").map_err(|e| {
@@ -145,7 +147,7 @@ pub fn restore_if_configured(config_path: &Path) -> Result<(), String> {
         )
     })?;
     let verified = target.header.hash();
-    for other in &servers[1..] {
+    for other in servers.iter().skip(1) {
         let theirs = other
             .light_block(height + 1)
             .map_err(|e| format!("state sync: {}: {e}", other.base()))?;
