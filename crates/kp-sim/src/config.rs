@@ -135,6 +135,10 @@ pub struct SimConfig {
     /// Delay between applying a block and starting the next height
     /// (CometBFT's `timeout_commit`): paces heights in simulated time.
     pub commit_delay_ms: u64,
+    /// The idle network's heartbeat: after an empty block with nothing
+    /// pending, the next height starts after this long (the node's
+    /// `[consensus] empty_block_interval_ms`); `None`: `commit_delay_ms`.
+    pub empty_block_interval_ms: Option<u64>,
     /// One-way latency between each pair of replicas, in milliseconds
     /// (`geo::latency_table`), in place of `faults.latency_ms`; the
     /// jitter is added as usual.
@@ -167,6 +171,7 @@ impl SimConfig {
             laggard: false,
             broken: None,
             commit_delay_ms: 200,
+            empty_block_interval_ms: None,
             latency_table: None,
             timeouts_ms: SimConfig::TIMEOUTS_MS,
             replay: format!(
@@ -219,6 +224,7 @@ impl SimConfig {
             laggard: rng.gen_bool(0.3),
             broken: None,
             commit_delay_ms: 200,
+            empty_block_interval_ms: None,
             latency_table: None,
             timeouts_ms: SimConfig::TIMEOUTS_MS,
             replay: crate::replay_command(seed),

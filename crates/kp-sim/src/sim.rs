@@ -143,6 +143,9 @@ pub struct SimReport {
     /// For each workload transaction decided: simulated milliseconds from
     /// its submission to the first honest replica's commit of its block.
     pub finality_ms: Vec<u64>,
+    /// Each height's first honest commit: (height, simulated ms, round of
+    /// its commit certificate, transactions in the block).
+    pub decided_at: Vec<(u64, u64, u32, usize)>,
 }
 
 /// A failed run: the broken invariant, and how to replay it.
@@ -217,6 +220,7 @@ pub struct Sim {
     /// When each workload transaction was submitted (until decided).
     submitted_at: BTreeMap<Hash, u64>,
     finality_ms: Vec<u64>,
+    decided_at: Vec<(u64, u64, u32, usize)>,
 }
 
 /// Runs one simulation to the end.
@@ -301,6 +305,7 @@ impl Sim {
             stage_crashes: 0,
             submitted_at: BTreeMap::new(),
             finality_ms: Vec::new(),
+            decided_at: Vec::new(),
             junk: VecDeque::new(),
             cfg,
         };
@@ -459,6 +464,7 @@ impl Sim {
             stages_written: self.stages_written,
             stage_crashes: self.stage_crashes,
             finality_ms: self.finality_ms.clone(),
+            decided_at: self.decided_at.clone(),
         }
     }
 
@@ -501,7 +507,7 @@ fn consensus_config(key: &SigningKey, timeouts_ms: [u64; 4]) -> ConsensusConfig 
 fn replica_config(cfg: &SimConfig) -> ReplicaConfig {
     ReplicaConfig {
         block_interval_ms: cfg.commit_delay_ms,
-        empty_block_interval_ms: cfg.commit_delay_ms,
+        empty_block_interval_ms: cfg.empty_block_interval_ms.unwrap_or(cfg.commit_delay_ms),
         clock_drift_max_ms: BLOCK_TIME_DRIFT_MAX_MS,
         mempool_size_max: MEMPOOL_TXS_MAX,
         inputs_per_event_max: INPUTS_PER_EVENT_MAX,

@@ -123,3 +123,49 @@ fn sixty_capitals_report() {
         }
     }
 }
+
+/// An idle network on the map: no workload, the node's default heartbeat
+/// (60 s), until `heights` more blocks are decided.
+fn idle_run(seed: u64, validators: usize, heights: u64) -> kp_sim::sim::SimReport {
+    let mut cfg = world(seed, validators, 1_000_000_000, [3_000, 1_000, 1_000, 500]);
+    cfg.empty_block_interval_ms = Some(60_000);
+    cfg.fault_phase_ms = 1_000;
+    cfg.liveness_heights = heights;
+    cfg.liveness_window_ms = (heights + 2) * 60_000;
+    kp_sim::sim::run(cfg).unwrap_or_else(|f| panic!("{f:?}"))
+}
+
+/// Issue 22 goal 4: on the map, with the consensus core, replica and
+/// pacing the node runs, an idle network makes one block per heartbeat.
+/// It made two more a few seconds apart after the fifth: a validator that
+/// took a sync answer holding only the block its core had just decided
+/// ended the (empty) catch-up batch by starting the next height at once,
+/// and its messages woke every other validator (`Replica::catch_up_done`).
+#[test]
+fn an_idle_network_on_the_map_makes_one_block_per_heartbeat() {
+    let report = idle_run(1, 13, 6);
+    let times: Vec<u64> = report.decided_at.iter().map(|d| d.1).collect();
+    for pair in times.windows(2).skip(1) {
+        assert!(
+            pair[1] - pair[0] >= 59_000,
+            "a block {} ms after the one before (seed 1, 13 capitals): {:?}",
+            pair[1] - pair[0],
+            report.decided_at
+        );
+    }
+    assert!(times.len() >= 6, "{:?}", report.decided_at);
+}
+
+#[test]
+#[ignore = "report: cargo test -p kp-sim --release --test world -- --ignored --nocapture idle"]
+fn sixty_capitals_idle_report() {
+    for (seed, validators) in [(1, 13), (1, 60), (2, 60)] {
+        let report = idle_run(seed, validators, 6);
+        println!(
+            "seed {seed}: {validators} capitals idle, {} blocks in {:.1} simulated minutes; (height, ms, round, txs): {:?}",
+            report.max_height,
+            report.elapsed_ms as f64 / 60_000.0,
+            report.decided_at
+        );
+    }
+}

@@ -88,6 +88,8 @@ pub(super) struct CatchUp {
     txs: usize,
     /// Whether the last block applied held no transaction.
     last_empty: bool,
+    /// Whether this batch applied any block (kept across its stages).
+    applied_any: bool,
 }
 
 impl<S: StateStore> Replica<S> {
@@ -149,6 +151,7 @@ impl<S: StateStore> Replica<S> {
         );
         self.catch_up.txs += block.txs.len();
         self.catch_up.last_empty = block.txs.is_empty();
+        self.catch_up.applied_any = true;
         self.catch_up.blocks.push(Applied {
             block,
             certificate,
@@ -165,11 +168,12 @@ impl<S: StateStore> Replica<S> {
         let Some(writes) = self.ledger.take_behind()? else {
             return Ok(None);
         };
-        let last_empty = self.catch_up.last_empty;
+        let (last_empty, applied_any) = (self.catch_up.last_empty, self.catch_up.applied_any);
         let CatchUp { blocks, txs, .. } = std::mem::replace(
             &mut self.catch_up,
             CatchUp {
                 last_empty,
+                applied_any,
                 ..CatchUp::default()
             },
         );
@@ -198,12 +202,19 @@ impl<S: StateStore> Replica<S> {
     }
 
     /// Ends a catch-up batch once its last stage is handed back: the next
-    /// height starts at once.
+    /// height starts at once, or after the heartbeat if the tip is empty.
+    /// A batch that applied nothing (an answer of blocks already decided
+    /// here, or only the one the core ran) changes nothing: the timer of
+    /// the height that was waiting stands. Starting the next height then
+    /// woke every validator of an idle network a heartbeat early.
     pub fn catch_up_done(&mut self) {
         assert!(
             self.catch_up.blocks.is_empty(),
             "replica: a catch-up ended with blocks applied and not written"
         );
+        if !std::mem::take(&mut self.catch_up.applied_any) {
+            return;
+        }
         let next = self.ledger.height() + 1;
         // An empty tip waits like any idle block (`pause_before`), so a node
         // that caught up does not wake an idle network.

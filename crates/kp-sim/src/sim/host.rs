@@ -246,6 +246,8 @@ impl Sim {
                 }
             }
             if first {
+                self.decided_at
+                    .push((height, self.now, certificate.round, block.txs.len()));
                 for tx in &receipt.receipts {
                     match tx.result {
                         Ok(()) => self.txs_accepted += 1,
