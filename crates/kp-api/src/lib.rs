@@ -19,6 +19,7 @@ pub mod params;
 pub mod proof;
 pub mod records;
 pub mod rejection;
+pub mod views;
 
 pub use answers::{
     AnomaliesAnswer, CertificateAlert, CertificateAnswer, CertificatePage, ErrorAnswer,
@@ -34,3 +35,7 @@ pub use records::{
     SeizureIndex, SeizureRecord, Totals, TradeStatistics, TxReceipt,
 };
 pub use rejection::Rejection;
+pub use views::{
+    BlockAnswer, Liveness, PublicCertificate, PublicCertificateAnswer, PublishedStatistics,
+    PublishedStatisticsAnswer, Readiness, RejectionAnswer, TransactionAnswer, View,
+};
