@@ -28,8 +28,9 @@
 //! * Errors are JSON `{"error": {"code": "...", "message": "..."}}` with an
 //!   HTTP status; `code` is stable and machine-readable (the list is in
 //!   `docs/rpc.md` and in the OpenAPI document), `message` is for people.
-//! * `/v1/openapi.json` ([`openapi::document`]) describes every endpoint; a
-//!   test checks that the server answers what it says.
+//! * `/v1/openapi.json` ([`openapi::document`]) describes every endpoint,
+//!   with schemas generated from the answer types (ADR 0015); tests
+//!   validate the server's answers against them.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
