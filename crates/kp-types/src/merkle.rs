@@ -43,7 +43,6 @@ fn subtree(leaves: &[Hash]) -> Hash {
 
 /// One step of a path: the sibling hash and on which side it sits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ProofStep {
     /// The sibling subtree's hash.
     pub sibling: Hash,
@@ -53,7 +52,6 @@ pub struct ProofStep {
 
 /// A proof that a leaf sits at `index` of a tree of `leaf_count` leaves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct MerkleProof {
     /// Position of the leaf.
     pub index: u64,

@@ -3,6 +3,7 @@
 //! serializer writes. The derived types (feature `openapi`) refer to these;
 //! the node's OpenAPI document gathers them as its components (ADR 0015).
 
+use crate::merkle::{MerkleProof, ProofStep};
 use crate::{
     AuthorityId, Carats, CertificateNumber, Date, EncryptionKey, Hash, ParticipantCode, Period,
     PublicKey, Signature, Territory, Timestamp, UsdCents,
@@ -122,3 +123,48 @@ string_schema!(
     "A reporting period: a year (2026), a half-year (2026H1, 2026H2) or a quarter (2026Q1 to 2026Q4).",
     "2026H1"
 );
+
+// The Merkle path types are described here rather than derived beside
+// them: a line added to merkle.rs would move the panic locations the
+// WebAssembly verifier carries, and change its committed bytes (ADR 0015).
+
+impl JsonSchema for ProofStep {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("ProofStep")
+    }
+    fn schema_id() -> Cow<'static, str> {
+        Cow::Borrowed("kp_types::merkle::ProofStep")
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "One step of a path: the sibling hash and on which side it sits.",
+            "type": "object",
+            "required": ["sibling", "sibling_is_left"],
+            "properties": {
+                "sibling": generator.subschema_for::<Hash>(),
+                "sibling_is_left": {"type": "boolean", "description": "Whether the sibling is on the left."},
+            },
+        })
+    }
+}
+
+impl JsonSchema for MerkleProof {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("MerkleProof")
+    }
+    fn schema_id() -> Cow<'static, str> {
+        Cow::Borrowed("kp_types::merkle::MerkleProof")
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A proof that a leaf sits at `index` of a tree of `leaf_count` leaves.",
+            "type": "object",
+            "required": ["index", "leaf_count", "path"],
+            "properties": {
+                "index": {"type": "integer", "format": "uint64", "minimum": 0, "description": "Position of the leaf."},
+                "leaf_count": {"type": "integer", "format": "uint64", "minimum": 0, "description": "Leaves in the tree."},
+                "path": {"type": "array", "items": generator.subschema_for::<ProofStep>(), "description": "Steps from the leaf up to the root."},
+            },
+        })
+    }
+}
