@@ -179,6 +179,65 @@ fn with_access(paths: &mut serde_json::Map<String, Value>, error: &Value) {
     }
 }
 
+/// The id of an operation, from its method and path: `get /v1/blocks/{height}`
+/// is `get_blocks_height` (what a generated client names its function).
+pub fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_string();
+    for segment in path.split('/').filter(|s| !s.is_empty() && *s != "v1") {
+        id.push('_');
+        id.extend(segment.chars().filter_map(|c| match c {
+            '{' | '}' => None,
+            '-' | '.' => Some('_'),
+            c => Some(c.to_ascii_lowercase()),
+        }));
+    }
+    id
+}
+
+fn with_operation_ids(paths: &mut serde_json::Map<String, Value>) {
+    for (path, item) in paths.iter_mut() {
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in operations.iter_mut() {
+            operation["operationId"] = json!(operation_id(method, path));
+        }
+    }
+}
+
+/// Links from an answer to the operations its values name (OpenAPI
+/// "links"): a client, or schemathesis, follows them with real values.
+fn with_links(paths: &mut serde_json::Map<String, Value>) {
+    let links = [
+        (
+            "/v1/status",
+            json!({
+                "block": {"operationId": "get_blocks_height", "parameters": {"height": "$response.body#/height"}},
+                "block_by_hash": {"operationId": "get_blocks_by_hash_hash", "parameters": {"hash": "$response.body#/block_hash"}},
+                "light_block": {"operationId": "get_light_blocks_height", "parameters": {"height": "$response.body#/height"}}
+            }),
+        ),
+        (
+            "/v1/participants",
+            json!({
+                "participant": {"operationId": "get_participants_code", "parameters": {"code": "$response.body#/items/0/participant/code"}},
+                "participant_proof": {"operationId": "get_participants_code_proof", "parameters": {"code": "$response.body#/items/0/participant/code"}},
+                "statistics": {"operationId": "get_statistics_code", "parameters": {"code": "$response.body#/items/0/participant/code"}}
+            }),
+        ),
+    ];
+    for (path, links) in links {
+        if let Some(ok) = paths
+            .get_mut(path)
+            .and_then(|item| item.get_mut("get"))
+            .and_then(|op| op.get_mut("responses"))
+            .and_then(|responses| responses.get_mut("200"))
+        {
+            ok["links"] = links;
+        }
+    }
+}
+
 /// The document, built once.
 pub fn document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
@@ -579,6 +638,8 @@ fn build() -> Value {
     );
     let error = b.schema::<ErrorAnswer>();
     with_access(&mut paths, &error);
+    with_operation_ids(&mut paths);
+    with_links(&mut paths);
     let schemas = b.generator.take_definitions(true);
     json!({
         "openapi": "3.1.0",

@@ -225,3 +225,43 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// Every operation has a unique id, and every link names one.
+#[test]
+fn operations_have_unique_ids_and_links_name_them() {
+    let doc = openapi::document();
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            assert_eq!(id, openapi::operation_id(method, path));
+            assert!(ids.insert(id.to_string()), "{id} twice");
+        }
+    }
+    assert!(ids.contains("get_certificates_number_qr_svg"), "{ids:?}");
+    let mut links = Vec::new();
+    collect_key(doc, "links", &mut links);
+    assert!(links.len() >= 2);
+    for set in links {
+        for (name, link) in set.as_object().unwrap() {
+            let target = link["operationId"].as_str().unwrap();
+            assert!(ids.contains(target), "link {name} names {target}");
+        }
+    }
+}
+
+fn collect_key<'a>(value: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == key {
+                    out.push(v);
+                } else {
+                    collect_key(v, key, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_key(v, key, out)),
+        _ => {}
+    }
+}
