@@ -265,3 +265,62 @@ fn collect_key<'a>(value: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
         _ => {}
     }
 }
+
+/// The hand-written schemas of kp-types (`schema.rs`) accept what the
+/// serializers write, edge values included, and refuse other text.
+#[test]
+fn the_text_forms_match_their_patterns() {
+    use kp_types::{
+        AuthorityId, Carats, CertificateNumber, Date, Hash, ParticipantCode, Period, PublicKey,
+        Signature, Timestamp, UsdCents,
+    };
+    let doc = openapi::document();
+    let check = |name: &str, value: Value, valid: bool| {
+        let root = json!({"$ref": format!("#/components/schemas/{name}"), "components": doc["components"]});
+        let validator = jsonschema::draft202012::new(&root).unwrap();
+        assert_eq!(validator.is_valid(&value), valid, "{name}: {value}");
+    };
+    for (name, value) in [
+        ("Hash", json!(Hash([0xab; 32]))),
+        ("PublicKey", json!(PublicKey([1; 32]))),
+        ("Signature", json!(Signature([2; 64]))),
+        ("Carats", json!(Carats(0))),
+        ("Carats", json!(Carats(125_050))),
+        ("UsdAmount", json!(UsdCents(u64::MAX))),
+        (
+            "ParticipantCode",
+            json!("WDC".parse::<ParticipantCode>().unwrap()),
+        ),
+        (
+            "AuthorityId",
+            json!("BW-KPA".parse::<AuthorityId>().unwrap()),
+        ),
+        (
+            "CertificateNumber",
+            json!("BW0012345".parse::<CertificateNumber>().unwrap()),
+        ),
+        ("Date", json!(Date(0))),
+        ("Date", json!(Date(20_000))),
+        ("Timestamp", json!(Timestamp(0))),
+        ("Timestamp", json!(Timestamp(1_796_540_400_123))),
+        ("Timestamp", json!(Timestamp(u64::MAX))),
+        ("Period", json!(Period::Year(2026))),
+        ("Period", json!(Period::Half(2026, 2))),
+        ("Period", json!(Period::Quarter(2026, 4))),
+    ] {
+        check(name, value, true);
+    }
+    for (name, value) in [
+        ("Hash", json!("AB")),
+        ("Carats", json!("1.5")),
+        ("Carats", json!(150)),
+        ("ParticipantCode", json!("bw")),
+        ("CertificateNumber", json!("B")),
+        ("Date", json!("5 Dec 2026")),
+        ("Period", json!("2026Q5")),
+        ("Period", json!("2026H3")),
+        ("Period", json!("1969")),
+    ] {
+        check(name, value, false);
+    }
+}

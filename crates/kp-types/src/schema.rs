@@ -119,8 +119,8 @@ string_schema!(
 string_schema!(
     Period,
     "Period",
-    "^[0-9]{4}([HQ][1-4])?$",
-    "A reporting period: a year (2026), a half-year (2026H1, 2026H2) or a quarter (2026Q1 to 2026Q4).",
+    "^(19[7-9][0-9]|[2-9][0-9]{3})(H[12]|Q[1-4])?$",
+    "A reporting period from 1970 to 9999: a year (2026), a half-year (2026H1, 2026H2) or a quarter (2026Q1 to 2026Q4).",
     "2026H1"
 );
 
