@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 /// `GET /v1/certificates/{number}`: the record's fields (flattened, as if
 /// the record itself) and the alerts that touch it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CertificateAnswer {
     /// The certificate's record.
     #[serde(flatten)]
@@ -32,6 +33,7 @@ pub struct CertificateAnswer {
 
 /// One alert of a [`CertificateAnswer`], as JSON `{"kind": ..., ...}`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum CertificateAlert {
     /// One side of the certificate is under a sanction.
@@ -88,6 +90,7 @@ pub enum CertificateAlert {
 /// `GET /v1/certificates`: one page of a bounded scan of the certificate
 /// table in number order.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CertificatePage {
     /// The records that match the filter (no alerts).
     pub items: Vec<CertificateRecord>,
@@ -100,6 +103,7 @@ pub struct CertificatePage {
 
 /// `GET /v1/resolutions`: one page of resolutions in id order.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ResolutionPage {
     /// The resolutions (pending ones with `missing` as of now).
     pub items: Vec<ResolutionRecord>,
@@ -109,6 +113,7 @@ pub struct ResolutionPage {
 
 /// `GET /v1/participants`: every member.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ParticipantList {
     /// The members with their authorities, in code order.
     pub items: Vec<ParticipantRecord>,
@@ -116,6 +121,7 @@ pub struct ParticipantList {
 
 /// `GET /v1/seizures`: seizure alerts, newest first.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SeizureList {
     /// The reports.
     pub items: Vec<SeizureRecord>,
@@ -123,6 +129,7 @@ pub struct SeizureList {
 
 /// `GET /v1/statistics/{code}`: one member's trade statistics for a period.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct StatisticsAnswer {
     /// The member.
     pub participant: ParticipantCode,
@@ -134,6 +141,7 @@ pub struct StatisticsAnswer {
 
 /// `GET /v1/anomalies`: the anomalies of a period.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct AnomaliesAnswer {
     /// The period.
     pub period: Period,
@@ -143,6 +151,7 @@ pub struct AnomaliesAnswer {
 
 /// `GET /v1/status`: where the node is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NodeStatus {
     /// The chain.
     pub chain_id: String,
@@ -182,6 +191,7 @@ pub struct NodeStatus {
 
 /// A validator and the last height it was seen signing a commit.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ValidatorSeen {
     /// Its Participant code.
     pub participant: String,
@@ -193,6 +203,7 @@ pub struct ValidatorSeen {
 /// Every API error's body (HTTP 4xx and 5xx):
 /// `{"error": {"code": ..., "message": ...}}`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ErrorAnswer {
     /// The error.
     pub error: ErrorDetail,
@@ -200,6 +211,7 @@ pub struct ErrorAnswer {
 
 /// The error of an [`ErrorAnswer`].
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ErrorDetail {
     /// Stable machine-readable code (kebab-case), e.g. `not-found`.
     pub code: String,
@@ -210,6 +222,7 @@ pub struct ErrorDetail {
 /// `POST /v1/txs`: the accepted transaction's hash and, when the client
 /// asked to wait, where it was decided.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Submitted {
     /// The transaction's hash.
     pub hash: TxHash,
@@ -221,6 +234,7 @@ pub struct Submitted {
 /// Where a transaction was decided: its block, its place in the block and
 /// what the ledger did with it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Decided {
     /// The block's height.
     pub height: u64,

@@ -119,6 +119,7 @@ const _: () = assert!(AUTHORITIES_PER_PARTICIPANT_MAX + 3 <= crate::proof::PROOF
 
 /// The genesis document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Genesis {
     /// The chain's identity; every transaction and block names it.
     pub chain_id: String,

@@ -20,6 +20,7 @@ pub mod proof;
 pub mod records;
 pub mod rejection;
 pub mod snapshots;
+pub mod views;
 
 pub use answers::{
     AnomaliesAnswer, CertificateAlert, CertificateAnswer, CertificatePage, ErrorAnswer,
@@ -35,3 +36,7 @@ pub use records::{
     SeizureIndex, SeizureRecord, Totals, TradeStatistics, TxReceipt,
 };
 pub use rejection::Rejection;
+pub use views::{
+    BlockAnswer, Liveness, PublicCertificate, PublicCertificateAnswer, PublishedStatistics,
+    PublishedStatisticsAnswer, Readiness, RejectionAnswer, TransactionAnswer, View,
+};

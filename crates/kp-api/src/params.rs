@@ -10,6 +10,7 @@ pub const RECOVERY_DELAY_MS_MAX: u64 = 365 * 86_400_000;
 
 /// Parameters of the chain, fixed at genesis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Params {
     /// Longest allowed validity of a certificate, in days (issue to expiry).

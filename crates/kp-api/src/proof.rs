@@ -34,6 +34,7 @@ pub const PROOF_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// A decided header, the commit certificate that decided it, and the
 /// validator set of its height (whose hash the header carries).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LightBlock {
     /// The header.
     pub header: BlockHeader,
@@ -47,12 +48,18 @@ pub struct LightBlock {
 /// One entry of the ledger state, present or absent, proven against a
 /// records root.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct RecordProof {
     /// The store key ([`crate::keys`]).
     #[serde(with = "hex_bytes")]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "String", regex(pattern = r"^([0-9a-f]{2})*$"))
+    )]
     pub key: Vec<u8>,
     /// The stored bytes, or `None` when the proof shows the key absent.
     #[serde(with = "hex_option")]
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<String>"))]
     pub value: Option<Vec<u8>>,
     /// The path in the records tree.
     pub proof: smt::RecordProof,
@@ -61,6 +68,7 @@ pub struct RecordProof {
 /// A transaction, proven decided (in the block of `height`) and accepted by
 /// the ledger (its result in the next header's `results_root`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ActProof {
     /// The signed transaction.
     pub tx: SignedTransaction,
@@ -79,6 +87,7 @@ pub struct ActProof {
 
 /// Everything that proves what the ledger holds about one certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CertificateProof {
     /// The certificate number asked for.
     pub number: CertificateNumber,
@@ -95,6 +104,7 @@ pub struct CertificateProof {
 /// Any single record, proven against an anchor (`participant show
 /// --verify`, `resolution show --verify`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct RecordsProof {
     /// The header whose `records_root` the records are proven against.
     pub anchor: LightBlock,

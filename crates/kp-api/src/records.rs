@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 /// Whether a member is in good standing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum MembershipStatus {
     /// A member in good standing (it may still be under a sanction).
@@ -34,6 +35,7 @@ pub enum MembershipStatus {
 
 /// A sanction in force.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SanctionRecord {
     /// What it forbids or requires.
     pub scope: SanctionScope,
@@ -49,6 +51,7 @@ pub struct SanctionRecord {
 
 /// A member as the ledger lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ParticipantRecord {
     /// The member (with its current node, government and recovery keys).
     pub participant: Participant,
@@ -81,6 +84,7 @@ pub struct ParticipantRecord {
 /// recovery only together with the member's node key (two `CancelRecovery`
 /// transactions; see `cancel_signed_by`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct PendingKeyChange {
     /// The key that began it: `recovery` (a recovery) or `government` (a
     /// rotation of the recovery key).
@@ -110,6 +114,7 @@ impl ParticipantRecord {
 
 /// A KP Authority as the ledger lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct AuthorityRecord {
     /// The authority.
     pub authority: Authority,
@@ -132,6 +137,7 @@ pub struct AuthorityRecord {
 
 /// A signing key an authority held before a rotation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct PreviousAuthorityKey {
     /// The key.
     pub key: PublicKey,
@@ -199,6 +205,7 @@ impl AuthorityRecord {
 
 /// Where a certificate stands in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum CertificateStatus {
     /// Issued under a partial-export sanction with a monitor: waits for the
@@ -233,6 +240,7 @@ impl CertificateStatus {
 
 /// One step of a certificate's history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum CertificateEventKind {
     /// Issued (possibly awaiting approval).
@@ -251,6 +259,7 @@ pub enum CertificateEventKind {
 
 /// An entry of a certificate's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CertificateHistoryEntry {
     /// What happened.
     pub event: CertificateEventKind,
@@ -262,6 +271,7 @@ pub struct CertificateHistoryEntry {
 
 /// What the importing authority received, where it differs from the certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Discrepancy {
     /// Carats on the certificate.
     pub certified_carats: Carats,
@@ -275,6 +285,7 @@ pub struct Discrepancy {
 
 /// The receipt recorded by the importing authority.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Receipt {
     /// Confirming authority.
     pub authority: AuthorityId,
@@ -292,6 +303,7 @@ pub struct Receipt {
 
 /// A monitoring body's approval requirement and its state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Approval {
     /// The monitoring body that must approve.
     pub monitor: ParticipantCode,
@@ -301,6 +313,7 @@ pub struct Approval {
 
 /// A certificate as the ledger keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CertificateRecord {
     /// The certificate as issued.
     pub certificate: Certificate,
@@ -334,6 +347,7 @@ pub struct CertificateRecord {
 
 /// How a resolution ended, or that it has not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ResolutionOutcome {
     /// Collecting signatures.
@@ -369,6 +383,7 @@ pub enum ResolutionOutcome {
 
 /// A resolution as the ledger keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ResolutionRecord {
     /// Its id (hash of the proposing transaction).
     pub id: Hash,
@@ -397,6 +412,7 @@ pub const SEIZURE_INDEX_MAX: usize = 256;
 /// a record of the authenticated map, so that a light client can prove that
 /// no seizure names a certificate (the record is absent) or which ones do.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SeizureIndex {
     /// Reports naming the number, all of them.
     pub count: u64,
@@ -407,6 +423,7 @@ pub struct SeizureIndex {
 
 /// A seizure on the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SeizureRecord {
     /// Sequence number, from 1.
     pub sequence: u64,
@@ -424,6 +441,7 @@ pub struct SeizureRecord {
 
 /// Equivocation evidence on the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct EvidenceRecord {
     /// `Evidence::id()`.
     pub id: Hash,
@@ -439,6 +457,7 @@ pub struct EvidenceRecord {
 
 /// Count, carats and value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Totals {
     /// Certificates.
     pub count: u64,
@@ -472,6 +491,7 @@ impl Totals {
 /// One Participant's trade statistics for a period (Annex III), derived from
 /// certificates and confirmations.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TradeStatistics {
     /// Exports certified (approved where approval is needed; voided ones
     /// removed), by the quarter of the issue date.
@@ -499,6 +519,7 @@ pub struct TradeStatistics {
 
 /// A pattern in the statistics worth a human look, with the figures behind it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Anomaly {
     /// What `exporter` certified to `importer` differs from what `importer`
@@ -573,6 +594,7 @@ pub enum Anomaly {
 
 /// The result of one transaction of a block.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TxReceipt {
     /// The transaction.
     pub tx_hash: TxHash,
@@ -582,6 +604,7 @@ pub struct TxReceipt {
 
 /// Something that happened in a block, for subscribers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum LedgerEvent {
     /// A certificate was issued or changed status.
@@ -788,6 +811,7 @@ pub enum LedgerEvent {
 
 /// What applying a block did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct BlockReceipt {
     /// Height of the block.
     pub height: u64,

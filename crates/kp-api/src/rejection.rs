@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// A reason for refusing a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Rejection {
     // ---- envelope ----

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// One snapshot a node keeps.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SnapshotInfo {
     /// The height whose state it holds.
     pub height: u64,
@@ -21,6 +22,7 @@ pub struct SnapshotInfo {
 
 /// Answer to `GET /v1/snapshots`: newest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SnapshotList {
     /// The snapshots.
     pub snapshots: Vec<SnapshotInfo>,

@@ -291,7 +291,10 @@ async fn a_participant_sees_its_own_certificates_in_full_and_searches_only_its_o
     // BW exports BW0001 (to EU): BW sees it in full.
     let (status, full) = get(&s.base, "/v1/certificates/BW0001", Some(&t.bw)).await;
     assert_eq!(status, 200);
-    assert_eq!(full["certificate"]["exporter"]["name"], "Debswana");
+    assert_eq!(
+        full["certificate"]["parties"]["plain"]["exporter"]["name"],
+        "Debswana"
+    );
     assert_eq!(full["certificate"]["lines"][0]["carats"], "100.00");
     // AE, a third Participant, and anonymous callers see the public view.
     for token in [Some(t.ae.as_str()), None, Some(t.public.as_str())] {
@@ -309,7 +312,7 @@ async fn a_participant_sees_its_own_certificates_in_full_and_searches_only_its_o
     assert_eq!(
         get(&s.base, "/v1/certificates/BW0001", Some(&t.operator))
             .await
-            .1["certificate"]["exporter"]["name"],
+            .1["certificate"]["parties"]["plain"]["exporter"]["name"],
         "Debswana"
     );
     // Searches: its own sides only.
@@ -365,7 +368,7 @@ async fn the_public_gets_published_statistics_and_the_participant_its_detail() {
         let (status, published) = get(&s.base, "/v1/statistics/BW?period=2026H1", token).await;
         assert_eq!(status, 200);
         assert_eq!(published["view"], "published");
-        assert_eq!(published["statistics"]["exports"]["carats"], "1");
+        assert_eq!(published["statistics"]["exports"]["carats"], "1.00");
         assert!(published["statistics"].get("exports_by_partner").is_none());
     }
     // Without a period, the public gets the half-year of the last block.
@@ -375,7 +378,7 @@ async fn the_public_gets_published_statistics_and_the_participant_its_detail() {
     assert_eq!(status, 200);
     assert_eq!(
         detail["statistics"]["exports_by_partner"]["EU"]["carats"],
-        "1"
+        "1.00"
     );
 }
 

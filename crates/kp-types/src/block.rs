@@ -12,6 +12,7 @@ pub const BLOCK_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// A block header. Its hash is the block's identity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct BlockHeader {
     /// The chain.
     pub chain_id: String,
@@ -73,6 +74,7 @@ impl BlockHeader {
 
 /// A block: header and transactions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Block {
     /// The header.
     pub header: BlockHeader,

@@ -103,6 +103,7 @@ impl fmt::Debug for CertificateNumber {
 /// Any text is representable so that the ledger can refuse non-rough codes with
 /// its own reason; [`HsCode::is_rough`] says whether the scheme covers it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct HsCode(pub String);
 
@@ -129,6 +130,7 @@ impl HsCode {
 
 /// An exporter or importer: name and address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Party {
     /// Legal name.
     pub name: String,
@@ -138,6 +140,7 @@ pub struct Party {
 
 /// Where the stones were mined.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Origin {
     /// A parcel of mixed origin.
@@ -148,6 +151,7 @@ pub enum Origin {
 
 /// One line of the certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CertificateLine {
     /// HS code; only rough-diamond codes are accepted.
     pub hs_code: HsCode,
@@ -161,6 +165,7 @@ pub struct CertificateLine {
 
 /// A KP certificate as issued: every field of Annex I.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Certificate {
     /// Unique number, prefixed by the issuing territory's alpha-2 code.
     pub number: CertificateNumber,
@@ -214,6 +219,7 @@ impl Certificate {
 
 /// The importing authority's return slip: what arrived.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ImportConfirmation {
     /// The certificate.
     pub number: CertificateNumber,
@@ -229,6 +235,7 @@ pub struct ImportConfirmation {
 
 /// Cancellation by the issuing side before confirmation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VoidCertificate {
     /// The certificate.
     pub number: CertificateNumber,
@@ -241,6 +248,7 @@ pub struct VoidCertificate {
 /// A monitoring body's approval of a certificate issued under a partial-export
 /// sanction that requires one (signed by the monitor's node key).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CertificateApproval {
     /// The certificate.
     pub number: CertificateNumber,
@@ -250,6 +258,7 @@ pub struct CertificateApproval {
 
 /// Why customs seized a shipment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum SeizureReason {
     /// No certificate accompanied the shipment.
@@ -264,6 +273,7 @@ pub enum SeizureReason {
 
 /// A customs seizure of rough diamonds, reported to every Participant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SeizureReport {
     /// The reporting authority (the signer).
     pub authority: AuthorityId,
@@ -285,6 +295,7 @@ pub struct SeizureReport {
 
 /// A half-yearly production report (Annex III).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ProductionReport {
     /// The reporting authority (the signer).
     pub authority: AuthorityId,

@@ -28,6 +28,7 @@ pub const fn faults_tolerated(n: usize) -> usize {
 
 /// Prevote or precommit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum VoteKind {
     /// First voting step.
@@ -38,6 +39,7 @@ pub enum VoteKind {
 
 /// A vote, as signed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Vote {
     /// The chain.
     pub chain_id: String,
@@ -71,6 +73,7 @@ impl Vote {
 
 /// A vote with its signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SignedVote {
     /// The vote.
     pub vote: Vote,
@@ -89,6 +92,7 @@ impl SignedVote {
 
 /// A proposal of a block for a height and round, as signed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Proposal {
     /// The chain.
     pub chain_id: String,
@@ -123,6 +127,7 @@ impl Proposal {
 
 /// A proposal with its signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SignedProposal {
     /// The proposal.
     pub proposal: Proposal,
@@ -141,6 +146,7 @@ impl SignedProposal {
 
 /// One validator's precommit inside a commit certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CommitSignature {
     /// The validator.
     pub validator: PublicKey,
@@ -152,6 +158,7 @@ pub struct CommitSignature {
 /// validators for one block hash in one round. Anyone holding the validator
 /// set of that height can check it alone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CommitCertificate {
     /// The chain.
     pub chain_id: String,
@@ -273,6 +280,7 @@ impl CommitCertificate {
 /// Proof that a validator signed two conflicting messages for one height,
 /// round and step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Evidence {
     /// Two different votes of one kind for one height and round.

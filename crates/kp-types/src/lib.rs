@@ -31,6 +31,8 @@ pub mod keyfile;
 pub mod merkle;
 pub mod participant;
 pub mod resolution;
+#[cfg(feature = "openapi")]
+mod schema;
 pub mod sealed;
 mod serde_bytes;
 pub mod smt;

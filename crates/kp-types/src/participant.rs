@@ -126,6 +126,7 @@ code_type!(
 
 /// What a member of the scheme is, and so what it may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ParticipantKind {
     /// A government Participant: trades, validates, signs every resolution.
@@ -158,6 +159,7 @@ impl ParticipantKind {
 /// left out and then equals `node_key`: genesis files written before the
 /// roles were split keep their meaning. The binary form always carries it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Participant {
     /// Its code (`BW`, `EU`, `TW`, `WDC`).
     pub code: ParticipantCode,
@@ -239,6 +241,7 @@ impl<'de> Deserialize<'de> for Participant {
 
 /// The role of one of a member's keys, as a rotation names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyRole {
     /// The node key: votes, identifies the node on the network.
@@ -278,6 +281,7 @@ impl std::str::FromStr for KeyRole {
 
 /// A KP Authority: an office that issues and receives certificates.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Authority {
     /// Ledger-wide identifier.
     pub id: AuthorityId,

@@ -11,6 +11,7 @@ pub type ResolutionId = Hash;
 
 /// What a sanction forbids or requires.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum SanctionScope {
     /// No certificate from or to the Participant.
@@ -39,6 +40,7 @@ pub enum SanctionScope {
 /// partial exports when the certificate's origin zones are not all on the
 /// list. The resolution that imposes or amends the sanction sets it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum OriginRule {
     /// Accepted, and flagged so that importers check the shipment closely
@@ -62,6 +64,7 @@ impl OriginRule {
 
 /// The act a resolution performs when adopted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ResolutionAction {
     /// Admit a new government Participant or trading entity.
@@ -150,6 +153,7 @@ impl ResolutionAction {
 
 /// A proposed resolution (the proposer's signature counts as its own).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ResolutionProposal {
     /// Short title.
     pub title: String,

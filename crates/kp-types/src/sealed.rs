@@ -46,6 +46,7 @@ const INFO: &[u8] = b"kpledger v1 sealed certificate fields";
 
 /// The fields a certificate seals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SealedFields {
     /// Exporter's name and address.
     pub exporter: Party,
@@ -58,9 +59,14 @@ pub struct SealedFields {
 
 /// What each recipient decrypts: the fields and the commitment's salt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Opened {
     /// The salt of the commitment.
     #[serde(with = "crate::serde_bytes")]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "String", regex(pattern = r"^[0-9a-f]*$"))
+    )]
     pub salt: [u8; SALT_BYTES],
     /// The fields.
     pub fields: SealedFields,
@@ -223,6 +229,7 @@ mod hex_vec {
 
 /// One recipient's copy of the sealed fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SealedCopy {
     /// The authority it is sealed to.
     pub authority: AuthorityId,
@@ -230,15 +237,24 @@ pub struct SealedCopy {
     pub key: EncryptionKey,
     /// HPKE's encapsulated (ephemeral) key.
     #[serde(with = "crate::serde_bytes")]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "String", regex(pattern = r"^[0-9a-f]{64}$"))
+    )]
     pub encapsulated: [u8; 32],
     /// The encrypted [`Opened`] value, with its tag.
     #[serde(with = "hex_vec")]
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "String", regex(pattern = r"^([0-9a-f]{2})*$"))
+    )]
     pub ciphertext: Vec<u8>,
 }
 
 /// The sealed fields of a certificate: the commitment in the clear and one
 /// copy per recipient (the issuing authority first, then the importing one).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Sealed {
     /// The salted commitment of the fields.
     pub commitment: Hash,
@@ -249,6 +265,7 @@ pub struct Sealed {
 /// A certificate's exporter, importer and commercial details: sealed, or in
 /// the clear where an authority has no encryption key yet (ADR 0011).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Parties {
     /// Readable by every node (certificates between authorities that have

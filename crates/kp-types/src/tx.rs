@@ -24,6 +24,7 @@ pub type TxHash = Hash;
 
 /// What a transaction does. Who may sign each kind is a ledger rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Payload {
     /// Issue a certificate (signed by the issuing authority).
@@ -178,6 +179,7 @@ impl Payload {
 
 /// The signed part of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Transaction {
     /// The chain it is meant for; a transaction for another chain is refused.
     pub chain_id: String,
@@ -209,6 +211,7 @@ impl Transaction {
 
 /// A transaction with its signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SignedTransaction {
     /// The signed content.
     pub tx: Transaction,

@@ -43,8 +43,6 @@ use kp_types::{
     AuthorityId, Block, CertificateNumber, Hash, ParticipantCode, SignedTransaction, Timestamp,
     TxHash,
 };
-use serde::Serialize;
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

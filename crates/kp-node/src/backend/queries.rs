@@ -2,23 +2,8 @@
 
 use super::*;
 
-/// `GET /v1/txs/{hash}`.
-#[derive(Serialize)]
-pub(super) struct TransactionAnswer<'a> {
-    pub(super) hash: &'a TxHash,
-    pub(super) height: u64,
-    pub(super) position: u32,
-    pub(super) accepted: Option<bool>,
-    pub(super) rejection: Option<RejectionAnswer>,
-    pub(super) receipt: Option<&'a TxReceipt>,
-    pub(super) tx: Option<&'a SignedTransaction>,
-}
-
-#[derive(Serialize)]
-pub(super) struct RejectionAnswer {
-    pub(super) code: &'static str,
-    pub(super) message: String,
-}
+use kp_api::views::{BlockAnswer, RejectionAnswer, TransactionAnswer};
+use std::borrow::Cow;
 
 impl NodeBackend {
     /// The listings and rarely asked reads (the frequent point reads have
@@ -94,17 +79,17 @@ impl NodeBackend {
         }
     }
 
-    pub(super) fn block(&self, height: u64) -> Result<Value, ApiError> {
+    pub(super) fn block(&self, height: u64) -> Result<BlockAnswer, ApiError> {
         let store = &self.shared.store;
         let block = BlockStore::block(store, height)
             .map_err(internal)?
             .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
         let certificate = BlockStore::commit_certificate(store, height).map_err(internal)?;
-        Ok(json!({
-            "hash": block.hash(),
-            "block": block,
-            "commit_certificate": certificate,
-        }))
+        Ok(BlockAnswer {
+            hash: block.hash(),
+            block,
+            commit_certificate: certificate,
+        })
     }
 
     /// Where the decided transaction `hash` is: height and position.
@@ -452,19 +437,19 @@ pub(super) fn transaction_answer(
         Some(Err(rejection)) => (
             Some(false),
             Some(RejectionAnswer {
-                code: rejection.code(),
+                code: rejection.code().to_string(),
                 message: rejection.to_string(),
             }),
         ),
         None => (None, None),
     };
     JsonBody::new(&TransactionAnswer {
-        hash,
+        hash: *hash,
         height: decided.height,
         position,
         accepted,
         rejection,
-        receipt,
-        tx,
+        receipt: receipt.map(Cow::Borrowed),
+        tx: tx.map(Cow::Borrowed),
     })
 }

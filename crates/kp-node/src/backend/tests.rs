@@ -3,6 +3,7 @@
 use super::*;
 use kp_ledger::testkit::{authority_id, certificate, code, number, territory, Harness};
 use kp_types::{Carats, Payload, ResolutionAction, SanctionScope, SeizureReason, SeizureReport};
+use serde_json::{json, Value};
 
 /// The certificate answer as it was built before the alert index: full
 /// participant records and a scan of the seizure list per lookup, then

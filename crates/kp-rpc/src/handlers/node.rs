@@ -17,9 +17,12 @@ pub(super) async fn status(State(state): State<AppState>) -> Json<Status> {
 /// `GET /v1/health/live`: 200 whenever the server answers at all. An
 /// orchestrator restarts a node that fails it; a node catching up is alive
 /// (restarting it would only start the catch-up again).
-pub(super) async fn live(State(state): State<AppState>) -> Json<serde_json::Value> {
+pub(super) async fn live(State(state): State<AppState>) -> Json<kp_api::Liveness> {
     let status = state.backend.status();
-    Json(serde_json::json!({ "ok": true, "height": status.height }))
+    Json(kp_api::Liveness {
+        ok: true,
+        height: status.height,
+    })
 }
 
 /// `GET /v1/health` and `GET /v1/health/ready`: 200 when the node follows
@@ -61,7 +64,7 @@ pub(crate) fn health_of(
     status: &Status,
     now: u64,
     block_age_max_ms: u64,
-) -> (bool, serde_json::Value) {
+) -> (bool, kp_api::Readiness) {
     let block_age_ms = now.saturating_sub(status.block_time_ms);
     let mut problems = Vec::new();
     if status.catching_up {
@@ -93,16 +96,16 @@ pub(crate) fn health_of(
         ));
     }
     let ok = problems.is_empty();
-    let body = serde_json::json!({
-        "ok": ok,
-        "height": status.height,
-        "catching_up": status.catching_up,
-        "peers": status.peers,
-        "peers_needed": peers_needed,
-        "block_age_ms": block_age_ms,
-        "block_age_max_ms": block_age_max_ms,
-        "problems": problems,
-    });
+    let body = kp_api::Readiness {
+        ok,
+        height: status.height,
+        catching_up: status.catching_up,
+        peers: status.peers,
+        peers_needed,
+        block_age_ms,
+        block_age_max_ms,
+        problems,
+    };
     (ok, body)
 }
 
@@ -111,7 +114,7 @@ pub(super) async fn genesis(State(state): State<AppState>) -> ApiResult {
 }
 
 pub(super) async fn openapi_doc() -> Json<serde_json::Value> {
-    Json(openapi::document())
+    Json(openapi::document().clone())
 }
 
 pub(super) async fn not_found() -> ApiError {
@@ -207,6 +210,12 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
 mod health_tests {
     use super::*;
 
+    /// [`health_of`] with its body as JSON, as the probe sees it.
+    fn health_json(status: &Status, now: u64, age_max_ms: u64) -> (bool, serde_json::Value) {
+        let (ok, body) = health_of(status, now, age_max_ms);
+        (ok, serde_json::to_value(body).unwrap())
+    }
+
     const AGE: u64 = crate::HEALTH_BLOCK_AGE_MAX_MS;
 
     fn following(now: u64) -> Status {
@@ -223,7 +232,7 @@ mod health_tests {
     #[test]
     fn a_node_that_follows_the_network_is_healthy() {
         let now = 1_800_000_000_000;
-        let (ok, body) = health_of(&following(now), now, AGE);
+        let (ok, body) = health_json(&following(now), now, AGE);
         assert!(ok, "{body}");
         assert_eq!(body["block_age_ms"], 3_000);
         assert_eq!(body["problems"], serde_json::json!([]));
@@ -233,7 +242,7 @@ mod health_tests {
             validators: 1,
             ..following(now)
         };
-        assert!(health_of(&alone, now, AGE).0);
+        assert!(health_json(&alone, now, AGE).0);
     }
 
     #[test]
@@ -244,7 +253,7 @@ mod health_tests {
             block_time_ms: now - 86_400_000,
             ..following(now)
         };
-        let (ok, body) = health_of(&catching_up, now, AGE);
+        let (ok, body) = health_json(&catching_up, now, AGE);
         assert!(!ok);
         assert!(
             body["problems"][0]
@@ -257,7 +266,7 @@ mod health_tests {
             block_time_ms: now - crate::HEALTH_BLOCK_AGE_MAX_MS - 1,
             ..following(now)
         };
-        let (ok, body) = health_of(&stalled, now, AGE);
+        let (ok, body) = health_json(&stalled, now, AGE);
         assert!(!ok);
         assert!(
             body["problems"][0]
@@ -270,7 +279,7 @@ mod health_tests {
             peers: 0,
             ..following(now)
         };
-        let (ok, body) = health_of(&cut_off, now, AGE);
+        let (ok, body) = health_json(&cut_off, now, AGE);
         assert!(!ok);
         assert_eq!(body["problems"], serde_json::json!(["no peers"]));
     }
@@ -285,16 +294,16 @@ mod health_tests {
             role: role.into(),
             ..following(now)
         };
-        assert!(health_of(&seven(4, "validator"), now, AGE).0);
-        let (ok, body) = health_of(&seven(3, "validator"), now, AGE);
+        assert!(health_json(&seven(4, "validator"), now, AGE).0);
+        let (ok, body) = health_json(&seven(3, "validator"), now, AGE);
         assert!(!ok);
         assert_eq!(
             body["problems"],
             serde_json::json!(["3 peers, fewer than the 4 a validator of 7 validators needs"])
         );
         assert_eq!(body["peers_needed"], 4);
-        assert!(health_of(&seven(1, "observer"), now, AGE).0);
-        assert!(!health_of(&seven(0, "observer"), now, AGE).0);
+        assert!(health_json(&seven(1, "observer"), now, AGE).0);
+        assert!(!health_json(&seven(0, "observer"), now, AGE).0);
     }
 
     #[test]
@@ -304,8 +313,8 @@ mod health_tests {
             block_time_ms: now - 10_000,
             ..following(now)
         };
-        assert!(health_of(&ten_s_old, now, AGE).0);
-        let (ok, body) = health_of(&ten_s_old, now, 5_000);
+        assert!(health_json(&ten_s_old, now, AGE).0);
+        let (ok, body) = health_json(&ten_s_old, now, 5_000);
         assert!(!ok);
         assert_eq!(body["block_age_max_ms"], 5_000);
         assert!(

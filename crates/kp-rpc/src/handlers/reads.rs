@@ -8,7 +8,7 @@ use crate::{ApiError, CertificateFilter, JsonBody, Query, PAGE_LIMIT_DEFAULT, PA
 use axum::extract::{Path, State};
 use axum::Extension;
 use kp_types::{AuthorityId, CertificateNumber, Hash, ParticipantCode, Period};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
@@ -104,37 +104,33 @@ pub(super) async fn certificate(
     if scope == Scope::Operator {
         return Ok(answer);
     }
-    let value = answer.to_value()?;
-    let side = |field: &str| {
-        value["certificate"][field]
-            .as_str()
-            .and_then(|code| kp_types::ParticipantCode::new(code).ok())
-            .is_some_and(|code| scope.sees_all_of(&code))
-    };
-    if side("exporting") || side("importing") {
+    let full: kp_api::CertificateAnswer = answer.decode()?;
+    let certificate = &full.record.certificate;
+    if scope.sees_all_of(&certificate.exporting) || scope.sees_all_of(&certificate.importing) {
         return Ok(answer);
     }
-    JsonBody::new(&public_certificate(&value))
+    JsonBody::new(&public_certificate(full))
 }
 
 /// The public view of a certificate answer: who, when, status, alerts;
 /// not the parties, parcels, carats or values.
-fn public_certificate(value: &Value) -> Value {
-    let certificate = &value["certificate"];
-    json!({
-        "view": "public",
-        "certificate": {
-            "number": certificate["number"],
-            "exporting": certificate["exporting"],
-            "importing": certificate["importing"],
-            "issuing_authority": certificate["issuing_authority"],
-            "issued_on": certificate["issued_on"],
-            "expires_on": certificate["expires_on"],
+fn public_certificate(full: kp_api::CertificateAnswer) -> kp_api::PublicCertificateAnswer {
+    let record = full.record;
+    let certificate = record.certificate;
+    kp_api::PublicCertificateAnswer {
+        view: kp_api::View::Public,
+        certificate: kp_api::PublicCertificate {
+            number: certificate.number,
+            exporting: certificate.exporting,
+            importing: certificate.importing,
+            issuing_authority: certificate.issuing_authority,
+            issued_on: certificate.issued_on,
+            expires_on: certificate.expires_on,
         },
-        "status": value["status"],
-        "issued_at": value["issued_at"],
-        "alerts": value["alerts"],
-    })
+        status: record.status,
+        issued_at: record.issued_at,
+        alerts: full.alerts,
+    }
 }
 
 pub(super) async fn light_block(
@@ -332,18 +328,17 @@ pub(super) async fn statistics(
     if full {
         return Ok(answer);
     }
-    let value = answer.to_value()?;
-    let statistics = &value["statistics"];
-    JsonBody::new(&json!({
-        "view": "published",
-        "participant": value["participant"],
-        "period": value["period"],
-        "statistics": {
-            "exports": statistics["exports"],
-            "imports": statistics["imports"],
-            "production": statistics["production"],
+    let full: kp_api::StatisticsAnswer = answer.decode()?;
+    JsonBody::new(&kp_api::PublishedStatisticsAnswer {
+        view: kp_api::View::Published,
+        participant: full.participant,
+        period: full.period,
+        statistics: kp_api::PublishedStatistics {
+            exports: full.statistics.exports,
+            imports: full.statistics.imports,
+            production: full.statistics.production,
         },
-    }))
+    })
 }
 
 /// The first day of `period`.

@@ -429,6 +429,8 @@ impl Tree {
 
 /// A proof that a key hash maps to a value hash, or to nothing, under a root.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "RecordPath"))]
 pub struct RecordProof {
     /// Sibling hashes from the root down (index 0 = the root's other child).
     pub siblings: Vec<Hash>,
