@@ -134,36 +134,29 @@ fn a_server_that_lies_about_the_header_above_the_snapshot_stops_the_start() {
     let liar = LyingProxy::start(&cluster.nodes[1].rpc, Box::new(tamper));
     let data = cluster.nodes[5].dir.join("data");
 
+    // The start with these servers must fail, saying `expected`, and leave
+    // the data directory empty.
+    let refused = |servers: &[&str], expected: &str| {
+        let list: Vec<String> = servers.iter().map(|s| format!("\"http://{s}\"")).collect();
+        let out = std::process::Command::new(kpledger_bin())
+            .args(["node", "--config"])
+            .arg(cluster.nodes[5].dir.join("node.toml"))
+            .env("KPLEDGER_STATE_SYNC_ENABLE", "true")
+            .env(
+                "KPLEDGER_STATE_SYNC_RPC_SERVERS",
+                format!("[{}]", list.join(",")),
+            )
+            .output()
+            .expect("run kpledger node");
+        let said = all_output(&out);
+        assert!(!out.status.success(), "{said}");
+        assert!(said.contains(expected), "{said}");
+        assert!(!data.exists() || std::fs::read_dir(&data).unwrap().next().is_none());
+    };
     // Alone, its header is not proven by the commit certificate.
-    let alone = format!("[\"http://{}\"]", liar.addr);
-    let out = std::process::Command::new(kpledger_bin())
-        .args(["node", "--config"])
-        .arg(cluster.nodes[5].dir.join("node.toml"))
-        .env("KPLEDGER_STATE_SYNC_ENABLE", "true")
-        .env("KPLEDGER_STATE_SYNC_RPC_SERVERS", &alone)
-        .output()
-        .expect("run kpledger node");
-    let said = all_output(&out);
-    assert!(!out.status.success(), "{said}");
-    assert!(said.contains("is not proven"), "{said}");
-    assert!(!data.exists() || std::fs::read_dir(&data).unwrap().next().is_none());
-
+    refused(&[&liar.addr], "is not proven");
     // Beside an honest server, the two headers differ: refused, not settled.
-    let both = format!(
-        "[\"http://{}\",\"http://{}\"]",
-        cluster.nodes[0].rpc, liar.addr
-    );
-    let out = std::process::Command::new(kpledger_bin())
-        .args(["node", "--config"])
-        .arg(cluster.nodes[5].dir.join("node.toml"))
-        .env("KPLEDGER_STATE_SYNC_ENABLE", "true")
-        .env("KPLEDGER_STATE_SYNC_RPC_SERVERS", &both)
-        .output()
-        .expect("run kpledger node");
-    let said = all_output(&out);
-    assert!(!out.status.success(), "{said}");
-    assert!(said.contains("FORK or lying server"), "{said}");
-    assert!(!data.exists() || std::fs::read_dir(&data).unwrap().next().is_none());
+    refused(&[&cluster.nodes[0].rpc, &liar.addr], "FORK or lying server");
     drop(liar);
 }
 

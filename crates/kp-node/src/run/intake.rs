@@ -20,16 +20,14 @@ impl Node {
             return Ok(());
         }
         let limit = self.config.network.message_bytes_max;
-        let batch = match kp_types::decode::<Vec<SignedTransaction>>(bytes, limit) {
-            Ok(batch) if batch.len() <= TX_GOSSIP_BATCH_MAX => batch,
-            Ok(batch) => {
-                tracing::debug!(%from, count = batch.len(), "oversized transaction batch dropped");
-                return Ok(());
-            }
-            Err(e) => {
-                tracing::debug!(%from, error = %e, "undecodable transaction batch");
-                return Ok(());
-            }
+        let Some(batch) = decode_list::<SignedTransaction>(
+            bytes,
+            limit,
+            TX_GOSSIP_BATCH_MAX,
+            &from,
+            "transaction batch",
+        ) else {
+            return Ok(());
         };
         let fresh: Vec<(TxHash, SignedTransaction)> = batch
             .into_iter()
@@ -204,16 +202,14 @@ impl Node {
             return Ok(());
         }
         let limit = self.config.network.message_bytes_max;
-        let messages = match kp_types::decode::<Vec<ConsensusMessage>>(bytes, limit) {
-            Ok(messages) if messages.len() <= DIRECT_MESSAGES_MAX => messages,
-            Ok(messages) => {
-                tracing::debug!(%from, count = messages.len(), "direct message with too many parts");
-                return Ok(());
-            }
-            Err(e) => {
-                tracing::debug!(%from, error = %e, "undecodable direct message");
-                return Ok(());
-            }
+        let Some(messages) = decode_list::<ConsensusMessage>(
+            bytes,
+            limit,
+            DIRECT_MESSAGES_MAX,
+            &from,
+            "direct message",
+        ) else {
+            return Ok(());
         };
         for message in messages {
             self.on_consensus(from, message).await?;
@@ -266,5 +262,28 @@ impl Node {
                 Err(e) => tracing::error!(error = %e, "block sync reader failed"),
             }
         });
+    }
+}
+
+/// A list a peer sent: decoded within `bytes_max`, and at most `count_max`
+/// items; otherwise dropped (logged at debug: a peer's garbage is not the
+/// operator's concern).
+fn decode_list<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    bytes_max: usize,
+    count_max: usize,
+    from: &PublicKey,
+    what: &str,
+) -> Option<Vec<T>> {
+    match kp_types::decode::<Vec<T>>(bytes, bytes_max) {
+        Ok(items) if items.len() <= count_max => Some(items),
+        Ok(items) => {
+            tracing::debug!(%from, count = items.len(), count_max, "{what} with too many items dropped");
+            None
+        }
+        Err(e) => {
+            tracing::debug!(%from, error = %e, "undecodable {what} dropped");
+            None
+        }
     }
 }
