@@ -422,6 +422,41 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         }
     }
 
+    /// The authority `id`, for an act of `participant`'s government signed
+    /// by `signer`: the signer must be that government's key, and the
+    /// authority must exist and belong to it (refused in that order).
+    fn owned_authority(
+        &self,
+        signer: &PublicKey,
+        participant: &ParticipantCode,
+        id: &AuthorityId,
+    ) -> Exec<AuthorityRecord> {
+        self.government_key_of(participant, signer)?;
+        let Some(a) = self.ov.authority(id)? else {
+            return reject(Rejection::UnknownAuthority {
+                authority: id.clone(),
+            });
+        };
+        Self::require_owner(&a, participant)?;
+        Ok(a)
+    }
+
+    /// [`Ctx::owned_authority`], not revoked.
+    fn owned_live_authority(
+        &self,
+        signer: &PublicKey,
+        participant: &ParticipantCode,
+        id: &AuthorityId,
+    ) -> Exec<AuthorityRecord> {
+        let a = self.owned_authority(signer, participant, id)?;
+        if a.revoked_height.is_some() {
+            return reject(Rejection::AuthorityRevoked {
+                authority: id.clone(),
+            });
+        }
+        Ok(a)
+    }
+
     /// The member `code`, checked to have signed with its government key.
     fn government_key_of(
         &self,

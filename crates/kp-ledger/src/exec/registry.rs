@@ -71,13 +71,7 @@ impl<S: StateStore> Ctx<'_, S> {
         id: &AuthorityId,
         compromised_since: Option<Timestamp>,
     ) -> Exec<()> {
-        self.government_key_of(participant, signer)?;
-        let Some(mut a) = self.ov.authority(id)? else {
-            return reject(Rejection::UnknownAuthority {
-                authority: id.clone(),
-            });
-        };
-        Self::require_owner(&a, participant)?;
+        let mut a = self.owned_authority(signer, participant, id)?;
         if let Some(since) = compromised_since {
             if since > self.time {
                 return reject(Rejection::CompromiseInFuture {
@@ -126,18 +120,7 @@ impl<S: StateStore> Ctx<'_, S> {
         new_key: &PublicKey,
         new_encryption_key: Option<&EncryptionKey>,
     ) -> Exec<()> {
-        self.government_key_of(participant, signer)?;
-        let Some(mut a) = self.ov.authority(id)? else {
-            return reject(Rejection::UnknownAuthority {
-                authority: id.clone(),
-            });
-        };
-        Self::require_owner(&a, participant)?;
-        if a.revoked_height.is_some() {
-            return reject(Rejection::AuthorityRevoked {
-                authority: id.clone(),
-            });
-        }
+        let mut a = self.owned_live_authority(signer, participant, id)?;
         let rotations = a.previous_keys.len() + 1;
         if rotations > AuthorityRecord::PREVIOUS_KEYS_MAX {
             return reject(Rejection::TooManyItems {

@@ -140,18 +140,7 @@ impl<S: StateStore> Ctx<'_, S> {
         id: &AuthorityId,
         key: &EncryptionKey,
     ) -> Exec<()> {
-        self.government_key_of(participant, signer)?;
-        let Some(mut a) = self.ov.authority(id)? else {
-            return reject(Rejection::UnknownAuthority {
-                authority: id.clone(),
-            });
-        };
-        Self::require_owner(&a, participant)?;
-        if a.revoked_height.is_some() {
-            return reject(Rejection::AuthorityRevoked {
-                authority: id.clone(),
-            });
-        }
+        let mut a = self.owned_live_authority(signer, participant, id)?;
         if key.is_weak() {
             return reject(Rejection::WeakEncryptionKey {
                 authority: id.clone(),
