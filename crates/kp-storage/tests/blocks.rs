@@ -583,9 +583,18 @@ fn a_store_restored_at_a_base_resumes_there_and_extends_it() {
         inconsistency(check_consistency(&other, next.header.height)),
         Inconsistency::BrokenChain { .. }
     ));
-    // The ledger below the base is refused.
+    // A last stored block below the base (the base written, the chain's end
+    // damaged) is refused, not read as genesis.
+    let (_dir3, below) = temp_sled();
+    below
+        .commit(&BlockStore::base_writes(base.0, base.1))
+        .unwrap();
+    put(&below, last_block_key(), encode_value(&(base.0 - 1)));
     assert!(matches!(
-        inconsistency(check_consistency(&store, base.0 - 1)),
-        Inconsistency::HeightMismatch { .. }
+        inconsistency(check_consistency(&below, base.0 - 1)),
+        Inconsistency::HeightMismatch {
+            last_block_height,
+            ledger_height
+        } if last_block_height == base.0 - 1 && ledger_height == base.0
     ));
 }
