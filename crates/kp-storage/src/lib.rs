@@ -9,9 +9,12 @@
 //! simulator can run on `kp_ledger::MemStore` with the same block-store code.
 //!
 //! * [`SledStore`] implements `StateStore` over sled's default tree. `commit`
-//!   applies a whole [`kp_ledger::WriteSet`] as one `sled::Batch` (atomic,
-//!   crash included), then flushes and fsyncs before returning (durable; see
-//!   [`sled_store`] for why sled's own flush is not enough).
+//!   applies a whole [`kp_ledger::WriteSet`] atomically, crash included: as
+//!   one `sled::Batch`, or, from [`redo::REDO_ENTRIES_MIN`] entries on (a
+//!   stage of synced blocks), through a redo file and single writes, so that
+//!   readers are not stopped meanwhile (ADR 0017). It then flushes and fsyncs
+//!   before returning (durable; see [`sled_store`] for why sled's own flush
+//!   is not enough).
 //! * The chain's layout (blocks, certificates, indexes, receipts), the
 //!   consistency check and the transaction filter are pure and generic over
 //!   the store: they live in `kp-chain`, with the key layout, so that the
@@ -66,6 +69,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
+pub mod redo;
 pub mod safety;
 pub mod sled_store;
 

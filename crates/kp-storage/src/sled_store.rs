@@ -2,10 +2,11 @@
 //! tree.
 //!
 //! The ledger's state (keys below `0x80`) and the host's block store (keys at
-//! or above `0x80`) share this one tree, so that one `sled::Batch` can carry a
+//! or above `0x80`) share this one tree, so that one commit can carry a
 //! decided block, its commit certificate, receipts, indexes and the ledger's
 //! state changes together: sled applies a batch atomically, including across a
-//! crash, and [`StateStore::commit`] flushes and fsyncs before it returns, so
+//! crash (a large write set goes through a redo file instead, [`crate::redo`],
+//! ADR 0017), and [`StateStore::commit`] flushes and fsyncs before it returns, so
 //! a commit that returned survives a power cut (see `DiskSync` for why sled's
 //! own flush is not enough on Linux).
 //!
@@ -13,6 +14,7 @@
 //! ([`crate::SafetyStore`]), written outside of block commits.
 
 use crate::backend;
+use crate::redo;
 use crate::safety::SafetyStore;
 use kp_chain::key_hex;
 use kp_chain::keys::{SCHEMA_KEY, SCHEMA_VERSION, SCHEMA_VERSIONS_UPGRADED};
@@ -35,6 +37,11 @@ pub const CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 pub struct SledStore {
     db: sled::Db,
     disk: Arc<DiskSync>,
+    /// The store's directory (where the redo file lives, ADR 0017).
+    dir: Arc<PathBuf>,
+    /// Held by every commit: commits never interleave, so a redo file
+    /// always holds the newest writes of its keys.
+    commits: Arc<Mutex<()>>,
 }
 
 /// Completes sled's flush into a real fsync.
@@ -193,9 +200,52 @@ impl SledStore {
             }
         };
         let disk = Arc::new(DiskSync::open(path)?);
-        let store = SledStore { db, disk };
+        let store = SledStore {
+            db,
+            disk,
+            dir: Arc::new(path.to_path_buf()),
+            commits: Arc::new(Mutex::new(())),
+        };
         store.check_schema(path)?;
+        store.finish_interrupted_commit()?;
         Ok(store)
+    }
+
+    /// Applies again the redo file of a commit that a crash interrupted
+    /// (ADR 0017), and removes it.
+    fn finish_interrupted_commit(&self) -> Result<(), StoreError> {
+        let Some(entries) = redo::pending(&self.dir)? else {
+            return Ok(());
+        };
+        self.apply_entries(entries.iter().map(|(k, v)| (k, v)))?;
+        self.flush("finish interrupted commit")?;
+        redo::remove(&self.dir)
+    }
+
+    /// Applies entries one at a time (each of sled's single writes shares
+    /// the lock with readers), then those that announce how far the store
+    /// has come ([`announces`]) together in one small batch, so that a
+    /// reader who sees the new height finds the data it covers.
+    fn apply_entries<'a>(
+        &self,
+        entries: impl Iterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)>,
+    ) -> Result<(), StoreError> {
+        let mut last = sled::Batch::default();
+        for (key, value) in entries {
+            if announces(key) {
+                match value {
+                    Some(value) => last.insert(key.as_slice(), value.as_slice()),
+                    None => last.remove(key.as_slice()),
+                }
+                continue;
+            }
+            match value {
+                Some(value) => self.db.insert(key.as_slice(), value.as_slice()),
+                None => self.db.remove(key.as_slice()),
+            }
+            .map_err(backend("commit"))?;
+        }
+        self.db.apply_batch(last).map_err(backend("commit"))
     }
 
     /// Reads the schema marker, writing it into a brand-new store.
@@ -266,6 +316,23 @@ impl SledStore {
     }
 }
 
+/// Whether `key` says how far the store has come rather than holding data:
+/// the ledger's metadata (its height, roots) and stored root, the block
+/// store's metadata (its base) and last block. A large commit writes these
+/// last, together.
+fn announces(key: &[u8]) -> bool {
+    use kp_ledger::keys::table;
+    matches!(
+        key.first(),
+        Some(
+            &(table::META
+                | table::ROOT_META
+                | kp_chain::keys::TABLE_META
+                | kp_chain::keys::TABLE_LAST_BLOCK)
+        )
+    )
+}
+
 /// The schema marker is a bare big-endian `u32` (no value envelope): it is
 /// what tells a reader which envelope to expect, so it cannot depend on one.
 fn decode_schema(bytes: &[u8]) -> Result<u32, StoreError> {
@@ -309,6 +376,15 @@ impl StateStore for SledStore {
     }
 
     fn commit(&self, writes: &WriteSet) -> Result<(), StoreError> {
+        let _serial = self.commits.lock().unwrap_or_else(|e| e.into_inner());
+        if writes.entries.len() >= redo::REDO_ENTRIES_MIN {
+            // Durable whole before any entry changes; removed once all are
+            // durable (ADR 0017).
+            redo::write(&self.dir, writes)?;
+            self.apply_entries(writes.entries.iter())?;
+            self.flush("commit flush")?;
+            return redo::remove(&self.dir);
+        }
         let mut batch = sled::Batch::default();
         for (key, value) in &writes.entries {
             match value {
