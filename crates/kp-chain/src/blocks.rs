@@ -79,7 +79,29 @@ impl BlockStore {
         certificate: &CommitCertificate,
         receipts_bytes: &[u8],
     ) -> Result<WriteSet, StoreError> {
+        let tx_hashes: Vec<TxHash> = block.txs.iter().map(|tx| tx.hash()).collect();
+        BlockStore::try_block_writes_hashed(block, certificate, receipts_bytes, &tx_hashes)
+    }
+
+    /// [`BlockStore::try_block_writes`] with the hashes of the block's
+    /// transactions, in order, already computed (the ledger's receipts hold
+    /// them): each transaction is not encoded and hashed once more. A list
+    /// of another length is refused.
+    pub fn try_block_writes_hashed(
+        block: &Block,
+        certificate: &CommitCertificate,
+        receipts_bytes: &[u8],
+        tx_hashes: &[TxHash],
+    ) -> Result<WriteSet, StoreError> {
         let height = block.header.height;
+        if tx_hashes.len() != block.txs.len() {
+            return Err(Inconsistency::TxHashesMismatch {
+                height,
+                txs: block.txs.len(),
+                hashes: tx_hashes.len(),
+            }
+            .into());
+        }
         let block_hash = block.hash();
         if height == 0 {
             return Err(Inconsistency::BlockAtGenesis.into());
@@ -110,16 +132,17 @@ impl BlockStore {
             height_key(TABLE_COMMIT, height),
             wrap_raw(&certificate_bytes),
         );
-        for (index, tx) in block.txs.iter().enumerate() {
+        for (index, tx_hash) in tx_hashes.iter().enumerate() {
             let position = u32::try_from(index).map_err(|_| StoreError::TooLarge {
                 what: "transactions in a block",
                 len: block.txs.len(),
                 limit: u32::MAX as usize,
             })?;
+            debug_assert_eq!(*tx_hash, block.txs[index].hash());
             // The key ends with the location: the value repeats nothing
             // (schema 2; 12 bytes a transaction less than schema 1).
             writes.put(
-                tx_key(&tx.hash(), height, position),
+                tx_key(tx_hash, height, position),
                 vec![VALUE_V2_LOCATION_IN_KEY],
             );
         }

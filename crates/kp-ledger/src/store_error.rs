@@ -111,6 +111,17 @@ pub enum Inconsistency {
         /// The stored block's hash.
         block_hash: Hash,
     },
+    /// The transaction hashes handed with a block to store are not one per
+    /// transaction (a bug of the caller).
+    #[error("block {height} has {txs} transactions but {hashes} transaction hashes were given")]
+    TxHashesMismatch {
+        /// The block's height.
+        height: u64,
+        /// Transactions in the block.
+        txs: usize,
+        /// Hashes given.
+        hashes: usize,
+    },
     /// The block-hash index does not point at the block.
     #[error("hash index of block {height} ({block_hash}) points at {indexed_height:?}")]
     HashIndexMismatch {

@@ -513,7 +513,10 @@ impl<S: StateStore> Replica<S> {
     ) -> Result<(), LedgerError> {
         let receipts = &pending.receipt().receipts;
         let receipts_bytes = kp_types::encode(receipts);
-        let writes = BlockStore::try_block_writes(block, certificate, &receipts_bytes)?;
+        // The receipts hold each transaction's hash, in block order.
+        let tx_hashes: Vec<kp_types::TxHash> = receipts.iter().map(|r| r.tx_hash).collect();
+        let writes =
+            BlockStore::try_block_writes_hashed(block, certificate, &receipts_bytes, &tx_hashes)?;
         for r in receipts {
             self.decided.note(&r.tx_hash);
         }

@@ -176,6 +176,24 @@ fn mismatched_certificate_and_genesis_block_are_refused() {
 }
 
 #[test]
+fn block_writes_with_the_receipts_hashes_are_the_same_and_need_one_per_transaction() {
+    let (block, certificate) = chain(1).remove(0);
+    let hashes: Vec<_> = block.txs.iter().map(|tx| tx.hash()).collect();
+    assert_eq!(
+        BlockStore::try_block_writes_hashed(&block, &certificate, b"r", &hashes).unwrap(),
+        BlockStore::block_writes(&block, &certificate, b"r")
+    );
+    assert_eq!(
+        BlockStore::try_block_writes_hashed(&block, &certificate, b"r", &hashes[..1]).unwrap_err(),
+        StoreError::Inconsistent(Inconsistency::TxHashesMismatch {
+            height: 1,
+            txs: 2,
+            hashes: 1
+        })
+    );
+}
+
+#[test]
 #[should_panic(expected = "refusing to store block")]
 fn block_writes_asserts_the_pair() {
     let chain = chain(2);
