@@ -653,6 +653,26 @@ impl<S: StateStore> Replica<S> {
         certificate: &CommitCertificate,
         verified: &VerifiedSignatures,
     ) -> Result<(), SyncRefusal> {
+        self.verify_synced_certificate(block, certificate)?;
+        let mempool = &self.mempool;
+        let known =
+            |h: &TxHash, s: &Signature| verified.get(h) == Some(s) || mempool.holds_verified(h, s);
+        self.ledger
+            .validate_block_with(block, &known)
+            .map_err(|e| SyncRefusal::Block {
+                height: block.header.height,
+                detail: e.to_string(),
+            })
+    }
+
+    /// The part of [`Replica::verify_synced`] before the block itself: the
+    /// next height, and a certificate for it by a quorum of this height's
+    /// validators.
+    pub(crate) fn verify_synced_certificate(
+        &self,
+        block: &Block,
+        certificate: &CommitCertificate,
+    ) -> Result<(), SyncRefusal> {
         let height = block.header.height;
         let expected = self.ledger.height() + 1;
         if height != expected {
@@ -664,15 +684,6 @@ impl<S: StateStore> Replica<S> {
         certificate
             .verify(self.ledger.chain_id(), &self.ledger.validators())
             .map_err(|e| SyncRefusal::Certificate {
-                height,
-                detail: e.to_string(),
-            })?;
-        let mempool = &self.mempool;
-        let known =
-            |h: &TxHash, s: &Signature| verified.get(h) == Some(s) || mempool.holds_verified(h, s);
-        self.ledger
-            .validate_block_with(block, &known)
-            .map_err(|e| SyncRefusal::Block {
                 height,
                 detail: e.to_string(),
             })

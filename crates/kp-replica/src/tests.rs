@@ -656,6 +656,20 @@ fn a_catch_up_applies_ahead_of_the_store_and_writes_in_stages() {
     let r = &mut host.replicas[observer];
     let store = r.ledger().store().clone();
     let none = VerifiedSignatures::new();
+    // The first block with a transaction slipped in under its genuine header
+    // and certificate: the block is refused (validation and execution are
+    // one pass), not a ledger failure, and nothing changes.
+    let (mut tampered, certificate) = blocks[0].clone();
+    tampered.txs.push(issue("BW-2026-0199"));
+    let refused = r.catch_up_execute(&tampered, &certificate, &none);
+    assert!(
+        matches!(
+            refused,
+            Err(CatchUpError::Refused(SyncRefusal::Block { height: 1, .. }))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(r.ledger().height(), 0);
     for (block, certificate) in &blocks[..3] {
         let pending = r
             .catch_up_execute(block, certificate, &none)

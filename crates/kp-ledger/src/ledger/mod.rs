@@ -565,7 +565,21 @@ impl<S: StateStore> Ledger<S> {
     /// in one store commit by [`Ledger::advance`]. Fails on a storage failure
     /// or a structurally invalid block.
     pub fn execute(&mut self, block: &Block) -> Result<Pending, LedgerError> {
-        let hashes = self.validate_block_hashes(block, &|_, _| false)?;
+        self.execute_with(block, &|_, _| false)
+    }
+
+    /// [`Ledger::execute`] that skips the signature check of every
+    /// transaction for which `verified(hash, signature)` holds, as
+    /// [`Ledger::validate_block_with`] does: validation and execution in one
+    /// pass, each transaction encoded and hashed once (a synced block is
+    /// not validated first and then again here). An invalid block is
+    /// [`LedgerError::InvalidBlock`] and changes nothing.
+    pub fn execute_with(
+        &mut self,
+        block: &Block,
+        verified: &dyn Fn(&TxHash, &kp_types::Signature) -> bool,
+    ) -> Result<Pending, LedgerError> {
+        let hashes = self.validate_block_hashes(block, verified)?;
         // On in release builds too: the applied height rises by exactly one
         // and the chain links, whatever the validation above let through.
         assert!(

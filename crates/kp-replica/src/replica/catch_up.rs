@@ -25,7 +25,7 @@
 
 use super::{Replica, SyncRefusal, Timer, VerifiedSignatures};
 use kp_ledger::{BlockReceipt, LedgerError, Pending, StateStore, WriteSet};
-use kp_types::{Block, CommitCertificate};
+use kp_types::{Block, CommitCertificate, Signature, TxHash};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -123,8 +123,23 @@ impl<S: StateStore> Replica<S> {
         if self.runs_height(height) {
             return Err(CatchUpError::ToConsensus { height });
         }
-        self.verify_synced(block, certificate, verified)?;
-        let mut pending = self.ledger.execute(block)?;
+        self.verify_synced_certificate(block, certificate)?;
+        // The block is validated (signatures in `verified`, or held by the
+        // pool, known good) and executed in one pass.
+        let mempool = &self.mempool;
+        let known =
+            |h: &TxHash, s: &Signature| verified.get(h) == Some(s) || mempool.holds_verified(h, s);
+        let mut pending = match self.ledger.execute_with(block, &known) {
+            Ok(pending) => pending,
+            Err(LedgerError::InvalidBlock(e)) => {
+                return Err(SyncRefusal::Block {
+                    height,
+                    detail: e.to_string(),
+                }
+                .into())
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.add_block_writes(block, certificate, &mut pending)?;
         Ok(pending)
     }
