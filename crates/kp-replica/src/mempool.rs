@@ -76,6 +76,18 @@ impl Mempool {
         self.by_hash.contains_key(hash)
     }
 
+    /// Whether a signature is known good: verified by the host (`verified`,
+    /// the signature thread of a sync) or held by this pool. What a synced
+    /// block's validation and a catch-up's one-pass execution both trust.
+    pub fn knows_signature(
+        &self,
+        verified: &crate::VerifiedSignatures,
+        hash: &TxHash,
+        signature: &kp_types::Signature,
+    ) -> bool {
+        verified.get(hash) == Some(signature) || self.holds_verified(hash, signature)
+    }
+
     /// Whether `hash` is pending with exactly this signature (which the pool
     /// verified on entry).
     pub fn holds_verified(&self, hash: &TxHash, signature: &kp_types::Signature) -> bool {

@@ -655,8 +655,7 @@ impl<S: StateStore> Replica<S> {
     ) -> Result<(), SyncRefusal> {
         self.verify_synced_certificate(block, certificate)?;
         let mempool = &self.mempool;
-        let known =
-            |h: &TxHash, s: &Signature| verified.get(h) == Some(s) || mempool.holds_verified(h, s);
+        let known = |h: &TxHash, s: &Signature| mempool.knows_signature(verified, h, s);
         self.ledger
             .validate_block_with(block, &known)
             .map_err(|e| SyncRefusal::Block {

@@ -254,6 +254,14 @@ mod tests {
         ws
     }
 
+    /// A new store in a temporary directory (kept while the first is alive).
+    fn fresh() -> (tempfile::TempDir, std::path::PathBuf, SledStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = SledStore::open(&path).unwrap();
+        (dir, path, store)
+    }
+
     fn assert_holds(store: &SledStore, ws: &WriteSet) {
         for (key, value) in &ws.entries {
             assert_eq!(&store.get(key).unwrap(), value, "key {key:02x?}");
@@ -262,9 +270,7 @@ mod tests {
 
     #[test]
     fn a_large_commit_is_applied_whole_and_leaves_no_redo_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let store = SledStore::open(&path).unwrap();
+        let (_dir, path, store) = fresh();
         let mut before = WriteSet::default();
         before.put(vec![0x42], vec![1]);
         store.commit(&before).unwrap();
@@ -282,9 +288,7 @@ mod tests {
     fn a_commit_interrupted_after_its_redo_file_is_finished_on_open() {
         // What a crash leaves: the redo file durable, part of the entries
         // applied (here the first half, over older values), the rest not.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let store = SledStore::open(&path).unwrap();
+        let (_dir, path, store) = fresh();
         let old = large(REDO_ENTRIES_MIN as u32 + 100, 1, &[0x43]);
         store.commit(&old).unwrap();
         let mut keep = WriteSet::default();
@@ -312,9 +316,7 @@ mod tests {
 
     #[test]
     fn a_redo_file_left_before_its_rename_is_dropped_and_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let store = SledStore::open(&path).unwrap();
+        let (_dir, path, store) = fresh();
         let ws = large(REDO_ENTRIES_MIN as u32, 3, &[0x44]);
         store.commit(&ws).unwrap();
         drop(store);
@@ -329,9 +331,7 @@ mod tests {
 
     #[test]
     fn a_damaged_redo_file_refuses_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let store = SledStore::open(&path).unwrap();
+        let (_dir, path, store) = fresh();
         drop(store);
         let mut bytes = encode(&large(REDO_ENTRIES_MIN as u32, 5, &[0x45]));
         let at = bytes.len() / 2;

@@ -127,8 +127,7 @@ impl<S: StateStore> Replica<S> {
         // The block is validated (signatures in `verified`, or held by the
         // pool, known good) and executed in one pass.
         let mempool = &self.mempool;
-        let known =
-            |h: &TxHash, s: &Signature| verified.get(h) == Some(s) || mempool.holds_verified(h, s);
+        let known = |h: &TxHash, s: &Signature| mempool.knows_signature(verified, h, s);
         let mut pending = match self.ledger.execute_with(block, &known) {
             Ok(pending) => pending,
             Err(LedgerError::InvalidBlock(e)) => {
