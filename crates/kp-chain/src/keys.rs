@@ -46,15 +46,23 @@ pub const SCHEMA_KEY: &[u8] = b"\x80schema";
 /// table's key or value format changes incompatibly.
 ///
 /// Schema 2 writes transaction-index values as [`VALUE_V2_LOCATION_IN_KEY`]
-/// alone (ADR 0014); everything else is as in schema 1.
-pub const SCHEMA_VERSION: u32 = 2;
+/// alone (ADR 0014); everything else is as in schema 1. Schema 3: the sled
+/// binding (`kp-storage`) stores a value longer than 6 KiB in pieces under
+/// keys from `0xFF` on, with a descriptor under its own key (ADR 0019);
+/// the tables are as in schema 2.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Earlier schemas this build still reads, and upgrades on open by
-/// rewriting the marker alone: a schema-1 store holds only entries that
-/// schema 2's readers accept, so nothing else needs rewriting. The new
-/// marker keeps builds that know only schema 1 from reading the entries
-/// written from then on.
-pub const SCHEMA_VERSIONS_UPGRADED: &[u32] = &[1];
+/// rewriting the marker alone: a schema-1 or schema-2 store holds only
+/// entries that schema 3's readers accept (a large value stored whole is
+/// read as it is), so nothing else needs rewriting. The new marker keeps
+/// older builds from reading the entries written from then on.
+pub const SCHEMA_VERSIONS_UPGRADED: &[u32] = &[1, 2];
+
+/// First byte of the keys the storage binding keeps for itself (the pieces
+/// of large values, ADR 0019): no table of the ledger or the block store
+/// may use it.
+pub const RESERVED_FOR_STORAGE: u8 = 0xFF;
 
 // Every table byte is in the host range: the ledger never writes there, so the
 // block store can share the ledger's keyspace and its atomic commit.

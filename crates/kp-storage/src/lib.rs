@@ -69,6 +69,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
+pub mod pieces;
 pub mod redo;
 pub mod safety;
 pub mod sled_store;

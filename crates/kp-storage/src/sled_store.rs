@@ -10,10 +10,16 @@
 //! a commit that returned survives a power cut (see `DiskSync` for why sled's
 //! own flush is not enough on Linux).
 //!
+//! A value longer than [`pieces::PIECE_BYTES`] is stored in pieces under
+//! keys from `0xFF` on, which the binding keeps for itself, so that sled
+//! writes no blob file (ADR 0019); `get` and `scan_prefix` put it back
+//! together.
+//!
 //! The consensus safety state lives in a separate tree of the same database
 //! ([`crate::SafetyStore`]), written outside of block commits.
 
 use crate::backend;
+use crate::pieces::{self, Descriptor};
 use crate::redo;
 use crate::safety::SafetyStore;
 use kp_chain::key_hex;
@@ -226,26 +232,109 @@ impl SledStore {
     /// the lock with readers), then those that announce how far the store
     /// has come ([`announces`]) together in one small batch, so that a
     /// reader who sees the new height finds the data it covers.
+    ///
+    /// A large value's pieces go in before its descriptor, and the pieces of
+    /// the value it replaces come out after it (ADR 0019): a reader who finds
+    /// a descriptor finds its pieces.
     fn apply_entries<'a>(
         &self,
         entries: impl Iterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)>,
     ) -> Result<(), StoreError> {
-        let mut last = sled::Batch::default();
+        let mut announcing = Vec::new();
         for (key, value) in entries {
             if announces(key) {
-                match value {
-                    Some(value) => last.insert(key.as_slice(), value.as_slice()),
-                    None => last.remove(key.as_slice()),
-                }
+                announcing.push((key, value));
                 continue;
             }
-            match value {
-                Some(value) => self.db.insert(key.as_slice(), value.as_slice()),
+            let (stored, new) = self.store_pieces(key, value.as_deref())?;
+            let old = match stored {
+                Some(stored) => self.db.insert(key.as_slice(), stored),
                 None => self.db.remove(key.as_slice()),
             }
             .map_err(backend("commit"))?;
+            self.remove_old_pieces(key, old.as_deref(), new)?;
         }
-        self.db.apply_batch(last).map_err(backend("commit"))
+        let mut last = sled::Batch::default();
+        let mut replaced = Vec::new();
+        for (key, value) in announcing {
+            let old = self.db.get(key).map_err(backend("commit"))?;
+            let (stored, new) = self.store_pieces(key, value.as_deref())?;
+            match stored {
+                Some(stored) => last.insert(key.as_slice(), stored),
+                None => last.remove(key.as_slice()),
+            }
+            replaced.push((key, old, new));
+        }
+        self.db.apply_batch(last).map_err(backend("commit"))?;
+        for (key, old, new) in replaced {
+            self.remove_old_pieces(key, old.as_deref(), new)?;
+        }
+        Ok(())
+    }
+
+    /// What to store under `key` for `value` (`None`: a removal), with the
+    /// descriptor when the value goes in pieces, whose pieces this writes
+    /// now, one by one.
+    fn store_pieces(
+        &self,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(Option<Vec<u8>>, Option<Descriptor>), StoreError> {
+        match value {
+            Some(value) if pieces::needs_pieces(value) => {
+                let (descriptor, pieces) = pieces::split(key, value);
+                for (piece_key, piece) in pieces {
+                    self.db
+                        .insert(piece_key, piece)
+                        .map_err(backend("commit"))?;
+                }
+                Ok((Some(descriptor.to_bytes()), Some(descriptor)))
+            }
+            Some(value) => Ok((Some(value.to_vec()), None)),
+            None => Ok((None, None)),
+        }
+    }
+
+    /// Removes the pieces of `old`, the value `key` held before, unless they
+    /// are those of its new value.
+    fn remove_old_pieces(
+        &self,
+        key: &[u8],
+        old: Option<&[u8]>,
+        new: Option<Descriptor>,
+    ) -> Result<(), StoreError> {
+        let Some(old) = old else {
+            return Ok(());
+        };
+        match Descriptor::parse(key, old)? {
+            Some(old) if Some(old) != new => {
+                for piece_key in old.piece_keys(key) {
+                    self.db.remove(piece_key).map_err(backend("commit"))?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The value stored under `key` as `stored`: itself, or the value its
+    /// pieces hold when it is a descriptor.
+    fn resolve(&self, key: &[u8], stored: sled::IVec) -> Result<Vec<u8>, StoreError> {
+        let Some(descriptor) = Descriptor::parse(key, &stored)? else {
+            return Ok(stored.to_vec());
+        };
+        let bound = usize::try_from(descriptor.count()).unwrap_or(usize::MAX);
+        let mut found = Vec::with_capacity(bound.min(4096));
+        // One more than the descriptor counts, so an extra piece is seen.
+        for entry in self
+            .db
+            .scan_prefix(descriptor.prefix(key))
+            .take(bound.saturating_add(1))
+        {
+            let (_, piece) = entry.map_err(backend("read large value"))?;
+            found.push(piece);
+        }
+        descriptor.assemble(key, found.iter())
     }
 
     /// Reads the schema marker, writing it into a brand-new store.
@@ -345,8 +434,10 @@ fn decode_schema(bytes: &[u8]) -> Result<u32, StoreError> {
 
 impl StateStore for SledStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let value = self.db.get(key).map_err(backend("get"))?;
-        Ok(value.map(|v| v.to_vec()))
+        match self.db.get(key).map_err(backend("get"))? {
+            Some(stored) => self.resolve(key, stored).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn scan_prefix(
@@ -362,20 +453,39 @@ impl StateStore for SledStore {
             _ => Bound::Included(prefix),
         };
         let mut out = Vec::with_capacity(limit.min(1024));
+        if prefix.first() == Some(&pieces::RESERVED) {
+            // The binding's own range: no table of its callers is there.
+            return Ok(out);
+        }
         for entry in self.db.range::<&[u8], _>((lower, Bound::Unbounded)) {
             if out.len() >= limit {
                 break;
             }
             let (key, value) = entry.map_err(backend("scan_prefix"))?;
-            if !key.starts_with(prefix) {
+            // The reserved range sorts last: nothing of the callers' follows.
+            if !key.starts_with(prefix) || key.first() == Some(&pieces::RESERVED) {
                 break;
             }
-            out.push((key.to_vec(), value.to_vec()));
+            let value = self.resolve(&key, value)?;
+            out.push((key.to_vec(), value));
         }
         Ok(out)
     }
 
     fn commit(&self, writes: &WriteSet) -> Result<(), StoreError> {
+        if let Some(key) = writes
+            .entries
+            .keys()
+            .find(|key| key.first() == Some(&pieces::RESERVED))
+        {
+            return Err(StoreError::Backend {
+                operation: "commit",
+                detail: format!(
+                    "key {} is in the range the store keeps for the pieces of large values",
+                    key_hex(key)
+                ),
+            });
+        }
         let _serial = self.commits.lock().unwrap_or_else(|e| e.into_inner());
         if writes.entries.len() >= redo::REDO_ENTRIES_MIN {
             // Durable whole before any entry changes; removed once all are
@@ -387,9 +497,30 @@ impl StateStore for SledStore {
         }
         let mut batch = sled::Batch::default();
         for (key, value) in &writes.entries {
+            // The value this replaces, for its pieces (ADR 0019); a batch
+            // does not return old values as single writes do.
+            let old = self.db.get(key).map_err(backend("commit"))?;
+            let old = match &old {
+                Some(old) => Descriptor::parse(key, old)?,
+                None => None,
+            };
+            let mut new = None;
             match value {
+                Some(value) if pieces::needs_pieces(value) => {
+                    let (descriptor, pieces) = pieces::split(key, value);
+                    for (piece_key, piece) in pieces {
+                        batch.insert(piece_key, piece);
+                    }
+                    batch.insert(key.as_slice(), descriptor.to_bytes());
+                    new = Some(descriptor);
+                }
                 Some(value) => batch.insert(key.as_slice(), value.as_slice()),
                 None => batch.remove(key.as_slice()),
+            }
+            if let Some(old) = old.filter(|old| Some(*old) != new) {
+                for piece_key in old.piece_keys(key) {
+                    batch.remove(piece_key);
+                }
             }
         }
         // One batch is applied atomically, crash included; the flush makes it
@@ -509,23 +640,138 @@ mod tests {
         assert!(store.size_on_disk().unwrap() > before);
     }
 
+    fn blob_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir.join("db").join(SLED_BLOBS_DIR))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    fn patterned(len: usize, seed: u8) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
+    }
+
     #[test]
-    fn large_values_go_to_blobs_and_are_synced() {
+    fn large_values_go_in_pieces_and_sled_writes_no_blob() {
         let (dir, store) = temp();
-        // Over sled's inline limit (segment size / 4), so it becomes a blob.
+        // Far over sled's inline limit (segment size / 4): without pieces,
+        // sled would write this as a blob file.
+        let big = patterned(3 * 1024 * 1024 + 5, 1);
         let mut ws = WriteSet::default();
-        ws.put(b"big".to_vec(), vec![5; 300 * 1024]);
+        ws.put(b"big".to_vec(), big.clone());
+        ws.put(b"small".to_vec(), b"s".to_vec());
         store.commit(&ws).unwrap();
-        let blobs = std::fs::read_dir(dir.path().join("db").join(SLED_BLOBS_DIR))
-            .unwrap()
-            .count();
-        assert!(blobs >= 1, "expected sled to write a blob file");
-        // The watermark moved: the blob was synced.
-        assert!(store.disk.blobs_synced_max.lock().unwrap().is_some());
+        assert_eq!(blob_files(dir.path()), 0, "sled wrote a blob file");
+        assert_eq!(store.get(b"big").unwrap(), Some(big.clone()));
+        // A scan puts it back together too, and does not show the pieces.
+        let all = store.scan_prefix(&[], None, 100).unwrap();
         assert_eq!(
-            store.get(b"big").unwrap().map(|v| v.len()),
-            Some(300 * 1024)
+            all.iter().map(|(k, _)| k.as_slice()).collect::<Vec<_>>(),
+            vec![b"big".as_slice(), b"small".as_slice(), SCHEMA_KEY]
         );
+        assert_eq!(all[0].1, big);
+        assert!(store
+            .scan_prefix(&[pieces::RESERVED], None, 10)
+            .unwrap()
+            .is_empty());
+        drop(store);
+        let store = SledStore::open(dir.path().join("db")).unwrap();
+        assert_eq!(store.get(b"big").unwrap(), Some(big));
+    }
+
+    /// Entries under the binding's reserved range.
+    fn pieces_stored(store: &SledStore) -> usize {
+        store.db.scan_prefix([pieces::RESERVED]).count()
+    }
+
+    #[test]
+    fn replacing_or_removing_a_large_value_removes_its_pieces() {
+        for entries in [1, redo::REDO_ENTRIES_MIN] {
+            let (_dir, store) = temp();
+            let commit = |value: Option<Vec<u8>>| {
+                let mut ws = WriteSet::default();
+                match value {
+                    Some(v) => ws.put(b"k".to_vec(), v),
+                    None => ws.delete(b"k".to_vec()),
+                }
+                // Filler, to take the redo file's path when asked.
+                for i in 1..entries {
+                    ws.put(
+                        [b"f".as_slice(), &(i as u32).to_be_bytes()].concat(),
+                        vec![1],
+                    );
+                }
+                store.commit(&ws).unwrap();
+            };
+            let a = patterned(5 * pieces::PIECE_BYTES, 2);
+            let b = patterned(3 * pieces::PIECE_BYTES + 1, 3);
+            commit(Some(a.clone()));
+            assert_eq!(pieces_stored(&store), 5, "{entries} entries");
+            // The same value again keeps its pieces.
+            commit(Some(a));
+            assert_eq!(pieces_stored(&store), 5);
+            commit(Some(b.clone()));
+            assert_eq!(pieces_stored(&store), 4);
+            assert_eq!(store.get(b"k").unwrap(), Some(b));
+            commit(Some(b"short".to_vec()));
+            assert_eq!(pieces_stored(&store), 0);
+            commit(Some(patterned(pieces::PIECE_BYTES + 1, 4)));
+            assert_eq!(pieces_stored(&store), 2);
+            commit(None);
+            assert_eq!(pieces_stored(&store), 0);
+            assert_eq!(store.get(b"k").unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn a_small_value_that_looks_like_a_descriptor_is_kept_as_written() {
+        let (_dir, store) = temp();
+        let mut tricky = pieces::MAGIC.to_vec();
+        tricky.extend_from_slice(&[0u8; 40]);
+        let mut ws = WriteSet::default();
+        ws.put(b"t".to_vec(), tricky.clone());
+        store.commit(&ws).unwrap();
+        assert_eq!(store.get(b"t").unwrap(), Some(tricky));
+    }
+
+    #[test]
+    fn a_changed_or_missing_piece_is_corrupt_not_a_wrong_value() {
+        let (_dir, store) = temp();
+        let mut ws = WriteSet::default();
+        ws.put(b"k".to_vec(), patterned(3 * pieces::PIECE_BYTES, 5));
+        store.commit(&ws).unwrap();
+        let (piece_key, piece) = store
+            .db
+            .scan_prefix([pieces::RESERVED])
+            .nth(1)
+            .unwrap()
+            .unwrap();
+        let mut changed = piece.to_vec();
+        changed[0] ^= 1;
+        store.db.insert(&piece_key, changed).unwrap();
+        assert!(matches!(store.get(b"k"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            store.scan_prefix(b"k", None, 10),
+            Err(StoreError::Corrupt { .. })
+        ));
+        store.db.remove(&piece_key).unwrap();
+        assert!(matches!(store.get(b"k"), Err(StoreError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn a_write_into_the_reserved_range_is_refused_and_changes_nothing() {
+        let (_dir, store) = temp();
+        let mut ws = WriteSet::default();
+        ws.put(b"a".to_vec(), b"1".to_vec());
+        ws.put(vec![pieces::RESERVED, b'P', 1], b"x".to_vec());
+        assert!(matches!(
+            store.commit(&ws),
+            Err(StoreError::Backend {
+                operation: "commit",
+                ..
+            })
+        ));
+        assert_eq!(store.get(b"a").unwrap(), None);
+        assert_eq!(pieces_stored(&store), 0);
     }
 
     #[test]
@@ -564,28 +810,37 @@ mod tests {
     }
 
     #[test]
-    fn schema_1_is_upgraded_on_open_and_refused_by_builds_of_schema_1() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        {
+    fn earlier_schemas_are_upgraded_on_open_and_refused_by_their_builds() {
+        for earlier in SCHEMA_VERSIONS_UPGRADED.iter().copied() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("db");
+            let big = patterned(300 * 1024, 6);
+            {
+                let store = SledStore::open(&path).unwrap();
+                store
+                    .db()
+                    .insert(SCHEMA_KEY, earlier.to_be_bytes().to_vec())
+                    .unwrap();
+                // What an earlier build wrote: a large value stored whole.
+                store.db().insert(b"whole", big.clone()).unwrap();
+                let mut ws = WriteSet::default();
+                ws.put(b"a".to_vec(), b"1".to_vec());
+                store.commit(&ws).unwrap();
+            }
             let store = SledStore::open(&path).unwrap();
-            store
-                .db()
-                .insert(SCHEMA_KEY, 1u32.to_be_bytes().to_vec())
-                .unwrap();
-            let mut ws = WriteSet::default();
-            ws.put(b"a".to_vec(), b"1".to_vec());
-            store.commit(&ws).unwrap();
+            assert_eq!(
+                store.db().get(SCHEMA_KEY).unwrap().unwrap().to_vec(),
+                SCHEMA_VERSION.to_be_bytes().to_vec()
+            );
+            assert_eq!(store.get(b"a").unwrap(), Some(b"1".to_vec()));
+            assert_eq!(store.get(b"whole").unwrap(), Some(big));
+            // What a build of the earlier schema checks on open: the marker.
+            let marker = decode_schema(&store.db().get(SCHEMA_KEY).unwrap().unwrap()).unwrap();
+            assert_ne!(
+                marker, earlier,
+                "a schema-{earlier} build would read new entries"
+            );
         }
-        let store = SledStore::open(&path).unwrap();
-        assert_eq!(
-            store.db().get(SCHEMA_KEY).unwrap().unwrap().to_vec(),
-            SCHEMA_VERSION.to_be_bytes().to_vec()
-        );
-        assert_eq!(store.get(b"a").unwrap(), Some(b"1".to_vec()));
-        // What a build of schema 1 checks on open: the marker it finds.
-        let marker = decode_schema(&store.db().get(SCHEMA_KEY).unwrap().unwrap()).unwrap();
-        assert_ne!(marker, 1, "a schema-1 build would read schema-2 entries");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! A process killed with SIGKILL in the middle of large commits (the redo
 //! file's path, ADR 0017) leaves a store that holds, for every commit, all
-//! of it or none of it, and every commit that returned.
+//! of it or none of it, and every commit that returned. Each commit also
+//! replaces a value stored in pieces (ADR 0019), which must be whole and of
+//! the same commit.
 //!
 //! The test runs itself as the child: with `KP_REDO_CHILD` set, the child
 //! test commits write sets in a loop and prints each one that returned.
@@ -24,7 +26,19 @@ fn write_set(round: u64) -> WriteSet {
         ws.put([&[0x07, 1][..], &k.to_be_bytes()].concat(), value);
     }
     ws.put(kp_ledger::keys::meta("round"), round.to_be_bytes().to_vec());
+    ws.put(LARGE_KEY.to_vec(), large_value(round));
     ws
+}
+
+/// A key whose value is stored in pieces, replaced by every commit.
+const LARGE_KEY: &[u8] = &[0x07, 2];
+
+fn large_value(round: u64) -> Vec<u8> {
+    let mut value = round.to_be_bytes().to_vec();
+    // A length that changes with the round, so the number of pieces does.
+    let len = 200_000 + (round as usize % 7) * 10_000;
+    value.extend((0..len).map(|i| (i % 251) as u8 ^ round as u8));
+    value
 }
 
 fn round_of(value: &[u8]) -> u64 {
@@ -119,6 +133,11 @@ fn a_process_killed_during_large_commits_keeps_each_whole_or_not_at_all() {
                 "attempt {attempt}: key {k} is of another commit than the round"
             );
         }
+        assert_eq!(
+            store.get(LARGE_KEY).expect("read the large value"),
+            Some(large_value(round)),
+            "attempt {attempt}: the large value is not the round's"
+        );
         assert!(!path.join("kp-redo").exists(), "redo file left after open");
         drop(store);
     }
