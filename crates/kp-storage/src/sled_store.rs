@@ -25,6 +25,7 @@ use crate::safety::SafetyStore;
 use kp_chain::key_hex;
 use kp_chain::keys::{SCHEMA_KEY, SCHEMA_VERSION, SCHEMA_VERSIONS_UPGRADED};
 use kp_ledger::{StateStore, StoreError, WriteSet};
+use std::borrow::Cow;
 use std::fs::File;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -56,9 +57,11 @@ pub struct SledStore {
 /// `sync_file_range(WAIT_BEFORE | WRITE | WAIT_AFTER)`, which pushes the
 /// pages to the device but neither flushes the device's volatile cache nor
 /// the file's metadata (its length, when the log grows); its background
-/// thread only calls `fsync` every 500 ms. Values too large for a log
-/// segment (over about 128 KiB: a block of some 1,000 transactions) go to
-/// files under `blobs/`, which sled writes without any sync. A process kill
+/// thread only calls `fsync` every 500 ms. Pages too large for a log
+/// segment (over about 128 KiB) go to files under `blobs/`, which sled
+/// writes without any sync; since schema 3 no value is stored that large
+/// (large values go in pieces, ADR 0019), but a store written before may
+/// still have them rewritten. A process kill
 /// loses none of this (the page cache survives), a power cut could. So after
 /// sled's flush we fsync the log file ourselves (fsync acts on the file, not
 /// on the descriptor), every blob file not yet synced, and the blob directory.
@@ -248,7 +251,7 @@ impl SledStore {
             }
             let (stored, new) = self.store_pieces(key, value.as_deref())?;
             let old = match stored {
-                Some(stored) => self.db.insert(key.as_slice(), stored),
+                Some(stored) => self.db.insert(key.as_slice(), stored.as_ref()),
                 None => self.db.remove(key.as_slice()),
             }
             .map_err(backend("commit"))?;
@@ -260,7 +263,7 @@ impl SledStore {
             let old = self.db.get(key).map_err(backend("commit"))?;
             let (stored, new) = self.store_pieces(key, value.as_deref())?;
             match stored {
-                Some(stored) => last.insert(key.as_slice(), stored),
+                Some(stored) => last.insert(key.as_slice(), stored.as_ref()),
                 None => last.remove(key.as_slice()),
             }
             replaced.push((key, old, new));
@@ -275,11 +278,11 @@ impl SledStore {
     /// What to store under `key` for `value` (`None`: a removal), with the
     /// descriptor when the value goes in pieces, whose pieces this writes
     /// now, one by one.
-    fn store_pieces(
+    fn store_pieces<'v>(
         &self,
         key: &[u8],
-        value: Option<&[u8]>,
-    ) -> Result<(Option<Vec<u8>>, Option<Descriptor>), StoreError> {
+        value: Option<&'v [u8]>,
+    ) -> Result<Staged<'v>, StoreError> {
         match value {
             Some(value) if pieces::needs_pieces(value) => {
                 let (descriptor, pieces) = pieces::split(key, value);
@@ -288,9 +291,9 @@ impl SledStore {
                         .insert(piece_key, piece)
                         .map_err(backend("commit"))?;
                 }
-                Ok((Some(descriptor.to_bytes()), Some(descriptor)))
+                Ok((Some(Cow::Owned(descriptor.to_bytes())), Some(descriptor)))
             }
-            Some(value) => Ok((Some(value.to_vec()), None)),
+            Some(value) => Ok((Some(Cow::Borrowed(value)), None)),
             None => Ok((None, None)),
         }
     }
@@ -404,6 +407,10 @@ impl SledStore {
         self.disk.sync()
     }
 }
+
+/// What [`SledStore::store_pieces`] stages for a key: the bytes to store
+/// under it (`None`: a removal), and the descriptor when they are one.
+type Staged<'v> = (Option<Cow<'v, [u8]>>, Option<Descriptor>);
 
 /// Whether `key` says how far the store has come rather than holding data:
 /// the ledger's metadata (its height, roots) and stored root, the block
