@@ -13,11 +13,14 @@
 //!
 //! * Descriptor: [`MAGIC`] (16 bytes), the value's length (`u64`,
 //!   little-endian), the blake3 hash of the value (32 bytes).
-//! * Piece `i`: key `RESERVED || 'P' || id || i as u32 BE`, where `id` is the
-//!   first 16 bytes of `blake3(len(key) as u32 LE || key || value hash)`.
-//!   Pieces belong to one key *and* one value: a new value of the same key
-//!   has other pieces, so writing it never touches the old ones, and the
-//!   old ones are removed once the key points elsewhere.
+//! * Piece `i`: key `RESERVED || 'P' || len(key) as u32 BE || key || the
+//!   first 16 bytes of the value's hash || i as u32 BE`. Pieces belong to
+//!   one key *and* one value: a new value of the same key has other pieces,
+//!   so writing it never touches the old ones, and the old ones are removed
+//!   once the key points elsewhere. They sort as their keys do, so the
+//!   pieces of blocks stored by height are appended at the end of their
+//!   range, as the blocks are: sled fills leaves in order instead of
+//!   rewriting leaves of 6 KiB pieces all over the range.
 //! * A value that itself begins with [`MAGIC`] is stored in pieces too,
 //!   whatever its length: a stored value that begins with [`MAGIC`] is
 //!   always a descriptor.
@@ -43,7 +46,7 @@ pub const MAGIC: [u8; 16] = *b"\xffkp-pieces-v1\x00\x00\xff";
 /// Bytes of a descriptor.
 const DESCRIPTOR_BYTES: usize = MAGIC.len() + 8 + 32;
 
-/// Bytes of the `id` in a piece's key.
+/// Bytes of the value's hash in a piece's key.
 const ID_BYTES: usize = 16;
 
 /// Whether `value` is stored in pieces.
@@ -109,15 +112,13 @@ impl Descriptor {
     /// The key shared by every piece of this value of `key`, without the
     /// piece's number: the prefix to scan.
     pub(crate) fn prefix(self, key: &[u8]) -> Vec<u8> {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(&(key.len() as u32).to_le_bytes());
-        hasher.update(key);
-        hasher.update(&self.hash);
-        let id = hasher.finalize();
-        let mut out = Vec::with_capacity(2 + ID_BYTES + 4);
+        let mut out = Vec::with_capacity(2 + 4 + key.len() + ID_BYTES + 4);
         out.push(RESERVED);
         out.push(PIECE_TAG);
-        out.extend_from_slice(&id.as_bytes()[..ID_BYTES]);
+        // Keys are short (the longest table key is tens of bytes).
+        out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        out.extend_from_slice(key);
+        out.extend_from_slice(&self.hash[..ID_BYTES]);
         out
     }
 
