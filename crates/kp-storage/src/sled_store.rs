@@ -321,9 +321,38 @@ impl SledStore {
     }
 
     /// The value stored under `key` as `stored`: itself, or the value its
-    /// pieces hold when it is a descriptor.
-    fn resolve(&self, key: &[u8], stored: sled::IVec) -> Result<Vec<u8>, StoreError> {
-        let Some(descriptor) = Descriptor::parse(key, &stored)? else {
+    /// pieces hold when it is a descriptor; `None` if the key was removed
+    /// while its pieces were read.
+    ///
+    /// A commit that replaces a large value removes the old pieces once the
+    /// key holds the new descriptor, so a reader who read the old descriptor
+    /// just before can find its pieces gone. When the pieces do not check,
+    /// the key and its pieces are read again, a bounded number of times;
+    /// pieces that still do not check are damaged.
+    fn resolve(&self, key: &[u8], stored: sled::IVec) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut stored = stored;
+        let mut attempt = 1;
+        loop {
+            let error = match self.assemble(key, &stored) {
+                Ok(value) => return Ok(Some(value)),
+                Err(error) => error,
+            };
+            if attempt >= RESOLVE_ATTEMPTS {
+                return Err(error);
+            }
+            attempt += 1;
+            // The same descriptor again may be the same value written anew
+            // (its pieces removed and written again): read again too.
+            match self.db.get(key).map_err(backend("get"))? {
+                Some(now) => stored = now,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// [`SledStore::resolve`] once.
+    fn assemble(&self, key: &[u8], stored: &sled::IVec) -> Result<Vec<u8>, StoreError> {
+        let Some(descriptor) = Descriptor::parse(key, stored)? else {
             return Ok(stored.to_vec());
         };
         let bound = usize::try_from(descriptor.count()).unwrap_or(usize::MAX);
@@ -408,6 +437,10 @@ impl SledStore {
     }
 }
 
+/// Reads of a large value that a commit replaced meanwhile, at most
+/// ([`SledStore::resolve`]).
+const RESOLVE_ATTEMPTS: u32 = 8;
+
 /// What [`SledStore::store_pieces`] stages for a key: the bytes to store
 /// under it (`None`: a removal), and the descriptor when they are one.
 type Staged<'v> = (Option<Cow<'v, [u8]>>, Option<Descriptor>);
@@ -442,7 +475,7 @@ fn decode_schema(bytes: &[u8]) -> Result<u32, StoreError> {
 impl StateStore for SledStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self.db.get(key).map_err(backend("get"))? {
-            Some(stored) => self.resolve(key, stored).map(Some),
+            Some(stored) => self.resolve(key, stored),
             None => Ok(None),
         }
     }
@@ -473,8 +506,11 @@ impl StateStore for SledStore {
             if !key.starts_with(prefix) || key.first() == Some(&pieces::RESERVED) {
                 break;
             }
-            let value = self.resolve(&key, value)?;
-            out.push((key.to_vec(), value));
+            // A key removed while its pieces were read is left out, as if
+            // the scan had passed it a moment later.
+            if let Some(value) = self.resolve(&key, value)? {
+                out.push((key.to_vec(), value));
+            }
         }
         Ok(out)
     }
@@ -726,6 +762,48 @@ mod tests {
             commit(None);
             assert_eq!(pieces_stored(&store), 0);
             assert_eq!(store.get(b"k").unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn a_reader_sees_a_whole_value_while_commits_replace_it() {
+        // Through the redo file's single writes (the old pieces go after the
+        // new descriptor lands) and through batches.
+        for entries in [redo::REDO_ENTRIES_MIN, 1] {
+            let (_dir, store) = temp();
+            let values = [
+                patterned(3 * pieces::PIECE_BYTES, 7),
+                patterned(4 * pieces::PIECE_BYTES + 3, 8),
+            ];
+            let commit = |value: &Vec<u8>| {
+                let mut ws = WriteSet::default();
+                ws.put(b"k".to_vec(), value.clone());
+                for i in 1..entries {
+                    ws.put(
+                        [b"f".as_slice(), &(i as u32).to_be_bytes()].concat(),
+                        vec![1],
+                    );
+                }
+                store.commit(&ws).unwrap();
+            };
+            commit(&values[0]);
+            let done = std::sync::atomic::AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                let reader = scope.spawn(|| {
+                    let mut reads = 0u32;
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) || reads < 10 {
+                        let got = store.get(b"k").expect("a whole value, not an error");
+                        assert!(values.contains(&got.expect("present")));
+                        reads += 1;
+                    }
+                    reads
+                });
+                for round in 0..40 {
+                    commit(&values[round % 2]);
+                }
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
+                assert!(reader.join().unwrap() >= 10);
+            });
         }
     }
 
