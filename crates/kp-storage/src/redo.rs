@@ -11,11 +11,11 @@
 //! durably, before the commit returns: renamed back to the temporary name,
 //! where the next large commit writes again. So commits create and delete no
 //! file (on a file system without a journal, ext4 reads the inode table for
-//! each file it creates; ADR 0017's changelog). On open, a redo file that is there is applied
-//! again: the writes are absolute (a value or a removal per key), so applying
-//! them twice, or over a part already applied, gives the same store. A store
-//! whose redo file does not check is refused: some of its entries may have
-//! been applied and the rest cannot be known.
+//! each file it creates; ADR 0017's changelog). On open, a redo file that is
+//! there is applied again: the writes are absolute (a value or a removal per
+//! key), so applying them twice, or over a part already applied, gives the
+//! same store. A store whose redo file does not check is refused: some of its
+//! entries may have been applied and the rest cannot be known.
 
 use kp_ledger::{StoreError, WriteSet};
 use std::fs::File;
@@ -175,7 +175,8 @@ pub(crate) fn remove(dir: &Path) -> Result<(), StoreError> {
 
 /// The entries of a redo file left in `dir` by a commit that did not finish,
 /// if there is one. A temporary file is removed: either a finished commit's
-/// or one cut short before its rename, of which no entry was applied. A damaged redo file refuses the store
+/// or one cut short before its rename, of which no entry was applied. A
+/// damaged redo file refuses the store
 /// ([`StoreError::Open`], naming the file).
 pub(crate) fn pending(dir: &Path) -> Result<Option<Vec<Entry>>, StoreError> {
     match std::fs::remove_file(dir.join(REDO_TMP_FILE)) {
