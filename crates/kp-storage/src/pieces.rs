@@ -176,19 +176,18 @@ fn piece_key(prefix: &[u8], index: u64) -> Vec<u8> {
     key
 }
 
-/// A piece's key and bytes.
-pub(crate) type Piece = (Vec<u8>, Vec<u8>);
-
-/// The descriptor to store under `key` for `value`, and the pieces to store
-/// before it.
-pub(crate) fn split(key: &[u8], value: &[u8]) -> (Descriptor, Vec<Piece>) {
+/// The descriptor to store under `key` for `value`, and the pieces (key and
+/// bytes, borrowed from `value`) to store before it.
+pub(crate) fn split<'v>(
+    key: &[u8],
+    value: &'v [u8],
+) -> (Descriptor, impl Iterator<Item = (Vec<u8>, &'v [u8])>) {
     let descriptor = Descriptor::of(value);
     let prefix = descriptor.prefix(key);
     let pieces = value
         .chunks(PIECE_BYTES)
         .enumerate()
-        .map(|(i, chunk)| (piece_key(&prefix, i as u64), chunk.to_vec()))
-        .collect();
+        .map(move |(i, chunk)| (piece_key(&prefix, i as u64), chunk));
     (descriptor, pieces)
 }
 
@@ -213,6 +212,7 @@ mod tests {
         ] {
             let value: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let (descriptor, pieces) = split(b"k", &value);
+            let pieces: Vec<_> = pieces.collect();
             assert_eq!(pieces.len() as u64, descriptor.count());
             assert!(pieces.iter().all(|(_, p)| p.len() <= PIECE_BYTES));
             let keys: Vec<_> = descriptor.piece_keys(b"k").collect();
@@ -246,7 +246,7 @@ mod tests {
     fn missing_extra_or_changed_pieces_are_corrupt() {
         let value: Vec<u8> = (0..3 * PIECE_BYTES + 5).map(|i| (i % 251) as u8).collect();
         let (d, pieces) = split(b"k", &value);
-        let bytes: Vec<Vec<u8>> = pieces.into_iter().map(|(_, p)| p).collect();
+        let bytes: Vec<Vec<u8>> = pieces.map(|(_, p)| p.to_vec()).collect();
         let corrupt = |parts: Vec<Vec<u8>>| {
             matches!(
                 d.assemble(b"k", parts.iter()),

@@ -243,81 +243,36 @@ impl SledStore {
         &self,
         entries: impl Iterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)>,
     ) -> Result<(), StoreError> {
+        let mut direct = Direct(&self.db);
         let mut announcing = Vec::new();
         for (key, value) in entries {
             if announces(key) {
                 announcing.push((key, value));
                 continue;
             }
-            let (stored, new) = self.store_pieces(key, value.as_deref())?;
+            let (stored, new) = stage(&mut direct, key, value.as_deref())?;
+            // sled's single writes return the value they replace.
             let old = match stored {
                 Some(stored) => self.db.insert(key.as_slice(), stored.as_ref()),
                 None => self.db.remove(key.as_slice()),
             }
             .map_err(backend("commit"))?;
-            self.remove_old_pieces(key, old.as_deref(), new)?;
+            drop_replaced(&mut direct, key, old.as_deref(), new)?;
         }
         let mut last = sled::Batch::default();
         let mut replaced = Vec::new();
         for (key, value) in announcing {
             let old = self.db.get(key).map_err(backend("commit"))?;
-            let (stored, new) = self.store_pieces(key, value.as_deref())?;
-            match stored {
-                Some(stored) => last.insert(key.as_slice(), stored.as_ref()),
-                None => last.remove(key.as_slice()),
-            }
+            // The pieces go in at once, the descriptor with the batch.
+            let (stored, new) = stage(&mut direct, key, value.as_deref())?;
+            last.put(key, stored.as_deref())?;
             replaced.push((key, old, new));
         }
         self.db.apply_batch(last).map_err(backend("commit"))?;
         for (key, old, new) in replaced {
-            self.remove_old_pieces(key, old.as_deref(), new)?;
+            drop_replaced(&mut direct, key, old.as_deref(), new)?;
         }
         Ok(())
-    }
-
-    /// What to store under `key` for `value` (`None`: a removal), with the
-    /// descriptor when the value goes in pieces, whose pieces this writes
-    /// now, one by one.
-    fn store_pieces<'v>(
-        &self,
-        key: &[u8],
-        value: Option<&'v [u8]>,
-    ) -> Result<Staged<'v>, StoreError> {
-        match value {
-            Some(value) if pieces::needs_pieces(value) => {
-                let (descriptor, pieces) = pieces::split(key, value);
-                for (piece_key, piece) in pieces {
-                    self.db
-                        .insert(piece_key, piece)
-                        .map_err(backend("commit"))?;
-                }
-                Ok((Some(Cow::Owned(descriptor.to_bytes())), Some(descriptor)))
-            }
-            Some(value) => Ok((Some(Cow::Borrowed(value)), None)),
-            None => Ok((None, None)),
-        }
-    }
-
-    /// Removes the pieces of `old`, the value `key` held before, unless they
-    /// are those of its new value.
-    fn remove_old_pieces(
-        &self,
-        key: &[u8],
-        old: Option<&[u8]>,
-        new: Option<Descriptor>,
-    ) -> Result<(), StoreError> {
-        let Some(old) = old else {
-            return Ok(());
-        };
-        match Descriptor::parse(key, old)? {
-            Some(old) if Some(old) != new => {
-                for piece_key in old.piece_keys(key) {
-                    self.db.remove(piece_key).map_err(backend("commit"))?;
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        }
     }
 
     /// The value stored under `key` as `stored`: itself, or the value its
@@ -441,9 +396,81 @@ impl SledStore {
 /// ([`SledStore::resolve`]).
 const RESOLVE_ATTEMPTS: u32 = 8;
 
-/// What [`SledStore::store_pieces`] stages for a key: the bytes to store
-/// under it (`None`: a removal), and the descriptor when they are one.
+/// What [`stage`] leaves to store under a key: its bytes (`None`: a
+/// removal), and the descriptor when they are one.
 type Staged<'v> = (Option<Cow<'v, [u8]>>, Option<Descriptor>);
+
+/// Where a commit's writes go: sled's single writes ([`Direct`]) or one
+/// batch, so that both paths stage pieces with the same code.
+trait Sink {
+    /// Writes `value` under `key`, or removes `key` for `None`.
+    fn put(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError>;
+}
+
+impl Sink for sled::Batch {
+    fn put(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
+        match value {
+            Some(value) => self.insert(key, value),
+            None => self.remove(key),
+        }
+        Ok(())
+    }
+}
+
+/// sled's single writes, each applied at once.
+struct Direct<'a>(&'a sled::Db);
+
+impl Sink for Direct<'_> {
+    fn put(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
+        match value {
+            Some(value) => self.0.insert(key, value).map(drop),
+            None => self.0.remove(key).map(drop),
+        }
+        .map_err(backend("commit"))
+    }
+}
+
+/// Writes the pieces of `value` to `sink` when it goes in pieces (ADR
+/// 0019), and says what to store under `key` itself.
+fn stage<'v>(
+    sink: &mut impl Sink,
+    key: &[u8],
+    value: Option<&'v [u8]>,
+) -> Result<Staged<'v>, StoreError> {
+    match value {
+        Some(value) if pieces::needs_pieces(value) => {
+            let (descriptor, pieces) = pieces::split(key, value);
+            for (piece_key, piece) in pieces {
+                sink.put(&piece_key, Some(piece))?;
+            }
+            Ok((Some(Cow::Owned(descriptor.to_bytes())), Some(descriptor)))
+        }
+        Some(value) => Ok((Some(Cow::Borrowed(value)), None)),
+        None => Ok((None, None)),
+    }
+}
+
+/// Removes through `sink` the pieces of `old`, the value `key` held before,
+/// unless they are those of its new value.
+fn drop_replaced(
+    sink: &mut impl Sink,
+    key: &[u8],
+    old: Option<&[u8]>,
+    new: Option<Descriptor>,
+) -> Result<(), StoreError> {
+    let Some(old) = old else {
+        return Ok(());
+    };
+    match Descriptor::parse(key, old)? {
+        Some(old) if Some(old) != new => {
+            for piece_key in old.piece_keys(key) {
+                sink.put(&piece_key, None)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Whether `key` says how far the store has come rather than holding data:
 /// the ledger's metadata (its height, roots) and stored root, the block
@@ -543,28 +570,9 @@ impl StateStore for SledStore {
             // The value this replaces, for its pieces (ADR 0019); a batch
             // does not return old values as single writes do.
             let old = self.db.get(key).map_err(backend("commit"))?;
-            let old = match &old {
-                Some(old) => Descriptor::parse(key, old)?,
-                None => None,
-            };
-            let mut new = None;
-            match value {
-                Some(value) if pieces::needs_pieces(value) => {
-                    let (descriptor, pieces) = pieces::split(key, value);
-                    for (piece_key, piece) in pieces {
-                        batch.insert(piece_key, piece);
-                    }
-                    batch.insert(key.as_slice(), descriptor.to_bytes());
-                    new = Some(descriptor);
-                }
-                Some(value) => batch.insert(key.as_slice(), value.as_slice()),
-                None => batch.remove(key.as_slice()),
-            }
-            if let Some(old) = old.filter(|old| Some(*old) != new) {
-                for piece_key in old.piece_keys(key) {
-                    batch.remove(piece_key);
-                }
-            }
+            let (stored, new) = stage(&mut batch, key, value.as_deref())?;
+            batch.put(key, stored.as_deref())?;
+            drop_replaced(&mut batch, key, old.as_deref(), new)?;
         }
         // One batch is applied atomically, crash included; the flush makes it
         // durable before the caller reports the block as stored.

@@ -36,9 +36,9 @@ extern "C" {
 const ENV_NAMES: [&str; 2] = ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"];
 
 /// Whether the operator chose a purge delay in the environment.
-fn set_in_environment<'a>(mut names: impl Iterator<Item = &'a OsStr>) -> bool {
-    names.any(|name| {
-        name.to_str().is_some_and(|name| {
+fn set_in_environment<N: AsRef<OsStr>>(names: impl IntoIterator<Item = N>) -> bool {
+    names.into_iter().any(|name| {
+        name.as_ref().to_str().is_some_and(|name| {
             ENV_NAMES
                 .iter()
                 .any(|wanted| name.eq_ignore_ascii_case(wanted))
@@ -49,8 +49,7 @@ fn set_in_environment<'a>(mut names: impl Iterator<Item = &'a OsStr>) -> bool {
 /// Sets the purge delay to [`PURGE_DELAY_MS`] unless the environment chose
 /// one. Called first thing in `main`, before any other thread exists.
 pub fn configure() {
-    let vars: Vec<_> = std::env::vars_os().map(|(name, _)| name).collect();
-    if set_in_environment(vars.iter().map(|name| name.as_os_str())) {
+    if set_in_environment(std::env::vars_os().map(|(name, _)| name)) {
         return;
     }
     // SAFETY: `mi_option_set` stores an integer in mimalloc's option table;
@@ -110,15 +109,9 @@ mod tests {
 
     #[test]
     fn configure_sets_the_delay_unless_the_environment_chose_one() {
-        assert!(!set_in_environment(
-            ["PATH", "HOME", "MIMALLOC_VERBOSE"].iter().map(OsStr::new)
-        ));
-        assert!(set_in_environment(
-            ["PATH", "mimalloc_purge_delay"].iter().map(OsStr::new)
-        ));
-        assert!(set_in_environment(
-            ["MIMALLOC_RESET_DELAY"].iter().map(OsStr::new)
-        ));
+        assert!(!set_in_environment(["PATH", "HOME", "MIMALLOC_VERBOSE"]));
+        assert!(set_in_environment(["PATH", "mimalloc_purge_delay"]));
+        assert!(set_in_environment(["MIMALLOC_RESET_DELAY"]));
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none()
             && std::env::var_os("MIMALLOC_RESET_DELAY").is_none()
         {
