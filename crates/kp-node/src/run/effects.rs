@@ -179,7 +179,7 @@ impl Node {
             self.allowed = members.clone();
             self.send_out(Outbound::Allowed(members)).await;
         }
-        crate::backend::events::publish(&self.shared, &receipt);
+        crate::backend::events::publish(&self.shared, receipt);
         if block.header.proposer == self.key.public() {
             let bytes = kp_types::encode(&(block, certificate));
             self.send_out(Outbound::Block(bytes)).await;
