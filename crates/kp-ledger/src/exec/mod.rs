@@ -146,6 +146,10 @@ pub(crate) struct Ctx<'a, S: StateStore> {
     /// The replay-memory keys the store may hold, if known to be of the
     /// store's current state (a shortcut past store misses, see `filter`).
     filter: Option<&'a KeyFilter>,
+    /// Transactions are only checked against the rules (admission, block
+    /// building), and the overlay is then dropped: the trade statistics,
+    /// which no rule reads, are not kept up to date ([`Ctx::checking`]).
+    checking: bool,
 }
 
 /// Width of the expiry windows that group executed hashes into one index
@@ -176,7 +180,18 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             issued: BTreeMap::new(),
             tx_issued: Vec::new(),
             filter: None,
+            checking: false,
         }
+    }
+
+    /// Only checks transactions against the rules: the caller drops the
+    /// overlay (admission, block building), so effects that no rule reads
+    /// are skipped. These are the trade statistics, each a record decoded
+    /// and encoded again twice per certificate, about 5 % of admission's
+    /// instructions. A block is always executed in full.
+    pub(crate) fn checking(mut self) -> Self {
+        self.checking = true;
+        self
     }
 
     /// Uses `filter` (of the store's current state) to skip store misses.

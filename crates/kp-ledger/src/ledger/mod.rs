@@ -438,7 +438,7 @@ impl<S: StateStore> Ledger<S> {
         now: Timestamp,
     ) -> Result<(), Rejection> {
         debug_assert_eq!(hash, tx.hash());
-        let mut ctx = self.ctx(now);
+        let mut ctx = self.ctx(now).checking();
         match ctx.execute(tx, hash) {
             Ok(result) => result,
             Err(e) => Err(Rejection::StateUnavailable {
@@ -484,7 +484,7 @@ impl<S: StateStore> Ledger<S> {
         verify: bool,
     ) -> (Block, Vec<TxHash>) {
         let mut refused = Vec::new();
-        let mut ctx = self.ctx(time);
+        let mut ctx = self.ctx(time).checking();
         let mut txs = Vec::new();
         let mut hashes = Vec::new();
         if ctx.begin_block().is_ok() {
