@@ -154,3 +154,77 @@ fn mirror_mismatch_threshold_is_exact_on_both_sides() {
         "{q2:#?}"
     );
 }
+
+/// The transactions of `statistics_in_one_block_or_one_per_block`: issues
+/// to two partners with two HS codes, a refused duplicate between them, a
+/// confirmation (with a discrepancy), and a void.
+fn mixed_transactions(h: &mut Harness) -> Vec<SignedTransaction> {
+    let mut txs = h.bw_issues([1, 2, 3]);
+    let mut c = certificate("BW4", "BW", "IN", h.today());
+    c.lines[0].hs_code = HsCode::new(HsCode::INDUSTRIAL);
+    txs.push(h.by_authority("BW", Payload::IssueCertificate(c)));
+    // Refused (BW2 is issued already): its changes are dropped.
+    txs.extend(h.bw_issues([2]));
+    let k = kp_types::ImportConfirmation {
+        number: number("BW1"),
+        authority: authority_id("EU"),
+        carats: Carats(9_000),
+        parcels: 2,
+        received_on: h.today(),
+    };
+    txs.push(h.by_authority("EU", Payload::ConfirmImport(k)));
+    txs.push(h.by_authority(
+        "BW",
+        Payload::VoidCertificate(kp_types::VoidCertificate {
+            number: number("BW3"),
+            authority: authority_id("BW"),
+            reason: "cancelled".into(),
+        }),
+    ));
+    txs
+}
+
+/// A block's statistics records are decoded once and written once at its
+/// end: the figures must be those of the same transactions each in a block
+/// of its own, which read and write the records every time.
+#[test]
+fn statistics_in_one_block_or_one_per_block() {
+    let mut one = Harness::new_at(at(2026, 1, 1));
+    one.set_time(at(2026, 2, 1));
+    let txs = mixed_transactions(&mut one);
+    let receipt = one.apply(txs.clone()).unwrap();
+    let verdicts: Vec<bool> = receipt.receipts.iter().map(|r| r.result.is_ok()).collect();
+    assert_eq!(verdicts, [true, true, true, true, false, true, true]);
+
+    let mut each = Harness::new_at(at(2026, 1, 1));
+    each.set_time(at(2026, 2, 1));
+    let singles: Vec<bool> = txs.into_iter().map(|tx| each.run(tx).is_ok()).collect();
+    assert_eq!(singles, verdicts);
+
+    for member in ["BW", "EU", "IN"] {
+        let a = one
+            .ledger
+            .statistics(&code(member), Period::Year(2026))
+            .unwrap();
+        let b = each
+            .ledger
+            .statistics(&code(member), Period::Year(2026))
+            .unwrap();
+        assert_eq!(a, b, "{member}");
+    }
+    let bw = one
+        .ledger
+        .statistics(&code("BW"), Period::Year(2026))
+        .unwrap();
+    assert_eq!(bw.exports.count, 3, "BW1, BW2, BW4; BW3 voided");
+    assert_eq!(bw.exports_by_partner[&code("IN")].count, 1);
+    let eu = one
+        .ledger
+        .statistics(&code("EU"), Period::Year(2026))
+        .unwrap();
+    assert_eq!((eu.imports.count, eu.discrepancies), (1, 1));
+    assert_eq!(
+        one.ledger.anomalies(Period::Year(2026)).unwrap(),
+        each.ledger.anomalies(Period::Year(2026)).unwrap()
+    );
+}

@@ -80,6 +80,7 @@ impl<S: StateStore> Ctx<'_, S> {
     /// End-of-block work: the expiry indexes of what the block executed
     /// and issued, one entry per expiry window or date.
     pub(crate) fn end_block(&mut self) {
+        self.write_stats();
         // Both indexes are keyed by this block's height: new keys.
         for (_, (latest, hashes)) in std::mem::take(&mut self.expiring) {
             self.ov

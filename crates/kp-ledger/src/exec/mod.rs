@@ -146,6 +146,10 @@ pub(crate) struct Ctx<'a, S: StateStore> {
     /// The replay-memory keys the store may hold, if known to be of the
     /// store's current state (a shortcut past store misses, see `filter`).
     filter: Option<&'a KeyFilter>,
+    /// Trade statistics records the block changed, decoded
+    /// ([`statistics::Layered`]): members' by quarter, and all members'.
+    member_stats: statistics::Layered<crate::records::TradeStatistics>,
+    global_stats: statistics::Layered<crate::state::GlobalQuarterStats>,
     /// Transactions are only checked against the rules (admission, block
     /// building), and the overlay is then dropped: the trade statistics,
     /// which no rule reads, are not kept up to date ([`Ctx::checking`]).
@@ -180,6 +184,8 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             issued: BTreeMap::new(),
             tx_issued: Vec::new(),
             filter: None,
+            member_stats: Default::default(),
+            global_stats: Default::default(),
             checking: false,
         }
     }
@@ -222,6 +228,8 @@ impl<'a, S: StateStore> Ctx<'a, S> {
 
     fn keep(&mut self) {
         self.ov.commit_tx();
+        self.member_stats.keep();
+        self.global_stats.keep();
         self.events.append(&mut self.tx_events);
         for (expires_on, number) in self.tx_issued.drain(..) {
             self.issued.entry(expires_on).or_default().push(number);
@@ -230,6 +238,8 @@ impl<'a, S: StateStore> Ctx<'a, S> {
 
     fn drop_tx(&mut self) {
         self.ov.discard_tx();
+        self.member_stats.drop_tx();
+        self.global_stats.drop_tx();
         self.tx_events.clear();
         self.tx_issued.clear();
         self.governments = None;
