@@ -59,14 +59,83 @@ pub enum EncodingError {
     },
 }
 
+/// Most bytes of the per-thread buffer that [`encode`] and [`with_encoded`]
+/// keep between calls (a transaction, a record, a small block's receipts);
+/// a larger encoding takes the buffer with it, so that no thread keeps a
+/// block's worth of memory.
+const SCRATCH_KEEP_MAX: usize = 64 * 1024;
+
+thread_local! {
+    /// Where encodings are written first. A `Vec` that grows while a value is
+    /// written moves its bytes at every doubling: a certificate record took
+    /// seven reallocations. Written here, an encoding of up to
+    /// [`SCRATCH_KEEP_MAX`] bytes is copied once, at its final size, or not
+    /// at all ([`with_encoded`]).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A bincode writer that appends to a `Vec`.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for Append<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Writes `value`'s encoding into `buf` (after what it holds).
+fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) {
+    if let Err(e) = bincode::serde::encode_into_writer(value, Append(buf), config()) {
+        unreachable_encode(e);
+    }
+}
+
 /// Encodes a value canonically.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    match bincode::serde::encode_to_vec(value, config()) {
-        Ok(bytes) => bytes,
-        // Every type of this crate is plain data: encoding cannot fail short of
-        // running out of memory, which aborts anyway.
-        Err(e) => unreachable_encode(e),
-    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            encode_into(value, &mut buf);
+            if buf.len() > SCRATCH_KEEP_MAX {
+                std::mem::take(&mut *buf)
+            } else {
+                let out = buf.to_vec();
+                if buf.capacity() > SCRATCH_KEEP_MAX {
+                    *buf = Vec::new();
+                }
+                out
+            }
+        }
+        // Called while the buffer is in use (an encoding within an
+        // encoding): a buffer of its own.
+        Err(_) => {
+            let mut buf = Vec::new();
+            encode_into(value, &mut buf);
+            buf
+        }
+    })
+}
+
+/// Calls `f` with `value`'s canonical encoding, without allocating it: for
+/// an encoding that is only read (hashed, measured), not kept.
+pub fn with_encoded<T: Serialize + ?Sized, R>(value: &T, f: impl FnOnce(&[u8]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            encode_into(value, &mut buf);
+            let out = f(&buf);
+            if buf.capacity() > SCRATCH_KEEP_MAX {
+                *buf = Vec::new();
+            }
+            out
+        }
+        Err(_) => {
+            let mut buf = Vec::new();
+            encode_into(value, &mut buf);
+            f(&buf)
+        }
+    })
 }
 
 /// Length of [`encode`]'s output, computed without allocating it.
@@ -113,6 +182,41 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, Enco
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value whose encoding encodes another value inside it, as a
+    /// `Serialize` impl may: the inner call finds the buffer in use.
+    struct Nested(u32);
+
+    impl Serialize for Nested {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(&encode(&(self.0, "inner")))
+        }
+    }
+
+    #[test]
+    fn the_buffered_encoding_is_bincodes_own_at_every_size_and_nesting() {
+        let small = (7u32, "seven".to_string(), vec![1u64, 2, 3]);
+        let large = vec![0xA5u8; SCRATCH_KEEP_MAX + 10];
+        for _ in 0..3 {
+            assert_eq!(encode(&small), plain(&small));
+            assert_eq!(encode(&large), plain(&large));
+            assert_eq!(encode(&Nested(5)), plain(&Nested(5)));
+            assert_eq!(
+                with_encoded(&small, <[u8]>::to_vec),
+                plain(&small),
+                "with_encoded"
+            );
+            assert_eq!(with_encoded(&Nested(9), <[u8]>::to_vec), plain(&Nested(9)));
+            assert_eq!(with_encoded(&large, |b| b.len()), plain(&large).len());
+        }
+        // Nothing larger than the bound stays behind.
+        SCRATCH.with(|b| assert!(b.borrow().capacity() <= SCRATCH_KEEP_MAX));
+    }
+
+    /// bincode's own `encode_to_vec`, for comparison.
+    fn plain<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+        bincode::serde::encode_to_vec(value, config()).unwrap()
+    }
 
     #[test]
     fn encoded_len_is_the_length_of_the_encoding() {

@@ -140,7 +140,7 @@ impl Hash {
 
     /// The canonical encoding of `value`, hashed in `domain`.
     pub fn of_value<T: Serialize + ?Sized>(domain: Domain, value: &T) -> Hash {
-        Hash::of(domain, &crate::encoding::encode(value))
+        crate::encoding::with_encoded(value, |bytes| Hash::of(domain, bytes))
     }
 
     /// Lowercase hex.

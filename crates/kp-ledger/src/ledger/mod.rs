@@ -494,13 +494,16 @@ impl<S: StateStore> Ledger<S> {
                 if txs.len() >= self.params.block_txs_max as usize {
                     break;
                 }
-                let tx_bytes = kp_types::encode(&stx.tx);
-                let size = tx_bytes.len() + 64;
+                // The same hash as `stx.hash()`, without encoding twice.
+                let (size, hash) = kp_types::encoding::with_encoded(&stx.tx, |tx_bytes| {
+                    (
+                        tx_bytes.len() + 64,
+                        Hash::of(kp_types::Domain::Transaction, tx_bytes),
+                    )
+                });
                 if size > TX_BYTES_MAX || bytes + size > bytes_max {
                     continue;
                 }
-                // The same hash as `stx.hash()`, without encoding twice.
-                let hash = Hash::of(kp_types::Domain::Transaction, &tx_bytes);
                 if verify && stx.tx.signer.verify(&hash, &stx.signature).is_err() {
                     continue;
                 }

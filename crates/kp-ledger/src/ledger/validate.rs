@@ -110,9 +110,13 @@ impl<S: StateStore> Ledger<S> {
         let mut hashes = Vec::with_capacity(block.txs.len());
         let mut leaves = Vec::with_capacity(block.txs.len());
         for stx in &block.txs {
-            let tx_bytes = kp_types::encode(&stx.tx);
             // The envelope adds the 64-byte signature to the signed part.
-            let size = tx_bytes.len() + 64;
+            let (size, hash) = kp_types::encoding::with_encoded(&stx.tx, |tx_bytes| {
+                (
+                    tx_bytes.len() + 64,
+                    Hash::of(kp_types::Domain::Transaction, tx_bytes),
+                )
+            });
             if size > TX_BYTES_MAX {
                 return Err(BlockError::TooManyBytes {
                     bytes: size,
@@ -120,7 +124,6 @@ impl<S: StateStore> Ledger<S> {
                 });
             }
             bytes = bytes.saturating_add(size);
-            let hash = Hash::of(kp_types::Domain::Transaction, &tx_bytes);
             leaves.push(kp_types::tx::tx_leaf(&hash, &stx.signature));
             hashes.push(hash);
         }
