@@ -179,6 +179,24 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, Enco
     Ok(value)
 }
 
+/// Decodes a `T` from the start of `bytes` and ignores what follows: the
+/// leading field of a larger value (a block's header before its
+/// transactions), to decide whether the rest is worth decoding.
+pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, EncodingError> {
+    let limit = limit.min(DECODE_BYTES_MAX);
+    if bytes.len() > limit {
+        return Err(EncodingError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    bincode::serde::decode_from_slice::<T, _>(bytes, config())
+        .map(|(value, _)| value)
+        .map_err(|e| EncodingError::Malformed {
+            reason: e.to_string(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +209,22 @@ mod tests {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             s.serialize_bytes(&encode(&(self.0, "inner")))
         }
+    }
+
+    #[test]
+    fn a_prefix_decodes_alone_and_a_short_one_is_malformed() {
+        let bytes = encode(&(("chain".to_string(), 42u64), vec![7u8; 1000]));
+        let head: (String, u64) = decode_prefix(&bytes, DECODE_BYTES_MAX).unwrap();
+        assert_eq!(head, ("chain".to_string(), 42));
+        assert!(decode::<(String, u64)>(&bytes, DECODE_BYTES_MAX).is_err());
+        assert!(matches!(
+            decode_prefix::<(String, u64)>(&bytes[..4], DECODE_BYTES_MAX),
+            Err(EncodingError::Malformed { .. })
+        ));
+        assert!(matches!(
+            decode_prefix::<(String, u64)>(&bytes, 10),
+            Err(EncodingError::TooLarge { .. })
+        ));
     }
 
     #[test]

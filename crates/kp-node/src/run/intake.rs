@@ -166,10 +166,21 @@ impl Node {
                     }
                 }
                 Topic::Blocks => {
+                    // The header comes first. A block this node holds already
+                    // (at a validator, every block: it was proposed to it) is
+                    // dropped before its transactions are decoded.
+                    let next = self.ledger().height() + 1;
+                    if let Ok(header) = kp_types::encoding::decode_prefix::<kp_types::BlockHeader>(
+                        &bytes,
+                        SYNC_BYTES_MAX,
+                    ) {
+                        if header.height < next {
+                            return Ok(());
+                        }
+                    }
                     match kp_types::decode::<(Block, CommitCertificate)>(&bytes, SYNC_BYTES_MAX) {
                         Ok((block, certificate)) => {
                             let height = block.header.height;
-                            let next = self.ledger().height() + 1;
                             if height > next {
                                 self.replica.handle(Event::PeerAhead(from), now_ms());
                                 self.drain().await?;
