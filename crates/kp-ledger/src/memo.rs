@@ -18,7 +18,7 @@
 use crate::keys::table;
 use crate::records::ParticipantRecord;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Most entries held; past it the memo starts over (members, authorities
 /// and statistics of a few quarters fit many times over).
@@ -30,8 +30,8 @@ pub(crate) struct ReadMemo {
     values: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
     /// Member records decoded from the remembered values, by key: every
     /// certificate reads its two members, whose records (keys, territories,
-    /// sanction) cost more to decode than to clone.
-    members: Mutex<HashMap<Vec<u8>, Option<ParticipantRecord>>>,
+    /// sanction) cost more to decode, or even to clone, than to share.
+    members: Mutex<HashMap<Vec<u8>, Option<Arc<ParticipantRecord>>>>,
 }
 
 // The stored values would flood any debug output of the ledger.
@@ -79,12 +79,12 @@ impl ReadMemo {
     }
 
     /// The remembered store record under member `key`, decoded.
-    pub(crate) fn member(&self, key: &[u8]) -> Option<Option<ParticipantRecord>> {
+    pub(crate) fn member(&self, key: &[u8]) -> Option<Option<Arc<ParticipantRecord>>> {
         lock(&self.members).get(key).cloned()
     }
 
     /// Remembers the store's decoded record under member `key`.
-    pub(crate) fn remember_member(&self, key: &[u8], record: &Option<ParticipantRecord>) {
+    pub(crate) fn remember_member(&self, key: &[u8], record: &Option<Arc<ParticipantRecord>>) {
         let mut members = lock(&self.members);
         if members.len() >= MEMO_ENTRIES_MAX {
             members.clear();

@@ -11,6 +11,7 @@ use crate::store::{StateStore, StoreError};
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Largest stored value the ledger decodes.
 const STORED_VALUE_BYTES_MAX: usize = kp_types::encoding::DECODE_BYTES_MAX;
@@ -39,7 +40,7 @@ pub(crate) struct Overlay<'a, S: StateStore> {
     reads: RefCell<Reads>,
     /// Member records of the store (not of the pending layers), decoded
     /// once per overlay.
-    members: RefCell<HashMap<Vec<u8>, Option<ParticipantRecord>>>,
+    members: RefCell<HashMap<Vec<u8>, Option<Arc<ParticipantRecord>>>>,
     /// Store values remembered across overlays, if known to be of the
     /// store's current state.
     memo: Option<&'a ReadMemo>,
@@ -131,9 +132,9 @@ impl<'a, S: StateStore> Overlay<'a, S> {
     pub(crate) fn member_record(
         &self,
         key: &[u8],
-    ) -> Result<Option<ParticipantRecord>, StoreError> {
+    ) -> Result<Option<Arc<ParticipantRecord>>, StoreError> {
         if self.tx.contains_key(key) || self.block.contains_key(key) {
-            return self.get_value(key);
+            return Ok(self.get_value(key)?.map(Arc::new));
         }
         if let Some(record) = self.members.borrow().get(key) {
             return Ok(record.clone());
@@ -141,7 +142,7 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         let record = match self.memo.and_then(|m| m.member(key)) {
             Some(record) => record,
             None => {
-                let record = self.get_value(key)?;
+                let record = self.get_value(key)?.map(Arc::new);
                 if let Some(m) = self.memo {
                     m.remember_member(key, &record);
                 }

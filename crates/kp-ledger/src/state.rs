@@ -14,6 +14,7 @@ use kp_types::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Most members the ledger lists (bounds every scan of the member table).
 pub const PARTICIPANTS_MAX: usize = crate::genesis::PARTICIPANTS_MAX;
@@ -74,7 +75,7 @@ impl<'a, S: StateStore> Overlay<'a, S> {
     pub(crate) fn participant(
         &self,
         code: &ParticipantCode,
-    ) -> Result<Option<ParticipantRecord>, StoreError> {
+    ) -> Result<Option<Arc<ParticipantRecord>>, StoreError> {
         self.member_record(&keys::participant(code))
     }
 

@@ -15,6 +15,7 @@ use kp_types::{
     Certificate, CertificateApproval, CertificateNumber, ImportConfirmation, Origin, OriginRule,
     ParticipantCode, PublicKey, SanctionScope, TxHash, VoidCertificate,
 };
+use std::sync::Arc;
 
 impl<S: StateStore> Ctx<'_, S> {
     fn check_certificate_shape(&self, c: &Certificate) -> Exec<()> {
@@ -78,7 +79,10 @@ impl<S: StateStore> Ctx<'_, S> {
 
     /// Both sides may trade with each other, the number is new and belongs
     /// to the exporter, the destination to the importer, origins are known.
-    fn check_parties(&self, c: &Certificate) -> Exec<(ParticipantRecord, ParticipantRecord)> {
+    fn check_parties(
+        &self,
+        c: &Certificate,
+    ) -> Exec<(Arc<ParticipantRecord>, Arc<ParticipantRecord>)> {
         let exporter = self.trading_member(&c.exporting)?;
         let importer = self.trading_member(&c.importing)?;
         if c.exporting == c.importing {
@@ -250,7 +254,11 @@ impl<S: StateStore> Ctx<'_, S> {
                 continue;
             }
             seen.push(owner.clone());
-            let Some(sanction) = self.ov.participant(&owner)?.and_then(|r| r.sanction) else {
+            let Some(sanction) = self
+                .ov
+                .participant(&owner)?
+                .and_then(|r| r.sanction.clone())
+            else {
                 continue;
             };
             let zone = match &sanction.scope {

@@ -19,6 +19,7 @@ use crate::rejection::Rejection;
 use crate::state::PARTICIPANTS_MAX;
 use crate::store::{StateStore, StoreError};
 use kp_types::{KeyRole, ParticipantCode, PublicKey, Timestamp};
+use std::sync::Arc;
 
 impl<S: StateStore> Ctx<'_, S> {
     /// A key a member is to hold: a curve point of large order, nobody's key yet.
@@ -55,7 +56,7 @@ impl<S: StateStore> Ctx<'_, S> {
         role: KeyRole,
         new_key: &PublicKey,
     ) -> Exec<()> {
-        let mut p = self.government_key_of(participant, signer)?;
+        let mut p = Arc::unwrap_or_clone(self.government_key_of(participant, signer)?);
         self.fresh_key(new_key)?;
         match role {
             KeyRole::Consensus => {
@@ -131,7 +132,7 @@ impl<S: StateStore> Ctx<'_, S> {
         new_government_key: &PublicKey,
         new_recovery_key: Option<&PublicKey>,
     ) -> Exec<()> {
-        let mut p = self.existing(participant)?;
+        let mut p = Arc::unwrap_or_clone(self.existing(participant)?);
         match p.participant.recovery_key {
             None => {
                 return reject(Rejection::NoRecoveryKey {
@@ -190,7 +191,7 @@ impl<S: StateStore> Ctx<'_, S> {
         signer: &PublicKey,
         participant: &ParticipantCode,
     ) -> Exec<()> {
-        let mut p = self.existing(participant)?;
+        let mut p = Arc::unwrap_or_clone(self.existing(participant)?);
         let is_recovery = p.participant.recovery_key == Some(*signer);
         let is_government = p.participant.government_key == *signer;
         let is_node = p.participant.node_key == *signer;
@@ -318,7 +319,7 @@ impl<S: StateStore> Ctx<'_, S> {
         {
             let (effective_at, code) = schedule_entry(&k, prefix.len())?;
             self.ov.delete(k.clone());
-            let Some(mut p) = self.ov.participant(&code)? else {
+            let Some(mut p) = self.ov.participant(&code)?.map(Arc::unwrap_or_clone) else {
                 continue;
             };
             let Some(pending) = p.pending_key_change.take() else {

@@ -26,6 +26,7 @@ use kp_types::{
     SanctionScope, SignedTransaction, Timestamp, Transaction, TxHash,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 mod certificates;
 mod housekeeping;
@@ -394,7 +395,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         &self,
         id: &AuthorityId,
         signer: &PublicKey,
-    ) -> Exec<(AuthorityRecord, ParticipantRecord)> {
+    ) -> Exec<(AuthorityRecord, Arc<ParticipantRecord>)> {
         let Some(a) = self.ov.authority(id)? else {
             return reject(Rejection::UnknownAuthority {
                 authority: id.clone(),
@@ -421,7 +422,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         let owner = self.existing(&a.authority.participant)?;
         if !owner.is_active() {
             return reject(Rejection::ParticipantExpelled {
-                participant: owner.participant.code,
+                participant: owner.participant.code.clone(),
             });
         }
         Ok((a, owner))
@@ -438,7 +439,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         Ok(())
     }
 
-    fn existing(&self, code: &ParticipantCode) -> Exec<ParticipantRecord> {
+    fn existing(&self, code: &ParticipantCode) -> Exec<Arc<ParticipantRecord>> {
         match self.ov.participant(code)? {
             Some(r) => Ok(r),
             None => reject(Rejection::UnknownParticipant {
@@ -487,7 +488,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         &self,
         code: &ParticipantCode,
         signer: &PublicKey,
-    ) -> Exec<ParticipantRecord> {
+    ) -> Exec<Arc<ParticipantRecord>> {
         let p = self.existing(code)?;
         if p.participant.government_key != *signer {
             return reject(Rejection::SignerNotGovernmentKey {
@@ -500,7 +501,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     /// The government Participant in good standing whose government key
     /// signed. A member's node key, where it is not also its government
     /// key, is refused as `signer-not-government-key`.
-    fn government_signer(&self, signer: &PublicKey) -> Exec<ParticipantRecord> {
+    fn government_signer(&self, signer: &PublicKey) -> Exec<Arc<ParticipantRecord>> {
         let Some(code) = self.ov.participant_by_government_key(signer)? else {
             if let Some(participant) = self.ov.participant_by_node_key(signer)? {
                 return reject(Rejection::SignerNotGovernmentKey { participant });
@@ -521,7 +522,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
     }
 
     /// A member that may trade now: exists, trades, not expelled.
-    fn trading_member(&self, code: &ParticipantCode) -> Exec<ParticipantRecord> {
+    fn trading_member(&self, code: &ParticipantCode) -> Exec<Arc<ParticipantRecord>> {
         let p = self.existing(code)?;
         if !p.participant.kind.trades() {
             return reject(Rejection::NotTrading {

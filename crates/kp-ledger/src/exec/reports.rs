@@ -22,7 +22,7 @@ impl<S: StateStore> Ctx<'_, S> {
         if !owner.participant.territories.contains(&r.territory) {
             return reject(Rejection::TerritoryNotOfParticipant {
                 territory: r.territory.clone(),
-                participant: owner.participant.code,
+                participant: owner.participant.code.clone(),
             });
         }
         text("location", &r.location, ZONE_BYTES_MAX)?;
@@ -86,7 +86,7 @@ impl<S: StateStore> Ctx<'_, S> {
         }
         self.emit(LedgerEvent::SeizureReported {
             sequence,
-            reporter: owner.participant.code,
+            reporter: owner.participant.code.clone(),
             territory: r.territory.clone(),
             certificate: r.certificate.clone(),
             reason: r.reason,
@@ -109,7 +109,7 @@ impl<S: StateStore> Ctx<'_, S> {
                 block_date,
             });
         }
-        let code = owner.participant.code;
+        let code = owner.participant.code.clone();
         let key = keys::production(&code, p.period);
         if self.ov.contains(&key)? {
             return reject(Rejection::ProductionAlreadyReported {

@@ -16,6 +16,7 @@ use kp_types::{
     Hash, OriginRule, Participant, ParticipantCode, ParticipantKind, PublicKey, ResolutionAction,
     ResolutionProposal, SanctionScope, TxHash,
 };
+use std::sync::Arc;
 
 impl<S: StateStore> Ctx<'_, S> {
     pub(super) fn propose(
@@ -41,7 +42,7 @@ impl<S: StateStore> Ctx<'_, S> {
                 .plus_ms(self.params.resolution_deadline_default_ms),
         };
         self.check_action(&p.action)?;
-        let code = gov.participant.code;
+        let code = gov.participant.code.clone();
         self.refuse_past_pending_limit(&code)?;
         self.emit(LedgerEvent::ResolutionProposed {
             id: hash,
@@ -164,7 +165,7 @@ impl<S: StateStore> Ctx<'_, S> {
     pub(super) fn sign_resolution(&mut self, signer: &PublicKey, id: &Hash) -> Exec<()> {
         let gov = self.government_signer(signer)?;
         let mut rec = self.pending_resolution(id)?;
-        let code = gov.participant.code;
+        let code = gov.participant.code.clone();
         if rec.signed_by.contains(&code) {
             // An expulsion can remove the last missing signer after everyone
             // else signed; a repeated signature then completes it, so such a
@@ -190,7 +191,7 @@ impl<S: StateStore> Ctx<'_, S> {
     ) -> Exec<()> {
         let gov = self.government_signer(signer)?;
         let mut rec = self.pending_resolution(id)?;
-        let code = gov.participant.code;
+        let code = gov.participant.code.clone();
         if rec.signed_by.contains(&code) {
             return reject(Rejection::AlreadySigned {
                 resolution: *id,
@@ -273,7 +274,7 @@ impl<S: StateStore> Ctx<'_, S> {
         code: &ParticipantCode,
         is_kind: fn(ParticipantKind) -> bool,
         expected: &str,
-    ) -> Exec<ParticipantRecord> {
+    ) -> Exec<Arc<ParticipantRecord>> {
         let r = self.existing(code)?;
         if !is_kind(r.participant.kind) {
             return Self::wrong_kind(&r, expected);
@@ -419,7 +420,7 @@ impl<S: StateStore> Ctx<'_, S> {
         change: &str,
         edit: impl FnOnce(&mut ParticipantRecord),
     ) -> Exec<()> {
-        let mut r = self.existing(code)?;
+        let mut r = Arc::unwrap_or_clone(self.existing(code)?);
         edit(&mut r);
         self.write_member(&r);
         self.changed(code, change);

@@ -26,7 +26,7 @@ impl<S: StateStore> Ledger<S> {
         code: &ParticipantCode,
     ) -> Result<Option<ParticipantRecord>, LedgerError> {
         let ov = self.view();
-        let Some(mut r) = ov.participant(code)? else {
+        let Some(mut r) = ov.participant(code)?.map(std::sync::Arc::unwrap_or_clone) else {
             return Ok(None);
         };
         r.authorities = ov.authorities_of(code)?;
