@@ -16,7 +16,7 @@
 //! are not memoized: each of their keys is read about once.
 
 use crate::keys::table;
-use crate::records::ParticipantRecord;
+use crate::records::{AuthorityRecord, ParticipantRecord};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -31,7 +31,57 @@ pub(crate) struct ReadMemo {
     /// Member records decoded from the remembered values, by key: every
     /// certificate reads its two members, whose records (keys, territories,
     /// sanction) cost more to decode, or even to clone, than to share.
-    members: Mutex<HashMap<Vec<u8>, Option<Arc<ParticipantRecord>>>>,
+    members: Decoded<ParticipantRecord>,
+    /// Authority records, decoded: every certificate reads its issuing
+    /// authority, and a sealed one its importing authority too.
+    authorities: Decoded<AuthorityRecord>,
+}
+
+/// Records decoded from remembered values, by key, shared.
+pub(crate) struct Decoded<T>(Mutex<HashMap<Vec<u8>, Option<Arc<T>>>>);
+
+impl<T> Default for Decoded<T> {
+    fn default() -> Self {
+        Decoded(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<T> Decoded<T> {
+    /// The remembered record under `key` (`Some(None)`: remembered absent).
+    pub(crate) fn get(&self, key: &[u8]) -> Option<Option<Arc<T>>> {
+        lock(&self.0).get(key).cloned()
+    }
+
+    /// Remembers the store's decoded record under `key`.
+    pub(crate) fn remember(&self, key: &[u8], record: &Option<Arc<T>>) {
+        let mut records = lock(&self.0);
+        if records.len() >= MEMO_ENTRIES_MAX {
+            records.clear();
+        }
+        records.insert(key.to_vec(), record.clone());
+    }
+
+    fn clear(&mut self) {
+        self.0.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// A record kind the memo and the overlay keep decoded and shared.
+pub(crate) trait SharedRecord: serde::de::DeserializeOwned + Sized {
+    /// The memo's records of this kind.
+    fn in_memo(memo: &ReadMemo) -> &Decoded<Self>;
+}
+
+impl SharedRecord for ParticipantRecord {
+    fn in_memo(memo: &ReadMemo) -> &Decoded<Self> {
+        &memo.members
+    }
+}
+
+impl SharedRecord for AuthorityRecord {
+    fn in_memo(memo: &ReadMemo) -> &Decoded<Self> {
+        &memo.authorities
+    }
 }
 
 // The stored values would flood any debug output of the ledger.
@@ -78,30 +128,14 @@ impl ReadMemo {
         values.insert(key.to_vec(), value.clone());
     }
 
-    /// The remembered store record under member `key`, decoded.
-    pub(crate) fn member(&self, key: &[u8]) -> Option<Option<Arc<ParticipantRecord>>> {
-        lock(&self.members).get(key).cloned()
-    }
-
-    /// Remembers the store's decoded record under member `key`.
-    pub(crate) fn remember_member(&self, key: &[u8], record: &Option<Arc<ParticipantRecord>>) {
-        let mut members = lock(&self.members);
-        if members.len() >= MEMO_ENTRIES_MAX {
-            members.clear();
-        }
-        members.insert(key.to_vec(), record.clone());
-    }
-
     /// Forgets everything (the store changed).
     pub(crate) fn clear(&mut self) {
         self.values
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        self.members
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.members.clear();
+        self.authorities.clear();
     }
 
     /// Number of entries held.

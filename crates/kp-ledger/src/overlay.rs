@@ -5,8 +5,8 @@
 //! is folded into the block layer. The block layer is committed in one
 //! `StateStore::commit` at the end of the block.
 
-use crate::memo::ReadMemo;
-use crate::records::ParticipantRecord;
+use crate::memo::{ReadMemo, SharedRecord};
+use crate::records::{AuthorityRecord, ParticipantRecord};
 use crate::store::{StateStore, StoreError};
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::RefCell;
@@ -38,9 +38,10 @@ pub(crate) struct Overlay<'a, S: StateStore> {
     block: Changes,
     tx: Changes,
     reads: RefCell<Reads>,
-    /// Member records of the store (not of the pending layers), decoded
-    /// once per overlay.
+    /// Member and authority records of the store (not of the pending
+    /// layers), decoded once per overlay.
     members: RefCell<HashMap<Vec<u8>, Option<Arc<ParticipantRecord>>>>,
+    authorities: RefCell<HashMap<Vec<u8>, Option<Arc<AuthorityRecord>>>>,
     /// Store values remembered across overlays, if known to be of the
     /// store's current state.
     memo: Option<&'a ReadMemo>,
@@ -55,6 +56,7 @@ impl<'a, S: StateStore> Overlay<'a, S> {
             tx: BTreeMap::new(),
             reads: RefCell::new(HashMap::new()),
             members: RefCell::new(HashMap::new()),
+            authorities: RefCell::new(HashMap::new()),
             memo: None,
         }
     }
@@ -125,31 +127,34 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         }
     }
 
-    /// The member record under `key` (a key of the member table), decoded
-    /// once per overlay, and once per height where the memo is on, unless a
-    /// pending layer holds the key: the store's record does not change
-    /// under an overlay, and a pending write is decoded afresh.
-    pub(crate) fn member_record(
+    /// The record under `key` (of the member or the authority table),
+    /// decoded once per overlay, and once per height where the memo is on,
+    /// unless a pending layer holds the key: the store's record does not
+    /// change under an overlay, and a pending write is decoded afresh.
+    pub(crate) fn shared_record<T: SharedRecord>(
         &self,
         key: &[u8],
-    ) -> Result<Option<Arc<ParticipantRecord>>, StoreError> {
+    ) -> Result<Option<Arc<T>>, StoreError>
+    where
+        Self: LocalRecords<T>,
+    {
         if self.tx.contains_key(key) || self.block.contains_key(key) {
             return Ok(self.get_value(key)?.map(Arc::new));
         }
-        if let Some(record) = self.members.borrow().get(key) {
+        if let Some(record) = self.local().borrow().get(key) {
             return Ok(record.clone());
         }
-        let record = match self.memo.and_then(|m| m.member(key)) {
+        let record = match self.memo.and_then(|m| T::in_memo(m).get(key)) {
             Some(record) => record,
             None => {
                 let record = self.get_value(key)?.map(Arc::new);
                 if let Some(m) = self.memo {
-                    m.remember_member(key, &record);
+                    T::in_memo(m).remember(key, &record);
                 }
                 record
             }
         };
-        self.members
+        self.local()
             .borrow_mut()
             .insert(key.to_vec(), record.clone());
         Ok(record)
@@ -322,6 +327,24 @@ impl<'a, S: StateStore> Overlay<'a, S> {
     }
 }
 
+/// The overlay's own decoded records of one kind.
+pub(crate) trait LocalRecords<T> {
+    /// Them, by key.
+    fn local(&self) -> &RefCell<HashMap<Vec<u8>, Option<Arc<T>>>>;
+}
+
+impl<S: StateStore> LocalRecords<ParticipantRecord> for Overlay<'_, S> {
+    fn local(&self) -> &RefCell<HashMap<Vec<u8>, Option<Arc<ParticipantRecord>>>> {
+        &self.members
+    }
+}
+
+impl<S: StateStore> LocalRecords<AuthorityRecord> for Overlay<'_, S> {
+    fn local(&self) -> &RefCell<HashMap<Vec<u8>, Option<Arc<AuthorityRecord>>>> {
+        &self.authorities
+    }
+}
+
 /// Decodes a stored value, reporting corruption with its key.
 pub(crate) fn decode_stored<T: DeserializeOwned>(
     key: &[u8],
@@ -383,5 +406,46 @@ mod tests {
         assert_eq!(limited.len(), 5);
         ov.discard_tx();
         assert_eq!(ov.scan(&[1], 1).unwrap(), vec![(vec![1, 1], vec![1])]);
+    }
+
+    /// Authority records are decoded once and shared across overlays through
+    /// the memo; a pending write of one is read as written, and dropping it
+    /// reads the store's again.
+    #[test]
+    fn shared_records_are_decoded_once_and_pending_writes_win() {
+        use crate::records::AuthorityRecord;
+        use crate::testkit::{authority, authority_id};
+        let stored = AuthorityRecord {
+            authority: authority("BW"),
+            registered_height: 0,
+            revoked_height: None,
+            compromised_since: None,
+            previous_keys: Vec::new(),
+        };
+        let key = crate::keys::authority(authority_id("BW").as_str());
+        let store = MemStore::new();
+        let mut ws = WriteSet::default();
+        ws.put(key.clone(), kp_types::encode(&stored));
+        store.commit(&ws).unwrap();
+        let memo = ReadMemo::default();
+
+        let first = Overlay::new(&store).with_memo(Some(&memo));
+        let a: Arc<AuthorityRecord> = first.shared_record(&key).unwrap().unwrap();
+        assert_eq!(*a, stored);
+        // Another overlay at the same height shares the decoded record.
+        let mut second = Overlay::new(&store).with_memo(Some(&memo));
+        let b: Arc<AuthorityRecord> = second.shared_record(&key).unwrap().unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        // A pending write is read as written.
+        let revoked = AuthorityRecord {
+            revoked_height: Some(7),
+            ..stored.clone()
+        };
+        second.put_value(key.clone(), &revoked);
+        let c: Arc<AuthorityRecord> = second.shared_record(&key).unwrap().unwrap();
+        assert_eq!(*c, revoked);
+        second.discard_tx();
+        let d: Arc<AuthorityRecord> = second.shared_record(&key).unwrap().unwrap();
+        assert_eq!(*d, stored);
     }
 }

@@ -76,7 +76,7 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         &self,
         code: &ParticipantCode,
     ) -> Result<Option<Arc<ParticipantRecord>>, StoreError> {
-        self.member_record(&keys::participant(code))
+        self.shared_record(&keys::participant(code))
     }
 
     pub(crate) fn put_participant(&mut self, record: &ParticipantRecord) {
@@ -104,8 +104,8 @@ impl<'a, S: StateStore> Overlay<'a, S> {
     pub(crate) fn authority(
         &self,
         id: &AuthorityId,
-    ) -> Result<Option<AuthorityRecord>, StoreError> {
-        self.get_value(&keys::authority(id.as_str()))
+    ) -> Result<Option<Arc<AuthorityRecord>>, StoreError> {
+        self.shared_record(&keys::authority(id.as_str()))
     }
 
     /// How many authorities `code` has registered (revoked ones included).

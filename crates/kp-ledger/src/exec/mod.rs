@@ -395,7 +395,7 @@ impl<'a, S: StateStore> Ctx<'a, S> {
         &self,
         id: &AuthorityId,
         signer: &PublicKey,
-    ) -> Exec<(AuthorityRecord, Arc<ParticipantRecord>)> {
+    ) -> Exec<(Arc<AuthorityRecord>, Arc<ParticipantRecord>)> {
         let Some(a) = self.ov.authority(id)? else {
             return reject(Rejection::UnknownAuthority {
                 authority: id.clone(),
@@ -464,7 +464,8 @@ impl<'a, S: StateStore> Ctx<'a, S> {
             });
         };
         Self::require_owner(&a, participant)?;
-        Ok(a)
+        // The acts on an authority change its record: their own copy.
+        Ok(Arc::unwrap_or_clone(a))
     }
 
     /// [`Ctx::owned_authority`], not revoked.

@@ -61,7 +61,9 @@ impl<S: StateStore> Ledger<S> {
         let issuer = self
             .view()
             .authority(&record.certificate.issuing_authority)?;
-        Ok(issuer.filter(|a| a.compromised_at(record.issued_at)))
+        Ok(issuer
+            .filter(|a| a.compromised_at(record.issued_at))
+            .map(std::sync::Arc::unwrap_or_clone))
     }
 
     /// The numbers of certificates `authority` issued, in number order,
@@ -151,7 +153,10 @@ impl<S: StateStore> Ledger<S> {
 
     /// An authority by id.
     pub fn authority(&self, id: &AuthorityId) -> Result<Option<AuthorityRecord>, LedgerError> {
-        Ok(self.view().authority(id)?)
+        Ok(self
+            .view()
+            .authority(id)?
+            .map(std::sync::Arc::unwrap_or_clone))
     }
 
     /// Equivocation evidence by `Evidence::id()`.
