@@ -158,19 +158,7 @@ fn unreachable_encode(e: bincode::error::EncodeError) -> Vec<u8> {
 
 /// Decodes untrusted bytes: at most `limit` bytes, no trailing bytes.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, EncodingError> {
-    let limit = limit.min(DECODE_BYTES_MAX);
-    if bytes.len() > limit {
-        return Err(EncodingError::TooLarge {
-            len: bytes.len(),
-            limit,
-        });
-    }
-    let (value, read) =
-        bincode::serde::decode_from_slice::<T, _>(bytes, config()).map_err(|e| {
-            EncodingError::Malformed {
-                reason: e.to_string(),
-            }
-        })?;
+    let (value, read) = decode_leading(bytes, limit)?;
     if read != bytes.len() {
         return Err(EncodingError::TrailingBytes {
             trailing: bytes.len() - read,
@@ -183,6 +171,14 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, Enco
 /// leading field of a larger value (a block's header before its
 /// transactions), to decide whether the rest is worth decoding.
 pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, EncodingError> {
+    decode_leading(bytes, limit).map(|(value, _)| value)
+}
+
+/// A `T` from the start of at most `limit` bytes, and how many it read.
+fn decode_leading<T: DeserializeOwned>(
+    bytes: &[u8],
+    limit: usize,
+) -> Result<(T, usize), EncodingError> {
     let limit = limit.min(DECODE_BYTES_MAX);
     if bytes.len() > limit {
         return Err(EncodingError::TooLarge {
@@ -190,11 +186,11 @@ pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<
             limit,
         });
     }
-    bincode::serde::decode_from_slice::<T, _>(bytes, config())
-        .map(|(value, _)| value)
-        .map_err(|e| EncodingError::Malformed {
+    bincode::serde::decode_from_slice::<T, _>(bytes, config()).map_err(|e| {
+        EncodingError::Malformed {
             reason: e.to_string(),
-        })
+        }
+    })
 }
 
 #[cfg(test)]
