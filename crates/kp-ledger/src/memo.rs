@@ -31,10 +31,10 @@ pub(crate) struct ReadMemo {
     /// Member records decoded from the remembered values, by key: every
     /// certificate reads its two members, whose records (keys, territories,
     /// sanction) cost more to decode, or even to clone, than to share.
-    members: Decoded<ParticipantRecord>,
+    pub(crate) members: Decoded<ParticipantRecord>,
     /// Authority records, decoded: every certificate reads its issuing
     /// authority, and a sealed one its importing authority too.
-    authorities: Decoded<AuthorityRecord>,
+    pub(crate) authorities: Decoded<AuthorityRecord>,
 }
 
 /// Records decoded from remembered values, by key, shared.
@@ -63,24 +63,6 @@ impl<T> Decoded<T> {
 
     fn clear(&mut self) {
         self.0.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-}
-
-/// A record kind the memo and the overlay keep decoded and shared.
-pub(crate) trait SharedRecord: serde::de::DeserializeOwned + Sized {
-    /// The memo's records of this kind.
-    fn in_memo(memo: &ReadMemo) -> &Decoded<Self>;
-}
-
-impl SharedRecord for ParticipantRecord {
-    fn in_memo(memo: &ReadMemo) -> &Decoded<Self> {
-        &memo.members
-    }
-}
-
-impl SharedRecord for AuthorityRecord {
-    fn in_memo(memo: &ReadMemo) -> &Decoded<Self> {
-        &memo.authorities
     }
 }
 

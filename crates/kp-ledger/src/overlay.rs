@@ -5,7 +5,7 @@
 //! is folded into the block layer. The block layer is committed in one
 //! `StateStore::commit` at the end of the block.
 
-use crate::memo::{ReadMemo, SharedRecord};
+use crate::memo::{Decoded, ReadMemo};
 use crate::records::{AuthorityRecord, ParticipantRecord};
 use crate::store::{StateStore, StoreError};
 use serde::{de::DeserializeOwned, Serialize};
@@ -40,8 +40,8 @@ pub(crate) struct Overlay<'a, S: StateStore> {
     reads: RefCell<Reads>,
     /// Member and authority records of the store (not of the pending
     /// layers), decoded once per overlay.
-    members: RefCell<HashMap<Vec<u8>, Option<Arc<ParticipantRecord>>>>,
-    authorities: RefCell<HashMap<Vec<u8>, Option<Arc<AuthorityRecord>>>>,
+    members: Local<ParticipantRecord>,
+    authorities: Local<AuthorityRecord>,
     /// Store values remembered across overlays, if known to be of the
     /// store's current state.
     memo: Option<&'a ReadMemo>,
@@ -134,14 +134,11 @@ impl<'a, S: StateStore> Overlay<'a, S> {
     pub(crate) fn shared_record<T: SharedRecord>(
         &self,
         key: &[u8],
-    ) -> Result<Option<Arc<T>>, StoreError>
-    where
-        Self: LocalRecords<T>,
-    {
+    ) -> Result<Option<Arc<T>>, StoreError> {
         if self.tx.contains_key(key) || self.block.contains_key(key) {
             return Ok(self.get_value(key)?.map(Arc::new));
         }
-        if let Some(record) = self.local().borrow().get(key) {
+        if let Some(record) = T::in_overlay(self).borrow().get(key) {
             return Ok(record.clone());
         }
         let record = match self.memo.and_then(|m| T::in_memo(m).get(key)) {
@@ -154,7 +151,7 @@ impl<'a, S: StateStore> Overlay<'a, S> {
                 record
             }
         };
-        self.local()
+        T::in_overlay(self)
             .borrow_mut()
             .insert(key.to_vec(), record.clone());
         Ok(record)
@@ -327,21 +324,33 @@ impl<'a, S: StateStore> Overlay<'a, S> {
     }
 }
 
-/// The overlay's own decoded records of one kind.
-pub(crate) trait LocalRecords<T> {
-    /// Them, by key.
-    fn local(&self) -> &RefCell<HashMap<Vec<u8>, Option<Arc<T>>>>;
+/// Decoded records of one kind, by key, in one overlay.
+type Local<T> = RefCell<HashMap<Vec<u8>, Option<Arc<T>>>>;
+
+/// A record kind the memo and the overlay keep decoded and shared
+/// ([`Overlay::shared_record`]).
+pub(crate) trait SharedRecord: DeserializeOwned + Sized {
+    /// The memo's records of this kind.
+    fn in_memo(memo: &ReadMemo) -> &Decoded<Self>;
+    /// The overlay's.
+    fn in_overlay<'o, S: StateStore>(ov: &'o Overlay<'_, S>) -> &'o Local<Self>;
 }
 
-impl<S: StateStore> LocalRecords<ParticipantRecord> for Overlay<'_, S> {
-    fn local(&self) -> &RefCell<HashMap<Vec<u8>, Option<Arc<ParticipantRecord>>>> {
-        &self.members
+impl SharedRecord for ParticipantRecord {
+    fn in_memo(memo: &ReadMemo) -> &Decoded<Self> {
+        &memo.members
+    }
+    fn in_overlay<'o, S: StateStore>(ov: &'o Overlay<'_, S>) -> &'o Local<Self> {
+        &ov.members
     }
 }
 
-impl<S: StateStore> LocalRecords<AuthorityRecord> for Overlay<'_, S> {
-    fn local(&self) -> &RefCell<HashMap<Vec<u8>, Option<Arc<AuthorityRecord>>>> {
-        &self.authorities
+impl SharedRecord for AuthorityRecord {
+    fn in_memo(memo: &ReadMemo) -> &Decoded<Self> {
+        &memo.authorities
+    }
+    fn in_overlay<'o, S: StateStore>(ov: &'o Overlay<'_, S>) -> &'o Local<Self> {
+        &ov.authorities
     }
 }
 

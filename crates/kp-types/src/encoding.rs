@@ -93,26 +93,11 @@ fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) {
 
 /// Encodes a value canonically.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            buf.clear();
-            encode_into(value, &mut buf);
-            if buf.len() > SCRATCH_KEEP_MAX {
-                std::mem::take(&mut *buf)
-            } else {
-                let out = buf.to_vec();
-                if buf.capacity() > SCRATCH_KEEP_MAX {
-                    *buf = Vec::new();
-                }
-                out
-            }
-        }
-        // Called while the buffer is in use (an encoding within an
-        // encoding): a buffer of its own.
-        Err(_) => {
-            let mut buf = Vec::new();
-            encode_into(value, &mut buf);
-            buf
+    with_buffer(value, |buf| {
+        if buf.len() > SCRATCH_KEEP_MAX {
+            std::mem::take(buf)
+        } else {
+            buf.to_vec()
         }
     })
 }
@@ -120,11 +105,19 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 /// Calls `f` with `value`'s canonical encoding, without allocating it: for
 /// an encoding that is only read (hashed, measured), not kept.
 pub fn with_encoded<T: Serialize + ?Sized, R>(value: &T, f: impl FnOnce(&[u8]) -> R) -> R {
+    with_buffer(value, |buf| f(buf))
+}
+
+/// Writes `value`'s encoding into the thread's buffer and calls `f` with it;
+/// `f` may take the buffer. A buffer grown past [`SCRATCH_KEEP_MAX`] is not
+/// kept. Called while the buffer is in use (an encoding within an
+/// encoding), it uses a buffer of its own.
+fn with_buffer<T: Serialize + ?Sized, R>(value: &T, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
             encode_into(value, &mut buf);
-            let out = f(&buf);
+            let out = f(&mut buf);
             if buf.capacity() > SCRATCH_KEEP_MAX {
                 *buf = Vec::new();
             }
@@ -133,7 +126,7 @@ pub fn with_encoded<T: Serialize + ?Sized, R>(value: &T, f: impl FnOnce(&[u8]) -
         Err(_) => {
             let mut buf = Vec::new();
             encode_into(value, &mut buf);
-            f(&buf)
+            f(&mut buf)
         }
     })
 }

@@ -225,6 +225,14 @@ impl SignedTransaction {
         self.tx.hash()
     }
 
+    /// Its identity and its size in a block (the signed part's encoding and
+    /// the 64-byte signature), from one encoding of the signed part.
+    pub fn hash_and_size(&self) -> (TxHash, usize) {
+        crate::encoding::with_encoded(&self.tx, |bytes| {
+            (Hash::of(Domain::Transaction, bytes), bytes.len() + 64)
+        })
+    }
+
     /// Its leaf in a block's transactions tree: the identity and the
     /// signature. A header commits to the exact bytes of its block's
     /// transactions, so no copy of a block can carry other signatures under

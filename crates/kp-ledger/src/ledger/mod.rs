@@ -494,13 +494,7 @@ impl<S: StateStore> Ledger<S> {
                 if txs.len() >= self.params.block_txs_max as usize {
                     break;
                 }
-                // The same hash as `stx.hash()`, without encoding twice.
-                let (size, hash) = kp_types::encoding::with_encoded(&stx.tx, |tx_bytes| {
-                    (
-                        tx_bytes.len() + 64,
-                        Hash::of(kp_types::Domain::Transaction, tx_bytes),
-                    )
-                });
+                let (hash, size) = stx.hash_and_size();
                 if size > TX_BYTES_MAX || bytes + size > bytes_max {
                     continue;
                 }

@@ -110,13 +110,7 @@ impl<S: StateStore> Ledger<S> {
         let mut hashes = Vec::with_capacity(block.txs.len());
         let mut leaves = Vec::with_capacity(block.txs.len());
         for stx in &block.txs {
-            // The envelope adds the 64-byte signature to the signed part.
-            let (size, hash) = kp_types::encoding::with_encoded(&stx.tx, |tx_bytes| {
-                (
-                    tx_bytes.len() + 64,
-                    Hash::of(kp_types::Domain::Transaction, tx_bytes),
-                )
-            });
+            let (hash, size) = stx.hash_and_size();
             if size > TX_BYTES_MAX {
                 return Err(BlockError::TooManyBytes {
                     bytes: size,

@@ -70,6 +70,7 @@ impl BlockEvents {
     }
 
     /// Events already built (for tests).
+    #[cfg(test)]
     pub fn built(height: u64, events: Vec<ApiEvent>) -> BlockEvents {
         BlockEvents(Arc::new(Pending {
             height,
@@ -85,13 +86,8 @@ impl BlockEvents {
     }
 
     /// How many events the block has.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.0.count
-    }
-
-    /// Whether the block has none (never: its `block` event is always there).
-    pub fn is_empty(&self) -> bool {
-        self.0.count == 0
     }
 
     /// The events, built on the first call.
@@ -180,7 +176,6 @@ pub fn publish(shared: &Arc<Shared>, receipt: BlockReceipt) {
             .flatten()
             .map(|r| (r.certificate.exporting, r.certificate.importing))
     };
-    let height = receipt.height;
     let events = BlockEvents::of_receipt(receipt, Box::new(parties));
     shared
         .recent_events
@@ -188,7 +183,7 @@ pub fn publish(shared: &Arc<Shared>, receipt: BlockReceipt) {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .push(events.clone());
     // Nobody listening is fine; a lagging subscriber is told it lagged.
-    let _ = shared.events.send(NodeEvent { height, events });
+    let _ = shared.events.send(NodeEvent { events });
 }
 
 /// The live events after `after` (all of them with `None`).
@@ -203,7 +198,7 @@ pub fn live(
                 .events()
                 .iter()
                 .enumerate()
-                .map(|(i, e)| (Some((event.height, i as u32)), e.clone()))
+                .map(|(i, e)| (Some((event.events.height(), i as u32)), e.clone()))
                 .collect(),
             Err(broadcast::error::RecvError::Lagged(lost)) => vec![(
                 None,

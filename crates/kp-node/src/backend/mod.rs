@@ -89,9 +89,7 @@ const _: () = assert!(BLOCK_CACHE_BLOCKS_MAX > 0 && BLOCK_CACHE_BYTES_MAX >= BLO
 /// What the node task publishes after applying a block.
 #[derive(Clone, Debug)]
 pub struct NodeEvent {
-    /// The block's height.
-    pub height: u64,
-    /// What subscribers see of it, with the events' ids
+    /// What subscribers see of the block (its height included), with the events' ids
     /// ([`events::block_events`]).
     pub events: events::BlockEvents,
 }
