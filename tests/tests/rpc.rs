@@ -160,23 +160,32 @@ fn every_endpoint_and_error_case_against_a_running_network() {
         let (status, answer) = submit(&cluster, 0, &bw_certificate_tx(&cluster, suffix), true);
         assert_eq!(status, 200, "{answer}");
     }
-    let mut numbers = Vec::new();
-    let mut cursor = String::new();
-    for _ in 0..10 {
-        let (status, page) = get(
-            &node,
-            &format!("/v1/certificates?exporting=BW&limit=1{cursor}"),
-        );
-        assert_eq!(status, 200, "{page}");
-        for item in page["items"].as_array().unwrap() {
-            numbers.push(item["certificate"]["number"].as_str().unwrap().to_string());
+    let walk = |query: &str| {
+        let mut numbers = Vec::new();
+        let mut cursor = String::new();
+        for _ in 0..10 {
+            let (status, page) = get(&node, &format!("/v1/certificates?{query}&limit=1{cursor}"));
+            assert_eq!(status, 200, "{page}");
+            for item in page["items"].as_array().unwrap() {
+                numbers.push(item["certificate"]["number"].as_str().unwrap().to_string());
+            }
+            match page["next"].as_str() {
+                Some(next) => cursor = format!("&after={next}"),
+                None => break,
+            }
         }
-        match page["next"].as_str() {
-            Some(next) => cursor = format!("&after={next}"),
-            None => break,
-        }
-    }
-    assert_eq!(numbers, ["BW0000777", "BW0000780", "BW0000781"]);
+        numbers
+    };
+    assert_eq!(
+        walk("exporting=BW"),
+        ["BW0000777", "BW0000780", "BW0000781"]
+    );
+    // The same pages through the territories the authority issued under.
+    assert_eq!(
+        walk("authority=BW-KPA"),
+        ["BW0000777", "BW0000780", "BW0000781"]
+    );
+    assert!(walk("authority=EU-KPA").is_empty());
     let (_, page) = get(&node, "/v1/certificates?importing=BW");
     assert!(page["items"].as_array().unwrap().is_empty());
     assert!(page["next"].is_null());

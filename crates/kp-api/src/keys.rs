@@ -29,22 +29,32 @@
 //! | 0x16 government key | key (32) | code |
 //! | 0x17 recovery key | key (32) | code |
 //! | 0x18 pending key change by time | effective time (8, BE), code | empty |
-//! | 0x19 certificates by authority | authority id, 0x00, number | empty: what an authority issued |
+//! | 0x19 certificates by authority (retired, not committed) | authority id, 0x00, number | empty |
+//! | 0x1B territories by authority (not committed) | authority id, 0x00, territory (2) | empty: the number prefixes an authority has issued under |
 //! | 0x7D root meta (not committed) | `root` / `lattice` | root (32) / state hash (2,048) |
 //! | 0x7E bucket index (retired, not committed) | bucket (2), key | entry hash (32) |
 //! | 0x7F bucket digest (retired, not committed) | bucket (2) | digest (32) |
 //!
 //! Every committed table except the ledger's own schedules (0x08, 0x0A, 0x18),
-//! replay memory (0x0C, 0x0D) and the index of certificates by authority
-//! (0x19) is also a record of the authenticated map
+//! replay memory (0x0C, 0x0D) and the authority search aids (0x19, 0x1B)
+//! is also a record of the authenticated map
 //! (`kp_types::smt`) whose root block headers carry as `records_root`
 //! ([`is_provable`]): one record, or its absence, can be proven to a light
 //! client. The schedules and the replay memory are left out: they change
 //! with every transaction or block, are pruned as time passes, and say
 //! nothing a client asks (a certificate's or resolution's record holds its
-//! own dates). The authority index is a search aid for nodes: a single key
-//! of it proves nothing a client needs, and the sparse tree cannot prove
+//! own dates). The authority search aids are for nodes: a single key of
+//! them proves nothing a client needs, and the sparse tree cannot prove
 //! that a list of them is complete.
+//!
+//! What an authority issued is found through 0x1B: the territories whose
+//! prefix its certificate numbers carry (a number's first two letters are a
+//! territory of its exporter), then those territories' certificates in
+//! 0x07, in number order, keeping the authority's. One entry per authority
+//! and territory instead of one per certificate: 0x19, its predecessor,
+//! cost every issued certificate a store insert (about a quarter of a
+//! block's commit). A store written before is converted on open
+//! (`Ledger::open`).
 //!
 //! Tables 0x7D..0x7F hold the state-root machinery itself: they are derived
 //! from the committed tables and excluded from the root. Tables 0x7E and 0x7F
@@ -111,12 +121,16 @@ pub mod table {
     pub const RECOVERY_KEY: u8 = 0x17;
     /// Pending recoveries and recovery-key rotations by the time they take effect.
     pub const KEY_CHANGE_SCHEDULE: u8 = 0x18;
-    /// Certificates by their issuing authority (a search aid: committed to
-    /// by neither root, see [`super::is_committed`]).
+    /// Certificates by their issuing authority (retired: no longer written;
+    /// a store holding it is converted to [`AUTHORITY_TERRITORY`] on open).
     pub const CERTIFICATE_BY_AUTHORITY: u8 = 0x19;
     /// How many authorities a member has registered (revoked ones included):
     /// proven beside the member's authorities, it shows a list complete.
     pub const AUTHORITY_COUNT: u8 = 0x1A;
+    /// The territories whose prefix an authority's certificate numbers carry
+    /// (a search aid: committed to by neither root, see
+    /// [`super::is_committed`]).
+    pub const AUTHORITY_TERRITORY: u8 = 0x1B;
     /// First table of the (uncommitted) state-root machinery.
     pub const ROOT_MACHINERY_MIN: u8 = 0x7D;
     /// Stored root, for the check on open.
@@ -339,16 +353,22 @@ pub fn validator_set(hash: &Hash) -> Vec<u8> {
     key(table::VALIDATOR_SET, &[&hash.0])
 }
 
-/// The certificates an authority issued (prefix), in number order.
-pub fn certificates_by_authority_prefix(id: &str) -> Vec<u8> {
-    key(table::CERTIFICATE_BY_AUTHORITY, &[id.as_bytes(), &[0]])
+/// The certificates whose numbers carry a territory's prefix (prefix of
+/// the certificate table), in number order.
+pub fn certificates_of_territory_prefix(t: &kp_types::Territory) -> Vec<u8> {
+    key(table::CERTIFICATE, &[t.as_str().as_bytes()])
 }
 
-/// One certificate an authority issued.
-pub fn certificate_by_authority(id: &str, number: &CertificateNumber) -> Vec<u8> {
+/// The territories an authority has issued under (prefix), in code order.
+pub fn authority_territories_prefix(id: &str) -> Vec<u8> {
+    key(table::AUTHORITY_TERRITORY, &[id.as_bytes(), &[0]])
+}
+
+/// A territory an authority has issued under.
+pub fn authority_territory(id: &str, t: &kp_types::Territory) -> Vec<u8> {
     key(
-        table::CERTIFICATE_BY_AUTHORITY,
-        &[id.as_bytes(), &[0], number.as_str().as_bytes()],
+        table::AUTHORITY_TERRITORY,
+        &[id.as_bytes(), &[0], t.as_str().as_bytes()],
     )
 }
 
@@ -367,12 +387,12 @@ pub fn is_provable(key: &[u8]) -> bool {
 }
 
 /// Whether a key is committed to by the state root: every table below the
-/// root machinery but the index of certificates by authority, a search aid
-/// derived from the certificate records, which no rule reads (so the state
-/// hash, three blake3 expansions per issued certificate with it, costs two).
+/// root machinery but the authority search aids (0x19, 0x1B), derived from
+/// the certificate records, which no rule reads.
 pub fn is_committed(key: &[u8]) -> bool {
     matches!(key.first(), Some(&t) if t < table::ROOT_MACHINERY_MIN
-        && t != table::CERTIFICATE_BY_AUTHORITY)
+        && t != table::CERTIFICATE_BY_AUTHORITY
+        && t != table::AUTHORITY_TERRITORY)
 }
 
 /// The stored root (not committed).

@@ -21,8 +21,8 @@
 //!   twice). Its entries are written at once, one commit per chunk, and
 //!   added to the state hash.
 //! * [`Restore::finish`] compares the state hash's root with the trusted
-//!   root, rebuilds what the state root leaves out (the index of
-//!   certificates by authority), writes the root machinery, and opens the
+//!   root, rebuilds what the state root leaves out (the territories
+//!   each authority issued under), writes the root machinery, and opens the
 //!   ledger, which rebuilds the records tree and checks it against the
 //!   trusted records root: a second, independent check of the same state.
 //!
@@ -431,7 +431,7 @@ impl<'g, S: StateStore> Restore<'g, S> {
             });
         }
         let mut writes = WriteSet::default();
-        // The index of certificates by authority, from the records.
+        // The territories each authority issued under, from the records.
         let prefix = keys::prefix(keys::table::CERTIFICATE);
         let mut cursor: Option<Vec<u8>> = None;
         loop {
@@ -447,9 +447,9 @@ impl<'g, S: StateStore> Restore<'g, S> {
                         }
                     })?;
                 writes.put(
-                    keys::certificate_by_authority(
+                    keys::authority_territory(
                         record.certificate.issuing_authority.as_str(),
-                        &record.certificate.number,
+                        &record.certificate.number.territory_prefix(),
                     ),
                     Vec::new(),
                 );

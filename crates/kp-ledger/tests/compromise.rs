@@ -149,7 +149,7 @@ fn only_the_owner_revokes_its_authority_as_compromised() {
 }
 
 #[test]
-fn the_certificates_an_authority_issued_are_found_by_its_index_page_by_page() {
+fn the_certificates_an_authority_issued_are_found_page_by_page() {
     let mut h = Harness::new();
     h.set_time(at(2026, 2, 1));
     for n in ["BW003", "BW001", "BW002"] {
@@ -177,4 +177,142 @@ fn the_certificates_an_authority_issued_are_found_by_its_index_page_by_page() {
         .certificates_issued_by(&kp_types::AuthorityId::new("BW-KP").unwrap(), None, 10)
         .unwrap();
     assert!(none.is_empty());
+}
+
+/// The fixture genesis with a second EU authority, `EU-DE`.
+fn genesis_with_two_eu_authorities() -> kp_ledger::Genesis {
+    let mut genesis = genesis();
+    genesis.authorities.push(kp_types::Authority {
+        id: kp_types::AuthorityId::new("EU-DE").unwrap(),
+        participant: code("EU"),
+        name: "EU second KP Authority".into(),
+        key: extra_key("EU-DE").public(),
+        encryption_key: None,
+    });
+    genesis
+}
+
+fn issue_as(h: &mut Harness, key: &kp_types::SigningKey, n: &str, authority: &str) {
+    let mut c = certificate(n, "EU", "BW", h.today());
+    c.issuing_authority = if authority == "EU" {
+        authority_id("EU")
+    } else {
+        kp_types::AuthorityId::new(authority).unwrap()
+    };
+    let tx = h.tx(key, Payload::IssueCertificate(c));
+    assert_eq!(h.run(tx), Ok(()), "{n} by {authority}");
+}
+
+fn numbers(texts: &[&str]) -> Vec<kp_types::CertificateNumber> {
+    texts.iter().map(|t| number(t)).collect()
+}
+
+#[test]
+fn an_authority_s_certificates_across_territories_come_in_number_order_without_its_neighbours() {
+    let mut h = Harness::with_genesis(genesis_with_two_eu_authorities());
+    h.set_time(at(2026, 2, 1));
+    let eu = authority_key("EU");
+    let eu_de = extra_key("EU-DE");
+    issue_as(&mut h, &eu, "NL005", "EU");
+    issue_as(&mut h, &eu_de, "DE002", "EU-DE");
+    issue_as(&mut h, &eu, "DE001", "EU");
+    issue_as(&mut h, &eu_de, "BE001", "EU-DE");
+    issue_as(&mut h, &eu, "BE002", "EU");
+    issue_as(&mut h, &eu_de, "DE003", "EU-DE");
+    let first = authority_id("EU");
+    let second = kp_types::AuthorityId::new("EU-DE").unwrap();
+    assert_eq!(
+        h.ledger.territories_issued_under(&first).unwrap(),
+        [territory("BE"), territory("DE"), territory("NL")]
+    );
+    assert_eq!(
+        h.ledger.territories_issued_under(&second).unwrap(),
+        [territory("BE"), territory("DE")]
+    );
+    let all = |a| h.ledger.certificates_issued_by(a, None, 10).unwrap();
+    assert_eq!(all(&first), numbers(&["BE002", "DE001", "NL005"]));
+    assert_eq!(all(&second), numbers(&["BE001", "DE002", "DE003"]));
+    // Pages across a territory's end, and a cursor of another territory.
+    let page = h.ledger.certificates_issued_by(&first, None, 1).unwrap();
+    assert_eq!(page, numbers(&["BE002"]));
+    let page = h
+        .ledger
+        .certificates_issued_by(&first, Some(&number("BE002")), 1)
+        .unwrap();
+    assert_eq!(page, numbers(&["DE001"]));
+    let page = h
+        .ledger
+        .certificates_issued_by(&first, Some(&number("DE001")), 5)
+        .unwrap();
+    assert_eq!(page, numbers(&["NL005"]));
+    // A cursor that is not the authority's own certificate (another's, or
+    // none at all) continues after it.
+    let page = h
+        .ledger
+        .certificates_issued_by(&second, Some(&number("BE002")), 5)
+        .unwrap();
+    assert_eq!(page, numbers(&["DE002", "DE003"]));
+    let page = h
+        .ledger
+        .certificates_issued_by(&second, Some(&number("CZ999")), 5)
+        .unwrap();
+    assert_eq!(page, numbers(&["DE002", "DE003"]));
+    assert!(h
+        .ledger
+        .certificates_issued_by(&first, Some(&number("NL005")), 5)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn the_per_certificate_index_of_earlier_builds_is_converted_on_open_and_the_root_stays() {
+    use kp_ledger::{StateStore, WriteSet};
+    let genesis = genesis_with_two_eu_authorities();
+    let mut h = Harness::with_genesis(genesis.clone());
+    h.set_time(at(2026, 2, 1));
+    let eu = authority_key("EU");
+    let eu_de = extra_key("EU-DE");
+    issue_as(&mut h, &eu, "DE001", "EU");
+    issue_as(&mut h, &eu_de, "BE001", "EU-DE");
+    issue_as(&mut h, &eu, "BE002", "EU");
+    let root = h.ledger.state_root();
+    let height = h.ledger.height();
+    // The store as an earlier build left it: one 0x19 entry per certificate
+    // (authority id, 0x00, number), no 0x1B entries.
+    let store = h.ledger.store().clone();
+    let new_prefix = vec![0x1B, 1];
+    let mut writes = WriteSet::default();
+    for (key, _) in store.scan_prefix(&new_prefix, None, 100).unwrap() {
+        writes.delete(key);
+    }
+    for (authority, n) in [("EU-KPA", "DE001"), ("EU-DE", "BE001"), ("EU-KPA", "BE002")] {
+        let key = [&[0x19, 1][..], authority.as_bytes(), &[0], n.as_bytes()].concat();
+        writes.put(key, Vec::new());
+    }
+    store.commit_owned(writes).unwrap();
+    drop(h);
+    let ledger = kp_ledger::Ledger::open(&genesis, store.clone()).unwrap();
+    assert_eq!(ledger.state_root(), root);
+    assert_eq!(ledger.height(), height);
+    assert!(store.scan_prefix(&[0x19], None, 10).unwrap().is_empty());
+    assert_eq!(
+        ledger
+            .certificates_issued_by(&authority_id("EU"), None, 10)
+            .unwrap(),
+        numbers(&["BE002", "DE001"])
+    );
+    let second = kp_types::AuthorityId::new("EU-DE").unwrap();
+    assert_eq!(
+        ledger.certificates_issued_by(&second, None, 10).unwrap(),
+        numbers(&["BE001"])
+    );
+    // A malformed entry is refused, not guessed at.
+    let mut writes = WriteSet::default();
+    writes.put(vec![0x19, 1, b'E', b'U', b'X'], Vec::new());
+    store.commit_owned(writes).unwrap();
+    drop(ledger);
+    assert!(matches!(
+        kp_ledger::Ledger::open(&genesis, store),
+        Err(kp_ledger::LedgerError::Store(_))
+    ));
 }

@@ -65,7 +65,8 @@ fn a_restored_state_is_the_replayed_state_and_goes_on_under_the_same_rules() {
     assert_eq!(restored.records_root(), h.ledger.records_root());
     assert_eq!(restored.last_block_hash(), h.ledger.last_block_hash());
     restored.verify_state().unwrap();
-    // What the state root leaves out is rebuilt: certificates by authority.
+    // What the state root leaves out is rebuilt: the territories each
+    // authority issued under, through which its certificates are found.
     let by_bw = restored
         .certificates_issued_by(&authority_id("BW"), None, 100)
         .unwrap();

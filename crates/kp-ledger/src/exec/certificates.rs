@@ -159,8 +159,11 @@ impl<S: StateStore> Ctx<'_, S> {
             sanctioned_origin,
         };
         self.tx_issued.push((c.expires_on, c.number.clone()));
+        // The territory the number carries, under its authority: one entry
+        // per pair (the overlay keeps one write per block), not one per
+        // certificate.
         self.ov.put(
-            keys::certificate_by_authority(c.issuing_authority.as_str(), &c.number),
+            keys::authority_territory(c.issuing_authority.as_str(), &c.number.territory_prefix()),
             Vec::new(),
         );
         self.ov.put_certificate(&record);

@@ -141,6 +141,7 @@ impl<S: StateStore> Ledger<S> {
                 }
             }
         }
+        convert_authority_index(&store)?;
         Self::load(store, genesis_hash)
     }
 
@@ -879,5 +880,42 @@ impl Pending {
     /// Every write of the block's commit so far.
     pub fn writes(&self) -> &WriteSet {
         &self.writes
+    }
+}
+
+/// Converts the index of certificates by authority that earlier builds
+/// wrote (0x19, one entry per certificate: authority id, 0x00, number) into
+/// the territories each authority issued under (0x1B), a page at a time,
+/// each page one commit. Neither table is committed to by the state root,
+/// so the root does not change; a crash between pages leaves the rest for
+/// the next open. Nothing to do on a store this build started.
+fn convert_authority_index<S: StateStore>(store: &S) -> Result<(), LedgerError> {
+    const PAGE: usize = 4096;
+    let old = keys::prefix(keys::table::CERTIFICATE_BY_AUTHORITY);
+    loop {
+        let page = store.scan_prefix(&old, None, PAGE)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        let mut writes = WriteSet::default();
+        for (key, _) in page {
+            let rest = &key[old.len()..];
+            let parsed = rest.iter().position(|b| *b == 0).and_then(|split| {
+                let id = std::str::from_utf8(&rest[..split]).ok()?;
+                let number = std::str::from_utf8(&rest[split + 1..]).ok()?;
+                let number = kp_types::CertificateNumber::new(number).ok()?;
+                Some(keys::authority_territory(id, &number.territory_prefix()))
+            });
+            let Some(territory_key) = parsed else {
+                return Err(StoreError::Corrupt {
+                    key_hex: key.iter().map(|b| format!("{b:02x}")).collect(),
+                    detail: "not an authority id, 0x00 and a certificate number".into(),
+                }
+                .into());
+            };
+            writes.put(territory_key, Vec::new());
+            writes.delete(key);
+        }
+        store.commit_owned(writes)?;
     }
 }

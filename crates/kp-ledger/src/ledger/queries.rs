@@ -12,8 +12,12 @@ use crate::state::meta;
 use crate::store::StateStore;
 use kp_types::{
     AuthorityId, CertificateNumber, Hash, ParticipantCode, ParticipantKind, Period,
-    ProductionReport, PublicKey, ResolutionId,
+    ProductionReport, PublicKey, ResolutionId, Territory,
 };
+
+/// Two-letter territory codes there can be (26 x 26): the bound of an
+/// authority's territories, which never reaches it.
+const TERRITORY_CODES: usize = 26 * 26;
 
 impl<S: StateStore> Ledger<S> {
     fn view(&self) -> Overlay<'_, crate::behind::Behind<S>> {
@@ -66,31 +70,82 @@ impl<S: StateStore> Ledger<S> {
             .map(std::sync::Arc::unwrap_or_clone))
     }
 
+    /// The territories whose prefix `authority`'s certificate numbers carry,
+    /// in code order: where [`Ledger::certificates_issued_by`] looks.
+    pub fn territories_issued_under(
+        &self,
+        authority: &AuthorityId,
+    ) -> Result<Vec<Territory>, LedgerError> {
+        let prefix = keys::authority_territories_prefix(authority.as_str());
+        let rows = self
+            .store
+            .scan_prefix(&prefix, None, TERRITORY_CODES)
+            .map_err(LedgerError::from)?;
+        rows.into_iter()
+            .map(|(key, _)| {
+                let text = std::str::from_utf8(&key[prefix.len()..]).unwrap_or_default();
+                Territory::new(text).map_err(|e| {
+                    LedgerError::from(crate::store::StoreError::Corrupt {
+                        key_hex: hex_of(&key),
+                        detail: format!("no territory after the authority: {e}"),
+                    })
+                })
+            })
+            .collect()
+    }
+
     /// The numbers of certificates `authority` issued, in number order,
-    /// after `after` (exclusive), at most `limit` of them.
+    /// after `after` (exclusive), at most `limit` of them: the certificates
+    /// under each territory it issued under ([`Self::territories_issued_under`]),
+    /// its own kept. Reads every certificate of those territories up to the
+    /// last one returned.
     pub fn certificates_issued_by(
         &self,
         authority: &AuthorityId,
         after: Option<&CertificateNumber>,
         limit: usize,
     ) -> Result<Vec<CertificateNumber>, LedgerError> {
-        let prefix = keys::certificates_by_authority_prefix(authority.as_str());
-        let start = after.map(|n| keys::certificate_by_authority(authority.as_str(), n));
-        let rows = self
-            .store
-            .scan_prefix(&prefix, start.as_deref(), limit)
-            .map_err(LedgerError::from)?;
-        rows.into_iter()
-            .map(|(key, _)| {
-                let text = std::str::from_utf8(&key[prefix.len()..]).unwrap_or_default();
-                CertificateNumber::new(text).map_err(|e| {
-                    LedgerError::from(crate::store::StoreError::Corrupt {
-                        key_hex: hex_of(&key),
-                        detail: format!("no certificate number after the authority: {e}"),
-                    })
-                })
-            })
-            .collect()
+        const PAGE: usize = 256;
+        let mut out = Vec::new();
+        let after_territory = after.map(CertificateNumber::territory_prefix);
+        for territory in self.territories_issued_under(authority)? {
+            if after_territory.as_ref().is_some_and(|a| territory < *a) {
+                continue;
+            }
+            let prefix = keys::certificates_of_territory_prefix(&territory);
+            let mut cursor = after
+                .filter(|n| n.territory_prefix() == territory)
+                .map(keys::certificate);
+            loop {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                let page = self
+                    .store
+                    .scan_prefix(&prefix, cursor.as_deref(), PAGE)
+                    .map_err(LedgerError::from)?;
+                let full = page.len() == PAGE;
+                for (key, value) in &page {
+                    let record: CertificateRecord =
+                        kp_types::decode(value, kp_types::encoding::DECODE_BYTES_MAX).map_err(
+                            |e| {
+                                LedgerError::from(crate::store::StoreError::Corrupt {
+                                    key_hex: hex_of(key),
+                                    detail: e.to_string(),
+                                })
+                            },
+                        )?;
+                    if record.certificate.issuing_authority == *authority && out.len() < limit {
+                        out.push(record.certificate.number);
+                    }
+                }
+                cursor = page.last().map(|(k, _)| k.clone());
+                if !full {
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// A resolution; for a pending one, `missing` is recomputed against the

@@ -238,50 +238,69 @@ impl NodeBackend {
         })
     }
 
-    /// A page of the certificates `authority` issued, through the ledger's
-    /// index of certificates by authority (in number order), with the
-    /// other filters applied to each; the same bounds as the table scan.
+    /// A page of the certificates `authority` issued, in number order: the
+    /// certificates under each territory it issued under (the ledger's
+    /// search aid), its own kept and the other filters applied to each; the
+    /// same bounds as the table scan, counting every certificate read.
     fn certificates_of_authority(
         &self,
         authority: &AuthorityId,
         filter: &CertificateFilter,
     ) -> Result<CertificatePage, ApiError> {
-        let ledger = &self.shared.ledger;
+        let territories = self
+            .shared
+            .ledger
+            .territories_issued_under(authority)
+            .map_err(internal)?;
+        let after_territory = filter.after.as_ref().map(|n| n.territory_prefix());
+        let scan_max = scan_max_of(filter);
         let mut items = Vec::new();
         let mut scanned = 0usize;
-        let mut after = filter.after.clone();
-        let scan_max = scan_max_of(filter);
-        while items.len() < filter.limit && scanned < scan_max {
-            let chunk = SCAN_CHUNK.min(scan_max - scanned);
-            let numbers = ledger
-                .certificates_issued_by(authority, after.as_ref(), chunk)
-                .map_err(internal)?;
-            let count = numbers.len();
-            let mut consumed = 0;
-            for number in numbers {
-                consumed += 1;
-                scanned += 1;
-                let record = ledger.certificate(&number).map_err(internal)?;
-                after = Some(number);
-                if let Some(record) = record.filter(|r| matches_filter(r, filter)) {
-                    items.push(record);
-                    if items.len() == filter.limit {
-                        break;
-                    }
-                }
+        let mut last: Option<CertificateNumber> = None;
+        for territory in territories {
+            if after_territory.as_ref().is_some_and(|a| territory < *a) {
+                continue;
             }
-            if count < chunk && consumed == count {
-                // The index ended: no cursor.
+            if items.len() == filter.limit || scanned == scan_max {
+                // Out of room before this territory: continue from the last
+                // certificate read (or where the caller asked).
                 return Ok(CertificatePage {
                     items,
-                    next: None,
+                    next: last.or_else(|| filter.after.clone()),
+                    scanned: scanned as u64,
+                });
+            }
+            let start_after = filter
+                .after
+                .as_ref()
+                .filter(|n| n.territory_prefix() == territory)
+                .map(ledger_keys::certificate);
+            let (page, next, count) = scan_page(
+                &self.shared.store,
+                &ledger_keys::certificates_of_territory_prefix(&territory),
+                start_after,
+                filter.limit - items.len(),
+                scan_max - scanned,
+                |record: &CertificateRecord| record.certificate.number.clone(),
+                |record| {
+                    last = Some(record.certificate.number.clone());
+                    // The filter holds the authority.
+                    Ok(matches_filter(&record, filter).then_some(record))
+                },
+            )?;
+            items.extend(page);
+            scanned += count;
+            if next.is_some() {
+                return Ok(CertificatePage {
+                    items,
+                    next,
                     scanned: scanned as u64,
                 });
             }
         }
         Ok(CertificatePage {
             items,
-            next: after,
+            next: None,
             scanned: scanned as u64,
         })
     }

@@ -415,6 +415,7 @@ fn describe(table: u8) -> (&'static str, &'static str) {
         t::BLOCK_HASH => ("state", "block hash by height (0x13)"),
         t::META => ("state", "ledger meta (0x01)"),
         t::CERTIFICATE_BY_AUTHORITY => ("index", "certificates by authority (0x19)"),
+        t::AUTHORITY_TERRITORY => ("index", "territories by authority (0x1B)"),
         t::ROOT_META => ("other", "state root and state hash (0x7D)"),
         h::TABLE_BLOCK => ("block", "blocks (0x81)"),
         h::TABLE_BLOCK_HASH => ("index", "block hash → height (0x82)"),
