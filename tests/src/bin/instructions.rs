@@ -206,9 +206,12 @@ fn measured_apply(
     certificate: &CommitCertificate,
 ) -> usize {
     let mut pending = ledger.execute(block).expect("block executes");
-    let bytes = kp_types::encode(&pending.receipt().receipts);
-    let writes =
-        BlockStore::try_block_writes(block, certificate, &bytes).expect("block store writes");
+    let receipts = &pending.receipt().receipts;
+    let bytes = kp_types::encode(receipts);
+    // As the replica does: the receipts hold the hashes execution computed.
+    let hashes: Vec<kp_types::TxHash> = receipts.iter().map(|r| r.tx_hash).collect();
+    let writes = BlockStore::try_block_writes_hashed(block, certificate, &bytes, &hashes)
+        .expect("block store writes");
     pending.add_host_writes(writes).expect("host keys");
     ledger.advance(pending).expect("block commits");
     block.txs.len()
