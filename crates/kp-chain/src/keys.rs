@@ -49,15 +49,22 @@ pub const SCHEMA_KEY: &[u8] = b"\x80schema";
 /// alone (ADR 0014); everything else is as in schema 1. Schema 3: the sled
 /// binding (`kp-storage`) stores a value longer than 6 KiB in pieces under
 /// keys from `0xFF` on, with a descriptor under its own key (ADR 0019);
-/// the tables are as in schema 2.
-pub const SCHEMA_VERSION: u32 = 3;
+/// the tables are as in schema 2. Schema 4: the ledger finds what an
+/// authority issued through table 0x1B (one entry per authority and
+/// territory) instead of 0x19 (one per certificate); `Ledger::open`
+/// converts a store's 0x19 entries, and the new marker keeps builds of
+/// schema 3 and before, which would count 0x1B into their state root,
+/// from opening the store.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Earlier schemas this build still reads, and upgrades on open by
-/// rewriting the marker alone: a schema-1 or schema-2 store holds only
-/// entries that schema 3's readers accept (a large value stored whole is
-/// read as it is), so nothing else needs rewriting. The new marker keeps
-/// older builds from reading the entries written from then on.
-pub const SCHEMA_VERSIONS_UPGRADED: &[u32] = &[1, 2];
+/// rewriting the marker: a schema-1 or schema-2 store holds only entries
+/// that schema 3's readers accept (a large value stored whole is read as it
+/// is), and the ledger converts the per-certificate index of schemas 1 to 3
+/// when it opens the store (a conversion a crash interrupts goes on at the
+/// next open). The new marker keeps older builds from reading the entries
+/// written from then on.
+pub const SCHEMA_VERSIONS_UPGRADED: &[u32] = &[1, 2, 3];
 
 /// First byte of the keys the storage binding keeps for itself (the pieces
 /// of large values, ADR 0019): no table of the ledger or the block store
