@@ -365,7 +365,8 @@ pub(crate) fn decode_stored<T: DeserializeOwned>(
     })
 }
 
-fn hex_of(bytes: &[u8]) -> String {
+/// Lower-case hex of a key, for corruption reports.
+pub(crate) fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -32,6 +32,7 @@
 
 use crate::keys;
 use crate::ledger::Ledger;
+use crate::overlay::hex_of;
 use crate::root::StateHash;
 use crate::store::{StateStore, StoreError, WriteSet};
 use crate::Genesis;
@@ -480,8 +481,4 @@ impl<'g, S: StateStore> Restore<'g, S> {
         ledger.prepare_records()?;
         Ok(ledger)
     }
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

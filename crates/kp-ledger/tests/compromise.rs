@@ -192,15 +192,25 @@ fn genesis_with_two_eu_authorities() -> kp_ledger::Genesis {
     genesis
 }
 
-fn issue_as(h: &mut Harness, key: &kp_types::SigningKey, n: &str, authority: &str) {
-    let mut c = certificate(n, "EU", "BW", h.today());
-    c.issuing_authority = if authority == "EU" {
-        authority_id("EU")
-    } else {
-        kp_types::AuthorityId::new(authority).unwrap()
-    };
-    let tx = h.tx(key, Payload::IssueCertificate(c));
-    assert_eq!(h.run(tx), Ok(()), "{n} by {authority}");
+/// A harness on [`genesis_with_two_eu_authorities`] where each `(number,
+/// authority)` was issued, in that order: `EU` is the EU's fixture
+/// authority, `EU-DE` the second one.
+fn eu_issued(issues: &[(&str, &str)]) -> Harness {
+    let mut h = Harness::with_genesis(genesis_with_two_eu_authorities());
+    h.set_time(at(2026, 2, 1));
+    for (n, authority) in issues {
+        let mut c = certificate(n, "EU", "BW", h.today());
+        let key = if *authority == "EU" {
+            c.issuing_authority = authority_id("EU");
+            authority_key("EU")
+        } else {
+            c.issuing_authority = kp_types::AuthorityId::new(authority).unwrap();
+            extra_key(authority)
+        };
+        let tx = h.tx(&key, Payload::IssueCertificate(c));
+        assert_eq!(h.run(tx), Ok(()), "{n} by {authority}");
+    }
+    h
 }
 
 fn numbers(texts: &[&str]) -> Vec<kp_types::CertificateNumber> {
@@ -209,16 +219,14 @@ fn numbers(texts: &[&str]) -> Vec<kp_types::CertificateNumber> {
 
 #[test]
 fn an_authority_s_certificates_across_territories_come_in_number_order_without_its_neighbours() {
-    let mut h = Harness::with_genesis(genesis_with_two_eu_authorities());
-    h.set_time(at(2026, 2, 1));
-    let eu = authority_key("EU");
-    let eu_de = extra_key("EU-DE");
-    issue_as(&mut h, &eu, "NL005", "EU");
-    issue_as(&mut h, &eu_de, "DE002", "EU-DE");
-    issue_as(&mut h, &eu, "DE001", "EU");
-    issue_as(&mut h, &eu_de, "BE001", "EU-DE");
-    issue_as(&mut h, &eu, "BE002", "EU");
-    issue_as(&mut h, &eu_de, "DE003", "EU-DE");
+    let h = eu_issued(&[
+        ("NL005", "EU"),
+        ("DE002", "EU-DE"),
+        ("DE001", "EU"),
+        ("BE001", "EU-DE"),
+        ("BE002", "EU"),
+        ("DE003", "EU-DE"),
+    ]);
     let first = authority_id("EU");
     let second = kp_types::AuthorityId::new("EU-DE").unwrap();
     assert_eq!(
@@ -268,13 +276,7 @@ fn an_authority_s_certificates_across_territories_come_in_number_order_without_i
 fn the_per_certificate_index_of_earlier_builds_is_converted_on_open_and_the_root_stays() {
     use kp_ledger::{StateStore, WriteSet};
     let genesis = genesis_with_two_eu_authorities();
-    let mut h = Harness::with_genesis(genesis.clone());
-    h.set_time(at(2026, 2, 1));
-    let eu = authority_key("EU");
-    let eu_de = extra_key("EU-DE");
-    issue_as(&mut h, &eu, "DE001", "EU");
-    issue_as(&mut h, &eu_de, "BE001", "EU-DE");
-    issue_as(&mut h, &eu, "BE002", "EU");
+    let h = eu_issued(&[("DE001", "EU"), ("BE001", "EU-DE"), ("BE002", "EU")]);
     let root = h.ledger.state_root();
     let height = h.ledger.height();
     // The store as an earlier build left it: one 0x19 entry per certificate

@@ -160,12 +160,18 @@ impl<S: StateStore> Ctx<'_, S> {
         };
         self.tx_issued.push((c.expires_on, c.number.clone()));
         // The territory the number carries, under its authority: one entry
-        // per pair (the overlay keeps one write per block), not one per
-        // certificate.
-        self.ov.put(
-            keys::authority_territory(c.issuing_authority.as_str(), &c.number.territory_prefix()),
-            Vec::new(),
-        );
+        // per pair, written the first time only (a read costs far less than
+        // a store insert, and blocks of one certificate are the usual ones).
+        // A search aid no rule reads, so a check leaves it alone.
+        if !self.checking {
+            let territory = keys::authority_territory(
+                c.issuing_authority.as_str(),
+                &c.number.territory_prefix(),
+            );
+            if !self.holds(&territory)? {
+                self.ov.put(territory, Vec::new());
+            }
+        }
         self.ov.put_certificate(&record);
         self.emit(LedgerEvent::CertificateStatusChanged {
             number: c.number.clone(),

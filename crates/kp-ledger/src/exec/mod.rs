@@ -152,8 +152,9 @@ pub(crate) struct Ctx<'a, S: StateStore> {
     member_stats: statistics::Layered<crate::records::TradeStatistics>,
     global_stats: statistics::Layered<crate::state::GlobalQuarterStats>,
     /// Transactions are only checked against the rules (admission, block
-    /// building), and the overlay is then dropped: the trade statistics,
-    /// which no rule reads, are not kept up to date ([`Ctx::checking`]).
+    /// building), and the overlay is then dropped: the trade statistics
+    /// and the territories by authority, which no rule reads, are not kept
+    /// up to date ([`Ctx::checking`]).
     checking: bool,
 }
 

@@ -908,7 +908,7 @@ fn convert_authority_index<S: StateStore>(store: &S) -> Result<(), LedgerError> 
             });
             let Some(territory_key) = parsed else {
                 return Err(StoreError::Corrupt {
-                    key_hex: key.iter().map(|b| format!("{b:02x}")).collect(),
+                    key_hex: crate::overlay::hex_of(&key),
                     detail: "not an authority id, 0x00 and a certificate number".into(),
                 }
                 .into());

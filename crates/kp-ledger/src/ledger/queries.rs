@@ -3,7 +3,7 @@
 use super::{Ledger, RESOLUTIONS_LIST_MAX, SEIZURES_LIST_MAX};
 use crate::error::LedgerError;
 use crate::keys;
-use crate::overlay::Overlay;
+use crate::overlay::{decode_stored, hex_of, Overlay};
 use crate::records::{
     Anomaly, AuthorityRecord, CertificateRecord, EvidenceRecord, ParticipantRecord,
     ResolutionOutcome, ResolutionRecord, SeizureRecord, TradeStatistics,
@@ -126,15 +126,7 @@ impl<S: StateStore> Ledger<S> {
                     .map_err(LedgerError::from)?;
                 let full = page.len() == PAGE;
                 for (key, value) in &page {
-                    let record: CertificateRecord =
-                        kp_types::decode(value, kp_types::encoding::DECODE_BYTES_MAX).map_err(
-                            |e| {
-                                LedgerError::from(crate::store::StoreError::Corrupt {
-                                    key_hex: hex_of(key),
-                                    detail: e.to_string(),
-                                })
-                            },
-                        )?;
+                    let record: CertificateRecord = decode_stored(key, value)?;
                     if record.certificate.issuing_authority == *authority && out.len() < limit {
                         out.push(record.certificate.number);
                     }
@@ -288,8 +280,4 @@ fn fallback_code() -> ParticipantCode {
 #[allow(clippy::panic)]
 fn unreachable_code() -> ParticipantCode {
     panic!("\"XX\" is a valid participant code")
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
