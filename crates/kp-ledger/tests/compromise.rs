@@ -318,3 +318,24 @@ fn the_per_certificate_index_of_earlier_builds_is_converted_on_open_and_the_root
         Err(kp_ledger::LedgerError::Store(_))
     ));
 }
+
+#[test]
+fn a_territory_entry_is_written_by_the_first_certificate_under_it_only() {
+    let mut h = eu_issued(&[("BE001", "EU")]);
+    let territory_entries = |h: &mut Harness, n: &str| {
+        let c = certificate(n, "EU", "BW", h.today());
+        let tx = h.by_authority("EU", Payload::IssueCertificate(c));
+        let block = block_with(&h.ledger, h.time, vec![tx]);
+        let pending = h.ledger.execute(&block).unwrap();
+        assert!(pending.receipt().receipts[0].result.is_ok(), "{n}");
+        pending
+            .writes()
+            .entries
+            .keys()
+            .filter(|k| k.first() == Some(&0x1B))
+            .count()
+    };
+    // BE is known for the EU's authority: nothing to write. DE is new.
+    assert_eq!(territory_entries(&mut h, "BE002"), 0);
+    assert_eq!(territory_entries(&mut h, "DE001"), 1);
+}
