@@ -870,7 +870,7 @@ impl Pending {
             .find(|k| k.first().is_none_or(|b| *b < HOST_KEY_PREFIX_MIN))
         {
             return Err(LedgerError::HostKeyInLedgerRange {
-                key_hex: k.iter().map(|b| format!("{b:02x}")).collect(),
+                key_hex: crate::overlay::hex_of(k),
             });
         }
         self.writes.extend(host_writes);
