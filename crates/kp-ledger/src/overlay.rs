@@ -262,16 +262,20 @@ impl<'a, S: StateStore> Overlay<'a, S> {
 
     /// Like [`Overlay::scan`], but only the leading entries whose key
     /// satisfies `keep`, which must hold for a prefix of the key order (a
-    /// time-ordered index read "up to now"). Reads the store in small pages
-    /// and stops at the first key that fails, so the cost follows what is
-    /// due, not the size of the index.
+    /// time-ordered index read "up to now"). Reads the store in pages that
+    /// start at one entry and double, and stops at the first key that
+    /// fails, so the cost follows what is due, not the size of the index.
+    /// Every block asks its expiry indexes this, and usually nothing is
+    /// due: the first page then reads one value, not a page of them (a
+    /// value is a whole block's group: 64 KB for 2,000 hashes).
     pub(crate) fn scan_while(
         &self,
         prefix: &[u8],
         limit: usize,
         keep: impl Fn(&[u8]) -> bool,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        const PAGE: usize = 64;
+        const PAGE_MAX: usize = 64;
+        let mut page_size = 1;
         let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         for layer in [&self.block, &self.tx] {
             for (k, v) in layer.range(prefix.to_vec()..) {
@@ -284,8 +288,11 @@ impl<'a, S: StateStore> Overlay<'a, S> {
         let pending: Vec<Vec<u8>> = merged.keys().cloned().collect();
         let mut cursor: Option<Vec<u8>> = None;
         loop {
-            let page = self.store.scan_prefix(prefix, cursor.as_deref(), PAGE)?;
-            let exhausted = page.len() < PAGE;
+            let page = self
+                .store
+                .scan_prefix(prefix, cursor.as_deref(), page_size)?;
+            let exhausted = page.len() < page_size;
+            page_size = (page_size * 2).min(PAGE_MAX);
             let mut stopped = false;
             let mut last = None;
             for (k, v) in page {
@@ -416,6 +423,57 @@ mod tests {
         assert_eq!(limited.len(), 5);
         ov.discard_tx();
         assert_eq!(ov.scan(&[1], 1).unwrap(), vec![(vec![1, 1], vec![1])]);
+    }
+
+    /// A store that counts the entries its scans return.
+    struct ScanCounting {
+        inner: MemStore,
+        scanned: std::cell::Cell<usize>,
+    }
+
+    impl StateStore for ScanCounting {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get(key)
+        }
+        fn scan_prefix(
+            &self,
+            prefix: &[u8],
+            start_after: Option<&[u8]>,
+            limit: usize,
+        ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+            let page = self.inner.scan_prefix(prefix, start_after, limit)?;
+            self.scanned.set(self.scanned.get() + page.len());
+            Ok(page)
+        }
+        fn commit(&self, writes: &WriteSet) -> Result<(), StoreError> {
+            self.inner.commit(writes)
+        }
+    }
+
+    /// The expiry indexes are asked at every block, and usually nothing is
+    /// due: then one entry is read from the store, not a page of them.
+    /// When some are due, what is read beyond them stays within the last
+    /// page, at most as many again.
+    #[test]
+    fn a_scan_while_nothing_is_due_reads_one_entry() {
+        let store = ScanCounting {
+            inner: store_with(&(0..200u8).collect::<Vec<_>>()),
+            scanned: std::cell::Cell::new(0),
+        };
+        let ov = Overlay::new(&store);
+        assert!(ov
+            .scan_while(&[1], 1000, |k| k < &[1, 0][..])
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.scanned.get(), 1);
+        store.scanned.set(0);
+        let due = ov.scan_while(&[1], 1000, |k| k < &[1, 3][..]).unwrap();
+        assert_eq!(due.len(), 3);
+        assert!(store.scanned.get() <= 2 * 3 + 1, "{}", store.scanned.get());
+        store.scanned.set(0);
+        let due = ov.scan_while(&[1], 1000, |k| k < &[1, 150][..]).unwrap();
+        assert_eq!(due.len(), 150);
+        assert!(store.scanned.get() <= 150 + 64, "{}", store.scanned.get());
     }
 
     /// Authority records are decoded once and shared across overlays through
