@@ -452,8 +452,9 @@ mod tests {
 
     /// The expiry indexes are asked at every block, and usually nothing is
     /// due: then one entry is read from the store, not a page of them.
-    /// When some are due, what is read beyond them stays within the last
-    /// page, at most as many again.
+    /// When some are due, the entries read past them fit in the last page
+    /// (pages double from one: 1 + 2 + 4 entries for 3 due, at most 64
+    /// extra however many are due).
     #[test]
     fn a_scan_while_nothing_is_due_reads_one_entry() {
         let store = ScanCounting {
