@@ -274,6 +274,7 @@ fn an_authority_s_certificates_across_territories_come_in_number_order_without_i
 
 #[test]
 fn the_per_certificate_index_of_earlier_builds_is_converted_on_open_and_the_root_stays() {
+    use kp_ledger::keys::{prefix, table};
     use kp_ledger::{StateStore, WriteSet};
     let genesis = genesis_with_two_eu_authorities();
     let h = eu_issued(&[("DE001", "EU"), ("BE001", "EU-DE"), ("BE002", "EU")]);
@@ -282,13 +283,19 @@ fn the_per_certificate_index_of_earlier_builds_is_converted_on_open_and_the_root
     // The store as an earlier build left it: one 0x19 entry per certificate
     // (authority id, 0x00, number), no 0x1B entries.
     let store = h.ledger.store().clone();
-    let new_prefix = vec![0x1B, 1];
+    let new_prefix = prefix(table::AUTHORITY_TERRITORY);
     let mut writes = WriteSet::default();
     for (key, _) in store.scan_prefix(&new_prefix, None, 100).unwrap() {
         writes.delete(key);
     }
     for (authority, n) in [("EU-KPA", "DE001"), ("EU-DE", "BE001"), ("EU-KPA", "BE002")] {
-        let key = [&[0x19, 1][..], authority.as_bytes(), &[0], n.as_bytes()].concat();
+        let key = [
+            &prefix(table::CERTIFICATE_BY_AUTHORITY)[..],
+            authority.as_bytes(),
+            &[0],
+            n.as_bytes(),
+        ]
+        .concat();
         writes.put(key, Vec::new());
     }
     store.commit_owned(writes).unwrap();
@@ -296,7 +303,10 @@ fn the_per_certificate_index_of_earlier_builds_is_converted_on_open_and_the_root
     let ledger = kp_ledger::Ledger::open(&genesis, store.clone()).unwrap();
     assert_eq!(ledger.state_root(), root);
     assert_eq!(ledger.height(), height);
-    assert!(store.scan_prefix(&[0x19], None, 10).unwrap().is_empty());
+    assert!(store
+        .scan_prefix(&[table::CERTIFICATE_BY_AUTHORITY], None, 10)
+        .unwrap()
+        .is_empty());
     assert_eq!(
         ledger
             .certificates_issued_by(&authority_id("EU"), None, 10)
@@ -310,7 +320,10 @@ fn the_per_certificate_index_of_earlier_builds_is_converted_on_open_and_the_root
     );
     // A malformed entry is refused, not guessed at.
     let mut writes = WriteSet::default();
-    writes.put(vec![0x19, 1, b'E', b'U', b'X'], Vec::new());
+    writes.put(
+        [&prefix(table::CERTIFICATE_BY_AUTHORITY)[..], b"EUX"].concat(),
+        Vec::new(),
+    );
     store.commit_owned(writes).unwrap();
     drop(ledger);
     assert!(matches!(
@@ -332,7 +345,7 @@ fn a_territory_entry_is_written_by_the_first_certificate_under_it_only() {
             .writes()
             .entries
             .keys()
-            .filter(|k| k.first() == Some(&0x1B))
+            .filter(|k| k.first() == Some(&kp_ledger::keys::table::AUTHORITY_TERRITORY))
             .count()
     };
     // BE is known for the EU's authority: nothing to write. DE is new.
